@@ -1,0 +1,235 @@
+//! One URL configures everything: [`connect`] picks the store from the URL's scheme, migrates it,
+//! and returns an [`Identity`] handle shared by Rust, the bindings and the HTTP service.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::contact::Contact;
+use crate::error::{Error, Result};
+use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::store::ContactStore;
+use crate::store::memory::MemoryStore;
+use crate::store::postgres::{PgOptions, PgStore};
+use crate::store::sqlite::SqliteStore;
+
+/// Settings for [`Identity::connect_with`]; the defaults suit a small service.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// PostgreSQL: most pooled connections (default 10). Ignored by the other stores.
+    pub max_connections: u32,
+    /// PostgreSQL: how long a call waits for a free connection (default 5 s).
+    pub acquire_timeout: Duration,
+    /// Run the migrations after connecting (default `true`).
+    pub migrate: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            migrate: true,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Sets [`ConnectOptions::max_connections`].
+    #[must_use]
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Sets [`ConnectOptions::acquire_timeout`].
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ConnectOptions::migrate`].
+    #[must_use]
+    pub fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+}
+
+/// A cheap, cloneable handle on a store: what applications hold.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let identity = identity::connect("sqlite::memory:").await?;
+/// let contact = identity.identify(Some("doc@hillvalley.edu"), Some("123456")).await?;
+/// assert_eq!(contact.emails[0].as_str(), "doc@hillvalley.edu");
+/// # Ok::<(), identity::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Identity {
+    store: Arc<dyn ContactStore>,
+}
+
+impl Identity {
+    /// Wraps any store (it is not migrated here).
+    #[must_use]
+    pub fn from_store(store: impl ContactStore + 'static) -> Self {
+        Identity {
+            store: Arc::new(store),
+        }
+    }
+
+    /// Opens the store a URL names, with default options; see [`connect`].
+    ///
+    /// # Errors
+    /// As [`Identity::connect_with`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &ConnectOptions::default()).await
+    }
+
+    /// Opens the store a URL names: `postgres://` or `postgresql://` ([`PgStore`]), `sqlite:`
+    /// ([`SqliteStore`], creating a missing file) or `memory:` ([`MemoryStore`]); then migrates
+    /// unless told not to.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] or [`Error::UnsupportedScheme`] for a URL no store takes (the error
+    /// never repeats a password); the store's errors when connecting or migrating fails.
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
+        let store: Arc<dyn ContactStore> = match scheme(url)?.as_str() {
+            "postgres" | "postgresql" => {
+                let pg = PgOptions {
+                    max_connections: options.max_connections,
+                    acquire_timeout: options.acquire_timeout,
+                };
+                Arc::new(PgStore::connect_with(url, &pg).await?)
+            }
+            "sqlite" => Arc::new(SqliteStore::connect(url).await?),
+            "memory" => Arc::new(MemoryStore::new()),
+            other => {
+                return Err(Error::UnsupportedScheme {
+                    scheme: other.to_owned(),
+                });
+            }
+        };
+        if options.migrate {
+            store.migrate().await?;
+        }
+        Ok(Identity { store })
+    }
+
+    /// Parses the raw values (blank means absent) and runs [`ContactStore::identify`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for bad input (nothing is written), else as
+    /// [`ContactStore::identify`].
+    pub async fn identify(
+        &self,
+        email: Option<&str>,
+        phone_number: Option<&str>,
+    ) -> Result<ConsolidatedContact> {
+        self.identify_request(&IdentifyRequest::parse(email, phone_number)?).await
+    }
+
+    /// Runs [`ContactStore::identify`] on a parsed request.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`].
+    pub async fn identify_request(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
+        self.store.identify(request).await
+    }
+
+    /// Parses the raw values and runs [`ContactStore::lookup`]: no writes, `None` if unknown.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for bad input, else as [`ContactStore::lookup`].
+    pub async fn lookup(
+        &self,
+        email: Option<&str>,
+        phone_number: Option<&str>,
+    ) -> Result<Option<ConsolidatedContact>> {
+        self.lookup_request(&IdentifyRequest::parse(email, phone_number)?).await
+    }
+
+    /// Runs [`ContactStore::lookup`] on a parsed request.
+    ///
+    /// # Errors
+    /// As [`ContactStore::lookup`].
+    pub async fn lookup_request(
+        &self,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
+        self.store.lookup(request).await
+    }
+
+    /// Every visible row, by id (reads the whole table).
+    ///
+    /// # Errors
+    /// As [`ContactStore::all_contacts`].
+    pub async fn all_contacts(&self) -> Result<Vec<Contact>> {
+        self.store.all_contacts().await
+    }
+
+    /// Closes the store; later calls fail with [`Error::Closed`].
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// The store behind the handle.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn ContactStore> {
+        &self.store
+    }
+}
+
+/// Opens the store a URL names, migrates it, and returns a handle: the one-line setup.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let identity = identity::connect("memory:").await?;
+/// let err = identity::connect("mysql://u:secret@db/shop").await.unwrap_err();
+/// assert!(err.to_string().contains("`mysql`") && !err.to_string().contains("secret"));
+/// # Ok::<(), identity::Error>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// As [`Identity::connect_with`].
+pub async fn connect(url: &str) -> Result<Identity> {
+    Identity::connect(url).await
+}
+
+/// The URL's scheme, lowercased; an error (that does not echo the URL) when there is none.
+fn scheme(url: &str) -> Result<String> {
+    let invalid = |reason: &str| Error::InvalidUrl {
+        reason: reason.to_owned(),
+    };
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(invalid("the url is empty"));
+    }
+    let Some((scheme, _)) = url.split_once(':') else {
+        return Err(invalid("missing scheme (expected postgres://, sqlite: or memory:)"));
+    };
+    let well_formed = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !well_formed {
+        return Err(invalid("missing scheme (expected postgres://, sqlite: or memory:)"));
+    }
+    Ok(scheme.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_is_read_without_echoing_the_rest() {
+        assert_eq!(scheme("PostgreSQL://x").unwrap(), "postgresql");
+        assert_eq!(scheme("sqlite::memory:").unwrap(), "sqlite");
+        for bad in ["", "  ", "no-scheme-at-all", "p@ss:word@host/db", "1abc://x"] {
+            let err = scheme(bad).unwrap_err().to_string();
+            assert!(err.starts_with("invalid database url"), "{bad:?}: {err}");
+            assert!(!err.contains("word"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The one error type of the crate: every fallible function returns [`Result`].
+
+use std::fmt;
+
+/// The input field an [`Error::InvalidInput`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// The email address.
+    Email,
+    /// The phone number.
+    PhoneNumber,
+    /// The request as a whole (for example: neither an email nor a phone number was given).
+    Request,
+}
+
+impl Field {
+    /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`).
+    #[must_use]
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Field::Email => "email",
+            Field::PhoneNumber => "phoneNumber",
+            Field::Request => "request",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Email => "email",
+            Field::PhoneNumber => "phone number",
+            Field::Request => "request",
+        })
+    }
+}
+
+/// Everything that can go wrong in this crate.
+///
+/// Messages are lowercase, name the field or entity, and never contain SQL text or credentials.
+/// The underlying database error, when there is one, is kept as the [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller's input broke the contract; nothing was read or written.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which field was wrong.
+        field: Field,
+        /// Why, in a few lowercase words.
+        reason: String,
+    },
+    /// A database URL could not be understood; the message never repeats a password.
+    #[error("invalid database url: {reason}")]
+    InvalidUrl {
+        /// Why, in a few lowercase words.
+        reason: String,
+    },
+    /// A database URL names a scheme that no store handles.
+    #[error(
+        "unsupported database url scheme `{scheme}`: expected postgres://, postgresql://, sqlite: or memory:"
+    )]
+    UnsupportedScheme {
+        /// The scheme that was given (the text before the first `:`).
+        scheme: String,
+    },
+    /// The store was closed with `close()`; it accepts no more calls.
+    #[error("store is closed")]
+    Closed,
+    /// The database could not be reached or had no free connection in time; retrying later may work.
+    #[error("database unavailable while {operation}")]
+    Unavailable {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database answered with an error.
+    #[error("database error while {operation}")]
+    Store {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Concurrent requests kept changing the same customers; the request was retried and gave up.
+    #[error("gave up after {attempts} attempts because concurrent requests kept changing the same contacts")]
+    Contention {
+        /// How many times the request was tried.
+        attempts: u32,
+    },
+    /// A stored row breaks the data model (for example an unparseable email); nothing was written.
+    #[error("corrupt contact row {id}: {reason}")]
+    CorruptRow {
+        /// The row's id.
+        id: i64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A bug in this crate (an invariant it relies on did not hold); nothing was committed.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What went wrong.
+        reason: &'static str,
+    },
+}
+
+impl Error {
+    /// Builds an [`Error::InvalidInput`].
+    pub(crate) fn invalid(field: Field, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Wraps a driver error, telling "unreachable or exhausted" apart from "answered with an error".
+    pub(crate) fn store(operation: &'static str, source: sqlx::Error) -> Self {
+        match source {
+            sqlx::Error::PoolClosed => Error::Closed,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                Error::Unavailable { operation, source }
+            }
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| {
+                    // admin shutdown, cannot connect now, too many connections
+                    c.starts_with("57P") || c == "53300" || c.starts_with("08")
+                }) =>
+            {
+                Error::Unavailable { operation, source }
+            }
+            source => Error::Store { operation, source },
+        }
+    }
+
+    /// True for [`Error::InvalidInput`]: the caller's mistake, not the store's.
+    #[must_use]
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Error::InvalidInput { .. })
+    }
+
+    /// True when retrying the same call later may succeed (database unreachable, contention).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable { .. } | Error::Contention { .. })
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,78 @@
+//! # identity: customer identity reconciliation
+//!
+//! An online shop sees every checkout with an email and/or a phone number. The same person uses
+//! different combinations over time. This crate links every row that shares an email or a phone
+//! into one customer (the oldest row is the *primary*, the rest are *secondary*) and answers with
+//! the consolidated customer: primary id, all emails, all phone numbers, secondary ids.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let identity = identity::connect("sqlite::memory:").await?;
+//! identity.identify(Some("lorraine@hillvalley.edu"), Some("123456")).await?;
+//! let c = identity.identify(Some("mcfly@hillvalley.edu"), Some("123456")).await?;
+//! assert_eq!(c.primary_contact_id.0, 1);
+//! assert_eq!(c.emails.len(), 2);
+//! assert_eq!(c.secondary_contact_ids.len(), 1);
+//! # Ok::<(), identity::Error>(()) }).unwrap();
+//! ```
+//!
+//! ## The contract
+//!
+//! **Input**: an optional email and an optional phone number.
+//! - Values are trimmed; an empty or all-whitespace value counts as absent. Both absent is an
+//!   [`Error::InvalidInput`].
+//! - Email ([`Email::parse`]): lowercased (Unicode-aware); exactly one `@` with a non-empty part
+//!   on each side; no whitespace or control characters; at most 254 characters. Non-ASCII is
+//!   allowed and round-trips exactly (after lowercasing).
+//! - Phone ([`Phone::parse`]): the formatting characters space, `-`, `.`, `(`, `)` are removed;
+//!   what remains must be an optional leading `+` and 1 to 20 ASCII digits. Over the wire a phone
+//!   may also be a non-negative JSON integer, meaning its decimal digits
+//!   ([`IdentifyRequest::from_json`]).
+//! - Normalization happens before anything is stored or matched: `George@X.com` and
+//!   `george@x.com`, `+1 (555) 010-9999` and `+15550109999` are the same identifier.
+//!
+//! **Linking** (rows with `deleted_at` set are invisible everywhere):
+//! 1. No row has the request's email or phone: insert a new primary; answer with it alone.
+//! 2. Otherwise take every customer that a matching row belongs to. The oldest primary among
+//!    them (by `created_at`, then id) stays primary; every other primary becomes its secondary,
+//!    and all their secondaries are relinked to it too: every secondary's `linked_id` is its
+//!    customer's primary.
+//! 3. Then, if the request carries an email or a phone the merged customer does not yet have,
+//!    insert one secondary row with the request's email and phone, linked to the primary.
+//!    Otherwise insert nothing: repeating a request is idempotent.
+//!
+//! **Answer** ([`ConsolidatedContact`]): the primary's id; distinct emails, the primary's first
+//! (if it has one), then by row id; phone numbers the same way; every secondary id, ascending.
+//! Serialized in [`IdentifyResponse`] it is the well-known wire shape
+//! `{"contact":{"primaryContactId":1,"emails":[..],"phoneNumbers":[..],"secondaryContactIds":[..]}}`.
+//!
+//! [`Identity::lookup`] answers the same view without writing (`None` when nothing matches).
+//!
+//! **Concurrency**: after any interleaving of identifies, from any number of processes, every
+//! customer has exactly one primary (its oldest row), every secondary links directly to it, no
+//! email or phone belongs to two customers, and identical concurrent requests insert one row.
+//! See the module docs of [`store::postgres`] and [`store::sqlite`] for how.
+//!
+//! ## Layout
+//! - [`reconcile()`]: the pure step from (request, rows) to ([`Writes`], answer); no I/O.
+//! - [`ContactStore`]: the storage seam; [`MemoryStore`], [`SqliteStore`], [`PgStore`].
+//! - [`connect`] / [`Identity`]: one URL (`postgres://`, `sqlite:`, `memory:`) to a handle.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod connect;
+pub mod contact;
+pub mod error;
+pub mod reconcile;
+pub mod request;
+pub mod store;
+
+pub use connect::{ConnectOptions, Identity, connect};
+pub use contact::{Contact, ContactId, Email, LinkPrecedence, Phone};
+pub use error::{Error, Field, Result};
+pub use reconcile::{Merge, NewContact, Plan, Writes, reconcile};
+pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
+pub use store::ContactStore;
+pub use store::memory::MemoryStore;
+pub use store::postgres::{PgOptions, PgStore};
+pub use store::sqlite::SqliteStore;

@@ -1,0 +1,188 @@
+//! The request ([`IdentifyRequest`]) and the answer ([`ConsolidatedContact`]) of `identify`,
+//! including their JSON wire shapes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contact::{ContactId, Email, Phone};
+use crate::error::{Error, Field, Result};
+
+/// A validated identify/lookup request: at least one of an email and a phone number.
+///
+/// ```
+/// use identity::IdentifyRequest;
+/// let req = IdentifyRequest::parse(Some("Doc@HillValley.edu"), Some(" "))?;
+/// assert_eq!(req.email().unwrap().as_str(), "doc@hillvalley.edu");
+/// assert!(req.phone_number().is_none()); // blank means absent
+/// assert!(IdentifyRequest::parse(None, Some("")).is_err()); // both absent
+/// # Ok::<(), identity::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdentifyRequest {
+    email: Option<Email>,
+    phone_number: Option<Phone>,
+}
+
+impl IdentifyRequest {
+    /// Builds a request from already-parsed values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming [`Field::Request`] when both are `None`.
+    pub fn new(email: Option<Email>, phone_number: Option<Phone>) -> Result<Self> {
+        if email.is_none() && phone_number.is_none() {
+            return Err(Error::invalid(
+                Field::Request,
+                "an email or a phone number is required",
+            ));
+        }
+        Ok(IdentifyRequest {
+            email,
+            phone_number,
+        })
+    }
+
+    /// Parses raw strings; blank values count as absent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for the first field that breaks the contract, or naming
+    /// [`Field::Request`] when both are absent.
+    pub fn parse(email: Option<&str>, phone_number: Option<&str>) -> Result<Self> {
+        IdentifyRequest::new(
+            Email::parse_optional(email)?,
+            Phone::parse_optional(phone_number)?,
+        )
+    }
+
+    /// Parses a JSON request body `{"email"?: string|null, "phoneNumber"?: string|integer|null}`.
+    ///
+    /// Unknown fields are ignored. A phone number may be a non-negative integer, meaning its
+    /// decimal digits; a negative, fractional or boolean value is rejected, as is any non-string
+    /// email.
+    ///
+    /// ```
+    /// use identity::IdentifyRequest;
+    /// let body = serde_json::json!({"email": null, "phoneNumber": 123456, "extra": true});
+    /// let req = IdentifyRequest::from_json(&body)?;
+    /// assert_eq!(req.phone_number().unwrap().as_str(), "123456");
+    /// # Ok::<(), identity::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the offending field, or [`Field::Request`] when the body
+    /// is not a JSON object or carries neither value.
+    pub fn from_json(body: &serde_json::Value) -> Result<Self> {
+        use serde_json::Value;
+        let Value::Object(map) = body else {
+            return Err(Error::invalid(Field::Request, "body must be a JSON object"));
+        };
+        let email = match map.get("email") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Email::parse_optional(Some(s))?,
+            Some(_) => return Err(Error::invalid(Field::Email, "must be a string or null")),
+        };
+        let phone_number = match map.get("phoneNumber") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Phone::parse_optional(Some(s))?,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(value) => Some(Phone::from_integer(value)),
+                None => {
+                    return Err(Error::invalid(
+                        Field::PhoneNumber,
+                        "a number must be a non-negative integer",
+                    ));
+                }
+            },
+            Some(_) => {
+                return Err(Error::invalid(
+                    Field::PhoneNumber,
+                    "must be a string, a non-negative integer or null",
+                ));
+            }
+        };
+        IdentifyRequest::new(email, phone_number)
+    }
+
+    /// The normalized email, if given.
+    #[must_use]
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+
+    /// The normalized phone number, if given.
+    #[must_use]
+    pub fn phone_number(&self) -> Option<&Phone> {
+        self.phone_number.as_ref()
+    }
+}
+
+/// The consolidated customer: what `identify` and `lookup` answer.
+///
+/// Serialized with serde it uses the wire field names (`primaryContactId`, `emails`,
+/// `phoneNumbers`, `secondaryContactIds`); wrap it in [`IdentifyResponse`] for the full body.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsolidatedContact {
+    /// The customer's primary row.
+    pub primary_contact_id: ContactId,
+    /// Distinct emails: the primary's first (if it has one), then by row id.
+    pub emails: Vec<Email>,
+    /// Distinct phone numbers: the primary's first (if it has one), then by row id.
+    pub phone_numbers: Vec<Phone>,
+    /// Every secondary row of the customer, ascending.
+    pub secondary_contact_ids: Vec<ContactId>,
+}
+
+/// The wire body of an identify answer: `{"contact": {...}}`.
+///
+/// ```
+/// use identity::{ConsolidatedContact, ContactId, IdentifyResponse};
+/// let contact = ConsolidatedContact {
+///     primary_contact_id: ContactId(1),
+///     emails: vec![],
+///     phone_numbers: vec![],
+///     secondary_contact_ids: vec![ContactId(2)],
+/// };
+/// let json = serde_json::to_string(&IdentifyResponse { contact })?;
+/// assert_eq!(
+///     json,
+///     r#"{"contact":{"primaryContactId":1,"emails":[],"phoneNumbers":[],"secondaryContactIds":[2]}}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifyResponse {
+    /// The consolidated customer.
+    pub contact: ConsolidatedContact,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field_of(body: serde_json::Value) -> Field {
+        match IdentifyRequest::from_json(&body) {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected invalid input for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_rejects_wrong_types_naming_the_field() {
+        assert_eq!(field_of(json!({"email": 5})), Field::Email);
+        assert_eq!(field_of(json!({"email": ["a@b"]})), Field::Email);
+        assert_eq!(field_of(json!({"phoneNumber": -1})), Field::PhoneNumber);
+        assert_eq!(field_of(json!({"phoneNumber": 1.5})), Field::PhoneNumber);
+        assert_eq!(field_of(json!({"phoneNumber": true})), Field::PhoneNumber);
+        assert_eq!(field_of(json!({"phoneNumber": {}})), Field::PhoneNumber);
+        assert_eq!(field_of(json!([])), Field::Request);
+        assert_eq!(field_of(json!({})), Field::Request);
+        assert_eq!(field_of(json!({"email": " ", "phoneNumber": ""})), Field::Request);
+    }
+
+    #[test]
+    fn json_accepts_integer_phone_and_ignores_unknown_fields() {
+        let req = IdentifyRequest::from_json(&json!({"phoneNumber": 0, "x": 1})).unwrap();
+        assert_eq!(req.phone_number().unwrap().as_str(), "0");
+        assert_eq!(req.email(), None);
+    }
+}

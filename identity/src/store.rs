@@ -1,0 +1,110 @@
+//! The [`ContactStore`] trait, the seam between the pure reconcile step and storage, and the
+//! three stores that implement it.
+
+pub mod memory;
+pub mod postgres;
+pub mod sqlite;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::contact::Contact;
+use crate::error::{Error, Result};
+use crate::request::{ConsolidatedContact, IdentifyRequest};
+
+/// How many times a store tries an identify that keeps meeting concurrent changes.
+pub const MAX_ATTEMPTS: u32 = 16;
+
+/// Storage for contact rows that runs [`crate::reconcile()`] atomically.
+///
+/// Implementations must make `identify` linearizable per customer: after any interleaving of
+/// concurrent calls (from any number of processes) every customer has exactly one primary (its
+/// oldest row), every secondary links directly to it, no email or phone belongs to two customers,
+/// and identical concurrent requests insert at most one row.
+///
+/// The trait is object safe; [`crate::Identity`] holds one as `Arc<dyn ContactStore>`.
+#[async_trait]
+pub trait ContactStore: Send + Sync + fmt::Debug {
+    /// Creates or upgrades the schema. Idempotent; safe to call from several processes at once.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`] or [`crate::Error::Unavailable`] when the database fails.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Links the request into its customer (inserting or relinking rows as needed) and answers
+    /// with the consolidated customer.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`], [`crate::Error::Unavailable`], [`crate::Error::Closed`],
+    /// [`crate::Error::Contention`]; nothing is written when an error is returned.
+    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact>;
+
+    /// Answers what `identify` would, without writing: `None` when no row matches.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`], except contention.
+    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>>;
+
+    /// Every visible row, by id. Reads the whole table: for tests, audits and small tools.
+    ///
+    /// # Errors
+    /// As [`ContactStore::lookup`].
+    async fn all_contacts(&self) -> Result<Vec<Contact>>;
+
+    /// Closes the store's connections; later calls fail with [`crate::Error::Closed`].
+    async fn close(&self);
+
+    /// The backend's name: `memory`, `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// The columns every SQL store selects, in this order.
+pub(crate) type ContactRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+    OffsetDateTime,
+    OffsetDateTime,
+);
+
+/// Decodes selected rows into [`Contact`]s.
+pub(crate) fn decode_rows(rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
+    rows.into_iter()
+        .map(|(id, email, phone, linked, precedence, created, updated)| {
+            Contact::from_stored(
+                id,
+                email.as_deref(),
+                phone.as_deref(),
+                linked,
+                &precedence,
+                created,
+                updated,
+            )
+        })
+        .collect()
+}
+
+/// A short, jittered pause before retry `attempt` (1-based): 1 ms doubling to at most 64 ms.
+pub(crate) async fn backoff(attempt: u32) {
+    let cap_micros = 1_000u64 << attempt.min(6);
+    let nanos = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos(),
+    );
+    let micros = cap_micros / 2 + nanos % (cap_micros / 2);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
+
+/// Maps a migration failure, keeping the driver error as the source.
+pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
+    match e {
+        sqlx::migrate::MigrateError::Execute(source) => Error::store("migrating the schema", source),
+        other => Error::store("migrating the schema", sqlx::Error::Migrate(Box::new(other))),
+    }
+}
