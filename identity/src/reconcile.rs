@@ -248,3 +248,177 @@ fn consolidate(
         secondary_contact_ids,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    /// A row created `age` seconds after the epoch; `linked` makes it a secondary.
+    fn row(id: i64, email: Option<&str>, phone: Option<&str>, linked: Option<i64>, age: i64) -> Contact {
+        let at = OffsetDateTime::from_unix_timestamp(age).unwrap();
+        Contact {
+            id: ContactId(id),
+            email: email.map(|e| Email::parse(e).unwrap()),
+            phone_number: phone.map(|p| Phone::parse(p).unwrap()),
+            linked_id: linked.map(ContactId),
+            link_precedence: if linked.is_some() { LinkPrecedence::Secondary } else { LinkPrecedence::Primary },
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn req(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
+        IdentifyRequest::parse(email, phone).unwrap()
+    }
+
+    fn ids(v: &[i64]) -> Vec<ContactId> {
+        v.iter().copied().map(ContactId).collect()
+    }
+
+    fn writes(plan: Plan) -> Writes {
+        match plan {
+            Plan::Write(w) => w,
+            Plan::Unchanged(a) => panic!("expected writes, got unchanged {a:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_request_inserts_a_primary_answered_alone() {
+        let w = writes(reconcile(&req(Some("doc@x.io"), Some("1")), &[]));
+        assert_eq!(w.merge, None);
+        let new = w.insert.clone().unwrap();
+        assert_eq!((new.linked_id, new.link_precedence), (None, LinkPrecedence::Primary));
+        let answer = w.answer(Some(ContactId(9))).unwrap();
+        assert_eq!(answer.primary_contact_id, ContactId(9));
+        assert_eq!(answer.secondary_contact_ids, vec![]);
+        assert_eq!(w.answer(None), None, "a new customer needs the inserted id");
+    }
+
+    #[test]
+    fn known_email_and_phone_is_read_only_and_idempotent() {
+        let rows = [row(1, Some("a@x.io"), Some("1"), None, 0), row(2, Some("b@x.io"), Some("1"), Some(1), 1)];
+        let Plan::Unchanged(answer) = reconcile(&req(Some("B@x.io "), Some("1")), &rows) else {
+            panic!("expected read-only");
+        };
+        assert_eq!(answer.primary_contact_id, ContactId(1));
+        assert_eq!(answer.secondary_contact_ids, ids(&[2]));
+    }
+
+    #[test]
+    fn new_email_with_known_phone_inserts_secondary_of_the_primary() {
+        let rows = [row(1, Some("lorraine@x.io"), Some("123456"), None, 0)];
+        let w = writes(reconcile(&req(Some("mcfly@x.io"), Some("123456")), &rows));
+        assert_eq!(w.merge, None);
+        let new = w.insert.clone().unwrap();
+        assert_eq!(new.linked_id, Some(ContactId(1)));
+        let answer = w.answer(Some(ContactId(23))).unwrap();
+        let emails: Vec<&str> = answer.emails.iter().map(Email::as_str).collect();
+        assert_eq!(emails, ["lorraine@x.io", "mcfly@x.io"]);
+        assert_eq!(answer.phone_numbers.len(), 1);
+        assert_eq!(answer.secondary_contact_ids, ids(&[23]));
+    }
+
+    #[test]
+    fn joining_two_primaries_demotes_the_newer_without_inserting() {
+        let rows = [row(11, Some("george@x.io"), Some("919191"), None, 0), row(27, Some("biff@x.io"), Some("717171"), None, 5)];
+        let w = writes(reconcile(&req(Some("george@x.io"), Some("717171")), &rows));
+        assert_eq!(w.insert, None);
+        assert_eq!(w.merge, Some(Merge { primary: ContactId(11), promote_primary: false, relink: ids(&[27]) }));
+        let answer = w.answer(None).unwrap();
+        assert_eq!(answer.primary_contact_id, ContactId(11));
+        let phones: Vec<&str> = answer.phone_numbers.iter().map(Phone::as_str).collect();
+        assert_eq!(phones, ["919191", "717171"]);
+        assert_eq!(answer.secondary_contact_ids, ids(&[27]));
+    }
+
+    #[test]
+    fn demoted_primary_brings_its_secondaries_along() {
+        let rows = [
+            row(1, Some("a@x.io"), Some("1"), None, 0),
+            row(2, Some("b@x.io"), Some("2"), None, 1),
+            row(3, Some("c@x.io"), Some("2"), Some(2), 2),
+            row(4, Some("d@x.io"), Some("2"), Some(2), 3),
+        ];
+        let w = writes(reconcile(&req(Some("a@x.io"), Some("2")), &rows));
+        assert_eq!(w.merge.as_ref().unwrap().relink, ids(&[2, 3, 4]));
+        assert_eq!(w.answer(None).unwrap().secondary_contact_ids, ids(&[2, 3, 4]));
+    }
+
+    #[test]
+    fn merge_through_secondaries_of_both_customers() {
+        let rows = [
+            row(1, Some("a@x.io"), Some("1"), None, 0),
+            row(2, Some("b@x.io"), Some("1"), Some(1), 1),
+            row(3, Some("c@x.io"), Some("3"), None, 2),
+            row(4, Some("d@x.io"), Some("3"), Some(3), 3),
+        ];
+        let w = writes(reconcile(&req(Some("d@x.io"), Some("1")), &rows));
+        assert_eq!(w.merge.as_ref().unwrap().relink, ids(&[3, 4]));
+        assert_eq!(w.insert, None);
+    }
+
+    #[test]
+    fn oldest_by_created_at_wins_over_lower_id() {
+        let rows = [row(1, Some("a@x.io"), None, None, 50), row(2, None, Some("2"), None, 10)];
+        let w = writes(reconcile(&req(Some("a@x.io"), Some("2")), &rows));
+        assert_eq!(w.merge.as_ref().unwrap().primary, ContactId(2));
+        let answer = w.answer(None).unwrap();
+        assert_eq!(answer.primary_contact_id, ContactId(2));
+        assert_eq!(answer.secondary_contact_ids, ids(&[1]));
+    }
+
+    #[test]
+    fn primary_values_come_first_then_row_order() {
+        let rows = [
+            row(1, Some("z@x.io"), None, Some(3), 20),
+            row(2, Some("y@x.io"), Some("9"), Some(3), 30),
+            row(3, Some("m@x.io"), Some("5"), None, 10),
+        ];
+        let Plan::Unchanged(answer) = reconcile(&req(Some("z@x.io"), None), &rows) else {
+            panic!("expected read-only");
+        };
+        let emails: Vec<&str> = answer.emails.iter().map(Email::as_str).collect();
+        assert_eq!(emails, ["m@x.io", "z@x.io", "y@x.io"]);
+        let phones: Vec<&str> = answer.phone_numbers.iter().map(Phone::as_str).collect();
+        assert_eq!(phones, ["5", "9"]);
+    }
+
+    #[test]
+    fn single_field_request_matching_anything_inserts_nothing() {
+        let rows = [row(1, Some("a@x.io"), Some("1"), None, 0)];
+        assert!(reconcile(&req(None, Some("1")), &rows).is_read_only());
+        assert!(reconcile(&req(Some("a@x.io"), None), &rows).is_read_only());
+    }
+
+    #[test]
+    fn customer_without_visible_primary_promotes_its_oldest_row() {
+        // row 1 (the primary) was soft-deleted: only its secondaries are visible
+        let rows = [row(2, Some("b@x.io"), None, Some(1), 5), row(3, Some("c@x.io"), None, Some(1), 2)];
+        let w = writes(reconcile(&req(Some("b@x.io"), None), &rows));
+        let merge = w.merge.clone().unwrap();
+        assert_eq!((merge.primary, merge.promote_primary), (ContactId(3), true));
+        assert_eq!(merge.updated_ids(), ids(&[2, 3]));
+        assert_eq!(w.answer(None).unwrap().primary_contact_id, ContactId(3));
+    }
+
+    #[test]
+    fn unrelated_and_duplicate_rows_are_ignored() {
+        let a = row(1, Some("a@x.io"), None, None, 0);
+        let rows = [a.clone(), a, row(5, Some("other@x.io"), Some("7"), None, 0)];
+        let Plan::Unchanged(answer) = reconcile(&req(Some("a@x.io"), None), &rows) else {
+            panic!("expected read-only");
+        };
+        assert_eq!(answer.secondary_contact_ids, vec![]);
+        assert_eq!(answer.emails.len(), 1);
+    }
+
+    #[test]
+    fn preview_is_none_for_unknown_and_excludes_the_insert() {
+        assert_eq!(reconcile(&req(Some("a@x.io"), None), &[]).preview(), None);
+        let rows = [row(1, Some("a@x.io"), None, None, 0)];
+        let preview = reconcile(&req(Some("a@x.io"), Some("5")), &rows).preview().unwrap();
+        assert_eq!(preview.phone_numbers, vec![]);
+        assert_eq!(preview.primary_contact_id, ContactId(1));
+    }
+}

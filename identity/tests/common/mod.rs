@@ -1,0 +1,283 @@
+//! Helpers shared by the integration tests: a fresh PostgreSQL database per test, the
+//! invariant checks (in Rust over rows and in SQL), and a deterministic request workload.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use identity::{Contact, ContactId, IdentifyRequest};
+use sqlx::postgres::PgPool;
+
+/// The server the PostgreSQL tests use: `DATABASE_URL`, else the usual local one.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database created for one test and dropped (with its connections) when this is dropped.
+pub struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// Creates an empty database on the server at [`admin_url`].
+    pub async fn create() -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "identity_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let admin = PgPool::connect(&admin_url()).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL tests need a server: set DATABASE_URL or run scripts/test, which starts one ({e})"
+            )
+        });
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = with_database(&admin_url(), &name);
+        TestDb { name, url }
+    }
+
+    /// The URL of the test database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A pool on the test database, for assertions in SQL.
+    pub async fn pool(&self) -> PgPool {
+        PgPool::connect(&self.url).await.expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any async context we can rely on: use a private runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = PgPool::connect(&admin_url()).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `url` with its database name replaced by `database` (query parameters kept).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let (scheme, rest) = base.split_once("://").expect("url with ://");
+    let authority = rest.split('/').next().unwrap();
+    let mut out = format!("{scheme}://{authority}/{database}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Checks I1-I3 over every visible row; panics with the broken invariant.
+///
+/// I1 every customer has exactly one primary, its oldest row; I2 every secondary links
+/// directly to a primary; I3 no email or phone belongs to two customers.
+pub fn assert_invariants(rows: &[Contact]) {
+    let by_id: BTreeMap<ContactId, &Contact> = rows.iter().map(|c| (c.id, c)).collect();
+    let mut groups: BTreeMap<ContactId, Vec<&Contact>> = BTreeMap::new();
+    for c in rows {
+        if let Some(parent) = c.linked_id {
+            let p = by_id.get(&parent).unwrap_or_else(|| panic!("I2: row {} links to missing {parent}", c.id));
+            assert!(p.is_primary(), "I2: row {} links to secondary {}", c.id, p.id);
+        } else {
+            assert!(c.is_primary(), "row {} has no link but is not primary", c.id);
+        }
+        groups.entry(c.root()).or_default().push(c);
+    }
+    for (root, members) in &groups {
+        let oldest = members.iter().min_by_key(|c| (c.created_at, c.id)).unwrap();
+        assert_eq!(oldest.id, *root, "I1: customer {root} is not led by its oldest row");
+    }
+    let mut owner: HashMap<String, ContactId> = HashMap::new();
+    for c in rows {
+        let keys = c.email.iter().map(|e| format!("e:{e}")).chain(c.phone_number.iter().map(|p| format!("p:{p}")));
+        for key in keys {
+            let prev = *owner.entry(key.clone()).or_insert(c.root());
+            assert_eq!(prev, c.root(), "I3: {key} belongs to customers {prev} and {}", c.root());
+        }
+    }
+}
+
+/// The same invariants, plus I4 (no redundant row), checked in SQL. Returns violation counts by
+/// name; all must be zero.
+pub async fn sql_violations(pool: &PgPool) -> BTreeMap<&'static str, i64> {
+    const CHECKS: [(&str, &str); 5] = [
+        (
+            "I2 secondary not linked to a visible primary",
+            "SELECT count(*) FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
+             WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
+               AND (p.id IS NULL OR p.deleted_at IS NOT NULL OR p.linked_id IS NOT NULL
+                    OR p.link_precedence <> 'primary')",
+        ),
+        (
+            "I1 secondary older than its primary",
+            "SELECT count(*) FROM contact s JOIN contact p ON p.id = s.linked_id
+             WHERE s.deleted_at IS NULL AND (s.created_at, s.id) < (p.created_at, p.id)",
+        ),
+        (
+            "I3 email in two customers",
+            "SELECT count(*) FROM (SELECT email FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL
+             GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x",
+        ),
+        (
+            "I3 phone in two customers",
+            "SELECT count(*) FROM (SELECT phone_number FROM contact WHERE deleted_at IS NULL
+             AND phone_number IS NOT NULL GROUP BY phone_number
+             HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x",
+        ),
+        (
+            "I4 row that adds no new email or phone",
+            "SELECT count(*) FROM contact r WHERE r.deleted_at IS NULL
+               AND (r.email IS NULL OR EXISTS (SELECT 1 FROM contact o WHERE o.deleted_at IS NULL
+                    AND o.id < r.id AND o.email = r.email))
+               AND (r.phone_number IS NULL OR EXISTS (SELECT 1 FROM contact o
+                    WHERE o.deleted_at IS NULL AND o.id < r.id AND o.phone_number = r.phone_number))",
+        ),
+    ];
+    let mut out = BTreeMap::new();
+    for (name, sql) in CHECKS {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.expect(name);
+        out.insert(name, n);
+    }
+    out
+}
+
+/// Panics unless every SQL invariant holds.
+pub async fn assert_sql_invariants(pool: &PgPool) {
+    let violations = sql_violations(pool).await;
+    assert!(violations.values().all(|n| *n == 0), "invariants broken: {violations:?}");
+}
+
+/// A deterministic stream of requests over a small pool of overlapping identifiers
+/// (xorshift; no dependency): 70% both values, 15% email only, 15% phone only.
+pub struct Workload {
+    state: u64,
+    identifiers: u64,
+}
+
+impl Workload {
+    /// A stream for `seed`, drawing from `identifiers` emails and as many phones.
+    pub fn new(seed: u64, identifiers: u64) -> Self {
+        Workload { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, identifiers }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+
+    /// The next request as (email, phone) raw strings.
+    pub fn next_raw(&mut self) -> (Option<String>, Option<String>) {
+        let kind = self.next_u64() % 100;
+        let email = format!("c{}@shop.test", self.next_u64() % self.identifiers);
+        let phone = format!("555{:04}", self.next_u64() % self.identifiers);
+        match kind {
+            0..=69 => (Some(email), Some(phone)),
+            70..=84 => (Some(email), None),
+            _ => (None, Some(phone)),
+        }
+    }
+
+    /// The next request, parsed.
+    pub fn next_request(&mut self) -> IdentifyRequest {
+        let (e, p) = self.next_raw();
+        IdentifyRequest::parse(e.as_deref(), p.as_deref()).unwrap()
+    }
+}
+
+/// Union-find over identifiers: the customers a set of requests must end up as.
+#[derive(Default)]
+pub struct Model {
+    parent: HashMap<String, String>,
+}
+
+impl Model {
+    fn find(&mut self, x: &str) -> String {
+        let p = self.parent.entry(x.to_owned()).or_insert_with(|| x.to_owned()).clone();
+        if p == x {
+            return p;
+        }
+        let root = self.find(&p);
+        self.parent.insert(x.to_owned(), root.clone());
+        root
+    }
+
+    /// Records that a request joined these identifiers.
+    pub fn add(&mut self, request: &IdentifyRequest) {
+        let keys = identifier_keys(request.email().map(|e| e.as_str()), request.phone_number().map(|p| p.as_str()));
+        let first = self.find(&keys[0]);
+        for k in &keys[1..] {
+            let r = self.find(k);
+            if r != first {
+                self.parent.insert(r, first.clone());
+            }
+        }
+    }
+
+    /// The customers as sets of identifiers.
+    pub fn customers(&mut self) -> BTreeSet<BTreeSet<String>> {
+        let keys: Vec<String> = self.parent.keys().cloned().collect();
+        let mut groups: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for k in keys {
+            let r = self.find(&k);
+            groups.entry(r).or_default().insert(k);
+        }
+        groups.into_values().collect()
+    }
+}
+
+fn identifier_keys(email: Option<&str>, phone: Option<&str>) -> Vec<String> {
+    email.map(|e| format!("e:{e}")).into_iter().chain(phone.map(|p| format!("p:{p}"))).collect()
+}
+
+/// The customers stored in `rows`, as sets of identifiers (grouped by primary).
+pub fn stored_customers(rows: &[Contact]) -> BTreeSet<BTreeSet<String>> {
+    let mut groups: BTreeMap<ContactId, BTreeSet<String>> = BTreeMap::new();
+    for c in rows {
+        groups.entry(c.root()).or_default().extend(identifier_keys(
+            c.email.as_ref().map(|e| e.as_str()),
+            c.phone_number.as_ref().map(|p| p.as_str()),
+        ));
+    }
+    groups.into_values().collect()
+}
+
+/// Panics unless an answer is well-formed and covers the request's own values.
+pub fn assert_answer_covers(request: &IdentifyRequest, answer: &identity::ConsolidatedContact) {
+    if let Some(e) = request.email() {
+        assert!(answer.emails.contains(e), "answer {answer:?} lacks {e}");
+    }
+    if let Some(p) = request.phone_number() {
+        assert!(answer.phone_numbers.contains(p), "answer {answer:?} lacks {p}");
+    }
+    assert!(!answer.secondary_contact_ids.contains(&answer.primary_contact_id));
+    assert!(answer.secondary_contact_ids.windows(2).all(|w| w[0] < w[1]), "{answer:?}");
+}
