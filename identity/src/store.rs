@@ -60,6 +60,35 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     fn backend(&self) -> &'static str;
 }
 
+/// A shared store is a store: keep an `Arc` to a concrete store while an [`crate::Identity`]
+/// uses it too.
+#[async_trait]
+impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
+    async fn migrate(&self) -> Result<()> {
+        (**self).migrate().await
+    }
+
+    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
+        (**self).identify(request).await
+    }
+
+    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
+        (**self).lookup(request).await
+    }
+
+    async fn all_contacts(&self) -> Result<Vec<Contact>> {
+        (**self).all_contacts().await
+    }
+
+    async fn close(&self) {
+        (**self).close().await;
+    }
+
+    fn backend(&self) -> &'static str {
+        (**self).backend()
+    }
+}
+
 /// The columns every SQL store selects, in this order.
 pub(crate) type ContactRow = (
     i64,

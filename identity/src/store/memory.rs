@@ -53,7 +53,7 @@ impl MemoryStore {
         let Ok(mut state) = self.lock() else {
             return false;
         };
-        match state.rows.iter_mut().find(|r| r.contact.id == id && !r.deleted) {
+        match state.row_mut(id).filter(|r| !r.deleted) {
             Some(row) => {
                 row.deleted = true;
                 true
@@ -74,6 +74,11 @@ impl MemoryStore {
 }
 
 impl State {
+    fn row_mut(&mut self, id: ContactId) -> Option<&mut Row> {
+        let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
+        self.rows.get_mut(index)
+    }
+
     /// Every visible row of every customer with a row matching the request.
     fn cluster_rows(&self, request: &IdentifyRequest) -> Vec<Contact> {
         let visible = || self.rows.iter().filter(|r| !r.deleted).map(|r| &r.contact);
@@ -105,7 +110,7 @@ impl ContactStore for MemoryStore {
         let now = state.now();
         if let Some(merge) = &writes.merge {
             for id in merge.updated_ids() {
-                if let Some(row) = state.rows.iter_mut().find(|r| r.contact.id == id) {
+                if let Some(row) = state.row_mut(id) {
                     let is_primary = id == merge.primary;
                     row.contact.linked_id = (!is_primary).then_some(merge.primary);
                     row.contact.link_precedence = if is_primary {

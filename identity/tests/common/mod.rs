@@ -172,15 +172,16 @@ pub async fn assert_sql_invariants(pool: &PgPool) {
     assert!(violations.values().all(|n| *n == 0), "invariants broken: {violations:?}");
 }
 
-/// A deterministic stream of requests over a small pool of overlapping identifiers
-/// (xorshift; no dependency): 70% both values, 15% email only, 15% phone only.
+/// A deterministic stream of requests (xorshift; no dependency): 70% both values, 15% email
+/// only, 15% phone only. Identifiers come from a small pool per namespace, so callers that
+/// walk through the same namespaces at the same time collide on purpose.
 pub struct Workload {
     state: u64,
     identifiers: u64,
 }
 
 impl Workload {
-    /// A stream for `seed`, drawing from `identifiers` emails and as many phones.
+    /// A stream for `seed`, drawing from `identifiers` emails and as many phones per namespace.
     pub fn new(seed: u64, identifiers: u64) -> Self {
         Workload { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, identifiers }
     }
@@ -194,11 +195,11 @@ impl Workload {
         x
     }
 
-    /// The next request as (email, phone) raw strings.
-    pub fn next_raw(&mut self) -> (Option<String>, Option<String>) {
+    /// The next request in `namespace`, as (email, phone) raw strings.
+    pub fn next_raw(&mut self, namespace: u64) -> (Option<String>, Option<String>) {
         let kind = self.next_u64() % 100;
-        let email = format!("c{}@shop.test", self.next_u64() % self.identifiers);
-        let phone = format!("555{:04}", self.next_u64() % self.identifiers);
+        let email = format!("c{}.n{namespace}@shop.test", self.next_u64() % self.identifiers);
+        let phone = format!("{namespace}555{:03}", self.next_u64() % self.identifiers);
         match kind {
             0..=69 => (Some(email), Some(phone)),
             70..=84 => (Some(email), None),
@@ -206,10 +207,17 @@ impl Workload {
         }
     }
 
-    /// The next request, parsed.
-    pub fn next_request(&mut self) -> IdentifyRequest {
-        let (e, p) = self.next_raw();
+    /// The next request in `namespace`, parsed.
+    pub fn next_request(&mut self, namespace: u64) -> IdentifyRequest {
+        let (e, p) = self.next_raw(namespace);
         IdentifyRequest::parse(e.as_deref(), p.as_deref()).unwrap()
+    }
+
+    /// The `count` requests a worker with this seed sends: `per_namespace` in each namespace
+    /// in turn, so concurrent workers meet in every namespace.
+    pub fn requests(seed: u64, identifiers: u64, count: u64, per_namespace: u64) -> Vec<IdentifyRequest> {
+        let mut w = Workload::new(seed, identifiers);
+        (0..count).map(|i| w.next_request(i / per_namespace)).collect()
     }
 }
 

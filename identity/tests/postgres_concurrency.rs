@@ -1,0 +1,360 @@
+//! Correctness under concurrency on PostgreSQL: many connections and a second OS process send
+//! overlapping identifies; afterwards the invariants are checked in SQL and the customers are
+//! compared with a union-find over every request sent. Plus faults: connections killed mid-write.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TestDb, Workload};
+use identity::{ConnectOptions, Error, Identity, IdentifyRequest};
+
+/// Set (to a database URL) in the child process this file spawns.
+const CHILD_URL: &str = "IDENTITY_TEST_CHILD_URL";
+const CHILD_SEED: u64 = 1_000;
+const TASKS: u64 = 16;
+const PER_TASK: u64 = 250;
+const CHILD_REQUESTS: u64 = 1_000;
+const IDENTIFIERS: u64 = 6;
+const PER_NAMESPACE: u64 = 10;
+
+async fn connect(url: &str, connections: u32) -> Identity {
+    let options = ConnectOptions::default().max_connections(connections).acquire_timeout(Duration::from_secs(60));
+    Identity::connect_with(url, &options).await.unwrap()
+}
+
+/// Sends `requests` through `workers` concurrent tasks sharing one pool; returns any failures.
+async fn hammer(identity: &Identity, per_worker: Vec<Vec<IdentifyRequest>>) -> Vec<String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for requests in per_worker {
+        let identity = identity.clone();
+        tasks.spawn(async move {
+            let mut failures = Vec::new();
+            for request in requests {
+                match identity.identify_request(&request).await {
+                    Ok(answer) => common::assert_answer_covers(&request, &answer),
+                    Err(e) => failures.push(format!("{request:?}: {e}")),
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        failures.extend(result.unwrap());
+    }
+    failures
+}
+
+/// The second OS process: when spawned by the parent it hammers the parent's database; run on
+/// its own it hammers a fresh database and checks the invariants itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hammer_child_process_keeps_invariants() {
+    let own_db;
+    let url = match std::env::var(CHILD_URL) {
+        Ok(url) => url,
+        Err(_) => {
+            own_db = TestDb::create().await;
+            own_db.url().to_owned()
+        }
+    };
+    let identity = connect(&url, 8).await;
+    // two workers in this process, each with its own stream
+    let requests = Workload::requests(CHILD_SEED, IDENTIFIERS, CHILD_REQUESTS, PER_NAMESPACE);
+    let (a, b) = requests.split_at(requests.len() / 2);
+    let failures = hammer(&identity, vec![a.to_vec(), b.to_vec()]).await;
+    assert!(failures.is_empty(), "child failures: {failures:?}");
+    let rows = identity.all_contacts().await.unwrap();
+    common::assert_invariants(&rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_identifies_from_two_processes_keep_invariants() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 16).await;
+
+    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["hammer_child_process_keeps_invariants", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_URL, db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the child test process");
+
+    let per_worker: Vec<Vec<IdentifyRequest>> =
+        (1..=TASKS).map(|seed| Workload::requests(seed, IDENTIFIERS, PER_TASK, PER_NAMESPACE)).collect();
+    let failures = hammer(&identity, per_worker.clone()).await;
+    assert!(failures.is_empty(), "{} failures, first: {:?}", failures.len(), failures.first());
+
+    let output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output()).await.unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "child process failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"), "the child ran its workload");
+
+    common::assert_sql_invariants(&db.pool().await).await;
+    let rows = identity.all_contacts().await.unwrap();
+    common::assert_invariants(&rows);
+
+    // the customers are exactly the connected components of everything sent
+    let mut model = common::Model::default();
+    let child = Workload::requests(CHILD_SEED, IDENTIFIERS, CHILD_REQUESTS, PER_NAMESPACE);
+    for request in per_worker.iter().flatten().chain(&child) {
+        model.add(request);
+    }
+    assert_eq!(common::stored_customers(&rows), model.customers());
+    let merged = rows.iter().filter(|c| c.linked_id.is_some()).count();
+    assert!(merged > rows.len() / 2, "the workload must exercise linking: {merged} of {}", rows.len());
+}
+
+/// I4 and I3 under a thundering herd: 32 identical (or conflicting) requests released at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_requests_with_new_values_insert_exactly_one_row() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 32).await;
+    for round in 0..10 {
+        identity.identify(Some(&format!("a{round}@x.io")), Some(&format!("1{round}"))).await.unwrap();
+        identity.identify(Some(&format!("b{round}@x.io")), Some(&format!("2{round}"))).await.unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(32));
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..32 {
+            let (identity, barrier) = (identity.clone(), barrier.clone());
+            tasks.spawn(async move {
+                // half the tasks send the brand-new pair, half join the new email to customer a or b
+                let phone = match task % 4 {
+                    0 | 1 => format!("9{round}"),
+                    2 => format!("1{round}"),
+                    _ => format!("2{round}"),
+                };
+                barrier.wait().await;
+                identity.identify(Some(&format!("new{round}@x.io")), Some(&phone)).await.unwrap()
+            });
+        }
+        let answers: Vec<_> = tasks.join_all().await;
+        let rows = identity.all_contacts().await.unwrap();
+        let new_rows = rows.iter().filter(|c| c.email.as_ref().is_some_and(|e| e.as_str() == format!("new{round}@x.io"))).count();
+        let new_phone_rows = rows.iter().filter(|c| c.phone_number.as_ref().is_some_and(|p| p.as_str() == format!("9{round}"))).count();
+        assert_eq!(new_phone_rows, 1, "round {round}: the new phone was inserted {new_phone_rows} times");
+        assert!((1..=2).contains(&new_rows), "round {round}: new email rows {new_rows}");
+        // everything ended in one customer, and the last answers saw all of it
+        let primary = answers.iter().map(|a| a.primary_contact_id).min().unwrap();
+        assert!(rows.iter().filter(|c| c.email.as_ref().is_some_and(|e| e.as_str().ends_with(&format!("{round}@x.io")))).all(|c| c.root() == primary));
+    }
+    common::assert_sql_invariants(&db.pool().await).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+}
+
+/// Two merges with disjoint identifiers through one shared customer: A joins C to the older D,
+/// B joins the newer E to C. Identifier locks cannot order them; the primary locks must, or E
+/// ends up linked to C after C was demoted (a secondary of a secondary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn merges_sharing_a_customer_but_no_identifier_stay_flat() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 8).await;
+    for round in 0..60 {
+        let id = |kind: &str| format!("{kind}{round}@x.io");
+        let phone = |n: u32| format!("{n}{round:03}");
+        identity.identify(Some(&id("d")), Some(&phone(1))).await.unwrap(); // D, the oldest
+        identity.identify(Some(&id("c")), Some(&phone(2))).await.unwrap(); // C
+        identity.identify(Some(&id("e")), Some(&phone(3))).await.unwrap(); // E, the newest
+        let barrier = Arc::new(tokio::sync::Barrier::new(4));
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..4 {
+            let (identity, barrier) = (identity.clone(), barrier.clone());
+            let (email, phone) = if task % 2 == 0 { (id("c"), phone(1)) } else { (id("e"), phone(2)) };
+            tasks.spawn(async move {
+                barrier.wait().await;
+                identity.identify(Some(&email), Some(&phone)).await.unwrap()
+            });
+        }
+        tasks.join_all().await;
+    }
+    common::assert_sql_invariants(&db.pool().await).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+}
+
+/// Parks inserts of `x@x.io` until advisory lock 4242 (held by the test) is free.
+const PARK_X_INSERT: &str = "
+CREATE FUNCTION test_park_x() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_lock(4242);
+    PERFORM pg_advisory_unlock(4242);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER test_park_x AFTER INSERT ON contact
+    FOR EACH ROW WHEN (NEW.email = 'x@x.io') EXECUTE FUNCTION test_park_x();";
+
+/// An identify whose first read went stale before it took its locks must notice and lock the
+/// customers as they are now. Choreographed with locks the test holds:
+/// A = (e, c-phone) reads customers C and E, then is parked before locking; B merges C into D;
+/// X starts inserting a new secondary of D and is parked holding D's lock; A resumes. If A
+/// trusted its stale read it would lock C and E only, demote D without waiting for X, and
+/// leave X's row linked to a secondary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identify_with_a_stale_first_read_relocks_the_current_customers() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 8).await;
+    identity.identify(Some("e@x.io"), Some("3")).await.unwrap(); // E = 1, the oldest
+    identity.identify(Some("d@x.io"), Some("2")).await.unwrap(); // D = 2
+    identity.identify(Some("c@x.io"), Some("1")).await.unwrap(); // C = 3
+    let admin = db.pool().await;
+    sqlx::raw_sql(PARK_X_INSERT).execute(&admin).await.unwrap();
+    let mut hold_a = admin.acquire().await.unwrap();
+    // the identifier lock A's email maps to (see LOCK_IDENTIFIERS in store/postgres.rs)
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('identity:email:e@x.io', 0))")
+        .execute(&mut *hold_a)
+        .await
+        .unwrap();
+    let mut hold_x = admin.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut *hold_x).await.unwrap();
+
+    let a = tokio::spawn({
+        let identity = identity.clone();
+        async move { identity.identify(Some("e@x.io"), Some("1")).await }
+    });
+    wait_for_waiters(&admin, "wait_event = 'advisory'", 1).await;
+    identity.identify(Some("c@x.io"), Some("2")).await.unwrap(); // B: C joins D
+    let x = tokio::spawn({
+        let identity = identity.clone();
+        async move { identity.identify(Some("x@x.io"), Some("2")).await }
+    });
+    wait_for_waiters(&admin, "wait_event = 'advisory'", 2).await;
+    sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *hold_a).await.unwrap();
+    // A must now wait for X's lock on D before it writes anything
+    wait_for_waiters(&admin, "wait_event_type = 'Lock' AND wait_event <> 'advisory'", 1).await;
+    sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *hold_x).await.unwrap();
+    let x = x.await.unwrap().unwrap();
+    let a = a.await.unwrap().unwrap();
+    common::assert_sql_invariants(&admin).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+    assert_eq!(x.primary_contact_id.0, 2);
+    assert_eq!(a.primary_contact_id.0, 1);
+    assert_eq!(a.secondary_contact_ids.len(), 3, "A's answer includes X's row: {a:?}");
+}
+
+/// Waits until `count` backends of the store match `condition` in pg_stat_activity.
+async fn wait_for_waiters(admin: &sqlx::PgPool, condition: &'static str, count: i64) {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'identity' AND {condition}"
+    );
+    for _ in 0..500 {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(admin).await.unwrap();
+        if n >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {count} backends matched `{condition}` within 5 s");
+}
+
+/// Blocks every write statement on contact until advisory lock 4242 (held by the test) is free.
+const INSTALL_BLOCKING_TRIGGER: &str = "
+CREATE FUNCTION test_block_writes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_lock(4242);
+    PERFORM pg_advisory_unlock(4242);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER test_block_writes AFTER INSERT OR UPDATE ON contact
+    FOR EACH STATEMENT EXECUTE FUNCTION test_block_writes();";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_killed_mid_merge_leaves_nothing_half_written() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 4).await;
+    identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
+    identity.identify(Some("b@x.io"), Some("2")).await.unwrap(); // 2
+    identity.identify(Some("c@x.io"), Some("2")).await.unwrap(); // 3 -> 2
+    let before = identity.all_contacts().await.unwrap();
+
+    let admin = db.pool().await;
+    sqlx::raw_sql(INSTALL_BLOCKING_TRIGGER).execute(&admin).await.unwrap();
+    let mut holder = admin.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut *holder).await.unwrap();
+
+    // the merge of customers 1 and 2 relinks rows 2 and 3, then blocks in the trigger
+    let merging = tokio::spawn({
+        let identity = identity.clone();
+        async move { identity.identify(Some("a@x.io"), Some("2")).await }
+    });
+    let pid: i32 = wait_for_blocked_backend(&admin).await;
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&admin).await.unwrap();
+    assert!(killed);
+    let err = merging.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Store { .. } | Error::Unavailable { .. }), "{err:?}");
+    sqlx::query("SELECT pg_advisory_unlock(4242)").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    sqlx::raw_sql("DROP TRIGGER test_block_writes ON contact").execute(&admin).await.unwrap();
+
+    assert_eq!(identity.all_contacts().await.unwrap(), before, "the killed merge left no trace");
+    common::assert_sql_invariants(&admin).await;
+
+    // the store recovers by itself: the same merge now succeeds
+    let merged = identity.identify(Some("a@x.io"), Some("2")).await.unwrap();
+    assert_eq!(merged.secondary_contact_ids.len(), 2);
+    common::assert_sql_invariants(&admin).await;
+}
+
+/// Waits until a backend of the store is blocked on the test's advisory lock; returns its pid.
+async fn wait_for_blocked_backend(admin: &sqlx::PgPool) -> i32 {
+    for _ in 0..500 {
+        let pid: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event = 'advisory'
+               AND application_name = 'identity' LIMIT 1",
+        )
+        .fetch_optional(admin)
+        .await
+        .unwrap();
+        if let Some(pid) = pid {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no identify backend blocked in the trigger within 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_random_connections_under_load_keeps_invariants() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 8).await;
+    let admin = db.pool().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = tokio::spawn({
+        let (admin, stop) = (admin.clone(), stop.clone());
+        async move {
+            let mut kills = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(pg_terminate_backend(pid)) FROM (
+                        SELECT pid FROM pg_stat_activity
+                        WHERE datname = current_database() AND application_name = 'identity'
+                          AND state = 'active' ORDER BY random() LIMIT 1) AS victim",
+                )
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+                kills += u64::try_from(n).unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            kills
+        }
+    });
+    let per_worker: Vec<Vec<IdentifyRequest>> =
+        (1..=8).map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE)).collect();
+    let failures = hammer(&identity, per_worker).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let kills = killer.await.unwrap();
+    assert!(kills > 0, "the killer must have hit something");
+    assert!(failures.iter().all(|f| f.contains("database")), "only database failures expected: {failures:?}");
+    common::assert_sql_invariants(&admin).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+    identity.identify(Some("after@x.io"), None).await.expect("the pool recovers");
+}
