@@ -128,7 +128,8 @@ impl Identity {
         email: Option<&str>,
         phone_number: Option<&str>,
     ) -> Result<ConsolidatedContact> {
-        self.identify_request(&IdentifyRequest::parse(email, phone_number)?).await
+        self.identify_request(&IdentifyRequest::parse(email, phone_number)?)
+            .await
     }
 
     /// Runs [`ContactStore::identify`] on a parsed request.
@@ -148,7 +149,8 @@ impl Identity {
         email: Option<&str>,
         phone_number: Option<&str>,
     ) -> Result<Option<ConsolidatedContact>> {
-        self.lookup_request(&IdentifyRequest::parse(email, phone_number)?).await
+        self.lookup_request(&IdentifyRequest::parse(email, phone_number)?)
+            .await
     }
 
     /// Runs [`ContactStore::lookup`] on a parsed request.
@@ -208,12 +210,18 @@ fn scheme(url: &str) -> Result<String> {
         return Err(invalid("the url is empty"));
     }
     let Some((scheme, _)) = url.split_once(':') else {
-        return Err(invalid("missing scheme (expected postgres://, sqlite: or memory:)"));
+        return Err(invalid(
+            "missing scheme (expected postgres://, sqlite: or memory:)",
+        ));
     };
     let well_formed = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !well_formed {
-        return Err(invalid("missing scheme (expected postgres://, sqlite: or memory:)"));
+        return Err(invalid(
+            "missing scheme (expected postgres://, sqlite: or memory:)",
+        ));
     }
     Ok(scheme.to_ascii_lowercase())
 }
@@ -226,7 +234,13 @@ mod tests {
     fn scheme_is_read_without_echoing_the_rest() {
         assert_eq!(scheme("PostgreSQL://x").unwrap(), "postgresql");
         assert_eq!(scheme("sqlite::memory:").unwrap(), "sqlite");
-        for bad in ["", "  ", "no-scheme-at-all", "p@ss:word@host/db", "1abc://x"] {
+        for bad in [
+            "",
+            "  ",
+            "no-scheme-at-all",
+            "p@ss:word@host/db",
+            "1abc://x",
+        ] {
             let err = scheme(bad).unwrap_err().to_string();
             assert!(err.starts_with("invalid database url"), "{bad:?}: {err}");
             assert!(!err.contains("word"), "{err}");

@@ -39,7 +39,10 @@ impl Email {
         if normalized.is_empty() {
             return Err(bad("must not be empty"));
         }
-        if normalized.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if normalized
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(bad("must not contain whitespace or control characters"));
         }
         if normalized.chars().count() > EMAIL_MAX_CHARS {
@@ -253,7 +256,10 @@ impl Contact {
         Ok(Contact {
             id: ContactId(id),
             email: email.map(Email::parse).transpose().map_err(corrupt)?,
-            phone_number: phone_number.map(Phone::parse).transpose().map_err(corrupt)?,
+            phone_number: phone_number
+                .map(Phone::parse)
+                .transpose()
+                .map_err(corrupt)?,
             linked_id: linked_id.map(ContactId),
             link_precedence: LinkPrecedence::from_stored(id, link_precedence)?,
             created_at,
@@ -290,8 +296,14 @@ mod tests {
 
     #[test]
     fn email_is_trimmed_and_lowercased_unicode_aware() {
-        assert_eq!(Email::parse(" Doc@HillValley.EDU\t").unwrap().as_str(), "doc@hillvalley.edu");
-        assert_eq!(Email::parse("ÉMILE@Exämple.COM").unwrap().as_str(), "émile@exämple.com");
+        assert_eq!(
+            Email::parse(" Doc@HillValley.EDU\t").unwrap().as_str(),
+            "doc@hillvalley.edu"
+        );
+        assert_eq!(
+            Email::parse("ÉMILE@Exämple.COM").unwrap().as_str(),
+            "émile@exämple.com"
+        );
     }
 
     #[test]
@@ -328,16 +340,37 @@ mod tests {
 
     #[test]
     fn phone_formatting_is_removed() {
-        assert_eq!(Phone::parse("+1 (555) 010-9999").unwrap().as_str(), "+15550109999");
-        assert_eq!(Phone::parse(" 555.010.9999 ").unwrap().as_str(), "5550109999");
+        assert_eq!(
+            Phone::parse("+1 (555) 010-9999").unwrap().as_str(),
+            "+15550109999"
+        );
+        assert_eq!(
+            Phone::parse(" 555.010.9999 ").unwrap().as_str(),
+            "5550109999"
+        );
     }
 
     #[test]
     fn phone_rules_are_enforced() {
-        for bad in ["12a", "++1", "1+2", "()", "+", "1\t2", "١٢٣", &"1".repeat(21)] {
+        for bad in [
+            "12a",
+            "++1",
+            "1+2",
+            "()",
+            "+",
+            "1\t2",
+            "١٢٣",
+            &"1".repeat(21),
+        ] {
             let err = Phone::parse(bad).unwrap_err();
             assert!(
-                matches!(err, Error::InvalidInput { field: Field::PhoneNumber, .. }),
+                matches!(
+                    err,
+                    Error::InvalidInput {
+                        field: Field::PhoneNumber,
+                        ..
+                    }
+                ),
                 "{bad:?} gave {err:?}"
             );
         }
@@ -348,8 +381,12 @@ mod tests {
     #[test]
     fn corrupt_stored_values_are_reported_with_the_row_id() {
         let now = OffsetDateTime::now_utc();
-        let err = Contact::from_stored(7, Some("nope"), None, None, "primary", now, now).unwrap_err();
-        assert!(err.to_string().starts_with("corrupt contact row 7"), "{err}");
+        let err =
+            Contact::from_stored(7, Some("nope"), None, None, "primary", now, now).unwrap_err();
+        assert!(
+            err.to_string().starts_with("corrupt contact row 7"),
+            "{err}"
+        );
         let err = Contact::from_stored(8, None, Some("1"), None, "boss", now, now).unwrap_err();
         assert!(err.to_string().contains("link_precedence"), "{err}");
     }

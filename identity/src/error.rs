@@ -87,7 +87,9 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// Concurrent requests kept changing the same customers; the request was retried and gave up.
-    #[error("gave up after {attempts} attempts because concurrent requests kept changing the same contacts")]
+    #[error(
+        "gave up after {attempts} attempts because concurrent requests kept changing the same contacts"
+    )]
     Contention {
         /// How many times the request was tried.
         attempts: u32,

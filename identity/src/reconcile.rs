@@ -117,9 +117,33 @@ pub fn reconcile(request: &IdentifyRequest, rows: &[Contact]) -> Plan {
         by_id.insert(row.id, row);
     }
     let touched = touched_roots(request, by_id.values().copied());
-    let members: Vec<&Contact> = by_id.values().copied().filter(|c| touched.contains(&c.root())).collect();
+    let members: Vec<&Contact> = by_id
+        .values()
+        .copied()
+        .filter(|c| touched.contains(&c.root()))
+        .collect();
 
-    if members.is_empty() {
+    // Each customer's primary is its row stored as primary; a customer whose primary row is gone
+    // (soft-deleted) is represented by its oldest remaining row, which gets promoted if it wins.
+    let age = |c: &&Contact| (c.created_at, c.id);
+    let primary = touched
+        .iter()
+        .filter_map(|root| {
+            by_id
+                .get(root)
+                .copied()
+                .filter(|c| c.is_primary())
+                .or_else(|| {
+                    members
+                        .iter()
+                        .copied()
+                        .filter(|c| c.root() == *root)
+                        .min_by_key(age)
+                })
+        })
+        .min_by_key(age);
+    // No customer matches (every touched customer has a member: the matching row itself).
+    let Some(primary) = primary else {
         return Plan::Write(Writes {
             merge: None,
             insert: Some(NewContact {
@@ -131,26 +155,14 @@ pub fn reconcile(request: &IdentifyRequest, rows: &[Contact]) -> Plan {
             primary: None,
             members: Vec::new(),
         });
-    }
-
-    // Each customer's primary is its row stored as primary; a customer whose primary row is gone
-    // (soft-deleted) is represented by its oldest remaining row, which gets promoted if it wins.
-    let age = |c: &&Contact| (c.created_at, c.id);
-    let primary = touched
-        .iter()
-        .filter_map(|root| {
-            by_id.get(root).copied().filter(|c| c.is_primary()).or_else(|| {
-                members.iter().copied().filter(|c| c.root() == *root).min_by_key(age)
-            })
-        })
-        .min_by_key(age)
-        .expect("a touched customer has at least one member");
+    };
 
     let relink: Vec<ContactId> = members
         .iter()
         .filter(|c| {
             c.id != primary.id
-                && (c.linked_id != Some(primary.id) || c.link_precedence != LinkPrecedence::Secondary)
+                && (c.linked_id != Some(primary.id)
+                    || c.link_precedence != LinkPrecedence::Secondary)
         })
         .map(|c| c.id)
         .collect();
@@ -182,7 +194,7 @@ pub fn reconcile(request: &IdentifyRequest, rows: &[Contact]) -> Plan {
         linked_id: Some(primary.id),
         link_precedence: LinkPrecedence::Secondary,
     });
-    let merge = (promote_primary || !relink.is_empty()).then(|| Merge {
+    let merge = (promote_primary || !relink.is_empty()).then_some(Merge {
         primary: primary.id,
         promote_primary,
         relink,
@@ -210,7 +222,10 @@ pub fn touched_roots<'a>(
             || (request.phone_number().is_some()
                 && c.phone_number.as_ref() == request.phone_number())
     };
-    rows.into_iter().filter(|c| matches(c)).map(Contact::root).collect()
+    rows.into_iter()
+        .filter(|c| matches(c))
+        .map(Contact::root)
+        .collect()
 }
 
 /// Builds the answer: the primary's values first, then by row id, then the inserted row.
@@ -238,8 +253,11 @@ fn consolidate(
             phone_numbers.push(p.clone());
         }
     }
-    let mut secondary_contact_ids: Vec<ContactId> =
-        rows.iter().map(|(id, _, _)| *id).filter(|id| *id != primary).collect();
+    let mut secondary_contact_ids: Vec<ContactId> = rows
+        .iter()
+        .map(|(id, _, _)| *id)
+        .filter(|id| *id != primary)
+        .collect();
     secondary_contact_ids.sort_unstable();
     ConsolidatedContact {
         primary_contact_id: primary,
@@ -255,14 +273,24 @@ mod tests {
     use time::OffsetDateTime;
 
     /// A row created `age` seconds after the epoch; `linked` makes it a secondary.
-    fn row(id: i64, email: Option<&str>, phone: Option<&str>, linked: Option<i64>, age: i64) -> Contact {
+    fn row(
+        id: i64,
+        email: Option<&str>,
+        phone: Option<&str>,
+        linked: Option<i64>,
+        age: i64,
+    ) -> Contact {
         let at = OffsetDateTime::from_unix_timestamp(age).unwrap();
         Contact {
             id: ContactId(id),
             email: email.map(|e| Email::parse(e).unwrap()),
             phone_number: phone.map(|p| Phone::parse(p).unwrap()),
             linked_id: linked.map(ContactId),
-            link_precedence: if linked.is_some() { LinkPrecedence::Secondary } else { LinkPrecedence::Primary },
+            link_precedence: if linked.is_some() {
+                LinkPrecedence::Secondary
+            } else {
+                LinkPrecedence::Primary
+            },
             created_at: at,
             updated_at: at,
         }
@@ -288,7 +316,10 @@ mod tests {
         let w = writes(reconcile(&req(Some("doc@x.io"), Some("1")), &[]));
         assert_eq!(w.merge, None);
         let new = w.insert.clone().unwrap();
-        assert_eq!((new.linked_id, new.link_precedence), (None, LinkPrecedence::Primary));
+        assert_eq!(
+            (new.linked_id, new.link_precedence),
+            (None, LinkPrecedence::Primary)
+        );
         let answer = w.answer(Some(ContactId(9))).unwrap();
         assert_eq!(answer.primary_contact_id, ContactId(9));
         assert_eq!(answer.secondary_contact_ids, vec![]);
@@ -297,7 +328,10 @@ mod tests {
 
     #[test]
     fn known_email_and_phone_is_read_only_and_idempotent() {
-        let rows = [row(1, Some("a@x.io"), Some("1"), None, 0), row(2, Some("b@x.io"), Some("1"), Some(1), 1)];
+        let rows = [
+            row(1, Some("a@x.io"), Some("1"), None, 0),
+            row(2, Some("b@x.io"), Some("1"), Some(1), 1),
+        ];
         let Plan::Unchanged(answer) = reconcile(&req(Some("B@x.io "), Some("1")), &rows) else {
             panic!("expected read-only");
         };
@@ -321,10 +355,20 @@ mod tests {
 
     #[test]
     fn joining_two_primaries_demotes_the_newer_without_inserting() {
-        let rows = [row(11, Some("george@x.io"), Some("919191"), None, 0), row(27, Some("biff@x.io"), Some("717171"), None, 5)];
+        let rows = [
+            row(11, Some("george@x.io"), Some("919191"), None, 0),
+            row(27, Some("biff@x.io"), Some("717171"), None, 5),
+        ];
         let w = writes(reconcile(&req(Some("george@x.io"), Some("717171")), &rows));
         assert_eq!(w.insert, None);
-        assert_eq!(w.merge, Some(Merge { primary: ContactId(11), promote_primary: false, relink: ids(&[27]) }));
+        assert_eq!(
+            w.merge,
+            Some(Merge {
+                primary: ContactId(11),
+                promote_primary: false,
+                relink: ids(&[27])
+            })
+        );
         let answer = w.answer(None).unwrap();
         assert_eq!(answer.primary_contact_id, ContactId(11));
         let phones: Vec<&str> = answer.phone_numbers.iter().map(Phone::as_str).collect();
@@ -342,7 +386,10 @@ mod tests {
         ];
         let w = writes(reconcile(&req(Some("a@x.io"), Some("2")), &rows));
         assert_eq!(w.merge.as_ref().unwrap().relink, ids(&[2, 3, 4]));
-        assert_eq!(w.answer(None).unwrap().secondary_contact_ids, ids(&[2, 3, 4]));
+        assert_eq!(
+            w.answer(None).unwrap().secondary_contact_ids,
+            ids(&[2, 3, 4])
+        );
     }
 
     #[test]
@@ -360,7 +407,10 @@ mod tests {
 
     #[test]
     fn oldest_by_created_at_wins_over_lower_id() {
-        let rows = [row(1, Some("a@x.io"), None, None, 50), row(2, None, Some("2"), None, 10)];
+        let rows = [
+            row(1, Some("a@x.io"), None, None, 50),
+            row(2, None, Some("2"), None, 10),
+        ];
         let w = writes(reconcile(&req(Some("a@x.io"), Some("2")), &rows));
         assert_eq!(w.merge.as_ref().unwrap().primary, ContactId(2));
         let answer = w.answer(None).unwrap();
@@ -394,7 +444,10 @@ mod tests {
     #[test]
     fn customer_without_visible_primary_promotes_its_oldest_row() {
         // row 1 (the primary) was soft-deleted: only its secondaries are visible
-        let rows = [row(2, Some("b@x.io"), None, Some(1), 5), row(3, Some("c@x.io"), None, Some(1), 2)];
+        let rows = [
+            row(2, Some("b@x.io"), None, Some(1), 5),
+            row(3, Some("c@x.io"), None, Some(1), 2),
+        ];
         let w = writes(reconcile(&req(Some("b@x.io"), None), &rows));
         let merge = w.merge.clone().unwrap();
         assert_eq!((merge.primary, merge.promote_primary), (ContactId(3), true));
@@ -417,7 +470,9 @@ mod tests {
     fn preview_is_none_for_unknown_and_excludes_the_insert() {
         assert_eq!(reconcile(&req(Some("a@x.io"), None), &[]).preview(), None);
         let rows = [row(1, Some("a@x.io"), None, None, 0)];
-        let preview = reconcile(&req(Some("a@x.io"), Some("5")), &rows).preview().unwrap();
+        let preview = reconcile(&req(Some("a@x.io"), Some("5")), &rows)
+            .preview()
+            .unwrap();
         assert_eq!(preview.phone_numbers, vec![]);
         assert_eq!(preview.primary_contact_id, ContactId(1));
     }

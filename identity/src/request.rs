@@ -176,7 +176,10 @@ mod tests {
         assert_eq!(field_of(json!({"phoneNumber": {}})), Field::PhoneNumber);
         assert_eq!(field_of(json!([])), Field::Request);
         assert_eq!(field_of(json!({})), Field::Request);
-        assert_eq!(field_of(json!({"email": " ", "phoneNumber": ""})), Field::Request);
+        assert_eq!(
+            field_of(json!({"email": " ", "phoneNumber": ""})),
+            Field::Request
+        );
     }
 
     #[test]

@@ -133,7 +133,12 @@ pub(crate) async fn backoff(attempt: u32) {
 /// Maps a migration failure, keeping the driver error as the source.
 pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
     match e {
-        sqlx::migrate::MigrateError::Execute(source) => Error::store("migrating the schema", source),
-        other => Error::store("migrating the schema", sqlx::Error::Migrate(Box::new(other))),
+        sqlx::migrate::MigrateError::Execute(source) => {
+            Error::store("migrating the schema", source)
+        }
+        other => Error::store(
+            "migrating the schema",
+            sqlx::Error::Migrate(Box::new(other)),
+        ),
     }
 }

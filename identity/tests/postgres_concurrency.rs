@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestDb, Workload};
-use identity::{ConnectOptions, Error, Identity, IdentifyRequest};
+use identity::{ConnectOptions, Error, IdentifyRequest, Identity};
 
 /// Set (to a database URL) in the child process this file spawns.
 const CHILD_URL: &str = "IDENTITY_TEST_CHILD_URL";
@@ -21,31 +20,10 @@ const IDENTIFIERS: u64 = 6;
 const PER_NAMESPACE: u64 = 10;
 
 async fn connect(url: &str, connections: u32) -> Identity {
-    let options = ConnectOptions::default().max_connections(connections).acquire_timeout(Duration::from_secs(60));
+    let options = ConnectOptions::default()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(60));
     Identity::connect_with(url, &options).await.unwrap()
-}
-
-/// Sends `requests` through `workers` concurrent tasks sharing one pool; returns any failures.
-async fn hammer(identity: &Identity, per_worker: Vec<Vec<IdentifyRequest>>) -> Vec<String> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for requests in per_worker {
-        let identity = identity.clone();
-        tasks.spawn(async move {
-            let mut failures = Vec::new();
-            for request in requests {
-                match identity.identify_request(&request).await {
-                    Ok(answer) => common::assert_answer_covers(&request, &answer),
-                    Err(e) => failures.push(format!("{request:?}: {e}")),
-                }
-            }
-            failures
-        });
-    }
-    let mut failures = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        failures.extend(result.unwrap());
-    }
-    failures
 }
 
 /// The second OS process: when spawned by the parent it hammers the parent's database; run on
@@ -64,7 +42,7 @@ async fn hammer_child_process_keeps_invariants() {
     // two workers in this process, each with its own stream
     let requests = Workload::requests(CHILD_SEED, IDENTIFIERS, CHILD_REQUESTS, PER_NAMESPACE);
     let (a, b) = requests.split_at(requests.len() / 2);
-    let failures = hammer(&identity, vec![a.to_vec(), b.to_vec()]).await;
+    let failures = common::hammer(&identity, vec![a.to_vec(), b.to_vec()]).await;
     assert!(failures.is_empty(), "child failures: {failures:?}");
     let rows = identity.all_contacts().await.unwrap();
     common::assert_invariants(&rows);
@@ -75,28 +53,23 @@ async fn concurrent_identifies_from_two_processes_keep_invariants() {
     let db = TestDb::create().await;
     let identity = connect(db.url(), 16).await;
 
-    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["hammer_child_process_keeps_invariants", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_URL, db.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn the child test process");
-
-    let per_worker: Vec<Vec<IdentifyRequest>> =
-        (1..=TASKS).map(|seed| Workload::requests(seed, IDENTIFIERS, PER_TASK, PER_NAMESPACE)).collect();
-    let failures = hammer(&identity, per_worker.clone()).await;
-    assert!(failures.is_empty(), "{} failures, first: {:?}", failures.len(), failures.first());
-
-    let output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output()).await.unwrap().unwrap();
-    assert!(
-        output.status.success(),
-        "child process failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let child = common::spawn_test_process(
+        "hammer_child_process_keeps_invariants",
+        &[(CHILD_URL, db.url())],
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"), "the child ran its workload");
+
+    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=TASKS)
+        .map(|seed| Workload::requests(seed, IDENTIFIERS, PER_TASK, PER_NAMESPACE))
+        .collect();
+    let failures = common::hammer(&identity, per_worker.clone()).await;
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+
+    common::assert_test_process_passed(child).await;
 
     common::assert_sql_invariants(&db.pool().await).await;
     let rows = identity.all_contacts().await.unwrap();
@@ -110,7 +83,11 @@ async fn concurrent_identifies_from_two_processes_keep_invariants() {
     }
     assert_eq!(common::stored_customers(&rows), model.customers());
     let merged = rows.iter().filter(|c| c.linked_id.is_some()).count();
-    assert!(merged > rows.len() / 2, "the workload must exercise linking: {merged} of {}", rows.len());
+    assert!(
+        merged > rows.len() / 2,
+        "the workload must exercise linking: {merged} of {}",
+        rows.len()
+    );
 }
 
 /// I4 and I3 under a thundering herd: 32 identical (or conflicting) requests released at once.
@@ -119,8 +96,14 @@ async fn simultaneous_requests_with_new_values_insert_exactly_one_row() {
     let db = TestDb::create().await;
     let identity = connect(db.url(), 32).await;
     for round in 0..10 {
-        identity.identify(Some(&format!("a{round}@x.io")), Some(&format!("1{round}"))).await.unwrap();
-        identity.identify(Some(&format!("b{round}@x.io")), Some(&format!("2{round}"))).await.unwrap();
+        identity
+            .identify(Some(&format!("a{round}@x.io")), Some(&format!("1{round}")))
+            .await
+            .unwrap();
+        identity
+            .identify(Some(&format!("b{round}@x.io")), Some(&format!("2{round}")))
+            .await
+            .unwrap();
         let barrier = Arc::new(tokio::sync::Barrier::new(32));
         let mut tasks = tokio::task::JoinSet::new();
         for task in 0..32 {
@@ -133,18 +116,48 @@ async fn simultaneous_requests_with_new_values_insert_exactly_one_row() {
                     _ => format!("2{round}"),
                 };
                 barrier.wait().await;
-                identity.identify(Some(&format!("new{round}@x.io")), Some(&phone)).await.unwrap()
+                identity
+                    .identify(Some(&format!("new{round}@x.io")), Some(&phone))
+                    .await
+                    .unwrap()
             });
         }
         let answers: Vec<_> = tasks.join_all().await;
         let rows = identity.all_contacts().await.unwrap();
-        let new_rows = rows.iter().filter(|c| c.email.as_ref().is_some_and(|e| e.as_str() == format!("new{round}@x.io"))).count();
-        let new_phone_rows = rows.iter().filter(|c| c.phone_number.as_ref().is_some_and(|p| p.as_str() == format!("9{round}"))).count();
-        assert_eq!(new_phone_rows, 1, "round {round}: the new phone was inserted {new_phone_rows} times");
-        assert!((1..=2).contains(&new_rows), "round {round}: new email rows {new_rows}");
+        let new_rows = rows
+            .iter()
+            .filter(|c| {
+                c.email
+                    .as_ref()
+                    .is_some_and(|e| e.as_str() == format!("new{round}@x.io"))
+            })
+            .count();
+        let new_phone_rows = rows
+            .iter()
+            .filter(|c| {
+                c.phone_number
+                    .as_ref()
+                    .is_some_and(|p| p.as_str() == format!("9{round}"))
+            })
+            .count();
+        assert_eq!(
+            new_phone_rows, 1,
+            "round {round}: the new phone was inserted {new_phone_rows} times"
+        );
+        assert!(
+            (1..=2).contains(&new_rows),
+            "round {round}: new email rows {new_rows}"
+        );
         // everything ended in one customer, and the last answers saw all of it
         let primary = answers.iter().map(|a| a.primary_contact_id).min().unwrap();
-        assert!(rows.iter().filter(|c| c.email.as_ref().is_some_and(|e| e.as_str().ends_with(&format!("{round}@x.io")))).all(|c| c.root() == primary));
+        assert!(
+            rows.iter()
+                .filter(|c| c
+                    .email
+                    .as_ref()
+                    .is_some_and(|e| e.as_str().ends_with(&format!("{round}@x.io"))))
+                .all(|c| c.root() == primary)
+        );
     }
     common::assert_sql_invariants(&db.pool().await).await;
     common::assert_invariants(&identity.all_contacts().await.unwrap());
@@ -160,14 +173,27 @@ async fn merges_sharing_a_customer_but_no_identifier_stay_flat() {
     for round in 0..60 {
         let id = |kind: &str| format!("{kind}{round}@x.io");
         let phone = |n: u32| format!("{n}{round:03}");
-        identity.identify(Some(&id("d")), Some(&phone(1))).await.unwrap(); // D, the oldest
-        identity.identify(Some(&id("c")), Some(&phone(2))).await.unwrap(); // C
-        identity.identify(Some(&id("e")), Some(&phone(3))).await.unwrap(); // E, the newest
+        identity
+            .identify(Some(&id("d")), Some(&phone(1)))
+            .await
+            .unwrap(); // D, the oldest
+        identity
+            .identify(Some(&id("c")), Some(&phone(2)))
+            .await
+            .unwrap(); // C
+        identity
+            .identify(Some(&id("e")), Some(&phone(3)))
+            .await
+            .unwrap(); // E, the newest
         let barrier = Arc::new(tokio::sync::Barrier::new(4));
         let mut tasks = tokio::task::JoinSet::new();
         for task in 0..4 {
             let (identity, barrier) = (identity.clone(), barrier.clone());
-            let (email, phone) = if task % 2 == 0 { (id("c"), phone(1)) } else { (id("e"), phone(2)) };
+            let (email, phone) = if task % 2 == 0 {
+                (id("c"), phone(1))
+            } else {
+                (id("e"), phone(2))
+            };
             tasks.spawn(async move {
                 barrier.wait().await;
                 identity.identify(Some(&email), Some(&phone)).await.unwrap()
@@ -212,7 +238,10 @@ async fn identify_with_a_stale_first_read_relocks_the_current_customers() {
         .await
         .unwrap();
     let mut hold_x = admin.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut *hold_x).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut *hold_x)
+        .await
+        .unwrap();
 
     let a = tokio::spawn({
         let identity = identity.clone();
@@ -225,17 +254,32 @@ async fn identify_with_a_stale_first_read_relocks_the_current_customers() {
         async move { identity.identify(Some("x@x.io"), Some("2")).await }
     });
     wait_for_waiters(&admin, "wait_event = 'advisory'", 2).await;
-    sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *hold_a).await.unwrap();
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *hold_a)
+        .await
+        .unwrap();
     // A must now wait for X's lock on D before it writes anything
-    wait_for_waiters(&admin, "wait_event_type = 'Lock' AND wait_event <> 'advisory'", 1).await;
-    sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut *hold_x).await.unwrap();
+    wait_for_waiters(
+        &admin,
+        "wait_event_type = 'Lock' AND wait_event <> 'advisory'",
+        1,
+    )
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *hold_x)
+        .await
+        .unwrap();
     let x = x.await.unwrap().unwrap();
     let a = a.await.unwrap().unwrap();
     common::assert_sql_invariants(&admin).await;
     common::assert_invariants(&identity.all_contacts().await.unwrap());
     assert_eq!(x.primary_contact_id.0, 2);
     assert_eq!(a.primary_contact_id.0, 1);
-    assert_eq!(a.secondary_contact_ids.len(), 3, "A's answer includes X's row: {a:?}");
+    assert_eq!(
+        a.secondary_contact_ids.len(),
+        3,
+        "A's answer includes X's row: {a:?}"
+    );
 }
 
 /// Waits until `count` backends of the store match `condition` in pg_stat_activity.
@@ -245,7 +289,10 @@ async fn wait_for_waiters(admin: &sqlx::PgPool, condition: &'static str, count: 
          WHERE datname = current_database() AND application_name = 'identity' AND {condition}"
     );
     for _ in 0..500 {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(admin).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_one(admin)
+            .await
+            .unwrap();
         if n >= count {
             return;
         }
@@ -275,9 +322,15 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
     let before = identity.all_contacts().await.unwrap();
 
     let admin = db.pool().await;
-    sqlx::raw_sql(INSTALL_BLOCKING_TRIGGER).execute(&admin).await.unwrap();
+    sqlx::raw_sql(INSTALL_BLOCKING_TRIGGER)
+        .execute(&admin)
+        .await
+        .unwrap();
     let mut holder = admin.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut *holder).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
 
     // the merge of customers 1 and 2 relinks rows 2 and 3, then blocks in the trigger
     let merging = tokio::spawn({
@@ -285,15 +338,32 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
         async move { identity.identify(Some("a@x.io"), Some("2")).await }
     });
     let pid: i32 = wait_for_blocked_backend(&admin).await;
-    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&admin).await.unwrap();
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
     assert!(killed);
     let err = merging.await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::Store { .. } | Error::Unavailable { .. }), "{err:?}");
-    sqlx::query("SELECT pg_advisory_unlock(4242)").execute(&mut *holder).await.unwrap();
+    assert!(
+        matches!(err, Error::Store { .. } | Error::Unavailable { .. }),
+        "{err:?}"
+    );
+    sqlx::query("SELECT pg_advisory_unlock(4242)")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
     drop(holder);
-    sqlx::raw_sql("DROP TRIGGER test_block_writes ON contact").execute(&admin).await.unwrap();
+    sqlx::raw_sql("DROP TRIGGER test_block_writes ON contact")
+        .execute(&admin)
+        .await
+        .unwrap();
 
-    assert_eq!(identity.all_contacts().await.unwrap(), before, "the killed merge left no trace");
+    assert_eq!(
+        identity.all_contacts().await.unwrap(),
+        before,
+        "the killed merge left no trace"
+    );
     common::assert_sql_invariants(&admin).await;
 
     // the store recovers by itself: the same merge now succeeds
@@ -347,14 +417,21 @@ async fn killing_random_connections_under_load_keeps_invariants() {
             kills
         }
     });
-    let per_worker: Vec<Vec<IdentifyRequest>> =
-        (1..=8).map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE)).collect();
-    let failures = hammer(&identity, per_worker).await;
+    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=8)
+        .map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE))
+        .collect();
+    let failures = common::hammer(&identity, per_worker).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let kills = killer.await.unwrap();
     assert!(kills > 0, "the killer must have hit something");
-    assert!(failures.iter().all(|f| f.contains("database")), "only database failures expected: {failures:?}");
+    assert!(
+        failures.iter().all(|f| f.contains("database")),
+        "only database failures expected: {failures:?}"
+    );
     common::assert_sql_invariants(&admin).await;
     common::assert_invariants(&identity.all_contacts().await.unwrap());
-    identity.identify(Some("after@x.io"), None).await.expect("the pool recovers");
+    identity
+        .identify(Some("after@x.io"), None)
+        .await
+        .expect("the pool recovers");
 }

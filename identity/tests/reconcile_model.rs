@@ -14,12 +14,21 @@ use proptest::prelude::*;
 fn raw_request() -> impl Strategy<Value = (Option<String>, Option<String>)> {
     let email = (0..4u8, any::<bool>()).prop_map(|(i, upper)| {
         let e = format!("user{i}@shop.test");
-        if upper { format!(" {} ", e.to_uppercase()) } else { e }
+        if upper {
+            format!(" {} ", e.to_uppercase())
+        } else {
+            e
+        }
     });
     let phone = (0..4u8, any::<bool>()).prop_map(|(i, fmt)| {
-        if fmt { format!("(55) 5-{i}") } else { format!("555{i}") }
+        if fmt {
+            format!("(55) 5-{i}")
+        } else {
+            format!("555{i}")
+        }
     });
-    (proptest::option::of(email), proptest::option::of(phone)).prop_filter("one value", |(e, p)| e.is_some() || p.is_some())
+    (proptest::option::of(email), proptest::option::of(phone))
+        .prop_filter("one value", |(e, p)| e.is_some() || p.is_some())
 }
 
 proptest! {

@@ -5,8 +5,7 @@ mod common;
 
 use std::error::Error as _;
 
-use identity::{ContactId, ContactStore, Error, Identity, IdentifyRequest, MemoryStore, PgStore};
-
+use identity::{ContactId, ContactStore, Error, IdentifyRequest, Identity, MemoryStore, PgStore};
 
 fn req(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
     IdentifyRequest::parse(email, phone).unwrap()
@@ -38,10 +37,20 @@ async fn soft_deleted_rows_are_invisible(identity: Identity, delete: impl AsyncF
     assert_eq!(orphans.primary_contact_id, ContactId(2));
     assert_eq!(orphans.secondary_contact_ids, vec![ContactId(3)]);
     let merged = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
-    assert_eq!(merged.primary_contact_id, ContactId(2), "row 2 is older than row 4");
-    assert_eq!(merged.secondary_contact_ids, vec![ContactId(3), ContactId(4)]);
+    assert_eq!(
+        merged.primary_contact_id,
+        ContactId(2),
+        "row 2 is older than row 4"
+    );
+    assert_eq!(
+        merged.secondary_contact_ids,
+        vec![ContactId(3), ContactId(4)]
+    );
     let rows = identity.all_contacts().await.unwrap();
-    assert!(rows.iter().all(|c| c.id != ContactId(1)), "deleted rows are never returned");
+    assert!(
+        rows.iter().all(|c| c.id != ContactId(1)),
+        "deleted rows are never returned"
+    );
     common::assert_invariants(&rows);
 }
 
@@ -49,7 +58,10 @@ async fn soft_deleted_rows_are_invisible(identity: Identity, delete: impl AsyncF
 async fn soft_deleted_rows_are_invisible_on_memory() {
     let store = std::sync::Arc::new(MemoryStore::new());
     let identity = Identity::from_store(store.clone());
-    soft_deleted_rows_are_invisible(identity, async |id| assert!(store.soft_delete(ContactId(id)))).await;
+    soft_deleted_rows_are_invisible(identity, async |id| {
+        assert!(store.soft_delete(ContactId(id)))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -59,7 +71,11 @@ async fn soft_deleted_rows_are_invisible_on_sqlite() {
     let identity = identity::connect(&url).await.unwrap();
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     soft_deleted_rows_are_invisible(identity, async |id| {
-        sqlx::query("UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = ?").bind(id).execute(&pool).await.unwrap();
+        sqlx::query("UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = ?")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
     })
     .await;
 }
@@ -70,21 +86,42 @@ async fn soft_deleted_rows_are_invisible_on_postgres() {
     let identity = identity::connect(db.url()).await.unwrap();
     let pool = db.pool().await;
     soft_deleted_rows_are_invisible(identity, async |id| {
-        sqlx::query("UPDATE contact SET deleted_at = now() WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+        sqlx::query("UPDATE contact SET deleted_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
     })
     .await;
 }
 
 async fn lookup_writes_nothing_and_close_refuses_further_calls(identity: Identity) {
-    assert_eq!(identity.lookup(Some("nobody@x.io"), None).await.unwrap(), None);
+    assert_eq!(
+        identity.lookup(Some("nobody@x.io"), None).await.unwrap(),
+        None
+    );
     identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
     identity.identify(Some("b@x.io"), Some("2")).await.unwrap();
-    let preview = identity.lookup(Some("a@x.io"), Some("2")).await.unwrap().unwrap();
+    let preview = identity
+        .lookup(Some("a@x.io"), Some("2"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(preview.primary_contact_id, ContactId(1));
-    assert_eq!(preview.secondary_contact_ids, vec![ContactId(2)], "lookup shows the merge identify would do");
+    assert_eq!(
+        preview.secondary_contact_ids,
+        vec![ContactId(2)],
+        "lookup shows the merge identify would do"
+    );
     let rows = identity.all_contacts().await.unwrap();
-    assert!(rows.iter().all(|c| c.linked_id.is_none()), "but lookup did not write it");
-    assert!(matches!(identity.lookup(Some("bad"), None).await, Err(Error::InvalidInput { .. })));
+    assert!(
+        rows.iter().all(|c| c.linked_id.is_none()),
+        "but lookup did not write it"
+    );
+    assert!(matches!(
+        identity.lookup(Some("bad"), None).await,
+        Err(Error::InvalidInput { .. })
+    ));
     identity.close().await;
     let err = identity.identify(Some("a@x.io"), None).await.unwrap_err();
     assert!(matches!(err, Error::Closed), "{err:?}");
@@ -93,18 +130,27 @@ async fn lookup_writes_nothing_and_close_refuses_further_calls(identity: Identit
 
 #[tokio::test]
 async fn lookup_and_close_on_memory() {
-    lookup_writes_nothing_and_close_refuses_further_calls(identity::connect("memory:").await.unwrap()).await;
+    lookup_writes_nothing_and_close_refuses_further_calls(
+        identity::connect("memory:").await.unwrap(),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn lookup_and_close_on_sqlite() {
-    lookup_writes_nothing_and_close_refuses_further_calls(identity::connect("sqlite::memory:").await.unwrap()).await;
+    lookup_writes_nothing_and_close_refuses_further_calls(
+        identity::connect("sqlite::memory:").await.unwrap(),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn lookup_and_close_on_postgres() {
     let db = common::TestDb::create().await;
-    lookup_writes_nothing_and_close_refuses_further_calls(identity::connect(db.url()).await.unwrap()).await;
+    lookup_writes_nothing_and_close_refuses_further_calls(
+        identity::connect(db.url()).await.unwrap(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -117,7 +163,15 @@ async fn sqlite_file_is_created_and_reopened_with_its_data() {
     first.identify(Some("a@x.io"), None).await.unwrap();
     first.close().await;
     let again = identity::connect(&url).await.unwrap(); // migrations run again: idempotent
-    assert_eq!(again.lookup(Some("a@x.io"), None).await.unwrap().unwrap().primary_contact_id, ContactId(1));
+    assert_eq!(
+        again
+            .lookup(Some("a@x.io"), None)
+            .await
+            .unwrap()
+            .unwrap()
+            .primary_contact_id,
+        ContactId(1)
+    );
 }
 
 #[tokio::test]
@@ -125,29 +179,49 @@ async fn sqlite_in_a_missing_directory_is_a_store_error() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("no/such/dir/x.db").display());
     let err = identity::connect(&url).await.unwrap_err();
-    assert!(matches!(err, Error::Store { .. } | Error::Unavailable { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Store { .. } | Error::Unavailable { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("sqlite"), "{err}");
 }
 
 #[tokio::test]
 async fn postgres_migrations_are_idempotent_and_concurrent_safe() {
     let db = common::TestDb::create().await;
-    let (a, b, c) = tokio::join!(identity::connect(db.url()), identity::connect(db.url()), identity::connect(db.url()));
+    let (a, b, c) = tokio::join!(
+        identity::connect(db.url()),
+        identity::connect(db.url()),
+        identity::connect(db.url())
+    );
     for result in [a, b, c] {
         result.unwrap();
     }
     let store = PgStore::from_pool(db.pool().await);
     store.migrate().await.unwrap();
-    assert_eq!(store.identify(&req(Some("a@x.io"), None)).await.unwrap().primary_contact_id, ContactId(1));
+    assert_eq!(
+        store
+            .identify(&req(Some("a@x.io"), None))
+            .await
+            .unwrap()
+            .primary_contact_id,
+        ContactId(1)
+    );
 }
 
 #[tokio::test]
 async fn urls_without_a_store_are_clear_errors_that_never_echo_passwords() {
     for (url, expected) in [
-        ("mysql://root:hunter2@db/shop", "unsupported database url scheme `mysql`"),
+        (
+            "mysql://root:hunter2@db/shop",
+            "unsupported database url scheme `mysql`",
+        ),
         ("hunter2", "invalid database url: missing scheme"),
         ("", "invalid database url: the url is empty"),
-        ("postgres://user:hunter2@[::1:5432/db", "invalid database url"),
+        (
+            "postgres://user:hunter2@[::1:5432/db",
+            "invalid database url",
+        ),
     ] {
         let err = identity::connect(url).await.unwrap_err();
         let text = full_message(&err);
@@ -158,13 +232,22 @@ async fn urls_without_a_store_are_clear_errors_that_never_echo_passwords() {
 
 #[tokio::test]
 async fn unreachable_postgres_is_unavailable_and_hides_the_password() {
-    let options = identity::ConnectOptions::default().acquire_timeout(std::time::Duration::from_secs(2));
+    let options =
+        identity::ConnectOptions::default().acquire_timeout(std::time::Duration::from_secs(2));
     // port 1 on loopback: nothing listens there
-    let err = Identity::connect_with("postgres://shop:hunter2@127.0.0.1:1/shop", &options).await.unwrap_err();
+    let err = Identity::connect_with("postgres://shop:hunter2@127.0.0.1:1/shop", &options)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert!(err.is_transient());
     let text = full_message(&err);
-    assert!(text.starts_with("database unavailable while connecting to postgres"), "{text}");
+    assert!(
+        text.starts_with("database unavailable while connecting to postgres"),
+        "{text}"
+    );
     assert!(!text.contains("hunter2"), "{text}");
-    assert!(!format!("{err:?}").contains("hunter2"), "debug output leaks: {err:?}");
+    assert!(
+        !format!("{err:?}").contains("hunter2"),
+        "debug output leaks: {err:?}"
+    );
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use identity::{Contact, Error, Identity, IdentifyRequest, IdentifyResponse, LinkPrecedence};
+use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity, LinkPrecedence};
 use serde_json::{Value, json};
 
 fn vector_files() -> Vec<PathBuf> {
@@ -15,7 +15,10 @@ fn vector_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "expected the vector files, found {files:?}");
+    assert!(
+        files.len() >= 10,
+        "expected the vector files, found {files:?}"
+    );
     files
 }
 
@@ -50,21 +53,34 @@ async fn replay(identity: &Identity, path: &PathBuf) {
                 continue;
             }
             (Ok(answer), None) => {
-                let body = serde_json::to_value(IdentifyResponse { contact: answer.clone() }).unwrap();
+                let body = serde_json::to_value(IdentifyResponse {
+                    contact: answer.clone(),
+                })
+                .unwrap();
                 assert_eq!(body, step["response"], "{at}: wrong answer");
             }
             (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
         }
-        let created: Vec<&Contact> = after.iter().filter(|c| !before.iter().any(|b| b.id == c.id)).collect();
+        let created: Vec<&Contact> = after
+            .iter()
+            .filter(|c| !before.iter().any(|b| b.id == c.id))
+            .collect();
         match &step["creates"] {
             Value::Null => assert!(created.is_empty(), "{at}: unexpected rows {created:?}"),
             expected => {
-                assert_eq!(created.len(), 1, "{at}: expected one new row, got {created:?}");
+                assert_eq!(
+                    created.len(),
+                    1,
+                    "{at}: expected one new row, got {created:?}"
+                );
                 assert_eq!(&row_json(created[0]), expected, "{at}: wrong new row");
             }
         }
         if let Some(table) = step.get("table") {
-            let actual: Vec<Value> = after.iter().map(|c| json!({"id": c.id.0, "linkedId": c.linked_id.map(|l| l.0)})).collect();
+            let actual: Vec<Value> = after
+                .iter()
+                .map(|c| json!({"id": c.id.0, "linkedId": c.linked_id.map(|l| l.0)}))
+                .collect();
             assert_eq!(&Value::from(actual), table, "{at}: wrong table");
         }
     }

@@ -83,7 +83,10 @@ impl State {
     fn cluster_rows(&self, request: &IdentifyRequest) -> Vec<Contact> {
         let visible = || self.rows.iter().filter(|r| !r.deleted).map(|r| &r.contact);
         let roots = crate::reconcile::touched_roots(request, visible());
-        visible().filter(|c| roots.contains(&c.root())).cloned().collect()
+        visible()
+            .filter(|c| roots.contains(&c.root()))
+            .cloned()
+            .collect()
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -150,7 +153,12 @@ impl ContactStore for MemoryStore {
 
     async fn all_contacts(&self) -> Result<Vec<Contact>> {
         let state = self.lock()?;
-        Ok(state.rows.iter().filter(|r| !r.deleted).map(|r| r.contact.clone()).collect())
+        Ok(state
+            .rows
+            .iter()
+            .filter(|r| !r.deleted)
+            .map(|r| r.contact.clone())
+            .collect())
     }
 
     async fn close(&self) {

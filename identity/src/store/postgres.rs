@@ -154,7 +154,10 @@ impl PgStore {
         &self.pool
     }
 
-    async fn read_customers<'e, E>(executor: E, request: &IdentifyRequest) -> sqlx::Result<Vec<ContactRow>>
+    async fn read_customers<'e, E>(
+        executor: E,
+        request: &IdentifyRequest,
+    ) -> sqlx::Result<Vec<ContactRow>>
     where
         E: Executor<'e, Database = Postgres>,
     {
@@ -174,12 +177,18 @@ impl PgStore {
         }
     }
 
-    async fn write_locked(&self, request: &IdentifyRequest, primaries: &[i64]) -> Result<Attempt, Failure> {
+    async fn write_locked(
+        &self,
+        request: &IdentifyRequest,
+        primaries: &[i64],
+    ) -> Result<Attempt, Failure> {
         let mut tx = self.pool.begin().await?;
         let keys = lock_keys(request);
-        tx.execute(sqlx::query(LOCK_IDENTIFIERS).bind(&keys)).await?;
+        tx.execute(sqlx::query(LOCK_IDENTIFIERS).bind(&keys))
+            .await?;
         if !primaries.is_empty() {
-            tx.execute(sqlx::query(LOCK_PRIMARIES).bind(primaries)).await?;
+            tx.execute(sqlx::query(LOCK_PRIMARIES).bind(primaries))
+                .await?;
         }
         let rows = decode_rows(Self::read_customers(&mut *tx, request).await?)?;
         let locked: BTreeSet<i64> = primaries.iter().copied().collect();
@@ -205,13 +214,20 @@ impl PgStore {
 /// Runs the planned writes; returns the inserted row's id.
 async fn apply(tx: &mut sqlx::PgConnection, writes: &Writes) -> sqlx::Result<Option<ContactId>> {
     let (primary, relink) = match &writes.merge {
-        Some(m) => (Some(m.primary.0), m.updated_ids().iter().map(|id| id.0).collect()),
+        Some(m) => (
+            Some(m.primary.0),
+            m.updated_ids().iter().map(|id| id.0).collect(),
+        ),
         None => (None, Vec::new()),
     };
     let insert = writes.insert.as_ref();
     let id: Option<i64> = sqlx::query_scalar(APPLY_WRITES)
         .bind(insert.and_then(|n| n.email.as_ref()).map(|e| e.as_str()))
-        .bind(insert.and_then(|n| n.phone_number.as_ref()).map(|p| p.as_str()))
+        .bind(
+            insert
+                .and_then(|n| n.phone_number.as_ref())
+                .map(|p| p.as_str()),
+        )
         .bind(insert.and_then(|n| n.linked_id).map(|id| id.0))
         .bind(insert.map(|n| n.link_precedence.as_str()))
         .bind(primary)
@@ -224,12 +240,17 @@ async fn apply(tx: &mut sqlx::PgConnection, writes: &Writes) -> sqlx::Result<Opt
 /// The advisory-lock names of the request's identifiers.
 fn lock_keys(request: &IdentifyRequest) -> Vec<String> {
     let email = request.email().map(|e| format!("identity:email:{e}"));
-    let phone = request.phone_number().map(|p| format!("identity:phone:{p}"));
+    let phone = request
+        .phone_number()
+        .map(|p| format!("identity:phone:{p}"));
     email.into_iter().chain(phone).collect()
 }
 
 fn roots(request: &IdentifyRequest, rows: &[Contact]) -> Vec<i64> {
-    touched_roots(request, rows).into_iter().map(|id| id.0).collect()
+    touched_roots(request, rows)
+        .into_iter()
+        .map(|id| id.0)
+        .collect()
 }
 
 /// Serialization failure or deadlock detected: the transaction was rolled back and may be retried.
@@ -280,7 +301,9 @@ impl ContactStore for PgStore {
                 Attempt::Conflict => backoff(attempt).await,
             }
         }
-        Err(Error::Contention { attempts: MAX_ATTEMPTS })
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {

@@ -90,7 +90,10 @@ impl SqliteStore {
     }
 
     async fn open(options: SqliteConnectOptions) -> Result<Self> {
-        let in_memory = options.get_filename().to_string_lossy().starts_with("file:sqlx-in-memory")
+        let in_memory = options
+            .get_filename()
+            .to_string_lossy()
+            .starts_with("file:sqlx-in-memory")
             || options.get_filename() == Path::new(":memory:");
         let options = options
             .create_if_missing(true)
@@ -140,7 +143,10 @@ impl SqliteStore {
     }
 
     /// One write attempt under `BEGIN IMMEDIATE`; `Ok(None)` when the database stayed busy.
-    async fn write_serialized(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
+    async fn write_serialized(
+        &self,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
         let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
             Err(e) if is_busy(&e) => return Ok(None),
@@ -167,7 +173,10 @@ impl SqliteStore {
 }
 
 /// Runs the planned writes; returns the inserted row's id.
-async fn apply(tx: &mut sqlx::SqliteConnection, writes: &Writes) -> sqlx::Result<Option<ContactId>> {
+async fn apply(
+    tx: &mut sqlx::SqliteConnection,
+    writes: &Writes,
+) -> sqlx::Result<Option<ContactId>> {
     let now = OffsetDateTime::now_utc();
     if let Some(merge) = &writes.merge {
         let ids: Vec<i64> = merge.updated_ids().iter().map(|id| id.0).collect();
@@ -208,7 +217,9 @@ impl ContactStore for SqliteStore {
     }
 
     async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
-        if let Plan::Unchanged(answer) = reconcile(request, &Self::read_customers(&self.pool, request).await?) {
+        if let Plan::Unchanged(answer) =
+            reconcile(request, &Self::read_customers(&self.pool, request).await?)
+        {
             return Ok(answer);
         }
         for attempt in 1..=MAX_ATTEMPTS {
@@ -217,7 +228,9 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention { attempts: MAX_ATTEMPTS })
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {

@@ -54,7 +54,9 @@ impl TestDb {
 
     /// A pool on the test database, for assertions in SQL.
     pub async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url).await.expect("connect to test database")
+        PgPool::connect(&self.url)
+            .await
+            .expect("connect to test database")
     }
 }
 
@@ -63,11 +65,16 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside any async context we can rely on: use a private runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(admin) = PgPool::connect(&admin_url()).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&admin)
+                        .await;
                     admin.close().await;
                 }
             });
@@ -101,23 +108,46 @@ pub fn assert_invariants(rows: &[Contact]) {
     let mut groups: BTreeMap<ContactId, Vec<&Contact>> = BTreeMap::new();
     for c in rows {
         if let Some(parent) = c.linked_id {
-            let p = by_id.get(&parent).unwrap_or_else(|| panic!("I2: row {} links to missing {parent}", c.id));
-            assert!(p.is_primary(), "I2: row {} links to secondary {}", c.id, p.id);
+            let p = by_id
+                .get(&parent)
+                .unwrap_or_else(|| panic!("I2: row {} links to missing {parent}", c.id));
+            assert!(
+                p.is_primary(),
+                "I2: row {} links to secondary {}",
+                c.id,
+                p.id
+            );
         } else {
-            assert!(c.is_primary(), "row {} has no link but is not primary", c.id);
+            assert!(
+                c.is_primary(),
+                "row {} has no link but is not primary",
+                c.id
+            );
         }
         groups.entry(c.root()).or_default().push(c);
     }
     for (root, members) in &groups {
         let oldest = members.iter().min_by_key(|c| (c.created_at, c.id)).unwrap();
-        assert_eq!(oldest.id, *root, "I1: customer {root} is not led by its oldest row");
+        assert_eq!(
+            oldest.id, *root,
+            "I1: customer {root} is not led by its oldest row"
+        );
     }
     let mut owner: HashMap<String, ContactId> = HashMap::new();
     for c in rows {
-        let keys = c.email.iter().map(|e| format!("e:{e}")).chain(c.phone_number.iter().map(|p| format!("p:{p}")));
+        let keys = c
+            .email
+            .iter()
+            .map(|e| format!("e:{e}"))
+            .chain(c.phone_number.iter().map(|p| format!("p:{p}")));
         for key in keys {
             let prev = *owner.entry(key.clone()).or_insert(c.root());
-            assert_eq!(prev, c.root(), "I3: {key} belongs to customers {prev} and {}", c.root());
+            assert_eq!(
+                prev,
+                c.root(),
+                "I3: {key} belongs to customers {prev} and {}",
+                c.root()
+            );
         }
     }
 }
@@ -169,7 +199,10 @@ pub async fn sql_violations(pool: &PgPool) -> BTreeMap<&'static str, i64> {
 /// Panics unless every SQL invariant holds.
 pub async fn assert_sql_invariants(pool: &PgPool) {
     let violations = sql_violations(pool).await;
-    assert!(violations.values().all(|n| *n == 0), "invariants broken: {violations:?}");
+    assert!(
+        violations.values().all(|n| *n == 0),
+        "invariants broken: {violations:?}"
+    );
 }
 
 /// A deterministic stream of requests (xorshift; no dependency): 70% both values, 15% email
@@ -183,7 +216,10 @@ pub struct Workload {
 impl Workload {
     /// A stream for `seed`, drawing from `identifiers` emails and as many phones per namespace.
     pub fn new(seed: u64, identifiers: u64) -> Self {
-        Workload { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, identifiers }
+        Workload {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            identifiers,
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -198,7 +234,10 @@ impl Workload {
     /// The next request in `namespace`, as (email, phone) raw strings.
     pub fn next_raw(&mut self, namespace: u64) -> (Option<String>, Option<String>) {
         let kind = self.next_u64() % 100;
-        let email = format!("c{}.n{namespace}@shop.test", self.next_u64() % self.identifiers);
+        let email = format!(
+            "c{}.n{namespace}@shop.test",
+            self.next_u64() % self.identifiers
+        );
         let phone = format!("{namespace}555{:03}", self.next_u64() % self.identifiers);
         match kind {
             0..=69 => (Some(email), Some(phone)),
@@ -215,9 +254,16 @@ impl Workload {
 
     /// The `count` requests a worker with this seed sends: `per_namespace` in each namespace
     /// in turn, so concurrent workers meet in every namespace.
-    pub fn requests(seed: u64, identifiers: u64, count: u64, per_namespace: u64) -> Vec<IdentifyRequest> {
+    pub fn requests(
+        seed: u64,
+        identifiers: u64,
+        count: u64,
+        per_namespace: u64,
+    ) -> Vec<IdentifyRequest> {
         let mut w = Workload::new(seed, identifiers);
-        (0..count).map(|i| w.next_request(i / per_namespace)).collect()
+        (0..count)
+            .map(|i| w.next_request(i / per_namespace))
+            .collect()
     }
 }
 
@@ -229,7 +275,11 @@ pub struct Model {
 
 impl Model {
     fn find(&mut self, x: &str) -> String {
-        let p = self.parent.entry(x.to_owned()).or_insert_with(|| x.to_owned()).clone();
+        let p = self
+            .parent
+            .entry(x.to_owned())
+            .or_insert_with(|| x.to_owned())
+            .clone();
         if p == x {
             return p;
         }
@@ -240,7 +290,10 @@ impl Model {
 
     /// Records that a request joined these identifiers.
     pub fn add(&mut self, request: &IdentifyRequest) {
-        let keys = identifier_keys(request.email().map(|e| e.as_str()), request.phone_number().map(|p| p.as_str()));
+        let keys = identifier_keys(
+            request.email().map(|e| e.as_str()),
+            request.phone_number().map(|p| p.as_str()),
+        );
         let first = self.find(&keys[0]);
         for k in &keys[1..] {
             let r = self.find(k);
@@ -263,7 +316,11 @@ impl Model {
 }
 
 fn identifier_keys(email: Option<&str>, phone: Option<&str>) -> Vec<String> {
-    email.map(|e| format!("e:{e}")).into_iter().chain(phone.map(|p| format!("p:{p}"))).collect()
+    email
+        .map(|e| format!("e:{e}"))
+        .into_iter()
+        .chain(phone.map(|p| format!("p:{p}")))
+        .collect()
 }
 
 /// The customers stored in `rows`, as sets of identifiers (grouped by primary).
@@ -284,8 +341,89 @@ pub fn assert_answer_covers(request: &IdentifyRequest, answer: &identity::Consol
         assert!(answer.emails.contains(e), "answer {answer:?} lacks {e}");
     }
     if let Some(p) = request.phone_number() {
-        assert!(answer.phone_numbers.contains(p), "answer {answer:?} lacks {p}");
+        assert!(
+            answer.phone_numbers.contains(p),
+            "answer {answer:?} lacks {p}"
+        );
     }
-    assert!(!answer.secondary_contact_ids.contains(&answer.primary_contact_id));
-    assert!(answer.secondary_contact_ids.windows(2).all(|w| w[0] < w[1]), "{answer:?}");
+    assert!(
+        !answer
+            .secondary_contact_ids
+            .contains(&answer.primary_contact_id)
+    );
+    assert!(
+        answer.secondary_contact_ids.windows(2).all(|w| w[0] < w[1]),
+        "{answer:?}"
+    );
+}
+
+/// Sends each worker's requests from its own task, all sharing `identity`; checks every answer
+/// covers its request and returns the failures as text.
+pub async fn hammer(
+    identity: &identity::Identity,
+    per_worker: Vec<Vec<IdentifyRequest>>,
+) -> Vec<String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for requests in per_worker {
+        let identity = identity.clone();
+        tasks.spawn(async move {
+            let mut failures = Vec::new();
+            for request in requests {
+                match identity.identify_request(&request).await {
+                    Ok(answer) => assert_answer_covers(&request, &answer),
+                    Err(e) => failures.push(format!("{request:?}: {e}")),
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        failures.extend(result.unwrap());
+    }
+    failures
+}
+
+/// Checks that the stored customers are the union-find of `requests`.
+pub fn assert_customers_match<'a>(
+    rows: &[Contact],
+    requests: impl IntoIterator<Item = &'a IdentifyRequest>,
+) {
+    let mut model = Model::default();
+    for request in requests {
+        model.add(request);
+    }
+    assert_eq!(stored_customers(rows), model.customers());
+}
+
+/// Runs one test of the current test binary in a new OS process, with extra environment.
+pub fn spawn_test_process(test: &str, env: &[(&str, &str)]) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    command.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the child test process")
+}
+
+/// Waits for a process from [`spawn_test_process`]; panics with its output unless its test passed.
+pub async fn assert_test_process_passed(child: tokio::process::Child) {
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        child.wait_with_output(),
+    )
+    .await
+    .expect("child test process finishes within 5 minutes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child test process failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -1,0 +1,21 @@
+//! The README's Rust snippet, compiled by `cargo test` so it cannot rot.
+//! Run: `cargo run -p identity --example quickstart [URL]` (default `sqlite::memory:`).
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> identity::Result<()> {
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "sqlite::memory:".to_owned());
+    let identity = identity::connect(&url).await?; // or postgres://..., memory:
+    let c = identity
+        .identify(Some("doc@hillvalley.edu"), Some("123456"))
+        .await?;
+    println!(
+        "{} {:?} {:?}",
+        c.primary_contact_id, c.emails, c.secondary_contact_ids
+    );
+    let known = identity.lookup(Some("doc@hillvalley.edu"), None).await?; // writes nothing
+    println!("{}", serde_json::to_string(&known).unwrap_or_default());
+    identity.close().await;
+    Ok(())
+}
