@@ -96,7 +96,11 @@ impl Identity {
     /// [`Error::InvalidUrl`] or [`Error::UnsupportedScheme`] for a URL no store takes (the error
     /// never repeats a password); the store's errors when connecting or migrating fails.
     pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
-        let store: Arc<dyn ContactStore> = match scheme(url)?.as_str() {
+        let scheme = scheme(url)?;
+        // `SQLite:x.db` and ` sqlite:x.db ` mean `sqlite:x.db`: hand the stores one spelling
+        let url = url.trim();
+        let url = &format!("{scheme}{}", &url[scheme.len()..]);
+        let store: Arc<dyn ContactStore> = match scheme.as_str() {
             "postgres" | "postgresql" => {
                 let pg = PgOptions {
                     max_connections: options.max_connections,

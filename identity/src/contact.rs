@@ -14,7 +14,12 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub const PHONE_MAX_DIGITS: usize = 20;
 
 /// A normalized email address: trimmed, lowercased (Unicode-aware), exactly one `@` with a
-/// non-empty part on each side, no whitespace or control characters, at most 254 characters.
+/// non-empty part on each side, no whitespace or control characters, at most 254 characters
+/// (counted after lowercasing, which is what is stored).
+///
+/// Lowercasing is not case folding: `ΟΔΟΣ@X.GR` becomes `οδος@x.gr` (final sigma), which is not
+/// the same address as `οδοσ@x.gr`. Invisible format characters (zero-width space, bidi marks)
+/// are neither whitespace nor control characters and are kept.
 ///
 /// ```
 /// use identity::Email;
@@ -249,17 +254,27 @@ impl Contact {
         created_at: OffsetDateTime,
         updated_at: OffsetDateTime,
     ) -> Result<Self> {
-        let corrupt = |e: Error| Error::CorruptRow {
-            id,
-            reason: e.to_string(),
-        };
+        let corrupt = |reason: String| Error::CorruptRow { id, reason };
+        // A stored value that normalization would change could never be matched by SQL:
+        // report it instead of silently showing a different value.
+        let email = email
+            .map(|raw| match Email::parse(raw) {
+                Ok(e) if e.as_str() == raw => Ok(e),
+                Ok(_) => Err(corrupt("email is not normalized".into())),
+                Err(e) => Err(corrupt(e.to_string())),
+            })
+            .transpose()?;
+        let phone_number = phone_number
+            .map(|raw| match Phone::parse(raw) {
+                Ok(p) if p.as_str() == raw => Ok(p),
+                Ok(_) => Err(corrupt("phone number is not normalized".into())),
+                Err(e) => Err(corrupt(e.to_string())),
+            })
+            .transpose()?;
         Ok(Contact {
             id: ContactId(id),
-            email: email.map(Email::parse).transpose().map_err(corrupt)?,
-            phone_number: phone_number
-                .map(Phone::parse)
-                .transpose()
-                .map_err(corrupt)?,
+            email,
+            phone_number,
             linked_id: linked_id.map(ContactId),
             link_precedence: LinkPrecedence::from_stored(id, link_precedence)?,
             created_at,
@@ -389,5 +404,17 @@ mod tests {
         );
         let err = Contact::from_stored(8, None, Some("1"), None, "boss", now, now).unwrap_err();
         assert!(err.to_string().contains("link_precedence"), "{err}");
+        let err =
+            Contact::from_stored(9, Some("A@x.io"), None, None, "primary", now, now).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "corrupt contact row 9: email is not normalized"
+        );
+        let err =
+            Contact::from_stored(10, None, Some("1-2"), None, "primary", now, now).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "corrupt contact row 10: phone number is not normalized"
+        );
     }
 }

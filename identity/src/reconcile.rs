@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use time::OffsetDateTime;
+
 use crate::contact::{Contact, ContactId, Email, LinkPrecedence, Phone};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 
@@ -17,6 +19,9 @@ pub struct NewContact {
     pub linked_id: Option<ContactId>,
     /// `Primary` exactly when `linked_id` is `None`.
     pub link_precedence: LinkPrecedence,
+    /// The newest `created_at` of the customer it joins: stores stamp the row no earlier than
+    /// this, so the primary stays the oldest row even if the clock steps back.
+    pub not_before: Option<OffsetDateTime>,
 }
 
 /// Rows to make secondaries of `primary` (and `primary` itself to make primary if it is not).
@@ -151,6 +156,7 @@ pub fn reconcile(request: &IdentifyRequest, rows: &[Contact]) -> Plan {
                 phone_number: request.phone_number().cloned(),
                 linked_id: None,
                 link_precedence: LinkPrecedence::Primary,
+                not_before: None,
             }),
             primary: None,
             members: Vec::new(),
@@ -193,6 +199,7 @@ pub fn reconcile(request: &IdentifyRequest, rows: &[Contact]) -> Plan {
         phone_number: request.phone_number().cloned(),
         linked_id: Some(primary.id),
         link_precedence: LinkPrecedence::Secondary,
+        not_before: merged.iter().map(|c| c.created_at).max(),
     });
     let merge = (promote_primary || !relink.is_empty()).then_some(Merge {
         primary: primary.id,
@@ -270,7 +277,6 @@ fn consolidate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::OffsetDateTime;
 
     /// A row created `age` seconds after the epoch; `linked` makes it a secondary.
     fn row(

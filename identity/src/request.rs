@@ -101,6 +101,42 @@ impl IdentifyRequest {
         IdentifyRequest::new(email, phone_number)
     }
 
+    /// Parses a JSON request body from bytes, as [`IdentifyRequest::from_json`] does, but reads
+    /// an integer phone number from its exact text, so 20-digit numbers above `u64::MAX` keep
+    /// every digit.
+    ///
+    /// ```
+    /// use identity::IdentifyRequest;
+    /// let req = IdentifyRequest::from_json_slice(br#"{"phoneNumber": 99999999999999999999}"#)?;
+    /// assert_eq!(req.phone_number().unwrap().as_str(), "99999999999999999999");
+    /// assert!(IdentifyRequest::from_json_slice(b"{").is_err());
+    /// # Ok::<(), identity::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`IdentifyRequest::from_json`], plus [`Field::Request`] when the body is not JSON.
+    pub fn from_json_slice(body: &[u8]) -> Result<Self> {
+        let mut value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid(Field::Request, format!("body is not valid JSON ({e})")))?;
+        let big_integer = value
+            .get("phoneNumber")
+            .is_some_and(|n| n.is_f64() && n.as_f64().is_some_and(|f| f >= 0.0));
+        if big_integer {
+            #[derive(Deserialize)]
+            struct RawPhone<'a> {
+                #[serde(borrow, rename = "phoneNumber")]
+                phone_number: &'a serde_json::value::RawValue,
+            }
+            let text = serde_json::from_slice::<RawPhone<'_>>(body)
+                .map(|raw| raw.phone_number.get().to_owned())
+                .unwrap_or_default();
+            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+                value["phoneNumber"] = serde_json::Value::String(text);
+            }
+        }
+        IdentifyRequest::from_json(&value)
+    }
+
     /// The normalized email, if given.
     #[must_use]
     pub fn email(&self) -> Option<&Email> {
@@ -179,6 +215,40 @@ mod tests {
         assert_eq!(
             field_of(json!({"email": " ", "phoneNumber": ""})),
             Field::Request
+        );
+    }
+
+    #[test]
+    fn json_bytes_keep_every_digit_of_big_integers_and_reject_non_integers() {
+        let parse = |body: &str| IdentifyRequest::from_json_slice(body.as_bytes());
+        let big = parse(r#"{"phoneNumber": 18446744073709551616}"#).unwrap();
+        assert_eq!(big.phone_number().unwrap().as_str(), "18446744073709551616");
+        for body in [
+            r#"{"phoneNumber": 1.0}"#,
+            r#"{"phoneNumber": 1e3}"#,
+            r#"{"phoneNumber": 123456789012345678901}"#,
+            r#"{"phoneNumber": -0}"#,
+        ] {
+            let err = parse(body).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidInput {
+                        field: Field::PhoneNumber,
+                        ..
+                    }
+                ),
+                "{body}: {err}"
+            );
+        }
+        let err = parse("{\"email\": ").unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid request: body is not valid JSON"),
+            "{err}"
+        );
+        assert_eq!(
+            parse("[1]").unwrap_err().to_string(),
+            "invalid request: body must be a JSON object"
         );
     }
 

@@ -205,6 +205,50 @@ async fn merges_sharing_a_customer_but_no_identifier_stay_flat() {
     common::assert_invariants(&identity.all_contacts().await.unwrap());
 }
 
+/// The protocol needs read committed; a server (or database) defaulting to repeatable read must
+/// not change that: each transaction pins its own isolation level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_default_of_repeatable_read_does_not_break_the_protocol() {
+    let db = TestDb::create().await;
+    let admin = db.pool().await;
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    let sql =
+        format!("ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let identity = connect(db.url(), 16).await;
+    for round in 0..10 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (identity, barrier) = (identity.clone(), barrier.clone());
+            tasks.spawn(async move {
+                barrier.wait().await;
+                let email = format!("same{round}@x.io");
+                identity
+                    .identify(Some(&email), Some(&format!("7{round}")))
+                    .await
+            });
+        }
+        for result in tasks.join_all().await {
+            result.unwrap();
+        }
+    }
+    let pool = db.pool().await;
+    common::assert_sql_invariants(&pool).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM contact")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 10, "one row per round");
+}
+
 /// Parks inserts of `x@x.io` until advisory lock 4242 (held by the test) is free.
 const PARK_X_INSERT: &str = "
 CREATE FUNCTION test_park_x() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -251,3 +251,128 @@ async fn unreachable_postgres_is_unavailable_and_hides_the_password() {
         "debug output leaks: {err:?}"
     );
 }
+
+#[tokio::test]
+async fn sqlite_migrations_from_several_pools_at_once_succeed() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("race{round}.db")).display()
+        );
+        let results = futures_join_all((0..6).map(|_| {
+            let url = url.clone();
+            async move { identity::connect(&url).await.map(drop) }
+        }))
+        .await;
+        for r in results {
+            r.unwrap();
+        }
+    }
+}
+
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for f in futures {
+        set.spawn(f);
+    }
+    set.join_all().await
+}
+
+#[tokio::test]
+async fn scheme_spelling_and_surrounding_whitespace_do_not_matter() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let identity = identity::connect("  SQLite::memory: ").await.unwrap();
+    identity.identify(Some("a@x.io"), None).await.unwrap();
+    assert!(
+        !cwd.join("SQLite::memory:").exists(),
+        "no file named after the url"
+    );
+    let file = dir.path().join("upper.db");
+    identity::connect(&format!("SQLITE:{}", file.display()))
+        .await
+        .unwrap();
+    assert!(file.exists());
+    identity::connect("MEMORY:").await.unwrap();
+}
+
+/// Rows stamped in the future (a clock that stepped back since) must not make a new secondary
+/// older than its primary.
+async fn new_rows_are_never_older_than_their_customer(
+    identity: Identity,
+    push_into_future: impl AsyncFn(i64),
+) {
+    identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+    push_into_future(1).await;
+    identity.identify(Some("b@x.io"), Some("1")).await.unwrap();
+    let rows = identity.all_contacts().await.unwrap();
+    assert!(rows[1].created_at >= rows[0].created_at, "{rows:?}");
+    common::assert_invariants(&rows);
+}
+
+#[tokio::test]
+async fn new_rows_are_never_older_than_their_customer_on_postgres() {
+    let db = common::TestDb::create().await;
+    let pool = db.pool().await;
+    new_rows_are_never_older_than_their_customer(
+        identity::connect(db.url()).await.unwrap(),
+        async |id| {
+            sqlx::query("UPDATE contact SET created_at = now() + interval '1 hour' WHERE id = $1")
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    common::assert_sql_invariants(&pool).await;
+    let err = sqlx::query("UPDATE contact SET created_at = 'infinity'")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("contact_created_at_in_range"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn new_rows_are_never_older_than_their_customer_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("clock.db").display());
+    let identity = identity::connect(&url).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    new_rows_are_never_older_than_their_customer(identity, async |id| {
+        let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        sqlx::query("UPDATE contact SET created_at = ? WHERE id = ?")
+            .bind(future)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rows_that_are_not_normalized_are_reported_not_reinterpreted() {
+    let db = common::TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+    let pool = db.pool().await;
+    sqlx::query("UPDATE contact SET email = 'A@X.IO' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = identity.lookup(None, Some("1")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "corrupt contact row 1: email is not normalized"
+    );
+}

@@ -126,6 +126,7 @@ impl ContactStore for MemoryStore {
             }
         }
         let inserted = writes.insert.as_ref().map(|new| {
+            let now = new.not_before.map_or(now, |t| t.max(now));
             let id = ContactId(i64::try_from(state.rows.len()).unwrap_or(i64::MAX - 1) + 1);
             state.rows.push(Row {
                 contact: Contact {

@@ -1,12 +1,15 @@
 //! [`PgStore`]: the production store on PostgreSQL. The only file that knows Postgres SQL.
 //!
 //! Concurrency protocol of `identify` (read committed isolation):
+//! Transactions run at read committed isolation whatever the server's default.
 //! 1. Read the touched customers in one statement, outside any transaction. If the request is
 //!    already fully known, answer: one round trip, no locks.
 //! 2. Otherwise, in a transaction: take transaction-scoped advisory locks on the request's
 //!    identifiers (sorted by key), then `FOR NO KEY UPDATE` row locks on the primaries of the
 //!    customers read in step 1 (sorted by id). Advisory locks are always taken before row locks
-//!    and each kind in ascending order, so two identifies cannot deadlock on them.
+//!    and each kind in ascending order. The one way left to deadlock needs a stale lock set (a
+//!    locked row stopped being a primary and another writer relinks it); PostgreSQL detects
+//!    that within `deadlock_timeout` and the loser retries.
 //! 3. Re-read under the locks. If a customer appeared that is not locked (its primary changed
 //!    between step 1 and the locks), roll back and go to 2 with the new primaries.
 //! 4. Reconcile the re-read rows, write (one statement), commit.
@@ -52,7 +55,8 @@ const LOCK_PRIMARIES: &str = "\
 SELECT id FROM contact WHERE id = ANY($1::int8[]) ORDER BY id FOR NO KEY UPDATE";
 
 /// The writes of one identify in one statement: relink `$6` to primary `$5`, then insert the row
-/// (`$1` email, `$2` phone, `$3` linked id, `$4` precedence) when `$4` is not null. A
+/// (`$1` email, `$2` phone, `$3` linked id, `$4` precedence, stamped no earlier than `$7`) when
+/// `$4` is not null. A
 /// data-modifying CTE always runs to completion, whether or not the insert happens.
 const APPLY_WRITES: &str = "\
 WITH merged AS (
@@ -63,7 +67,8 @@ WITH merged AS (
     WHERE id = ANY($6::int8[]) AND deleted_at IS NULL
 )
 INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-SELECT $1::text, $2::text, $3::int8, $4::text, clock_timestamp(), clock_timestamp()
+SELECT $1::text, $2::text, $3::int8, $4::text, now, now
+FROM (SELECT greatest(clock_timestamp(), $7::timestamptz) AS now) AS stamp
 WHERE $4::text IS NOT NULL
 RETURNING id";
 
@@ -182,7 +187,11 @@ impl PgStore {
         request: &IdentifyRequest,
         primaries: &[i64],
     ) -> Result<Attempt, Failure> {
-        let mut tx = self.pool.begin().await?;
+        // The protocol relies on each statement seeing everything committed before it started.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await?;
         let keys = lock_keys(request);
         tx.execute(sqlx::query(LOCK_IDENTIFIERS).bind(&keys))
             .await?;
@@ -232,6 +241,7 @@ async fn apply(tx: &mut sqlx::PgConnection, writes: &Writes) -> sqlx::Result<Opt
         .bind(insert.map(|n| n.link_precedence.as_str()))
         .bind(primary)
         .bind(relink)
+        .bind(insert.and_then(|n| n.not_before))
         .fetch_optional(tx)
         .await?;
     Ok(id.map(ContactId))
@@ -297,7 +307,12 @@ impl ContactStore for PgStore {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_write(request, &primaries).await? {
                 Attempt::Done(answer) => return Ok(answer),
-                Attempt::Stale(now) => primaries = now,
+                Attempt::Stale(now) => {
+                    primaries = now;
+                    if attempt > 1 {
+                        backoff(attempt).await;
+                    }
+                }
                 Attempt::Conflict => backoff(attempt).await,
             }
         }

@@ -78,7 +78,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url).map_err(|_| Error::InvalidUrl {
             reason: "malformed sqlite url".into(),
         })?;
-        Self::open(options).await
+        Self::open(options, is_in_memory_url(url)).await
     }
 
     /// Opens (creating if missing) the database file at `path`. Does not migrate.
@@ -86,15 +86,10 @@ impl SqliteStore {
     /// # Errors
     /// [`Error::Store`] when the file cannot be opened.
     pub async fn open_path(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open(SqliteConnectOptions::new().filename(path)).await
+        Self::open(SqliteConnectOptions::new().filename(path), false).await
     }
 
-    async fn open(options: SqliteConnectOptions) -> Result<Self> {
-        let in_memory = options
-            .get_filename()
-            .to_string_lossy()
-            .starts_with("file:sqlx-in-memory")
-            || options.get_filename() == Path::new(":memory:");
+    async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<Self> {
         let options = options
             .create_if_missing(true)
             .foreign_keys(true)
@@ -172,6 +167,15 @@ impl SqliteStore {
     }
 }
 
+/// Whether a `sqlite:` URL names an in-memory database (`:memory:` or `mode=memory`), which
+/// lives only as long as its connections and so gets exactly one, kept open.
+fn is_in_memory_url(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|kv| kv == "mode=memory")
+}
+
 /// Runs the planned writes; returns the inserted row's id.
 async fn apply(
     tx: &mut sqlx::SqliteConnection,
@@ -196,7 +200,7 @@ async fn apply(
         .bind(new.phone_number.as_ref().map(|p| p.as_str()))
         .bind(new.linked_id.map(|id| id.0))
         .bind(new.link_precedence.as_str())
-        .bind(now)
+        .bind(new.not_before.map_or(now, |t| t.max(now)))
         .fetch_one(&mut *tx)
         .await?;
     Ok(Some(ContactId(id)))
@@ -210,10 +214,18 @@ fn is_busy(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl ContactStore for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await
-            .map_err(migrate_error)
+        // sqlx cannot lock migrations on SQLite: when several processes start on a fresh file
+        // at once, the losers fail to record a migration the winner applied. The DDL is
+        // idempotent, so trying again (and then finding it recorded) is safe.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(_) if attempt < 5 => backoff(attempt + 4).await,
+                Err(e) => return Err(migrate_error(e)),
+            }
+        }
     }
 
     async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
@@ -251,5 +263,29 @@ impl ContactStore for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_in_memory_url;
+
+    #[test]
+    fn in_memory_urls_are_recognized() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite:x?mode=memory&cache=private",
+        ] {
+            assert!(is_in_memory_url(url), "{url}");
+        }
+        for url in [
+            "sqlite:shop.db",
+            "sqlite:///tmp/memory.db",
+            "sqlite:x?mode=rwc",
+        ] {
+            assert!(!is_in_memory_url(url), "{url}");
+        }
     }
 }
