@@ -176,6 +176,14 @@ impl Identity {
         self.store.all_contacts().await
     }
 
+    /// Checks that the database answers; for readiness probes.
+    ///
+    /// # Errors
+    /// As [`ContactStore::ping`].
+    pub async fn ping(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
     /// Closes the store; later calls fail with [`Error::Closed`].
     pub async fn close(&self) {
         self.store.close().await;
@@ -202,6 +210,49 @@ impl Identity {
 /// As [`Identity::connect_with`].
 pub async fn connect(url: &str) -> Result<Identity> {
     Identity::connect(url).await
+}
+
+/// The URL with any password replaced by `***`, safe to log.
+///
+/// ```
+/// assert_eq!(
+///     identity::connect::redact_url("postgres://shop:s3cret@db:5432/shop?sslmode=require"),
+///     "postgres://shop:***@db:5432/shop?sslmode=require"
+/// );
+/// assert_eq!(identity::connect::redact_url("sqlite:shop.db"), "sqlite:shop.db");
+/// ```
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let url = &redact_query_password(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // the authority ends at the first '/', '?' or '#'; a password is between ':' and the last '@'
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let masked = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{masked}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// `password=...` query parameters replaced by `password=***`.
+fn redact_query_password(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", params.join("&"))
 }
 
 /// The URL's scheme, lowercased; an error (that does not echo the URL) when there is none.
@@ -233,6 +284,22 @@ fn scheme(url: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_urls_never_contain_the_password() {
+        for (url, expected) in [
+            ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            (
+                "postgres://h:5432/db?password=x&a=b",
+                "postgres://h:5432/db?password=***&a=b",
+            ),
+            ("postgres://u:pw@h", "postgres://u:***@h"),
+            ("memory:", "memory:"),
+        ] {
+            assert_eq!(redact_url(url), expected);
+        }
+    }
 
     #[test]
     fn scheme_is_read_without_echoing_the_rest() {

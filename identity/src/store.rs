@@ -53,6 +53,12 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// As [`ContactStore::lookup`].
     async fn all_contacts(&self) -> Result<Vec<Contact>>;
 
+    /// Checks that the database answers (one trivial query); for readiness probes.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] or [`crate::Error::Closed`] when it does not.
+    async fn ping(&self) -> Result<()>;
+
     /// Closes the store's connections; later calls fail with [`crate::Error::Closed`].
     async fn close(&self);
 
@@ -78,6 +84,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn all_contacts(&self) -> Result<Vec<Contact>> {
         (**self).all_contacts().await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        (**self).ping().await
     }
 
     async fn close(&self) {

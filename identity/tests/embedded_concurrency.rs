@@ -1,12 +1,12 @@
 //! Correctness under concurrency for the embedded stores: SQLite (a pool of connections plus a
 //! second OS process on the same file, and a process killed mid-write) and memory.
 
-mod common;
+use identity_testkit as common;
 
 use std::time::Duration;
 
-use common::Workload;
 use identity::{ContactStore, IdentifyRequest, Identity, SqliteStore};
+use identity_testkit::Workload;
 
 /// Set (to a SQLite URL) in the child process this file spawns.
 const CHILD_URL: &str = "IDENTITY_TEST_SQLITE_CHILD_URL";

@@ -2,13 +2,13 @@
 //! overlapping identifies; afterwards the invariants are checked in SQL and the customers are
 //! compared with a union-find over every request sent. Plus faults: connections killed mid-write.
 
-mod common;
+use identity_testkit as common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestDb, Workload};
 use identity::{ConnectOptions, Error, IdentifyRequest, Identity};
+use identity_testkit::{TestDb, Workload};
 
 /// Set (to a database URL) in the child process this file spawns.
 const CHILD_URL: &str = "IDENTITY_TEST_CHILD_URL";

@@ -2,7 +2,7 @@
 //! store, its thinnest shell), ends in exactly the customers a union-find over the requests'
 //! identifiers predicts, with every invariant intact after every step.
 
-mod common;
+use identity_testkit as common;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! Store behaviour beyond the vectors: soft-deleted rows, lookup, close, migrations, URLs and
 //! the errors they give.
 
-mod common;
+use identity_testkit as common;
 
 use std::error::Error as _;
 

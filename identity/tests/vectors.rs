@@ -1,6 +1,6 @@
 //! Replays the language-neutral cases in `tests/vectors/*.json` against every store.
 
-mod common;
+use identity_testkit as common;
 
 use std::path::PathBuf;
 

@@ -162,6 +162,10 @@ impl ContactStore for MemoryStore {
             .collect())
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.lock().map(drop)
+    }
+
     async fn close(&self) {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
     }

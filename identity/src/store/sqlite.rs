@@ -257,6 +257,14 @@ impl ContactStore for SqliteStore {
         decode_rows(rows)
     }
 
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| Error::store("checking the database", e))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

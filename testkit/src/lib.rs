@@ -1,6 +1,6 @@
-//! Helpers shared by the integration tests: a fresh PostgreSQL database per test, the
-//! invariant checks (in Rust over rows and in SQL), and a deterministic request workload.
-#![allow(dead_code)] // each test binary uses a different subset
+//! Helpers shared by the workspace's integration tests: a fresh PostgreSQL database per test,
+//! the invariant checks (in Rust over rows and in SQL), a deterministic request workload with its
+//! union-find model, and running one test in a second OS process. Not published.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
