@@ -1,0 +1,156 @@
+//! Every error the service answers: `{"error":{"code","message"}}` with the right status.
+//! 4xx for client mistakes, 503 (with `Retry-After`) for a database that is down or busy,
+//! 500 only for real faults, with a generic message (the details go to the log).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug)]
+pub enum ApiError {
+    /// An error from the core.
+    Identity(identity::Error),
+    /// The body is not JSON at all.
+    MalformedJson(String),
+    /// The query string could not be read.
+    BadQuery(String),
+    /// The body is larger than the limit.
+    PayloadTooLarge,
+    /// No route here.
+    NotFound,
+    /// No contact matches a lookup.
+    NoMatch,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// Too many requests in flight.
+    Overloaded,
+    /// The request took longer than the request timeout.
+    Timeout,
+}
+
+impl From<identity::Error> for ApiError {
+    fn from(e: identity::Error) -> Self {
+        ApiError::Identity(e)
+    }
+}
+
+/// Maximum body size of a request, in bytes.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+impl ApiError {
+    /// The status, stable code, message and retry delay (seconds) of the answer.
+    fn parts(&self) -> (StatusCode, &'static str, String, Option<u32>) {
+        use identity::Error as E;
+        match self {
+            ApiError::Identity(e @ E::InvalidInput { .. }) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                e.to_string(),
+                None,
+            ),
+            ApiError::Identity(e @ (E::Unavailable { .. } | E::Closed)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+                Some(2),
+            ),
+            ApiError::Identity(e @ E::Contention { .. }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "contention",
+                e.to_string(),
+                Some(1),
+            ),
+            ApiError::Identity(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error".to_owned(),
+                None,
+            ),
+            ApiError::MalformedJson(reason) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("request body is not valid JSON: {reason}"),
+                None,
+            ),
+            ApiError::BadQuery(reason) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                format!("invalid query string: {reason}"),
+                None,
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body is larger than {BODY_LIMIT} bytes"),
+                None,
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route".to_owned(),
+                None,
+            ),
+            ApiError::NoMatch => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no contact has this email or phone number".to_owned(),
+                None,
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route".to_owned(),
+                None,
+            ),
+            ApiError::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many requests in flight".to_owned(),
+                Some(1),
+            ),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long".to_owned(),
+                Some(1),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, retry_after) = self.parts();
+        if status.is_server_error() {
+            // the full cause chain for operators; the client sees only the code and message
+            match &self {
+                ApiError::Identity(e) => tracing::error!(code, error = %chain(e), "request failed"),
+                _ => tracing::warn!(code, "request refused"),
+            }
+        }
+        let mut body = json!({"error": {"code": code, "message": message}});
+        if let ApiError::Identity(identity::Error::InvalidInput { field, .. }) = &self {
+            body["error"]["field"] = json!(field.wire_name());
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// An error and its sources, `: `-separated.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,120 @@
+//! The router and its layers: request ids, tracing, body limit, and for the database routes a
+//! concurrency limit with load shedding and a request timeout (overload answers 503).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, Response};
+use axum::routing::{get, post};
+use tower::{BoxError, ServiceBuilder};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::api_error::{ApiError, BODY_LIMIT};
+use crate::config::Config;
+use crate::handlers::{self, AppState};
+
+/// Builds the service's router around a connected core handle.
+pub fn router(identity: identity::Identity, config: &Config) -> Router {
+    let state = AppState {
+        identity,
+        legacy_key: config.legacy_key,
+        log_unmasked: config.log_unmasked,
+    };
+    let guarded = Router::new()
+        .route("/identify", post(handlers::identify))
+        .route("/contacts", get(handlers::contacts))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overload_error))
+                .load_shed()
+                .concurrency_limit(config.concurrency_limit)
+                .timeout(config.request_timeout()),
+        );
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/openapi.json", get(handlers::openapi))
+        .merge(guarded)
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request<_>| {
+                            let id = request
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            // the path only: query strings may carry emails and phone numbers
+                            tracing::info_span!(
+                                "request",
+                                id,
+                                method = %request.method(),
+                                path = request.uri().path(),
+                            )
+                        })
+                        .on_response(
+                            |response: &Response<_>,
+                             latency: std::time::Duration,
+                             _: &tracing::Span| {
+                                tracing::info!(
+                                    status = response.status().as_u16(),
+                                    latency_us =
+                                        u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                                    "answered"
+                                );
+                            },
+                        ),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+}
+
+/// Load shedding and timeouts become 503s.
+async fn overload_error(error: BoxError) -> ApiError {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Timeout
+    } else {
+        ApiError::Overloaded
+    }
+}
+
+/// Request ids `<process start in hex>-<counter>`: unique per process, ordered, no dependency.
+#[derive(Clone, Debug)]
+struct RequestCounter {
+    prefix: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl Default for RequestCounter {
+    fn default() -> Self {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        RequestCounter {
+            prefix: format!("{:x}", start & 0xffff_ffff).into(),
+            next: Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for RequestCounter {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}

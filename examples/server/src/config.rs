@@ -1,0 +1,90 @@
+//! Command-line flags and environment variables (`identity-server --help` lists them).
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// The service's configuration: every flag also reads an environment variable.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "identity-server",
+    version,
+    about = "POST /identify: link checkouts that share an email or phone into one customer"
+)]
+pub struct Config {
+    /// Address to listen on (an IP address or a host name).
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on (0 picks a free one; the log says which).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// Where contacts live: postgres://user:pass@host/db, sqlite:path (created on first run),
+    /// or memory: (nothing persists).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:identity.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Most database connections (PostgreSQL).
+    #[arg(long, env = "IDENTITY_MAX_CONNECTIONS", default_value_t = 10)]
+    pub max_connections: u32,
+
+    /// How long a request waits for a database connection before answering 503, in ms.
+    #[arg(long, env = "IDENTITY_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
+    pub acquire_timeout_ms: u64,
+
+    /// Longest time a request may take before answering 503, in ms.
+    #[arg(long, env = "IDENTITY_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// Most requests to /identify and /contacts in flight; more are answered 503 at once.
+    #[arg(long, env = "IDENTITY_CONCURRENCY_LIMIT", default_value_t = 512)]
+    pub concurrency_limit: usize,
+
+    /// Also emit the original task's misspelt key `primaryContatctId` next to
+    /// `primaryContactId` (`--legacy-key false` turns it off).
+    #[arg(long, env = "IDENTITY_LEGACY_KEY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub legacy_key: bool,
+
+    /// Log emails and phone numbers in full instead of masked (they are personal data).
+    #[arg(long, env = "IDENTITY_LOG_UNMASKED", default_value_t = false)]
+    pub log_unmasked: bool,
+
+    /// Log line format.
+    #[arg(long, env = "IDENTITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// The configuration from flags and environment variables of this process.
+    #[must_use]
+    pub fn from_env() -> Self {
+        Config::parse()
+    }
+
+    /// Connection acquire timeout.
+    #[must_use]
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+
+    /// Per-request timeout.
+    #[must_use]
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}

@@ -1,0 +1,145 @@
+//! The route handlers: convert the request, call the core, render the answer. No rules here.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use identity::{ConsolidatedContact, ContactId, Email, IdentifyRequest, Phone};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::api_error::ApiError;
+use crate::mask;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The core handle.
+    pub identity: identity::Identity,
+    /// Emit `primaryContatctId` too.
+    pub legacy_key: bool,
+    /// Log emails and phones unmasked.
+    pub log_unmasked: bool,
+}
+
+/// The answer body: `{"contact": {...}}`, with the legacy key when enabled.
+#[derive(Debug, Serialize)]
+struct ContactBody<'a> {
+    contact: WireContact<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireContact<'a> {
+    primary_contact_id: ContactId,
+    #[serde(rename = "primaryContatctId", skip_serializing_if = "Option::is_none")]
+    legacy_primary_contact_id: Option<ContactId>,
+    emails: &'a [Email],
+    phone_numbers: &'a [Phone],
+    secondary_contact_ids: &'a [ContactId],
+}
+
+impl AppState {
+    fn render(&self, c: &ConsolidatedContact) -> axum::response::Response {
+        let body = ContactBody {
+            contact: WireContact {
+                primary_contact_id: c.primary_contact_id,
+                legacy_primary_contact_id: self.legacy_key.then_some(c.primary_contact_id),
+                emails: &c.emails,
+                phone_numbers: &c.phone_numbers,
+                secondary_contact_ids: &c.secondary_contact_ids,
+            },
+        };
+        Json(body).into_response()
+    }
+
+    fn masked(&self, request: &IdentifyRequest) -> (String, String) {
+        if self.log_unmasked {
+            let email = request.email().map(ToString::to_string);
+            let phone = request.phone_number().map(ToString::to_string);
+            (email.unwrap_or_default(), phone.unwrap_or_default())
+        } else {
+            let email = request.email().map(mask::email);
+            let phone = request.phone_number().map(mask::phone);
+            (email.unwrap_or_default(), phone.unwrap_or_default())
+        }
+    }
+}
+
+/// `POST /identify`: any content type; the body must be a JSON object.
+pub async fn identify(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::MalformedJson(rejection.body_text()),
+    })?;
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
+        return Err(ApiError::MalformedJson(e.to_string()));
+    }
+    let request = IdentifyRequest::from_json_slice(&body)?;
+    let contact = state.identity.identify_request(&request).await?;
+    let (email, phone) = state.masked(&request);
+    tracing::info!(
+        email,
+        phone,
+        primary = contact.primary_contact_id.0,
+        "identified"
+    );
+    Ok(state.render(&contact))
+}
+
+/// The query of `GET /contacts`.
+#[derive(Debug, Deserialize)]
+pub struct ContactsQuery {
+    email: Option<String>,
+    #[serde(rename = "phoneNumber")]
+    phone_number: Option<String>,
+}
+
+/// `GET /contacts?email=..&phoneNumber=..`: the read-only lookup; 404 when nothing matches.
+pub async fn contacts(
+    State(state): State<AppState>,
+    query: Result<Query<ContactsQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(query) = query.map_err(|r| ApiError::BadQuery(r.body_text()))?;
+    let request = IdentifyRequest::parse(query.email.as_deref(), query.phone_number.as_deref())?;
+    match state.identity.lookup_request(&request).await? {
+        Some(contact) => Ok(state.render(&contact)),
+        None => Err(ApiError::NoMatch),
+    }
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    state.identity.ping().await?;
+    Ok(Json(
+        json!({"status": "ready", "backend": state.identity.store().backend()}),
+    ))
+}
+
+/// The OpenAPI 3.1 document of this service.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// Unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Known routes, wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,17 @@
+//! `identity-server`: `cargo run --release -p identity-server` serves `POST /identify` on
+//! 127.0.0.1:3000 with a SQLite file `identity.db`; `--help` lists every option.
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = identity_server::Config::from_env();
+    identity_server::telemetry::init(config.log_format);
+    match identity_server::run(config, identity_server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, cause = ?std::error::Error::source(&e).map(ToString::to_string), "identity-server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

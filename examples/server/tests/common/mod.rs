@@ -1,0 +1,96 @@
+//! An in-process server on a free port for the HTTP tests, and a client for it.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use clap::Parser;
+use identity::Identity;
+use identity_server::Config;
+
+/// A running server and a handle on its database.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A separate handle on the same database, for checking what was written.
+    pub identity: Identity,
+    /// The server's configuration.
+    pub config: Config,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts the service on 127.0.0.1 and a free port, with `args` as command-line flags.
+    pub async fn start(database_url: &str, args: &[&str]) -> TestServer {
+        let mut argv = vec![
+            "identity-server",
+            "--database-url",
+            database_url,
+            "--port",
+            "0",
+        ];
+        argv.extend_from_slice(args);
+        let config = Config::parse_from(argv);
+        let identity = identity_server::connect(&config).await.expect("connect");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = identity_server::router(identity.clone(), &config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestServer {
+            base,
+            identity,
+            config,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        self.identity.close().await;
+    }
+}
+
+/// A client that does not retry or pool across tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The workspace's `tests/vectors/*.json`, sorted.
+pub fn vector_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 10,
+        "vector files missing in {}",
+        dir.display()
+    );
+    files
+}

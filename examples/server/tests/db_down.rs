@@ -1,0 +1,158 @@
+//! The database goes away while the server runs: identify answers 503 (with Retry-After)
+//! quickly, /readyz fails, /healthz passes; when it comes back, requests succeed again without a
+//! restart. The outage is a TCP proxy between the server and PostgreSQL that the test cuts.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// Forwards 127.0.0.1:<port> to PostgreSQL; `cut` closes every connection and refuses new
+/// ones until `restore`.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    cut: Arc<Notify>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(Notify::new());
+        let (up2, cut2) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client); // refused: closed at once
+                    continue;
+                }
+                let (upstream, cut) = (upstream.clone(), cut2.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up, cut }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// host:port of the PostgreSQL server the tests use.
+fn upstream(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let authority = rest.split(['/', '?']).next().unwrap();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if hostport.contains(':') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:5432")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_gives_quick_503s_and_recovers_without_restart() {
+    let db = identity_testkit::TestDb::create().await;
+    let proxy = Proxy::start(upstream(db.url())).await;
+    let via_proxy = db
+        .url()
+        .replacen(&upstream(db.url()), &format!("127.0.0.1:{}", proxy.port), 1);
+    let server = TestServer::start(&via_proxy, &["--acquire-timeout-ms", "1000"]).await;
+    let client = common::client();
+    let identify = |email: &'static str| {
+        client
+            .post(server.url("/identify"))
+            .body(format!(r#"{{"email":"{email}"}}"#))
+            .send()
+    };
+
+    assert_eq!(identify("before@x.io").await.unwrap().status(), 200);
+    proxy.cut();
+
+    let started = Instant::now();
+    let response = identify("during@x.io").await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert!(waited < Duration::from_secs(3), "503 took {waited:?}");
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = identify("after@x.io").await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} 10 s after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let emails: Vec<String> = server
+        .identity
+        .all_contacts()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.email.as_ref().map(ToString::to_string))
+        .collect();
+    assert_eq!(
+        emails,
+        ["before@x.io", "after@x.io"],
+        "the failed request wrote nothing"
+    );
+    server.stop().await;
+}

@@ -1,0 +1,123 @@
+//! The language-neutral vectors replayed over HTTP, on SQLite and PostgreSQL, with both
+//! spellings of the primary key and with the misspelt one turned off.
+
+mod common;
+
+use common::TestServer;
+use serde_json::{Value, json};
+
+/// Replays one vector file; `legacy` says whether `primaryContatctId` is expected.
+async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let client = common::client();
+    for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+        let at = format!("{file} step {i}");
+        let before = server.identity.all_contacts().await.unwrap();
+        // alternate: with and without a JSON content type (both must work)
+        let mut request = client
+            .post(server.url("/identify"))
+            .body(step["request"].to_string());
+        if i % 2 == 0 {
+            request = request.header("content-type", "application/json");
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let mut body: Value = response.json().await.unwrap();
+        let after = server.identity.all_contacts().await.unwrap();
+        if let Some(expected) = step.get("error") {
+            assert_eq!(status, 400, "{at}: {body}");
+            assert_eq!(body["error"]["code"], "invalid_input", "{at}: {body}");
+            assert_eq!(body["error"]["field"], expected["field"], "{at}: {body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("invalid "),
+                "{at}: {body}"
+            );
+            assert_eq!(before, after, "{at}: an invalid request wrote");
+            continue;
+        }
+        assert_eq!(status, 200, "{at}: {body}");
+        let contact = body["contact"].as_object_mut().unwrap();
+        let legacy_value = contact.remove("primaryContatctId");
+        if legacy {
+            assert_eq!(
+                legacy_value.as_ref(),
+                contact.get("primaryContactId"),
+                "{at}: both spellings, same value"
+            );
+        } else {
+            assert_eq!(legacy_value, None, "{at}: legacy key must be off");
+        }
+        assert_eq!(body, step["response"], "{at}");
+        let created = after.len() - before.len();
+        assert_eq!(
+            created,
+            usize::from(!step["creates"].is_null()),
+            "{at}: rows created"
+        );
+        if let Some(new) = after.last().filter(|_| created == 1) {
+            assert_eq!(json!(new.id.0), step["creates"]["id"], "{at}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn vectors_over_http_on_sqlite_with_both_key_spellings() {
+    for path in common::vector_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("v.db").display());
+        let server = TestServer::start(&url, &[]).await;
+        replay(&server, &path, true).await;
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn vectors_over_http_on_postgres_without_the_legacy_key() {
+    for path in common::vector_files() {
+        let db = identity_testkit::TestDb::create().await;
+        let server = TestServer::start(db.url(), &["--legacy-key", "false"]).await;
+        replay(&server, &path, false).await;
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn lookup_over_http_answers_404_until_identified() {
+    let server = TestServer::start("sqlite::memory:", &[]).await;
+    let client = common::client();
+    let lookup = || {
+        client
+            .get(server.url("/contacts?email=Doc%40HillValley.edu"))
+            .send()
+    };
+    let response = lookup().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    client
+        .post(server.url("/identify"))
+        .body(r#"{"email":"doc@hillvalley.edu","phoneNumber":123456}"#)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = lookup().await.unwrap().json().await.unwrap();
+    assert_eq!(body["contact"]["phoneNumbers"], json!(["123456"]));
+    let response = client
+        .get(server.url("/contacts?phoneNumber=abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = client.get(server.url("/contacts")).send().await.unwrap();
+    assert_eq!(response.status(), 400, "neither value given");
+    assert_eq!(
+        server.identity.all_contacts().await.unwrap().len(),
+        1,
+        "lookups wrote nothing"
+    );
+    server.stop().await;
+}

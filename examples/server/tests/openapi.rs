@@ -1,0 +1,192 @@
+//! The OpenAPI document describes what the service really answers: every observed response
+//! (status, headers, body) is declared for its path and validated against its schema.
+
+mod common;
+
+use common::TestServer;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// One observed exchange.
+struct Observed {
+    method: &'static str,
+    path: &'static str,
+    status: u16,
+    retry_after: bool,
+    body: Value,
+}
+
+async fn observe(
+    server: &TestServer,
+    method: &'static str,
+    path: &'static str,
+    query: &str,
+    body: &str,
+) -> Observed {
+    let response = common::client()
+        .request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            server.url(&format!("{path}{query}")),
+        )
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response.headers().contains_key("retry-after");
+    Observed {
+        method,
+        path,
+        status,
+        retry_after,
+        body: response.json().await.unwrap(),
+    }
+}
+
+/// The schema for `observed`, as a standalone JSON Schema that can resolve the doc's `$ref`s.
+fn schema_for(doc: &Value, o: &Observed) -> Value {
+    let operation = &doc["paths"][o.path][o.method.to_lowercase()];
+    assert!(
+        operation.is_object(),
+        "{} {} is not documented",
+        o.method,
+        o.path
+    );
+    let response = &operation["responses"][o.status.to_string()];
+    assert!(
+        response.is_object(),
+        "{} {} -> {} is not documented",
+        o.method,
+        o.path,
+        o.status
+    );
+    if o.retry_after {
+        assert!(
+            response["headers"]["Retry-After"].is_object(),
+            "Retry-After undocumented for {}",
+            o.status
+        );
+    }
+    let schema = response["content"]["application/json"]["schema"].clone();
+    json!({"allOf": [schema], "components": doc["components"]})
+}
+
+#[tokio::test]
+async fn every_observed_response_matches_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("api.db").display());
+    let server = TestServer::start(&url, &[]).await;
+    let doc: Value = common::client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        documented,
+        [
+            "/contacts",
+            "/healthz",
+            "/identify",
+            "/openapi.json",
+            "/readyz"
+        ]
+    );
+
+    let mut seen = vec![
+        observe(
+            &server,
+            "POST",
+            "/identify",
+            "",
+            r#"{"email":"doc@x.io","phoneNumber":123}"#,
+        )
+        .await,
+        observe(
+            &server,
+            "POST",
+            "/identify",
+            "",
+            r#"{"email":"marty@x.io","phoneNumber":"123"}"#,
+        )
+        .await,
+        observe(&server, "POST", "/identify", "", r#"{"email":"nope"}"#).await,
+        observe(&server, "POST", "/identify", "", "{").await,
+        observe(&server, "POST", "/identify", "", &"x".repeat(20_000)).await,
+        observe(&server, "GET", "/contacts", "?email=doc@x.io", "").await,
+        observe(&server, "GET", "/contacts", "?email=who@x.io", "").await,
+        observe(&server, "GET", "/contacts", "?phoneNumber=x", "").await,
+        observe(&server, "GET", "/healthz", "", "").await,
+        observe(&server, "GET", "/readyz", "", "").await,
+        observe(&server, "GET", "/openapi.json", "", "").await,
+    ];
+    // 405 is declared on the route's real method
+    let wrong = observe(&server, "GET", "/identify", "", "").await;
+    assert_eq!(wrong.status, 405);
+    seen.push(Observed {
+        method: "POST",
+        ..wrong
+    });
+
+    // 500: a row that breaks the data model (written behind the service's back)
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE contact SET email = 'DOC@X.IO' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let internal = observe(&server, "POST", "/identify", "", r#"{"phoneNumber":"123"}"#).await;
+    assert_eq!(
+        (internal.status, internal.body["error"]["message"].as_str()),
+        (500, Some("internal server error"))
+    );
+    seen.push(internal);
+
+    // 503: the database is gone (the pool is closed under the service)
+    server.identity.close().await;
+    for (method, path, query, body) in [
+        ("POST", "/identify", "", r#"{"email":"a@x.io"}"#),
+        ("GET", "/contacts", "?email=a@x.io", ""),
+        ("GET", "/readyz", "", ""),
+    ] {
+        let o = observe(&server, method, path, query, body).await;
+        assert_eq!((o.status, o.retry_after), (503, true), "{path}: {}", o.body);
+        seen.push(o);
+    }
+
+    let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        [200, 400, 404, 405, 413, 500, 503]
+    );
+    for o in &seen {
+        let validator = jsonschema::validator_for(&schema_for(&doc, o)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&o.body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{} {} -> {}: {} does not match: {errors:?}",
+            o.method,
+            o.path,
+            o.status,
+            o.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_schema_rejects_what_the_service_must_not_send() {
+    // guards the check above against a document so loose that anything validates
+    let doc: Value = serde_json::from_str(identity_server::handlers::OPENAPI).unwrap();
+    let contact = json!({"allOf": [{"$ref": "#/components/schemas/ContactBody"}], "components": doc["components"]});
+    let validator = jsonschema::validator_for(&contact).unwrap();
+    assert!(validator.is_valid(&json!({"contact": {"primaryContactId": 1, "emails": [], "phoneNumbers": [], "secondaryContactIds": []}})));
+    assert!(!validator.is_valid(&json!({"contact": {"primaryContactId": 1, "emails": []}})));
+    assert!(!validator.is_valid(&json!({"contact": {"primaryContactId": "1", "emails": [], "phoneNumbers": [], "secondaryContactIds": []}})));
+    assert!(!validator.is_valid(&json!({"contact": {"primaryContactId": 1, "emails": [], "phoneNumbers": [], "secondaryContactIds": [], "extra": 1}})));
+}

@@ -1,0 +1,257 @@
+//! The real binary as a process: graceful shutdown, `--help`, start-up failures, what the logs
+//! show, and several instances migrating one fresh database at once.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_identity-server");
+
+/// A started binary, its address, and its log lines as they come.
+struct Running {
+    child: Child,
+    base: String,
+    log: mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts the binary on a free port and waits until it listens.
+    async fn start(database_url: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(BIN)
+            .args(["--port", "0", "--database-url", database_url])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let (tx, mut log) = mpsc::unbounded_channel();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let base = loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), log.recv())
+                .await
+                .expect("the server logs within 30 s")
+                .unwrap_or_else(|| panic!("the server exited before listening: {seen:#?}"));
+            seen.push(line.clone());
+            if let Some(at) = line.find("listening on http://") {
+                let rest = &line[at + "listening on ".len()..];
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Running {
+            child,
+            base,
+            log,
+            seen,
+        }
+    }
+
+    /// Every log line so far.
+    fn drain(&mut self) -> String {
+        while let Ok(line) = self.log.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
+    fn terminate(&self) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("shop.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_in_flight_at_sigterm_completes_and_the_server_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let mut server = Running::start(&url, &[]).await;
+    // hold SQLite's write lock so the request below waits inside the server
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let in_flight = tokio::spawn({
+        let url = format!("{}/identify", server.base);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .body(r#"{"email":"late@x.io"}"#)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!in_flight.is_finished(), "the request is held by the lock");
+    server.terminate();
+
+    // new connections are refused soon after the signal ...
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting connections 5 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ... while the request in flight still completes
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}: {}", server.drain());
+    assert!(server.drain().contains("closing the database pool"));
+}
+
+#[tokio::test]
+async fn help_documents_every_option_without_showing_the_database_password() {
+    let output = Command::new(BIN)
+        .arg("--help")
+        .env("DATABASE_URL", "postgres://shop:hunter2@db/shop")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for option in [
+        "--host",
+        "--port",
+        "--database-url",
+        "--max-connections",
+        "--acquire-timeout-ms",
+        "--request-timeout-ms",
+        "--concurrency-limit",
+        "--legacy-key",
+        "--log-unmasked",
+        "--log-format",
+        "[env: PORT=",
+        "[env: HOST=",
+        "[env: DATABASE_URL",
+        "[default: 3000]",
+        "[default: 127.0.0.1]",
+        "[default: sqlite:identity.db]",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}:\n{help}");
+    }
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
+#[tokio::test]
+async fn unreachable_database_at_start_fails_clearly_without_the_password() {
+    let output = Command::new(BIN)
+        .args([
+            "--port",
+            "0",
+            "--acquire-timeout-ms",
+            "500",
+            "--database-url",
+            "postgres://shop:hunter2@127.0.0.1:1/shop",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("database unavailable while connecting to postgres"),
+        "{log}"
+    );
+    assert!(
+        log.contains("postgres://shop:***@127.0.0.1:1/shop"),
+        "the start line names the redacted url: {log}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+}
+
+#[tokio::test]
+async fn logs_mask_emails_and_phones_unless_told_otherwise() {
+    for (args, masked) in [(&[][..], true), (&["--log-unmasked"][..], false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Running::start(&sqlite_url(&dir), args).await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/identify", server.base))
+            .body(r#"{"email":"george@hillvalley.edu","phoneNumber":"555 010 9991"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("x-request-id"));
+        server.terminate();
+        server.child.wait().await.unwrap();
+        let log = server.drain();
+        assert!(log.contains("identified"), "{log}");
+        assert_eq!(
+            log.contains("g***@hillvalley.edu") && log.contains("***91"),
+            masked,
+            "{log}"
+        );
+        assert_eq!(
+            log.contains("george@hillvalley.edu") || log.contains("5550109991"),
+            !masked,
+            "{log}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_instances_start_at_once_on_one_fresh_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = sqlite_url(&dir);
+    let db = identity_testkit::TestDb::create().await;
+    for url in [sqlite.as_str(), db.url()] {
+        let servers = futures_all((0..3).map(|_| {
+            let url = url.to_owned();
+            async move { Running::start(&url, &[]).await }
+        }))
+        .await;
+        for server in &servers {
+            let ready = reqwest::get(format!("{}/readyz", server.base))
+                .await
+                .unwrap();
+            assert_eq!(ready.status(), 200, "{url}");
+        }
+    }
+}
+
+async fn futures_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for f in futures {
+        set.spawn(f);
+    }
+    set.join_all().await
+}
