@@ -138,6 +138,25 @@ impl Error {
         }
     }
 
+    /// The message followed by every cause, `: `-separated: what a log or a binding shows.
+    /// Like the message itself it never contains credentials.
+    ///
+    /// ```
+    /// let err = identity::Email::parse("nope").unwrap_err();
+    /// assert_eq!(err.chain(), "invalid email: must contain exactly one '@'");
+    /// ```
+    #[must_use]
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     /// True for [`Error::InvalidInput`]: the caller's mistake, not the store's.
     #[must_use]
     pub fn is_invalid_input(&self) -> bool {

@@ -3,24 +3,10 @@
 
 use identity_testkit as common;
 
-use std::error::Error as _;
-
 use identity::{ContactId, ContactStore, Error, IdentifyRequest, Identity, MemoryStore, PgStore};
 
 fn req(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
     IdentifyRequest::parse(email, phone).unwrap()
-}
-
-/// The whole error text, causes included, as a binding or a log would show it.
-fn full_message(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 async fn soft_deleted_rows_are_invisible(identity: Identity, delete: impl AsyncFn(i64)) {
@@ -224,7 +210,7 @@ async fn urls_without_a_store_are_clear_errors_that_never_echo_passwords() {
         ),
     ] {
         let err = identity::connect(url).await.unwrap_err();
-        let text = full_message(&err);
+        let text = err.chain();
         assert!(text.starts_with(expected), "{url}: {text}");
         assert!(!text.contains("hunter2"), "{url}: {text}");
     }
@@ -240,7 +226,7 @@ async fn unreachable_postgres_is_unavailable_and_hides_the_password() {
         .unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert!(err.is_transient());
-    let text = full_message(&err);
+    let text = err.chain();
     assert!(
         text.starts_with("database unavailable while connecting to postgres"),
         "{text}"

@@ -7,21 +7,6 @@ use std::path::PathBuf;
 use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity, LinkPrecedence};
 use serde_json::{Value, json};
 
-fn vector_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "expected the vector files, found {files:?}"
-    );
-    files
-}
-
 fn row_json(c: &Contact) -> Value {
     json!({
         "id": c.id.0,
@@ -88,14 +73,14 @@ async fn replay(identity: &Identity, path: &PathBuf) {
 
 #[tokio::test]
 async fn vectors_pass_on_memory_store() {
-    for path in vector_files() {
+    for path in common::vector_files() {
         replay(&identity::connect("memory:").await.unwrap(), &path).await;
     }
 }
 
 #[tokio::test]
 async fn vectors_pass_on_sqlite_in_memory() {
-    for path in vector_files() {
+    for path in common::vector_files() {
         replay(&identity::connect("sqlite::memory:").await.unwrap(), &path).await;
     }
 }
@@ -103,7 +88,7 @@ async fn vectors_pass_on_sqlite_in_memory() {
 #[tokio::test]
 async fn vectors_pass_on_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, path) in vector_files().iter().enumerate() {
+    for (i, path) in common::vector_files().iter().enumerate() {
         let url = format!("sqlite://{}", dir.path().join(format!("v{i}.db")).display());
         let identity = identity::connect(&url).await.unwrap();
         replay(&identity, path).await;
@@ -113,7 +98,7 @@ async fn vectors_pass_on_sqlite_file() {
 
 #[tokio::test]
 async fn vectors_pass_on_postgres() {
-    for path in vector_files() {
+    for path in common::vector_files() {
         let db = common::TestDb::create().await;
         let identity = identity::connect(db.url()).await.unwrap();
         replay(&identity, &path).await;

@@ -427,3 +427,19 @@ pub async fn assert_test_process_passed(child: tokio::process::Child) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The workspace's language-neutral cases, `tests/vectors/*.json`, sorted by name.
+pub fn vector_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 10,
+        "expected the vector files, found {files:?}"
+    );
+    files
+}

@@ -125,7 +125,9 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             // the full cause chain for operators; the client sees only the code and message
             match &self {
-                ApiError::Identity(e) => tracing::error!(code, error = %chain(e), "request failed"),
+                ApiError::Identity(e) => {
+                    tracing::error!(code, error = %e.chain(), "request failed")
+                }
                 _ => tracing::warn!(code, "request refused"),
             }
         }
@@ -141,16 +143,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -100,24 +100,8 @@ async fn database_outage_gives_quick_503s_and_recovers_without_restart() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
     assert!(waited < Duration::from_secs(3), "503 took {waited:?}");
-    assert_eq!(
-        client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
-    assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(common::get_status(&server, "/readyz").await, 503);
+    assert_eq!(common::get_status(&server, "/healthz").await, 200);
 
     proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -132,15 +116,7 @@ async fn database_outage_gives_quick_503s_and_recovers_without_restart() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(common::get_status(&server, "/readyz").await, 200);
     let emails: Vec<String> = server
         .identity
         .all_contacts()

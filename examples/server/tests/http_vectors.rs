@@ -66,7 +66,7 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
 
 #[tokio::test]
 async fn vectors_over_http_on_sqlite_with_both_key_spellings() {
-    for path in common::vector_files() {
+    for path in identity_testkit::vector_files() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());
         let server = TestServer::start(&url, &[]).await;
@@ -77,7 +77,7 @@ async fn vectors_over_http_on_sqlite_with_both_key_spellings() {
 
 #[tokio::test]
 async fn vectors_over_http_on_postgres_without_the_legacy_key() {
-    for path in common::vector_files() {
+    for path in identity_testkit::vector_files() {
         let db = identity_testkit::TestDb::create().await;
         let server = TestServer::start(db.url(), &["--legacy-key", "false"]).await;
         replay(&server, &path, false).await;

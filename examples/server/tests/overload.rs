@@ -44,15 +44,7 @@ async fn requests_past_the_limit_are_shed_and_slow_ones_time_out() {
     let body: serde_json::Value = shed.json().await.unwrap();
     assert_eq!(body["error"]["code"], "overloaded");
     // probes are not limited
-    assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(common::get_status(&server, "/healthz").await, 200);
 
     let slow = slow.await.unwrap().unwrap();
     assert_eq!(slow.status(), 503);

@@ -78,19 +78,13 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The workspace's `tests/vectors/*.json`, sorted.
-pub fn vector_files() -> Vec<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+/// The status of a GET on `path`.
+pub async fn get_status(server: &TestServer, path: &str) -> u16 {
+    client()
+        .get(server.url(path))
+        .send()
+        .await
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "vector files missing in {}",
-        dir.display()
-    );
-    files
+        .status()
+        .as_u16()
 }
