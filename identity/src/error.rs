@@ -123,9 +123,13 @@ impl Error {
     pub(crate) fn store(operation: &'static str, source: sqlx::Error) -> Self {
         match source {
             sqlx::Error::PoolClosed => Error::Closed,
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                Error::Unavailable { operation, source }
-            }
+            // unreachable, exhausted, or a connection that broke mid-conversation (a server going
+            // away during the handshake shows up as a protocol error): retrying later may work
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable { operation, source },
             sqlx::Error::Database(ref db)
                 if db.code().is_some_and(|c| {
                     // admin shutdown, cannot connect now, too many connections
@@ -172,3 +176,35 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_connections_are_unavailable_not_store_errors() {
+        let io = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof");
+        for source in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(io()),
+            sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into()),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            let e = Error::store("reading contacts", source);
+            assert!(
+                matches!(e, Error::Unavailable { .. }) && e.is_transient(),
+                "{e:?}"
+            );
+        }
+        assert!(matches!(
+            Error::store("x", sqlx::Error::PoolClosed),
+            Error::Closed
+        ));
+        let other = Error::store("x", sqlx::Error::RowNotFound);
+        assert!(matches!(other, Error::Store { .. }) && !other.is_transient());
+        assert_eq!(
+            other.chain(),
+            "database error while x: no rows returned by a query that expected to return at least one row"
+        );
+    }
+}

@@ -12,31 +12,54 @@ use common::TestServer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-/// Forwards 127.0.0.1:<port> to PostgreSQL; `cut` closes every connection and refuses new
-/// ones until `restore`.
+/// How the database looks while it is down.
+#[derive(Clone, Copy, Debug)]
+enum Outage {
+    /// Connections are accepted and closed at once (a server going away mid-handshake).
+    Closed,
+    /// Nothing listens: connections are refused (a stopped server).
+    Refused,
+}
+
+/// Forwards 127.0.0.1:<port> to PostgreSQL; `cut` closes every connection and makes new ones
+/// fail as `outage` says until `restore`.
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
     cut: Arc<Notify>,
+    upstream: String,
+    outage: Outage,
+    accept: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Proxy {
-    async fn start(upstream: String) -> Proxy {
+    async fn start(upstream: String, outage: Outage) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let cut = Arc::new(Notify::new());
-        let (up2, cut2) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
+        let mut proxy = Proxy {
+            port,
+            up: Arc::new(AtomicBool::new(true)),
+            cut: Arc::new(Notify::new()),
+            upstream,
+            outage,
+            accept: None,
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let (up, cut, upstream) = (self.up.clone(), self.cut.clone(), self.upstream.clone());
+        self.accept = Some(tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
                     return;
                 };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client); // refused: closed at once
+                if !up.load(Ordering::SeqCst) {
+                    drop(client); // closed at once
                     continue;
                 }
-                let (upstream, cut) = (upstream.clone(), cut2.clone());
+                let (upstream, cut) = (upstream.clone(), cut.clone());
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&upstream).await else {
                         return;
@@ -47,17 +70,32 @@ impl Proxy {
                     }
                 });
             }
-        });
-        Proxy { port, up, cut }
+        }));
     }
 
-    fn cut(&self) {
+    fn cut(&mut self) {
         self.up.store(false, Ordering::SeqCst);
         self.cut.notify_waiters();
+        if let Outage::Refused = self.outage
+            && let Some(accept) = self.accept.take()
+        {
+            accept.abort(); // drops the listener: the port refuses connections
+        }
     }
 
-    fn restore(&self) {
+    async fn restore(&mut self) {
         self.up.store(true, Ordering::SeqCst);
+        if self.accept.as_ref().is_none_or(|a| a.is_finished()) {
+            let mut listener = None;
+            for _ in 0..100 {
+                if let Ok(l) = TcpListener::bind(("127.0.0.1", self.port)).await {
+                    listener = Some(l);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            self.serve(listener.expect("rebind the proxy port"));
+        }
     }
 }
 
@@ -74,9 +112,18 @@ fn upstream(url: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_outage_gives_quick_503s_and_recovers_without_restart() {
+async fn database_closing_connections_gives_quick_503s_and_recovers_without_restart() {
+    outage_gives_quick_503s_and_recovers(Outage::Closed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_refusing_connections_gives_quick_503s_and_recovers_without_restart() {
+    outage_gives_quick_503s_and_recovers(Outage::Refused).await;
+}
+
+async fn outage_gives_quick_503s_and_recovers(outage: Outage) {
     let db = identity_testkit::TestDb::create().await;
-    let proxy = Proxy::start(upstream(db.url())).await;
+    let mut proxy = Proxy::start(upstream(db.url()), outage).await;
     let via_proxy = db
         .url()
         .replacen(&upstream(db.url()), &format!("127.0.0.1:{}", proxy.port), 1);
@@ -99,11 +146,14 @@ async fn database_outage_gives_quick_503s_and_recovers_without_restart() {
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
-    assert!(waited < Duration::from_secs(3), "503 took {waited:?}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "{outage:?}: 503 took {waited:?}"
+    );
     assert_eq!(common::get_status(&server, "/readyz").await, 503);
     assert_eq!(common::get_status(&server, "/healthz").await, 200);
 
-    proxy.restore();
+    proxy.restore().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = identify("after@x.io").await.unwrap().status();
