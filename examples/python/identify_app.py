@@ -1,0 +1,62 @@
+"""A FastAPI app exposing POST /identify with the wire contract, through AsyncIdentity.
+
+Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
+(the Rust service in examples/server does the same with more operational care).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from identity_reconciliation import AsyncIdentity, ClosedError, InvalidInputError, StoreError
+
+WIRE_FIELD = {"email": "email", "phone_number": "phoneNumber", "request": "request"}
+
+
+def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = WIRE_FIELD.get(field, field)
+    headers = {"Retry-After": "2"} if status == 503 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def create_app(database_url: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with await AsyncIdentity.connect(database_url) as identity:
+            app.state.identity = identity
+            yield
+
+    app = FastAPI(title="identity", lifespan=lifespan)
+
+    @app.post("/identify")
+    async def identify(request: Request) -> JSONResponse:
+        try:  # any content type: many clients forget the header
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            return error(400, "invalid_input", "invalid request: body must be a JSON object", "request")
+        identity: AsyncIdentity = request.app.state.identity
+        try:
+            contact = await identity.identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        wire = contact.to_dict()
+        wire["primaryContatctId"] = wire["primaryContactId"]  # the original task's spelling
+        return JSONResponse({"contact": wire})
+
+    return app
+
+
+app = create_app(os.environ.get("IDENTITY_DATABASE_URL", "sqlite:identity.db"))

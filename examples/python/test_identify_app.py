@@ -1,0 +1,38 @@
+"""Drives the FastAPI example over HTTP (FastAPI's TestClient) with every shared vector."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from identify_app import create_app  # noqa: E402
+
+VECTORS = sorted((pathlib.Path(__file__).resolve().parents[2] / "tests" / "vectors").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
+def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        for i, step in enumerate(json.loads(path.read_text(encoding="utf-8"))["steps"]):
+            response = client.post("/identify", content=json.dumps(step["request"]))
+            body = response.json()
+            if "error" in step:
+                assert response.status_code == 400, (i, body)
+                assert body["error"]["code"] == "invalid_input", (i, body)
+                assert body["error"]["field"] == step["error"]["field"], (i, body)
+            else:
+                assert response.status_code == 200, (i, body)
+                assert body["contact"].pop("primaryContatctId") == body["contact"]["primaryContactId"]
+                assert body == step["response"], (i, body)
+
+
+def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
+    with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        assert client.post("/identify", content="{").json()["error"]["code"] == "malformed_json"
+        assert client.post("/identify", content="[]").json()["error"]["field"] == "request"
+        assert client.post("/identify", content='{"phoneNumber": true}').status_code == 400

@@ -1,0 +1,22 @@
+"""Customer identity reconciliation: link every checkout that shares an email or a phone number
+into one customer, and answer with the consolidated customer.
+
+>>> from identity_reconciliation import Identity
+>>> with Identity("memory:") as ident:
+...     ident.identify(email="doc@hillvalley.edu", phone_number=123456).to_dict()
+{'primaryContactId': 1, 'emails': ['doc@hillvalley.edu'], 'phoneNumbers': ['123456'], 'secondaryContactIds': []}
+"""
+
+from ._errors import ClosedError, IdentityError, InvalidInputError, StoreError
+from ._native import AsyncIdentity, Contact, Identity, __version__
+
+__all__ = [
+    "AsyncIdentity",
+    "ClosedError",
+    "Contact",
+    "Identity",
+    "IdentityError",
+    "InvalidInputError",
+    "StoreError",
+    "__version__",
+]

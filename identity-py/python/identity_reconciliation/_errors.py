@@ -1,0 +1,27 @@
+"""The exceptions of identity_reconciliation, defined once and raised by the native module."""
+
+from __future__ import annotations
+
+
+class IdentityError(Exception):
+    """Base class of every error raised by identity_reconciliation."""
+
+
+class InvalidInputError(IdentityError, ValueError):
+    """An argument broke the contract; nothing was read or written.
+
+    ``field`` names it: ``"email"``, ``"phone_number"``, ``"request"`` (both absent),
+    ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
+    """
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StoreError(IdentityError):
+    """The database failed: unreachable, busy, or answered with an error."""
+
+
+class ClosedError(IdentityError):
+    """The handle was closed with ``close()``."""

@@ -1,0 +1,74 @@
+//! Python arguments to a core request: `str | None` emails, `str | int | None` phone numbers.
+//! Every rule about the values themselves is the core's (`Email::parse`, `Phone::parse`).
+
+use identity::{Email, IdentifyRequest, Phone};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyString};
+
+use crate::errors;
+
+/// Builds a request from the `email` and `phone_number` arguments.
+pub fn request(
+    email: Option<&Bound<'_, PyAny>>,
+    phone_number: Option<&Bound<'_, PyAny>>,
+) -> PyResult<IdentifyRequest> {
+    IdentifyRequest::new(email_arg(email)?, phone_arg(phone_number)?).map_err(|e| errors::to_py(&e))
+}
+
+fn email_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Email>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) if v.is_instance_of::<PyString>() => {
+            let text: String = v.extract()?;
+            Email::parse_optional(Some(&text)).map_err(|e| errors::to_py(&e))
+        }
+        Some(v) => Err(errors::invalid_input(
+            &format!("invalid email: must be a str or None, not {}", type_name(v)),
+            "email",
+        )),
+    }
+}
+
+fn phone_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Phone>> {
+    let bad = |reason: String| {
+        errors::invalid_input(&format!("invalid phone number: {reason}"), "phone_number")
+    };
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) if v.is_instance_of::<PyString>() => {
+            let text: String = v.extract()?;
+            Phone::parse_optional(Some(&text)).map_err(|e| errors::to_py(&e))
+        }
+        // bool is an int subclass in Python; True is not a phone number
+        Some(v) if v.is_instance_of::<PyBool>() => {
+            Err(bad("must be a str, an int or None, not bool".into()))
+        }
+        Some(v) if v.is_instance_of::<PyInt>() => {
+            if let Ok(n) = v.extract::<u64>() {
+                return Ok(Some(Phone::from_integer(n)));
+            }
+            if v.lt(0)? {
+                return Err(bad("an int must not be negative".into()));
+            }
+            // beyond 64 bits: its decimal digits, which the core then limits to 20
+            let digits: String = v.str()?.extract()?;
+            Phone::parse(&digits)
+                .map(Some)
+                .map_err(|e| errors::to_py(&e))
+        }
+        Some(v) => Err(bad(format!(
+            "must be a str, an int or None, not {}",
+            type_name(v)
+        ))),
+    }
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".into())
+}

@@ -1,0 +1,64 @@
+//! Maps the core's errors to the Python exception classes, which are defined once in
+//! `identity_reconciliation/_errors.py` (so that `InvalidInputError` can also be a `ValueError`).
+
+use identity::{Error, Field};
+use pyo3::prelude::*;
+
+/// The exception class `name` from `identity_reconciliation._errors`, called with `args`.
+fn make<'py, A>(py: Python<'py>, name: &str, args: A) -> PyErr
+where
+    A: pyo3::call::PyCallArgs<'py>,
+{
+    let built = py
+        .import("identity_reconciliation._errors")
+        .and_then(|m| m.getattr(name))
+        .and_then(|class| class.call1(args));
+    match built {
+        Ok(exception) => PyErr::from_value(exception),
+        Err(e) => e,
+    }
+}
+
+/// The Python name of a core field.
+pub fn field_name(field: Field) -> &'static str {
+    match field {
+        Field::Email => "email",
+        Field::PhoneNumber => "phone_number",
+        _ => "request",
+    }
+}
+
+/// `InvalidInputError(message, field)`.
+pub fn invalid_input(message: &str, field: &str) -> PyErr {
+    Python::attach(|py| make(py, "InvalidInputError", (message, field)))
+}
+
+/// `IdentityError(message)`.
+pub fn identity_error(message: &str) -> PyErr {
+    Python::attach(|py| make(py, "IdentityError", (message,)))
+}
+
+/// `ClosedError(message)`.
+pub fn closed(what: &str) -> PyErr {
+    let message = format!("this {what} is closed; create a new one");
+    Python::attach(|py| make(py, "ClosedError", (message,)))
+}
+
+/// The exception for a core error; the message is the core's, with its causes.
+pub fn to_py(error: &Error) -> PyErr {
+    let message = error.chain();
+    Python::attach(|py| match error {
+        Error::InvalidInput { field, .. } => {
+            make(py, "InvalidInputError", (message, field_name(*field)))
+        }
+        Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => {
+            make(py, "InvalidInputError", (message, "url"))
+        }
+        Error::Closed => make(py, "ClosedError", (message,)),
+        Error::Unavailable { .. }
+        | Error::Store { .. }
+        | Error::Contention { .. }
+        | Error::CorruptRow { .. } => make(py, "StoreError", (message,)),
+        _ => make(py, "IdentityError", (message,)),
+    })
+}

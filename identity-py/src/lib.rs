@@ -1,0 +1,432 @@
+//! `identity_reconciliation._native`: the Python binding of the identity core. It converts
+//! arguments, runs the core on the process's one tokio runtime (the GIL released while waiting),
+//! and maps errors; the rules all live in the core.
+
+mod convert;
+mod errors;
+mod runtime;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pyo3::BoundObject;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+
+use crate::convert::request;
+
+/// `Contact`'s constructor arguments, as pickled.
+type ContactArgs = (i64, Vec<String>, Vec<String>, Vec<i64>);
+
+/// The consolidated customer: immutable, comparable, hashable, picklable.
+#[pyclass(frozen, eq, hash, module = "identity_reconciliation")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Contact {
+    primary_contact_id: i64,
+    emails: Vec<String>,
+    phone_numbers: Vec<String>,
+    secondary_contact_ids: Vec<i64>,
+}
+
+impl From<identity::ConsolidatedContact> for Contact {
+    fn from(c: identity::ConsolidatedContact) -> Self {
+        Contact {
+            primary_contact_id: c.primary_contact_id.0,
+            emails: c.emails.iter().map(ToString::to_string).collect(),
+            phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
+            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.0).collect(),
+        }
+    }
+}
+
+#[pymethods]
+impl Contact {
+    #[new]
+    #[pyo3(signature = (primary_contact_id, emails, phone_numbers, secondary_contact_ids))]
+    fn new(
+        primary_contact_id: i64,
+        emails: Vec<String>,
+        phone_numbers: Vec<String>,
+        secondary_contact_ids: Vec<i64>,
+    ) -> Self {
+        Contact {
+            primary_contact_id,
+            emails,
+            phone_numbers,
+            secondary_contact_ids,
+        }
+    }
+
+    /// The customer's primary row id.
+    #[getter]
+    fn primary_contact_id(&self) -> i64 {
+        self.primary_contact_id
+    }
+
+    /// Distinct emails, the primary's first.
+    #[getter]
+    fn emails(&self) -> Vec<String> {
+        self.emails.clone()
+    }
+
+    /// Distinct phone numbers, the primary's first.
+    #[getter]
+    fn phone_numbers(&self) -> Vec<String> {
+        self.phone_numbers.clone()
+    }
+
+    /// Every secondary row id, ascending.
+    #[getter]
+    fn secondary_contact_ids(&self) -> Vec<i64> {
+        self.secondary_contact_ids.clone()
+    }
+
+    /// The wire shape: `{"primaryContactId", "emails", "phoneNumbers", "secondaryContactIds"}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        dict.set_item("primaryContactId", self.primary_contact_id)?;
+        dict.set_item("emails", self.emails.clone())?;
+        dict.set_item("phoneNumbers", self.phone_numbers.clone())?;
+        dict.set_item("secondaryContactIds", self.secondary_contact_ids.clone())?;
+        Ok(dict)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let repr = |v: Bound<'_, PyAny>| v.repr().map(|r| r.to_string());
+        Ok(format!(
+            "Contact(primary_contact_id={}, emails={}, phone_numbers={}, secondary_contact_ids={})",
+            self.primary_contact_id,
+            repr(self.emails.clone().into_pyobject(py)?.into_any())?,
+            repr(self.phone_numbers.clone().into_pyobject(py)?.into_any())?,
+            repr(
+                self.secondary_contact_ids
+                    .clone()
+                    .into_pyobject(py)?
+                    .into_any()
+            )?,
+        ))
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, ContactArgs) {
+        let c = slf.get();
+        (
+            slf.get_type(),
+            (
+                c.primary_contact_id,
+                c.emails.clone(),
+                c.phone_numbers.clone(),
+                c.secondary_contact_ids.clone(),
+            ),
+        )
+    }
+}
+
+/// What both handles hold: the core handle, the process that made it, and whether it is closed.
+struct Handle {
+    inner: identity::Identity,
+    owner: u32,
+    closed: AtomicBool,
+    what: &'static str,
+}
+
+impl Handle {
+    /// The core handle, if this process may use it and it is open.
+    fn usable(&self) -> PyResult<identity::Identity> {
+        runtime::check_owner(self.owner, self.what)?;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(errors::closed(self.what));
+        }
+        Ok(self.inner.clone())
+    }
+
+    fn repr(&self) -> String {
+        format!(
+            "{}(backend='{}', closed={})",
+            self.what,
+            self.inner.store().backend(),
+            if self.closed.load(Ordering::SeqCst) {
+                "True"
+            } else {
+                "False"
+            }
+        )
+    }
+}
+
+/// Connection options shared by both constructors.
+fn options(max_connections: u32, acquire_timeout: f64) -> PyResult<identity::ConnectOptions> {
+    if !(acquire_timeout.is_finite() && acquire_timeout > 0.0) {
+        return Err(errors::invalid_input(
+            "acquire_timeout must be a positive number of seconds",
+            "acquire_timeout",
+        ));
+    }
+    if max_connections == 0 {
+        return Err(errors::invalid_input(
+            "max_connections must be at least 1",
+            "max_connections",
+        ));
+    }
+    Ok(identity::ConnectOptions::default()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs_f64(acquire_timeout)))
+}
+
+/// The blocking API. Calls release the GIL while they wait, so threads run them in parallel.
+#[pyclass(frozen, module = "identity_reconciliation")]
+pub struct Identity {
+    handle: Handle,
+}
+
+#[pymethods]
+impl Identity {
+    #[new]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: f64,
+    ) -> PyResult<Self> {
+        let options = options(max_connections, acquire_timeout)?;
+        let rt = runtime::get()?;
+        let inner = py
+            .detach(|| rt.block_on(identity::Identity::connect_with(url, &options)))
+            .map_err(|e| errors::to_py(&e))?;
+        let handle = Handle {
+            inner,
+            owner: std::process::id(),
+            closed: AtomicBool::new(false),
+            what: "Identity",
+        };
+        Ok(Identity { handle })
+    }
+
+    /// Links the checkout into its customer and returns the consolidated customer.
+    #[pyo3(signature = (email = None, phone_number = None))]
+    fn identify(
+        &self,
+        py: Python<'_>,
+        email: Option<&Bound<'_, PyAny>>,
+        phone_number: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Contact> {
+        let request = request(email, phone_number)?;
+        let inner = self.handle.usable()?;
+        let rt = runtime::get()?;
+        py.detach(|| rt.block_on(inner.identify_request(&request)))
+            .map(Contact::from)
+            .map_err(|e| errors::to_py(&e))
+    }
+
+    /// The customer for an email and/or phone without writing anything; `None` if unknown.
+    #[pyo3(signature = (email = None, phone_number = None))]
+    fn lookup(
+        &self,
+        py: Python<'_>,
+        email: Option<&Bound<'_, PyAny>>,
+        phone_number: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Contact>> {
+        let request = request(email, phone_number)?;
+        let inner = self.handle.usable()?;
+        let rt = runtime::get()?;
+        py.detach(|| rt.block_on(inner.lookup_request(&request)))
+            .map(|c| c.map(Contact::from))
+            .map_err(|e| errors::to_py(&e))
+    }
+
+    /// Closes the database connections; later calls raise `ClosedError`. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        runtime::check_owner(self.handle.owner, self.handle.what)?;
+        if !self.handle.closed.swap(true, Ordering::SeqCst) {
+            let (inner, rt) = (self.handle.inner.clone(), runtime::get()?);
+            py.detach(|| rt.block_on(inner.close()));
+        }
+        Ok(())
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.handle.closed.load(Ordering::SeqCst)
+    }
+
+    /// `memory`, `sqlite` or `postgres`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.handle.inner.store().backend()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        self.handle.repr()
+    }
+}
+
+/// The asyncio API: every call returns an awaitable resolved from the runtime's threads, so the
+/// event loop never blocks.
+#[pyclass(frozen, module = "identity_reconciliation")]
+pub struct AsyncIdentity {
+    handle: std::sync::Arc<Handle>,
+}
+
+#[pymethods]
+impl AsyncIdentity {
+    /// Connects (and migrates); resolves to an `AsyncIdentity`.
+    #[staticmethod]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    fn connect<'py>(
+        py: Python<'py>,
+        url: String,
+        max_connections: u32,
+        acquire_timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = options(max_connections, acquire_timeout)?;
+        awaitable(py, async move {
+            let inner = identity::Identity::connect_with(&url, &options).await?;
+            let handle = Handle {
+                inner,
+                owner: std::process::id(),
+                closed: AtomicBool::new(false),
+                what: "AsyncIdentity",
+            };
+            Ok(AsyncIdentity {
+                handle: std::sync::Arc::new(handle),
+            })
+        })
+    }
+
+    /// Resolves to the consolidated customer.
+    #[pyo3(signature = (email = None, phone_number = None))]
+    fn identify<'py>(
+        &self,
+        py: Python<'py>,
+        email: Option<&Bound<'py, PyAny>>,
+        phone_number: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = request(email, phone_number)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner.identify_request(&request).await.map(Contact::from)
+        })
+    }
+
+    /// Resolves to the customer or `None`, writing nothing.
+    #[pyo3(signature = (email = None, phone_number = None))]
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        email: Option<&Bound<'py, PyAny>>,
+        phone_number: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = request(email, phone_number)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner
+                .lookup_request(&request)
+                .await
+                .map(|c| c.map(Contact::from))
+        })
+    }
+
+    /// Closes the database connections; later calls raise `ClosedError`. Idempotent.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        runtime::check_owner(self.handle.owner, self.handle.what)?;
+        let first = !self.handle.closed.swap(true, Ordering::SeqCst);
+        let inner = self.handle.inner.clone();
+        awaitable(py, async move {
+            if first {
+                inner.close().await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.handle.closed.load(Ordering::SeqCst)
+    }
+
+    /// `memory`, `sqlite` or `postgres`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.handle.inner.store().backend()
+    }
+
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let same = AsyncIdentity {
+            handle: slf.get().handle.clone(),
+        };
+        awaitable(slf.py(), async move { Ok(same) })
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _args: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.close(py)
+    }
+
+    fn __repr__(&self) -> String {
+        self.handle.repr()
+    }
+}
+
+/// An asyncio future of the running loop, resolved with the result of `work`, which runs on the
+/// tokio runtime. The loop is only touched through `call_soon_threadsafe`.
+fn awaitable<'py, T, F>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = identity::Result<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let future = event_loop.call_method0("create_future")?;
+    let (loop_ref, future_ref) = (event_loop.unbind(), future.clone().unbind());
+    runtime::get()?.spawn(async move {
+        let result = work.await;
+        // `try_attach`: the interpreter may be shutting down while a call is in flight
+        Python::try_attach(|py| {
+            let outcome = match result {
+                Ok(value) => value
+                    .into_pyobject(py)
+                    .map(|v| v.into_any().unbind())
+                    .map_err(Into::into),
+                Err(e) => Err(errors::to_py(&e)),
+            };
+            let (setter, value) = match outcome {
+                Ok(value) => ("resolve", value),
+                Err(e) => ("reject", e.into_value(py).into_any()),
+            };
+            let delivered = py
+                .import("identity_reconciliation._glue")
+                .and_then(|glue| glue.getattr(setter))
+                .and_then(|setter| {
+                    loop_ref.call_method1(py, "call_soon_threadsafe", (setter, future_ref, value))
+                });
+            // a closed loop cannot take the result any more; nobody is waiting for it then
+            drop(delivered);
+        });
+    });
+    Ok(future)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Contact>()?;
+    m.add_class::<Identity>()?;
+    m.add_class::<AsyncIdentity>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+"""Every file in tests/vectors, replayed through the sync and the async API on SQLite and
+PostgreSQL, checking answers, errors (class and field), created rows and the table."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+from typing import Any
+
+import pytest
+from conftest import VECTOR_FILES, load_vector, rows
+
+from identity_reconciliation import AsyncIdentity, Identity, InvalidInputError
+
+FIELD = {"email": "email", "phoneNumber": "phone_number", "request": "request"}
+
+
+def arguments(request: dict[str, Any]) -> dict[str, Any]:
+    return {"email": request.get("email"), "phone_number": request.get("phoneNumber")}
+
+
+def check_step(url: str, step: dict[str, Any], before: list[Any], outcome: Any, at: str) -> None:
+    after = rows(url)
+    if "error" in step:
+        assert isinstance(outcome, InvalidInputError), f"{at}: expected InvalidInputError, got {outcome!r}"
+        assert outcome.field == FIELD[step["error"]["field"]], at
+        assert str(outcome).startswith("invalid "), at
+        assert after == before, f"{at}: an invalid request wrote"
+        return
+    assert not isinstance(outcome, BaseException), f"{at}: {outcome!r}"
+    assert outcome.to_dict() == step["response"]["contact"], at
+    created = [r for r in after if r not in before and r[0] not in {b[0] for b in before}]
+    if step["creates"] is None:
+        assert created == [], at
+    else:
+        expected = step["creates"]
+        assert created == [(expected["id"], expected["linkedId"], expected["linkPrecedence"])], at
+    if "table" in step:
+        assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
+
+
+@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
+def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
+    with Identity(store_url) as ident:
+        for i, step in enumerate(load_vector(path)["steps"]):
+            before = rows(store_url)
+            try:
+                outcome: Any = ident.identify(**arguments(step["request"]))
+            except InvalidInputError as e:
+                outcome = e
+            check_step(store_url, step, before, outcome, f"{path.name} step {i}")
+
+
+async def replay_async(url: str, path: pathlib.Path) -> None:
+    async with await AsyncIdentity.connect(url) as ident:
+        for i, step in enumerate(load_vector(path)["steps"]):
+            before = rows(url)
+            try:
+                outcome: Any = await ident.identify(**arguments(step["request"]))
+            except InvalidInputError as e:
+                outcome = e
+            check_step(url, step, before, outcome, f"{path.name} step {i} (async)")
+
+
+@pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
+def test_vectors_async(store_url: str, path: pathlib.Path) -> None:
+    asyncio.run(replay_async(store_url, path))
+
+
+def test_vectors_async_under_uvloop(tmp_path: pathlib.Path) -> None:
+    import uvloop  # pinned in requirements-dev.txt
+
+    for i, path in enumerate(VECTOR_FILES):
+        uvloop.run(replay_async(f"sqlite://{tmp_path / f'uv{i}.db'}", path))

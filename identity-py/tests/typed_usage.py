@@ -1,0 +1,29 @@
+"""Type-checked (mypy --strict) by test_api.py: the public API as a user writes it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from identity_reconciliation import AsyncIdentity, Contact, Identity, InvalidInputError
+
+
+def sync_usage() -> list[str]:
+    with Identity("memory:") as ident:
+        c: Contact = ident.identify(email="doc@hillvalley.edu", phone_number=123456)
+        known: Contact | None = ident.lookup(phone_number="123456")
+        try:
+            ident.identify(email="bad")
+        except InvalidInputError as e:
+            field: str = e.field
+            assert field == "email"
+        return c.emails + (known.phone_numbers if known else [])
+
+
+async def async_usage() -> int:
+    async with await AsyncIdentity.connect("memory:") as ident:
+        c = await ident.identify(email="doc@hillvalley.edu")
+        return c.primary_contact_id
+
+
+if __name__ == "__main__":
+    print(sync_usage(), asyncio.run(async_usage()))
