@@ -110,12 +110,18 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(8)
         };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await
-            .map_err(|e| Error::store("opening the sqlite database", e))?;
-        Ok(SqliteStore { pool })
+        let pool_options = pool_options.acquire_timeout(Duration::from_secs(30));
+        // Switching a fresh file to WAL needs an exclusive lock and does not wait for it: when
+        // several processes open the same new file at once, the losers get SQLITE_BUSY. Retry.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(pool) => return Ok(SqliteStore { pool }),
+                Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
+                Err(e) => return Err(Error::store("opening the sqlite database", e)),
+            }
+        }
     }
 
     /// The underlying pool.

@@ -1,0 +1,54 @@
+// Starts the Express app on a free port and replays every shared vector over HTTP.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { createApp } from './app.mjs'
+
+const VECTORS = join(import.meta.dirname, '..', '..', 'tests', 'vectors')
+
+async function serve() {
+  const { app, identity } = await createApp('sqlite::memory:')
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const base = `http://127.0.0.1:${server.address().port}`
+  return { base, close: async () => { server.close(); await identity.close() } }
+}
+
+for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort()) {
+  test(`vector ${file} over HTTP`, async () => {
+    const { base, close } = await serve()
+    try {
+      const vector = JSON.parse(readFileSync(join(VECTORS, file), 'utf8'))
+      for (const [i, step] of vector.steps.entries()) {
+        const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request) })
+        const body = await response.json()
+        if (step.error) {
+          assert.equal(response.status, 400, `${file} ${i}`)
+          assert.equal(body.error.field, step.error.field, `${file} ${i}`)
+        } else {
+          assert.equal(response.status, 200, `${file} ${i}: ${JSON.stringify(body)}`)
+          const { primaryContatctId, ...contact } = body.contact
+          assert.equal(primaryContatctId, contact.primaryContactId)
+          assert.deepEqual({ contact }, step.response, `${file} ${i}`)
+        }
+      }
+    } finally {
+      await close()
+    }
+  })
+}
+
+test('malformed JSON and oversized bodies get JSON errors', async () => {
+  const { base, close } = await serve()
+  try {
+    const malformed = await fetch(`${base}/identify`, { method: 'POST', body: '{' })
+    assert.equal(malformed.status, 400)
+    assert.equal((await malformed.json()).error.code, 'malformed_json')
+    const big = await fetch(`${base}/identify`, { method: 'POST', body: 'x'.repeat(20_000) })
+    assert.equal(big.status, 413)
+  } finally {
+    await close()
+  }
+})

@@ -1,0 +1,16 @@
+// Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
+import { Identity, type Contact, type IdentityErrorInfo } from '../index.js'
+
+export async function main(): Promise<number> {
+  const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
+  const c: Contact = await ident.identify({ email: 'doc@hillvalley.edu', phoneNumber: 123456 })
+  const again: Contact | null = await ident.lookup({ phoneNumber: '123456' })
+  try {
+    await ident.identify({ email: 'bad' })
+  } catch (e) {
+    const { code, field }: IdentityErrorInfo = e as Error & IdentityErrorInfo
+    if (code === 'INVALID_INPUT' && field === 'email') console.log('rejected as expected')
+  }
+  await ident.close()
+  return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
+}

@@ -1,0 +1,53 @@
+// Every file in tests/vectors on SQLite and PostgreSQL: answers, errors (code and field),
+// created rows and the table (read back in SQL on PostgreSQL).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Identity } from '../index.js'
+import { freshDatabase, vectorFiles } from './helpers.mjs'
+
+async function replay(ident, vector, db) {
+  for (const [i, step] of vector.steps.entries()) {
+    const at = `${vector.name} step ${i}`
+    const before = db ? await db.query('SELECT id FROM contact ORDER BY id') : null
+    let outcome
+    try {
+      outcome = await ident.identify(step.request)
+    } catch (e) {
+      outcome = e
+    }
+    if (step.error) {
+      assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+      assert.equal(outcome.code, 'INVALID_INPUT', at)
+      assert.equal(outcome.field, step.error.field, at)
+      assert.match(outcome.message, /^invalid /, at)
+      if (db) assert.deepEqual(await db.query('SELECT id FROM contact ORDER BY id'), before, `${at}: wrote`)
+      continue
+    }
+    assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+    assert.deepEqual(outcome, step.response.contact, at)
+    if (!db) continue
+    const rows = await db.query('SELECT id::int, linked_id::int AS "linkedId", link_precedence AS "linkPrecedence" FROM contact ORDER BY id')
+    const created = rows.filter((r) => !before.some((b) => Number(b.id) === r.id))
+    assert.deepEqual(created, step.creates ? [step.creates] : [], `${at}: created rows`)
+    if (step.table) assert.deepEqual(rows.map(({ id, linkedId }) => ({ id, linkedId })), step.table, `${at}: table`)
+  }
+}
+
+for (const vector of vectorFiles()) {
+  test(`${vector.name} on sqlite`, async () => {
+    const ident = await Identity.connect('sqlite::memory:')
+    await replay(ident, vector, null)
+    await ident.close()
+  })
+
+  test(`${vector.name} on postgres`, async () => {
+    const db = await freshDatabase()
+    try {
+      const ident = await Identity.connect(db.url)
+      await replay(ident, vector, db)
+      await ident.close()
+    } finally {
+      await db.drop()
+    }
+  })
+}

@@ -1,0 +1,262 @@
+//! `identity-reconciliation` for Node.js: the identity core as a Promise API. The binding
+//! converts arguments, runs the core on napi's tokio runtime (never on the event loop), and maps
+//! errors to `Error`s with a stable `code`; the rules all live in the core.
+
+mod convert;
+mod errors;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use napi::ValueType;
+use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, Unknown};
+use napi_derive::napi;
+
+use crate::errors::Failure;
+
+/// The consolidated customer: a plain object, ready for `JSON.stringify`.
+#[napi(object)]
+pub struct Contact {
+    /// The customer's primary row id.
+    pub primary_contact_id: i64,
+    /// Distinct emails, the primary's first, then by row id.
+    pub emails: Vec<String>,
+    /// Distinct phone numbers, the primary's first, then by row id.
+    pub phone_numbers: Vec<String>,
+    /// Every secondary row id, ascending.
+    pub secondary_contact_ids: Vec<i64>,
+}
+
+impl From<identity::ConsolidatedContact> for Contact {
+    fn from(c: identity::ConsolidatedContact) -> Self {
+        Contact {
+            primary_contact_id: c.primary_contact_id.0,
+            emails: c.emails.iter().map(ToString::to_string).collect(),
+            phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
+            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.0).collect(),
+        }
+    }
+}
+
+/// What `identify` and `lookup` take. Blank strings count as absent; at least one value is
+/// required. Any other type is rejected with `code: 'INVALID_INPUT'`.
+#[napi(object)]
+pub struct IdentifyInput {
+    /// The checkout's email.
+    #[napi(ts_type = "string | null")]
+    pub email: Option<String>,
+    /// The checkout's phone number: a string, or a non-negative integer (number up to
+    /// `Number.MAX_SAFE_INTEGER`, or bigint) meaning its decimal digits.
+    #[napi(ts_type = "string | number | bigint | null")]
+    pub phone_number: Option<String>,
+}
+
+/// The fields this package adds to the `Error`s it rejects with:
+/// `catch (e) { const { code, field } = e as Error & IdentityErrorInfo }`.
+#[napi(object)]
+pub struct IdentityErrorInfo {
+    /// `'INVALID_INPUT'` (nothing was written), `'STORE'` (the database failed) or `'CLOSED'`.
+    #[napi(ts_type = "'INVALID_INPUT' | 'STORE' | 'CLOSED'")]
+    pub code: String,
+    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'url'` or an option name.
+    pub field: Option<String>,
+}
+
+/// Options of `Identity.connect`.
+#[napi(object)]
+pub struct ConnectOptions {
+    /// PostgreSQL: most pooled connections (default 10).
+    pub max_connections: Option<u32>,
+    /// How long a call waits for a free connection before failing with `STORE`, in ms (default 5000).
+    pub acquire_timeout_ms: Option<u32>,
+}
+
+/// A handle on a store. Every method returns a Promise and runs off the event loop, so many
+/// calls in flight run concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`),
+/// `'STORE'` or `'CLOSED'`.
+#[napi]
+pub struct Identity {
+    inner: identity::Identity,
+    closed: Arc<AtomicBool>,
+}
+
+#[napi]
+impl Identity {
+    /// Connects to `url` (`postgres://…`, `sqlite:path`, `sqlite::memory:` or `memory:`) and runs
+    /// the migrations.
+    #[napi(
+        ts_args_type = "url: string, options?: ConnectOptions",
+        ts_return_type = "Promise<Identity>"
+    )]
+    pub fn connect<'env>(
+        env: &'env Env,
+        url: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, Identity>> {
+        let parsed = connect_arguments(&url, options.as_ref());
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match parsed {
+                    Ok((url, options)) => identity::Identity::connect_with(&url, &options)
+                        .await
+                        .map_err(Failure::from),
+                    Err(f) => Err(f),
+                })
+            },
+            |env, outcome| match outcome {
+                Ok(inner) => Ok(Identity {
+                    inner,
+                    closed: Arc::new(AtomicBool::new(false)),
+                }),
+                Err(f) => Err(f.into_js(env)),
+            },
+        )
+    }
+
+    /// Links the checkout into its customer; resolves to the consolidated customer.
+    #[napi(
+        ts_args_type = "input: IdentifyInput",
+        ts_return_type = "Promise<Contact>"
+    )]
+    pub fn identify<'env>(
+        &self,
+        env: &'env Env,
+        input: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, Contact>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, convert::request(&input)?)));
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match work {
+                    Ok((inner, request)) => inner
+                        .identify_request(&request)
+                        .await
+                        .map(Contact::from)
+                        .map_err(Failure::from),
+                    Err(f) => Err(f),
+                })
+            },
+            |env, outcome| outcome.map_err(|f| f.into_js(env)),
+        )
+    }
+
+    /// Resolves to the customer an email and/or phone belongs to, or `null`; writes nothing.
+    #[napi(
+        ts_args_type = "input: IdentifyInput",
+        ts_return_type = "Promise<Contact | null>"
+    )]
+    pub fn lookup<'env>(
+        &self,
+        env: &'env Env,
+        input: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, Option<Contact>>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, convert::request(&input)?)));
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match work {
+                    Ok((inner, request)) => inner
+                        .lookup_request(&request)
+                        .await
+                        .map(|c| c.map(Contact::from))
+                        .map_err(Failure::from),
+                    Err(f) => Err(f),
+                })
+            },
+            |env, outcome| outcome.map_err(|f| f.into_js(env)),
+        )
+    }
+
+    /// Closes the database connections; later calls reject with `code: 'CLOSED'`. Idempotent.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let first = !self.closed.swap(true, Ordering::SeqCst);
+        let inner = self.inner.clone();
+        env.spawn_future(async move {
+            if first {
+                inner.close().await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// `'memory'`, `'sqlite'` or `'postgres'`.
+    #[napi(getter)]
+    pub fn backend(&self) -> &'static str {
+        self.inner.store().backend()
+    }
+}
+
+impl Identity {
+    fn usable(&self) -> std::result::Result<identity::Identity, Failure> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Failure::closed());
+        }
+        Ok(self.inner.clone())
+    }
+}
+
+/// Reads `connect`'s arguments: a string URL and an optional options object.
+fn connect_arguments(
+    url: &Unknown<'_>,
+    options: Option<&Unknown<'_>>,
+) -> std::result::Result<(String, identity::ConnectOptions), Failure> {
+    let bad_url = || Failure::invalid("url", "invalid database url: must be a string");
+    if url.get_type().map_err(|_| bad_url())? != ValueType::String {
+        return Err(bad_url());
+    }
+    // SAFETY: the type was checked just above.
+    let url: String = unsafe { url.cast() }.map_err(|_| bad_url())?;
+    let mut result = identity::ConnectOptions::default();
+    let Some(options) =
+        options.filter(|o| !matches!(o.get_type(), Ok(ValueType::Undefined | ValueType::Null)))
+    else {
+        return Ok((url, result));
+    };
+    let bad = |field: &'static str, what: &str| {
+        Failure::invalid(field, format!("invalid {field}: {what}"))
+    };
+    if options.get_type().ok() != Some(ValueType::Object) {
+        return Err(bad("options", "must be an object"));
+    }
+    // SAFETY: the type was checked just above.
+    let object: Object<'_> =
+        unsafe { options.cast() }.map_err(|_| bad("options", "must be an object"))?;
+    let positive = |field: &'static str| -> std::result::Result<Option<u32>, Failure> {
+        match object.get::<Unknown<'_>>(field).ok().flatten() {
+            None => Ok(None),
+            Some(v) if matches!(v.get_type(), Ok(ValueType::Undefined | ValueType::Null)) => {
+                Ok(None)
+            }
+            Some(v) if v.get_type().ok() == Some(ValueType::Number) => {
+                // SAFETY: the type was checked just above.
+                let n: f64 =
+                    unsafe { v.cast() }.map_err(|_| bad(field, "must be a positive integer"))?;
+                if n.fract() == 0.0 && n >= 1.0 && n <= f64::from(u32::MAX) {
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    // checked range
+                    Ok(Some(n as u32))
+                } else {
+                    Err(bad(field, "must be a positive integer"))
+                }
+            }
+            Some(_) => Err(bad(field, "must be a positive integer")),
+        }
+    };
+    if let Some(n) = positive("maxConnections")? {
+        result = result.max_connections(n);
+    }
+    if let Some(ms) = positive("acquireTimeoutMs")? {
+        result = result.acquire_timeout(Duration::from_millis(u64::from(ms)));
+    }
+    Ok((url, result))
+}
