@@ -205,8 +205,9 @@ async fn merges_sharing_a_customer_but_no_identifier_stay_flat() {
     common::assert_invariants(&identity.all_contacts().await.unwrap());
 }
 
-/// The protocol needs read committed; a server (or database) defaulting to repeatable read must
-/// not change that: each transaction pins its own isolation level.
+/// The protocol needs read committed. A database defaulting to repeatable read must not change
+/// that: `PgStore::connect` pins read committed for its sessions, and a store made from a pool
+/// the caller configured wraps each write in a read committed transaction instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_default_of_repeatable_read_does_not_break_the_protocol() {
     let db = TestDb::create().await;
@@ -222,7 +223,21 @@ async fn server_default_of_repeatable_read_does_not_break_the_protocol() {
         .await
         .unwrap();
     admin.close().await;
-    let identity = connect(db.url(), 16).await;
+    connect(db.url(), 1).await.close().await; // migrate
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect(db.url())
+        .await
+        .unwrap();
+    let level: String = sqlx::query_scalar("SHOW transaction_isolation")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        level, "repeatable read",
+        "the caller's sessions really default to repeatable read"
+    );
+    let identity = Identity::from_store(identity::PgStore::from_pool(pool));
     for round in 0..10 {
         let barrier = Arc::new(tokio::sync::Barrier::new(16));
         let mut tasks = tokio::task::JoinSet::new();
@@ -343,6 +358,37 @@ async fn wait_for_waiters(admin: &sqlx::PgPool, condition: &'static str, count: 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("fewer than {count} backends matched `{condition}` within 5 s");
+}
+
+/// Many concurrent writes into one customer (a hot customer) all succeed: a plan that went
+/// stale is redone under the locks, where it cannot go stale again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_new_values_for_one_hot_customer_all_succeed() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 8).await;
+    identity
+        .identify(Some("hot@x.io"), Some("777"))
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let identity = identity.clone();
+        tasks.spawn(async move {
+            identity
+                .identify(Some(&format!("fan{i}@x.io")), Some("777"))
+                .await
+        });
+    }
+    let answers: Vec<_> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("no request gives up");
+    assert!(answers.iter().all(|a| a.primary_contact_id.0 == 1));
+    let rows = identity.all_contacts().await.unwrap();
+    assert_eq!(rows.len(), 301);
+    common::assert_sql_invariants(&db.pool().await).await;
 }
 
 /// Blocks every write statement on contact until advisory lock 4242 (held by the test) is free.

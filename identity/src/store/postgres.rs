@@ -1,30 +1,42 @@
-//! [`PgStore`]: the production store on PostgreSQL. The only file that knows Postgres SQL.
+//! [`PgStore`]: the production store on PostgreSQL. The only Rust file that knows Postgres SQL;
+//! its two SQL functions live in `migrations/postgres/*_identify_functions.sql`.
 //!
-//! Concurrency protocol of `identify` (read committed isolation):
-//! Transactions run at read committed isolation whatever the server's default.
-//! 1. Read the touched customers in one statement, outside any transaction. If the request is
-//!    already fully known, answer: one round trip, no locks.
-//! 2. Otherwise, in a transaction: take transaction-scoped advisory locks on the request's
-//!    identifiers (sorted by key), then `FOR NO KEY UPDATE` row locks on the primaries of the
-//!    customers read in step 1 (sorted by id). Advisory locks are always taken before row locks
-//!    and each kind in ascending order. The one way left to deadlock needs a stale lock set (a
-//!    locked row stopped being a primary and another writer relinks it); PostgreSQL detects
-//!    that within `deadlock_timeout` and the loser retries.
-//! 3. Re-read under the locks. If a customer appeared that is not locked (its primary changed
-//!    between step 1 and the locks), roll back and go to 2 with the new primaries.
-//! 4. Reconcile the re-read rows, write (one statement), commit.
+//! `identify` in the fewest round trips:
+//! 1. **Read** the touched customers (`identity_customers`) in one statement, outside any
+//!    transaction. If the request is already fully known, answer: one round trip, no lock.
+//! 2. **Plan** in Rust with the pure [`reconcile`] step.
+//! 3. **Apply** with one call of `identity_apply`, its own transaction: it takes advisory locks
+//!    on the request's identifiers (ascending key order), then `FOR NO KEY UPDATE` on the
+//!    primaries read in step 1 (ascending id order), re-reads the customers and applies the plan
+//!    only if they are still exactly the rows it was computed from. Otherwise nothing is
+//!    written and the request starts again at step 1.
 //!
-//! The identifier locks serialize every request that could create or join an email/phone (no
-//! rows exist yet to lock); the primary locks serialize every request that changes a customer.
-//! Serialization failures and deadlocks reported by the server (40001, 40P01) are retried.
+//! So a write costs two round trips. When the customers changed between the read and the apply,
+//! the next attempts take the locks first instead, in one transaction (`BEGIN`, lock and read
+//! in one call, apply, `COMMIT`): a plan made under the locks cannot go stale, so many
+//! concurrent writes to one hot customer still all make progress. The identifier locks serialize every request that could
+//! create or join an email/phone (no rows exist yet to lock); the primary locks serialize every
+//! request that changes a customer; the comparison under those locks makes a plan computed
+//! from an earlier read as good as one computed now. Advisory locks always come before row
+//! locks and each kind is taken in ascending order; the one deadlock left needs a stale lock set
+//! (a locked row that stopped being a primary while another writer relinks it), which
+//! PostgreSQL detects and the loser retries, as for any 40P01/40001.
+//!
+//! `identity_apply` needs read committed isolation (each of its statements must see what the
+//! lock holders committed). [`PgStore::connect`] sets that for its connections whatever the
+//! server default; with a pool from [`PgStore::from_pool`] whose sessions default to another
+//! level, each write is wrapped in an explicit read committed transaction instead (two more
+//! round trips).
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, Postgres};
+use time::OffsetDateTime;
 
 use crate::contact::{Contact, ContactId};
 use crate::error::{Error, Result};
@@ -34,47 +46,23 @@ use crate::store::{ContactRow, ContactStore, MAX_ATTEMPTS, backoff, decode_rows,
 
 /// Every visible row of every customer with a row matching `$1` (email) or `$2` (phone).
 const SELECT_CUSTOMERS: &str = "\
-WITH matched AS (
-    SELECT DISTINCT coalesce(linked_id, id) AS root
-    FROM contact
-    WHERE deleted_at IS NULL AND (email = $1 OR phone_number = $2)
-)
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
-FROM contact
-WHERE deleted_at IS NULL
-  AND (id IN (SELECT root FROM matched) OR linked_id IN (SELECT root FROM matched))
-ORDER BY id";
+FROM identity_customers($1, $2)";
 
-/// Transaction-scoped advisory locks on the identifiers `$1`, in ascending key order.
-const LOCK_IDENTIFIERS: &str = "\
-SELECT pg_advisory_xact_lock(k)
-FROM (SELECT DISTINCT hashtextextended(v, 0) AS k FROM unnest($1::text[]) AS t(v) ORDER BY 1) AS keys";
+/// Locks, checks and applies a plan in one transaction; see the migration for the contract.
+const APPLY: &str = "SELECT identity_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// Row locks on the customers' primaries `$1`, in ascending id order.
-const LOCK_PRIMARIES: &str = "\
-SELECT id FROM contact WHERE id = ANY($1::int8[]) ORDER BY id FOR NO KEY UPDATE";
-
-/// The writes of one identify in one statement: relink `$6` to primary `$5`, then insert the row
-/// (`$1` email, `$2` phone, `$3` linked id, `$4` precedence, stamped no earlier than `$7`) when
-/// `$4` is not null. A
-/// data-modifying CTE always runs to completion, whether or not the insert happens.
-const APPLY_WRITES: &str = "\
-WITH merged AS (
-    UPDATE contact
-    SET linked_id = CASE WHEN id = $5::int8 THEN NULL ELSE $5::int8 END,
-        link_precedence = CASE WHEN id = $5::int8 THEN 'primary' ELSE 'secondary' END,
-        updated_at = clock_timestamp()
-    WHERE id = ANY($6::int8[]) AND deleted_at IS NULL
-)
-INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-SELECT $1::text, $2::text, $3::int8, $4::text, now, now
-FROM (SELECT greatest(clock_timestamp(), $7::timestamptz) AS now) AS stamp
-WHERE $4::text IS NOT NULL
-RETURNING id";
+/// Takes the request's locks (identifiers `$3`, primaries `$4`), then reads its customers.
+const LOCK_CUSTOMERS: &str = "\
+SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
+FROM identity_lock_customers($1, $2, $3, $4)";
 
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
 FROM contact WHERE deleted_at IS NULL ORDER BY id";
+
+/// The SQLSTATE `identity_apply` raises outside read committed isolation.
+const NEEDS_READ_COMMITTED: &str = "IR001";
 
 /// Pool settings for [`PgStore::connect_with`].
 #[derive(Debug, Clone)]
@@ -107,14 +95,8 @@ impl Default for PgOptions {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-}
-
-enum Attempt {
-    Done(ConsolidatedContact),
-    /// The customers changed before the locks were taken: these are the primaries to lock now.
-    Stale(Vec<i64>),
-    /// The server aborted the transaction to resolve a conflict; try again.
-    Conflict,
+    /// Set once a session refused `identity_apply` for its isolation level: wrap writes.
+    wrap_writes: Arc<AtomicBool>,
 }
 
 impl PgStore {
@@ -137,20 +119,28 @@ impl PgStore {
             .map_err(|_| Error::InvalidUrl {
                 reason: "malformed postgres url".into(),
             })?
-            .application_name("identity");
+            .application_name("identity")
+            // identity_apply needs a fresh snapshot per statement, whatever the server default
+            .options([("default_transaction_isolation", "read committed")]);
         let pool = PgPoolOptions::new()
+            // no ping before each query (a round trip on every request's path): a connection
+            // that died meanwhile fails its query, and identify, being idempotent, retries
+            .test_before_acquire(false)
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
             .map_err(|e| Error::store("connecting to postgres", e))?;
-        Ok(PgStore { pool })
+        Ok(PgStore::from_pool(pool))
     }
 
     /// Wraps an existing pool.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            pool,
+            wrap_writes: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// The underlying pool.
@@ -173,89 +163,110 @@ impl PgStore {
             .await
     }
 
-    async fn try_write(&self, request: &IdentifyRequest, primaries: &[i64]) -> Result<Attempt> {
-        match self.write_locked(request, primaries).await {
-            Err(Failure::Sql(e)) if is_conflict(&e) => Ok(Attempt::Conflict),
-            Err(Failure::Sql(e)) => Err(Error::store("identifying a contact", e)),
-            Err(Failure::Domain(e)) => Err(e),
-            Ok(attempt) => Ok(attempt),
-        }
-    }
-
-    async fn write_locked(
+    /// One locked attempt: lock the request's identifiers and `primaries`, read the customers
+    /// under those locks, plan and apply, commit. `Moved` when a customer's primary is not
+    /// among `primaries` any more (nothing was written): these are the ones to lock.
+    async fn identify_locked(
         &self,
         request: &IdentifyRequest,
         primaries: &[i64],
-    ) -> Result<Attempt, Failure> {
-        // The protocol relies on each statement seeing everything committed before it started.
+    ) -> Result<Locked, LockedError> {
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
             .await?;
-        let keys = lock_keys(request);
-        tx.execute(sqlx::query(LOCK_IDENTIFIERS).bind(&keys))
+        let rows: Vec<ContactRow> = sqlx::query_as(LOCK_CUSTOMERS)
+            .bind(request.email().map(|e| e.as_str()))
+            .bind(request.phone_number().map(|p| p.as_str()))
+            .bind(lock_names(request))
+            .bind(primaries)
+            .fetch_all(&mut *tx)
             .await?;
-        if !primaries.is_empty() {
-            tx.execute(sqlx::query(LOCK_PRIMARIES).bind(primaries))
-                .await?;
-        }
-        let rows = decode_rows(Self::read_customers(&mut *tx, request).await?)?;
-        let locked: BTreeSet<i64> = primaries.iter().copied().collect();
+        let rows = decode_rows(rows)?;
         let now = roots(request, &rows);
-        if !now.iter().all(|root| locked.contains(root)) {
+        if !now.iter().all(|root| primaries.contains(root)) {
             tx.rollback().await?;
-            return Ok(Attempt::Stale(now));
+            return Ok(Locked::Moved(now));
         }
         let answer = match reconcile(request, &rows) {
             Plan::Unchanged(answer) => answer,
-            Plan::Write(writes) => {
-                let inserted = apply(&mut tx, &writes).await?;
-                writes.answer(inserted).ok_or(Error::Internal {
-                    reason: "a new customer was planned but no row was inserted",
-                })?
-            }
+            Plan::Write(writes) => match ApplyCall::new(request, &rows, &writes)
+                .run(&mut *tx)
+                .await?
+            {
+                Some(inserted) => answer(&writes, inserted)?,
+                // cannot happen while we hold the locks; treat it as a moved customer
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Locked::Moved(now));
+                }
+            },
         };
         tx.commit().await?;
-        Ok(Attempt::Done(answer))
+        Ok(Locked::Done(answer))
+    }
+
+    /// Step 3: one call of `identity_apply`. `Ok(None)` when the customers changed since
+    /// `rows` were read (nothing was written).
+    async fn apply(
+        &self,
+        request: &IdentifyRequest,
+        rows: &[Contact],
+        writes: &Writes,
+    ) -> sqlx::Result<Option<Option<ContactId>>> {
+        let call = ApplyCall::new(request, rows, writes);
+        if !self.wrap_writes.load(Ordering::Relaxed) {
+            match call.run(&self.pool).await {
+                Err(sqlx::Error::Database(db))
+                    if db.code().as_deref() == Some(NEEDS_READ_COMMITTED) =>
+                {
+                    self.wrap_writes.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await?;
+        let outcome = call.run(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 }
 
-/// Runs the planned writes; returns the inserted row's id.
-async fn apply(tx: &mut sqlx::PgConnection, writes: &Writes) -> sqlx::Result<Option<ContactId>> {
-    let (primary, relink) = match &writes.merge {
-        Some(m) => (
-            Some(m.primary.0),
-            m.updated_ids().iter().map(|id| id.0).collect(),
-        ),
-        None => (None, Vec::new()),
-    };
-    let insert = writes.insert.as_ref();
-    let id: Option<i64> = sqlx::query_scalar(APPLY_WRITES)
-        .bind(insert.and_then(|n| n.email.as_ref()).map(|e| e.as_str()))
-        .bind(
-            insert
-                .and_then(|n| n.phone_number.as_ref())
-                .map(|p| p.as_str()),
-        )
-        .bind(insert.and_then(|n| n.linked_id).map(|id| id.0))
-        .bind(insert.map(|n| n.link_precedence.as_str()))
-        .bind(primary)
-        .bind(relink)
-        .bind(insert.and_then(|n| n.not_before))
-        .fetch_optional(tx)
-        .await?;
-    Ok(id.map(ContactId))
+/// The outcome of [`PgStore::identify_locked`].
+enum Locked {
+    Done(ConsolidatedContact),
+    Moved(Vec<i64>),
 }
 
-/// The advisory-lock names of the request's identifiers.
-fn lock_keys(request: &IdentifyRequest) -> Vec<String> {
-    let email = request.email().map(|e| format!("identity:email:{e}"));
-    let phone = request
-        .phone_number()
-        .map(|p| format!("identity:phone:{p}"));
-    email.into_iter().chain(phone).collect()
+/// An error inside the locked attempt: from the driver (maybe retryable) or from the domain.
+enum LockedError {
+    Sql(sqlx::Error),
+    Domain(Error),
 }
 
+impl From<sqlx::Error> for LockedError {
+    fn from(e: sqlx::Error) -> Self {
+        LockedError::Sql(e)
+    }
+}
+
+impl From<Error> for LockedError {
+    fn from(e: Error) -> Self {
+        LockedError::Domain(e)
+    }
+}
+
+/// The answer once `writes` are applied, `inserted` being the new row's id if any.
+fn answer(writes: &Writes, inserted: Option<ContactId>) -> Result<ConsolidatedContact> {
+    writes.answer(inserted).ok_or(Error::Internal {
+        reason: "a new customer was planned but no row was inserted",
+    })
+}
+
+/// The primaries of the customers the request touches, as ids.
 fn roots(request: &IdentifyRequest, rows: &[Contact]) -> Vec<i64> {
     touched_roots(request, rows)
         .into_iter()
@@ -263,27 +274,111 @@ fn roots(request: &IdentifyRequest, rows: &[Contact]) -> Vec<i64> {
         .collect()
 }
 
+/// The arguments of one `identity_apply` call.
+struct ApplyCall<'a> {
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    lock_names: Vec<String>,
+    primaries: Vec<i64>,
+    seen_ids: Vec<i64>,
+    seen_links: Vec<i64>,
+    merge_primary: Option<i64>,
+    relink: Vec<i64>,
+    new_linked: Option<i64>,
+    new_precedence: Option<&'static str>,
+    not_before: Option<OffsetDateTime>,
+}
+
+impl<'a> ApplyCall<'a> {
+    fn new(request: &'a IdentifyRequest, rows: &[Contact], writes: &Writes) -> Self {
+        let insert = writes.insert.as_ref();
+        ApplyCall {
+            email: request.email().map(|e| e.as_str()),
+            phone: request.phone_number().map(|p| p.as_str()),
+            lock_names: lock_names(request),
+            primaries: touched_roots(request, rows)
+                .into_iter()
+                .map(|id| id.0)
+                .collect(),
+            seen_ids: rows.iter().map(|c| c.id.0).collect(),
+            seen_links: rows
+                .iter()
+                .map(|c| c.linked_id.map_or(0, |l| l.0))
+                .collect(),
+            merge_primary: writes.merge.as_ref().map(|m| m.primary.0),
+            relink: writes
+                .merge
+                .as_ref()
+                .map(|m| m.updated_ids().iter().map(|id| id.0).collect())
+                .unwrap_or_default(),
+            new_linked: insert.and_then(|n| n.linked_id).map(|id| id.0),
+            new_precedence: insert.map(|n| n.link_precedence.as_str()),
+            not_before: insert.and_then(|n| n.not_before),
+        }
+    }
+
+    /// `Some(inserted id)` when applied (`None` inside when nothing was inserted), `None` when
+    /// the customers changed.
+    async fn run<'e, E>(&self, executor: E) -> sqlx::Result<Option<Option<ContactId>>>
+    where
+        E: Executor<'e, Database = Postgres>,
+    {
+        let outcome: Option<i64> = sqlx::query_scalar(APPLY)
+            .bind(self.email)
+            .bind(self.phone)
+            .bind(&self.lock_names)
+            .bind(&self.primaries)
+            .bind(&self.seen_ids)
+            .bind(&self.seen_links)
+            .bind(self.merge_primary)
+            .bind(&self.relink)
+            .bind(self.new_linked)
+            .bind(self.new_precedence)
+            .bind(self.not_before)
+            .fetch_one(executor)
+            .await?;
+        Ok(outcome.map(|id| (id > 0).then_some(ContactId(id))))
+    }
+}
+
+/// The advisory-lock names of the request's identifiers (hashed server-side).
+fn lock_names(request: &IdentifyRequest) -> Vec<String> {
+    let email = request.email().map(|e| format!("identity:email:{e}"));
+    let phone = request
+        .phone_number()
+        .map(|p| format!("identity:phone:{p}"));
+    email.into_iter().chain(phone).collect()
+}
+
+/// Pooled connections are not pinged before use, so after the server restarts the pool may
+/// hand out dead ones, each failing at once (and being discarded). A call tries again, up to
+/// one more time than the pool has connections, before reporting the database unavailable.
+struct BrokenConnections {
+    left: u32,
+}
+
+impl BrokenConnections {
+    fn new(pool: &PgPool) -> Self {
+        BrokenConnections {
+            left: pool.options().get_max_connections() + 1,
+        }
+    }
+
+    /// `Ok(())` to try again after a broken connection; any other error, or one broken
+    /// connection too many, is returned.
+    fn retry_or_fail(&mut self, operation: &'static str, e: sqlx::Error) -> Result<()> {
+        let broken = matches!(e, sqlx::Error::Io(_) | sqlx::Error::Protocol(_));
+        if broken && self.left > 0 {
+            self.left -= 1;
+            return Ok(());
+        }
+        Err(Error::store(operation, e))
+    }
+}
+
 /// Serialization failure or deadlock detected: the transaction was rolled back and may be retried.
 fn is_conflict(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
-}
-
-/// An error inside the locked transaction: from the driver (maybe retryable) or from the domain.
-enum Failure {
-    Sql(sqlx::Error),
-    Domain(Error),
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Sql(e)
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Domain(e)
-    }
 }
 
 #[async_trait]
@@ -296,36 +391,54 @@ impl ContactStore for PgStore {
     }
 
     async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
-        let rows = Self::read_customers(&self.pool, request)
-            .await
-            .map_err(|e| Error::store("reading contacts", e))?;
-        let rows = decode_rows(rows)?;
-        if let Plan::Unchanged(answer) = reconcile(request, &rows) {
-            return Ok(answer);
-        }
-        let mut primaries = roots(request, &rows);
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_write(request, &primaries).await? {
-                Attempt::Done(answer) => return Ok(answer),
-                Attempt::Stale(now) => {
-                    primaries = now;
-                    if attempt > 1 {
-                        backoff(attempt).await;
-                    }
+        let mut broken = BrokenConnections::new(&self.pool);
+        // Optimistic: read without locks, then apply if nothing changed (two round trips).
+        let primaries = loop {
+            let rows = match Self::read_customers(&self.pool, request).await {
+                Ok(rows) => decode_rows(rows)?,
+                Err(e) => {
+                    broken.retry_or_fail("reading contacts", e)?;
+                    continue;
                 }
-                Attempt::Conflict => backoff(attempt).await,
+            };
+            let writes = match reconcile(request, &rows) {
+                Plan::Unchanged(answer) => return Ok(answer),
+                Plan::Write(writes) => writes,
+            };
+            match self.apply(request, &rows, &writes).await {
+                Ok(Some(inserted)) => return answer(&writes, inserted),
+                // the customers changed meanwhile: lock them first from now on
+                Ok(None) => break roots(request, &rows),
+                Err(e) if is_conflict(&e) => break roots(request, &rows),
+                // identify is idempotent: trying again is safe even if the broken connection
+                // had committed before it broke
+                Err(e) => broken.retry_or_fail("identifying a contact", e)?,
+            }
+        };
+        // Pessimistic: lock, read under the locks, plan, apply, in one transaction.
+        let mut primaries = primaries;
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.identify_locked(request, &primaries).await {
+                Ok(Locked::Done(answer)) => return Ok(answer),
+                Ok(Locked::Moved(now)) => primaries = now,
+                Err(LockedError::Sql(e)) if is_conflict(&e) => backoff(attempt).await,
+                Err(LockedError::Sql(e)) => broken.retry_or_fail("identifying a contact", e)?,
+                Err(LockedError::Domain(e)) => return Err(e),
             }
         }
         Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
+            attempts: MAX_ATTEMPTS + 1,
         })
     }
 
     async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
-        let rows = Self::read_customers(&self.pool, request)
-            .await
-            .map_err(|e| Error::store("reading contacts", e))?;
-        Ok(reconcile(request, &decode_rows(rows)?).preview())
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            match Self::read_customers(&self.pool, request).await {
+                Ok(rows) => return Ok(reconcile(request, &decode_rows(rows)?).preview()),
+                Err(e) => broken.retry_or_fail("reading contacts", e)?,
+            }
+        }
     }
 
     async fn all_contacts(&self) -> Result<Vec<Contact>> {
