@@ -6,15 +6,16 @@
 CREATE OR REPLACE FUNCTION identity_customers(p_email text, p_phone text)
 RETURNS SETOF contact
 LANGUAGE sql STABLE AS $$
+    -- two index-driven branches (the primary by id, its secondaries by linked_id); an OR of
+    -- the two would scan the whole table
     WITH matched AS (
         SELECT DISTINCT coalesce(linked_id, id) AS root
         FROM contact
         WHERE deleted_at IS NULL AND (email = p_email OR phone_number = p_phone)
     )
-    SELECT *
-    FROM contact
-    WHERE deleted_at IS NULL
-      AND (id IN (SELECT root FROM matched) OR linked_id IN (SELECT root FROM matched))
+    SELECT c.* FROM matched JOIN contact AS c ON c.id = matched.root WHERE c.deleted_at IS NULL
+    UNION ALL
+    SELECT c.* FROM matched JOIN contact AS c ON c.linked_id = matched.root WHERE c.deleted_at IS NULL
     ORDER BY id
 $$;
 

@@ -29,11 +29,12 @@ WITH matched AS (
     FROM contact
     WHERE deleted_at IS NULL AND (email = ?1 OR phone_number = ?2)
 )
-SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
-FROM contact
-WHERE deleted_at IS NULL
-  AND (id IN (SELECT root FROM matched) OR linked_id IN (SELECT root FROM matched))
-ORDER BY id";
+SELECT c.id, c.email, c.phone_number, c.linked_id, c.link_precedence, c.created_at, c.updated_at
+FROM matched JOIN contact AS c ON c.id = matched.root WHERE c.deleted_at IS NULL
+UNION ALL
+SELECT c.id, c.email, c.phone_number, c.linked_id, c.link_precedence, c.created_at, c.updated_at
+FROM matched JOIN contact AS c ON c.linked_id = matched.root WHERE c.deleted_at IS NULL
+ORDER BY 1";
 
 /// Relinks the rows in the JSON array `?2` to primary `?1` (and makes `?1` itself primary).
 const RELINK: &str = "\

@@ -1,0 +1,242 @@
+//! `identity-bench`: drives `identify` with a realistic checkout mix against memory, SQLite,
+//! PostgreSQL and the HTTP service, and prints throughput, latency percentiles, round trips per
+//! path, the `pgbench -S` ceiling and peak RSS. See BENCHMARKS.md for the commands and numbers.
+
+mod mix;
+mod paths;
+mod pgbench;
+mod run;
+mod scale;
+mod target;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::mix::{Dataset, Kind};
+use crate::run::{Budget, Measured, rss_mib, run};
+use crate::target::{Backend, Target};
+
+/// Load generator for identify.
+#[derive(Debug, Parser)]
+#[command(name = "identity-bench", version)]
+struct Args {
+    /// Backends to drive, in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "memory,sqlite,postgres,http"
+    )]
+    backends: Vec<Backend>,
+    /// Concurrent clients (also the PostgreSQL pool size and pgbench's -c).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds per backend (and for pgbench).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Customers seeded before the run (plus pairs that the 2% merges consume).
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// PostgreSQL server (a database is created and dropped per run).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    database_url: String,
+    /// Seed of the mix.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Seconds, not minutes: tiny data, 1 s per backend (what CI runs so this cannot rot).
+    #[arg(long)]
+    smoke: bool,
+    /// Skip the pgbench -S comparison.
+    #[arg(long)]
+    no_pgbench: bool,
+    /// Instead of the mix: returning latency at 10 thousand vs 1 million contacts, and merges of
+    /// two customers of 1,000 rows.
+    #[arg(long)]
+    scale: bool,
+    /// Instead of the mix: this many identifies on PostgreSQL, RSS after a tenth and after all.
+    #[arg(long)]
+    rss_check: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.duration = 1.0;
+        args.customers = args.customers.min(1_000);
+        args.concurrency = args.concurrency.min(4);
+    }
+    let outcome = if args.scale {
+        scale(&args).await
+    } else if let Some(n) = args.rss_check {
+        rss_check(&args, n).await
+    } else {
+        mix(&args).await
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("identity-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dataset(args: &Args) -> Dataset {
+    // enough pairs for 2% of the operations the run can plausibly do
+    let pairs = (args.duration * 30_000.0 * 0.02) as u64 + 100;
+    Dataset::new(args.customers, pairs)
+}
+
+async fn mix(args: &Args) -> Result<(), String> {
+    println!(
+        "identity-bench: {} clients, {} s per backend, {} customers seeded, seed {}",
+        args.concurrency, args.duration, args.customers, args.seed
+    );
+    println!("mix: 75% returning, 10% single-field, 10% new value, 3% new customer, 2% merge\n");
+    println!(
+        "{:<10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}",
+        "backend", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors"
+    );
+    let budget = Budget::Time(Duration::from_secs_f64(args.duration));
+    let connections = u32::try_from(args.concurrency).unwrap_or(16);
+    let mut throughput = std::collections::BTreeMap::new();
+    let mut failures = 0;
+    for &backend in &args.backends {
+        let data = dataset(args);
+        let target =
+            Arc::new(Target::setup(backend, &data, &args.database_url, connections).await?);
+        let measured = run(target.clone(), &data, args.concurrency, budget, args.seed).await;
+        print_row(&format!("{backend:?}").to_lowercase(), &measured);
+        failures += measured.errors;
+        throughput.insert(format!("{backend:?}").to_lowercase(), measured.throughput());
+        if backend == Backend::Postgres {
+            let url = target.database_url.clone().unwrap_or_default();
+            let trips = paths::round_trips(&url, &data, if args.smoke { 5 } else { 50 }).await?;
+            let shown: Vec<String> = Kind::ALL
+                .iter()
+                .map(|k| format!("{} {:.2}", k.name(), trips[k]))
+                .collect();
+            println!("           round trips per identify: {}", shown.join(", "));
+        }
+        if let Ok(target) = Arc::try_unwrap(target) {
+            target.cleanup().await;
+        }
+    }
+    println!();
+    if let (Some(pg), Some(http)) = (throughput.get("postgres"), throughput.get("http")) {
+        println!(
+            "HTTP service / direct PostgreSQL throughput: {:.2}",
+            http / pg
+        );
+    }
+    if let (Some(pg), false) = (throughput.get("postgres"), args.no_pgbench) {
+        let tps = pgbench::select_only_tps(
+            &args.database_url,
+            args.concurrency,
+            budget_duration(budget),
+        )
+        .await?;
+        println!(
+            "pgbench -S, {} clients: {tps:.0} tps; identify / pgbench -S: {:.2}",
+            args.concurrency,
+            pg / tps
+        );
+    }
+    let (rss, peak) = rss_mib();
+    println!("RSS now {rss:.1} MiB, peak {peak:.1} MiB");
+    if failures > 0 {
+        return Err(format!("{failures} operations failed"));
+    }
+    Ok(())
+}
+
+fn budget_duration(budget: Budget) -> Duration {
+    match budget {
+        Budget::Time(d) => d,
+        Budget::Ops(_) => Duration::from_secs(10),
+    }
+}
+
+fn print_row(name: &str, m: &Measured) {
+    println!(
+        "{name:<10} {:>9} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+        m.ops,
+        m.throughput(),
+        m.ms(0.50),
+        m.ms(0.95),
+        m.ms(0.99),
+        m.errors
+    );
+    if let Some(e) = &m.first_error {
+        println!("           first error: {e}");
+    }
+}
+
+async fn scale(args: &Args) -> Result<(), String> {
+    let (small, large, samples, merges) = if args.smoke {
+        (1_000, 10_000, 300, 2)
+    } else {
+        (10_000, 1_000_000, 5_000, 5)
+    };
+    let p50_small = scale::returning_p50(&args.database_url, small, samples).await?;
+    println!("returning customer, {small} contacts: p50 {p50_small:.3} ms");
+    let p50_large = scale::returning_p50(&args.database_url, large, samples).await?;
+    println!(
+        "returning customer, {large} contacts: p50 {p50_large:.3} ms ({:.2}x)",
+        p50_large / p50_small
+    );
+    let size = if args.smoke { 100 } else { 1_000 };
+    let (time, trips) = scale::merge_large(&args.database_url, size, merges).await?;
+    println!(
+        "merge of two customers of {size} rows: median {:.1} ms, {trips:.1} round trips",
+        time.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+async fn rss_check(args: &Args, total: u64) -> Result<(), String> {
+    let data = Dataset::new(args.customers, total / 50 + 100);
+    let connections = u32::try_from(args.concurrency).unwrap_or(16);
+    let target =
+        Arc::new(Target::setup(Backend::Postgres, &data, &args.database_url, connections).await?);
+    let first = run(
+        target.clone(),
+        &data,
+        args.concurrency,
+        Budget::Ops(total / 10),
+        args.seed,
+    )
+    .await;
+    let (rss_tenth, _) = rss_mib();
+    let rest = run(
+        target.clone(),
+        &data,
+        args.concurrency,
+        Budget::Ops(total - total / 10),
+        args.seed + 1,
+    )
+    .await;
+    let (rss_all, peak) = rss_mib();
+    println!("{} identifies: RSS {rss_tenth:.1} MiB", first.ops);
+    println!(
+        "{} identifies: RSS {rss_all:.1} MiB ({:+.1}%), peak {peak:.1} MiB",
+        first.ops + rest.ops,
+        (rss_all / rss_tenth - 1.0) * 100.0
+    );
+    if let Ok(target) = Arc::try_unwrap(target) {
+        target.cleanup().await;
+    }
+    if first.errors + rest.errors > 0 {
+        return Err(format!("{} operations failed", first.errors + rest.errors));
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! What the load is sent to: the core directly (memory, SQLite, PostgreSQL) or the HTTP
+//! service over loopback; and how each is set up and seeded.
+
+use std::time::Duration;
+
+use identity::{ConnectOptions, Identity};
+use serde_json::json;
+
+use crate::mix::{Dataset, Op};
+
+/// A backend under load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The in-process memory store.
+    Memory,
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+    /// The HTTP service (in this process, on loopback) on a fresh PostgreSQL database.
+    Http,
+}
+
+/// A ready target; `cleanup` removes what setting it up created.
+pub struct Target {
+    /// The core handle (for HTTP: the service's own handle).
+    pub identity: Identity,
+    /// For HTTP: the service's base URL and a client.
+    pub http: Option<(String, reqwest::Client)>,
+    /// For PostgreSQL-backed targets: the database URL.
+    pub database_url: Option<String>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Nothing,
+    TempDir(#[allow(dead_code)] std::path::PathBuf),
+    Database {
+        admin_url: String,
+        name: String,
+        server: Option<tokio::task::JoinHandle<()>>,
+    },
+}
+
+/// A fresh database on the server of `admin_url`; returns (its URL, its name).
+pub async fn create_database(admin_url: &str, tag: &str) -> Result<(String, String), String> {
+    let name = format!("identity_bench_{tag}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(admin_url)
+        .await
+        .map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+        .execute(&admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let create = format!("CREATE DATABASE {name}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+        .execute(&admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    admin.close().await;
+    Ok((identity_testkit::with_database(admin_url, &name), name))
+}
+
+/// Drops a database made by [`create_database`].
+pub async fn drop_database(admin_url: &str, name: &str) {
+    if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+    }
+}
+
+/// Seeds PostgreSQL in bulk (one statement), the way an import would: every customer a single
+/// primary row, oldest first.
+pub async fn seed_postgres(database_url: &str, rows: u64) -> Result<(), String> {
+    let pool = sqlx::PgPool::connect(database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(
+        "INSERT INTO contact (email, phone_number, link_precedence)
+         SELECT 'c' || i || '@seed.test', '1' || lpad(i::text, 9, '0'), 'primary'
+         FROM generate_series(0, $1 - 1) AS i",
+    )
+    .bind(i64::try_from(rows).map_err(|e| e.to_string())?)
+    .execute(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    sqlx::raw_sql("ANALYZE contact")
+        .execute(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    Ok(())
+}
+
+impl Target {
+    /// Sets up and seeds `backend` with `data`; `connections` sizes the PostgreSQL pool.
+    pub async fn setup(
+        backend: Backend,
+        data: &Dataset,
+        admin_url: &str,
+        connections: u32,
+    ) -> Result<Target, String> {
+        let options = ConnectOptions::default()
+            .max_connections(connections)
+            .acquire_timeout(Duration::from_secs(30));
+        let connect = |url: String| {
+            let options = options.clone();
+            async move {
+                Identity::connect_with(&url, &options)
+                    .await
+                    .map_err(|e| e.chain())
+            }
+        };
+        match backend {
+            Backend::Memory | Backend::Sqlite => {
+                let (url, cleanup) = if backend == Backend::Memory {
+                    ("memory:".to_owned(), Cleanup::Nothing)
+                } else {
+                    let dir =
+                        std::env::temp_dir().join(format!("identity-bench-{}", std::process::id()));
+                    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                    (
+                        format!("sqlite://{}", dir.join("bench.db").display()),
+                        Cleanup::TempDir(dir),
+                    )
+                };
+                let identity = connect(url).await?;
+                for (email, phone) in data.rows() {
+                    identity
+                        .identify(Some(&email), Some(&phone))
+                        .await
+                        .map_err(|e| e.chain())?;
+                }
+                Ok(Target {
+                    identity,
+                    http: None,
+                    database_url: None,
+                    cleanup,
+                })
+            }
+            Backend::Postgres | Backend::Http => {
+                let tag = if backend == Backend::Http {
+                    "http"
+                } else {
+                    "pg"
+                };
+                let (url, name) = create_database(admin_url, tag).await?;
+                let identity = connect(url.clone()).await?;
+                seed_postgres(&url, data.customers + 2 * data.merge_pairs).await?;
+                let (http, server) = if backend == Backend::Http {
+                    let config = <identity_server::Config as clap::Parser>::parse_from([
+                        "identity-server",
+                        "--database-url",
+                        &url,
+                        "--concurrency-limit",
+                        "4096",
+                        "--request-timeout-ms",
+                        "60000",
+                    ]);
+                    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let base = format!(
+                        "http://{}",
+                        listener.local_addr().map_err(|e| e.to_string())?
+                    );
+                    let app = identity_server::router(identity.clone(), &config);
+                    let server = tokio::spawn(async move {
+                        let _ = axum::serve(listener, app).await;
+                    });
+                    let client = reqwest::Client::builder()
+                        .pool_max_idle_per_host(1024)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    (Some((base, client)), Some(server))
+                } else {
+                    (None, None)
+                };
+                Ok(Target {
+                    identity,
+                    http,
+                    database_url: Some(url),
+                    cleanup: Cleanup::Database {
+                        admin_url: admin_url.to_owned(),
+                        name,
+                        server,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Sends one operation.
+    pub async fn send(&self, op: &Op) -> Result<(), String> {
+        match &self.http {
+            None => self
+                .identity
+                .identify(op.email.as_deref(), op.phone.as_deref())
+                .await
+                .map(drop)
+                .map_err(|e| e.chain()),
+            Some((base, client)) => {
+                let body = json!({"email": op.email, "phoneNumber": op.phone});
+                let response = client
+                    .post(format!("{base}/identify"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if response.status().is_success() {
+                    response.bytes().await.map(drop).map_err(|e| e.to_string())
+                } else {
+                    Err(format!(
+                        "HTTP {}: {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Removes what setup created.
+    pub async fn cleanup(self) {
+        self.identity.close().await;
+        match self.cleanup {
+            Cleanup::Nothing => {}
+            Cleanup::TempDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Database {
+                admin_url,
+                name,
+                server,
+            } => {
+                if let Some(server) = server {
+                    server.abort();
+                }
+                drop_database(&admin_url, &name).await;
+            }
+        }
+    }
+}
