@@ -121,7 +121,11 @@ impl PgStore {
             })?
             .application_name("identity")
             // identity_apply needs a fresh snapshot per statement, whatever the server default
-            .options([("default_transaction_isolation", "read committed")]);
+            .options([
+                ("default_transaction_isolation", "read committed"),
+                // the customers query re-planned on every call costs more than running it
+                ("plan_cache_mode", "force_generic_plan"),
+            ]);
         let pool = PgPoolOptions::new()
             // no ping before each query (a round trip on every request's path): a connection
             // that died meanwhile fails its query, and identify, being idempotent, retries
