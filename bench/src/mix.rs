@@ -131,11 +131,11 @@ impl Generator {
         let i = self.next() % self.data.customers;
         let (email, phone) = match kind {
             Kind::Returning => (Some(email(i)), Some(phone(i))),
-            Kind::SingleField if self.next() % 2 == 0 => (Some(email(i)), None),
+            Kind::SingleField if self.next().is_multiple_of(2) => (Some(email(i)), None),
             Kind::SingleField => (None, Some(phone(i))),
             Kind::NewValue => {
                 let (new_email, new_phone) = self.unique();
-                if self.next() % 2 == 0 {
+                if self.next().is_multiple_of(2) {
                     (Some(email(i)), Some(new_phone))
                 } else {
                     (Some(new_email), Some(phone(i)))

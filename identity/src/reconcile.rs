@@ -1,7 +1,7 @@
 //! The pure reconcile step: from a request and the rows of the customers it touches to the
 //! writes to make and the answer to give. No I/O; every store runs exactly this.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use time::OffsetDateTime;
 
@@ -250,13 +250,16 @@ fn consolidate(
     }
     rows.sort_by_key(|(id, _, _)| (*id != primary, *id));
 
+    // distinct, in order; a set keeps this linear for customers of thousands of rows
     let mut emails: Vec<Email> = Vec::new();
     let mut phone_numbers: Vec<Phone> = Vec::new();
+    let mut seen_emails: HashSet<&Email> = HashSet::new();
+    let mut seen_phones: HashSet<&Phone> = HashSet::new();
     for (_, email, phone) in &rows {
-        if let Some(e) = email.filter(|e| !emails.contains(e)) {
+        if let Some(e) = email.filter(|e| seen_emails.insert(e)) {
             emails.push(e.clone());
         }
-        if let Some(p) = phone.filter(|p| !phone_numbers.contains(p)) {
+        if let Some(p) = phone.filter(|p| seen_phones.insert(p)) {
             phone_numbers.push(p.clone());
         }
     }
