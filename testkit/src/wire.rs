@@ -77,7 +77,7 @@ impl Drop for RoundTripCounter {
 }
 
 /// host:port of a postgres URL (port 5432 when absent).
-fn host_port(url: &str) -> String {
+pub fn host_port(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);

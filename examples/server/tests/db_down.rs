@@ -99,18 +99,6 @@ impl Proxy {
     }
 }
 
-/// host:port of the PostgreSQL server the tests use.
-fn upstream(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    let authority = rest.split(['/', '?']).next().unwrap();
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if hostport.contains(':') {
-        hostport.to_owned()
-    } else {
-        format!("{hostport}:5432")
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_closing_connections_gives_quick_503s_and_recovers_without_restart() {
     outage_gives_quick_503s_and_recovers(Outage::Closed).await;
@@ -123,10 +111,12 @@ async fn database_refusing_connections_gives_quick_503s_and_recovers_without_res
 
 async fn outage_gives_quick_503s_and_recovers(outage: Outage) {
     let db = identity_testkit::TestDb::create().await;
-    let mut proxy = Proxy::start(upstream(db.url()), outage).await;
-    let via_proxy = db
-        .url()
-        .replacen(&upstream(db.url()), &format!("127.0.0.1:{}", proxy.port), 1);
+    let mut proxy = Proxy::start(identity_testkit::wire::host_port(db.url()), outage).await;
+    let via_proxy = db.url().replacen(
+        &identity_testkit::wire::host_port(db.url()),
+        &format!("127.0.0.1:{}", proxy.port),
+        1,
+    );
     let server = TestServer::start(&via_proxy, &["--acquire-timeout-ms", "1000"]).await;
     let client = common::client();
     let identify = |email: &'static str| {
