@@ -116,8 +116,18 @@ impl IdentifyRequest {
     /// # Errors
     /// As [`IdentifyRequest::from_json`], plus [`Field::Request`] when the body is not JSON.
     pub fn from_json_slice(body: &[u8]) -> Result<Self> {
-        let mut value: serde_json::Value = serde_json::from_slice(body)
+        let value: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| Error::invalid(Field::Request, format!("body is not valid JSON ({e})")))?;
+        IdentifyRequest::from_json_parsed(value, body)
+    }
+
+    /// As [`IdentifyRequest::from_json_slice`], for a caller that already parsed `body` into
+    /// `value` (to report malformed JSON its own way) and must not parse it again. `body` is
+    /// only read again in the rare case of an integer phone number above `u64::MAX`.
+    ///
+    /// # Errors
+    /// As [`IdentifyRequest::from_json`].
+    pub fn from_json_parsed(mut value: serde_json::Value, body: &[u8]) -> Result<Self> {
         let big_integer = value
             .get("phoneNumber")
             .is_some_and(|n| n.is_f64() && n.as_f64().is_some_and(|f| f >= 0.0));

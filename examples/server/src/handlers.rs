@@ -77,10 +77,9 @@ pub async fn identify(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::MalformedJson(rejection.body_text()),
     })?;
-    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
-        return Err(ApiError::MalformedJson(e.to_string()));
-    }
-    let request = IdentifyRequest::from_json_slice(&body)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let request = IdentifyRequest::from_json_parsed(value, &body)?;
     let contact = state.identity.identify_request(&request).await?;
     let (email, phone) = state.masked(&request);
     tracing::info!(

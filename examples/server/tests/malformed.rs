@@ -368,3 +368,21 @@ fn arbitrary_bodies_never_get_a_5xx_or_crash_the_server() {
     });
     rt.block_on(server.stop());
 }
+
+#[tokio::test]
+async fn integer_phone_above_u64_keeps_every_digit() {
+    let server = TestServer::start("sqlite::memory:", &[]).await;
+    let response = common::client()
+        .post(server.url("/identify"))
+        .body(r#"{"phoneNumber": 99999999999999999999}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["contact"]["phoneNumbers"],
+        serde_json::json!(["99999999999999999999"])
+    );
+    server.stop().await;
+}
