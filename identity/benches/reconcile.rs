@@ -1,25 +1,27 @@
-//! The pure reconcile step, timed by criterion: `cargo bench -p identity --bench reconcile`.
-//! Customers of 1, 10 and 1,000 rows; a returning request (nothing to write), a new value
-//! (one insert) and a merge of two customers of that size.
+//! The pure steps, timed by criterion: `cargo bench -p identity --bench reconcile`.
+//! `plan` for customers of 1, 100 and 10,000 rows: a returning request (builds the answer), a
+//! new value (one insert) and a merge of two customers of that size (builds the merged record);
+//! `derive` (what rebuild and repair run) over the rows of such customers.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use identity::{Contact, ContactId, Email, IdentifyRequest, LinkPrecedence, Phone, reconcile};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use identity::{
+    Contact, ContactId, CustomerRecord, Email, IdentifyRequest, Link, Matched, Phone, derive, plan,
+};
 use time::OffsetDateTime;
 
 /// A customer of `size` rows whose ids start at `first`: a primary and its secondaries.
-fn customer(first: i64, size: i64, tag: &str) -> Vec<Contact> {
+fn rows(first: i64, size: i64, tag: &str) -> Vec<Contact> {
     (0..size)
         .map(|k| {
             let at = OffsetDateTime::from_unix_timestamp(first + k).unwrap();
             Contact {
-                id: ContactId(first + k),
+                id: ContactId::new(first + k),
                 email: Some(Email::parse(&format!("{tag}{k}@bench.test")).unwrap()),
                 phone_number: Some(Phone::parse(&format!("{}{k:06}", first + 1)).unwrap()),
-                linked_id: (k > 0).then_some(ContactId(first)),
-                link_precedence: if k == 0 {
-                    LinkPrecedence::Primary
+                link: if k == 0 {
+                    Link::Primary
                 } else {
-                    LinkPrecedence::Secondary
+                    Link::SecondaryOf(ContactId::new(first))
                 },
                 created_at: at,
                 updated_at: at,
@@ -28,30 +30,55 @@ fn customer(first: i64, size: i64, tag: &str) -> Vec<Contact> {
         .collect()
 }
 
+fn record(rows: &[Contact]) -> CustomerRecord {
+    derive(rows).customers.remove(0)
+}
+
 fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("reconcile");
-    for size in [1i64, 10, 1_000] {
-        let rows = customer(1, size, "a");
-        let last = rows.last().unwrap();
+    let mut group = c.benchmark_group("plan");
+    for size in [1i64, 100, 10_000] {
+        let a = rows(1, size, "a");
+        let b = rows(1 + size, size, "b");
+        let (ra, rb) = (record(&a), record(&b));
+        let (pa, pb) = (ra.primary, rb.primary);
+        let last = a.last().unwrap();
         let returning =
             IdentifyRequest::new(last.email.clone(), last.phone_number.clone()).unwrap();
-        group.bench_with_input(BenchmarkId::new("returning", size), &rows, |b, rows| {
-            b.iter(|| reconcile(std::hint::black_box(&returning), rows));
+        let one = Matched::new(Some(pa), Some(pa), vec![ra.clone()]).unwrap();
+        group.bench_with_input(BenchmarkId::new("returning", size), &one, |bench, m| {
+            bench.iter_batched(
+                || m.clone(),
+                |m| plan(std::hint::black_box(&returning), m),
+                BatchSize::LargeInput,
+            );
         });
         let new_value =
             IdentifyRequest::new(last.email.clone(), Some(Phone::parse("999").unwrap())).unwrap();
-        group.bench_with_input(BenchmarkId::new("new value", size), &rows, |b, rows| {
-            b.iter(|| reconcile(std::hint::black_box(&new_value), rows));
+        let only_email = Matched::new(Some(pa), None, vec![ra.clone()]).unwrap();
+        group.bench_with_input(
+            BenchmarkId::new("new value", size),
+            &only_email,
+            |bench, m| {
+                bench.iter_batched(
+                    || m.clone(),
+                    |m| plan(std::hint::black_box(&new_value), m),
+                    BatchSize::LargeInput,
+                );
+            },
+        );
+        let merge =
+            IdentifyRequest::new(last.email.clone(), b.last().unwrap().phone_number.clone())
+                .unwrap();
+        let two = Matched::new(Some(pa), Some(pb), vec![ra, rb]).unwrap();
+        group.bench_with_input(BenchmarkId::new("merge", size), &two, |bench, m| {
+            bench.iter_batched(
+                || m.clone(),
+                |m| plan(std::hint::black_box(&merge), m),
+                BatchSize::LargeInput,
+            );
         });
-        let mut both = rows.clone();
-        both.extend(customer(1 + size, size, "b"));
-        let merge = IdentifyRequest::new(
-            last.email.clone(),
-            both.last().unwrap().phone_number.clone(),
-        )
-        .unwrap();
-        group.bench_with_input(BenchmarkId::new("merge", size), &both, |b, rows| {
-            b.iter(|| reconcile(std::hint::black_box(&merge), rows));
+        group.bench_with_input(BenchmarkId::new("derive", size), &a, |bench, rows| {
+            bench.iter(|| derive(std::hint::black_box(rows)));
         });
     }
     group.finish();

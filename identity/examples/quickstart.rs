@@ -16,6 +16,8 @@ async fn main() -> identity::Result<()> {
     );
     let known = identity.lookup(Some("doc@hillvalley.edu"), None).await?; // writes nothing
     println!("{}", serde_json::to_string(&known).unwrap_or_default());
+    let report = identity.verify().await?; // rows vs I1-I4, derived records vs rows
+    println!("{report}");
     identity.close().await;
     Ok(())
 }

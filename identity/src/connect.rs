@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::contact::Contact;
+use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::ContactStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
+use crate::verify::VerifyReport;
 
 /// Settings for [`Identity::connect_with`]; the defaults suit a small service.
 #[derive(Debug, Clone)]
@@ -174,6 +176,43 @@ impl Identity {
     /// As [`ContactStore::all_contacts`].
     pub async fn all_contacts(&self) -> Result<Vec<Contact>> {
         self.store.all_contacts().await
+    }
+
+    /// Checks the rows against I1-I4 and the derived records against the rows; reports every
+    /// difference (an empty report is a healthy store). Reads everything.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let identity = identity::connect("sqlite::memory:").await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), Some("123456")).await?;
+    /// let report = identity.verify().await?;
+    /// assert!(report.is_clean(), "{report}");
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ContactStore::verify`].
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        self.store.verify().await
+    }
+
+    /// Recomputes every derived record from the rows, repairing rows that break the model, in
+    /// one transaction; reports what it did.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let identity = identity::connect("sqlite::memory:").await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), Some("123456")).await?;
+    /// let report = identity.rebuild().await?;
+    /// assert_eq!((report.rows, report.customers), (1, 1));
+    /// assert!(report.relinked.is_empty());
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ContactStore::rebuild`].
+    pub async fn rebuild(&self) -> Result<RebuildReport> {
+        self.store.rebuild().await
     }
 
     /// Checks that the database answers; for readiness probes.

@@ -80,6 +80,12 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value the library stored itself in a derived record, normalized when it was written:
+    /// not checked again on the read path.
+    pub(crate) fn from_record(value: String) -> Self {
+        Email(value)
+    }
 }
 
 impl fmt::Display for Email {
@@ -159,6 +165,11 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A value the library stored itself in a derived record (see [`Email::from_record`]).
+    pub(crate) fn from_record(value: String) -> Self {
+        Phone(value)
+    }
 }
 
 impl fmt::Display for Phone {
@@ -175,9 +186,29 @@ impl<'de> Deserialize<'de> for Phone {
 }
 
 /// The id of a stored contact row.
+///
+/// ```
+/// use identity::ContactId;
+/// assert_eq!(ContactId::new(7).get(), 7);
+/// assert_eq!(ContactId::new(7).to_string(), "7");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ContactId(pub i64);
+pub struct ContactId(i64);
+
+impl ContactId {
+    /// The id with this value.
+    #[must_use]
+    pub const fn new(id: i64) -> Self {
+        ContactId(id)
+    }
+
+    /// The id's value, as stored.
+    #[must_use]
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
 
 impl fmt::Display for ContactId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,38 +216,51 @@ impl fmt::Display for ContactId {
     }
 }
 
-/// Whether a row is its customer's primary or links to one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkPrecedence {
-    /// The oldest row of its customer; `linked_id` is `None`.
+/// How a row belongs to its customer: it is the primary, or a secondary of the primary it names.
+/// The stored pair (`linked_id`, `link_precedence`) is read into this one value, so the two can
+/// never disagree in Rust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    /// The oldest row of its customer; stored as `linked_id = NULL`, `link_precedence = 'primary'`.
     Primary,
-    /// Any other row; `linked_id` is the primary's id.
-    Secondary,
+    /// Any other row, linked to its customer's primary; stored as `linked_id = id`,
+    /// `link_precedence = 'secondary'`.
+    SecondaryOf(ContactId),
 }
 
-impl LinkPrecedence {
-    /// The stored spelling: `primary` or `secondary`.
+impl Link {
+    /// The stored `linked_id`: `None` for a primary.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub fn linked_id(self) -> Option<ContactId> {
         match self {
-            LinkPrecedence::Primary => "primary",
-            LinkPrecedence::Secondary => "secondary",
+            Link::Primary => None,
+            Link::SecondaryOf(id) => Some(id),
         }
     }
 
-    /// Reads the stored spelling.
+    /// The stored `link_precedence`: `primary` or `secondary`.
+    #[must_use]
+    pub fn precedence(self) -> &'static str {
+        match self {
+            Link::Primary => "primary",
+            Link::SecondaryOf(_) => "secondary",
+        }
+    }
+
+    /// Reads the stored pair.
     ///
     /// # Errors
-    /// [`Error::CorruptRow`] for any other text.
-    pub fn from_stored(id: i64, value: &str) -> Result<Self> {
-        match value {
-            "primary" => Ok(LinkPrecedence::Primary),
-            "secondary" => Ok(LinkPrecedence::Secondary),
-            other => Err(Error::CorruptRow {
-                id,
-                reason: format!("unknown link_precedence `{other}`"),
-            }),
+    /// [`Error::CorruptRow`] for an unknown precedence, or a precedence that disagrees with
+    /// `linked_id`.
+    pub(crate) fn from_stored(id: i64, linked_id: Option<i64>, precedence: &str) -> Result<Self> {
+        let corrupt = |reason: String| Error::CorruptRow { id, reason };
+        match (precedence, linked_id) {
+            ("primary", None) => Ok(Link::Primary),
+            ("secondary", Some(to)) => Ok(Link::SecondaryOf(ContactId(to))),
+            ("primary" | "secondary", _) => Err(corrupt(format!(
+                "link_precedence `{precedence}` disagrees with linked_id"
+            ))),
+            (other, _) => Err(corrupt(format!("unknown link_precedence `{other}`"))),
         }
     }
 }
@@ -230,10 +274,8 @@ pub struct Contact {
     pub email: Option<Email>,
     /// The phone number, if the row has one.
     pub phone_number: Option<Phone>,
-    /// The primary this row links to; `None` for a primary.
-    pub linked_id: Option<ContactId>,
-    /// Primary or secondary.
-    pub link_precedence: LinkPrecedence,
+    /// Primary, or secondary of which primary.
+    pub link: Link,
     /// When the row was inserted.
     pub created_at: OffsetDateTime,
     /// When the row was last changed.
@@ -245,7 +287,7 @@ impl Contact {
     ///
     /// # Errors
     /// [`Error::CorruptRow`] when a stored value does not parse.
-    pub fn from_stored(
+    pub(crate) fn from_stored(
         id: i64,
         email: Option<&str>,
         phone_number: Option<&str>,
@@ -275,23 +317,54 @@ impl Contact {
             id: ContactId(id),
             email,
             phone_number,
-            linked_id: linked_id.map(ContactId),
-            link_precedence: LinkPrecedence::from_stored(id, link_precedence)?,
+            link: Link::from_stored(id, linked_id, link_precedence)?,
             created_at,
             updated_at,
         })
     }
 
+    /// The stored `linked_id`: the primary this row links to, `None` for a primary.
+    #[must_use]
+    pub fn linked_id(&self) -> Option<ContactId> {
+        self.link.linked_id()
+    }
+
     /// The id of the primary of this row's customer, according to this row alone.
     #[must_use]
     pub fn root(&self) -> ContactId {
-        self.linked_id.unwrap_or(self.id)
+        self.linked_id().unwrap_or(self.id)
     }
 
     /// Whether the row is stored as a primary.
     #[must_use]
     pub fn is_primary(&self) -> bool {
-        self.link_precedence == LinkPrecedence::Primary && self.linked_id.is_none()
+        self.link == Link::Primary
+    }
+
+    /// The row's age for "oldest row": `created_at`, then id.
+    #[must_use]
+    pub fn age(&self) -> (OffsetDateTime, ContactId) {
+        (self.created_at, self.id)
+    }
+}
+
+/// A row for the unit tests: created `age` seconds after the epoch, secondary of `linked`.
+#[cfg(test)]
+pub(crate) fn test_row(
+    id: i64,
+    email: Option<&str>,
+    phone: Option<&str>,
+    linked: Option<i64>,
+    age: i64,
+) -> Contact {
+    let at = OffsetDateTime::from_unix_timestamp(age).expect("a test timestamp");
+    Contact {
+        id: ContactId(id),
+        email: email.map(|e| Email::parse(e).expect("a test email")),
+        phone_number: phone.map(|p| Phone::parse(p).expect("a test phone")),
+        link: linked.map_or(Link::Primary, |l| Link::SecondaryOf(ContactId(l))),
+        created_at: at,
+        updated_at: at,
     }
 }
 
@@ -404,6 +477,12 @@ mod tests {
         );
         let err = Contact::from_stored(8, None, Some("1"), None, "boss", now, now).unwrap_err();
         assert!(err.to_string().contains("link_precedence"), "{err}");
+        let err =
+            Contact::from_stored(8, None, Some("1"), Some(2), "primary", now, now).unwrap_err();
+        assert!(
+            err.to_string().contains("disagrees with linked_id"),
+            "{err}"
+        );
         let err =
             Contact::from_stored(9, Some("A@x.io"), None, None, "primary", now, now).unwrap_err();
         assert_eq!(

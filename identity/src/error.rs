@@ -12,16 +12,19 @@ pub enum Field {
     PhoneNumber,
     /// The request as a whole (for example: neither an email nor a phone number was given).
     Request,
+    /// The raw request body, which is not JSON at all ([`crate::IdentifyRequest::from_json`]).
+    Body,
 }
 
 impl Field {
-    /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`).
+    /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
             Field::Email => "email",
             Field::PhoneNumber => "phoneNumber",
             Field::Request => "request",
+            Field::Body => "body",
         }
     }
 }
@@ -32,9 +35,14 @@ impl fmt::Display for Field {
             Field::Email => "email",
             Field::PhoneNumber => "phone number",
             Field::Request => "request",
+            Field::Body => "request body",
         })
     }
 }
+
+/// The database driver's error, kept as an [`Error`]'s source without making the driver part of
+/// this crate's API.
+pub type DriverError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in this crate.
 ///
@@ -75,7 +83,7 @@ pub enum Error {
         operation: &'static str,
         /// The driver's error.
         #[source]
-        source: sqlx::Error,
+        source: DriverError,
     },
     /// The database answered with an error.
     #[error("database error while {operation}")]
@@ -84,7 +92,7 @@ pub enum Error {
         operation: &'static str,
         /// The driver's error.
         #[source]
-        source: sqlx::Error,
+        source: DriverError,
     },
     /// Concurrent requests kept changing the same customers; the request was retried and gave up.
     #[error(
@@ -100,6 +108,13 @@ pub enum Error {
         /// The row's id.
         id: i64,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The derived records (identifiers, customers) disagree with each other, which only a hand
+    /// edit of those tables can cause; nothing was written. `rebuild` recomputes them.
+    #[error("corrupt identity graph: {reason}; rebuild recomputes it")]
+    CorruptGraph {
+        /// What disagrees.
         reason: String,
     },
     /// A bug in this crate (an invariant it relies on did not hold); nothing was committed.
@@ -129,16 +144,25 @@ impl Error {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => Error::Unavailable { operation, source },
+            | sqlx::Error::WorkerCrashed => Error::Unavailable {
+                operation,
+                source: Box::new(source),
+            },
             sqlx::Error::Database(ref db)
                 if db.code().is_some_and(|c| {
                     // admin shutdown, cannot connect now, too many connections
                     c.starts_with("57P") || c == "53300" || c.starts_with("08")
                 }) =>
             {
-                Error::Unavailable { operation, source }
+                Error::Unavailable {
+                    operation,
+                    source: Box::new(source),
+                }
             }
-            source => Error::Store { operation, source },
+            source => Error::Store {
+                operation,
+                source: Box::new(source),
+            },
         }
     }
 

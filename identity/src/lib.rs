@@ -10,7 +10,7 @@
 //! let identity = identity::connect("sqlite::memory:").await?;
 //! identity.identify(Some("lorraine@hillvalley.edu"), Some("123456")).await?;
 //! let c = identity.identify(Some("mcfly@hillvalley.edu"), Some("123456")).await?;
-//! assert_eq!(c.primary_contact_id.0, 1);
+//! assert_eq!(c.primary_contact_id.get(), 1);
 //! assert_eq!(c.emails.len(), 2);
 //! assert_eq!(c.secondary_contact_ids.len(), 1);
 //! # Ok::<(), identity::Error>(()) }).unwrap();
@@ -27,7 +27,7 @@
 //! - Phone ([`Phone::parse`]): the formatting characters space, `-`, `.`, `(`, `)` are removed;
 //!   what remains must be an optional leading `+` and 1 to 20 ASCII digits. Over the wire a phone
 //!   may also be a non-negative JSON integer, meaning its decimal digits
-//!   ([`IdentifyRequest::from_json`]).
+//!   ([`IdentifyRequest::from_json`], the one way in from the wire).
 //! - Normalization happens before anything is stored or matched: `George@X.com` and
 //!   `george@x.com`, `+1 (555) 010-9999` and `+15550109999` are the same identifier.
 //!
@@ -53,8 +53,19 @@
 //! email or phone belongs to two customers, and identical concurrent requests insert one row.
 //! See the module docs of [`store::postgres`] and [`store::sqlite`] for how.
 //!
+//! ## The identity graph
+//! The `contact` rows are the data model and the source of truth. Beside them every store keeps
+//! derived records, changed in the same transaction as the rows: an *identifier* per distinct
+//! visible email and phone (unique, naming the customer that holds it) and a *customer record*
+//! per customer ([`CustomerRecord`]: its answer, ready). A returning customer is answered from
+//! at most two identifier probes and one record, whatever the customer's size. Rows changed by
+//! hand in SQL are noted by a trigger and applied to the records before the next answer;
+//! [`Identity::verify`] compares everything, [`Identity::rebuild`] recomputes it.
+//!
 //! ## Layout
-//! - [`reconcile()`]: the pure step from (request, rows) to ([`Writes`], answer); no I/O.
+//! - [`plan()`]: the pure identify step from (request, [`Matched`] records) to a [`Plan`]; no I/O.
+//! - [`derive()`]: the pure repair step from rows to customers and relinks (rebuild, repair,
+//!   verify).
 //! - [`ContactStore`]: the storage seam; [`MemoryStore`], [`SqliteStore`], [`PgStore`].
 //! - [`connect`] / [`Identity`]: one URL (`postgres://`, `sqlite:`, `memory:`) to a handle.
 #![forbid(unsafe_code)]
@@ -62,17 +73,23 @@
 
 pub mod connect;
 pub mod contact;
+pub mod customer;
+pub mod derive;
 pub mod error;
-pub mod reconcile;
+pub mod plan;
 pub mod request;
 pub mod store;
+pub mod verify;
 
 pub use connect::{ConnectOptions, Identity, connect};
-pub use contact::{Contact, ContactId, Email, LinkPrecedence, Phone};
+pub use contact::{Contact, ContactId, Email, Link, Phone};
+pub use customer::CustomerRecord;
+pub use derive::{Derived, RebuildReport, derive};
 pub use error::{Error, Field, Result};
-pub use reconcile::{Merge, NewContact, Plan, Writes, reconcile};
+pub use plan::{AddRow, Matched, Merge, NewCustomer, Plan, plan};
 pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
 pub use store::ContactStore;
 pub use store::memory::MemoryStore;
 pub use store::postgres::{PgOptions, PgStore};
 pub use store::sqlite::SqliteStore;
+pub use verify::{IdentifierKind, Problem, VerifyReport};

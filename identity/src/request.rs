@@ -52,26 +52,32 @@ impl IdentifyRequest {
         )
     }
 
-    /// Parses a JSON request body `{"email"?: string|null, "phoneNumber"?: string|integer|null}`.
+    /// Parses a JSON request body `{"email"?: string|null, "phoneNumber"?: string|integer|null}`:
+    /// the one way in from the wire.
     ///
     /// Unknown fields are ignored. A phone number may be a non-negative integer, meaning its
-    /// decimal digits; a negative, fractional or boolean value is rejected, as is any non-string
-    /// email.
+    /// decimal digits, read from its exact text (so 20-digit numbers above `u64::MAX` keep every
+    /// digit); a negative, fractional or boolean value is rejected, as is any non-string email.
     ///
     /// ```
-    /// use identity::IdentifyRequest;
-    /// let body = serde_json::json!({"email": null, "phoneNumber": 123456, "extra": true});
-    /// let req = IdentifyRequest::from_json(&body)?;
+    /// use identity::{Field, IdentifyRequest};
+    /// let req = IdentifyRequest::from_json(br#"{"email": null, "phoneNumber": 123456, "x": 1}"#)?;
     /// assert_eq!(req.phone_number().unwrap().as_str(), "123456");
+    /// let big = IdentifyRequest::from_json(br#"{"phoneNumber": 99999999999999999999}"#)?;
+    /// assert_eq!(big.phone_number().unwrap().as_str(), "99999999999999999999");
+    /// let err = IdentifyRequest::from_json(b"{").unwrap_err();
+    /// assert!(matches!(err, identity::Error::InvalidInput { field: Field::Body, .. }));
     /// # Ok::<(), identity::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the offending field, or [`Field::Request`] when the body
-    /// is not a JSON object or carries neither value.
-    pub fn from_json(body: &serde_json::Value) -> Result<Self> {
+    /// [`Error::InvalidInput`] naming [`Field::Body`] when the bytes are not JSON, the offending
+    /// field, or [`Field::Request`] when the body is not a JSON object or carries neither value.
+    pub fn from_json(body: &[u8]) -> Result<Self> {
         use serde_json::Value;
-        let Value::Object(map) = body else {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid(Field::Body, format!("not valid JSON ({e})")))?;
+        let Value::Object(map) = value else {
             return Err(Error::invalid(Field::Request, "body must be a JSON object"));
         };
         let email = match map.get("email") {
@@ -84,12 +90,7 @@ impl IdentifyRequest {
             Some(Value::String(s)) => Phone::parse_optional(Some(s))?,
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(value) => Some(Phone::from_integer(value)),
-                None => {
-                    return Err(Error::invalid(
-                        Field::PhoneNumber,
-                        "a number must be a non-negative integer",
-                    ));
-                }
+                None => Some(big_integer(n, body)?),
             },
             Some(_) => {
                 return Err(Error::invalid(
@@ -99,52 +100,6 @@ impl IdentifyRequest {
             }
         };
         IdentifyRequest::new(email, phone_number)
-    }
-
-    /// Parses a JSON request body from bytes, as [`IdentifyRequest::from_json`] does, but reads
-    /// an integer phone number from its exact text, so 20-digit numbers above `u64::MAX` keep
-    /// every digit.
-    ///
-    /// ```
-    /// use identity::IdentifyRequest;
-    /// let req = IdentifyRequest::from_json_slice(br#"{"phoneNumber": 99999999999999999999}"#)?;
-    /// assert_eq!(req.phone_number().unwrap().as_str(), "99999999999999999999");
-    /// assert!(IdentifyRequest::from_json_slice(b"{").is_err());
-    /// # Ok::<(), identity::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`IdentifyRequest::from_json`], plus [`Field::Request`] when the body is not JSON.
-    pub fn from_json_slice(body: &[u8]) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| Error::invalid(Field::Request, format!("body is not valid JSON ({e})")))?;
-        IdentifyRequest::from_json_parsed(value, body)
-    }
-
-    /// As [`IdentifyRequest::from_json_slice`], for a caller that already parsed `body` into
-    /// `value` (to report malformed JSON its own way) and must not parse it again. `body` is
-    /// only read again in the rare case of an integer phone number above `u64::MAX`.
-    ///
-    /// # Errors
-    /// As [`IdentifyRequest::from_json`].
-    pub fn from_json_parsed(mut value: serde_json::Value, body: &[u8]) -> Result<Self> {
-        let big_integer = value
-            .get("phoneNumber")
-            .is_some_and(|n| n.is_f64() && n.as_f64().is_some_and(|f| f >= 0.0));
-        if big_integer {
-            #[derive(Deserialize)]
-            struct RawPhone<'a> {
-                #[serde(borrow, rename = "phoneNumber")]
-                phone_number: &'a serde_json::value::RawValue,
-            }
-            let text = serde_json::from_slice::<RawPhone<'_>>(body)
-                .map(|raw| raw.phone_number.get().to_owned())
-                .unwrap_or_default();
-            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-                value["phoneNumber"] = serde_json::Value::String(text);
-            }
-        }
-        IdentifyRequest::from_json(&value)
     }
 
     /// The normalized email, if given.
@@ -158,6 +113,32 @@ impl IdentifyRequest {
     pub fn phone_number(&self) -> Option<&Phone> {
         self.phone_number.as_ref()
     }
+}
+
+/// A JSON number that is not a `u64`: an integer above `u64::MAX` (read again from its exact
+/// text in `body`, which serde_json turned into a float) is its digits; anything else is refused.
+fn big_integer(n: &serde_json::Number, body: &[u8]) -> Result<Phone> {
+    let refuse = || {
+        Error::invalid(
+            Field::PhoneNumber,
+            "a number must be a non-negative integer",
+        )
+    };
+    if !n.as_f64().is_some_and(|f| f >= 0.0) {
+        return Err(refuse());
+    }
+    #[derive(Deserialize)]
+    struct RawPhone<'a> {
+        #[serde(borrow, rename = "phoneNumber")]
+        phone_number: &'a serde_json::value::RawValue,
+    }
+    let text = serde_json::from_slice::<RawPhone<'_>>(body)
+        .map(|raw| raw.phone_number.get().to_owned())
+        .unwrap_or_default();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse());
+    }
+    Phone::parse(&text)
 }
 
 /// The consolidated customer: what `identify` and `lookup` answer.
@@ -182,10 +163,10 @@ pub struct ConsolidatedContact {
 /// ```
 /// use identity::{ConsolidatedContact, ContactId, IdentifyResponse};
 /// let contact = ConsolidatedContact {
-///     primary_contact_id: ContactId(1),
+///     primary_contact_id: ContactId::new(1),
 ///     emails: vec![],
 ///     phone_numbers: vec![],
-///     secondary_contact_ids: vec![ContactId(2)],
+///     secondary_contact_ids: vec![ContactId::new(2)],
 /// };
 /// let json = serde_json::to_string(&IdentifyResponse { contact })?;
 /// assert_eq!(
@@ -206,7 +187,7 @@ mod tests {
     use serde_json::json;
 
     fn field_of(body: serde_json::Value) -> Field {
-        match IdentifyRequest::from_json(&body) {
+        match IdentifyRequest::from_json(body.to_string().as_bytes()) {
             Err(Error::InvalidInput { field, .. }) => field,
             other => panic!("expected invalid input for {body}, got {other:?}"),
         }
@@ -230,7 +211,7 @@ mod tests {
 
     #[test]
     fn json_bytes_keep_every_digit_of_big_integers_and_reject_non_integers() {
-        let parse = |body: &str| IdentifyRequest::from_json_slice(body.as_bytes());
+        let parse = |body: &str| IdentifyRequest::from_json(body.as_bytes());
         let big = parse(r#"{"phoneNumber": 18446744073709551616}"#).unwrap();
         assert_eq!(big.phone_number().unwrap().as_str(), "18446744073709551616");
         for body in [
@@ -253,7 +234,7 @@ mod tests {
         }
         let err = parse("{\"email\": ").unwrap_err().to_string();
         assert!(
-            err.starts_with("invalid request: body is not valid JSON"),
+            err.starts_with("invalid request body: not valid JSON"),
             "{err}"
         );
         assert_eq!(
@@ -264,7 +245,7 @@ mod tests {
 
     #[test]
     fn json_accepts_integer_phone_and_ignores_unknown_fields() {
-        let req = IdentifyRequest::from_json(&json!({"phoneNumber": 0, "x": 1})).unwrap();
+        let req = IdentifyRequest::from_json(br#"{"phoneNumber": 0, "x": 1}"#).unwrap();
         assert_eq!(req.phone_number().unwrap().as_str(), "0");
         assert_eq!(req.email(), None);
     }

@@ -1,6 +1,8 @@
 //! The [`ContactStore`] trait, the seam between the pure reconcile step and storage, and the
 //! three stores that implement it.
 
+mod closure;
+mod encoding;
 pub mod memory;
 pub mod postgres;
 pub mod sqlite;
@@ -11,11 +13,16 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::contact::Contact;
+use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::verify::VerifyReport;
+
+pub(crate) use closure::{Frontier, preview_from_rows};
+pub(crate) use encoding::RecordText;
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.
-pub const MAX_ATTEMPTS: u32 = 16;
+pub(crate) const MAX_ATTEMPTS: u32 = 16;
 
 /// Storage for contact rows that runs [`crate::reconcile()`] atomically.
 ///
@@ -53,6 +60,21 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// As [`ContactStore::lookup`].
     async fn all_contacts(&self) -> Result<Vec<Contact>>;
 
+    /// Compares the `contact` rows with I1-I4 and the derived records (identifiers, customers)
+    /// with what the rows define, and reports every difference. Reads everything.
+    ///
+    /// # Errors
+    /// As [`ContactStore::lookup`].
+    async fn verify(&self) -> Result<VerifyReport>;
+
+    /// Recomputes every derived record from the `contact` rows, repairing rows that break the
+    /// model the way the contract defines (see [`crate::derive()`]), in one transaction.
+    /// Identifies wait meanwhile; reads go on.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`].
+    async fn rebuild(&self) -> Result<RebuildReport>;
+
     /// Checks that the database answers (one trivial query); for readiness probes.
     ///
     /// # Errors
@@ -84,6 +106,14 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn all_contacts(&self) -> Result<Vec<Contact>> {
         (**self).all_contacts().await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport> {
+        (**self).verify().await
+    }
+
+    async fn rebuild(&self) -> Result<RebuildReport> {
+        (**self).rebuild().await
     }
 
     async fn ping(&self) -> Result<()> {

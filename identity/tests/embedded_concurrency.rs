@@ -16,6 +16,8 @@ const CHILD_SEED: u64 = 2_000;
 const CHILD_REQUESTS: u64 = 600;
 const IDENTIFIERS: u64 = 6;
 const PER_NAMESPACE: u64 = 10;
+/// Soft deletes (and a rebuild every fourth) made beside the identifies of the meddling tests.
+const MEDDLING_ROUNDS: u64 = 40;
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("shop.db").display())
@@ -41,6 +43,7 @@ async fn sqlite_child_process_keeps_invariants() {
     let failures = common::hammer(&identity, vec![a.to_vec(), b.to_vec()]).await;
     assert!(failures.is_empty(), "child failures: {failures:?}");
     common::assert_invariants(&identity.all_contacts().await.unwrap());
+    common::assert_verified(&identity).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -62,6 +65,7 @@ async fn sqlite_concurrent_identifies_from_two_processes_keep_invariants() {
     common::assert_test_process_passed(child).await;
     let rows = identity.all_contacts().await.unwrap();
     common::assert_invariants(&rows);
+    common::assert_verified(&identity).await;
     let child_requests = Workload::requests(CHILD_SEED, IDENTIFIERS, CHILD_REQUESTS, PER_NAMESPACE);
     common::assert_customers_match(&rows, per_worker.iter().flatten().chain(&child_requests));
 }
@@ -75,9 +79,12 @@ async fn sqlite_process_killed_mid_write_leaves_a_consistent_file() {
         let mut child = spawn_child(&url, 100_000);
         // kill once the child is busy writing (it keeps going long after this many rows)
         let start = watcher.all_contacts().await.unwrap().len();
-        while watcher.all_contacts().await.unwrap().len() < start + written {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        common::wait_until(
+            &format!("the child to write {written} rows"),
+            Duration::from_secs(60),
+            async || watcher.all_contacts().await.unwrap().len() >= start + written,
+        )
+        .await;
         child.start_kill().unwrap(); // SIGKILL: no chance to roll back or checkpoint
         let status = child.wait().await.unwrap();
         assert!(!status.success(), "the child was killed mid-run");
@@ -89,6 +96,8 @@ async fn sqlite_process_killed_mid_write_leaves_a_consistent_file() {
         assert_eq!(check, "ok");
         let rows = store.all_contacts().await.unwrap();
         common::assert_invariants(&rows);
+        let report = store.verify().await.unwrap();
+        assert!(report.is_clean(), "{report}");
         store.close().await;
     }
 }
@@ -103,5 +112,51 @@ async fn memory_concurrent_identifies_keep_invariants() {
     assert!(failures.is_empty(), "{failures:?}");
     let rows = identity.all_contacts().await.unwrap();
     common::assert_invariants(&rows);
+    common::assert_verified(&identity).await;
     common::assert_customers_match(&rows, per_worker.iter().flatten());
+}
+
+/// SQLite: soft deletes made in SQL by another connection and rebuilds while identifies run;
+/// once the last change is applied, the invariants hold and verify finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_sql_deletes_and_rebuilds_during_identifies_keep_the_graph_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let identity = identity::connect(&url).await.unwrap();
+    let side = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let meddler = tokio::spawn({
+        let identity = identity.clone();
+        async move {
+            let (mut deletes, mut rebuilds) = (0u64, 0u64);
+            for round in 0..MEDDLING_ROUNDS {
+                let done = sqlx::query(
+                    "UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = (
+                        SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY random() LIMIT 1)",
+                )
+                .execute(&side)
+                .await;
+                // another writer may hold SQLite's write lock past the busy timeout: try again
+                deletes += done.map_or(0, |d| d.rows_affected());
+                if round % 4 == 3 {
+                    identity.rebuild().await.unwrap();
+                    rebuilds += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (deletes, rebuilds)
+        }
+    });
+    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=8)
+        .map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE))
+        .collect();
+    let failures = common::hammer(&identity, per_worker).await;
+    let (deletes, rebuilds) = meddler.await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(
+        deletes >= MEDDLING_ROUNDS / 4 && rebuilds > 0,
+        "{deletes} deletes, {rebuilds} rebuilds"
+    );
+    identity.identify(Some("last@x.io"), None).await.unwrap();
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+    common::assert_verified(&identity).await;
 }

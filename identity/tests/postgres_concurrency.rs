@@ -7,7 +7,7 @@ use identity_testkit as common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use identity::{ConnectOptions, Error, IdentifyRequest, Identity};
+use identity::{ConnectOptions, IdentifyRequest, Identity};
 use identity_testkit::{TestDb, Workload};
 
 /// Set (to a database URL) in the child process this file spawns.
@@ -18,6 +18,8 @@ const PER_TASK: u64 = 250;
 const CHILD_REQUESTS: u64 = 1_000;
 const IDENTIFIERS: u64 = 6;
 const PER_NAMESPACE: u64 = 10;
+/// Soft deletes (and a rebuild every fourth) made beside the identifies of the meddling tests.
+const MEDDLING_ROUNDS: u64 = 40;
 
 async fn connect(url: &str, connections: u32) -> Identity {
     let options = ConnectOptions::default()
@@ -46,6 +48,7 @@ async fn hammer_child_process_keeps_invariants() {
     assert!(failures.is_empty(), "child failures: {failures:?}");
     let rows = identity.all_contacts().await.unwrap();
     common::assert_invariants(&rows);
+    common::assert_verified(&identity).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -72,6 +75,8 @@ async fn concurrent_identifies_from_two_processes_keep_invariants() {
     common::assert_test_process_passed(child).await;
 
     common::assert_sql_invariants(&db.pool().await).await;
+
+    common::assert_verified(&identity).await;
     let rows = identity.all_contacts().await.unwrap();
     common::assert_invariants(&rows);
 
@@ -82,7 +87,7 @@ async fn concurrent_identifies_from_two_processes_keep_invariants() {
         model.add(request);
     }
     assert_eq!(common::stored_customers(&rows), model.customers());
-    let merged = rows.iter().filter(|c| c.linked_id.is_some()).count();
+    let merged = rows.iter().filter(|c| c.linked_id().is_some()).count();
     assert!(
         merged > rows.len() / 2,
         "the workload must exercise linking: {merged} of {}",
@@ -160,6 +165,7 @@ async fn simultaneous_requests_with_new_values_insert_exactly_one_row() {
         );
     }
     common::assert_sql_invariants(&db.pool().await).await;
+    common::assert_verified(&identity).await;
     common::assert_invariants(&identity.all_contacts().await.unwrap());
 }
 
@@ -202,6 +208,7 @@ async fn merges_sharing_a_customer_but_no_identifier_stay_flat() {
         tasks.join_all().await;
     }
     common::assert_sql_invariants(&db.pool().await).await;
+    common::assert_verified(&identity).await;
     common::assert_invariants(&identity.all_contacts().await.unwrap());
 }
 
@@ -257,6 +264,7 @@ async fn server_default_of_repeatable_read_does_not_break_the_protocol() {
     }
     let pool = db.pool().await;
     common::assert_sql_invariants(&pool).await;
+    common::assert_verified(&identity).await;
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM contact")
         .fetch_one(&pool)
         .await
@@ -264,100 +272,115 @@ async fn server_default_of_repeatable_read_does_not_break_the_protocol() {
     assert_eq!(rows, 10, "one row per round");
 }
 
-/// Parks inserts of `x@x.io` until advisory lock 4242 (held by the test) is free.
-const PARK_X_INSERT: &str = "
-CREATE FUNCTION test_park_x() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_lock(4242);
-    PERFORM pg_advisory_unlock(4242);
-    RETURN NULL;
-END $$;
-CREATE TRIGGER test_park_x AFTER INSERT ON contact
-    FOR EACH ROW WHEN (NEW.email = 'x@x.io') EXECUTE FUNCTION test_park_x();";
-
-/// An identify whose first read went stale before it took its locks must notice and lock the
-/// customers as they are now. Choreographed with locks the test holds:
-/// A = (e, c-phone) reads customers C and E, then is parked before locking; B merges C into D;
-/// X starts inserting a new secondary of D and is parked holding D's lock; A resumes. If A
-/// trusted its stale read it would lock C and E only, demote D without waiting for X, and
-/// leave X's row linked to a secondary.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn identify_with_a_stale_first_read_relocks_the_current_customers() {
-    let db = TestDb::create().await;
-    let identity = connect(db.url(), 8).await;
-    identity.identify(Some("e@x.io"), Some("3")).await.unwrap(); // E = 1, the oldest
-    identity.identify(Some("d@x.io"), Some("2")).await.unwrap(); // D = 2
-    identity.identify(Some("c@x.io"), Some("1")).await.unwrap(); // C = 3
-    let admin = db.pool().await;
-    sqlx::raw_sql(PARK_X_INSERT).execute(&admin).await.unwrap();
-    let mut hold_a = admin.acquire().await.unwrap();
-    // the identifier lock A's email maps to (see LOCK_IDENTIFIERS in store/postgres.rs)
-    sqlx::query("SELECT pg_advisory_lock(hashtextextended('identity:email:e@x.io', 0))")
-        .execute(&mut *hold_a)
-        .await
-        .unwrap();
-    let mut hold_x = admin.acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(4242)")
-        .execute(&mut *hold_x)
-        .await
-        .unwrap();
-
-    let a = tokio::spawn({
-        let identity = identity.clone();
-        async move { identity.identify(Some("e@x.io"), Some("1")).await }
-    });
-    wait_for_waiters(&admin, "wait_event = 'advisory'", 1).await;
-    identity.identify(Some("c@x.io"), Some("2")).await.unwrap(); // B: C joins D
-    let x = tokio::spawn({
-        let identity = identity.clone();
-        async move { identity.identify(Some("x@x.io"), Some("2")).await }
-    });
-    wait_for_waiters(&admin, "wait_event = 'advisory'", 2).await;
-    sqlx::query("SELECT pg_advisory_unlock_all()")
-        .execute(&mut *hold_a)
-        .await
-        .unwrap();
-    // A must now wait for X's lock on D before it writes anything
-    wait_for_waiters(
-        &admin,
-        "wait_event_type = 'Lock' AND wait_event <> 'advisory'",
-        1,
+/// Every column of every table the library writes, in a stable order: to check that a call
+/// wrote nothing.
+async fn snapshot(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT t FROM (
+            SELECT 'c' || row(c.*)::text AS t FROM contact c
+            UNION ALL SELECT 'r' || row(r.*)::text FROM identity_customer r
+            UNION ALL SELECT 'i' || row(i.*)::text FROM identity_identifier i) x ORDER BY t",
     )
-    .await;
-    sqlx::query("SELECT pg_advisory_unlock_all()")
-        .execute(&mut *hold_x)
-        .await
-        .unwrap();
-    let x = x.await.unwrap().unwrap();
-    let a = a.await.unwrap().unwrap();
-    common::assert_sql_invariants(&admin).await;
-    common::assert_invariants(&identity.all_contacts().await.unwrap());
-    assert_eq!(x.primary_contact_id.0, 2);
-    assert_eq!(a.primary_contact_id.0, 1);
-    assert_eq!(
-        a.secondary_contact_ids.len(),
-        3,
-        "A's answer includes X's row: {a:?}"
-    );
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
-/// Waits until `count` backends of the store match `condition` in pg_stat_activity.
-async fn wait_for_waiters(admin: &sqlx::PgPool, condition: &'static str, count: i64) {
-    let sql = format!(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'identity' AND {condition}"
+async fn version(pool: &sqlx::PgPool, customer: i64) -> i64 {
+    sqlx::query_scalar("SELECT version FROM identity_customer WHERE primary_id = $1")
+        .bind(customer)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The guards of the write protocol, made deterministic: each write function is handed the plan
+/// a request would have made from a read that went stale, and must refuse it (-1) and write
+/// nothing. A row for a customer that was merged away finds no record; without the owner check
+/// a row would join a customer that no longer holds the request's value (its identifier names
+/// none or another); without the version check a merge would store a record computed from old
+/// records; without the claim a value would start a second customer (I3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_functions_refuse_plans_made_from_a_stale_read() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 4).await;
+    let pool = db.pool().await;
+    identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // customer 1
+    identity.identify(Some("b@x.io"), Some("2")).await.unwrap(); // customer 2
+    identity.identify(Some("c@x.io"), Some("3")).await.unwrap(); // customer 3
+    let (v1, v2) = (version(&pool, 1).await, version(&pool, 2).await);
+    identity.identify(Some("a@x.io"), Some("2")).await.unwrap(); // 2 joins 1
+    let before = snapshot(&pool).await;
+
+    // read before the merge: "b@x.io" belonged to customer 2, so a new phone went to 2
+    let status: i64 = sqlx::query_scalar(
+        "SELECT status FROM identity_add_row(2, $1, 'b@x.io', '9', false, true)",
+    )
+    .bind(v2)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, -1, "a row for a customer that was merged away");
+
+    // read before the merge: customers 1 and 3 at their old versions
+    let status: i64 = sqlx::query_scalar(
+        "SELECT identity_merge(1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io', 'c@x.io'],
+                ARRAY[1, 3]::bigint[], ARRAY['1', '3'], ARRAY[1, 3]::bigint[], ARRAY[3]::bigint[],
+                now())",
+    )
+    .bind(v1)
+    .bind(version(&pool, 3).await)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        status, -1,
+        "a merge computed from an old record of customer 1"
     );
-    for _ in 0..500 {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
-            .fetch_one(admin)
-            .await
-            .unwrap();
-        if n >= count {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("fewer than {count} backends matched `{condition}` within 5 s");
+
+    // read before customer 3 existed: "c@x.io" was unknown
+    let status: i64 = sqlx::query_scalar("SELECT identity_new_customer('c@x.io', '77')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status, -1,
+        "a new customer for a value that was claimed meanwhile"
+    );
+    assert_eq!(
+        snapshot(&pool).await,
+        before,
+        "the refused plans wrote nothing"
+    );
+
+    // read before a row was soft-deleted in SQL: "d@x.io" belonged to customer 3, which still
+    // exists (applying the deletion took the value away from it)
+    identity.identify(Some("d@x.io"), Some("3")).await.unwrap(); // a secondary of 3
+    let v3 = version(&pool, 3).await;
+    sqlx::query("UPDATE contact SET deleted_at = now() WHERE email = 'd@x.io'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    identity.rebuild().await.unwrap();
+    let before = snapshot(&pool).await;
+    let status: i64 = sqlx::query_scalar(
+        "SELECT status FROM identity_add_row(3, $1, 'd@x.io', '99', false, true)",
+    )
+    .bind(v3)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        status, -1,
+        "a row for a customer that no longer holds the value"
+    );
+    assert_eq!(
+        snapshot(&pool).await,
+        before,
+        "the refused plans wrote nothing"
+    );
+    let report = identity.verify().await.unwrap();
+    assert!(report.is_clean(), "{report}");
 }
 
 /// Many concurrent writes into one customer (a hot customer) all succeed: a plan that went
@@ -385,10 +408,11 @@ async fn concurrent_new_values_for_one_hot_customer_all_succeed() {
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("no request gives up");
-    assert!(answers.iter().all(|a| a.primary_contact_id.0 == 1));
+    assert!(answers.iter().all(|a| a.primary_contact_id.get() == 1));
     let rows = identity.all_contacts().await.unwrap();
     assert_eq!(rows.len(), 301);
     common::assert_sql_invariants(&db.pool().await).await;
+    common::assert_verified(&identity).await;
 }
 
 /// Blocks every write statement on contact until advisory lock 4242 (held by the test) is free.
@@ -427,49 +451,50 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
         let identity = identity.clone();
         async move { identity.identify(Some("a@x.io"), Some("2")).await }
     });
-    let pid: i32 = wait_for_blocked_backend(&admin).await;
+    let pid = wait_for_blocked_backend(&admin, None).await;
     let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(pid)
         .fetch_one(&admin)
         .await
         .unwrap();
     assert!(killed);
-    let err = merging.await.unwrap().unwrap_err();
-    assert!(
-        matches!(err, Error::Store { .. } | Error::Unavailable { .. }),
-        "{err:?}"
+    // identify is idempotent: it tries again on a fresh connection, which blocks in turn
+    wait_for_blocked_backend(&admin, Some(pid)).await;
+    assert_eq!(
+        identity.all_contacts().await.unwrap(),
+        before,
+        "the killed merge left no trace (and the retry has not committed)"
     );
     sqlx::query("SELECT pg_advisory_unlock(4242)")
         .execute(&mut *holder)
         .await
         .unwrap();
     drop(holder);
+    let merged = merging
+        .await
+        .unwrap()
+        .expect("the retry completes the merge");
+    assert_eq!(merged.secondary_contact_ids.len(), 2);
     sqlx::raw_sql("DROP TRIGGER test_block_writes ON contact")
         .execute(&admin)
         .await
         .unwrap();
-
-    assert_eq!(
-        identity.all_contacts().await.unwrap(),
-        before,
-        "the killed merge left no trace"
-    );
+    let rows = identity.all_contacts().await.unwrap();
+    assert_eq!(rows.len(), before.len(), "merged once, nothing inserted");
     common::assert_sql_invariants(&admin).await;
-
-    // the store recovers by itself: the same merge now succeeds
-    let merged = identity.identify(Some("a@x.io"), Some("2")).await.unwrap();
-    assert_eq!(merged.secondary_contact_ids.len(), 2);
-    common::assert_sql_invariants(&admin).await;
+    common::assert_verified(&identity).await;
 }
 
-/// Waits until a backend of the store is blocked on the test's advisory lock; returns its pid.
-async fn wait_for_blocked_backend(admin: &sqlx::PgPool) -> i32 {
+/// Waits until a backend of the store (other than `not`) is blocked on the test's advisory
+/// lock; returns its pid.
+async fn wait_for_blocked_backend(admin: &sqlx::PgPool, not: Option<i32>) -> i32 {
     for _ in 0..500 {
         let pid: Option<i32> = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity
              WHERE datname = current_database() AND wait_event = 'advisory'
-               AND application_name = 'identity' LIMIT 1",
+               AND application_name = 'identity' AND pid IS DISTINCT FROM $1 LIMIT 1",
         )
+        .bind(not)
         .fetch_optional(admin)
         .await
         .unwrap();
@@ -519,9 +544,60 @@ async fn killing_random_connections_under_load_keeps_invariants() {
         "only database failures expected: {failures:?}"
     );
     common::assert_sql_invariants(&admin).await;
+    common::assert_verified(&identity).await;
     common::assert_invariants(&identity.all_contacts().await.unwrap());
     identity
         .identify(Some("after@x.io"), None)
         .await
         .expect("the pool recovers");
+}
+
+/// Soft deletes made in SQL and rebuilds while 8 tasks identify over overlapping values: every
+/// identify succeeds, and once the last change is applied the invariants hold in SQL and verify
+/// finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sql_deletes_and_rebuilds_during_identifies_keep_the_graph_exact() {
+    let db = TestDb::create().await;
+    let identity = connect(db.url(), 12).await;
+    let admin = db.pool().await;
+    let meddler = tokio::spawn({
+        let (identity, admin) = (identity.clone(), admin.clone());
+        async move {
+            let (mut deletes, mut rebuilds) = (0u64, 0u64);
+            for round in 0..MEDDLING_ROUNDS {
+                let done = sqlx::query(
+                    "UPDATE contact SET deleted_at = now() WHERE id = (
+                        SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY random() LIMIT 1)",
+                )
+                .execute(&admin)
+                .await;
+                // an outside writer may lose a deadlock to a repair, as to any writer: it retries
+                deletes += match done {
+                    Ok(done) => done.rows_affected(),
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40P01") => 0,
+                    Err(e) => panic!("{e}"),
+                };
+                if round % 4 == 3 {
+                    identity.rebuild().await.unwrap();
+                    rebuilds += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (deletes, rebuilds)
+        }
+    });
+    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=8)
+        .map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE))
+        .collect();
+    let failures = common::hammer(&identity, per_worker).await;
+    let (deletes, rebuilds) = meddler.await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(
+        deletes >= MEDDLING_ROUNDS / 4 && rebuilds > 0,
+        "{deletes} deletes, {rebuilds} rebuilds"
+    );
+    // the next identify applies the last deletes
+    identity.identify(Some("last@x.io"), None).await.unwrap();
+    common::assert_sql_invariants(&admin).await;
+    common::assert_verified(&identity).await;
 }

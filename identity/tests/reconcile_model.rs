@@ -1,6 +1,7 @@
-//! Property test: any sequence of requests, run through the reconcile step (via the memory
+//! Property test: any sequence of requests, run through the identify step (via the memory
 //! store, its thinnest shell), ends in exactly the customers a union-find over the requests'
-//! identifiers predicts, with every invariant intact after every step.
+//! identifiers predicts, with every invariant intact and the derived records equal to what the
+//! rows define (`verify`) after every step.
 
 use identity_testkit as common;
 
@@ -48,6 +49,10 @@ proptest! {
                 let rows = store.all_contacts().await.unwrap();
                 model.add(&request);
                 common::assert_invariants(&rows);
+                let report = store.verify().await.unwrap();
+                assert!(report.is_clean(), "{report}");
+                let report = store.verify().await.unwrap();
+                assert!(report.is_clean(), "{report}");
                 common::assert_answer_covers(&request, &answer);
 
                 // a row is inserted exactly when the request brings an identifier never seen

@@ -2,9 +2,11 @@
 //! costs exactly one (no BEGIN/COMMIT, no second query); any write costs two. sqlx's liveness
 //! ping when a connection goes back to the pool (after the answer) is counted apart.
 
-use identity::{ConnectOptions, Identity};
-use identity_testkit::TestDb;
+use std::time::Duration;
+
+use identity::{Identity, PgStore};
 use identity_testkit::wire::RoundTripCounter;
+use identity_testkit::{TestDb, wait_until};
 
 async fn identify(
     identity: &Identity,
@@ -22,11 +24,23 @@ async fn each_identify_path_costs_its_round_trip_budget() {
     let db = TestDb::create().await;
     identity::connect(db.url()).await.unwrap().close().await; // migrate without the proxy
     let counter = RoundTripCounter::start(db.url()).await;
-    // one connection, warmed up on every path, so no statement needs preparing while counting
-    let options = ConnectOptions::default().max_connections(1).migrate(false);
-    let identity = Identity::connect_with(&counter.url(db.url()), &options)
+    // one connection, warmed up on every path, so no statement needs preparing while counting;
+    // its pool is ours, to see when the connection is back after its release ping
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect(&counter.url(db.url()))
         .await
         .unwrap();
+    let identity = Identity::from_store(PgStore::from_pool(pool.clone()));
+    let back_in_the_pool = async || {
+        wait_until(
+            "the connection back in the pool",
+            Duration::from_secs(5),
+            async || pool.num_idle() == 1,
+        )
+        .await;
+    };
     for (e, p) in [
         ("w1@x.io", "1"),
         ("w1@x.io", "1"),
@@ -53,7 +67,7 @@ async fn each_identify_path_costs_its_round_trip_budget() {
         ("merge of two customers", Some("a@x.io"), Some("200"), 2),
         ("returning after the merge", Some("b@x.io"), Some("101"), 1),
     ];
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await; // the warm-up's last ping
+    back_in_the_pool().await; // after the warm-up's last ping
     counter.take_pings();
     let mut round_trips = 0;
     for (path, email, phone, budget) in cases {
@@ -68,7 +82,7 @@ async fn each_identify_path_costs_its_round_trip_budget() {
     identity.lookup(Some("nobody@x.io"), None).await.unwrap();
     assert_eq!(counter.take(), 1, "lookup");
     // the only other traffic: at most one release ping per checkout, after its answer
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    back_in_the_pool().await;
     let pings = counter.take_pings();
     assert!(
         pings <= round_trips + 1,

@@ -16,25 +16,25 @@ async fn soft_deleted_rows_are_invisible(identity: Identity, delete: impl AsyncF
     delete(1).await;
     // the deleted primary's email is unknown now: a new customer
     let fresh = identity.identify(Some("a@x.io"), None).await.unwrap();
-    assert_eq!(fresh.primary_contact_id, ContactId(4));
+    assert_eq!(fresh.primary_contact_id, ContactId::new(4));
     assert_eq!(fresh.secondary_contact_ids, vec![]);
     // its orphaned secondaries form a customer led by their oldest row, promoted on the next write
     let orphans = identity.lookup(None, Some("1")).await.unwrap().unwrap();
-    assert_eq!(orphans.primary_contact_id, ContactId(2));
-    assert_eq!(orphans.secondary_contact_ids, vec![ContactId(3)]);
+    assert_eq!(orphans.primary_contact_id, ContactId::new(2));
+    assert_eq!(orphans.secondary_contact_ids, vec![ContactId::new(3)]);
     let merged = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
     assert_eq!(
         merged.primary_contact_id,
-        ContactId(2),
+        ContactId::new(2),
         "row 2 is older than row 4"
     );
     assert_eq!(
         merged.secondary_contact_ids,
-        vec![ContactId(3), ContactId(4)]
+        vec![ContactId::new(3), ContactId::new(4)]
     );
     let rows = identity.all_contacts().await.unwrap();
     assert!(
-        rows.iter().all(|c| c.id != ContactId(1)),
+        rows.iter().all(|c| c.id != ContactId::new(1)),
         "deleted rows are never returned"
     );
     common::assert_invariants(&rows);
@@ -45,7 +45,7 @@ async fn soft_deleted_rows_are_invisible_on_memory() {
     let store = std::sync::Arc::new(MemoryStore::new());
     let identity = Identity::from_store(store.clone());
     soft_deleted_rows_are_invisible(identity, async |id| {
-        assert!(store.soft_delete(ContactId(id)))
+        assert!(store.soft_delete(ContactId::new(id)))
     })
     .await;
 }
@@ -93,15 +93,15 @@ async fn lookup_writes_nothing_and_close_refuses_further_calls(identity: Identit
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(preview.primary_contact_id, ContactId(1));
+    assert_eq!(preview.primary_contact_id, ContactId::new(1));
     assert_eq!(
         preview.secondary_contact_ids,
-        vec![ContactId(2)],
+        vec![ContactId::new(2)],
         "lookup shows the merge identify would do"
     );
     let rows = identity.all_contacts().await.unwrap();
     assert!(
-        rows.iter().all(|c| c.linked_id.is_none()),
+        rows.iter().all(|c| c.linked_id().is_none()),
         "but lookup did not write it"
     );
     assert!(matches!(
@@ -156,7 +156,7 @@ async fn sqlite_file_is_created_and_reopened_with_its_data() {
             .unwrap()
             .unwrap()
             .primary_contact_id,
-        ContactId(1)
+        ContactId::new(1)
     );
 }
 
@@ -191,7 +191,7 @@ async fn postgres_migrations_are_idempotent_and_concurrent_safe() {
             .await
             .unwrap()
             .primary_contact_id,
-        ContactId(1)
+        ContactId::new(1)
     );
 }
 

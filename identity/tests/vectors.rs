@@ -4,18 +4,35 @@ use identity_testkit as common;
 
 use std::path::PathBuf;
 
-use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity, LinkPrecedence};
+use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity};
 use serde_json::{Value, json};
 
 fn row_json(c: &Contact) -> Value {
     json!({
-        "id": c.id.0,
-        "linkedId": c.linked_id.map(|l| l.0),
-        "linkPrecedence": match c.link_precedence {
-            LinkPrecedence::Primary => "primary",
-            LinkPrecedence::Secondary => "secondary",
-        },
+        "id": c.id.get(),
+        "linkedId": c.linked_id().map(|l| l.get()),
+        "linkPrecedence": c.link.precedence(),
     })
+}
+
+/// Checks a file's `graph` after its last step: verify, rebuild, verify.
+async fn check_graph(identity: &Identity, graph: &Value, file: &str) {
+    let counts = (graph["rows"].as_u64(), graph["customers"].as_u64());
+    let report = identity.verify().await.unwrap();
+    assert!(report.is_clean(), "{file}: {report}");
+    assert_eq!(
+        (Some(report.rows), Some(report.customers)),
+        counts,
+        "{file}: verify"
+    );
+    let rebuilt = identity.rebuild().await.unwrap();
+    assert_eq!(
+        (Some(rebuilt.rows), Some(rebuilt.customers)),
+        counts,
+        "{file}: rebuild"
+    );
+    assert!(rebuilt.relinked.is_empty(), "{file}: {rebuilt:?}");
+    common::assert_verified(identity).await;
 }
 
 /// Replays one file against a fresh store; panics naming the file and step on a mismatch.
@@ -25,12 +42,13 @@ async fn replay(identity: &Identity, path: &PathBuf) {
     for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("{file} step {i} ({} backend)", identity.store().backend());
         let before = identity.all_contacts().await.unwrap();
-        let outcome = match IdentifyRequest::from_json(&step["request"]) {
+        let outcome = match IdentifyRequest::from_json(step["request"].to_string().as_bytes()) {
             Ok(request) => identity.identify_request(&request).await,
             Err(e) => Err(e),
         };
         let after = identity.all_contacts().await.unwrap();
         common::assert_invariants(&after);
+        common::assert_verified(identity).await;
         match (&outcome, step.get("error")) {
             (Err(Error::InvalidInput { field, .. }), Some(expected)) => {
                 assert_eq!(field.wire_name(), expected["field"], "{at}: wrong field");
@@ -64,11 +82,12 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         if let Some(table) = step.get("table") {
             let actual: Vec<Value> = after
                 .iter()
-                .map(|c| json!({"id": c.id.0, "linkedId": c.linked_id.map(|l| l.0)}))
+                .map(|c| json!({"id": c.id.get(), "linkedId": c.linked_id().map(|l| l.get())}))
                 .collect();
             assert_eq!(&Value::from(actual), table, "{at}: wrong table");
         }
     }
+    check_graph(identity, &case["graph"], &file).await;
 }
 
 #[tokio::test]

@@ -109,7 +109,7 @@ pub fn assert_invariants(rows: &[Contact]) {
     let by_id: BTreeMap<ContactId, &Contact> = rows.iter().map(|c| (c.id, c)).collect();
     let mut groups: BTreeMap<ContactId, Vec<&Contact>> = BTreeMap::new();
     for c in rows {
-        if let Some(parent) = c.linked_id {
+        if let Some(parent) = c.linked_id() {
             let p = by_id
                 .get(&parent)
                 .unwrap_or_else(|| panic!("I2: row {} links to missing {parent}", c.id));
@@ -196,6 +196,92 @@ pub async fn sql_violations(pool: &PgPool) -> BTreeMap<&'static str, i64> {
         out.insert(name, n);
     }
     out
+}
+
+/// Polls `condition` every 10 ms until it holds; panics naming `what` after `within`.
+pub async fn wait_until(
+    what: &str,
+    within: std::time::Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + within;
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Holds the identity graph's lock (the one repair and rebuild take alone) on its own
+/// connection, so every write of the store waits in `identity_begin_write` until dropped.
+pub struct GraphLock {
+    conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+}
+
+impl GraphLock {
+    /// Takes the lock on `pool`'s database.
+    pub async fn take(pool: &PgPool) -> GraphLock {
+        let mut conn = pool.acquire().await.expect("a connection for the lock");
+        sqlx::query("SELECT pg_advisory_lock(hashtextextended('identity:graph', 0))")
+            .execute(&mut *conn)
+            .await
+            .expect("take the graph lock");
+        GraphLock { conn }
+    }
+
+    /// Lets the waiting writes go on.
+    pub async fn release(mut self) {
+        sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut *self.conn)
+            .await
+            .expect("release the graph lock");
+    }
+}
+
+/// How many of the store's backends (application `identity`) wait on an advisory lock.
+pub async fn writers_waiting(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'identity'
+           AND wait_event = 'advisory'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("read pg_stat_activity")
+}
+
+/// A row as the oracle reads it: id, email, phone, linked id.
+type OracleRow = (i64, Option<String>, Option<String>, Option<i64>);
+
+/// Every visible row of the database, read directly (not through a store), by id.
+pub async fn visible_rows(pool: &PgPool) -> Vec<Contact> {
+    let ids: Vec<OracleRow> = sqlx::query_as(
+        "SELECT id, email, phone_number, linked_id FROM contact WHERE deleted_at IS NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("read contact rows");
+    let at = time::OffsetDateTime::UNIX_EPOCH;
+    ids.into_iter()
+        .map(|(id, email, phone, linked)| Contact {
+            id: ContactId::new(id),
+            email: email.map(|e| identity::Email::parse(&e).expect("stored email parses")),
+            phone_number: phone.map(|p| identity::Phone::parse(&p).expect("stored phone parses")),
+            link: linked.map_or(identity::Link::Primary, |l| {
+                identity::Link::SecondaryOf(ContactId::new(l))
+            }),
+            created_at: at,
+            updated_at: at,
+        })
+        .collect()
+}
+
+/// Panics unless `verify` finds nothing: the rows keep I1-I4 and the derived records match them.
+pub async fn assert_verified(identity: &identity::Identity) {
+    let report = identity.verify().await.expect("verify runs");
+    assert!(report.is_clean(), "verify: {report}");
 }
 
 /// Panics unless every SQL invariant holds.

@@ -1,17 +1,22 @@
-//! [`MemoryStore`]: rows in a vector behind a mutex, for tests and prototyping.
+//! [`MemoryStore`]: rows, identifiers and customer records behind one mutex, for tests and
+//! prototypes. Indexed like the SQL stores, so a call costs the same at any number of rows.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::contact::{Contact, ContactId, LinkPrecedence};
+use crate::contact::{Contact, ContactId, Email, Link, Phone};
+use crate::customer::CustomerRecord;
+use crate::derive::{RebuildReport, derive};
 use crate::error::{Error, Result};
-use crate::reconcile::{Plan, reconcile};
+use crate::plan::{Matched, Plan, plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
-use crate::store::ContactStore;
+use crate::store::{ContactStore, Frontier};
+use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 
-/// An in-process store. Every identify runs under one mutex, so it is trivially serializable.
+/// An in-process store. Every call runs under one mutex, so it is trivially serializable.
 /// Nothing survives the process.
 ///
 /// ```
@@ -19,7 +24,7 @@ use crate::store::ContactStore;
 /// use identity::{ContactStore, IdentifyRequest, MemoryStore};
 /// let store = MemoryStore::new();
 /// let req = IdentifyRequest::parse(Some("doc@hillvalley.edu"), Some("123456"))?;
-/// assert_eq!(store.identify(&req).await?.primary_contact_id.0, 1);
+/// assert_eq!(store.identify(&req).await?.primary_contact_id.get(), 1);
 /// # Ok::<(), identity::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug, Default)]
@@ -27,10 +32,15 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+type Key = (IdentifierKind, String);
+
 #[derive(Debug, Default)]
 struct State {
     /// All rows, by id (ids are dense from 1, so row `id` is at index `id - 1`).
     rows: Vec<Row>,
+    identifiers: HashMap<Key, ContactId>,
+    customers: HashMap<ContactId, CustomerRecord>,
+    versions: i64,
     closed: bool,
 }
 
@@ -47,19 +57,33 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Marks a row deleted (`deleted_at` set): it is never matched or returned again.
+    /// Marks a row deleted (`deleted_at` set): it is never matched or returned again, and its
+    /// customer is recomputed at once (a deleted primary's oldest remaining row leads).
     /// Returns whether a visible row with that id existed.
     pub fn soft_delete(&self, id: ContactId) -> bool {
         let Ok(mut state) = self.lock() else {
             return false;
         };
-        match state.row_mut(id).filter(|r| !r.deleted) {
-            Some(row) => {
-                row.deleted = true;
-                true
-            }
-            None => false,
+        let Some(row) = state.row_mut(id).filter(|r| !r.deleted) else {
+            return false;
+        };
+        row.deleted = true;
+        let gone = row.contact.clone();
+        let mut frontier = Frontier::default();
+        frontier.add_id(Some(gone.id.get()));
+        frontier.add_id(gone.linked_id().map(ContactId::get));
+        frontier.add_values(
+            gone.email.as_ref().map(Email::as_str),
+            gone.phone_number.as_ref().map(Phone::as_str),
+        );
+        while let Some(step) = frontier.next_step() {
+            let (rows, owners) = state.step(&step);
+            frontier.absorb(rows, owners);
         }
+        let closure = frontier.finish();
+        let ids: BTreeSet<ContactId> = closure.ids.iter().copied().map(ContactId::new).collect();
+        state.replace(&closure.rows, |c| ids.contains(&c));
+        true
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
@@ -73,20 +97,38 @@ impl MemoryStore {
     }
 }
 
+fn email_key(e: &Email) -> Key {
+    (IdentifierKind::Email, e.as_str().to_owned())
+}
+
+fn phone_key(p: &Phone) -> Key {
+    (IdentifierKind::Phone, p.as_str().to_owned())
+}
+
 impl State {
     fn row_mut(&mut self, id: ContactId) -> Option<&mut Row> {
-        let index = usize::try_from(id.0.checked_sub(1)?).ok()?;
+        let index = usize::try_from(id.get().checked_sub(1)?).ok()?;
         self.rows.get_mut(index)
     }
 
-    /// Every visible row of every customer with a row matching the request.
-    fn cluster_rows(&self, request: &IdentifyRequest) -> Vec<Contact> {
-        let visible = || self.rows.iter().filter(|r| !r.deleted).map(|r| &r.contact);
-        let roots = crate::reconcile::touched_roots(request, visible());
-        visible()
-            .filter(|c| roots.contains(&c.root()))
-            .cloned()
-            .collect()
+    fn visible(&self) -> impl Iterator<Item = &Contact> {
+        self.rows.iter().filter(|r| !r.deleted).map(|r| &r.contact)
+    }
+
+    /// The owners of the request's values and their records.
+    fn matched(&self, request: &IdentifyRequest) -> Result<Matched> {
+        let email = request
+            .email()
+            .and_then(|e| self.identifiers.get(&email_key(e)).copied());
+        let phone = request
+            .phone_number()
+            .and_then(|p| self.identifiers.get(&phone_key(p)).copied());
+        let records = email
+            .iter()
+            .chain(&phone)
+            .filter_map(|id| self.customers.get(id).cloned())
+            .collect();
+        Matched::new(email, phone, records)
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -94,6 +136,143 @@ impl State {
         let newest = self.rows.last().map(|r| r.contact.created_at);
         let now = OffsetDateTime::now_utc();
         newest.map_or(now, |n| n.max(now))
+    }
+
+    fn insert_row(
+        &mut self,
+        email: Option<&Email>,
+        phone: Option<&Phone>,
+        link: Link,
+        at: OffsetDateTime,
+    ) -> ContactId {
+        let id = ContactId::new(i64::try_from(self.rows.len()).unwrap_or(i64::MAX - 1) + 1);
+        self.rows.push(Row {
+            contact: Contact {
+                id,
+                email: email.cloned(),
+                phone_number: phone.cloned(),
+                link,
+                created_at: at,
+                updated_at: at,
+            },
+            deleted: false,
+        });
+        id
+    }
+
+    fn store(&mut self, mut record: CustomerRecord) -> ConsolidatedContact {
+        self.versions += 1;
+        record.version = self.versions;
+        let answer = record.answer();
+        for (e, _) in &record.emails {
+            self.identifiers.insert(email_key(e), record.primary);
+        }
+        for (p, _) in &record.phone_numbers {
+            self.identifiers.insert(phone_key(p), record.primary);
+        }
+        self.customers.insert(record.primary, record);
+        answer
+    }
+
+    /// Writes a plan; the answer once written.
+    fn apply(&mut self, plan: Plan) -> ConsolidatedContact {
+        let now = self.now();
+        match plan {
+            Plan::Unchanged(answer) => answer,
+            Plan::NewCustomer(new) => {
+                let id = self.insert_row(
+                    new.email.as_ref(),
+                    new.phone_number.as_ref(),
+                    Link::Primary,
+                    now,
+                );
+                self.store(new.record(id, now))
+            }
+            Plan::AddRow(add) => {
+                let at = now.max(add.not_before());
+                let link = Link::SecondaryOf(add.customer.primary);
+                let id = self.insert_row(add.email.as_ref(), add.phone_number.as_ref(), link, at);
+                self.store(add.into_record(id, at))
+            }
+            Plan::Merge(merge) => {
+                let kept = merge.merged.primary;
+                for id in &merge.relink {
+                    if let Some(row) = self.row_mut(*id) {
+                        row.contact.link = Link::SecondaryOf(kept);
+                        row.contact.updated_at = now;
+                    }
+                }
+                self.customers.remove(&merge.absorbed);
+                self.store(merge.merged)
+            }
+        }
+    }
+
+    /// The visible rows a closure step asks for, and the owners of its values.
+    fn step(&self, step: &crate::store::closure::Step) -> (Vec<Contact>, Vec<i64>) {
+        let ids: BTreeSet<i64> = step.ids.iter().copied().collect();
+        let rows = self
+            .visible()
+            .filter(|c| {
+                ids.contains(&c.id.get())
+                    || c.linked_id().is_some_and(|l| ids.contains(&l.get()))
+                    || c.email
+                        .as_ref()
+                        .is_some_and(|e| step.emails.iter().any(|s| s == e.as_str()))
+                    || c.phone_number
+                        .as_ref()
+                        .is_some_and(|p| step.phones.iter().any(|s| s == p.as_str()))
+            })
+            .cloned()
+            .collect();
+        let emails = step
+            .emails
+            .iter()
+            .map(|e| (IdentifierKind::Email, e.clone()));
+        let phones = step
+            .phones
+            .iter()
+            .map(|p| (IdentifierKind::Phone, p.clone()));
+        let owners = emails
+            .chain(phones)
+            .filter_map(|k| self.identifiers.get(&k).map(|id| id.get()))
+            .collect();
+        (rows, owners)
+    }
+
+    /// Replaces the derived records of `rows` (a closure) and of every customer `stale` names
+    /// with what the rows define, and repairs their links; what it derived.
+    fn replace(&mut self, rows: &[Contact], stale: impl Fn(ContactId) -> bool) -> RebuildReport {
+        let derived = derive(rows);
+        let report = RebuildReport::new(rows.len(), &derived);
+        let now = self.now();
+        for (id, link) in &derived.relinks {
+            if let Some(row) = self.row_mut(*id) {
+                row.contact.link = *link;
+                row.contact.updated_at = now;
+            }
+        }
+        let values: BTreeSet<Key> = rows
+            .iter()
+            .flat_map(|c| {
+                let e = c.email.as_ref().map(email_key);
+                e.into_iter().chain(c.phone_number.as_ref().map(phone_key))
+            })
+            .collect();
+        self.customers.retain(|id, _| !stale(*id));
+        self.identifiers
+            .retain(|key, owner| !stale(*owner) && !values.contains(key));
+        for record in derived.customers {
+            self.store(record);
+        }
+        report
+    }
+
+    fn stored_identifiers(&self) -> Vec<StoredIdentifier> {
+        self.identifiers
+            .iter()
+            .map(|((kind, value), owner)| (*kind, value.clone(), *owner))
+            .collect()
     }
 }
 
@@ -105,61 +284,33 @@ impl ContactStore for MemoryStore {
 
     async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
         let mut state = self.lock()?;
-        let rows = state.cluster_rows(request);
-        let writes = match reconcile(request, &rows) {
-            Plan::Unchanged(answer) => return Ok(answer),
-            Plan::Write(writes) => writes,
-        };
-        let now = state.now();
-        if let Some(merge) = &writes.merge {
-            for id in merge.updated_ids() {
-                if let Some(row) = state.row_mut(id) {
-                    let is_primary = id == merge.primary;
-                    row.contact.linked_id = (!is_primary).then_some(merge.primary);
-                    row.contact.link_precedence = if is_primary {
-                        LinkPrecedence::Primary
-                    } else {
-                        LinkPrecedence::Secondary
-                    };
-                    row.contact.updated_at = now;
-                }
-            }
-        }
-        let inserted = writes.insert.as_ref().map(|new| {
-            let now = new.not_before.map_or(now, |t| t.max(now));
-            let id = ContactId(i64::try_from(state.rows.len()).unwrap_or(i64::MAX - 1) + 1);
-            state.rows.push(Row {
-                contact: Contact {
-                    id,
-                    email: new.email.clone(),
-                    phone_number: new.phone_number.clone(),
-                    linked_id: new.linked_id,
-                    link_precedence: new.link_precedence,
-                    created_at: now,
-                    updated_at: now,
-                },
-                deleted: false,
-            });
-            id
-        });
-        writes.answer(inserted).ok_or(Error::Internal {
-            reason: "a new customer was planned but no row was inserted",
-        })
+        let matched = state.matched(request)?;
+        Ok(state.apply(plan(request, matched)))
     }
 
     async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
         let state = self.lock()?;
-        Ok(reconcile(request, &state.cluster_rows(request)).preview())
+        Ok(plan(request, state.matched(request)?).preview())
     }
 
     async fn all_contacts(&self) -> Result<Vec<Contact>> {
         let state = self.lock()?;
-        Ok(state
-            .rows
-            .iter()
-            .filter(|r| !r.deleted)
-            .map(|r| r.contact.clone())
-            .collect())
+        Ok(state.visible().cloned().collect())
+    }
+
+    async fn verify(&self) -> Result<VerifyReport> {
+        let state = self.lock()?;
+        let rows: Vec<Contact> = state.visible().cloned().collect();
+        let records: Vec<CustomerRecord> = state.customers.values().cloned().collect();
+        Ok(verify(&rows, &records, &state.stored_identifiers(), 0))
+    }
+
+    async fn rebuild(&self) -> Result<RebuildReport> {
+        let mut state = self.lock()?;
+        let rows: Vec<Contact> = state.visible().cloned().collect();
+        state.customers.clear();
+        state.identifiers.clear();
+        Ok(state.replace(&rows, |_| true))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -1,59 +1,35 @@
-//! [`SqliteStore`]: the embedded default (bundled SQLite). The only file that knows SQLite SQL.
+//! [`SqliteStore`]: the embedded default (bundled SQLite). With `sqlite/records.rs`, the only
+//! code that knows SQLite SQL.
 //!
-//! Concurrency: a request that is already fully known is answered from one read outside any
-//! transaction. Every write runs in a `BEGIN IMMEDIATE` transaction, which SQLite grants to one
-//! connection at a time (across processes too): the transaction re-reads under that lock,
-//! reconciles, writes and commits, so writers are serialized. WAL mode lets reads go on meanwhile.
+//! Concurrency: a request that is already fully known is answered from one read of the
+//! identity graph (`identity_identifier`, `identity_customer`) outside any transaction. Every
+//! write runs in a `BEGIN IMMEDIATE` transaction, which SQLite grants to one connection at a time
+//! (across processes too): the transaction re-reads under that lock, plans, writes the rows and
+//! the derived records together and commits, so writers are serialized. WAL mode lets reads go
+//! on meanwhile. Changes made to `contact` by other programs are noted by triggers and applied
+//! to the derived records by the next write transaction, before it plans.
+
+mod records;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Executor, Sqlite};
-use time::OffsetDateTime;
 
-use crate::contact::{Contact, ContactId};
+use crate::contact::Contact;
+use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
-use crate::reconcile::{Plan, Writes, reconcile};
+use crate::plan::{Plan, plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
-use crate::store::{ContactRow, ContactStore, MAX_ATTEMPTS, backoff, decode_rows, migrate_error};
-
-/// Every visible row of every customer with a row matching `?1` (email) or `?2` (phone).
-/// Each step is an index search: SQLite does not use the partial indexes for an `OR` of the
-/// two matches, and an `OR` of the two joins would scan the table.
-const SELECT_CUSTOMERS: &str = "\
-WITH matched AS (
-    SELECT coalesce(linked_id, id) AS root FROM contact WHERE email = ?1 AND deleted_at IS NULL
-    UNION
-    SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = ?2 AND deleted_at IS NULL
-)
-SELECT c.id, c.email, c.phone_number, c.linked_id, c.link_precedence, c.created_at, c.updated_at
-FROM matched JOIN contact AS c ON c.id = matched.root WHERE c.deleted_at IS NULL
-UNION ALL
-SELECT c.id, c.email, c.phone_number, c.linked_id, c.link_precedence, c.created_at, c.updated_at
-FROM matched JOIN contact AS c ON c.linked_id = matched.root WHERE c.deleted_at IS NULL
-ORDER BY 1";
-
-/// Relinks the rows in the JSON array `?2` to primary `?1` (and makes `?1` itself primary).
-const RELINK: &str = "\
-UPDATE contact
-SET linked_id = CASE WHEN id = ?1 THEN NULL ELSE ?1 END,
-    link_precedence = CASE WHEN id = ?1 THEN 'primary' ELSE 'secondary' END,
-    updated_at = ?3
-WHERE id IN (SELECT value FROM json_each(?2)) AND deleted_at IS NULL";
-
-const INSERT: &str = "\
-INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-RETURNING id";
-
-const SELECT_ALL: &str = "\
-SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
-FROM contact WHERE deleted_at IS NULL ORDER BY id";
+use crate::store::{
+    ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
+};
+use crate::verify::{VerifyReport, verify};
 
 /// The SQLite store. Cheap to clone (it is a pool handle).
 ///
@@ -141,48 +117,76 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn read_customers<'e, E>(executor: E, request: &IdentifyRequest) -> Result<Vec<Contact>>
-    where
-        E: Executor<'e, Database = Sqlite>,
-    {
-        let rows: Vec<ContactRow> = sqlx::query_as(SELECT_CUSTOMERS)
-            .bind(request.email().map(|e| e.as_str()))
-            .bind(request.phone_number().map(|p| p.as_str()))
-            .fetch_all(executor)
+    /// A read transaction: one consistent snapshot for several statements (WAL).
+    async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin()
             .await
-            .map_err(|e| Error::store("reading contacts", e))?;
-        decode_rows(rows)
+            .map_err(|e| Error::store("reading contacts", e))
     }
 
-    /// One write attempt under `BEGIN IMMEDIATE`; `Ok(None)` when the database stayed busy.
-    async fn write_serialized(
-        &self,
-        request: &IdentifyRequest,
-    ) -> Result<Option<ConsolidatedContact>> {
-        let _queue = self.writer.lock().await;
+    /// Starts a write transaction (`BEGIN IMMEDIATE`), with changes made outside the library
+    /// applied first when `repair`; `Ok(None)` when the database is busy (another process
+    /// writes).
+    async fn begin_write(&self, repair: bool) -> Result<Option<WriteTx>> {
+        let queue = self.writer.clone().lock_owned().await;
         let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
             Err(e) if is_busy(&e) => return Ok(None),
             Err(e) => return Err(Error::store("starting a write", e)),
         };
-        let rows = Self::read_customers(&mut *tx, request).await?;
-        let answer = match reconcile(request, &rows) {
-            Plan::Unchanged(answer) => answer,
-            Plan::Write(writes) => {
-                let inserted = apply(&mut tx, &writes)
-                    .await
-                    .map_err(|e| Error::store("writing contacts", e))?;
-                writes.answer(inserted).ok_or(Error::Internal {
-                    reason: "a new customer was planned but no row was inserted",
-                })?
+        set_writer(&mut tx, true).await?;
+        if repair {
+            records::repair(&mut tx).await?;
+        }
+        Ok(Some(WriteTx { tx, _queue: queue }))
+    }
+}
+
+impl SqliteStore {
+    /// Applies changes made outside the library to the derived records now.
+    async fn apply_pending(&self) -> Result<()> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(write) = self.begin_write(true).await?
+                && write.commit().await?
+            {
+                return Ok(());
             }
-        };
-        match tx.commit().await {
-            Ok(()) => Ok(Some(answer)),
-            Err(e) if is_busy(&e) => Ok(None),
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+}
+
+/// A write transaction of this process: the in-process queue's turn and SQLite's write lock.
+struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _queue: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// Commits; `Ok(false)` when the database was busy (nothing was written).
+    async fn commit(mut self) -> Result<bool> {
+        set_writer(&mut self.tx, false).await?;
+        match self.tx.commit().await {
+            Ok(()) => Ok(true),
+            Err(e) if is_busy(&e) => Ok(false),
             Err(e) => Err(Error::store("committing a write", e)),
         }
     }
+}
+
+/// Marks this transaction's writes to `contact` as the library's own, so the triggers that note
+/// changes made by other programs leave them alone.
+async fn set_writer(tx: &mut SqliteConnection, active: bool) -> Result<()> {
+    sqlx::query("UPDATE identity_writer SET active = ?1")
+        .bind(active)
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(|e| Error::store("starting a write", e))
 }
 
 /// Whether a `sqlite:` URL names an in-memory database (`:memory:` or `mode=memory`), which
@@ -192,36 +196,6 @@ fn is_in_memory_url(url: &str) -> bool {
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
     database == ":memory:" || params.split('&').any(|kv| kv == "mode=memory")
-}
-
-/// Runs the planned writes; returns the inserted row's id.
-async fn apply(
-    tx: &mut sqlx::SqliteConnection,
-    writes: &Writes,
-) -> sqlx::Result<Option<ContactId>> {
-    let now = OffsetDateTime::now_utc();
-    if let Some(merge) = &writes.merge {
-        let ids: Vec<i64> = merge.updated_ids().iter().map(|id| id.0).collect();
-        let ids = serde_json::to_string(&ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query(RELINK)
-            .bind(merge.primary.0)
-            .bind(ids)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let Some(new) = &writes.insert else {
-        return Ok(None);
-    };
-    let id: i64 = sqlx::query_scalar(INSERT)
-        .bind(new.email.as_ref().map(|e| e.as_str()))
-        .bind(new.phone_number.as_ref().map(|p| p.as_str()))
-        .bind(new.linked_id.map(|id| id.0))
-        .bind(new.link_precedence.as_str())
-        .bind(new.not_before.map_or(now, |t| t.max(now)))
-        .fetch_one(&mut *tx)
-        .await?;
-    Ok(Some(ContactId(id)))
 }
 
 /// SQLITE_BUSY / SQLITE_LOCKED (any extended code): another connection holds the write lock.
@@ -239,7 +213,8 @@ impl ContactStore for SqliteStore {
         loop {
             attempt += 1;
             match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
-                Ok(()) => return Ok(()),
+                // an upgrade builds the records of existing rows now, not on the first request
+                Ok(()) => return self.apply_pending().await,
                 Err(_) if attempt < 5 => backoff(attempt + 4).await,
                 Err(e) => return Err(migrate_error(e)),
             }
@@ -247,14 +222,19 @@ impl ContactStore for SqliteStore {
     }
 
     async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
-        if let Plan::Unchanged(answer) =
-            reconcile(request, &Self::read_customers(&self.pool, request).await?)
+        let read = records::read(&self.pool, request).await?;
+        if !read.pending
+            && let Plan::Unchanged(answer) = plan(request, read.matched)
         {
             return Ok(answer);
         }
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(answer) = self.write_serialized(request).await? {
-                return Ok(answer);
+            if let Some(mut write) = self.begin_write(true).await? {
+                let read = records::read(&mut *write.tx, request).await?;
+                let answer = records::apply(&mut write.tx, plan(request, read.matched)).await?;
+                if write.commit().await? {
+                    return Ok(answer);
+                }
             }
             backoff(attempt).await;
         }
@@ -264,15 +244,42 @@ impl ContactStore for SqliteStore {
     }
 
     async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
-        Ok(reconcile(request, &Self::read_customers(&self.pool, request).await?).preview())
+        let read = records::read(&self.pool, request).await?;
+        if !read.pending {
+            return Ok(plan(request, read.matched).preview());
+        }
+        // the records wait for changes made outside the library: answer from the rows
+        let mut conn = self.read_snapshot().await?;
+        let closure = records::closure(&mut conn, Frontier::from_request(request)).await?;
+        preview_from_rows(request, &closure.rows)
     }
 
     async fn all_contacts(&self) -> Result<Vec<Contact>> {
-        let rows: Vec<ContactRow> = sqlx::query_as(SELECT_ALL)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| Error::store("reading contacts", e))?;
-        decode_rows(rows)
+        let mut conn = self.read_snapshot().await?;
+        records::all_rows(&mut conn).await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport> {
+        let mut conn = self.read_snapshot().await?;
+        let (rows, customers, identifiers, pending) = records::everything(&mut conn).await?;
+        Ok(verify(&rows, &customers, &identifiers, pending))
+    }
+
+    async fn rebuild(&self) -> Result<RebuildReport> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            // the rebuild applies every pending change too, and reports its relinks
+            if let Some(mut write) = self.begin_write(false).await? {
+                let derived = records::rebuild(&mut write.tx).await?;
+                let rows = derived.customers.iter().map(|c| c.row_count()).sum();
+                if write.commit().await? {
+                    return Ok(RebuildReport::new(rows, &derived));
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     async fn ping(&self) -> Result<()> {

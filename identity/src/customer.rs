@@ -1,0 +1,213 @@
+//! The derived record of one customer ([`CustomerRecord`]): everything its answer needs, kept
+//! beside the `contact` rows so that a returning customer is answered without reading its rows.
+
+use time::OffsetDateTime;
+
+use crate::contact::{ContactId, Email, Phone};
+use crate::request::ConsolidatedContact;
+
+/// What the stores keep per customer, in the same transaction as the rows it derives from.
+///
+/// Values are in answer order: the primary row's first (if it has one), then by the id of the
+/// first row that carries them. Each value is kept with that row id, which is what lets two
+/// records be merged without reading their rows.
+///
+/// ```
+/// use identity::{ContactId, CustomerRecord, Email};
+/// let at = time::OffsetDateTime::UNIX_EPOCH;
+/// let mut record = CustomerRecord::new(ContactId::new(1), Some(&Email::parse("a@x.io")?), None, at);
+/// record.add_row(ContactId::new(2), Some(&Email::parse("b@x.io")?), None, at);
+/// let answer = record.answer();
+/// assert_eq!(answer.emails.len(), 2);
+/// assert_eq!(answer.secondary_contact_ids, vec![ContactId::new(2)]);
+/// # Ok::<(), identity::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    /// The customer's primary row (its oldest).
+    pub primary: ContactId,
+    /// The primary's `created_at`: the customer's age when two customers merge.
+    pub created_at: OffsetDateTime,
+    /// The newest `created_at` of its rows: a new row is stamped no earlier, so the primary
+    /// stays the oldest row even if the clock steps back.
+    pub last_row_at: OffsetDateTime,
+    /// Distinct emails in answer order, each with the first (lowest id) row that carries it.
+    pub emails: Vec<(Email, ContactId)>,
+    /// Distinct phone numbers in answer order, each with the first row that carries it.
+    pub phone_numbers: Vec<(Phone, ContactId)>,
+    /// Whether the primary row has an email: then it is `emails[0]`.
+    pub primary_has_email: bool,
+    /// Whether the primary row has a phone number: then it is `phone_numbers[0]`.
+    pub primary_has_phone: bool,
+    /// Every secondary row, ascending.
+    pub secondary_ids: Vec<ContactId>,
+    /// Changes on every write of the record (never reused): the PostgreSQL store applies a
+    /// merge planned from a record only if its version is still the same.
+    pub version: i64,
+}
+
+impl CustomerRecord {
+    /// The record of a new customer: its primary row alone.
+    #[must_use]
+    pub fn new(
+        primary: ContactId,
+        email: Option<&Email>,
+        phone: Option<&Phone>,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        CustomerRecord {
+            primary,
+            created_at,
+            last_row_at: created_at,
+            emails: email.map(|e| (e.clone(), primary)).into_iter().collect(),
+            phone_numbers: phone.map(|p| (p.clone(), primary)).into_iter().collect(),
+            primary_has_email: email.is_some(),
+            primary_has_phone: phone.is_some(),
+            secondary_ids: Vec::new(),
+            version: 0,
+        }
+    }
+
+    /// How many rows the customer has.
+    #[must_use]
+    pub fn row_count(&self) -> usize {
+        self.secondary_ids.len() + 1
+    }
+
+    /// Whether the customer has this email.
+    #[must_use]
+    pub fn has_email(&self, email: &Email) -> bool {
+        self.emails.iter().any(|(e, _)| e == email)
+    }
+
+    /// Whether the customer has this phone number.
+    #[must_use]
+    pub fn has_phone(&self, phone: &Phone) -> bool {
+        self.phone_numbers.iter().any(|(p, _)| p == phone)
+    }
+
+    /// Adds a secondary row with a higher id than every row of the customer (a row just
+    /// inserted): its values that are new go last.
+    pub fn add_row(
+        &mut self,
+        id: ContactId,
+        email: Option<&Email>,
+        phone: Option<&Phone>,
+        created_at: OffsetDateTime,
+    ) {
+        if let Some(e) = email.filter(|e| !self.has_email(e)) {
+            self.emails.push((e.clone(), id));
+        }
+        if let Some(p) = phone.filter(|p| !self.has_phone(p)) {
+            self.phone_numbers.push((p.clone(), id));
+        }
+        self.secondary_ids.push(id);
+        self.last_row_at = self.last_row_at.max(created_at);
+    }
+
+    /// The record of the customer that `self` (the older) and `absorbed` form together.
+    #[must_use]
+    pub fn merged_with(&self, absorbed: &CustomerRecord) -> CustomerRecord {
+        let mut secondary_ids: Vec<ContactId> = self
+            .secondary_ids
+            .iter()
+            .chain(&absorbed.secondary_ids)
+            .copied()
+            .chain(std::iter::once(absorbed.primary))
+            .collect();
+        secondary_ids.sort_unstable();
+        CustomerRecord {
+            primary: self.primary,
+            created_at: self.created_at,
+            last_row_at: self.last_row_at.max(absorbed.last_row_at),
+            emails: merge_values(self.primary_has_email, &self.emails, &absorbed.emails),
+            phone_numbers: merge_values(
+                self.primary_has_phone,
+                &self.phone_numbers,
+                &absorbed.phone_numbers,
+            ),
+            primary_has_email: self.primary_has_email,
+            primary_has_phone: self.primary_has_phone,
+            secondary_ids,
+            version: self.version,
+        }
+    }
+
+    /// The answer: the record without the row ids and timestamps.
+    #[must_use]
+    pub fn answer(&self) -> ConsolidatedContact {
+        ConsolidatedContact {
+            primary_contact_id: self.primary,
+            emails: self.emails.iter().map(|(e, _)| e.clone()).collect(),
+            phone_numbers: self.phone_numbers.iter().map(|(p, _)| p.clone()).collect(),
+            secondary_contact_ids: self.secondary_ids.clone(),
+        }
+    }
+}
+
+/// Both lists in answer order for the kept primary: its row's value first (when `led`, it is
+/// `kept[0]`), then every other value by first row. A value belongs to one customer only, so
+/// no value appears in both lists.
+fn merge_values<T: Clone>(
+    led: bool,
+    kept: &[(T, ContactId)],
+    absorbed: &[(T, ContactId)],
+) -> Vec<(T, ContactId)> {
+    let (lead, rest) = kept.split_at(usize::from(led && !kept.is_empty()));
+    let mut others: Vec<(T, ContactId)> = rest.iter().chain(absorbed).cloned().collect();
+    others.sort_by_key(|(_, first)| *first);
+    lead.iter().cloned().chain(others).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+    }
+
+    fn email(s: &str) -> Email {
+        Email::parse(s).unwrap()
+    }
+
+    fn id(n: i64) -> ContactId {
+        ContactId::new(n)
+    }
+
+    #[test]
+    fn merged_values_keep_the_kept_primary_first_then_first_row_order() {
+        // customer 2 (older, primary row 2 with z@), customer 1 (newer primary row 1 with a@):
+        // created_at, not ids, decide the primary, so ids interleave
+        let mut kept = CustomerRecord::new(id(2), Some(&email("z@x.io")), None, at(0));
+        kept.add_row(id(5), Some(&email("m@x.io")), None, at(5));
+        let mut absorbed = CustomerRecord::new(id(1), Some(&email("a@x.io")), None, at(3));
+        absorbed.add_row(id(7), Some(&email("q@x.io")), None, at(7));
+        let merged = kept.merged_with(&absorbed);
+        let emails: Vec<&str> = merged.emails.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(emails, ["z@x.io", "a@x.io", "m@x.io", "q@x.io"]);
+        assert_eq!(merged.secondary_ids, vec![id(1), id(5), id(7)]);
+        assert_eq!(merged.last_row_at, at(7));
+        assert_eq!(merged.created_at, at(0));
+        assert_eq!(merged.row_count(), 4);
+    }
+
+    #[test]
+    fn a_primary_without_a_value_leaves_the_order_to_row_ids() {
+        let mut kept = CustomerRecord::new(id(1), None, Some(&Phone::parse("1").unwrap()), at(0));
+        kept.add_row(id(4), Some(&email("d@x.io")), None, at(4));
+        let absorbed = CustomerRecord::new(id(2), Some(&email("b@x.io")), None, at(1));
+        let merged = kept.merged_with(&absorbed);
+        let emails: Vec<&str> = merged.emails.iter().map(|(e, _)| e.as_str()).collect();
+        assert_eq!(emails, ["b@x.io", "d@x.io"]);
+    }
+
+    #[test]
+    fn adding_a_known_value_adds_only_the_row() {
+        let mut record = CustomerRecord::new(id(1), Some(&email("a@x.io")), None, at(0));
+        record.add_row(id(2), Some(&email("a@x.io")), None, at(1));
+        assert_eq!(record.emails.len(), 1);
+        assert_eq!(record.secondary_ids, vec![id(2)]);
+        assert!(record.has_email(&email("a@x.io")));
+    }
+}

@@ -1,0 +1,509 @@
+//! The PostgreSQL side of the identity graph: the read, the write of a plan, the repair of
+//! changes made outside the library, rebuild and the reads of verify. The SQL functions they call
+//! live in `migrations/postgres/*_identity_graph.sql`.
+
+use sqlx::postgres::PgRow;
+use sqlx::{Executor, PgConnection, Postgres, Row};
+use time::OffsetDateTime;
+
+use crate::contact::{Contact, ContactId, Email, Phone};
+use crate::customer::CustomerRecord;
+use crate::derive::{Derived, derive};
+use crate::error::{Error, Result};
+use crate::plan::{Matched, Plan};
+use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::store::closure::{Closure, Frontier, PendingRow};
+use crate::store::{ContactRow, RecordText, decode_rows};
+use crate::verify::{StoredIdentifier, stored_identifiers};
+
+const READ: &str = "SELECT * FROM identity_read($1, $2)";
+const LOCK: &str = "SELECT * FROM identity_lock($1, $2)";
+const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2)";
+const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6)";
+const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+const SELECT_ALL: &str = "\
+SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
+FROM contact WHERE deleted_at IS NULL ORDER BY id";
+
+const STEP_ROWS: &str = "\
+SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
+WHERE deleted_at IS NULL
+  AND (id = ANY($1) OR linked_id = ANY($1) OR email = ANY($2) OR phone_number = ANY($3))";
+
+const STEP_OWNERS: &str = "\
+SELECT customer_id FROM identity_identifier
+WHERE (kind = 'email' AND value = ANY($1)) OR (kind = 'phone' AND value = ANY($2))";
+
+/// The repair and rebuild take this lock alone; every write takes it shared.
+const LOCK_GRAPH: &str = "\
+SELECT pg_advisory_xact_lock(hashtextextended('identity:graph', 0)),
+       set_config('identity.internal', 'on', true)";
+
+/// Removes applied changes from the journal (`$1`: these ids; NULL: all) and from the count
+/// every read checks.
+const FORGET_PENDING: &str = "\
+WITH gone AS (DELETE FROM identity_pending WHERE $1::bigint[] IS NULL OR id = ANY($1) RETURNING 1)
+UPDATE identity_state SET pending = pending - (SELECT count(*) FROM gone)";
+
+const RELINK: &str = "\
+UPDATE contact AS c
+SET linked_id = r.linked_id,
+    link_precedence = CASE WHEN r.linked_id IS NULL THEN 'primary' ELSE 'secondary' END,
+    updated_at = clock_timestamp()
+FROM unnest($1::bigint[], $2::bigint[]) AS r(id, linked_id)
+WHERE c.id = r.id";
+
+const INSERT_RECORDS: &str = "\
+INSERT INTO identity_customer (primary_id, version, created_at, last_row_at, emails, email_rows,
+    phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids)
+SELECT p, nextval('identity_version_seq'), c, l, string_to_array(e, E'\\n'),
+       string_to_array(er, ',')::bigint[], string_to_array(ph, E'\\n'),
+       string_to_array(pr, ',')::bigint[], he, hp, string_to_array(s, ',')::bigint[]
+FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
+            $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::text[])
+     AS r(p, c, l, e, er, ph, pr, he, hp, s)";
+
+const INSERT_IDENTIFIERS: &str = "\
+INSERT INTO identity_identifier (kind, value, customer_id)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
+
+/// A failure inside the store: from the driver (maybe retryable: the caller decides) or from the
+/// domain (final).
+pub(crate) enum Failure {
+    Sql(sqlx::Error),
+    Domain(Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Domain(e)
+    }
+}
+
+/// What this module's functions return.
+pub(crate) type Outcome<T> = std::result::Result<T, Failure>;
+
+/// What a read found.
+pub(crate) struct Read {
+    pub matched: Matched,
+    pub pending: bool,
+}
+
+/// Reads the request's customers without locking (`locked`: locking their records until the
+/// end of the caller's transaction, see `identity_lock`).
+pub(crate) async fn read<'e, E>(
+    executor: E,
+    request: &IdentifyRequest,
+    locked: bool,
+) -> Outcome<Read>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let row: PgRow = sqlx::query(if locked { LOCK } else { READ })
+        .bind(request.email().map(Email::as_str))
+        .bind(request.phone_number().map(Phone::as_str))
+        .fetch_one(executor)
+        .await?;
+    let owner = |i: usize| -> sqlx::Result<Option<ContactId>> {
+        Ok(row.try_get::<Option<i64>, _>(i)?.map(ContactId::new))
+    };
+    let (email_owner, phone_owner) = (owner(1)?, owner(2)?);
+    let mut records = Vec::new();
+    // the email owner's record from column 3, the phone owner's (when another) from column 13
+    for (owner, at) in [(email_owner, 3), (phone_owner, 13)] {
+        if let Some(owner) = owner
+            && let Some(record) = record_at(&row, owner, at)?
+        {
+            records.push(record?);
+        }
+    }
+    Ok(Read {
+        matched: Matched::new(email_owner, phone_owner, records)?,
+        pending: row.try_get::<Option<bool>, _>(0)?.unwrap_or(false),
+    })
+}
+
+/// The record whose ten columns start at `at`; `None` when they are NULL.
+fn record_at(
+    row: &PgRow,
+    primary: ContactId,
+    at: usize,
+) -> sqlx::Result<Option<Result<CustomerRecord>>> {
+    let Some(version) = row.try_get::<Option<i64>, _>(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(record(
+        primary,
+        version,
+        row.try_get(at + 1)?,
+        row.try_get(at + 2)?,
+        row.try_get(at + 3)?,
+        row.try_get(at + 4)?,
+        row.try_get(at + 5)?,
+        row.try_get(at + 6)?,
+        (row.try_get(at + 7)?, row.try_get(at + 8)?),
+        row.try_get(at + 9)?,
+    )))
+}
+
+/// A record from its columns.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    primary: ContactId,
+    version: i64,
+    created_at: OffsetDateTime,
+    last_row_at: OffsetDateTime,
+    emails: Vec<String>,
+    email_rows: Vec<i64>,
+    phones: Vec<String>,
+    phone_rows: Vec<i64>,
+    (primary_has_email, primary_has_phone): (bool, bool),
+    secondary_ids: Vec<i64>,
+) -> Result<CustomerRecord> {
+    if emails.len() != email_rows.len() || phones.len() != phone_rows.len() {
+        return Err(Error::CorruptGraph {
+            reason: format!("the record of customer {primary} has value lists of unequal length"),
+        });
+    }
+    let ids = |v: Vec<i64>| v.into_iter().map(ContactId::new);
+    Ok(CustomerRecord {
+        primary,
+        created_at,
+        last_row_at,
+        emails: emails
+            .into_iter()
+            .map(Email::from_record)
+            .zip(ids(email_rows))
+            .collect(),
+        phone_numbers: phones
+            .into_iter()
+            .map(Phone::from_record)
+            .zip(ids(phone_rows))
+            .collect(),
+        primary_has_email,
+        primary_has_phone,
+        secondary_ids: ids(secondary_ids).collect(),
+        version,
+    })
+}
+
+/// The outcome of writing a plan.
+pub(crate) enum Written {
+    /// Written; the answer.
+    Done(ConsolidatedContact),
+    /// What the plan was made from changed: nothing written, plan again.
+    Stale,
+    /// Changes made outside the library wait: nothing written, repair first.
+    Pending,
+}
+
+fn status(code: i64) -> Option<Written> {
+    match code {
+        -1 => Some(Written::Stale),
+        -2 => Some(Written::Pending),
+        _ => None,
+    }
+}
+
+/// The row `identity_add_row` answers: (status, changed, emails, email rows, phones, phone rows,
+/// secondary ids).
+type AddRowRow = (
+    i64,
+    Option<bool>,
+    Option<Vec<String>>,
+    Option<Vec<i64>>,
+    Option<Vec<String>>,
+    Option<Vec<i64>>,
+    Option<Vec<i64>>,
+);
+
+/// Writes a plan (not `Unchanged`) with one call of its SQL function.
+pub(crate) async fn write<'e, E>(executor: E, plan: Plan) -> Outcome<Written>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    match plan {
+        Plan::Unchanged(answer) => Ok(Written::Done(answer)),
+        Plan::NewCustomer(new) => {
+            let code: i64 = sqlx::query_scalar(NEW_CUSTOMER)
+                .bind(new.email.as_ref().map(Email::as_str))
+                .bind(new.phone_number.as_ref().map(Phone::as_str))
+                .fetch_one(executor)
+                .await?;
+            Ok(status(code).unwrap_or_else(|| Written::Done(new.answer(ContactId::new(code)))))
+        }
+        Plan::AddRow(add) => {
+            let row: AddRowRow = sqlx::query_as(ADD_ROW)
+                .bind(add.customer.primary.get())
+                .bind(add.customer.version)
+                .bind(add.email.as_ref().map(Email::as_str))
+                .bind(add.phone_number.as_ref().map(Phone::as_str))
+                .bind(add.new_email().is_some())
+                .bind(add.new_phone().is_some())
+                .fetch_one(executor)
+                .await?;
+            if let Some(outcome) = status(row.0) {
+                return Ok(outcome);
+            }
+            let id = ContactId::new(row.0);
+            if row.1 != Some(true) {
+                return Ok(Written::Done(add.answer(id)));
+            }
+            // the customer gained rows since the read: answer with the record as it is now
+            let c = add.customer;
+            let now = record(
+                c.primary,
+                c.version,
+                c.created_at,
+                c.last_row_at,
+                row.2.unwrap_or_default(),
+                row.3.unwrap_or_default(),
+                row.4.unwrap_or_default(),
+                row.5.unwrap_or_default(),
+                (c.primary_has_email, c.primary_has_phone),
+                row.6.unwrap_or_default(),
+            )?;
+            Ok(Written::Done(now.answer()))
+        }
+        Plan::Merge(merge) => {
+            let m = &merge.merged;
+            let code: i64 = sqlx::query_scalar(MERGE)
+                .bind(m.primary.get())
+                .bind(merge.kept_version)
+                .bind(merge.absorbed.get())
+                .bind(merge.absorbed_version)
+                .bind(merge.relink.iter().map(|id| id.get()).collect::<Vec<_>>())
+                .bind(m.emails.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>())
+                .bind(m.emails.iter().map(|(_, id)| id.get()).collect::<Vec<_>>())
+                .bind(
+                    m.phone_numbers
+                        .iter()
+                        .map(|(p, _)| p.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    m.phone_numbers
+                        .iter()
+                        .map(|(_, id)| id.get())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    m.secondary_ids
+                        .iter()
+                        .map(|id| id.get())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(m.last_row_at)
+                .fetch_one(executor)
+                .await?;
+            Ok(status(code).unwrap_or_else(|| Written::Done(merge.merged.answer())))
+        }
+    }
+}
+
+/// Walks from `frontier` to every connected row (one query pair per step).
+pub(crate) async fn closure(conn: &mut PgConnection, mut frontier: Frontier) -> Outcome<Closure> {
+    while let Some(s) = frontier.next_step() {
+        let rows: Vec<ContactRow> = sqlx::query_as(STEP_ROWS)
+            .bind(&s.ids)
+            .bind(&s.emails)
+            .bind(&s.phones)
+            .fetch_all(&mut *conn)
+            .await?;
+        let owners: Vec<i64> = sqlx::query_scalar(STEP_OWNERS)
+            .bind(&s.emails)
+            .bind(&s.phones)
+            .fetch_all(&mut *conn)
+            .await?;
+        frontier.absorb(decode_rows(rows)?, owners);
+    }
+    Ok(frontier.finish())
+}
+
+/// Every visible row, by id.
+pub(crate) async fn all_rows<'e, E>(executor: E) -> Outcome<Vec<Contact>>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let rows: Vec<ContactRow> = sqlx::query_as(SELECT_ALL).fetch_all(executor).await?;
+    Ok(decode_rows(rows)?)
+}
+
+/// More pending changes than this are applied by a rebuild rather than one walk.
+const REPAIR_LIMIT: i64 = 10_000;
+
+/// Applies the changes made outside the library (or rebuilds) in the caller's transaction,
+/// holding the graph lock alone. `Ok(None)` when nothing waited.
+pub(crate) async fn repair(tx: &mut PgConnection) -> Outcome<Option<Derived>> {
+    sqlx::query(LOCK_GRAPH).execute(&mut *tx).await?;
+    let entries: Vec<PendingRow> = sqlx::query_as(
+        "SELECT id, contact_id, old_linked_id, new_linked_id, old_email, new_email, old_phone, new_phone
+         FROM identity_pending ORDER BY id LIMIT $1",
+    )
+    .bind(REPAIR_LIMIT + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let frontier = Frontier::from_pending(&entries);
+    let Some(frontier) = frontier.filter(|_| entries.len() as i64 <= REPAIR_LIMIT) else {
+        return rebuild_locked(tx).await.map(Some);
+    };
+    let closure = closure(tx, frontier).await?;
+    let derived = derive(&closure.rows);
+    sqlx::query("DELETE FROM identity_customer WHERE primary_id = ANY($1)")
+        .bind(&closure.ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM identity_identifier WHERE customer_id = ANY($1)
+            OR (kind = 'email' AND value = ANY($2)) OR (kind = 'phone' AND value = ANY($3))",
+    )
+    .bind(&closure.ids)
+    .bind(&closure.emails)
+    .bind(&closure.phones)
+    .execute(&mut *tx)
+    .await?;
+    write_derived(tx, &derived).await?;
+    // last, as the triggers of other writers do: rows first, then the count
+    sqlx::query(FORGET_PENDING)
+        .bind(entries.iter().map(|e| e.0).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    Ok(Some(derived))
+}
+
+/// Recomputes every derived record in the caller's transaction, holding the graph lock alone.
+pub(crate) async fn rebuild(tx: &mut PgConnection) -> Outcome<Derived> {
+    sqlx::query(LOCK_GRAPH).execute(&mut *tx).await?;
+    rebuild_locked(tx).await
+}
+
+async fn rebuild_locked(tx: &mut PgConnection) -> Outcome<Derived> {
+    let rows = all_rows(&mut *tx).await?;
+    let derived = derive(&rows);
+    sqlx::raw_sql("DELETE FROM identity_identifier; DELETE FROM identity_customer;")
+        .execute(&mut *tx)
+        .await?;
+    write_derived(tx, &derived).await?;
+    // last, as the triggers of other writers do: rows first, then the count
+    sqlx::query(FORGET_PENDING)
+        .bind(None::<Vec<i64>>)
+        .execute(&mut *tx)
+        .await?;
+    Ok(derived)
+}
+
+/// Writes a derivation: relinks, then records and identifiers, in batches.
+async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> {
+    const BATCH: usize = 5_000;
+    for batch in derived.relinks.chunks(BATCH) {
+        let ids: Vec<i64> = batch.iter().map(|(id, _)| id.get()).collect();
+        let links: Vec<Option<i64>> = batch
+            .iter()
+            .map(|(_, link)| link.linked_id().map(ContactId::get))
+            .collect();
+        sqlx::query(RELINK)
+            .bind(ids)
+            .bind(links)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for batch in derived.customers.chunks(BATCH) {
+        let texts: Vec<RecordText> = batch.iter().map(RecordText::of).collect();
+        let column = |f: fn(&RecordText) -> &str| texts.iter().map(f).collect::<Vec<&str>>();
+        sqlx::query(INSERT_RECORDS)
+            .bind(batch.iter().map(|c| c.primary.get()).collect::<Vec<_>>())
+            .bind(batch.iter().map(|c| c.created_at).collect::<Vec<_>>())
+            .bind(batch.iter().map(|c| c.last_row_at).collect::<Vec<_>>())
+            .bind(column(|t| &t.emails))
+            .bind(column(|t| &t.email_rows))
+            .bind(column(|t| &t.phones))
+            .bind(column(|t| &t.phone_rows))
+            .bind(
+                batch
+                    .iter()
+                    .map(|c| c.primary_has_email)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                batch
+                    .iter()
+                    .map(|c| c.primary_has_phone)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(column(|t| &t.secondary_ids))
+            .execute(&mut *tx)
+            .await?;
+        let mut kinds = Vec::new();
+        let mut values = Vec::new();
+        let mut owners = Vec::new();
+        for c in batch {
+            for (e, _) in &c.emails {
+                kinds.push("email");
+                values.push(e.as_str());
+                owners.push(c.primary.get());
+            }
+            for (p, _) in &c.phone_numbers {
+                kinds.push("phone");
+                values.push(p.as_str());
+                owners.push(c.primary.get());
+            }
+        }
+        sqlx::query(INSERT_IDENTIFIERS)
+            .bind(kinds)
+            .bind(values)
+            .bind(owners)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Everything `verify` compares: rows, records, identifiers and the number of pending changes.
+pub(crate) async fn everything(
+    conn: &mut PgConnection,
+) -> Outcome<(
+    Vec<Contact>,
+    Vec<CustomerRecord>,
+    Vec<StoredIdentifier>,
+    u64,
+)> {
+    let rows = all_rows(&mut *conn).await?;
+    let stored: Vec<PgRow> = sqlx::query(
+        "SELECT primary_id, version, created_at, last_row_at, emails, email_rows, phones,
+                phone_rows, primary_has_email, primary_has_phone, secondary_ids
+         FROM identity_customer",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut records = Vec::with_capacity(stored.len());
+    for row in &stored {
+        let primary = ContactId::new(row.try_get(0)?);
+        if let Some(record) = record_at(row, primary, 1)? {
+            records.push(record?);
+        }
+    }
+    let identifiers: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT kind, value, customer_id FROM identity_identifier")
+            .fetch_all(&mut *conn)
+            .await?;
+    let identifiers = stored_identifiers(identifiers);
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM identity_pending")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((
+        rows,
+        records,
+        identifiers,
+        u64::try_from(pending).unwrap_or(0),
+    ))
+}

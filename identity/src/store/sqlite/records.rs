@@ -1,0 +1,464 @@
+//! The SQLite side of the identity graph: reading a request's customers from `identity_identifier`
+//! and `identity_customer`, writing plans, repairs and rebuilds. Every function here runs on a
+//! connection the caller chose: the write transaction, or the pool for reads.
+
+use sqlx::{Executor, Sqlite, SqliteConnection};
+use time::OffsetDateTime;
+
+use crate::contact::{Contact, ContactId, Email, Link, Phone};
+use crate::customer::CustomerRecord;
+use crate::derive::{Derived, derive};
+use crate::error::{Error, Result};
+use crate::plan::{Matched, Plan};
+use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::store::closure::{Closure, Frontier, PendingRow};
+use crate::store::{ContactRow, RecordText, decode_rows};
+use crate::verify::{StoredIdentifier, stored_identifiers};
+
+/// The customers holding `?1` (email) and `?2` (phone), one row each with the kinds it holds,
+/// and a last row `pending` when changes made outside the library wait to be applied.
+const READ: &str = "\
+WITH hit AS (
+    SELECT kind, customer_id FROM identity_identifier WHERE kind = 'email' AND value = ?1
+    UNION ALL
+    SELECT kind, customer_id FROM identity_identifier WHERE kind = 'phone' AND value = ?2
+)
+SELECT group_concat(hit.kind), hit.customer_id, c.version, c.created_at, c.last_row_at,
+       c.emails, c.email_rows, c.phones, c.phone_rows, c.primary_has_email,
+       c.primary_has_phone, c.secondary_ids
+FROM hit LEFT JOIN identity_customer AS c ON c.primary_id = hit.customer_id
+GROUP BY hit.customer_id
+UNION ALL
+SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+WHERE EXISTS (SELECT 1 FROM identity_pending)";
+
+const SELECT_RECORDS: &str = "\
+SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
+       phone_rows, primary_has_email, primary_has_phone, secondary_ids
+FROM identity_customer";
+
+const UPSERT_RECORD: &str = "\
+INSERT OR REPLACE INTO identity_customer (primary_id, version, created_at, last_row_at, emails,
+    email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+const INSERT_IDENTIFIER: &str = "\
+INSERT OR REPLACE INTO identity_identifier (kind, value, customer_id) VALUES (?1, ?2, ?3)";
+
+const INSERT_CONTACT: &str = "\
+INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+RETURNING id";
+
+/// Relinks the rows in the JSON array `?1` as `?2` (primary id, or NULL for a primary).
+const RELINK: &str = "\
+UPDATE contact
+SET linked_id = ?2, link_precedence = CASE WHEN ?2 IS NULL THEN 'primary' ELSE 'secondary' END,
+    updated_at = ?3
+WHERE id IN (SELECT value FROM json_each(?1)) AND deleted_at IS NULL";
+
+/// One step of a closure walk: visible rows by id, linked id, email or phone (JSON arrays).
+const STEP_ROWS: &str = "\
+SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
+WHERE deleted_at IS NULL AND (
+    id IN (SELECT value FROM json_each(?1)) OR linked_id IN (SELECT value FROM json_each(?1))
+    OR email IN (SELECT value FROM json_each(?2))
+    OR phone_number IN (SELECT value FROM json_each(?3)))";
+
+const STEP_OWNERS: &str = "\
+SELECT customer_id FROM identity_identifier
+WHERE (kind = 'email' AND value IN (SELECT value FROM json_each(?1)))
+   OR (kind = 'phone' AND value IN (SELECT value FROM json_each(?2)))";
+
+const SELECT_ALL: &str = "\
+SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
+FROM contact WHERE deleted_at IS NULL ORDER BY id";
+
+/// A record row: (kinds, primary, version, created, last row, emails, email rows, phones,
+/// phone rows, primary has email, primary has phone, secondary ids).
+type RecordRow = (
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<OffsetDateTime>,
+    Option<OffsetDateTime>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+    Option<bool>,
+    Option<String>,
+);
+
+/// What a read found.
+pub(crate) struct Read {
+    pub matched: Matched,
+    pub pending: bool,
+}
+
+/// Reads the request's customers.
+pub(crate) async fn read<'e, E>(executor: E, request: &IdentifyRequest) -> Result<Read>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let rows: Vec<RecordRow> = sqlx::query_as(READ)
+        .bind(request.email().map(Email::as_str))
+        .bind(request.phone_number().map(Phone::as_str))
+        .fetch_all(executor)
+        .await
+        .map_err(|e| Error::store("reading customers", e))?;
+    let (mut email_owner, mut phone_owner, mut pending) = (None, None, false);
+    let mut records = Vec::new();
+    for row in rows {
+        let kinds = row.0.clone().unwrap_or_default();
+        if kinds == "pending" {
+            pending = true;
+            continue;
+        }
+        let Some(owner) = row.1.map(ContactId::new) else {
+            continue;
+        };
+        if kinds.contains("email") {
+            email_owner = Some(owner);
+        }
+        if kinds.contains("phone") {
+            phone_owner = Some(owner);
+        }
+        if let Some(record) = decode(row)? {
+            records.push(record);
+        }
+    }
+    Ok(Read {
+        matched: Matched::new(email_owner, phone_owner, records)?,
+        pending,
+    })
+}
+
+/// A record from its columns; `None` when the identifier's customer has no record.
+fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
+    let (_, Some(primary), Some(version), Some(created_at), Some(last_row_at), ..) = row else {
+        return Ok(None);
+    };
+    let text = RecordText {
+        emails: row.5.unwrap_or_default(),
+        email_rows: row.6.unwrap_or_default(),
+        phones: row.7.unwrap_or_default(),
+        phone_rows: row.8.unwrap_or_default(),
+        secondary_ids: row.11.unwrap_or_default(),
+    };
+    let (emails, phone_numbers, secondary_ids) = text.parse(primary)?;
+    Ok(Some(CustomerRecord {
+        primary: ContactId::new(primary),
+        created_at,
+        last_row_at,
+        emails,
+        phone_numbers,
+        primary_has_email: row.9.unwrap_or(false),
+        primary_has_phone: row.10.unwrap_or(false),
+        secondary_ids,
+        version,
+    }))
+}
+
+/// The identifiers to create for a record: all of its values, or only some.
+enum NewValues {
+    All,
+    Some(Option<Email>, Option<Phone>),
+}
+
+/// Writes a record (a new version) and the identifiers of its new values.
+async fn store(
+    tx: &mut SqliteConnection,
+    mut record: CustomerRecord,
+    new: NewValues,
+) -> Result<ConsolidatedContact> {
+    record.version += 1;
+    let text = RecordText::of(&record);
+    let write = async {
+        let created: Vec<(&str, &str)> = match &new {
+            NewValues::All => record
+                .emails
+                .iter()
+                .map(|(e, _)| ("email", e.as_str()))
+                .chain(
+                    record
+                        .phone_numbers
+                        .iter()
+                        .map(|(p, _)| ("phone", p.as_str())),
+                )
+                .collect(),
+            NewValues::Some(e, p) => e
+                .iter()
+                .map(|e| ("email", e.as_str()))
+                .chain(p.iter().map(|p| ("phone", p.as_str())))
+                .collect(),
+        };
+        sqlx::query(UPSERT_RECORD)
+            .bind(record.primary.get())
+            .bind(record.version)
+            .bind(record.created_at)
+            .bind(record.last_row_at)
+            .bind(&text.emails)
+            .bind(&text.email_rows)
+            .bind(&text.phones)
+            .bind(&text.phone_rows)
+            .bind(record.primary_has_email)
+            .bind(record.primary_has_phone)
+            .bind(&text.secondary_ids)
+            .bind(OffsetDateTime::now_utc())
+            .execute(&mut *tx)
+            .await?;
+        for (kind, value) in created {
+            sqlx::query(INSERT_IDENTIFIER)
+                .bind(kind)
+                .bind(value)
+                .bind(record.primary.get())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::Result::Ok(())
+    };
+    write
+        .await
+        .map_err(|e| Error::store("writing a customer record", e))?;
+    Ok(record.answer())
+}
+
+async fn insert_contact(
+    tx: &mut SqliteConnection,
+    email: Option<&Email>,
+    phone: Option<&Phone>,
+    link: Link,
+    at: OffsetDateTime,
+) -> Result<ContactId> {
+    sqlx::query_scalar(INSERT_CONTACT)
+        .bind(email.map(Email::as_str))
+        .bind(phone.map(Phone::as_str))
+        .bind(link.linked_id().map(ContactId::get))
+        .bind(link.precedence())
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map(ContactId::new)
+        .map_err(|e| Error::store("writing contacts", e))
+}
+
+async fn relink(
+    tx: &mut SqliteConnection,
+    ids: &[ContactId],
+    link: Link,
+    at: OffsetDateTime,
+) -> Result<()> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let ids = serde_json::to_string(&ids)
+        .map_err(|e| Error::store("writing contacts", sqlx::Error::Encode(Box::new(e))))?;
+    sqlx::query(RELINK)
+        .bind(ids)
+        .bind(link.linked_id().map(ContactId::get))
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(|e| Error::store("writing contacts", e))
+}
+
+/// Writes a plan inside the caller's write transaction; the answer once written.
+pub(crate) async fn apply(tx: &mut SqliteConnection, plan: Plan) -> Result<ConsolidatedContact> {
+    let now = OffsetDateTime::now_utc();
+    match plan {
+        Plan::Unchanged(answer) => Ok(answer),
+        Plan::NewCustomer(new) => {
+            let id = insert_contact(
+                tx,
+                new.email.as_ref(),
+                new.phone_number.as_ref(),
+                Link::Primary,
+                now,
+            )
+            .await?;
+            store(tx, new.record(id, now), NewValues::All).await
+        }
+        Plan::AddRow(add) => {
+            let at = now.max(add.not_before());
+            let link = Link::SecondaryOf(add.customer.primary);
+            let id =
+                insert_contact(tx, add.email.as_ref(), add.phone_number.as_ref(), link, at).await?;
+            let new = NewValues::Some(add.new_email().cloned(), add.new_phone().cloned());
+            store(tx, add.into_record(id, at), new).await
+        }
+        Plan::Merge(merge) => {
+            relink(
+                tx,
+                &merge.relink,
+                Link::SecondaryOf(merge.merged.primary),
+                now,
+            )
+            .await?;
+            let absorbed = merge.absorbed.get();
+            let write = async {
+                sqlx::query("DELETE FROM identity_customer WHERE primary_id = ?1")
+                    .bind(absorbed)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE identity_identifier SET customer_id = ?2 WHERE customer_id = ?1",
+                )
+                .bind(absorbed)
+                .bind(merge.merged.primary.get())
+                .execute(&mut *tx)
+                .await
+            };
+            write
+                .await
+                .map_err(|e| Error::store("writing a customer record", e))?;
+            store(tx, merge.merged, NewValues::Some(None, None)).await
+        }
+    }
+}
+
+/// JSON text of a list, for `json_each`.
+fn json<T: serde::Serialize>(list: &[T]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Walks from `frontier` to every connected row (one query pair per step).
+pub(crate) async fn closure(
+    conn: &mut SqliteConnection,
+    mut frontier: Frontier,
+) -> Result<Closure> {
+    while let Some(s) = frontier.next_step() {
+        let rows: Vec<ContactRow> = sqlx::query_as(STEP_ROWS)
+            .bind(json(&s.ids))
+            .bind(json(&s.emails))
+            .bind(json(&s.phones))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| Error::store("reading contacts", e))?;
+        let owners: Vec<i64> = sqlx::query_scalar(STEP_OWNERS)
+            .bind(json(&s.emails))
+            .bind(json(&s.phones))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| Error::store("reading customers", e))?;
+        frontier.absorb(decode_rows(rows)?, owners);
+    }
+    Ok(frontier.finish())
+}
+
+/// Every visible row, by id.
+pub(crate) async fn all_rows(conn: &mut SqliteConnection) -> Result<Vec<Contact>> {
+    let rows: Vec<ContactRow> = sqlx::query_as(SELECT_ALL)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::store("reading contacts", e))?;
+    decode_rows(rows)
+}
+
+/// Applies every change made outside the library to the derived records (repairing rows that
+/// break the model), inside the caller's write transaction. `Ok(None)` when nothing waited.
+pub(crate) async fn repair(tx: &mut SqliteConnection) -> Result<Option<Derived>> {
+    let entries: Vec<PendingRow> = sqlx::query_as(
+        "SELECT id, contact_id, old_linked_id, new_linked_id, old_email, new_email, old_phone, new_phone
+         FROM identity_pending ORDER BY id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| Error::store("reading pending changes", e))?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let Some(frontier) = Frontier::from_pending(&entries) else {
+        return rebuild(tx).await.map(Some);
+    };
+    let closure = closure(tx, frontier).await?;
+    let derived = derive(&closure.rows);
+    let write = async {
+        sqlx::query(
+            "DELETE FROM identity_customer WHERE primary_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(json(&closure.ids))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM identity_identifier WHERE customer_id IN (SELECT value FROM json_each(?1))
+                OR (kind = 'email' AND value IN (SELECT value FROM json_each(?2)))
+                OR (kind = 'phone' AND value IN (SELECT value FROM json_each(?3)))",
+        )
+        .bind(json(&closure.ids))
+        .bind(json(&closure.emails))
+        .bind(json(&closure.phones))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM identity_pending WHERE id <= ?1")
+            .bind(entries.last().map_or(0, |e| e.0))
+            .execute(&mut *tx)
+            .await
+    };
+    write
+        .await
+        .map_err(|e| Error::store("repairing customer records", e))?;
+    write_derived(tx, &derived).await?;
+    Ok(Some(derived))
+}
+
+/// Recomputes every derived record, inside the caller's write transaction.
+pub(crate) async fn rebuild(tx: &mut SqliteConnection) -> Result<Derived> {
+    let rows = all_rows(tx).await?;
+    let derived = derive(&rows);
+    sqlx::raw_sql("DELETE FROM identity_customer; DELETE FROM identity_identifier; DELETE FROM identity_pending;")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| Error::store("rebuilding customer records", e))?;
+    write_derived(tx, &derived).await?;
+    Ok(derived)
+}
+
+/// Writes a derivation's relinks and records.
+async fn write_derived(tx: &mut SqliteConnection, derived: &Derived) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    for (id, link) in &derived.relinks {
+        relink(tx, &[*id], *link, now).await?;
+    }
+    for record in &derived.customers {
+        store(tx, record.clone(), NewValues::All).await?;
+    }
+    Ok(())
+}
+
+/// Everything `verify` compares: rows, records, identifiers and the number of pending changes.
+pub(crate) async fn everything(
+    conn: &mut SqliteConnection,
+) -> Result<(
+    Vec<Contact>,
+    Vec<CustomerRecord>,
+    Vec<StoredIdentifier>,
+    u64,
+)> {
+    let rows = all_rows(conn).await?;
+    let fail = |e| Error::store("reading customer records", e);
+    let records: Vec<RecordRow> = sqlx::query_as(SELECT_RECORDS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail)?;
+    let records = records
+        .into_iter()
+        .filter_map(|r| decode(r).transpose())
+        .collect::<Result<Vec<_>>>()?;
+    let identifiers: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT kind, value, customer_id FROM identity_identifier")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(fail)?;
+    let identifiers = stored_identifiers(identifiers);
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM identity_pending")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail)?;
+    Ok((
+        rows,
+        records,
+        identifiers,
+        u64::try_from(pending).unwrap_or(0),
+    ))
+}
