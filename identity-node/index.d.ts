@@ -24,6 +24,21 @@ export declare class Identity {
   identify(input: IdentifyInput): Promise<Contact>
   /** Resolves to the customer an email and/or phone belongs to, or `null`; writes nothing. */
   lookup(input: IdentifyInput): Promise<Contact | null>
+  /**
+   * Resolves when the database answers (one trivial query); for readiness probes. Rejects
+   * with `STORE` when it does not, `CLOSED` after `close()`.
+   */
+  ping(): Promise<void>
+  /**
+   * Checks the rows against I1-I4 and the derived records against the rows; resolves to the
+   * report of every difference (`clean` when there is none). Reads everything.
+   */
+  verify(): Promise<VerifyReport>
+  /**
+   * Recomputes every derived record from the rows (repairing rows that break the model) in
+   * one transaction; resolves to what it did.
+   */
+  rebuild(): Promise<RebuildReport>
   /** Closes the database connections; later calls reject with `code: 'CLOSED'`. Idempotent. */
   close(): Promise<void>
   /** Whether `close()` was called. */
@@ -75,4 +90,38 @@ export interface IdentityErrorInfo {
   code: 'INVALID_INPUT' | 'STORE' | 'CLOSED'
   /** With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'url'` or an option name. */
   field?: string
+}
+
+/** What `rebuild` did. */
+export interface RebuildReport {
+  /** Visible `contact` rows read. */
+  rows: number
+  /** Customer records written. */
+  customers: number
+  /** Ids of the rows whose link was repaired (they broke the model). */
+  relinked: Array<number>
+}
+
+/** One difference `verify` found. */
+export interface VerifyProblem {
+  /**
+   * A stable snake_case kind: `primary_not_oldest`, `broken_link`, `shared_value`,
+   * `redundant_row`, `missing_customer`, `unexpected_customer`, `wrong_customer`,
+   * `wrong_identifier` or `pending_changes`.
+   */
+  code: string
+  /** What is wrong, naming the rows, customers or values. */
+  message: string
+}
+
+/** What `verify` found: the rows and customers read and every difference. */
+export interface VerifyReport {
+  /** Visible `contact` rows read. */
+  rows: number
+  /** Customer records read. */
+  customers: number
+  /** Every difference, invariants first; empty when the store is healthy. */
+  problems: Array<VerifyProblem>
+  /** Whether `problems` is empty. */
+  clean: boolean
 }

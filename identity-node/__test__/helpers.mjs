@@ -1,6 +1,7 @@
-// Shared by the tests: a fresh PostgreSQL database per test, the vectors, the invariants in SQL,
-// a deterministic workload and its union-find model.
-import { readFileSync, readdirSync } from 'node:fs'
+// Shared by the tests: a fresh PostgreSQL database per test, the vectors, a deterministic
+// workload, and the shared test oracle (invariants in SQL, customers against a union-find).
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
@@ -51,31 +52,18 @@ export async function freshDatabase() {
   }
 }
 
-export const INVARIANTS = {
-  'I2 secondary not linked to a visible primary': `
-    SELECT count(*)::int AS n FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
-    WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
-      AND (p.id IS NULL OR p.deleted_at IS NOT NULL OR p.linked_id IS NOT NULL OR p.link_precedence <> 'primary')`,
-  'I1 secondary older than its primary': `
-    SELECT count(*)::int AS n FROM contact s JOIN contact p ON p.id = s.linked_id
-    WHERE s.deleted_at IS NULL AND (s.created_at, s.id) < (p.created_at, p.id)`,
-  'I3 email in two customers': `
-    SELECT count(*)::int AS n FROM (SELECT email FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL
-    GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x`,
-  'I3 phone in two customers': `
-    SELECT count(*)::int AS n FROM (SELECT phone_number FROM contact WHERE deleted_at IS NULL
-    AND phone_number IS NOT NULL GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x`,
-  'I4 row that adds no new email or phone': `
-    SELECT count(*)::int AS n FROM contact r WHERE r.deleted_at IS NULL
-      AND (r.email IS NULL OR EXISTS (SELECT 1 FROM contact o WHERE o.deleted_at IS NULL AND o.id < r.id AND o.email = r.email))
-      AND (r.phone_number IS NULL OR EXISTS (SELECT 1 FROM contact o WHERE o.deleted_at IS NULL AND o.id < r.id AND o.phone_number = r.phone_number))`,
-}
-
-/** Violation counts by invariant; all must be 0. */
-export async function violations(db) {
-  const out = {}
-  for (const [name, sql] of Object.entries(INVARIANTS)) out[name] = (await db.query(sql))[0].n
-  return out
+/**
+ * The invariants I1-I4 hold in SQL and, given every request sent, the stored customers are the
+ * union-find over them: checked by the one oracle the Rust, Python and Node suites share
+ * (`identity-oracle`, built from the Rust testkit by scripts/test). Throws with its report.
+ */
+export function assertOracle(db, requests) {
+  const oracle = process.env.IDENTITY_ORACLE
+  if (!oracle || !existsSync(oracle)) throw new Error('set IDENTITY_ORACLE to the identity-oracle binary (scripts/test builds it)')
+  const args = ['check', db.url, ...(requests ? ['--requests'] : [])]
+  const input = (requests ?? []).map((r) => JSON.stringify({ email: r.email ?? null, phoneNumber: r.phoneNumber ?? null }) + '\n').join('')
+  const done = spawnSync(oracle, args, { input, encoding: 'utf8', timeout: 120_000 })
+  if (done.status !== 0) throw new Error(`oracle: ${done.stdout}${done.stderr}`)
 }
 
 /** Deterministic requests over small identifier pools that change every `perNamespace`. */
@@ -96,39 +84,4 @@ export function workload(seed, count, identifiers = 6, perNamespace = 10) {
     out.push(kind < 70 ? { email, phoneNumber: phone } : kind < 85 ? { email } : { phoneNumber: phone })
   }
   return out
-}
-
-/** The customers a set of requests must end up as: union-find over their identifiers. */
-export function modelCustomers(requests) {
-  const parent = new Map()
-  const find = (x) => {
-    if (!parent.has(x)) parent.set(x, x)
-    while (parent.get(x) !== x) x = parent.get(x)
-    return x
-  }
-  for (const r of requests) {
-    const keys = [r.email && `e:${r.email}`, r.phoneNumber && `p:${r.phoneNumber}`].filter(Boolean)
-    const roots = keys.map(find)
-    for (const root of roots.slice(1)) parent.set(root, roots[0])
-  }
-  const groups = new Map()
-  for (const k of parent.keys()) {
-    const r = find(k)
-    if (!groups.has(r)) groups.set(r, [])
-    groups.get(r).push(k)
-  }
-  return [...groups.values()].map((g) => g.sort().join(',')).sort()
-}
-
-/** The customers stored in the table, in the same shape. */
-export async function storedCustomers(db) {
-  const rows = await db.query('SELECT id, linked_id, email, phone_number FROM contact WHERE deleted_at IS NULL')
-  const groups = new Map()
-  for (const r of rows) {
-    const root = String(r.linked_id ?? r.id)
-    if (!groups.has(root)) groups.set(root, new Set())
-    if (r.email) groups.get(root).add(`e:${r.email}`)
-    if (r.phone_number) groups.get(root).add(`p:${r.phone_number}`)
-  }
-  return [...groups.values()].map((g) => [...g].sort().join(',')).sort()
 }

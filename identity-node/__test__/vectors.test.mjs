@@ -1,5 +1,6 @@
 // Every file in tests/vectors on SQLite and PostgreSQL: answers, errors (code and field),
-// created rows and the table (read back in SQL on PostgreSQL).
+// created rows and the table (read back in SQL on PostgreSQL), then the identity graph
+// (verify, rebuild, verify).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Identity } from '../index.js'
@@ -31,6 +32,10 @@ async function replay(ident, vector, db) {
     assert.deepEqual(created, step.creates ? [step.creates] : [], `${at}: created rows`)
     if (step.table) assert.deepEqual(rows.map(({ id, linkedId }) => ({ id, linkedId })), step.table, `${at}: table`)
   }
+  const { rows, customers } = vector.graph
+  assert.deepEqual(await ident.verify(), { rows, customers, problems: [], clean: true }, `${vector.name}: verify`)
+  assert.deepEqual(await ident.rebuild(), { rows, customers, relinked: [] }, `${vector.name}: rebuild`)
+  assert.equal((await ident.verify()).clean, true, `${vector.name}: verify after rebuild`)
 }
 
 for (const vector of vectorFiles()) {

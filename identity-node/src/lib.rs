@@ -4,6 +4,7 @@
 
 mod convert;
 mod errors;
+mod reports;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, Unknown};
 use napi_derive::napi;
 
 use crate::errors::Failure;
+use crate::reports::{RebuildReport, VerifyReport};
 
 /// The consolidated customer: a plain object, ready for `JSON.stringify`.
 #[napi(object)]
@@ -31,10 +33,10 @@ pub struct Contact {
 impl From<identity::ConsolidatedContact> for Contact {
     fn from(c: identity::ConsolidatedContact) -> Self {
         Contact {
-            primary_contact_id: c.primary_contact_id.0,
+            primary_contact_id: c.primary_contact_id.get(),
             emails: c.emails.iter().map(ToString::to_string).collect(),
             phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
-            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.0).collect(),
+            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.get()).collect(),
         }
     }
 }
@@ -162,6 +164,62 @@ impl Identity {
                         .lookup_request(&request)
                         .await
                         .map(|c| c.map(Contact::from))
+                        .map_err(Failure::from),
+                    Err(f) => Err(f),
+                })
+            },
+            |env, outcome| outcome.map_err(|f| f.into_js(env)),
+        )
+    }
+
+    /// Resolves when the database answers (one trivial query); for readiness probes. Rejects
+    /// with `STORE` when it does not, `CLOSED` after `close()`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let work = self.usable();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match work {
+                    Ok(inner) => inner.ping().await.map_err(Failure::from),
+                    Err(f) => Err(f),
+                })
+            },
+            |env, outcome| outcome.map_err(|f| f.into_js(env)),
+        )
+    }
+
+    /// Checks the rows against I1-I4 and the derived records against the rows; resolves to the
+    /// report of every difference (`clean` when there is none). Reads everything.
+    #[napi(ts_return_type = "Promise<VerifyReport>")]
+    pub fn verify<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, VerifyReport>> {
+        let work = self.usable();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match work {
+                    Ok(inner) => inner
+                        .verify()
+                        .await
+                        .map(VerifyReport::from)
+                        .map_err(Failure::from),
+                    Err(f) => Err(f),
+                })
+            },
+            |env, outcome| outcome.map_err(|f| f.into_js(env)),
+        )
+    }
+
+    /// Recomputes every derived record from the rows (repairing rows that break the model) in
+    /// one transaction; resolves to what it did.
+    #[napi(ts_return_type = "Promise<RebuildReport>")]
+    pub fn rebuild<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, RebuildReport>> {
+        let work = self.usable();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match work {
+                    Ok(inner) => inner
+                        .rebuild()
+                        .await
+                        .map(RebuildReport::from)
                         .map_err(Failure::from),
                     Err(f) => Err(f),
                 })

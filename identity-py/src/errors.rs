@@ -58,7 +58,8 @@ pub fn to_py(error: &Error) -> PyErr {
         Error::Unavailable { .. }
         | Error::Store { .. }
         | Error::Contention { .. }
-        | Error::CorruptRow { .. } => make(py, "StoreError", (message,)),
+        | Error::CorruptRow { .. }
+        | Error::CorruptGraph { .. } => make(py, "StoreError", (message,)),
         _ => make(py, "IdentityError", (message,)),
     })
 }

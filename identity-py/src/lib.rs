@@ -4,6 +4,7 @@
 
 mod convert;
 mod errors;
+mod reports;
 mod runtime;
 
 use std::future::Future;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
 use crate::convert::request;
+use crate::reports::{Problem, RebuildReport, VerifyReport};
 
 /// `Contact`'s constructor arguments, as pickled.
 type ContactArgs = (i64, Vec<String>, Vec<String>, Vec<i64>);
@@ -32,10 +34,10 @@ pub struct Contact {
 impl From<identity::ConsolidatedContact> for Contact {
     fn from(c: identity::ConsolidatedContact) -> Self {
         Contact {
-            primary_contact_id: c.primary_contact_id.0,
+            primary_contact_id: c.primary_contact_id.get(),
             emails: c.emails.iter().map(ToString::to_string).collect(),
             phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
-            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.0).collect(),
+            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.get()).collect(),
         }
     }
 }
@@ -235,6 +237,33 @@ impl Identity {
             .map_err(|e| errors::to_py(&e))
     }
 
+    /// Checks that the database answers (one trivial query); for readiness probes.
+    fn ping(&self, py: Python<'_>) -> PyResult<()> {
+        let inner = self.handle.usable()?;
+        let rt = runtime::get()?;
+        py.detach(|| rt.block_on(inner.ping()))
+            .map_err(|e| errors::to_py(&e))
+    }
+
+    /// Checks the rows against I1-I4 and the derived records against the rows; reports every
+    /// difference. Reads everything.
+    fn verify(&self, py: Python<'_>) -> PyResult<VerifyReport> {
+        let inner = self.handle.usable()?;
+        let rt = runtime::get()?;
+        py.detach(|| rt.block_on(inner.verify()))
+            .map(VerifyReport::from)
+            .map_err(|e| errors::to_py(&e))
+    }
+
+    /// Recomputes every derived record from the rows, repairing rows that break the model.
+    fn rebuild(&self, py: Python<'_>) -> PyResult<RebuildReport> {
+        let inner = self.handle.usable()?;
+        let rt = runtime::get()?;
+        py.detach(|| rt.block_on(inner.rebuild()))
+            .map(RebuildReport::from)
+            .map_err(|e| errors::to_py(&e))
+    }
+
     /// Closes the database connections; later calls raise `ClosedError`. Idempotent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         runtime::check_owner(self.handle.owner, self.handle.what)?;
@@ -338,6 +367,30 @@ impl AsyncIdentity {
         })
     }
 
+    /// Resolves to `None` when the database answers (see `Identity.ping`).
+    fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(py, async move { inner.ping().await.map(|()| NONE) })
+    }
+
+    /// Resolves to the report of `verify` (see `Identity.verify`).
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(
+            py,
+            async move { inner.verify().await.map(VerifyReport::from) },
+        )
+    }
+
+    /// Resolves to the report of `rebuild` (see `Identity.rebuild`).
+    fn rebuild<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(
+            py,
+            async move { inner.rebuild().await.map(RebuildReport::from) },
+        )
+    }
+
     /// Closes the database connections; later calls raise `ClosedError`. Idempotent.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         runtime::check_owner(self.handle.owner, self.handle.what)?;
@@ -347,7 +400,7 @@ impl AsyncIdentity {
             if first {
                 inner.close().await;
             }
-            Ok(())
+            Ok(NONE)
         })
     }
 
@@ -383,6 +436,10 @@ impl AsyncIdentity {
         self.handle.repr()
     }
 }
+
+/// What an awaitable with nothing to say resolves to: Python's `None` (a Rust `()` would
+/// become an empty tuple).
+const NONE: Option<()> = None;
 
 /// An asyncio future of the running loop, resolved with the result of `work`, which runs on the
 /// tokio runtime. The loop is only touched through `call_soon_threadsafe`.
@@ -427,6 +484,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Contact>()?;
     m.add_class::<Identity>()?;
     m.add_class::<AsyncIdentity>()?;
+    m.add_class::<Problem>()?;
+    m.add_class::<VerifyReport>()?;
+    m.add_class::<RebuildReport>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

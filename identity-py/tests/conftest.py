@@ -1,5 +1,5 @@
 """Fixtures: a fresh PostgreSQL database per test, SQLite files, the shared vectors, and the
-invariant checks in SQL."""
+shared test oracle (invariants in SQL, customers against a union-find)."""
 
 from __future__ import annotations
 
@@ -128,72 +128,21 @@ def hold_sqlite_write_lock(path: pathlib.Path) -> SqliteProcess:
     return SqliteProcess(str(path), "lock")
 
 
-INVARIANTS = {
-    "I2 secondary not linked to a visible primary": """
-        SELECT count(*) FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
-        WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
-          AND (p.id IS NULL OR p.deleted_at IS NOT NULL OR p.linked_id IS NOT NULL
-               OR p.link_precedence <> 'primary')""",
-    "I1 secondary older than its primary": """
-        SELECT count(*) FROM contact s JOIN contact p ON p.id = s.linked_id
-        WHERE s.deleted_at IS NULL AND (s.created_at, s.id) < (p.created_at, p.id)""",
-    "I3 email in two customers": """
-        SELECT count(*) FROM (SELECT email FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL
-        GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x""",
-    "I3 phone in two customers": """
-        SELECT count(*) FROM (SELECT phone_number FROM contact WHERE deleted_at IS NULL
-        AND phone_number IS NOT NULL GROUP BY phone_number
-        HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x""",
-    "I4 row that adds no new email or phone": """
-        SELECT count(*) FROM contact r WHERE r.deleted_at IS NULL
-          AND (r.email IS NULL OR EXISTS (SELECT 1 FROM contact o WHERE o.deleted_at IS NULL
-               AND o.id < r.id AND o.email = r.email))
-          AND (r.phone_number IS NULL OR EXISTS (SELECT 1 FROM contact o
-               WHERE o.deleted_at IS NULL AND o.id < r.id AND o.phone_number = r.phone_number))""",
-}
+def oracle_path() -> str:
+    """The shared test oracle (`identity-oracle`, built from the Rust testkit by scripts/test)."""
+    path = os.environ.get("IDENTITY_ORACLE")
+    if not path or not pathlib.Path(path).is_file():
+        pytest.fail("set IDENTITY_ORACLE to the identity-oracle binary (scripts/test builds it)")
+    return path
 
 
-def assert_invariants(pg: str) -> None:
-    with psycopg.connect(pg) as conn:
-        broken = {name: conn.execute(sql).fetchone()[0] for name, sql in INVARIANTS.items()}  # type: ignore[index]
-    assert all(n == 0 for n in broken.values()), broken
-
-
-def stored_customers(pg: str) -> set[frozenset[str]]:
-    """The customers in the table, as sets of identifiers."""
-    groups: dict[int, set[str]] = {}
-    with psycopg.connect(pg) as conn:
-        for id_, linked, email, phone in conn.execute(
-            "SELECT id, linked_id, email, phone_number FROM contact WHERE deleted_at IS NULL"
-        ):
-            group = groups.setdefault(linked or id_, set())
-            if email:
-                group.add(f"e:{email}")
-            if phone:
-                group.add(f"p:{phone}")
-    return {frozenset(g) for g in groups.values()}
-
-
-def model_customers(requests: list[tuple[str | None, str | None]]) -> set[frozenset[str]]:
-    """Union-find over the identifiers of every request."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for email, phone in requests:
-        keys = ([f"e:{email}"] if email else []) + ([f"p:{phone}"] if phone else [])
-        roots = [find(k) for k in keys]
-        for r in roots[1:]:
-            parent[r] = roots[0]
-    groups: dict[str, set[str]] = {}
-    for k in list(parent):
-        groups.setdefault(find(k), set()).add(k)
-    return {frozenset(g) for g in groups.values()}
+def assert_oracle(pg: str, requests: list[tuple[str | None, str | None]] | None = None) -> None:
+    """The invariants I1-I4 hold in SQL and, given every request sent, the stored customers are the
+    union-find over them: checked by the one oracle the Rust, Python and Node suites share."""
+    args = [oracle_path(), "check", pg] + (["--requests"] if requests is not None else [])
+    lines = "".join(json.dumps({"email": e, "phoneNumber": p}) + "\n" for e, p in requests or [])
+    done = subprocess.run(args, input=lines, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"oracle: {done.stdout}{done.stderr}"
 
 
 def workload(seed: int, count: int, identifiers: int = 6, per_namespace: int = 10) -> list[tuple[str | None, str | None]]:

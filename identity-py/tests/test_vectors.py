@@ -39,27 +39,40 @@ def check_step(url: str, step: dict[str, Any], before: list[Any], outcome: Any, 
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
 
+def check_graph(graph: dict[str, int], verify: Any, rebuild: Any, verify_again: Any, at: str) -> None:
+    """The file's `graph`: verify clean with its counts, rebuild relinking nothing, verify clean."""
+    assert (verify.rows, verify.customers, verify.clean) == (graph["rows"], graph["customers"], True), f"{at}: {verify}"
+    assert (rebuild.rows, rebuild.customers, rebuild.relinked) == (graph["rows"], graph["customers"], []), at
+    assert verify_again.clean, f"{at}: {verify_again}"
+
+
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
 def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
+    vector = load_vector(path)
     with Identity(store_url) as ident:
-        for i, step in enumerate(load_vector(path)["steps"]):
+        for i, step in enumerate(vector["steps"]):
             before = rows(store_url)
             try:
                 outcome: Any = ident.identify(**arguments(step["request"]))
             except InvalidInputError as e:
                 outcome = e
             check_step(store_url, step, before, outcome, f"{path.name} step {i}")
+        check_graph(vector["graph"], ident.verify(), ident.rebuild(), ident.verify(), path.name)
 
 
 async def replay_async(url: str, path: pathlib.Path) -> None:
+    vector = load_vector(path)
     async with await AsyncIdentity.connect(url) as ident:
-        for i, step in enumerate(load_vector(path)["steps"]):
+        for i, step in enumerate(vector["steps"]):
             before = rows(url)
             try:
                 outcome: Any = await ident.identify(**arguments(step["request"]))
             except InvalidInputError as e:
                 outcome = e
             check_step(url, step, before, outcome, f"{path.name} step {i} (async)")
+        verify = await ident.verify()
+        rebuild = await ident.rebuild()
+        check_graph(vector["graph"], verify, rebuild, await ident.verify(), f"{path.name} (async)")
 
 
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)

@@ -8,7 +8,7 @@ into one customer, and answer with the consolidated customer.
 """
 
 from ._errors import ClosedError, IdentityError, InvalidInputError, StoreError
-from ._native import AsyncIdentity, Contact, Identity, __version__
+from ._native import AsyncIdentity, Contact, Identity, Problem, RebuildReport, VerifyReport, __version__
 
 __all__ = [
     "AsyncIdentity",
@@ -17,6 +17,9 @@ __all__ = [
     "Identity",
     "IdentityError",
     "InvalidInputError",
+    "Problem",
+    "RebuildReport",
     "StoreError",
+    "VerifyReport",
     "__version__",
 ]

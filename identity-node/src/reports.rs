@@ -1,0 +1,66 @@
+//! What `verify` and `rebuild` resolve to, as plain objects.
+
+use napi_derive::napi;
+
+/// One difference `verify` found.
+#[napi(object)]
+pub struct VerifyProblem {
+    /// A stable snake_case kind: `primary_not_oldest`, `broken_link`, `shared_value`,
+    /// `redundant_row`, `missing_customer`, `unexpected_customer`, `wrong_customer`,
+    /// `wrong_identifier` or `pending_changes`.
+    pub code: String,
+    /// What is wrong, naming the rows, customers or values.
+    pub message: String,
+}
+
+/// What `verify` found: the rows and customers read and every difference.
+#[napi(object)]
+pub struct VerifyReport {
+    /// Visible `contact` rows read.
+    pub rows: i64,
+    /// Customer records read.
+    pub customers: i64,
+    /// Every difference, invariants first; empty when the store is healthy.
+    pub problems: Vec<VerifyProblem>,
+    /// Whether `problems` is empty.
+    pub clean: bool,
+}
+
+impl From<identity::VerifyReport> for VerifyReport {
+    fn from(report: identity::VerifyReport) -> Self {
+        VerifyReport {
+            rows: i64::try_from(report.rows).unwrap_or(i64::MAX),
+            customers: i64::try_from(report.customers).unwrap_or(i64::MAX),
+            clean: report.is_clean(),
+            problems: report
+                .problems
+                .iter()
+                .map(|p| VerifyProblem {
+                    code: p.code().to_owned(),
+                    message: p.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What `rebuild` did.
+#[napi(object)]
+pub struct RebuildReport {
+    /// Visible `contact` rows read.
+    pub rows: i64,
+    /// Customer records written.
+    pub customers: i64,
+    /// Ids of the rows whose link was repaired (they broke the model).
+    pub relinked: Vec<i64>,
+}
+
+impl From<identity::RebuildReport> for RebuildReport {
+    fn from(report: identity::RebuildReport) -> Self {
+        RebuildReport {
+            rows: i64::try_from(report.rows).unwrap_or(i64::MAX),
+            customers: i64::try_from(report.customers).unwrap_or(i64::MAX),
+            relinked: report.relinked.iter().map(|id| id.get()).collect(),
+        }
+    }
+}
