@@ -23,6 +23,8 @@ pub enum ApiError {
     NoMatch,
     /// The route exists but not with this method.
     MethodNotAllowed,
+    /// An admin route without the admin token.
+    Unauthorized,
     /// Too many requests in flight.
     Overloaded,
     /// The request took longer than the request timeout.
@@ -103,6 +105,12 @@ impl ApiError {
                 "method not allowed on this route".to_owned(),
                 None,
             ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this route needs the admin token: Authorization: Bearer <token>".to_owned(),
+                None,
+            ),
             ApiError::Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
@@ -136,6 +144,11 @@ impl IntoResponse for ApiError {
             body["error"]["field"] = json!(field.wire_name());
         }
         let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

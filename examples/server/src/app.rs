@@ -15,6 +15,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::admin;
 use crate::api_error::{ApiError, BODY_LIMIT};
 use crate::config::Config;
 use crate::handlers::{self, AppState};
@@ -25,6 +26,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Router {
         identity,
         legacy_key: config.legacy_key,
         log_unmasked: config.log_unmasked,
+        admin_token: config.admin_token.as_deref().map(Into::into),
     };
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))
@@ -40,6 +42,8 @@ pub fn router(identity: identity::Identity, config: &Config) -> Router {
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/openapi.json", get(handlers::openapi))
+        .route("/admin/verify", get(admin::verify))
+        .route("/admin/rebuild", post(admin::rebuild))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -6,7 +6,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use identity::{ConsolidatedContact, ContactId, Email, IdentifyRequest, Phone};
+use identity::{ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Phone};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -22,6 +22,8 @@ pub struct AppState {
     pub legacy_key: bool,
     /// Log emails and phones unmasked.
     pub log_unmasked: bool,
+    /// The bearer token of the admin routes; `None` disables them.
+    pub admin_token: Option<std::sync::Arc<str>>,
 }
 
 /// The answer body: `{"contact": {...}}`, with the legacy key when enabled.
@@ -77,15 +79,19 @@ pub async fn identify(
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::MalformedJson(rejection.body_text()),
     })?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let request = IdentifyRequest::from_json_parsed(value, &body)?;
+    let request = IdentifyRequest::from_json(&body).map_err(|e| match e {
+        identity::Error::InvalidInput {
+            field: Field::Body,
+            reason,
+        } => ApiError::MalformedJson(reason),
+        e => ApiError::Identity(e),
+    })?;
     let contact = state.identity.identify_request(&request).await?;
     let (email, phone) = state.masked(&request);
     tracing::info!(
         email,
         phone,
-        primary = contact.primary_contact_id.0,
+        primary = contact.primary_contact_id.get(),
         "identified"
     );
     Ok(state.render(&contact))

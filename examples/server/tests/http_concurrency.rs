@@ -1,5 +1,6 @@
 //! Hundreds of concurrent HTTP requests over overlapping identifiers, then the core's invariants
-//! checked in SQL and the customers compared with a union-find over every request sent.
+//! checked in SQL, the customers compared with a union-find over every request sent, and the
+//! service's own `GET /admin/verify` finding nothing.
 
 mod common;
 
@@ -10,7 +11,11 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundreds_of_concurrent_requests_keep_the_invariants() {
     let db = TestDb::create().await;
-    let server = TestServer::start(db.url(), &["--max-connections", "16"]).await;
+    let server = TestServer::start(
+        db.url(),
+        &["--max-connections", "16", "--admin-token", "t0ken"],
+    )
+    .await;
     let client = common::client();
     let per_client: Vec<_> = (1..=200u64)
         .map(|seed| Workload::requests(seed, 6, 10, 5))
@@ -34,5 +39,15 @@ async fn hundreds_of_concurrent_requests_keep_the_invariants() {
     let rows = server.identity.all_contacts().await.unwrap();
     identity_testkit::assert_invariants(&rows);
     identity_testkit::assert_customers_match(&rows, per_client.iter().flatten());
+    let report: serde_json::Value = client
+        .get(server.url("/admin/verify"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["clean"], true, "{report}");
     server.stop().await;
 }

@@ -59,17 +59,60 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             "{at}: rows created"
         );
         if let Some(new) = after.last().filter(|_| created == 1) {
-            assert_eq!(json!(new.id.0), step["creates"]["id"], "{at}");
+            assert_eq!(json!(new.id.get()), step["creates"]["id"], "{at}");
         }
     }
+    // the graph through the admin routes: verify, rebuild, verify
+    let admin = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, server.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let graph = &case["graph"];
+    let report: Value = admin(reqwest::Method::GET, "/admin/verify")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&report["rows"], &report["customers"], &report["clean"]),
+        (&graph["rows"], &graph["customers"], &json!(true)),
+        "{file}: {report}"
+    );
+    let rebuilt: Value = admin(reqwest::Method::POST, "/admin/rebuild")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &rebuilt["rows"],
+            &rebuilt["customers"],
+            &rebuilt["relinked"]
+        ),
+        (&graph["rows"], &graph["customers"], &json!([])),
+        "{file}: {rebuilt}"
+    );
+    let report: Value = admin(reqwest::Method::GET, "/admin/verify")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["clean"], true, "{file}: {report}");
 }
+
+const ADMIN_TOKEN: &str = "vector-admin";
 
 #[tokio::test]
 async fn vectors_over_http_on_sqlite_with_both_key_spellings() {
     for path in identity_testkit::vector_files() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let server = TestServer::start(&url, &[]).await;
+        let server = TestServer::start(&url, &["--admin-token", ADMIN_TOKEN]).await;
         replay(&server, &path, true).await;
         server.stop().await;
     }
@@ -79,7 +122,11 @@ async fn vectors_over_http_on_sqlite_with_both_key_spellings() {
 async fn vectors_over_http_on_postgres_without_the_legacy_key() {
     for path in identity_testkit::vector_files() {
         let db = identity_testkit::TestDb::create().await;
-        let server = TestServer::start(db.url(), &["--legacy-key", "false"]).await;
+        let server = TestServer::start(
+            db.url(),
+            &["--legacy-key", "false", "--admin-token", ADMIN_TOKEN],
+        )
+        .await;
         replay(&server, &path, false).await;
         server.stop().await;
     }

@@ -43,6 +43,34 @@ async fn observe(
     }
 }
 
+/// As [`observe`], for an admin route, with the bearer token if any.
+async fn observe_admin(
+    server: &TestServer,
+    method: &'static str,
+    path: &'static str,
+    token: Option<&str>,
+) -> Observed {
+    let mut request = common::client().request(
+        Method::from_bytes(method.as_bytes()).unwrap(),
+        server.url(path),
+    );
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if status == 401 {
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    }
+    Observed {
+        method,
+        path,
+        status,
+        retry_after: response.headers().contains_key("retry-after"),
+        body: response.json().await.unwrap(),
+    }
+}
+
 /// The schema for `observed`, as a standalone JSON Schema that can resolve the doc's `$ref`s.
 fn schema_for(doc: &Value, o: &Observed) -> Value {
     let operation = &doc["paths"][o.path][o.method.to_lowercase()];
@@ -75,7 +103,7 @@ fn schema_for(doc: &Value, o: &Observed) -> Value {
 async fn every_observed_response_matches_the_openapi_document() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
-    let server = TestServer::start(&url, &[]).await;
+    let server = TestServer::start(&url, &["--admin-token", "s3cret"]).await;
     let doc: Value = common::client()
         .get(server.url("/openapi.json"))
         .send()
@@ -89,6 +117,8 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(
         documented,
         [
+            "/admin/rebuild",
+            "/admin/verify",
             "/contacts",
             "/healthz",
             "/identify",
@@ -123,6 +153,10 @@ async fn every_observed_response_matches_the_openapi_document() {
         observe(&server, "GET", "/healthz", "", "").await,
         observe(&server, "GET", "/readyz", "", "").await,
         observe(&server, "GET", "/openapi.json", "", "").await,
+        observe_admin(&server, "GET", "/admin/verify", Some("s3cret")).await,
+        observe_admin(&server, "POST", "/admin/rebuild", Some("s3cret")).await,
+        observe_admin(&server, "GET", "/admin/verify", None).await,
+        observe_admin(&server, "POST", "/admin/rebuild", Some("wrong")).await,
     ];
     // 405 is declared on the route's real method
     let wrong = observe(&server, "GET", "/identify", "", "").await;
@@ -156,11 +190,21 @@ async fn every_observed_response_matches_the_openapi_document() {
         assert_eq!((o.status, o.retry_after), (503, true), "{path}: {}", o.body);
         seen.push(o);
     }
+    for (method, path) in [("GET", "/admin/verify"), ("POST", "/admin/rebuild")] {
+        let o = observe_admin(&server, method, path, Some("s3cret")).await;
+        assert_eq!((o.status, o.retry_after), (503, true), "{path}: {}", o.body);
+        seen.push(o);
+    }
+    // without an admin token the admin routes do not exist
+    let plain = TestServer::start("memory:", &[]).await;
+    let disabled = observe_admin(&plain, "GET", "/admin/verify", Some("s3cret")).await;
+    assert_eq!(disabled.status, 404);
+    seen.push(disabled);
 
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(
         statuses.into_iter().collect::<Vec<_>>(),
-        [200, 400, 404, 405, 413, 500, 503]
+        [200, 400, 401, 404, 405, 413, 500, 503]
     );
     for o in &seen {
         let validator = jsonschema::validator_for(&schema_for(&doc, o)).unwrap();

@@ -1,29 +1,27 @@
 //! Overload answers 503, not collapse: past the concurrency limit requests are shed at once,
-//! and a request that outlives the request timeout is cut off (writing nothing).
+//! and a request that outlives the request timeout is answered 503 at once. Its database call
+//! may still finish in the server, but only whole: an identify cut off by the timeout either
+//! happened entirely or not at all, and repeating it is safe (identify is idempotent).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::TestServer;
-use sqlx::Connection;
+use identity_testkit::{GraphLock, TestDb, wait_until, writers_waiting};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_past_the_limit_are_shed_and_slow_ones_time_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("busy.db").display());
+    let db = TestDb::create().await;
     let server = TestServer::start(
-        &url,
+        db.url(),
         &["--concurrency-limit", "1", "--request-timeout-ms", "1500"],
     )
     .await;
     let client = common::client();
-    // hold SQLite's write lock so a writing request stays in flight
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    // hold the graph lock so a writing request stays in flight, waiting in the database
+    let admin = db.pool().await;
+    let blocker = GraphLock::take(&admin).await;
 
     let started = Instant::now();
     let slow = tokio::spawn(
@@ -32,7 +30,12 @@ async fn requests_past_the_limit_are_shed_and_slow_ones_time_out() {
             .body(r#"{"email":"slow@x.io"}"#)
             .send(),
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until(
+        "the first request to wait in the database",
+        Duration::from_secs(5),
+        async || writers_waiting(&admin).await == 1,
+    )
+    .await;
     let shed = client
         .post(server.url("/identify"))
         .body(r#"{"email":"shed@x.io"}"#)
@@ -52,15 +55,20 @@ async fn requests_past_the_limit_are_shed_and_slow_ones_time_out() {
     assert_eq!(body["error"]["code"], "timeout");
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    assert_eq!(
-        server.identity.all_contacts().await.unwrap(),
-        vec![],
-        "the cut-off request wrote nothing"
+    blocker.release().await;
+    wait_until(
+        "the cut-off statement to end in the database",
+        Duration::from_secs(5),
+        async || writers_waiting(&admin).await == 0,
+    )
+    .await;
+    let rows = server.identity.all_contacts().await.unwrap();
+    assert!(
+        rows.is_empty()
+            || (rows.len() == 1 && rows[0].email.as_ref().map(|e| e.as_str()) == Some("slow@x.io")),
+        "the cut-off request happened entirely or not at all: {rows:?}"
     );
+    identity_testkit::assert_verified(&server.identity).await;
     let ok = client
         .post(server.url("/identify"))
         .body(r#"{"email":"after@x.io"}"#)

@@ -4,7 +4,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -83,15 +82,11 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_in_flight_at_sigterm_completes_and_the_server_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(&dir);
-    let mut server = Running::start(&url, &[]).await;
-    // hold SQLite's write lock so the request below waits inside the server
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let db = identity_testkit::TestDb::create().await;
+    let mut server = Running::start(db.url(), &[]).await;
+    // hold the graph lock so the request below waits inside the server (in the database)
+    let admin = db.pool().await;
+    let blocker = identity_testkit::GraphLock::take(&admin).await;
     let in_flight = tokio::spawn({
         let url = format!("{}/identify", server.base);
         async move {
@@ -104,7 +99,12 @@ async fn request_in_flight_at_sigterm_completes_and_the_server_exits_cleanly() {
             (response.status().as_u16(), response.text().await.unwrap())
         }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    identity_testkit::wait_until(
+        "the request to wait in the database",
+        Duration::from_secs(5),
+        async || identity_testkit::writers_waiting(&admin).await == 1,
+    )
+    .await;
     assert!(!in_flight.is_finished(), "the request is held by the lock");
     server.terminate();
 
@@ -119,10 +119,7 @@ async fn request_in_flight_at_sigterm_completes_and_the_server_exits_cleanly() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // ... while the request in flight still completes
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    blocker.release().await;
     let (status, body) = in_flight.await.unwrap();
     assert_eq!(status, 200, "{body}");
     let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())

@@ -1,0 +1,73 @@
+//! The admin routes: `GET /admin/verify` and `POST /admin/rebuild`. Disabled (404) unless an
+//! admin token is configured; then every request must carry it as a bearer token, compared in
+//! constant time and never logged.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::api_error::ApiError;
+use crate::handlers::AppState;
+
+/// Checks the request's bearer token against the configured admin token.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Err(ApiError::NotFound);
+    };
+    let given = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// `GET /admin/verify`: the rows against I1-I4, the derived records against the rows.
+pub async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let report = state.identity.verify().await?;
+    let problems: Vec<Value> = report
+        .problems
+        .iter()
+        .map(|p| json!({"code": p.code(), "message": p.to_string()}))
+        .collect();
+    if !report.is_clean() {
+        tracing::warn!(problems = problems.len(), "verify found problems");
+    }
+    Ok(Json(json!({
+        "rows": report.rows,
+        "customers": report.customers,
+        "clean": report.is_clean(),
+        "problems": problems,
+    })))
+}
+
+/// `POST /admin/rebuild`: recomputes every derived record from the rows.
+pub async fn rebuild(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let report = state.identity.rebuild().await?;
+    tracing::info!(
+        rows = report.rows,
+        customers = report.customers,
+        relinked = report.relinked.len(),
+        "rebuilt the identity graph"
+    );
+    Ok(Json(json!({
+        "rows": report.rows,
+        "customers": report.customers,
+        "relinked": report.relinked,
+    })))
+}

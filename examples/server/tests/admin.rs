@@ -1,0 +1,125 @@
+//! The admin routes: disabled without a token, refused without the right one (nothing done),
+//! and with it `verify` reports what changed behind the service's back until `rebuild` (or the
+//! next identify) applies it.
+
+mod common;
+
+use common::TestServer;
+use serde_json::Value;
+
+async fn call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let mut request = common::client().request(method, server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn admin_routes_are_disabled_without_a_token() {
+    let server = TestServer::start("memory:", &[]).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/admin/verify"),
+        (reqwest::Method::POST, "/admin/rebuild"),
+    ] {
+        let (status, body) = call(&server, method, path, Some("anything")).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_token_and_report_and_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("admin.db").display());
+    let server = TestServer::start(&url, &["--admin-token", "s3cret"]).await;
+    let identify = |body: &'static str| {
+        let request = common::client().post(server.url("/identify")).body(body);
+        async move { assert_eq!(request.send().await.unwrap().status(), 200) }
+    };
+    identify(r#"{"email":"a@x.io","phoneNumber":"1"}"#).await;
+    identify(r#"{"email":"b@x.io","phoneNumber":"1"}"#).await;
+
+    for token in [None, Some("wrong"), Some("s3cre"), Some("S3CRET")] {
+        let (status, body) = call(&server, reqwest::Method::POST, "/admin/rebuild", token).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{token:?}"
+        );
+        assert!(!body.to_string().contains("s3cret"), "{body}");
+    }
+    let (status, report) = call(
+        &server,
+        reqwest::Method::GET,
+        "/admin/verify",
+        Some("s3cret"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            report["rows"].as_u64(),
+            report["customers"].as_u64(),
+            report["clean"].as_bool()
+        ),
+        (Some(2), Some(1), Some(true))
+    );
+
+    // a chained secondary written behind the service's back
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+         VALUES ('c@x.io', NULL, 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (_, report) = call(
+        &server,
+        reqwest::Method::GET,
+        "/admin/verify",
+        Some("s3cret"),
+    )
+    .await;
+    assert_eq!(report["clean"], false);
+    let codes: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"broken_link") && codes.contains(&"pending_changes"),
+        "{report}"
+    );
+
+    let (status, rebuilt) = call(
+        &server,
+        reqwest::Method::POST,
+        "/admin/rebuild",
+        Some("s3cret"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(rebuilt["relinked"], serde_json::json!([3]));
+    let (_, report) = call(
+        &server,
+        reqwest::Method::GET,
+        "/admin/verify",
+        Some("s3cret"),
+    )
+    .await;
+    assert_eq!(report["clean"], true, "{report}");
+    server.stop().await;
+}
