@@ -2,6 +2,7 @@
 //! PostgreSQL and the HTTP service, and prints throughput, latency percentiles, round trips per
 //! path, the `pgbench -S` ceiling and peak RSS. See BENCHMARKS.md for the commands and numbers.
 
+mod hot;
 mod mix;
 mod paths;
 mod pgbench;
@@ -15,7 +16,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::mix::{Dataset, Kind};
+use crate::hot::Regulars;
+use crate::mix::{Dataset, Kind, Workload};
 use crate::run::{Budget, Measured, rss_mib, run};
 use crate::target::{Backend, Target};
 
@@ -37,6 +39,10 @@ struct Args {
     /// Seconds per backend (and for pgbench).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Which checkout mix: `default` (many small customers) or `hot` (200 regulars of 100 rows
+    /// each, growing and merging; see BENCHMARKS.md).
+    #[arg(long, value_enum, default_value = "default")]
+    mix: MixKind,
     /// Customers seeded before the run (plus pairs that the 2% merges consume).
     #[arg(long, default_value_t = 10_000)]
     customers: u64,
@@ -66,6 +72,17 @@ struct Args {
     rss_check: Option<u64>,
 }
 
+/// The checkout mixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MixKind {
+    /// 75% returning, 10% single-field, 10% new value, 3% new customer, 2% merge over many
+    /// small customers.
+    Default,
+    /// A shop's regulars: 75% returning, 12% single-field, 10% new email for a regular, 2% new
+    /// customer, 1% joining two regulars.
+    Hot,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = Args::parse();
@@ -90,18 +107,39 @@ async fn main() -> ExitCode {
     }
 }
 
-fn dataset(args: &Args) -> Dataset {
-    // enough pairs for 2% of the operations the run can plausibly do
-    let pairs = (args.duration * 30_000.0 * 0.02) as u64 + 100;
-    Dataset::new(args.customers, pairs)
+fn workload(args: &Args) -> Workload {
+    match args.mix {
+        MixKind::Default => {
+            // enough pairs for 2% of the operations the run can plausibly do
+            let pairs = (args.duration * 30_000.0 * 0.02) as u64 + 100;
+            Workload::Default(Dataset::new(args.customers, pairs))
+        }
+        MixKind::Hot if args.smoke => Workload::Hot(Regulars::new(20, 10)),
+        MixKind::Hot => Workload::Hot(Regulars::new(200, 100)),
+    }
 }
 
 async fn mix(args: &Args) -> Result<(), String> {
-    println!(
-        "identity-bench: {} clients, {} s per backend, {} customers seeded, seed {}",
-        args.concurrency, args.duration, args.customers, args.seed
-    );
-    println!("mix: 75% returning, 10% single-field, 10% new value, 3% new customer, 2% merge\n");
+    match workload(args) {
+        Workload::Default(data) => {
+            println!(
+                "identity-bench: {} clients, {} s per backend, {} customers seeded, seed {}",
+                args.concurrency, args.duration, data.customers, args.seed
+            );
+            println!(
+                "mix: 75% returning, 10% single-field, 10% new value, 3% new customer, 2% merge\n"
+            );
+        }
+        Workload::Hot(regulars) => {
+            println!(
+                "identity-bench: {} clients, {} s per backend, {} regulars of {} rows seeded, seed {}",
+                args.concurrency, args.duration, regulars.count, regulars.seeded_rows, args.seed
+            );
+            println!(
+                "hot mix: 75% returning, 12% single-field, 10% new email for a regular, 2% new customer, 1% joining two regulars\n"
+            );
+        }
+    }
     println!(
         "{:<10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>7}",
         "backend", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "errors"
@@ -111,21 +149,24 @@ async fn mix(args: &Args) -> Result<(), String> {
     let mut throughput = std::collections::BTreeMap::new();
     let mut failures = 0;
     for &backend in &args.backends {
-        let data = dataset(args);
+        let work = workload(args);
         let target =
-            Arc::new(Target::setup(backend, &data, &args.database_url, connections).await?);
-        let measured = run(target.clone(), &data, args.concurrency, budget, args.seed).await;
+            Arc::new(Target::setup(backend, &work, &args.database_url, connections).await?);
+        let measured = run(target.clone(), &work, args.concurrency, budget, args.seed).await;
         print_row(&format!("{backend:?}").to_lowercase(), &measured);
         failures += measured.errors;
         throughput.insert(format!("{backend:?}").to_lowercase(), measured.throughput());
-        if backend == Backend::Postgres {
+        if let (Backend::Postgres, Workload::Default(data)) = (backend, &work) {
             let url = target.database_url.clone().unwrap_or_default();
-            let trips = paths::round_trips(&url, &data, if args.smoke { 5 } else { 50 }).await?;
+            let trips = paths::round_trips(&url, data, if args.smoke { 5 } else { 50 }).await?;
             let shown: Vec<String> = Kind::ALL
                 .iter()
                 .map(|k| format!("{} {:.2}", k.name(), trips[k]))
                 .collect();
             println!("           round trips per identify: {}", shown.join(", "));
+        }
+        if matches!(work, Workload::Hot(_)) {
+            println!("           {}", regulars_grown(&target).await?);
         }
         if let Ok(target) = Arc::try_unwrap(target) {
             target.cleanup().await;
@@ -157,6 +198,24 @@ async fn mix(args: &Args) -> Result<(), String> {
         return Err(format!("{failures} operations failed"));
     }
     Ok(())
+}
+
+/// How large the regulars are after a hot run: customers and rows of the largest.
+async fn regulars_grown(target: &Target) -> Result<String, String> {
+    let report = target.identity.verify().await.map_err(|e| e.chain())?;
+    let phone = crate::hot::phone(0);
+    let first = target
+        .identity
+        .lookup(None, Some(&phone))
+        .await
+        .map_err(|e| e.chain())?
+        .map_or(0, |c| c.secondary_contact_ids.len() + 1);
+    Ok(format!(
+        "after the run: {} rows in {} customers; regular 0's customer has {first} rows; verify: {} problem(s)",
+        report.rows,
+        report.customers,
+        report.problems.len()
+    ))
 }
 
 fn budget_duration(budget: Budget) -> Duration {
@@ -194,6 +253,30 @@ async fn scale(args: &Args) -> Result<(), String> {
         "returning customer, {large} contacts: p50 {p50_large:.3} ms ({:.2}x)",
         p50_large / p50_small
     );
+    let (sizes, size_samples, seconds): (&[u64], u64, f64) = if args.smoke {
+        (&[1, 100], 50, 0.3)
+    } else {
+        (&[1, 100, 1_000, 10_000], 2_000, 3.0)
+    };
+    let figures = scale::customer_sizes(
+        &args.database_url,
+        sizes,
+        size_samples,
+        args.concurrency,
+        seconds,
+    )
+    .await?;
+    let base = figures.first().map_or(1.0, |f| f.p50_ms);
+    for f in &figures {
+        println!(
+            "returning customer of {} rows: p50 {:.3} ms ({:.2}x of 1 row), {:.0}/s with {} clients",
+            f.rows,
+            f.p50_ms,
+            f.p50_ms / base,
+            f.throughput,
+            args.concurrency
+        );
+    }
     let size = if args.smoke { 100 } else { 1_000 };
     let (time, trips) = scale::merge_large(&args.database_url, size, merges).await?;
     println!(
@@ -204,7 +287,7 @@ async fn scale(args: &Args) -> Result<(), String> {
 }
 
 async fn rss_check(args: &Args, total: u64) -> Result<(), String> {
-    let data = Dataset::new(args.customers, total / 50 + 100);
+    let data = Workload::Default(Dataset::new(args.customers, total / 50 + 100));
     let connections = u32::try_from(args.concurrency).unwrap_or(16);
     let target =
         Arc::new(Target::setup(Backend::Postgres, &data, &args.database_url, connections).await?);

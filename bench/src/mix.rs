@@ -90,9 +90,38 @@ impl Dataset {
     }
 }
 
-/// A worker's deterministic generator (xorshift; no dependency).
-pub struct Generator {
+/// A worker's deterministic random numbers (xorshift; no dependency).
+pub struct Rng {
     state: u64,
+}
+
+impl Rng {
+    /// The stream of worker `worker` for run `seed`.
+    pub fn new(seed: u64, worker: u64) -> Self {
+        Rng {
+            state: (seed ^ (worker + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,
+        }
+    }
+
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A worker's deterministic generator of the default mix.
+pub struct Generator {
+    rng: Rng,
     worker: u64,
     fresh: u64,
     data: Dataset,
@@ -102,7 +131,7 @@ impl Generator {
     /// The generator of worker `worker` for run `seed`.
     pub fn new(seed: u64, worker: u64, data: Dataset) -> Self {
         Generator {
-            state: (seed ^ (worker + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,
+            rng: Rng::new(seed, worker),
             worker,
             fresh: 0,
             data,
@@ -110,12 +139,7 @@ impl Generator {
     }
 
     fn next(&mut self) -> u64 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state = x;
-        x
+        self.rng.next()
     }
 
     fn unique(&mut self) -> (String, String) {
@@ -167,5 +191,54 @@ impl Generator {
             _ => Kind::Merge,
         };
         self.op(kind)
+    }
+}
+
+/// What a run sends: the default mix over many small customers, or the hot mix of regulars.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// The default mix (this module).
+    Default(Dataset),
+    /// The hot mix (`crate::hot`).
+    Hot(crate::hot::Regulars),
+}
+
+/// A worker's generator of either mix.
+pub enum Source {
+    /// The default mix.
+    Default(Generator),
+    /// The hot mix.
+    Hot(crate::hot::HotGenerator),
+}
+
+impl Source {
+    /// The next operation.
+    pub fn next_op(&mut self) -> Op {
+        match self {
+            Source::Default(g) => g.next_op(),
+            Source::Hot(g) => g.next_op(),
+        }
+    }
+}
+
+impl Workload {
+    /// Worker `worker`'s generator for run `seed`.
+    pub fn source(&self, seed: u64, worker: u64) -> Source {
+        match self {
+            Workload::Default(data) => Source::Default(Generator::new(seed, worker, data.clone())),
+            Workload::Hot(regulars) => Source::Hot(crate::hot::HotGenerator::new(
+                seed,
+                worker,
+                regulars.clone(),
+            )),
+        }
+    }
+
+    /// Every seeded (email, phone), in insertion order.
+    pub fn rows(&self) -> Box<dyn Iterator<Item = (String, String)> + '_> {
+        match self {
+            Workload::Default(data) => Box::new(data.rows()),
+            Workload::Hot(regulars) => Box::new(regulars.rows()),
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::mix::{Dataset, Generator, Kind};
+use crate::mix::{Kind, Workload};
 use crate::target::Target;
 
 /// What one run measured.
@@ -50,7 +50,7 @@ pub enum Budget {
 /// Runs `workers` workers on `target` until the budget is spent.
 pub async fn run(
     target: Arc<Target>,
-    data: &Dataset,
+    workload: &Workload,
     workers: usize,
     budget: Budget,
     seed: u64,
@@ -67,7 +67,7 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..workers {
         let (target, remaining) = (target.clone(), remaining.clone());
-        let mut generator = Generator::new(seed, worker as u64, data.clone());
+        let mut generator = workload.source(seed, worker as u64);
         tasks.spawn(async move {
             let mut latency =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");

@@ -6,7 +6,8 @@ use std::time::Duration;
 use identity::{ConnectOptions, Identity};
 use serde_json::json;
 
-use crate::mix::{Dataset, Op};
+use crate::hot::Regulars;
+use crate::mix::{Op, Workload};
 
 /// A backend under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,34 +74,90 @@ pub async fn drop_database(admin_url: &str, name: &str) {
     }
 }
 
-/// Seeds PostgreSQL in bulk (one statement), the way an import would: every customer a single
-/// primary row, oldest first.
-pub async fn seed_postgres(database_url: &str, rows: u64) -> Result<(), String> {
-    let pool = sqlx::PgPool::connect(database_url)
+/// Runs bulk-load statements, each with its `$n` arguments, on one connection with triggers off
+/// (`session_replication_role = replica`), as an import would; the caller then builds the
+/// derived records with `rebuild`.
+pub async fn bulk_load(database_url: &str, statements: &[(&str, &[i64])]) -> Result<(), String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(database_url)
         .await
         .map_err(|e| e.to_string())?;
-    sqlx::query(
-        "INSERT INTO contact (email, phone_number, link_precedence)
-         SELECT 'c' || i || '@seed.test', '1' || lpad(i::text, 9, '0'), 'primary'
-         FROM generate_series(0, $1 - 1) AS i",
-    )
-    .bind(i64::try_from(rows).map_err(|e| e.to_string())?)
-    .execute(&pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    sqlx::raw_sql("SET session_replication_role = replica")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (sql, arguments) in statements {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(*sql));
+        for argument in *arguments {
+            query = query.bind(*argument);
+        }
+        query.execute(&mut conn).await.map_err(|e| e.to_string())?;
+    }
     sqlx::raw_sql("ANALYZE contact")
-        .execute(&pool)
+        .execute(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
-    pool.close().await;
-    Ok(())
+    conn.close().await.map_err(|e| e.to_string())
+}
+
+/// Seeds PostgreSQL with the hot mix's regulars in bulk: each regular's first row is its
+/// primary, every other row a secondary with a new email and the regular's phone.
+pub async fn seed_regulars(
+    identity: &Identity,
+    database_url: &str,
+    regulars: &Regulars,
+) -> Result<(), String> {
+    let count = i64::try_from(regulars.count).map_err(|e| e.to_string())?;
+    let rows = i64::try_from(regulars.seeded_rows).map_err(|e| e.to_string())?;
+    bulk_load(
+        database_url,
+        &[
+            (
+                "INSERT INTO contact (email, phone_number, link_precedence)
+                 SELECT 'r' || r || '.e0@hot.test', '9' || lpad(r::text, 7, '0'), 'primary'
+                 FROM generate_series(0, $1 - 1) AS r ORDER BY r",
+                &[count],
+            ),
+            (
+                "INSERT INTO contact (email, phone_number, linked_id, link_precedence)
+                 SELECT 'r' || r || '.e' || k || '@hot.test', '9' || lpad(r::text, 7, '0'), p.id,
+                        'secondary'
+                 FROM generate_series(1, $2 - 1) AS k CROSS JOIN generate_series(0, $1 - 1) AS r
+                 JOIN contact AS p ON p.email = 'r' || r || '.e0@hot.test'
+                 ORDER BY k, r",
+                &[count, rows],
+            ),
+        ],
+    )
+    .await?;
+    identity.rebuild().await.map(drop).map_err(|e| e.chain())
+}
+
+/// Seeds PostgreSQL in bulk, the way an import would: every customer a single primary row,
+/// oldest first; then builds the derived records.
+pub async fn seed_postgres(
+    identity: &Identity,
+    database_url: &str,
+    rows: u64,
+) -> Result<(), String> {
+    bulk_load(
+        database_url,
+        &[(
+            "INSERT INTO contact (email, phone_number, link_precedence)
+             SELECT 'c' || i || '@seed.test', '1' || lpad(i::text, 9, '0'), 'primary'
+             FROM generate_series(0, $1 - 1) AS i",
+            &[i64::try_from(rows).map_err(|e| e.to_string())?],
+        )],
+    )
+    .await?;
+    identity.rebuild().await.map(drop).map_err(|e| e.chain())
 }
 
 impl Target {
     /// Sets up and seeds `backend` with `data`; `connections` sizes the PostgreSQL pool.
     pub async fn setup(
         backend: Backend,
-        data: &Dataset,
+        workload: &Workload,
         admin_url: &str,
         connections: u32,
     ) -> Result<Target, String> {
@@ -129,7 +186,7 @@ impl Target {
                     )
                 };
                 let identity = connect(url).await?;
-                for (email, phone) in data.rows() {
+                for (email, phone) in workload.rows() {
                     identity
                         .identify(Some(&email), Some(&phone))
                         .await
@@ -150,7 +207,13 @@ impl Target {
                 };
                 let (url, name) = create_database(admin_url, tag).await?;
                 let identity = connect(url.clone()).await?;
-                seed_postgres(&url, data.customers + 2 * data.merge_pairs).await?;
+                match workload {
+                    Workload::Default(data) => {
+                        seed_postgres(&identity, &url, data.customers + 2 * data.merge_pairs)
+                            .await?;
+                    }
+                    Workload::Hot(regulars) => seed_regulars(&identity, &url, regulars).await?,
+                }
                 let (http, server) = if backend == Backend::Http {
                     let config = <identity_server::Config as clap::Parser>::parse_from([
                         "identity-server",
