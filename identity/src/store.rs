@@ -5,6 +5,7 @@ mod closure;
 mod encoding;
 pub mod memory;
 pub mod postgres;
+mod record_cache;
 pub mod sqlite;
 
 use std::fmt;

@@ -90,3 +90,67 @@ async fn each_identify_path_costs_its_round_trip_budget() {
         round_trips + 1
     );
 }
+
+/// A returning customer's lists cross the wire once per change of the customer: the store keeps
+/// the record it read, and while that version is current the database sends the version alone.
+/// A change by another process (or any writer) makes the next read bring the new record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_customer_is_sent_again_only_after_it_changed() {
+    let db = TestDb::create().await;
+    let other = identity::connect(db.url()).await.unwrap(); // migrates; another process
+    for k in 0..300 {
+        let email = format!("row{k}@big.io");
+        other.identify(Some(&email), Some("555")).await.unwrap();
+    }
+    let counter = RoundTripCounter::start(db.url()).await;
+    let identity = identity::connect(&counter.url(db.url())).await.unwrap();
+    let received = async |email: &str| {
+        counter.take_received();
+        let answer = identity.identify(Some(email), Some("555")).await.unwrap();
+        (counter.take_received(), answer)
+    };
+    // 300 emails, their 300 row ids and 299 secondary ids: well over 6 KB
+    let (first, answer) = received("row7@big.io").await;
+    assert_eq!(answer.emails.len(), 300);
+    assert!(
+        first > 6_000,
+        "the first read brings the lists: {first} bytes"
+    );
+    let (again, same) = received("row7@big.io").await;
+    assert_eq!(same, answer);
+    assert!(again < 1_000, "then the version alone: {again} bytes");
+    let (phone_only, same) = received_phone(&identity, &counter).await;
+    assert_eq!(same, answer);
+    assert!(
+        phone_only < 1_000,
+        "the phone's customer is held too: {phone_only} bytes"
+    );
+
+    other
+        .identify(Some("new@big.io"), Some("555"))
+        .await
+        .unwrap();
+    let (changed, answer) = received("row7@big.io").await;
+    assert_eq!(
+        answer.emails.len(),
+        301,
+        "the other process's row is in the answer"
+    );
+    assert!(
+        changed > 6_000,
+        "the changed record came in full: {changed} bytes"
+    );
+    let (again, _) = received("row7@big.io").await;
+    assert!(again < 1_000, "and is held again: {again} bytes");
+    identity.close().await;
+    other.close().await;
+}
+
+async fn received_phone(
+    identity: &Identity,
+    counter: &RoundTripCounter,
+) -> (u64, identity::ConsolidatedContact) {
+    counter.take_received();
+    let answer = identity.identify(None, Some("555")).await.unwrap();
+    (counter.take_received(), answer)
+}

@@ -2,7 +2,8 @@
 //! at the wire: each simple-protocol `Query` ('Q') and each extended-protocol `Sync` ('S') that
 //! closes a batch of messages ends one request/response exchange. A `Sync` alone is a liveness
 //! ping (sqlx checks a connection that way when it goes back to the pool, after the answer was
-//! delivered); those are counted apart. Independent of how the client is written.
+//! delivered); those are counted apart. Independent of how the client is written. It also counts
+//! the bytes the server sends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ pub struct RoundTripCounter {
     port: u16,
     count: Arc<AtomicU64>,
     pings: Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -29,7 +31,8 @@ impl RoundTripCounter {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (count, pings) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let counters = (count.clone(), pings.clone());
+        let received = Arc::new(AtomicU64::new(0));
+        let counters = (count.clone(), pings.clone(), received.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let (upstream, counters) = (upstream.clone(), counters.clone());
@@ -44,6 +47,7 @@ impl RoundTripCounter {
             port,
             count,
             pings,
+            received,
             task,
         }
     }
@@ -68,6 +72,11 @@ impl RoundTripCounter {
     pub fn take_pings(&self) -> u64 {
         self.pings.swap(0, Ordering::SeqCst)
     }
+
+    /// Bytes the server sent the clients since the start or the last call.
+    pub fn take_received(&self) -> u64 {
+        self.received.swap(0, Ordering::SeqCst)
+    }
 }
 
 impl Drop for RoundTripCounter {
@@ -91,7 +100,7 @@ pub fn host_port(url: &str) -> String {
 async fn relay(
     client: TcpStream,
     server: TcpStream,
-    (count, pings): (Arc<AtomicU64>, Arc<AtomicU64>),
+    (count, pings, received): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>),
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -113,7 +122,17 @@ async fn relay(
         let _ = server_write.shutdown().await;
     };
     let downstream = async move {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            received.fetch_add(n as u64, Ordering::SeqCst);
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
         let _ = client_write.shutdown().await;
     };
     tokio::join!(upstream, downstream);

@@ -29,6 +29,7 @@
 mod graph;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,6 +41,7 @@ use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::plan::plan;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::store::record_cache::RecordCache;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
 };
@@ -81,6 +83,8 @@ impl Default for PgOptions {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Records read lately, shared by the clones (see `store/record_cache.rs`).
+    cache: Arc<RecordCache>,
 }
 
 impl PgStore {
@@ -125,7 +129,10 @@ impl PgStore {
     /// Wraps an existing pool.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        PgStore { pool }
+        PgStore {
+            pool,
+            cache: Arc::default(),
+        }
     }
 
     /// The underlying pool.
@@ -138,11 +145,12 @@ impl PgStore {
     /// plan went stale. Changes made outside the library are applied first when the read (or the
     /// write) says some wait; that is not staleness, so the attempt goes on.
     async fn attempt(
+        &self,
         conn: &mut PgConnection,
         request: &IdentifyRequest,
     ) -> Outcome<Option<ConsolidatedContact>> {
         for _ in 0..MAX_REPAIRS {
-            let read = graph::read(&mut *conn, request, false).await?;
+            let read = graph::read(&mut *conn, request, false, &self.cache).await?;
             if read.pending {
                 Self::repair(conn).await?;
                 continue;
@@ -159,11 +167,12 @@ impl PgStore {
 
     /// One locked attempt on `conn`: lock the request's customers, read, plan and write, commit.
     async fn attempt_locked(
+        &self,
         conn: &mut PgConnection,
         request: &IdentifyRequest,
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
-        let read = graph::read(&mut *tx, request, true).await?;
+        let read = graph::read(&mut *tx, request, true, &self.cache).await?;
         if read.pending {
             tx.rollback().await?;
             Self::repair(conn).await?;
@@ -296,9 +305,9 @@ impl ContactStore for PgStore {
             while attempt < MAX_ATTEMPTS {
                 attempt += 1;
                 let outcome = if locked {
-                    Self::attempt_locked(&mut conn, request).await
+                    self.attempt_locked(&mut conn, request).await
                 } else {
-                    Self::attempt(&mut conn, request).await
+                    self.attempt(&mut conn, request).await
                 };
                 match outcome {
                     Ok(Some(answer)) => return Ok(answer),
@@ -325,7 +334,7 @@ impl ContactStore for PgStore {
     async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
         let mut broken = BrokenConnections::new(&self.pool);
         let read = loop {
-            match graph::read(&self.pool, request, false).await {
+            match graph::read(&self.pool, request, false, &self.cache).await {
                 Ok(read) => break read,
                 Err(failure) => broken.retry_or_fail("reading customers", failure)?,
             }

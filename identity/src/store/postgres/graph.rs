@@ -2,6 +2,8 @@
 //! changes made outside the library, rebuild and the reads of verify. The SQL functions they call
 //! live in `migrations/postgres/*_identity_graph.sql`.
 
+use std::sync::Arc;
+
 use sqlx::postgres::PgRow;
 use sqlx::{Executor, PgConnection, Postgres, Row};
 use time::OffsetDateTime;
@@ -13,10 +15,11 @@ use crate::error::{Error, Result};
 use crate::plan::{Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
+use crate::store::record_cache::RecordCache;
 use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-const READ: &str = "SELECT * FROM identity_read($1, $2)";
+const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3)";
 const LOCK: &str = "SELECT * FROM identity_lock($1, $2)";
 const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2)";
 const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6)";
@@ -97,20 +100,32 @@ pub(crate) struct Read {
 }
 
 /// Reads the request's customers without locking (`locked`: locking their records until the
-/// end of the caller's transaction, see `identity_lock`).
+/// end of the caller's transaction, see `identity_lock`). Records `cache` holds in their current
+/// version come from it; the others come in full and are kept there.
 pub(crate) async fn read<'e, E>(
     executor: E,
     request: &IdentifyRequest,
     locked: bool,
+    cache: &RecordCache,
 ) -> Outcome<Read>
 where
     E: Executor<'e, Database = Postgres>,
 {
-    let row: PgRow = sqlx::query(if locked { LOCK } else { READ })
+    // the locked read (rare: after a stale plan) takes no shortcut
+    let held = if locked {
+        Vec::new()
+    } else {
+        cache.held_for(request)
+    };
+    let query = sqlx::query(if locked { LOCK } else { READ })
         .bind(request.email().map(Email::as_str))
-        .bind(request.phone_number().map(Phone::as_str))
-        .fetch_one(executor)
-        .await?;
+        .bind(request.phone_number().map(Phone::as_str));
+    let query = if locked {
+        query
+    } else {
+        query.bind(held.iter().map(|r| r.version).collect::<Vec<i64>>())
+    };
+    let row: PgRow = query.fetch_one(executor).await?;
     let owner = |i: usize| -> sqlx::Result<Option<ContactId>> {
         Ok(row.try_get::<Option<i64>, _>(i)?.map(ContactId::new))
     };
@@ -118,11 +133,31 @@ where
     let mut records = Vec::new();
     // the email owner's record from column 3, the phone owner's (when another) from column 13
     for (owner, at) in [(email_owner, 3), (phone_owner, 13)] {
-        if let Some(owner) = owner
-            && let Some(record) = record_at(&row, owner, at)?
-        {
-            records.push(record?);
-        }
+        let Some(owner) = owner else { continue };
+        let Some(version) = row.try_get::<Option<i64>, _>(at)? else {
+            continue; // no record: Matched::new reports it
+        };
+        // the lists are NULL exactly when the read was told this version is held
+        let record = match row.try_get::<Option<Vec<String>>, _>(at + 3)? {
+            None => held
+                .iter()
+                .find(|r| r.version == version && r.primary == owner)
+                .cloned()
+                .ok_or_else(|| Error::CorruptGraph {
+                    reason: format!("the record of customer {owner} has no value lists"),
+                })?,
+            Some(emails) => {
+                let record = Arc::new(record_at(&row, owner, version, emails, at)??);
+                cache.keep(
+                    request,
+                    &record,
+                    email_owner == Some(owner),
+                    phone_owner == Some(owner),
+                );
+                record
+            }
+        };
+        records.push(Arc::unwrap_or_clone(record));
     }
     Ok(Read {
         matched: Matched::new(email_owner, phone_owner, records)?,
@@ -130,27 +165,26 @@ where
     })
 }
 
-/// The record whose ten columns start at `at`; `None` when they are NULL.
+/// The record of `primary` at `version`, whose columns start at `at` (its emails are read).
 fn record_at(
     row: &PgRow,
     primary: ContactId,
+    version: i64,
+    emails: Vec<String>,
     at: usize,
-) -> sqlx::Result<Option<Result<CustomerRecord>>> {
-    let Some(version) = row.try_get::<Option<i64>, _>(at)? else {
-        return Ok(None);
-    };
-    Ok(Some(record(
+) -> sqlx::Result<Result<CustomerRecord>> {
+    Ok(record(
         primary,
         version,
         row.try_get(at + 1)?,
         row.try_get(at + 2)?,
-        row.try_get(at + 3)?,
+        emails,
         row.try_get(at + 4)?,
         row.try_get(at + 5)?,
         row.try_get(at + 6)?,
         (row.try_get(at + 7)?, row.try_get(at + 8)?),
         row.try_get(at + 9)?,
-    )))
+    ))
 }
 
 /// A record from its columns.
@@ -488,9 +522,13 @@ pub(crate) async fn everything(
     let mut records = Vec::with_capacity(stored.len());
     for row in &stored {
         let primary = ContactId::new(row.try_get(0)?);
-        if let Some(record) = record_at(row, primary, 1)? {
-            records.push(record?);
-        }
+        records.push(record_at(
+            row,
+            primary,
+            row.try_get(1)?,
+            row.try_get(4)?,
+            1,
+        )??);
     }
     let identifiers: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT kind, value, customer_id FROM identity_identifier")
