@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::contact::{ContactId, Email, Phone};
 use crate::request::ConsolidatedContact;
+use crate::shared_list::SharedList;
 
 /// What the stores keep per customer, in the same transaction as the rows it derives from.
 ///
@@ -31,16 +32,20 @@ pub struct CustomerRecord {
     /// The newest `created_at` of its rows: a new row is stamped no earlier, so the primary
     /// stays the oldest row even if the clock steps back.
     pub last_row_at: OffsetDateTime,
-    /// Distinct emails in answer order, each with the first (lowest id) row that carries it.
-    pub emails: Vec<(Email, ContactId)>,
-    /// Distinct phone numbers in answer order, each with the first row that carries it.
-    pub phone_numbers: Vec<(Phone, ContactId)>,
+    /// Distinct emails in answer order.
+    pub emails: SharedList<Email>,
+    /// For each of `emails`, the first (lowest id) row that carries it.
+    pub email_rows: SharedList<ContactId>,
+    /// Distinct phone numbers in answer order.
+    pub phone_numbers: SharedList<Phone>,
+    /// For each of `phone_numbers`, the first row that carries it.
+    pub phone_rows: SharedList<ContactId>,
     /// Whether the primary row has an email: then it is `emails[0]`.
     pub primary_has_email: bool,
     /// Whether the primary row has a phone number: then it is `phone_numbers[0]`.
     pub primary_has_phone: bool,
     /// Every secondary row, ascending.
-    pub secondary_ids: Vec<ContactId>,
+    pub secondary_ids: SharedList<ContactId>,
     /// Changes on every write of the record (never reused): the PostgreSQL store applies a
     /// merge planned from a record only if its version is still the same.
     pub version: i64,
@@ -55,15 +60,20 @@ impl CustomerRecord {
         phone: Option<&Phone>,
         created_at: OffsetDateTime,
     ) -> Self {
+        let firsts = |present: bool| -> SharedList<ContactId> {
+            std::iter::once(primary).filter(|_| present).collect()
+        };
         CustomerRecord {
             primary,
             created_at,
             last_row_at: created_at,
-            emails: email.map(|e| (e.clone(), primary)).into_iter().collect(),
-            phone_numbers: phone.map(|p| (p.clone(), primary)).into_iter().collect(),
+            emails: email.cloned().into_iter().collect(),
+            email_rows: firsts(email.is_some()),
+            phone_numbers: phone.cloned().into_iter().collect(),
+            phone_rows: firsts(phone.is_some()),
             primary_has_email: email.is_some(),
             primary_has_phone: phone.is_some(),
-            secondary_ids: Vec::new(),
+            secondary_ids: SharedList::new(),
             version: 0,
         }
     }
@@ -77,13 +87,25 @@ impl CustomerRecord {
     /// Whether the customer has this email.
     #[must_use]
     pub fn has_email(&self, email: &Email) -> bool {
-        self.emails.iter().any(|(e, _)| e == email)
+        self.emails.contains(email)
     }
 
     /// Whether the customer has this phone number.
     #[must_use]
     pub fn has_phone(&self, phone: &Phone) -> bool {
-        self.phone_numbers.iter().any(|(p, _)| p == phone)
+        self.phone_numbers.contains(phone)
+    }
+
+    /// The emails, each with its first row.
+    pub fn emails_with_rows(&self) -> impl Iterator<Item = (&Email, ContactId)> {
+        self.emails.iter().zip(self.email_rows.iter().copied())
+    }
+
+    /// The phone numbers, each with its first row.
+    pub fn phones_with_rows(&self) -> impl Iterator<Item = (&Phone, ContactId)> {
+        self.phone_numbers
+            .iter()
+            .zip(self.phone_rows.iter().copied())
     }
 
     /// Adds a secondary row with a higher id than every row of the customer (a row just
@@ -96,10 +118,12 @@ impl CustomerRecord {
         created_at: OffsetDateTime,
     ) {
         if let Some(e) = email.filter(|e| !self.has_email(e)) {
-            self.emails.push((e.clone(), id));
+            self.emails.push(e.clone());
+            self.email_rows.push(id);
         }
         if let Some(p) = phone.filter(|p| !self.has_phone(p)) {
-            self.phone_numbers.push((p.clone(), id));
+            self.phone_numbers.push(p.clone());
+            self.phone_rows.push(id);
         }
         self.secondary_ids.push(id);
         self.last_row_at = self.last_row_at.max(created_at);
@@ -116,47 +140,62 @@ impl CustomerRecord {
             .chain(std::iter::once(absorbed.primary))
             .collect();
         secondary_ids.sort_unstable();
+        let (emails, email_rows) = merge_values(
+            self.primary_has_email,
+            self.emails_with_rows(),
+            absorbed.emails_with_rows(),
+        );
+        let (phone_numbers, phone_rows) = merge_values(
+            self.primary_has_phone,
+            self.phones_with_rows(),
+            absorbed.phones_with_rows(),
+        );
         CustomerRecord {
             primary: self.primary,
             created_at: self.created_at,
             last_row_at: self.last_row_at.max(absorbed.last_row_at),
-            emails: merge_values(self.primary_has_email, &self.emails, &absorbed.emails),
-            phone_numbers: merge_values(
-                self.primary_has_phone,
-                &self.phone_numbers,
-                &absorbed.phone_numbers,
-            ),
+            emails,
+            email_rows,
+            phone_numbers,
+            phone_rows,
             primary_has_email: self.primary_has_email,
             primary_has_phone: self.primary_has_phone,
-            secondary_ids,
+            secondary_ids: secondary_ids.into(),
             version: self.version,
         }
     }
 
-    /// The answer: the record without the row ids and timestamps.
+    /// The answer: the record without the row ids and timestamps. O(1): the answer shares the
+    /// record's lists.
     #[must_use]
     pub fn answer(&self) -> ConsolidatedContact {
         ConsolidatedContact {
             primary_contact_id: self.primary,
-            emails: self.emails.iter().map(|(e, _)| e.clone()).collect(),
-            phone_numbers: self.phone_numbers.iter().map(|(p, _)| p.clone()).collect(),
+            emails: self.emails.clone(),
+            phone_numbers: self.phone_numbers.clone(),
             secondary_contact_ids: self.secondary_ids.clone(),
         }
     }
 }
 
 /// Both lists in answer order for the kept primary: its row's value first (when `led`, it is
-/// `kept[0]`), then every other value by first row. A value belongs to one customer only, so
-/// no value appears in both lists.
-fn merge_values<T: Clone>(
+/// the first of `kept`), then every other value by first row. A value belongs to one customer
+/// only, so no value appears in both lists.
+fn merge_values<'a, T: Clone + 'a>(
     led: bool,
-    kept: &[(T, ContactId)],
-    absorbed: &[(T, ContactId)],
-) -> Vec<(T, ContactId)> {
-    let (lead, rest) = kept.split_at(usize::from(led && !kept.is_empty()));
-    let mut others: Vec<(T, ContactId)> = rest.iter().chain(absorbed).cloned().collect();
+    kept: impl Iterator<Item = (&'a T, ContactId)>,
+    absorbed: impl Iterator<Item = (&'a T, ContactId)>,
+) -> (SharedList<T>, SharedList<ContactId>) {
+    let mut kept = kept.peekable();
+    let lead = if led { kept.next() } else { None };
+    let mut others: Vec<(&T, ContactId)> = kept.chain(absorbed).collect();
     others.sort_by_key(|(_, first)| *first);
-    lead.iter().cloned().chain(others).collect()
+    let (values, rows): (Vec<T>, Vec<ContactId>) = lead
+        .into_iter()
+        .chain(others)
+        .map(|(value, first)| (value.clone(), first))
+        .unzip();
+    (values.into(), rows.into())
 }
 
 #[cfg(test)]
@@ -184,8 +223,9 @@ mod tests {
         let mut absorbed = CustomerRecord::new(id(1), Some(&email("a@x.io")), None, at(3));
         absorbed.add_row(id(7), Some(&email("q@x.io")), None, at(7));
         let merged = kept.merged_with(&absorbed);
-        let emails: Vec<&str> = merged.emails.iter().map(|(e, _)| e.as_str()).collect();
+        let emails: Vec<&str> = merged.emails.iter().map(Email::as_str).collect();
         assert_eq!(emails, ["z@x.io", "a@x.io", "m@x.io", "q@x.io"]);
+        assert_eq!(merged.email_rows, vec![id(2), id(1), id(5), id(7)]);
         assert_eq!(merged.secondary_ids, vec![id(1), id(5), id(7)]);
         assert_eq!(merged.last_row_at, at(7));
         assert_eq!(merged.created_at, at(0));
@@ -198,8 +238,10 @@ mod tests {
         kept.add_row(id(4), Some(&email("d@x.io")), None, at(4));
         let absorbed = CustomerRecord::new(id(2), Some(&email("b@x.io")), None, at(1));
         let merged = kept.merged_with(&absorbed);
-        let emails: Vec<&str> = merged.emails.iter().map(|(e, _)| e.as_str()).collect();
+        let emails: Vec<&str> = merged.emails.iter().map(Email::as_str).collect();
         assert_eq!(emails, ["b@x.io", "d@x.io"]);
+        assert_eq!(merged.email_rows, vec![id(2), id(4)]);
+        assert_eq!(merged.phone_rows, vec![id(1)]);
     }
 
     #[test]
@@ -209,5 +251,24 @@ mod tests {
         assert_eq!(record.emails.len(), 1);
         assert_eq!(record.secondary_ids, vec![id(2)]);
         assert!(record.has_email(&email("a@x.io")));
+    }
+
+    #[test]
+    fn the_answer_shares_the_records_lists() {
+        let mut record = CustomerRecord::new(id(1), Some(&email("a@x.io")), None, at(0));
+        record.add_row(id(2), Some(&email("b@x.io")), None, at(1));
+        let answer = record.answer();
+        assert!(std::ptr::eq(
+            answer.emails.as_slice(),
+            record.emails.as_slice()
+        ));
+        assert!(std::ptr::eq(
+            answer.secondary_contact_ids.as_slice(),
+            record.secondary_ids.as_slice()
+        ));
+        // a row added later changes the record, never an answer already given
+        record.add_row(id(3), Some(&email("c@x.io")), None, at(2));
+        assert_eq!(answer.emails.len(), 2);
+        assert_eq!(record.emails.len(), 3);
     }
 }

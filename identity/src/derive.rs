@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
+use crate::shared_list::SharedList;
 
 /// What [`derive`] found: the relinks to write and every customer's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +121,9 @@ pub fn derive(rows: &[Contact]) -> Derived {
 /// value's first row is the first member (lowest id) that carries it.
 fn record_of(primary: &Contact, members: &[&Contact]) -> CustomerRecord {
     let mut record = CustomerRecord::new(primary.id, None, None, primary.created_at);
-    record.emails = first_rows(members, |c| c.email.as_ref(), primary.email.as_ref());
-    record.phone_numbers = first_rows(
+    (record.emails, record.email_rows) =
+        first_rows(members, |c| c.email.as_ref(), primary.email.as_ref());
+    (record.phone_numbers, record.phone_rows) = first_rows(
         members,
         |c| c.phone_number.as_ref(),
         primary.phone_number.as_ref(),
@@ -147,7 +149,7 @@ fn first_rows<T: Clone + Eq + std::hash::Hash>(
     members: &[&Contact],
     value: impl Fn(&Contact) -> Option<&T>,
     lead: Option<&T>,
-) -> Vec<(T, ContactId)> {
+) -> (SharedList<T>, SharedList<ContactId>) {
     let mut seen: HashSet<&T> = HashSet::new();
     let mut out: Vec<(T, ContactId)> = Vec::new();
     for c in members {
@@ -161,7 +163,8 @@ fn first_rows<T: Clone + Eq + std::hash::Hash>(
         let first = out.remove(at);
         out.insert(0, first);
     }
-    out
+    let (values, rows): (Vec<T>, Vec<ContactId>) = out.into_iter().unzip();
+    (values.into(), rows.into())
 }
 
 /// Union-find over `0..n` with path halving.
@@ -199,8 +202,8 @@ impl DisjointSets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contact::Phone;
     use crate::contact::test_row as row;
+    use crate::contact::{Email, Phone};
 
     fn ids(v: &[i64]) -> Vec<ContactId> {
         v.iter().copied().map(ContactId::new).collect()
@@ -253,13 +256,12 @@ mod tests {
         );
         let c = &d.customers[0];
         assert_eq!(c.primary, ContactId::new(2));
-        let emails: Vec<&str> = c.emails.iter().map(|(e, _)| e.as_str()).collect();
+        let emails: Vec<&str> = c.emails.iter().map(Email::as_str).collect();
         assert_eq!(emails, ["b@x.io", "a@x.io"], "the primary's email first");
+        assert_eq!(c.email_rows, vec![ContactId::new(2), ContactId::new(1)]);
         // the phone's first row is row 1, although the primary (row 2) carries it too
-        assert_eq!(
-            c.phone_numbers,
-            vec![(Phone::parse("1").unwrap(), ContactId::new(1))]
-        );
+        assert_eq!(c.phone_numbers, vec![Phone::parse("1").unwrap()]);
+        assert_eq!(c.phone_rows, vec![ContactId::new(1)]);
     }
 
     #[test]

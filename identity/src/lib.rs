@@ -78,6 +78,7 @@ pub mod derive;
 pub mod error;
 pub mod plan;
 pub mod request;
+pub mod shared_list;
 pub mod store;
 pub mod verify;
 
@@ -88,6 +89,7 @@ pub use derive::{Derived, RebuildReport, derive};
 pub use error::{Error, Field, Result};
 pub use plan::{AddRow, Matched, Merge, NewCustomer, Plan, plan};
 pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
+pub use shared_list::SharedList;
 pub use store::ContactStore;
 pub use store::memory::MemoryStore;
 pub use store::postgres::{PgOptions, PgStore};

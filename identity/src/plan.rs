@@ -211,7 +211,7 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
             let (a, b) = (matched.take(a), matched.take(b));
             let age = |c: &CustomerRecord| (c.created_at, c.primary);
             let (kept, absorbed) = if age(&a) <= age(&b) { (a, b) } else { (b, a) };
-            let mut relink = absorbed.secondary_ids.clone();
+            let mut relink = absorbed.secondary_ids.to_vec();
             relink.push(absorbed.primary);
             relink.sort_unstable();
             Plan::Merge(Merge {
@@ -228,7 +228,12 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
                 email: request.email().cloned(),
                 phone_number: request.phone_number().cloned(),
             };
-            if add.new_email().is_none() && add.new_phone().is_none() {
+            // every value the request carries has an owner, and all are this customer: known
+            // (by the identifiers, without scanning the customer's lists)
+            let known = |value: bool, owner: Option<ContactId>| !value || owner.is_some();
+            if known(request.email().is_some(), owners.0)
+                && known(request.phone_number().is_some(), owners.1)
+            {
                 Plan::Unchanged(add.customer.answer())
             } else {
                 Plan::AddRow(add)

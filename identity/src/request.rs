@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contact::{ContactId, Email, Phone};
 use crate::error::{Error, Field, Result};
+use crate::shared_list::SharedList;
 
 /// A validated identify/lookup request: at least one of an email and a phone number.
 ///
@@ -145,17 +146,19 @@ fn big_integer(n: &serde_json::Number, body: &[u8]) -> Result<Phone> {
 ///
 /// Serialized with serde it uses the wire field names (`primaryContactId`, `emails`,
 /// `phoneNumbers`, `secondaryContactIds`); wrap it in [`IdentifyResponse`] for the full body.
+/// Its lists are [`SharedList`]s, shared with the customer's record: cloning an answer, or
+/// answering a returning customer from a record the store holds, costs the same at any size.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsolidatedContact {
     /// The customer's primary row.
     pub primary_contact_id: ContactId,
     /// Distinct emails: the primary's first (if it has one), then by row id.
-    pub emails: Vec<Email>,
+    pub emails: SharedList<Email>,
     /// Distinct phone numbers: the primary's first (if it has one), then by row id.
-    pub phone_numbers: Vec<Phone>,
+    pub phone_numbers: SharedList<Phone>,
     /// Every secondary row of the customer, ascending.
-    pub secondary_contact_ids: Vec<ContactId>,
+    pub secondary_contact_ids: SharedList<ContactId>,
 }
 
 /// The wire body of an identify answer: `{"contact": {...}}`.
@@ -164,9 +167,9 @@ pub struct ConsolidatedContact {
 /// use identity::{ConsolidatedContact, ContactId, IdentifyResponse};
 /// let contact = ConsolidatedContact {
 ///     primary_contact_id: ContactId::new(1),
-///     emails: vec![],
-///     phone_numbers: vec![],
-///     secondary_contact_ids: vec![ContactId::new(2)],
+///     emails: vec![].into(),
+///     phone_numbers: vec![].into(),
+///     secondary_contact_ids: vec![ContactId::new(2)].into(),
 /// };
 /// let json = serde_json::to_string(&IdentifyResponse { contact })?;
 /// assert_eq!(

@@ -17,46 +17,40 @@ pub(crate) struct RecordText {
 
 impl RecordText {
     pub fn of(record: &CustomerRecord) -> Self {
-        let emails: Vec<&str> = record.emails.iter().map(|(e, _)| e.as_str()).collect();
-        let phones: Vec<&str> = record
-            .phone_numbers
-            .iter()
-            .map(|(p, _)| p.as_str())
-            .collect();
+        let emails: Vec<&str> = record.emails.iter().map(Email::as_str).collect();
+        let phones: Vec<&str> = record.phone_numbers.iter().map(Phone::as_str).collect();
         RecordText {
             emails: emails.join("\n"),
-            email_rows: join_ids(record.emails.iter().map(|(_, id)| *id)),
+            email_rows: join_ids(record.email_rows.iter().copied()),
             phones: phones.join("\n"),
-            phone_rows: join_ids(record.phone_numbers.iter().map(|(_, id)| *id)),
+            phone_rows: join_ids(record.phone_rows.iter().copied()),
             secondary_ids: join_ids(record.secondary_ids.iter().copied()),
         }
     }
 
-    /// The lists back, checked to be readable; `primary` names the record in errors.
-    #[allow(clippy::type_complexity)]
-    pub fn parse(
-        &self,
-        primary: i64,
-    ) -> Result<(
-        Vec<(Email, ContactId)>,
-        Vec<(Phone, ContactId)>,
-        Vec<ContactId>,
-    )> {
+    /// Sets `record`'s lists to these, checked to be readable.
+    pub fn parse_into(&self, record: &mut CustomerRecord) -> Result<()> {
         let corrupt = |what: &str| Error::CorruptGraph {
-            reason: format!("the record of customer {primary} has unreadable {what}"),
+            reason: format!(
+                "the record of customer {} has unreadable {what}",
+                record.primary
+            ),
         };
         let emails = split_values(&self.emails);
         let email_rows = split_ids(&self.email_rows).ok_or_else(|| corrupt("email rows"))?;
         let phones = split_values(&self.phones);
         let phone_rows = split_ids(&self.phone_rows).ok_or_else(|| corrupt("phone rows"))?;
+        let secondary_ids =
+            split_ids(&self.secondary_ids).ok_or_else(|| corrupt("secondary ids"))?;
         if emails.len() != email_rows.len() || phones.len() != phone_rows.len() {
             return Err(corrupt("value lists"));
         }
-        Ok((
-            emails.map(Email::from_record).zip(email_rows).collect(),
-            phones.map(Phone::from_record).zip(phone_rows).collect(),
-            split_ids(&self.secondary_ids).ok_or_else(|| corrupt("secondary ids"))?,
-        ))
+        record.emails = emails.map(Email::from_record).collect();
+        record.email_rows = email_rows.into();
+        record.phone_numbers = phones.map(Phone::from_record).collect();
+        record.phone_rows = phone_rows.into();
+        record.secondary_ids = secondary_ids.into();
+        Ok(())
     }
 }
 
@@ -112,19 +106,22 @@ mod tests {
         let text = RecordText::of(&record);
         assert_eq!(text.emails, "é@x.io\nb@x.io");
         assert_eq!(text.secondary_ids, "4,9");
-        let (emails, phones, secondaries) = text.parse(3).unwrap();
-        assert_eq!(
-            (emails, phones, secondaries),
-            (record.emails, record.phone_numbers, record.secondary_ids)
-        );
-        let empty = RecordText::of(&CustomerRecord::new(ContactId::new(1), None, None, at));
-        assert_eq!(empty.parse(1).unwrap(), (vec![], vec![], vec![]));
+        let mut parsed = CustomerRecord {
+            primary_has_phone: true,
+            ..CustomerRecord::new(ContactId::new(3), None, None, at)
+        };
+        text.parse_into(&mut parsed).unwrap();
+        assert_eq!(parsed, record);
+        let blank = CustomerRecord::new(ContactId::new(1), None, None, at);
+        let mut parsed = blank.clone();
+        RecordText::of(&blank).parse_into(&mut parsed).unwrap();
+        assert_eq!(parsed, blank);
         let bad = RecordText {
             email_rows: "x".into(),
-            ..RecordText::of(&CustomerRecord::new(ContactId::new(1), None, None, at))
+            ..RecordText::of(&blank)
         };
         assert!(
-            bad.parse(1)
+            bad.parse_into(&mut parsed)
                 .unwrap_err()
                 .to_string()
                 .contains("customer 1 has unreadable email rows")

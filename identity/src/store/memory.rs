@@ -164,10 +164,10 @@ impl State {
         self.versions += 1;
         record.version = self.versions;
         let answer = record.answer();
-        for (e, _) in &record.emails {
+        for e in &record.emails {
             self.identifiers.insert(email_key(e), record.primary);
         }
-        for (p, _) in &record.phone_numbers {
+        for p in &record.phone_numbers {
             self.identifiers.insert(phone_key(p), record.primary);
         }
         self.customers.insert(record.primary, record);

@@ -211,16 +211,10 @@ fn record(
         primary,
         created_at,
         last_row_at,
-        emails: emails
-            .into_iter()
-            .map(Email::from_record)
-            .zip(ids(email_rows))
-            .collect(),
-        phone_numbers: phones
-            .into_iter()
-            .map(Phone::from_record)
-            .zip(ids(phone_rows))
-            .collect(),
+        emails: emails.into_iter().map(Email::from_record).collect(),
+        email_rows: ids(email_rows).collect(),
+        phone_numbers: phones.into_iter().map(Phone::from_record).collect(),
+        phone_rows: ids(phone_rows).collect(),
         primary_has_email,
         primary_has_phone,
         secondary_ids: ids(secondary_ids).collect(),
@@ -314,20 +308,15 @@ where
                 .bind(merge.absorbed.get())
                 .bind(merge.absorbed_version)
                 .bind(merge.relink.iter().map(|id| id.get()).collect::<Vec<_>>())
-                .bind(m.emails.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>())
-                .bind(m.emails.iter().map(|(_, id)| id.get()).collect::<Vec<_>>())
+                .bind(m.emails.iter().map(Email::as_str).collect::<Vec<_>>())
+                .bind(m.email_rows.iter().map(|id| id.get()).collect::<Vec<_>>())
                 .bind(
                     m.phone_numbers
                         .iter()
-                        .map(|(p, _)| p.as_str())
+                        .map(Phone::as_str)
                         .collect::<Vec<_>>(),
                 )
-                .bind(
-                    m.phone_numbers
-                        .iter()
-                        .map(|(_, id)| id.get())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(m.phone_rows.iter().map(|id| id.get()).collect::<Vec<_>>())
                 .bind(
                     m.secondary_ids
                         .iter()
@@ -481,12 +470,12 @@ async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> 
         let mut values = Vec::new();
         let mut owners = Vec::new();
         for c in batch {
-            for (e, _) in &c.emails {
+            for e in &c.emails {
                 kinds.push("email");
                 values.push(e.as_str());
                 owners.push(c.primary.get());
             }
-            for (p, _) in &c.phone_numbers {
+            for p in &c.phone_numbers {
                 kinds.push("phone");
                 values.push(p.as_str());
                 owners.push(c.primary.get());

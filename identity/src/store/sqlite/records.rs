@@ -147,18 +147,15 @@ fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
         phone_rows: row.8.unwrap_or_default(),
         secondary_ids: row.11.unwrap_or_default(),
     };
-    let (emails, phone_numbers, secondary_ids) = text.parse(primary)?;
-    Ok(Some(CustomerRecord {
-        primary: ContactId::new(primary),
-        created_at,
+    let mut record = CustomerRecord {
         last_row_at,
-        emails,
-        phone_numbers,
         primary_has_email: row.9.unwrap_or(false),
         primary_has_phone: row.10.unwrap_or(false),
-        secondary_ids,
         version,
-    }))
+        ..CustomerRecord::new(ContactId::new(primary), None, None, created_at)
+    };
+    text.parse_into(&mut record)?;
+    Ok(Some(record))
 }
 
 /// The identifiers to create for a record: all of its values, or only some.
@@ -180,13 +177,8 @@ async fn store(
             NewValues::All => record
                 .emails
                 .iter()
-                .map(|(e, _)| ("email", e.as_str()))
-                .chain(
-                    record
-                        .phone_numbers
-                        .iter()
-                        .map(|(p, _)| ("phone", p.as_str())),
-                )
+                .map(|e| ("email", e.as_str()))
+                .chain(record.phone_numbers.iter().map(|p| ("phone", p.as_str())))
                 .collect(),
             NewValues::Some(e, p) => e
                 .iter()
