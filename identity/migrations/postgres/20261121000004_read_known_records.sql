@@ -2,8 +2,8 @@
 -- (`p_known`, from its cache): such a record comes back without its lists, which are then
 -- neither fetched from TOAST nor sent, so a returning customer costs the same at 1 row or
 -- 10,000. Versions come from one sequence and are never reused, so an equal version is the
--- same record, whichever customer the caller took it for. Otherwise as identity_read (which the
--- locked read, identity_lock, still uses).
+-- same record, whichever customer the caller took it for. Otherwise as identity_read, which
+-- becomes this read with nothing held (the locked read, identity_lock, calls it).
 CREATE FUNCTION identity_read_known(p_email text, p_phone text, p_known bigint[])
 RETURNS SETOF identity_read_row
 LANGUAGE sql STABLE AS $$
@@ -30,4 +30,10 @@ LANGUAGE sql STABLE AS $$
            ON d.primary_id = p.customer_id AND p.customer_id IS DISTINCT FROM e.customer_id
     CROSS JOIN LATERAL (SELECT coalesce(c.version = ANY(p_known), false) AS ck,
                                coalesce(d.version = ANY(p_known), false) AS dk) AS known
+$$;
+
+CREATE OR REPLACE FUNCTION identity_read(p_email text, p_phone text)
+RETURNS SETOF identity_read_row
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM identity_read_known(p_email, p_phone, '{}')
 $$;
