@@ -9,7 +9,9 @@ import { assertOracle, freshDatabase, workload } from './helpers.mjs'
 test('500 concurrent identify promises keep the invariants', async () => {
   const db = await freshDatabase()
   try {
-    const ident = await Identity.connect(db.url, { maxConnections: 16 })
+    // 500 calls queue for 16 connections; on a loaded 2-core CI machine a round can take
+    // seconds, so the 5 s default acquire timeout (overload shedding, tested elsewhere) is raised
+    const ident = await Identity.connect(db.url, { maxConnections: 16, acquireTimeoutMs: 30_000 })
     // 500 promises at once, over identifiers shared by all of them, several rounds
     const requests = []
     for (let round = 0; round < 4; round++) {
