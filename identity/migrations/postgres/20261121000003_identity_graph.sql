@@ -124,20 +124,29 @@ CREATE TYPE identity_read_row AS (
     p_primary_has_email boolean, p_primary_has_phone boolean, p_secondary_ids bigint[]
 );
 
-CREATE FUNCTION identity_read(p_email text, p_phone text)
+-- `p_known`: record versions the caller holds already (from its cache). Such a record comes back
+-- without its lists, which are then neither fetched from TOAST nor sent, so a returning customer
+-- costs the same at 1 row or 10,000. Versions come from one sequence and are never reused, so an
+-- equal version is the same record, whichever customer the caller took it for.
+CREATE FUNCTION identity_read_known(p_email text, p_phone text, p_known bigint[])
 RETURNS SETOF identity_read_row
 LANGUAGE sql STABLE AS $$
     SELECT (SELECT s.pending FROM identity_state AS s) > 0, e.customer_id, p.customer_id,
-           c.version, c.created_at, c.last_row_at, c.emails, c.email_rows, c.phones, c.phone_rows,
-           c.primary_has_email, c.primary_has_phone, c.secondary_ids,
-           d.version, d.created_at, d.last_row_at, d.emails, d.email_rows, d.phones, d.phone_rows,
-           d.primary_has_email, d.primary_has_phone, d.secondary_ids
+           c.version, c.created_at, c.last_row_at, cl.emails, cl.email_rows, cl.phones,
+           cl.phone_rows, c.primary_has_email, c.primary_has_phone, cl.secondary_ids,
+           d.version, d.created_at, d.last_row_at, dl.emails, dl.email_rows, dl.phones,
+           dl.phone_rows, d.primary_has_email, d.primary_has_phone, dl.secondary_ids
     FROM (SELECT 1) AS one
     LEFT JOIN identity_identifier AS e ON e.kind = 'email' AND e.value = p_email
     LEFT JOIN identity_identifier AS p ON p.kind = 'phone' AND p.value = p_phone
     LEFT JOIN identity_customer AS c ON c.primary_id = e.customer_id
     LEFT JOIN identity_customer AS d
            ON d.primary_id = p.customer_id AND p.customer_id IS DISTINCT FROM e.customer_id
+    -- each record's lists, unless its version is held
+    LEFT JOIN LATERAL (SELECT c.emails, c.email_rows, c.phones, c.phone_rows, c.secondary_ids)
+           AS cl ON c.version <> ALL(p_known)
+    LEFT JOIN LATERAL (SELECT d.emails, d.email_rows, d.phones, d.phone_rows, d.secondary_ids)
+           AS dl ON d.version <> ALL(p_known)
 $$;
 
 -- Every write starts here: it waits while a repair or rebuild runs (they hold this lock alone),
@@ -296,7 +305,7 @@ $$;
 -- For a request whose plan went stale: locks the records of the customers holding its values
 -- (ascending, again until the set holds still), then reads them. The locks last until the end of
 -- the caller's transaction, so the plan made from this read cannot go stale. Reads as
--- identity_read; pending while changes made outside the library wait (nothing locked then).
+-- identity_read_known; pending while changes made outside the library wait (nothing locked then).
 CREATE FUNCTION identity_lock(p_email text, p_phone text)
 RETURNS SETOF identity_read_row
 LANGUAGE plpgsql AS $$
@@ -305,7 +314,7 @@ DECLARE
     now_owners bigint[];
 BEGIN
     IF NOT identity_begin_write() THEN
-        RETURN QUERY SELECT * FROM identity_read(p_email, p_phone);
+        RETURN QUERY SELECT * FROM identity_read_known(p_email, p_phone, '{}');
         RETURN;
     END IF;
     LOOP
@@ -319,7 +328,7 @@ BEGIN
         WHERE (i.kind = 'email' AND i.value = p_email) OR (i.kind = 'phone' AND i.value = p_phone);
         EXIT WHEN now_owners = owners;
     END LOOP;
-    RETURN QUERY SELECT * FROM identity_read(p_email, p_phone) AS r;
+    RETURN QUERY SELECT * FROM identity_read_known(p_email, p_phone, '{}') AS r;
 END
 $$;
 

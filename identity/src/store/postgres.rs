@@ -3,7 +3,7 @@
 //! `migrations/postgres/*_identity_graph.sql`.
 //!
 //! `identify` in the fewest round trips:
-//! 1. **Read** the request's customers (`identity_read`: at most two probes of the unique
+//! 1. **Read** the request's customers (`identity_read_known`: at most two probes of the unique
 //!    identifier index and one record each) in one statement, outside any transaction. If the
 //!    request is already fully known, answer: one round trip, no lock, whatever the customer's
 //!    size.
