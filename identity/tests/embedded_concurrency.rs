@@ -16,8 +16,6 @@ const CHILD_SEED: u64 = 2_000;
 const CHILD_REQUESTS: u64 = 600;
 const IDENTIFIERS: u64 = 6;
 const PER_NAMESPACE: u64 = 10;
-/// Soft deletes (and a rebuild every fourth) made beside the identifies of the meddling tests.
-const MEDDLING_ROUNDS: u64 = 40;
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("shop.db").display())
@@ -124,38 +122,20 @@ async fn sqlite_sql_deletes_and_rebuilds_during_identifies_keep_the_graph_exact(
     let url = sqlite_url(&dir);
     let identity = identity::connect(&url).await.unwrap();
     let side = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let meddler = tokio::spawn({
-        let identity = identity.clone();
+    let delete = move || {
+        let side = side.clone();
         async move {
-            let (mut deletes, mut rebuilds) = (0u64, 0u64);
-            for round in 0..MEDDLING_ROUNDS {
-                let done = sqlx::query(
-                    "UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = (
-                        SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY random() LIMIT 1)",
-                )
-                .execute(&side)
-                .await;
-                // another writer may hold SQLite's write lock past the busy timeout: try again
-                deletes += done.map_or(0, |d| d.rows_affected());
-                if round % 4 == 3 {
-                    identity.rebuild().await.unwrap();
-                    rebuilds += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            (deletes, rebuilds)
+            sqlx::query(
+                "UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = (
+                    SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY random() LIMIT 1)",
+            )
+            .execute(&side)
+            .await
+            // another writer may hold SQLite's write lock past the busy timeout: try again
+            .map_or(0, |d| d.rows_affected())
         }
-    });
-    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=8)
-        .map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE))
-        .collect();
-    let failures = common::hammer(&identity, per_worker).await;
-    let (deletes, rebuilds) = meddler.await.unwrap();
-    assert!(failures.is_empty(), "{failures:?}");
-    assert!(
-        deletes >= MEDDLING_ROUNDS / 4 && rebuilds > 0,
-        "{deletes} deletes, {rebuilds} rebuilds"
-    );
+    };
+    common::identify_while_meddling(&identity, IDENTIFIERS, PER_NAMESPACE, delete).await;
     identity.identify(Some("last@x.io"), None).await.unwrap();
     common::assert_invariants(&identity.all_contacts().await.unwrap());
     common::assert_verified(&identity).await;

@@ -18,8 +18,6 @@ const PER_TASK: u64 = 250;
 const CHILD_REQUESTS: u64 = 1_000;
 const IDENTIFIERS: u64 = 6;
 const PER_NAMESPACE: u64 = 10;
-/// Soft deletes (and a rebuild every fourth) made beside the identifies of the meddling tests.
-const MEDDLING_ROUNDS: u64 = 40;
 
 async fn connect(url: &str, connections: u32) -> Identity {
     let options = ConnectOptions::default()
@@ -560,11 +558,11 @@ async fn sql_deletes_and_rebuilds_during_identifies_keep_the_graph_exact() {
     let db = TestDb::create().await;
     let identity = connect(db.url(), 12).await;
     let admin = db.pool().await;
-    let meddler = tokio::spawn({
-        let (identity, admin) = (identity.clone(), admin.clone());
-        async move {
-            let (mut deletes, mut rebuilds) = (0u64, 0u64);
-            for round in 0..MEDDLING_ROUNDS {
+    let delete = {
+        let admin = admin.clone();
+        move || {
+            let admin = admin.clone();
+            async move {
                 let done = sqlx::query(
                     "UPDATE contact SET deleted_at = now() WHERE id = (
                         SELECT id FROM contact WHERE deleted_at IS NULL ORDER BY random() LIMIT 1)",
@@ -572,30 +570,15 @@ async fn sql_deletes_and_rebuilds_during_identifies_keep_the_graph_exact() {
                 .execute(&admin)
                 .await;
                 // an outside writer may lose a deadlock to a repair, as to any writer: it retries
-                deletes += match done {
+                match done {
                     Ok(done) => done.rows_affected(),
                     Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("40P01") => 0,
                     Err(e) => panic!("{e}"),
-                };
-                if round % 4 == 3 {
-                    identity.rebuild().await.unwrap();
-                    rebuilds += 1;
                 }
-                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            (deletes, rebuilds)
         }
-    });
-    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=8)
-        .map(|seed| Workload::requests(seed, IDENTIFIERS, 150, PER_NAMESPACE))
-        .collect();
-    let failures = common::hammer(&identity, per_worker).await;
-    let (deletes, rebuilds) = meddler.await.unwrap();
-    assert!(failures.is_empty(), "{failures:?}");
-    assert!(
-        deletes >= MEDDLING_ROUNDS / 4 && rebuilds > 0,
-        "{deletes} deletes, {rebuilds} rebuilds"
-    );
+    };
+    common::identify_while_meddling(&identity, IDENTIFIERS, PER_NAMESPACE, delete).await;
     // the next identify applies the last deletes
     identity.identify(Some("last@x.io"), None).await.unwrap();
     common::assert_sql_invariants(&admin).await;

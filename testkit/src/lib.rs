@@ -472,6 +472,49 @@ pub async fn hammer(
     failures
 }
 
+/// Rounds of outside meddling in [`identify_while_meddling`].
+pub const MEDDLING_ROUNDS: u64 = 40;
+
+/// 8 workers identify over small overlapping pools of values while another task meddles for
+/// [`MEDDLING_ROUNDS`] rounds: each round `delete` soft-deletes a row in SQL (answering the rows
+/// it changed) and every fourth round rebuilds. Asserts that every identify succeeded and that
+/// the meddling happened (at least a quarter of the deletes, one rebuild).
+pub async fn identify_while_meddling<D, F>(
+    identity: &identity::Identity,
+    identifiers: u64,
+    per_namespace: u64,
+    mut delete: D,
+) where
+    D: FnMut() -> F + Send + 'static,
+    F: std::future::Future<Output = u64> + Send,
+{
+    let meddler = tokio::spawn({
+        let identity = identity.clone();
+        async move {
+            let (mut deletes, mut rebuilds) = (0u64, 0u64);
+            for round in 0..MEDDLING_ROUNDS {
+                deletes += delete().await;
+                if round % 4 == 3 {
+                    identity.rebuild().await.unwrap();
+                    rebuilds += 1;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            (deletes, rebuilds)
+        }
+    });
+    let per_worker: Vec<Vec<IdentifyRequest>> = (1..=8)
+        .map(|seed| Workload::requests(seed, identifiers, 150, per_namespace))
+        .collect();
+    let failures = hammer(identity, per_worker).await;
+    let (deletes, rebuilds) = meddler.await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(
+        deletes >= MEDDLING_ROUNDS / 4 && rebuilds > 0,
+        "{deletes} deletes, {rebuilds} rebuilds"
+    );
+}
+
 /// Checks that the stored customers are the union-find of `requests`.
 pub fn assert_customers_match<'a>(
     rows: &[Contact],
