@@ -23,6 +23,16 @@ impl Sql {
         }
         .unwrap_or_else(|e| panic!("{e}"));
     }
+
+    /// Inserts rows behind the library's back: `values` are SQL tuples of (email, phone_number,
+    /// linked_id, link_precedence, created_at, updated_at).
+    async fn insert(&self, values: &str) {
+        self.run(&format!(
+            "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, \
+             updated_at) VALUES {values}"
+        ))
+        .await;
+    }
 }
 
 /// A fresh store on each SQL backend, with its side connection; the guard keeps the database.
@@ -106,9 +116,8 @@ async fn a_chained_secondary_written_in_sql_is_repaired_into_its_customer() {
         identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
         identity.identify(Some("b@x.io"), Some("1")).await.unwrap(); // 2 -> 1
         // 3 -> 2: a secondary linked to another secondary
-        sql.run(
-            "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-             VALUES ('c@x.io', '3', 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
+        sql.insert(
+            "('c@x.io', '3', 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
         )
         .await;
         let report = identity.verify().await.unwrap();
@@ -145,9 +154,8 @@ async fn two_primaries_sharing_an_email_written_in_sql_become_one_customer() {
     for (identity, sql, _keep) in stores().await {
         let backend = identity.store().backend();
         identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
-        sql.run(
-            "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-             VALUES ('a@x.io', '2', NULL, 'primary', '2001-01-01T00:00:00Z', '2001-01-01T00:00:00Z')",
+        sql.insert(
+            "('a@x.io', '2', NULL, 'primary', '2001-01-01T00:00:00Z', '2001-01-01T00:00:00Z')",
         )
         .await; // 2, older than 1
         let answer = identity.identify(Some("a@x.io"), None).await.unwrap();
@@ -168,9 +176,8 @@ async fn rebuild_repairs_everything_and_reports_it() {
         let backend = identity.store().backend();
         identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
         identity.identify(Some("b@x.io"), Some("1")).await.unwrap(); // 2 -> 1
-        sql.run(
-            "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-             VALUES ('c@x.io', NULL, 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
+        sql.insert(
+            "('c@x.io', NULL, 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
         )
         .await;
         let report = identity.rebuild().await.unwrap();
@@ -196,8 +203,7 @@ async fn rebuild_repairs_everything_and_reports_it() {
 async fn an_upgrade_builds_the_records_of_existing_rows() {
     // a database made by the first version: contact only, rows written by it
     let first = include_str!("../migrations/sqlite/20261121000001_contact.sql");
-    let rows = "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at) VALUES
-        ('a@x.io', '1', NULL, 'primary', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
+    let rows = "('a@x.io', '1', NULL, 'primary', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
         ('b@x.io', '1', 1, 'secondary', '2020-01-02T00:00:00Z', '2020-01-02T00:00:00Z'),
         ('c@x.io', '3', NULL, 'primary', '2020-01-03T00:00:00Z', '2020-01-03T00:00:00Z')";
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +217,7 @@ async fn an_upgrade_builds_the_records_of_existing_rows() {
         .await
         .unwrap();
     Sql::Sqlite(old.clone()).run(first).await;
-    Sql::Sqlite(old).run(rows).await;
+    Sql::Sqlite(old).insert(rows).await;
     let db = common::TestDb::create().await;
     let pg_side = Sql::Postgres(db.pool().await);
     pg_side
@@ -219,7 +225,7 @@ async fn an_upgrade_builds_the_records_of_existing_rows() {
             "../migrations/postgres/20261121000001_contact.sql"
         ))
         .await;
-    pg_side.run(rows).await;
+    pg_side.insert(rows).await;
 
     for url in [url.as_str(), db.url()] {
         let identity = identity::connect(url).await.unwrap();

@@ -244,7 +244,7 @@ impl State {
     /// with what the rows define, and repairs their links; what it derived.
     fn replace(&mut self, rows: &[Contact], stale: impl Fn(ContactId) -> bool) -> RebuildReport {
         let derived = derive(rows);
-        let report = RebuildReport::new(rows.len(), &derived);
+        let report = RebuildReport::of(&derived);
         let now = self.now();
         for (id, link) in &derived.relinks {
             if let Some(row) = self.row_mut(*id) {

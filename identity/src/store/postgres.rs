@@ -371,8 +371,7 @@ impl ContactStore for PgStore {
                 let mut tx = self.pool.begin().await?;
                 let derived = graph::rebuild(&mut tx).await?;
                 tx.commit().await?;
-                let rows = derived.customers.iter().map(|c| c.row_count()).sum();
-                Ok(RebuildReport::new(rows, &derived))
+                Ok(RebuildReport::of(&derived))
             }
             .await;
             match outcome {

@@ -270,9 +270,8 @@ impl ContactStore for SqliteStore {
             // the rebuild applies every pending change too, and reports its relinks
             if let Some(mut write) = self.begin_write(false).await? {
                 let derived = records::rebuild(&mut write.tx).await?;
-                let rows = derived.customers.iter().map(|c| c.row_count()).sum();
                 if write.commit().await? {
-                    return Ok(RebuildReport::new(rows, &derived));
+                    return Ok(RebuildReport::of(&derived));
                 }
             }
             backoff(attempt).await;
