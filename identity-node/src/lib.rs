@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use napi::ValueType;
-use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, Unknown};
+use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, ToNapiValue, Unknown};
 use napi_derive::napi;
 
 use crate::errors::Failure;
@@ -129,19 +129,9 @@ impl Identity {
         let work = self
             .usable()
             .and_then(|inner| Ok((inner, convert::request(&input)?)));
-        env.spawn_future_with_callback(
-            async move {
-                Ok(match work {
-                    Ok((inner, request)) => inner
-                        .identify_request(&request)
-                        .await
-                        .map(Contact::from)
-                        .map_err(Failure::from),
-                    Err(f) => Err(f),
-                })
-            },
-            |env, outcome| outcome.map_err(|f| f.into_js(env)),
-        )
+        promise(env, work, |(inner, request)| async move {
+            inner.identify_request(&request).await.map(Contact::from)
+        })
     }
 
     /// Resolves to the customer an email and/or phone belongs to, or `null`; writes nothing.
@@ -157,75 +147,37 @@ impl Identity {
         let work = self
             .usable()
             .and_then(|inner| Ok((inner, convert::request(&input)?)));
-        env.spawn_future_with_callback(
-            async move {
-                Ok(match work {
-                    Ok((inner, request)) => inner
-                        .lookup_request(&request)
-                        .await
-                        .map(|c| c.map(Contact::from))
-                        .map_err(Failure::from),
-                    Err(f) => Err(f),
-                })
-            },
-            |env, outcome| outcome.map_err(|f| f.into_js(env)),
-        )
+        promise(env, work, |(inner, request)| async move {
+            inner
+                .lookup_request(&request)
+                .await
+                .map(|c| c.map(Contact::from))
+        })
     }
 
     /// Resolves when the database answers (one trivial query); for readiness probes. Rejects
     /// with `STORE` when it does not, `CLOSED` after `close()`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        let work = self.usable();
-        env.spawn_future_with_callback(
-            async move {
-                Ok(match work {
-                    Ok(inner) => inner.ping().await.map_err(Failure::from),
-                    Err(f) => Err(f),
-                })
-            },
-            |env, outcome| outcome.map_err(|f| f.into_js(env)),
-        )
+        promise(env, self.usable(), |inner| async move { inner.ping().await })
     }
 
     /// Checks the rows against I1-I4 and the derived records against the rows; resolves to the
     /// report of every difference (`clean` when there is none). Reads everything.
     #[napi(ts_return_type = "Promise<VerifyReport>")]
     pub fn verify<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, VerifyReport>> {
-        let work = self.usable();
-        env.spawn_future_with_callback(
-            async move {
-                Ok(match work {
-                    Ok(inner) => inner
-                        .verify()
-                        .await
-                        .map(VerifyReport::from)
-                        .map_err(Failure::from),
-                    Err(f) => Err(f),
-                })
-            },
-            |env, outcome| outcome.map_err(|f| f.into_js(env)),
-        )
+        promise(env, self.usable(), |inner| async move {
+            inner.verify().await.map(VerifyReport::from)
+        })
     }
 
     /// Recomputes every derived record from the rows (repairing rows that break the model) in
     /// one transaction; resolves to what it did.
     #[napi(ts_return_type = "Promise<RebuildReport>")]
     pub fn rebuild<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, RebuildReport>> {
-        let work = self.usable();
-        env.spawn_future_with_callback(
-            async move {
-                Ok(match work {
-                    Ok(inner) => inner
-                        .rebuild()
-                        .await
-                        .map(RebuildReport::from)
-                        .map_err(Failure::from),
-                    Err(f) => Err(f),
-                })
-            },
-            |env, outcome| outcome.map_err(|f| f.into_js(env)),
-        )
+        promise(env, self.usable(), |inner| async move {
+            inner.rebuild().await.map(RebuildReport::from)
+        })
     }
 
     /// Closes the database connections; later calls reject with `code: 'CLOSED'`. Idempotent.
@@ -261,6 +213,30 @@ impl Identity {
         }
         Ok(self.inner.clone())
     }
+}
+
+/// Runs `call` with `work` (the checked arguments) on the addon's tokio runtime: the promise
+/// resolves to its answer, or rejects with the failure's `code` (also when `work` failed).
+fn promise<'env, W, V, F, Fut>(
+    env: &'env Env,
+    work: std::result::Result<W, Failure>,
+    call: F,
+) -> Result<PromiseRaw<'env, V>>
+where
+    W: Send + 'static,
+    V: ToNapiValue + Send + 'static,
+    F: FnOnce(W) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = identity::Result<V>> + Send + 'static,
+{
+    env.spawn_future_with_callback(
+        async move {
+            Ok(match work {
+                Ok(work) => call(work).await.map_err(Failure::from),
+                Err(f) => Err(f),
+            })
+        },
+        |env, outcome| outcome.map_err(|f| f.into_js(env)),
+    )
 }
 
 /// Reads `connect`'s arguments: a string URL and an optional options object.
