@@ -159,7 +159,11 @@ impl Identity {
     /// with `STORE` when it does not, `CLOSED` after `close()`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-        promise(env, self.usable(), |inner| async move { inner.ping().await })
+        promise(
+            env,
+            self.usable(),
+            |inner| async move { inner.ping().await },
+        )
     }
 
     /// Checks the rows against I1-I4 and the derived records against the rows; resolves to the

@@ -142,6 +142,23 @@ impl Handle {
         Ok(self.inner.clone())
     }
 
+    /// Runs `call` on the core handle with the GIL released and waits for it; a core error
+    /// becomes its Python exception.
+    fn block_on<T, Fut>(
+        &self,
+        py: Python<'_>,
+        call: impl FnOnce(identity::Identity) -> Fut + Send,
+    ) -> PyResult<T>
+    where
+        T: Send,
+        Fut: std::future::Future<Output = identity::Result<T>>,
+    {
+        let inner = self.usable()?;
+        let rt = runtime::get()?;
+        py.detach(|| rt.block_on(call(inner)))
+            .map_err(|e| errors::to_py(&e))
+    }
+
     fn repr(&self) -> String {
         format!(
             "{}(backend='{}', closed={})",
@@ -214,11 +231,9 @@ impl Identity {
         phone_number: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Contact> {
         let request = request(email, phone_number)?;
-        let inner = self.handle.usable()?;
-        let rt = runtime::get()?;
-        py.detach(|| rt.block_on(inner.identify_request(&request)))
+        self.handle
+            .block_on(py, async |inner| inner.identify_request(&request).await)
             .map(Contact::from)
-            .map_err(|e| errors::to_py(&e))
     }
 
     /// The customer for an email and/or phone without writing anything; `None` if unknown.
@@ -230,38 +245,29 @@ impl Identity {
         phone_number: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<Contact>> {
         let request = request(email, phone_number)?;
-        let inner = self.handle.usable()?;
-        let rt = runtime::get()?;
-        py.detach(|| rt.block_on(inner.lookup_request(&request)))
+        self.handle
+            .block_on(py, async |inner| inner.lookup_request(&request).await)
             .map(|c| c.map(Contact::from))
-            .map_err(|e| errors::to_py(&e))
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.
     fn ping(&self, py: Python<'_>) -> PyResult<()> {
-        let inner = self.handle.usable()?;
-        let rt = runtime::get()?;
-        py.detach(|| rt.block_on(inner.ping()))
-            .map_err(|e| errors::to_py(&e))
+        self.handle.block_on(py, async |inner| inner.ping().await)
     }
 
     /// Checks the rows against I1-I4 and the derived records against the rows; reports every
     /// difference. Reads everything.
     fn verify(&self, py: Python<'_>) -> PyResult<VerifyReport> {
-        let inner = self.handle.usable()?;
-        let rt = runtime::get()?;
-        py.detach(|| rt.block_on(inner.verify()))
+        self.handle
+            .block_on(py, async |inner| inner.verify().await)
             .map(VerifyReport::from)
-            .map_err(|e| errors::to_py(&e))
     }
 
     /// Recomputes every derived record from the rows, repairing rows that break the model.
     fn rebuild(&self, py: Python<'_>) -> PyResult<RebuildReport> {
-        let inner = self.handle.usable()?;
-        let rt = runtime::get()?;
-        py.detach(|| rt.block_on(inner.rebuild()))
+        self.handle
+            .block_on(py, async |inner| inner.rebuild().await)
             .map(RebuildReport::from)
-            .map_err(|e| errors::to_py(&e))
     }
 
     /// Closes the database connections; later calls raise `ClosedError`. Idempotent.

@@ -34,7 +34,11 @@ pub struct RebuildReport {
 impl RebuildReport {
     /// What rebuilding into `derived` did: its rows are those of its customers.
     pub(crate) fn of(derived: &Derived) -> Self {
-        let rows: usize = derived.customers.iter().map(CustomerRecord::row_count).sum();
+        let rows: usize = derived
+            .customers
+            .iter()
+            .map(CustomerRecord::row_count)
+            .sum();
         RebuildReport {
             rows: rows as u64,
             customers: derived.customers.len() as u64,
