@@ -21,6 +21,18 @@ async fn call(
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// `GET /admin/verify` with the right token.
+async fn verify(server: &TestServer) -> (u16, Value) {
+    call(server, reqwest::Method::GET, "/admin/verify", Some(TOKEN)).await
+}
+
+/// `POST /admin/rebuild` with the right token.
+async fn rebuild(server: &TestServer) -> (u16, Value) {
+    call(server, reqwest::Method::POST, "/admin/rebuild", Some(TOKEN)).await
+}
+
+const TOKEN: &str = "s3cret";
+
 #[tokio::test]
 async fn admin_routes_are_disabled_without_a_token() {
     let server = TestServer::start("memory:", &[]).await;
@@ -42,7 +54,7 @@ async fn admin_routes_are_disabled_without_a_token() {
 async fn admin_routes_need_the_token_and_report_and_repair() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("admin.db").display());
-    let server = TestServer::start(&url, &["--admin-token", "s3cret"]).await;
+    let server = TestServer::start(&url, &["--admin-token", TOKEN]).await;
     let identify = |body: &'static str| {
         let request = common::client().post(server.url("/identify")).body(body);
         async move { assert_eq!(request.send().await.unwrap().status(), 200) }
@@ -57,15 +69,9 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
             (401, Some("unauthorized")),
             "{token:?}"
         );
-        assert!(!body.to_string().contains("s3cret"), "{body}");
+        assert!(!body.to_string().contains(TOKEN), "{body}");
     }
-    let (status, report) = call(
-        &server,
-        reqwest::Method::GET,
-        "/admin/verify",
-        Some("s3cret"),
-    )
-    .await;
+    let (status, report) = verify(&server).await;
     assert_eq!(status, 200);
     assert_eq!(
         (
@@ -85,13 +91,7 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
     .execute(&pool)
     .await
     .unwrap();
-    let (_, report) = call(
-        &server,
-        reqwest::Method::GET,
-        "/admin/verify",
-        Some("s3cret"),
-    )
-    .await;
+    let (_, report) = verify(&server).await;
     assert_eq!(report["clean"], false);
     let codes: Vec<&str> = report["problems"]
         .as_array()
@@ -104,22 +104,10 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
         "{report}"
     );
 
-    let (status, rebuilt) = call(
-        &server,
-        reqwest::Method::POST,
-        "/admin/rebuild",
-        Some("s3cret"),
-    )
-    .await;
+    let (status, rebuilt) = rebuild(&server).await;
     assert_eq!(status, 200);
     assert_eq!(rebuilt["relinked"], serde_json::json!([3]));
-    let (_, report) = call(
-        &server,
-        reqwest::Method::GET,
-        "/admin/verify",
-        Some("s3cret"),
-    )
-    .await;
+    let (_, report) = verify(&server).await;
     assert_eq!(report["clean"], true, "{report}");
     server.stop().await;
 }
