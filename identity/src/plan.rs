@@ -103,21 +103,24 @@ pub struct AddRow {
     pub email: Option<Email>,
     /// The request's phone number.
     pub phone_number: Option<Phone>,
+    /// Whether the customer holds the request's email already (its identifier names the
+    /// customer); otherwise a request's email is new to every customer.
+    pub email_held: bool,
+    /// Whether the customer holds the request's phone number already.
+    pub phone_held: bool,
 }
 
 impl AddRow {
-    /// Whether the email is new to every customer (its identifier is to be created).
+    /// The request's email when it is new to every customer (its identifier is to be created).
     #[must_use]
     pub fn new_email(&self) -> Option<&Email> {
-        self.email.as_ref().filter(|e| !self.customer.has_email(e))
+        self.email.as_ref().filter(|_| !self.email_held)
     }
 
-    /// Whether the phone number is new to every customer.
+    /// The request's phone number when it is new to every customer.
     #[must_use]
     pub fn new_phone(&self) -> Option<&Phone> {
-        self.phone_number
-            .as_ref()
-            .filter(|p| !self.customer.has_phone(p))
+        self.phone_number.as_ref().filter(|_| !self.phone_held)
     }
 
     /// The earliest `created_at` the new row may have: the customer's newest row's.
@@ -136,13 +139,9 @@ impl AddRow {
     /// The customer's record once the row `id`, stamped `created_at`, is added.
     #[must_use]
     pub fn into_record(self, id: ContactId, created_at: OffsetDateTime) -> CustomerRecord {
+        let (email, phone) = (self.new_email().cloned(), self.new_phone().cloned());
         let mut record = self.customer;
-        record.add_row(
-            id,
-            self.email.as_ref(),
-            self.phone_number.as_ref(),
-            created_at,
-        );
+        record.append_row(id, email, phone, created_at);
         record
     }
 }
@@ -227,6 +226,8 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
                 customer: matched.take(owner),
                 email: request.email().cloned(),
                 phone_number: request.phone_number().cloned(),
+                email_held: owners.0.is_some(),
+                phone_held: owners.1.is_some(),
             };
             // every value the request carries has an owner, and all are this customer: known
             // (by the identifiers, without scanning the customer's lists)

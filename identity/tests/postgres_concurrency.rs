@@ -312,7 +312,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 
     // read before the merge: "b@x.io" belonged to customer 2, so a new phone went to 2
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row(2, $1, 'b@x.io', '9', false, true)",
+        "SELECT status FROM identity_add_row(2, $1, -1, 'b@x.io', '9', false, true)",
     )
     .bind(v2)
     .fetch_one(&pool)
@@ -362,7 +362,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     identity.rebuild().await.unwrap();
     let before = snapshot(&pool).await;
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row(3, $1, 'd@x.io', '99', false, true)",
+        "SELECT status FROM identity_add_row(3, $1, -1, 'd@x.io', '99', false, true)",
     )
     .bind(v3)
     .fetch_one(&pool)

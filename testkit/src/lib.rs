@@ -440,7 +440,10 @@ pub fn assert_answer_covers(request: &IdentifyRequest, answer: &identity::Consol
             .contains(&answer.primary_contact_id)
     );
     assert!(
-        answer.secondary_contact_ids.windows(2).all(|w| w[0] < w[1]),
+        answer
+            .secondary_contact_ids
+            .to_vec()
+            .is_sorted_by(|a, b| a < b),
         "{answer:?}"
     );
 }

@@ -6,7 +6,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use identity::{ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Phone};
+use identity::{ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Phone, SharedList};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -38,9 +38,9 @@ struct WireContact<'a> {
     primary_contact_id: ContactId,
     #[serde(rename = "primaryContatctId", skip_serializing_if = "Option::is_none")]
     legacy_primary_contact_id: Option<ContactId>,
-    emails: &'a [Email],
-    phone_numbers: &'a [Phone],
-    secondary_contact_ids: &'a [ContactId],
+    emails: &'a SharedList<Email>,
+    phone_numbers: &'a SharedList<Phone>,
+    secondary_contact_ids: &'a SharedList<ContactId>,
 }
 
 impl AppState {

@@ -160,21 +160,32 @@ impl State {
         id
     }
 
+    /// Keeps `record` (a new version), its identifiers unchanged: see [`State::name`].
     fn store(&mut self, mut record: CustomerRecord) -> ConsolidatedContact {
         self.versions += 1;
         record.version = self.versions;
         let answer = record.answer();
-        for e in &record.emails {
-            self.identifiers.insert(email_key(e), record.primary);
-        }
-        for p in &record.phone_numbers {
-            self.identifiers.insert(phone_key(p), record.primary);
-        }
         self.customers.insert(record.primary, record);
         answer
     }
 
-    /// Writes a plan; the answer once written.
+    /// Points the identifiers of `emails` and `phones` at `customer`.
+    fn name<'v>(
+        &mut self,
+        customer: ContactId,
+        emails: impl IntoIterator<Item = &'v Email>,
+        phones: impl IntoIterator<Item = &'v Phone>,
+    ) {
+        for e in emails {
+            self.identifiers.insert(email_key(e), customer);
+        }
+        for p in phones {
+            self.identifiers.insert(phone_key(p), customer);
+        }
+    }
+
+    /// Writes a plan; the answer once written. Only the identifiers that change are written,
+    /// so adding a row costs the same at any customer size.
     fn apply(&mut self, plan: Plan) -> ConsolidatedContact {
         let now = self.now();
         match plan {
@@ -186,12 +197,14 @@ impl State {
                     Link::Primary,
                     now,
                 );
+                self.name(id, &new.email, &new.phone_number);
                 self.store(new.record(id, now))
             }
             Plan::AddRow(add) => {
                 let at = now.max(add.not_before());
                 let link = Link::SecondaryOf(add.customer.primary);
                 let id = self.insert_row(add.email.as_ref(), add.phone_number.as_ref(), link, at);
+                self.name(add.customer.primary, add.new_email(), add.new_phone());
                 self.store(add.into_record(id, at))
             }
             Plan::Merge(merge) => {
@@ -203,6 +216,10 @@ impl State {
                     }
                 }
                 self.customers.remove(&merge.absorbed);
+                let m = &merge.merged;
+                // O(n + m), as a merge may be
+                let (emails, phones) = (m.emails.clone(), m.phone_numbers.clone());
+                self.name(kept, &emails, &phones);
                 self.store(merge.merged)
             }
         }
@@ -263,6 +280,8 @@ impl State {
         self.identifiers
             .retain(|key, owner| !stale(*owner) && !values.contains(key));
         for record in derived.customers {
+            let (emails, phones) = (record.emails.clone(), record.phone_numbers.clone());
+            self.name(record.primary, &emails, &phones);
             self.store(record);
         }
         report

@@ -27,6 +27,7 @@
 //! serialization failures, which are retried.
 
 mod graph;
+mod records;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -155,7 +156,7 @@ impl PgStore {
                 Self::repair(conn).await?;
                 continue;
             }
-            match graph::write(&mut *conn, plan(request, read.matched)).await? {
+            match graph::write(&mut *conn, plan(request, read.matched), &self.cache).await? {
                 Written::Done(answer) => return Ok(Some(answer)),
                 Written::Stale => return Ok(None),
                 Written::Pending => Self::repair(conn).await?,
@@ -178,7 +179,7 @@ impl PgStore {
             Self::repair(conn).await?;
             return Ok(None);
         }
-        let written = graph::write(&mut *tx, plan(request, read.matched)).await?;
+        let written = graph::write(&mut *tx, plan(request, read.matched), &self.cache).await?;
         let Written::Done(answer) = written else {
             // a value claimed by a new customer meanwhile (identifiers are not locked)
             tx.rollback().await?;

@@ -15,34 +15,57 @@ use crate::customer::CustomerRecord;
 use crate::request::IdentifyRequest;
 
 /// Most list entries (values, row ids, secondary ids) held in all: about 100 bytes each, so
-/// some 25 MB at most. When a new record would pass it, everything held is dropped.
-const MAX_ENTRIES: usize = 250_000;
+/// some 50 MB at most. When a new record would pass it, everything held is dropped.
+const MAX_ENTRIES: usize = 500_000;
 
-/// Most values remembered as belonging to a customer.
-const MAX_HINTS: usize = 100_000;
+/// Most values remembered as belonging to a customer (each held value is one, so this passes
+/// only when values moved between customers a lot).
+const MAX_HINTS: usize = MAX_ENTRIES / 2 + 50_000;
+
+/// A customer's record as held: at its current version, and its base (the record whose lists
+/// are the record's base lists, at the base version; see `*_record_tails.sql`). A record whose
+/// tail is empty is its own base.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    /// The record at its version.
+    pub record: Arc<CustomerRecord>,
+    /// The base: its `version` is the base version. Shares its lists with `record`.
+    pub base: Arc<CustomerRecord>,
+}
+
+impl Held {
+    /// A record that is its own base.
+    pub(crate) fn whole(record: CustomerRecord) -> Self {
+        let record = Arc::new(record);
+        Held {
+            base: Arc::clone(&record),
+            record,
+        }
+    }
+}
 
 /// Records by primary, and which customer each value asked about belonged to when last read.
 #[derive(Debug, Default)]
 pub(crate) struct RecordCache {
-    inner: Mutex<Held>,
+    inner: Mutex<Records>,
 }
 
 #[derive(Debug, Default)]
-struct Held {
-    records: HashMap<ContactId, Arc<CustomerRecord>>,
+struct Records {
+    records: HashMap<ContactId, Held>,
     emails: HashMap<Email, ContactId>,
     phones: HashMap<Phone, ContactId>,
     entries: usize,
 }
 
-/// The size of a record in list entries.
+/// The size of a record in list entries (its base shares them).
 fn weight(record: &CustomerRecord) -> usize {
     2 * (record.emails.len() + record.phone_numbers.len()) + record.secondary_ids.len() + 1
 }
 
 impl RecordCache {
     /// The records held for the request's email and phone (at most two, distinct).
-    pub(crate) fn held_for(&self, request: &IdentifyRequest) -> Vec<Arc<CustomerRecord>> {
+    pub(crate) fn held_for(&self, request: &IdentifyRequest) -> Vec<Held> {
         let held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let by_email = request
             .email()
@@ -52,47 +75,56 @@ impl RecordCache {
             .phone_number()
             .and_then(|p| held.phones.get(p))
             .and_then(|p| held.records.get(p));
-        let mut found: Vec<Arc<CustomerRecord>> = by_email.into_iter().cloned().collect();
-        if let Some(record) = by_phone
-            && !found.iter().any(|r| Arc::ptr_eq(r, record))
+        let mut found: Vec<Held> = by_email.into_iter().cloned().collect();
+        if let Some(h) = by_phone
+            && !found.iter().any(|f| Arc::ptr_eq(&f.record, &h.record))
         {
-            found.push(Arc::clone(record));
+            found.push(h.clone());
         }
         found
     }
 
-    /// Keeps `record`, read as the owner of the request's email (when `holds_email`) and
-    /// phone (when `holds_phone`), in place of any older record of the same customer.
-    pub(crate) fn keep(
-        &self,
-        request: &IdentifyRequest,
-        record: &Arc<CustomerRecord>,
-        holds_email: bool,
-        holds_phone: bool,
-    ) {
-        let size = weight(record);
-        if size > MAX_ENTRIES / 4 {
+    /// The base held for `customer`, if any.
+    pub(crate) fn base_of(&self, customer: ContactId) -> Option<Arc<CustomerRecord>> {
+        let held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        held.records.get(&customer).map(|h| Arc::clone(&h.base))
+    }
+
+    /// Keeps `held` in place of any other record of the same customer, and remembers that its
+    /// values belong to it (so a later request with any of them finds it). Only the values not
+    /// remembered yet are added: those past the end of the record replaced when both share a
+    /// base (the tail grew), else all of them (a new base: a merge, or every 32nd row).
+    pub(crate) fn keep(&self, held: Held) {
+        let size = weight(&held.record);
+        if size > MAX_ENTRIES / 2 {
             return; // one customer may not push out every other
         }
-        let mut held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = held.records.get(&record.primary) {
-            if old.version == record.version {
+        let record = Arc::clone(&held.record);
+        let mut records = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut emails_from, mut phones_from) = (0, 0);
+        if let Some(old) = records.records.get(&record.primary) {
+            if old.record.version == record.version {
                 return;
             }
-            held.entries -= weight(old);
+            if old.base.version == held.base.version {
+                emails_from = old.record.emails.len();
+                phones_from = old.record.phone_numbers.len();
+            }
+            records.entries -= weight(&old.record);
         }
-        if held.entries + size > MAX_ENTRIES
-            || held.emails.len() + held.phones.len() + 2 > MAX_HINTS
+        if records.entries + size > MAX_ENTRIES
+            || records.emails.len() + records.phones.len() + size / 2 > MAX_HINTS
         {
-            *held = Held::default();
+            *records = Records::default();
+            (emails_from, phones_from) = (0, 0);
         }
-        held.entries += size;
-        held.records.insert(record.primary, Arc::clone(record));
-        if let Some(email) = request.email().filter(|_| holds_email) {
-            held.emails.insert(email.clone(), record.primary);
+        records.entries += size;
+        records.records.insert(record.primary, held);
+        for email in &record.emails.from_index(emails_from) {
+            records.emails.insert(email.clone(), record.primary);
         }
-        if let Some(phone) = request.phone_number().filter(|_| holds_phone) {
-            held.phones.insert(phone.clone(), record.primary);
+        for phone in &record.phone_numbers.from_index(phones_from) {
+            records.phones.insert(phone.clone(), record.primary);
         }
     }
 }
@@ -102,7 +134,7 @@ mod tests {
     use super::*;
     use time::OffsetDateTime;
 
-    fn record(primary: i64, email: &str, version: i64) -> Arc<CustomerRecord> {
+    fn record(primary: i64, email: &str, version: i64) -> Held {
         let mut r = CustomerRecord::new(
             ContactId::new(primary),
             Some(&Email::parse(email).unwrap()),
@@ -110,63 +142,100 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH,
         );
         r.version = version;
-        Arc::new(r)
+        Held::whole(r)
     }
 
     fn request(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
         IdentifyRequest::parse(email, phone).unwrap()
     }
 
-    #[test]
-    fn a_kept_record_is_found_by_the_values_it_was_read_for_only() {
-        let cache = RecordCache::default();
-        let req = request(Some("a@x.io"), Some("1"));
-        cache.keep(&req, &record(1, "a@x.io", 7), true, false);
-        assert_eq!(cache.held_for(&req).len(), 1);
-        assert_eq!(cache.held_for(&request(Some("a@x.io"), None))[0].version, 7);
-        assert!(cache.held_for(&request(None, Some("1"))).is_empty());
+    fn with_row(held: &Held, id: i64, email: &str, version: i64) -> Held {
+        let mut r = (*held.record).clone();
+        r.add_row(
+            ContactId::new(id),
+            Some(&Email::parse(email).unwrap()),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        r.version = version;
+        Held {
+            record: Arc::new(r),
+            base: Arc::clone(&held.base),
+        }
     }
 
     #[test]
-    fn a_newer_version_replaces_the_older_for_every_value() {
+    fn a_kept_record_is_found_by_any_of_its_values() {
         let cache = RecordCache::default();
-        cache.keep(
-            &request(Some("a@x.io"), None),
-            &record(1, "a@x.io", 7),
-            true,
-            false,
+        let first = record(1, "a@x.io", 7);
+        cache.keep(with_row(&first, 2, "b@x.io", 8));
+        for req in [
+            request(Some("a@x.io"), None),
+            request(Some("b@x.io"), Some("9")),
+        ] {
+            let held = cache.held_for(&req);
+            assert_eq!(held.len(), 1);
+            assert_eq!((held[0].record.version, held[0].base.version), (8, 7));
+        }
+        assert!(
+            cache
+                .held_for(&request(Some("c@x.io"), Some("9")))
+                .is_empty()
         );
-        cache.keep(
-            &request(Some("b@x.io"), None),
-            &record(1, "a@x.io", 9),
-            true,
-            false,
+    }
+
+    #[test]
+    fn a_newer_version_replaces_the_older_and_adds_only_its_new_values() {
+        let cache = RecordCache::default();
+        let first = record(1, "a@x.io", 7);
+        cache.keep(first.clone());
+        cache.keep(with_row(&first, 2, "b@x.io", 9));
+        let held = cache.held_for(&request(Some("b@x.io"), None));
+        assert_eq!(held[0].record.version, 9);
+        let inner = cache.inner.lock().unwrap();
+        assert_eq!(inner.entries, 2 * 2 + 1 + 1);
+        assert_eq!(inner.emails.len(), 2);
+    }
+
+    #[test]
+    fn a_value_moved_to_another_customer_follows_it() {
+        let cache = RecordCache::default();
+        cache.keep(record(1, "a@x.io", 7));
+        let mut merged = (*record(2, "b@x.io", 0).record).clone();
+        merged.add_row(
+            ContactId::new(1),
+            Some(&Email::parse("a@x.io").unwrap()),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
         );
-        assert_eq!(cache.held_for(&request(Some("a@x.io"), None))[0].version, 9);
-        assert_eq!(cache.inner.lock().unwrap().entries, 3);
+        merged.version = 8;
+        cache.keep(Held::whole(merged));
+        let held = cache.held_for(&request(Some("a@x.io"), None));
+        assert_eq!(held[0].record.primary, ContactId::new(2));
     }
 
     #[test]
     fn one_customer_held_for_both_values_comes_back_once() {
         let cache = RecordCache::default();
-        let req = request(Some("a@x.io"), Some("1"));
-        cache.keep(&req, &record(1, "a@x.io", 7), true, true);
-        assert_eq!(cache.held_for(&req).len(), 1);
+        let mut r = (*record(1, "a@x.io", 0).record).clone();
+        r.add_row(
+            ContactId::new(2),
+            None,
+            Some(&Phone::parse("1").unwrap()),
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        cache.keep(Held::whole(r));
+        assert_eq!(cache.held_for(&request(Some("a@x.io"), Some("1"))).len(), 1);
     }
 
     #[test]
     fn passing_the_bound_drops_everything_held() {
         let cache = RecordCache::default();
-        let per = weight(&record(1, "a@x.io", 1));
+        let per = weight(&record(1, "a@x.io", 1).record);
         for i in 0..=(MAX_ENTRIES / per) {
             let email = format!("c{i}@x.io");
             let n = i64::try_from(i).unwrap() + 1;
-            cache.keep(
-                &request(Some(&email), None),
-                &record(n, &email, n),
-                true,
-                false,
-            );
+            cache.keep(record(n, &email, n));
         }
         let held = cache.inner.lock().unwrap();
         assert!(held.entries <= MAX_ENTRIES);

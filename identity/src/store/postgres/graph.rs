@@ -6,23 +6,24 @@ use std::sync::Arc;
 
 use sqlx::postgres::PgRow;
 use sqlx::{Executor, PgConnection, Postgres, Row};
-use time::OffsetDateTime;
 
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive};
-use crate::error::{Error, Result};
-use crate::plan::{Matched, Plan};
+use crate::error::Error;
+use crate::plan::{AddRow, Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
-use crate::store::record_cache::RecordCache;
+use crate::store::record_cache::{Held, RecordCache};
 use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3)";
+use super::records::{self, Appended, Lists};
+
+const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3, $4)";
 const LOCK: &str = "SELECT * FROM identity_lock($1, $2)";
 const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2)";
-const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6)";
+const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7)";
 const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 const SELECT_ALL: &str = "\
@@ -58,14 +59,15 @@ FROM unnest($1::bigint[], $2::bigint[]) AS r(id, linked_id)
 WHERE c.id = r.id";
 
 const INSERT_RECORDS: &str = "\
-INSERT INTO identity_customer (primary_id, version, created_at, last_row_at, emails, email_rows,
-    phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids)
-SELECT p, nextval('identity_version_seq'), c, l, string_to_array(e, E'\\n'),
-       string_to_array(er, ',')::bigint[], string_to_array(ph, E'\\n'),
-       string_to_array(pr, ',')::bigint[], he, hp, string_to_array(s, ',')::bigint[]
-FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
-            $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::text[])
-     AS r(p, c, l, e, er, ph, pr, he, hp, s)";
+INSERT INTO identity_customer (primary_id, version, base_version, created_at, last_row_at, emails,
+    email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids)
+SELECT p, v, v, c, l, string_to_array(e, E'\\n'), string_to_array(er, ',')::bigint[],
+       string_to_array(ph, E'\\n'), string_to_array(pr, ',')::bigint[], he, hp,
+       string_to_array(s, ',')::bigint[]
+FROM (SELECT nextval('identity_version_seq') AS v, *
+      FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
+                  $6::text[], $7::text[], $8::boolean[], $9::boolean[], $10::text[])
+           AS r(p, c, l, e, er, ph, pr, he, hp, s)) AS numbered";
 
 const INSERT_IDENTIFIERS: &str = "\
 INSERT INTO identity_identifier (kind, value, customer_id)
@@ -123,102 +125,31 @@ where
     let query = if locked {
         query
     } else {
-        query.bind(held.iter().map(|r| r.version).collect::<Vec<i64>>())
+        let versions: Vec<i64> = held.iter().map(|h| h.record.version).collect();
+        let bases: Vec<i64> = held.iter().map(|h| h.base.version).collect();
+        query.bind(versions).bind(bases)
     };
     let row: PgRow = query.fetch_one(executor).await?;
     let owner = |i: usize| -> sqlx::Result<Option<ContactId>> {
         Ok(row.try_get::<Option<i64>, _>(i)?.map(ContactId::new))
     };
     let (email_owner, phone_owner) = (owner(1)?, owner(2)?);
-    let mut records = Vec::new();
-    // the email owner's record from column 3, the phone owner's (when another) from column 13
-    for (owner, at) in [(email_owner, 3), (phone_owner, 13)] {
+    let mut found = Vec::new();
+    // the email owner's record in the first block, the phone owner's (when another) in the next
+    for (owner, at) in [(email_owner, 3), (phone_owner, 3 + records::BLOCK)] {
         let Some(owner) = owner else { continue };
-        let Some(version) = row.try_get::<Option<i64>, _>(at)? else {
-            continue; // no record: Matched::new reports it
+        // no record: Matched::new reports it
+        let Some((record, sent)) = records::decode(&row, at, owner, &held)? else {
+            continue;
         };
-        // the lists are NULL exactly when the read was told this version is held
-        let record = match row.try_get::<Option<Vec<String>>, _>(at + 3)? {
-            None => held
-                .iter()
-                .find(|r| r.version == version && r.primary == owner)
-                .cloned()
-                .ok_or_else(|| Error::CorruptGraph {
-                    reason: format!("the record of customer {owner} has no value lists"),
-                })?,
-            Some(emails) => {
-                let record = Arc::new(record_at(&row, owner, version, emails, at)??);
-                cache.keep(
-                    request,
-                    &record,
-                    email_owner == Some(owner),
-                    phone_owner == Some(owner),
-                );
-                record
-            }
-        };
-        records.push(Arc::unwrap_or_clone(record));
+        if sent {
+            cache.keep(record.clone());
+        }
+        found.push(Arc::unwrap_or_clone(record.record));
     }
     Ok(Read {
-        matched: Matched::new(email_owner, phone_owner, records)?,
+        matched: Matched::new(email_owner, phone_owner, found)?,
         pending: row.try_get::<Option<bool>, _>(0)?.unwrap_or(false),
-    })
-}
-
-/// The record of `primary` at `version`, whose columns start at `at` (its emails are read).
-fn record_at(
-    row: &PgRow,
-    primary: ContactId,
-    version: i64,
-    emails: Vec<String>,
-    at: usize,
-) -> sqlx::Result<Result<CustomerRecord>> {
-    Ok(record(
-        primary,
-        version,
-        row.try_get(at + 1)?,
-        row.try_get(at + 2)?,
-        emails,
-        row.try_get(at + 4)?,
-        row.try_get(at + 5)?,
-        row.try_get(at + 6)?,
-        (row.try_get(at + 7)?, row.try_get(at + 8)?),
-        row.try_get(at + 9)?,
-    ))
-}
-
-/// A record from its columns.
-#[allow(clippy::too_many_arguments)]
-fn record(
-    primary: ContactId,
-    version: i64,
-    created_at: OffsetDateTime,
-    last_row_at: OffsetDateTime,
-    emails: Vec<String>,
-    email_rows: Vec<i64>,
-    phones: Vec<String>,
-    phone_rows: Vec<i64>,
-    (primary_has_email, primary_has_phone): (bool, bool),
-    secondary_ids: Vec<i64>,
-) -> Result<CustomerRecord> {
-    if emails.len() != email_rows.len() || phones.len() != phone_rows.len() {
-        return Err(Error::CorruptGraph {
-            reason: format!("the record of customer {primary} has value lists of unequal length"),
-        });
-    }
-    let ids = |v: Vec<i64>| v.into_iter().map(ContactId::new);
-    Ok(CustomerRecord {
-        primary,
-        created_at,
-        last_row_at,
-        emails: emails.into_iter().map(Email::from_record).collect(),
-        email_rows: ids(email_rows).collect(),
-        phone_numbers: phones.into_iter().map(Phone::from_record).collect(),
-        phone_rows: ids(phone_rows).collect(),
-        primary_has_email,
-        primary_has_phone,
-        secondary_ids: ids(secondary_ids).collect(),
-        version,
     })
 }
 
@@ -240,20 +171,9 @@ fn status(code: i64) -> Option<Written> {
     }
 }
 
-/// The row `identity_add_row` answers: (status, changed, emails, email rows, phones, phone rows,
-/// secondary ids).
-type AddRowRow = (
-    i64,
-    Option<bool>,
-    Option<Vec<String>>,
-    Option<Vec<i64>>,
-    Option<Vec<String>>,
-    Option<Vec<i64>>,
-    Option<Vec<i64>>,
-);
-
-/// Writes a plan (not `Unchanged`) with one call of its SQL function.
-pub(crate) async fn write<'e, E>(executor: E, plan: Plan) -> Outcome<Written>
+/// Writes a plan (not `Unchanged`) with one call of its SQL function, and keeps the record it
+/// leaves in `cache` when it can tell what that record is.
+pub(crate) async fn write<'e, E>(executor: E, plan: Plan, cache: &RecordCache) -> Outcome<Written>
 where
     E: Executor<'e, Database = Postgres>,
 {
@@ -267,39 +187,7 @@ where
                 .await?;
             Ok(status(code).unwrap_or_else(|| Written::Done(new.answer(ContactId::new(code)))))
         }
-        Plan::AddRow(add) => {
-            let row: AddRowRow = sqlx::query_as(ADD_ROW)
-                .bind(add.customer.primary.get())
-                .bind(add.customer.version)
-                .bind(add.email.as_ref().map(Email::as_str))
-                .bind(add.phone_number.as_ref().map(Phone::as_str))
-                .bind(add.new_email().is_some())
-                .bind(add.new_phone().is_some())
-                .fetch_one(executor)
-                .await?;
-            if let Some(outcome) = status(row.0) {
-                return Ok(outcome);
-            }
-            let id = ContactId::new(row.0);
-            if row.1 != Some(true) {
-                return Ok(Written::Done(add.answer(id)));
-            }
-            // the customer gained rows since the read: answer with the record as it is now
-            let c = add.customer;
-            let now = record(
-                c.primary,
-                c.version,
-                c.created_at,
-                c.last_row_at,
-                row.2.unwrap_or_default(),
-                row.3.unwrap_or_default(),
-                row.4.unwrap_or_default(),
-                row.5.unwrap_or_default(),
-                (c.primary_has_email, c.primary_has_phone),
-                row.6.unwrap_or_default(),
-            )?;
-            Ok(Written::Done(now.answer()))
-        }
+        Plan::AddRow(add) => add_row(executor, add, cache).await,
         Plan::Merge(merge) => {
             let m = &merge.merged;
             let code: i64 = sqlx::query_scalar(MERGE)
@@ -326,9 +214,73 @@ where
                 .bind(m.last_row_at)
                 .fetch_one(executor)
                 .await?;
-            Ok(status(code).unwrap_or_else(|| Written::Done(merge.merged.answer())))
+            if let Some(outcome) = status(code) {
+                return Ok(outcome);
+            }
+            // the merged record is all base, at the version the merge answers
+            let merged = CustomerRecord {
+                version: code,
+                ..merge.merged
+            };
+            let answer = merged.answer();
+            cache.keep(Held::whole(merged));
+            Ok(Written::Done(answer))
         }
     }
+}
+
+/// Appends a secondary row (`identity_add_row`): one round trip. When the customer changed since
+/// the read, the answer is the record as it is now: its tail as sent, on the base held (or sent
+/// when the held one is not the current).
+async fn add_row<'e, E>(executor: E, add: AddRow, cache: &RecordCache) -> Outcome<Written>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let held_base = cache.base_of(add.customer.primary);
+    let row: PgRow = sqlx::query(ADD_ROW)
+        .bind(add.customer.primary.get())
+        .bind(add.customer.version)
+        .bind(held_base.as_ref().map_or(-1, |b| b.version))
+        .bind(add.email.as_ref().map(Email::as_str))
+        .bind(add.phone_number.as_ref().map(Phone::as_str))
+        .bind(add.new_email().is_some())
+        .bind(add.new_phone().is_some())
+        .fetch_one(executor)
+        .await?;
+    let code: i64 = row.try_get(0)?;
+    if let Some(outcome) = status(code) {
+        return Ok(outcome);
+    }
+    let id = ContactId::new(code);
+    let changed = row.try_get::<Option<bool>, _>(1)?.unwrap_or(false);
+    let appended = Appended {
+        version: row.try_get(2)?,
+        base_version: row.try_get(3)?,
+        on_base: row.try_get::<Option<i64>, _>(4)?.unwrap_or(-1),
+        last_row_at: row.try_get(5)?,
+    };
+    let held = if changed {
+        let tail = Lists::at(&row, 11)?.unwrap_or_default();
+        let base_lists = Lists::at(&row, 6)?;
+        records::after_append(&add.customer, &appended, base_lists, held_base, tail)?
+    } else {
+        // the record as read plus the new row is what the database holds now
+        let mut record = add.into_record(id, appended.last_row_at);
+        record.version = appended.version;
+        if appended.base_version == appended.version {
+            Held::whole(record) // the append folded the tail into the base
+        } else if let Some(base) = held_base.filter(|b| b.version == appended.base_version) {
+            Held {
+                record: Arc::new(record),
+                base,
+            }
+        } else {
+            return Ok(Written::Done(record.answer())); // not worth keeping without its base
+        }
+    };
+    let answer = held.record.answer();
+    cache.keep(held);
+    Ok(Written::Done(answer))
 }
 
 /// Walks from `frontier` to every connected row (one query pair per step).
@@ -502,22 +454,19 @@ pub(crate) async fn everything(
 )> {
     let rows = all_rows(&mut *conn).await?;
     let stored: Vec<PgRow> = sqlx::query(
-        "SELECT primary_id, version, created_at, last_row_at, emails, email_rows, phones,
-                phone_rows, primary_has_email, primary_has_phone, secondary_ids
+        "SELECT primary_id, version, base_version, created_at, last_row_at, primary_has_email,
+                primary_has_phone, emails, email_rows, phones, phone_rows, secondary_ids,
+                tail_emails, tail_email_rows, tail_phones, tail_phone_rows, tail_secondary_ids
          FROM identity_customer",
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut records = Vec::with_capacity(stored.len());
+    let mut found = Vec::with_capacity(stored.len());
     for row in &stored {
         let primary = ContactId::new(row.try_get(0)?);
-        records.push(record_at(
-            row,
-            primary,
-            row.try_get(1)?,
-            row.try_get(4)?,
-            1,
-        )??);
+        if let Some((held, _)) = records::decode(row, 1, primary, &[])? {
+            found.push(Arc::unwrap_or_clone(held.record));
+        }
     }
     let identifiers: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT kind, value, customer_id FROM identity_identifier")
@@ -529,7 +478,7 @@ pub(crate) async fn everything(
         .await?;
     Ok((
         rows,
-        records,
+        found,
         identifiers,
         u64::try_from(pending).unwrap_or(0),
     ))
