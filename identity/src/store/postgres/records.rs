@@ -66,6 +66,13 @@ impl Header {
             version,
         }
     }
+
+    /// The base of `primary` at `version` from its lists as sent.
+    fn base(&self, primary: ContactId, version: i64, lists: Lists) -> Result<Arc<CustomerRecord>> {
+        let mut base = self.empty(primary, version);
+        lists.append_to(&mut base)?;
+        Ok(Arc::new(base))
+    }
 }
 
 /// One part of a record's lists, as sent: emails, their first rows, phones, their first rows,
@@ -149,11 +156,7 @@ pub(crate) fn decode(
             .ok_or_else(|| missing("value lists").into());
     };
     let base = match Lists::at(row, at + HEADER)? {
-        Some(lists) => {
-            let mut base = header.empty(owner, header.base_version);
-            lists.append_to(&mut base)?;
-            Arc::new(base)
-        }
+        Some(lists) => header.base(owner, header.base_version, lists)?,
         None => held
             .iter()
             .find(|h| h.base.primary == owner && h.base.version == header.base_version)
@@ -210,11 +213,7 @@ pub(crate) fn after_append(
         primary_has_phone: customer.primary_has_phone,
     };
     let base = match base_lists {
-        Some(lists) => {
-            let mut base = header.empty(customer.primary, appended.on_base);
-            lists.append_to(&mut base)?;
-            Arc::new(base)
-        }
+        Some(lists) => header.base(customer.primary, appended.on_base, lists)?,
         None => held_base
             .filter(|b| b.version == appended.on_base)
             .ok_or_else(|| Error::CorruptGraph {
