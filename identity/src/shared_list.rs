@@ -75,7 +75,8 @@ impl<T: Clone> SharedList<T> {
         if start >= self.len() {
             return SharedList::new();
         }
-        SharedList(Arc::new(self.0.skip(start)))
+        let mut items = (*self.0).clone(); // O(1): the items are shared
+        SharedList(Arc::new(items.split_off(start)))
     }
 
     /// Whether `item` is one of the items (a scan).

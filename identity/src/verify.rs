@@ -458,7 +458,7 @@ mod tests {
         ];
         let good = derive(&rows).customers;
         let mut records = good.clone();
-        records[0].secondary_ids = records[0].secondary_ids.iter().skip(1).copied().collect();
+        records[0].secondary_ids = records[0].secondary_ids.from_index(1);
         let mut identifiers = stored_identifiers(&good);
         identifiers.retain(|(_, v, _)| v != "c@x.io");
         let report = verify(&rows, &records, &identifiers, 2);
