@@ -75,6 +75,7 @@ fn field_name(field: Field) -> &'static str {
     match field {
         Field::Email => "email",
         Field::PhoneNumber => "phoneNumber",
+        Field::Tenant => "tenant",
         _ => "request",
     }
 }

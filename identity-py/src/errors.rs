@@ -24,6 +24,7 @@ pub fn field_name(field: Field) -> &'static str {
     match field {
         Field::Email => "email",
         Field::PhoneNumber => "phone_number",
+        Field::Tenant => "tenant",
         _ => "request",
     }
 }

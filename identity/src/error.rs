@@ -14,10 +14,13 @@ pub enum Field {
     Request,
     /// The raw request body, which is not JSON at all ([`crate::IdentifyRequest::from_json`]).
     Body,
+    /// The tenant id ([`crate::TenantId::parse`]).
+    Tenant,
 }
 
 impl Field {
-    /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`).
+    /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
+    /// `tenant`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -25,6 +28,7 @@ impl Field {
             Field::PhoneNumber => "phoneNumber",
             Field::Request => "request",
             Field::Body => "body",
+            Field::Tenant => "tenant",
         }
     }
 }
@@ -36,6 +40,7 @@ impl fmt::Display for Field {
             Field::PhoneNumber => "phone number",
             Field::Request => "request",
             Field::Body => "request body",
+            Field::Tenant => "tenant",
         })
     }
 }

@@ -80,6 +80,7 @@ pub mod plan;
 pub mod request;
 pub mod shared_list;
 pub mod store;
+pub mod tenant;
 pub mod verify;
 
 pub use connect::{ConnectOptions, Identity, connect};
@@ -94,4 +95,5 @@ pub use store::ContactStore;
 pub use store::memory::MemoryStore;
 pub use store::postgres::{PgOptions, PgStore};
 pub use store::sqlite::SqliteStore;
+pub use tenant::{MAX_TENANT_LEN, TenantId};
 pub use verify::{IdentifierKind, Problem, VerifyReport};
