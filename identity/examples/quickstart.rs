@@ -18,6 +18,12 @@ async fn main() -> identity::Result<()> {
     println!("{}", serde_json::to_string(&known).unwrap_or_default());
     let report = identity.verify().await?; // rows vs I1-I4, derived records vs rows
     println!("{report}");
+    let shop = identity.tenant("shop-42")?; // another shop in the same store: sees none of the above
+    assert!(
+        shop.lookup(Some("doc@hillvalley.edu"), None)
+            .await?
+            .is_none()
+    );
     identity.close().await;
     Ok(())
 }

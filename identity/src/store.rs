@@ -17,6 +17,7 @@ use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 
 pub(crate) use closure::{Frontier, preview_from_rows};
@@ -31,6 +32,10 @@ pub(crate) const MAX_ATTEMPTS: u32 = 16;
 /// concurrent calls (from any number of processes) every customer has exactly one primary (its
 /// oldest row), every secondary links directly to it, no email or phone belongs to two customers,
 /// and identical concurrent requests insert at most one row.
+///
+/// Every call that reads or writes data acts for one tenant: it sees, links, counts and repairs
+/// only that tenant's rows and records, as if the store held no other tenant. Contact ids are
+/// unique across tenants (one sequence), so an id of another tenant is simply not found.
 ///
 /// The trait is object safe; [`crate::Identity`] holds one as `Arc<dyn ContactStore>`.
 #[async_trait]
@@ -47,34 +52,42 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// # Errors
     /// [`crate::Error::Store`], [`crate::Error::Unavailable`], [`crate::Error::Closed`],
     /// [`crate::Error::Contention`]; nothing is written when an error is returned.
-    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact>;
+    async fn identify(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<ConsolidatedContact>;
 
     /// Answers what `identify` would, without writing: `None` when no row matches.
     ///
     /// # Errors
     /// As [`ContactStore::identify`], except contention.
-    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>>;
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>>;
 
-    /// Every visible row, by id. Reads the whole table: for tests, audits and small tools.
+    /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
     /// As [`ContactStore::lookup`].
-    async fn all_contacts(&self) -> Result<Vec<Contact>>;
+    async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>>;
 
-    /// Compares the `contact` rows with I1-I4 and the derived records (identifiers, customers)
+    /// Compares the tenant's `contact` rows with I1-I4 and the derived records (identifiers, customers)
     /// with what the rows define, and reports every difference. Reads everything.
     ///
     /// # Errors
     /// As [`ContactStore::lookup`].
-    async fn verify(&self) -> Result<VerifyReport>;
+    async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport>;
 
-    /// Recomputes every derived record from the `contact` rows, repairing rows that break the
+    /// Recomputes every derived record of the tenant from its `contact` rows, repairing rows that break the
     /// model the way the contract defines (see [`crate::derive()`]), in one transaction.
-    /// Identifies wait meanwhile; reads go on.
+    /// The tenant's identifies wait meanwhile (other tenants' go on); reads go on.
     ///
     /// # Errors
     /// As [`ContactStore::identify`].
-    async fn rebuild(&self) -> Result<RebuildReport>;
+    async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport>;
 
     /// Checks that the database answers (one trivial query); for readiness probes.
     ///
@@ -97,24 +110,32 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         (**self).migrate().await
     }
 
-    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
-        (**self).identify(request).await
+    async fn identify(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<ConsolidatedContact> {
+        (**self).identify(tenant, request).await
     }
 
-    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
-        (**self).lookup(request).await
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
+        (**self).lookup(tenant, request).await
     }
 
-    async fn all_contacts(&self) -> Result<Vec<Contact>> {
-        (**self).all_contacts().await
+    async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
+        (**self).all_contacts(tenant).await
     }
 
-    async fn verify(&self) -> Result<VerifyReport> {
-        (**self).verify().await
+    async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
+        (**self).verify(tenant).await
     }
 
-    async fn rebuild(&self) -> Result<RebuildReport> {
-        (**self).rebuild().await
+    async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
+        (**self).rebuild(tenant).await
     }
 
     async fn ping(&self) -> Result<()> {

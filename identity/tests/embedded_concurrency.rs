@@ -5,7 +5,7 @@ use identity_testkit as common;
 
 use std::time::Duration;
 
-use identity::{ContactStore, IdentifyRequest, Identity, SqliteStore};
+use identity::{ContactStore, IdentifyRequest, Identity, SqliteStore, TenantId};
 use identity_testkit::Workload;
 
 /// Set (to a SQLite URL) in the child process this file spawns.
@@ -92,9 +92,9 @@ async fn sqlite_process_killed_mid_write_leaves_a_consistent_file() {
             .await
             .unwrap();
         assert_eq!(check, "ok");
-        let rows = store.all_contacts().await.unwrap();
+        let rows = store.all_contacts(&TenantId::default()).await.unwrap();
         common::assert_invariants(&rows);
-        let report = store.verify().await.unwrap();
+        let report = store.verify(&TenantId::default()).await.unwrap();
         assert!(report.is_clean(), "{report}");
         store.close().await;
     }

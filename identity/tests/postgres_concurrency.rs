@@ -312,7 +312,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 
     // read before the merge: "b@x.io" belonged to customer 2, so a new phone went to 2
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row(2, $1, -1, 'b@x.io', '9', false, true)",
+        "SELECT status FROM identity_add_row('default', 2, $1, -1, 'b@x.io', '9', false, true)",
     )
     .bind(v2)
     .fetch_one(&pool)
@@ -322,7 +322,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 
     // read before the merge: customers 1 and 3 at their old versions
     let status: i64 = sqlx::query_scalar(
-        "SELECT identity_merge(1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io', 'c@x.io'],
+        "SELECT identity_merge('default', 1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io', 'c@x.io'],
                 ARRAY[1, 3]::bigint[], ARRAY['1', '3'], ARRAY[1, 3]::bigint[], ARRAY[3]::bigint[],
                 now())",
     )
@@ -337,7 +337,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     );
 
     // read before customer 3 existed: "c@x.io" was unknown
-    let status: i64 = sqlx::query_scalar("SELECT identity_new_customer('c@x.io', '77')")
+    let status: i64 = sqlx::query_scalar("SELECT identity_new_customer('default', 'c@x.io', '77')")
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -345,6 +345,27 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
         status, -1,
         "a new customer for a value that was claimed meanwhile"
     );
+
+    // another tenant's plan naming this tenant's customers finds none of them
+    let status: i64 = sqlx::query_scalar(
+        "SELECT status FROM identity_add_row('shop-2', 1, $1, -1, 'a@x.io', '8', false, true)",
+    )
+    .bind(version(&pool, 1).await)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, -1, "a row for another tenant's customer");
+    let (v1, v3) = (version(&pool, 1).await, version(&pool, 3).await);
+    let status: i64 = sqlx::query_scalar(
+        "SELECT identity_merge('shop-2', 1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io'],
+                ARRAY[1]::bigint[], ARRAY['1'], ARRAY[1]::bigint[], ARRAY[3]::bigint[], now())",
+    )
+    .bind(v1)
+    .bind(v3)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status, -1, "a merge of another tenant's customers");
     assert_eq!(
         snapshot(&pool).await,
         before,
@@ -362,7 +383,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     identity.rebuild().await.unwrap();
     let before = snapshot(&pool).await;
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row(3, $1, -1, 'd@x.io', '99', false, true)",
+        "SELECT status FROM identity_add_row('default', 3, $1, -1, 'd@x.io', '99', false, true)",
     )
     .bind(v3)
     .fetch_one(&pool)

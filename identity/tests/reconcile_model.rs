@@ -7,7 +7,7 @@ use identity_testkit as common;
 
 use std::collections::BTreeSet;
 
-use identity::{ContactId, ContactStore, IdentifyRequest, MemoryStore};
+use identity::{ContactId, ContactStore, IdentifyRequest, MemoryStore, TenantId};
 use proptest::prelude::*;
 
 /// A raw request over 4 emails and 4 phones, with case and formatting noise that normalization
@@ -40,18 +40,19 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
             let store = MemoryStore::new();
+            let tenant = TenantId::default();
             let mut model = common::Model::default();
             let mut seen: BTreeSet<String> = BTreeSet::new();
             for (email, phone) in &requests {
                 let request = IdentifyRequest::parse(email.as_deref(), phone.as_deref()).unwrap();
-                let before = store.all_contacts().await.unwrap().len();
-                let answer = store.identify(&request).await.unwrap();
-                let rows = store.all_contacts().await.unwrap();
+                let before = store.all_contacts(&tenant).await.unwrap().len();
+                let answer = store.identify(&tenant, &request).await.unwrap();
+                let rows = store.all_contacts(&tenant).await.unwrap();
                 model.add(&request);
                 common::assert_invariants(&rows);
-                let report = store.verify().await.unwrap();
+                let report = store.verify(&tenant).await.unwrap();
                 assert!(report.is_clean(), "{report}");
-                let report = store.verify().await.unwrap();
+                let report = store.verify(&tenant).await.unwrap();
                 assert!(report.is_clean(), "{report}");
                 common::assert_answer_covers(&request, &answer);
 

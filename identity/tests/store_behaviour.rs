@@ -3,7 +3,9 @@
 
 use identity_testkit as common;
 
-use identity::{ContactId, ContactStore, Error, IdentifyRequest, Identity, MemoryStore, PgStore};
+use identity::{
+    ContactId, ContactStore, Error, IdentifyRequest, Identity, MemoryStore, PgStore, TenantId,
+};
 
 fn req(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
     IdentifyRequest::parse(email, phone).unwrap()
@@ -187,7 +189,7 @@ async fn postgres_migrations_are_idempotent_and_concurrent_safe() {
     store.migrate().await.unwrap();
     assert_eq!(
         store
-            .identify(&req(Some("a@x.io"), None))
+            .identify(&TenantId::default(), &req(Some("a@x.io"), None))
             .await
             .unwrap()
             .primary_contact_id,

@@ -41,14 +41,24 @@ async fn replay(identity: &Identity, path: &PathBuf) {
     let file = path.file_name().unwrap().to_string_lossy();
     for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("{file} step {i} ({} backend)", identity.store().backend());
-        let before = identity.all_contacts().await.unwrap();
-        let outcome = match IdentifyRequest::from_json(step["request"].to_string().as_bytes()) {
-            Ok(request) => identity.identify_request(&request).await,
-            Err(e) => Err(e),
+        // the step's tenant (absent: the default); a bad id fails the step, like a bad value
+        let scoped = match step.get("tenant") {
+            Some(tenant) => identity.tenant(tenant.as_str().unwrap()),
+            None => Ok(identity.clone()),
         };
-        let after = identity.all_contacts().await.unwrap();
+        let (seen, bad_tenant) = match scoped {
+            Ok(scoped) => (scoped, None),
+            Err(e) => (identity.clone(), Some(e)),
+        };
+        let before = seen.all_contacts().await.unwrap();
+        let request = IdentifyRequest::from_json(step["request"].to_string().as_bytes());
+        let outcome = match (bad_tenant, request) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(request)) => seen.identify_request(&request).await,
+        };
+        let after = seen.all_contacts().await.unwrap();
         common::assert_invariants(&after);
-        common::assert_verified(identity).await;
+        common::assert_verified(&seen).await;
         match (&outcome, step.get("error")) {
             (Err(Error::InvalidInput { field, .. }), Some(expected)) => {
                 assert_eq!(field.wire_name(), expected["field"], "{at}: wrong field");
@@ -87,7 +97,15 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             assert_eq!(&Value::from(actual), table, "{at}: wrong table");
         }
     }
-    check_graph(identity, &case["graph"], &file).await;
+    match case.get("graphs") {
+        Some(graphs) => {
+            for (tenant, graph) in graphs.as_object().unwrap() {
+                let at = format!("{file} ({tenant})");
+                check_graph(&identity.tenant(tenant).unwrap(), graph, &at).await;
+            }
+        }
+        None => check_graph(identity, &case["graph"], &file).await,
+    }
 }
 
 #[tokio::test]

@@ -157,37 +157,48 @@ pub fn assert_invariants(rows: &[Contact]) {
 /// The same invariants, plus I4 (no redundant row), checked in SQL. Returns violation counts by
 /// name; all must be zero.
 pub async fn sql_violations(pool: &PgPool) -> BTreeMap<&'static str, i64> {
-    const CHECKS: [(&str, &str); 5] = [
+    // every check holds within each tenant: the same value in two tenants is two customers
+    const CHECKS: [(&str, &str); 6] = [
         (
-            "I2 secondary not linked to a visible primary",
-            "SELECT count(*) FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
+            "I2 secondary not linked to a visible primary of its tenant",
+            "SELECT count(*) FROM contact s
+             LEFT JOIN contact p ON p.tenant_id = s.tenant_id AND p.id = s.linked_id
              WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
                AND (p.id IS NULL OR p.deleted_at IS NOT NULL OR p.linked_id IS NOT NULL
                     OR p.link_precedence <> 'primary')",
         ),
         (
             "I1 secondary older than its primary",
-            "SELECT count(*) FROM contact s JOIN contact p ON p.id = s.linked_id
+            "SELECT count(*) FROM contact s
+             JOIN contact p ON p.tenant_id = s.tenant_id AND p.id = s.linked_id
              WHERE s.deleted_at IS NULL AND (s.created_at, s.id) < (p.created_at, p.id)",
         ),
         (
             "I3 email in two customers",
-            "SELECT count(*) FROM (SELECT email FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL
-             GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x",
+            "SELECT count(*) FROM (SELECT 1 FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL
+             GROUP BY tenant_id, email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x",
         ),
         (
             "I3 phone in two customers",
-            "SELECT count(*) FROM (SELECT phone_number FROM contact WHERE deleted_at IS NULL
-             AND phone_number IS NOT NULL GROUP BY phone_number
+            "SELECT count(*) FROM (SELECT 1 FROM contact WHERE deleted_at IS NULL
+             AND phone_number IS NOT NULL GROUP BY tenant_id, phone_number
              HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x",
         ),
         (
             "I4 row that adds no new email or phone",
             "SELECT count(*) FROM contact r WHERE r.deleted_at IS NULL
                AND (r.email IS NULL OR EXISTS (SELECT 1 FROM contact o WHERE o.deleted_at IS NULL
-                    AND o.id < r.id AND o.email = r.email))
+                    AND o.tenant_id = r.tenant_id AND o.id < r.id AND o.email = r.email))
                AND (r.phone_number IS NULL OR EXISTS (SELECT 1 FROM contact o
-                    WHERE o.deleted_at IS NULL AND o.id < r.id AND o.phone_number = r.phone_number))",
+                    WHERE o.deleted_at IS NULL AND o.tenant_id = r.tenant_id AND o.id < r.id
+                      AND o.phone_number = r.phone_number))",
+        ),
+        (
+            "derived record or identifier of one tenant naming another tenant's row",
+            "SELECT (SELECT count(*) FROM identity_customer c WHERE NOT EXISTS (SELECT 1 FROM contact p
+                     WHERE p.tenant_id = c.tenant_id AND p.id = c.primary_id))
+                  + (SELECT count(*) FROM identity_identifier i WHERE NOT EXISTS (SELECT 1 FROM contact p
+                     WHERE p.tenant_id = i.tenant_id AND p.id = i.customer_id))",
         ),
     ];
     let mut out = BTreeMap::new();
@@ -214,17 +225,23 @@ pub async fn wait_until(
     }
 }
 
-/// Holds the identity graph's lock (the one repair and rebuild take alone) on its own
-/// connection, so every write of the store waits in `identity_begin_write` until dropped.
+/// Holds a tenant's identity graph lock (the one its repair and rebuild take alone) on its own
+/// connection, so every write of that tenant waits in `identity_begin_write` until dropped.
 pub struct GraphLock {
     conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
 }
 
 impl GraphLock {
-    /// Takes the lock on `pool`'s database.
+    /// Takes the default tenant's lock on `pool`'s database.
     pub async fn take(pool: &PgPool) -> GraphLock {
+        Self::take_for(pool, "default").await
+    }
+
+    /// Takes `tenant`'s lock on `pool`'s database.
+    pub async fn take_for(pool: &PgPool, tenant: &str) -> GraphLock {
         let mut conn = pool.acquire().await.expect("a connection for the lock");
-        sqlx::query("SELECT pg_advisory_lock(hashtextextended('identity:graph', 0))")
+        sqlx::query("SELECT pg_advisory_lock(hashtextextended('identity:graph:' || $1, 0))")
+            .bind(tenant)
             .execute(&mut *conn)
             .await
             .expect("take the graph lock");
@@ -255,11 +272,13 @@ pub async fn writers_waiting(pool: &PgPool) -> i64 {
 /// A row as the oracle reads it: id, email, phone, linked id.
 type OracleRow = (i64, Option<String>, Option<String>, Option<i64>);
 
-/// Every visible row of the database, read directly (not through a store), by id.
-pub async fn visible_rows(pool: &PgPool) -> Vec<Contact> {
+/// Every visible row of `tenant`, read directly (not through a store), by id.
+pub async fn visible_rows(pool: &PgPool, tenant: &str) -> Vec<Contact> {
     let ids: Vec<OracleRow> = sqlx::query_as(
-        "SELECT id, email, phone_number, linked_id FROM contact WHERE deleted_at IS NULL ORDER BY id",
+        "SELECT id, email, phone_number, linked_id FROM contact
+         WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY id",
     )
+    .bind(tenant)
     .fetch_all(pool)
     .await
     .expect("read contact rows");

@@ -14,17 +14,20 @@ use crate::error::{Error, Result};
 use crate::plan::{Matched, Plan, plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::{ContactStore, Frontier};
+use crate::tenant::TenantId;
 use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 
 /// An in-process store. Every call runs under one mutex, so it is trivially serializable.
-/// Nothing survives the process.
+/// Nothing survives the process. Tenants share the rows (ids are dense across them) and each has
+/// its own identifiers and records.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use identity::{ContactStore, IdentifyRequest, MemoryStore};
 /// let store = MemoryStore::new();
 /// let req = IdentifyRequest::parse(Some("doc@hillvalley.edu"), Some("123456"))?;
-/// assert_eq!(store.identify(&req).await?.primary_contact_id.get(), 1);
+/// let tenant = identity::TenantId::default();
+/// assert_eq!(store.identify(&tenant, &req).await?.primary_contact_id.get(), 1);
 /// # Ok::<(), identity::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug, Default)]
@@ -36,16 +39,24 @@ type Key = (IdentifierKind, String);
 
 #[derive(Debug, Default)]
 struct State {
-    /// All rows, by id (ids are dense from 1, so row `id` is at index `id - 1`).
+    /// All rows of every tenant, by id (ids are dense from 1, so row `id` is at index `id - 1`).
     rows: Vec<Row>,
-    identifiers: HashMap<Key, ContactId>,
-    customers: HashMap<ContactId, CustomerRecord>,
+    /// Each tenant's derived records.
+    graphs: HashMap<TenantId, Graph>,
     versions: i64,
     closed: bool,
 }
 
+/// One tenant's identifiers and customer records.
+#[derive(Debug, Default)]
+struct Graph {
+    identifiers: HashMap<Key, ContactId>,
+    customers: HashMap<ContactId, CustomerRecord>,
+}
+
 #[derive(Debug, Clone)]
 struct Row {
+    tenant: TenantId,
     contact: Contact,
     deleted: bool,
 }
@@ -68,7 +79,7 @@ impl MemoryStore {
             return false;
         };
         row.deleted = true;
-        let gone = row.contact.clone();
+        let (tenant, gone) = (row.tenant.clone(), row.contact.clone());
         let mut frontier = Frontier::default();
         frontier.add_id(Some(gone.id.get()));
         frontier.add_id(gone.linked_id().map(ContactId::get));
@@ -77,12 +88,12 @@ impl MemoryStore {
             gone.phone_number.as_ref().map(Phone::as_str),
         );
         while let Some(step) = frontier.next_step() {
-            let (rows, owners) = state.step(&step);
+            let (rows, owners) = state.step(&tenant, &step);
             frontier.absorb(rows, owners);
         }
         let closure = frontier.finish();
         let ids: BTreeSet<ContactId> = closure.ids.iter().copied().map(ContactId::new).collect();
-        state.replace(&closure.rows, |c| ids.contains(&c));
+        state.replace(&tenant, &closure.rows, |c| ids.contains(&c));
         true
     }
 
@@ -111,22 +122,34 @@ impl State {
         self.rows.get_mut(index)
     }
 
-    fn visible(&self) -> impl Iterator<Item = &Contact> {
-        self.rows.iter().filter(|r| !r.deleted).map(|r| &r.contact)
+    /// The tenant's visible rows.
+    fn visible<'s>(&'s self, tenant: &'s TenantId) -> impl Iterator<Item = &'s Contact> + 's {
+        self.rows
+            .iter()
+            .filter(move |r| !r.deleted && r.tenant == *tenant)
+            .map(|r| &r.contact)
+    }
+
+    /// The tenant's derived records, created empty on first use.
+    fn graph(&mut self, tenant: &TenantId) -> &mut Graph {
+        self.graphs.entry(tenant.clone()).or_default()
     }
 
     /// The owners of the request's values and their records.
-    fn matched(&self, request: &IdentifyRequest) -> Result<Matched> {
+    fn matched(&self, tenant: &TenantId, request: &IdentifyRequest) -> Result<Matched> {
+        let Some(graph) = self.graphs.get(tenant) else {
+            return Matched::new(None, None, Vec::new());
+        };
         let email = request
             .email()
-            .and_then(|e| self.identifiers.get(&email_key(e)).copied());
+            .and_then(|e| graph.identifiers.get(&email_key(e)).copied());
         let phone = request
             .phone_number()
-            .and_then(|p| self.identifiers.get(&phone_key(p)).copied());
+            .and_then(|p| graph.identifiers.get(&phone_key(p)).copied());
         let records = email
             .iter()
             .chain(&phone)
-            .filter_map(|id| self.customers.get(id).cloned())
+            .filter_map(|id| graph.customers.get(id).cloned())
             .collect();
         Matched::new(email, phone, records)
     }
@@ -140,6 +163,7 @@ impl State {
 
     fn insert_row(
         &mut self,
+        tenant: &TenantId,
         email: Option<&Email>,
         phone: Option<&Phone>,
         link: Link,
@@ -147,6 +171,7 @@ impl State {
     ) -> ContactId {
         let id = ContactId::new(i64::try_from(self.rows.len()).unwrap_or(i64::MAX - 1) + 1);
         self.rows.push(Row {
+            tenant: tenant.clone(),
             contact: Contact {
                 id,
                 email: email.cloned(),
@@ -161,51 +186,65 @@ impl State {
     }
 
     /// Keeps `record` (a new version), its identifiers unchanged: see [`State::name`].
-    fn store(&mut self, mut record: CustomerRecord) -> ConsolidatedContact {
+    fn store(&mut self, tenant: &TenantId, mut record: CustomerRecord) -> ConsolidatedContact {
         self.versions += 1;
         record.version = self.versions;
         let answer = record.answer();
-        self.customers.insert(record.primary, record);
+        self.graph(tenant).customers.insert(record.primary, record);
         answer
     }
 
     /// Points the identifiers of `emails` and `phones` at `customer`.
     fn name<'v>(
         &mut self,
+        tenant: &TenantId,
         customer: ContactId,
         emails: impl IntoIterator<Item = &'v Email>,
         phones: impl IntoIterator<Item = &'v Phone>,
     ) {
+        let graph = self.graph(tenant);
         for e in emails {
-            self.identifiers.insert(email_key(e), customer);
+            graph.identifiers.insert(email_key(e), customer);
         }
         for p in phones {
-            self.identifiers.insert(phone_key(p), customer);
+            graph.identifiers.insert(phone_key(p), customer);
         }
     }
 
     /// Writes a plan; the answer once written. Only the identifiers that change are written,
     /// so adding a row costs the same at any customer size.
-    fn apply(&mut self, plan: Plan) -> ConsolidatedContact {
+    fn apply(&mut self, tenant: &TenantId, plan: Plan) -> ConsolidatedContact {
         let now = self.now();
         match plan {
             Plan::Unchanged(answer) => answer,
             Plan::NewCustomer(new) => {
                 let id = self.insert_row(
+                    tenant,
                     new.email.as_ref(),
                     new.phone_number.as_ref(),
                     Link::Primary,
                     now,
                 );
-                self.name(id, &new.email, &new.phone_number);
-                self.store(new.record(id, now))
+                self.name(tenant, id, &new.email, &new.phone_number);
+                self.store(tenant, new.record(id, now))
             }
             Plan::AddRow(add) => {
                 let at = now.max(add.not_before());
                 let link = Link::SecondaryOf(add.customer.primary);
-                let id = self.insert_row(add.email.as_ref(), add.phone_number.as_ref(), link, at);
-                self.name(add.customer.primary, add.new_email(), add.new_phone());
-                self.store(add.into_record(id, at))
+                let id = self.insert_row(
+                    tenant,
+                    add.email.as_ref(),
+                    add.phone_number.as_ref(),
+                    link,
+                    at,
+                );
+                self.name(
+                    tenant,
+                    add.customer.primary,
+                    add.new_email(),
+                    add.new_phone(),
+                );
+                self.store(tenant, add.into_record(id, at))
             }
             Plan::Merge(merge) => {
                 let kept = merge.merged.primary;
@@ -215,21 +254,25 @@ impl State {
                         row.contact.updated_at = now;
                     }
                 }
-                self.customers.remove(&merge.absorbed);
+                self.graph(tenant).customers.remove(&merge.absorbed);
                 let m = &merge.merged;
                 // O(n + m), as a merge may be
                 let (emails, phones) = (m.emails.clone(), m.phone_numbers.clone());
-                self.name(kept, &emails, &phones);
-                self.store(merge.merged)
+                self.name(tenant, kept, &emails, &phones);
+                self.store(tenant, merge.merged)
             }
         }
     }
 
     /// The visible rows a closure step asks for, and the owners of its values.
-    fn step(&self, step: &crate::store::closure::Step) -> (Vec<Contact>, Vec<i64>) {
+    fn step(
+        &self,
+        tenant: &TenantId,
+        step: &crate::store::closure::Step,
+    ) -> (Vec<Contact>, Vec<i64>) {
         let ids: BTreeSet<i64> = step.ids.iter().copied().collect();
         let rows = self
-            .visible()
+            .visible(tenant)
             .filter(|c| {
                 ids.contains(&c.id.get())
                     || c.linked_id().is_some_and(|l| ids.contains(&l.get()))
@@ -250,16 +293,24 @@ impl State {
             .phones
             .iter()
             .map(|p| (IdentifierKind::Phone, p.clone()));
-        let owners = emails
-            .chain(phones)
-            .filter_map(|k| self.identifiers.get(&k).map(|id| id.get()))
-            .collect();
+        let owners = match self.graphs.get(tenant) {
+            Some(graph) => emails
+                .chain(phones)
+                .filter_map(|k| graph.identifiers.get(&k).map(|id| id.get()))
+                .collect(),
+            None => Vec::new(),
+        };
         (rows, owners)
     }
 
     /// Replaces the derived records of `rows` (a closure) and of every customer `stale` names
     /// with what the rows define, and repairs their links; what it derived.
-    fn replace(&mut self, rows: &[Contact], stale: impl Fn(ContactId) -> bool) -> RebuildReport {
+    fn replace(
+        &mut self,
+        tenant: &TenantId,
+        rows: &[Contact],
+        stale: impl Fn(ContactId) -> bool,
+    ) -> RebuildReport {
         let derived = derive(rows);
         let report = RebuildReport::of(&derived);
         let now = self.now();
@@ -276,17 +327,21 @@ impl State {
                 e.into_iter().chain(c.phone_number.as_ref().map(phone_key))
             })
             .collect();
-        self.customers.retain(|id, _| !stale(*id));
-        self.identifiers
+        let graph = self.graph(tenant);
+        graph.customers.retain(|id, _| !stale(*id));
+        graph
+            .identifiers
             .retain(|key, owner| !stale(*owner) && !values.contains(key));
         for record in derived.customers {
             let (emails, phones) = (record.emails.clone(), record.phone_numbers.clone());
-            self.name(record.primary, &emails, &phones);
-            self.store(record);
+            self.name(tenant, record.primary, &emails, &phones);
+            self.store(tenant, record);
         }
         report
     }
+}
 
+impl Graph {
     fn stored_identifiers(&self) -> Vec<StoredIdentifier> {
         self.identifiers
             .iter()
@@ -301,35 +356,48 @@ impl ContactStore for MemoryStore {
         self.lock().map(drop)
     }
 
-    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
+    async fn identify(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<ConsolidatedContact> {
         let mut state = self.lock()?;
-        let matched = state.matched(request)?;
-        Ok(state.apply(plan(request, matched)))
+        let matched = state.matched(tenant, request)?;
+        Ok(state.apply(tenant, plan(request, matched)))
     }
 
-    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
         let state = self.lock()?;
-        Ok(plan(request, state.matched(request)?).preview())
+        Ok(plan(request, state.matched(tenant, request)?).preview())
     }
 
-    async fn all_contacts(&self) -> Result<Vec<Contact>> {
+    async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         let state = self.lock()?;
-        Ok(state.visible().cloned().collect())
+        Ok(state.visible(tenant).cloned().collect())
     }
 
-    async fn verify(&self) -> Result<VerifyReport> {
+    async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
         let state = self.lock()?;
-        let rows: Vec<Contact> = state.visible().cloned().collect();
-        let records: Vec<CustomerRecord> = state.customers.values().cloned().collect();
-        Ok(verify(&rows, &records, &state.stored_identifiers(), 0))
+        let rows: Vec<Contact> = state.visible(tenant).cloned().collect();
+        let (records, identifiers) = match state.graphs.get(tenant) {
+            Some(graph) => (
+                graph.customers.values().cloned().collect(),
+                graph.stored_identifiers(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(verify(&rows, &records, &identifiers, 0))
     }
 
-    async fn rebuild(&self) -> Result<RebuildReport> {
+    async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
         let mut state = self.lock()?;
-        let rows: Vec<Contact> = state.visible().cloned().collect();
-        state.customers.clear();
-        state.identifiers.clear();
-        Ok(state.replace(&rows, |_| true))
+        let rows: Vec<Contact> = state.visible(tenant).cloned().collect();
+        state.graphs.remove(tenant);
+        Ok(state.replace(tenant, &rows, |_| true))
     }
 
     async fn ping(&self) -> Result<()> {

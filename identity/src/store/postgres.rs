@@ -21,9 +21,10 @@
 //! transaction (`BEGIN`, lock and read in one call, plan, write, `COMMIT`): a plan made under the
 //! locks cannot go stale, so many concurrent writes to one hot customer all make progress.
 //!
-//! Every write takes a shared advisory lock first; applying changes made outside the library
-//! (noted by triggers in `identity_pending`) and `rebuild` take it alone, so they never run beside
-//! a write. Under any isolation level the checks hold: a stricter one turns some of them into
+//! Every call acts for one tenant, and every statement names it. Every write takes its tenant's
+//! shared advisory lock first; applying changes made outside the library (noted by triggers in
+//! `identity_pending`, per tenant) and `rebuild` take it alone, so they never run beside a write
+//! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
 
 mod graph;
@@ -46,6 +47,7 @@ use crate::store::record_cache::RecordCache;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
 };
+use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
 use self::graph::{Failure, Outcome, Written};
@@ -148,18 +150,20 @@ impl PgStore {
     async fn attempt(
         &self,
         conn: &mut PgConnection,
+        tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Outcome<Option<ConsolidatedContact>> {
         for _ in 0..MAX_REPAIRS {
-            let read = graph::read(&mut *conn, request, false, &self.cache).await?;
+            let read = graph::read(&mut *conn, tenant, request, false, &self.cache).await?;
             if read.pending {
-                Self::repair(conn).await?;
+                Self::repair(conn, tenant).await?;
                 continue;
             }
-            match graph::write(&mut *conn, plan(request, read.matched), &self.cache).await? {
+            let plan = plan(request, read.matched);
+            match graph::write(&mut *conn, tenant, plan, &self.cache).await? {
                 Written::Done(answer) => return Ok(Some(answer)),
                 Written::Stale => return Ok(None),
-                Written::Pending => Self::repair(conn).await?,
+                Written::Pending => Self::repair(conn, tenant).await?,
             }
         }
         // outside writers keep writing: let the locked path take over
@@ -170,16 +174,18 @@ impl PgStore {
     async fn attempt_locked(
         &self,
         conn: &mut PgConnection,
+        tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
-        let read = graph::read(&mut *tx, request, true, &self.cache).await?;
+        let read = graph::read(&mut *tx, tenant, request, true, &self.cache).await?;
         if read.pending {
             tx.rollback().await?;
-            Self::repair(conn).await?;
+            Self::repair(conn, tenant).await?;
             return Ok(None);
         }
-        let written = graph::write(&mut *tx, plan(request, read.matched), &self.cache).await?;
+        let plan = plan(request, read.matched);
+        let written = graph::write(&mut *tx, tenant, plan, &self.cache).await?;
         let Written::Done(answer) = written else {
             // a value claimed by a new customer meanwhile (identifiers are not locked)
             tx.rollback().await?;
@@ -189,11 +195,20 @@ impl PgStore {
         Ok(Some(answer))
     }
 
-    /// Applies changes made outside the library to the derived records, on `conn`.
-    async fn repair(conn: &mut PgConnection) -> Outcome<()> {
+    /// Applies changes made outside the library to `tenant`'s derived records, on `conn`.
+    async fn repair(conn: &mut PgConnection, tenant: &TenantId) -> Outcome<()> {
         let mut tx = conn.begin().await?;
-        graph::repair(&mut tx).await?;
+        graph::repair(&mut tx, tenant).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies changes made outside the library to every tenant's derived records.
+    async fn repair_all(&self) -> Outcome<()> {
+        let mut conn = self.pool.acquire().await?;
+        for tenant in graph::pending_tenants(&mut *conn).await? {
+            Self::repair(&mut conn, &tenant).await?;
+        }
         Ok(())
     }
 }
@@ -279,15 +294,18 @@ impl ContactStore for PgStore {
         // an upgrade builds the records of existing rows now, not on the first request
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
-            let repaired = async { Self::repair(&mut *self.pool.acquire().await?).await }.await;
-            match repaired {
+            match self.repair_all().await {
                 Ok(()) => return Ok(()),
                 Err(failure) => broken.retry_or_fail("building customer records", failure)?,
             }
         }
     }
 
-    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
+    async fn identify(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<ConsolidatedContact> {
         let mut broken = BrokenConnections::new(&self.pool);
         let mut locked = false;
         let mut attempt = 0;
@@ -306,9 +324,9 @@ impl ContactStore for PgStore {
             while attempt < MAX_ATTEMPTS {
                 attempt += 1;
                 let outcome = if locked {
-                    self.attempt_locked(&mut conn, request).await
+                    self.attempt_locked(&mut conn, tenant, request).await
                 } else {
-                    self.attempt(&mut conn, request).await
+                    self.attempt(&mut conn, tenant, request).await
                 };
                 match outcome {
                     Ok(Some(answer)) => return Ok(answer),
@@ -332,10 +350,14 @@ impl ContactStore for PgStore {
         })
     }
 
-    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
         let mut broken = BrokenConnections::new(&self.pool);
         let read = loop {
-            match graph::read(&self.pool, request, false, &self.cache).await {
+            match graph::read(&self.pool, tenant, request, false, &self.cache).await {
                 Ok(read) => break read,
                 Err(failure) => broken.retry_or_fail("reading customers", failure)?,
             }
@@ -345,32 +367,32 @@ impl ContactStore for PgStore {
         }
         // the records wait for changes made outside the library: answer from the rows
         let closure = reading!(self, "reading contacts", |conn| {
-            graph::closure(conn, Frontier::from_request(request)).await?
+            graph::closure(conn, tenant, Frontier::from_request(request)).await?
         });
         preview_from_rows(request, &closure.rows)
     }
 
-    async fn all_contacts(&self) -> Result<Vec<Contact>> {
+    async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         Ok(reading!(self, "reading contacts", |conn| graph::all_rows(
-            conn
+            conn, tenant
         )
         .await?))
     }
 
-    async fn verify(&self) -> Result<VerifyReport> {
+    async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
         let (rows, records, identifiers, pending) =
             reading!(self, "reading the identity graph", |conn| {
-                graph::everything(conn).await?
+                graph::everything(conn, tenant).await?
             });
         Ok(verify(&rows, &records, &identifiers, pending))
     }
 
-    async fn rebuild(&self) -> Result<RebuildReport> {
+    async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
             let outcome: Outcome<RebuildReport> = async {
                 let mut tx = self.pool.begin().await?;
-                let derived = graph::rebuild(&mut tx).await?;
+                let derived = graph::rebuild(&mut tx, tenant).await?;
                 tx.commit().await?;
                 Ok(RebuildReport::of(&derived))
             }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::request::IdentifyRequest;
+use crate::tenant::TenantId;
 
 /// Most list entries (values, row ids, secondary ids) held in all: about 100 bytes each, so
 /// some 50 MB at most. When a new record would pass it, everything held is dropped.
@@ -44,7 +45,8 @@ impl Held {
     }
 }
 
-/// Records by primary, and which customer each value asked about belonged to when last read.
+/// Records by primary (ids are unique across tenants), and, per tenant, which customer each
+/// value of a held record belonged to when last read.
 #[derive(Debug, Default)]
 pub(crate) struct RecordCache {
     inner: Mutex<Records>,
@@ -53,9 +55,17 @@ pub(crate) struct RecordCache {
 #[derive(Debug, Default)]
 struct Records {
     records: HashMap<ContactId, Held>,
+    hints: HashMap<TenantId, Hints>,
+    /// Values remembered in all tenants.
+    hinted: usize,
+    entries: usize,
+}
+
+/// One tenant's values, each naming the customer that held it.
+#[derive(Debug, Default)]
+struct Hints {
     emails: HashMap<Email, ContactId>,
     phones: HashMap<Phone, ContactId>,
-    entries: usize,
 }
 
 /// The size of a record in list entries (its base shares them).
@@ -64,16 +74,19 @@ fn weight(record: &CustomerRecord) -> usize {
 }
 
 impl RecordCache {
-    /// The records held for the request's email and phone (at most two, distinct).
-    pub(crate) fn held_for(&self, request: &IdentifyRequest) -> Vec<Held> {
+    /// The records held for the request's email and phone in `tenant` (at most two, distinct).
+    pub(crate) fn held_for(&self, tenant: &TenantId, request: &IdentifyRequest) -> Vec<Held> {
         let held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(hints) = held.hints.get(tenant) else {
+            return Vec::new();
+        };
         let by_email = request
             .email()
-            .and_then(|e| held.emails.get(e))
+            .and_then(|e| hints.emails.get(e))
             .and_then(|p| held.records.get(p));
         let by_phone = request
             .phone_number()
-            .and_then(|p| held.phones.get(p))
+            .and_then(|p| hints.phones.get(p))
             .and_then(|p| held.records.get(p));
         let mut found: Vec<Held> = by_email.into_iter().cloned().collect();
         if let Some(h) = by_phone
@@ -94,7 +107,7 @@ impl RecordCache {
     /// values belong to it (so a later request with any of them finds it). Only the values not
     /// remembered yet are added: those past the end of the record replaced when both share a
     /// base (the tail grew), else all of them (a new base: a merge, or every 32nd row).
-    pub(crate) fn keep(&self, held: Held) {
+    pub(crate) fn keep(&self, tenant: &TenantId, held: Held) {
         let size = weight(&held.record);
         if size > MAX_ENTRIES / 2 {
             return; // one customer may not push out every other
@@ -112,20 +125,22 @@ impl RecordCache {
             }
             records.entries -= weight(&old.record);
         }
-        if records.entries + size > MAX_ENTRIES
-            || records.emails.len() + records.phones.len() + size / 2 > MAX_HINTS
-        {
+        if records.entries + size > MAX_ENTRIES || records.hinted + size / 2 > MAX_HINTS {
             *records = Records::default();
             (emails_from, phones_from) = (0, 0);
         }
         records.entries += size;
         records.records.insert(record.primary, held);
+        let Records { hints, hinted, .. } = &mut *records;
+        let hints = hints.entry(tenant.clone()).or_default();
+        let before = hints.emails.len() + hints.phones.len();
         for email in &record.emails.from_index(emails_from) {
-            records.emails.insert(email.clone(), record.primary);
+            hints.emails.insert(email.clone(), record.primary);
         }
         for phone in &record.phone_numbers.from_index(phones_from) {
-            records.phones.insert(phone.clone(), record.primary);
+            hints.phones.insert(phone.clone(), record.primary);
         }
+        *hinted += hints.emails.len() + hints.phones.len() - before;
     }
 }
 
@@ -143,6 +158,10 @@ mod tests {
         );
         r.version = version;
         Held::whole(r)
+    }
+
+    fn tenant() -> TenantId {
+        TenantId::default()
     }
 
     fn request(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
@@ -168,18 +187,18 @@ mod tests {
     fn a_kept_record_is_found_by_any_of_its_values() {
         let cache = RecordCache::default();
         let first = record(1, "a@x.io", 7);
-        cache.keep(with_row(&first, 2, "b@x.io", 8));
+        cache.keep(&tenant(), with_row(&first, 2, "b@x.io", 8));
         for req in [
             request(Some("a@x.io"), None),
             request(Some("b@x.io"), Some("9")),
         ] {
-            let held = cache.held_for(&req);
+            let held = cache.held_for(&tenant(), &req);
             assert_eq!(held.len(), 1);
             assert_eq!((held[0].record.version, held[0].base.version), (8, 7));
         }
         assert!(
             cache
-                .held_for(&request(Some("c@x.io"), Some("9")))
+                .held_for(&tenant(), &request(Some("c@x.io"), Some("9")))
                 .is_empty()
         );
     }
@@ -188,19 +207,20 @@ mod tests {
     fn a_newer_version_replaces_the_older_and_adds_only_its_new_values() {
         let cache = RecordCache::default();
         let first = record(1, "a@x.io", 7);
-        cache.keep(first.clone());
-        cache.keep(with_row(&first, 2, "b@x.io", 9));
-        let held = cache.held_for(&request(Some("b@x.io"), None));
+        cache.keep(&tenant(), first.clone());
+        cache.keep(&tenant(), with_row(&first, 2, "b@x.io", 9));
+        let held = cache.held_for(&tenant(), &request(Some("b@x.io"), None));
         assert_eq!(held[0].record.version, 9);
         let inner = cache.inner.lock().unwrap();
         assert_eq!(inner.entries, 2 * 2 + 1 + 1);
-        assert_eq!(inner.emails.len(), 2);
+        assert_eq!(inner.hints[&tenant()].emails.len(), 2);
+        assert_eq!(inner.hinted, 2);
     }
 
     #[test]
     fn a_value_moved_to_another_customer_follows_it() {
         let cache = RecordCache::default();
-        cache.keep(record(1, "a@x.io", 7));
+        cache.keep(&tenant(), record(1, "a@x.io", 7));
         let mut merged = (*record(2, "b@x.io", 0).record).clone();
         merged.add_row(
             ContactId::new(1),
@@ -209,9 +229,27 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH,
         );
         merged.version = 8;
-        cache.keep(Held::whole(merged));
-        let held = cache.held_for(&request(Some("a@x.io"), None));
+        cache.keep(&tenant(), Held::whole(merged));
+        let held = cache.held_for(&tenant(), &request(Some("a@x.io"), None));
         assert_eq!(held[0].record.primary, ContactId::new(2));
+    }
+
+    #[test]
+    fn a_record_is_found_only_in_its_own_tenant() {
+        let cache = RecordCache::default();
+        cache.keep(&tenant(), record(1, "a@x.io", 7));
+        let other = TenantId::parse("shop-2").unwrap();
+        assert!(
+            cache
+                .held_for(&other, &request(Some("a@x.io"), None))
+                .is_empty()
+        );
+        assert_eq!(
+            cache
+                .held_for(&tenant(), &request(Some("a@x.io"), None))
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -224,8 +262,13 @@ mod tests {
             Some(&Phone::parse("1").unwrap()),
             OffsetDateTime::UNIX_EPOCH,
         );
-        cache.keep(Held::whole(r));
-        assert_eq!(cache.held_for(&request(Some("a@x.io"), Some("1"))).len(), 1);
+        cache.keep(&tenant(), Held::whole(r));
+        assert_eq!(
+            cache
+                .held_for(&tenant(), &request(Some("a@x.io"), Some("1")))
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -235,7 +278,7 @@ mod tests {
         for i in 0..=(MAX_ENTRIES / per) {
             let email = format!("c{i}@x.io");
             let n = i64::try_from(i).unwrap() + 1;
-            cache.keep(record(n, &email, n));
+            cache.keep(&tenant(), record(n, &email, n));
         }
         let held = cache.inner.lock().unwrap();
         assert!(held.entries <= MAX_ENTRIES);

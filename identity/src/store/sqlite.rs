@@ -29,6 +29,7 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
 };
+use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
 /// The SQLite store. Cheap to clone (it is a pool handle).
@@ -39,7 +40,8 @@ use crate::verify::{VerifyReport, verify};
 /// let store = SqliteStore::connect("sqlite::memory:").await?;
 /// store.migrate().await?;
 /// let req = IdentifyRequest::parse(None, Some("+1 555 0100"))?;
-/// assert_eq!(store.identify(&req).await?.phone_numbers[0].as_str(), "+15550100");
+/// let tenant = identity::TenantId::default();
+/// assert_eq!(store.identify(&tenant, &req).await?.phone_numbers[0].as_str(), "+15550100");
 /// # Ok::<(), identity::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
@@ -126,9 +128,9 @@ impl SqliteStore {
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`), with changes made outside the library
-    /// applied first when `repair`; `Ok(None)` when the database is busy (another process
-    /// writes).
-    async fn begin_write(&self, repair: bool) -> Result<Option<WriteTx>> {
+    /// to the tenant `repair` names applied first; `Ok(None)` when the database is busy
+    /// (another process writes).
+    async fn begin_write(&self, repair: Option<&TenantId>) -> Result<Option<WriteTx>> {
         let queue = self.writer.clone().lock_owned().await;
         let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
             Ok(tx) => tx,
@@ -136,18 +138,30 @@ impl SqliteStore {
             Err(e) => return Err(Error::store("starting a write", e)),
         };
         set_writer(&mut tx, true).await?;
-        if repair {
-            records::repair(&mut tx).await?;
+        if let Some(tenant) = repair {
+            records::repair(&mut tx, tenant).await?;
         }
         Ok(Some(WriteTx { tx, _queue: queue }))
     }
 }
 
 impl SqliteStore {
-    /// Applies changes made outside the library to the derived records now.
+    /// Applies changes made outside the library to the derived records of every tenant now.
     async fn apply_pending(&self) -> Result<()> {
+        let tenants = {
+            let mut conn = self.read_snapshot().await?;
+            records::pending_tenants(&mut conn).await?
+        };
+        for tenant in tenants {
+            self.apply_pending_of(&tenant).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies changes made outside the library to `tenant`'s derived records now.
+    async fn apply_pending_of(&self, tenant: &TenantId) -> Result<()> {
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(write) = self.begin_write(true).await?
+            if let Some(write) = self.begin_write(Some(tenant)).await?
                 && write.commit().await?
             {
                 return Ok(());
@@ -221,17 +235,22 @@ impl ContactStore for SqliteStore {
         }
     }
 
-    async fn identify(&self, request: &IdentifyRequest) -> Result<ConsolidatedContact> {
-        let read = records::read(&self.pool, request).await?;
+    async fn identify(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<ConsolidatedContact> {
+        let read = records::read(&self.pool, tenant, request).await?;
         if !read.pending
             && let Plan::Unchanged(answer) = plan(request, read.matched)
         {
             return Ok(answer);
         }
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(true).await? {
-                let read = records::read(&mut *write.tx, request).await?;
-                let answer = records::apply(&mut write.tx, plan(request, read.matched)).await?;
+            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
+                let read = records::read(&mut *write.tx, tenant, request).await?;
+                let plan = plan(request, read.matched);
+                let answer = records::apply(&mut write.tx, tenant, plan).await?;
                 if write.commit().await? {
                     return Ok(answer);
                 }
@@ -243,33 +262,39 @@ impl ContactStore for SqliteStore {
         })
     }
 
-    async fn lookup(&self, request: &IdentifyRequest) -> Result<Option<ConsolidatedContact>> {
-        let read = records::read(&self.pool, request).await?;
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
+        let read = records::read(&self.pool, tenant, request).await?;
         if !read.pending {
             return Ok(plan(request, read.matched).preview());
         }
         // the records wait for changes made outside the library: answer from the rows
         let mut conn = self.read_snapshot().await?;
-        let closure = records::closure(&mut conn, Frontier::from_request(request)).await?;
+        let frontier = Frontier::from_request(request);
+        let closure = records::closure(&mut conn, tenant, frontier).await?;
         preview_from_rows(request, &closure.rows)
     }
 
-    async fn all_contacts(&self) -> Result<Vec<Contact>> {
+    async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         let mut conn = self.read_snapshot().await?;
-        records::all_rows(&mut conn).await
+        records::all_rows(&mut conn, tenant).await
     }
 
-    async fn verify(&self) -> Result<VerifyReport> {
+    async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
         let mut conn = self.read_snapshot().await?;
-        let (rows, customers, identifiers, pending) = records::everything(&mut conn).await?;
+        let (rows, customers, identifiers, pending) =
+            records::everything(&mut conn, tenant).await?;
         Ok(verify(&rows, &customers, &identifiers, pending))
     }
 
-    async fn rebuild(&self) -> Result<RebuildReport> {
+    async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
         for attempt in 1..=MAX_ATTEMPTS {
             // the rebuild applies every pending change too, and reports its relinks
-            if let Some(mut write) = self.begin_write(false).await? {
-                let derived = records::rebuild(&mut write.tx).await?;
+            if let Some(mut write) = self.begin_write(None).await? {
+                let derived = records::rebuild(&mut write.tx, tenant).await?;
                 if write.commit().await? {
                     return Ok(RebuildReport::of(&derived));
                 }

@@ -2,11 +2,12 @@
 //! that every language checks against one copy of it.
 //!
 //! `identity-oracle check <postgres-url> [--requests]` counts the violations of I1-I4 in SQL
-//! and, with `--requests`, reads every request a test sent (JSON lines
-//! `{"email": ..., "phoneNumber": ...}` on standard input) and compares the stored customers
-//! with the union-find over them. It prints a JSON report and exits 0 when everything holds,
+//! (within every tenant) and, with `--requests`, reads every request a test sent (JSON lines
+//! `{"email": ..., "phoneNumber": ..., "tenant": ...}` on standard input; no tenant means the
+//! default) and compares each tenant's stored customers with the union-find over its requests. It prints a JSON report and exits 0 when everything holds,
 //! 1 when something does not, 2 on bad usage.
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -36,31 +37,38 @@ async fn main() -> ExitCode {
     let mut ok = violations.values().all(|n| *n == 0);
     let mut report = json!({"violations": violations});
     if with_requests {
-        let mut model = Model::default();
+        let mut models: BTreeMap<String, Model> = BTreeMap::new();
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             if line.trim().is_empty() {
                 continue;
             }
-            match IdentifyRequest::from_json(line.as_bytes()) {
-                Ok(request) => model.add(&request),
+            match parse_line(&line) {
+                Ok((tenant, request)) => models.entry(tenant).or_default().add(&request),
                 Err(e) => {
                     eprintln!("identity-oracle: request {line} is invalid: {e}");
                     return ExitCode::from(2);
                 }
             }
         }
-        let rows = identity_testkit::visible_rows(&pool).await;
-        let (expected, stored) = (model.customers(), stored_customers(&rows));
-        let same = expected == stored;
-        ok &= same;
-        report["customers"] = json!({
-            "match": same,
-            "model": expected.len(),
-            "stored": stored.len(),
-            "only_in_model": expected.difference(&stored).take(5).collect::<Vec<_>>(),
-            "only_stored": stored.difference(&expected).take(5).collect::<Vec<_>>(),
-        });
+        let mut tenants = serde_json::Map::new();
+        for (tenant, model) in &mut models {
+            let rows = identity_testkit::visible_rows(&pool, tenant).await;
+            let (expected, stored) = (model.customers(), stored_customers(&rows));
+            let same = expected == stored;
+            ok &= same;
+            tenants.insert(
+                tenant.clone(),
+                json!({
+                    "match": same,
+                    "model": expected.len(),
+                    "stored": stored.len(),
+                    "only_in_model": expected.difference(&stored).take(5).collect::<Vec<_>>(),
+                    "only_stored": stored.difference(&expected).take(5).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        report["customers"] = tenants.into();
     }
     report["ok"] = json!(ok);
     println!("{report}");
@@ -70,4 +78,17 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A request line: its tenant (`default` when absent) and the request.
+fn parse_line(line: &str) -> Result<(String, IdentifyRequest), String> {
+    let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let tenant = match value.as_object_mut().and_then(|o| o.remove("tenant")) {
+        None => identity::TenantId::DEFAULT.to_owned(),
+        Some(serde_json::Value::String(t)) => t,
+        Some(other) => return Err(format!("tenant must be a string, got {other}")),
+    };
+    let request =
+        IdentifyRequest::from_json(value.to_string().as_bytes()).map_err(|e| e.to_string())?;
+    Ok((tenant, request))
 }

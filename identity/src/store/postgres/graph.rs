@@ -16,39 +16,48 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
 use crate::store::record_cache::{Held, RecordCache};
 use crate::store::{ContactRow, RecordText, decode_rows};
+use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::records::{self, Appended, Lists};
 
-const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3, $4)";
-const LOCK: &str = "SELECT * FROM identity_lock($1, $2)";
-const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2)";
-const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7)";
-const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3, $4, $5)";
+const LOCK: &str = "SELECT * FROM identity_lock($1, $2, $3)";
+const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3)";
+const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8)";
+const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
-FROM contact WHERE deleted_at IS NULL ORDER BY id";
+FROM contact WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY id";
 
 const STEP_ROWS: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
-WHERE deleted_at IS NULL
+WHERE tenant_id = $4 AND deleted_at IS NULL
   AND (id = ANY($1) OR linked_id = ANY($1) OR email = ANY($2) OR phone_number = ANY($3))";
 
 const STEP_OWNERS: &str = "\
 SELECT customer_id FROM identity_identifier
-WHERE (kind = 'email' AND value = ANY($1)) OR (kind = 'phone' AND value = ANY($2))";
+WHERE tenant_id = $3
+  AND ((kind = 'email' AND value = ANY($1)) OR (kind = 'phone' AND value = ANY($2)))";
 
-/// The repair and rebuild take this lock alone; every write takes it shared.
+/// A tenant's repair and rebuild take its lock alone; every write of the tenant takes it shared.
 const LOCK_GRAPH: &str = "\
-SELECT pg_advisory_xact_lock(hashtextextended('identity:graph', 0)),
+SELECT pg_advisory_xact_lock(hashtextextended('identity:graph:' || $1, 0)),
        set_config('identity.internal', 'on', true)";
 
-/// Removes applied changes from the journal (`$1`: these ids; NULL: all) and from the count
-/// every read checks.
+/// Removes applied changes of tenant `$2` from the journal (`$1`: these ids; NULL: all) and
+/// from the count every read checks.
 const FORGET_PENDING: &str = "\
-WITH gone AS (DELETE FROM identity_pending WHERE $1::bigint[] IS NULL OR id = ANY($1) RETURNING 1)
-UPDATE identity_state SET pending = pending - (SELECT count(*) FROM gone)";
+WITH gone AS (
+    DELETE FROM identity_pending WHERE tenant_id = $2 AND ($1::bigint[] IS NULL OR id = ANY($1))
+    RETURNING 1
+)
+UPDATE identity_tenant SET pending = pending - (SELECT count(*) FROM gone), updated_at = clock_timestamp()
+WHERE tenant_id = $2";
+
+/// The tenants whose records wait for changes made outside the library.
+const PENDING_TENANTS: &str = "SELECT tenant_id FROM identity_tenant WHERE pending > 0";
 
 const RELINK: &str = "\
 UPDATE contact AS c
@@ -56,12 +65,13 @@ SET linked_id = r.linked_id,
     link_precedence = CASE WHEN r.linked_id IS NULL THEN 'primary' ELSE 'secondary' END,
     updated_at = clock_timestamp()
 FROM unnest($1::bigint[], $2::bigint[]) AS r(id, linked_id)
-WHERE c.id = r.id";
+WHERE c.tenant_id = $3 AND c.id = r.id";
 
 const INSERT_RECORDS: &str = "\
-INSERT INTO identity_customer (primary_id, version, base_version, created_at, last_row_at, emails,
-    email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids)
-SELECT p, v, v, c, l, string_to_array(e, E'\\n'), string_to_array(er, ',')::bigint[],
+INSERT INTO identity_customer (tenant_id, primary_id, version, base_version, created_at,
+    last_row_at, emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone,
+    secondary_ids)
+SELECT $11, p, v, v, c, l, string_to_array(e, E'\\n'), string_to_array(er, ',')::bigint[],
        string_to_array(ph, E'\\n'), string_to_array(pr, ',')::bigint[], he, hp,
        string_to_array(s, ',')::bigint[]
 FROM (SELECT nextval('identity_version_seq') AS v, *
@@ -70,8 +80,8 @@ FROM (SELECT nextval('identity_version_seq') AS v, *
            AS r(p, c, l, e, er, ph, pr, he, hp, s)) AS numbered";
 
 const INSERT_IDENTIFIERS: &str = "\
-INSERT INTO identity_identifier (kind, value, customer_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])";
+INSERT INTO identity_identifier (tenant_id, kind, value, customer_id)
+SELECT $4, * FROM unnest($1::text[], $2::text[], $3::bigint[])";
 
 /// A failure inside the store: from the driver (maybe retryable: the caller decides) or from the
 /// domain (final).
@@ -106,6 +116,7 @@ pub(crate) struct Read {
 /// version come from it; the others come in full and are kept there.
 pub(crate) async fn read<'e, E>(
     executor: E,
+    tenant: &TenantId,
     request: &IdentifyRequest,
     locked: bool,
     cache: &RecordCache,
@@ -117,9 +128,10 @@ where
     let held = if locked {
         Vec::new()
     } else {
-        cache.held_for(request)
+        cache.held_for(tenant, request)
     };
     let query = sqlx::query(if locked { LOCK } else { READ })
+        .bind(tenant.as_str())
         .bind(request.email().map(Email::as_str))
         .bind(request.phone_number().map(Phone::as_str));
     let query = if locked {
@@ -143,7 +155,7 @@ where
             continue;
         };
         if sent {
-            cache.keep(record.clone());
+            cache.keep(tenant, record.clone());
         }
         found.push(Arc::unwrap_or_clone(record.record));
     }
@@ -173,7 +185,12 @@ fn status(code: i64) -> Option<Written> {
 
 /// Writes a plan (not `Unchanged`) with one call of its SQL function, and keeps the record it
 /// leaves in `cache` when it can tell what that record is.
-pub(crate) async fn write<'e, E>(executor: E, plan: Plan, cache: &RecordCache) -> Outcome<Written>
+pub(crate) async fn write<'e, E>(
+    executor: E,
+    tenant: &TenantId,
+    plan: Plan,
+    cache: &RecordCache,
+) -> Outcome<Written>
 where
     E: Executor<'e, Database = Postgres>,
 {
@@ -181,16 +198,18 @@ where
         Plan::Unchanged(answer) => Ok(Written::Done(answer)),
         Plan::NewCustomer(new) => {
             let code: i64 = sqlx::query_scalar(NEW_CUSTOMER)
+                .bind(tenant.as_str())
                 .bind(new.email.as_ref().map(Email::as_str))
                 .bind(new.phone_number.as_ref().map(Phone::as_str))
                 .fetch_one(executor)
                 .await?;
             Ok(status(code).unwrap_or_else(|| Written::Done(new.answer(ContactId::new(code)))))
         }
-        Plan::AddRow(add) => add_row(executor, add, cache).await,
+        Plan::AddRow(add) => add_row(executor, tenant, add, cache).await,
         Plan::Merge(merge) => {
             let m = &merge.merged;
             let code: i64 = sqlx::query_scalar(MERGE)
+                .bind(tenant.as_str())
                 .bind(m.primary.get())
                 .bind(merge.kept_version)
                 .bind(merge.absorbed.get())
@@ -223,7 +242,7 @@ where
                 ..merge.merged
             };
             let answer = merged.answer();
-            cache.keep(Held::whole(merged));
+            cache.keep(tenant, Held::whole(merged));
             Ok(Written::Done(answer))
         }
     }
@@ -232,12 +251,18 @@ where
 /// Appends a secondary row (`identity_add_row`): one round trip. When the customer changed since
 /// the read, the answer is the record as it is now: its tail as sent, on the base held (or sent
 /// when the held one is not the current).
-async fn add_row<'e, E>(executor: E, add: AddRow, cache: &RecordCache) -> Outcome<Written>
+async fn add_row<'e, E>(
+    executor: E,
+    tenant: &TenantId,
+    add: AddRow,
+    cache: &RecordCache,
+) -> Outcome<Written>
 where
     E: Executor<'e, Database = Postgres>,
 {
     let held_base = cache.base_of(add.customer.primary);
     let row: PgRow = sqlx::query(ADD_ROW)
+        .bind(tenant.as_str())
         .bind(add.customer.primary.get())
         .bind(add.customer.version)
         .bind(held_base.as_ref().map_or(-1, |b| b.version))
@@ -279,22 +304,28 @@ where
         }
     };
     let answer = held.record.answer();
-    cache.keep(held);
+    cache.keep(tenant, held);
     Ok(Written::Done(answer))
 }
 
-/// Walks from `frontier` to every connected row (one query pair per step).
-pub(crate) async fn closure(conn: &mut PgConnection, mut frontier: Frontier) -> Outcome<Closure> {
+/// Walks from `frontier` to every connected row of `tenant` (one query pair per step).
+pub(crate) async fn closure(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    mut frontier: Frontier,
+) -> Outcome<Closure> {
     while let Some(s) = frontier.next_step() {
         let rows: Vec<ContactRow> = sqlx::query_as(STEP_ROWS)
             .bind(&s.ids)
             .bind(&s.emails)
             .bind(&s.phones)
+            .bind(tenant.as_str())
             .fetch_all(&mut *conn)
             .await?;
         let owners: Vec<i64> = sqlx::query_scalar(STEP_OWNERS)
             .bind(&s.emails)
             .bind(&s.phones)
+            .bind(tenant.as_str())
             .fetch_all(&mut *conn)
             .await?;
         frontier.absorb(decode_rows(rows)?, owners);
@@ -302,27 +333,49 @@ pub(crate) async fn closure(conn: &mut PgConnection, mut frontier: Frontier) -> 
     Ok(frontier.finish())
 }
 
-/// Every visible row, by id.
-pub(crate) async fn all_rows<'e, E>(executor: E) -> Outcome<Vec<Contact>>
+/// Every visible row of `tenant`, by id.
+pub(crate) async fn all_rows<'e, E>(executor: E, tenant: &TenantId) -> Outcome<Vec<Contact>>
 where
     E: Executor<'e, Database = Postgres>,
 {
-    let rows: Vec<ContactRow> = sqlx::query_as(SELECT_ALL).fetch_all(executor).await?;
+    let rows: Vec<ContactRow> = sqlx::query_as(SELECT_ALL)
+        .bind(tenant.as_str())
+        .fetch_all(executor)
+        .await?;
     Ok(decode_rows(rows)?)
+}
+
+/// The tenants whose records wait for changes made outside the library (a tenant id written by
+/// hand that the library cannot name is left for verify to report).
+pub(crate) async fn pending_tenants<'e, E>(executor: E) -> Outcome<Vec<TenantId>>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let tenants: Vec<String> = sqlx::query_scalar(PENDING_TENANTS)
+        .fetch_all(executor)
+        .await?;
+    Ok(tenants
+        .iter()
+        .filter_map(|t| TenantId::parse(t).ok())
+        .collect())
 }
 
 /// More pending changes than this are applied by a rebuild rather than one walk.
 const REPAIR_LIMIT: i64 = 10_000;
 
-/// Applies the changes made outside the library (or rebuilds) in the caller's transaction,
-/// holding the graph lock alone. `Ok(None)` when nothing waited.
-pub(crate) async fn repair(tx: &mut PgConnection) -> Outcome<Option<Derived>> {
-    sqlx::query(LOCK_GRAPH).execute(&mut *tx).await?;
+/// Applies the changes made outside the library to `tenant` (or rebuilds it) in the caller's
+/// transaction, holding the tenant's graph lock alone. `Ok(None)` when nothing waited.
+pub(crate) async fn repair(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Option<Derived>> {
+    sqlx::query(LOCK_GRAPH)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
     let entries: Vec<PendingRow> = sqlx::query_as(
         "SELECT id, contact_id, old_linked_id, new_linked_id, old_email, new_email, old_phone, new_phone
-         FROM identity_pending ORDER BY id LIMIT $1",
+         FROM identity_pending WHERE tenant_id = $2 ORDER BY id LIMIT $1",
     )
     .bind(REPAIR_LIMIT + 1)
+    .bind(tenant.as_str())
     .fetch_all(&mut *tx)
     .await?;
     if entries.is_empty() {
@@ -330,55 +383,69 @@ pub(crate) async fn repair(tx: &mut PgConnection) -> Outcome<Option<Derived>> {
     }
     let frontier = Frontier::from_pending(&entries);
     let Some(frontier) = frontier.filter(|_| entries.len() as i64 <= REPAIR_LIMIT) else {
-        return rebuild_locked(tx).await.map(Some);
+        return rebuild_locked(tx, tenant).await.map(Some);
     };
-    let closure = closure(tx, frontier).await?;
+    let closure = closure(tx, tenant, frontier).await?;
     let derived = derive(&closure.rows);
-    sqlx::query("DELETE FROM identity_customer WHERE primary_id = ANY($1)")
+    sqlx::query("DELETE FROM identity_customer WHERE tenant_id = $2 AND primary_id = ANY($1)")
         .bind(&closure.ids)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "DELETE FROM identity_identifier WHERE customer_id = ANY($1)
-            OR (kind = 'email' AND value = ANY($2)) OR (kind = 'phone' AND value = ANY($3))",
+        "DELETE FROM identity_identifier WHERE tenant_id = $4 AND (customer_id = ANY($1)
+            OR (kind = 'email' AND value = ANY($2)) OR (kind = 'phone' AND value = ANY($3)))",
     )
     .bind(&closure.ids)
     .bind(&closure.emails)
     .bind(&closure.phones)
+    .bind(tenant.as_str())
     .execute(&mut *tx)
     .await?;
-    write_derived(tx, &derived).await?;
+    write_derived(tx, tenant, &derived).await?;
     // last, as the triggers of other writers do: rows first, then the count
     sqlx::query(FORGET_PENDING)
         .bind(entries.iter().map(|e| e.0).collect::<Vec<_>>())
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
     Ok(Some(derived))
 }
 
-/// Recomputes every derived record in the caller's transaction, holding the graph lock alone.
-pub(crate) async fn rebuild(tx: &mut PgConnection) -> Outcome<Derived> {
-    sqlx::query(LOCK_GRAPH).execute(&mut *tx).await?;
-    rebuild_locked(tx).await
-}
-
-async fn rebuild_locked(tx: &mut PgConnection) -> Outcome<Derived> {
-    let rows = all_rows(&mut *tx).await?;
-    let derived = derive(&rows);
-    sqlx::raw_sql("DELETE FROM identity_identifier; DELETE FROM identity_customer;")
+/// Recomputes every derived record of `tenant` in the caller's transaction, holding the
+/// tenant's graph lock alone.
+pub(crate) async fn rebuild(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Derived> {
+    sqlx::query(LOCK_GRAPH)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
-    write_derived(tx, &derived).await?;
+    rebuild_locked(tx, tenant).await
+}
+
+async fn rebuild_locked(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Derived> {
+    let rows = all_rows(&mut *tx, tenant).await?;
+    let derived = derive(&rows);
+    for delete in [
+        "DELETE FROM identity_identifier WHERE tenant_id = $1",
+        "DELETE FROM identity_customer WHERE tenant_id = $1",
+    ] {
+        sqlx::query(delete)
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    write_derived(tx, tenant, &derived).await?;
     // last, as the triggers of other writers do: rows first, then the count
     sqlx::query(FORGET_PENDING)
         .bind(None::<Vec<i64>>)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
     Ok(derived)
 }
 
 /// Writes a derivation: relinks, then records and identifiers, in batches.
-async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> {
+async fn write_derived(tx: &mut PgConnection, tenant: &TenantId, derived: &Derived) -> Outcome<()> {
     const BATCH: usize = 5_000;
     for batch in derived.relinks.chunks(BATCH) {
         let ids: Vec<i64> = batch.iter().map(|(id, _)| id.get()).collect();
@@ -389,6 +456,7 @@ async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> 
         sqlx::query(RELINK)
             .bind(ids)
             .bind(links)
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
     }
@@ -416,6 +484,7 @@ async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> 
                     .collect::<Vec<_>>(),
             )
             .bind(column(|t| &t.secondary_ids))
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
         let mut kinds = Vec::new();
@@ -437,6 +506,7 @@ async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> 
             .bind(kinds)
             .bind(values)
             .bind(owners)
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
     }
@@ -446,19 +516,21 @@ async fn write_derived(tx: &mut PgConnection, derived: &Derived) -> Outcome<()> 
 /// Everything `verify` compares: rows, records, identifiers and the number of pending changes.
 pub(crate) async fn everything(
     conn: &mut PgConnection,
+    tenant: &TenantId,
 ) -> Outcome<(
     Vec<Contact>,
     Vec<CustomerRecord>,
     Vec<StoredIdentifier>,
     u64,
 )> {
-    let rows = all_rows(&mut *conn).await?;
+    let rows = all_rows(&mut *conn, tenant).await?;
     let stored: Vec<PgRow> = sqlx::query(
         "SELECT primary_id, version, base_version, created_at, last_row_at, primary_has_email,
                 primary_has_phone, emails, email_rows, phones, phone_rows, secondary_ids,
                 tail_emails, tail_email_rows, tail_phones, tail_phone_rows, tail_secondary_ids
-         FROM identity_customer",
+         FROM identity_customer WHERE tenant_id = $1",
     )
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await?;
     let mut found = Vec::with_capacity(stored.len());
@@ -468,14 +540,18 @@ pub(crate) async fn everything(
             found.push(Arc::unwrap_or_clone(held.record));
         }
     }
-    let identifiers: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT kind, value, customer_id FROM identity_identifier")
-            .fetch_all(&mut *conn)
-            .await?;
+    let identifiers: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT kind, value, customer_id FROM identity_identifier WHERE tenant_id = $1",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
     let identifiers = stored_identifiers(identifiers);
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM identity_pending")
-        .fetch_one(&mut *conn)
-        .await?;
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM identity_pending WHERE tenant_id = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
     Ok((
         rows,
         found,

@@ -13,66 +13,77 @@ use crate::plan::{Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
 use crate::store::{ContactRow, RecordText, decode_rows};
+use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-/// The customers holding `?1` (email) and `?2` (phone), one row each with the kinds it holds,
-/// and a last row `pending` when changes made outside the library wait to be applied.
+/// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
+/// kinds it holds, and a last row `pending` when changes made outside the library wait to be
+/// applied to the tenant's records.
 const READ: &str = "\
 WITH hit AS (
-    SELECT kind, customer_id FROM identity_identifier WHERE kind = 'email' AND value = ?1
+    SELECT kind, customer_id FROM identity_identifier
+    WHERE tenant_id = ?3 AND kind = 'email' AND value = ?1
     UNION ALL
-    SELECT kind, customer_id FROM identity_identifier WHERE kind = 'phone' AND value = ?2
+    SELECT kind, customer_id FROM identity_identifier
+    WHERE tenant_id = ?3 AND kind = 'phone' AND value = ?2
 )
 SELECT group_concat(hit.kind), hit.customer_id, c.version, c.created_at, c.last_row_at,
        c.emails, c.email_rows, c.phones, c.phone_rows, c.primary_has_email,
        c.primary_has_phone, c.secondary_ids
-FROM hit LEFT JOIN identity_customer AS c ON c.primary_id = hit.customer_id
+FROM hit LEFT JOIN identity_customer AS c
+    ON c.tenant_id = ?3 AND c.primary_id = hit.customer_id
 GROUP BY hit.customer_id
 UNION ALL
 SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-WHERE EXISTS (SELECT 1 FROM identity_pending)";
+WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)";
 
 const SELECT_RECORDS: &str = "\
 SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
        phone_rows, primary_has_email, primary_has_phone, secondary_ids
-FROM identity_customer";
+FROM identity_customer WHERE tenant_id = ?1";
 
 const UPSERT_RECORD: &str = "\
-INSERT OR REPLACE INTO identity_customer (primary_id, version, created_at, last_row_at, emails,
-    email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+INSERT OR REPLACE INTO identity_customer (tenant_id, primary_id, version, created_at, last_row_at,
+    emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids,
+    updated_at)
+VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 const INSERT_IDENTIFIER: &str = "\
-INSERT OR REPLACE INTO identity_identifier (kind, value, customer_id) VALUES (?1, ?2, ?3)";
+INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
+VALUES (?4, ?1, ?2, ?3)";
 
 const INSERT_CONTACT: &str = "\
-INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+INSERT INTO contact (tenant_id, email, phone_number, linked_id, link_precedence, created_at,
+    updated_at)
+VALUES (?6, ?1, ?2, ?3, ?4, ?5, ?5)
 RETURNING id";
 
-/// Relinks the rows in the JSON array `?1` as `?2` (primary id, or NULL for a primary).
+/// Relinks the rows of tenant `?4` in the JSON array `?1` as `?2` (primary id, or NULL for a
+/// primary).
 const RELINK: &str = "\
 UPDATE contact
 SET linked_id = ?2, link_precedence = CASE WHEN ?2 IS NULL THEN 'primary' ELSE 'secondary' END,
     updated_at = ?3
-WHERE id IN (SELECT value FROM json_each(?1)) AND deleted_at IS NULL";
+WHERE tenant_id = ?4 AND id IN (SELECT value FROM json_each(?1)) AND deleted_at IS NULL";
 
-/// One step of a closure walk: visible rows by id, linked id, email or phone (JSON arrays).
+/// One step of a closure walk in tenant `?4`: visible rows by id, linked id, email or phone
+/// (JSON arrays).
 const STEP_ROWS: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
-WHERE deleted_at IS NULL AND (
+WHERE tenant_id = ?4 AND deleted_at IS NULL AND (
     id IN (SELECT value FROM json_each(?1)) OR linked_id IN (SELECT value FROM json_each(?1))
     OR email IN (SELECT value FROM json_each(?2))
     OR phone_number IN (SELECT value FROM json_each(?3)))";
 
 const STEP_OWNERS: &str = "\
 SELECT customer_id FROM identity_identifier
-WHERE (kind = 'email' AND value IN (SELECT value FROM json_each(?1)))
-   OR (kind = 'phone' AND value IN (SELECT value FROM json_each(?2)))";
+WHERE tenant_id = ?3 AND (
+    (kind = 'email' AND value IN (SELECT value FROM json_each(?1)))
+    OR (kind = 'phone' AND value IN (SELECT value FROM json_each(?2))))";
 
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
-FROM contact WHERE deleted_at IS NULL ORDER BY id";
+FROM contact WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY id";
 
 /// A record row: (kinds, primary, version, created, last row, emails, email rows, phones,
 /// phone rows, primary has email, primary has phone, secondary ids).
@@ -97,14 +108,19 @@ pub(crate) struct Read {
     pub pending: bool,
 }
 
-/// Reads the request's customers.
-pub(crate) async fn read<'e, E>(executor: E, request: &IdentifyRequest) -> Result<Read>
+/// Reads the request's customers in `tenant`.
+pub(crate) async fn read<'e, E>(
+    executor: E,
+    tenant: &TenantId,
+    request: &IdentifyRequest,
+) -> Result<Read>
 where
     E: Executor<'e, Database = Sqlite>,
 {
     let rows: Vec<RecordRow> = sqlx::query_as(READ)
         .bind(request.email().map(Email::as_str))
         .bind(request.phone_number().map(Phone::as_str))
+        .bind(tenant.as_str())
         .fetch_all(executor)
         .await
         .map_err(|e| Error::store("reading customers", e))?;
@@ -167,6 +183,7 @@ enum NewValues {
 /// Writes a record (a new version) and the identifiers of its new values.
 async fn store(
     tx: &mut SqliteConnection,
+    tenant: &TenantId,
     mut record: CustomerRecord,
     new: NewValues,
 ) -> Result<ConsolidatedContact> {
@@ -199,6 +216,7 @@ async fn store(
             .bind(record.primary_has_phone)
             .bind(&text.secondary_ids)
             .bind(OffsetDateTime::now_utc())
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
         for (kind, value) in created {
@@ -206,6 +224,7 @@ async fn store(
                 .bind(kind)
                 .bind(value)
                 .bind(record.primary.get())
+                .bind(tenant.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -219,6 +238,7 @@ async fn store(
 
 async fn insert_contact(
     tx: &mut SqliteConnection,
+    tenant: &TenantId,
     email: Option<&Email>,
     phone: Option<&Phone>,
     link: Link,
@@ -230,6 +250,7 @@ async fn insert_contact(
         .bind(link.linked_id().map(ContactId::get))
         .bind(link.precedence())
         .bind(at)
+        .bind(tenant.as_str())
         .fetch_one(&mut *tx)
         .await
         .map(ContactId::new)
@@ -238,6 +259,7 @@ async fn insert_contact(
 
 async fn relink(
     tx: &mut SqliteConnection,
+    tenant: &TenantId,
     ids: &[ContactId],
     link: Link,
     at: OffsetDateTime,
@@ -249,39 +271,46 @@ async fn relink(
         .bind(ids)
         .bind(link.linked_id().map(ContactId::get))
         .bind(at)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await
         .map(drop)
         .map_err(|e| Error::store("writing contacts", e))
 }
 
-/// Writes a plan inside the caller's write transaction; the answer once written.
-pub(crate) async fn apply(tx: &mut SqliteConnection, plan: Plan) -> Result<ConsolidatedContact> {
+/// Writes a plan for `tenant` inside the caller's write transaction; the answer once written.
+pub(crate) async fn apply(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    plan: Plan,
+) -> Result<ConsolidatedContact> {
     let now = OffsetDateTime::now_utc();
     match plan {
         Plan::Unchanged(answer) => Ok(answer),
         Plan::NewCustomer(new) => {
             let id = insert_contact(
                 tx,
+                tenant,
                 new.email.as_ref(),
                 new.phone_number.as_ref(),
                 Link::Primary,
                 now,
             )
             .await?;
-            store(tx, new.record(id, now), NewValues::All).await
+            store(tx, tenant, new.record(id, now), NewValues::All).await
         }
         Plan::AddRow(add) => {
             let at = now.max(add.not_before());
             let link = Link::SecondaryOf(add.customer.primary);
-            let id =
-                insert_contact(tx, add.email.as_ref(), add.phone_number.as_ref(), link, at).await?;
+            let (email, phone) = (add.email.as_ref(), add.phone_number.as_ref());
+            let id = insert_contact(tx, tenant, email, phone, link, at).await?;
             let new = NewValues::Some(add.new_email().cloned(), add.new_phone().cloned());
-            store(tx, add.into_record(id, at), new).await
+            store(tx, tenant, add.into_record(id, at), new).await
         }
         Plan::Merge(merge) => {
             relink(
                 tx,
+                tenant,
                 &merge.relink,
                 Link::SecondaryOf(merge.merged.primary),
                 now,
@@ -289,22 +318,27 @@ pub(crate) async fn apply(tx: &mut SqliteConnection, plan: Plan) -> Result<Conso
             .await?;
             let absorbed = merge.absorbed.get();
             let write = async {
-                sqlx::query("DELETE FROM identity_customer WHERE primary_id = ?1")
-                    .bind(absorbed)
-                    .execute(&mut *tx)
-                    .await?;
                 sqlx::query(
-                    "UPDATE identity_identifier SET customer_id = ?2 WHERE customer_id = ?1",
+                    "DELETE FROM identity_customer WHERE tenant_id = ?2 AND primary_id = ?1",
+                )
+                .bind(absorbed)
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE identity_identifier SET customer_id = ?2
+                     WHERE tenant_id = ?3 AND customer_id = ?1",
                 )
                 .bind(absorbed)
                 .bind(merge.merged.primary.get())
+                .bind(tenant.as_str())
                 .execute(&mut *tx)
                 .await
             };
             write
                 .await
                 .map_err(|e| Error::store("writing a customer record", e))?;
-            store(tx, merge.merged, NewValues::Some(None, None)).await
+            store(tx, tenant, merge.merged, NewValues::Some(None, None)).await
         }
     }
 }
@@ -314,9 +348,10 @@ fn json<T: serde::Serialize>(list: &[T]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// Walks from `frontier` to every connected row (one query pair per step).
+/// Walks from `frontier` to every connected row of `tenant` (one query pair per step).
 pub(crate) async fn closure(
     conn: &mut SqliteConnection,
+    tenant: &TenantId,
     mut frontier: Frontier,
 ) -> Result<Closure> {
     while let Some(s) = frontier.next_step() {
@@ -324,12 +359,14 @@ pub(crate) async fn closure(
             .bind(json(&s.ids))
             .bind(json(&s.emails))
             .bind(json(&s.phones))
+            .bind(tenant.as_str())
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| Error::store("reading contacts", e))?;
         let owners: Vec<i64> = sqlx::query_scalar(STEP_OWNERS)
             .bind(json(&s.emails))
             .bind(json(&s.phones))
+            .bind(tenant.as_str())
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| Error::store("reading customers", e))?;
@@ -338,22 +375,44 @@ pub(crate) async fn closure(
     Ok(frontier.finish())
 }
 
-/// Every visible row, by id.
-pub(crate) async fn all_rows(conn: &mut SqliteConnection) -> Result<Vec<Contact>> {
+/// Every visible row of `tenant`, by id.
+pub(crate) async fn all_rows(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+) -> Result<Vec<Contact>> {
     let rows: Vec<ContactRow> = sqlx::query_as(SELECT_ALL)
+        .bind(tenant.as_str())
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::store("reading contacts", e))?;
     decode_rows(rows)
 }
 
-/// Applies every change made outside the library to the derived records (repairing rows that
-/// break the model), inside the caller's write transaction. `Ok(None)` when nothing waited.
-pub(crate) async fn repair(tx: &mut SqliteConnection) -> Result<Option<Derived>> {
+/// The tenants whose records wait for changes made outside the library.
+pub(crate) async fn pending_tenants(conn: &mut SqliteConnection) -> Result<Vec<TenantId>> {
+    let tenants: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT tenant_id FROM identity_pending")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| Error::store("reading pending changes", e))?;
+    // a tenant id written by hand that the library cannot name is left for verify to report
+    Ok(tenants
+        .iter()
+        .filter_map(|t| TenantId::parse(t).ok())
+        .collect())
+}
+
+/// Applies every change made outside the library to `tenant`'s derived records (repairing rows
+/// that break the model), inside the caller's write transaction. `Ok(None)` when nothing waited.
+pub(crate) async fn repair(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+) -> Result<Option<Derived>> {
     let entries: Vec<PendingRow> = sqlx::query_as(
         "SELECT id, contact_id, old_linked_id, new_linked_id, old_email, new_email, old_phone, new_phone
-         FROM identity_pending ORDER BY id",
+         FROM identity_pending WHERE tenant_id = ?1 ORDER BY id",
     )
+    .bind(tenant.as_str())
     .fetch_all(&mut *tx)
     .await
     .map_err(|e| Error::store("reading pending changes", e))?;
@@ -361,59 +420,75 @@ pub(crate) async fn repair(tx: &mut SqliteConnection) -> Result<Option<Derived>>
         return Ok(None);
     }
     let Some(frontier) = Frontier::from_pending(&entries) else {
-        return rebuild(tx).await.map(Some);
+        return rebuild(tx, tenant).await.map(Some);
     };
-    let closure = closure(tx, frontier).await?;
+    let closure = closure(tx, tenant, frontier).await?;
     let derived = derive(&closure.rows);
     let write = async {
         sqlx::query(
-            "DELETE FROM identity_customer WHERE primary_id IN (SELECT value FROM json_each(?1))",
+            "DELETE FROM identity_customer
+             WHERE tenant_id = ?2 AND primary_id IN (SELECT value FROM json_each(?1))",
         )
         .bind(json(&closure.ids))
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "DELETE FROM identity_identifier WHERE customer_id IN (SELECT value FROM json_each(?1))
+            "DELETE FROM identity_identifier WHERE tenant_id = ?4 AND (
+                customer_id IN (SELECT value FROM json_each(?1))
                 OR (kind = 'email' AND value IN (SELECT value FROM json_each(?2)))
-                OR (kind = 'phone' AND value IN (SELECT value FROM json_each(?3)))",
+                OR (kind = 'phone' AND value IN (SELECT value FROM json_each(?3))))",
         )
         .bind(json(&closure.ids))
         .bind(json(&closure.emails))
         .bind(json(&closure.phones))
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM identity_pending WHERE id <= ?1")
+        sqlx::query("DELETE FROM identity_pending WHERE tenant_id = ?2 AND id <= ?1")
             .bind(entries.last().map_or(0, |e| e.0))
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await
     };
     write
         .await
         .map_err(|e| Error::store("repairing customer records", e))?;
-    write_derived(tx, &derived).await?;
+    write_derived(tx, tenant, &derived).await?;
     Ok(Some(derived))
 }
 
-/// Recomputes every derived record, inside the caller's write transaction.
-pub(crate) async fn rebuild(tx: &mut SqliteConnection) -> Result<Derived> {
-    let rows = all_rows(tx).await?;
+/// Recomputes every derived record of `tenant`, inside the caller's write transaction.
+pub(crate) async fn rebuild(tx: &mut SqliteConnection, tenant: &TenantId) -> Result<Derived> {
+    let rows = all_rows(tx, tenant).await?;
     let derived = derive(&rows);
-    sqlx::raw_sql("DELETE FROM identity_customer; DELETE FROM identity_identifier; DELETE FROM identity_pending;")
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| Error::store("rebuilding customer records", e))?;
-    write_derived(tx, &derived).await?;
+    for delete in [
+        "DELETE FROM identity_customer WHERE tenant_id = ?1",
+        "DELETE FROM identity_identifier WHERE tenant_id = ?1",
+        "DELETE FROM identity_pending WHERE tenant_id = ?1",
+    ] {
+        sqlx::query(delete)
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| Error::store("rebuilding customer records", e))?;
+    }
+    write_derived(tx, tenant, &derived).await?;
     Ok(derived)
 }
 
 /// Writes a derivation's relinks and records.
-async fn write_derived(tx: &mut SqliteConnection, derived: &Derived) -> Result<()> {
+async fn write_derived(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    derived: &Derived,
+) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     for (id, link) in &derived.relinks {
-        relink(tx, &[*id], *link, now).await?;
+        relink(tx, tenant, &[*id], *link, now).await?;
     }
     for record in &derived.customers {
-        store(tx, record.clone(), NewValues::All).await?;
+        store(tx, tenant, record.clone(), NewValues::All).await?;
     }
     Ok(())
 }
@@ -421,15 +496,17 @@ async fn write_derived(tx: &mut SqliteConnection, derived: &Derived) -> Result<(
 /// Everything `verify` compares: rows, records, identifiers and the number of pending changes.
 pub(crate) async fn everything(
     conn: &mut SqliteConnection,
+    tenant: &TenantId,
 ) -> Result<(
     Vec<Contact>,
     Vec<CustomerRecord>,
     Vec<StoredIdentifier>,
     u64,
 )> {
-    let rows = all_rows(conn).await?;
+    let rows = all_rows(conn, tenant).await?;
     let fail = |e| Error::store("reading customer records", e);
     let records: Vec<RecordRow> = sqlx::query_as(SELECT_RECORDS)
+        .bind(tenant.as_str())
         .fetch_all(&mut *conn)
         .await
         .map_err(fail)?;
@@ -437,16 +514,20 @@ pub(crate) async fn everything(
         .into_iter()
         .filter_map(|r| decode(r).transpose())
         .collect::<Result<Vec<_>>>()?;
-    let identifiers: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT kind, value, customer_id FROM identity_identifier")
-            .fetch_all(&mut *conn)
+    let identifiers: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT kind, value, customer_id FROM identity_identifier WHERE tenant_id = ?1",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail)?;
+    let identifiers = stored_identifiers(identifiers);
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM identity_pending WHERE tenant_id = ?1")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *conn)
             .await
             .map_err(fail)?;
-    let identifiers = stored_identifiers(identifiers);
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM identity_pending")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(fail)?;
     Ok((
         rows,
         records,
