@@ -10,9 +10,9 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * A handle on a store. Every method returns a Promise and runs off the event loop, so many
- * calls in flight run concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`),
- * `'STORE'` or `'CLOSED'`.
+ * A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
+ * method returns a Promise and runs off the event loop, so many calls in flight run
+ * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'STORE'` or `'CLOSED'`.
  */
 export declare class Identity {
   /**
@@ -20,6 +20,15 @@ export declare class Identity {
    * the migrations.
    */
   static connect(url: string, options?: ConnectOptions): Promise<Identity>
+  /**
+   * A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
+   * calls see only that tenant's customers. Cheap and synchronous: no I/O, the connections
+   * are shared (so `close()` on any handle closes them for all). Throws `INVALID_INPUT` with
+   * `field: 'tenant'` for a bad id.
+   */
+  tenant(id: string): Identity
+  /** The tenant this handle acts for. */
+  get tenantId(): string
   /** Links the checkout into its customer; resolves to the consolidated customer. */
   identify(input: IdentifyInput): Promise<Contact>
   /** Resolves to the customer an email and/or phone belongs to, or `null`; writes nothing. */
@@ -30,16 +39,20 @@ export declare class Identity {
    */
   ping(): Promise<void>
   /**
-   * Checks the rows against I1-I4 and the derived records against the rows; resolves to the
-   * report of every difference (`clean` when there is none). Reads everything.
+   * Checks the tenant's rows against I1-I4 and its derived records against the rows;
+   * resolves to the report of every difference (`clean` when there is none). Reads all of
+   * the tenant's data.
    */
   verify(): Promise<VerifyReport>
   /**
-   * Recomputes every derived record from the rows (repairing rows that break the model) in
-   * one transaction; resolves to what it did.
+   * Recomputes every derived record of the tenant from its rows (repairing rows that break
+   * the model) in one transaction; resolves to what it did.
    */
   rebuild(): Promise<RebuildReport>
-  /** Closes the database connections; later calls reject with `code: 'CLOSED'`. Idempotent. */
+  /**
+   * Closes the database connections (shared by every tenant handle of the store); later
+   * calls reject with `code: 'CLOSED'`. Idempotent.
+   */
   close(): Promise<void>
   /** Whether `close()` was called. */
   get closed(): boolean
@@ -88,7 +101,10 @@ export interface IdentifyInput {
 export interface IdentityErrorInfo {
   /** `'INVALID_INPUT'` (nothing was written), `'STORE'` (the database failed) or `'CLOSED'`. */
   code: 'INVALID_INPUT' | 'STORE' | 'CLOSED'
-  /** With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'url'` or an option name. */
+  /**
+   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'request'`, `'url'` or an
+   * option name.
+   */
   field?: string
 }
 

@@ -231,7 +231,8 @@ impl Target {
                         "http://{}",
                         listener.local_addr().map_err(|e| e.to_string())?
                     );
-                    let app = identity_server::router(identity.clone(), &config);
+                    let app = identity_server::router(identity.clone(), &config)
+                        .expect("a valid configuration");
                     let server = tokio::spawn(async move {
                         let _ = axum::serve(listener, app).await;
                     });

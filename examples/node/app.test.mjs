@@ -22,7 +22,8 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
     try {
       const vector = JSON.parse(readFileSync(join(VECTORS, file), 'utf8'))
       for (const [i, step] of vector.steps.entries()) {
-        const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request) })
+        const headers = step.tenant !== undefined ? { 'X-Tenant-Id': step.tenant } : {}
+        const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
         const body = await response.json()
         if (step.error) {
           assert.equal(response.status, 400, `${file} ${i}`)

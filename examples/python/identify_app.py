@@ -1,7 +1,9 @@
 """A FastAPI app exposing POST /identify with the wire contract, through AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
-(the Rust service in examples/server does the same with more operational care).
+(the Rust service in examples/server does the same with more operational care). The tenant comes
+from the X-Tenant-Id header (absent: the default tenant); this app checks no tokens, so put it
+behind your own authentication (the Rust service has tenant tokens).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from identity_reconciliation import AsyncIdentity, ClosedError, InvalidInputError, StoreError
 
-WIRE_FIELD = {"email": "email", "phone_number": "phoneNumber", "request": "request"}
+WIRE_FIELD = {"email": "email", "phone_number": "phoneNumber", "request": "request", "tenant": "tenant"}
 
 
 def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -47,7 +49,9 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid request: body must be a JSON object", "request")
         identity: AsyncIdentity = request.app.state.identity
         try:
-            contact = await identity.identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
+            tenant = request.headers.get("x-tenant-id")
+            scoped = identity if tenant is None else identity.tenant(tenant)
+            contact = await scoped.identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
         except InvalidInputError as e:
             return error(400, "invalid_input", str(e), e.field)
         except (StoreError, ClosedError) as e:

@@ -19,7 +19,8 @@ VECTORS = sorted((pathlib.Path(__file__).resolve().parents[2] / "tests" / "vecto
 def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
     with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
         for i, step in enumerate(json.loads(path.read_text(encoding="utf-8"))["steps"]):
-            response = client.post("/identify", content=json.dumps(step["request"]))
+            headers = {"X-Tenant-Id": step["tenant"]} if "tenant" in step else {}
+            response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:
                 assert response.status_code == 400, (i, body)

@@ -53,15 +53,15 @@ export async function freshDatabase() {
 }
 
 /**
- * The invariants I1-I4 hold in SQL and, given every request sent, the stored customers are the
- * union-find over them: checked by the one oracle the Rust, Python and Node suites share
+ * The invariants I1-I4 hold in SQL (within every tenant) and, given every request sent (each
+ * with an optional `tenant`), each tenant's stored customers are the union-find over its requests: checked by the one oracle the Rust, Python and Node suites share
  * (`identity-oracle`, built from the Rust testkit by scripts/test). Throws with its report.
  */
 export function assertOracle(db, requests) {
   const oracle = process.env.IDENTITY_ORACLE
   if (!oracle || !existsSync(oracle)) throw new Error('set IDENTITY_ORACLE to the identity-oracle binary (scripts/test builds it)')
   const args = ['check', db.url, ...(requests ? ['--requests'] : [])]
-  const input = (requests ?? []).map((r) => JSON.stringify({ email: r.email ?? null, phoneNumber: r.phoneNumber ?? null }) + '\n').join('')
+  const input = (requests ?? []).map((r) => JSON.stringify({ email: r.email ?? null, phoneNumber: r.phoneNumber ?? null, tenant: r.tenant ?? 'default' }) + '\n').join('')
   const done = spawnSync(oracle, args, { input, encoding: 'utf8', timeout: 120_000 })
   if (done.status !== 0) throw new Error(`oracle: ${done.stdout}${done.stderr}`)
 }

@@ -1,7 +1,7 @@
 //! JavaScript values to a core request. Every wrong type is `INVALID_INPUT`, never a crash or
 //! napi's own argument error; every rule about the values themselves is the core's.
 
-use identity::{Email, IdentifyRequest, Phone};
+use identity::{Email, IdentifyRequest, Phone, TenantId};
 use napi::ValueType;
 use napi::bindgen_prelude::{BigInt, Object, Unknown};
 
@@ -24,6 +24,17 @@ pub fn request(input: &Unknown<'_>) -> Result<IdentifyRequest, Failure> {
     let email = email(field("email").as_ref())?;
     let phone = phone(field("phoneNumber").as_ref())?;
     IdentifyRequest::new(email, phone).map_err(Failure::from)
+}
+
+/// A tenant id: a string the core accepts.
+pub fn tenant(value: &Unknown<'_>) -> Result<TenantId, Failure> {
+    let not_string = || Failure::invalid("tenant", "invalid tenant: must be a string");
+    if value.get_type().map_err(|_| not_string())? != ValueType::String {
+        return Err(not_string());
+    }
+    // SAFETY: the type was checked just above.
+    let text: String = unsafe { value.cast() }.map_err(|_| not_string())?;
+    TenantId::parse(&text).map_err(Failure::from)
 }
 
 fn kind(value: Option<&Unknown<'_>>) -> ValueType {

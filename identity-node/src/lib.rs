@@ -61,7 +61,8 @@ pub struct IdentityErrorInfo {
     /// `'INVALID_INPUT'` (nothing was written), `'STORE'` (the database failed) or `'CLOSED'`.
     #[napi(ts_type = "'INVALID_INPUT' | 'STORE' | 'CLOSED'")]
     pub code: String,
-    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'url'` or an option name.
+    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'request'`, `'url'` or an
+    /// option name.
     pub field: Option<String>,
 }
 
@@ -74,9 +75,9 @@ pub struct ConnectOptions {
     pub acquire_timeout_ms: Option<u32>,
 }
 
-/// A handle on a store. Every method returns a Promise and runs off the event loop, so many
-/// calls in flight run concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`),
-/// `'STORE'` or `'CLOSED'`.
+/// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
+/// method returns a Promise and runs off the event loop, so many calls in flight run
+/// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'STORE'` or `'CLOSED'`.
 #[napi]
 pub struct Identity {
     inner: identity::Identity,
@@ -114,6 +115,25 @@ impl Identity {
                 Err(f) => Err(f.into_js(env)),
             },
         )
+    }
+
+    /// A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
+    /// calls see only that tenant's customers. Cheap and synchronous: no I/O, the connections
+    /// are shared (so `close()` on any handle closes them for all). Throws `INVALID_INPUT` with
+    /// `field: 'tenant'` for a bad id.
+    #[napi(ts_args_type = "id: string")]
+    pub fn tenant(&self, env: Env, id: Unknown<'_>) -> Result<Identity> {
+        let scoped = convert::tenant(&id).map(|tenant| Identity {
+            inner: self.inner.for_tenant(tenant),
+            closed: Arc::clone(&self.closed),
+        });
+        scoped.map_err(|f| f.into_js(&env))
+    }
+
+    /// The tenant this handle acts for.
+    #[napi(getter)]
+    pub fn tenant_id(&self) -> String {
+        self.inner.tenant_id().to_string()
     }
 
     /// Links the checkout into its customer; resolves to the consolidated customer.
@@ -166,8 +186,9 @@ impl Identity {
         )
     }
 
-    /// Checks the rows against I1-I4 and the derived records against the rows; resolves to the
-    /// report of every difference (`clean` when there is none). Reads everything.
+    /// Checks the tenant's rows against I1-I4 and its derived records against the rows;
+    /// resolves to the report of every difference (`clean` when there is none). Reads all of
+    /// the tenant's data.
     #[napi(ts_return_type = "Promise<VerifyReport>")]
     pub fn verify<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, VerifyReport>> {
         promise(env, self.usable(), |inner| async move {
@@ -175,8 +196,8 @@ impl Identity {
         })
     }
 
-    /// Recomputes every derived record from the rows (repairing rows that break the model) in
-    /// one transaction; resolves to what it did.
+    /// Recomputes every derived record of the tenant from its rows (repairing rows that break
+    /// the model) in one transaction; resolves to what it did.
     #[napi(ts_return_type = "Promise<RebuildReport>")]
     pub fn rebuild<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, RebuildReport>> {
         promise(env, self.usable(), |inner| async move {
@@ -184,7 +205,8 @@ impl Identity {
         })
     }
 
-    /// Closes the database connections; later calls reject with `code: 'CLOSED'`. Idempotent.
+    /// Closes the database connections (shared by every tenant handle of the store); later
+    /// calls reject with `code: 'CLOSED'`. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let first = !self.closed.swap(true, Ordering::SeqCst);

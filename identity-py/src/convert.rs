@@ -1,7 +1,7 @@
 //! Python arguments to a core request: `str | None` emails, `str | int | None` phone numbers.
 //! Every rule about the values themselves is the core's (`Email::parse`, `Phone::parse`).
 
-use identity::{Email, IdentifyRequest, Phone};
+use identity::{Email, IdentifyRequest, Phone, TenantId};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyString};
 
@@ -13,6 +13,18 @@ pub fn request(
     phone_number: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<IdentifyRequest> {
     IdentifyRequest::new(email_arg(email)?, phone_arg(phone_number)?).map_err(|e| errors::to_py(&e))
+}
+
+/// A tenant id argument: a `str` the core accepts.
+pub fn tenant(value: &Bound<'_, PyAny>) -> PyResult<TenantId> {
+    if !value.is_instance_of::<PyString>() {
+        return Err(errors::invalid_input(
+            &format!("invalid tenant: must be a str, not {}", type_name(value)),
+            "tenant",
+        ));
+    }
+    let text: String = value.extract()?;
+    TenantId::parse(&text).map_err(|e| errors::to_py(&e))
 }
 
 fn email_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Email>> {

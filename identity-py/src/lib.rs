@@ -8,6 +8,7 @@ mod reports;
 mod runtime;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -124,15 +125,27 @@ impl Contact {
     }
 }
 
-/// What both handles hold: the core handle, the process that made it, and whether it is closed.
+/// What both handles hold: the core handle, the process that made it, and whether its store is
+/// closed (shared by every tenant handle of the store).
 struct Handle {
     inner: identity::Identity,
     owner: u32,
-    closed: AtomicBool,
+    closed: Arc<AtomicBool>,
     what: &'static str,
 }
 
 impl Handle {
+    /// A handle on the same store acting for the tenant `id` names.
+    fn tenant(&self, id: &Bound<'_, PyAny>) -> PyResult<Handle> {
+        runtime::check_owner(self.owner, self.what)?;
+        Ok(Handle {
+            inner: self.inner.for_tenant(convert::tenant(id)?),
+            owner: self.owner,
+            closed: Arc::clone(&self.closed),
+            what: self.what,
+        })
+    }
+
     /// The core handle, if this process may use it and it is open.
     fn usable(&self) -> PyResult<identity::Identity> {
         runtime::check_owner(self.owner, self.what)?;
@@ -161,9 +174,10 @@ impl Handle {
 
     fn repr(&self) -> String {
         format!(
-            "{}(backend='{}', closed={})",
+            "{}(backend='{}', tenant='{}', closed={})",
             self.what,
             self.inner.store().backend(),
+            self.inner.tenant_id(),
             if self.closed.load(Ordering::SeqCst) {
                 "True"
             } else {
@@ -216,10 +230,25 @@ impl Identity {
         let handle = Handle {
             inner,
             owner: std::process::id(),
-            closed: AtomicBool::new(false),
+            closed: Arc::default(),
             what: "Identity",
         };
         Ok(Identity { handle })
+    }
+
+    /// A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
+    /// calls see only that tenant's customers. Cheap: no I/O, the connections are shared (so
+    /// `close()` on any handle closes them for all).
+    fn tenant(&self, id: &Bound<'_, PyAny>) -> PyResult<Identity> {
+        Ok(Identity {
+            handle: self.handle.tenant(id)?,
+        })
+    }
+
+    /// The tenant this handle acts for (`"default"` unless made by `tenant()`).
+    #[getter]
+    fn tenant_id(&self) -> String {
+        self.handle.inner.tenant_id().to_string()
     }
 
     /// Links the checkout into its customer and returns the consolidated customer.
@@ -255,15 +284,16 @@ impl Identity {
         self.handle.block_on(py, async |inner| inner.ping().await)
     }
 
-    /// Checks the rows against I1-I4 and the derived records against the rows; reports every
-    /// difference. Reads everything.
+    /// Checks the tenant's rows against I1-I4 and its derived records against the rows;
+    /// reports every difference. Reads all of the tenant's data.
     fn verify(&self, py: Python<'_>) -> PyResult<VerifyReport> {
         self.handle
             .block_on(py, async |inner| inner.verify().await)
             .map(VerifyReport::from)
     }
 
-    /// Recomputes every derived record from the rows, repairing rows that break the model.
+    /// Recomputes every derived record of the tenant from its rows, repairing rows that break
+    /// the model.
     fn rebuild(&self, py: Python<'_>) -> PyResult<RebuildReport> {
         self.handle
             .block_on(py, async |inner| inner.rebuild().await)
@@ -311,7 +341,7 @@ impl Identity {
 /// event loop never blocks.
 #[pyclass(frozen, module = "identity_reconciliation")]
 pub struct AsyncIdentity {
-    handle: std::sync::Arc<Handle>,
+    handle: Arc<Handle>,
 }
 
 #[pymethods]
@@ -331,13 +361,26 @@ impl AsyncIdentity {
             let handle = Handle {
                 inner,
                 owner: std::process::id(),
-                closed: AtomicBool::new(false),
+                closed: Arc::default(),
                 what: "AsyncIdentity",
             };
             Ok(AsyncIdentity {
-                handle: std::sync::Arc::new(handle),
+                handle: Arc::new(handle),
             })
         })
+    }
+
+    /// A handle on the same store acting for tenant `id` (see `Identity.tenant`); synchronous.
+    fn tenant(&self, id: &Bound<'_, PyAny>) -> PyResult<AsyncIdentity> {
+        Ok(AsyncIdentity {
+            handle: Arc::new(self.handle.tenant(id)?),
+        })
+    }
+
+    /// The tenant this handle acts for.
+    #[getter]
+    fn tenant_id(&self) -> String {
+        self.handle.inner.tenant_id().to_string()
     }
 
     /// Resolves to the consolidated customer.

@@ -60,7 +60,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-ROWS_SQL = "SELECT id, linked_id, link_precedence FROM contact WHERE deleted_at IS NULL ORDER BY id"
+ROWS_SQL = "SELECT id, linked_id, link_precedence, tenant_id FROM contact WHERE deleted_at IS NULL ORDER BY id"
 
 # SQLite files are only ever opened by another process: a second copy of SQLite in this process
 # (Python's sqlite3 next to the one in the native module) would not see the native one's locks,
@@ -113,14 +113,16 @@ class SqliteProcess:
 _INSPECTORS: dict[str, SqliteProcess] = {}
 
 
-def rows(url: str) -> list[tuple[int, int | None, str]]:
-    """Every visible row as (id, linked_id, link_precedence), by id."""
+def rows(url: str, tenant: str = "default") -> list[tuple[int, int | None, str]]:
+    """Every visible row of `tenant` as (id, linked_id, link_precedence), by id."""
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         inspector = _INSPECTORS.get(path) or _INSPECTORS.setdefault(path, SqliteProcess(path, "query"))
-        return [tuple(r) for r in inspector.ask()]  # type: ignore[misc]
-    with psycopg.connect(url) as conn:
-        return [tuple(r) for r in conn.execute(ROWS_SQL).fetchall()]  # type: ignore[misc]
+        every = inspector.ask()
+    else:
+        with psycopg.connect(url) as conn:
+            every = conn.execute(ROWS_SQL).fetchall()
+    return [(r[0], r[1], r[2]) for r in every if r[3] == tenant]
 
 
 def hold_sqlite_write_lock(path: pathlib.Path) -> SqliteProcess:
@@ -136,11 +138,19 @@ def oracle_path() -> str:
     return path
 
 
-def assert_oracle(pg: str, requests: list[tuple[str | None, str | None]] | None = None) -> None:
-    """The invariants I1-I4 hold in SQL and, given every request sent, the stored customers are the
-    union-find over them: checked by the one oracle the Rust, Python and Node suites share."""
-    args = [oracle_path(), "check", pg] + (["--requests"] if requests is not None else [])
-    lines = "".join(json.dumps({"email": e, "phoneNumber": p}) + "\n" for e, p in requests or [])
+def assert_oracle(
+    pg: str,
+    requests: list[tuple[str | None, str | None]] | None = None,
+    tenants: dict[str, list[tuple[str | None, str | None]]] | None = None,
+) -> None:
+    """The invariants I1-I4 hold in SQL (within every tenant) and, given every request sent (to
+    the default tenant, or per tenant), each tenant's stored customers are the union-find over its
+    requests: checked by the one oracle the Rust, Python and Node suites share."""
+    sent = {"default": requests} if requests is not None else dict(tenants or {})
+    args = [oracle_path(), "check", pg] + (["--requests"] if sent else [])
+    lines = "".join(
+        json.dumps({"email": e, "phoneNumber": p, "tenant": t}) + "\n" for t, reqs in sent.items() for e, p in reqs
+    )
     done = subprocess.run(args, input=lines, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"oracle: {done.stdout}{done.stderr}"
 

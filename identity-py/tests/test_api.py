@@ -139,7 +139,8 @@ def test_contact_is_an_immutable_comparable_hashable_picklable_value(ident: Iden
 
 
 def test_repr_of_handles(ident: Identity) -> None:
-    assert repr(ident) == "Identity(backend='memory', closed=False)"
+    assert repr(ident) == "Identity(backend='memory', tenant='default', closed=False)"
+    assert repr(ident.tenant("shop-42")) == "Identity(backend='memory', tenant='shop-42', closed=False)"
     assert ident.backend == "memory"
 
 

@@ -12,15 +12,30 @@ from conftest import VECTOR_FILES, load_vector, rows
 
 from identity_reconciliation import AsyncIdentity, Identity, InvalidInputError
 
-FIELD = {"email": "email", "phoneNumber": "phone_number", "request": "request"}
+FIELD = {"email": "email", "phoneNumber": "phone_number", "request": "request", "tenant": "tenant"}
 
 
 def arguments(request: dict[str, Any]) -> dict[str, Any]:
     return {"email": request.get("email"), "phone_number": request.get("phoneNumber")}
 
 
+def scoped(ident: Any, step: dict[str, Any]) -> Any:
+    """The handle for the step's tenant (absent: the default); raises for a bad tenant id."""
+    return ident.tenant(step["tenant"]) if "tenant" in step else ident
+
+
+def seen_tenant(step: dict[str, Any]) -> str:
+    """Whose rows the step is checked against: its tenant's, the default's for a bad id."""
+    tenant = step.get("tenant", "default")
+    return tenant if step.get("error", {}).get("field") != "tenant" else "default"
+
+
+def graphs(vector: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return vector.get("graphs") or {"default": vector["graph"]}
+
+
 def check_step(url: str, step: dict[str, Any], before: list[Any], outcome: Any, at: str) -> None:
-    after = rows(url)
+    after = rows(url, seen_tenant(step))
     if "error" in step:
         assert isinstance(outcome, InvalidInputError), f"{at}: expected InvalidInputError, got {outcome!r}"
         assert outcome.field == FIELD[step["error"]["field"]], at
@@ -51,28 +66,32 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
     vector = load_vector(path)
     with Identity(store_url) as ident:
         for i, step in enumerate(vector["steps"]):
-            before = rows(store_url)
+            before = rows(store_url, seen_tenant(step))
             try:
-                outcome: Any = ident.identify(**arguments(step["request"]))
+                outcome: Any = scoped(ident, step).identify(**arguments(step["request"]))
             except InvalidInputError as e:
                 outcome = e
             check_step(store_url, step, before, outcome, f"{path.name} step {i}")
-        check_graph(vector["graph"], ident.verify(), ident.rebuild(), ident.verify(), path.name)
+        for tenant, graph in graphs(vector).items():
+            t = ident.tenant(tenant)
+            check_graph(graph, t.verify(), t.rebuild(), t.verify(), f"{path.name} ({tenant})")
 
 
 async def replay_async(url: str, path: pathlib.Path) -> None:
     vector = load_vector(path)
     async with await AsyncIdentity.connect(url) as ident:
         for i, step in enumerate(vector["steps"]):
-            before = rows(url)
+            before = rows(url, seen_tenant(step))
             try:
-                outcome: Any = await ident.identify(**arguments(step["request"]))
+                outcome: Any = await scoped(ident, step).identify(**arguments(step["request"]))
             except InvalidInputError as e:
                 outcome = e
             check_step(url, step, before, outcome, f"{path.name} step {i} (async)")
-        verify = await ident.verify()
-        rebuild = await ident.rebuild()
-        check_graph(vector["graph"], verify, rebuild, await ident.verify(), f"{path.name} (async)")
+        for tenant, graph in graphs(vector).items():
+            t = ident.tenant(tenant)
+            verify = await t.verify()
+            rebuild = await t.rebuild()
+            check_graph(graph, verify, rebuild, await t.verify(), f"{path.name} ({tenant}, async)")
 
 
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)

@@ -1,6 +1,7 @@
 //! The admin routes: `GET /admin/verify` and `POST /admin/rebuild`. Disabled (404) unless an
 //! admin token is configured; then every request must carry it as a bearer token, compared in
-//! constant time and never logged.
+//! constant time and never logged. The admin token acts for any tenant: the one `X-Tenant-Id`
+//! names (absent: the default tenant).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,9 +12,11 @@ use subtle::ConstantTimeEq;
 
 use crate::api_error::ApiError;
 use crate::handlers::AppState;
+use crate::tenancy::named_tenant;
 
-/// Checks the request's bearer token against the configured admin token.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks the request's bearer token against the configured admin token; the core handle
+/// scoped to the tenant the request names.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity, ApiError> {
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError::NotFound);
     };
@@ -22,11 +25,11 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+    if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(ApiError::Unauthorized);
     }
+    let tenant = named_tenant(headers)?.unwrap_or_default();
+    Ok(state.identity.for_tenant(tenant))
 }
 
 /// `GET /admin/verify`: the rows against I1-I4, the derived records against the rows.
@@ -34,15 +37,16 @@ pub async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
-    let report = state.identity.verify().await?;
+    let identity = authorize(&state, &headers)?;
+    let report = identity.verify().await?;
     let problems: Vec<Value> = report
         .problems
         .iter()
         .map(|p| json!({"code": p.code(), "message": p.to_string()}))
         .collect();
     if !report.is_clean() {
-        tracing::warn!(problems = problems.len(), "verify found problems");
+        let tenant = identity.tenant_id().as_str();
+        tracing::warn!(tenant, problems = problems.len(), "verify found problems");
     }
     Ok(Json(json!({
         "rows": report.rows,
@@ -57,9 +61,10 @@ pub async fn rebuild(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
-    let report = state.identity.rebuild().await?;
+    let identity = authorize(&state, &headers)?;
+    let report = identity.rebuild().await?;
     tracing::info!(
+        tenant = identity.tenant_id().as_str(),
         rows = report.rows,
         customers = report.customers,
         relinked = report.relinked.len(),

@@ -25,6 +25,10 @@ pub enum ApiError {
     MethodNotAllowed,
     /// An admin route without the admin token.
     Unauthorized,
+    /// Tenant tokens are configured and the request has none of them.
+    TenantUnauthorized,
+    /// The request's token belongs to another tenant than the one it names.
+    Forbidden,
     /// Too many requests in flight.
     Overloaded,
     /// The request took longer than the request timeout.
@@ -109,6 +113,18 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "this route needs the admin token: Authorization: Bearer <token>".to_owned(),
+                None,
+            ),
+            ApiError::TenantUnauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this service needs a tenant token: Authorization: Bearer <token>".to_owned(),
+                None,
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the token may not act for the tenant named in X-Tenant-Id".to_owned(),
                 None,
             ),
             ApiError::Overloaded => (

@@ -15,18 +15,23 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::RunError;
 use crate::admin;
 use crate::api_error::{ApiError, BODY_LIMIT};
 use crate::config::Config;
 use crate::handlers::{self, AppState};
 
 /// Builds the service's router around a connected core handle.
-pub fn router(identity: identity::Identity, config: &Config) -> Router {
+///
+/// # Errors
+/// [`RunError::Config`] when the configuration contradicts itself (one token for two tenants).
+pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, RunError> {
     let state = AppState {
         identity,
         legacy_key: config.legacy_key,
         log_unmasked: config.log_unmasked,
-        admin_token: config.admin_token.as_deref().map(Into::into),
+        admin_token: config.admin_token.as_ref().map(|t| t.expose().into()),
+        tenant_tokens: config.tenant_tokens().map_err(RunError::Config)?,
     };
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))
@@ -38,7 +43,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Router {
                 .concurrency_limit(config.concurrency_limit)
                 .timeout(config.request_timeout()),
         );
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/openapi.json", get(handlers::openapi))
@@ -82,7 +87,8 @@ pub fn router(identity: identity::Identity, config: &Config) -> Router {
                         ),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id()),
-        )
+        );
+    Ok(router)
 }
 
 /// Load shedding and timeouts become 503s.

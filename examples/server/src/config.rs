@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::tenancy::TenantTokens;
+
 /// The service's configuration: every flag also reads an environment variable.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -58,7 +60,19 @@ pub struct Config {
     /// Enables the admin routes (`GET /admin/verify`, `POST /admin/rebuild`) for requests that
     /// carry `Authorization: Bearer <this token>`. Without it they answer 404.
     #[arg(long, env = "IDENTITY_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
+
+    /// A file of tenant tokens, `tenant:token` per line (`#` comments): every request to
+    /// /identify and /contacts must then carry `Authorization: Bearer <token>` and acts for the
+    /// token's tenant (401 without a valid token, 403 when X-Tenant-Id names another tenant).
+    /// Without tenant tokens any caller may name any tenant: for trusted networks only.
+    #[arg(long, env = "IDENTITY_TENANT_TOKENS_FILE")]
+    pub tenant_tokens_file: Option<std::path::PathBuf>,
+
+    /// Tenant tokens given inline, `tenant:token` separated by commas (as the file; both may
+    /// be given).
+    #[arg(long, env = "IDENTITY_TENANT_TOKENS", hide_env_values = true)]
+    pub tenant_tokens: Option<Secret>,
 
     /// Log line format.
     #[arg(long, env = "IDENTITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -91,5 +105,49 @@ impl Config {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// Every configured tenant token, from the file and inline.
+    ///
+    /// # Errors
+    /// A message (never containing a token) when the file cannot be read, an entry is
+    /// malformed (see [`TenantTokens::parse`]) or one token is given for two tenants.
+    pub fn tenant_tokens(&self) -> Result<TenantTokens, String> {
+        let file = match &self.tenant_tokens_file {
+            Some(path) => TenantTokens::from_file(path)?,
+            None => TenantTokens::default(),
+        };
+        let inline = match &self.tenant_tokens {
+            Some(text) => TenantTokens::parse(text.expose())?,
+            None => TenantTokens::default(),
+        };
+        file.merged(&inline)
+    }
+}
+
+/// A configured secret (a token): never printed by `Debug`, and never echoed by a parse error
+/// (it is checked after parsing, by messages that name entries by position).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for comparing.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
     }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::api_error::ApiError;
 use crate::mask;
+use crate::tenancy::{Scoped, TenantTokens};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub log_unmasked: bool,
     /// The bearer token of the admin routes; `None` disables them.
     pub admin_token: Option<std::sync::Arc<str>>,
+    /// The tenant tokens; none configured: the tenant comes from `X-Tenant-Id` alone.
+    pub tenant_tokens: TenantTokens,
 }
 
 /// The answer body: `{"contact": {...}}`, with the legacy key when enabled.
@@ -73,6 +76,7 @@ impl AppState {
 /// `POST /identify`: any content type; the body must be a JSON object.
 pub async fn identify(
     State(state): State<AppState>,
+    Scoped(identity): Scoped,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
@@ -86,9 +90,10 @@ pub async fn identify(
         } => ApiError::MalformedJson(reason),
         e => ApiError::Identity(e),
     })?;
-    let contact = state.identity.identify_request(&request).await?;
+    let contact = identity.identify_request(&request).await?;
     let (email, phone) = state.masked(&request);
     tracing::info!(
+        tenant = identity.tenant_id().as_str(),
         email,
         phone,
         primary = contact.primary_contact_id.get(),
@@ -108,11 +113,12 @@ pub struct ContactsQuery {
 /// `GET /contacts?email=..&phoneNumber=..`: the read-only lookup; 404 when nothing matches.
 pub async fn contacts(
     State(state): State<AppState>,
+    Scoped(identity): Scoped,
     query: Result<Query<ContactsQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::BadQuery(r.body_text()))?;
     let request = IdentifyRequest::parse(query.email.as_deref(), query.phone_number.as_deref())?;
-    match state.identity.lookup_request(&request).await? {
+    match identity.lookup_request(&request).await? {
         Some(contact) => Ok(state.render(&contact)),
         None => Err(ApiError::NoMatch),
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod handlers;
 pub mod mask;
 pub mod telemetry;
+pub mod tenancy;
 
 use std::future::Future;
 
@@ -34,6 +35,8 @@ pub enum RunError {
     Database(identity::Error),
     /// The address could not be bound, or serving failed.
     Io(std::io::Error),
+    /// The configuration contradicts itself.
+    Config(String),
 }
 
 impl std::fmt::Display for RunError {
@@ -41,6 +44,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Database(e) => write!(f, "{e}"),
             RunError::Io(e) => write!(f, "cannot serve: {e}"),
+            RunError::Config(e) => write!(f, "invalid configuration: {e}"),
         }
     }
 }
@@ -50,6 +54,7 @@ impl std::error::Error for RunError {
         match self {
             RunError::Database(e) => e.source(),
             RunError::Io(e) => Some(e),
+            RunError::Config(_) => None,
         }
     }
 }
@@ -64,6 +69,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     tracing::info!(database = %identity::connect::redact_url(&config.database_url), "starting");
+    config.tenant_tokens().map_err(RunError::Config)?;
     let identity = connect(&config).await.map_err(RunError::Database)?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -73,7 +79,15 @@ pub async fn run(
         backend = identity.store().backend(),
         "listening on http://{addr}"
     );
-    let app = router(identity.clone(), &config);
+    let tokens = config.tenant_tokens().map_err(RunError::Config)?;
+    if tokens.is_empty() {
+        tracing::info!(
+            "no tenant tokens: a request acts for the tenant X-Tenant-Id names (trusted networks only)"
+        );
+    } else {
+        tracing::info!(tokens = tokens.len(), "tenant tokens required");
+    }
+    let app = router(identity.clone(), &config)?;
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

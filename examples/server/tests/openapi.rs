@@ -201,10 +201,42 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(disabled.status, 404);
     seen.push(disabled);
 
+    // with tenant tokens: 401 without one, 403 naming another tenant, 400 for a bad tenant (once
+    // the token is good: authentication comes first)
+    let token = "token-of-shop-a-0123456789";
+    let guarded =
+        TestServer::start("memory:", &["--tenant-tokens", &format!("shop-a:{token}")]).await;
+    for (tenant, token, status) in [
+        (None, None, 401),
+        (Some("shop-b"), Some(token), 403),
+        (Some("shop a"), Some(token), 400),
+        (Some("shop-a"), Some(token), 200),
+    ] {
+        let mut request = common::client()
+            .post(guarded.url("/identify"))
+            .body(r#"{"email":"doc@x.io"}"#);
+        if let Some(tenant) = tenant {
+            request = request.header("X-Tenant-Id", tenant);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let observed = Observed {
+            method: "POST",
+            path: "/identify",
+            status: response.status().as_u16(),
+            retry_after: false,
+            body: response.json().await.unwrap(),
+        };
+        assert_eq!(observed.status, status, "{}", observed.body);
+        seen.push(observed);
+    }
+
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(
         statuses.into_iter().collect::<Vec<_>>(),
-        [200, 400, 401, 404, 405, 413, 500, 503]
+        [200, 400, 401, 403, 404, 405, 413, 500, 503]
     );
     for o in &seen {
         let validator = jsonschema::validator_for(&schema_for(&doc, o)).unwrap();

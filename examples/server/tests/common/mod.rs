@@ -34,7 +34,8 @@ impl TestServer {
             .await
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = identity_server::router(identity.clone(), &config);
+        let app =
+            identity_server::router(identity.clone(), &config).expect("a valid configuration");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

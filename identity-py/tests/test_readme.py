@@ -1,0 +1,34 @@
+"""The Python snippets of README.md and identity-py/README.md run as written (against a
+temporary database), so the documentation cannot rot."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def python_blocks(path: pathlib.Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_readme_snippet_runs(tmp_path: pathlib.Path) -> None:
+    (block,) = python_blocks(ROOT / "README.md")
+    code = block.replace("sqlite:///tmp/shop.db", f"sqlite://{tmp_path / 'shop.db'}")
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_binding_readme_sync_snippets_run(tmp_path: pathlib.Path, index: int) -> None:
+    blocks = python_blocks(ROOT / "identity-py" / "README.md")
+    from identity_reconciliation import Identity
+
+    with Identity(f"sqlite://{tmp_path / 'setup.db'}") as ident:
+        code = blocks[index].replace("sqlite:///tmp/shop.db", f"sqlite://{tmp_path / 'shop.db'}")
+        namespace = {"ident": ident}
+        exec(compile(code, "identity-py/README.md", "exec"), namespace)  # noqa: S102
+        if index == 1:
+            assert namespace["shop"].tenant_id == "shop-42"
