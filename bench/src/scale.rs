@@ -1,5 +1,6 @@
 //! Scale scenarios on PostgreSQL: returning customers of 1 to 10,000 rows; returning latency at
-//! 10 thousand and at 1 million contacts; merging two customers of 1,000 rows each.
+//! 10 thousand and at 1 million contacts, in one tenant and spread over many; merging two
+//! customers of 1,000 rows each.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,62 @@ pub async fn returning_p50(admin_url: &str, contacts: u64, samples: u64) -> Resu
             let began = Instant::now();
             identity
                 .identify(op.email.as_deref(), op.phone.as_deref())
+                .await
+                .map_err(|e| e.chain())?;
+            if i >= 200 {
+                latencies.push(began.elapsed()); // after 200 warm-up calls
+            }
+        }
+        identity.close().await;
+        Ok(median_ms(latencies))
+    }
+    .await;
+    drop_database(admin_url, &name).await;
+    result
+}
+
+/// p50 latency (ms) of sequential returning-customer identifies over `tenants` tenants of
+/// `per_tenant` single-row customers each (a random tenant's random customer per call): the
+/// same total as [`returning_p50`] with `tenants * per_tenant` contacts in one tenant.
+pub async fn tenants_p50(
+    admin_url: &str,
+    tenants: u64,
+    per_tenant: u64,
+    samples: u64,
+) -> Result<f64, String> {
+    let (url, name) = create_database(admin_url, "tenants").await?;
+    let result = async {
+        let identity = Identity::connect(&url).await.map_err(|e| e.chain())?;
+        let (t, n) = (
+            i64::try_from(tenants).map_err(|e| e.to_string())?,
+            i64::try_from(per_tenant).map_err(|e| e.to_string())?,
+        );
+        bulk_load(
+            &url,
+            &[(
+                "INSERT INTO contact (tenant_id, email, phone_number, link_precedence)
+                 SELECT 'shop-' || (i / $2), 'c' || i || '@seed.test', '1' || lpad(i::text, 9, '0'),
+                        'primary'
+                 FROM generate_series(0, $1 * $2 - 1) AS i",
+                &[t, n],
+            )],
+        )
+        .await?;
+        let handles: Vec<Identity> = (0..tenants)
+            .map(|k| identity.tenant(&format!("shop-{k}")).map_err(|e| e.chain()))
+            .collect::<Result<_, _>>()?;
+        for handle in &handles {
+            handle.rebuild().await.map_err(|e| e.chain())?;
+        }
+        let mut rng = Rng::new(13, 0);
+        let mut latencies = Vec::with_capacity(usize::try_from(samples).unwrap_or(0));
+        for i in 0..samples + 200 {
+            let row = rng.below(tenants * per_tenant);
+            let handle = &handles[usize::try_from(row / per_tenant).unwrap_or(0)];
+            let (email, phone) = (format!("c{row}@seed.test"), format!("1{row:09}"));
+            let began = Instant::now();
+            handle
+                .identify(Some(&email), Some(&phone))
                 .await
                 .map_err(|e| e.chain())?;
             if i >= 200 {
