@@ -246,9 +246,9 @@ async fn scale(args: &Args) -> Result<(), String> {
     } else {
         (10_000, 1_000_000, 5_000, 5)
     };
-    let p50_small = scale::returning_p50(&args.database_url, small, samples).await?;
+    let p50_small = scale::returning_p50(&args.database_url, 1, small, samples).await?;
     println!("returning customer, {small} contacts: p50 {p50_small:.3} ms");
-    let p50_large = scale::returning_p50(&args.database_url, large, samples).await?;
+    let p50_large = scale::returning_p50(&args.database_url, 1, large, samples).await?;
     println!(
         "returning customer, {large} contacts: p50 {p50_large:.3} ms ({:.2}x)",
         p50_large / p50_small
@@ -256,7 +256,7 @@ async fn scale(args: &Args) -> Result<(), String> {
     // the same total spread over many tenants (issue 10: p50 within 1.2x of one tenant)
     let tenants = if args.smoke { 10 } else { 1_000 };
     let p50_tenants =
-        scale::tenants_p50(&args.database_url, tenants, large / tenants, samples).await?;
+        scale::returning_p50(&args.database_url, tenants, large / tenants, samples).await?;
     println!(
         "returning customer, {large} contacts in {tenants} tenants of {}: p50 {p50_tenants:.3} ms ({:.2}x of one tenant)",
         large / tenants,

@@ -84,31 +84,23 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
 
 /// Verify, rebuild, verify through the admin routes, for one tenant.
 async fn check_graph(server: &TestServer, tenant: &str, graph: &Value, file: &str) {
-    let client = common::client();
-    let admin = |method: reqwest::Method, path: &str| {
-        client
-            .request(method, server.url(path))
+    let admin = async |method: reqwest::Method, path: &str| -> Value {
+        let request = common::client().request(method, server.url(path));
+        let response = request
             .bearer_auth(ADMIN_TOKEN)
             .header("X-Tenant-Id", tenant)
             .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
     };
-    let report: Value = admin(reqwest::Method::GET, "/admin/verify")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = admin(reqwest::Method::GET, "/admin/verify").await;
     assert_eq!(
         (&report["rows"], &report["customers"], &report["clean"]),
         (&graph["rows"], &graph["customers"], &json!(true)),
         "{file}: {report}"
     );
-    let rebuilt: Value = admin(reqwest::Method::POST, "/admin/rebuild")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rebuilt = admin(reqwest::Method::POST, "/admin/rebuild").await;
     assert_eq!(
         (
             &rebuilt["rows"],
@@ -118,12 +110,7 @@ async fn check_graph(server: &TestServer, tenant: &str, graph: &Value, file: &st
         (&graph["rows"], &graph["customers"], &json!([])),
         "{file}: {rebuilt}"
     );
-    let report: Value = admin(reqwest::Method::GET, "/admin/verify")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = admin(reqwest::Method::GET, "/admin/verify").await;
     assert_eq!(report["clean"], true, "{file}: {report}");
 }
 
