@@ -12,7 +12,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /**
  * A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
  * method returns a Promise and runs off the event loop, so many calls in flight run
- * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'STORE'` or `'CLOSED'`.
+ * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`, `'STORE'` or
+ * `'CLOSED'`.
  */
 export declare class Identity {
   /**
@@ -33,6 +34,15 @@ export declare class Identity {
   identify(input: IdentifyInput): Promise<Contact>
   /** Resolves to the customer an email and/or phone belongs to, or `null`; writes nothing. */
   lookup(input: IdentifyInput): Promise<Contact | null>
+  /** Resolves to the tenant's settings (`phoneRegion: null` when it has none). */
+  settings(): Promise<TenantSettings>
+  /**
+   * Sets the tenant's phone region (an ISO 3166 code such as `'IN'`; `null` clears it): from
+   * then on its national numbers are read in that region and every number is stored in
+   * E.164. Allowed while the tenant has no contacts; rejects with `CONFLICT` after, and with
+   * `INVALID_INPUT` (`field: 'phoneRegion'`) for a code that is not a region.
+   */
+  setPhoneRegion(region: string | null): Promise<TenantSettings>
   /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
@@ -99,11 +109,14 @@ export interface IdentifyInput {
  * `catch (e) { const { code, field } = e as Error & IdentityErrorInfo }`.
  */
 export interface IdentityErrorInfo {
-  /** `'INVALID_INPUT'` (nothing was written), `'STORE'` (the database failed) or `'CLOSED'`. */
-  code: 'INVALID_INPUT' | 'STORE' | 'CLOSED'
   /**
-   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'request'`, `'url'` or an
-   * option name.
+   * `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
+   * nothing was changed), `'STORE'` (the database failed) or `'CLOSED'`.
+   */
+  code: 'INVALID_INPUT' | 'CONFLICT' | 'STORE' | 'CLOSED'
+  /**
+   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`,
+   * `'request'`, `'url'` or an option name.
    */
   field?: string
 }
@@ -116,6 +129,14 @@ export interface RebuildReport {
   customers: number
   /** Ids of the rows whose link was repaired (they broke the model). */
   relinked: Array<number>
+}
+
+/** A tenant's settings, as `settings()` and `setPhoneRegion()` resolve them. */
+export interface TenantSettings {
+  /** The tenant the settings belong to. */
+  tenantId: string
+  /** The ISO 3166 code national phone numbers are read in, or `null`: the plain phone rules. */
+  phoneRegion: string | null
 }
 
 /** One difference `verify` found. */

@@ -1,10 +1,30 @@
-// An Express app exposing POST /identify with the wire contract through identity-reconciliation.
+// An Express app exposing POST /identify with the wire contract, and GET/PUT /settings (the
+// tenant's phone region), through identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
 import { Identity } from 'identity-reconciliation'
 
-const STATUS = { INVALID_INPUT: 400, STORE: 503, CLOSED: 503 }
+const STATUS = { INVALID_INPUT: 400, CONFLICT: 409, STORE: 503, CLOSED: 503 }
+
+// a core error as the wire's JSON error
+function fail(res, e) {
+  const status = STATUS[e.code] ?? 500
+  if (status === 503) res.set('Retry-After', '2')
+  res.status(status).json({
+    error: { code: e.code?.toLowerCase() ?? 'internal', message: status === 500 ? 'internal server error' : e.message, field: e.field },
+  })
+}
+
+// the body as JSON, or a malformed_json answer (undefined)
+function json(req, res) {
+  try {
+    return JSON.parse(typeof req.body === 'string' ? req.body : '')
+  } catch (e) {
+    res.status(400).json({ error: { code: 'malformed_json', message: `request body is not valid JSON: ${e.message}` } })
+    return undefined
+  }
+}
 
 export async function createApp(databaseUrl) {
   const identity = await Identity.connect(databaseUrl)
@@ -12,25 +32,43 @@ export async function createApp(databaseUrl) {
   // read the body as text whatever its Content-Type: many clients forget the header
   app.use(express.text({ type: () => true, limit: '16kb' }))
 
+  // the handle for the tenant X-Tenant-Id names (absent: the default); throws for a bad id
+  const scoped = (req) => {
+    const tenant = req.get('X-Tenant-Id')
+    return tenant === undefined ? identity : identity.tenant(tenant)
+  }
+
   app.post('/identify', async (req, res) => {
-    let body
+    const body = json(req, res)
+    if (body === undefined) return
     try {
-      body = JSON.parse(typeof req.body === 'string' ? req.body : '')
-    } catch (e) {
-      return res.status(400).json({ error: { code: 'malformed_json', message: `request body is not valid JSON: ${e.message}` } })
-    }
-    try {
-      const tenant = req.get('X-Tenant-Id')
-      const scoped = tenant === undefined ? identity : identity.tenant(tenant)
-      const contact = await scoped.identify(body)
+      const contact = await scoped(req).identify(body)
       // both spellings: the original task statement wrote `primaryContatctId`
       res.json({ contact: { ...contact, primaryContatctId: contact.primaryContactId } })
     } catch (e) {
-      const status = STATUS[e.code] ?? 500
-      if (status === 503) res.set('Retry-After', '2')
-      res.status(status).json({
-        error: { code: e.code?.toLowerCase() ?? 'internal', message: status === 500 ? 'internal server error' : e.message, field: e.field },
-      })
+      fail(res, e)
+    }
+  })
+
+  app.get('/settings', async (req, res) => {
+    try {
+      res.json(await scoped(req).settings())
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.put('/settings', async (req, res) => {
+    const body = json(req, res)
+    if (body === undefined) return
+    if (body === null || typeof body !== 'object' || !('phoneRegion' in body)) {
+      const message = 'invalid request: body must be a JSON object like {"phoneRegion": "IN"}'
+      return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+    }
+    try {
+      res.json(await scoped(req).setPhoneRegion(body.phoneRegion))
+    } catch (e) {
+      fail(res, e)
     }
   })
 

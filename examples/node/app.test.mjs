@@ -23,6 +23,21 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
       const vector = JSON.parse(readFileSync(join(VECTORS, file), 'utf8'))
       for (const [i, step] of vector.steps.entries()) {
         const headers = step.tenant !== undefined ? { 'X-Tenant-Id': step.tenant } : {}
+        if (step.settings) {
+          const response = await fetch(`${base}/settings`, { method: 'PUT', body: JSON.stringify(step.settings), headers })
+          const body = await response.json()
+          if (step.error) {
+            assert.equal(response.status, step.error.code === 'conflict' ? 409 : 400, `${file} ${i}`)
+            assert.equal(body.error.code, step.error.code, `${file} ${i}`)
+            assert.equal(body.error.field, step.error.field, `${file} ${i}`)
+          } else {
+            assert.equal(response.status, 200, `${file} ${i}: ${JSON.stringify(body)}`)
+            assert.equal(body.phoneRegion, step.result.phoneRegion, `${file} ${i}`)
+            const read = await (await fetch(`${base}/settings`, { headers })).json()
+            assert.deepEqual(read, body, `${file} ${i}: read back`)
+          }
+          continue
+        }
         const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
         const body = await response.json()
         if (step.error) {

@@ -1,4 +1,5 @@
-"""A FastAPI app exposing POST /identify with the wire contract, through AsyncIdentity.
+"""A FastAPI app exposing POST /identify with the wire contract, and GET/PUT /settings (the
+tenant's phone region), through AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -17,9 +18,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from identity_reconciliation import AsyncIdentity, ClosedError, InvalidInputError, StoreError
+from identity_reconciliation import AsyncIdentity, ClosedError, ConflictError, InvalidInputError, StoreError
 
-WIRE_FIELD = {"email": "email", "phone_number": "phoneNumber", "request": "request", "tenant": "tenant"}
+WIRE_FIELD = {
+    "email": "email",
+    "phone_number": "phoneNumber",
+    "request": "request",
+    "tenant": "tenant",
+    "phone_region": "phoneRegion",
+}
 
 
 def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -39,6 +46,44 @@ def create_app(database_url: str) -> FastAPI:
 
     app = FastAPI(title="identity", lifespan=lifespan)
 
+    def scoped(request: Request) -> AsyncIdentity:
+        """The handle for the tenant X-Tenant-Id names (absent: the default)."""
+        identity: AsyncIdentity = request.app.state.identity
+        tenant = request.headers.get("x-tenant-id")
+        return identity if tenant is None else identity.tenant(tenant)
+
+    @app.get("/settings")
+    async def get_settings(request: Request) -> JSONResponse:
+        try:
+            settings = await scoped(request).settings()
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(settings.to_dict())
+
+    @app.put("/settings")
+    async def put_settings(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict) or "phoneRegion" not in body:
+            message = 'invalid request: body must be a JSON object like {"phoneRegion": "IN"}'
+            return error(400, "invalid_input", message, "request")
+        region = body["phoneRegion"]
+        if region is not None and not isinstance(region, str):
+            return error(400, "invalid_input", "invalid phone region: must be a string or null", "phone_region")
+        try:
+            settings = await scoped(request).set_phone_region(region)
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except ConflictError as e:
+            return error(409, "conflict", str(e))
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(settings.to_dict())
+
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:
         try:  # any content type: many clients forget the header
@@ -47,11 +92,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "malformed_json", f"request body is not valid JSON: {e}")
         if not isinstance(body, dict):
             return error(400, "invalid_input", "invalid request: body must be a JSON object", "request")
-        identity: AsyncIdentity = request.app.state.identity
         try:
-            tenant = request.headers.get("x-tenant-id")
-            scoped = identity if tenant is None else identity.tenant(tenant)
-            contact = await scoped.identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
+            contact = await scoped(request).identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
         except InvalidInputError as e:
             return error(400, "invalid_input", str(e), e.field)
         except (StoreError, ClosedError) as e:

@@ -20,6 +20,19 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
     with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
         for i, step in enumerate(json.loads(path.read_text(encoding="utf-8"))["steps"]):
             headers = {"X-Tenant-Id": step["tenant"]} if "tenant" in step else {}
+            if "settings" in step:
+                response = client.put("/settings", content=json.dumps(step["settings"]), headers=headers)
+                body = response.json()
+                if "error" in step:
+                    code = step["error"]["code"]
+                    assert response.status_code == (409 if code == "conflict" else 400), (i, body)
+                    assert body["error"]["code"] == code, (i, body)
+                    assert body["error"].get("field") == step["error"].get("field"), (i, body)
+                else:
+                    assert response.status_code == 200, (i, body)
+                    assert body["phoneRegion"] == step["result"]["phoneRegion"], (i, body)
+                    assert client.get("/settings", headers=headers).json() == body, i
+                continue
             response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:

@@ -19,6 +19,7 @@ test('the README snippet runs', () => {
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 })
     assert.equal(run.status, 0, run.stderr)
     assert.match(run.stdout, /null/, 'the other shop does not know the customer')
+    assert.match(run.stdout, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
   } finally {
     rmSync(file, { force: true })
   }

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type Contact, type IdentityErrorInfo } from '../index.js'
+import { Identity, type Contact, type IdentityErrorInfo, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -10,6 +10,14 @@ export async function main(): Promise<number> {
   } catch (e) {
     const { code, field }: IdentityErrorInfo = e as Error & IdentityErrorInfo
     if (code === 'INVALID_INPUT' && field === 'email') console.log('rejected as expected')
+  }
+  const shop: Identity = ident.tenant('shop-in')
+  const settings: TenantSettings = await shop.setPhoneRegion('IN')
+  const region: string | null = (await shop.settings()).phoneRegion
+  try {
+    await shop.setPhoneRegion(null)
+  } catch (e) {
+    if ((e as Error & IdentityErrorInfo).code === 'CONFLICT') console.log(settings.tenantId, region)
   }
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)

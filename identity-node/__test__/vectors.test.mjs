@@ -6,12 +6,37 @@ import assert from 'node:assert/strict'
 import { Identity } from '../index.js'
 import { freshDatabase, vectorFiles } from './helpers.mjs'
 
+// a `settings` step: its `result` (also what reading the settings answers), or its `error`
+async function settingsStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  let outcome
+  try {
+    outcome = await scoped.setPhoneRegion(step.settings.phoneRegion)
+  } catch (e) {
+    outcome = e
+  }
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  const expected = { tenantId: step.tenant ?? 'default', phoneRegion: step.result.phoneRegion }
+  assert.deepEqual(outcome, expected, at)
+  assert.deepEqual(await scoped.settings(), expected, `${at}: read back`)
+}
+
 async function replay(ident, vector, db) {
   for (const [i, step] of vector.steps.entries()) {
     const at = `${vector.name} step ${i}`
     // the step's tenant (absent: the default); its rows, the default's for a bad tenant id
     const seen = step.tenant !== undefined && step.error?.field !== 'tenant' ? step.tenant : 'default'
     const rowsOf = (sql) => db.query(sql.replace('ORDER BY', `WHERE tenant_id = '${seen}' ORDER BY`))
+    if (step.settings) {
+      await settingsStep(ident, step, at)
+      continue
+    }
     const before = db ? await rowsOf('SELECT id FROM contact ORDER BY id') : null
     let outcome
     try {

@@ -37,6 +37,24 @@ pub fn tenant(value: &Unknown<'_>) -> Result<TenantId, Failure> {
     TenantId::parse(&text).map_err(Failure::from)
 }
 
+/// A phone region argument: a string (blank: none), `null` or `undefined` (none).
+pub fn phone_region(value: &Unknown<'_>) -> Result<Option<String>, Failure> {
+    let wrong = || {
+        Failure::invalid(
+            "phoneRegion",
+            "invalid phone region: must be a string such as 'IN', or null",
+        )
+    };
+    match value.get_type().map_err(|_| wrong())? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        // SAFETY: the type was just checked.
+        ValueType::String => unsafe { value.cast::<String>() }
+            .map(Some)
+            .map_err(|_| wrong()),
+        _ => Err(wrong()),
+    }
+}
+
 fn kind(value: Option<&Unknown<'_>>) -> ValueType {
     value
         .and_then(|v| v.get_type().ok())

@@ -1,5 +1,5 @@
-//! Errors for JavaScript: `Error` objects with a stable `code` (`INVALID_INPUT`, `STORE`,
-//! `CLOSED`) and, for invalid input, the `field`. The message is the core's, with its causes.
+//! Errors for JavaScript: `Error` objects with a stable `code` (`INVALID_INPUT`, `CONFLICT`,
+//! `STORE`, `CLOSED`) and, for invalid input, the `field`. The message is the core's, with its causes.
 
 use identity::{Error, Field};
 use napi::JsValue;
@@ -10,6 +10,8 @@ use napi::bindgen_prelude::{Env, JsObjectValue, Object, Unknown};
 pub enum Code {
     /// The caller's input broke the contract; nothing was written.
     InvalidInput,
+    /// The call is valid but the data forbids it; nothing was changed.
+    Conflict,
     /// The database failed (unreachable, busy, or answered with an error).
     Store,
     /// The handle was closed.
@@ -20,6 +22,7 @@ impl AsRef<str> for Code {
     fn as_ref(&self) -> &str {
         match self {
             Code::InvalidInput => "INVALID_INPUT",
+            Code::Conflict => "CONFLICT",
             Code::Store => "STORE",
             Code::Closed => "CLOSED",
         }
@@ -76,6 +79,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Email => "email",
         Field::PhoneNumber => "phoneNumber",
         Field::Tenant => "tenant",
+        Field::PhoneRegion => "phoneRegion",
         _ => "request",
     }
 }
@@ -96,6 +100,11 @@ impl From<Error> for Failure {
             },
             Error::Closed => Failure {
                 code: Code::Closed,
+                message,
+                field: None,
+            },
+            Error::Conflict { .. } => Failure {
+                code: Code::Conflict,
                 message,
                 field: None,
             },

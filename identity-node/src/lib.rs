@@ -15,7 +15,7 @@ use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, ToNapiValue, Unknow
 use napi_derive::napi;
 
 use crate::errors::Failure;
-use crate::reports::{RebuildReport, VerifyReport};
+use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
 
 /// The consolidated customer: a plain object, ready for `JSON.stringify`.
 #[napi(object)]
@@ -58,11 +58,12 @@ pub struct IdentifyInput {
 /// `catch (e) { const { code, field } = e as Error & IdentityErrorInfo }`.
 #[napi(object)]
 pub struct IdentityErrorInfo {
-    /// `'INVALID_INPUT'` (nothing was written), `'STORE'` (the database failed) or `'CLOSED'`.
-    #[napi(ts_type = "'INVALID_INPUT' | 'STORE' | 'CLOSED'")]
+    /// `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
+    /// nothing was changed), `'STORE'` (the database failed) or `'CLOSED'`.
+    #[napi(ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'STORE' | 'CLOSED'")]
     pub code: String,
-    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'request'`, `'url'` or an
-    /// option name.
+    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`,
+    /// `'request'`, `'url'` or an option name.
     pub field: Option<String>,
 }
 
@@ -77,7 +78,8 @@ pub struct ConnectOptions {
 
 /// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
 /// method returns a Promise and runs off the event loop, so many calls in flight run
-/// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'STORE'` or `'CLOSED'`.
+/// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`, `'STORE'` or
+/// `'CLOSED'`.
 #[napi]
 pub struct Identity {
     inner: identity::Identity,
@@ -172,6 +174,37 @@ impl Identity {
                 .lookup_request(&request)
                 .await
                 .map(|c| c.map(Contact::from))
+        })
+    }
+
+    /// Resolves to the tenant's settings (`phoneRegion: null` when it has none).
+    #[napi(ts_return_type = "Promise<TenantSettings>")]
+    pub fn settings<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, TenantSettings>> {
+        promise(env, self.usable(), |inner| async move {
+            let settings = inner.settings().await?;
+            Ok(TenantSettings::of(inner.tenant_id(), &settings))
+        })
+    }
+
+    /// Sets the tenant's phone region (an ISO 3166 code such as `'IN'`; `null` clears it): from
+    /// then on its national numbers are read in that region and every number is stored in
+    /// E.164. Allowed while the tenant has no contacts; rejects with `CONFLICT` after, and with
+    /// `INVALID_INPUT` (`field: 'phoneRegion'`) for a code that is not a region.
+    #[napi(
+        ts_args_type = "region: string | null",
+        ts_return_type = "Promise<TenantSettings>"
+    )]
+    pub fn set_phone_region<'env>(
+        &self,
+        env: &'env Env,
+        region: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, TenantSettings>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, convert::phone_region(&region)?)));
+        promise(env, work, |(inner, region)| async move {
+            let settings = inner.set_phone_region(region.as_deref()).await?;
+            Ok(TenantSettings::of(inner.tenant_id(), &settings))
         })
     }
 

@@ -1,5 +1,6 @@
 //! What `verify` and `rebuild` resolve to, as plain objects.
 
+use napi::bindgen_prelude::{Either, Null};
 use napi_derive::napi;
 
 /// One difference `verify` found.
@@ -61,6 +62,30 @@ impl From<identity::RebuildReport> for RebuildReport {
             rows: i64::try_from(report.rows).unwrap_or(i64::MAX),
             customers: i64::try_from(report.customers).unwrap_or(i64::MAX),
             relinked: report.relinked.iter().map(|id| id.get()).collect(),
+        }
+    }
+}
+
+/// A tenant's settings, as `settings()` and `setPhoneRegion()` resolve them.
+#[napi(object)]
+pub struct TenantSettings {
+    /// The tenant the settings belong to.
+    pub tenant_id: String,
+    /// The ISO 3166 code national phone numbers are read in, or `null`: the plain phone rules.
+    #[napi(ts_type = "string | null")]
+    pub phone_region: Either<String, Null>,
+}
+
+impl TenantSettings {
+    /// The settings the core answered for `tenant`.
+    pub fn of(tenant: &identity::TenantId, settings: &identity::TenantSettings) -> Self {
+        TenantSettings {
+            tenant_id: tenant.to_string(),
+            // always present: `null`, not a missing key, when the tenant has no region
+            phone_region: match settings.phone_region {
+                Some(region) => Either::A(region.to_string()),
+                None => Either::B(Null),
+            },
         }
     }
 }

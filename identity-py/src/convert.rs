@@ -27,6 +27,23 @@ pub fn tenant(value: &Bound<'_, PyAny>) -> PyResult<TenantId> {
     TenantId::parse(&text).map_err(|e| errors::to_py(&e))
 }
 
+/// A phone region argument: a `str` (blank: none) or `None`.
+pub fn phone_region(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if !value.is_instance_of::<PyString>() {
+        return Err(errors::invalid_input(
+            &format!(
+                "invalid phone region: must be a str such as 'IN', or None, not {}",
+                type_name(value)
+            ),
+            "phone_region",
+        ));
+    }
+    value.extract().map(Some)
+}
+
 fn email_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Email>> {
     match value {
         None => Ok(None),

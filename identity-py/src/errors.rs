@@ -25,6 +25,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Email => "email",
         Field::PhoneNumber => "phone_number",
         Field::Tenant => "tenant",
+        Field::PhoneRegion => "phone_region",
         _ => "request",
     }
 }
@@ -56,6 +57,7 @@ pub fn to_py(error: &Error) -> PyErr {
             make(py, "InvalidInputError", (message, "url"))
         }
         Error::Closed => make(py, "ClosedError", (message,)),
+        Error::Conflict { .. } => make(py, "ConflictError", (message,)),
         Error::Unavailable { .. }
         | Error::Store { .. }
         | Error::Contention { .. }

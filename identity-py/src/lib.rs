@@ -6,6 +6,7 @@ mod convert;
 mod errors;
 mod reports;
 mod runtime;
+mod settings;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use pyo3::types::{PyDict, PyType};
 
 use crate::convert::request;
 use crate::reports::{Problem, RebuildReport, VerifyReport};
+use crate::settings::TenantSettings;
 
 /// `Contact`'s constructor arguments, as pickled.
 type ContactArgs = (i64, Vec<String>, Vec<String>, Vec<i64>);
@@ -279,6 +281,31 @@ impl Identity {
             .map(|c| c.map(Contact::from))
     }
 
+    /// The tenant's settings (its phone region, or `None`).
+    fn settings(&self, py: Python<'_>) -> PyResult<TenantSettings> {
+        let tenant = self.handle.inner.tenant_id().clone();
+        self.handle
+            .block_on(py, async |inner| inner.settings().await)
+            .map(|s| TenantSettings::of(&tenant, &s))
+    }
+
+    /// Sets the tenant's phone region (an ISO 3166 code such as `"IN"`; `None` clears it):
+    /// from then on its national numbers are read in that region and every number is stored in
+    /// E.164. Allowed while the tenant has no contacts; raises `ConflictError` after.
+    fn set_phone_region(
+        &self,
+        py: Python<'_>,
+        region: &Bound<'_, PyAny>,
+    ) -> PyResult<TenantSettings> {
+        let region = convert::phone_region(region)?;
+        let tenant = self.handle.inner.tenant_id().clone();
+        self.handle
+            .block_on(py, async |inner| {
+                inner.set_phone_region(region.as_deref()).await
+            })
+            .map(|s| TenantSettings::of(&tenant, &s))
+    }
+
     /// Checks that the database answers (one trivial query); for readiness probes.
     fn ping(&self, py: Python<'_>) -> PyResult<()> {
         self.handle.block_on(py, async |inner| inner.ping().await)
@@ -416,6 +443,30 @@ impl AsyncIdentity {
         })
     }
 
+    /// Resolves to the tenant's settings (see `Identity.settings`).
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            let settings = inner.settings().await?;
+            Ok(TenantSettings::of(inner.tenant_id(), &settings))
+        })
+    }
+
+    /// Resolves to the tenant's settings after setting its phone region (see
+    /// `Identity.set_phone_region`).
+    fn set_phone_region<'py>(
+        &self,
+        py: Python<'py>,
+        region: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let region = convert::phone_region(region)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            let settings = inner.set_phone_region(region.as_deref()).await?;
+            Ok(TenantSettings::of(inner.tenant_id(), &settings))
+        })
+    }
+
     /// Resolves to `None` when the database answers (see `Identity.ping`).
     fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.handle.usable()?;
@@ -536,6 +587,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Problem>()?;
     m.add_class::<VerifyReport>()?;
     m.add_class::<RebuildReport>()?;
+    m.add_class::<TenantSettings>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 from conftest import VECTOR_FILES, load_vector, rows
 
-from identity_reconciliation import AsyncIdentity, Identity, InvalidInputError
+from identity_reconciliation import AsyncIdentity, ConflictError, Identity, InvalidInputError, TenantSettings
 
-FIELD = {"email": "email", "phoneNumber": "phone_number", "request": "request", "tenant": "tenant"}
+FIELD = {
+    "email": "email",
+    "phoneNumber": "phone_number",
+    "request": "request",
+    "tenant": "tenant",
+    "phoneRegion": "phone_region",
+}
 
 
 def arguments(request: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +60,22 @@ def check_step(url: str, step: dict[str, Any], before: list[Any], outcome: Any, 
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
 
+def check_settings(step: dict[str, Any], outcome: Any, read: Any, at: str) -> None:
+    """A `settings` step: its `result` (also what reading the settings answers), or its `error`."""
+    if "error" in step:
+        if step["error"]["code"] == "conflict":
+            assert isinstance(outcome, ConflictError), f"{at}: expected ConflictError, got {outcome!r}"
+            assert str(outcome).startswith("conflict: "), at
+        else:
+            assert isinstance(outcome, InvalidInputError), f"{at}: expected InvalidInputError, got {outcome!r}"
+            assert outcome.field == FIELD[step["error"]["field"]], at
+        return
+    assert isinstance(outcome, TenantSettings), f"{at}: {outcome!r}"
+    assert outcome.phone_region == step["result"]["phoneRegion"], at
+    assert read == outcome, f"{at}: {read!r} read back"
+    assert outcome.tenant_id == step.get("tenant", "default"), at
+
+
 def check_graph(graph: dict[str, int], verify: Any, rebuild: Any, verify_again: Any, at: str) -> None:
     """The file's `graph`: verify clean with its counts, rebuild relinking nothing, verify clean."""
     assert (verify.rows, verify.customers, verify.clean) == (graph["rows"], graph["customers"], True), f"{at}: {verify}"
@@ -66,12 +88,20 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
     vector = load_vector(path)
     with Identity(store_url) as ident:
         for i, step in enumerate(vector["steps"]):
+            at = f"{path.name} step {i}"
+            if "settings" in step:
+                try:
+                    outcome: Any = scoped(ident, step).set_phone_region(step["settings"]["phoneRegion"])
+                except (ConflictError, InvalidInputError) as e:
+                    outcome = e
+                check_settings(step, outcome, scoped(ident, step).settings(), at)
+                continue
             before = rows(store_url, seen_tenant(step))
             try:
-                outcome: Any = scoped(ident, step).identify(**arguments(step["request"]))
+                outcome = scoped(ident, step).identify(**arguments(step["request"]))
             except InvalidInputError as e:
                 outcome = e
-            check_step(store_url, step, before, outcome, f"{path.name} step {i}")
+            check_step(store_url, step, before, outcome, at)
         for tenant, graph in graphs(vector).items():
             t = ident.tenant(tenant)
             check_graph(graph, t.verify(), t.rebuild(), t.verify(), f"{path.name} ({tenant})")
@@ -81,12 +111,20 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
     vector = load_vector(path)
     async with await AsyncIdentity.connect(url) as ident:
         for i, step in enumerate(vector["steps"]):
+            at = f"{path.name} step {i} (async)"
+            if "settings" in step:
+                try:
+                    outcome: Any = await scoped(ident, step).set_phone_region(step["settings"]["phoneRegion"])
+                except (ConflictError, InvalidInputError) as e:
+                    outcome = e
+                check_settings(step, outcome, await scoped(ident, step).settings(), at)
+                continue
             before = rows(url, seen_tenant(step))
             try:
-                outcome: Any = await scoped(ident, step).identify(**arguments(step["request"]))
+                outcome = await scoped(ident, step).identify(**arguments(step["request"]))
             except InvalidInputError as e:
                 outcome = e
-            check_step(url, step, before, outcome, f"{path.name} step {i} (async)")
+            check_step(url, step, before, outcome, at)
         for tenant, graph in graphs(vector).items():
             t = ident.tenant(tenant)
             verify = await t.verify()

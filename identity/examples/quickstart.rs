@@ -24,6 +24,10 @@ async fn main() -> identity::Result<()> {
             .await?
             .is_none()
     );
+    let india = identity.tenant("shop-in")?;
+    india.set_phone_region(Some("IN")).await?; // a shop in India: national numbers, stored in E.164
+    let c = india.identify(None, Some("098765 43210")).await?; // c.phone_numbers: ["+919876543210"]
+    assert_eq!(c.phone_numbers[0].as_str(), "+919876543210");
     identity.close().await;
     Ok(())
 }

@@ -16,11 +16,13 @@ pub enum Field {
     Body,
     /// The tenant id ([`crate::TenantId::parse`]).
     Tenant,
+    /// A tenant's phone region ([`crate::PhoneRegion::parse`]).
+    PhoneRegion,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
-    /// `tenant`).
+    /// `tenant`, `phoneRegion`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -29,6 +31,7 @@ impl Field {
             Field::Request => "request",
             Field::Body => "body",
             Field::Tenant => "tenant",
+            Field::PhoneRegion => "phoneRegion",
         }
     }
 }
@@ -41,6 +44,7 @@ impl fmt::Display for Field {
             Field::Request => "request",
             Field::Body => "request body",
             Field::Tenant => "tenant",
+            Field::PhoneRegion => "phone region",
         })
     }
 }
@@ -77,6 +81,13 @@ pub enum Error {
     UnsupportedScheme {
         /// The scheme that was given (the text before the first `:`).
         scheme: String,
+    },
+    /// The call is valid but the data as it stands forbids it (for example changing the phone
+    /// region of a tenant that already has contacts); nothing was changed.
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What stands in the way, in lowercase words.
+        reason: String,
     },
     /// The store was closed with `close()`; it accepts no more calls.
     #[error("store is closed")]

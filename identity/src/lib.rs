@@ -30,6 +30,11 @@
 //!   ([`IdentifyRequest::from_json`], the one way in from the wire).
 //! - Normalization happens before anything is stored or matched: `George@X.com` and
 //!   `george@x.com`, `+1 (555) 010-9999` and `+15550109999` are the same identifier.
+//! - A tenant with a phone region ([`Identity::set_phone_region`], [`PhoneRegion`]) reads its
+//!   phone numbers with libphonenumber's rules ([`Phone::in_region`]): `098765 43210`,
+//!   `+91 98765 43210` and `9876543210` in region `IN` are all `+919876543210`, and a number
+//!   that is not valid is an [`Error::InvalidInput`] naming the phone number. Tenants without a
+//!   region keep the rules above.
 //!
 //! **Linking** (rows with `deleted_at` set are invisible everywhere):
 //! 1. No row has the request's email or phone: insert a new primary; answer with it alone.
@@ -77,7 +82,9 @@ pub mod customer;
 pub mod derive;
 pub mod error;
 pub mod plan;
+pub mod region;
 pub mod request;
+pub mod settings;
 pub mod shared_list;
 pub mod store;
 pub mod tenant;
@@ -89,7 +96,9 @@ pub use customer::CustomerRecord;
 pub use derive::{Derived, RebuildReport, derive};
 pub use error::{Error, Field, Result};
 pub use plan::{AddRow, Matched, Merge, NewCustomer, Plan, plan};
+pub use region::PhoneRegion;
 pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
+pub use settings::TenantSettings;
 pub use shared_list::SharedList;
 pub use store::ContactStore;
 pub use store::memory::MemoryStore;

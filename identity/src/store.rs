@@ -6,6 +6,7 @@ mod encoding;
 pub mod memory;
 pub mod postgres;
 mod record_cache;
+mod region_hints;
 pub mod sqlite;
 
 use std::fmt;
@@ -16,7 +17,9 @@ use time::OffsetDateTime;
 use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
+use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::settings::TenantSettings;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 
@@ -47,9 +50,12 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     async fn migrate(&self) -> Result<()>;
 
     /// Links the request into its customer (inserting or relinking rows as needed) and answers
-    /// with the consolidated customer.
+    /// with the consolidated customer. The request's phone number is read in the tenant's phone
+    /// region, when it has one ([`crate::IdentifyRequest::in_region`]), as the tenant's settings
+    /// stand when the write commits.
     ///
     /// # Errors
+    /// [`crate::Error::InvalidInput`] when the phone number is not valid in the tenant's region;
     /// [`crate::Error::Store`], [`crate::Error::Unavailable`], [`crate::Error::Closed`],
     /// [`crate::Error::Contention`]; nothing is written when an error is returned.
     async fn identify(
@@ -67,6 +73,26 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>>;
+
+    /// The tenant's settings (defaults for a tenant that never set any).
+    ///
+    /// # Errors
+    /// As [`ContactStore::lookup`].
+    async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings>;
+
+    /// Sets (or with `None` clears) the tenant's phone region, which is allowed while the tenant
+    /// has no contact rows, deleted ones included (its numbers are stored in the region's form);
+    /// setting the region it already has is a no-op. Waits for the tenant's writes in flight,
+    /// and a write parsed under the old region does not commit after it.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] when the region would change and the tenant has rows;
+    /// otherwise as [`ContactStore::identify`].
+    async fn set_phone_region(
+        &self,
+        tenant: &TenantId,
+        region: Option<PhoneRegion>,
+    ) -> Result<TenantSettings>;
 
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
@@ -124,6 +150,18 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
         (**self).lookup(tenant, request).await
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        (**self).settings(tenant).await
+    }
+
+    async fn set_phone_region(
+        &self,
+        tenant: &TenantId,
+        region: Option<PhoneRegion>,
+    ) -> Result<TenantSettings> {
+        (**self).set_phone_region(tenant, region).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

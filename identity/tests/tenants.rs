@@ -7,36 +7,16 @@ use identity_testkit as common;
 
 use std::time::Duration;
 
-use identity::{ContactId, Error, Field, IdentifyRequest, Identity};
+use identity::{ContactId, Error, Field, IdentifyRequest};
 use identity_testkit::{TestDb, Workload};
 
 const TENANTS: [&str; 4] = ["default", "shop-a", "shop.b", "Shop_C"];
 const IDENTIFIERS: u64 = 6;
 const PER_NAMESPACE: u64 = 10;
 
-/// A fresh store of each backend, with the guards that keep its database.
-async fn stores() -> Vec<(Identity, Option<TestDb>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("tenants.db").display());
-    let db = TestDb::create().await;
-    let options = identity::ConnectOptions::default()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(60));
-    let pg = Identity::connect_with(db.url(), &options).await.unwrap();
-    vec![
-        (
-            identity::connect("memory:").await.unwrap(),
-            None,
-            tempfile::tempdir().unwrap(),
-        ),
-        (identity::connect(&sqlite).await.unwrap(), None, dir),
-        (pg, Some(db), tempfile::tempdir().unwrap()),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_storm_over_tenants_sharing_every_value_keeps_each_tenant_whole_and_apart() {
-    for (identity, db, _dir) in stores().await {
+    for common::FreshStore { identity, db, .. } in common::every_backend().await {
         let backend = identity.store().backend();
         // every tenant gets the same four request streams: the same values, at the same time
         let streams: Vec<Vec<IdentifyRequest>> = (1..=4)
@@ -90,7 +70,7 @@ async fn a_storm_over_tenants_sharing_every_value_keeps_each_tenant_whole_and_ap
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_call_of_one_tenant_reads_links_or_counts_another_tenants_records() {
-    for (identity, _db, _dir) in stores().await {
+    for common::FreshStore { identity, .. } in common::every_backend().await {
         let backend = identity.store().backend();
         let (a, b) = (
             identity.tenant("shop-a").unwrap(),

@@ -4,7 +4,7 @@ use identity_testkit as common;
 
 use std::path::PathBuf;
 
-use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity};
+use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity, TenantSettings};
 use serde_json::{Value, json};
 
 fn row_json(c: &Contact) -> Value {
@@ -35,6 +35,40 @@ async fn check_graph(identity: &Identity, graph: &Value, file: &str) {
     common::assert_verified(identity).await;
 }
 
+/// A `settings` step's call: `{"phoneRegion": "IN" | null}`.
+async fn set_region(identity: &Identity, settings: &Value) -> identity::Result<TenantSettings> {
+    identity
+        .set_phone_region(settings["phoneRegion"].as_str())
+        .await
+}
+
+/// Checks a `settings` step: its `result`, or its `error` (which changes nothing).
+async fn check_settings_step(
+    identity: &Identity,
+    step: &Value,
+    outcome: identity::Result<TenantSettings>,
+    at: &str,
+) {
+    let region = |s: &TenantSettings| json!({"phoneRegion": s.phone_region.map(|r| r.to_string())});
+    match (outcome, step.get("error")) {
+        (Ok(settings), None) => {
+            assert_eq!(region(&settings), step["result"], "{at}: wrong settings");
+            let read = identity.settings().await.unwrap();
+            assert_eq!(region(&read), step["result"], "{at}: settings not kept");
+        }
+        (Err(e), Some(expected)) => {
+            let (code, field) = match &e {
+                Error::InvalidInput { field, .. } => ("invalid_input", Some(field.wire_name())),
+                Error::Conflict { .. } => ("conflict", None),
+                other => panic!("{at}: unexpected error {other:?}"),
+            };
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+}
+
 /// Replays one file against a fresh store; panics naming the file and step on a mismatch.
 async fn replay(identity: &Identity, path: &PathBuf) {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -50,6 +84,14 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             Ok(scoped) => (scoped, None),
             Err(e) => (identity.clone(), Some(e)),
         };
+        if let Some(settings) = step.get("settings") {
+            let outcome = match bad_tenant {
+                Some(e) => Err(e),
+                None => set_region(&seen, settings).await,
+            };
+            check_settings_step(&seen, step, outcome, &at).await;
+            continue;
+        }
         let before = seen.all_contacts().await.unwrap();
         let request = IdentifyRequest::from_json(step["request"].to_string().as_bytes());
         let outcome = match (bad_tenant, request) {

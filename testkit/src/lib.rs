@@ -209,6 +209,52 @@ pub async fn sql_violations(pool: &PgPool) -> BTreeMap<&'static str, i64> {
     out
 }
 
+/// A fresh, migrated, empty store of one backend, with what keeps its data alive.
+pub struct FreshStore {
+    /// The handle (default tenant).
+    pub identity: identity::Identity,
+    /// The URL a second store (another process, in effect) opens the same data with; `None`
+    /// for the memory store, whose data lives in this handle alone.
+    pub url: Option<String>,
+    /// The PostgreSQL database, dropped with this.
+    pub db: Option<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+/// One fresh store of each backend: memory, a SQLite file, a PostgreSQL database (pools of 16
+/// connections, waiting up to a minute for one, for storms).
+pub async fn every_backend() -> Vec<FreshStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("store.db").display());
+    let db = TestDb::create().await;
+    let options = identity::ConnectOptions::default()
+        .max_connections(16)
+        .acquire_timeout(std::time::Duration::from_secs(60));
+    let pg = identity::Identity::connect_with(db.url(), &options)
+        .await
+        .unwrap();
+    vec![
+        FreshStore {
+            identity: identity::connect("memory:").await.unwrap(),
+            url: None,
+            db: None,
+            _dir: tempfile::tempdir().unwrap(),
+        },
+        FreshStore {
+            identity: identity::connect(&sqlite).await.unwrap(),
+            url: Some(sqlite),
+            db: None,
+            _dir: dir,
+        },
+        FreshStore {
+            identity: pg,
+            url: Some(db.url().to_owned()),
+            db: Some(db),
+            _dir: tempfile::tempdir().unwrap(),
+        },
+    ]
+}
+
 /// Polls `condition` every 10 ms until it holds; panics naming `what` after `within`.
 pub async fn wait_until(
     what: &str,

@@ -55,6 +55,9 @@ impl ApiError {
                 e.to_string(),
                 None,
             ),
+            ApiError::Identity(e @ E::Conflict { .. }) => {
+                (StatusCode::CONFLICT, "conflict", e.to_string(), None)
+            }
             ApiError::Identity(e @ (E::Unavailable { .. } | E::Closed)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -20,6 +20,7 @@ use crate::admin;
 use crate::api_error::{ApiError, BODY_LIMIT};
 use crate::config::Config;
 use crate::handlers::{self, AppState};
+use crate::settings;
 
 /// Builds the service's router around a connected core handle.
 ///
@@ -36,6 +37,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))
         .route("/contacts", get(handlers::contacts))
+        .route("/settings", get(settings::get).put(settings::put))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overload_error))

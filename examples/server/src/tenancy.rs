@@ -163,24 +163,36 @@ impl FromRequestParts<AppState> for Scoped {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.tenant_tokens.is_empty() {
-            let tenant = named_tenant(&parts.headers)?.unwrap_or_default();
-            return Ok(Scoped(state.identity.for_tenant(tenant)));
-        }
-        // authentication first: without a valid token nothing else is looked at
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::TenantUnauthorized)?;
-        let allowed = state
-            .tenant_tokens
-            .tenant_of(token.as_bytes())
-            .ok_or(ApiError::TenantUnauthorized)?;
-        match named_tenant(&parts.headers)? {
-            Some(named) if named != *allowed => Err(ApiError::Forbidden),
-            _ => Ok(Scoped(state.identity.for_tenant(allowed.clone()))),
-        }
+        scope(state, &parts.headers).map(Scoped)
     }
+}
+
+/// The core handle for the tenant a request may act for: the one `X-Tenant-Id` names (absent:
+/// the default) when no tenant tokens are configured, else its bearer token's own tenant (401
+/// without a known token, 403 when the header names another).
+///
+/// # Errors
+/// [`ApiError::TenantUnauthorized`], [`ApiError::Forbidden`], or invalid input naming `tenant`.
+pub fn scope(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity, ApiError> {
+    if state.tenant_tokens.is_empty() {
+        let tenant = named_tenant(headers)?.unwrap_or_default();
+        return Ok(state.identity.for_tenant(tenant));
+    }
+    let token = bearer(headers).ok_or(ApiError::TenantUnauthorized)?;
+    let allowed = state
+        .tenant_tokens
+        .tenant_of(token.as_bytes())
+        .ok_or(ApiError::TenantUnauthorized)?;
+    match named_tenant(headers)? {
+        Some(named) if named != *allowed => Err(ApiError::Forbidden),
+        _ => Ok(state.identity.for_tenant(allowed.clone())),
+    }
+}
+
+/// The request's bearer token, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }

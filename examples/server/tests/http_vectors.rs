@@ -18,6 +18,10 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
         let seen = tenant
             .and_then(|t| server.identity.tenant(t).ok())
             .unwrap_or_else(|| server.identity.clone());
+        if let Some(settings) = step.get("settings") {
+            settings_step(server, tenant, settings, step, &at).await;
+            continue;
+        }
         let before = seen.all_contacts().await.unwrap();
         // alternate: with and without a JSON content type (both must work)
         let mut request = client
@@ -79,6 +83,48 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
     };
     for (tenant, graph) in &graphs {
         check_graph(server, tenant, graph, &format!("{file} ({tenant})")).await;
+    }
+}
+
+/// A `settings` step: `PUT /settings` with the admin token, then `GET /settings` agrees.
+async fn settings_step(
+    server: &TestServer,
+    tenant: Option<&str>,
+    settings: &Value,
+    step: &Value,
+    at: &str,
+) {
+    let call = async |method: reqwest::Method, body: String| -> (u16, Value) {
+        let mut request = common::client()
+            .request(method, server.url("/settings"))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(body);
+        if let Some(tenant) = tenant {
+            request = request.header("X-Tenant-Id", tenant);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    };
+    let (status, body) = call(reqwest::Method::PUT, settings.to_string()).await;
+    match step.get("error") {
+        Some(expected) => {
+            let code = expected["code"].as_str().unwrap();
+            let wanted = if code == "conflict" { 409 } else { 400 };
+            assert_eq!(status, wanted, "{at}: {body}");
+            assert_eq!(body["error"]["code"], code, "{at}: {body}");
+            assert_eq!(
+                body["error"].get("field"),
+                expected.get("field"),
+                "{at}: {body}"
+            );
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {body}");
+            assert_eq!(body["phoneRegion"], step["result"]["phoneRegion"], "{at}");
+            let (_, read) = call(reqwest::Method::GET, String::new()).await;
+            assert_eq!(read["phoneRegion"], step["result"]["phoneRegion"], "{at}");
+            assert_eq!(read["tenantId"], tenant.unwrap_or("default"), "{at}");
+        }
     }
 }
 

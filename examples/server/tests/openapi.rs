@@ -43,19 +43,25 @@ async fn observe(
     }
 }
 
-/// As [`observe`], for an admin route, with the bearer token if any.
-async fn observe_admin(
+/// As [`observe`], with a bearer token and an `X-Tenant-Id` when given; a 401 must name the
+/// scheme.
+async fn observe_as(
     server: &TestServer,
-    method: &'static str,
-    path: &'static str,
+    (method, path, body): (&'static str, &'static str, &str),
     token: Option<&str>,
+    tenant: Option<&str>,
 ) -> Observed {
-    let mut request = common::client().request(
-        Method::from_bytes(method.as_bytes()).unwrap(),
-        server.url(path),
-    );
+    let mut request = common::client()
+        .request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            server.url(path),
+        )
+        .body(body.to_owned());
     if let Some(token) = token {
         request = request.bearer_auth(token);
+    }
+    if let Some(tenant) = tenant {
+        request = request.header("X-Tenant-Id", tenant);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -69,6 +75,16 @@ async fn observe_admin(
         retry_after: response.headers().contains_key("retry-after"),
         body: response.json().await.unwrap(),
     }
+}
+
+/// As [`observe_as`], for an admin route (no body, the default tenant).
+async fn observe_admin(
+    server: &TestServer,
+    method: &'static str,
+    path: &'static str,
+    token: Option<&str>,
+) -> Observed {
+    observe_as(server, (method, path, ""), token, None).await
 }
 
 /// The schema for `observed`, as a standalone JSON Schema that can resolve the doc's `$ref`s.
@@ -123,7 +139,8 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/healthz",
             "/identify",
             "/openapi.json",
-            "/readyz"
+            "/readyz",
+            "/settings"
         ]
     );
 
@@ -233,10 +250,79 @@ async fn every_observed_response_matches_the_openapi_document() {
         seen.push(observed);
     }
 
+    // the settings routes: the admin token for any tenant; 409 once the tenant has contacts
+    let admin = TestServer::start("memory:", &["--admin-token", "s3cret"]).await;
+    let (get, put) = (
+        ("GET", "/settings", ""),
+        ("PUT", "/settings", r#"{"phoneRegion":"in"}"#),
+    );
+    for (exchange, token, status) in [
+        (get, Some("s3cret"), 200),
+        (put, Some("s3cret"), 200),
+        (
+            ("PUT", "/settings", r#"{"phoneRegion":"XX"}"#),
+            Some("s3cret"),
+            400,
+        ),
+        (
+            ("PUT", "/settings", r#"{"region":"IN"}"#),
+            Some("s3cret"),
+            400,
+        ),
+        (("PUT", "/settings", "{"), Some("s3cret"), 400),
+        (put, None, 401),
+        (get, Some("wrong"), 401),
+    ] {
+        let o = observe_as(&admin, exchange, token, Some("shop-in")).await;
+        assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
+        seen.push(o);
+    }
+    let o = observe_as(&admin, get, Some("s3cret"), Some("shop-in")).await;
+    assert_eq!(o.body, json!({"tenantId": "shop-in", "phoneRegion": "IN"}));
+    let o = observe_as(
+        &admin,
+        ("POST", "/identify", r#"{"phoneNumber":"098765 43210"}"#),
+        None,
+        Some("shop-in"),
+    )
+    .await;
+    assert_eq!(o.body["contact"]["phoneNumbers"], json!(["+919876543210"]));
+    let o = observe_as(
+        &admin,
+        ("POST", "/identify", r#"{"phoneNumber":"12345"}"#),
+        None,
+        Some("shop-in"),
+    )
+    .await;
+    assert_eq!(
+        (o.status, &o.body["error"]["field"]),
+        (400, &json!("phoneNumber"))
+    );
+    let conflict = (
+        ("PUT", "/settings", r#"{"phoneRegion":null}"#),
+        Some("s3cret"),
+    );
+    let o = observe_as(&admin, conflict.0, conflict.1, Some("shop-in")).await;
+    assert_eq!(
+        (o.status, &o.body["error"]["code"]),
+        (409, &json!("conflict"))
+    );
+    seen.push(o);
+    // with tenant tokens, a tenant's token for its own settings only
+    for (tenant, status) in [(None, 200), (Some("shop-b"), 403)] {
+        let o = observe_as(&guarded, get, Some(token), tenant).await;
+        assert_eq!(o.status, status, "{}", o.body);
+        seen.push(o);
+    }
+    // with no token configured at all (trusted networks), anyone may
+    let o = observe_as(&plain, get, None, None).await;
+    assert_eq!(o.body, json!({"tenantId": "default", "phoneRegion": null}));
+    seen.push(o);
+
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(
         statuses.into_iter().collect::<Vec<_>>(),
-        [200, 400, 401, 403, 404, 405, 413, 500, 503]
+        [200, 400, 401, 403, 404, 405, 409, 413, 500, 503]
     );
     for o in &seen {
         let validator = jsonschema::validator_for(&schema_for(&doc, o)).unwrap();

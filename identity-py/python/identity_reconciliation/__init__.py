@@ -7,12 +7,22 @@ into one customer, and answer with the consolidated customer.
 {'primaryContactId': 1, 'emails': ['doc@hillvalley.edu'], 'phoneNumbers': ['123456'], 'secondaryContactIds': []}
 """
 
-from ._errors import ClosedError, IdentityError, InvalidInputError, StoreError
-from ._native import AsyncIdentity, Contact, Identity, Problem, RebuildReport, VerifyReport, __version__
+from ._errors import ClosedError, ConflictError, IdentityError, InvalidInputError, StoreError
+from ._native import (
+    AsyncIdentity,
+    Contact,
+    Identity,
+    Problem,
+    RebuildReport,
+    TenantSettings,
+    VerifyReport,
+    __version__,
+)
 
 __all__ = [
     "AsyncIdentity",
     "ClosedError",
+    "ConflictError",
     "Contact",
     "Identity",
     "IdentityError",
@@ -20,6 +30,7 @@ __all__ = [
     "Problem",
     "RebuildReport",
     "StoreError",
+    "TenantSettings",
     "VerifyReport",
     "__version__",
 ]

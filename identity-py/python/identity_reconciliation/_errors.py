@@ -11,12 +11,18 @@ class InvalidInputError(IdentityError, ValueError):
     """An argument broke the contract; nothing was read or written.
 
     ``field`` names it: ``"email"``, ``"phone_number"``, ``"request"`` (both absent),
-    ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
+    ``"tenant"``, ``"phone_region"``, ``"url"``, ``"max_connections"`` or
+    ``"acquire_timeout"``.
     """
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ConflictError(IdentityError):
+    """The call is valid but the data forbids it (for example changing the phone region of a
+    tenant that already has contacts); nothing was changed."""
 
 
 class StoreError(IdentityError):

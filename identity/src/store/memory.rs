@@ -12,7 +12,9 @@ use crate::customer::CustomerRecord;
 use crate::derive::{RebuildReport, derive};
 use crate::error::{Error, Result};
 use crate::plan::{Matched, Plan, plan};
+use crate::region::{Localized, PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::settings::TenantSettings;
 use crate::store::{ContactStore, Frontier};
 use crate::tenant::TenantId;
 use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
@@ -43,6 +45,8 @@ struct State {
     rows: Vec<Row>,
     /// Each tenant's derived records.
     graphs: HashMap<TenantId, Graph>,
+    /// The phone region of each tenant that has one.
+    regions: HashMap<TenantId, PhoneRegion>,
     versions: i64,
     closed: bool,
 }
@@ -362,8 +366,9 @@ impl ContactStore for MemoryStore {
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
         let mut state = self.lock()?;
-        let matched = state.matched(tenant, request)?;
-        Ok(state.apply(tenant, plan(request, matched)))
+        let local = Localized::new(request, state.regions.get(tenant).copied())?;
+        let matched = state.matched(tenant, &local.request)?;
+        Ok(state.apply(tenant, plan(&local.request, matched)))
     }
 
     async fn lookup(
@@ -372,7 +377,34 @@ impl ContactStore for MemoryStore {
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
         let state = self.lock()?;
-        Ok(plan(request, state.matched(tenant, request)?).preview())
+        let local = Localized::new(request, state.regions.get(tenant).copied())?;
+        Ok(plan(&local.request, state.matched(tenant, &local.request)?).preview())
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        let state = self.lock()?;
+        Ok(TenantSettings::with_phone_region(
+            state.regions.get(tenant).copied(),
+        ))
+    }
+
+    async fn set_phone_region(
+        &self,
+        tenant: &TenantId,
+        region: Option<PhoneRegion>,
+    ) -> Result<TenantSettings> {
+        let mut state = self.lock()?;
+        let current = state.regions.get(tenant).copied();
+        if current != region {
+            if state.rows.iter().any(|r| r.tenant == *tenant) {
+                return Err(refuse_change(tenant, current, region));
+            }
+            match region {
+                Some(region) => state.regions.insert(tenant.clone(), region),
+                None => state.regions.remove(tenant),
+            };
+        }
+        Ok(TenantSettings::with_phone_region(region))
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -29,6 +29,7 @@
 
 mod graph;
 mod records;
+mod settings;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -42,8 +43,11 @@ use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::plan::plan;
+use crate::region::{Localized, PhoneRegion};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::settings::TenantSettings;
 use crate::store::record_cache::RecordCache;
+use crate::store::region_hints::RegionHints;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
 };
@@ -88,6 +92,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Records read lately, shared by the clones (see `store/record_cache.rs`).
     cache: Arc<RecordCache>,
+    /// The phone region last seen per tenant, shared by the clones.
+    regions: Arc<RegionHints>,
 }
 
 impl PgStore {
@@ -135,6 +141,7 @@ impl PgStore {
         PgStore {
             pool,
             cache: Arc::default(),
+            regions: Arc::default(),
         }
     }
 
@@ -146,24 +153,33 @@ impl PgStore {
 
     /// One attempt on `conn`: read, plan, write (two round trips at most). `Ok(None)` when the
     /// plan went stale. Changes made outside the library are applied first when the read (or the
-    /// write) says some wait; that is not staleness, so the attempt goes on.
+    /// write) says some wait, and the request is read again when the read (or the write) says
+    /// the tenant's phone region is not the one `local` was read in; neither is staleness, so
+    /// the attempt goes on.
     async fn attempt(
         &self,
         conn: &mut PgConnection,
         tenant: &TenantId,
         request: &IdentifyRequest,
+        local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         for _ in 0..MAX_REPAIRS {
-            let read = graph::read(&mut *conn, tenant, request, false, &self.cache).await?;
+            let read = graph::read(&mut *conn, tenant, &local.request, false, &self.cache).await?;
+            let region = read.region.as_deref();
+            if self.regions.follow(tenant, request, local, region)? {
+                continue;
+            }
             if read.pending {
                 Self::repair(conn, tenant).await?;
                 continue;
             }
-            let plan = plan(request, read.matched);
-            match graph::write(&mut *conn, tenant, plan, &self.cache).await? {
+            let plan = plan(&local.request, read.matched);
+            match graph::write(&mut *conn, tenant, local.code(), plan, &self.cache).await? {
                 Written::Done(answer) => return Ok(Some(answer)),
                 Written::Stale => return Ok(None),
                 Written::Pending => Self::repair(conn, tenant).await?,
+                // the next read reports the tenant's region
+                Written::Region => {}
             }
         }
         // outside writers keep writing: let the locked path take over
@@ -176,23 +192,49 @@ impl PgStore {
         conn: &mut PgConnection,
         tenant: &TenantId,
         request: &IdentifyRequest,
+        local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
-        let read = graph::read(&mut *tx, tenant, request, true, &self.cache).await?;
+        let read = graph::read(&mut *tx, tenant, &local.request, true, &self.cache).await?;
+        if self
+            .regions
+            .follow(tenant, request, local, read.region.as_deref())?
+        {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         if read.pending {
             tx.rollback().await?;
             Self::repair(conn, tenant).await?;
             return Ok(None);
         }
-        let plan = plan(request, read.matched);
-        let written = graph::write(&mut *tx, tenant, plan, &self.cache).await?;
+        let plan = plan(&local.request, read.matched);
+        let written = graph::write(&mut *tx, tenant, local.code(), plan, &self.cache).await?;
         let Written::Done(answer) = written else {
-            // a value claimed by a new customer meanwhile (identifiers are not locked)
+            // a value claimed by a new customer meanwhile (identifiers are not locked), or the
+            // tenant's region changed since the read
             tx.rollback().await?;
             return Ok(None);
         };
         tx.commit().await?;
         Ok(Some(answer))
+    }
+
+    /// The request read in the tenant's region as last seen; confirmed when it refuses.
+    async fn localize(&self, tenant: &TenantId, request: &IdentifyRequest) -> Result<Localized> {
+        let current = || self.phone_region(tenant);
+        self.regions.localize(tenant, request, current).await
+    }
+
+    /// The tenant's phone region as stored.
+    async fn phone_region(&self, tenant: &TenantId) -> Result<Option<PhoneRegion>> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            match settings::phone_region(&self.pool, tenant).await {
+                Ok(region) => return Ok(region),
+                Err(failure) => broken.retry_or_fail("reading tenant settings", failure)?,
+            }
+        }
     }
 
     /// Applies changes made outside the library to `tenant`'s derived records, on `conn`.
@@ -306,6 +348,7 @@ impl ContactStore for PgStore {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
+        let mut local = self.localize(tenant, request).await?;
         let mut broken = BrokenConnections::new(&self.pool);
         let mut locked = false;
         let mut attempt = 0;
@@ -324,9 +367,10 @@ impl ContactStore for PgStore {
             while attempt < MAX_ATTEMPTS {
                 attempt += 1;
                 let outcome = if locked {
-                    self.attempt_locked(&mut conn, tenant, request).await
+                    self.attempt_locked(&mut conn, tenant, request, &mut local)
+                        .await
                 } else {
-                    self.attempt(&mut conn, tenant, request).await
+                    self.attempt(&mut conn, tenant, request, &mut local).await
                 };
                 match outcome {
                     Ok(Some(answer)) => return Ok(answer),
@@ -355,21 +399,58 @@ impl ContactStore for PgStore {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
+        let mut local = self.localize(tenant, request).await?;
         let mut broken = BrokenConnections::new(&self.pool);
+        let mut follows = 0;
         let read = loop {
-            match graph::read(&self.pool, tenant, request, false, &self.cache).await {
+            match graph::read(&self.pool, tenant, &local.request, false, &self.cache).await {
+                // read again in the region the read reports (twice at most: it changes only
+                // while the tenant has no rows)
+                Ok(read)
+                    if follows < 2
+                        && self.regions.follow(
+                            tenant,
+                            request,
+                            &mut local,
+                            read.region.as_deref(),
+                        )? =>
+                {
+                    follows += 1;
+                }
                 Ok(read) => break read,
                 Err(failure) => broken.retry_or_fail("reading customers", failure)?,
             }
         };
         if !read.pending {
-            return Ok(plan(request, read.matched).preview());
+            return Ok(plan(&local.request, read.matched).preview());
         }
         // the records wait for changes made outside the library: answer from the rows
         let closure = reading!(self, "reading contacts", |conn| {
-            graph::closure(conn, tenant, Frontier::from_request(request)).await?
+            graph::closure(conn, tenant, Frontier::from_request(&local.request)).await?
         });
-        preview_from_rows(request, &closure.rows)
+        preview_from_rows(&local.request, &closure.rows)
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        let region = self.phone_region(tenant).await?;
+        self.regions.learn(tenant, region);
+        Ok(TenantSettings::with_phone_region(region))
+    }
+
+    async fn set_phone_region(
+        &self,
+        tenant: &TenantId,
+        region: Option<PhoneRegion>,
+    ) -> Result<TenantSettings> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            match settings::set_phone_region(&self.pool, tenant, region).await {
+                Ok(()) => break,
+                Err(failure) => broken.retry_or_fail("changing tenant settings", failure)?,
+            }
+        }
+        self.regions.learn(tenant, region);
+        Ok(TenantSettings::with_phone_region(region))
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

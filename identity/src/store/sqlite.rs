@@ -10,6 +10,7 @@
 //! to the derived records by the next write transaction, before it plans.
 
 mod records;
+mod settings;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -25,7 +26,10 @@ use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, plan};
+use crate::region::{Localized, PhoneRegion};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::settings::TenantSettings;
+use crate::store::region_hints::RegionHints;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
 };
@@ -50,6 +54,8 @@ pub struct SqliteStore {
     /// Writers of this process queue here instead of in SQLite's busy handler, which polls
     /// with sleeps of up to 100 ms; other processes still meet at `BEGIN IMMEDIATE`.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The phone region last seen per tenant, shared by the clones.
+    regions: std::sync::Arc<RegionHints>,
 }
 
 impl SqliteStore {
@@ -105,6 +111,7 @@ impl SqliteStore {
                     return Ok(SqliteStore {
                         pool,
                         writer: std::sync::Arc::default(),
+                        regions: std::sync::Arc::default(),
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -146,6 +153,32 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// The request read in the tenant's region as last seen; confirmed when it refuses.
+    async fn localize(&self, tenant: &TenantId, request: &IdentifyRequest) -> Result<Localized> {
+        let current = || settings::phone_region(&self.pool, tenant);
+        self.regions.localize(tenant, request, current).await
+    }
+
+    /// Reads the request's customers in the write transaction `tx`, in the region the read
+    /// reports (once more when `local` was read in another; under the write lock the region
+    /// cannot change between the two).
+    async fn read_localized(
+        &self,
+        tx: &mut SqliteConnection,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+        local: &mut Localized,
+    ) -> Result<records::Read> {
+        let read = records::read(&mut *tx, tenant, &local.request).await?;
+        if !self
+            .regions
+            .follow(tenant, request, local, read.region.as_deref())?
+        {
+            return Ok(read);
+        }
+        records::read(&mut *tx, tenant, &local.request).await
+    }
+
     /// Applies changes made outside the library to the derived records of every tenant now.
     async fn apply_pending(&self) -> Result<()> {
         let tenants = {
@@ -240,16 +273,21 @@ impl ContactStore for SqliteStore {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
-        let read = records::read(&self.pool, tenant, request).await?;
+        let mut local = self.localize(tenant, request).await?;
+        let read = records::read(&self.pool, tenant, &local.request).await?;
         if !read.pending
-            && let Plan::Unchanged(answer) = plan(request, read.matched)
+            && local.agrees(read.region.as_deref())
+            && let Plan::Unchanged(answer) = plan(&local.request, read.matched)
         {
             return Ok(answer);
         }
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let read = records::read(&mut *write.tx, tenant, request).await?;
-                let plan = plan(request, read.matched);
+                // under the write lock the tenant's region cannot change
+                let read = self
+                    .read_localized(&mut write.tx, tenant, request, &mut local)
+                    .await?;
+                let plan = plan(&local.request, read.matched);
                 let answer = records::apply(&mut write.tx, tenant, plan).await?;
                 if write.commit().await? {
                     return Ok(answer);
@@ -267,15 +305,48 @@ impl ContactStore for SqliteStore {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
-        let read = records::read(&self.pool, tenant, request).await?;
+        let mut local = self.localize(tenant, request).await?;
+        let mut read = records::read(&self.pool, tenant, &local.request).await?;
+        if self
+            .regions
+            .follow(tenant, request, &mut local, read.region.as_deref())?
+        {
+            read = records::read(&self.pool, tenant, &local.request).await?;
+        }
         if !read.pending {
-            return Ok(plan(request, read.matched).preview());
+            return Ok(plan(&local.request, read.matched).preview());
         }
         // the records wait for changes made outside the library: answer from the rows
         let mut conn = self.read_snapshot().await?;
-        let frontier = Frontier::from_request(request);
+        let frontier = Frontier::from_request(&local.request);
         let closure = records::closure(&mut conn, tenant, frontier).await?;
-        preview_from_rows(request, &closure.rows)
+        preview_from_rows(&local.request, &closure.rows)
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        let region = settings::phone_region(&self.pool, tenant).await?;
+        self.regions.learn(tenant, region);
+        Ok(TenantSettings::with_phone_region(region))
+    }
+
+    async fn set_phone_region(
+        &self,
+        tenant: &TenantId,
+        region: Option<PhoneRegion>,
+    ) -> Result<TenantSettings> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                settings::set_phone_region(&mut write.tx, tenant, region).await?;
+                if write.commit().await? {
+                    self.regions.learn(tenant, region);
+                    return Ok(TenantSettings::with_phone_region(region));
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -21,11 +21,15 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::records::{self, Appended, Lists};
 
-const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3, $4, $5)";
-const LOCK: &str = "SELECT * FROM identity_lock($1, $2, $3)";
-const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3)";
-const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8)";
-const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+// each read ends with the tenant's phone region as stored
+const READ: &str = "SELECT r.*, (SELECT t.phone_region FROM identity_tenant AS t \
+                    WHERE t.tenant_id = $1) FROM identity_read_known($1, $2, $3, $4, $5) AS r";
+const LOCK: &str = "SELECT r.*, (SELECT t.phone_region FROM identity_tenant AS t \
+                    WHERE t.tenant_id = $1) FROM identity_lock($1, $2, $3) AS r";
+// each write names the region its request was read in (`$2`)
+const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4)";
+const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
@@ -109,6 +113,8 @@ pub(crate) type Outcome<T> = std::result::Result<T, Failure>;
 pub(crate) struct Read {
     pub matched: Matched,
     pub pending: bool,
+    /// The tenant's phone region as stored.
+    pub region: Option<String>,
 }
 
 /// Reads the request's customers without locking (`locked`: locking their records until the
@@ -162,6 +168,7 @@ where
     Ok(Read {
         matched: Matched::new(email_owner, phone_owner, found)?,
         pending: row.try_get::<Option<bool>, _>(0)?.unwrap_or(false),
+        region: row.try_get(row.len() - 1)?,
     })
 }
 
@@ -173,21 +180,27 @@ pub(crate) enum Written {
     Stale,
     /// Changes made outside the library wait: nothing written, repair first.
     Pending,
+    /// The tenant's phone region is not the one the request was read in: nothing written, read
+    /// the request again in the current one.
+    Region,
 }
 
 fn status(code: i64) -> Option<Written> {
     match code {
         -1 => Some(Written::Stale),
         -2 => Some(Written::Pending),
+        -3 => Some(Written::Region),
         _ => None,
     }
 }
 
 /// Writes a plan (not `Unchanged`) with one call of its SQL function, and keeps the record it
-/// leaves in `cache` when it can tell what that record is.
+/// leaves in `cache` when it can tell what that record is. `region`: the phone region the
+/// plan's request was read in, which the function checks is still the tenant's.
 pub(crate) async fn write<'e, E>(
     executor: E,
     tenant: &TenantId,
+    region: Option<&str>,
     plan: Plan,
     cache: &RecordCache,
 ) -> Outcome<Written>
@@ -199,17 +212,19 @@ where
         Plan::NewCustomer(new) => {
             let code: i64 = sqlx::query_scalar(NEW_CUSTOMER)
                 .bind(tenant.as_str())
+                .bind(region)
                 .bind(new.email.as_ref().map(Email::as_str))
                 .bind(new.phone_number.as_ref().map(Phone::as_str))
                 .fetch_one(executor)
                 .await?;
             Ok(status(code).unwrap_or_else(|| Written::Done(new.answer(ContactId::new(code)))))
         }
-        Plan::AddRow(add) => add_row(executor, tenant, add, cache).await,
+        Plan::AddRow(add) => add_row(executor, tenant, region, add, cache).await,
         Plan::Merge(merge) => {
             let m = &merge.merged;
             let code: i64 = sqlx::query_scalar(MERGE)
                 .bind(tenant.as_str())
+                .bind(region)
                 .bind(m.primary.get())
                 .bind(merge.kept_version)
                 .bind(merge.absorbed.get())
@@ -254,6 +269,7 @@ where
 async fn add_row<'e, E>(
     executor: E,
     tenant: &TenantId,
+    region: Option<&str>,
     add: AddRow,
     cache: &RecordCache,
 ) -> Outcome<Written>
@@ -263,6 +279,7 @@ where
     let held_base = cache.base_of(add.customer.primary);
     let row: PgRow = sqlx::query(ADD_ROW)
         .bind(tenant.as_str())
+        .bind(region)
         .bind(add.customer.primary.get())
         .bind(add.customer.version)
         .bind(held_base.as_ref().map_or(-1, |b| b.version))

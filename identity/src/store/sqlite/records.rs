@@ -17,8 +17,9 @@ use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
-/// kinds it holds, and a last row `pending` when changes made outside the library wait to be
-/// applied to the tenant's records.
+/// kinds it holds, a row `pending` when changes made outside the library wait to be applied to
+/// the tenant's records, and a row `region` with the tenant's phone region (last column) when it
+/// has one.
 const READ: &str = "\
 WITH hit AS (
     SELECT kind, customer_id FROM identity_identifier
@@ -35,7 +36,10 @@ FROM hit LEFT JOIN identity_customer AS c
 GROUP BY hit.customer_id
 UNION ALL
 SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)";
+WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)
+UNION ALL
+SELECT 'region', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, phone_region
+FROM identity_tenant_settings WHERE tenant_id = ?3 AND phone_region IS NOT NULL";
 
 const SELECT_RECORDS: &str = "\
 SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
@@ -106,6 +110,8 @@ type RecordRow = (
 pub(crate) struct Read {
     pub matched: Matched,
     pub pending: bool,
+    /// The tenant's phone region as stored.
+    pub region: Option<String>,
 }
 
 /// Reads the request's customers in `tenant`.
@@ -125,11 +131,15 @@ where
         .await
         .map_err(|e| Error::store("reading customers", e))?;
     let (mut email_owner, mut phone_owner, mut pending) = (None, None, false);
-    let mut records = Vec::new();
+    let (mut records, mut region) = (Vec::new(), None);
     for row in rows {
         let kinds = row.0.clone().unwrap_or_default();
         if kinds == "pending" {
             pending = true;
+            continue;
+        }
+        if kinds == "region" {
+            region = row.11;
             continue;
         }
         let Some(owner) = row.1.map(ContactId::new) else {
@@ -148,6 +158,7 @@ where
     Ok(Read {
         matched: Matched::new(email_owner, phone_owner, records)?,
         pending,
+        region,
     })
 }
 

@@ -1,0 +1,286 @@
+//! Phone regions: a tenant may name the region ([`PhoneRegion`], ISO 3166 alpha-2) its shop's
+//! customers dial from. Its phone numbers are then read with libphonenumber's rules (the
+//! `phonenumber` crate): a national number in that region, every number stored and matched in
+//! E.164, a number that is not valid refused. Tenants without a region keep the plain rules of
+//! [`Phone::parse`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::Mode;
+use phonenumber::country::Id;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::contact::Phone;
+use crate::error::{Error, Field, Result};
+use crate::request::IdentifyRequest;
+
+/// A region whose numbering plan reads national phone numbers: an ISO 3166 alpha-2 code that
+/// libphonenumber knows (`IN`, `US`, `GB`, ...). Parsing accepts any case and surrounding
+/// whitespace; the code is kept in upper case.
+///
+/// ```
+/// use identity::PhoneRegion;
+/// let region = PhoneRegion::parse(" in ")?;
+/// assert_eq!(region.as_str(), "IN");
+/// let err = PhoneRegion::parse("XX").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid phone region: `XX` is not an ISO 3166 region code with a phone numbering plan"
+/// );
+/// # Ok::<(), identity::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PhoneRegion {
+    id: Id,
+    /// The code's two upper-case ASCII letters.
+    code: [u8; 2],
+}
+
+impl PhoneRegion {
+    /// Parses a region code.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming [`Field::PhoneRegion`] when the code is not two letters
+    /// naming a region with a numbering plan.
+    pub fn parse(code: &str) -> Result<Self> {
+        let code = code.trim();
+        let upper = code.to_ascii_uppercase();
+        let known = upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase());
+        match Id::from_str(&upper) {
+            Ok(id) if known && phonenumber::metadata::DATABASE.by_id(id.as_ref()).is_some() => {
+                let code = [upper.as_bytes()[0], upper.as_bytes()[1]];
+                Ok(PhoneRegion { id, code })
+            }
+            _ => Err(Error::invalid(
+                Field::PhoneRegion,
+                format!(
+                    "`{code}` is not an ISO 3166 region code with a phone numbering plan",
+                    code = code.chars().take(16).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    /// The upper-case code, such as `IN`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // two ASCII letters, checked by `parse`
+        std::str::from_utf8(&self.code).unwrap_or("??")
+    }
+}
+
+impl fmt::Debug for PhoneRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneRegion({})", self.as_str())
+    }
+}
+
+impl fmt::Display for PhoneRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PhoneRegion {
+    type Err = Error;
+
+    fn from_str(code: &str) -> Result<Self> {
+        PhoneRegion::parse(code)
+    }
+}
+
+impl Serialize for PhoneRegion {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PhoneRegion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        PhoneRegion::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Phone {
+    /// The number as read in `region`: a national number is read in the region's numbering
+    /// plan, an international one (`+...`) in its own; the answer is the E.164 form.
+    ///
+    /// ```
+    /// use identity::{Phone, PhoneRegion};
+    /// let india = PhoneRegion::parse("IN")?;
+    /// for raw in ["098765 43210", "+91 98765 43210", "9876543210"] {
+    ///     assert_eq!(Phone::parse(raw)?.in_region(india)?.as_str(), "+919876543210");
+    /// }
+    /// let err = Phone::parse("12345")?.in_region(india).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid phone number: is not a valid number in region IN");
+    /// # Ok::<(), identity::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming [`Field::PhoneNumber`] with libphonenumber's reason when
+    /// the number cannot be read, or is not a valid number of its region.
+    pub fn in_region(&self, region: PhoneRegion) -> Result<Phone> {
+        let number = phonenumber::parse(Some(region.id), self.as_str())
+            .map_err(|e| Error::invalid(Field::PhoneNumber, e.to_string()))?;
+        if !phonenumber::is_valid(&number) {
+            let reason = if self.as_str().starts_with('+') {
+                "is not a valid number for its country calling code".to_owned()
+            } else {
+                format!("is not a valid number in region {region}")
+            };
+            return Err(Error::invalid(Field::PhoneNumber, reason));
+        }
+        Phone::parse(&number.format().mode(Mode::E164).to_string())
+    }
+}
+
+impl IdentifyRequest {
+    /// The request as a tenant with phone region `region` reads it (`None`: unchanged).
+    ///
+    /// # Errors
+    /// As [`Phone::in_region`].
+    pub fn in_region(&self, region: Option<PhoneRegion>) -> Result<IdentifyRequest> {
+        let phone = match (region, self.phone_number()) {
+            (Some(region), Some(phone)) => Some(phone.in_region(region)?),
+            (_, phone) => phone.cloned(),
+        };
+        IdentifyRequest::new(self.email().cloned(), phone)
+    }
+}
+
+/// A request as its tenant reads it, and the region it was read in: what a store plans and
+/// writes with, checking the region against the tenant's current one.
+#[derive(Debug, Clone)]
+pub(crate) struct Localized {
+    /// The region the request was read in.
+    pub region: Option<PhoneRegion>,
+    /// The request, its phone in the region's form.
+    pub request: IdentifyRequest,
+}
+
+impl Localized {
+    /// Reads `request` in `region`.
+    pub(crate) fn new(request: &IdentifyRequest, region: Option<PhoneRegion>) -> Result<Self> {
+        Ok(Localized {
+            region,
+            request: request.in_region(region)?,
+        })
+    }
+
+    /// Whether the tenant's region, as a store reports it (its code, or `None`), is the one
+    /// this request was read in.
+    pub(crate) fn agrees(&self, stored: Option<&str>) -> bool {
+        self.code() == stored
+    }
+
+    /// The region the request was read in, as stored (`None`: no region).
+    pub(crate) fn code(&self) -> Option<&str> {
+        self.region.as_ref().map(PhoneRegion::as_str)
+    }
+}
+
+/// A region code a store read back; a stored value it cannot parse is a corrupt setting.
+pub(crate) fn stored_region(code: Option<&str>) -> Result<Option<PhoneRegion>> {
+    code.map(|c| {
+        PhoneRegion::parse(c).map_err(|_| Error::CorruptGraph {
+            reason: format!("tenant setting phone_region `{c}` is not a region code"),
+        })
+    })
+    .transpose()
+}
+
+/// The reason a region change is refused once a tenant has rows.
+pub(crate) fn refuse_change(
+    tenant: &crate::TenantId,
+    from: Option<PhoneRegion>,
+    to: Option<PhoneRegion>,
+) -> Error {
+    let name = |r: Option<PhoneRegion>| r.map_or_else(|| "none".to_owned(), |r| r.to_string());
+    Error::Conflict {
+        reason: format!(
+            "tenant {tenant} already has contacts, stored under phone region {}; its region \
+             cannot change to {} (set it before the tenant's first identify)",
+            name(from),
+            name(to)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phone_in(raw: &str, region: &str) -> Result<String> {
+        let region = PhoneRegion::parse(region)?;
+        Ok(Phone::parse(raw)?.in_region(region)?.as_str().to_owned())
+    }
+
+    #[test]
+    fn national_and_international_forms_of_one_number_agree() {
+        assert_eq!(phone_in("(201) 555-0123", "US").unwrap(), "+12015550123");
+        assert_eq!(phone_in("+1 201 555 0123", "GB").unwrap(), "+12015550123");
+        assert_eq!(phone_in("020 7946 0958", "GB").unwrap(), "+442079460958");
+        assert_eq!(phone_in("0 98765 43210", "IN").unwrap(), "+919876543210");
+    }
+
+    #[test]
+    fn invalid_numbers_name_the_phone_with_the_reason() {
+        let reason = |raw: &str, region: &str| match phone_in(raw, region) {
+            Err(Error::InvalidInput {
+                field: Field::PhoneNumber,
+                reason,
+            }) => reason,
+            other => panic!("{raw}: expected invalid phone, got {other:?}"),
+        };
+        assert_eq!(
+            reason("555 0123", "US"),
+            "is not a valid number in region US"
+        );
+        assert_eq!(
+            reason("+1 555 0123", "GB"),
+            "is not a valid number for its country calling code"
+        );
+        assert_eq!(reason("+999 1234", "US"), "invalid country code");
+        assert_eq!(reason("0", "IN"), "not a number");
+        assert_eq!(
+            reason("99999999999999999999", "IN"),
+            "the number is too long"
+        );
+    }
+
+    #[test]
+    fn region_codes_are_checked_and_kept_upper_case() {
+        assert_eq!(PhoneRegion::parse("gb").unwrap().as_str(), "GB");
+        for bad in ["", "G", "GBR", "ZZ", "1N", "I N", "ÍN"] {
+            let err = PhoneRegion::parse(bad).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidInput {
+                        field: Field::PhoneRegion,
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+        }
+        let json = serde_json::to_string(&PhoneRegion::parse("in").unwrap()).unwrap();
+        assert_eq!(json, r#""IN""#);
+        assert!(serde_json::from_str::<PhoneRegion>(r#""XX""#).is_err());
+    }
+
+    #[test]
+    fn requests_without_a_region_keep_the_plain_rules() {
+        let req = IdentifyRequest::parse(Some("a@b.c"), Some("098765 43210")).unwrap();
+        assert_eq!(req.in_region(None).unwrap(), req);
+        let local = Localized::new(&req, Some(PhoneRegion::parse("IN").unwrap())).unwrap();
+        assert_eq!(
+            local.request.phone_number().unwrap().as_str(),
+            "+919876543210"
+        );
+        assert_eq!(local.request.email(), req.email());
+        assert!(local.agrees(Some("IN")) && !local.agrees(None) && !local.agrees(Some("US")));
+    }
+}
