@@ -144,7 +144,7 @@ export interface VerifyProblem {
   /**
    * A stable snake_case kind: `primary_not_oldest`, `broken_link`, `shared_value`,
    * `redundant_row`, `missing_customer`, `unexpected_customer`, `wrong_customer`,
-   * `wrong_identifier` or `pending_changes`.
+   * `wrong_identifier`, `pending_changes` or `phone_not_in_region`.
    */
   code: string
   /** What is wrong, naming the rows, customers or values. */

@@ -7,6 +7,7 @@ use std::fmt;
 use crate::contact::{Contact, ContactId};
 use crate::customer::CustomerRecord;
 use crate::derive::derive;
+use crate::region::PhoneRegion;
 
 /// The kind of an identifier: which column of `contact` its value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,13 +101,23 @@ pub enum Problem {
         /// How many rows were changed.
         count: u64,
     },
+    /// A row of a tenant with a phone region whose phone is not the E.164 form of a number
+    /// valid there (written by hand, not through the library).
+    PhoneNotInRegion {
+        /// The row.
+        row: ContactId,
+        /// Its phone as stored.
+        phone: String,
+        /// The tenant's region.
+        region: PhoneRegion,
+    },
 }
 
 impl Problem {
     /// A stable snake_case name of the problem's kind, the same in every binding and on the
     /// HTTP service: `primary_not_oldest`, `broken_link`, `shared_value`, `redundant_row`,
     /// `missing_customer`, `unexpected_customer`, `wrong_customer`, `wrong_identifier`,
-    /// `pending_changes`.
+    /// `pending_changes`, `phone_not_in_region`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
@@ -119,6 +130,7 @@ impl Problem {
             Problem::WrongCustomer { .. } => "wrong_customer",
             Problem::WrongIdentifier { .. } => "wrong_identifier",
             Problem::PendingChanges { .. } => "pending_changes",
+            Problem::PhoneNotInRegion { .. } => "phone_not_in_region",
         }
     }
 }
@@ -179,6 +191,11 @@ impl fmt::Display for Problem {
             Problem::PendingChanges { count } => write!(
                 f,
                 "{count} change(s) made to contact outside the library are not applied yet"
+            ),
+            Problem::PhoneNotInRegion { row, phone, region } => write!(
+                f,
+                "row {row} has phone {phone:?}, not the E.164 form of a valid number in the \
+                 tenant's region {region}"
             ),
         }
     }
@@ -245,8 +262,12 @@ pub(crate) fn verify(
     records: &[CustomerRecord],
     identifiers: &[StoredIdentifier],
     pending: u64,
+    region: Option<PhoneRegion>,
 ) -> VerifyReport {
     let mut problems = invariants(rows);
+    if let Some(region) = region {
+        outside_region(rows, region, &mut problems);
+    }
     let expected = derive(rows).customers;
     compare_records(&expected, records, &mut problems);
     compare_identifiers(&expected, identifiers, &mut problems);
@@ -257,6 +278,22 @@ pub(crate) fn verify(
         rows: rows.len() as u64,
         customers: records.len() as u64,
         problems,
+    }
+}
+
+/// The rows whose phone is not what reading it in `region` gives (the library stores no other).
+fn outside_region(rows: &[Contact], region: PhoneRegion, problems: &mut Vec<Problem>) {
+    for c in rows {
+        let Some(phone) = &c.phone_number else {
+            continue;
+        };
+        if phone.in_region(region).ok().as_ref() != Some(phone) {
+            problems.push(Problem::PhoneNotInRegion {
+                row: c.id,
+                phone: phone.as_str().to_owned(),
+                region,
+            });
+        }
     }
 }
 
@@ -443,7 +480,7 @@ mod tests {
             row(2, Some("b@x.io"), Some("1"), Some(1)),
         ];
         let records = derive(&rows).customers;
-        let report = verify(&rows, &records, &stored_identifiers(&records), 0);
+        let report = verify(&rows, &records, &stored_identifiers(&records), 0, None);
         assert!(report.is_clean(), "{report}");
         assert_eq!((report.rows, report.customers), (2, 1));
     }
@@ -461,7 +498,7 @@ mod tests {
         records[0].secondary_ids = records[0].secondary_ids.from_index(1);
         let mut identifiers = stored_identifiers(&good);
         identifiers.retain(|(_, v, _)| v != "c@x.io");
-        let report = verify(&rows, &records, &identifiers, 2);
+        let report = verify(&rows, &records, &identifiers, 2, None);
         let codes: std::collections::BTreeSet<&str> =
             report.problems.iter().map(Problem::code).collect();
         assert_eq!(
@@ -495,7 +532,7 @@ mod tests {
             row(2, Some("b@x.io"), None, Some(1)),
         ];
         rows[1].created_at = OffsetDateTime::UNIX_EPOCH;
-        let report = verify(&rows, &[], &[], 0);
+        let report = verify(&rows, &[], &[], 0, None);
         assert!(report.problems.contains(&Problem::PrimaryNotOldest {
             customer: ContactId::new(1),
             oldest: ContactId::new(2)

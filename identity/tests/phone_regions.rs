@@ -399,3 +399,42 @@ async fn postgres_a_write_planned_before_a_region_change_is_read_again_in_the_ne
     common::assert_verified(&first).await;
     common::assert_sql_invariants(&pool).await;
 }
+
+#[tokio::test]
+async fn verify_reports_a_hand_written_phone_outside_the_tenants_region() {
+    for store in common::every_backend().await {
+        let Some(url) = store.url.clone() else {
+            continue; // no SQL to write by hand
+        };
+        let backend = store.identity.store().backend();
+        let shop = store.identity.tenant("shop-in").unwrap();
+        shop.set_phone_region(Some("IN")).await.unwrap();
+        shop.identify(Some("a@x.io"), Some("098765 43210"))
+            .await
+            .unwrap();
+        common::assert_verified(&shop).await;
+        // a row written by another program, bypassing the library's parsing
+        let insert = "INSERT INTO contact (tenant_id, email, phone_number, link_precedence, \
+                      created_at, updated_at) VALUES ('shop-in', 'b@x.io', '09876500000', \
+                      'primary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')";
+        if backend == "postgres" {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(insert).execute(&pool).await.unwrap();
+        } else {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(insert).execute(&pool).await.unwrap();
+        }
+        shop.rebuild().await.unwrap(); // the graph takes the row in; the phone is still wrong
+        let report = shop.verify().await.unwrap();
+        let codes: Vec<&str> = report.problems.iter().map(|p| p.code()).collect();
+        assert_eq!(codes, ["phone_not_in_region"], "{backend}: {report}");
+        assert!(
+            report.problems[0]
+                .to_string()
+                .ends_with("has phone \"09876500000\", not the E.164 form of a valid number in the tenant's region IN"),
+            "{backend}: {report}"
+        );
+        // the default tenant (no region) takes any phone
+        common::assert_verified(&store.identity).await;
+    }
+}

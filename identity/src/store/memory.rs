@@ -422,7 +422,8 @@ impl ContactStore for MemoryStore {
             ),
             None => (Vec::new(), Vec::new()),
         };
-        Ok(verify(&rows, &records, &identifiers, 0))
+        let region = state.regions.get(tenant).copied();
+        Ok(verify(&rows, &records, &identifiers, 0, region))
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {

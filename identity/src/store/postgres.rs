@@ -461,11 +461,12 @@ impl ContactStore for PgStore {
     }
 
     async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
-        let (rows, records, identifiers, pending) =
+        let ((rows, records, identifiers, pending), region) =
             reading!(self, "reading the identity graph", |conn| {
-                graph::everything(conn, tenant).await?
+                let graph = graph::everything(&mut *conn, tenant).await?;
+                (graph, settings::phone_region(&mut *conn, tenant).await?)
             });
-        Ok(verify(&rows, &records, &identifiers, pending))
+        Ok(verify(&rows, &records, &identifiers, pending, region))
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {

@@ -358,7 +358,8 @@ impl ContactStore for SqliteStore {
         let mut conn = self.read_snapshot().await?;
         let (rows, customers, identifiers, pending) =
             records::everything(&mut conn, tenant).await?;
-        Ok(verify(&rows, &customers, &identifiers, pending))
+        let region = settings::phone_region(&mut *conn, tenant).await?;
+        Ok(verify(&rows, &customers, &identifiers, pending, region))
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
