@@ -1,0 +1,169 @@
+//! `Identity`: the blocking API.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use pyo3::prelude::*;
+
+use crate::contact::Contact;
+use crate::convert::{self, request};
+use crate::handle::{Handle, options};
+use crate::reports::{RebuildReport, VerifyReport};
+use crate::settings::TenantSettings;
+use crate::{errors, runtime};
+
+/// The blocking API. Calls release the GIL while they wait, so threads run them in parallel.
+#[pyclass(frozen, module = "identity_reconciliation")]
+pub struct Identity {
+    handle: Handle,
+}
+
+#[pymethods]
+impl Identity {
+    #[new]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: f64,
+    ) -> PyResult<Self> {
+        let options = options(max_connections, acquire_timeout)?;
+        let rt = runtime::get()?;
+        let inner = py
+            .detach(|| rt.block_on(identity::Identity::connect_with(url, &options)))
+            .map_err(|e| errors::to_py(&e))?;
+        let handle = Handle {
+            inner,
+            owner: std::process::id(),
+            closed: Arc::default(),
+            what: "Identity",
+        };
+        Ok(Identity { handle })
+    }
+
+    /// A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
+    /// calls see only that tenant's customers. Cheap: no I/O, the connections are shared (so
+    /// `close()` on any handle closes them for all).
+    fn tenant(&self, id: &Bound<'_, PyAny>) -> PyResult<Identity> {
+        Ok(Identity {
+            handle: self.handle.tenant(id)?,
+        })
+    }
+
+    /// The tenant this handle acts for (`"default"` unless made by `tenant()`).
+    #[getter]
+    fn tenant_id(&self) -> String {
+        self.handle.inner.tenant_id().to_string()
+    }
+
+    /// Links the checkout into its customer and returns the consolidated customer.
+    #[pyo3(signature = (email = None, phone_number = None))]
+    fn identify(
+        &self,
+        py: Python<'_>,
+        email: Option<&Bound<'_, PyAny>>,
+        phone_number: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Contact> {
+        let request = request(email, phone_number)?;
+        self.handle
+            .block_on(py, async |inner| inner.identify_request(&request).await)
+            .map(Contact::from)
+    }
+
+    /// The customer for an email and/or phone without writing anything; `None` if unknown.
+    #[pyo3(signature = (email = None, phone_number = None))]
+    fn lookup(
+        &self,
+        py: Python<'_>,
+        email: Option<&Bound<'_, PyAny>>,
+        phone_number: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Contact>> {
+        let request = request(email, phone_number)?;
+        self.handle
+            .block_on(py, async |inner| inner.lookup_request(&request).await)
+            .map(|c| c.map(Contact::from))
+    }
+
+    /// The tenant's settings (its phone region, or `None`).
+    fn settings(&self, py: Python<'_>) -> PyResult<TenantSettings> {
+        let tenant = self.handle.inner.tenant_id().clone();
+        self.handle
+            .block_on(py, async |inner| inner.settings().await)
+            .map(|s| TenantSettings::of(&tenant, &s))
+    }
+
+    /// Sets the tenant's phone region (an ISO 3166 code such as `"IN"`; `None` clears it):
+    /// from then on its national numbers are read in that region and every number is stored in
+    /// E.164. Allowed while the tenant has no contacts; raises `ConflictError` after.
+    fn set_phone_region(
+        &self,
+        py: Python<'_>,
+        region: &Bound<'_, PyAny>,
+    ) -> PyResult<TenantSettings> {
+        let region = convert::phone_region(region)?;
+        let tenant = self.handle.inner.tenant_id().clone();
+        self.handle
+            .block_on(py, async |inner| {
+                inner.set_phone_region(region.as_deref()).await
+            })
+            .map(|s| TenantSettings::of(&tenant, &s))
+    }
+
+    /// Checks that the database answers (one trivial query); for readiness probes.
+    fn ping(&self, py: Python<'_>) -> PyResult<()> {
+        self.handle.block_on(py, async |inner| inner.ping().await)
+    }
+
+    /// Checks the tenant's rows against I1-I4 and its derived records against the rows;
+    /// reports every difference. Reads all of the tenant's data.
+    fn verify(&self, py: Python<'_>) -> PyResult<VerifyReport> {
+        self.handle
+            .block_on(py, async |inner| inner.verify().await)
+            .map(VerifyReport::from)
+    }
+
+    /// Recomputes every derived record of the tenant from its rows, repairing rows that break
+    /// the model.
+    fn rebuild(&self, py: Python<'_>) -> PyResult<RebuildReport> {
+        self.handle
+            .block_on(py, async |inner| inner.rebuild().await)
+            .map(RebuildReport::from)
+    }
+
+    /// Closes the database connections; later calls raise `ClosedError`. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        runtime::check_owner(self.handle.owner, self.handle.what)?;
+        if !self.handle.closed.swap(true, Ordering::SeqCst) {
+            let (inner, rt) = (self.handle.inner.clone(), runtime::get()?);
+            py.detach(|| rt.block_on(inner.close()));
+        }
+        Ok(())
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.handle.closed.load(Ordering::SeqCst)
+    }
+
+    /// `memory`, `sqlite` or `postgres`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.handle.inner.store().backend()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        self.handle.repr()
+    }
+}
