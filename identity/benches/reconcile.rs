@@ -1,11 +1,13 @@
 //! The pure steps, timed by criterion: `cargo bench -p identity --bench reconcile`.
 //! `plan` for customers of 1, 100 and 10,000 rows: a returning request (builds the answer), a
 //! new value (one insert) and a merge of two customers of that size (builds the merged record);
-//! `derive` (what rebuild and repair run) over the rows of such customers.
+//! `derive` (what rebuild and repair run) over the rows of such customers; and reading a phone
+//! number the plain way and in a tenant's phone region (libphonenumber's rules).
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use identity::{
-    Contact, ContactId, CustomerRecord, Email, IdentifyRequest, Link, Matched, Phone, derive, plan,
+    Contact, ContactId, CustomerRecord, Email, IdentifyRequest, Link, Matched, Phone, PhoneRegion,
+    derive, plan,
 };
 use time::OffsetDateTime;
 
@@ -84,5 +86,30 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// What a tenant's phone region adds to every identify that carries a phone: the plain parse,
+/// then reading the parsed number in the region.
+fn phone(c: &mut Criterion) {
+    let mut group = c.benchmark_group("phone");
+    let raw = "098765 43210";
+    group.bench_function("parse", |bench| {
+        bench.iter(|| Phone::parse(std::hint::black_box(raw)));
+    });
+    let parsed = Phone::parse(raw).unwrap();
+    let india = PhoneRegion::parse("IN").unwrap();
+    assert_eq!(parsed.in_region(india).unwrap().as_str(), "+919876543210");
+    group.bench_function("in region IN, kept", |bench| {
+        bench.iter(|| std::hint::black_box(&parsed).in_region(india));
+    });
+    // 40,000 distinct numbers, more than the readings kept: every reading is a first one
+    let fresh: Vec<Phone> = (0..40_000u64)
+        .map(|k| Phone::parse(&format!("0{}", 9_876_500_000 + k)).unwrap())
+        .collect();
+    let mut next = fresh.iter().cycle();
+    group.bench_function("in region IN, first reading", |bench| {
+        bench.iter(|| next.next().unwrap().in_region(india));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, phone);
 criterion_main!(benches);

@@ -4,8 +4,10 @@
 //! E.164, a number that is not valid refused. Tenants without a region keep the plain rules of
 //! [`Phone::parse`].
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use phonenumber::Mode;
 use phonenumber::country::Id;
@@ -122,6 +124,19 @@ impl Phone {
     /// [`Error::InvalidInput`] naming [`Field::PhoneNumber`] with libphonenumber's reason when
     /// the number cannot be read, or is not a valid number of its region.
     pub fn in_region(&self, region: PhoneRegion) -> Result<Phone> {
+        // libphonenumber's rules cost microseconds (regular expressions) and a returning
+        // customer brings the same number again: keep the readings, which never change
+        let key = (region, self.clone());
+        if let Some(read) = READINGS.get(&key) {
+            return Ok(read);
+        }
+        let read = self.read_in(region)?;
+        READINGS.keep(key, read.clone());
+        Ok(read)
+    }
+
+    /// [`Phone::in_region`] without the kept readings.
+    fn read_in(&self, region: PhoneRegion) -> Result<Phone> {
         let number = phonenumber::parse(Some(region.id), self.as_str())
             .map_err(|e| Error::invalid(Field::PhoneNumber, e.to_string()))?;
         if !phonenumber::is_valid(&number) {
@@ -133,6 +148,37 @@ impl Phone {
             return Err(Error::invalid(Field::PhoneNumber, reason));
         }
         Phone::parse(&number.format().mode(Mode::E164).to_string())
+    }
+}
+
+/// Most readings [`Phone::in_region`] keeps; past it they are all dropped and kept again as they
+/// come (a bound on memory, not an eviction policy: readings cost microseconds to redo).
+const MAX_READINGS: usize = 16_384;
+
+/// The numbers read in a region lately, process-wide: a reading depends only on the region,
+/// the number and libphonenumber's metadata (compiled in), so it never goes stale.
+static READINGS: Readings = Readings(std::sync::OnceLock::new());
+
+/// See [`READINGS`].
+struct Readings(std::sync::OnceLock<Mutex<HashMap<(PhoneRegion, Phone), Phone>>>);
+
+impl Readings {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(PhoneRegion, Phone), Phone>> {
+        let map = self.0.get_or_init(Mutex::default);
+        // a panic while holding it cannot leave a half-written entry
+        map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &(PhoneRegion, Phone)) -> Option<Phone> {
+        self.map().get(key).cloned()
+    }
+
+    fn keep(&self, key: (PhoneRegion, Phone), read: Phone) {
+        let mut map = self.map();
+        if map.len() >= MAX_READINGS {
+            map.clear();
+        }
+        map.insert(key, read);
     }
 }
 
@@ -269,6 +315,25 @@ mod tests {
         let json = serde_json::to_string(&PhoneRegion::parse("in").unwrap()).unwrap();
         assert_eq!(json, r#""IN""#);
         assert!(serde_json::from_str::<PhoneRegion>(r#""XX""#).is_err());
+    }
+
+    #[test]
+    fn kept_readings_answer_what_a_fresh_reading_does() {
+        let region = PhoneRegion::parse("GB").unwrap();
+        for raw in ["020 7946 0958", "+44 20 7946 0958", "+1 201 555 0123"] {
+            let phone = Phone::parse(raw).unwrap();
+            let fresh = phone.read_in(region).unwrap();
+            assert_eq!(phone.in_region(region).unwrap(), fresh); // kept now
+            assert_eq!(phone.in_region(region).unwrap(), fresh); // from the kept readings
+        }
+        // another region reads the same digits differently: readings are per region
+        let national = Phone::parse("2015550123").unwrap();
+        let us = national
+            .in_region(PhoneRegion::parse("US").unwrap())
+            .unwrap();
+        assert_eq!(us.as_str(), "+12015550123");
+        let gb = national.in_region(region).unwrap();
+        assert_eq!(gb.as_str(), "+442015550123");
     }
 
     #[test]
