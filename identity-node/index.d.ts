@@ -12,8 +12,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /**
  * A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
  * method returns a Promise and runs off the event loop, so many calls in flight run
- * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`, `'STORE'` or
- * `'CLOSED'`.
+ * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
+ * `'BLOCKED_VALUE'` (with `fields`), `'STORE'` or `'CLOSED'`.
  */
 export declare class Identity {
   /**
@@ -44,6 +44,23 @@ export declare class Identity {
    */
   setPhoneRegion(region: string | null): Promise<TenantSettings>
   /**
+   * Resolves to the tenant's blocked list, sorted (the defaults until it changes): values a
+   * request never stores and never matches.
+   */
+  blockedValues(): Promise<BlockedEntry[]>
+  /**
+   * Blocks an exact value (`{ kind: 'email', value: 'x@y.io' }`) or a pattern
+   * (`{ kind: 'phone', pattern: '^0+$' }`) for the tenant; resolves to `false` when it was
+   * blocked already. From then on no request stores or matches it (rows stored before keep
+   * it). Rejects with `INVALID_INPUT` (`field: 'kind' | 'value' | 'pattern'`) for a bad entry.
+   */
+  block(entry: BlockedEntry): Promise<boolean>
+  /**
+   * Removes an entry (a default one too) from the tenant's blocked list, named as `block`
+   * names it; resolves to `false` when it was not there.
+   */
+  unblock(entry: BlockedEntry): Promise<boolean>
+  /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
    */
@@ -70,6 +87,20 @@ export declare class Identity {
   get backend(): string
 }
 
+/**
+ * One entry of a tenant's blocked list: `kind` and exactly one of `value` (an exact email or
+ * phone number, normalized like a request's) and `pattern` (a regular expression matched
+ * against normalized values).
+ */
+export interface BlockedEntry {
+  /** `'email'` or `'phone'`. */
+  kind: 'email' | 'phone'
+  /** The exact value. */
+  value?: string
+  /** The regular expression. */
+  pattern?: string
+}
+
 /** Options of `Identity.connect`. */
 export interface ConnectOptions {
   /** PostgreSQL: most pooled connections (default 10). */
@@ -88,6 +119,11 @@ export interface Contact {
   phoneNumbers: Array<string>
   /** Every secondary row id, ascending. */
   secondaryContactIds: Array<number>
+  /**
+   * The request's values left out of linking, and why; absent when every value was used
+   * (so `JSON.stringify` keeps the wire shape).
+   */
+  ignored?: Array<Ignored>
 }
 
 /**
@@ -111,14 +147,25 @@ export interface IdentifyInput {
 export interface IdentityErrorInfo {
   /**
    * `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
-   * nothing was changed), `'STORE'` (the database failed) or `'CLOSED'`.
+   * nothing was changed), `'BLOCKED_VALUE'` (every value of the request is blocked; nothing
+   * was written), `'STORE'` (the database failed) or `'CLOSED'`.
    */
-  code: 'INVALID_INPUT' | 'CONFLICT' | 'STORE' | 'CLOSED'
+  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'STORE' | 'CLOSED'
   /**
-   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`,
-   * `'request'`, `'url'` or an option name.
+   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
+   * `'value'`, `'pattern'`, `'request'`, `'url'` or an option name.
    */
   field?: string
+  /** With `BLOCKED_VALUE`: the request's fields that were blocked. */
+  fields?: Array<'email' | 'phoneNumber'>
+}
+
+/** A value of the request that was not stored nor matched, and why. */
+export interface Ignored {
+  /** `'email'` or `'phoneNumber'`. */
+  field: 'email' | 'phoneNumber'
+  /** Why: `'blocked'`. */
+  reason: 'blocked'
 }
 
 /** What `rebuild` did. */

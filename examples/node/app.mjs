@@ -1,18 +1,24 @@
-// An Express app exposing POST /identify with the wire contract, and GET/PUT /settings (the
-// tenant's phone region), through identity-reconciliation.
+// An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
+// tenant's phone region) and GET/POST/DELETE /admin/blocked (the tenant's blocked values),
+// through identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
 import { Identity } from 'identity-reconciliation'
 
-const STATUS = { INVALID_INPUT: 400, CONFLICT: 409, STORE: 503, CLOSED: 503 }
+const STATUS = { INVALID_INPUT: 400, CONFLICT: 409, BLOCKED_VALUE: 422, STORE: 503, CLOSED: 503 }
 
 // a core error as the wire's JSON error
 function fail(res, e) {
   const status = STATUS[e.code] ?? 500
   if (status === 503) res.set('Retry-After', '2')
   res.status(status).json({
-    error: { code: e.code?.toLowerCase() ?? 'internal', message: status === 500 ? 'internal server error' : e.message, field: e.field },
+    error: {
+      code: e.code?.toLowerCase() ?? 'internal',
+      message: status === 500 ? 'internal server error' : e.message,
+      field: e.field,
+      fields: e.fields,
+    },
   })
 }
 
@@ -42,9 +48,10 @@ export async function createApp(databaseUrl) {
     const body = json(req, res)
     if (body === undefined) return
     try {
-      const contact = await scoped(req).identify(body)
-      // both spellings: the original task statement wrote `primaryContatctId`
-      res.json({ contact: { ...contact, primaryContatctId: contact.primaryContactId } })
+      const { ignored, ...contact } = await scoped(req).identify(body)
+      // both spellings: the original task statement wrote `primaryContatctId`; values left out
+      // (blocked) go beside the contact, as the service answers
+      res.json({ contact: { ...contact, primaryContatctId: contact.primaryContactId }, ignored })
     } catch (e) {
       fail(res, e)
     }
@@ -71,6 +78,27 @@ export async function createApp(databaseUrl) {
       fail(res, e)
     }
   })
+
+  app.get('/admin/blocked', async (req, res) => {
+    try {
+      const handle = scoped(req)
+      res.json({ tenantId: handle.tenantId, blocked: await handle.blockedValues() })
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  for (const [method, change] of [['post', 'block'], ['delete', 'unblock']]) {
+    app[method]('/admin/blocked', async (req, res) => {
+      const body = json(req, res)
+      if (body === undefined) return
+      try {
+        res.json({ changed: await scoped(req)[change](body) })
+      } catch (e) {
+        fail(res, e)
+      }
+    })
+  }
 
   app.use((err, req, res, next) => {
     // body too large, unreadable body: still a JSON error

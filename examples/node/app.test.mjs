@@ -16,6 +16,29 @@ async function serve() {
   return { base, close: async () => { server.close(); await identity.close() } }
 }
 
+// a blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)
+async function blockedStep(base, headers, step, at) {
+  const list = async () => (await (await fetch(`${base}/admin/blocked`, { headers })).json()).blocked
+  const before = await list()
+  if (step.list) {
+    const wire = before.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v != null)))
+    assert.deepEqual(wire, step.result, at)
+    return
+  }
+  const [method, entry] = step.block ? ['POST', step.block] : ['DELETE', step.unblock]
+  const response = await fetch(`${base}/admin/blocked`, { method, body: JSON.stringify(entry), headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, 400, at)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    assert.deepEqual(await list(), before, `${at}: a refused change changed the list`)
+  } else {
+    assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.changed, step.result, at)
+  }
+}
+
 for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort()) {
   test(`vector ${file} over HTTP`, async () => {
     const { base, close } = await serve()
@@ -38,16 +61,21 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
           }
           continue
         }
+        if (step.list || step.block || step.unblock) {
+          await blockedStep(base, headers, step, `${file} ${i}`)
+          continue
+        }
         const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
         const body = await response.json()
         if (step.error) {
-          assert.equal(response.status, 400, `${file} ${i}`)
+          assert.equal(response.status, step.error.code === 'blocked_value' ? 422 : 400, `${file} ${i}`)
+          assert.equal(body.error.code, step.error.code, `${file} ${i}`)
           assert.equal(body.error.field, step.error.field, `${file} ${i}`)
         } else {
           assert.equal(response.status, 200, `${file} ${i}: ${JSON.stringify(body)}`)
           const { primaryContatctId, ...contact } = body.contact
           assert.equal(primaryContatctId, contact.primaryContactId)
-          assert.deepEqual({ contact }, step.response, `${file} ${i}`)
+          assert.deepEqual({ ...body, contact }, step.response, `${file} ${i}`)
         }
       }
     } finally {

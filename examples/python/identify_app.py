@@ -1,5 +1,6 @@
-"""A FastAPI app exposing POST /identify with the wire contract, and GET/PUT /settings (the
-tenant's phone region), through AsyncIdentity.
+"""A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
+phone region) and GET/POST/DELETE /admin/blocked (the tenant's blocked values), through
+AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -18,7 +19,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from identity_reconciliation import AsyncIdentity, ClosedError, ConflictError, InvalidInputError, StoreError
+from identity_reconciliation import (
+    AsyncIdentity,
+    BlockedValueError,
+    ClosedError,
+    ConflictError,
+    InvalidInputError,
+    StoreError,
+)
 
 WIRE_FIELD = {
     "email": "email",
@@ -26,13 +34,20 @@ WIRE_FIELD = {
     "request": "request",
     "tenant": "tenant",
     "phone_region": "phoneRegion",
+    "kind": "kind",
+    "value": "value",
+    "pattern": "pattern",
 }
 
 
-def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def error(
+    status: int, code: str, message: str, field: str | None = None, fields: list[str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = WIRE_FIELD.get(field, field)
+    if fields is not None:
+        body["fields"] = [WIRE_FIELD.get(f, f) for f in fields]
     headers = {"Retry-After": "2"} if status == 503 else None
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
@@ -84,6 +99,43 @@ def create_app(database_url: str) -> FastAPI:
             return error(503, "unavailable", str(e))
         return JSONResponse(settings.to_dict())
 
+    @app.get("/admin/blocked")
+    async def list_blocked(request: Request) -> JSONResponse:
+        try:
+            handle = scoped(request)
+            entries = await handle.blocked_values()
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse({"tenantId": handle.tenant_id, "blocked": [e.to_dict() for e in entries]})
+
+    async def change_blocked(request: Request, add: bool) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            message = 'invalid request: body must be a JSON object like {"kind": "email", "value": "..."}'
+            return error(400, "invalid_input", message, "request")
+        entry = {"kind": body.get("kind"), "value": body.get("value"), "pattern": body.get("pattern")}
+        try:
+            handle = scoped(request)
+            changed = await (handle.block(**entry) if add else handle.unblock(**entry))
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse({"changed": changed})
+
+    @app.post("/admin/blocked")
+    async def block(request: Request) -> JSONResponse:
+        return await change_blocked(request, True)
+
+    @app.delete("/admin/blocked")
+    async def unblock(request: Request) -> JSONResponse:
+        return await change_blocked(request, False)
+
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:
         try:  # any content type: many clients forget the header
@@ -96,11 +148,16 @@ def create_app(database_url: str) -> FastAPI:
             contact = await scoped(request).identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
         except InvalidInputError as e:
             return error(400, "invalid_input", str(e), e.field)
+        except BlockedValueError as e:
+            return error(422, "blocked_value", str(e), fields=e.fields)
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         wire = contact.to_dict()
         wire["primaryContatctId"] = wire["primaryContactId"]  # the original task's spelling
-        return JSONResponse({"contact": wire})
+        answer: dict[str, Any] = {"contact": wire}
+        if contact.ignored:  # values left out (blocked), beside the contact as the service does
+            answer["ignored"] = [i.to_dict() for i in contact.ignored]
+        return JSONResponse(answer)
 
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,16 +34,43 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
                     assert body["phoneRegion"] == step["result"]["phoneRegion"], (i, body)
                     assert client.get("/settings", headers=headers).json() == body, i
                 continue
+            if any(k in step for k in ("list", "block", "unblock")):
+                blocked_step(client, step, headers, i)
+                continue
             response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:
-                assert response.status_code == 400, (i, body)
-                assert body["error"]["code"] == "invalid_input", (i, body)
-                assert body["error"]["field"] == step["error"]["field"], (i, body)
+                code = step["error"]["code"]
+                assert response.status_code == (422 if code == "blocked_value" else 400), (i, body)
+                assert body["error"]["code"] == code, (i, body)
+                assert body["error"].get("field") == step["error"].get("field"), (i, body)
             else:
                 assert response.status_code == 200, (i, body)
                 assert body["contact"].pop("primaryContatctId") == body["contact"]["primaryContactId"]
                 assert body == step["response"], (i, body)
+
+
+def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """A blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)."""
+    before = client.get("/admin/blocked", headers=headers).json()
+    if "list" in step:
+        response, body = None, before
+    else:
+        method = "POST" if "block" in step else "DELETE"
+        wire = step["block"] if "block" in step else step["unblock"]
+        response = client.request(method, "/admin/blocked", content=json.dumps(wire), headers=headers)
+        body = response.json()
+    if "error" in step:
+        assert response is not None and response.status_code == 400, (i, body)
+        assert body["error"]["code"] == step["error"]["code"], (i, body)
+        assert body["error"]["field"] == step["error"]["field"], (i, body)
+        assert client.get("/admin/blocked", headers=headers).json() == before, i
+    elif "list" in step:
+        assert body["blocked"] == step["result"], (i, body)
+        assert body["tenantId"] == step.get("tenant", "default"), (i, body)
+    else:
+        assert response is not None and response.status_code == 200, (i, body)
+        assert body["changed"] is step["result"], (i, body)
 
 
 def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:

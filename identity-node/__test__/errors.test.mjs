@@ -51,7 +51,7 @@ test('wrong argument types are INVALID_INPUT naming the field, never a crash', a
 test('numbers and bigints are phone digits', async () => {
   const ident = await Identity.connect('memory:')
   assert.deepEqual((await ident.identify({ phoneNumber: 123456 })).phoneNumbers, ['123456'])
-  assert.deepEqual((await ident.identify({ phoneNumber: 99999999999999999999n })).phoneNumbers, ['99999999999999999999'])
+  assert.deepEqual((await ident.identify({ phoneNumber: 98765432109876543210n })).phoneNumbers, ['98765432109876543210'])
   assert.equal((await ident.identify({ phoneNumber: '123456' })).primaryContactId, 1)
 })
 

@@ -8,19 +8,28 @@ import { join } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 
-test('the README snippet runs', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 1)
-  // CommonJS has no top-level await: run the lines inside an async function, as an app would
+// runs one block (CommonJS has no top-level await: inside an async function, as an app would)
+function runBlock(block) {
   const file = join(import.meta.dirname, '.readme-snippet.cjs')
-  writeFileSync(file, `(async () => {\n${blocks[0]}})().catch((e) => { console.error(e); process.exit(1) })\n`)
+  const header = block.includes("require('identity-reconciliation')") ? '' : "const { Identity } = require('identity-reconciliation')\n"
+  writeFileSync(file, `${header}(async () => {\n${block}})().catch((e) => { console.error(e); process.exit(1) })\n`)
   try {
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 })
     assert.equal(run.status, 0, run.stderr)
-    assert.match(run.stdout, /null/, 'the other shop does not know the customer')
-    assert.match(run.stdout, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
+    return run.stdout
   } finally {
     rmSync(file, { force: true })
   }
+}
+
+test('the README snippets run', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.equal(blocks.length, 2)
+  const quickstart = runBlock(blocks[0])
+  assert.match(quickstart, /null/, 'the other shop does not know the customer')
+  assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
+  const governance = runBlock(blocks[1])
+  assert.match(governance, /^\[\] \[ \{ field: 'email', reason: 'blocked' \} \]$/m)
+  assert.match(governance, /^BLOCKED_VALUE \[ 'email' \]$/m)
 })

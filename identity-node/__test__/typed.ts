@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type Contact, type IdentityErrorInfo, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type Contact, type IdentityErrorInfo, type Ignored, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -18,6 +18,15 @@ export async function main(): Promise<number> {
     await shop.setPhoneRegion(null)
   } catch (e) {
     if ((e as Error & IdentityErrorInfo).code === 'CONFLICT') console.log(settings.tenantId, region)
+  }
+  const added: boolean = await shop.block({ kind: 'email', value: 'vip@shop.io' })
+  const entries: BlockedEntry[] = await shop.blockedValues()
+  const left: Ignored[] = (await shop.identify({ email: 'vip@shop.io', phoneNumber: '5550100' })).ignored ?? []
+  try {
+    await shop.identify({ email: 'vip@shop.io' })
+  } catch (e) {
+    const { code, fields }: IdentityErrorInfo = e as Error & IdentityErrorInfo
+    if (code === 'BLOCKED_VALUE') console.log(added, entries.length, left[0]?.reason, fields)
   }
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)

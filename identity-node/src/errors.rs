@@ -1,5 +1,6 @@
 //! Errors for JavaScript: `Error` objects with a stable `code` (`INVALID_INPUT`, `CONFLICT`,
-//! `STORE`, `CLOSED`) and, for invalid input, the `field`. The message is the core's, with its causes.
+//! `BLOCKED_VALUE`, `STORE`, `CLOSED`) and, for invalid input, the `field` (for a blocked
+//! value, the `fields`). The message is the core's, with its causes.
 
 use identity::{Error, Field};
 use napi::JsValue;
@@ -12,6 +13,8 @@ pub enum Code {
     InvalidInput,
     /// The call is valid but the data forbids it; nothing was changed.
     Conflict,
+    /// Every value of the request is blocked; nothing was written.
+    BlockedValue,
     /// The database failed (unreachable, busy, or answered with an error).
     Store,
     /// The handle was closed.
@@ -23,6 +26,7 @@ impl AsRef<str> for Code {
         match self {
             Code::InvalidInput => "INVALID_INPUT",
             Code::Conflict => "CONFLICT",
+            Code::BlockedValue => "BLOCKED_VALUE",
             Code::Store => "STORE",
             Code::Closed => "CLOSED",
         }
@@ -35,6 +39,8 @@ pub struct Failure {
     code: Code,
     message: String,
     field: Option<&'static str>,
+    /// With `BLOCKED_VALUE`: the request's fields that were blocked.
+    fields: Vec<&'static str>,
 }
 
 impl Failure {
@@ -44,6 +50,7 @@ impl Failure {
             code: Code::InvalidInput,
             message: message.into(),
             field: Some(field),
+            fields: Vec::new(),
         }
     }
 
@@ -53,6 +60,7 @@ impl Failure {
             code: Code::Closed,
             message: "this Identity is closed; connect a new one".into(),
             field: None,
+            fields: Vec::new(),
         }
     }
 
@@ -64,6 +72,9 @@ impl Failure {
             object.set_named_property("code", self.code.as_ref())?;
             if let Some(field) = self.field {
                 object.set_named_property("field", field)?;
+            }
+            if self.code == Code::BlockedValue {
+                object.set_named_property("fields", self.fields.clone())?;
             }
             // SAFETY: `object` is a live JS value created in `env` on this (the JS) thread.
             let unknown = unsafe { Unknown::from_raw_unchecked(env.raw(), object.raw()) };
@@ -80,6 +91,9 @@ fn field_name(field: Field) -> &'static str {
         Field::PhoneNumber => "phoneNumber",
         Field::Tenant => "tenant",
         Field::PhoneRegion => "phoneRegion",
+        Field::Kind => "kind",
+        Field::Value => "value",
+        Field::Pattern => "pattern",
         _ => "request",
     }
 }
@@ -87,32 +101,27 @@ fn field_name(field: Field) -> &'static str {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let message = error.chain();
-        match error {
-            Error::InvalidInput { field, .. } => Failure {
-                code: Code::InvalidInput,
-                message,
-                field: Some(field_name(field)),
-            },
-            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => Failure {
-                code: Code::InvalidInput,
-                message,
-                field: Some("url"),
-            },
-            Error::Closed => Failure {
-                code: Code::Closed,
-                message,
-                field: None,
-            },
-            Error::Conflict { .. } => Failure {
-                code: Code::Conflict,
-                message,
-                field: None,
-            },
-            _ => Failure {
-                code: Code::Store,
-                message,
-                field: None,
-            },
+        let (code, field, fields) = match error {
+            Error::InvalidInput { field, .. } => {
+                (Code::InvalidInput, Some(field_name(field)), vec![])
+            }
+            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => {
+                (Code::InvalidInput, Some("url"), vec![])
+            }
+            Error::Closed => (Code::Closed, None, vec![]),
+            Error::Conflict { .. } => (Code::Conflict, None, vec![]),
+            Error::BlockedValue { fields } => (
+                Code::BlockedValue,
+                None,
+                fields.into_iter().map(field_name).collect(),
+            ),
+            _ => (Code::Store, None, vec![]),
+        };
+        Failure {
+            code,
+            message,
+            field,
+            fields,
         }
     }
 }

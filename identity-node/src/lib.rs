@@ -2,6 +2,7 @@
 //! converts arguments, runs the core on napi's tokio runtime (never on the event loop), and maps
 //! errors to `Error`s with a stable `code`; the rules all live in the core.
 
+mod blocked;
 mod convert;
 mod errors;
 mod reports;
@@ -14,6 +15,7 @@ use napi::ValueType;
 use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, ToNapiValue, Unknown};
 use napi_derive::napi;
 
+use crate::blocked::{BlockedEntry, Ignored};
 use crate::errors::Failure;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
 
@@ -28,6 +30,9 @@ pub struct Contact {
     pub phone_numbers: Vec<String>,
     /// Every secondary row id, ascending.
     pub secondary_contact_ids: Vec<i64>,
+    /// The request's values left out of linking, and why; absent when every value was used
+    /// (so `JSON.stringify` keeps the wire shape).
+    pub ignored: Option<Vec<Ignored>>,
 }
 
 impl From<identity::ConsolidatedContact> for Contact {
@@ -37,6 +42,7 @@ impl From<identity::ConsolidatedContact> for Contact {
             emails: c.emails.iter().map(ToString::to_string).collect(),
             phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
             secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.get()).collect(),
+            ignored: (!c.ignored.is_empty()).then(|| c.ignored.iter().map(Ignored::from).collect()),
         }
     }
 }
@@ -59,12 +65,16 @@ pub struct IdentifyInput {
 #[napi(object)]
 pub struct IdentityErrorInfo {
     /// `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
-    /// nothing was changed), `'STORE'` (the database failed) or `'CLOSED'`.
-    #[napi(ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'STORE' | 'CLOSED'")]
+    /// nothing was changed), `'BLOCKED_VALUE'` (every value of the request is blocked; nothing
+    /// was written), `'STORE'` (the database failed) or `'CLOSED'`.
+    #[napi(ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'STORE' | 'CLOSED'")]
     pub code: String,
-    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`,
-    /// `'request'`, `'url'` or an option name.
+    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
+    /// `'value'`, `'pattern'`, `'request'`, `'url'` or an option name.
     pub field: Option<String>,
+    /// With `BLOCKED_VALUE`: the request's fields that were blocked.
+    #[napi(ts_type = "Array<'email' | 'phoneNumber'>")]
+    pub fields: Option<Vec<String>>,
 }
 
 /// Options of `Identity.connect`.
@@ -78,8 +88,8 @@ pub struct ConnectOptions {
 
 /// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
 /// method returns a Promise and runs off the event loop, so many calls in flight run
-/// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`, `'STORE'` or
-/// `'CLOSED'`.
+/// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
+/// `'BLOCKED_VALUE'` (with `fields`), `'STORE'` or `'CLOSED'`.
 #[napi]
 pub struct Identity {
     inner: identity::Identity,
@@ -205,6 +215,59 @@ impl Identity {
         promise(env, work, |(inner, region)| async move {
             let settings = inner.set_phone_region(region.as_deref()).await?;
             Ok(TenantSettings::of(inner.tenant_id(), &settings))
+        })
+    }
+
+    /// Resolves to the tenant's blocked list, sorted (the defaults until it changes): values a
+    /// request never stores and never matches.
+    #[napi(ts_return_type = "Promise<BlockedEntry[]>")]
+    pub fn blocked_values<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, Vec<BlockedEntry>>> {
+        promise(env, self.usable(), |inner| async move {
+            let entries = inner.blocked_values().await?;
+            Ok(entries.iter().map(BlockedEntry::from).collect())
+        })
+    }
+
+    /// Blocks an exact value (`{ kind: 'email', value: 'x@y.io' }`) or a pattern
+    /// (`{ kind: 'phone', pattern: '^0+$' }`) for the tenant; resolves to `false` when it was
+    /// blocked already. From then on no request stores or matches it (rows stored before keep
+    /// it). Rejects with `INVALID_INPUT` (`field: 'kind' | 'value' | 'pattern'`) for a bad entry.
+    #[napi(
+        ts_args_type = "entry: BlockedEntry",
+        ts_return_type = "Promise<boolean>"
+    )]
+    pub fn block<'env>(
+        &self,
+        env: &'env Env,
+        entry: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, bool>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, blocked::entry(&entry)?)));
+        promise(env, work, |(inner, entry)| async move {
+            inner.block(&entry).await
+        })
+    }
+
+    /// Removes an entry (a default one too) from the tenant's blocked list, named as `block`
+    /// names it; resolves to `false` when it was not there.
+    #[napi(
+        ts_args_type = "entry: BlockedEntry",
+        ts_return_type = "Promise<boolean>"
+    )]
+    pub fn unblock<'env>(
+        &self,
+        env: &'env Env,
+        entry: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, bool>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, blocked::entry(&entry)?)));
+        promise(env, work, |(inner, entry)| async move {
+            inner.unblock(&entry).await
         })
     }
 

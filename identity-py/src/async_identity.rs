@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use pyo3::BoundObject;
 use pyo3::prelude::*;
 
+use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::handle::{Handle, options};
@@ -115,6 +116,43 @@ impl AsyncIdentity {
             let settings = inner.set_phone_region(region.as_deref()).await?;
             Ok(TenantSettings::of(inner.tenant_id(), &settings))
         })
+    }
+
+    /// Resolves to the tenant's blocked list (see `Identity.blocked_values`).
+    fn blocked_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            let entries = inner.blocked_values().await?;
+            Ok(entries.iter().map(BlockedValue::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// Resolves to whether the entry was added (see `Identity.block`).
+    #[pyo3(signature = (kind, value = None, *, pattern = None))]
+    fn block<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        pattern: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entry = blocked::entry(kind, value, pattern)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move { inner.block(&entry).await })
+    }
+
+    /// Resolves to whether the entry was removed (see `Identity.unblock`).
+    #[pyo3(signature = (kind, value = None, *, pattern = None))]
+    fn unblock<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        pattern: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entry = blocked::entry(kind, value, pattern)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move { inner.unblock(&entry).await })
     }
 
     /// Resolves to `None` when the database answers (see `Identity.ping`).

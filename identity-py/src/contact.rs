@@ -3,8 +3,10 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
+use crate::blocked::Ignored;
+
 /// `Contact`'s constructor arguments, as pickled.
-type ContactArgs = (i64, Vec<String>, Vec<String>, Vec<i64>);
+type ContactArgs = (i64, Vec<String>, Vec<String>, Vec<i64>, Vec<Ignored>);
 
 /// The consolidated customer: immutable, comparable, hashable, picklable.
 #[pyclass(frozen, eq, hash, module = "identity_reconciliation")]
@@ -14,6 +16,7 @@ pub struct Contact {
     emails: Vec<String>,
     phone_numbers: Vec<String>,
     secondary_contact_ids: Vec<i64>,
+    ignored: Vec<Ignored>,
 }
 
 impl From<identity::ConsolidatedContact> for Contact {
@@ -23,6 +26,7 @@ impl From<identity::ConsolidatedContact> for Contact {
             emails: c.emails.iter().map(ToString::to_string).collect(),
             phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
             secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.get()).collect(),
+            ignored: c.ignored.iter().map(Ignored::from).collect(),
         }
     }
 }
@@ -30,19 +34,27 @@ impl From<identity::ConsolidatedContact> for Contact {
 #[pymethods]
 impl Contact {
     #[new]
-    #[pyo3(signature = (primary_contact_id, emails, phone_numbers, secondary_contact_ids))]
+    #[pyo3(signature = (primary_contact_id, emails, phone_numbers, secondary_contact_ids, ignored = Vec::new()))]
     fn new(
         primary_contact_id: i64,
         emails: Vec<String>,
         phone_numbers: Vec<String>,
         secondary_contact_ids: Vec<i64>,
+        ignored: Vec<PyRef<'_, Ignored>>,
     ) -> Self {
         Contact {
             primary_contact_id,
             emails,
             phone_numbers,
             secondary_contact_ids,
+            ignored: ignored.iter().map(|i| (**i).clone()).collect(),
         }
+    }
+
+    /// The request's values left out of linking, and why (empty when every value was used).
+    #[getter]
+    fn ignored(&self) -> Vec<Ignored> {
+        self.ignored.clone()
     }
 
     /// The customer's primary row id.
@@ -69,7 +81,8 @@ impl Contact {
         self.secondary_contact_ids.clone()
     }
 
-    /// The wire shape: `{"primaryContactId", "emails", "phoneNumbers", "secondaryContactIds"}`.
+    /// The wire shape: `{"primaryContactId", "emails", "phoneNumbers", "secondaryContactIds"}`
+    /// (the `contact` object; `ignored` goes beside it, see `ignored`).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         dict.set_item("primaryContactId", self.primary_contact_id)?;
@@ -81,8 +94,14 @@ impl Contact {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let repr = |v: Bound<'_, PyAny>| v.repr().map(|r| r.to_string());
+        let ignored = if self.ignored.is_empty() {
+            String::new()
+        } else {
+            let items: Vec<String> = self.ignored.iter().map(Ignored::repr).collect();
+            format!(", ignored=[{}]", items.join(", "))
+        };
         Ok(format!(
-            "Contact(primary_contact_id={}, emails={}, phone_numbers={}, secondary_contact_ids={})",
+            "Contact(primary_contact_id={}, emails={}, phone_numbers={}, secondary_contact_ids={}{ignored})",
             self.primary_contact_id,
             repr(self.emails.clone().into_pyobject(py)?.into_any())?,
             repr(self.phone_numbers.clone().into_pyobject(py)?.into_any())?,
@@ -104,6 +123,7 @@ impl Contact {
                 c.emails.clone(),
                 c.phone_numbers.clone(),
                 c.secondary_contact_ids.clone(),
+                c.ignored.clone(),
             ),
         )
     }

@@ -26,6 +26,9 @@ pub fn field_name(field: Field) -> &'static str {
         Field::PhoneNumber => "phone_number",
         Field::Tenant => "tenant",
         Field::PhoneRegion => "phone_region",
+        Field::Kind => "kind",
+        Field::Value => "value",
+        Field::Pattern => "pattern",
         _ => "request",
     }
 }
@@ -58,6 +61,10 @@ pub fn to_py(error: &Error) -> PyErr {
         }
         Error::Closed => make(py, "ClosedError", (message,)),
         Error::Conflict { .. } => make(py, "ConflictError", (message,)),
+        Error::BlockedValue { fields } => {
+            let fields: Vec<&str> = fields.iter().map(|f| field_name(*f)).collect();
+            make(py, "BlockedValueError", (message, fields))
+        }
         Error::Unavailable { .. }
         | Error::Store { .. }
         | Error::Contention { .. }

@@ -3,6 +3,7 @@
 //! and maps errors; the rules all live in the core.
 
 mod async_identity;
+mod blocked;
 mod contact;
 mod convert;
 mod errors;
@@ -15,6 +16,7 @@ mod sync_identity;
 use pyo3::prelude::*;
 
 use crate::async_identity::AsyncIdentity;
+use crate::blocked::{BlockedValue, Ignored};
 use crate::contact::Contact;
 use crate::reports::{Problem, RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
@@ -29,6 +31,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<VerifyReport>()?;
     m.add_class::<RebuildReport>()?;
     m.add_class::<TenantSettings>()?;
+    m.add_class::<BlockedValue>()?;
+    m.add_class::<Ignored>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

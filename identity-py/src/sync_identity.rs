@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
 
+use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::handle::{Handle, options};
@@ -108,6 +109,45 @@ impl Identity {
                 inner.set_phone_region(region.as_deref()).await
             })
             .map(|s| TenantSettings::of(&tenant, &s))
+    }
+
+    /// The tenant's blocked list, sorted (the defaults until it changes): values a request
+    /// never stores and never matches.
+    fn blocked_values(&self, py: Python<'_>) -> PyResult<Vec<BlockedValue>> {
+        self.handle
+            .block_on(py, async |inner| inner.blocked_values().await)
+            .map(|entries| entries.iter().map(BlockedValue::from).collect())
+    }
+
+    /// Blocks an exact value (`block("email", "x@y.io")`) or a pattern
+    /// (`block("phone", pattern=r"^0+$")`) for the tenant; `False` when it was blocked already.
+    /// From then on no request stores or matches it (rows stored before keep it).
+    #[pyo3(signature = (kind, value = None, *, pattern = None))]
+    fn block(
+        &self,
+        py: Python<'_>,
+        kind: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        pattern: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let entry = blocked::entry(kind, value, pattern)?;
+        self.handle
+            .block_on(py, async |inner| inner.block(&entry).await)
+    }
+
+    /// Removes an entry (a default one too) from the tenant's blocked list, named as `block`
+    /// names it; `False` when it was not there.
+    #[pyo3(signature = (kind, value = None, *, pattern = None))]
+    fn unblock(
+        &self,
+        py: Python<'_>,
+        kind: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        pattern: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let entry = blocked::entry(kind, value, pattern)?;
+        self.handle
+            .block_on(py, async |inner| inner.unblock(&entry).await)
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.

@@ -15,11 +15,14 @@ def python_blocks(path: pathlib.Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
 
 
-def test_the_readme_snippet_runs(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (block,) = python_blocks(ROOT / "README.md")
-    code = block.replace("sqlite:///tmp/shop.db", f"sqlite://{tmp_path / 'shop.db'}")
+def test_the_readme_snippets_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    quickstart, governance = python_blocks(ROOT / "README.md")
+    code = quickstart.replace("sqlite:///tmp/shop.db", f"sqlite://{tmp_path / 'shop.db'}")
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own documentation
     assert "['+919876543210']" in capsys.readouterr().out, "the shop in India stores E.164"
+    exec(compile(governance, "README.md", "exec"), {})  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["[] [{'field': 'email', 'reason': 'blocked'}]", "['email']"], printed
 
 
 @pytest.mark.parametrize("index", [0, 1])

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from conftest import VECTOR_FILES, load_vector, rows
 
-from identity_reconciliation import AsyncIdentity, ConflictError, Identity, InvalidInputError, TenantSettings
+from identity_reconciliation import (
+    AsyncIdentity,
+    BlockedValueError,
+    ConflictError,
+    Identity,
+    IdentityError,
+    InvalidInputError,
+    TenantSettings,
+)
 
 FIELD = {
     "email": "email",
@@ -18,7 +26,50 @@ FIELD = {
     "request": "request",
     "tenant": "tenant",
     "phoneRegion": "phone_region",
+    "kind": "kind",
+    "value": "value",
+    "pattern": "pattern",
 }
+
+BLOCKED_STEPS = ("list", "block", "unblock")
+
+
+def entry_arguments(wire: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": wire.get("kind"), "value": wire.get("value"), "pattern": wire.get("pattern")}
+
+
+def check_error(step: dict[str, Any], outcome: Any, at: str) -> None:
+    """A step's `error`: the exception class for its code, and the field at fault."""
+    code = step["error"]["code"]
+    if code == "blocked_value":
+        assert isinstance(outcome, BlockedValueError), f"{at}: expected BlockedValueError, got {outcome!r}"
+        assert str(outcome).startswith("blocked value: "), at
+        assert outcome.fields, at
+        return
+    assert isinstance(outcome, InvalidInputError), f"{at}: expected InvalidInputError, got {outcome!r}"
+    assert outcome.field == FIELD[step["error"]["field"]], at
+    assert str(outcome).startswith("invalid "), at
+
+
+def check_blocked(step: dict[str, Any], outcome: Any, before: list[Any], after: list[Any], at: str) -> None:
+    """A blocked-list step (`list`, `block`, `unblock`): its `result`, or its `error` (which
+    changes nothing)."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        assert after == before, f"{at}: a refused change changed the list"
+        return
+    if "list" in step:
+        assert [e.to_dict() for e in outcome] == step["result"], at
+    else:
+        assert outcome is step["result"], f"{at}: {outcome!r}"
+
+
+def response_of(contact: Any) -> dict[str, Any]:
+    """The wire answer: `contact`, and `ignored` beside it when values were left out."""
+    body: dict[str, Any] = {"contact": contact.to_dict()}
+    if contact.ignored:
+        body["ignored"] = [i.to_dict() for i in contact.ignored]
+    return body
 
 
 def arguments(request: dict[str, Any]) -> dict[str, Any]:
@@ -43,13 +94,11 @@ def graphs(vector: dict[str, Any]) -> dict[str, dict[str, int]]:
 def check_step(url: str, step: dict[str, Any], before: list[Any], outcome: Any, at: str) -> None:
     after = rows(url, seen_tenant(step))
     if "error" in step:
-        assert isinstance(outcome, InvalidInputError), f"{at}: expected InvalidInputError, got {outcome!r}"
-        assert outcome.field == FIELD[step["error"]["field"]], at
-        assert str(outcome).startswith("invalid "), at
-        assert after == before, f"{at}: an invalid request wrote"
+        check_error(step, outcome, at)
+        assert after == before, f"{at}: a refused request wrote"
         return
     assert not isinstance(outcome, BaseException), f"{at}: {outcome!r}"
-    assert outcome.to_dict() == step["response"]["contact"], at
+    assert response_of(outcome) == step["response"], at
     created = [r for r in after if r not in before and r[0] not in {b[0] for b in before}]
     if step["creates"] is None:
         assert created == [], at
@@ -96,10 +145,24 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_settings(step, outcome, scoped(ident, step).settings(), at)
                 continue
+            if any(k in step for k in BLOCKED_STEPS):
+                handle = scoped(ident, step)
+                listed = handle.blocked_values()
+                try:
+                    if "list" in step:
+                        outcome = listed
+                    elif "block" in step:
+                        outcome = handle.block(**entry_arguments(step["block"]))
+                    else:
+                        outcome = handle.unblock(**entry_arguments(step["unblock"]))
+                except InvalidInputError as e:
+                    outcome = e
+                check_blocked(step, outcome, listed, handle.blocked_values(), at)
+                continue
             before = rows(store_url, seen_tenant(step))
             try:
                 outcome = scoped(ident, step).identify(**arguments(step["request"]))
-            except InvalidInputError as e:
+            except IdentityError as e:
                 outcome = e
             check_step(store_url, step, before, outcome, at)
         for tenant, graph in graphs(vector).items():
@@ -119,10 +182,24 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_settings(step, outcome, await scoped(ident, step).settings(), at)
                 continue
+            if any(k in step for k in BLOCKED_STEPS):
+                handle = scoped(ident, step)
+                listed = await handle.blocked_values()
+                try:
+                    if "list" in step:
+                        outcome = listed
+                    elif "block" in step:
+                        outcome = await handle.block(**entry_arguments(step["block"]))
+                    else:
+                        outcome = await handle.unblock(**entry_arguments(step["unblock"]))
+                except InvalidInputError as e:
+                    outcome = e
+                check_blocked(step, outcome, listed, await handle.blocked_values(), at)
+                continue
             before = rows(url, seen_tenant(step))
             try:
                 outcome = await scoped(ident, step).identify(**arguments(step["request"]))
-            except InvalidInputError as e:
+            except IdentityError as e:
                 outcome = e
             check_step(url, step, before, outcome, at)
         for tenant, graph in graphs(vector).items():

@@ -191,6 +191,7 @@ impl CustomerRecord {
             emails: self.emails.clone(),
             phone_numbers: self.phone_numbers.clone(),
             secondary_contact_ids: self.secondary_ids.clone(),
+            ignored: Vec::new(),
         }
     }
 }

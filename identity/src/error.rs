@@ -18,11 +18,17 @@ pub enum Field {
     Tenant,
     /// A tenant's phone region ([`crate::PhoneRegion::parse`]).
     PhoneRegion,
+    /// The kind of a blocked entry: `email` or `phone` ([`crate::BlockedValue::parse`]).
+    Kind,
+    /// The exact value of a blocked entry ([`crate::BlockedValue::parse`]).
+    Value,
+    /// The pattern of a blocked entry ([`crate::BlockedValue::pattern`]).
+    Pattern,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
-    /// `tenant`, `phoneRegion`).
+    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -32,6 +38,9 @@ impl Field {
             Field::Body => "body",
             Field::Tenant => "tenant",
             Field::PhoneRegion => "phoneRegion",
+            Field::Kind => "kind",
+            Field::Value => "value",
+            Field::Pattern => "pattern",
         }
     }
 }
@@ -45,6 +54,9 @@ impl fmt::Display for Field {
             Field::Body => "request body",
             Field::Tenant => "tenant",
             Field::PhoneRegion => "phone region",
+            Field::Kind => "kind",
+            Field::Value => "value",
+            Field::Pattern => "pattern",
         })
     }
 }
@@ -88,6 +100,13 @@ pub enum Error {
     Conflict {
         /// What stands in the way, in lowercase words.
         reason: String,
+    },
+    /// Every value of the request is on the tenant's blocked list ([`crate::BlockedValue`]), so
+    /// nothing was left to link; nothing was read or written.
+    #[error("blocked value: {}", blocked_fields(fields))]
+    BlockedValue {
+        /// The request's fields that were blocked ([`Field::Email`], [`Field::PhoneNumber`]).
+        fields: Vec<Field>,
     },
     /// The store was closed with `close()`; it accepts no more calls.
     #[error("store is closed")]
@@ -139,6 +158,13 @@ pub enum Error {
         /// What went wrong.
         reason: &'static str,
     },
+}
+
+/// "the email is blocked", "the email and the phone number are blocked".
+fn blocked_fields(fields: &[Field]) -> String {
+    let names: Vec<String> = fields.iter().map(|f| format!("the {f}")).collect();
+    let verb = if names.len() > 1 { "are" } else { "is" };
+    format!("{} {verb} blocked", names.join(" and "))
 }
 
 impl Error {

@@ -76,6 +76,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod blocked;
 pub mod connect;
 pub mod contact;
 pub mod customer;
@@ -90,6 +91,7 @@ pub mod store;
 pub mod tenant;
 pub mod verify;
 
+pub use blocked::{BlockedValue, Ignored, IgnoredReason};
 pub use connect::{ConnectOptions, Identity, connect};
 pub use contact::{Contact, ContactId, Email, Link, Phone};
 pub use customer::CustomerRecord;

@@ -196,37 +196,6 @@ impl IdentifyRequest {
     }
 }
 
-/// A request as its tenant reads it, and the region it was read in: what a store plans and
-/// writes with, checking the region against the tenant's current one.
-#[derive(Debug, Clone)]
-pub(crate) struct Localized {
-    /// The region the request was read in.
-    pub region: Option<PhoneRegion>,
-    /// The request, its phone in the region's form.
-    pub request: IdentifyRequest,
-}
-
-impl Localized {
-    /// Reads `request` in `region`.
-    pub(crate) fn new(request: &IdentifyRequest, region: Option<PhoneRegion>) -> Result<Self> {
-        Ok(Localized {
-            region,
-            request: request.in_region(region)?,
-        })
-    }
-
-    /// Whether the tenant's region, as a store reports it (its code, or `None`), is the one
-    /// this request was read in.
-    pub(crate) fn agrees(&self, stored: Option<&str>) -> bool {
-        self.code() == stored
-    }
-
-    /// The region the request was read in, as stored (`None`: no region).
-    pub(crate) fn code(&self) -> Option<&str> {
-        self.region.as_ref().map(PhoneRegion::as_str)
-    }
-}
-
 /// A region code a store read back; a stored value it cannot parse is a corrupt setting.
 pub(crate) fn stored_region(code: Option<&str>) -> Result<Option<PhoneRegion>> {
     code.map(|c| {
@@ -340,12 +309,10 @@ mod tests {
     fn requests_without_a_region_keep_the_plain_rules() {
         let req = IdentifyRequest::parse(Some("a@b.c"), Some("098765 43210")).unwrap();
         assert_eq!(req.in_region(None).unwrap(), req);
-        let local = Localized::new(&req, Some(PhoneRegion::parse("IN").unwrap())).unwrap();
-        assert_eq!(
-            local.request.phone_number().unwrap().as_str(),
-            "+919876543210"
-        );
-        assert_eq!(local.request.email(), req.email());
-        assert!(local.agrees(Some("IN")) && !local.agrees(None) && !local.agrees(Some("US")));
+        let local = req
+            .in_region(Some(PhoneRegion::parse("IN").unwrap()))
+            .unwrap();
+        assert_eq!(local.phone_number().unwrap().as_str(), "+919876543210");
+        assert_eq!(local.email(), req.email());
     }
 }

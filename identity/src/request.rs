@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blocked::Ignored;
 use crate::contact::{ContactId, Email, Phone};
 use crate::error::{Error, Field, Result};
 use crate::shared_list::SharedList;
@@ -159,29 +160,58 @@ pub struct ConsolidatedContact {
     pub phone_numbers: SharedList<Phone>,
     /// Every secondary row of the customer, ascending.
     pub secondary_contact_ids: SharedList<ContactId>,
+    /// The request's values that were left out of linking, and why (for example a blocked
+    /// value); empty when every value was used. Not part of the `contact` object on the wire:
+    /// [`IdentifyResponse`] carries it beside it.
+    #[serde(skip)]
+    pub ignored: Vec<Ignored>,
 }
 
-/// The wire body of an identify answer: `{"contact": {...}}`.
+impl ConsolidatedContact {
+    /// The same answer saying that `ignored` were left out.
+    #[must_use]
+    pub fn with_ignored(mut self, ignored: &[Ignored]) -> Self {
+        self.ignored.extend_from_slice(ignored);
+        self
+    }
+}
+
+/// The wire body of an identify answer: `{"contact": {...}}`, plus `"ignored": [...]` when the
+/// request had values left out (the `contact` object and its keys never change).
 ///
 /// ```
-/// use identity::{ConsolidatedContact, ContactId, IdentifyResponse};
+/// use identity::{ConsolidatedContact, ContactId, Field, IdentifyResponse, Ignored, IgnoredReason};
 /// let contact = ConsolidatedContact {
 ///     primary_contact_id: ContactId::new(1),
 ///     emails: vec![].into(),
 ///     phone_numbers: vec![].into(),
 ///     secondary_contact_ids: vec![ContactId::new(2)].into(),
+///     ignored: vec![],
 /// };
-/// let json = serde_json::to_string(&IdentifyResponse { contact })?;
+/// let json = serde_json::to_string(&IdentifyResponse::from(contact.clone()))?;
 /// assert_eq!(
 ///     json,
 ///     r#"{"contact":{"primaryContactId":1,"emails":[],"phoneNumbers":[],"secondaryContactIds":[2]}}"#
 /// );
+/// let blocked = Ignored { field: Field::Email, reason: IgnoredReason::Blocked };
+/// let json = serde_json::to_string(&IdentifyResponse::from(contact.with_ignored(&[blocked])))?;
+/// assert!(json.ends_with(r#","ignored":[{"field":"email","reason":"blocked"}]}"#));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentifyResponse {
     /// The consolidated customer.
     pub contact: ConsolidatedContact,
+    /// The request's values left out of linking, and why; omitted on the wire when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<Ignored>,
+}
+
+impl From<ConsolidatedContact> for IdentifyResponse {
+    fn from(mut contact: ConsolidatedContact) -> Self {
+        let ignored = std::mem::take(&mut contact.ignored);
+        IdentifyResponse { contact, ignored }
+    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,15 @@ mod encoding;
 pub mod memory;
 pub mod postgres;
 mod record_cache;
-mod region_hints;
 pub mod sqlite;
+mod tenant_hints;
 
 use std::fmt;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::blocked::BlockedValue;
 use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
@@ -25,6 +26,7 @@ use crate::verify::VerifyReport;
 
 pub(crate) use closure::{Frontier, preview_from_rows};
 pub(crate) use encoding::RecordText;
+pub(crate) use tenant_hints::{Localized, TenantHints, TenantState};
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.
 pub(crate) const MAX_ATTEMPTS: u32 = 16;
@@ -94,6 +96,27 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings>;
 
+    /// The tenant's blocked list, sorted ([`BlockedValue::defaults`] until it changes).
+    ///
+    /// # Errors
+    /// As [`ContactStore::lookup`].
+    async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>>;
+
+    /// Adds `entry` to the tenant's blocked list (an exact phone number in the form of the
+    /// tenant's phone region, when it has one); `false` when it was there. Waits for the
+    /// tenant's writes in flight, and no write screened under the old list commits after it.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`].
+    async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool>;
+
+    /// Removes `entry` from the tenant's blocked list; `false` when it was not there. As
+    /// [`ContactStore::block`] otherwise.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`].
+    async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool>;
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -162,6 +185,18 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
         (**self).set_phone_region(tenant, region).await
+    }
+
+    async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
+        (**self).blocked_values(tenant).await
+    }
+
+    async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        (**self).block(tenant, entry).await
+    }
+
+    async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        (**self).unblock(tenant, entry).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

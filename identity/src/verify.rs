@@ -10,7 +10,10 @@ use crate::derive::derive;
 use crate::region::PhoneRegion;
 
 /// The kind of an identifier: which column of `contact` its value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum IdentifierKind {
     /// `contact.email`.
     Email,

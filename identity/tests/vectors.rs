@@ -4,7 +4,9 @@ use identity_testkit as common;
 
 use std::path::PathBuf;
 
-use identity::{Contact, Error, IdentifyRequest, IdentifyResponse, Identity, TenantSettings};
+use identity::{
+    BlockedValue, Contact, Error, IdentifyRequest, IdentifyResponse, Identity, TenantSettings,
+};
 use serde_json::{Value, json};
 
 fn row_json(c: &Contact) -> Value {
@@ -57,13 +59,57 @@ async fn check_settings_step(
             assert_eq!(region(&read), step["result"], "{at}: settings not kept");
         }
         (Err(e), Some(expected)) => {
-            let (code, field) = match &e {
-                Error::InvalidInput { field, .. } => ("invalid_input", Some(field.wire_name())),
-                Error::Conflict { .. } => ("conflict", None),
-                other => panic!("{at}: unexpected error {other:?}"),
-            };
+            let (code, field) = error_code(&e);
             assert_eq!(code, expected["code"], "{at}: wrong error {e}");
             assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+}
+
+/// A step's expected error: `(code, field)` of `e`.
+fn error_code(e: &Error) -> (&'static str, Option<&'static str>) {
+    match e {
+        Error::InvalidInput { field, .. } => ("invalid_input", Some(field.wire_name())),
+        Error::Conflict { .. } => ("conflict", None),
+        Error::BlockedValue { .. } => ("blocked_value", None),
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+/// A `block`/`unblock` entry from the wire, as every binding reads it.
+fn entry(wire: &Value) -> identity::Result<BlockedValue> {
+    BlockedValue::parse(
+        wire["kind"].as_str().unwrap_or_default(),
+        wire["value"].as_str(),
+        wire["pattern"].as_str(),
+    )
+}
+
+/// Checks a blocked-list step (`list`, `block` or `unblock`): its `result` or its `error`.
+async fn check_blocked_step(identity: &Identity, step: &Value, at: &str) {
+    let before = identity.blocked_values().await.unwrap();
+    let outcome: identity::Result<Value> = if step.get("list").is_some() {
+        Ok(serde_json::to_value(&before).unwrap())
+    } else if let Some(wire) = step.get("block") {
+        match entry(wire) {
+            Ok(e) => identity.block(&e).await.map(Value::from),
+            Err(e) => Err(e),
+        }
+    } else {
+        match entry(&step["unblock"]) {
+            Ok(e) => identity.unblock(&e).await.map(Value::from),
+            Err(e) => Err(e),
+        }
+    };
+    match (outcome, step.get("error")) {
+        (Ok(result), None) => assert_eq!(result, step["result"], "{at}: wrong result"),
+        (Err(e), Some(expected)) => {
+            let (code, field) = error_code(&e);
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            let after = identity.blocked_values().await.unwrap();
+            assert_eq!(before, after, "{at}: a refused change changed the list");
         }
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
     }
@@ -92,6 +138,13 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             check_settings_step(&seen, step, outcome, &at).await;
             continue;
         }
+        if ["list", "block", "unblock"]
+            .iter()
+            .any(|k| step.get(k).is_some())
+        {
+            check_blocked_step(&seen, step, &at).await;
+            continue;
+        }
         let before = seen.all_contacts().await.unwrap();
         let request = IdentifyRequest::from_json(step["request"].to_string().as_bytes());
         let outcome = match (bad_tenant, request) {
@@ -102,16 +155,15 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         common::assert_invariants(&after);
         common::assert_verified(&seen).await;
         match (&outcome, step.get("error")) {
-            (Err(Error::InvalidInput { field, .. }), Some(expected)) => {
-                assert_eq!(field.wire_name(), expected["field"], "{at}: wrong field");
-                assert_eq!(before, after, "{at}: an invalid request changed the table");
+            (Err(e), Some(expected)) => {
+                let (code, field) = error_code(e);
+                assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+                assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+                assert_eq!(before, after, "{at}: a refused request changed the table");
                 continue;
             }
             (Ok(answer), None) => {
-                let body = serde_json::to_value(IdentifyResponse {
-                    contact: answer.clone(),
-                })
-                .unwrap();
+                let body = serde_json::to_value(IdentifyResponse::from(answer.clone())).unwrap();
                 assert_eq!(body, step["response"], "{at}: wrong answer");
             }
             (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),

@@ -1,4 +1,5 @@
-//! The admin routes: `GET /admin/verify` and `POST /admin/rebuild`. Disabled (404) unless an
+//! The admin routes: `GET /admin/verify` and `POST /admin/rebuild` (and `/admin/blocked`,
+//! `blocked.rs`). Disabled (404) unless an
 //! admin token is configured; then every request must carry it as a bearer token, compared in
 //! constant time and never logged. The admin token acts for any tenant: the one `X-Tenant-Id`
 //! names (absent: the default tenant).
@@ -16,7 +17,10 @@ use crate::tenancy::named_tenant;
 
 /// Checks the request's bearer token against the configured admin token; the core handle
 /// scoped to the tenant the request names.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity, ApiError> {
+pub(crate) fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<identity::Identity, ApiError> {
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError::NotFound);
     };

@@ -55,6 +55,12 @@ impl ApiError {
                 e.to_string(),
                 None,
             ),
+            ApiError::Identity(e @ E::BlockedValue { .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "blocked_value",
+                e.to_string(),
+                None,
+            ),
             ApiError::Identity(e @ E::Conflict { .. }) => {
                 (StatusCode::CONFLICT, "conflict", e.to_string(), None)
             }
@@ -159,8 +165,15 @@ impl IntoResponse for ApiError {
             }
         }
         let mut body = json!({"error": {"code": code, "message": message}});
-        if let ApiError::Identity(identity::Error::InvalidInput { field, .. }) = &self {
-            body["error"]["field"] = json!(field.wire_name());
+        match &self {
+            ApiError::Identity(identity::Error::InvalidInput { field, .. }) => {
+                body["error"]["field"] = json!(field.wire_name());
+            }
+            ApiError::Identity(identity::Error::BlockedValue { fields }) => {
+                let names: Vec<&str> = fields.iter().map(|f| f.wire_name()).collect();
+                body["error"]["fields"] = json!(names);
+            }
+            _ => {}
         }
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {

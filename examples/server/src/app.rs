@@ -18,6 +18,7 @@ use tower_http::trace::TraceLayer;
 use crate::RunError;
 use crate::admin;
 use crate::api_error::{ApiError, BODY_LIMIT};
+use crate::blocked;
 use crate::config::Config;
 use crate::handlers::{self, AppState};
 use crate::settings;
@@ -51,6 +52,12 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         .route("/openapi.json", get(handlers::openapi))
         .route("/admin/verify", get(admin::verify))
         .route("/admin/rebuild", post(admin::rebuild))
+        .route(
+            "/admin/blocked",
+            get(blocked::list)
+                .post(blocked::add)
+                .delete(blocked::remove),
+        )
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -57,8 +57,9 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_LOG_UNMASKED", default_value_t = false)]
     pub log_unmasked: bool,
 
-    /// Enables the admin routes (`GET /admin/verify`, `POST /admin/rebuild`) for requests that
-    /// carry `Authorization: Bearer <this token>`. Without it they answer 404.
+    /// Enables the admin routes (`GET /admin/verify`, `POST /admin/rebuild`, `GET`, `POST` and
+    /// `DELETE /admin/blocked`) for requests that carry `Authorization: Bearer <this token>`.
+    /// Without it they answer 404.
     #[arg(long, env = "IDENTITY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 

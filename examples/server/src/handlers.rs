@@ -6,7 +6,9 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use identity::{ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Phone, SharedList};
+use identity::{
+    ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Ignored, Phone, SharedList,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -29,10 +31,13 @@ pub struct AppState {
     pub tenant_tokens: TenantTokens,
 }
 
-/// The answer body: `{"contact": {...}}`, with the legacy key when enabled.
+/// The answer body: `{"contact": {...}}`, with the legacy key when enabled, and `ignored` when
+/// the request had values left out.
 #[derive(Debug, Serialize)]
 struct ContactBody<'a> {
     contact: WireContact<'a>,
+    #[serde(skip_serializing_if = "<[Ignored]>::is_empty")]
+    ignored: &'a [Ignored],
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +61,7 @@ impl AppState {
                 phone_numbers: &c.phone_numbers,
                 secondary_contact_ids: &c.secondary_contact_ids,
             },
+            ignored: &c.ignored,
         };
         Json(body).into_response()
     }

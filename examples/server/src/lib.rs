@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api_error;
 pub mod app;
+pub mod blocked;
 pub mod config;
 pub mod handlers;
 pub mod mask;

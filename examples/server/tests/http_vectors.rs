@@ -22,6 +22,13 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             settings_step(server, tenant, settings, step, &at).await;
             continue;
         }
+        if ["list", "block", "unblock"]
+            .iter()
+            .any(|k| step.get(k).is_some())
+        {
+            blocked_step(server, tenant, step, &at).await;
+            continue;
+        }
         let before = seen.all_contacts().await.unwrap();
         // alternate: with and without a JSON content type (both must work)
         let mut request = client
@@ -38,17 +45,26 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
         let mut body: Value = response.json().await.unwrap();
         let after = seen.all_contacts().await.unwrap();
         if let Some(expected) = step.get("error") {
-            assert_eq!(status, 400, "{at}: {body}");
-            assert_eq!(body["error"]["code"], "invalid_input", "{at}: {body}");
-            assert_eq!(body["error"]["field"], expected["field"], "{at}: {body}");
+            let code = expected["code"].as_str().unwrap();
+            let (wanted, prefix) = match code {
+                "blocked_value" => (422, "blocked value: "),
+                _ => (400, "invalid "),
+            };
+            assert_eq!(status, wanted, "{at}: {body}");
+            assert_eq!(body["error"]["code"], code, "{at}: {body}");
+            assert_eq!(
+                body["error"].get("field"),
+                expected.get("field"),
+                "{at}: {body}"
+            );
             assert!(
                 body["error"]["message"]
                     .as_str()
                     .unwrap()
-                    .starts_with("invalid "),
+                    .starts_with(prefix),
                 "{at}: {body}"
             );
-            assert_eq!(before, after, "{at}: an invalid request wrote");
+            assert_eq!(before, after, "{at}: a refused request wrote");
             continue;
         }
         assert_eq!(status, 200, "{at}: {body}");
@@ -124,6 +140,47 @@ async fn settings_step(
             let (_, read) = call(reqwest::Method::GET, String::new()).await;
             assert_eq!(read["phoneRegion"], step["result"]["phoneRegion"], "{at}");
             assert_eq!(read["tenantId"], tenant.unwrap_or("default"), "{at}");
+        }
+    }
+}
+
+/// A blocked-list step through `/admin/blocked`: `list` (GET), `block` (POST) or `unblock`
+/// (DELETE) with the admin token; a refused change leaves the list as it was.
+async fn blocked_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    let call = async |method: reqwest::Method, body: String| -> (u16, Value) {
+        let mut request = common::client()
+            .request(method, server.url("/admin/blocked"))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(body);
+        if let Some(tenant) = tenant {
+            request = request.header("X-Tenant-Id", tenant);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    };
+    let (_, before) = call(reqwest::Method::GET, String::new()).await;
+    let (status, body) = if step.get("list").is_some() {
+        (200, before.clone())
+    } else if let Some(entry) = step.get("block") {
+        call(reqwest::Method::POST, entry.to_string()).await
+    } else {
+        call(reqwest::Method::DELETE, step["unblock"].to_string()).await
+    };
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, 400, "{at}: {body}");
+            assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
+            assert_eq!(body["error"]["field"], expected["field"], "{at}: {body}");
+            let (_, after) = call(reqwest::Method::GET, String::new()).await;
+            assert_eq!(before, after, "{at}: a refused change changed the list");
+        }
+        None if step.get("list").is_some() => {
+            assert_eq!(body["blocked"], step["result"], "{at}: {body}");
+            assert_eq!(body["tenantId"], tenant.unwrap_or("default"), "{at}");
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {body}");
+            assert_eq!(body["changed"], step["result"], "{at}: {body}");
         }
     }
 }

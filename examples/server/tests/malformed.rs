@@ -363,7 +363,8 @@ fn arbitrary_bodies_never_get_a_5xx_or_crash_the_server() {
             let status = response.status().as_u16();
             (status, response.text().await.unwrap())
         });
-        prop_assert!(status == 200 || status == 400, "status {} for {:?}: {}", status, String::from_utf8_lossy(&body), text);
+        // 422: every value was a blocked placeholder
+        prop_assert!(matches!(status, 200 | 400 | 422), "status {} for {:?}: {}", status, String::from_utf8_lossy(&body), text);
         prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "not JSON: {}", text);
     });
     rt.block_on(server.stop());
@@ -374,7 +375,7 @@ async fn integer_phone_above_u64_keeps_every_digit() {
     let server = TestServer::start("sqlite::memory:", &[]).await;
     let response = common::client()
         .post(server.url("/identify"))
-        .body(r#"{"phoneNumber": 99999999999999999999}"#)
+        .body(r#"{"phoneNumber": 98765432109876543210}"#)
         .send()
         .await
         .unwrap();
@@ -382,7 +383,7 @@ async fn integer_phone_above_u64_keeps_every_digit() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body["contact"]["phoneNumbers"],
-        serde_json::json!(["99999999999999999999"])
+        serde_json::json!(["98765432109876543210"])
     );
     server.stop().await;
 }

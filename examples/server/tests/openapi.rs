@@ -133,6 +133,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(
         documented,
         [
+            "/admin/blocked",
             "/admin/rebuild",
             "/admin/verify",
             "/contacts",
@@ -314,6 +315,65 @@ async fn every_observed_response_matches_the_openapi_document() {
         assert_eq!(o.status, status, "{}", o.body);
         seen.push(o);
     }
+    // the blocked list: the admin token only; a blocked value is left out (ignored), a request
+    // with nothing else is 422
+    let entry = r#"{"kind":"phone","value":"555-0199"}"#;
+    for (exchange, token, status) in [
+        (("GET", "/admin/blocked", ""), Some("s3cret"), 200),
+        (("POST", "/admin/blocked", entry), Some("s3cret"), 200),
+        (
+            ("POST", "/admin/blocked", r#"{"kind":"fax","value":"1"}"#),
+            Some("s3cret"),
+            400,
+        ),
+        (("POST", "/admin/blocked", "{"), Some("s3cret"), 400),
+        (
+            (
+                "POST",
+                "/identify",
+                r#"{"email":"a@x.io","phoneNumber":"5550199"}"#,
+            ),
+            None,
+            200,
+        ),
+        (
+            ("POST", "/identify", r#"{"phoneNumber":"0000000000"}"#),
+            None,
+            422,
+        ),
+        (("DELETE", "/admin/blocked", entry), Some("s3cret"), 200),
+        (("DELETE", "/admin/blocked", entry), None, 401),
+    ] {
+        let o = observe_as(&admin, exchange, token, None).await;
+        assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
+        seen.push(o);
+    }
+    let ignored = &seen[seen.len() - 4].body;
+    assert_eq!(
+        ignored["ignored"],
+        json!([{"field": "phoneNumber", "reason": "blocked"}]),
+        "{ignored}"
+    );
+    assert_eq!(
+        seen[seen.len() - 3].body["error"]["fields"],
+        json!(["phoneNumber"])
+    );
+    // a tenant's token never reaches the admin routes, even for its own tenant
+    let both = TestServer::start(
+        "memory:",
+        &[
+            "--admin-token",
+            "s3cret",
+            "--tenant-tokens",
+            &format!("shop-a:{token}"),
+        ],
+    )
+    .await;
+    for tenant in [None, Some("shop-a")] {
+        let o = observe_as(&both, ("GET", "/admin/blocked", ""), Some(token), tenant).await;
+        assert_eq!(o.status, 401, "{}", o.body);
+        seen.push(o);
+    }
     // with no token configured at all (trusted networks), anyone may
     let o = observe_as(&plain, get, None, None).await;
     assert_eq!(o.body, json!({"tenantId": "default", "phoneRegion": null}));
@@ -322,7 +382,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(
         statuses.into_iter().collect::<Vec<_>>(),
-        [200, 400, 401, 403, 404, 405, 409, 413, 500, 503]
+        [200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503]
     );
     for o in &seen {
         let validator = jsonschema::validator_for(&schema_for(&doc, o)).unwrap();

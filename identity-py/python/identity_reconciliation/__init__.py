@@ -7,11 +7,20 @@ into one customer, and answer with the consolidated customer.
 {'primaryContactId': 1, 'emails': ['doc@hillvalley.edu'], 'phoneNumbers': ['123456'], 'secondaryContactIds': []}
 """
 
-from ._errors import ClosedError, ConflictError, IdentityError, InvalidInputError, StoreError
+from ._errors import (
+    BlockedValueError,
+    ClosedError,
+    ConflictError,
+    IdentityError,
+    InvalidInputError,
+    StoreError,
+)
 from ._native import (
     AsyncIdentity,
+    BlockedValue,
     Contact,
     Identity,
+    Ignored,
     Problem,
     RebuildReport,
     TenantSettings,
@@ -21,11 +30,14 @@ from ._native import (
 
 __all__ = [
     "AsyncIdentity",
+    "BlockedValue",
+    "BlockedValueError",
     "ClosedError",
     "ConflictError",
     "Contact",
     "Identity",
     "IdentityError",
+    "Ignored",
     "InvalidInputError",
     "Problem",
     "RebuildReport",

@@ -11,8 +11,8 @@ class InvalidInputError(IdentityError, ValueError):
     """An argument broke the contract; nothing was read or written.
 
     ``field`` names it: ``"email"``, ``"phone_number"``, ``"request"`` (both absent),
-    ``"tenant"``, ``"phone_region"``, ``"url"``, ``"max_connections"`` or
-    ``"acquire_timeout"``.
+    ``"tenant"``, ``"phone_region"``, ``"kind"``, ``"value"``, ``"pattern"`` (a blocked-list
+    entry), ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
     """
 
     def __init__(self, message: str, field: str) -> None:
@@ -23,6 +23,15 @@ class InvalidInputError(IdentityError, ValueError):
 class ConflictError(IdentityError):
     """The call is valid but the data forbids it (for example changing the phone region of a
     tenant that already has contacts); nothing was changed."""
+
+
+class BlockedValueError(IdentityError):
+    """Every value of the request is on the tenant's blocked list, so nothing was left to link;
+    nothing was read or written. ``fields`` names them: ``"email"``, ``"phone_number"``."""
+
+    def __init__(self, message: str, fields: list[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class StoreError(IdentityError):

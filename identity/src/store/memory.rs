@@ -2,20 +2,21 @@
 //! prototypes. Indexed like the SQL stores, so a call costs the same at any number of rows.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::blocked::{BlockList, BlockedValue};
 use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{RebuildReport, derive};
 use crate::error::{Error, Result};
 use crate::plan::{Matched, Plan, plan};
-use crate::region::{Localized, PhoneRegion, refuse_change};
+use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
-use crate::store::{ContactStore, Frontier};
+use crate::store::{ContactStore, Frontier, Localized, TenantState};
 use crate::tenant::TenantId;
 use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 
@@ -47,6 +48,8 @@ struct State {
     graphs: HashMap<TenantId, Graph>,
     /// The phone region of each tenant that has one.
     regions: HashMap<TenantId, PhoneRegion>,
+    /// The blocked list of each tenant that changed it (the others have the defaults).
+    blocked: HashMap<TenantId, Arc<BlockList>>,
     versions: i64,
     closed: bool,
 }
@@ -345,6 +348,37 @@ impl State {
     }
 }
 
+impl State {
+    /// What `tenant`'s requests are read under.
+    fn tenant_state(&self, tenant: &TenantId) -> TenantState {
+        TenantState {
+            region: self.regions.get(tenant).copied(),
+            blocked: self
+                .blocked
+                .get(tenant)
+                .cloned()
+                .unwrap_or_else(BlockList::defaults),
+        }
+    }
+
+    /// Adds or removes a blocked entry; whether the list changed.
+    fn change_blocked(
+        &mut self,
+        tenant: &TenantId,
+        entry: &BlockedValue,
+        add: bool,
+    ) -> Result<bool> {
+        let current = self.tenant_state(tenant);
+        let entry = entry.clone().in_region(current.region);
+        let Some(entries) = current.blocked.changed(&entry, add) else {
+            return Ok(false);
+        };
+        let list = BlockList::new(current.blocked.version + 1, entries)?;
+        self.blocked.insert(tenant.clone(), Arc::new(list));
+        Ok(true)
+    }
+}
+
 impl Graph {
     fn stored_identifiers(&self) -> Vec<StoredIdentifier> {
         self.identifiers
@@ -366,9 +400,10 @@ impl ContactStore for MemoryStore {
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
         let mut state = self.lock()?;
-        let local = Localized::new(request, state.regions.get(tenant).copied())?;
+        let local = Localized::new(request, &state.tenant_state(tenant))?;
         let matched = state.matched(tenant, &local.request)?;
-        Ok(state.apply(tenant, plan(&local.request, matched)))
+        let answer = state.apply(tenant, plan(&local.request, matched));
+        Ok(answer.with_ignored(&local.ignored))
     }
 
     async fn lookup(
@@ -377,8 +412,9 @@ impl ContactStore for MemoryStore {
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
         let state = self.lock()?;
-        let local = Localized::new(request, state.regions.get(tenant).copied())?;
-        Ok(plan(&local.request, state.matched(tenant, &local.request)?).preview())
+        let local = Localized::new(request, &state.tenant_state(tenant))?;
+        let answer = plan(&local.request, state.matched(tenant, &local.request)?).preview();
+        Ok(answer.map(|a| a.with_ignored(&local.ignored)))
     }
 
     async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
@@ -405,6 +441,19 @@ impl ContactStore for MemoryStore {
             };
         }
         Ok(TenantSettings::with_phone_region(region))
+    }
+
+    async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
+        let state = self.lock()?;
+        Ok(state.tenant_state(tenant).blocked.entries().to_vec())
+    }
+
+    async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.lock()?.change_blocked(tenant, entry, true)
+    }
+
+    async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.lock()?.change_blocked(tenant, entry, false)
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

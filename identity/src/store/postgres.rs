@@ -39,22 +39,23 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
+use crate::blocked::BlockedValue;
 use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::plan::plan;
-use crate::region::{Localized, PhoneRegion};
+use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
 use crate::store::record_cache::RecordCache;
-use crate::store::region_hints::RegionHints;
 use crate::store::{
-    ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
+    ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
+    migrate_error, preview_from_rows,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
-use self::graph::{Failure, Outcome, Written};
+use self::graph::{Failure, Outcome, Stamp, Written};
 
 /// How many times one attempt applies changes made outside the library before it gives way.
 const MAX_REPAIRS: u32 = 3;
@@ -92,8 +93,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Records read lately, shared by the clones (see `store/record_cache.rs`).
     cache: Arc<RecordCache>,
-    /// The phone region last seen per tenant, shared by the clones.
-    regions: Arc<RegionHints>,
+    /// The settings last seen per tenant, shared by the clones.
+    hints: Arc<TenantHints>,
 }
 
 impl PgStore {
@@ -141,7 +142,7 @@ impl PgStore {
         PgStore {
             pool,
             cache: Arc::default(),
-            regions: Arc::default(),
+            hints: Arc::default(),
         }
     }
 
@@ -154,7 +155,7 @@ impl PgStore {
     /// One attempt on `conn`: read, plan, write (two round trips at most). `Ok(None)` when the
     /// plan went stale. Changes made outside the library are applied first when the read (or the
     /// write) says some wait, and the request is read again when the read (or the write) says
-    /// the tenant's phone region is not the one `local` was read in; neither is staleness, so
+    /// the tenant's settings are not the ones `local` was read under; neither is staleness, so
     /// the attempt goes on.
     async fn attempt(
         &self,
@@ -165,8 +166,9 @@ impl PgStore {
     ) -> Outcome<Option<ConsolidatedContact>> {
         for _ in 0..MAX_REPAIRS {
             let read = graph::read(&mut *conn, tenant, &local.request, false, &self.cache).await?;
-            let region = read.region.as_deref();
-            if self.regions.follow(tenant, request, local, region)? {
+            if !local.agrees(read.region.as_deref(), read.blocked_version) {
+                let state = settings::state(&mut *conn, tenant).await?;
+                self.hints.follow(tenant, request, local, state)?;
                 continue;
             }
             if read.pending {
@@ -174,12 +176,12 @@ impl PgStore {
                 continue;
             }
             let plan = plan(&local.request, read.matched);
-            match graph::write(&mut *conn, tenant, local.code(), plan, &self.cache).await? {
+            match graph::write(&mut *conn, tenant, stamp(local), plan, &self.cache).await? {
                 Written::Done(answer) => return Ok(Some(answer)),
                 Written::Stale => return Ok(None),
                 Written::Pending => Self::repair(conn, tenant).await?,
-                // the next read reports the tenant's region
-                Written::Region => {}
+                // the next read reports the tenant's settings
+                Written::Settings => {}
             }
         }
         // outside writers keep writing: let the locked path take over
@@ -196,11 +198,10 @@ impl PgStore {
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
         let read = graph::read(&mut *tx, tenant, &local.request, true, &self.cache).await?;
-        if self
-            .regions
-            .follow(tenant, request, local, read.region.as_deref())?
-        {
+        if !local.agrees(read.region.as_deref(), read.blocked_version) {
             tx.rollback().await?;
+            let state = settings::state(&mut *conn, tenant).await?;
+            self.hints.follow(tenant, request, local, state)?;
             return Ok(None);
         }
         if read.pending {
@@ -209,10 +210,10 @@ impl PgStore {
             return Ok(None);
         }
         let plan = plan(&local.request, read.matched);
-        let written = graph::write(&mut *tx, tenant, local.code(), plan, &self.cache).await?;
+        let written = graph::write(&mut *tx, tenant, stamp(local), plan, &self.cache).await?;
         let Written::Done(answer) = written else {
             // a value claimed by a new customer meanwhile (identifiers are not locked), or the
-            // tenant's region changed since the read
+            // tenant's settings changed since the read
             tx.rollback().await?;
             return Ok(None);
         };
@@ -220,19 +221,40 @@ impl PgStore {
         Ok(Some(answer))
     }
 
-    /// The request read in the tenant's region as last seen; confirmed when it refuses.
+    /// The request read under the tenant's settings as last seen; confirmed when they refuse it.
     async fn localize(&self, tenant: &TenantId, request: &IdentifyRequest) -> Result<Localized> {
-        let current = || self.phone_region(tenant);
-        self.regions.localize(tenant, request, current).await
+        let current = || self.tenant_state(tenant);
+        self.hints.localize(tenant, request, current).await
     }
 
-    /// The tenant's phone region as stored.
-    async fn phone_region(&self, tenant: &TenantId) -> Result<Option<PhoneRegion>> {
+    /// The tenant's settings as stored.
+    async fn tenant_state(&self, tenant: &TenantId) -> Result<TenantState> {
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
-            match settings::phone_region(&self.pool, tenant).await {
-                Ok(region) => return Ok(region),
+            match settings::state(&self.pool, tenant).await {
+                Ok(state) => return Ok(state),
                 Err(failure) => broken.retry_or_fail("reading tenant settings", failure)?,
+            }
+        }
+    }
+
+    /// Adds or removes a blocked entry (in the form of the tenant's region).
+    async fn change_blocked(
+        &self,
+        tenant: &TenantId,
+        entry: &BlockedValue,
+        add: bool,
+    ) -> Result<bool> {
+        let region = self.tenant_state(tenant).await?.region;
+        let entry = entry.clone().in_region(region);
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            match settings::change_blocked(&self.pool, tenant, &entry, add).await {
+                Ok(changed) => {
+                    self.hints.forget(tenant);
+                    return Ok(changed);
+                }
+                Err(failure) => broken.retry_or_fail("changing the blocked list", failure)?,
             }
         }
     }
@@ -252,6 +274,14 @@ impl PgStore {
             Self::repair(&mut conn, &tenant).await?;
         }
         Ok(())
+    }
+}
+
+/// The settings `local` was read under, for a write to check.
+fn stamp(local: &Localized) -> Stamp<'_> {
+    Stamp {
+        region: local.code(),
+        blocked: local.blocked_version,
     }
 }
 
@@ -373,7 +403,7 @@ impl ContactStore for PgStore {
                     self.attempt(&mut conn, tenant, request, &mut local).await
                 };
                 match outcome {
-                    Ok(Some(answer)) => return Ok(answer),
+                    Ok(Some(answer)) => return Ok(answer.with_ignored(&local.ignored)),
                     // what the plan was made from changed: lock first from now on
                     Ok(None) => locked = true,
                     Err(Failure::Sql(e)) if is_conflict(&e) => {
@@ -404,36 +434,36 @@ impl ContactStore for PgStore {
         let mut follows = 0;
         let read = loop {
             match graph::read(&self.pool, tenant, &local.request, false, &self.cache).await {
-                // read again in the region the read reports (twice at most: it changes only
-                // while the tenant has no rows)
+                // read again under the settings the read reports (twice at most: the answer is
+                // then as of one of the reads)
                 Ok(read)
                     if follows < 2
-                        && self.regions.follow(
-                            tenant,
-                            request,
-                            &mut local,
-                            read.region.as_deref(),
-                        )? =>
+                        && !local.agrees(read.region.as_deref(), read.blocked_version) =>
                 {
+                    let state = self.tenant_state(tenant).await?;
+                    self.hints.follow(tenant, request, &mut local, state)?;
                     follows += 1;
                 }
                 Ok(read) => break read,
                 Err(failure) => broken.retry_or_fail("reading customers", failure)?,
             }
         };
-        if !read.pending {
-            return Ok(plan(&local.request, read.matched).preview());
-        }
-        // the records wait for changes made outside the library: answer from the rows
-        let closure = reading!(self, "reading contacts", |conn| {
-            graph::closure(conn, tenant, Frontier::from_request(&local.request)).await?
-        });
-        preview_from_rows(&local.request, &closure.rows)
+        let answer = if read.pending {
+            // the records wait for changes made outside the library: answer from the rows
+            let closure = reading!(self, "reading contacts", |conn| {
+                graph::closure(conn, tenant, Frontier::from_request(&local.request)).await?
+            });
+            preview_from_rows(&local.request, &closure.rows)?
+        } else {
+            plan(&local.request, read.matched).preview()
+        };
+        Ok(answer.map(|a| a.with_ignored(&local.ignored)))
     }
 
     async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
-        let region = self.phone_region(tenant).await?;
-        self.regions.learn(tenant, region);
+        let state = self.tenant_state(tenant).await?;
+        let region = state.region;
+        self.hints.learn(tenant, state);
         Ok(TenantSettings::with_phone_region(region))
     }
 
@@ -449,8 +479,23 @@ impl ContactStore for PgStore {
                 Err(failure) => broken.retry_or_fail("changing tenant settings", failure)?,
             }
         }
-        self.regions.learn(tenant, region);
+        self.hints.forget(tenant);
         Ok(TenantSettings::with_phone_region(region))
+    }
+
+    async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
+        let state = self.tenant_state(tenant).await?;
+        let entries = state.blocked.entries().to_vec();
+        self.hints.learn(tenant, state);
+        Ok(entries)
+    }
+
+    async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.change_blocked(tenant, entry, true).await
+    }
+
+    async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.change_blocked(tenant, entry, false).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -22,16 +22,17 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::blocked::BlockedValue;
 use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, plan};
-use crate::region::{Localized, PhoneRegion};
+use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
-use crate::store::region_hints::RegionHints;
 use crate::store::{
-    ContactStore, Frontier, MAX_ATTEMPTS, backoff, migrate_error, preview_from_rows,
+    ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
+    migrate_error, preview_from_rows,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -54,8 +55,8 @@ pub struct SqliteStore {
     /// Writers of this process queue here instead of in SQLite's busy handler, which polls
     /// with sleeps of up to 100 ms; other processes still meet at `BEGIN IMMEDIATE`.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// The phone region last seen per tenant, shared by the clones.
-    regions: std::sync::Arc<RegionHints>,
+    /// The settings last seen per tenant, shared by the clones.
+    hints: std::sync::Arc<TenantHints>,
 }
 
 impl SqliteStore {
@@ -111,7 +112,7 @@ impl SqliteStore {
                     return Ok(SqliteStore {
                         pool,
                         writer: std::sync::Arc::default(),
-                        regions: std::sync::Arc::default(),
+                        hints: std::sync::Arc::default(),
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -153,30 +154,51 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// The request read in the tenant's region as last seen; confirmed when it refuses.
+    /// The request read under the tenant's settings as last seen; confirmed when they refuse it.
     async fn localize(&self, tenant: &TenantId, request: &IdentifyRequest) -> Result<Localized> {
-        let current = || settings::phone_region(&self.pool, tenant);
-        self.regions.localize(tenant, request, current).await
+        let current = || settings::state(&self.pool, tenant);
+        self.hints.localize(tenant, request, current).await
     }
 
-    /// Reads the request's customers in the write transaction `tx`, in the region the read
-    /// reports (once more when `local` was read in another; under the write lock the region
-    /// cannot change between the two).
+    /// Reads the request's customers on `conn` under the settings the read reports (once more
+    /// when `local` was read under others; inside a write transaction they cannot change
+    /// between the two, outside one the answer is as of one of the reads).
     async fn read_localized(
         &self,
-        tx: &mut SqliteConnection,
+        conn: &mut SqliteConnection,
         tenant: &TenantId,
         request: &IdentifyRequest,
         local: &mut Localized,
     ) -> Result<records::Read> {
-        let read = records::read(&mut *tx, tenant, &local.request).await?;
-        if !self
-            .regions
-            .follow(tenant, request, local, read.region.as_deref())?
-        {
+        let read = records::read(&mut *conn, tenant, &local.request).await?;
+        if local.agrees(read.region.as_deref(), read.blocked_version) {
             return Ok(read);
         }
-        records::read(&mut *tx, tenant, &local.request).await
+        let state = settings::state(&mut *conn, tenant).await?;
+        self.hints.follow(tenant, request, local, state)?;
+        records::read(&mut *conn, tenant, &local.request).await
+    }
+
+    /// Adds or removes a blocked entry in a write transaction of its own.
+    async fn change_blocked(
+        &self,
+        tenant: &TenantId,
+        entry: &BlockedValue,
+        add: bool,
+    ) -> Result<bool> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                let changed = settings::change_blocked(&mut write.tx, tenant, entry, add).await?;
+                if write.commit().await? {
+                    self.hints.forget(tenant);
+                    return Ok(changed);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     /// Applies changes made outside the library to the derived records of every tenant now.
@@ -276,21 +298,21 @@ impl ContactStore for SqliteStore {
         let mut local = self.localize(tenant, request).await?;
         let read = records::read(&self.pool, tenant, &local.request).await?;
         if !read.pending
-            && local.agrees(read.region.as_deref())
+            && local.agrees(read.region.as_deref(), read.blocked_version)
             && let Plan::Unchanged(answer) = plan(&local.request, read.matched)
         {
-            return Ok(answer);
+            return Ok(answer.with_ignored(&local.ignored));
         }
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                // under the write lock the tenant's region cannot change
+                // under the write lock the tenant's settings cannot change
                 let read = self
                     .read_localized(&mut write.tx, tenant, request, &mut local)
                     .await?;
                 let plan = plan(&local.request, read.matched);
                 let answer = records::apply(&mut write.tx, tenant, plan).await?;
                 if write.commit().await? {
-                    return Ok(answer);
+                    return Ok(answer.with_ignored(&local.ignored));
                 }
             }
             backoff(attempt).await;
@@ -306,26 +328,25 @@ impl ContactStore for SqliteStore {
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
         let mut local = self.localize(tenant, request).await?;
-        let mut read = records::read(&self.pool, tenant, &local.request).await?;
-        if self
-            .regions
-            .follow(tenant, request, &mut local, read.region.as_deref())?
-        {
-            read = records::read(&self.pool, tenant, &local.request).await?;
-        }
-        if !read.pending {
-            return Ok(plan(&local.request, read.matched).preview());
-        }
-        // the records wait for changes made outside the library: answer from the rows
         let mut conn = self.read_snapshot().await?;
-        let frontier = Frontier::from_request(&local.request);
-        let closure = records::closure(&mut conn, tenant, frontier).await?;
-        preview_from_rows(&local.request, &closure.rows)
+        let read = self
+            .read_localized(&mut conn, tenant, request, &mut local)
+            .await?;
+        let answer = if read.pending {
+            // the records wait for changes made outside the library: answer from the rows
+            let frontier = Frontier::from_request(&local.request);
+            let closure = records::closure(&mut conn, tenant, frontier).await?;
+            preview_from_rows(&local.request, &closure.rows)?
+        } else {
+            plan(&local.request, read.matched).preview()
+        };
+        Ok(answer.map(|a| a.with_ignored(&local.ignored)))
     }
 
     async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
-        let region = settings::phone_region(&self.pool, tenant).await?;
-        self.regions.learn(tenant, region);
+        let state = settings::state(&self.pool, tenant).await?;
+        let region = state.region;
+        self.hints.learn(tenant, state);
         Ok(TenantSettings::with_phone_region(region))
     }
 
@@ -338,7 +359,7 @@ impl ContactStore for SqliteStore {
             if let Some(mut write) = self.begin_write(None).await? {
                 settings::set_phone_region(&mut write.tx, tenant, region).await?;
                 if write.commit().await? {
-                    self.regions.learn(tenant, region);
+                    self.hints.forget(tenant);
                     return Ok(TenantSettings::with_phone_region(region));
                 }
             }
@@ -347,6 +368,21 @@ impl ContactStore for SqliteStore {
         Err(Error::Contention {
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
+        let state: TenantState = settings::state(&self.pool, tenant).await?;
+        let entries = state.blocked.entries().to_vec();
+        self.hints.learn(tenant, state);
+        Ok(entries)
+    }
+
+    async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.change_blocked(tenant, entry, true).await
+    }
+
+    async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.change_blocked(tenant, entry, false).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

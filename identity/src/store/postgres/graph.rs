@@ -21,15 +21,18 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::records::{self, Appended, Lists};
 
-// each read ends with the tenant's phone region as stored
-const READ: &str = "SELECT r.*, (SELECT t.phone_region FROM identity_tenant AS t \
-                    WHERE t.tenant_id = $1) FROM identity_read_known($1, $2, $3, $4, $5) AS r";
-const LOCK: &str = "SELECT r.*, (SELECT t.phone_region FROM identity_tenant AS t \
-                    WHERE t.tenant_id = $1) FROM identity_lock($1, $2, $3) AS r";
-// each write names the region its request was read in (`$2`)
-const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4)";
-const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+// each read ends with the tenant's phone region and blocked-list version as stored
+const READ: &str = "SELECT r.*, t.phone_region, t.blocked_version \
+                    FROM identity_read_known($1, $2, $3, $4, $5) AS r \
+                    LEFT JOIN identity_tenant AS t ON t.tenant_id = $1";
+const LOCK: &str = "SELECT r.*, t.phone_region, t.blocked_version \
+                    FROM identity_lock($1, $2, $3) AS r \
+                    LEFT JOIN identity_tenant AS t ON t.tenant_id = $1";
+// each write names the region and the blocked-list version its request was read under ($2, $3)
+const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4, $5)";
+const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const MERGE: &str =
+    "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
@@ -115,6 +118,18 @@ pub(crate) struct Read {
     pub pending: bool,
     /// The tenant's phone region as stored.
     pub region: Option<String>,
+    /// The version of the tenant's blocked list as stored.
+    pub blocked_version: i64,
+}
+
+/// The settings a write's request was read under, which its SQL function checks are still the
+/// tenant's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp<'a> {
+    /// The phone region's code (`None`: none).
+    pub region: Option<&'a str>,
+    /// The blocked list's version.
+    pub blocked: i64,
 }
 
 /// Reads the request's customers without locking (`locked`: locking their records until the
@@ -168,7 +183,8 @@ where
     Ok(Read {
         matched: Matched::new(email_owner, phone_owner, found)?,
         pending: row.try_get::<Option<bool>, _>(0)?.unwrap_or(false),
-        region: row.try_get(row.len() - 1)?,
+        region: row.try_get(row.len() - 2)?,
+        blocked_version: row.try_get::<Option<i64>, _>(row.len() - 1)?.unwrap_or(0),
     })
 }
 
@@ -180,27 +196,27 @@ pub(crate) enum Written {
     Stale,
     /// Changes made outside the library wait: nothing written, repair first.
     Pending,
-    /// The tenant's phone region is not the one the request was read in: nothing written, read
-    /// the request again in the current one.
-    Region,
+    /// The tenant's phone region or blocked list is not the one the request was read under:
+    /// nothing written, read the request again under the current ones.
+    Settings,
 }
 
 fn status(code: i64) -> Option<Written> {
     match code {
         -1 => Some(Written::Stale),
         -2 => Some(Written::Pending),
-        -3 => Some(Written::Region),
+        -3 => Some(Written::Settings),
         _ => None,
     }
 }
 
 /// Writes a plan (not `Unchanged`) with one call of its SQL function, and keeps the record it
-/// leaves in `cache` when it can tell what that record is. `region`: the phone region the
-/// plan's request was read in, which the function checks is still the tenant's.
+/// leaves in `cache` when it can tell what that record is. `stamp`: the settings the plan's
+/// request was read under, which the function checks are still the tenant's.
 pub(crate) async fn write<'e, E>(
     executor: E,
     tenant: &TenantId,
-    region: Option<&str>,
+    stamp: Stamp<'_>,
     plan: Plan,
     cache: &RecordCache,
 ) -> Outcome<Written>
@@ -212,19 +228,21 @@ where
         Plan::NewCustomer(new) => {
             let code: i64 = sqlx::query_scalar(NEW_CUSTOMER)
                 .bind(tenant.as_str())
-                .bind(region)
+                .bind(stamp.region)
+                .bind(stamp.blocked)
                 .bind(new.email.as_ref().map(Email::as_str))
                 .bind(new.phone_number.as_ref().map(Phone::as_str))
                 .fetch_one(executor)
                 .await?;
             Ok(status(code).unwrap_or_else(|| Written::Done(new.answer(ContactId::new(code)))))
         }
-        Plan::AddRow(add) => add_row(executor, tenant, region, add, cache).await,
+        Plan::AddRow(add) => add_row(executor, tenant, stamp, add, cache).await,
         Plan::Merge(merge) => {
             let m = &merge.merged;
             let code: i64 = sqlx::query_scalar(MERGE)
                 .bind(tenant.as_str())
-                .bind(region)
+                .bind(stamp.region)
+                .bind(stamp.blocked)
                 .bind(m.primary.get())
                 .bind(merge.kept_version)
                 .bind(merge.absorbed.get())
@@ -269,7 +287,7 @@ where
 async fn add_row<'e, E>(
     executor: E,
     tenant: &TenantId,
-    region: Option<&str>,
+    stamp: Stamp<'_>,
     add: AddRow,
     cache: &RecordCache,
 ) -> Outcome<Written>
@@ -279,7 +297,8 @@ where
     let held_base = cache.base_of(add.customer.primary);
     let row: PgRow = sqlx::query(ADD_ROW)
         .bind(tenant.as_str())
-        .bind(region)
+        .bind(stamp.region)
+        .bind(stamp.blocked)
         .bind(add.customer.primary.get())
         .bind(add.customer.version)
         .bind(held_base.as_ref().map_or(-1, |b| b.version))

@@ -18,8 +18,8 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
 /// kinds it holds, a row `pending` when changes made outside the library wait to be applied to
-/// the tenant's records, and a row `region` with the tenant's phone region (last column) when it
-/// has one.
+/// the tenant's records, and a row `settings` with the tenant's blocked-list version (second
+/// column) and phone region (last column) when it has settings.
 const READ: &str = "\
 WITH hit AS (
     SELECT kind, customer_id FROM identity_identifier
@@ -38,8 +38,9 @@ UNION ALL
 SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)
 UNION ALL
-SELECT 'region', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, phone_region
-FROM identity_tenant_settings WHERE tenant_id = ?3 AND phone_region IS NOT NULL";
+SELECT 'settings', blocked_version, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       phone_region
+FROM identity_tenant_settings WHERE tenant_id = ?3";
 
 const SELECT_RECORDS: &str = "\
 SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
@@ -112,6 +113,8 @@ pub(crate) struct Read {
     pub pending: bool,
     /// The tenant's phone region as stored.
     pub region: Option<String>,
+    /// The version of the tenant's blocked list as stored.
+    pub blocked_version: i64,
 }
 
 /// Reads the request's customers in `tenant`.
@@ -131,14 +134,15 @@ where
         .await
         .map_err(|e| Error::store("reading customers", e))?;
     let (mut email_owner, mut phone_owner, mut pending) = (None, None, false);
-    let (mut records, mut region) = (Vec::new(), None);
+    let (mut records, mut region, mut blocked_version) = (Vec::new(), None, 0);
     for row in rows {
         let kinds = row.0.clone().unwrap_or_default();
         if kinds == "pending" {
             pending = true;
             continue;
         }
-        if kinds == "region" {
+        if kinds == "settings" {
+            blocked_version = row.1.unwrap_or(0);
             region = row.11;
             continue;
         }
@@ -159,6 +163,7 @@ where
         matched: Matched::new(email_owner, phone_owner, records)?,
         pending,
         region,
+        blocked_version,
     })
 }
 

@@ -1,12 +1,112 @@
-//! The SQLite side of tenant settings (`identity_tenant_settings`): reading them, and changing
-//! the phone region inside a write transaction.
+//! The SQLite side of tenant settings (`identity_tenant_settings`, `identity_blocked`): reading
+//! them, and changing the phone region or the blocked list inside a write transaction.
 
 use sqlx::{Executor, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
+use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
 use crate::region::{PhoneRegion, refuse_change, stored_region};
+use crate::store::TenantState;
 use crate::tenant::TenantId;
+
+/// The tenant's region, its blocked-list version and the list's entries (the defaults, tenant
+/// `*`, while the version is 0); one row with NULL entry columns when the list is empty.
+const STATE: &str = "\
+SELECT s.phone_region, coalesce(s.blocked_version, 0), b.kind, b.pattern, b.value
+FROM (SELECT ?1 AS tenant_id) AS t
+LEFT JOIN identity_tenant_settings AS s ON s.tenant_id = t.tenant_id
+LEFT JOIN identity_blocked AS b
+    ON b.tenant_id = CASE WHEN coalesce(s.blocked_version, 0) = 0 THEN '*' ELSE t.tenant_id END";
+
+type StateRow = (
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<bool>,
+    Option<String>,
+);
+
+/// The tenant's settings as stored: what its requests are read under.
+pub(crate) async fn state<'e, E>(executor: E, tenant: &TenantId) -> Result<TenantState>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let rows: Vec<StateRow> = sqlx::query_as(STATE)
+        .bind(tenant.as_str())
+        .fetch_all(executor)
+        .await
+        .map_err(|e| Error::store("reading tenant settings", e))?;
+    let (region, version) = rows.first().map_or((None, 0), |row| (row.0.clone(), row.1));
+    let entries = rows
+        .iter()
+        .filter_map(|(_, _, kind, pattern, value)| {
+            Some((kind.as_ref()?, *pattern, value.as_ref()?))
+        })
+        .map(|(kind, pattern, value)| BlockedValue::stored(kind, pattern.unwrap_or(false), value))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(TenantState {
+        region: stored_region(region.as_deref())?,
+        blocked: BlockList::shared(version, entries)?,
+    })
+}
+
+/// Adds (`add`) or removes a blocked entry in the caller's write transaction; whether the list
+/// changed. A tenant's first change copies the defaults to its own rows.
+pub(crate) async fn change_blocked(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    entry: &BlockedValue,
+    add: bool,
+) -> Result<bool> {
+    let current = state(&mut *tx, tenant).await?;
+    let entry = entry.clone().in_region(current.region);
+    if current.blocked.changed(&entry, add).is_none() {
+        return Ok(false);
+    }
+    let failed = |e| Error::store("changing the blocked list", e);
+    let now = OffsetDateTime::now_utc();
+    let version = current.blocked.version;
+    if version == 0 {
+        sqlx::query(
+            "INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
+             SELECT ?1, kind, pattern, value, created_at FROM identity_blocked WHERE tenant_id = '*'",
+        )
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    }
+    let statement = if add {
+        "INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)"
+    } else {
+        "DELETE FROM identity_blocked
+         WHERE tenant_id = ?1 AND kind = ?2 AND pattern = ?3 AND value = ?4 AND ?5 IS NOT NULL"
+    };
+    sqlx::query(statement)
+        .bind(tenant.as_str())
+        .bind(entry.kind().as_str())
+        .bind(entry.is_pattern())
+        .bind(entry.text())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    sqlx::query(
+        "INSERT INTO identity_tenant_settings (tenant_id, blocked_version, updated_at)
+         VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant_id) DO UPDATE
+         SET blocked_version = excluded.blocked_version, updated_at = excluded.updated_at",
+    )
+    .bind(tenant.as_str())
+    .bind(version + 1)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    Ok(true)
+}
 
 /// The tenant's phone region as stored.
 pub(crate) async fn phone_region<'e, E>(

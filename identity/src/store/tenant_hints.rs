@@ -1,0 +1,188 @@
+//! What a request looks like to its tenant ([`Localized`]: its phone read in the tenant's
+//! region, its blocked values left out), and [`TenantHints`]: the tenant settings a SQL store
+//! last saw, so it can read a request right before its first statement. Only a hint: every read
+//! reports the tenant's region and blocked-list version as stored, and every write checks them
+//! in the database, so a stale hint costs one more read, never a wrong answer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use crate::blocked::{BlockList, Ignored};
+use crate::error::Result;
+use crate::region::PhoneRegion;
+use crate::request::IdentifyRequest;
+use crate::tenant::TenantId;
+
+/// A tenant's settings as a store read them: what a request is read under.
+#[derive(Debug, Clone)]
+pub(crate) struct TenantState {
+    pub region: Option<PhoneRegion>,
+    pub blocked: Arc<BlockList>,
+}
+
+impl Default for TenantState {
+    fn default() -> Self {
+        TenantState {
+            region: None,
+            blocked: BlockList::defaults(),
+        }
+    }
+}
+
+/// A request as its tenant reads it: what a store plans and writes with, checking the region and
+/// the blocked list it was read under against the tenant's current ones.
+#[derive(Debug, Clone)]
+pub(crate) struct Localized {
+    /// The region the request was read in.
+    pub region: Option<PhoneRegion>,
+    /// The version of the blocked list it was screened with.
+    pub blocked_version: i64,
+    /// The request's values left out, and why.
+    pub ignored: Vec<Ignored>,
+    /// The request, its phone in the region's form, without its blocked values.
+    pub request: IdentifyRequest,
+}
+
+impl Localized {
+    /// Reads `request` under `state`: blocked values are left out as given and as the region
+    /// reads them (so a blocked value never reaches the region's checks).
+    ///
+    /// # Errors
+    /// [`crate::Error::BlockedValue`] when nothing is left; [`crate::Error::InvalidInput`] when
+    /// the phone number is not valid in the region.
+    pub(crate) fn new(request: &IdentifyRequest, state: &TenantState) -> Result<Self> {
+        let mut ignored = Vec::new();
+        let plain = state.blocked.screen(request, &mut ignored)?;
+        let request = match state.region {
+            None => plain,
+            Some(region) => state
+                .blocked
+                .screen(&plain.in_region(Some(region))?, &mut ignored)?,
+        };
+        Ok(Localized {
+            region: state.region,
+            blocked_version: state.blocked.version,
+            ignored,
+            request,
+        })
+    }
+
+    /// Whether the tenant's settings as a store reports them (the region's code or `None`, and
+    /// the blocked list's version) are the ones this request was read under.
+    pub(crate) fn agrees(&self, region: Option<&str>, blocked_version: i64) -> bool {
+        self.code() == region && self.blocked_version == blocked_version
+    }
+
+    /// The region the request was read in, as stored (`None`: no region).
+    pub(crate) fn code(&self) -> Option<&str> {
+        self.region.as_ref().map(PhoneRegion::as_str)
+    }
+}
+
+/// The settings last seen per tenant.
+#[derive(Debug, Default)]
+pub(crate) struct TenantHints {
+    states: RwLock<HashMap<TenantId, TenantState>>,
+}
+
+impl TenantHints {
+    fn get(&self, tenant: &TenantId) -> Option<TenantState> {
+        let states = self.states.read().unwrap_or_else(|p| p.into_inner());
+        states.get(tenant).cloned()
+    }
+
+    /// Remembers `tenant`'s settings as a store reported them.
+    pub(crate) fn learn(&self, tenant: &TenantId, state: TenantState) {
+        let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
+        states.insert(tenant.clone(), state);
+    }
+
+    /// Forgets `tenant`'s settings: the next request reads them again.
+    pub(crate) fn forget(&self, tenant: &TenantId) {
+        let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
+        states.remove(tenant);
+    }
+
+    /// The request read under the settings hinted for `tenant` (read with `current` when none
+    /// is). When the hinted settings refuse the request (a blocked value, a number the region
+    /// refuses), `current` decides: the error stands if they are still the tenant's.
+    pub(crate) async fn localize<F, Fut>(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+        mut current: F,
+    ) -> Result<Localized>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<TenantState>>,
+    {
+        let (hint, fresh) = match self.get(tenant) {
+            Some(hint) => (hint, false),
+            None => {
+                let state = current().await?;
+                self.learn(tenant, state.clone());
+                (state, true)
+            }
+        };
+        match Localized::new(request, &hint) {
+            Ok(local) => Ok(local),
+            Err(e) if fresh => Err(e),
+            Err(e) => {
+                let state = current().await?;
+                self.learn(tenant, state.clone());
+                if state.region == hint.region && state.blocked.version == hint.blocked.version {
+                    return Err(e);
+                }
+                Localized::new(request, &state)
+            }
+        }
+    }
+
+    /// After a read reported settings `local` does not agree with: remembers `state` (read
+    /// since) and reads the request again under it.
+    ///
+    /// # Errors
+    /// As [`Localized::new`].
+    pub(crate) fn follow(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+        local: &mut Localized,
+        state: TenantState,
+    ) -> Result<()> {
+        *local = Localized::new(request, &state)?;
+        self.learn(tenant, state);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocked::BlockedValue;
+
+    #[test]
+    fn a_request_is_screened_as_given_and_as_its_region_reads_it() {
+        let region = PhoneRegion::parse("IN").unwrap();
+        let blocked = BlockList::new(3, vec![BlockedValue::phone("+919876543210").unwrap()]);
+        let state = TenantState {
+            region: Some(region),
+            blocked: Arc::new(blocked.unwrap()),
+        };
+        let req = IdentifyRequest::parse(Some("a@b.c"), Some("098765 43210")).unwrap();
+        let local = Localized::new(&req, &state).unwrap();
+        assert_eq!(local.request.phone_number(), None);
+        assert_eq!(local.ignored.len(), 1);
+        assert!(local.agrees(Some("IN"), 3));
+        assert!(!local.agrees(Some("IN"), 0) && !local.agrees(None, 3));
+        // a default placeholder is left out before the region could refuse it
+        let placeholder = IdentifyRequest::parse(Some("a@b.c"), Some("0000000")).unwrap();
+        let defaults = TenantState {
+            region: Some(region),
+            ..TenantState::default()
+        };
+        let local = Localized::new(&placeholder, &defaults).unwrap();
+        assert_eq!(local.request.phone_number(), None);
+    }
+}

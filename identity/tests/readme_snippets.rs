@@ -1,0 +1,48 @@
+//! The README's Rust Governance snippet runs as written: its lines are the body of
+//! `the_governance_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! README still says exactly that (so neither can drift from the other).
+
+/// Every line of the README's ```rust blocks in the section `heading`, trimmed.
+fn readme_rust_lines(heading: &str) -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("README has no section {heading}"));
+    section
+        .split("```rust\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .flat_map(str::lines)
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_readme_shows_these_lines() {
+    let source: Vec<String> = include_str!("readme_snippets.rs")
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .collect();
+    let lines = readme_rust_lines("Governance");
+    assert!(!lines.is_empty());
+    for line in lines {
+        assert!(
+            source.contains(&line),
+            "README line not run by this test: {line}"
+        );
+    }
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_governance_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    let c = identity.identify(Some("null@shop.io"), Some("555-0101")).await?;
+    assert!(c.emails.is_empty() && c.ignored[0].reason.as_str() == "blocked");
+    identity.block(&identity::BlockedValue::email("front-desk@shop.io")?).await?;
+    let refused = identity.identify(Some("Front-Desk@shop.io"), None).await;
+    assert!(matches!(refused, Err(identity::Error::BlockedValue { .. })));
+    Ok(())
+}
