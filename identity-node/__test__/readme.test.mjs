@@ -11,8 +11,8 @@ const ROOT = join(import.meta.dirname, '..', '..')
 // runs one block (CommonJS has no top-level await: inside an async function, as an app would)
 function runBlock(block) {
   const file = join(import.meta.dirname, '.readme-snippet.cjs')
-  const header = block.includes("require('identity-reconciliation')") ? '' : "const { Identity } = require('identity-reconciliation')\n"
-  writeFileSync(file, `${header}(async () => {\n${block}})().catch((e) => { console.error(e); process.exit(1) })\n`)
+  const header = block.includes("require('identity-reconciliation')") ? '' : "const { Identity } = require('identity-reconciliation');\n"
+  writeFileSync(file, `${header};(async () => {\n${block}})().catch((e) => { console.error(e); process.exit(1) })\n`)
   try {
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 })
     assert.equal(run.status, 0, run.stderr)
