@@ -13,7 +13,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
  * method returns a Promise and runs off the event loop, so many calls in flight run
  * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
- * `'BLOCKED_VALUE'` (with `fields`), `'STORE'` or `'CLOSED'`.
+ * `'BLOCKED_VALUE'` (with `fields`), `'NOT_FOUND'`, `'STORE'` or `'CLOSED'`.
  */
 export declare class Identity {
   /**
@@ -60,6 +60,13 @@ export declare class Identity {
    * names it; resolves to `false` when it was not there.
    */
   unblock(entry: BlockedEntry): Promise<boolean>
+  /**
+   * Resolves to the history of the customer that contact `contactId` belongs to now: its
+   * events and those of every customer it absorbed, oldest first, with the blocked-list
+   * changes that concern its values. Rejects with `NOT_FOUND` when the tenant has no such
+   * contact, `INVALID_INPUT` (`field: 'contactId'`) when the id is not a positive integer.
+   */
+  history(contactId: number | bigint): Promise<History>
   /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
@@ -126,6 +133,49 @@ export interface Contact {
   ignored?: Array<Ignored>
 }
 
+/** The answer of `history()`. */
+export interface History {
+  /** The contact id that was asked about. */
+  askedId: number
+  /** The customer it is part of now (its primary id). */
+  customerId: number
+  /**
+   * The events of that customer and of every customer it absorbed, with the blocked-list
+   * changes that concern its values; oldest first.
+   */
+  events: Array<HistoryEvent>
+}
+
+/** One recorded change; `type` says which other fields it has. */
+export interface HistoryEvent {
+  /**
+   * `'existing'` (the row was there when history began), `'created'`, `'merged'`,
+   * `'blocked'` or `'unblocked'`.
+   */
+  type: 'existing' | 'created' | 'merged' | 'blocked' | 'unblocked'
+  /** When it was recorded, as an RFC 3339 string in UTC (`new Date(at)` reads it). */
+  at: string
+  /**
+   * The customer it happened to, by its primary at the time; absent for a change of the
+   * tenant's blocked list.
+   */
+  customerId?: number
+  /** `existing`, `created`: the row. */
+  contactId?: number
+  /** `merged`: the absorbed customer's primary. */
+  absorbedId?: number
+  /** `merged`: the rows relinked to the kept primary. */
+  relinkedIds?: Array<number>
+  /** `existing`, `created`: the row's email; `merged`: the request's. */
+  email?: string | null
+  /** `existing`, `created`: the row's phone number; `merged`: the request's. */
+  phoneNumber?: string | null
+  /** `created`: the kinds the row joined its customer through (empty: it started one). */
+  via?: Array<'email' | 'phone'>
+  /** `blocked`, `unblocked`: the entry. */
+  entry?: BlockedEntry
+}
+
 /**
  * What `identify` and `lookup` take. Blank strings count as absent; at least one value is
  * required. Any other type is rejected with `code: 'INVALID_INPUT'`.
@@ -148,12 +198,13 @@ export interface IdentityErrorInfo {
   /**
    * `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
    * nothing was changed), `'BLOCKED_VALUE'` (every value of the request is blocked; nothing
-   * was written), `'STORE'` (the database failed) or `'CLOSED'`.
+   * was written), `'NOT_FOUND'` (no such contact in the tenant), `'STORE'` (the database
+   * failed) or `'CLOSED'`.
    */
-  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'STORE' | 'CLOSED'
+  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'STORE' | 'CLOSED'
   /**
    * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
-   * `'value'`, `'pattern'`, `'request'`, `'url'` or an option name.
+   * `'value'`, `'pattern'`, `'contactId'`, `'request'`, `'url'` or an option name.
    */
   field?: string
   /** With `BLOCKED_VALUE`: the request's fields that were blocked. */

@@ -1,12 +1,13 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
-// tenant's phone region) and GET/POST/DELETE /admin/blocked (the tenant's blocked values),
-// through identity-reconciliation.
+// tenant's phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
+// GET /admin/contacts/:id/history (why a contact's rows are one customer), through
+// identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
 import { Identity } from 'identity-reconciliation'
 
-const STATUS = { INVALID_INPUT: 400, CONFLICT: 409, BLOCKED_VALUE: 422, STORE: 503, CLOSED: 503 }
+const STATUS = { INVALID_INPUT: 400, CONFLICT: 409, BLOCKED_VALUE: 422, NOT_FOUND: 404, STORE: 503, CLOSED: 503 }
 
 // a core error as the wire's JSON error
 function fail(res, e) {
@@ -99,6 +100,16 @@ export async function createApp(databaseUrl) {
       }
     })
   }
+
+  app.get('/admin/contacts/:id/history', async (req, res) => {
+    // digits as a bigint (any size the binding accepts); anything else it refuses as contactId
+    const id = /^\d+$/.test(req.params.id) ? BigInt(req.params.id) : req.params.id
+    try {
+      res.json(await scoped(req).history(id))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
 
   app.use((err, req, res, next) => {
     // body too large, unreadable body: still a JSON error

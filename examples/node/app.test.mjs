@@ -39,6 +39,20 @@ async function blockedStep(base, headers, step, at) {
   }
 }
 
+// a history step through /admin/contacts/:id/history: events without their times, or 404
+async function historyStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/contacts/${step.history}/history`, { headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, 404, at)
+    assert.equal(body.error.code, step.error.code, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  for (const event of body.events) delete event.at
+  assert.deepEqual(body, step.result, at)
+}
+
 for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort()) {
   test(`vector ${file} over HTTP`, async () => {
     const { base, close } = await serve()
@@ -63,6 +77,10 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
         }
         if (step.list || step.block || step.unblock) {
           await blockedStep(base, headers, step, `${file} ${i}`)
+          continue
+        }
+        if (step.history !== undefined) {
+          await historyStep(base, headers, step, `${file} ${i}`)
           continue
         }
         const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
@@ -92,6 +110,11 @@ test('malformed JSON and oversized bodies get JSON errors', async () => {
     assert.equal((await malformed.json()).error.code, 'malformed_json')
     const big = await fetch(`${base}/identify`, { method: 'POST', body: 'x'.repeat(20_000) })
     assert.equal(big.status, 413)
+    for (const bad of ['x', '0', '1.5']) {
+      const response = await fetch(`${base}/admin/contacts/${bad}/history`)
+      assert.equal(response.status, 400, bad)
+      assert.equal((await response.json()).error.field, 'contactId', bad)
+    }
   } finally {
     await close()
   }

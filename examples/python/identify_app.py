@@ -1,6 +1,6 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
-phone region) and GET/POST/DELETE /admin/blocked (the tenant's blocked values), through
-AsyncIdentity.
+phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
+GET /admin/contacts/{id}/history (why a contact's rows are one customer), through AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -25,6 +25,7 @@ from identity_reconciliation import (
     ClosedError,
     ConflictError,
     InvalidInputError,
+    NotFoundError,
     StoreError,
 )
 
@@ -37,6 +38,7 @@ WIRE_FIELD = {
     "kind": "kind",
     "value": "value",
     "pattern": "pattern",
+    "contact_id": "contactId",
 }
 
 
@@ -135,6 +137,20 @@ def create_app(database_url: str) -> FastAPI:
     @app.delete("/admin/blocked")
     async def unblock(request: Request) -> JSONResponse:
         return await change_blocked(request, False)
+
+    @app.get("/admin/contacts/{contact_id}/history")
+    async def history(request: Request, contact_id: str) -> JSONResponse:
+        if not contact_id.isdecimal() or int(contact_id) < 1:
+            return error(400, "invalid_input", "invalid contact id: must be a positive integer", "contact_id")
+        try:
+            found = await scoped(request).history(int(contact_id))
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except NotFoundError as e:
+            return error(404, "not_found", str(e))
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(found.to_dict())
 
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:

@@ -37,6 +37,9 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             if any(k in step for k in ("list", "block", "unblock")):
                 blocked_step(client, step, headers, i)
                 continue
+            if "history" in step:
+                history_step(client, step, headers, i)
+                continue
             response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:
@@ -48,6 +51,19 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
                 assert response.status_code == 200, (i, body)
                 assert body["contact"].pop("primaryContatctId") == body["contact"]["primaryContactId"]
                 assert body == step["response"], (i, body)
+
+
+def history_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """A history step through /admin/contacts/{id}/history: events without their times, or 404."""
+    response = client.get(f"/admin/contacts/{step['history']}/history", headers=headers)
+    body = response.json()
+    if "error" in step:
+        assert response.status_code == 404 and body["error"]["code"] == step["error"]["code"], (i, body)
+        return
+    assert response.status_code == 200, (i, body)
+    for event in body["events"]:
+        del event["at"]
+    assert body == step["result"], (i, body)
 
 
 def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
@@ -78,3 +94,7 @@ def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
         assert client.post("/identify", content="{").json()["error"]["code"] == "malformed_json"
         assert client.post("/identify", content="[]").json()["error"]["field"] == "request"
         assert client.post("/identify", content='{"phoneNumber": true}').status_code == 400
+        for bad in ("x", "0", "-1", "1.5"):
+            response = client.get(f"/admin/contacts/{bad}/history")
+            assert response.status_code == 400, bad
+            assert response.json()["error"]["field"] == "contactId", bad

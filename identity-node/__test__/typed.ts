@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type Contact, type IdentityErrorInfo, type Ignored, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type Contact, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -28,6 +28,9 @@ export async function main(): Promise<number> {
     const { code, fields }: IdentityErrorInfo = e as Error & IdentityErrorInfo
     if (code === 'BLOCKED_VALUE') console.log(added, entries.length, left[0]?.reason, fields)
   }
+  const history: History = await ident.history(c.primaryContactId)
+  const first: HistoryEvent | undefined = history.events[0]
+  if (first?.type === 'created') console.log(new Date(first.at).toISOString(), first.via, history.customerId)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

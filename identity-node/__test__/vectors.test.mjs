@@ -52,6 +52,26 @@ async function blockedStep(ident, step, at) {
   assert.deepEqual(wire, step.result, at)
 }
 
+// a `history` step: its `result` as JSON, events without their times, or `not_found`
+async function historyStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  let outcome
+  try {
+    outcome = await scoped.history(step.history)
+  } catch (e) {
+    outcome = e
+  }
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  const wire = JSON.parse(JSON.stringify(outcome))
+  for (const event of wire.events) delete event.at
+  assert.deepEqual(wire, step.result, at)
+}
+
 async function replay(ident, vector, db) {
   for (const [i, step] of vector.steps.entries()) {
     const at = `${vector.name} step ${i}`
@@ -64,6 +84,10 @@ async function replay(ident, vector, db) {
     }
     if (step.list || step.block || step.unblock) {
       await blockedStep(ident, step, at)
+      continue
+    }
+    if (step.history !== undefined) {
+      await historyStep(ident, step, at)
       continue
     }
     const before = db ? await rowsOf('SELECT id FROM contact ORDER BY id') : null

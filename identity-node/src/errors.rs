@@ -1,5 +1,5 @@
 //! Errors for JavaScript: `Error` objects with a stable `code` (`INVALID_INPUT`, `CONFLICT`,
-//! `BLOCKED_VALUE`, `STORE`, `CLOSED`) and, for invalid input, the `field` (for a blocked
+//! `BLOCKED_VALUE`, `NOT_FOUND`, `STORE`, `CLOSED`) and, for invalid input, the `field` (for a blocked
 //! value, the `fields`). The message is the core's, with its causes.
 
 use identity::{Error, Field};
@@ -15,6 +15,8 @@ pub enum Code {
     Conflict,
     /// Every value of the request is blocked; nothing was written.
     BlockedValue,
+    /// The tenant has no such entity (a contact id, say); nothing was changed.
+    NotFound,
     /// The database failed (unreachable, busy, or answered with an error).
     Store,
     /// The handle was closed.
@@ -27,6 +29,7 @@ impl AsRef<str> for Code {
             Code::InvalidInput => "INVALID_INPUT",
             Code::Conflict => "CONFLICT",
             Code::BlockedValue => "BLOCKED_VALUE",
+            Code::NotFound => "NOT_FOUND",
             Code::Store => "STORE",
             Code::Closed => "CLOSED",
         }
@@ -94,6 +97,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Kind => "kind",
         Field::Value => "value",
         Field::Pattern => "pattern",
+        Field::ContactId => "contactId",
         _ => "request",
     }
 }
@@ -110,6 +114,7 @@ impl From<Error> for Failure {
             }
             Error::Closed => (Code::Closed, None, vec![]),
             Error::Conflict { .. } => (Code::Conflict, None, vec![]),
+            Error::NotFound { .. } => (Code::NotFound, None, vec![]),
             Error::BlockedValue { fields } => (
                 Code::BlockedValue,
                 None,

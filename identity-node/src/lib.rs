@@ -5,6 +5,7 @@
 mod blocked;
 mod convert;
 mod errors;
+mod history;
 mod reports;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use napi_derive::napi;
 
 use crate::blocked::{BlockedEntry, Ignored};
 use crate::errors::Failure;
+use crate::history::History;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
 
 /// The consolidated customer: a plain object, ready for `JSON.stringify`.
@@ -66,11 +68,14 @@ pub struct IdentifyInput {
 pub struct IdentityErrorInfo {
     /// `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
     /// nothing was changed), `'BLOCKED_VALUE'` (every value of the request is blocked; nothing
-    /// was written), `'STORE'` (the database failed) or `'CLOSED'`.
-    #[napi(ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'STORE' | 'CLOSED'")]
+    /// was written), `'NOT_FOUND'` (no such contact in the tenant), `'STORE'` (the database
+    /// failed) or `'CLOSED'`.
+    #[napi(
+        ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'STORE' | 'CLOSED'"
+    )]
     pub code: String,
     /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
-    /// `'value'`, `'pattern'`, `'request'`, `'url'` or an option name.
+    /// `'value'`, `'pattern'`, `'contactId'`, `'request'`, `'url'` or an option name.
     pub field: Option<String>,
     /// With `BLOCKED_VALUE`: the request's fields that were blocked.
     #[napi(ts_type = "Array<'email' | 'phoneNumber'>")]
@@ -89,7 +94,7 @@ pub struct ConnectOptions {
 /// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
 /// method returns a Promise and runs off the event loop, so many calls in flight run
 /// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
-/// `'BLOCKED_VALUE'` (with `fields`), `'STORE'` or `'CLOSED'`.
+/// `'BLOCKED_VALUE'` (with `fields`), `'NOT_FOUND'`, `'STORE'` or `'CLOSED'`.
 #[napi]
 pub struct Identity {
     inner: identity::Identity,
@@ -268,6 +273,27 @@ impl Identity {
             .and_then(|inner| Ok((inner, blocked::entry(&entry)?)));
         promise(env, work, |(inner, entry)| async move {
             inner.unblock(&entry).await
+        })
+    }
+
+    /// Resolves to the history of the customer that contact `contactId` belongs to now: its
+    /// events and those of every customer it absorbed, oldest first, with the blocked-list
+    /// changes that concern its values. Rejects with `NOT_FOUND` when the tenant has no such
+    /// contact, `INVALID_INPUT` (`field: 'contactId'`) when the id is not a positive integer.
+    #[napi(
+        ts_args_type = "contactId: number | bigint",
+        ts_return_type = "Promise<History>"
+    )]
+    pub fn history<'env>(
+        &self,
+        env: &'env Env,
+        contact_id: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, History>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, history::contact_id(&contact_id)?)));
+        promise(env, work, |(inner, id)| async move {
+            inner.history(id).await.map(History::from)
         })
     }
 

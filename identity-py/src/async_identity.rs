@@ -11,6 +11,7 @@ use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::handle::{Handle, options};
+use crate::history::History;
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
 use crate::{errors, runtime};
@@ -153,6 +154,16 @@ impl AsyncIdentity {
         let entry = blocked::entry(kind, value, pattern)?;
         let inner = self.handle.usable()?;
         awaitable(py, async move { inner.unblock(&entry).await })
+    }
+
+    /// Resolves to the customer's `History` (see `Identity.history`).
+    fn history<'py>(&self, py: Python<'py>, contact_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        let id = identity::ContactId::new(contact_id);
+        let inner = self.handle.usable()?;
+        awaitable(
+            py,
+            async move { inner.history(id).await.map(History::from) },
+        )
     }
 
     /// Resolves to `None` when the database answers (see `Identity.ping`).

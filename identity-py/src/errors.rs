@@ -29,6 +29,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Kind => "kind",
         Field::Value => "value",
         Field::Pattern => "pattern",
+        Field::ContactId => "contact_id",
         _ => "request",
     }
 }
@@ -61,6 +62,7 @@ pub fn to_py(error: &Error) -> PyErr {
         }
         Error::Closed => make(py, "ClosedError", (message,)),
         Error::Conflict { .. } => make(py, "ConflictError", (message,)),
+        Error::NotFound { .. } => make(py, "NotFoundError", (message,)),
         Error::BlockedValue { fields } => {
             let fields: Vec<&str> = fields.iter().map(|f| field_name(*f)).collect();
             make(py, "BlockedValueError", (message, fields))

@@ -8,6 +8,7 @@ mod contact;
 mod convert;
 mod errors;
 mod handle;
+mod history;
 mod reports;
 mod runtime;
 mod settings;
@@ -18,6 +19,7 @@ use pyo3::prelude::*;
 use crate::async_identity::AsyncIdentity;
 use crate::blocked::{BlockedValue, Ignored};
 use crate::contact::Contact;
+use crate::history::{History, HistoryEvent};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
 use crate::sync_identity::Identity;
@@ -33,6 +35,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TenantSettings>()?;
     m.add_class::<BlockedValue>()?;
     m.add_class::<Ignored>()?;
+    m.add_class::<History>()?;
+    m.add_class::<HistoryEvent>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

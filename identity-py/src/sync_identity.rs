@@ -9,6 +9,7 @@ use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::handle::{Handle, options};
+use crate::history::History;
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
 use crate::{errors, runtime};
@@ -148,6 +149,16 @@ impl Identity {
         let entry = blocked::entry(kind, value, pattern)?;
         self.handle
             .block_on(py, async |inner| inner.unblock(&entry).await)
+    }
+
+    /// The history of the customer that contact `contact_id` belongs to now: its events and
+    /// those of every customer it absorbed, oldest first, with the blocked-list changes that
+    /// concern its values. Raises `NotFoundError` when the tenant has no such contact.
+    fn history(&self, py: Python<'_>, contact_id: i64) -> PyResult<History> {
+        let id = identity::ContactId::new(contact_id);
+        self.handle
+            .block_on(py, async |inner| inner.history(id).await)
+            .map(History::from)
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.

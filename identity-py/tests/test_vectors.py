@@ -17,6 +17,7 @@ from identity_reconciliation import (
     Identity,
     IdentityError,
     InvalidInputError,
+    NotFoundError,
     TenantSettings,
 )
 
@@ -62,6 +63,18 @@ def check_blocked(step: dict[str, Any], outcome: Any, before: list[Any], after: 
         assert [e.to_dict() for e in outcome] == step["result"], at
     else:
         assert outcome is step["result"], f"{at}: {outcome!r}"
+
+
+def check_history(step: dict[str, Any], outcome: Any, at: str) -> None:
+    """A `history` step: its `result` (events compared without their times) or `not_found`."""
+    if "error" in step:
+        assert step["error"]["code"] == "not_found", at
+        assert isinstance(outcome, NotFoundError), f"{at}: expected NotFoundError, got {outcome!r}"
+        return
+    wire = outcome.to_dict()
+    for event in wire["events"]:
+        del event["at"]
+    assert wire == step["result"], at
 
 
 def response_of(contact: Any) -> dict[str, Any]:
@@ -159,6 +172,13 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_blocked(step, outcome, listed, handle.blocked_values(), at)
                 continue
+            if "history" in step:
+                try:
+                    outcome = scoped(ident, step).history(step["history"])
+                except NotFoundError as e:
+                    outcome = e
+                check_history(step, outcome, at)
+                continue
             before = rows(store_url, seen_tenant(step))
             try:
                 outcome = scoped(ident, step).identify(**arguments(step["request"]))
@@ -195,6 +215,13 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except InvalidInputError as e:
                     outcome = e
                 check_blocked(step, outcome, listed, await handle.blocked_values(), at)
+                continue
+            if "history" in step:
+                try:
+                    outcome = await scoped(ident, step).history(step["history"])
+                except NotFoundError as e:
+                    outcome = e
+                check_history(step, outcome, at)
                 continue
             before = rows(url, seen_tenant(step))
             try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from identity_reconciliation import AsyncIdentity, Contact, Identity, InvalidInputError
+import datetime
+
+from identity_reconciliation import AsyncIdentity, Contact, History, Identity, InvalidInputError
 
 
 def sync_usage() -> list[str]:
@@ -16,6 +18,9 @@ def sync_usage() -> list[str]:
         except InvalidInputError as e:
             field: str = e.field
             assert field == "email"
+        history: History = ident.history(c.primary_contact_id)
+        first: datetime.datetime = history.events[0].at
+        assert history.events[0].type == "created" and first.tzinfo is not None
         return c.emails + (known.phone_numbers if known else [])
 
 

@@ -186,6 +186,23 @@ impl BlockedValue {
         }
     }
 
+    /// Whether the entry blocks `value`, a normalized value of its kind: equal to the exact
+    /// value, or matched by the pattern.
+    ///
+    /// ```
+    /// use identity::BlockedValue;
+    /// assert!(BlockedValue::pattern("email", "^null@")?.matches("null@shop.com"));
+    /// assert!(!BlockedValue::email("test@test.com")?.matches("doc@hillvalley.edu"));
+    /// # Ok::<(), identity::Error>(())
+    /// ```
+    #[must_use]
+    pub fn matches(&self, value: &str) -> bool {
+        match &self.rule {
+            Rule::Value(v) => v == value,
+            Rule::Pattern(p) => Regex::new(p).is_ok_and(|re| re.is_match(value)),
+        }
+    }
+
     /// The entry as a tenant with phone region `region` keeps it: an exact number valid there in
     /// E.164 (the form its requests are matched in), anything else as it is.
     pub(crate) fn in_region(self, region: Option<PhoneRegion>) -> Self {

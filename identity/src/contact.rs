@@ -208,6 +208,27 @@ impl ContactId {
     pub const fn get(self) -> i64 {
         self.0
     }
+
+    /// An id from text, such as a URL path segment: a positive decimal integer.
+    ///
+    /// ```
+    /// use identity::ContactId;
+    /// assert_eq!(ContactId::parse("42")?.get(), 42);
+    /// assert!(ContactId::parse("0").is_err() && ContactId::parse("x").is_err());
+    /// # Ok::<(), identity::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming [`crate::Field::ContactId`] otherwise.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw.trim().parse::<i64>() {
+            Ok(id) if id > 0 => Ok(ContactId(id)),
+            _ => Err(Error::invalid(
+                crate::Field::ContactId,
+                "must be a positive integer",
+            )),
+        }
+    }
 }
 
 impl fmt::Display for ContactId {

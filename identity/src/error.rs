@@ -24,11 +24,13 @@ pub enum Field {
     Value,
     /// The pattern of a blocked entry ([`crate::BlockedValue::pattern`]).
     Pattern,
+    /// A contact id given as text ([`crate::ContactId::parse`]).
+    ContactId,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
-    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`).
+    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -41,6 +43,7 @@ impl Field {
             Field::Kind => "kind",
             Field::Value => "value",
             Field::Pattern => "pattern",
+            Field::ContactId => "contactId",
         }
     }
 }
@@ -57,6 +60,7 @@ impl fmt::Display for Field {
             Field::Kind => "kind",
             Field::Value => "value",
             Field::Pattern => "pattern",
+            Field::ContactId => "contact id",
         })
     }
 }
@@ -107,6 +111,15 @@ pub enum Error {
     BlockedValue {
         /// The request's fields that were blocked ([`Field::Email`], [`Field::PhoneNumber`]).
         fields: Vec<Field>,
+    },
+    /// The tenant has no such entity (for example no visible contact row with the id asked
+    /// about); nothing was read beyond that or written.
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// What was looked for, in lowercase words (`contact`).
+        entity: &'static str,
+        /// Its id.
+        id: i64,
     },
     /// The store was closed with `close()`; it accepts no more calls.
     #[error("store is closed")]

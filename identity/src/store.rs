@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::blocked::BlockedValue;
-use crate::contact::Contact;
+use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
+use crate::history::History;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -117,6 +118,16 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// As [`ContactStore::identify`].
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool>;
 
+    /// The history of the customer that the tenant's visible row `id` belongs to now: its
+    /// events and those of every customer it absorbed, each up to the merge, with the
+    /// blocked-list changes that match their values, oldest first ([`History`]). Every write
+    /// records its events in the transaction that makes the change.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when the tenant has no visible row `id`; otherwise as
+    /// [`ContactStore::lookup`].
+    async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History>;
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -197,6 +208,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
         (**self).unblock(tenant, entry).await
+    }
+
+    async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
+        (**self).history(tenant, id).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -236,5 +236,15 @@ async fn an_upgrade_builds_the_records_of_existing_rows() {
         assert_eq!(answer.secondary_contact_ids, ids(&[2]), "{backend}");
         identity.identify(Some("c@x.io"), Some("1")).await.unwrap(); // a merge of the two
         common::assert_verified(&identity).await;
+        // history begins with the rows that were there, oldest first, then what came after
+        let history = identity.history(ContactId::new(3)).await.unwrap();
+        let kinds: Vec<&str> = history.events.iter().map(|e| e.change.kind()).collect();
+        assert_eq!(
+            kinds,
+            ["existing", "existing", "existing", "merged"],
+            "{backend}"
+        );
+        assert_eq!(history.customer, ContactId::new(1), "{backend}");
+        assert_eq!(history.rows(), ids(&[1, 2, 3]).into_iter().collect());
     }
 }

@@ -1,5 +1,5 @@
-//! The README's Rust Governance snippet runs as written: its lines are the body of
-//! `the_governance_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! The README's Rust Governance snippets run as written: their lines are the bodies of
+//! `the_governance_snippet_runs` and `the_history_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -44,5 +44,18 @@ async fn the_governance_snippet_runs() -> identity::Result<()> {
     identity.block(&identity::BlockedValue::email("front-desk@shop.io")?).await?;
     let refused = identity.identify(Some("Front-Desk@shop.io"), None).await;
     assert!(matches!(refused, Err(identity::Error::BlockedValue { .. })));
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_history_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0101")).await?;
+    let other = identity.identify(Some("emmett@hillvalley.edu"), Some("555-0202")).await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0202")).await?; // one person after all
+    let history = identity.history(other.primary_contact_id).await?;
+    assert_eq!(history.customer.get(), 1);
+    assert!(matches!(history.events[2].change, identity::Change::Merged { .. }));
     Ok(())
 }

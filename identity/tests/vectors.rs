@@ -73,6 +73,7 @@ fn error_code(e: &Error) -> (&'static str, Option<&'static str>) {
         Error::InvalidInput { field, .. } => ("invalid_input", Some(field.wire_name())),
         Error::Conflict { .. } => ("conflict", None),
         Error::BlockedValue { .. } => ("blocked_value", None),
+        Error::NotFound { .. } => ("not_found", None),
         other => panic!("unexpected error {other:?}"),
     }
 }
@@ -115,6 +116,29 @@ async fn check_blocked_step(identity: &Identity, step: &Value, at: &str) {
     }
 }
 
+/// The wire shape of a history without the times (which no vector can know).
+fn timeless(history: &identity::History) -> Value {
+    let mut wire = serde_json::to_value(history).unwrap();
+    for event in wire["events"].as_array_mut().unwrap() {
+        event.as_object_mut().unwrap().remove("at");
+    }
+    wire
+}
+
+/// Checks a `history` step: its `result` (without times) or its `error`.
+async fn check_history_step(identity: &Identity, step: &Value, at: &str) {
+    let id = identity::ContactId::new(step["history"].as_i64().unwrap());
+    match (identity.history(id).await, step.get("error")) {
+        (Ok(history), None) => assert_eq!(timeless(&history), step["result"], "{at}"),
+        (Err(e), Some(expected)) => {
+            let (code, field) = error_code(&e);
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+}
+
 /// Replays one file against a fresh store; panics naming the file and step on a mismatch.
 async fn replay(identity: &Identity, path: &PathBuf) {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -136,6 +160,10 @@ async fn replay(identity: &Identity, path: &PathBuf) {
                 None => set_region(&seen, settings).await,
             };
             check_settings_step(&seen, step, outcome, &at).await;
+            continue;
+        }
+        if step.get("history").is_some() {
+            check_history_step(&seen, step, &at).await;
             continue;
         }
         if ["list", "block", "unblock"]

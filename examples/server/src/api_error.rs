@@ -64,6 +64,9 @@ impl ApiError {
             ApiError::Identity(e @ E::Conflict { .. }) => {
                 (StatusCode::CONFLICT, "conflict", e.to_string(), None)
             }
+            ApiError::Identity(e @ E::NotFound { .. }) => {
+                (StatusCode::NOT_FOUND, "not_found", e.to_string(), None)
+            }
             ApiError::Identity(e @ (E::Unavailable { .. } | E::Closed)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

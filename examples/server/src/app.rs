@@ -21,6 +21,7 @@ use crate::api_error::{ApiError, BODY_LIMIT};
 use crate::blocked;
 use crate::config::Config;
 use crate::handlers::{self, AppState};
+use crate::history;
 use crate::settings;
 
 /// Builds the service's router around a connected core handle.
@@ -58,6 +59,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .post(blocked::add)
                 .delete(blocked::remove),
         )
+        .route("/admin/contacts/{id}/history", get(history::history))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -9,6 +9,7 @@ pub mod app;
 pub mod blocked;
 pub mod config;
 pub mod handlers;
+pub mod history;
 pub mod mask;
 pub mod settings;
 pub mod telemetry;

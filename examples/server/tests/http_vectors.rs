@@ -29,6 +29,10 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             blocked_step(server, tenant, step, &at).await;
             continue;
         }
+        if step.get("history").is_some() {
+            history_step(server, tenant, step, &at).await;
+            continue;
+        }
         let before = seen.all_contacts().await.unwrap();
         // alternate: with and without a JSON content type (both must work)
         let mut request = client
@@ -144,19 +148,52 @@ async fn settings_step(
     }
 }
 
+/// One call of an admin route with the admin token, for `tenant` (absent: the default); the
+/// status and the JSON body.
+async fn admin_call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    tenant: Option<&str>,
+    body: String,
+) -> (u16, Value) {
+    let mut request = common::client()
+        .request(method, server.url(path))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(body);
+    if let Some(tenant) = tenant {
+        request = request.header("X-Tenant-Id", tenant);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// A `history` step through `GET /admin/contacts/{id}/history`: the answer without times, or
+/// the error.
+async fn history_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    let path = format!("/admin/contacts/{}/history", step["history"]);
+    let (status, mut body) =
+        admin_call(server, reqwest::Method::GET, &path, tenant, String::new()).await;
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, 404, "{at}: {body}");
+            assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {body}");
+            for event in body["events"].as_array_mut().unwrap() {
+                event.as_object_mut().unwrap().remove("at");
+            }
+            assert_eq!(body, step["result"], "{at}");
+        }
+    }
+}
+
 /// A blocked-list step through `/admin/blocked`: `list` (GET), `block` (POST) or `unblock`
 /// (DELETE) with the admin token; a refused change leaves the list as it was.
 async fn blocked_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
     let call = async |method: reqwest::Method, body: String| -> (u16, Value) {
-        let mut request = common::client()
-            .request(method, server.url("/admin/blocked"))
-            .bearer_auth(ADMIN_TOKEN)
-            .body(body);
-        if let Some(tenant) = tenant {
-            request = request.header("X-Tenant-Id", tenant);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        admin_call(server, method, "/admin/blocked", tenant, body).await
     };
     let (_, before) = call(reqwest::Method::GET, String::new()).await;
     let (status, body) = if step.get("list").is_some() {
@@ -188,14 +225,9 @@ async fn blocked_step(server: &TestServer, tenant: Option<&str>, step: &Value, a
 /// Verify, rebuild, verify through the admin routes, for one tenant.
 async fn check_graph(server: &TestServer, tenant: &str, graph: &Value, file: &str) {
     let admin = async |method: reqwest::Method, path: &str| -> Value {
-        let request = common::client().request(method, server.url(path));
-        let response = request
-            .bearer_auth(ADMIN_TOKEN)
-            .header("X-Tenant-Id", tenant)
-            .send()
+        admin_call(server, method, path, Some(tenant), String::new())
             .await
-            .unwrap();
-        response.json().await.unwrap()
+            .1
     };
     let report = admin(reqwest::Method::GET, "/admin/verify").await;
     assert_eq!(

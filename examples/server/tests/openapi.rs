@@ -87,9 +87,27 @@ async fn observe_admin(
     observe_as(server, (method, path, ""), token, None).await
 }
 
+/// The documented path that `path` is an instance of (`/admin/contacts/1/history` of
+/// `/admin/contacts/{id}/history`); `path` itself when none is.
+fn documented_path<'a>(doc: &'a Value, path: &'a str) -> &'a str {
+    let segments: Vec<&str> = path.split('/').collect();
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|template| {
+            let t: Vec<&str> = template.split('/').collect();
+            t.len() == segments.len()
+                && t.iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+        })
+        .map_or(path, String::as_str)
+}
+
 /// The schema for `observed`, as a standalone JSON Schema that can resolve the doc's `$ref`s.
 fn schema_for(doc: &Value, o: &Observed) -> Value {
-    let operation = &doc["paths"][o.path][o.method.to_lowercase()];
+    let operation = &doc["paths"][documented_path(doc, o.path)][o.method.to_lowercase()];
     assert!(
         operation.is_object(),
         "{} {} is not documented",
@@ -134,6 +152,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         documented,
         [
             "/admin/blocked",
+            "/admin/contacts/{id}/history",
             "/admin/rebuild",
             "/admin/verify",
             "/contacts",
@@ -348,14 +367,32 @@ async fn every_observed_response_matches_the_openapi_document() {
         assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
         seen.push(o);
     }
-    let ignored = &seen[seen.len() - 4].body;
+    // history (of the contact the settings exchanges made in shop-in): the admin token only;
+    // unknown and malformed ids
+    for (path, token, status) in [
+        ("/admin/contacts/1/history", Some("s3cret"), 200),
+        ("/admin/contacts/999/history", Some("s3cret"), 404),
+        ("/admin/contacts/x/history", Some("s3cret"), 400),
+        ("/admin/contacts/1/history", None, 401),
+    ] {
+        let o = observe_as(&admin, ("GET", path, ""), token, Some("shop-in")).await;
+        assert_eq!(o.status, status, "{path}: {}", o.body);
+        seen.push(o);
+    }
+    let history = &seen[seen.len() - 4].body;
+    assert!(
+        history["events"].as_array().is_some_and(|e| !e.is_empty()),
+        "{history}"
+    );
+    assert_eq!(seen[seen.len() - 2].body["error"]["field"], "contactId");
+    let ignored = &seen[seen.len() - 8].body;
     assert_eq!(
         ignored["ignored"],
         json!([{"field": "phoneNumber", "reason": "blocked"}]),
         "{ignored}"
     );
     assert_eq!(
-        seen[seen.len() - 3].body["error"]["fields"],
+        seen[seen.len() - 7].body["error"]["fields"],
         json!(["phoneNumber"])
     );
     // a tenant's token never reaches the admin routes, even for its own tenant

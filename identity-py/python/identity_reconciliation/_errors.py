@@ -12,7 +12,7 @@ class InvalidInputError(IdentityError, ValueError):
 
     ``field`` names it: ``"email"``, ``"phone_number"``, ``"request"`` (both absent),
     ``"tenant"``, ``"phone_region"``, ``"kind"``, ``"value"``, ``"pattern"`` (a blocked-list
-    entry), ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
+    entry), ``"contact_id"``, ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
     """
 
     def __init__(self, message: str, field: str) -> None:
@@ -23,6 +23,11 @@ class InvalidInputError(IdentityError, ValueError):
 class ConflictError(IdentityError):
     """The call is valid but the data forbids it (for example changing the phone region of a
     tenant that already has contacts); nothing was changed."""
+
+
+class NotFoundError(IdentityError, LookupError):
+    """The tenant has no such entity (for example no contact with the id given to
+    ``history()``); nothing was changed."""
 
 
 class BlockedValueError(IdentityError):

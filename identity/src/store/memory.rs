@@ -12,6 +12,7 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{RebuildReport, derive};
 use crate::error::{Error, Result};
+use crate::history::{Change, History, Walk, via_text};
 use crate::plan::{Matched, Plan, plan};
 use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -19,6 +20,8 @@ use crate::settings::TenantSettings;
 use crate::store::{ContactStore, Frontier, Localized, TenantState};
 use crate::tenant::TenantId;
 use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
+
+mod events;
 
 /// An in-process store. Every call runs under one mutex, so it is trivially serializable.
 /// Nothing survives the process. Tenants share the rows (ids are dense across them) and each has
@@ -50,6 +53,8 @@ struct State {
     regions: HashMap<TenantId, PhoneRegion>,
     /// The blocked list of each tenant that changed it (the others have the defaults).
     blocked: HashMap<TenantId, Arc<BlockList>>,
+    /// Every tenant's history.
+    events: events::EventLog,
     versions: i64,
     closed: bool,
 }
@@ -218,10 +223,16 @@ impl State {
         }
     }
 
-    /// Writes a plan; the answer once written. Only the identifiers that change are written,
-    /// so adding a row costs the same at any customer size.
-    fn apply(&mut self, tenant: &TenantId, plan: Plan) -> ConsolidatedContact {
+    /// Writes a plan for `request`, and its event; the answer once written. Only the
+    /// identifiers that change are written, so adding a row costs the same at any customer size.
+    fn apply(
+        &mut self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+        plan: Plan,
+    ) -> ConsolidatedContact {
         let now = self.now();
+        let (email, phone_number) = (request.email().cloned(), request.phone_number().cloned());
         match plan {
             Plan::Unchanged(answer) => answer,
             Plan::NewCustomer(new) => {
@@ -233,6 +244,13 @@ impl State {
                     now,
                 );
                 self.name(tenant, id, &new.email, &new.phone_number);
+                let change = Change::Created {
+                    contact: id,
+                    email,
+                    phone_number,
+                    via: Vec::new(),
+                };
+                self.events.record(tenant, Some(id), change, now);
                 self.store(tenant, new.record(id, now))
             }
             Plan::AddRow(add) => {
@@ -251,6 +269,18 @@ impl State {
                     add.new_email(),
                     add.new_phone(),
                 );
+                let via = via_text(
+                    add.email.is_some() && add.email_held,
+                    add.phone_number.is_some() && add.phone_held,
+                );
+                let change = Change::Created {
+                    contact: id,
+                    email,
+                    phone_number,
+                    via: crate::history::kinds(via),
+                };
+                self.events
+                    .record(tenant, Some(add.customer.primary), change, at);
                 self.store(tenant, add.into_record(id, at))
             }
             Plan::Merge(merge) => {
@@ -262,6 +292,13 @@ impl State {
                     }
                 }
                 self.graph(tenant).customers.remove(&merge.absorbed);
+                let change = Change::Merged {
+                    absorbed: merge.absorbed,
+                    relinked: merge.relink.clone(),
+                    email,
+                    phone_number,
+                };
+                self.events.record(tenant, Some(kept), change, now);
                 let m = &merge.merged;
                 // O(n + m), as a merge may be
                 let (emails, phones) = (m.emails.clone(), m.phone_numbers.clone());
@@ -375,6 +412,13 @@ impl State {
         };
         let list = BlockList::new(current.blocked.version + 1, entries)?;
         self.blocked.insert(tenant.clone(), Arc::new(list));
+        let change = if add {
+            Change::Blocked { entry }
+        } else {
+            Change::Unblocked { entry }
+        };
+        let now = self.now();
+        self.events.record(tenant, None, change, now);
         Ok(true)
     }
 }
@@ -402,7 +446,7 @@ impl ContactStore for MemoryStore {
         let mut state = self.lock()?;
         let local = Localized::new(request, &state.tenant_state(tenant))?;
         let matched = state.matched(tenant, &local.request)?;
-        let answer = state.apply(tenant, plan(&local.request, matched));
+        let answer = state.apply(tenant, &local.request, plan(&local.request, matched));
         Ok(answer.with_ignored(&local.ignored))
     }
 
@@ -454,6 +498,25 @@ impl ContactStore for MemoryStore {
 
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
         self.lock()?.change_blocked(tenant, entry, false)
+    }
+
+    async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
+        let state = self.lock()?;
+        let customer = usize::try_from(id.get() - 1)
+            .ok()
+            .and_then(|i| state.rows.get(i))
+            .filter(|r| !r.deleted && r.tenant == *tenant)
+            .map(|r| r.contact.root())
+            .ok_or(Error::NotFound {
+                entity: "contact",
+                id: id.get(),
+            })?;
+        let mut walk = Walk::new(id, customer);
+        while let Some(batch) = walk.next() {
+            let wanted: Vec<Option<ContactId>> = batch.iter().copied().map(Some).collect();
+            walk.absorb(&batch, state.events.of(tenant, &wanted));
+        }
+        Ok(walk.finish(state.events.of(tenant, &[None])))
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

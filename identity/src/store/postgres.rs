@@ -27,6 +27,7 @@
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
 
+mod events;
 mod graph;
 mod records;
 mod settings;
@@ -40,9 +41,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use crate::blocked::BlockedValue;
-use crate::contact::Contact;
+use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
+use crate::history::History;
 use crate::plan::plan;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -176,7 +178,16 @@ impl PgStore {
                 continue;
             }
             let plan = plan(&local.request, read.matched);
-            match graph::write(&mut *conn, tenant, stamp(local), plan, &self.cache).await? {
+            match graph::write(
+                &mut *conn,
+                tenant,
+                stamp(local),
+                &local.request,
+                plan,
+                &self.cache,
+            )
+            .await?
+            {
                 Written::Done(answer) => return Ok(Some(answer)),
                 Written::Stale => return Ok(None),
                 Written::Pending => Self::repair(conn, tenant).await?,
@@ -210,7 +221,15 @@ impl PgStore {
             return Ok(None);
         }
         let plan = plan(&local.request, read.matched);
-        let written = graph::write(&mut *tx, tenant, stamp(local), plan, &self.cache).await?;
+        let written = graph::write(
+            &mut *tx,
+            tenant,
+            stamp(local),
+            &local.request,
+            plan,
+            &self.cache,
+        )
+        .await?;
         let Written::Done(answer) = written else {
             // a value claimed by a new customer meanwhile (identifiers are not locked), or the
             // tenant's settings changed since the read
@@ -496,6 +515,13 @@ impl ContactStore for PgStore {
 
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
         self.change_blocked(tenant, entry, false).await
+    }
+
+    async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
+        Ok(reading!(self, "reading history", |conn| events::history(
+            conn, tenant, id
+        )
+        .await?))
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -9,6 +9,7 @@
 //! on meanwhile. Changes made to `contact` by other programs are noted by triggers and applied
 //! to the derived records by the next write transaction, before it plans.
 
+mod events;
 mod records;
 mod settings;
 
@@ -23,9 +24,10 @@ use sqlx::sqlite::{
 };
 
 use crate::blocked::BlockedValue;
-use crate::contact::Contact;
+use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
+use crate::history::History;
 use crate::plan::{Plan, plan};
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -310,7 +312,7 @@ impl ContactStore for SqliteStore {
                     .read_localized(&mut write.tx, tenant, request, &mut local)
                     .await?;
                 let plan = plan(&local.request, read.matched);
-                let answer = records::apply(&mut write.tx, tenant, plan).await?;
+                let answer = records::apply(&mut write.tx, tenant, &local.request, plan).await?;
                 if write.commit().await? {
                     return Ok(answer.with_ignored(&local.ignored));
                 }
@@ -383,6 +385,11 @@ impl ContactStore for SqliteStore {
 
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
         self.change_blocked(tenant, entry, false).await
+    }
+
+    async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
+        let mut conn = self.read_snapshot().await?;
+        events::history(&mut conn, tenant, id).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -31,8 +31,9 @@ const LOCK: &str = "SELECT r.*, t.phone_region, t.blocked_version \
 // each write names the region and the blocked-list version its request was read under ($2, $3)
 const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4, $5)";
 const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-const MERGE: &str =
-    "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+// a merge names the request that joins the two customers last ($15, $16), for its history
+const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                     $13, $14, $15, $16)";
 
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
@@ -210,13 +211,15 @@ fn status(code: i64) -> Option<Written> {
     }
 }
 
-/// Writes a plan (not `Unchanged`) with one call of its SQL function, and keeps the record it
-/// leaves in `cache` when it can tell what that record is. `stamp`: the settings the plan's
-/// request was read under, which the function checks are still the tenant's.
+/// Writes a plan (not `Unchanged`) for `request` with one call of its SQL function, which
+/// records its event, and keeps the record it leaves in `cache` when it can tell what that
+/// record is. `stamp`: the settings the plan's request was read under, which the function checks
+/// are still the tenant's.
 pub(crate) async fn write<'e, E>(
     executor: E,
     tenant: &TenantId,
     stamp: Stamp<'_>,
+    request: &IdentifyRequest,
     plan: Plan,
     cache: &RecordCache,
 ) -> Outcome<Written>
@@ -264,6 +267,8 @@ where
                         .collect::<Vec<_>>(),
                 )
                 .bind(m.last_row_at)
+                .bind(request.email().map(Email::as_str))
+                .bind(request.phone_number().map(Phone::as_str))
                 .fetch_one(executor)
                 .await?;
             if let Some(outcome) = status(code) {

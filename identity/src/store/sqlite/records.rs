@@ -9,12 +9,15 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive};
 use crate::error::{Error, Result};
+use crate::history::{Change, kinds, via_text};
 use crate::plan::{Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
 use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
+
+use super::events;
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
 /// kinds it holds, a row `pending` when changes made outside the library wait to be applied to
@@ -294,13 +297,16 @@ async fn relink(
         .map_err(|e| Error::store("writing contacts", e))
 }
 
-/// Writes a plan for `tenant` inside the caller's write transaction; the answer once written.
+/// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
+/// transaction; the answer once written.
 pub(crate) async fn apply(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
+    request: &IdentifyRequest,
     plan: Plan,
 ) -> Result<ConsolidatedContact> {
     let now = OffsetDateTime::now_utc();
+    let (email, phone_number) = (request.email().cloned(), request.phone_number().cloned());
     match plan {
         Plan::Unchanged(answer) => Ok(answer),
         Plan::NewCustomer(new) => {
@@ -313,6 +319,13 @@ pub(crate) async fn apply(
                 now,
             )
             .await?;
+            let change = Change::Created {
+                contact: id,
+                email,
+                phone_number,
+                via: Vec::new(),
+            };
+            events::record(tx, tenant, Some(id), &change, now).await?;
             store(tx, tenant, new.record(id, now), NewValues::All).await
         }
         Plan::AddRow(add) => {
@@ -320,6 +333,17 @@ pub(crate) async fn apply(
             let link = Link::SecondaryOf(add.customer.primary);
             let (email, phone) = (add.email.as_ref(), add.phone_number.as_ref());
             let id = insert_contact(tx, tenant, email, phone, link, at).await?;
+            let via = via_text(
+                add.email.is_some() && add.email_held,
+                add.phone_number.is_some() && add.phone_held,
+            );
+            let change = Change::Created {
+                contact: id,
+                email: add.email.clone(),
+                phone_number: add.phone_number.clone(),
+                via: kinds(via),
+            };
+            events::record(tx, tenant, Some(add.customer.primary), &change, at).await?;
             let new = NewValues::Some(add.new_email().cloned(), add.new_phone().cloned());
             store(tx, tenant, add.into_record(id, at), new).await
         }
@@ -354,6 +378,14 @@ pub(crate) async fn apply(
             write
                 .await
                 .map_err(|e| Error::store("writing a customer record", e))?;
+            let change = Change::Merged {
+                absorbed: merge.absorbed,
+                relinked: merge.relink.clone(),
+                email,
+                phone_number,
+            };
+            let kept = Some(merge.merged.primary);
+            events::record(tx, tenant, kept, &change, now).await?;
             store(tx, tenant, merge.merged, NewValues::Some(None, None)).await
         }
     }

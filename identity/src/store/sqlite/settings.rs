@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
+use crate::history::Change;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::store::TenantState;
 use crate::tenant::TenantId;
@@ -105,6 +106,12 @@ pub(crate) async fn change_blocked(
     .execute(&mut *tx)
     .await
     .map_err(failed)?;
+    let change = if add {
+        Change::Blocked { entry }
+    } else {
+        Change::Unblocked { entry }
+    };
+    super::events::record(tx, tenant, None, &change, now).await?;
     Ok(true)
 }
 

@@ -1,0 +1,164 @@
+//! History for JavaScript: `History` and `HistoryEvent` as plain objects in the JSON wire shape
+//! (so `JSON.stringify` gives what the HTTP service answers), and the contact id argument.
+
+use identity::{Change, ContactId, Email, Phone};
+use napi::ValueType;
+use napi::bindgen_prelude::{Either, Null, Unknown};
+use napi_derive::napi;
+use time::format_description::well_known::Rfc3339;
+
+use crate::blocked::BlockedEntry;
+use crate::errors::Failure;
+
+/// One recorded change; `type` says which other fields it has.
+#[napi(object)]
+pub struct HistoryEvent {
+    /// `'existing'` (the row was there when history began), `'created'`, `'merged'`,
+    /// `'blocked'` or `'unblocked'`.
+    #[napi(
+        js_name = "type",
+        ts_type = "'existing' | 'created' | 'merged' | 'blocked' | 'unblocked'"
+    )]
+    pub kind: String,
+    /// When it was recorded, as an RFC 3339 string in UTC (`new Date(at)` reads it).
+    pub at: String,
+    /// The customer it happened to, by its primary at the time; absent for a change of the
+    /// tenant's blocked list.
+    pub customer_id: Option<i64>,
+    /// `existing`, `created`: the row.
+    pub contact_id: Option<i64>,
+    /// `merged`: the absorbed customer's primary.
+    pub absorbed_id: Option<i64>,
+    /// `merged`: the rows relinked to the kept primary.
+    pub relinked_ids: Option<Vec<i64>>,
+    /// `existing`, `created`: the row's email; `merged`: the request's.
+    pub email: Option<Either<String, Null>>,
+    /// `existing`, `created`: the row's phone number; `merged`: the request's.
+    pub phone_number: Option<Either<String, Null>>,
+    /// `created`: the kinds the row joined its customer through (empty: it started one).
+    #[napi(ts_type = "Array<'email' | 'phone'>")]
+    pub via: Option<Vec<String>>,
+    /// `blocked`, `unblocked`: the entry.
+    pub entry: Option<BlockedEntry>,
+}
+
+/// The answer of `history()`.
+#[napi(object)]
+pub struct History {
+    /// The contact id that was asked about.
+    pub asked_id: i64,
+    /// The customer it is part of now (its primary id).
+    pub customer_id: i64,
+    /// The events of that customer and of every customer it absorbed, with the blocked-list
+    /// changes that concern its values; oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+fn value(v: Option<&str>) -> Option<Either<String, Null>> {
+    Some(match v {
+        Some(v) => Either::A(v.to_owned()),
+        None => Either::B(Null),
+    })
+}
+
+impl From<&identity::HistoryEvent> for HistoryEvent {
+    fn from(e: &identity::HistoryEvent) -> Self {
+        let mut out = HistoryEvent {
+            kind: e.change.kind().to_owned(),
+            at: e.at.format(&Rfc3339).unwrap_or_default(),
+            customer_id: e.customer.map(ContactId::get),
+            contact_id: None,
+            absorbed_id: None,
+            relinked_ids: None,
+            email: None,
+            phone_number: None,
+            via: None,
+            entry: None,
+        };
+        let both = |email: &Option<Email>, phone: &Option<Phone>| {
+            (
+                value(email.as_ref().map(Email::as_str)),
+                value(phone.as_ref().map(Phone::as_str)),
+            )
+        };
+        match &e.change {
+            Change::Existing {
+                contact,
+                email,
+                phone_number,
+            } => {
+                out.contact_id = Some(contact.get());
+                (out.email, out.phone_number) = both(email, phone_number);
+            }
+            Change::Created {
+                contact,
+                email,
+                phone_number,
+                via,
+            } => {
+                out.contact_id = Some(contact.get());
+                (out.email, out.phone_number) = both(email, phone_number);
+                out.via = Some(via.iter().map(|k| k.as_str().to_owned()).collect());
+            }
+            Change::Merged {
+                absorbed,
+                relinked,
+                email,
+                phone_number,
+            } => {
+                out.absorbed_id = Some(absorbed.get());
+                out.relinked_ids = Some(relinked.iter().map(|id| id.get()).collect());
+                (out.email, out.phone_number) = both(email, phone_number);
+            }
+            Change::Blocked { entry } | Change::Unblocked { entry } => {
+                out.entry = Some(BlockedEntry::from(entry));
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+impl From<identity::History> for History {
+    fn from(h: identity::History) -> Self {
+        History {
+            asked_id: h.asked.get(),
+            customer_id: h.customer.get(),
+            events: h.events.iter().map(HistoryEvent::from).collect(),
+        }
+    }
+}
+
+/// A contact id argument: a positive integer (number or bigint); anything else is
+/// `INVALID_INPUT` with `field: 'contactId'`.
+pub fn contact_id(input: &Unknown<'_>) -> Result<ContactId, Failure> {
+    let bad = || {
+        Failure::invalid(
+            "contactId",
+            "invalid contact id: must be a positive integer",
+        )
+    };
+    let id = match input.get_type().map_err(|_| bad())? {
+        ValueType::Number => {
+            // SAFETY: the type was checked just above.
+            let n: f64 = unsafe { input.cast() }.map_err(|_| bad())?;
+            if n.fract() != 0.0 || !(1.0..=9_007_199_254_740_991.0).contains(&n) {
+                return Err(bad());
+            }
+            #[allow(clippy::cast_possible_truncation)] // checked range
+            let id = n as i64;
+            id
+        }
+        ValueType::BigInt => {
+            // SAFETY: the type was checked just above.
+            let n: napi::bindgen_prelude::BigInt = unsafe { input.cast() }.map_err(|_| bad())?;
+            let (id, lossless) = n.get_i64();
+            if !lossless || id < 1 {
+                return Err(bad());
+            }
+            id
+        }
+        _ => return Err(bad()),
+    };
+    Ok(ContactId::new(id))
+}

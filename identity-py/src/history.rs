@@ -1,0 +1,201 @@
+//! `History` and `HistoryEvent`: the answer of `history()`, as immutable Python objects whose
+//! `to_dict()` is the JSON wire shape.
+
+use identity::{Change, ContactId, Email, Phone};
+use pyo3::IntoPyObjectExt;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::blocked::BlockedValue;
+
+/// One recorded change; `type` says which of the other attributes it has.
+#[pyclass(frozen, eq, module = "identity_reconciliation")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    inner: identity::HistoryEvent,
+}
+
+/// The wire shape of any serializable core value, as Python objects.
+fn wire<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+fn values(change: &Change) -> (Option<&Email>, Option<&Phone>) {
+    match change {
+        Change::Existing {
+            email,
+            phone_number,
+            ..
+        }
+        | Change::Created {
+            email,
+            phone_number,
+            ..
+        }
+        | Change::Merged {
+            email,
+            phone_number,
+            ..
+        } => (email.as_ref(), phone_number.as_ref()),
+        _ => (None, None),
+    }
+}
+
+#[pymethods]
+impl HistoryEvent {
+    /// `"existing"`, `"created"`, `"merged"`, `"blocked"` or `"unblocked"`.
+    #[getter(r#type)]
+    fn kind(&self) -> &'static str {
+        self.inner.change.kind()
+    }
+
+    /// When it was recorded: an aware `datetime` (UTC).
+    #[getter]
+    fn at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.inner.at.into_bound_py_any(py)
+    }
+
+    /// The customer it happened to, by its primary at the time; `None` for a change of the
+    /// tenant's blocked list.
+    #[getter]
+    fn customer_id(&self) -> Option<i64> {
+        self.inner.customer.map(ContactId::get)
+    }
+
+    /// `existing` and `created`: the row.
+    #[getter]
+    fn contact_id(&self) -> Option<i64> {
+        match &self.inner.change {
+            Change::Existing { contact, .. } | Change::Created { contact, .. } => {
+                Some(contact.get())
+            }
+            _ => None,
+        }
+    }
+
+    /// `merged`: the absorbed customer's primary.
+    #[getter]
+    fn absorbed_id(&self) -> Option<i64> {
+        match &self.inner.change {
+            Change::Merged { absorbed, .. } => Some(absorbed.get()),
+            _ => None,
+        }
+    }
+
+    /// `merged`: the rows relinked to the kept primary (empty otherwise).
+    #[getter]
+    fn relinked_ids(&self) -> Vec<i64> {
+        match &self.inner.change {
+            Change::Merged { relinked, .. } => relinked.iter().map(|id| id.get()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The row's email (`existing`, `created`) or the request's (`merged`).
+    #[getter]
+    fn email(&self) -> Option<&str> {
+        values(&self.inner.change).0.map(Email::as_str)
+    }
+
+    /// The row's phone number (`existing`, `created`) or the request's (`merged`).
+    #[getter]
+    fn phone_number(&self) -> Option<&str> {
+        values(&self.inner.change).1.map(Phone::as_str)
+    }
+
+    /// `created`: the kinds (`"email"`, `"phone"`) through which the row joined a customer that
+    /// held them; empty when it started a new customer.
+    #[getter]
+    fn via(&self) -> Vec<&'static str> {
+        match &self.inner.change {
+            Change::Created { via, .. } => via.iter().map(|k| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `blocked`, `unblocked`: the entry.
+    #[getter]
+    fn entry(&self) -> Option<BlockedValue> {
+        match &self.inner.change {
+            Change::Blocked { entry } | Change::Unblocked { entry } => {
+                Some(BlockedValue::from(entry))
+            }
+            _ => None,
+        }
+    }
+
+    /// The wire shape (`at` as an RFC 3339 string).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let customer = self
+            .inner
+            .customer
+            .map_or("None".to_owned(), |c| c.to_string());
+        format!(
+            "HistoryEvent(type='{}', customer_id={customer})",
+            self.inner.change.kind()
+        )
+    }
+}
+
+/// The answer of `history()`: the customer a contact id belongs to now and its events.
+#[pyclass(frozen, eq, module = "identity_reconciliation")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    inner: identity::History,
+}
+
+impl From<identity::History> for History {
+    fn from(inner: identity::History) -> Self {
+        History { inner }
+    }
+}
+
+#[pymethods]
+impl History {
+    /// The contact id that was asked about.
+    #[getter]
+    fn asked_id(&self) -> i64 {
+        self.inner.asked.get()
+    }
+
+    /// The customer it is part of now (its primary id).
+    #[getter]
+    fn customer_id(&self) -> i64 {
+        self.inner.customer.get()
+    }
+
+    /// The events, oldest first.
+    #[getter]
+    fn events(&self) -> Vec<HistoryEvent> {
+        self.inner
+            .events
+            .iter()
+            .map(|e| HistoryEvent { inner: e.clone() })
+            .collect()
+    }
+
+    /// Every row the events bring into the customer, ascending.
+    fn rows(&self) -> Vec<i64> {
+        self.inner.rows().into_iter().map(ContactId::get).collect()
+    }
+
+    /// The wire shape: `{"askedId", "customerId", "events": [...]}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        Ok(wire(py, &self.inner)?.cast_into::<PyDict>()?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "History(asked_id={}, customer_id={}, events=<{} events>)",
+            self.inner.asked,
+            self.inner.customer,
+            self.inner.events.len()
+        )
+    }
+}

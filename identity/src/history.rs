@@ -1,0 +1,372 @@
+//! History: every change to a tenant's customers, recorded by the stores in an append-only event
+//! table in the same transaction as the change, and read back per customer to answer "why are
+//! these rows one customer?".
+//!
+//! [`Identity::history`] answers a [`History`]: the events of the customer a contact id belongs
+//! to now and of every customer it absorbed (each up to the merge that absorbed it), oldest
+//! first, with the blocked-list changes that concern its values.
+
+mod stored;
+
+pub(crate) use stored::{StoredEvent, kinds, via_text};
+mod wire;
+
+use std::collections::{BTreeSet, HashMap};
+
+use time::OffsetDateTime;
+
+use crate::blocked::BlockedValue;
+use crate::connect::Identity;
+use crate::contact::{ContactId, Email, Phone};
+use crate::error::Result;
+use crate::verify::IdentifierKind;
+
+/// What happened, in one [`HistoryEvent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// The row was there when the store began keeping history (it was written before the
+    /// upgrade that added history). Wire type `existing`.
+    Existing {
+        /// The row.
+        contact: ContactId,
+        /// Its email.
+        email: Option<Email>,
+        /// Its phone number.
+        phone_number: Option<Phone>,
+    },
+    /// An identify inserted the row. Wire type `created`.
+    Created {
+        /// The row.
+        contact: ContactId,
+        /// Its email.
+        email: Option<Email>,
+        /// Its phone number.
+        phone_number: Option<Phone>,
+        /// The values through which it joined the event's customer, which held them already;
+        /// empty when the row started a new customer.
+        via: Vec<IdentifierKind>,
+    },
+    /// An identify whose email and phone belonged to two customers joined them: the event's
+    /// customer (the older) kept its primary and absorbed the other. Wire type `merged`.
+    Merged {
+        /// The absorbed customer's primary.
+        absorbed: ContactId,
+        /// The rows that were relinked to the kept primary: the absorbed primary and its
+        /// secondaries.
+        relinked: Vec<ContactId>,
+        /// The request's email, which one of the two customers held.
+        email: Option<Email>,
+        /// The request's phone number, which the other held.
+        phone_number: Option<Phone>,
+    },
+    /// The entry was added to the tenant's blocked list. Wire type `blocked`.
+    Blocked {
+        /// The entry.
+        entry: BlockedValue,
+    },
+    /// The entry was removed from the tenant's blocked list. Wire type `unblocked`.
+    Unblocked {
+        /// The entry.
+        entry: BlockedValue,
+    },
+}
+
+impl Change {
+    /// The wire spelling of the event's type: `existing`, `created`, `merged`, `blocked` or
+    /// `unblocked`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::Existing { .. } => "existing",
+            Change::Created { .. } => "created",
+            Change::Merged { .. } => "merged",
+            Change::Blocked { .. } => "blocked",
+            Change::Unblocked { .. } => "unblocked",
+        }
+    }
+}
+
+/// One recorded change.
+///
+/// On the wire, one flat object whose `type` says which fields it has:
+/// `{"type": "created", "at": "2026-11-21T10:00:00Z", "customerId": 1, "contactId": 2,
+/// "email": "...", "phoneNumber": "...", "via": ["phone"]}`; `merged` has `absorbedId`,
+/// `relinkedIds`, `email` and `phoneNumber`; `blocked` and `unblocked` have `entry` and no
+/// `customerId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// When it was recorded (the database's clock).
+    pub at: OffsetDateTime,
+    /// The customer it happened to, by its primary at the time; `None` for a change of the
+    /// tenant's blocked list.
+    pub customer: Option<ContactId>,
+    /// What happened.
+    pub change: Change,
+    /// The store's order of events.
+    pub(crate) seq: i64,
+}
+
+/// The answer of [`Identity::history`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    /// The contact id that was asked about.
+    pub asked: ContactId,
+    /// The customer it is part of now (its primary): the asked id itself, or the customer that
+    /// absorbed it.
+    pub customer: ContactId,
+    /// The events of that customer and of every customer it absorbed (each up to the merge),
+    /// and the blocked-list changes whose entry matches one of their values; oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+impl History {
+    /// Every row the events bring into the customer, ascending: the rows created in it or in a
+    /// customer it absorbed (exactly its rows, when only this library wrote them).
+    #[must_use]
+    pub fn rows(&self) -> BTreeSet<ContactId> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.change {
+                Change::Existing { contact, .. } | Change::Created { contact, .. } => {
+                    Some(*contact)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The walk from a customer to every customer it absorbed, each up to the merge that absorbed
+/// it, one batch of customers' events at a time: [`Walk::next`] names the customers whose events
+/// to fetch, [`Walk::absorb`] takes them, [`Walk::finish`] answers.
+#[derive(Debug)]
+pub(crate) struct Walk {
+    asked: ContactId,
+    customer: ContactId,
+    fetched: HashMap<ContactId, Vec<HistoryEvent>>,
+    /// Each reached customer's events count before this `seq` (`i64::MAX`: all of them).
+    horizon: HashMap<ContactId, i64>,
+    queue: Vec<ContactId>,
+}
+
+impl Walk {
+    /// A walk from `customer`, the customer `asked` belongs to now.
+    pub(crate) fn new(asked: ContactId, customer: ContactId) -> Self {
+        Walk {
+            asked,
+            customer,
+            fetched: HashMap::new(),
+            horizon: HashMap::from([(customer, i64::MAX)]),
+            queue: vec![customer],
+        }
+    }
+
+    /// The customers whose events are needed next; `None` when the walk is complete.
+    pub(crate) fn next(&mut self) -> Option<Vec<ContactId>> {
+        let batch: Vec<ContactId> = std::mem::take(&mut self.queue)
+            .into_iter()
+            .filter(|c| !self.fetched.contains_key(c))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        (!batch.is_empty()).then_some(batch)
+    }
+
+    /// Takes the events of the customers [`Walk::next`] named (the events of any customer).
+    pub(crate) fn absorb(&mut self, customers: &[ContactId], events: Vec<HistoryEvent>) {
+        for c in customers {
+            self.fetched.entry(*c).or_default();
+        }
+        for event in events {
+            if let Some(c) = event.customer {
+                self.fetched.entry(c).or_default().push(event);
+            }
+        }
+        // follow every merge before each customer's horizon; a horizon only grows
+        let mut work: Vec<ContactId> = self.horizon.keys().copied().collect();
+        while let Some(c) = work.pop() {
+            let limit = self.horizon[&c];
+            let Some(events) = self.fetched.get(&c) else {
+                continue;
+            };
+            for e in events.iter().filter(|e| e.seq < limit) {
+                if let Change::Merged { absorbed, .. } = e.change {
+                    let h = self.horizon.entry(absorbed).or_insert(i64::MIN);
+                    if *h < e.seq {
+                        *h = e.seq;
+                        work.push(absorbed);
+                        if !self.fetched.contains_key(&absorbed) {
+                            self.queue.push(absorbed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The history: the reached customers' events before their horizons, and the blocked-list
+    /// changes among `tenant_events` whose entry matches a value of those events; by `seq`.
+    pub(crate) fn finish(mut self, tenant_events: Vec<HistoryEvent>) -> History {
+        let mut events: Vec<HistoryEvent> = Vec::new();
+        for (c, limit) in &self.horizon {
+            if let Some(list) = self.fetched.remove(c) {
+                events.extend(list.into_iter().filter(|e| e.seq < *limit));
+            }
+        }
+        let (mut emails, mut phones) = (BTreeSet::new(), BTreeSet::new());
+        for e in &events {
+            if let Change::Existing {
+                email,
+                phone_number,
+                ..
+            }
+            | Change::Created {
+                email,
+                phone_number,
+                ..
+            }
+            | Change::Merged {
+                email,
+                phone_number,
+                ..
+            } = &e.change
+            {
+                emails.extend(email.iter().map(|e| e.as_str().to_owned()));
+                phones.extend(phone_number.iter().map(|p| p.as_str().to_owned()));
+            }
+        }
+        events.extend(tenant_events.into_iter().filter(|e| match &e.change {
+            Change::Blocked { entry } | Change::Unblocked { entry } => {
+                let values = match entry.kind() {
+                    IdentifierKind::Email => &emails,
+                    IdentifierKind::Phone => &phones,
+                };
+                values.iter().any(|v| entry.matches(v))
+            }
+            _ => false,
+        }));
+        events.sort_by_key(|e| e.seq);
+        events.dedup_by_key(|e| e.seq);
+        History {
+            asked: self.asked,
+            customer: self.customer,
+            events,
+        }
+    }
+}
+
+impl Identity {
+    /// The history of the customer that contact `id` belongs to now (see [`History`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let identity = identity::connect("memory:").await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), None).await?;
+    /// identity.identify(None, Some("555")).await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?; // joins 2 into 1
+    /// let history = identity.history(identity::ContactId::new(2)).await?;
+    /// assert_eq!(history.customer.get(), 1); // 2 was absorbed by 1
+    /// let kinds: Vec<&str> = history.events.iter().map(|e| e.change.kind()).collect();
+    /// assert_eq!(kinds, ["created", "created", "merged"]);
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the tenant has no visible row `id`; otherwise as
+    /// [`crate::ContactStore::history`].
+    pub async fn history(&self, id: ContactId) -> Result<History> {
+        self.store().history(self.tenant_id(), id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, customer: i64, change: Change) -> HistoryEvent {
+        HistoryEvent {
+            at: OffsetDateTime::UNIX_EPOCH,
+            customer: Some(ContactId::new(customer)),
+            change,
+            seq,
+        }
+    }
+
+    fn created(seq: i64, customer: i64, contact: i64) -> HistoryEvent {
+        let change = Change::Created {
+            contact: ContactId::new(contact),
+            email: None,
+            phone_number: Some(Phone::from_record(format!("{contact}00"))),
+            via: Vec::new(),
+        };
+        event(seq, customer, change)
+    }
+
+    fn merged(seq: i64, kept: i64, absorbed: i64) -> HistoryEvent {
+        let change = Change::Merged {
+            absorbed: ContactId::new(absorbed),
+            relinked: vec![ContactId::new(absorbed)],
+            email: None,
+            phone_number: None,
+        };
+        event(seq, kept, change)
+    }
+
+    #[test]
+    fn a_walk_follows_merges_up_to_each_merge() {
+        let id = ContactId::new;
+        // 2 is absorbed by 1 at seq 4; 3 is absorbed by 2 at seq 3 (before); 2's later events
+        // (a row created in a customer 2 again, after a split, say) are not 1's
+        let all = [
+            created(1, 1, 1),
+            created(2, 2, 2),
+            created(3, 3, 3),
+            merged(4, 2, 3),
+            merged(5, 1, 2),
+            created(6, 2, 9),
+        ];
+        let mut walk = Walk::new(id(1), id(1));
+        let mut rounds = 0;
+        while let Some(batch) = walk.next() {
+            rounds += 1;
+            let events = all
+                .iter()
+                .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
+                .cloned()
+                .collect();
+            walk.absorb(&batch, events);
+        }
+        assert_eq!(rounds, 3);
+        let history = walk.finish(Vec::new());
+        let seqs: Vec<i64> = history.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert_eq!(history.rows(), [id(1), id(2), id(3)].into());
+    }
+
+    #[test]
+    fn blocked_list_changes_count_when_they_match_a_value() {
+        let mut walk = Walk::new(ContactId::new(1), ContactId::new(1));
+        walk.absorb(&[ContactId::new(1)], vec![created(1, 1, 1)]);
+        let change = |entry: BlockedValue| HistoryEvent {
+            at: OffsetDateTime::UNIX_EPOCH,
+            customer: None,
+            change: Change::Blocked { entry },
+            seq: 2,
+        };
+        let matching = change(BlockedValue::pattern("phone", "^10").unwrap());
+        let other = HistoryEvent {
+            seq: 3,
+            ..change(BlockedValue::phone("200").unwrap())
+        };
+        let history = walk.finish(vec![matching, other]);
+        let seqs: Vec<i64> = history.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        let wire = serde_json::to_value(&history).unwrap();
+        assert_eq!(wire["events"][0]["type"], "created");
+        assert_eq!(wire["events"][0]["via"], serde_json::json!([]));
+        assert_eq!(wire["events"][0]["email"], serde_json::Value::Null);
+        assert_eq!(wire["events"][1]["entry"]["pattern"], "^10");
+        assert!(wire["events"][1].get("customerId").is_none());
+    }
+}

@@ -1,0 +1,175 @@
+//! How both SQL stores keep an event (`identity_event`): the columns of a [`Change`], and back.
+
+use time::OffsetDateTime;
+
+use crate::blocked::BlockedValue;
+use crate::contact::{ContactId, Email, Phone};
+use crate::error::{Error, Result};
+use crate::verify::IdentifierKind;
+
+use super::{Change, HistoryEvent};
+
+/// A recorded event as both SQL stores keep it (`identity_event`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct StoredEvent {
+    pub seq: i64,
+    pub customer: Option<i64>,
+    pub kind: String,
+    pub contact: Option<i64>,
+    /// `merged`: the relinked ids, comma-separated.
+    pub contacts: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub pattern: Option<String>,
+    /// `created`: the kinds joined through, comma-separated; `blocked`: the entry's kind.
+    pub via: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+impl StoredEvent {
+    /// The columns that record `change` for `customer` at `at` (`seq` is the store's to give).
+    pub(crate) fn of(customer: Option<ContactId>, change: &Change, at: OffsetDateTime) -> Self {
+        let mut stored = StoredEvent {
+            seq: 0,
+            customer: customer.map(ContactId::get),
+            kind: change.kind().to_owned(),
+            contact: None,
+            contacts: None,
+            email: None,
+            phone: None,
+            pattern: None,
+            via: None,
+            at,
+        };
+        let text = |e: &Option<Email>, p: &Option<Phone>| {
+            (
+                e.as_ref().map(|e| e.as_str().to_owned()),
+                p.as_ref().map(|p| p.as_str().to_owned()),
+            )
+        };
+        match change {
+            Change::Existing {
+                contact,
+                email,
+                phone_number,
+            } => {
+                stored.contact = Some(contact.get());
+                (stored.email, stored.phone) = text(email, phone_number);
+            }
+            Change::Created {
+                contact,
+                email,
+                phone_number,
+                via,
+            } => {
+                stored.contact = Some(contact.get());
+                (stored.email, stored.phone) = text(email, phone_number);
+                stored.via = via_text(
+                    via.contains(&IdentifierKind::Email),
+                    via.contains(&IdentifierKind::Phone),
+                )
+                .map(str::to_owned);
+            }
+            Change::Merged {
+                absorbed,
+                relinked,
+                email,
+                phone_number,
+            } => {
+                stored.contact = Some(absorbed.get());
+                let ids: Vec<String> = relinked.iter().map(|id| id.get().to_string()).collect();
+                stored.contacts = Some(ids.join(","));
+                (stored.email, stored.phone) = text(email, phone_number);
+            }
+            Change::Blocked { entry } | Change::Unblocked { entry } => {
+                stored.via = Some(entry.kind().as_str().to_owned());
+                let value = Some(entry.text().to_owned());
+                match (entry.is_pattern(), entry.kind()) {
+                    (true, _) => stored.pattern = value,
+                    (false, IdentifierKind::Email) => stored.email = value,
+                    (false, IdentifierKind::Phone) => stored.phone = value,
+                }
+            }
+        }
+        stored
+    }
+
+    /// The event it records.
+    pub(crate) fn decode(self) -> Result<HistoryEvent> {
+        let corrupt = |what: &str| Error::CorruptGraph {
+            reason: format!("history event {} {what}", self.seq),
+        };
+        let email = self.email.clone().map(Email::from_record);
+        let phone_number = self.phone.clone().map(Phone::from_record);
+        let contact = self.contact.map(ContactId::new);
+        let ids = |text: &Option<String>| -> Result<Vec<ContactId>> {
+            text.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map(ContactId::new))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| corrupt("has a malformed id list"))
+        };
+        let entry = || -> Result<BlockedValue> {
+            let kind = self.via.as_deref().unwrap_or("");
+            match (&self.pattern, &self.email, &self.phone) {
+                (Some(p), ..) => BlockedValue::stored(kind, true, p),
+                (None, Some(v), _) | (None, None, Some(v)) => BlockedValue::stored(kind, false, v),
+                _ => Err(corrupt("names no blocked entry")),
+            }
+        };
+        let change = match self.kind.as_str() {
+            "existing" => Change::Existing {
+                contact: contact.ok_or_else(|| corrupt("names no row"))?,
+                email,
+                phone_number,
+            },
+            "created" => Change::Created {
+                contact: contact.ok_or_else(|| corrupt("names no row"))?,
+                email,
+                phone_number,
+                via: kinds(self.via.as_deref()),
+            },
+            "merged" => Change::Merged {
+                absorbed: contact.ok_or_else(|| corrupt("names no absorbed customer"))?,
+                relinked: ids(&self.contacts)?,
+                email,
+                phone_number,
+            },
+            "blocked" => Change::Blocked { entry: entry()? },
+            "unblocked" => Change::Unblocked { entry: entry()? },
+            _ => return Err(corrupt("has an unknown type")),
+        };
+        Ok(HistoryEvent {
+            at: self.at,
+            customer: self.customer.map(ContactId::new),
+            change,
+            seq: self.seq,
+        })
+    }
+}
+
+/// `email`, `phone`, `email,phone` as kinds.
+pub(crate) fn kinds(text: Option<&str>) -> Vec<IdentifierKind> {
+    let text = text.unwrap_or("");
+    let mut kinds = Vec::new();
+    if text.split(',').any(|k| k == "email") {
+        kinds.push(IdentifierKind::Email);
+    }
+    if text.split(',').any(|k| k == "phone") {
+        kinds.push(IdentifierKind::Phone);
+    }
+    kinds
+}
+
+/// The stored spelling of the kinds a row joined through: `email`, `phone`, `email,phone`, or
+/// `None`.
+pub(crate) fn via_text(email: bool, phone: bool) -> Option<&'static str> {
+    match (email, phone) {
+        (true, true) => Some("email,phone"),
+        (true, false) => Some("email"),
+        (false, true) => Some("phone"),
+        (false, false) => None,
+    }
+}

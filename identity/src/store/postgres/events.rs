@@ -1,0 +1,60 @@
+//! The PostgreSQL side of history: reading a customer's events (`identity_event`). The write
+//! functions of `migrations/postgres/*_history.sql` append them.
+
+use sqlx::PgConnection;
+
+use crate::contact::ContactId;
+use crate::error::{Error, Result};
+use crate::history::{History, HistoryEvent, StoredEvent, Walk};
+use crate::tenant::TenantId;
+
+use super::graph::Outcome;
+
+const CURRENT: &str = "\
+SELECT coalesce(linked_id, id) FROM contact
+WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
+
+const OF_CUSTOMERS: &str = "\
+SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
+       array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at
+FROM identity_event WHERE tenant_id = $1 AND customer_id = ANY($2) ORDER BY id";
+
+const OF_TENANT: &str = "\
+SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
+       array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at
+FROM identity_event WHERE tenant_id = $1 AND customer_id IS NULL ORDER BY id";
+
+/// The history of the customer that visible row `id` belongs to, read on `conn` (a snapshot).
+pub(crate) async fn history(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    id: ContactId,
+) -> Outcome<History> {
+    let customer: Option<i64> = sqlx::query_scalar(CURRENT)
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
+        entity: "contact",
+        id: id.get(),
+    })?;
+    let mut walk = Walk::new(id, customer);
+    while let Some(batch) = walk.next() {
+        let rows: Vec<StoredEvent> = sqlx::query_as(OF_CUSTOMERS)
+            .bind(tenant.as_str())
+            .bind(batch.iter().map(|c| c.get()).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+        walk.absorb(&batch, decode(rows)?);
+    }
+    let own: Vec<StoredEvent> = sqlx::query_as(OF_TENANT)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(walk.finish(decode(own)?))
+}
+
+fn decode(rows: Vec<StoredEvent>) -> Result<Vec<HistoryEvent>> {
+    rows.into_iter().map(StoredEvent::decode).collect()
+}
