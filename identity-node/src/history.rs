@@ -1,7 +1,7 @@
 //! History for JavaScript: `History` and `HistoryEvent` as plain objects in the JSON wire shape
 //! (so `JSON.stringify` gives what the HTTP service answers), and the contact id argument.
 
-use identity::{Change, ContactId, Email, Phone};
+use identity::{ContactId, Email, Phone};
 use napi::ValueType;
 use napi::bindgen_prelude::{Either, Null, Unknown};
 use napi_derive::napi;
@@ -54,68 +54,31 @@ pub struct History {
     pub events: Vec<HistoryEvent>,
 }
 
-fn value(v: Option<&str>) -> Option<Either<String, Null>> {
-    Some(match v {
-        Some(v) => Either::A(v.to_owned()),
-        None => Either::B(Null),
-    })
-}
-
 impl From<&identity::HistoryEvent> for HistoryEvent {
     fn from(e: &identity::HistoryEvent) -> Self {
-        let mut out = HistoryEvent {
-            kind: e.change.kind().to_owned(),
+        let change = &e.change;
+        // present (as null when absent) whenever the event has values, as on the wire
+        let text = |v: Option<&str>| match v {
+            Some(v) => Either::A(v.to_owned()),
+            None => Either::B(Null),
+        };
+        let values = change.values();
+        HistoryEvent {
+            kind: change.kind().to_owned(),
             at: e.at.format(&Rfc3339).unwrap_or_default(),
             customer_id: e.customer.map(ContactId::get),
-            contact_id: None,
-            absorbed_id: None,
-            relinked_ids: None,
-            email: None,
-            phone_number: None,
-            via: None,
-            entry: None,
-        };
-        let both = |email: &Option<Email>, phone: &Option<Phone>| {
-            (
-                value(email.as_ref().map(Email::as_str)),
-                value(phone.as_ref().map(Phone::as_str)),
-            )
-        };
-        match &e.change {
-            Change::Existing {
-                contact,
-                email,
-                phone_number,
-            } => {
-                out.contact_id = Some(contact.get());
-                (out.email, out.phone_number) = both(email, phone_number);
-            }
-            Change::Created {
-                contact,
-                email,
-                phone_number,
-                via,
-            } => {
-                out.contact_id = Some(contact.get());
-                (out.email, out.phone_number) = both(email, phone_number);
-                out.via = Some(via.iter().map(|k| k.as_str().to_owned()).collect());
-            }
-            Change::Merged {
-                absorbed,
-                relinked,
-                email,
-                phone_number,
-            } => {
-                out.absorbed_id = Some(absorbed.get());
-                out.relinked_ids = Some(relinked.iter().map(|id| id.get()).collect());
-                (out.email, out.phone_number) = both(email, phone_number);
-            }
-            Change::Blocked { entry } | Change::Unblocked { entry } => {
-                out.entry = Some(BlockedEntry::from(entry));
-            }
-            _ => {}
+            contact_id: change.contact().map(ContactId::get),
+            absorbed_id: change.merged().map(|(absorbed, _)| absorbed.get()),
+            relinked_ids: change
+                .merged()
+                .map(|(_, relinked)| relinked.iter().map(|id| id.get()).collect()),
+            email: values.map(|(e, _)| text(e.map(Email::as_str))),
+            phone_number: values.map(|(_, p)| text(p.map(Phone::as_str))),
+            via: change
+                .via()
+                .map(|kinds| kinds.iter().map(|k| k.as_str().to_owned()).collect()),
+            entry: change.entry().map(BlockedEntry::from),
         }
-        out
     }
 }
 

@@ -1,7 +1,7 @@
 //! `History` and `HistoryEvent`: the answer of `history()`, as immutable Python objects whose
 //! `to_dict()` is the JSON wire shape.
 
-use identity::{Change, ContactId, Email, Phone};
+use identity::{ContactId, Email, Phone};
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -20,27 +20,6 @@ fn wire<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<
     let text = serde_json::to_string(value)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     py.import("json")?.call_method1("loads", (text,))
-}
-
-fn values(change: &Change) -> (Option<&Email>, Option<&Phone>) {
-    match change {
-        Change::Existing {
-            email,
-            phone_number,
-            ..
-        }
-        | Change::Created {
-            email,
-            phone_number,
-            ..
-        }
-        | Change::Merged {
-            email,
-            phone_number,
-            ..
-        } => (email.as_ref(), phone_number.as_ref()),
-        _ => (None, None),
-    }
 }
 
 #[pymethods]
@@ -67,63 +46,54 @@ impl HistoryEvent {
     /// `existing` and `created`: the row.
     #[getter]
     fn contact_id(&self) -> Option<i64> {
-        match &self.inner.change {
-            Change::Existing { contact, .. } | Change::Created { contact, .. } => {
-                Some(contact.get())
-            }
-            _ => None,
-        }
+        self.inner.change.contact().map(ContactId::get)
     }
 
     /// `merged`: the absorbed customer's primary.
     #[getter]
     fn absorbed_id(&self) -> Option<i64> {
-        match &self.inner.change {
-            Change::Merged { absorbed, .. } => Some(absorbed.get()),
-            _ => None,
-        }
+        self.inner
+            .change
+            .merged()
+            .map(|(absorbed, _)| absorbed.get())
     }
 
     /// `merged`: the rows relinked to the kept primary (empty otherwise).
     #[getter]
     fn relinked_ids(&self) -> Vec<i64> {
-        match &self.inner.change {
-            Change::Merged { relinked, .. } => relinked.iter().map(|id| id.get()).collect(),
-            _ => Vec::new(),
-        }
+        let relinked = self
+            .inner
+            .change
+            .merged()
+            .map(|(_, r)| r)
+            .unwrap_or_default();
+        relinked.iter().map(|id| id.get()).collect()
     }
 
     /// The row's email (`existing`, `created`) or the request's (`merged`).
     #[getter]
     fn email(&self) -> Option<&str> {
-        values(&self.inner.change).0.map(Email::as_str)
+        self.inner.change.values()?.0.map(Email::as_str)
     }
 
     /// The row's phone number (`existing`, `created`) or the request's (`merged`).
     #[getter]
     fn phone_number(&self) -> Option<&str> {
-        values(&self.inner.change).1.map(Phone::as_str)
+        self.inner.change.values()?.1.map(Phone::as_str)
     }
 
     /// `created`: the kinds (`"email"`, `"phone"`) through which the row joined a customer that
     /// held them; empty when it started a new customer.
     #[getter]
     fn via(&self) -> Vec<&'static str> {
-        match &self.inner.change {
-            Change::Created { via, .. } => via.iter().map(|k| k.as_str()).collect(),
-            _ => Vec::new(),
-        }
+        let via = self.inner.change.via().unwrap_or_default();
+        via.iter().map(|k| k.as_str()).collect()
     }
 
     /// `blocked`, `unblocked`: the entry.
     #[getter]
     fn entry(&self) -> Option<BlockedValue> {
-        match &self.inner.change {
-            Change::Blocked { entry } | Change::Unblocked { entry } => {
-                Some(BlockedValue::from(entry))
-            }
-            _ => None,
-        }
+        self.inner.change.entry().map(BlockedValue::from)
     }
 
     /// The wire shape (`at` as an RFC 3339 string).

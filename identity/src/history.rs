@@ -85,6 +85,68 @@ impl Change {
             Change::Unblocked { .. } => "unblocked",
         }
     }
+
+    /// `existing`, `created`: the row.
+    #[must_use]
+    pub fn contact(&self) -> Option<ContactId> {
+        match self {
+            Change::Existing { contact, .. } | Change::Created { contact, .. } => Some(*contact),
+            _ => None,
+        }
+    }
+
+    /// The email and the phone number: the row's (`existing`, `created`) or the request's
+    /// (`merged`); `None` for a blocked-list change.
+    #[must_use]
+    pub fn values(&self) -> Option<(Option<&Email>, Option<&Phone>)> {
+        match self {
+            Change::Existing {
+                email,
+                phone_number,
+                ..
+            }
+            | Change::Created {
+                email,
+                phone_number,
+                ..
+            }
+            | Change::Merged {
+                email,
+                phone_number,
+                ..
+            } => Some((email.as_ref(), phone_number.as_ref())),
+            Change::Blocked { .. } | Change::Unblocked { .. } => None,
+        }
+    }
+
+    /// `created`: the kinds the row joined its customer through.
+    #[must_use]
+    pub fn via(&self) -> Option<&[IdentifierKind]> {
+        match self {
+            Change::Created { via, .. } => Some(via),
+            _ => None,
+        }
+    }
+
+    /// `merged`: the absorbed customer's primary and the rows relinked.
+    #[must_use]
+    pub fn merged(&self) -> Option<(ContactId, &[ContactId])> {
+        match self {
+            Change::Merged {
+                absorbed, relinked, ..
+            } => Some((*absorbed, relinked)),
+            _ => None,
+        }
+    }
+
+    /// `blocked`, `unblocked`: the entry.
+    #[must_use]
+    pub fn entry(&self) -> Option<&BlockedValue> {
+        match self {
+            Change::Blocked { entry } | Change::Unblocked { entry } => Some(entry),
+            _ => None,
+        }
+    }
 }
 
 /// One recorded change.
@@ -127,12 +189,7 @@ impl History {
     pub fn rows(&self) -> BTreeSet<ContactId> {
         self.events
             .iter()
-            .filter_map(|e| match &e.change {
-                Change::Existing { contact, .. } | Change::Created { contact, .. } => {
-                    Some(*contact)
-                }
-                _ => None,
-            })
+            .filter_map(|e| e.change.contact())
             .collect()
     }
 }
@@ -215,36 +272,18 @@ impl Walk {
             }
         }
         let (mut emails, mut phones) = (BTreeSet::new(), BTreeSet::new());
-        for e in &events {
-            if let Change::Existing {
-                email,
-                phone_number,
-                ..
-            }
-            | Change::Created {
-                email,
-                phone_number,
-                ..
-            }
-            | Change::Merged {
-                email,
-                phone_number,
-                ..
-            } = &e.change
-            {
-                emails.extend(email.iter().map(|e| e.as_str().to_owned()));
-                phones.extend(phone_number.iter().map(|p| p.as_str().to_owned()));
-            }
+        for (email, phone) in events.iter().filter_map(|e| e.change.values()) {
+            emails.extend(email.map(|e| e.as_str().to_owned()));
+            phones.extend(phone.map(|p| p.as_str().to_owned()));
         }
-        events.extend(tenant_events.into_iter().filter(|e| match &e.change {
-            Change::Blocked { entry } | Change::Unblocked { entry } => {
+        events.extend(tenant_events.into_iter().filter(|e| {
+            e.change.entry().is_some_and(|entry| {
                 let values = match entry.kind() {
                     IdentifierKind::Email => &emails,
                     IdentifierKind::Phone => &phones,
                 };
                 values.iter().any(|v| entry.matches(v))
-            }
-            _ => false,
+            })
         }));
         events.sort_by_key(|e| e.seq);
         events.dedup_by_key(|e| e.seq);

@@ -29,69 +29,45 @@ pub(crate) struct StoredEvent {
 impl StoredEvent {
     /// The columns that record `change` for `customer` at `at` (`seq` is the store's to give).
     pub(crate) fn of(customer: Option<ContactId>, change: &Change, at: OffsetDateTime) -> Self {
-        let mut stored = StoredEvent {
+        let owned = |v: &str| Some(v.to_owned());
+        let values = change.values().unwrap_or_default();
+        let (mut email, mut phone) = (
+            values.0.and_then(|e| owned(e.as_str())),
+            values.1.and_then(|p| owned(p.as_str())),
+        );
+        let (mut pattern, mut via) = (None, None);
+        if let Some(kinds) = change.via() {
+            let has = |k| kinds.contains(&k);
+            via = via_text(has(IdentifierKind::Email), has(IdentifierKind::Phone)).and_then(owned);
+        }
+        if let Some(entry) = change.entry() {
+            via = owned(entry.kind().as_str());
+            match (entry.is_pattern(), entry.kind()) {
+                (true, _) => pattern = owned(entry.text()),
+                (false, IdentifierKind::Email) => email = owned(entry.text()),
+                (false, IdentifierKind::Phone) => phone = owned(entry.text()),
+            }
+        }
+        let merged = change.merged();
+        let ids = |relinked: &[ContactId]| {
+            let ids: Vec<String> = relinked.iter().map(|id| id.get().to_string()).collect();
+            ids.join(",")
+        };
+        StoredEvent {
             seq: 0,
             customer: customer.map(ContactId::get),
             kind: change.kind().to_owned(),
-            contact: None,
-            contacts: None,
-            email: None,
-            phone: None,
-            pattern: None,
-            via: None,
+            contact: change
+                .contact()
+                .or(merged.map(|(a, _)| a))
+                .map(ContactId::get),
+            contacts: merged.map(|(_, relinked)| ids(relinked)),
+            email,
+            phone,
+            pattern,
+            via,
             at,
-        };
-        let text = |e: &Option<Email>, p: &Option<Phone>| {
-            (
-                e.as_ref().map(|e| e.as_str().to_owned()),
-                p.as_ref().map(|p| p.as_str().to_owned()),
-            )
-        };
-        match change {
-            Change::Existing {
-                contact,
-                email,
-                phone_number,
-            } => {
-                stored.contact = Some(contact.get());
-                (stored.email, stored.phone) = text(email, phone_number);
-            }
-            Change::Created {
-                contact,
-                email,
-                phone_number,
-                via,
-            } => {
-                stored.contact = Some(contact.get());
-                (stored.email, stored.phone) = text(email, phone_number);
-                stored.via = via_text(
-                    via.contains(&IdentifierKind::Email),
-                    via.contains(&IdentifierKind::Phone),
-                )
-                .map(str::to_owned);
-            }
-            Change::Merged {
-                absorbed,
-                relinked,
-                email,
-                phone_number,
-            } => {
-                stored.contact = Some(absorbed.get());
-                let ids: Vec<String> = relinked.iter().map(|id| id.get().to_string()).collect();
-                stored.contacts = Some(ids.join(","));
-                (stored.email, stored.phone) = text(email, phone_number);
-            }
-            Change::Blocked { entry } | Change::Unblocked { entry } => {
-                stored.via = Some(entry.kind().as_str().to_owned());
-                let value = Some(entry.text().to_owned());
-                match (entry.is_pattern(), entry.kind()) {
-                    (true, _) => stored.pattern = value,
-                    (false, IdentifierKind::Email) => stored.email = value,
-                    (false, IdentifierKind::Phone) => stored.phone = value,
-                }
-            }
         }
-        stored
     }
 
     /// The event it records.

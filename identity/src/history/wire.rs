@@ -7,7 +7,7 @@ use crate::blocked::BlockedValue;
 use crate::contact::{ContactId, Email, Phone};
 use crate::verify::IdentifierKind;
 
-use super::{Change, History, HistoryEvent};
+use super::{History, HistoryEvent};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,63 +36,25 @@ struct WireEvent<'a> {
 
 impl Serialize for HistoryEvent {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut wire = WireEvent {
-            kind: self.change.kind(),
+        let change = &self.change;
+        let values = change.values();
+        WireEvent {
+            kind: change.kind(),
             at: self.at,
             customer_id: self.customer.map(ContactId::get),
-            contact_id: None,
-            absorbed_id: None,
-            relinked_ids: None,
-            email: None,
-            phone_number: None,
-            via: None,
-            entry: None,
-        };
-
-        match &self.change {
-            Change::Existing {
-                contact,
-                email,
-                phone_number,
-            } => {
-                wire.contact_id = Some(contact.get());
-                (wire.email, wire.phone_number) = values(email, phone_number);
-            }
-            Change::Created {
-                contact,
-                email,
-                phone_number,
-                via,
-            } => {
-                wire.contact_id = Some(contact.get());
-                (wire.email, wire.phone_number) = values(email, phone_number);
-                wire.via = Some(via);
-            }
-            Change::Merged {
-                absorbed,
-                relinked,
-                email,
-                phone_number,
-            } => {
-                wire.absorbed_id = Some(absorbed.get());
-                wire.relinked_ids = Some(relinked.iter().map(|id| id.get()).collect());
-                (wire.email, wire.phone_number) = values(email, phone_number);
-            }
-            Change::Blocked { entry } | Change::Unblocked { entry } => wire.entry = Some(entry),
+            contact_id: change.contact().map(ContactId::get),
+            absorbed_id: change.merged().map(|(absorbed, _)| absorbed.get()),
+            relinked_ids: change
+                .merged()
+                .map(|(_, relinked)| relinked.iter().map(|id| id.get()).collect()),
+            // present (as null when absent) whenever the event has values
+            email: values.map(|(e, _)| e.map(Email::as_str)),
+            phone_number: values.map(|(_, p)| p.map(Phone::as_str)),
+            via: change.via(),
+            entry: change.entry(),
         }
-        wire.serialize(s)
+        .serialize(s)
     }
-}
-
-/// Both values of an event, present on the wire (as `null` when absent).
-fn values<'a>(
-    email: &'a Option<Email>,
-    phone: &'a Option<Phone>,
-) -> (Option<Option<&'a str>>, Option<Option<&'a str>>) {
-    (
-        Some(email.as_ref().map(Email::as_str)),
-        Some(phone.as_ref().map(Phone::as_str)),
-    )
 }
 
 impl Serialize for History {
