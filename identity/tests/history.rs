@@ -100,7 +100,11 @@ async fn history_explains_rows_merges_and_blocks() {
         assert!(wire["events"][0]["at"].as_str().unwrap().ends_with('Z'));
 
         // unknown ids, and another tenant's
-        for missing in [ContactId::new(999), ContactId::new(-1)] {
+        for missing in [
+            ContactId::new(999),
+            ContactId::new(-1),
+            ContactId::new(i64::MIN),
+        ] {
             let err = id.history(missing).await.unwrap_err();
             assert!(matches!(err, Error::NotFound { .. }), "{backend}: {err:?}");
         }

@@ -134,6 +134,11 @@ impl State {
         self.rows.get_mut(index)
     }
 
+    fn row(&self, id: ContactId) -> Option<&Row> {
+        let index = usize::try_from(id.get().checked_sub(1)?).ok()?;
+        self.rows.get(index)
+    }
+
     /// The tenant's visible rows.
     fn visible<'s>(&'s self, tenant: &'s TenantId) -> impl Iterator<Item = &'s Contact> + 's {
         self.rows
@@ -502,9 +507,8 @@ impl ContactStore for MemoryStore {
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
         let state = self.lock()?;
-        let customer = usize::try_from(id.get() - 1)
-            .ok()
-            .and_then(|i| state.rows.get(i))
+        let customer = state
+            .row(id)
             .filter(|r| !r.deleted && r.tenant == *tenant)
             .map(|r| r.contact.root())
             .ok_or(Error::NotFound {
