@@ -249,12 +249,7 @@ impl Identity {
         env: &'env Env,
         entry: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, bool>> {
-        let work = self
-            .usable()
-            .and_then(|inner| Ok((inner, blocked::entry(&entry)?)));
-        promise(env, work, |(inner, entry)| async move {
-            inner.block(&entry).await
-        })
+        self.change_blocked(env, &entry, true)
     }
 
     /// Removes an entry (a default one too) from the tenant's blocked list, named as `block`
@@ -268,12 +263,7 @@ impl Identity {
         env: &'env Env,
         entry: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, bool>> {
-        let work = self
-            .usable()
-            .and_then(|inner| Ok((inner, blocked::entry(&entry)?)));
-        promise(env, work, |(inner, entry)| async move {
-            inner.unblock(&entry).await
-        })
+        self.change_blocked(env, &entry, false)
     }
 
     /// Resolves to the history of the customer that contact `contactId` belongs to now: its
@@ -355,6 +345,25 @@ impl Identity {
 }
 
 impl Identity {
+    /// `block` (`add`) or `unblock` of the entry `entry` names.
+    fn change_blocked<'env>(
+        &self,
+        env: &'env Env,
+        entry: &Unknown<'env>,
+        add: bool,
+    ) -> Result<PromiseRaw<'env, bool>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, blocked::entry(entry)?)));
+        promise(env, work, move |(inner, entry)| async move {
+            if add {
+                inner.block(&entry).await
+            } else {
+                inner.unblock(&entry).await
+            }
+        })
+    }
+
     fn usable(&self) -> std::result::Result<identity::Identity, Failure> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Failure::closed());

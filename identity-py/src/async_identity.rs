@@ -137,9 +137,7 @@ impl AsyncIdentity {
         value: Option<&Bound<'py, PyAny>>,
         pattern: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let entry = blocked::entry(kind, value, pattern)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move { inner.block(&entry).await })
+        self.change_blocked(py, kind, value, pattern, true)
     }
 
     /// Resolves to whether the entry was removed (see `Identity.unblock`).
@@ -151,9 +149,7 @@ impl AsyncIdentity {
         value: Option<&Bound<'py, PyAny>>,
         pattern: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let entry = blocked::entry(kind, value, pattern)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move { inner.unblock(&entry).await })
+        self.change_blocked(py, kind, value, pattern, false)
     }
 
     /// Resolves to the customer's `History` (see `Identity.history`).
@@ -233,6 +229,28 @@ impl AsyncIdentity {
 
     fn __repr__(&self) -> String {
         self.handle.repr()
+    }
+}
+
+impl AsyncIdentity {
+    /// Resolves `block` (`add`) or `unblock` of the entry the arguments name.
+    fn change_blocked<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        pattern: Option<&Bound<'py, PyAny>>,
+        add: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entry = blocked::entry(kind, value, pattern)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            if add {
+                inner.block(&entry).await
+            } else {
+                inner.unblock(&entry).await
+            }
+        })
     }
 }
 

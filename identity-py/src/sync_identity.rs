@@ -131,9 +131,7 @@ impl Identity {
         value: Option<&Bound<'_, PyAny>>,
         pattern: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let entry = blocked::entry(kind, value, pattern)?;
-        self.handle
-            .block_on(py, async |inner| inner.block(&entry).await)
+        self.change_blocked(py, kind, value, pattern, true)
     }
 
     /// Removes an entry (a default one too) from the tenant's blocked list, named as `block`
@@ -146,9 +144,7 @@ impl Identity {
         value: Option<&Bound<'_, PyAny>>,
         pattern: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let entry = blocked::entry(kind, value, pattern)?;
-        self.handle
-            .block_on(py, async |inner| inner.unblock(&entry).await)
+        self.change_blocked(py, kind, value, pattern, false)
     }
 
     /// The history of the customer that contact `contact_id` belongs to now: its events and
@@ -216,5 +212,26 @@ impl Identity {
 
     fn __repr__(&self) -> String {
         self.handle.repr()
+    }
+}
+
+impl Identity {
+    /// `block` (`add`) or `unblock` the entry the arguments name.
+    fn change_blocked(
+        &self,
+        py: Python<'_>,
+        kind: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        pattern: Option<&Bound<'_, PyAny>>,
+        add: bool,
+    ) -> PyResult<bool> {
+        let entry = blocked::entry(kind, value, pattern)?;
+        self.handle.block_on(py, async |inner| {
+            if add {
+                inner.block(&entry).await
+            } else {
+                inner.unblock(&entry).await
+            }
+        })
     }
 }
