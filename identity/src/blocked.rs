@@ -290,14 +290,18 @@ fn compile(pattern: &str) -> Result<Regex> {
 pub enum IgnoredReason {
     /// The value is on the tenant's blocked list.
     Blocked,
+    /// The value belongs to a customer that a split keeps apart from the customer of the
+    /// request's email ([`crate::Identity::split`]); the email's customer answers.
+    KeptApart,
 }
 
 impl IgnoredReason {
-    /// The wire spelling: `blocked`.
+    /// The wire spelling: `blocked`, `kept_apart`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             IgnoredReason::Blocked => "blocked",
+            IgnoredReason::KeptApart => "kept_apart",
         }
     }
 }
@@ -339,6 +343,7 @@ impl<'de> Deserialize<'de> for Ignored {
         };
         let reason = match wire.reason.as_str() {
             "blocked" => IgnoredReason::Blocked,
+            "kept_apart" => IgnoredReason::KeptApart,
             other => return Err(D::Error::custom(format!("unknown reason `{other}`"))),
         };
         Ok(Ignored { field, reason })
@@ -433,6 +438,18 @@ impl BlockList {
     /// Whether the list holds exactly this entry.
     pub(crate) fn contains(&self, entry: &BlockedValue) -> bool {
         self.entries.binary_search(entry).is_ok()
+    }
+
+    /// Whether a stored value of `kind` is blocked (for [`crate::derive_screened`] and verify).
+    pub(crate) fn blocks(&self, kind: IdentifierKind, value: &str) -> bool {
+        match kind {
+            IdentifierKind::Email => {
+                self.emails.contains(value) || self.email_patterns.is_match(value)
+            }
+            IdentifierKind::Phone => {
+                self.phones.contains(value) || self.phone_patterns.is_match(value)
+            }
+        }
     }
 
     fn blocks_email(&self, email: &Email) -> bool {

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
 use crate::shared_list::SharedList;
+use crate::verify::IdentifierKind;
 
 /// What [`derive`] found: the relinks to write and every customer's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,35 @@ pub struct Derived {
     pub relinks: Vec<(ContactId, Link)>,
     /// One record per customer, by primary id (versions are 0: stores assign them).
     pub customers: Vec<CustomerRecord>,
+}
+
+impl Derived {
+    /// The identifiers the customers define: each value held by exactly one customer, with it.
+    /// A value held by several (a blocked value that no longer joins rows, see
+    /// [`derive_screened`]) has none: it is never matched.
+    #[must_use]
+    pub fn identifiers(&self) -> Vec<(IdentifierKind, &str, ContactId)> {
+        let mut owners: HashMap<(IdentifierKind, &str), Option<ContactId>> = HashMap::new();
+        for c in &self.customers {
+            let emails = c.emails.iter().map(|e| (IdentifierKind::Email, e.as_str()));
+            let phones = c
+                .phone_numbers
+                .iter()
+                .map(|p| (IdentifierKind::Phone, p.as_str()));
+            for key in emails.chain(phones) {
+                owners
+                    .entry(key)
+                    .and_modify(|o| *o = None)
+                    .or_insert(Some(c.primary));
+            }
+        }
+        let mut out: Vec<(IdentifierKind, &str, ContactId)> = owners
+            .into_iter()
+            .filter_map(|((kind, value), owner)| owner.map(|o| (kind, value, o)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 /// What `rebuild` did.
@@ -65,13 +95,26 @@ impl RebuildReport {
 /// ```
 #[must_use]
 pub fn derive(rows: &[Contact]) -> Derived {
+    derive_screened(rows, &|_, _| false)
+}
+
+/// [`derive`], where a value `blocked` names (a value on the tenant's blocked list) does not
+/// join rows: a blocked value is never matched, so two customers may both hold it (a split that
+/// blocked the values its two parts shared leaves them so). Links still join.
+#[must_use]
+pub fn derive_screened(
+    rows: &[Contact],
+    blocked: &dyn Fn(IdentifierKind, &str) -> bool,
+) -> Derived {
     let mut rows: Vec<&Contact> = rows.iter().collect();
     rows.sort_by_key(|c| c.id);
     rows.dedup_by_key(|c| c.id);
 
     let mut sets = DisjointSets::default();
-    let mut email_at: HashMap<&str, usize> = HashMap::new();
-    let mut phone_at: HashMap<&str, usize> = HashMap::new();
+    // each value's first row, and whether the value joins rows (`None`: not looked up yet)
+    let mut email_at: HashMap<&str, (usize, Option<bool>)> = HashMap::new();
+    let mut phone_at: HashMap<&str, (usize, Option<bool>)> = HashMap::new();
+
     let index: HashMap<ContactId, usize> =
         rows.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     // link targets that are not among the rows (deleted) get nodes of their own
@@ -85,13 +128,14 @@ pub fn derive(rows: &[Contact]) -> Derived {
             };
             sets.union(i, j);
         }
+        // a value is looked up in the list only when a second row carries it
         if let Some(e) = &c.email {
-            let j = *email_at.entry(e.as_str()).or_insert(i);
-            sets.union(i, j);
+            let first = first_row(&mut email_at, e.as_str(), i, IdentifierKind::Email, blocked);
+            sets.union(i, first);
         }
         if let Some(p) = &c.phone_number {
-            let j = *phone_at.entry(p.as_str()).or_insert(i);
-            sets.union(i, j);
+            let first = first_row(&mut phone_at, p.as_str(), i, IdentifierKind::Phone, blocked);
+            sets.union(i, first);
         }
     }
 
@@ -121,6 +165,22 @@ pub fn derive(rows: &[Contact]) -> Derived {
     relinks.sort_by_key(|(id, _)| *id);
     customers.sort_by_key(|c| c.primary);
     Derived { relinks, customers }
+}
+
+/// The row `value` joins row `i` to: its first row, or `i` itself when the value is blocked.
+fn first_row<'r>(
+    at: &mut HashMap<&'r str, (usize, Option<bool>)>,
+    value: &'r str,
+    i: usize,
+    kind: IdentifierKind,
+    blocked: &dyn Fn(IdentifierKind, &str) -> bool,
+) -> usize {
+    let (first, joins) = at.entry(value).or_insert((i, None));
+    if *first == i || *joins.get_or_insert_with(|| !blocked(kind, value)) {
+        *first
+    } else {
+        i
+    }
 }
 
 /// The record of one customer; `members` ascending by id, `primary` among them. Linear: each

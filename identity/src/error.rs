@@ -26,11 +26,13 @@ pub enum Field {
     Pattern,
     /// A contact id given as text ([`crate::ContactId::parse`]).
     ContactId,
+    /// The rows a split moves ([`crate::Identity::split`]).
+    ContactIds,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
-    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`).
+    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -44,6 +46,7 @@ impl Field {
             Field::Value => "value",
             Field::Pattern => "pattern",
             Field::ContactId => "contactId",
+            Field::ContactIds => "contactIds",
         }
     }
 }
@@ -61,6 +64,7 @@ impl fmt::Display for Field {
             Field::Value => "value",
             Field::Pattern => "pattern",
             Field::ContactId => "contact id",
+            Field::ContactIds => "contact ids",
         })
     }
 }

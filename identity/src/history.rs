@@ -70,6 +70,22 @@ pub enum Change {
         /// The entry.
         entry: BlockedValue,
     },
+    /// Rows of this customer were moved into a new customer by a split, which is kept apart
+    /// from this one. Wire type `split_off`.
+    SplitOff {
+        /// The new customer's primary.
+        into: ContactId,
+        /// The rows moved, ascending.
+        moved: Vec<ContactId>,
+    },
+    /// This customer was made by a split from the rows of another; its history starts here.
+    /// Wire type `split_from`.
+    SplitFrom {
+        /// The primary of the customer the rows came from (and stay apart from).
+        from: ContactId,
+        /// The rows moved, ascending.
+        moved: Vec<ContactId>,
+    },
 }
 
 impl Change {
@@ -83,6 +99,20 @@ impl Change {
             Change::Merged { .. } => "merged",
             Change::Blocked { .. } => "blocked",
             Change::Unblocked { .. } => "unblocked",
+            Change::SplitOff { .. } => "split_off",
+            Change::SplitFrom { .. } => "split_from",
+        }
+    }
+
+    /// `split_off`, `split_from`: the other customer of the split (the new one, the one split
+    /// from) and the rows moved.
+    #[must_use]
+    pub fn split(&self) -> Option<(ContactId, &[ContactId])> {
+        match self {
+            Change::SplitOff { into: other, moved } | Change::SplitFrom { from: other, moved } => {
+                Some((*other, moved))
+            }
+            _ => None,
         }
     }
 
@@ -115,7 +145,7 @@ impl Change {
                 phone_number,
                 ..
             } => Some((email.as_ref(), phone_number.as_ref())),
-            Change::Blocked { .. } | Change::Unblocked { .. } => None,
+            _ => None,
         }
     }
 
@@ -184,13 +214,23 @@ pub struct History {
 
 impl History {
     /// Every row the events bring into the customer, ascending: the rows created in it or in a
-    /// customer it absorbed (exactly its rows, when only this library wrote them).
+    /// customer it absorbed, or moved into it by a split, less those a split moved out (exactly
+    /// its rows, when only this library wrote them).
     #[must_use]
     pub fn rows(&self) -> BTreeSet<ContactId> {
-        self.events
-            .iter()
-            .filter_map(|e| e.change.contact())
-            .collect()
+        let mut rows = BTreeSet::new();
+        for e in &self.events {
+            match &e.change {
+                Change::SplitOff { moved, .. } => {
+                    for id in moved {
+                        rows.remove(id);
+                    }
+                }
+                Change::SplitFrom { moved, .. } => rows.extend(moved.iter().copied()),
+                change => rows.extend(change.contact()),
+            }
+        }
+        rows
     }
 }
 
@@ -202,7 +242,8 @@ pub(crate) struct Walk {
     asked: ContactId,
     customer: ContactId,
     fetched: HashMap<ContactId, Vec<HistoryEvent>>,
-    /// Each reached customer's events count before this `seq` (`i64::MAX`: all of them).
+    /// Each reached customer's events count before this `seq` (`i64::MAX`: all of them), from
+    /// the last split that made it ([`start_of`]).
     horizon: HashMap<ContactId, i64>,
     queue: Vec<ContactId>,
 }
@@ -247,7 +288,8 @@ impl Walk {
             let Some(events) = self.fetched.get(&c) else {
                 continue;
             };
-            for e in events.iter().filter(|e| e.seq < limit) {
+            let start = start_of(events, limit);
+            for e in events.iter().filter(|e| (start..limit).contains(&e.seq)) {
                 if let Change::Merged { absorbed, .. } = e.change {
                     let h = self.horizon.entry(absorbed).or_insert(i64::MIN);
                     if *h < e.seq {
@@ -268,7 +310,11 @@ impl Walk {
         let mut events: Vec<HistoryEvent> = Vec::new();
         for (c, limit) in &self.horizon {
             if let Some(list) = self.fetched.remove(c) {
-                events.extend(list.into_iter().filter(|e| e.seq < *limit));
+                let start = start_of(&list, *limit);
+                events.extend(
+                    list.into_iter()
+                        .filter(|e| (start..*limit).contains(&e.seq)),
+                );
             }
         }
         let (mut emails, mut phones) = (BTreeSet::new(), BTreeSet::new());
@@ -293,6 +339,17 @@ impl Walk {
             events,
         }
     }
+}
+
+/// Where a customer's events before `limit` start: at the last split that made it (the id may
+/// have led a customer before, which was absorbed, and then been split out again).
+fn start_of(events: &[HistoryEvent], limit: i64) -> i64 {
+    events
+        .iter()
+        .filter(|e| e.seq < limit && matches!(e.change, Change::SplitFrom { .. }))
+        .map(|e| e.seq)
+        .max()
+        .unwrap_or(i64::MIN)
 }
 
 impl Identity {
@@ -381,6 +438,55 @@ mod tests {
         let seqs: Vec<i64> = history.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
         assert_eq!(history.rows(), [id(1), id(2), id(3)].into());
+    }
+
+    #[test]
+    fn a_customer_made_by_a_split_starts_there() {
+        let id = ContactId::new;
+        // 2 led a customer, was absorbed by 1, then split out again with row 3
+        let split = |seq, customer, change| event(seq, customer, change);
+        let all = [
+            created(1, 1, 1),
+            created(2, 2, 2),
+            merged(3, 1, 2),
+            created(4, 1, 3),
+            split(
+                5,
+                1,
+                Change::SplitOff {
+                    into: id(2),
+                    moved: vec![id(2), id(3)],
+                },
+            ),
+            split(
+                6,
+                2,
+                Change::SplitFrom {
+                    from: id(1),
+                    moved: vec![id(2), id(3)],
+                },
+            ),
+        ];
+        let history_of = |customer: i64| {
+            let mut walk = Walk::new(id(customer), id(customer));
+            while let Some(batch) = walk.next() {
+                let events = all
+                    .iter()
+                    .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
+                    .cloned()
+                    .collect();
+                walk.absorb(&batch, events);
+            }
+            walk.finish(Vec::new())
+        };
+        let two = history_of(2);
+        let seqs: Vec<i64> = two.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [6], "its life before the merge is 1's history");
+        assert_eq!(two.rows(), [id(2), id(3)].into());
+        let one = history_of(1);
+        let seqs: Vec<i64> = one.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert_eq!(one.rows(), [id(1)].into());
     }
 
     #[test]

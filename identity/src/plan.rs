@@ -3,9 +3,10 @@
 
 use time::OffsetDateTime;
 
+use crate::blocked::{Ignored, IgnoredReason};
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 
 /// What a store read for a request: which customer holds the request's email, which holds its
@@ -161,6 +162,9 @@ pub struct Merge {
     pub relink: Vec<ContactId>,
     /// The record of the merged customer (its version is the kept one's until stored).
     pub merged: CustomerRecord,
+    /// The answer when the two customers are kept apart ([`crate::Identity::split`]): the
+    /// customer of the request's email as read, saying that the phone number was left out.
+    pub withheld: ConsolidatedContact,
 }
 
 /// The outcome of [`plan`].
@@ -208,6 +212,10 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
         }),
         (Some(a), Some(b)) if a != b => {
             let (a, b) = (matched.take(a), matched.take(b));
+            let withheld = a.answer().with_ignored(&[Ignored {
+                field: Field::PhoneNumber,
+                reason: IgnoredReason::KeptApart,
+            }]);
             let age = |c: &CustomerRecord| (c.created_at, c.primary);
             let (kept, absorbed) = if age(&a) <= age(&b) { (a, b) } else { (b, a) };
             let mut relink = absorbed.secondary_ids.to_vec();
@@ -219,6 +227,7 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
                 absorbed_version: absorbed.version,
                 relink,
                 merged: kept.merged_with(&absorbed),
+                withheld,
             })
         }
         (Some(owner), _) | (None, Some(owner)) => {

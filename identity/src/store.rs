@@ -22,6 +22,7 @@ use crate::history::History;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
+use crate::split::Split;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 
@@ -128,6 +129,23 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// [`ContactStore::lookup`].
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History>;
 
+    /// Moves the rows `contact_ids` of the customer that the tenant's visible row `customer`
+    /// belongs to into a new customer kept apart from it ([`crate::Identity::split`] says
+    /// what it does), with its records, its history events and, with `block_shared`, the
+    /// blocked entries of the values the parts share, in one transaction. Waits for the
+    /// tenant's writes in flight, as [`ContactStore::block`] does.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`], [`crate::Error::InvalidInput`], [`crate::Error::Conflict`]
+    /// as [`crate::Identity::split`] says; otherwise as [`ContactStore::identify`].
+    async fn split(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        contact_ids: &[ContactId],
+        block_shared: bool,
+    ) -> Result<Split>;
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -212,6 +230,18 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
         (**self).history(tenant, id).await
+    }
+
+    async fn split(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        contact_ids: &[ContactId],
+        block_shared: bool,
+    ) -> Result<Split> {
+        (**self)
+            .split(tenant, customer, contact_ids, block_shared)
+            .await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

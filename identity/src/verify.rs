@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::contact::{Contact, ContactId};
 use crate::customer::CustomerRecord;
-use crate::derive::derive;
+use crate::derive::{Derived, derive_screened};
 use crate::region::PhoneRegion;
 
 /// The kind of an identifier: which column of `contact` its value comes from.
@@ -259,6 +259,10 @@ pub(crate) fn stored_identifiers(rows: Vec<(String, String, i64)>) -> Vec<Stored
         .collect()
 }
 
+/// Which stored values are on the tenant's blocked list: they join no rows, and two customers
+/// may hold one (I3 reads "no unblocked value in two customers").
+pub(crate) type Blocked<'a> = &'a dyn Fn(IdentifierKind, &str) -> bool;
+
 /// Compares everything; `rows` are all visible rows, the others all stored derived records.
 pub(crate) fn verify(
     rows: &[Contact],
@@ -266,13 +270,14 @@ pub(crate) fn verify(
     identifiers: &[StoredIdentifier],
     pending: u64,
     region: Option<PhoneRegion>,
+    blocked: Blocked<'_>,
 ) -> VerifyReport {
-    let mut problems = invariants(rows);
+    let mut problems = invariants(rows, blocked);
     if let Some(region) = region {
         outside_region(rows, region, &mut problems);
     }
-    let expected = derive(rows).customers;
-    compare_records(&expected, records, &mut problems);
+    let expected = derive_screened(rows, blocked);
+    compare_records(&expected.customers, records, &mut problems);
     compare_identifiers(&expected, identifiers, &mut problems);
     if pending > 0 {
         problems.push(Problem::PendingChanges { count: pending });
@@ -300,8 +305,8 @@ fn outside_region(rows: &[Contact], region: PhoneRegion, problems: &mut Vec<Prob
     }
 }
 
-/// I1-I4 over the rows as stored.
-fn invariants(rows: &[Contact]) -> Vec<Problem> {
+/// I1-I4 over the rows as stored (a blocked value may be in two customers: I3 and I4 let it).
+fn invariants(rows: &[Contact], blocked: Blocked<'_>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let by_id: HashMap<ContactId, &Contact> = rows.iter().map(|c| (c.id, c)).collect();
     let mut oldest: BTreeMap<ContactId, &Contact> = BTreeMap::new();
@@ -332,7 +337,9 @@ fn invariants(rows: &[Contact]) -> Vec<Problem> {
         let mut adds_something = false;
         for key in values(c) {
             let list = owners.entry(key).or_default();
-            adds_something |= list.is_empty();
+            // a blocked value in two customers is new to each
+            adds_something |=
+                list.is_empty() || (!list.contains(&c.root()) && blocked(key.0, key.1));
             if !list.contains(&c.root()) {
                 list.push(c.root());
             }
@@ -342,7 +349,7 @@ fn invariants(rows: &[Contact]) -> Vec<Problem> {
         }
     }
     for ((kind, value), mut customers) in owners {
-        if customers.len() > 1 {
+        if customers.len() > 1 && !blocked(kind, value) {
             customers.sort_unstable();
             problems.push(Problem::SharedValue {
                 kind,
@@ -418,19 +425,15 @@ fn compare_records(
 }
 
 fn compare_identifiers(
-    expected: &[CustomerRecord],
+    expected: &Derived,
     stored: &[StoredIdentifier],
     problems: &mut Vec<Problem>,
 ) {
-    let mut want: BTreeMap<(IdentifierKind, &str), ContactId> = BTreeMap::new();
-    for c in expected {
-        for e in &c.emails {
-            want.insert((IdentifierKind::Email, e.as_str()), c.primary);
-        }
-        for p in &c.phone_numbers {
-            want.insert((IdentifierKind::Phone, p.as_str()), c.primary);
-        }
-    }
+    let want: BTreeMap<(IdentifierKind, &str), ContactId> = expected
+        .identifiers()
+        .into_iter()
+        .map(|(kind, value, owner)| ((kind, value), owner))
+        .collect();
     let have: BTreeMap<(IdentifierKind, &str), ContactId> = stored
         .iter()
         .map(|(kind, value, customer)| ((*kind, value.as_str()), *customer))
@@ -482,8 +485,15 @@ mod tests {
             row(1, Some("a@x.io"), Some("1"), None),
             row(2, Some("b@x.io"), Some("1"), Some(1)),
         ];
-        let records = derive(&rows).customers;
-        let report = verify(&rows, &records, &stored_identifiers(&records), 0, None);
+        let records = crate::derive::derive(&rows).customers;
+        let report = verify(
+            &rows,
+            &records,
+            &stored_identifiers(&records),
+            0,
+            None,
+            &|_, _| false,
+        );
         assert!(report.is_clean(), "{report}");
         assert_eq!((report.rows, report.customers), (2, 1));
     }
@@ -496,12 +506,12 @@ mod tests {
             row(3, Some("c@x.io"), None, Some(2)), // I2: links to a secondary
             row(4, Some("a@x.io"), Some("1"), None), // I3 and I4
         ];
-        let good = derive(&rows).customers;
+        let good = crate::derive::derive(&rows).customers;
         let mut records = good.clone();
         records[0].secondary_ids = records[0].secondary_ids.from_index(1);
         let mut identifiers = stored_identifiers(&good);
         identifiers.retain(|(_, v, _)| v != "c@x.io");
-        let report = verify(&rows, &records, &identifiers, 2, None);
+        let report = verify(&rows, &records, &identifiers, 2, None, &|_, _| false);
         let codes: std::collections::BTreeSet<&str> =
             report.problems.iter().map(Problem::code).collect();
         assert_eq!(
@@ -535,7 +545,7 @@ mod tests {
             row(2, Some("b@x.io"), None, Some(1)),
         ];
         rows[1].created_at = OffsetDateTime::UNIX_EPOCH;
-        let report = verify(&rows, &[], &[], 0, None);
+        let report = verify(&rows, &[], &[], 0, None, &|_, _| false);
         assert!(report.problems.contains(&Problem::PrimaryNotOldest {
             customer: ContactId::new(1),
             oldest: ContactId::new(2)

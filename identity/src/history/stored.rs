@@ -48,7 +48,8 @@ impl StoredEvent {
                 (false, IdentifierKind::Phone) => phone = owned(entry.text()),
             }
         }
-        let merged = change.merged();
+        // the other customer and the rows: of a merge (absorbed, relinked), of a split
+        let merged = change.merged().or(change.split());
         let ids = |relinked: &[ContactId]| {
             let ids: Vec<String> = relinked.iter().map(|id| id.get().to_string()).collect();
             ids.join(",")
@@ -112,6 +113,14 @@ impl StoredEvent {
                 relinked: ids(&self.contacts)?,
                 email,
                 phone_number,
+            },
+            "split_off" => Change::SplitOff {
+                into: contact.ok_or_else(|| corrupt("names no new customer"))?,
+                moved: ids(&self.contacts)?,
+            },
+            "split_from" => Change::SplitFrom {
+                from: contact.ok_or_else(|| corrupt("names no customer split from"))?,
+                moved: ids(&self.contacts)?,
             },
             "blocked" => Change::Blocked { entry: entry()? },
             "unblocked" => Change::Unblocked { entry: entry()? },

@@ -25,6 +25,10 @@ struct WireEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     relinked_ids: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    other_customer_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    moved_ids: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     phone_number: Option<Option<&'a str>>,
@@ -47,6 +51,10 @@ impl Serialize for HistoryEvent {
             relinked_ids: change
                 .merged()
                 .map(|(_, relinked)| relinked.iter().map(|id| id.get()).collect()),
+            other_customer_id: change.split().map(|(other, _)| other.get()),
+            moved_ids: change
+                .split()
+                .map(|(_, moved)| moved.iter().map(|id| id.get()).collect()),
             // present (as null when absent) whenever the event has values
             email: values.map(|(e, _)| e.map(Email::as_str)),
             phone_number: values.map(|(_, p)| p.map(Phone::as_str)),

@@ -10,18 +10,20 @@ use time::OffsetDateTime;
 use crate::blocked::{BlockList, BlockedValue};
 use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
-use crate::derive::{RebuildReport, derive};
+use crate::derive::{RebuildReport, derive_screened};
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
 use crate::plan::{Matched, Plan, plan};
 use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
+use crate::split::{Split, check_unblock};
 use crate::store::{ContactStore, Frontier, Localized, TenantState};
 use crate::tenant::TenantId;
 use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 
 mod events;
+mod split;
 
 /// An in-process store. Every call runs under one mutex, so it is trivially serializable.
 /// Nothing survives the process. Tenants share the rows (ids are dense across them) and each has
@@ -55,6 +57,8 @@ struct State {
     blocked: HashMap<TenantId, Arc<BlockList>>,
     /// Every tenant's history.
     events: events::EventLog,
+    /// Each tenant's pairs of rows whose customers a split keeps apart.
+    apart: HashMap<TenantId, Vec<(ContactId, ContactId)>>,
     versions: i64,
     closed: bool,
 }
@@ -305,9 +309,19 @@ impl State {
                 };
                 self.events.record(tenant, Some(kept), change, now);
                 let m = &merge.merged;
-                // O(n + m), as a merge may be
-                let (emails, phones) = (m.emails.clone(), m.phone_numbers.clone());
-                self.name(tenant, kept, &emails, &phones);
+                // the absorbed customer's identifiers name the kept one (a value no identifier
+                // names, blocked and held by several customers, stays so); O(n + m), as a
+                // merge may be
+                let keys = m.emails.iter().map(email_key);
+                let keys: Vec<Key> = keys.chain(m.phone_numbers.iter().map(phone_key)).collect();
+                let graph = self.graph(tenant);
+                for key in keys {
+                    if let Some(owner) = graph.identifiers.get_mut(&key)
+                        && *owner == merge.absorbed
+                    {
+                        *owner = kept;
+                    }
+                }
                 self.store(tenant, merge.merged)
             }
         }
@@ -360,7 +374,8 @@ impl State {
         rows: &[Contact],
         stale: impl Fn(ContactId) -> bool,
     ) -> RebuildReport {
-        let derived = derive(rows);
+        let blocked = self.tenant_state(tenant).blocked;
+        let derived = derive_screened(rows, &|kind, value| blocked.blocks(kind, value));
         let report = RebuildReport::of(&derived);
         let now = self.now();
         for (id, link) in &derived.relinks {
@@ -381,9 +396,13 @@ impl State {
         graph
             .identifiers
             .retain(|key, owner| !stale(*owner) && !values.contains(key));
+        let named: Vec<(Key, ContactId)> = derived
+            .identifiers()
+            .into_iter()
+            .map(|(kind, value, owner)| ((kind, value.to_owned()), owner))
+            .collect();
+        self.graph(tenant).identifiers.extend(named);
         for record in derived.customers {
-            let (emails, phones) = (record.emails.clone(), record.phone_numbers.clone());
-            self.name(tenant, record.primary, &emails, &phones);
             self.store(tenant, record);
         }
         report
@@ -416,6 +435,9 @@ impl State {
             return Ok(false);
         };
         let list = BlockList::new(current.blocked.version + 1, entries)?;
+        if !add {
+            check_unblock(&self.held_by_several(tenant), &entry, &list)?;
+        }
         self.blocked.insert(tenant.clone(), Arc::new(list));
         let change = if add {
             Change::Blocked { entry }
@@ -451,7 +473,10 @@ impl ContactStore for MemoryStore {
         let mut state = self.lock()?;
         let local = Localized::new(request, &state.tenant_state(tenant))?;
         let matched = state.matched(tenant, &local.request)?;
-        let answer = state.apply(tenant, &local.request, plan(&local.request, matched));
+        let answer = match plan(&local.request, matched) {
+            Plan::Merge(m) if state.kept_apart(tenant, m.merged.primary, m.absorbed) => m.withheld,
+            plan => state.apply(tenant, &local.request, plan),
+        };
         Ok(answer.with_ignored(&local.ignored))
     }
 
@@ -462,7 +487,12 @@ impl ContactStore for MemoryStore {
     ) -> Result<Option<ConsolidatedContact>> {
         let state = self.lock()?;
         let local = Localized::new(request, &state.tenant_state(tenant))?;
-        let answer = plan(&local.request, state.matched(tenant, &local.request)?).preview();
+        let answer = match plan(&local.request, state.matched(tenant, &local.request)?) {
+            Plan::Merge(m) if state.kept_apart(tenant, m.merged.primary, m.absorbed) => {
+                Some(m.withheld)
+            }
+            plan => plan.preview(),
+        };
         Ok(answer.map(|a| a.with_ignored(&local.ignored)))
     }
 
@@ -523,6 +553,17 @@ impl ContactStore for MemoryStore {
         Ok(walk.finish(state.events.of(tenant, &[None])))
     }
 
+    async fn split(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        contact_ids: &[ContactId],
+        block_shared: bool,
+    ) -> Result<Split> {
+        self.lock()?
+            .split(tenant, customer, contact_ids, block_shared)
+    }
+
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         let state = self.lock()?;
         Ok(state.visible(tenant).cloned().collect())
@@ -539,7 +580,9 @@ impl ContactStore for MemoryStore {
             None => (Vec::new(), Vec::new()),
         };
         let region = state.regions.get(tenant).copied();
-        Ok(verify(&rows, &records, &identifiers, 0, region))
+        let blocked = state.tenant_state(tenant).blocked;
+        let blocked = |kind, value: &str| blocked.blocks(kind, value);
+        Ok(verify(&rows, &records, &identifiers, 0, region, &blocked))
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {

@@ -31,6 +31,7 @@ mod events;
 mod graph;
 mod records;
 mod settings;
+mod split;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -45,10 +46,11 @@ use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::plan::plan;
+use crate::plan::{Plan, plan};
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
+use crate::split::Split;
 use crate::store::record_cache::RecordCache;
 use crate::store::{
     ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
@@ -268,7 +270,17 @@ impl PgStore {
         let entry = entry.clone().in_region(region);
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
-            match settings::change_blocked(&self.pool, tenant, &entry, add).await {
+            let outcome: Outcome<bool> = async {
+                let mut tx = self.pool.begin().await?;
+                if !add {
+                    split::check_unblock_locked(&mut tx, tenant, &entry).await?;
+                }
+                let changed = settings::change_blocked(&mut *tx, tenant, &entry, add).await?;
+                tx.commit().await?;
+                Ok(changed)
+            }
+            .await;
+            match outcome {
                 Ok(changed) => {
                     self.hints.forget(tenant);
                     return Ok(changed);
@@ -474,7 +486,16 @@ impl ContactStore for PgStore {
             });
             preview_from_rows(&local.request, &closure.rows)?
         } else {
-            plan(&local.request, read.matched).preview()
+            match plan(&local.request, read.matched) {
+                Plan::Merge(m) => {
+                    let (x, y) = (m.merged.primary, m.absorbed);
+                    let apart = reading!(self, "reading customers", |conn| {
+                        split::kept_apart(conn, tenant, x, y).await?
+                    });
+                    Some(if apart { m.withheld } else { m.merged.answer() })
+                }
+                plan => plan.preview(),
+            }
         };
         Ok(answer.map(|a| a.with_ignored(&local.ignored)))
     }
@@ -524,6 +545,35 @@ impl ContactStore for PgStore {
         .await?))
     }
 
+    async fn split(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        contact_ids: &[ContactId],
+        block_shared: bool,
+    ) -> Result<Split> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            let outcome: Outcome<Split> = async {
+                let mut tx = self.pool.begin().await?;
+                let split =
+                    split::split(&mut tx, tenant, customer, contact_ids, block_shared).await?;
+                tx.commit().await?;
+                Ok(split)
+            }
+            .await;
+            match outcome {
+                Ok(split) => {
+                    if !split.blocked.is_empty() {
+                        self.hints.forget(tenant);
+                    }
+                    return Ok(split);
+                }
+                Err(failure) => broken.retry_or_fail("splitting a customer", failure)?,
+            }
+        }
+    }
+
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         Ok(reading!(self, "reading contacts", |conn| graph::all_rows(
             conn, tenant
@@ -532,12 +582,20 @@ impl ContactStore for PgStore {
     }
 
     async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
-        let ((rows, records, identifiers, pending), region) =
+        let ((rows, records, identifiers, pending), state) =
             reading!(self, "reading the identity graph", |conn| {
                 let graph = graph::everything(&mut *conn, tenant).await?;
-                (graph, settings::phone_region(&mut *conn, tenant).await?)
+                (graph, settings::state(&mut *conn, tenant).await?)
             });
-        Ok(verify(&rows, &records, &identifiers, pending, region))
+        let blocked = |kind, value: &str| state.blocked.blocks(kind, value);
+        Ok(verify(
+            &rows,
+            &records,
+            &identifiers,
+            pending,
+            state.region,
+            &blocked,
+        ))
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {

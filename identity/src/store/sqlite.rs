@@ -12,6 +12,7 @@
 mod events;
 mod records;
 mod settings;
+mod split;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,6 +33,7 @@ use crate::plan::{Plan, plan};
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
+use crate::split::Split;
 use crate::store::{
     ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
     migrate_error, preview_from_rows,
@@ -340,7 +342,15 @@ impl ContactStore for SqliteStore {
             let closure = records::closure(&mut conn, tenant, frontier).await?;
             preview_from_rows(&local.request, &closure.rows)?
         } else {
-            plan(&local.request, read.matched).preview()
+            match plan(&local.request, read.matched) {
+                Plan::Merge(m)
+                    if split::kept_apart(&mut conn, tenant, m.merged.primary, m.absorbed)
+                        .await? =>
+                {
+                    Some(m.withheld)
+                }
+                plan => plan.preview(),
+            }
         };
         Ok(answer.map(|a| a.with_ignored(&local.ignored)))
     }
@@ -392,6 +402,32 @@ impl ContactStore for SqliteStore {
         events::history(&mut conn, tenant, id).await
     }
 
+    async fn split(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        contact_ids: &[ContactId],
+        block_shared: bool,
+    ) -> Result<Split> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
+                let split =
+                    split::split(&mut write.tx, tenant, customer, contact_ids, block_shared)
+                        .await?;
+                if write.commit().await? {
+                    if !split.blocked.is_empty() {
+                        self.hints.forget(tenant);
+                    }
+                    return Ok(split);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         let mut conn = self.read_snapshot().await?;
         records::all_rows(&mut conn, tenant).await
@@ -401,8 +437,16 @@ impl ContactStore for SqliteStore {
         let mut conn = self.read_snapshot().await?;
         let (rows, customers, identifiers, pending) =
             records::everything(&mut conn, tenant).await?;
-        let region = settings::phone_region(&mut *conn, tenant).await?;
-        Ok(verify(&rows, &customers, &identifiers, pending, region))
+        let state = settings::state(&mut *conn, tenant).await?;
+        let blocked = |kind, value: &str| state.blocked.blocks(kind, value);
+        Ok(verify(
+            &rows,
+            &customers,
+            &identifiers,
+            pending,
+            state.region,
+            &blocked,
+        ))
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {

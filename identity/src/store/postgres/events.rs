@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 
 use crate::contact::ContactId;
 use crate::error::{Error, Result};
-use crate::history::{History, HistoryEvent, StoredEvent, Walk};
+use crate::history::{Change, History, HistoryEvent, StoredEvent, Walk};
 use crate::tenant::TenantId;
 
 use super::graph::Outcome;
@@ -23,6 +23,35 @@ const OF_TENANT: &str = "\
 SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
        array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at
 FROM identity_event WHERE tenant_id = $1 AND customer_id IS NULL ORDER BY id";
+
+const INSERT: &str = "\
+INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, contact_ids, email, phone,
+    pattern, via)
+VALUES ($1, $2, $3, $4, string_to_array($5, ',')::bigint[], $6, $7, $8, $9)";
+
+/// Appends `change` of `customer` in the caller's transaction (the write functions record
+/// identify's events themselves; this is for the changes made from Rust, such as a split).
+pub(crate) async fn record(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    customer: Option<ContactId>,
+    change: &Change,
+) -> Outcome<()> {
+    let e = StoredEvent::of(customer, change, time::OffsetDateTime::now_utc());
+    sqlx::query(INSERT)
+        .bind(tenant.as_str())
+        .bind(e.customer)
+        .bind(&e.kind)
+        .bind(e.contact)
+        .bind(&e.contacts)
+        .bind(&e.email)
+        .bind(&e.phone)
+        .bind(&e.pattern)
+        .bind(&e.via)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
 
 /// The history of the customer that visible row `id` belongs to, read on `conn` (a snapshot).
 pub(crate) async fn history(

@@ -9,7 +9,7 @@ use sqlx::{Executor, PgConnection, Postgres, Row};
 
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
-use crate::derive::{Derived, derive};
+use crate::derive::{Derived, derive_screened};
 use crate::error::Error;
 use crate::plan::{AddRow, Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -50,7 +50,7 @@ WHERE tenant_id = $3
   AND ((kind = 'email' AND value = ANY($1)) OR (kind = 'phone' AND value = ANY($2)))";
 
 /// A tenant's repair and rebuild take its lock alone; every write of the tenant takes it shared.
-const LOCK_GRAPH: &str = "\
+pub(crate) const LOCK_GRAPH: &str = "\
 SELECT pg_advisory_xact_lock(hashtextextended('identity:graph:' || $1, 0)),
        set_config('identity.internal', 'on', true)";
 
@@ -202,6 +202,10 @@ pub(crate) enum Written {
     Settings,
 }
 
+/// What the merge function answers when a split keeps the two customers apart (and the plan
+/// is current): nothing written, the plan's withheld answer stands.
+const KEPT_APART: i64 = -4;
+
 fn status(code: i64) -> Option<Written> {
     match code {
         -1 => Some(Written::Stale),
@@ -271,6 +275,9 @@ where
                 .bind(request.phone_number().map(Phone::as_str))
                 .fetch_one(executor)
                 .await?;
+            if code == KEPT_APART {
+                return Ok(Written::Done(merge.withheld));
+            }
             if let Some(outcome) = status(code) {
                 return Ok(outcome);
             }
@@ -427,7 +434,7 @@ pub(crate) async fn repair(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<
         return rebuild_locked(tx, tenant).await.map(Some);
     };
     let closure = closure(tx, tenant, frontier).await?;
-    let derived = derive(&closure.rows);
+    let derived = screened(tx, tenant, &closure.rows).await?;
     sqlx::query("DELETE FROM identity_customer WHERE tenant_id = $2 AND primary_id = ANY($1)")
         .bind(&closure.ids)
         .bind(tenant.as_str())
@@ -465,7 +472,7 @@ pub(crate) async fn rebuild(tx: &mut PgConnection, tenant: &TenantId) -> Outcome
 
 async fn rebuild_locked(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Derived> {
     let rows = all_rows(&mut *tx, tenant).await?;
-    let derived = derive(&rows);
+    let derived = screened(tx, tenant, &rows).await?;
     for delete in [
         "DELETE FROM identity_identifier WHERE tenant_id = $1",
         "DELETE FROM identity_customer WHERE tenant_id = $1",
@@ -485,10 +492,45 @@ async fn rebuild_locked(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Der
     Ok(derived)
 }
 
+/// The customers `rows` define, under the tenant's blocked list.
+async fn screened(tx: &mut PgConnection, tenant: &TenantId, rows: &[Contact]) -> Outcome<Derived> {
+    let blocked = super::settings::state(&mut *tx, tenant).await?.blocked;
+    Ok(derive_screened(rows, &|kind, value| {
+        blocked.blocks(kind, value)
+    }))
+}
+
 /// Writes a derivation: relinks, then records and identifiers, in batches.
 async fn write_derived(tx: &mut PgConnection, tenant: &TenantId, derived: &Derived) -> Outcome<()> {
-    const BATCH: usize = 5_000;
-    for batch in derived.relinks.chunks(BATCH) {
+    relink_rows(tx, tenant, &derived.relinks).await?;
+    for batch in derived.customers.chunks(BATCH) {
+        insert_records(tx, tenant, batch).await?;
+    }
+    for batch in derived.identifiers().chunks(BATCH) {
+        let kinds: Vec<&str> = batch.iter().map(|(kind, ..)| kind.as_str()).collect();
+        let values: Vec<&str> = batch.iter().map(|(_, value, _)| *value).collect();
+        let owners: Vec<i64> = batch.iter().map(|(.., owner)| owner.get()).collect();
+        sqlx::query(INSERT_IDENTIFIERS)
+            .bind(kinds)
+            .bind(values)
+            .bind(owners)
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Rows per statement of a derivation's writes.
+const BATCH: usize = 5_000;
+
+/// Sets the links of rows (no event: the caller records what the change means).
+pub(crate) async fn relink_rows(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    relinks: &[(ContactId, crate::contact::Link)],
+) -> Outcome<()> {
+    for batch in relinks.chunks(BATCH) {
         let ids: Vec<i64> = batch.iter().map(|(id, _)| id.get()).collect();
         let links: Vec<Option<i64>> = batch
             .iter()
@@ -501,56 +543,41 @@ async fn write_derived(tx: &mut PgConnection, tenant: &TenantId, derived: &Deriv
             .execute(&mut *tx)
             .await?;
     }
-    for batch in derived.customers.chunks(BATCH) {
-        let texts: Vec<RecordText> = batch.iter().map(RecordText::of).collect();
-        let column = |f: fn(&RecordText) -> &str| texts.iter().map(f).collect::<Vec<&str>>();
-        sqlx::query(INSERT_RECORDS)
-            .bind(batch.iter().map(|c| c.primary.get()).collect::<Vec<_>>())
-            .bind(batch.iter().map(|c| c.created_at).collect::<Vec<_>>())
-            .bind(batch.iter().map(|c| c.last_row_at).collect::<Vec<_>>())
-            .bind(column(|t| &t.emails))
-            .bind(column(|t| &t.email_rows))
-            .bind(column(|t| &t.phones))
-            .bind(column(|t| &t.phone_rows))
-            .bind(
-                batch
-                    .iter()
-                    .map(|c| c.primary_has_email)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                batch
-                    .iter()
-                    .map(|c| c.primary_has_phone)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(column(|t| &t.secondary_ids))
-            .bind(tenant.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let mut kinds = Vec::new();
-        let mut values = Vec::new();
-        let mut owners = Vec::new();
-        for c in batch {
-            for e in &c.emails {
-                kinds.push("email");
-                values.push(e.as_str());
-                owners.push(c.primary.get());
-            }
-            for p in &c.phone_numbers {
-                kinds.push("phone");
-                values.push(p.as_str());
-                owners.push(c.primary.get());
-            }
-        }
-        sqlx::query(INSERT_IDENTIFIERS)
-            .bind(kinds)
-            .bind(values)
-            .bind(owners)
-            .bind(tenant.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
+    Ok(())
+}
+
+/// Inserts customer records (new versions; every list in the base).
+pub(crate) async fn insert_records(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    batch: &[CustomerRecord],
+) -> Outcome<()> {
+    let texts: Vec<RecordText> = batch.iter().map(RecordText::of).collect();
+    let column = |f: fn(&RecordText) -> &str| texts.iter().map(f).collect::<Vec<&str>>();
+    sqlx::query(INSERT_RECORDS)
+        .bind(batch.iter().map(|c| c.primary.get()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|c| c.created_at).collect::<Vec<_>>())
+        .bind(batch.iter().map(|c| c.last_row_at).collect::<Vec<_>>())
+        .bind(column(|t| &t.emails))
+        .bind(column(|t| &t.email_rows))
+        .bind(column(|t| &t.phones))
+        .bind(column(|t| &t.phone_rows))
+        .bind(
+            batch
+                .iter()
+                .map(|c| c.primary_has_email)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            batch
+                .iter()
+                .map(|c| c.primary_has_phone)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|t| &t.secondary_ids))
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

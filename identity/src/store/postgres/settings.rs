@@ -60,22 +60,6 @@ where
 
 use super::graph::Outcome;
 
-/// The tenant's phone region as stored.
-pub(crate) async fn phone_region<'e, E>(
-    executor: E,
-    tenant: &TenantId,
-) -> Outcome<Option<PhoneRegion>>
-where
-    E: Executor<'e, Database = Postgres>,
-{
-    let code: Option<Option<String>> =
-        sqlx::query_scalar("SELECT phone_region FROM identity_tenant WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(executor)
-            .await?;
-    Ok(stored_region(code.flatten().as_deref())?)
-}
-
 /// Sets the tenant's region (one statement, its own transaction); refused, with nothing
 /// changed, when it would change and the tenant has rows.
 pub(crate) async fn set_phone_region<'e, E>(

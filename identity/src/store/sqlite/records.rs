@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
-use crate::derive::{Derived, derive};
+use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Result};
 use crate::history::{Change, kinds, via_text};
 use crate::plan::{Matched, Plan};
@@ -194,13 +194,13 @@ fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
 }
 
 /// The identifiers to create for a record: all of its values, or only some.
-enum NewValues {
+pub(super) enum NewValues {
     All,
     Some(Option<Email>, Option<Phone>),
 }
 
 /// Writes a record (a new version) and the identifiers of its new values.
-async fn store(
+pub(super) async fn store(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     mut record: CustomerRecord,
@@ -276,7 +276,7 @@ async fn insert_contact(
         .map_err(|e| Error::store("writing contacts", e))
 }
 
-async fn relink(
+pub(super) async fn relink(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     ids: &[ContactId],
@@ -348,6 +348,9 @@ pub(crate) async fn apply(
             store(tx, tenant, add.into_record(id, at), new).await
         }
         Plan::Merge(merge) => {
+            if super::split::kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
+                return Ok(merge.withheld);
+            }
             relink(
                 tx,
                 tenant,
@@ -471,7 +474,7 @@ pub(crate) async fn repair(
         return rebuild(tx, tenant).await.map(Some);
     };
     let closure = closure(tx, tenant, frontier).await?;
-    let derived = derive(&closure.rows);
+    let derived = screened(tx, tenant, &closure.rows).await?;
     let write = async {
         sqlx::query(
             "DELETE FROM identity_customer
@@ -509,7 +512,7 @@ pub(crate) async fn repair(
 /// Recomputes every derived record of `tenant`, inside the caller's write transaction.
 pub(crate) async fn rebuild(tx: &mut SqliteConnection, tenant: &TenantId) -> Result<Derived> {
     let rows = all_rows(tx, tenant).await?;
-    let derived = derive(&rows);
+    let derived = screened(tx, tenant, &rows).await?;
     for delete in [
         "DELETE FROM identity_customer WHERE tenant_id = ?1",
         "DELETE FROM identity_identifier WHERE tenant_id = ?1",
@@ -525,7 +528,19 @@ pub(crate) async fn rebuild(tx: &mut SqliteConnection, tenant: &TenantId) -> Res
     Ok(derived)
 }
 
-/// Writes a derivation's relinks and records.
+/// The customers `rows` define, under the tenant's blocked list.
+async fn screened(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    rows: &[Contact],
+) -> Result<Derived> {
+    let blocked = super::settings::state(&mut *tx, tenant).await?.blocked;
+    Ok(derive_screened(rows, &|kind, value| {
+        blocked.blocks(kind, value)
+    }))
+}
+
+/// Writes a derivation's relinks, records and identifiers.
 async fn write_derived(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
@@ -536,7 +551,17 @@ async fn write_derived(
         relink(tx, tenant, &[*id], *link, now).await?;
     }
     for record in &derived.customers {
-        store(tx, tenant, record.clone(), NewValues::All).await?;
+        store(tx, tenant, record.clone(), NewValues::Some(None, None)).await?;
+    }
+    for (kind, value, owner) in derived.identifiers() {
+        sqlx::query(INSERT_IDENTIFIER)
+            .bind(kind.as_str())
+            .bind(value)
+            .bind(owner.get())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| Error::store("writing a customer record", e))?;
     }
     Ok(())
 }

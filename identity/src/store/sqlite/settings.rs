@@ -8,6 +8,7 @@ use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
 use crate::history::Change;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
+use crate::split::check_unblock;
 use crate::store::TenantState;
 use crate::tenant::TenantId;
 
@@ -62,8 +63,13 @@ pub(crate) async fn change_blocked(
 ) -> Result<bool> {
     let current = state(&mut *tx, tenant).await?;
     let entry = entry.clone().in_region(current.region);
-    if current.blocked.changed(&entry, add).is_none() {
+    let Some(entries) = current.blocked.changed(&entry, add) else {
         return Ok(false);
+    };
+    if !add {
+        let after = BlockList::new(current.blocked.version + 1, entries)?;
+        let shared = super::split::held_by_several(&mut *tx, tenant, &entry).await?;
+        check_unblock(&shared, &entry, &after)?;
     }
     let failed = |e| Error::store("changing the blocked list", e);
     let now = OffsetDateTime::now_utc();
