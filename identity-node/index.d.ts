@@ -68,6 +68,16 @@ export declare class Identity {
    */
   history(contactId: number | bigint): Promise<History>
   /**
+   * Undoes a wrong merge: moves the rows `contactIds` of the customer that contact
+   * `customer` belongs to into a new customer led by the oldest of them, kept apart from it
+   * from then on (a request carrying values of both is answered by the email's customer,
+   * the phone number ignored as `kept_apart`). Rejects with `CONFLICT` listing the values
+   * the two parts share, unless `{ blockShared: true }` blocks them as part of the split;
+   * `INVALID_INPUT` (`field: 'contactIds'`) for an empty list, a row of another customer or
+   * every row; `NOT_FOUND` for an unknown `customer`.
+   */
+  split(customer: number | bigint, contactIds: Array<number | bigint>, options?: { blockShared?: boolean }): Promise<Split>
+  /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
    */
@@ -150,9 +160,9 @@ export interface History {
 export interface HistoryEvent {
   /**
    * `'existing'` (the row was there when history began), `'created'`, `'merged'`,
-   * `'blocked'` or `'unblocked'`.
+   * `'blocked'`, `'unblocked'`, `'split_off'` or `'split_from'`.
    */
-  type: 'existing' | 'created' | 'merged' | 'blocked' | 'unblocked'
+  type: 'existing' | 'created' | 'merged' | 'blocked' | 'unblocked' | 'split_off' | 'split_from'
   /** When it was recorded, as an RFC 3339 string in UTC (`new Date(at)` reads it). */
   at: string
   /**
@@ -166,6 +176,10 @@ export interface HistoryEvent {
   absorbedId?: number
   /** `merged`: the rows relinked to the kept primary. */
   relinkedIds?: Array<number>
+  /** `split_off`: the new customer's primary; `split_from`: the primary of the customer split. */
+  otherCustomerId?: number
+  /** `split_off`, `split_from`: the rows moved to the new customer. */
+  movedIds?: Array<number>
   /** `existing`, `created`: the row's email; `merged`: the request's. */
   email?: string | null
   /** `existing`, `created`: the row's phone number; `merged`: the request's. */
@@ -227,6 +241,19 @@ export interface RebuildReport {
   customers: number
   /** Ids of the rows whose link was repaired (they broke the model). */
   relinked: Array<number>
+}
+
+/** What `split()` did. */
+export interface Split {
+  /** The customer that keeps its primary, with the rows that stay. */
+  customer: Contact
+  /** The new customer: the rows moved, led by the oldest of them. */
+  newCustomer: Contact
+  /**
+   * The entries this split added to the blocked list (the values the parts shared, with
+   * `blockShared`).
+   */
+  blocked: Array<BlockedEntry>
 }
 
 /** A tenant's settings, as `settings()` and `setPhoneRegion()` resolve them. */

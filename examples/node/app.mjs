@@ -1,7 +1,7 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
 // tenant's phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-// GET /admin/contacts/:id/history (why a contact's rows are one customer), through
-// identity-reconciliation.
+// GET /admin/contacts/:id/history (why a contact's rows are one customer) and
+// POST /admin/customers/:id/split (undo a wrong merge), through identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
@@ -106,6 +106,22 @@ export async function createApp(databaseUrl) {
     const id = /^\d+$/.test(req.params.id) ? BigInt(req.params.id) : req.params.id
     try {
       res.json(await scoped(req).history(id))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.post('/admin/customers/:id/split', async (req, res) => {
+    const body = json(req, res)
+    if (body === undefined) return
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      const message = 'invalid request: body must be a JSON object like {"contactIds": [2]}'
+      return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+    }
+    const id = /^\d+$/.test(req.params.id) ? BigInt(req.params.id) : req.params.id
+    try {
+      // the binding checks contactIds and blockShared and names the field at fault
+      res.json(await scoped(req).split(id, body.contactIds, { blockShared: body.blockShared }))
     } catch (e) {
       fail(res, e)
     }

@@ -29,7 +29,7 @@ async function blockedStep(base, headers, step, at) {
   const response = await fetch(`${base}/admin/blocked`, { method, body: JSON.stringify(entry), headers })
   const body = await response.json()
   if (step.error) {
-    assert.equal(response.status, 400, at)
+    assert.equal(response.status, STATUS[step.error.code], at)
     assert.equal(body.error.code, step.error.code, at)
     assert.equal(body.error.field, step.error.field, at)
     assert.deepEqual(await list(), before, `${at}: a refused change changed the list`)
@@ -37,6 +37,25 @@ async function blockedStep(base, headers, step, at) {
     assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
     assert.equal(body.changed, step.result, at)
   }
+}
+
+const STATUS = { invalid_input: 400, not_found: 404, conflict: 409 }
+
+// a split step through /admin/customers/:id/split: the answer, or the error
+async function splitStep(base, headers, step, at) {
+  const { customer, contactIds, blockShared } = step.split
+  const response = await fetch(`${base}/admin/customers/${customer}/split`, {
+    method: 'POST', body: JSON.stringify({ contactIds, blockShared }), headers,
+  })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  assert.deepEqual(body, step.result, at)
 }
 
 // a history step through /admin/contacts/:id/history: events without their times, or 404
@@ -83,6 +102,10 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
           await historyStep(base, headers, step, `${file} ${i}`)
           continue
         }
+        if (step.split) {
+          await splitStep(base, headers, step, `${file} ${i}`)
+          continue
+        }
         const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
         const body = await response.json()
         if (step.error) {
@@ -114,6 +137,13 @@ test('malformed JSON and oversized bodies get JSON errors', async () => {
       const response = await fetch(`${base}/admin/contacts/${bad}/history`)
       assert.equal(response.status, 400, bad)
       assert.equal((await response.json()).error.field, 'contactId', bad)
+      const split = await fetch(`${base}/admin/customers/${bad}/split`, { method: 'POST', body: '{"contactIds":[2]}' })
+      assert.equal((await split.json()).error.field, 'contactId', bad)
+    }
+    for (const body of ['{"contactIds":"2"}', '{"contactIds":[0]}', '{}']) {
+      const response = await fetch(`${base}/admin/customers/1/split`, { method: 'POST', body })
+      assert.equal(response.status, 400, body)
+      assert.equal((await response.json()).error.field, 'contactIds', body)
     }
   } finally {
     await close()

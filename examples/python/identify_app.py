@@ -1,6 +1,7 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-GET /admin/contacts/{id}/history (why a contact's rows are one customer), through AsyncIdentity.
+GET /admin/contacts/{id}/history (why a contact's rows are one customer) and
+POST /admin/customers/{id}/split (undo a wrong merge), through AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -39,6 +40,7 @@ WIRE_FIELD = {
     "value": "value",
     "pattern": "pattern",
     "contact_id": "contactId",
+    "contact_ids": "contactIds",
 }
 
 
@@ -126,6 +128,8 @@ def create_app(database_url: str) -> FastAPI:
             changed = await (handle.block(**entry) if add else handle.unblock(**entry))
         except InvalidInputError as e:
             return error(400, "invalid_input", str(e), e.field)
+        except ConflictError as e:  # a value two customers kept apart hold stays blocked
+            return error(409, "conflict", str(e))
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         return JSONResponse({"changed": changed})
@@ -151,6 +155,34 @@ def create_app(database_url: str) -> FastAPI:
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         return JSONResponse(found.to_dict())
+
+    @app.post("/admin/customers/{customer}/split")
+    async def split(request: Request, customer: str) -> JSONResponse:
+        if not customer.isdecimal() or int(customer) < 1:
+            return error(400, "invalid_input", "invalid contact id: must be a positive integer", "contact_id")
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            return error(400, "invalid_input", 'invalid request: body must be a JSON object like {"contactIds": [2]}', "request")
+        ids = body.get("contactIds")
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids):
+            return error(400, "invalid_input", "invalid contact ids: must be an array of positive integers", "contact_ids")
+        block_shared = body.get("blockShared", False)
+        if not isinstance(block_shared, bool):
+            return error(400, "invalid_input", "invalid request: blockShared must be true or false", "request")
+        try:
+            done = await scoped(request).split(int(customer), ids, block_shared=block_shared)
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except NotFoundError as e:
+            return error(404, "not_found", str(e))
+        except ConflictError as e:
+            return error(409, "conflict", str(e))
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(done.to_dict())
 
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:

@@ -40,6 +40,9 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             if "history" in step:
                 history_step(client, step, headers, i)
                 continue
+            if "split" in step:
+                split_step(client, step, headers, i)
+                continue
             response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:
@@ -66,6 +69,24 @@ def history_step(client: TestClient, step: dict[str, Any], headers: dict[str, st
     assert body == step["result"], (i, body)
 
 
+STATUS = {"conflict": 409, "not_found": 404, "invalid_input": 400}
+
+
+def split_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """A split step through /admin/customers/{id}/split: the answer, or the error."""
+    wire = step["split"]
+    body = {"contactIds": wire["contactIds"]} | ({"blockShared": wire["blockShared"]} if "blockShared" in wire else {})
+    response = client.post(f"/admin/customers/{wire['customer']}/split", content=json.dumps(body), headers=headers)
+    answer = response.json()
+    if "error" in step:
+        assert response.status_code == STATUS[step["error"]["code"]], (i, answer)
+        assert answer["error"]["code"] == step["error"]["code"], (i, answer)
+        assert answer["error"].get("field") == step["error"].get("field"), (i, answer)
+        return
+    assert response.status_code == 200, (i, answer)
+    assert answer == step["result"], (i, answer)
+
+
 def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
     """A blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)."""
     before = client.get("/admin/blocked", headers=headers).json()
@@ -77,9 +98,9 @@ def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, st
         response = client.request(method, "/admin/blocked", content=json.dumps(wire), headers=headers)
         body = response.json()
     if "error" in step:
-        assert response is not None and response.status_code == 400, (i, body)
+        assert response is not None and response.status_code == STATUS[step["error"]["code"]], (i, body)
         assert body["error"]["code"] == step["error"]["code"], (i, body)
-        assert body["error"]["field"] == step["error"]["field"], (i, body)
+        assert body["error"].get("field") == step["error"].get("field"), (i, body)
         assert client.get("/admin/blocked", headers=headers).json() == before, i
     elif "list" in step:
         assert body["blocked"] == step["result"], (i, body)
@@ -98,3 +119,11 @@ def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
             response = client.get(f"/admin/contacts/{bad}/history")
             assert response.status_code == 400, bad
             assert response.json()["error"]["field"] == "contactId", bad
+            response = client.post(f"/admin/customers/{bad}/split", content='{"contactIds": [2]}')
+            assert response.json()["error"]["field"] == "contactId", bad
+        for body in ('{"contactIds": "2"}', '{"contactIds": [0]}', '{"contactIds": [true]}', "{}"):
+            response = client.post("/admin/customers/1/split", content=body)
+            assert response.status_code == 400, body
+            assert response.json()["error"]["field"] == "contactIds", body
+        response = client.post("/admin/customers/1/split", content='{"contactIds": [2], "blockShared": 1}')
+        assert response.json()["error"]["field"] == "request"

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type Contact, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type Contact, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type Split, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -31,6 +31,10 @@ export async function main(): Promise<number> {
   const history: History = await ident.history(c.primaryContactId)
   const first: HistoryEvent | undefined = history.events[0]
   if (first?.type === 'created') console.log(new Date(first.at).toISOString(), first.via, history.customerId)
+  const other: Contact = await ident.identify({ email: 'marty@hillvalley.edu', phoneNumber: 777 })
+  await ident.identify({ email: 'doc@hillvalley.edu', phoneNumber: 777 })
+  const split: Split = await ident.split(c.primaryContactId, [other.primaryContactId], { blockShared: false })
+  console.log(split.newCustomer.primaryContactId, split.blocked.length)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

@@ -72,6 +72,30 @@ async function historyStep(ident, step, at) {
   assert.deepEqual(wire, step.result, at)
 }
 
+// a `split` step: its `result` as JSON and `table`, or its `error` (which changes no row)
+async function splitStep(ident, step, at, rowsOf) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  const { customer, contactIds, blockShared } = step.split
+  const before = rowsOf ? await rowsOf('SELECT id::int, linked_id::int AS "linkedId" FROM contact ORDER BY id') : null
+  let outcome
+  try {
+    outcome = await scoped.split(customer, contactIds, { blockShared })
+  } catch (e) {
+    outcome = e
+  }
+  const after = rowsOf ? await rowsOf('SELECT id::int, linked_id::int AS "linkedId" FROM contact ORDER BY id') : null
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    assert.deepEqual(after, before, `${at}: a refused split changed the table`)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  assert.deepEqual(JSON.parse(JSON.stringify(outcome)), step.result, at)
+  if (step.table && after) assert.deepEqual(after, step.table, `${at}: table`)
+}
+
 async function replay(ident, vector, db) {
   for (const [i, step] of vector.steps.entries()) {
     const at = `${vector.name} step ${i}`
@@ -88,6 +112,10 @@ async function replay(ident, vector, db) {
     }
     if (step.history !== undefined) {
       await historyStep(ident, step, at)
+      continue
+    }
+    if (step.split) {
+      await splitStep(ident, step, at, db ? rowsOf : null)
       continue
     }
     const before = db ? await rowsOf('SELECT id FROM contact ORDER BY id') : null

@@ -98,6 +98,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Value => "value",
         Field::Pattern => "pattern",
         Field::ContactId => "contactId",
+        Field::ContactIds => "contactIds",
         _ => "request",
     }
 }

@@ -14,10 +14,10 @@ use crate::errors::Failure;
 #[napi(object)]
 pub struct HistoryEvent {
     /// `'existing'` (the row was there when history began), `'created'`, `'merged'`,
-    /// `'blocked'` or `'unblocked'`.
+    /// `'blocked'`, `'unblocked'`, `'split_off'` or `'split_from'`.
     #[napi(
         js_name = "type",
-        ts_type = "'existing' | 'created' | 'merged' | 'blocked' | 'unblocked'"
+        ts_type = "'existing' | 'created' | 'merged' | 'blocked' | 'unblocked' | 'split_off' | 'split_from'"
     )]
     pub kind: String,
     /// When it was recorded, as an RFC 3339 string in UTC (`new Date(at)` reads it).
@@ -31,6 +31,10 @@ pub struct HistoryEvent {
     pub absorbed_id: Option<i64>,
     /// `merged`: the rows relinked to the kept primary.
     pub relinked_ids: Option<Vec<i64>>,
+    /// `split_off`: the new customer's primary; `split_from`: the primary of the customer split.
+    pub other_customer_id: Option<i64>,
+    /// `split_off`, `split_from`: the rows moved to the new customer.
+    pub moved_ids: Option<Vec<i64>>,
     /// `existing`, `created`: the row's email; `merged`: the request's.
     pub email: Option<Either<String, Null>>,
     /// `existing`, `created`: the row's phone number; `merged`: the request's.
@@ -72,6 +76,10 @@ impl From<&identity::HistoryEvent> for HistoryEvent {
             relinked_ids: change
                 .merged()
                 .map(|(_, relinked)| relinked.iter().map(|id| id.get()).collect()),
+            other_customer_id: change.split().map(|(other, _)| other.get()),
+            moved_ids: change
+                .split()
+                .map(|(_, moved)| moved.iter().map(|id| id.get()).collect()),
             email: values.map(|(e, _)| text(e.map(Email::as_str))),
             phone_number: values.map(|(_, p)| text(p.map(Phone::as_str))),
             via: change

@@ -7,6 +7,7 @@ mod convert;
 mod errors;
 mod history;
 mod reports;
+mod split;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ use crate::blocked::{BlockedEntry, Ignored};
 use crate::errors::Failure;
 use crate::history::History;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
+use crate::split::Split;
 
 /// The consolidated customer: a plain object, ready for `JSON.stringify`.
 #[napi(object)]
@@ -284,6 +286,37 @@ impl Identity {
             .and_then(|inner| Ok((inner, history::contact_id(&contact_id)?)));
         promise(env, work, |(inner, id)| async move {
             inner.history(id).await.map(History::from)
+        })
+    }
+
+    /// Undoes a wrong merge: moves the rows `contactIds` of the customer that contact
+    /// `customer` belongs to into a new customer led by the oldest of them, kept apart from it
+    /// from then on (a request carrying values of both is answered by the email's customer,
+    /// the phone number ignored as `kept_apart`). Rejects with `CONFLICT` listing the values
+    /// the two parts share, unless `{ blockShared: true }` blocks them as part of the split;
+    /// `INVALID_INPUT` (`field: 'contactIds'`) for an empty list, a row of another customer or
+    /// every row; `NOT_FOUND` for an unknown `customer`.
+    #[napi(
+        ts_args_type = "customer: number | bigint, contactIds: Array<number | bigint>, options?: { blockShared?: boolean }",
+        ts_return_type = "Promise<Split>"
+    )]
+    pub fn split<'env>(
+        &self,
+        env: &'env Env,
+        customer: Unknown<'env>,
+        contact_ids: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, Split>> {
+        let work = self.usable().and_then(|inner| {
+            Ok((
+                inner,
+                history::contact_id(&customer)?,
+                split::contact_ids(&contact_ids)?,
+                split::block_shared(options.as_ref())?,
+            ))
+        });
+        promise(env, work, |(inner, customer, ids, block)| async move {
+            inner.split(customer, &ids, block).await.map(Split::from)
         })
     }
 

@@ -14,6 +14,7 @@ use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
+use crate::split::Split;
 use crate::{errors, runtime};
 
 /// The asyncio API: every call returns an awaitable resolved from the runtime's threads, so the
@@ -160,6 +161,29 @@ impl AsyncIdentity {
             py,
             async move { inner.history(id).await.map(History::from) },
         )
+    }
+
+    /// Resolves to the `Split` (see `Identity.split`).
+    #[pyo3(signature = (customer, contact_ids, *, block_shared = false))]
+    fn split<'py>(
+        &self,
+        py: Python<'py>,
+        customer: i64,
+        contact_ids: Vec<i64>,
+        block_shared: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let customer = identity::ContactId::new(customer);
+        let ids: Vec<identity::ContactId> = contact_ids
+            .into_iter()
+            .map(identity::ContactId::new)
+            .collect();
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner
+                .split(customer, &ids, block_shared)
+                .await
+                .map(Split::from)
+        })
     }
 
     /// Resolves to `None` when the database answers (see `Identity.ping`).

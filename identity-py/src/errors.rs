@@ -30,6 +30,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Value => "value",
         Field::Pattern => "pattern",
         Field::ContactId => "contact_id",
+        Field::ContactIds => "contact_ids",
         _ => "request",
     }
 }

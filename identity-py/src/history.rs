@@ -16,7 +16,10 @@ pub struct HistoryEvent {
 }
 
 /// The wire shape of any serializable core value, as Python objects.
-fn wire<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn wire<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
     let text = serde_json::to_string(value)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     py.import("json")?.call_method1("loads", (text,))
@@ -24,7 +27,8 @@ fn wire<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<
 
 #[pymethods]
 impl HistoryEvent {
-    /// `"existing"`, `"created"`, `"merged"`, `"blocked"` or `"unblocked"`.
+    /// `"existing"`, `"created"`, `"merged"`, `"blocked"`, `"unblocked"`, `"split_off"` or
+    /// `"split_from"`.
     #[getter(r#type)]
     fn kind(&self) -> &'static str {
         self.inner.change.kind()
@@ -68,6 +72,24 @@ impl HistoryEvent {
             .map(|(_, r)| r)
             .unwrap_or_default();
         relinked.iter().map(|id| id.get()).collect()
+    }
+
+    /// `split_off`: the new customer's primary; `split_from`: the primary of the customer split.
+    #[getter]
+    fn other_customer_id(&self) -> Option<i64> {
+        self.inner.change.split().map(|(other, _)| other.get())
+    }
+
+    /// `split_off`, `split_from`: the rows moved to the new customer (empty otherwise).
+    #[getter]
+    fn moved_ids(&self) -> Vec<i64> {
+        let moved = self
+            .inner
+            .change
+            .split()
+            .map(|(_, m)| m)
+            .unwrap_or_default();
+        moved.iter().map(|id| id.get()).collect()
     }
 
     /// The row's email (`existing`, `created`) or the request's (`merged`).

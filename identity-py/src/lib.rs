@@ -12,6 +12,7 @@ mod history;
 mod reports;
 mod runtime;
 mod settings;
+mod split;
 mod sync_identity;
 
 use pyo3::prelude::*;
@@ -22,6 +23,7 @@ use crate::contact::Contact;
 use crate::history::{History, HistoryEvent};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
+use crate::split::Split;
 use crate::sync_identity::Identity;
 
 #[pymodule]
@@ -37,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ignored>()?;
     m.add_class::<History>()?;
     m.add_class::<HistoryEvent>()?;
+    m.add_class::<Split>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
+use crate::split::Split;
 use crate::{errors, runtime};
 
 /// The blocking API. Calls release the GIL while they wait, so threads run them in parallel.
@@ -155,6 +156,33 @@ impl Identity {
         self.handle
             .block_on(py, async |inner| inner.history(id).await)
             .map(History::from)
+    }
+
+    /// Undoes a wrong merge: moves the rows `contact_ids` of the customer that contact
+    /// `customer` belongs to into a new customer led by the oldest of them, kept apart from it
+    /// from then on (a request carrying values of both is answered by the email's customer,
+    /// the phone number ignored as `kept_apart`). Raises `ConflictError` listing the values the
+    /// two parts share, unless `block_shared` blocks them as part of the split;
+    /// `InvalidInputError` (field `contact_ids`) for an empty list, a row of another customer
+    /// or every row; `NotFoundError` for an unknown `customer`.
+    #[pyo3(signature = (customer, contact_ids, *, block_shared = false))]
+    fn split(
+        &self,
+        py: Python<'_>,
+        customer: i64,
+        contact_ids: Vec<i64>,
+        block_shared: bool,
+    ) -> PyResult<Split> {
+        let customer = identity::ContactId::new(customer);
+        let ids: Vec<identity::ContactId> = contact_ids
+            .into_iter()
+            .map(identity::ContactId::new)
+            .collect();
+        self.handle
+            .block_on(py, async |inner| {
+                inner.split(customer, &ids, block_shared).await
+            })
+            .map(Split::from)
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.

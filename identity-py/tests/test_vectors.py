@@ -30,6 +30,7 @@ FIELD = {
     "kind": "kind",
     "value": "value",
     "pattern": "pattern",
+    "contactIds": "contact_ids",
 }
 
 BLOCKED_STEPS = ("list", "block", "unblock")
@@ -42,6 +43,10 @@ def entry_arguments(wire: dict[str, Any]) -> dict[str, Any]:
 def check_error(step: dict[str, Any], outcome: Any, at: str) -> None:
     """A step's `error`: the exception class for its code, and the field at fault."""
     code = step["error"]["code"]
+    if code in ("conflict", "not_found"):
+        wanted = ConflictError if code == "conflict" else NotFoundError
+        assert isinstance(outcome, wanted), f"{at}: expected {wanted.__name__}, got {outcome!r}"
+        return
     if code == "blocked_value":
         assert isinstance(outcome, BlockedValueError), f"{at}: expected BlockedValueError, got {outcome!r}"
         assert str(outcome).startswith("blocked value: "), at
@@ -75,6 +80,28 @@ def check_history(step: dict[str, Any], outcome: Any, at: str) -> None:
     for event in wire["events"]:
         del event["at"]
     assert wire == step["result"], at
+
+
+def split_arguments(step: dict[str, Any]) -> dict[str, Any]:
+    wire = step["split"]
+    return {
+        "customer": wire["customer"],
+        "contact_ids": wire["contactIds"],
+        "block_shared": wire.get("blockShared", False),
+    }
+
+
+def check_split(step: dict[str, Any], outcome: Any, before: list[Any], after: list[Any], at: str) -> None:
+    """A `split` step: its `result` (the wire shape) and `table`, or its `error` (no row changes)."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        assert after == before, f"{at}: a refused split changed the table"
+        return
+    assert not isinstance(outcome, BaseException), f"{at}: {outcome!r}"
+    assert outcome.to_dict() == step["result"], at
+    assert outcome.new_customer.primary_contact_id == step["result"]["newCustomer"]["primaryContactId"], at
+    if "table" in step:
+        assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
 
 def response_of(contact: Any) -> dict[str, Any]:
@@ -168,7 +195,7 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                         outcome = handle.block(**entry_arguments(step["block"]))
                     else:
                         outcome = handle.unblock(**entry_arguments(step["unblock"]))
-                except InvalidInputError as e:
+                except (InvalidInputError, ConflictError) as e:
                     outcome = e
                 check_blocked(step, outcome, listed, handle.blocked_values(), at)
                 continue
@@ -178,6 +205,14 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                 except NotFoundError as e:
                     outcome = e
                 check_history(step, outcome, at)
+                continue
+            if "split" in step:
+                before = rows(store_url, seen_tenant(step))
+                try:
+                    outcome = scoped(ident, step).split(**split_arguments(step))
+                except IdentityError as e:
+                    outcome = e
+                check_split(step, outcome, before, rows(store_url, seen_tenant(step)), at)
                 continue
             before = rows(store_url, seen_tenant(step))
             try:
@@ -212,7 +247,7 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                         outcome = await handle.block(**entry_arguments(step["block"]))
                     else:
                         outcome = await handle.unblock(**entry_arguments(step["unblock"]))
-                except InvalidInputError as e:
+                except (InvalidInputError, ConflictError) as e:
                     outcome = e
                 check_blocked(step, outcome, listed, await handle.blocked_values(), at)
                 continue
@@ -222,6 +257,14 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except NotFoundError as e:
                     outcome = e
                 check_history(step, outcome, at)
+                continue
+            if "split" in step:
+                before = rows(url, seen_tenant(step))
+                try:
+                    outcome = await scoped(ident, step).split(**split_arguments(step))
+                except IdentityError as e:
+                    outcome = e
+                check_split(step, outcome, before, rows(url, seen_tenant(step)), at)
                 continue
             before = rows(url, seen_tenant(step))
             try:

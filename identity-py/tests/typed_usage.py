@@ -6,7 +6,7 @@ import asyncio
 
 import datetime
 
-from identity_reconciliation import AsyncIdentity, Contact, History, Identity, InvalidInputError
+from identity_reconciliation import AsyncIdentity, Contact, History, Identity, InvalidInputError, Split
 
 
 def sync_usage() -> list[str]:
@@ -21,6 +21,11 @@ def sync_usage() -> list[str]:
         history: History = ident.history(c.primary_contact_id)
         first: datetime.datetime = history.events[0].at
         assert history.events[0].type == "created" and first.tzinfo is not None
+        other = ident.identify(email="marty@hillvalley.edu", phone_number="777")
+        ident.identify(email="doc@hillvalley.edu", phone_number="777")
+        split: Split = ident.split(c.primary_contact_id, [other.primary_contact_id], block_shared=False)
+        moved: list[int] = [split.new_customer.primary_contact_id, *split.new_customer.secondary_contact_ids]
+        assert moved == [other.primary_contact_id] and split.blocked == []
         return c.emails + (known.phone_numbers if known else [])
 
 

@@ -139,6 +139,49 @@ async fn check_history_step(identity: &Identity, step: &Value, at: &str) {
     }
 }
 
+/// Checks a `split` step: its `result` (the wire shape) and `table`, or its `error` (which
+/// changes no row).
+async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
+    let wire = &step["split"];
+    let id = |v: &Value| identity::ContactId::new(v.as_i64().unwrap());
+    let ids: Vec<identity::ContactId> = wire["contactIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    let block_shared = wire["blockShared"].as_bool().unwrap_or(false);
+    let before = identity.all_contacts().await.unwrap();
+    let outcome = identity
+        .split(id(&wire["customer"]), &ids, block_shared)
+        .await;
+    let after = identity.all_contacts().await.unwrap();
+    match (outcome, step.get("error")) {
+        (Ok(split), None) => {
+            assert_eq!(
+                serde_json::to_value(&split).unwrap(),
+                step["result"],
+                "{at}"
+            );
+        }
+        (Err(e), Some(expected)) => {
+            let (code, field) = error_code(&e);
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_eq!(before, after, "{at}: a refused split changed the table");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+    if let Some(table) = step.get("table") {
+        let actual: Vec<Value> = after
+            .iter()
+            .map(|c| json!({"id": c.id.get(), "linkedId": c.linked_id().map(|l| l.get())}))
+            .collect();
+        assert_eq!(&Value::from(actual), table, "{at}: wrong table");
+    }
+    common::assert_verified(identity).await;
+}
+
 /// Replays one file against a fresh store; panics naming the file and step on a mismatch.
 async fn replay(identity: &Identity, path: &PathBuf) {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -166,6 +209,10 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             check_history_step(&seen, step, &at).await;
             continue;
         }
+        if step.get("split").is_some() {
+            check_split_step(&seen, step, &at).await;
+            continue;
+        }
         if ["list", "block", "unblock"]
             .iter()
             .any(|k| step.get(k).is_some())
@@ -180,7 +227,7 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             (None, Ok(request)) => seen.identify_request(&request).await,
         };
         let after = seen.all_contacts().await.unwrap();
-        common::assert_invariants(&after);
+        common::assert_invariants_blocking(&after, &seen.blocked_values().await.unwrap());
         common::assert_verified(&seen).await;
         match (&outcome, step.get("error")) {
             (Err(e), Some(expected)) => {

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::handlers::{self, AppState};
 use crate::history;
 use crate::settings;
+use crate::split;
 
 /// Builds the service's router around a connected core handle.
 ///
@@ -60,6 +61,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .delete(blocked::remove),
         )
         .route("/admin/contacts/{id}/history", get(history::history))
+        .route("/admin/customers/{id}/split", post(split::split))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

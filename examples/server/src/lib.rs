@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod history;
 pub mod mask;
 pub mod settings;
+pub mod split;
 pub mod telemetry;
 pub mod tenancy;
 

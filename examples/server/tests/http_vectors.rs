@@ -33,6 +33,10 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             history_step(server, tenant, step, &at).await;
             continue;
         }
+        if step.get("split").is_some() {
+            split_step(server, tenant, &seen, step, &at).await;
+            continue;
+        }
         let before = seen.all_contacts().await.unwrap();
         // alternate: with and without a JSON content type (both must work)
         let mut request = client
@@ -189,6 +193,65 @@ async fn history_step(server: &TestServer, tenant: Option<&str>, step: &Value, a
     }
 }
 
+/// The status of an admin route's error code.
+fn status_of(code: &Value) -> u16 {
+    match code.as_str() {
+        Some("conflict") => 409,
+        Some("not_found") => 404,
+        _ => 400,
+    }
+}
+
+/// A `split` step through `POST /admin/customers/{id}/split`: the answer and `table`, or the
+/// error, which changes no row.
+async fn split_step(
+    server: &TestServer,
+    tenant: Option<&str>,
+    seen: &identity::Identity,
+    step: &Value,
+    at: &str,
+) {
+    let wire = &step["split"];
+    let path = format!("/admin/customers/{}/split", wire["customer"]);
+    let mut body = json!({"contactIds": wire["contactIds"]});
+    if let Some(block) = wire.get("blockShared") {
+        body["blockShared"] = block.clone();
+    }
+    let before = seen.all_contacts().await.unwrap();
+    let (status, body) = admin_call(
+        server,
+        reqwest::Method::POST,
+        &path,
+        tenant,
+        body.to_string(),
+    )
+    .await;
+    let after = seen.all_contacts().await.unwrap();
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, status_of(&expected["code"]), "{at}: {body}");
+            assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
+            assert_eq!(
+                body["error"].get("field"),
+                expected.get("field"),
+                "{at}: {body}"
+            );
+            assert_eq!(before, after, "{at}: a refused split changed the table");
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {body}");
+            assert_eq!(body, step["result"], "{at}");
+        }
+    }
+    if let Some(table) = step.get("table") {
+        let actual: Vec<Value> = after
+            .iter()
+            .map(|c| json!({"id": c.id.get(), "linkedId": c.linked_id().map(|l| l.get())}))
+            .collect();
+        assert_eq!(&Value::from(actual), table, "{at}: wrong table");
+    }
+}
+
 /// A blocked-list step through `/admin/blocked`: `list` (GET), `block` (POST) or `unblock`
 /// (DELETE) with the admin token; a refused change leaves the list as it was.
 async fn blocked_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
@@ -205,7 +268,7 @@ async fn blocked_step(server: &TestServer, tenant: Option<&str>, step: &Value, a
     };
     match step.get("error") {
         Some(expected) => {
-            assert_eq!(status, 400, "{at}: {body}");
+            assert_eq!(status, status_of(&expected["code"]), "{at}: {body}");
             assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
             assert_eq!(body["error"]["field"], expected["field"], "{at}: {body}");
             let (_, after) = call(reqwest::Method::GET, String::new()).await;

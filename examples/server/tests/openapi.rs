@@ -153,6 +153,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         [
             "/admin/blocked",
             "/admin/contacts/{id}/history",
+            "/admin/customers/{id}/split",
             "/admin/rebuild",
             "/admin/verify",
             "/contacts",
@@ -395,6 +396,87 @@ async fn every_observed_response_matches_the_openapi_document() {
         seen[seen.len() - 7].body["error"]["fields"],
         json!(["phoneNumber"])
     );
+    // split (in shop-sp): a wrong merge undone, then the request that made it withheld; bad
+    // bodies, shared values, unknown customers, no token
+    let mut primaries = Vec::new();
+    for body in [
+        r#"{"email":"doc@x.io","phoneNumber":"555"}"#,
+        r#"{"email":"marty@x.io","phoneNumber":"777"}"#,
+        r#"{"email":"doc@x.io","phoneNumber":"777"}"#,
+    ] {
+        let o = observe_as(&admin, ("POST", "/identify", body), None, Some("shop-sp")).await;
+        assert_eq!(o.status, 200, "{}", o.body);
+        primaries.push(o.body["contact"]["primaryContactId"].as_i64().unwrap());
+    }
+    let (doc_id, marty) = (primaries[0], primaries[1]);
+    // paths are static in an observation: these few live for the test
+    let split_path: &'static str = Box::leak(format!("/admin/customers/{doc_id}/split").into());
+    let moves: &'static str = Box::leak(format!(r#"{{"contactIds":[{marty}]}}"#).into());
+    for (exchange, token, status) in [
+        (
+            ("POST", split_path, r#"{"contactIds":"2"}"#),
+            Some("s3cret"),
+            400,
+        ),
+        (("POST", split_path, "[]"), Some("s3cret"), 400),
+        (("POST", split_path, "{"), Some("s3cret"), 400),
+        (
+            ("POST", "/admin/customers/999999/split", moves),
+            Some("s3cret"),
+            404,
+        ),
+        (("POST", split_path, moves), None, 401),
+        (("POST", split_path, moves), Some("s3cret"), 200),
+        (
+            (
+                "POST",
+                "/identify",
+                r#"{"email":"doc@x.io","phoneNumber":"777"}"#,
+            ),
+            None,
+            200,
+        ),
+    ] {
+        let o = observe_as(&admin, exchange, token, Some("shop-sp")).await;
+        assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
+        seen.push(o);
+    }
+    let withheld = &seen[seen.len() - 1].body;
+    assert_eq!(
+        withheld["ignored"],
+        json!([{"field": "phoneNumber", "reason": "kept_apart"}]),
+        "{withheld}"
+    );
+    assert_eq!(
+        seen[seen.len() - 2].body["newCustomer"]["primaryContactId"],
+        marty
+    );
+    assert_eq!(seen[seen.len() - 7].body["error"]["field"], "contactIds");
+    // shared values: 409 listing them
+    let o = observe_as(
+        &admin,
+        (
+            "POST",
+            "/identify",
+            r#"{"email":"doc2@x.io","phoneNumber":"555"}"#,
+        ),
+        None,
+        Some("shop-sp"),
+    )
+    .await;
+    let row = &o.body["contact"]["secondaryContactIds"][0];
+    let shares: &'static str = Box::leak(format!(r#"{{"contactIds":[{row}]}}"#).into());
+    let o = observe_as(
+        &admin,
+        ("POST", split_path, shares),
+        Some("s3cret"),
+        Some("shop-sp"),
+    )
+    .await;
+    assert_eq!(o.status, 409, "{}", o.body);
+    let message = o.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("phone 555"), "{message}");
+    seen.push(o);
     // a tenant's token never reaches the admin routes, even for its own tenant
     let both = TestServer::start(
         "memory:",
