@@ -25,7 +25,7 @@ function runBlock(block) {
 test('the README snippets run', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 3)
+  assert.equal(blocks.length, 4)
   const quickstart = runBlock(blocks[0])
   assert.match(quickstart, /null/, 'the other shop does not know the customer')
   assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
@@ -34,4 +34,7 @@ test('the README snippets run', () => {
   assert.match(governance, /^BLOCKED_VALUE \[ 'email' \]$/m)
   const history = runBlock(blocks[2])
   assert.match(history, /^1 \[ 'created', 'created', 'merged' \]$/m)
+  const split = runBlock(blocks[3])
+  assert.match(split, /^\[ 'doc@hillvalley\.edu' \] \[ 'biff@hillvalley\.edu' \]$/m)
+  assert.match(split, /^1 \[ \{ field: 'phoneNumber', reason: 'kept_apart' \} \]$/m)
 })

@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs` and `the_history_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs` and `the_split_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -57,5 +57,19 @@ async fn the_history_snippet_runs() -> identity::Result<()> {
     let history = identity.history(other.primary_contact_id).await?;
     assert_eq!(history.customer.get(), 1);
     assert!(matches!(history.events[2].change, identity::Change::Merged { .. }));
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_split_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0101")).await?;
+    identity.identify(Some("biff@hillvalley.edu"), Some("555-0303")).await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0303")).await?; // a mistyped phone merged them
+    let split = identity.split(identity::ContactId::new(1), &[identity::ContactId::new(2)], false).await?;
+    assert_eq!(split.new_customer.primary_contact_id.get(), 2);
+    let again = identity.identify(Some("doc@hillvalley.edu"), Some("555-0303")).await?;
+    assert_eq!(again.ignored[0].reason, identity::IgnoredReason::KeptApart);
     Ok(())
 }
