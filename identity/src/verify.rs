@@ -32,6 +32,18 @@ impl IdentifierKind {
     }
 }
 
+impl IdentifierKind {
+    /// A kind as the SQL stores keep it: `email`, anything else reads as a phone (which
+    /// `verify` then reports as a value no row has).
+    pub(crate) fn stored(text: &str) -> Self {
+        if text == "email" {
+            IdentifierKind::Email
+        } else {
+            IdentifierKind::Phone
+        }
+    }
+}
+
 impl fmt::Display for IdentifierKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -248,14 +260,7 @@ pub type StoredIdentifier = (IdentifierKind, String, ContactId);
 /// then reports as an identifier no row has.
 pub(crate) fn stored_identifiers(rows: Vec<(String, String, i64)>) -> Vec<StoredIdentifier> {
     rows.into_iter()
-        .map(|(kind, value, owner)| {
-            let kind = if kind == "email" {
-                IdentifierKind::Email
-            } else {
-                IdentifierKind::Phone
-            };
-            (kind, value, ContactId::new(owner))
-        })
+        .map(|(kind, value, owner)| (IdentifierKind::stored(&kind), value, ContactId::new(owner)))
         .collect()
 }
 

@@ -5,7 +5,7 @@
 
 use identity_testkit as common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use identity::{BlockedValue, Change, ContactId, Error, IdentifierKind};
 
@@ -137,15 +137,6 @@ SELECT (SELECT count(*) FROM contact),
         WHERE e.kind IN ('created', 'merged')
           AND NOT EXISTS (SELECT 1 FROM contact AS c WHERE c.id = e.contact_id))";
 
-/// The customers of `rows`, by primary.
-fn customers(rows: &[identity::Contact]) -> BTreeMap<ContactId, BTreeSet<ContactId>> {
-    let mut out: BTreeMap<ContactId, BTreeSet<ContactId>> = BTreeMap::new();
-    for c in rows {
-        out.entry(c.root()).or_default().insert(c.id);
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_a_storm_every_history_explains_exactly_its_customer() {
     for store in common::every_backend().await {
@@ -171,7 +162,7 @@ async fn after_a_storm_every_history_explains_exactly_its_customer() {
 
         let rows = store.identity.all_contacts().await.unwrap();
         common::assert_invariants(&rows);
-        let customers = customers(&rows);
+        let customers = common::customers_by_link(&rows);
         assert!(
             customers.values().any(|c| c.len() > 2),
             "{backend}: no merges"

@@ -309,12 +309,7 @@ async fn a_storm_of_identifies_splits_and_blocks_keeps_every_invariant() {
         }
         common::assert_verified(&store.identity).await;
         // every customer's history explains exactly its rows
-        let mut customers: std::collections::BTreeMap<ContactId, BTreeSet<ContactId>> =
-            Default::default();
-        for c in &rows {
-            customers.entry(c.root()).or_default().insert(c.id);
-        }
-        for (primary, members) in &customers {
+        for (primary, members) in &common::customers_by_link(&rows) {
             let history = store.identity.history(*primary).await.unwrap();
             assert_eq!(&history.rows(), members, "{backend}: customer {primary}");
         }

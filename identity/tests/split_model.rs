@@ -6,7 +6,7 @@
 
 use identity_testkit as common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use identity::{ContactId, ContactStore, Error, IdentifyRequest, MemoryStore, TenantId};
 use proptest::prelude::*;
@@ -20,14 +20,6 @@ fn step() -> impl Strategy<Value = (Option<u8>, Option<u8>, Option<u16>)> {
         proptest::option::weighted(0.3, any::<u16>()),
     )
         .prop_filter("one value", |(e, p, _)| e.is_some() || p.is_some())
-}
-
-fn customers(rows: &[identity::Contact]) -> BTreeMap<ContactId, BTreeSet<ContactId>> {
-    let mut out: BTreeMap<ContactId, BTreeSet<ContactId>> = BTreeMap::new();
-    for c in rows {
-        out.entry(c.root()).or_default().insert(c.id);
-    }
-    out
 }
 
 proptest! {
@@ -60,7 +52,7 @@ proptest! {
                     if mask & 1 == 1 {
                         asked.push(primary);
                     }
-                    let before = customers(&store.all_contacts(&tenant).await.unwrap());
+                    let before = common::customers_by_link(&store.all_contacts(&tenant).await.unwrap());
                     let all = before[&primary].clone();
                     match store.split(&tenant, primary, &asked, true).await {
                         Ok(split) => {
@@ -86,7 +78,7 @@ proptest! {
                 common::assert_invariants_blocking(&rows, &blocked);
                 let report = store.verify(&tenant).await.unwrap();
                 assert!(report.is_clean(), "{report}");
-                for (primary, members) in customers(&rows) {
+                for (primary, members) in common::customers_by_link(&rows) {
                     let history = store.history(&tenant, primary).await.unwrap();
                     assert_eq!(&history.rows(), &members, "customer {primary}");
                 }

@@ -166,6 +166,15 @@ pub fn assert_invariants_blocking(rows: &[Contact], blocked: &[identity::Blocked
     }
 }
 
+/// The customers the rows' links say: each primary with its rows (itself included).
+pub fn customers_by_link(rows: &[Contact]) -> BTreeMap<ContactId, BTreeSet<ContactId>> {
+    let mut out: BTreeMap<ContactId, BTreeSet<ContactId>> = BTreeMap::new();
+    for c in rows {
+        out.entry(c.root()).or_default().insert(c.id);
+    }
+    out
+}
+
 /// The same invariants, plus I4 (no redundant row), checked in SQL. Returns violation counts by
 /// name; all must be zero.
 pub async fn sql_violations(pool: &PgPool) -> BTreeMap<&'static str, i64> {

@@ -91,14 +91,7 @@ pub(crate) async fn check_unblock_locked(
     let held: Vec<(String, String)> = query.fetch_all(&mut *tx).await?;
     let held: Vec<(IdentifierKind, String)> = held
         .into_iter()
-        .map(|(kind, value)| {
-            let kind = if kind == "email" {
-                IdentifierKind::Email
-            } else {
-                IdentifierKind::Phone
-            };
-            (kind, value)
-        })
+        .map(|(kind, value)| (IdentifierKind::stored(&kind), value))
         .collect();
     check_unblock(&held, entry, &after)?;
     Ok(())

@@ -92,14 +92,7 @@ pub(super) async fn held_by_several(
         .map_err(|e| Error::store("changing the blocked list", e))?;
     Ok(rows
         .into_iter()
-        .map(|(kind, value)| {
-            let kind = if kind == "email" {
-                IdentifierKind::Email
-            } else {
-                IdentifierKind::Phone
-            };
-            (kind, value)
-        })
+        .map(|(kind, value)| (IdentifierKind::stored(&kind), value))
         .collect())
 }
 
