@@ -20,32 +20,35 @@ pub struct Derived {
 }
 
 impl Derived {
-    /// The identifiers the customers define: each value held by exactly one customer, with it.
-    /// A value held by several (a blocked value that no longer joins rows, see
+    /// The identifiers the customers define: each value held by exactly one customer, with it,
+    /// in the order of the customers (so a customer's identifiers are stored side by side). A
+    /// value held by several (a blocked value that no longer joins rows, see
     /// [`derive_screened`]) has none: it is never matched.
     #[must_use]
     pub fn identifiers(&self) -> Vec<(IdentifierKind, &str, ContactId)> {
-        let mut owners: HashMap<(IdentifierKind, &str), Option<ContactId>> = HashMap::new();
+        let mut holders: HashMap<(IdentifierKind, &str), u32> = HashMap::new();
         for c in &self.customers {
-            let emails = c.emails.iter().map(|e| (IdentifierKind::Email, e.as_str()));
-            let phones = c
-                .phone_numbers
-                .iter()
-                .map(|p| (IdentifierKind::Phone, p.as_str()));
-            for key in emails.chain(phones) {
-                owners
-                    .entry(key)
-                    .and_modify(|o| *o = None)
-                    .or_insert(Some(c.primary));
+            for key in values(c) {
+                *holders.entry(key).or_default() += 1;
             }
         }
-        let mut out: Vec<(IdentifierKind, &str, ContactId)> = owners
-            .into_iter()
-            .filter_map(|((kind, value), owner)| owner.map(|o| (kind, value, o)))
-            .collect();
-        out.sort_unstable();
-        out
+        self.customers
+            .iter()
+            .flat_map(|c| values(c).into_iter().map(move |key| (key, c.primary)))
+            .filter(|(key, _)| holders.get(key) == Some(&1))
+            .map(|((kind, value), owner)| (kind, value, owner))
+            .collect()
     }
+}
+
+/// A customer's values, emails first, each with its kind.
+fn values(c: &CustomerRecord) -> Vec<(IdentifierKind, &str)> {
+    let emails = c.emails.iter().map(|e| (IdentifierKind::Email, e.as_str()));
+    let phones = c
+        .phone_numbers
+        .iter()
+        .map(|p| (IdentifierKind::Phone, p.as_str()));
+    emails.chain(phones).collect()
 }
 
 /// What `rebuild` did.
