@@ -489,9 +489,15 @@ async fn every_observed_response_matches_the_openapi_document() {
     )
     .await;
     for tenant in [None, Some("shop-a")] {
-        let o = observe_as(&both, ("GET", "/admin/blocked", ""), Some(token), tenant).await;
-        assert_eq!(o.status, 401, "{}", o.body);
-        seen.push(o);
+        for exchange in [
+            ("GET", "/admin/blocked", ""),
+            ("GET", "/admin/contacts/1/history", ""),
+            ("POST", "/admin/customers/1/split", r#"{"contactIds":[2]}"#),
+        ] {
+            let o = observe_as(&both, exchange, Some(token), tenant).await;
+            assert_eq!(o.status, 401, "{exchange:?}: {}", o.body);
+            seen.push(o);
+        }
     }
     // with no token configured at all (trusted networks), anyone may
     let o = observe_as(&plain, get, None, None).await;
