@@ -181,18 +181,11 @@ async fn blocks_during_a_storm_are_never_crossed() {
     for store in common::every_backend().await {
         let backend = store.identity.store().backend();
         // a second store on the same data has its own settings hints, like another process
-        let second = match &store.url {
-            Some(url) => identity::connect(url).await.unwrap(),
-            None => store.identity.clone(),
-        };
+        let second = store.second_handle().await;
         let screened = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..8u64 {
-            let id = if worker % 2 == 0 {
-                store.identity.clone()
-            } else {
-                second.clone()
-            };
+            let id = store.handle_for(&second, worker);
             let screened = screened.clone();
             tasks.spawn(async move {
                 for request in requests(worker + 1, 150) {

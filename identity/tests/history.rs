@@ -141,17 +141,10 @@ SELECT (SELECT count(*) FROM contact),
 async fn after_a_storm_every_history_explains_exactly_its_customer() {
     for store in common::every_backend().await {
         let backend = store.identity.store().backend();
-        let second = match &store.url {
-            Some(url) => identity::connect(url).await.unwrap(),
-            None => store.identity.clone(),
-        };
+        let second = store.second_handle().await;
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..8u64 {
-            let id = if worker % 2 == 0 {
-                store.identity.clone()
-            } else {
-                second.clone()
-            };
+            let id = store.handle_for(&second, worker);
             tasks.spawn(async move {
                 for request in common::Workload::requests(worker + 1, 12, 120, 40) {
                     id.identify_request(&request).await.unwrap();

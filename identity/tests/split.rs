@@ -250,17 +250,10 @@ async fn kept_apart_follows_later_merges_and_nested_splits() {
 async fn a_storm_of_identifies_splits_and_blocks_keeps_every_invariant() {
     for store in common::every_backend().await {
         let backend = store.identity.store().backend();
-        let second = match &store.url {
-            Some(url) => identity::connect(url).await.unwrap(),
-            None => store.identity.clone(),
-        };
+        let second = store.second_handle().await;
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..6u64 {
-            let id = if worker % 2 == 0 {
-                store.identity.clone()
-            } else {
-                second.clone()
-            };
+            let id = store.handle_for(&second, worker);
             tasks.spawn(async move {
                 let mut splits = 0;
                 for (n, request) in common::Workload::requests(worker + 1, 10, 80, 30)

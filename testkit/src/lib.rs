@@ -249,6 +249,26 @@ pub struct FreshStore {
     _dir: tempfile::TempDir,
 }
 
+impl FreshStore {
+    /// A second handle on the same data with its own caches and settings hints, as another
+    /// process would have (for the memory store, whose data lives in its handle, the same one).
+    pub async fn second_handle(&self) -> identity::Identity {
+        match &self.url {
+            Some(url) => identity::connect(url).await.unwrap(),
+            None => self.identity.clone(),
+        }
+    }
+
+    /// The handle storm worker `worker` uses: this store's and `second`, in turn.
+    pub fn handle_for(&self, second: &identity::Identity, worker: u64) -> identity::Identity {
+        if worker.is_multiple_of(2) {
+            self.identity.clone()
+        } else {
+            second.clone()
+        }
+    }
+}
+
 /// One fresh store of each backend: memory, a SQLite file, a PostgreSQL database (pools of 16
 /// connections, waiting up to a minute for one, for storms).
 pub async fn every_backend() -> Vec<FreshStore> {
