@@ -20,6 +20,7 @@ use crate::contact::{Email, Phone};
 use crate::error::{Error, Field, Result};
 use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
+use crate::suppress::Suppressed;
 use crate::verify::IdentifierKind;
 
 /// The longest pattern accepted, in bytes.
@@ -293,15 +294,19 @@ pub enum IgnoredReason {
     /// The value belongs to a customer that a split keeps apart from the customer of the
     /// request's email ([`crate::Identity::split`]); the email's customer answers.
     KeptApart,
+    /// The value was erased with suppression ([`crate::Identity::erase`]): the store keeps
+    /// only a keyed hash of it, and treats it as blocked.
+    Suppressed,
 }
 
 impl IgnoredReason {
-    /// The wire spelling: `blocked`, `kept_apart`.
+    /// The wire spelling: `blocked`, `kept_apart`, `suppressed`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             IgnoredReason::Blocked => "blocked",
             IgnoredReason::KeptApart => "kept_apart",
+            IgnoredReason::Suppressed => "suppressed",
         }
     }
 }
@@ -344,6 +349,7 @@ impl<'de> Deserialize<'de> for Ignored {
         let reason = match wire.reason.as_str() {
             "blocked" => IgnoredReason::Blocked,
             "kept_apart" => IgnoredReason::KeptApart,
+            "suppressed" => IgnoredReason::Suppressed,
             other => return Err(D::Error::custom(format!("unknown reason `{other}`"))),
         };
         Ok(Ignored { field, reason })
@@ -351,7 +357,8 @@ impl<'de> Deserialize<'de> for Ignored {
 }
 
 /// A tenant's blocked list as a matcher, at the version its store gave it (`0`: the defaults,
-/// never changed).
+/// never changed), with the tenant's suppressed values (erased, kept as keyed hashes), which
+/// it blocks too. Both change under one version.
 #[derive(Debug)]
 pub(crate) struct BlockList {
     pub version: i64,
@@ -360,6 +367,7 @@ pub(crate) struct BlockList {
     phones: HashSet<String>,
     email_patterns: RegexSet,
     phone_patterns: RegexSet,
+    suppressed: Option<Suppressed>,
 }
 
 impl BlockList {
@@ -392,7 +400,44 @@ impl BlockList {
             email_patterns: patterns(IdentifierKind::Email)?,
             phone_patterns: patterns(IdentifierKind::Phone)?,
             entries,
+            suppressed: None,
         })
+    }
+
+    /// A stored list at `version` with the tenant's suppressed values (`None`: it has none).
+    pub(crate) fn stored(
+        version: i64,
+        entries: Vec<BlockedValue>,
+        suppressed: Option<Suppressed>,
+    ) -> Result<Arc<Self>> {
+        match suppressed {
+            None => BlockList::shared(version, entries),
+            Some(set) => Ok(Arc::new(BlockList {
+                suppressed: Some(set),
+                ..BlockList::new(version, entries)?
+            })),
+        }
+    }
+
+    /// The next version of this list: `entries`, and the suppressed values it has.
+    pub(crate) fn successor(&self, entries: Vec<BlockedValue>) -> Result<Self> {
+        Ok(BlockList {
+            suppressed: self.suppressed.clone(),
+            ..BlockList::new(self.version + 1, entries)?
+        })
+    }
+
+    /// The next version of this list, with `set` as its suppressed values.
+    pub(crate) fn suppressing(&self, set: Suppressed) -> Result<Self> {
+        Ok(BlockList {
+            suppressed: Some(set),
+            ..BlockList::new(self.version + 1, self.entries.clone())?
+        })
+    }
+
+    /// The tenant's suppressed values, when it has any.
+    pub(crate) fn suppressed(&self) -> Option<&Suppressed> {
+        self.suppressed.as_ref()
     }
 
     /// The defaults at version 0, compiled once per process.
@@ -440,24 +485,40 @@ impl BlockList {
         self.entries.binary_search(entry).is_ok()
     }
 
-    /// Whether a stored value of `kind` is blocked (for [`crate::derive_screened`] and verify).
+    /// Whether a stored value of `kind` is blocked or suppressed (for
+    /// [`crate::derive_screened`] and verify).
     pub(crate) fn blocks(&self, kind: IdentifierKind, value: &str) -> bool {
-        match kind {
+        self.reason(kind, value).is_some()
+    }
+
+    #[cfg(test)]
+    fn blocks_email(&self, email: &Email) -> bool {
+        self.blocks(IdentifierKind::Email, email.as_str())
+    }
+
+    #[cfg(test)]
+    fn blocks_phone(&self, phone: &Phone) -> bool {
+        self.blocks(IdentifierKind::Phone, phone.as_str())
+    }
+
+    /// Why a stored value of `kind` is left out: on the list, or suppressed; `None` when it
+    /// is neither.
+    pub(crate) fn reason(&self, kind: IdentifierKind, value: &str) -> Option<IgnoredReason> {
+        let listed = match kind {
             IdentifierKind::Email => {
                 self.emails.contains(value) || self.email_patterns.is_match(value)
             }
             IdentifierKind::Phone => {
                 self.phones.contains(value) || self.phone_patterns.is_match(value)
             }
+        };
+        if listed {
+            return Some(IgnoredReason::Blocked);
         }
-    }
-
-    fn blocks_email(&self, email: &Email) -> bool {
-        self.emails.contains(email.as_str()) || self.email_patterns.is_match(email.as_str())
-    }
-
-    fn blocks_phone(&self, phone: &Phone) -> bool {
-        self.phones.contains(phone.as_str()) || self.phone_patterns.is_match(phone.as_str())
+        self.suppressed
+            .as_ref()
+            .is_some_and(|s| s.contains(kind, value))
+            .then_some(IgnoredReason::Suppressed)
     }
 
     /// The request without its blocked values, adding to `ignored` what was left out.
@@ -469,21 +530,23 @@ impl BlockList {
         request: &IdentifyRequest,
         ignored: &mut Vec<Ignored>,
     ) -> Result<IdentifyRequest> {
-        let mut keep = |field, blocked: bool| {
-            if blocked && !ignored.iter().any(|i| i.field == field) {
-                ignored.push(Ignored {
-                    field,
-                    reason: IgnoredReason::Blocked,
-                });
+        let mut keep = |field, why: Option<IgnoredReason>| {
+            if let Some(reason) = why
+                && !ignored.iter().any(|i| i.field == field)
+            {
+                ignored.push(Ignored { field, reason });
             }
-            !blocked
+            why.is_none()
         };
         let email = request
             .email()
-            .filter(|e| keep(Field::Email, self.blocks_email(e)));
-        let phone = request
-            .phone_number()
-            .filter(|p| keep(Field::PhoneNumber, self.blocks_phone(p)));
+            .filter(|e| keep(Field::Email, self.reason(IdentifierKind::Email, e.as_str())));
+        let phone = request.phone_number().filter(|p| {
+            keep(
+                Field::PhoneNumber,
+                self.reason(IdentifierKind::Phone, p.as_str()),
+            )
+        });
         if email.is_none() && phone.is_none() {
             return Err(Error::BlockedValue {
                 fields: ignored.iter().map(|i| i.field).collect(),

@@ -78,6 +78,12 @@ pub enum Change {
         /// The rows moved, ascending.
         moved: Vec<ContactId>,
     },
+    /// The customer was erased: its rows were hard-deleted, and the emails and phone numbers
+    /// of its events removed. Wire type `erased`.
+    Erased {
+        /// The rows deleted, ascending.
+        erased: Vec<ContactId>,
+    },
     /// This customer was made by a split from the rows of another; its history starts here.
     /// Wire type `split_from`.
     SplitFrom {
@@ -89,8 +95,8 @@ pub enum Change {
 }
 
 impl Change {
-    /// The wire spelling of the event's type: `existing`, `created`, `merged`, `blocked` or
-    /// `unblocked`.
+    /// The wire spelling of the event's type: `existing`, `created`, `merged`, `blocked`,
+    /// `unblocked`, `split_off`, `split_from` or `erased`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
@@ -101,6 +107,16 @@ impl Change {
             Change::Unblocked { .. } => "unblocked",
             Change::SplitOff { .. } => "split_off",
             Change::SplitFrom { .. } => "split_from",
+            Change::Erased { .. } => "erased",
+        }
+    }
+
+    /// `erased`: the rows deleted.
+    #[must_use]
+    pub fn erased(&self) -> Option<&[ContactId]> {
+        match self {
+            Change::Erased { erased } => Some(erased),
+            _ => None,
         }
     }
 
@@ -214,15 +230,15 @@ pub struct History {
 
 impl History {
     /// Every row the events bring into the customer, ascending: the rows created in it or in a
-    /// customer it absorbed, or moved into it by a split, less those a split moved out (exactly
-    /// its rows, when only this library wrote them).
+    /// customer it absorbed, or moved into it by a split, less those a split moved out or an
+    /// erase deleted (exactly its rows, when only this library wrote them).
     #[must_use]
     pub fn rows(&self) -> BTreeSet<ContactId> {
         let mut rows = BTreeSet::new();
         for e in &self.events {
             match &e.change {
-                Change::SplitOff { moved, .. } => {
-                    for id in moved {
+                Change::SplitOff { moved: gone, .. } | Change::Erased { erased: gone } => {
+                    for id in gone {
                         rows.remove(id);
                     }
                 }

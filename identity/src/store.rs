@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
+use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::region::PhoneRegion;
@@ -146,6 +147,23 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         block_shared: bool,
     ) -> Result<Split>;
 
+    /// Erases the customer that the tenant's visible row `customer` belongs to
+    /// ([`crate::Identity::erase`] says what goes and what stays): its rows, records,
+    /// identifiers, kept-apart pairs and the personal data of its history, with, when
+    /// `suppress`, its values added to the tenant's suppressed values, in one transaction.
+    /// Waits for the tenant's writes in flight, as [`ContactStore::block`] does. Answers the
+    /// stored receipt, changing nothing, when `customer` is a row it erased before.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when the tenant has no visible row `customer` and erased
+    /// none with that id; otherwise as [`ContactStore::identify`].
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure>;
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -242,6 +260,15 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         (**self)
             .split(tenant, customer, contact_ids, block_shared)
             .await
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure> {
+        (**self).erase(tenant, customer, suppress).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

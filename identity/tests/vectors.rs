@@ -172,6 +172,40 @@ async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
         }
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
     }
+    check_table(step, &after, at);
+    common::assert_verified(identity).await;
+}
+
+/// Checks an `erase` step: its `result` (the receipt's wire shape without `erasedAt`) and
+/// `table`, or its `error` (which changes no row).
+async fn check_erase_step(identity: &Identity, step: &Value, at: &str) {
+    let wire = &step["erase"];
+    let customer = identity::ContactId::new(wire["customer"].as_i64().unwrap());
+    let suppress = wire["suppress"].as_bool().unwrap_or(false);
+    let before = identity.all_contacts().await.unwrap();
+    let outcome = identity.erase(customer, suppress).await;
+    let after = identity.all_contacts().await.unwrap();
+    match (outcome, step.get("error")) {
+        (Ok(receipt), None) => {
+            let mut wire = serde_json::to_value(&receipt).unwrap();
+            assert!(wire["erasedAt"].is_string(), "{at}: no erasedAt");
+            wire.as_object_mut().unwrap().remove("erasedAt");
+            assert_eq!(wire, step["result"], "{at}");
+        }
+        (Err(e), Some(expected)) => {
+            let (code, field) = error_code(&e);
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_eq!(before, after, "{at}: a refused erase changed the table");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+    check_table(step, &after, at);
+    common::assert_verified(identity).await;
+}
+
+/// Checks a step's `table` (every visible row, `id` and `linkedId`), when it has one.
+fn check_table(step: &Value, after: &[identity::Contact], at: &str) {
     if let Some(table) = step.get("table") {
         let actual: Vec<Value> = after
             .iter()
@@ -179,7 +213,6 @@ async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
             .collect();
         assert_eq!(&Value::from(actual), table, "{at}: wrong table");
     }
-    common::assert_verified(identity).await;
 }
 
 /// Replays one file against a fresh store; panics naming the file and step on a mismatch.
@@ -211,6 +244,10 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("split").is_some() {
             check_split_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("erase").is_some() {
+            check_erase_step(&seen, step, &at).await;
             continue;
         }
         if ["list", "block", "unblock"]
@@ -258,13 +295,7 @@ async fn replay(identity: &Identity, path: &PathBuf) {
                 assert_eq!(&row_json(created[0]), expected, "{at}: wrong new row");
             }
         }
-        if let Some(table) = step.get("table") {
-            let actual: Vec<Value> = after
-                .iter()
-                .map(|c| json!({"id": c.id.get(), "linkedId": c.linked_id().map(|l| l.get())}))
-                .collect();
-            assert_eq!(&Value::from(actual), table, "{at}: wrong table");
-        }
+        check_table(step, &after, &at);
     }
     match case.get("graphs") {
         Some(graphs) => {

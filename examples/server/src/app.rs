@@ -20,6 +20,7 @@ use crate::admin;
 use crate::api_error::{ApiError, BODY_LIMIT};
 use crate::blocked;
 use crate::config::Config;
+use crate::erase;
 use crate::handlers::{self, AppState};
 use crate::history;
 use crate::settings;
@@ -62,6 +63,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         )
         .route("/admin/contacts/{id}/history", get(history::history))
         .route("/admin/customers/{id}/split", post(split::split))
+        .route("/admin/customers/{id}/erase", post(erase::erase))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -8,6 +8,7 @@ pub mod api_error;
 pub mod app;
 pub mod blocked;
 pub mod config;
+pub mod erase;
 pub mod handlers;
 pub mod history;
 pub mod mask;

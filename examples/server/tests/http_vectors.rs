@@ -33,8 +33,8 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             history_step(server, tenant, step, &at).await;
             continue;
         }
-        if step.get("split").is_some() {
-            split_step(server, tenant, &seen, step, &at).await;
+        if step.get("split").is_some() || step.get("erase").is_some() {
+            customer_step(server, tenant, &seen, step, &at).await;
             continue;
         }
         let before = seen.all_contacts().await.unwrap();
@@ -202,23 +202,24 @@ fn status_of(code: &Value) -> u16 {
     }
 }
 
-/// A `split` step through `POST /admin/customers/{id}/split`: the answer and `table`, or the
-/// error, which changes no row.
-async fn split_step(
+/// A `split` or `erase` step through `POST /admin/customers/{id}/split` or `.../erase`: the
+/// answer (an erase's receipt without its time) and `table`, or the error, which changes no row.
+async fn customer_step(
     server: &TestServer,
     tenant: Option<&str>,
     seen: &identity::Identity,
     step: &Value,
     at: &str,
 ) {
-    let wire = &step["split"];
-    let path = format!("/admin/customers/{}/split", wire["customer"]);
-    let mut body = json!({"contactIds": wire["contactIds"]});
-    if let Some(block) = wire.get("blockShared") {
-        body["blockShared"] = block.clone();
-    }
+    let (action, wire) = match step.get("split") {
+        Some(wire) => ("split", wire),
+        None => ("erase", &step["erase"]),
+    };
+    let path = format!("/admin/customers/{}/{action}", wire["customer"]);
+    let mut body = wire.clone();
+    body.as_object_mut().unwrap().remove("customer");
     let before = seen.all_contacts().await.unwrap();
-    let (status, body) = admin_call(
+    let (status, mut body) = admin_call(
         server,
         reqwest::Method::POST,
         &path,
@@ -236,10 +237,14 @@ async fn split_step(
                 expected.get("field"),
                 "{at}: {body}"
             );
-            assert_eq!(before, after, "{at}: a refused split changed the table");
+            assert_eq!(before, after, "{at}: a refused {action} changed the table");
         }
         None => {
             assert_eq!(status, 200, "{at}: {body}");
+            if action == "erase" {
+                let at_time = body.as_object_mut().unwrap().remove("erasedAt");
+                assert!(at_time.is_some_and(|t| t.is_string()), "{at}: no erasedAt");
+            }
             assert_eq!(body, step["result"], "{at}");
         }
     }

@@ -153,6 +153,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         [
             "/admin/blocked",
             "/admin/contacts/{id}/history",
+            "/admin/customers/{id}/erase",
             "/admin/customers/{id}/split",
             "/admin/rebuild",
             "/admin/verify",
@@ -477,6 +478,71 @@ async fn every_observed_response_matches_the_openapi_document() {
     let message = o.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("phone 555"), "{message}");
     seen.push(o);
+    // erase (in shop-sp): Marty's customer, suppressing its values; bad bodies, unknown
+    // customers, no token; again (the same receipt); then his email is ignored as suppressed
+    // and his history has no values
+    let erase_path: &'static str = Box::leak(format!("/admin/customers/{marty}/erase").into());
+    let history_path: &'static str = Box::leak(format!("/admin/contacts/{marty}/history").into());
+    let suppress = r#"{"suppress":true}"#;
+    for (exchange, token, status) in [
+        (
+            ("POST", erase_path, r#"{"suppress":"yes"}"#),
+            Some("s3cret"),
+            400,
+        ),
+        (("POST", erase_path, "[]"), Some("s3cret"), 400),
+        (("POST", erase_path, "{"), Some("s3cret"), 400),
+        (
+            ("POST", "/admin/customers/0/erase", ""),
+            Some("s3cret"),
+            400,
+        ),
+        (
+            ("POST", "/admin/customers/999999/erase", ""),
+            Some("s3cret"),
+            404,
+        ),
+        (("POST", erase_path, suppress), None, 401),
+        (("POST", erase_path, suppress), Some("s3cret"), 200),
+        (("POST", erase_path, ""), Some("s3cret"), 200),
+        (("GET", history_path, ""), Some("s3cret"), 200),
+        (
+            (
+                "POST",
+                "/identify",
+                r#"{"email":"marty@x.io","phoneNumber":"888"}"#,
+            ),
+            None,
+            200,
+        ),
+    ] {
+        let o = observe_as(&admin, exchange, token, Some("shop-sp")).await;
+        assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
+        seen.push(o);
+    }
+    let n = seen.len();
+    let receipt = &seen[n - 4].body;
+    assert_eq!(receipt["customerId"], marty, "{receipt}");
+    assert_eq!(receipt["suppressed"], true, "{receipt}");
+    assert!(!receipt.to_string().contains("marty"), "{receipt}");
+    assert_eq!(
+        &seen[n - 3].body,
+        receipt,
+        "erasing again answers the same receipt"
+    );
+    let events = seen[n - 2].body["events"].as_array().unwrap();
+    assert_eq!(events.last().unwrap()["type"], "erased");
+    assert!(
+        !seen[n - 2].body.to_string().contains("marty@"),
+        "{}",
+        seen[n - 2].body
+    );
+    assert_eq!(
+        seen[n - 1].body["ignored"],
+        json!([{"field": "email", "reason": "suppressed"}])
+    );
+    assert_eq!(seen[n - 10].body["error"]["field"], "request");
+    assert_eq!(seen[n - 7].body["error"]["field"], "contactId");
     // a tenant's token never reaches the admin routes, even for its own tenant
     let both = TestServer::start(
         "memory:",
@@ -493,6 +559,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             ("GET", "/admin/blocked", ""),
             ("GET", "/admin/contacts/1/history", ""),
             ("POST", "/admin/customers/1/split", r#"{"contactIds":[2]}"#),
+            ("POST", "/admin/customers/1/erase", ""),
         ] {
             let o = observe_as(&both, exchange, Some(token), tenant).await;
             assert_eq!(o.status, 401, "{exchange:?}: {}", o.body);

@@ -48,8 +48,10 @@ impl StoredEvent {
                 (false, IdentifierKind::Phone) => phone = owned(entry.text()),
             }
         }
-        // the other customer and the rows: of a merge (absorbed, relinked), of a split
-        let merged = change.merged().or(change.split());
+        // the other customer and the rows: of a merge (absorbed, relinked), of a split; the
+        // rows of an erase
+        let other = change.merged().or(change.split());
+        let rows = other.map(|(_, rows)| rows).or(change.erased());
         let ids = |relinked: &[ContactId]| {
             let ids: Vec<String> = relinked.iter().map(|id| id.get().to_string()).collect();
             ids.join(",")
@@ -60,9 +62,9 @@ impl StoredEvent {
             kind: change.kind().to_owned(),
             contact: change
                 .contact()
-                .or(merged.map(|(a, _)| a))
+                .or(other.map(|(a, _)| a))
                 .map(ContactId::get),
-            contacts: merged.map(|(_, relinked)| ids(relinked)),
+            contacts: rows.map(ids),
             email,
             phone,
             pattern,
@@ -121,6 +123,9 @@ impl StoredEvent {
             "split_from" => Change::SplitFrom {
                 from: contact.ok_or_else(|| corrupt("names no customer split from"))?,
                 moved: ids(&self.contacts)?,
+            },
+            "erased" => Change::Erased {
+                erased: ids(&self.contacts)?,
             },
             "blocked" => Change::Blocked { entry: entry()? },
             "unblocked" => Change::Unblocked { entry: entry()? },

@@ -29,6 +29,8 @@ struct WireEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     moved_ids: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    erased_ids: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     phone_number: Option<Option<&'a str>>,
@@ -55,6 +57,9 @@ impl Serialize for HistoryEvent {
             moved_ids: change
                 .split()
                 .map(|(_, moved)| moved.iter().map(|id| id.get()).collect()),
+            erased_ids: change
+                .erased()
+                .map(|erased| erased.iter().map(|id| id.get()).collect()),
             // present (as null when absent) whenever the event has values
             email: values.map(|(e, _)| e.map(Email::as_str)),
             phone_number: values.map(|(_, p)| p.map(Phone::as_str)),

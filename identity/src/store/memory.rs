@@ -11,6 +11,7 @@ use crate::blocked::{BlockList, BlockedValue};
 use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{RebuildReport, derive_screened};
+use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
 use crate::plan::{Matched, Plan, plan};
@@ -22,6 +23,7 @@ use crate::store::{ContactStore, Frontier, Localized, TenantState};
 use crate::tenant::TenantId;
 use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 
+mod erase;
 mod events;
 mod split;
 
@@ -59,6 +61,10 @@ struct State {
     events: events::EventLog,
     /// Each tenant's pairs of rows whose customers a split keeps apart.
     apart: HashMap<TenantId, Vec<(ContactId, ContactId)>>,
+    /// The receipt of every row erased, by tenant and row.
+    erasures: HashMap<(TenantId, ContactId), Erasure>,
+    /// The key of suppression digests, made by the first erase that suppresses.
+    secret: Option<[u8; 32]>,
     versions: i64,
     closed: bool,
 }
@@ -434,7 +440,7 @@ impl State {
         let Some(entries) = current.blocked.changed(&entry, add) else {
             return Ok(false);
         };
-        let list = BlockList::new(current.blocked.version + 1, entries)?;
+        let list = current.blocked.successor(entries)?;
         if !add {
             check_unblock(&self.held_by_several(tenant), &entry, &list)?;
         }
@@ -541,6 +547,7 @@ impl ContactStore for MemoryStore {
             .row(id)
             .filter(|r| !r.deleted && r.tenant == *tenant)
             .map(|r| r.contact.root())
+            .or_else(|| state.erased_customer(tenant, id))
             .ok_or(Error::NotFound {
                 entity: "contact",
                 id: id.get(),
@@ -562,6 +569,15 @@ impl ContactStore for MemoryStore {
     ) -> Result<Split> {
         self.lock()?
             .split(tenant, customer, contact_ids, block_shared)
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure> {
+        self.lock()?.erase(tenant, customer, suppress)
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

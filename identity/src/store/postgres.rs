@@ -27,6 +27,7 @@
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
 
+mod erase;
 mod events;
 mod graph;
 mod records;
@@ -44,6 +45,7 @@ use sqlx::{Connection, PgConnection};
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
+use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::plan::{Plan, plan};
@@ -570,6 +572,35 @@ impl ContactStore for PgStore {
                     return Ok(split);
                 }
                 Err(failure) => broken.retry_or_fail("splitting a customer", failure)?,
+            }
+        }
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            let outcome: Outcome<Erasure> = async {
+                let mut tx = self.pool.begin().await?;
+                let receipt = erase::erase(&mut tx, tenant, customer, suppress).await?;
+                tx.commit().await?;
+                Ok(receipt)
+            }
+            .await;
+            match outcome {
+                Ok(receipt) => {
+                    self.cache.forget(tenant, receipt.customer_id);
+                    if receipt.suppressed {
+                        self.hints.forget(tenant);
+                    }
+                    return Ok(receipt);
+                }
+                // an erase that committed on a connection that broke answers its receipt
+                Err(failure) => broken.retry_or_fail("erasing a customer", failure)?,
             }
         }
     }

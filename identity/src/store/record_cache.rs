@@ -142,6 +142,22 @@ impl RecordCache {
         }
         *hinted += hints.emails.len() + hints.phones.len() - before;
     }
+
+    /// Drops the record of `tenant`'s `customer` and every value remembered as its (an erase:
+    /// this process then holds none of its data; a scan of the tenant's hints).
+    pub(crate) fn forget(&self, tenant: &TenantId, customer: ContactId) {
+        let mut records = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = records.records.remove(&customer) {
+            records.entries -= weight(&old.record);
+        }
+        let Records { hints, hinted, .. } = &mut *records;
+        if let Some(hints) = hints.get_mut(tenant) {
+            let before = hints.emails.len() + hints.phones.len();
+            hints.emails.retain(|_, owner| *owner != customer);
+            hints.phones.retain(|_, owner| *owner != customer);
+            *hinted -= before - (hints.emails.len() + hints.phones.len());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! on meanwhile. Changes made to `contact` by other programs are noted by triggers and applied
 //! to the derived records by the next write transaction, before it plans.
 
+mod erase;
 mod events;
 mod records;
 mod settings;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
+use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::plan::{Plan, plan};
@@ -419,6 +421,29 @@ impl ContactStore for SqliteStore {
                         self.hints.forget(tenant);
                     }
                     return Ok(split);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
+                let receipt = erase::erase(&mut write.tx, tenant, customer, suppress).await?;
+                if write.commit().await? {
+                    if suppress {
+                        self.hints.forget(tenant);
+                    }
+                    return Ok(receipt);
                 }
             }
             backoff(attempt).await;

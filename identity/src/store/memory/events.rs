@@ -1,6 +1,6 @@
 //! The memory store's history: events by tenant and customer, in one order across tenants.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use time::OffsetDateTime;
 
@@ -50,5 +50,21 @@ impl EventLog {
             .flatten()
             .cloned()
             .collect()
+    }
+
+    /// Rewrites the change of every event of these customers of `tenant` with `f`.
+    pub(super) fn rewrite(
+        &mut self,
+        tenant: &TenantId,
+        customers: &BTreeSet<ContactId>,
+        f: impl Fn(&HistoryEvent) -> Change,
+    ) {
+        for c in customers {
+            if let Some(events) = self.filed.get_mut(&(tenant.clone(), Some(*c))) {
+                for e in events.iter_mut() {
+                    e.change = f(e);
+                }
+            }
+        }
     }
 }

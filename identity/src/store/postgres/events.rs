@@ -53,7 +53,8 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// The history of the customer that visible row `id` belongs to, read on `conn` (a snapshot).
+/// The history of the customer that visible row `id` belongs to (or belonged to, when an erase
+/// took it), read on `conn` (a snapshot).
 pub(crate) async fn history(
     conn: &mut PgConnection,
     tenant: &TenantId,
@@ -64,6 +65,17 @@ pub(crate) async fn history(
         .bind(id.get())
         .fetch_optional(&mut *conn)
         .await?;
+    let customer =
+        match customer {
+            Some(c) => Some(c),
+            None => sqlx::query_scalar(
+                "SELECT customer_id FROM identity_erasure WHERE tenant_id = $1 AND contact_id = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(id.get())
+            .fetch_optional(&mut *conn)
+            .await?,
+        };
     let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
         entity: "contact",
         id: id.get(),

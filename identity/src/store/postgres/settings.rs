@@ -8,30 +8,62 @@ use crate::blocked::{BlockList, BlockedValue};
 use crate::error::Result;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::store::TenantState;
+use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
+use crate::verify::IdentifierKind;
 
-type StateRow = (Option<String>, i64, Vec<String>, Vec<bool>, Vec<String>);
+type StateRow = (
+    Option<String>,
+    i64,
+    Vec<String>,
+    Vec<bool>,
+    Vec<String>,
+    Vec<String>,
+    Vec<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+/// The tenant's region, blocked-list version and entries, and its suppressed values with the
+/// store's secret (NULL when it has none).
+const STATE: &str = "\
+SELECT s.region, s.blocked_version, s.kinds, s.patterns, s.vals,
+       coalesce(x.kinds, '{}'), coalesce(x.digests, '{}'),
+       CASE WHEN x.kinds IS NOT NULL THEN (SELECT secret FROM identity_secret) END
+FROM identity_tenant_settings($1) AS s,
+     (SELECT array_agg(kind ORDER BY kind, digest) AS kinds,
+             array_agg(digest ORDER BY kind, digest) AS digests
+      FROM identity_suppressed WHERE tenant_id = $1) AS x";
 
 /// The tenant's settings as stored: what its requests are read under.
 pub(crate) async fn state<'e, E>(executor: E, tenant: &TenantId) -> Outcome<TenantState>
 where
     E: Executor<'e, Database = Postgres>,
 {
-    let (region, version, kinds, patterns, values): StateRow = sqlx::query_as(
-        "SELECT region, blocked_version, kinds, patterns, vals FROM identity_tenant_settings($1)",
-    )
-    .bind(tenant.as_str())
-    .fetch_one(executor)
-    .await?;
+    let (region, version, kinds, patterns, values, suppressed, digests, secret): StateRow =
+        sqlx::query_as(STATE)
+            .bind(tenant.as_str())
+            .fetch_one(executor)
+            .await?;
     let entries = kinds
         .iter()
         .zip(&patterns)
         .zip(&values)
         .map(|((kind, pattern), value)| BlockedValue::stored(kind, *pattern, value))
         .collect::<Result<Vec<_>>>()?;
+    let set = match secret {
+        None => None,
+        Some(secret) => {
+            let digests = suppressed
+                .iter()
+                .zip(&digests)
+                .map(|(kind, digest)| Ok((IdentifierKind::stored(kind), stored_digest(digest)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Some(Suppressed::new(Secret::from_stored(&secret)?, digests))
+        }
+    };
     Ok(TenantState {
         region: stored_region(region.as_deref())?,
-        blocked: BlockList::shared(version, entries)?,
+        blocked: BlockList::stored(version, entries, set)?,
     })
 }
 

@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use crate::blocked::{BlockList, BlockedValue};
+use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::error::Error;
 use crate::history::Change;
@@ -17,11 +17,11 @@ use crate::verify::IdentifierKind;
 use super::graph::{self, LOCK_GRAPH, Outcome};
 use super::{events, settings};
 
-const CUSTOMER_OF: &str = "\
+pub(super) const CUSTOMER_OF: &str = "\
 SELECT coalesce(linked_id, id) FROM contact
 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
 
-const ROWS_OF: &str = "\
+pub(super) const ROWS_OF: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
 WHERE tenant_id = $1 AND deleted_at IS NULL AND (id = $2 OR linked_id = $2)";
 
@@ -83,7 +83,7 @@ pub(crate) async fn check_unblock_locked(
     let Some(entries) = current.changed(entry, false) else {
         return Ok(());
     };
-    let after = BlockList::new(current.version + 1, entries)?;
+    let after = current.successor(entries)?;
     let query = match entry.value() {
         Some(value) => sqlx::query_as(HELD_EXACT).bind(tenant.as_str()).bind(value),
         None => sqlx::query_as(HELD_ANY).bind(tenant.as_str()),

@@ -53,7 +53,8 @@ pub(super) async fn record(
         .map_err(|e| Error::store("recording history", e))
 }
 
-/// The history of the customer that visible row `id` belongs to, read on `conn` (a snapshot).
+/// The history of the customer that visible row `id` belongs to (or belonged to, when an erase
+/// took it), read on `conn` (a snapshot).
 pub(super) async fn history(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
@@ -69,6 +70,17 @@ pub(super) async fn history(
     .fetch_optional(&mut *conn)
     .await
     .map_err(fail)?;
+    let customer = match customer {
+        Some(c) => Some(c),
+        None => sqlx::query_scalar(
+            "SELECT customer_id FROM identity_erasure WHERE tenant_id = ?1 AND contact_id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(fail)?,
+    };
     let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
         entity: "contact",
         id: id.get(),

@@ -10,23 +10,31 @@ use crate::history::Change;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::split::check_unblock;
 use crate::store::TenantState;
+use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
+use crate::verify::IdentifierKind;
 
 /// The tenant's region, its blocked-list version and the list's entries (the defaults, tenant
-/// `*`, while the version is 0); one row with NULL entry columns when the list is empty.
+/// `*`, while the version is 0), one row with NULL entry columns when the list is empty; then a
+/// row per suppressed value (its kind, digest, and the store's secret), without a version.
 const STATE: &str = "\
-SELECT s.phone_region, coalesce(s.blocked_version, 0), b.kind, b.pattern, b.value
+SELECT s.phone_region, coalesce(s.blocked_version, 0), b.kind, b.pattern, b.value, NULL, NULL
 FROM (SELECT ?1 AS tenant_id) AS t
 LEFT JOIN identity_tenant_settings AS s ON s.tenant_id = t.tenant_id
 LEFT JOIN identity_blocked AS b
-    ON b.tenant_id = CASE WHEN coalesce(s.blocked_version, 0) = 0 THEN '*' ELSE t.tenant_id END";
+    ON b.tenant_id = CASE WHEN coalesce(s.blocked_version, 0) = 0 THEN '*' ELSE t.tenant_id END
+UNION ALL
+SELECT NULL, NULL, x.kind, NULL, NULL, x.digest, k.secret
+FROM identity_suppressed AS x CROSS JOIN identity_secret AS k WHERE x.tenant_id = ?1";
 
 type StateRow = (
     Option<String>,
-    i64,
+    Option<i64>,
     Option<String>,
     Option<bool>,
     Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
 );
 
 /// The tenant's settings as stored: what its requests are read under.
@@ -39,17 +47,36 @@ where
         .fetch_all(executor)
         .await
         .map_err(|e| Error::store("reading tenant settings", e))?;
-    let (region, version) = rows.first().map_or((None, 0), |row| (row.0.clone(), row.1));
-    let entries = rows
+    let (listed, suppressed): (Vec<StateRow>, Vec<StateRow>) =
+        rows.into_iter().partition(|row| row.5.is_none());
+    let (region, version) = listed
+        .first()
+        .map_or((None, 0), |row| (row.0.clone(), row.1.unwrap_or(0)));
+    let entries = listed
         .iter()
-        .filter_map(|(_, _, kind, pattern, value)| {
+        .filter_map(|(_, _, kind, pattern, value, ..)| {
             Some((kind.as_ref()?, *pattern, value.as_ref()?))
         })
         .map(|(kind, pattern, value)| BlockedValue::stored(kind, pattern.unwrap_or(false), value))
         .collect::<Result<Vec<_>>>()?;
+    let suppressed = suppressed
+        .iter()
+        .map(|(.., kind, _, _, digest, secret)| {
+            let kind = IdentifierKind::stored(kind.as_deref().unwrap_or(""));
+            let digest = stored_digest(digest.as_deref().unwrap_or_default())?;
+            Ok((kind, digest, secret.as_deref().unwrap_or_default()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let set = match suppressed.first() {
+        None => None,
+        Some((.., secret)) => Some(Suppressed::new(
+            Secret::from_stored(secret)?,
+            suppressed.iter().map(|(kind, digest, _)| (*kind, *digest)),
+        )),
+    };
     Ok(TenantState {
         region: stored_region(region.as_deref())?,
-        blocked: BlockList::shared(version, entries)?,
+        blocked: BlockList::stored(version, entries, set)?,
     })
 }
 
@@ -67,23 +94,13 @@ pub(crate) async fn change_blocked(
         return Ok(false);
     };
     if !add {
-        let after = BlockList::new(current.blocked.version + 1, entries)?;
+        let after = current.blocked.successor(entries)?;
         let shared = super::split::held_by_several(&mut *tx, tenant, &entry).await?;
         check_unblock(&shared, &entry, &after)?;
     }
     let failed = |e| Error::store("changing the blocked list", e);
     let now = OffsetDateTime::now_utc();
-    let version = current.blocked.version;
-    if version == 0 {
-        sqlx::query(
-            "INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
-             SELECT ?1, kind, pattern, value, created_at FROM identity_blocked WHERE tenant_id = '*'",
-        )
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?;
-    }
+    next_version(&mut *tx, tenant, current.blocked.version, now).await?;
     let statement = if add {
         "INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -100,6 +117,34 @@ pub(crate) async fn change_blocked(
         .execute(&mut *tx)
         .await
         .map_err(failed)?;
+    let change = if add {
+        Change::Blocked { entry }
+    } else {
+        Change::Unblocked { entry }
+    };
+    super::events::record(tx, tenant, None, &change, now).await?;
+    Ok(true)
+}
+
+/// Moves the tenant's blocked list (and suppressed values) from `version` to the next, in the
+/// caller's write transaction: a tenant's first change copies the defaults to its own rows.
+pub(super) async fn next_version(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    version: i64,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let failed = |e| Error::store("changing the blocked list", e);
+    if version == 0 {
+        sqlx::query(
+            "INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
+             SELECT ?1, kind, pattern, value, created_at FROM identity_blocked WHERE tenant_id = '*'",
+        )
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    }
     sqlx::query(
         "INSERT INTO identity_tenant_settings (tenant_id, blocked_version, updated_at)
          VALUES (?1, ?2, ?3)
@@ -112,13 +157,7 @@ pub(crate) async fn change_blocked(
     .execute(&mut *tx)
     .await
     .map_err(failed)?;
-    let change = if add {
-        Change::Blocked { entry }
-    } else {
-        Change::Unblocked { entry }
-    };
-    super::events::record(tx, tenant, None, &change, now).await?;
-    Ok(true)
+    Ok(())
 }
 
 /// The tenant's phone region as stored.

@@ -27,12 +27,12 @@ SELECT EXISTS (
         OR (coalesce(a.linked_id, a.id) = ?3 AND coalesce(b.linked_id, b.id) = ?2)))";
 
 /// The customer (primary) of tenant `?1`'s visible row `?2`.
-const CUSTOMER_OF: &str = "\
+pub(super) const CUSTOMER_OF: &str = "\
 SELECT coalesce(linked_id, id) FROM contact
 WHERE tenant_id = ?1 AND id = ?2 AND deleted_at IS NULL";
 
 /// The visible rows of tenant `?1`'s customer `?2`.
-const ROWS_OF: &str = "\
+pub(super) const ROWS_OF: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
 WHERE tenant_id = ?1 AND deleted_at IS NULL AND (id = ?2 OR linked_id = ?2)";
 

@@ -1,0 +1,383 @@
+//! Erase: the right to be forgotten. [`Identity::erase`] hard-deletes every row of a customer
+//! and its derived records, removes its emails and phone numbers from history (keeping ids,
+//! kinds and times), and answers with a receipt ([`Erasure`]). The pure part lives here: which
+//! values go ([`ErasePlan`]), and which customers' history may hold them ([`lineage`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::blocked::{BlockList, BlockedValue};
+use crate::connect::Identity;
+use crate::contact::{Contact, ContactId, Email, Phone};
+use crate::error::Result;
+use crate::history::{Change, HistoryEvent};
+use crate::suppress::{Digest, Secret};
+use crate::verify::IdentifierKind;
+
+/// The receipt of an erase: which customer, which rows, when, and whether its values are
+/// suppressed. It holds no personal data. Erasing the same customer again (by any of its
+/// former row ids) answers the same receipt and changes nothing.
+///
+/// On the wire: `{"customerId": 1, "contactIds": [1, 2], "erasedAt": "...", "suppressed":
+/// false}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Erasure {
+    /// The customer erased, by its primary at the time.
+    #[serde(serialize_with = "as_i64")]
+    pub customer_id: ContactId,
+    /// Its rows, hard-deleted, ascending.
+    #[serde(serialize_with = "as_i64s")]
+    pub contact_ids: Vec<ContactId>,
+    /// When (the database's clock).
+    #[serde(with = "time::serde::rfc3339")]
+    pub erased_at: OffsetDateTime,
+    /// Whether the erase was asked to suppress its values: those that went are kept as keyed
+    /// hashes, blocking later requests that carry them ([`crate::IgnoredReason::Suppressed`]).
+    pub suppressed: bool,
+}
+
+fn as_i64<S: serde::Serializer>(id: &ContactId, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_i64(id.get())
+}
+
+fn as_i64s<S: serde::Serializer>(ids: &[ContactId], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(|id| id.get()))
+}
+
+/// What a store deletes and scrubs for an erase, in one transaction with the tenant's other
+/// writes waiting.
+#[derive(Debug, Clone)]
+pub(crate) struct ErasePlan {
+    /// The customer's primary.
+    pub customer: ContactId,
+    /// Its visible rows, ascending: deleted, with their records and identifiers.
+    pub erased: Vec<ContactId>,
+    /// Its values that nothing else of the tenant keeps (no other visible row holds them, and
+    /// they are not entries of the blocked list, which is the tenant's own): scrubbed from the
+    /// history of every customer in its [`lineage`], deleted with the soft-deleted rows that
+    /// carry them, and suppressed when asked.
+    pub gone: Vec<(IdentifierKind, String)>,
+    /// Whether the caller asked to suppress the values.
+    pub suppress: bool,
+    /// Values the customer shared with exactly one other customer (blocked ones, which no
+    /// identifier names while two customers hold them): their identifiers now name it.
+    pub named: Vec<(IdentifierKind, String, ContactId)>,
+    /// The digests of `gone`, to add to the tenant's suppressed values (empty unless asked).
+    pub digests: Vec<(IdentifierKind, Digest)>,
+}
+
+impl ErasePlan {
+    /// Plans erasing the customer led by `primary`, whose visible rows are `rows`. `held` are
+    /// its values that other visible rows of the tenant hold too (only blocked values can be),
+    /// with the customer of each such row; `blocked` is the tenant's list; `secret` the
+    /// store's, when the values are to be suppressed.
+    pub(crate) fn new(
+        rows: &[Contact],
+        primary: ContactId,
+        held: &[(IdentifierKind, String, ContactId)],
+        blocked: &BlockList,
+        secret: Option<&Secret>,
+    ) -> Result<Self> {
+        let mut holders: BTreeMap<(IdentifierKind, &str), BTreeSet<ContactId>> = BTreeMap::new();
+        for (kind, value, customer) in held {
+            holders
+                .entry((*kind, value.as_str()))
+                .or_default()
+                .insert(*customer);
+        }
+        let named = holders
+            .iter()
+            .filter(|(_, customers)| customers.len() == 1)
+            .flat_map(|((kind, value), customers)| {
+                customers.iter().map(|c| (*kind, (*value).to_owned(), *c))
+            })
+            .collect();
+        let mut gone = Vec::new();
+        for (kind, value) in values_of(rows) {
+            let entry = BlockedValue::stored(kind.as_str(), false, &value)?;
+            let listed = blocked.contains(&entry);
+            if !listed && !holders.contains_key(&(kind, value.as_str())) {
+                gone.push((kind, value));
+            }
+        }
+        let digests = secret
+            .map(|s| {
+                gone.iter()
+                    .map(|(kind, value)| (*kind, s.digest(*kind, value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ErasePlan {
+            customer: primary,
+            erased: rows
+                .iter()
+                .map(|c| c.id)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            gone,
+            named,
+            suppress: secret.is_some(),
+            digests,
+        })
+    }
+
+    /// The values that go, of `kind`.
+    pub(crate) fn gone_of(&self, kind: IdentifierKind) -> Vec<&str> {
+        self.gone
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The event that records the erase on the customer.
+    pub(crate) fn event(&self) -> Change {
+        Change::Erased {
+            erased: self.erased.clone(),
+        }
+    }
+
+    /// The receipt, stamped `at`.
+    pub(crate) fn receipt(&self, at: OffsetDateTime) -> Erasure {
+        Erasure {
+            customer_id: self.customer,
+            contact_ids: self.erased.clone(),
+            erased_at: at,
+            suppressed: self.suppress,
+        }
+    }
+}
+
+/// Every email and phone number of `rows`, by kind, once each.
+pub(crate) fn values_of(rows: &[Contact]) -> BTreeSet<(IdentifierKind, String)> {
+    let mut values = BTreeSet::new();
+    for row in rows {
+        if let Some(e) = &row.email {
+            values.insert((IdentifierKind::Email, e.as_str().to_owned()));
+        }
+        if let Some(p) = &row.phone_number {
+            values.insert((IdentifierKind::Phone, p.as_str().to_owned()));
+        }
+    }
+    values
+}
+
+/// The customers whose history may carry the erased values: the erased rows (each may have
+/// led a customer), and every customer reached from them by a merge it made or a split on it,
+/// followed to the end. A value of the customer reached it through such a chain, so only these
+/// customers' events can name it (a blocked-list change is the tenant's, and keeps its entry).
+/// `events_of` gives a customer's events.
+pub(crate) fn lineage(
+    erased: &[ContactId],
+    mut events_of: impl FnMut(ContactId) -> Vec<HistoryEvent>,
+) -> BTreeSet<ContactId> {
+    let mut reached: BTreeSet<ContactId> = erased.iter().copied().collect();
+    let mut work: Vec<ContactId> = erased.to_vec();
+    while let Some(c) = work.pop() {
+        for e in events_of(c) {
+            let next = e
+                .change
+                .merged()
+                .map(|(a, _)| a)
+                .or(e.change.split().map(|(o, _)| o));
+            if let Some(n) = next
+                && reached.insert(n)
+            {
+                work.push(n);
+            }
+        }
+    }
+    reached
+}
+
+/// `change` with the values removed that the erase takes: all of them when the event is about
+/// an erased row or customer (`whole`), else those among `gone`.
+pub(crate) fn scrubbed(
+    change: &Change,
+    whole: bool,
+    gone: &HashSet<(IdentifierKind, &str)>,
+) -> Change {
+    let keep_email = |e: &Option<Email>| {
+        e.clone()
+            .filter(|e| !whole && !gone.contains(&(IdentifierKind::Email, e.as_str())))
+    };
+    let keep_phone = |p: &Option<Phone>| {
+        p.clone()
+            .filter(|p| !whole && !gone.contains(&(IdentifierKind::Phone, p.as_str())))
+    };
+    match change {
+        Change::Existing {
+            contact,
+            email,
+            phone_number,
+        } => Change::Existing {
+            contact: *contact,
+            email: keep_email(email),
+            phone_number: keep_phone(phone_number),
+        },
+        Change::Created {
+            contact,
+            email,
+            phone_number,
+            via,
+        } => Change::Created {
+            contact: *contact,
+            email: keep_email(email),
+            phone_number: keep_phone(phone_number),
+            via: via.clone(),
+        },
+        Change::Merged {
+            absorbed,
+            relinked,
+            email,
+            phone_number,
+        } => Change::Merged {
+            absorbed: *absorbed,
+            relinked: relinked.clone(),
+            email: keep_email(email),
+            phone_number: keep_phone(phone_number),
+        },
+        other => other.clone(),
+    }
+}
+
+impl Identity {
+    /// Erases the customer that row `customer` belongs to (the right to be forgotten): every
+    /// row of it is hard-deleted with its derived records and kept-apart pairs, and its emails
+    /// and phone numbers are removed from history (ids, kinds and times stay; an `erased` event
+    /// ends it). Soft-deleted rows that link to its rows or carry its values go too. A value
+    /// another customer still holds (a blocked one) or that is an entry of the blocked list
+    /// stays, as that customer's or the tenant's.
+    ///
+    /// With `suppress`, its values are kept as keyed hashes (HMAC-SHA256 under a secret the
+    /// store makes for itself), and a later request carrying one treats it as blocked
+    /// ([`crate::IgnoredReason::Suppressed`]). The erase waits for the tenant's writes in
+    /// flight: an identify of the same customer sees it entirely before or entirely after.
+    ///
+    /// Erasing again by any former row id answers the first receipt and changes nothing.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use identity::ContactId;
+    /// let identity = identity::connect("memory:").await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
+    /// identity.identify(Some("emmett@hillvalley.edu"), Some("555")).await?;
+    /// let receipt = identity.erase(ContactId::new(2), true).await?;
+    /// assert_eq!(receipt.contact_ids, [ContactId::new(1), ContactId::new(2)]);
+    /// assert_eq!(identity.erase(ContactId::new(1), false).await?, receipt); // a no-op
+    /// // a suppressed value is ignored, as a blocked one is
+    /// let c = identity.identify(Some("marty@hillvalley.edu"), Some("555")).await?;
+    /// assert_eq!(c.ignored[0].reason.as_str(), "suppressed");
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when the tenant has no visible row `customer` and erased
+    /// none with that id; otherwise as [`crate::ContactStore::erase`]. Nothing changes on an
+    /// error.
+    pub async fn erase(&self, customer: ContactId, suppress: bool) -> Result<Erasure> {
+        self.store()
+            .erase(self.tenant_id(), customer, suppress)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, email: Option<&str>, phone: Option<&str>) -> Contact {
+        Contact::from_stored(
+            id,
+            email,
+            phone,
+            (id != 1).then_some(1),
+            if id == 1 { "primary" } else { "secondary" },
+            OffsetDateTime::UNIX_EPOCH,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn values_others_keep_stay_and_the_rest_go() {
+        let rows = [
+            row(1, Some("a@x.io"), Some("555")),
+            row(2, Some("b@x.io"), Some("777")),
+            row(3, None, Some("555")),
+        ];
+        let list = BlockList::new(1, vec![BlockedValue::email("b@x.io").unwrap()]).unwrap();
+        let (two, three) = (ContactId::new(7), ContactId::new(8));
+        let held = [
+            (IdentifierKind::Phone, "777".to_owned(), two),
+            (IdentifierKind::Email, "b@x.io".to_owned(), two),
+            (IdentifierKind::Email, "b@x.io".to_owned(), three),
+        ];
+        let plan = ErasePlan::new(&rows, ContactId::new(1), &held, &list, None).unwrap();
+        assert_eq!(plan.erased, [1, 2, 3].map(ContactId::new));
+        assert_eq!(plan.gone_of(IdentifierKind::Email), ["a@x.io"]);
+        assert_eq!(plan.gone_of(IdentifierKind::Phone), ["555"]);
+        // 777 is the other customer's alone now; b@x.io still two customers'
+        assert_eq!(plan.named, [(IdentifierKind::Phone, "777".to_owned(), two)]);
+        assert!(plan.digests.is_empty() && !plan.receipt(OffsetDateTime::UNIX_EPOCH).suppressed);
+        let secret = Secret::from_stored(&[3; 32]).unwrap();
+        let plan = ErasePlan::new(&rows, ContactId::new(1), &held, &list, Some(&secret)).unwrap();
+        assert_eq!(plan.digests.len(), 2);
+        let wire = serde_json::to_value(plan.receipt(OffsetDateTime::UNIX_EPOCH)).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({"customerId": 1, "contactIds": [1, 2, 3],
+                "erasedAt": "1970-01-01T00:00:00Z", "suppressed": true})
+        );
+    }
+
+    #[test]
+    fn lineage_follows_merges_and_splits_and_scrubbing_keeps_ids() {
+        let id = ContactId::new;
+        let event = |customer: i64, change| HistoryEvent {
+            at: OffsetDateTime::UNIX_EPOCH,
+            customer: Some(id(customer)),
+            change,
+            seq: 0,
+        };
+        // 5 was split from 3; 3 had absorbed 4; 9 is unrelated
+        let events_of = |c: ContactId| match c.get() {
+            5 => vec![event(
+                5,
+                Change::SplitFrom {
+                    from: id(3),
+                    moved: vec![id(5)],
+                },
+            )],
+            3 => vec![event(
+                3,
+                Change::Merged {
+                    absorbed: id(4),
+                    relinked: vec![id(4)],
+                    email: None,
+                    phone_number: None,
+                },
+            )],
+            _ => Vec::new(),
+        };
+        assert_eq!(lineage(&[id(5)], events_of), [3, 4, 5].map(id).into());
+        let merged = Change::Merged {
+            absorbed: id(4),
+            relinked: vec![id(4)],
+            email: Some(Email::from_record("a@x.io".into())),
+            phone_number: Some(Phone::from_record("555".into())),
+        };
+        let gone = HashSet::from([(IdentifierKind::Phone, "555")]);
+        let partly = scrubbed(&merged, false, &gone);
+        assert_eq!(partly.values().unwrap().0.unwrap().as_str(), "a@x.io");
+        assert!(partly.values().unwrap().1.is_none());
+        let wholly = scrubbed(&merged, true, &gone);
+        assert_eq!(wholly.values(), Some((None, None)));
+        assert_eq!(wholly.merged(), merged.merged());
+    }
+}

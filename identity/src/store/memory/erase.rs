@@ -1,0 +1,122 @@
+//! The memory store's erase: rows keep their slots (ids are dense) but lose their values and
+//! stay deleted; records, identifiers, pairs and the history's values go as in the SQL stores.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use crate::contact::{Contact, ContactId};
+use crate::erase::{ErasePlan, Erasure, lineage, scrubbed, values_of};
+use crate::error::{Error, Result};
+use crate::suppress::{Secret, Suppressed};
+use crate::tenant::TenantId;
+use crate::verify::IdentifierKind;
+
+use super::State;
+
+impl State {
+    /// Erases the customer of row `customer` (see [`crate::Identity::erase`]).
+    pub(super) fn erase(
+        &mut self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure> {
+        if let Some(receipt) = self.erasures.get(&(tenant.clone(), customer)) {
+            return Ok(receipt.clone());
+        }
+        let primary = self
+            .row(customer)
+            .filter(|r| !r.deleted && r.tenant == *tenant)
+            .map(|r| r.contact.root())
+            .ok_or(Error::NotFound {
+                entity: "contact",
+                id: customer.get(),
+            })?;
+        let (rows, others): (Vec<Contact>, Vec<Contact>) = self
+            .visible(tenant)
+            .cloned()
+            .partition(|c| c.root() == primary);
+        let values = values_of(&rows);
+        let held: Vec<(IdentifierKind, String, ContactId)> = others
+            .iter()
+            .flat_map(|c| {
+                values_of(std::slice::from_ref(c))
+                    .into_iter()
+                    .map(|(kind, value)| (kind, value, c.root()))
+            })
+            .filter(|(kind, value, _)| values.contains(&(*kind, value.clone())))
+            .collect();
+        let blocked = self.tenant_state(tenant).blocked;
+        let secret = match suppress {
+            true => Some(self.secret()?),
+            false => None,
+        };
+        let plan = ErasePlan::new(&rows, primary, &held, &blocked, secret.as_ref())?;
+        let ids: BTreeSet<ContactId> = plan.erased.iter().copied().collect();
+        let gone: HashSet<(IdentifierKind, &str)> =
+            plan.gone.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let carries_gone = |c: &Contact| {
+            c.email
+                .as_ref()
+                .is_some_and(|e| gone.contains(&(IdentifierKind::Email, e.as_str())))
+                || c.phone_number
+                    .as_ref()
+                    .is_some_and(|p| gone.contains(&(IdentifierKind::Phone, p.as_str())))
+        };
+        for row in self.rows.iter_mut().filter(|r| r.tenant == *tenant) {
+            let c = &row.contact;
+            let linked = c.linked_id().is_some_and(|l| ids.contains(&l));
+            if ids.contains(&c.id) || (row.deleted && (linked || carries_gone(c))) {
+                row.deleted = true;
+                row.contact.email = None;
+                row.contact.phone_number = None;
+            }
+        }
+        let graph = self.graph(tenant);
+        graph.customers.remove(&primary);
+        graph.identifiers.retain(|_, owner| *owner != primary);
+        for (kind, value, owner) in &plan.named {
+            graph.identifiers.insert((*kind, value.clone()), *owner);
+        }
+        if let Some(pairs) = self.apart.get_mut(tenant) {
+            pairs.retain(|(a, b)| !ids.contains(a) && !ids.contains(b));
+        }
+        let reached = lineage(&plan.erased, |c| self.events.of(tenant, &[Some(c)]));
+        self.events.rewrite(tenant, &reached, |e| {
+            let whole = e.customer.is_some_and(|c| ids.contains(&c))
+                || e.change.contact().is_some_and(|c| ids.contains(&c));
+            scrubbed(&e.change, whole, &gone)
+        });
+        let now = self.now();
+        self.events.record(tenant, Some(primary), plan.event(), now);
+        if let Some(secret) = secret {
+            let set = match blocked.suppressed() {
+                Some(set) => set.with(plan.digests.iter().copied()),
+                None => Suppressed::new(secret, plan.digests.iter().copied()),
+            };
+            let next = blocked.suppressing(set)?;
+            self.blocked.insert(tenant.clone(), Arc::new(next));
+        }
+        let receipt = plan.receipt(now);
+        for id in &plan.erased {
+            self.erasures.insert((tenant.clone(), *id), receipt.clone());
+        }
+        Ok(receipt)
+    }
+
+    /// The customer a row erased before belonged to.
+    pub(super) fn erased_customer(&self, tenant: &TenantId, id: ContactId) -> Option<ContactId> {
+        self.erasures
+            .get(&(tenant.clone(), id))
+            .map(|r| r.customer_id)
+    }
+
+    /// The store's suppression secret, made on first use.
+    fn secret(&mut self) -> Result<Secret> {
+        let key = match self.secret {
+            Some(key) => key,
+            None => *self.secret.insert(Secret::generate()?),
+        };
+        Secret::from_stored(&key)
+    }
+}

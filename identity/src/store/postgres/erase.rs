@@ -1,0 +1,258 @@
+//! The PostgreSQL side of erase, in the caller's transaction under the tenant's graph lock
+//! taken alone (held to the end, with pending changes applied first): the rows, records,
+//! identifiers, pairs and history values of a customer go, its receipt (`identity_erasure`) is
+//! kept, and, when asked, its values join the tenant's suppressed values
+//! (`identity_suppress`) under the store's secret (`identity_secret`).
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+use crate::contact::{Contact, ContactId};
+use crate::erase::{ErasePlan, Erasure, values_of};
+use crate::error::Error;
+use crate::store::{ContactRow, decode_rows};
+use crate::suppress::Secret;
+use crate::tenant::TenantId;
+use crate::verify::IdentifierKind;
+
+use super::graph::{self, LOCK_GRAPH, Outcome};
+use super::split::{CUSTOMER_OF, ROWS_OF};
+use super::{events, settings};
+
+const RECEIPT_OF: &str = "\
+SELECT customer_id, suppressed, erased_at FROM identity_erasure
+WHERE tenant_id = $1 AND contact_id = $2";
+
+const ROWS_ERASED: &str = "\
+SELECT contact_id FROM identity_erasure WHERE tenant_id = $1 AND customer_id = $2
+ORDER BY contact_id";
+
+/// The values among `$3` (emails) and `$4` (phones) that visible rows of tenant `$1` outside
+/// customer `$2` hold.
+const HELD_ELSEWHERE: &str = "\
+SELECT 'email', email, coalesce(linked_id, id) FROM contact
+WHERE tenant_id = $1 AND deleted_at IS NULL AND coalesce(linked_id, id) <> $2
+  AND email = ANY($3)
+UNION
+SELECT 'phone', phone_number, coalesce(linked_id, id) FROM contact
+WHERE tenant_id = $1 AND deleted_at IS NULL AND coalesce(linked_id, id) <> $2
+  AND phone_number = ANY($4)";
+
+/// The rows `$2` and the deleted rows that link to them or carry a value that goes.
+const DELETE_ROWS: &str = "\
+DELETE FROM contact WHERE tenant_id = $1
+  AND (id = ANY($2)
+       OR (deleted_at IS NOT NULL
+           AND (linked_id = ANY($2) OR email = ANY($3) OR phone_number = ANY($4))))";
+
+const DELETE_IDENTIFIERS: &str = "\
+DELETE FROM identity_identifier WHERE tenant_id = $1 AND customer_id = $2
+  AND ((kind = 'email' AND value = ANY($3)) OR (kind = 'phone' AND value = ANY($4)))";
+
+/// Identifiers for the values only one other customer holds now.
+const NAME: &str = "\
+INSERT INTO identity_identifier (tenant_id, kind, value, customer_id)
+SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
+ON CONFLICT (tenant_id, kind, value) DO UPDATE SET customer_id = excluded.customer_id";
+
+const DELETE_PAIRS: &str = "\
+DELETE FROM identity_kept_apart WHERE tenant_id = $1 AND (a_id = ANY($2) OR b_id = ANY($2))";
+
+/// Scrubs the history of the customers reached from the erased rows `$2` by merges and splits
+/// ([`crate::erase::lineage`]): every value of an event of an erased customer or row, and the
+/// values that go (`$3` emails, `$4` phones) elsewhere.
+const SCRUB: &str = "\
+WITH RECURSIVE reached(c) AS (
+    SELECT unnest($2::bigint[])
+    UNION
+    SELECT e.contact_id FROM identity_event AS e JOIN reached ON e.customer_id = reached.c
+    WHERE e.tenant_id = $1 AND e.kind IN ('merged', 'split_off', 'split_from')
+      AND e.contact_id IS NOT NULL
+), scrubbed AS (
+    SELECT e.id, (e.customer_id = ANY($2)
+                  OR (e.kind IN ('created', 'existing') AND e.contact_id = ANY($2))) AS whole
+    FROM identity_event AS e
+    WHERE e.tenant_id = $1 AND e.customer_id IN (SELECT c FROM reached)
+      AND (e.email IS NOT NULL OR e.phone IS NOT NULL)
+)
+UPDATE identity_event AS e SET
+    email = CASE WHEN s.whole OR e.email = ANY($3) THEN NULL ELSE e.email END,
+    phone = CASE WHEN s.whole OR e.phone = ANY($4) THEN NULL ELSE e.phone END
+FROM scrubbed AS s WHERE e.id = s.id";
+
+const ADD_RECEIPTS: &str = "\
+INSERT INTO identity_erasure (tenant_id, contact_id, customer_id, suppressed, erased_at)
+SELECT $1, id, $3, $4, t.at FROM unnest($2::bigint[]) AS id, (SELECT clock_timestamp() AS at) AS t
+RETURNING erased_at";
+
+const NEW_SECRET: &str = "\
+INSERT INTO identity_secret (secret) VALUES ($1) ON CONFLICT DO NOTHING";
+
+/// The receipt of the erase that took tenant `tenant`'s row `id`, if one did.
+pub(crate) async fn receipt(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    id: ContactId,
+) -> Outcome<Option<Erasure>> {
+    let row: Option<(i64, bool, OffsetDateTime)> = sqlx::query_as(RECEIPT_OF)
+        .bind(tenant.as_str())
+        .bind(id.get())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((customer, suppressed, at)) = row else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = sqlx::query_scalar(ROWS_ERASED)
+        .bind(tenant.as_str())
+        .bind(customer)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Some(Erasure {
+        customer_id: ContactId::new(customer),
+        contact_ids: ids.into_iter().map(ContactId::new).collect(),
+        erased_at: at,
+        suppressed,
+    }))
+}
+
+/// Erases the customer of row `customer` in the caller's transaction (or answers the receipt
+/// of its earlier erase).
+pub(crate) async fn erase(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    customer: ContactId,
+    suppress: bool,
+) -> Outcome<Erasure> {
+    sqlx::query(LOCK_GRAPH)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if let Some(done) = receipt(&mut *tx, tenant, customer).await? {
+        return Ok(done);
+    }
+    graph::repair(&mut *tx, tenant).await?;
+    let primary: Option<i64> = sqlx::query_scalar(CUSTOMER_OF)
+        .bind(tenant.as_str())
+        .bind(customer.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let primary = ContactId::new(primary.ok_or(Error::NotFound {
+        entity: "contact",
+        id: customer.get(),
+    })?);
+    let rows: Vec<ContactRow> = sqlx::query_as(ROWS_OF)
+        .bind(tenant.as_str())
+        .bind(primary.get())
+        .fetch_all(&mut *tx)
+        .await?;
+    let rows: Vec<Contact> = decode_rows(rows)?;
+    let values = values_of(&rows);
+    let of_kind = |kind| -> Vec<&str> {
+        values
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let (emails, phones) = (
+        of_kind(IdentifierKind::Email),
+        of_kind(IdentifierKind::Phone),
+    );
+    let held: Vec<(String, String, i64)> = sqlx::query_as(HELD_ELSEWHERE)
+        .bind(tenant.as_str())
+        .bind(primary.get())
+        .bind(&emails)
+        .bind(&phones)
+        .fetch_all(&mut *tx)
+        .await?;
+    let held: Vec<(IdentifierKind, String, ContactId)> = held
+        .into_iter()
+        .map(|(kind, value, c)| (IdentifierKind::stored(&kind), value, ContactId::new(c)))
+        .collect();
+    let blocked = settings::state(&mut *tx, tenant).await?.blocked;
+    let secret = match suppress {
+        true => Some(secret(&mut *tx).await?),
+        false => None,
+    };
+    let plan = ErasePlan::new(&rows, primary, &held, &blocked, secret.as_ref())?;
+    let ids: Vec<i64> = plan.erased.iter().map(|id| id.get()).collect();
+    let (gone_emails, gone_phones) = (
+        plan.gone_of(IdentifierKind::Email),
+        plan.gone_of(IdentifierKind::Phone),
+    );
+    for statement in [DELETE_ROWS, SCRUB] {
+        sqlx::query(statement)
+            .bind(tenant.as_str())
+            .bind(&ids)
+            .bind(&gone_emails)
+            .bind(&gone_phones)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(DELETE_IDENTIFIERS)
+        .bind(tenant.as_str())
+        .bind(primary.get())
+        .bind(&emails)
+        .bind(&phones)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(NAME)
+        .bind(tenant.as_str())
+        .bind(
+            plan.named
+                .iter()
+                .map(|(k, ..)| k.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            plan.named
+                .iter()
+                .map(|(_, v, _)| v.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(plan.named.iter().map(|(.., c)| c.get()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM identity_customer WHERE tenant_id = $1 AND primary_id = $2")
+        .bind(tenant.as_str())
+        .bind(primary.get())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(DELETE_PAIRS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    events::record(&mut *tx, tenant, Some(primary), &plan.event()).await?;
+    let at: Vec<OffsetDateTime> = sqlx::query_scalar(ADD_RECEIPTS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(primary.get())
+        .bind(plan.suppress)
+        .fetch_all(&mut *tx)
+        .await?;
+    if !plan.digests.is_empty() {
+        let kinds: Vec<&str> = plan.digests.iter().map(|(k, _)| k.as_str()).collect();
+        let digests: Vec<&[u8]> = plan.digests.iter().map(|(_, d)| &d[..]).collect();
+        sqlx::query("SELECT identity_suppress($1, $2, $3)")
+            .bind(tenant.as_str())
+            .bind(kinds)
+            .bind(digests)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let at = at.first().copied().unwrap_or_else(OffsetDateTime::now_utc);
+    Ok(plan.receipt(at))
+}
+
+/// The store's suppression secret, made now when it has none (the first insert wins).
+async fn secret(tx: &mut PgConnection) -> Outcome<Secret> {
+    sqlx::query(NEW_SECRET)
+        .bind(&Secret::generate()?[..])
+        .execute(&mut *tx)
+        .await?;
+    let key: Vec<u8> = sqlx::query_scalar("SELECT secret FROM identity_secret")
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(Secret::from_stored(&key)?)
+}
