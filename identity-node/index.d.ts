@@ -78,6 +78,16 @@ export declare class Identity {
    */
   split(customer: number | bigint, contactIds: Array<number | bigint>, options?: { blockShared?: boolean }): Promise<Split>
   /**
+   * Erases the customer that contact `customer` belongs to (the right to be forgotten):
+   * its rows are hard-deleted with their derived records, and its emails and phone numbers
+   * removed from history (ids, kinds and times stay). With `{ suppress: true }` its values
+   * are kept only as keyed hashes, and later requests carrying one ignore it (reason
+   * `'suppressed'`). Erasing again by any former row id resolves to the same receipt.
+   * Rejects with `NOT_FOUND` for an unknown `customer`, `INVALID_INPUT` (`field:
+   * 'contactId'`) when it is not a positive integer.
+   */
+  erase(customer: number | bigint, options?: { suppress?: boolean }): Promise<Erasure>
+  /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
    */
@@ -143,6 +153,24 @@ export interface Contact {
   ignored?: Array<Ignored>
 }
 
+/**
+ * The receipt of `erase()`: which customer, which rows, when, and whether its values were
+ * suppressed. It holds no personal data; erasing again answers the same receipt.
+ */
+export interface Erasure {
+  /** The customer erased, by its primary at the time. */
+  customerId: number
+  /** Its rows, hard-deleted, ascending. */
+  contactIds: Array<number>
+  /** When, as an RFC 3339 string in UTC (`new Date(erasedAt)` reads it). */
+  erasedAt: string
+  /**
+   * Whether the erase was asked to suppress the customer's values (later requests carrying
+   * them ignore them, reason `'suppressed'`).
+   */
+  suppressed: boolean
+}
+
 /** The answer of `history()`. */
 export interface History {
   /** The contact id that was asked about. */
@@ -160,9 +188,9 @@ export interface History {
 export interface HistoryEvent {
   /**
    * `'existing'` (the row was there when history began), `'created'`, `'merged'`,
-   * `'blocked'`, `'unblocked'`, `'split_off'` or `'split_from'`.
+   * `'blocked'`, `'unblocked'`, `'split_off'`, `'split_from'` or `'erased'`.
    */
-  type: 'existing' | 'created' | 'merged' | 'blocked' | 'unblocked' | 'split_off' | 'split_from'
+  type: 'existing' | 'created' | 'merged' | 'blocked' | 'unblocked' | 'split_off' | 'split_from' | 'erased'
   /** When it was recorded, as an RFC 3339 string in UTC (`new Date(at)` reads it). */
   at: string
   /**
@@ -180,6 +208,11 @@ export interface HistoryEvent {
   otherCustomerId?: number
   /** `split_off`, `split_from`: the rows moved to the new customer. */
   movedIds?: Array<number>
+  /**
+   * `erased`: the rows deleted (the emails and phone numbers of the customer's events are
+   * null from then on).
+   */
+  erasedIds?: Array<number>
   /** `existing`, `created`: the row's email; `merged`: the request's. */
   email?: string | null
   /** `existing`, `created`: the row's phone number; `merged`: the request's. */
@@ -229,8 +262,11 @@ export interface IdentityErrorInfo {
 export interface Ignored {
   /** `'email'` or `'phoneNumber'`. */
   field: 'email' | 'phoneNumber'
-  /** Why: `'blocked'`. */
-  reason: 'blocked'
+  /**
+   * Why: `'blocked'` (on the tenant's blocked list), `'kept_apart'` (the phone number's
+   * customer is kept apart from the email's by a split) or `'suppressed'` (an erased value).
+   */
+  reason: 'blocked' | 'kept_apart' | 'suppressed'
 }
 
 /** What `rebuild` did. */

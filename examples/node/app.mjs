@@ -1,7 +1,8 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
 // tenant's phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-// GET /admin/contacts/:id/history (why a contact's rows are one customer) and
-// POST /admin/customers/:id/split (undo a wrong merge), through identity-reconciliation.
+// GET /admin/contacts/:id/history (why a contact's rows are one customer),
+// POST /admin/customers/:id/split (undo a wrong merge) and POST /admin/customers/:id/erase (the
+// right to be forgotten), through identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
@@ -122,6 +123,23 @@ export async function createApp(databaseUrl) {
     try {
       // the binding checks contactIds and blockShared and names the field at fault
       res.json(await scoped(req).split(id, body.contactIds, { blockShared: body.blockShared }))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.post('/admin/customers/:id/erase', async (req, res) => {
+    // an empty body asks for no suppression
+    const body = typeof req.body === 'string' && req.body.trim() === '' ? {} : json(req, res)
+    if (body === undefined) return
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      const message = 'invalid request: body must be empty or a JSON object like {"suppress": true}'
+      return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+    }
+    const id = /^\d+$/.test(req.params.id) ? BigInt(req.params.id) : req.params.id
+    try {
+      // the binding checks suppress and names the field at fault; the receipt has no personal data
+      res.json(await scoped(req).erase(id, { suppress: body.suppress }))
     } catch (e) {
       fail(res, e)
     }

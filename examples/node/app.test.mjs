@@ -41,6 +41,24 @@ async function blockedStep(base, headers, step, at) {
 
 const STATUS = { invalid_input: 400, not_found: 404, conflict: 409 }
 
+// an erase step through /admin/customers/:id/erase: the receipt without its time, or the error
+async function eraseStep(base, headers, step, at) {
+  const { customer, suppress } = step.erase
+  const response = await fetch(`${base}/admin/customers/${customer}/erase`, {
+    method: 'POST', body: JSON.stringify({ suppress }), headers,
+  })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  const { erasedAt, ...receipt } = body
+  assert.equal(typeof erasedAt, 'string', at)
+  assert.deepEqual(receipt, step.result, at)
+}
+
 // a split step through /admin/customers/:id/split: the answer, or the error
 async function splitStep(base, headers, step, at) {
   const { customer, contactIds, blockShared } = step.split
@@ -106,6 +124,10 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
           await splitStep(base, headers, step, `${file} ${i}`)
           continue
         }
+        if (step.erase) {
+          await eraseStep(base, headers, step, `${file} ${i}`)
+          continue
+        }
         const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
         const body = await response.json()
         if (step.error) {
@@ -145,6 +167,17 @@ test('malformed JSON and oversized bodies get JSON errors', async () => {
       assert.equal(response.status, 400, body)
       assert.equal((await response.json()).error.field, 'contactIds', body)
     }
+    for (const bad of ['x', '0']) {
+      const erase = await fetch(`${base}/admin/customers/${bad}/erase`, { method: 'POST' })
+      assert.equal((await erase.json()).error.field, 'contactId', bad)
+    }
+    for (const body of ['[]', '{"suppress":"yes"}']) {
+      const response = await fetch(`${base}/admin/customers/1/erase`, { method: 'POST', body })
+      assert.equal(response.status, 400, body)
+      assert.equal((await response.json()).error.field, 'request', body)
+    }
+    const unknown = await fetch(`${base}/admin/customers/1/erase`, { method: 'POST' })
+    assert.equal((await unknown.json()).error.code, 'not_found')
   } finally {
     await close()
   }

@@ -1,7 +1,8 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-GET /admin/contacts/{id}/history (why a contact's rows are one customer) and
-POST /admin/customers/{id}/split (undo a wrong merge), through AsyncIdentity.
+GET /admin/contacts/{id}/history (why a contact's rows are one customer),
+POST /admin/customers/{id}/split (undo a wrong merge) and POST /admin/customers/{id}/erase (the
+right to be forgotten), through AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -183,6 +184,30 @@ def create_app(database_url: str) -> FastAPI:
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         return JSONResponse(done.to_dict())
+
+    @app.post("/admin/customers/{customer}/erase")
+    async def erase(request: Request, customer: str) -> JSONResponse:
+        if not customer.isdecimal() or int(customer) < 1:
+            return error(400, "invalid_input", "invalid contact id: must be a positive integer", "contact_id")
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            return error(400, "invalid_input", 'invalid request: body must be empty or a JSON object like {"suppress": true}', "request")
+        suppress = body.get("suppress", False)
+        if not isinstance(suppress, bool):
+            return error(400, "invalid_input", "invalid request: suppress must be true or false", "request")
+        try:
+            receipt = await scoped(request).erase(int(customer), suppress=suppress)
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except NotFoundError as e:
+            return error(404, "not_found", str(e))
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(receipt.to_dict())  # ids and a time: no personal data
 
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:

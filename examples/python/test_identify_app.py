@@ -43,6 +43,9 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             if "split" in step:
                 split_step(client, step, headers, i)
                 continue
+            if "erase" in step:
+                erase_step(client, step, headers, i)
+                continue
             response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:
@@ -87,6 +90,21 @@ def split_step(client: TestClient, step: dict[str, Any], headers: dict[str, str]
     assert answer == step["result"], (i, answer)
 
 
+def erase_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """An erase step through /admin/customers/{id}/erase: the receipt without its time, or the error."""
+    wire = step["erase"]
+    body = {"suppress": wire["suppress"]} if "suppress" in wire else {}
+    response = client.post(f"/admin/customers/{wire['customer']}/erase", content=json.dumps(body), headers=headers)
+    answer = response.json()
+    if "error" in step:
+        assert response.status_code == STATUS[step["error"]["code"]], (i, answer)
+        assert answer["error"]["code"] == step["error"]["code"], (i, answer)
+        return
+    assert response.status_code == 200, (i, answer)
+    assert isinstance(answer.pop("erasedAt"), str), (i, answer)
+    assert answer == step["result"], (i, answer)
+
+
 def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
     """A blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)."""
     before = client.get("/admin/blocked", headers=headers).json()
@@ -127,3 +145,11 @@ def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
             assert response.json()["error"]["field"] == "contactIds", body
         response = client.post("/admin/customers/1/split", content='{"contactIds": [2], "blockShared": 1}')
         assert response.json()["error"]["field"] == "request"
+        for bad in ("x", "0"):
+            response = client.post(f"/admin/customers/{bad}/erase")
+            assert response.json()["error"]["field"] == "contactId", bad
+        for body in ("[]", '{"suppress": "yes"}'):
+            response = client.post("/admin/customers/1/erase", content=body)
+            assert (response.status_code, response.json()["error"]["field"]) == (400, "request"), body
+        assert client.post("/admin/customers/1/erase", content="{").json()["error"]["code"] == "malformed_json"
+        assert client.post("/admin/customers/1/erase").json()["error"]["code"] == "not_found"

@@ -85,3 +85,22 @@ export function workload(seed, count, identifiers = 6, perNamespace = 10) {
   }
   return out
 }
+
+// I3 as a split leaves it: no unblocked value in two customers (count of violations)
+export const I3_UNBLOCKED = `
+SELECT count(*)::int AS n FROM (
+  SELECT 1 FROM contact c WHERE deleted_at IS NULL AND phone_number IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
+                    AND b.kind = 'phone' AND NOT b.pattern AND b.value = c.phone_number)
+  GROUP BY tenant_id, phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1
+  UNION ALL
+  SELECT 1 FROM contact c WHERE deleted_at IS NULL AND email IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
+                    AND b.kind = 'email' AND NOT b.pattern AND b.value = c.email)
+  GROUP BY tenant_id, email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x`
+
+// I1 and I2: every secondary links to a primary older than itself (count of violations)
+export const I1_I2 = `
+SELECT count(*)::int AS n FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
+WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
+  AND (p.id IS NULL OR p.linked_id IS NOT NULL OR (s.created_at, s.id) < (p.created_at, p.id))`

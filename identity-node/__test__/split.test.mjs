@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Identity } from '../index.js'
-import { freshDatabase, workload } from './helpers.mjs'
+import { freshDatabase, I1_I2, I3_UNBLOCKED, workload } from './helpers.mjs'
 
 // Doc (doc@, 555) and Marty (marty@, 777) merged by doc@ + 777; then Marty's row 3
 async function wrongMerge(ident) {
@@ -70,23 +70,6 @@ test('shared values can be blocked as part of the split', async () => {
   assert.equal((await ident.verify()).clean, true)
   await ident.close()
 })
-
-const I3_UNBLOCKED = `
-SELECT count(*)::int AS n FROM (
-  SELECT 1 FROM contact c WHERE deleted_at IS NULL AND phone_number IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
-                    AND b.kind = 'phone' AND NOT b.pattern AND b.value = c.phone_number)
-  GROUP BY tenant_id, phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1
-  UNION ALL
-  SELECT 1 FROM contact c WHERE deleted_at IS NULL AND email IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
-                    AND b.kind = 'email' AND NOT b.pattern AND b.value = c.email)
-  GROUP BY tenant_id, email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x`
-
-const I1_I2 = `
-SELECT count(*)::int AS n FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
-WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
-  AND (p.id IS NULL OR p.linked_id IS NOT NULL OR (s.created_at, s.id) < (p.created_at, p.id))`
 
 test('concurrent identifies and splits keep every invariant', async () => {
   const db = await freshDatabase()

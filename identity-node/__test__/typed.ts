@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type Contact, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type Split, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type Contact, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type Split, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -35,6 +35,10 @@ export async function main(): Promise<number> {
   await ident.identify({ email: 'doc@hillvalley.edu', phoneNumber: 777 })
   const split: Split = await ident.split(c.primaryContactId, [other.primaryContactId], { blockShared: false })
   console.log(split.newCustomer.primaryContactId, split.blocked.length)
+  const receipt: Erasure = await ident.erase(split.newCustomer.primaryContactId, { suppress: true })
+  const erased: number[] = receipt.contactIds
+  const reason: Ignored['reason'] | undefined = (await ident.identify({ email: 'marty@hillvalley.edu', phoneNumber: 1 })).ignored?.[0]?.reason
+  if (reason === 'suppressed') console.log(new Date(receipt.erasedAt).toISOString(), erased, receipt.suppressed)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

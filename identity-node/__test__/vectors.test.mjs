@@ -96,6 +96,33 @@ async function splitStep(ident, step, at, rowsOf) {
   if (step.table && after) assert.deepEqual(after, step.table, `${at}: table`)
 }
 
+// an `erase` step: its `result` as JSON without `erasedAt`, and `table`, or its `error` (which
+// changes no row)
+async function eraseStep(ident, step, at, rowsOf) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  const { customer, suppress } = step.erase
+  const before = rowsOf ? await rowsOf('SELECT id::int, linked_id::int AS "linkedId" FROM contact ORDER BY id') : null
+  let outcome
+  try {
+    outcome = await scoped.erase(customer, { suppress })
+  } catch (e) {
+    outcome = e
+  }
+  const after = rowsOf ? await rowsOf('SELECT id::int, linked_id::int AS "linkedId" FROM contact ORDER BY id') : null
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    assert.deepEqual(after, before, `${at}: a refused erase changed the table`)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  const { erasedAt, ...wire } = JSON.parse(JSON.stringify(outcome))
+  assert.ok(!Number.isNaN(new Date(erasedAt).getTime()), `${at}: erasedAt ${erasedAt}`)
+  assert.deepEqual(wire, step.result, at)
+  if (step.table && after) assert.deepEqual(after, step.table, `${at}: table`)
+}
+
 async function replay(ident, vector, db) {
   for (const [i, step] of vector.steps.entries()) {
     const at = `${vector.name} step ${i}`
@@ -116,6 +143,10 @@ async function replay(ident, vector, db) {
     }
     if (step.split) {
       await splitStep(ident, step, at, db ? rowsOf : null)
+      continue
+    }
+    if (step.erase) {
+      await eraseStep(ident, step, at, db ? rowsOf : null)
       continue
     }
     const before = db ? await rowsOf('SELECT id FROM contact ORDER BY id') : null

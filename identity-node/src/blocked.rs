@@ -37,8 +37,9 @@ pub struct Ignored {
     /// `'email'` or `'phoneNumber'`.
     #[napi(ts_type = "'email' | 'phoneNumber'")]
     pub field: String,
-    /// Why: `'blocked'`.
-    #[napi(ts_type = "'blocked'")]
+    /// Why: `'blocked'` (on the tenant's blocked list), `'kept_apart'` (the phone number's
+    /// customer is kept apart from the email's by a split) or `'suppressed'` (an erased value).
+    #[napi(ts_type = "'blocked' | 'kept_apart' | 'suppressed'")]
     pub reason: String,
 }
 

@@ -14,10 +14,10 @@ use crate::errors::Failure;
 #[napi(object)]
 pub struct HistoryEvent {
     /// `'existing'` (the row was there when history began), `'created'`, `'merged'`,
-    /// `'blocked'`, `'unblocked'`, `'split_off'` or `'split_from'`.
+    /// `'blocked'`, `'unblocked'`, `'split_off'`, `'split_from'` or `'erased'`.
     #[napi(
         js_name = "type",
-        ts_type = "'existing' | 'created' | 'merged' | 'blocked' | 'unblocked' | 'split_off' | 'split_from'"
+        ts_type = "'existing' | 'created' | 'merged' | 'blocked' | 'unblocked' | 'split_off' | 'split_from' | 'erased'"
     )]
     pub kind: String,
     /// When it was recorded, as an RFC 3339 string in UTC (`new Date(at)` reads it).
@@ -35,6 +35,9 @@ pub struct HistoryEvent {
     pub other_customer_id: Option<i64>,
     /// `split_off`, `split_from`: the rows moved to the new customer.
     pub moved_ids: Option<Vec<i64>>,
+    /// `erased`: the rows deleted (the emails and phone numbers of the customer's events are
+    /// null from then on).
+    pub erased_ids: Option<Vec<i64>>,
     /// `existing`, `created`: the row's email; `merged`: the request's.
     pub email: Option<Either<String, Null>>,
     /// `existing`, `created`: the row's phone number; `merged`: the request's.
@@ -80,6 +83,9 @@ impl From<&identity::HistoryEvent> for HistoryEvent {
             moved_ids: change
                 .split()
                 .map(|(_, moved)| moved.iter().map(|id| id.get()).collect()),
+            erased_ids: change
+                .erased()
+                .map(|erased| erased.iter().map(|id| id.get()).collect()),
             email: values.map(|(e, _)| text(e.map(Email::as_str))),
             phone_number: values.map(|(_, p)| text(p.map(Phone::as_str))),
             via: change

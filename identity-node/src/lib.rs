@@ -4,8 +4,10 @@
 
 mod blocked;
 mod convert;
+mod erase;
 mod errors;
 mod history;
+mod options;
 mod reports;
 mod split;
 
@@ -18,6 +20,7 @@ use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, ToNapiValue, Unknow
 use napi_derive::napi;
 
 use crate::blocked::{BlockedEntry, Ignored};
+use crate::erase::Erasure;
 use crate::errors::Failure;
 use crate::history::History;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
@@ -312,11 +315,40 @@ impl Identity {
                 inner,
                 history::contact_id(&customer)?,
                 split::contact_ids(&contact_ids)?,
-                split::block_shared(options.as_ref())?,
+                options::flag(options.as_ref(), "blockShared")?,
             ))
         });
         promise(env, work, |(inner, customer, ids, block)| async move {
             inner.split(customer, &ids, block).await.map(Split::from)
+        })
+    }
+
+    /// Erases the customer that contact `customer` belongs to (the right to be forgotten):
+    /// its rows are hard-deleted with their derived records, and its emails and phone numbers
+    /// removed from history (ids, kinds and times stay). With `{ suppress: true }` its values
+    /// are kept only as keyed hashes, and later requests carrying one ignore it (reason
+    /// `'suppressed'`). Erasing again by any former row id resolves to the same receipt.
+    /// Rejects with `NOT_FOUND` for an unknown `customer`, `INVALID_INPUT` (`field:
+    /// 'contactId'`) when it is not a positive integer.
+    #[napi(
+        ts_args_type = "customer: number | bigint, options?: { suppress?: boolean }",
+        ts_return_type = "Promise<Erasure>"
+    )]
+    pub fn erase<'env>(
+        &self,
+        env: &'env Env,
+        customer: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, Erasure>> {
+        let work = self.usable().and_then(|inner| {
+            Ok((
+                inner,
+                history::contact_id(&customer)?,
+                options::flag(options.as_ref(), "suppress")?,
+            ))
+        });
+        promise(env, work, |(inner, customer, suppress)| async move {
+            inner.erase(customer, suppress).await.map(Erasure::from)
         })
     }
 

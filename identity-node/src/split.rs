@@ -3,7 +3,7 @@
 
 use identity::ContactId;
 use napi::ValueType;
-use napi::bindgen_prelude::{Object, Unknown};
+use napi::bindgen_prelude::Unknown;
 use napi_derive::napi;
 
 use crate::Contact;
@@ -51,38 +51,4 @@ pub fn contact_ids(input: &Unknown<'_>) -> Result<Vec<ContactId>, Failure> {
         .iter()
         .map(|item| contact_id(item).map_err(|_| bad()))
         .collect()
-}
-
-/// `{ blockShared?: boolean }`, or nothing: whether to block the values the parts share.
-pub fn block_shared(options: Option<&Unknown<'_>>) -> Result<bool, Failure> {
-    let bad = || {
-        Failure::invalid(
-            "request",
-            "invalid request: options must be an object like { blockShared: true }",
-        )
-    };
-    let Some(options) = options else {
-        return Ok(false);
-    };
-    match options.get_type().map_err(|_| bad())? {
-        ValueType::Undefined | ValueType::Null => Ok(false),
-        ValueType::Object => {
-            // SAFETY: the type was checked just above.
-            let object: Object<'_> = unsafe { options.cast() }.map_err(|_| bad())?;
-            let value = object.get::<Unknown<'_>>("blockShared").ok().flatten();
-            match value.as_ref().map(Unknown::get_type).transpose() {
-                Ok(None | Some(ValueType::Undefined | ValueType::Null)) => Ok(false),
-                Ok(Some(ValueType::Boolean)) => {
-                    let value = value.ok_or_else(bad)?;
-                    // SAFETY: the type was checked just above.
-                    unsafe { value.cast::<bool>() }.map_err(|_| bad())
-                }
-                _ => Err(Failure::invalid(
-                    "request",
-                    "invalid request: blockShared must be true or false",
-                )),
-            }
-        }
-        _ => Err(bad()),
-    }
 }

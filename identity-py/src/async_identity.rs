@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
+use crate::erase::Erasure;
 use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::reports::{RebuildReport, VerifyReport};
@@ -183,6 +184,21 @@ impl AsyncIdentity {
                 .split(customer, &ids, block_shared)
                 .await
                 .map(Split::from)
+        })
+    }
+
+    /// Resolves to the `Erasure` receipt (see `Identity.erase`).
+    #[pyo3(signature = (customer, *, suppress = false))]
+    fn erase<'py>(
+        &self,
+        py: Python<'py>,
+        customer: i64,
+        suppress: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let customer = identity::ContactId::new(customer);
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner.erase(customer, suppress).await.map(Erasure::from)
         })
     }
 

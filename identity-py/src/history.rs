@@ -27,8 +27,8 @@ pub(crate) fn wire<'py, T: serde::Serialize>(
 
 #[pymethods]
 impl HistoryEvent {
-    /// `"existing"`, `"created"`, `"merged"`, `"blocked"`, `"unblocked"`, `"split_off"` or
-    /// `"split_from"`.
+    /// `"existing"`, `"created"`, `"merged"`, `"blocked"`, `"unblocked"`, `"split_off"`,
+    /// `"split_from"` or `"erased"`.
     #[getter(r#type)]
     fn kind(&self) -> &'static str {
         self.inner.change.kind()
@@ -90,6 +90,13 @@ impl HistoryEvent {
             .map(|(_, m)| m)
             .unwrap_or_default();
         moved.iter().map(|id| id.get()).collect()
+    }
+
+    /// `erased`: the rows deleted (empty otherwise).
+    #[getter]
+    fn erased_ids(&self) -> Vec<i64> {
+        let erased = self.inner.change.erased().unwrap_or_default();
+        erased.iter().map(|id| id.get()).collect()
     }
 
     /// The row's email (`existing`, `created`) or the request's (`merged`).

@@ -6,6 +6,7 @@ mod async_identity;
 mod blocked;
 mod contact;
 mod convert;
+mod erase;
 mod errors;
 mod handle;
 mod history;
@@ -20,6 +21,7 @@ use pyo3::prelude::*;
 use crate::async_identity::AsyncIdentity;
 use crate::blocked::{BlockedValue, Ignored};
 use crate::contact::Contact;
+use crate::erase::Erasure;
 use crate::history::{History, HistoryEvent};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
@@ -40,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<History>()?;
     m.add_class::<HistoryEvent>()?;
     m.add_class::<Split>()?;
+    m.add_class::<Erasure>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

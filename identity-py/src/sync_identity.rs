@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
+use crate::erase::Erasure;
 use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::reports::{RebuildReport, VerifyReport};
@@ -183,6 +184,20 @@ impl Identity {
                 inner.split(customer, &ids, block_shared).await
             })
             .map(Split::from)
+    }
+
+    /// Erases the customer that contact `customer` belongs to (the right to be forgotten):
+    /// its rows are hard-deleted with their derived records, and its emails and phone numbers
+    /// removed from history (ids, kinds and times stay). With `suppress`, its values are kept
+    /// only as keyed hashes, and later requests carrying one ignore it (reason
+    /// `"suppressed"`). Erasing again by any former row id answers the same receipt. Raises
+    /// `NotFoundError` for an unknown `customer`.
+    #[pyo3(signature = (customer, *, suppress = false))]
+    fn erase(&self, py: Python<'_>, customer: i64, suppress: bool) -> PyResult<Erasure> {
+        let customer = identity::ContactId::new(customer);
+        self.handle
+            .block_on(py, async |inner| inner.erase(customer, suppress).await)
+            .map(Erasure::from)
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.

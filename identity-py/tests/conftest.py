@@ -168,3 +168,18 @@ def workload(seed: int, count: int, identifiers: int = 6, per_namespace: int = 1
         kind = rng.randrange(100)
         out.append((email, phone) if kind < 70 else (email, None) if kind < 85 else (None, phone))
     return out
+
+
+# I3 as a split leaves it: no unblocked value in two customers (a count of violations)
+I3_UNBLOCKED = """
+SELECT count(*) FROM (
+    SELECT 1 FROM contact c WHERE deleted_at IS NULL AND phone_number IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
+                      AND b.kind = 'phone' AND NOT b.pattern AND b.value = c.phone_number)
+    GROUP BY tenant_id, phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1
+    UNION ALL
+    SELECT 1 FROM contact c WHERE deleted_at IS NULL AND email IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
+                      AND b.kind = 'email' AND NOT b.pattern AND b.value = c.email)
+    GROUP BY tenant_id, email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x
+"""

@@ -11,6 +11,7 @@ import threading
 import psycopg
 import pytest
 
+from conftest import I3_UNBLOCKED
 from identity_reconciliation import (
     AsyncIdentity,
     ConflictError,
@@ -101,19 +102,6 @@ def test_async_split() -> None:
 
     asyncio.run(main())
 
-
-I3_UNBLOCKED = """
-SELECT count(*) FROM (
-    SELECT 1 FROM contact c WHERE deleted_at IS NULL AND phone_number IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
-                      AND b.kind = 'phone' AND NOT b.pattern AND b.value = c.phone_number)
-    GROUP BY tenant_id, phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1
-    UNION ALL
-    SELECT 1 FROM contact c WHERE deleted_at IS NULL AND email IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM identity_blocked b WHERE b.tenant_id = c.tenant_id
-                      AND b.kind = 'email' AND NOT b.pattern AND b.value = c.email)
-    GROUP BY tenant_id, email HAVING count(DISTINCT coalesce(linked_id, id)) > 1) x
-"""
 
 I1_I2 = """
 SELECT count(*) FROM contact s LEFT JOIN contact p ON p.id = s.linked_id

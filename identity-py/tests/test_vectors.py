@@ -104,6 +104,23 @@ def check_split(step: dict[str, Any], outcome: Any, before: list[Any], after: li
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
 
+def check_erase(step: dict[str, Any], outcome: Any, before: list[Any], after: list[Any], at: str) -> None:
+    """An `erase` step: its `result` (the receipt's wire shape without `erasedAt`) and `table`,
+    or its `error` (no row changes)."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        assert after == before, f"{at}: a refused erase changed the table"
+        return
+    assert not isinstance(outcome, BaseException), f"{at}: {outcome!r}"
+    wire = outcome.to_dict()
+    erased_at = wire.pop("erasedAt")
+    assert erased_at.startswith(outcome.erased_at.strftime("%Y-%m-%dT%H:%M:%S")), f"{at}: {erased_at}"
+    assert wire == step["result"], at
+    assert outcome.contact_ids == step["result"]["contactIds"], at
+    if "table" in step:
+        assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
+
+
 def response_of(contact: Any) -> dict[str, Any]:
     """The wire answer: `contact`, and `ignored` beside it when values were left out."""
     body: dict[str, Any] = {"contact": contact.to_dict()}
@@ -214,6 +231,16 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_split(step, outcome, before, rows(store_url, seen_tenant(step)), at)
                 continue
+            if "erase" in step:
+                before = rows(store_url, seen_tenant(step))
+                try:
+                    outcome = scoped(ident, step).erase(
+                        step["erase"]["customer"], suppress=step["erase"].get("suppress", False)
+                    )
+                except IdentityError as e:
+                    outcome = e
+                check_erase(step, outcome, before, rows(store_url, seen_tenant(step)), at)
+                continue
             before = rows(store_url, seen_tenant(step))
             try:
                 outcome = scoped(ident, step).identify(**arguments(step["request"]))
@@ -265,6 +292,16 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except IdentityError as e:
                     outcome = e
                 check_split(step, outcome, before, rows(url, seen_tenant(step)), at)
+                continue
+            if "erase" in step:
+                before = rows(url, seen_tenant(step))
+                try:
+                    outcome = await scoped(ident, step).erase(
+                        step["erase"]["customer"], suppress=step["erase"].get("suppress", False)
+                    )
+                except IdentityError as e:
+                    outcome = e
+                check_erase(step, outcome, before, rows(url, seen_tenant(step)), at)
                 continue
             before = rows(url, seen_tenant(step))
             try:

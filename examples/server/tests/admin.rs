@@ -39,6 +39,10 @@ async fn admin_routes_are_disabled_without_a_token() {
     for (method, path) in [
         (reqwest::Method::GET, "/admin/verify"),
         (reqwest::Method::POST, "/admin/rebuild"),
+        (reqwest::Method::GET, "/admin/blocked"),
+        (reqwest::Method::GET, "/admin/contacts/1/history"),
+        (reqwest::Method::POST, "/admin/customers/1/split"),
+        (reqwest::Method::POST, "/admin/customers/1/erase"),
     ] {
         let (status, body) = call(&server, method, path, Some("anything")).await;
         assert_eq!(
