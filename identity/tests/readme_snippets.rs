@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs` and `the_split_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs` and `the_erase_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -71,5 +71,17 @@ async fn the_split_snippet_runs() -> identity::Result<()> {
     assert_eq!(split.new_customer.primary_contact_id.get(), 2);
     let again = identity.identify(Some("doc@hillvalley.edu"), Some("555-0303")).await?;
     assert_eq!(again.ignored[0].reason, identity::IgnoredReason::KeptApart);
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_erase_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0101")).await?;
+    let receipt = identity.erase(identity::ContactId::new(1), true).await?;
+    assert_eq!(receipt.contact_ids, [identity::ContactId::new(1)]);
+    let again = identity.identify(Some("doc@hillvalley.edu"), Some("555-0202")).await?;
+    assert_eq!(again.ignored[0].reason, identity::IgnoredReason::Suppressed);
     Ok(())
 }
