@@ -44,6 +44,14 @@ export declare class Identity {
    */
   setPhoneRegion(region: string | null): Promise<TenantSettings>
   /**
+   * Sets the tenant's per-customer caps on distinct emails and phone numbers (absent or
+   * `null`: no cap; `{}` lifts them). A request whose new value would pass a cap leaves it
+   * out, one that would merge two customers past a cap merges nothing (the email's customer
+   * answers); `ignored` says so with reason `'limit'`. Rejects with `INVALID_INPUT`
+   * (`field: 'limits'`) for a cap that is not a whole number from 1 to 1000000.
+   */
+  setLimits(limits: { emails?: number | null, phones?: number | null }): Promise<TenantSettings>
+  /**
    * Resolves to the tenant's blocked list, sorted (the defaults until it changes): values a
    * request never stores and never matches.
    */
@@ -264,9 +272,18 @@ export interface Ignored {
   field: 'email' | 'phoneNumber'
   /**
    * Why: `'blocked'` (on the tenant's blocked list), `'kept_apart'` (the phone number's
-   * customer is kept apart from the email's by a split) or `'suppressed'` (an erased value).
+   * customer is kept apart from the email's by a split), `'suppressed'` (an erased value) or
+   * `'limit'` (linking it would pass the tenant's per-customer cap).
    */
-  reason: 'blocked' | 'kept_apart' | 'suppressed'
+  reason: 'blocked' | 'kept_apart' | 'suppressed' | 'limit'
+}
+
+/** A tenant's per-customer caps on distinct emails and phone numbers. */
+export interface Limits {
+  /** Most distinct emails a customer may hold, or `null`: no cap. */
+  emails: number | null
+  /** Most distinct phone numbers a customer may hold, or `null`: no cap. */
+  phones: number | null
 }
 
 /** What `rebuild` did. */
@@ -292,12 +309,14 @@ export interface Split {
   blocked: Array<BlockedEntry>
 }
 
-/** A tenant's settings, as `settings()` and `setPhoneRegion()` resolve them. */
+/** A tenant's settings, as `settings()`, `setPhoneRegion()` and `setLimits()` resolve them. */
 export interface TenantSettings {
   /** The tenant the settings belong to. */
   tenantId: string
   /** The ISO 3166 code national phone numbers are read in, or `null`: the plain phone rules. */
   phoneRegion: string | null
+  /** The per-customer caps. */
+  limits: Limits
 }
 
 /** One difference `verify` found. */

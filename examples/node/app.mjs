@@ -1,5 +1,5 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
-// tenant's phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
+// tenant's phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 // GET /admin/contacts/:id/history (why a contact's rows are one customer),
 // POST /admin/customers/:id/split (undo a wrong merge) and POST /admin/customers/:id/erase (the
 // right to be forgotten), through identity-reconciliation.
@@ -76,6 +76,17 @@ export async function createApp(databaseUrl) {
     }
     try {
       res.json(await scoped(req).setPhoneRegion(body.phoneRegion))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.put('/settings/limits', async (req, res) => {
+    const body = json(req, res)
+    if (body === undefined) return
+    try {
+      // the binding checks the caps object and each cap, and names the field at fault
+      res.json(await scoped(req).setLimits(body))
     } catch (e) {
       fail(res, e)
     }

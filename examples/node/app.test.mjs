@@ -128,6 +128,20 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
           await eraseStep(base, headers, step, `${file} ${i}`)
           continue
         }
+        if (step.limits) {
+          const before = await (await fetch(`${base}/settings`, { headers })).json()
+          const response = await fetch(`${base}/settings/limits`, { method: 'PUT', body: JSON.stringify(step.limits), headers })
+          const body = await response.json()
+          const read = await (await fetch(`${base}/settings`, { headers })).json()
+          if (step.error) {
+            assert.deepEqual([response.status, body.error.field], [400, 'limits'], `${file} ${i}`)
+            assert.deepEqual(read, before, `${file} ${i}`)
+          } else {
+            assert.deepEqual([response.status, body.limits], [200, step.result], `${file} ${i}`)
+            assert.deepEqual(read, body, `${file} ${i}`)
+          }
+          continue
+        }
         const response = await fetch(`${base}/identify`, { method: 'POST', body: JSON.stringify(step.request), headers })
         const body = await response.json()
         if (step.error) {

@@ -1,5 +1,5 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
-phone region), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
+phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 GET /admin/contacts/{id}/history (why a contact's rows are one customer),
 POST /admin/customers/{id}/split (undo a wrong merge) and POST /admin/customers/{id}/erase (the
 right to be forgotten), through AsyncIdentity.
@@ -100,6 +100,23 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", str(e), e.field)
         except ConflictError as e:
             return error(409, "conflict", str(e))
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(settings.to_dict())
+
+    @app.put("/settings/limits")
+    async def put_limits(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            message = 'invalid request: body must be a JSON object like {"emails": 5, "phones": null}'
+            return error(400, "invalid_input", message, "request")
+        try:  # the binding checks each cap and names the field at fault
+            settings = await scoped(request).set_limits(emails=body.get("emails"), phones=body.get("phones"))
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         return JSONResponse(settings.to_dict())

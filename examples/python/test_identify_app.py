@@ -46,6 +46,17 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             if "erase" in step:
                 erase_step(client, step, headers, i)
                 continue
+            if "limits" in step:
+                before = client.get("/settings", headers=headers).json()
+                response = client.put("/settings/limits", content=json.dumps(step["limits"]), headers=headers)
+                body = response.json()
+                if "error" in step:
+                    assert response.status_code == 400 and body["error"]["field"] == "limits", (i, body)
+                    assert client.get("/settings", headers=headers).json() == before, i
+                else:
+                    assert response.status_code == 200 and body["limits"] == step["result"], (i, body)
+                    assert client.get("/settings", headers=headers).json() == body, i
+                continue
             response = client.post("/identify", content=json.dumps(step["request"]), headers=headers)
             body = response.json()
             if "error" in step:

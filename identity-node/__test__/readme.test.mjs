@@ -25,7 +25,7 @@ function runBlock(block) {
 test('the README snippets run', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 5)
+  assert.equal(blocks.length, 6)
   const quickstart = runBlock(blocks[0])
   assert.match(quickstart, /null/, 'the other shop does not know the customer')
   assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
@@ -40,4 +40,6 @@ test('the README snippets run', () => {
   const erase = runBlock(blocks[4])
   assert.match(erase, /^\[ 1 \] true$/m)
   assert.match(erase, /^\[\] \[ \{ field: 'email', reason: 'suppressed' \} \]$/m)
+  const limits = runBlock(blocks[5])
+  assert.match(limits, /^\[ '5550101' \] \[ \{ field: 'phoneNumber', reason: 'limit' \} \]$/m)
 })

@@ -39,6 +39,9 @@ export async function main(): Promise<number> {
   const erased: number[] = receipt.contactIds
   const reason: Ignored['reason'] | undefined = (await ident.identify({ email: 'marty@hillvalley.edu', phoneNumber: 1 })).ignored?.[0]?.reason
   if (reason === 'suppressed') console.log(new Date(receipt.erasedAt).toISOString(), erased, receipt.suppressed)
+  const capped: TenantSettings = await shop.setLimits({ emails: 3, phones: null })
+  const most: number | null = capped.limits.emails
+  console.log(most, capped.limits.phones)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

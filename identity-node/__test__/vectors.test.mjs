@@ -22,9 +22,31 @@ async function settingsStep(ident, step, at) {
     return
   }
   assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
-  const expected = { tenantId: step.tenant ?? 'default', phoneRegion: step.result.phoneRegion }
-  assert.deepEqual(outcome, expected, at)
-  assert.deepEqual(await scoped.settings(), expected, `${at}: read back`)
+  assert.equal(outcome.tenantId, step.tenant ?? 'default', at)
+  assert.equal(outcome.phoneRegion, step.result.phoneRegion, at)
+  assert.deepEqual(await scoped.settings(), outcome, `${at}: read back`)
+}
+
+// a `limits` step: the caps as answered and read back, or its `error` (nothing changes)
+async function limitsStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  const before = await scoped.settings()
+  let outcome
+  try {
+    outcome = await scoped.setLimits(step.limits)
+  } catch (e) {
+    outcome = e
+  }
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    assert.deepEqual(await scoped.settings(), before, `${at}: refused caps changed the settings`)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  assert.deepEqual(outcome.limits, step.result, at)
+  assert.deepEqual(await scoped.settings(), outcome, `${at}: read back`)
 }
 
 // a blocked-list step (`list`, `block`, `unblock`): its `result`, or its `error` (nothing changes)
@@ -147,6 +169,10 @@ async function replay(ident, vector, db) {
     }
     if (step.erase) {
       await eraseStep(ident, step, at, db ? rowsOf : null)
+      continue
+    }
+    if (step.limits) {
+      await limitsStep(ident, step, at)
       continue
     }
     const before = db ? await rowsOf('SELECT id FROM contact ORDER BY id') : null

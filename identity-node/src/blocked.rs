@@ -38,8 +38,9 @@ pub struct Ignored {
     #[napi(ts_type = "'email' | 'phoneNumber'")]
     pub field: String,
     /// Why: `'blocked'` (on the tenant's blocked list), `'kept_apart'` (the phone number's
-    /// customer is kept apart from the email's by a split) or `'suppressed'` (an erased value).
-    #[napi(ts_type = "'blocked' | 'kept_apart' | 'suppressed'")]
+    /// customer is kept apart from the email's by a split), `'suppressed'` (an erased value) or
+    /// `'limit'` (linking it would pass the tenant's per-customer cap).
+    #[napi(ts_type = "'blocked' | 'kept_apart' | 'suppressed' | 'limit'")]
     pub reason: String,
 }
 

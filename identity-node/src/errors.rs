@@ -99,6 +99,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Pattern => "pattern",
         Field::ContactId => "contactId",
         Field::ContactIds => "contactIds",
+        Field::Limits => "limits",
         _ => "request",
     }
 }

@@ -228,6 +228,29 @@ impl Identity {
         })
     }
 
+    /// Sets the tenant's per-customer caps on distinct emails and phone numbers (absent or
+    /// `null`: no cap; `{}` lifts them). A request whose new value would pass a cap leaves it
+    /// out, one that would merge two customers past a cap merges nothing (the email's customer
+    /// answers); `ignored` says so with reason `'limit'`. Rejects with `INVALID_INPUT`
+    /// (`field: 'limits'`) for a cap that is not a whole number from 1 to 1000000.
+    #[napi(
+        ts_args_type = "limits: { emails?: number | null, phones?: number | null }",
+        ts_return_type = "Promise<TenantSettings>"
+    )]
+    pub fn set_limits<'env>(
+        &self,
+        env: &'env Env,
+        limits: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, TenantSettings>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, options::limits(&limits)?)));
+        promise(env, work, |(inner, limits)| async move {
+            let settings = inner.set_limits(limits).await?;
+            Ok(TenantSettings::of(inner.tenant_id(), &settings))
+        })
+    }
+
     /// Resolves to the tenant's blocked list, sorted (the defaults until it changes): values a
     /// request never stores and never matches.
     #[napi(ts_return_type = "Promise<BlockedEntry[]>")]

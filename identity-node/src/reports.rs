@@ -66,7 +66,18 @@ impl From<identity::RebuildReport> for RebuildReport {
     }
 }
 
-/// A tenant's settings, as `settings()` and `setPhoneRegion()` resolve them.
+/// A tenant's per-customer caps on distinct emails and phone numbers.
+#[napi(object)]
+pub struct Limits {
+    /// Most distinct emails a customer may hold, or `null`: no cap.
+    #[napi(ts_type = "number | null")]
+    pub emails: Either<u32, Null>,
+    /// Most distinct phone numbers a customer may hold, or `null`: no cap.
+    #[napi(ts_type = "number | null")]
+    pub phones: Either<u32, Null>,
+}
+
+/// A tenant's settings, as `settings()`, `setPhoneRegion()` and `setLimits()` resolve them.
 #[napi(object)]
 pub struct TenantSettings {
     /// The tenant the settings belong to.
@@ -74,6 +85,8 @@ pub struct TenantSettings {
     /// The ISO 3166 code national phone numbers are read in, or `null`: the plain phone rules.
     #[napi(ts_type = "string | null")]
     pub phone_region: Either<String, Null>,
+    /// The per-customer caps.
+    pub limits: Limits,
 }
 
 impl TenantSettings {
@@ -85,6 +98,10 @@ impl TenantSettings {
             phone_region: match settings.phone_region {
                 Some(region) => Either::A(region.to_string()),
                 None => Either::B(Null),
+            },
+            limits: Limits {
+                emails: settings.limits.emails.map_or(Either::B(Null), Either::A),
+                phones: settings.limits.phones.map_or(Either::B(Null), Either::A),
             },
         }
     }

@@ -121,6 +121,26 @@ impl AsyncIdentity {
         })
     }
 
+    /// Resolves to the tenant's settings after setting its caps (see `Identity.set_limits`).
+    #[pyo3(signature = (*, emails = None, phones = None))]
+    fn set_limits<'py>(
+        &self,
+        py: Python<'py>,
+        emails: Option<&Bound<'py, PyAny>>,
+        phones: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let limits = identity::Limits::new(
+            convert::cap("emails", emails)?,
+            convert::cap("phones", phones)?,
+        )
+        .map_err(|e| errors::to_py(&e))?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            let settings = inner.set_limits(limits).await?;
+            Ok(TenantSettings::of(inner.tenant_id(), &settings))
+        })
+    }
+
     /// Resolves to the tenant's blocked list (see `Identity.blocked_values`).
     fn blocked_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.handle.usable()?;

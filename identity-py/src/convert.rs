@@ -44,6 +44,31 @@ pub fn phone_region(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     value.extract().map(Some)
 }
 
+/// A per-customer cap argument: an `int` or `None` (no cap); a `bool` or anything else is an
+/// `InvalidInputError` naming `limits`, as a cap out of range is.
+pub fn cap(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let whole = value.is_instance_of::<pyo3::types::PyInt>()
+        && !value.is_instance_of::<pyo3::types::PyBool>();
+    let number = if whole {
+        value.extract::<i64>().ok()
+    } else {
+        None
+    };
+    number.map(Some).ok_or_else(|| {
+        errors::invalid_input(
+            &format!(
+                "invalid limits: {name} must be an int from 1 to {}, or None, not {}",
+                identity::Limits::MAX,
+                type_name(value)
+            ),
+            "limits",
+        )
+    })
+}
+
 fn email_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Email>> {
     match value {
         None => Ok(None),

@@ -31,6 +31,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Pattern => "pattern",
         Field::ContactId => "contact_id",
         Field::ContactIds => "contact_ids",
+        Field::Limits => "limits",
         _ => "request",
     }
 }

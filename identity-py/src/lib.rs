@@ -24,7 +24,7 @@ use crate::contact::Contact;
 use crate::erase::Erasure;
 use crate::history::{History, HistoryEvent};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
-use crate::settings::TenantSettings;
+use crate::settings::{Limits, TenantSettings};
 use crate::split::Split;
 use crate::sync_identity::Identity;
 
@@ -37,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<VerifyReport>()?;
     m.add_class::<RebuildReport>()?;
     m.add_class::<TenantSettings>()?;
+    m.add_class::<Limits>()?;
     m.add_class::<BlockedValue>()?;
     m.add_class::<Ignored>()?;
     m.add_class::<History>()?;

@@ -114,6 +114,29 @@ impl Identity {
             .map(|s| TenantSettings::of(&tenant, &s))
     }
 
+    /// Sets the tenant's per-customer caps on distinct emails and phone numbers (`None`: no
+    /// cap; both `None` lifts them). A request whose new value would pass a cap leaves it out,
+    /// one that would merge two customers past a cap merges nothing (the email's customer
+    /// answers); `Contact.ignored` says so with reason `"limit"`. Raises `InvalidInputError`
+    /// (field `limits`) for a cap that is not an int from 1 to 1000000.
+    #[pyo3(signature = (*, emails = None, phones = None))]
+    fn set_limits(
+        &self,
+        py: Python<'_>,
+        emails: Option<&Bound<'_, PyAny>>,
+        phones: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<TenantSettings> {
+        let limits = identity::Limits::new(
+            convert::cap("emails", emails)?,
+            convert::cap("phones", phones)?,
+        )
+        .map_err(|e| errors::to_py(&e))?;
+        let tenant = self.handle.inner.tenant_id().clone();
+        self.handle
+            .block_on(py, async |inner| inner.set_limits(limits).await)
+            .map(|s| TenantSettings::of(&tenant, &s))
+    }
+
     /// The tenant's blocked list, sorted (the defaults until it changes): values a request
     /// never stores and never matches.
     fn blocked_values(&self, py: Python<'_>) -> PyResult<Vec<BlockedValue>> {

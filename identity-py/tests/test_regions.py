@@ -30,8 +30,9 @@ def test_a_tenant_with_a_region_reads_every_spelling_as_one_number(store_url: st
         settings = shop.set_phone_region("in")
         assert isinstance(settings, TenantSettings)
         assert (settings.tenant_id, settings.phone_region) == ("shop-in", "IN")
-        assert settings.to_dict() == {"tenantId": "shop-in", "phoneRegion": "IN"}
-        assert repr(settings) == "TenantSettings(tenant_id='shop-in', phone_region='IN')"
+        no_caps = {"emails": None, "phones": None}
+        assert settings.to_dict() == {"tenantId": "shop-in", "phoneRegion": "IN", "limits": no_caps}
+        assert repr(settings) == "TenantSettings(tenant_id='shop-in', phone_region='IN', limits=Limits(emails=None, phones=None))"
         assert shop.settings() == settings
         answers = {shop.identify(email=f"p{i}@x.io", phone_number=p).primary_contact_id for i, p in enumerate(SPELLINGS)}
         assert len(answers) == 1

@@ -182,6 +182,18 @@ def check_settings(step: dict[str, Any], outcome: Any, read: Any, at: str) -> No
     assert outcome.tenant_id == step.get("tenant", "default"), at
 
 
+def check_limits(step: dict[str, Any], before: Any, outcome: Any, read: Any, at: str) -> None:
+    """A `limits` step: the caps as answered and read back, or its `error` (nothing changes)."""
+    if "error" in step:
+        assert isinstance(outcome, InvalidInputError), f"{at}: expected InvalidInputError, got {outcome!r}"
+        assert outcome.field == "limits", at
+        assert read == before, f"{at}: refused caps changed the settings"
+        return
+    assert isinstance(outcome, TenantSettings), f"{at}: {outcome!r}"
+    assert outcome.limits.to_dict() == step["result"], at
+    assert read == outcome, f"{at}: {read!r} read back"
+
+
 def check_graph(graph: dict[str, int], verify: Any, rebuild: Any, verify_again: Any, at: str) -> None:
     """The file's `graph`: verify clean with its counts, rebuild relinking nothing, verify clean."""
     assert (verify.rows, verify.customers, verify.clean) == (graph["rows"], graph["customers"], True), f"{at}: {verify}"
@@ -201,6 +213,14 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                 except (ConflictError, InvalidInputError) as e:
                     outcome = e
                 check_settings(step, outcome, scoped(ident, step).settings(), at)
+                continue
+            if "limits" in step:
+                before_settings = scoped(ident, step).settings()
+                try:
+                    outcome = scoped(ident, step).set_limits(**step["limits"])
+                except InvalidInputError as e:
+                    outcome = e
+                check_limits(step, before_settings, outcome, scoped(ident, step).settings(), at)
                 continue
             if any(k in step for k in BLOCKED_STEPS):
                 handle = scoped(ident, step)
@@ -263,6 +283,14 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except (ConflictError, InvalidInputError) as e:
                     outcome = e
                 check_settings(step, outcome, await scoped(ident, step).settings(), at)
+                continue
+            if "limits" in step:
+                before_settings = await scoped(ident, step).settings()
+                try:
+                    outcome = await scoped(ident, step).set_limits(**step["limits"])
+                except InvalidInputError as e:
+                    outcome = e
+                check_limits(step, before_settings, outcome, await scoped(ident, step).settings(), at)
                 continue
             if any(k in step for k in BLOCKED_STEPS):
                 handle = scoped(ident, step)

@@ -297,16 +297,21 @@ pub enum IgnoredReason {
     /// The value was erased with suppression ([`crate::Identity::erase`]): the store keeps
     /// only a keyed hash of it, and treats it as blocked.
     Suppressed,
+    /// Linking the value would give its customer more distinct emails or phone numbers than
+    /// the tenant's cap ([`crate::Limits`]), directly or by a merge; the email's customer
+    /// answers.
+    Limit,
 }
 
 impl IgnoredReason {
-    /// The wire spelling: `blocked`, `kept_apart`, `suppressed`.
+    /// The wire spelling: `blocked`, `kept_apart`, `suppressed`, `limit`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             IgnoredReason::Blocked => "blocked",
             IgnoredReason::KeptApart => "kept_apart",
             IgnoredReason::Suppressed => "suppressed",
+            IgnoredReason::Limit => "limit",
         }
     }
 }
@@ -350,6 +355,7 @@ impl<'de> Deserialize<'de> for Ignored {
             "blocked" => IgnoredReason::Blocked,
             "kept_apart" => IgnoredReason::KeptApart,
             "suppressed" => IgnoredReason::Suppressed,
+            "limit" => IgnoredReason::Limit,
             other => return Err(D::Error::custom(format!("unknown reason `{other}`"))),
         };
         Ok(Ignored { field, reason })

@@ -28,11 +28,14 @@ pub enum Field {
     ContactId,
     /// The rows a split moves ([`crate::Identity::split`]).
     ContactIds,
+    /// A per-customer cap ([`crate::Limits`]).
+    Limits,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
-    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`).
+    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
+    /// `limits`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -47,6 +50,7 @@ impl Field {
             Field::Pattern => "pattern",
             Field::ContactId => "contactId",
             Field::ContactIds => "contactIds",
+            Field::Limits => "limits",
         }
     }
 }
@@ -65,6 +69,7 @@ impl fmt::Display for Field {
             Field::Pattern => "pattern",
             Field::ContactId => "contact id",
             Field::ContactIds => "contact ids",
+            Field::Limits => "limits",
         })
     }
 }

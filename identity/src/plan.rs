@@ -1,12 +1,15 @@
 //! The pure identify step: from a request and the records of the customers that hold its values
 //! to what to write and what to answer. No I/O; every store runs exactly this.
 
+use std::collections::HashSet;
+
 use time::OffsetDateTime;
 
 use crate::blocked::{Ignored, IgnoredReason};
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Field, Result};
+use crate::limits::Limits;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 
 /// What a store read for a request: which customer holds the request's email, which holds its
@@ -194,7 +197,7 @@ impl Plan {
     }
 }
 
-/// The identify step.
+/// The identify step, without caps ([`plan_within`] with [`Limits::none`]).
 ///
 /// ```
 /// use identity::{plan, IdentifyRequest, Matched, Plan};
@@ -203,7 +206,17 @@ impl Plan {
 /// # Ok::<(), identity::Error>(())
 /// ```
 #[must_use]
-pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
+pub fn plan(request: &IdentifyRequest, matched: Matched) -> Plan {
+    plan_within(request, matched, Limits::none())
+}
+
+/// The identify step under a tenant's per-customer caps: a new value that would give its
+/// customer more distinct emails or phone numbers than `limits` allow is left out, and a merge
+/// whose customer would pass a cap is withheld (the email's customer answers); either way the
+/// answer is [`Plan::Unchanged`], its `ignored` naming the value with
+/// [`IgnoredReason::Limit`].
+#[must_use]
+pub fn plan_within(request: &IdentifyRequest, mut matched: Matched, limits: Limits) -> Plan {
     let owners = (matched.email_owner, matched.phone_owner);
     match owners {
         (None, None) => Plan::NewCustomer(NewCustomer {
@@ -216,6 +229,26 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
                 field: Field::PhoneNumber,
                 reason: IgnoredReason::KeptApart,
             }]);
+            let merged_size = |a: &CustomerRecord, b: &CustomerRecord| {
+                let emails = a
+                    .emails
+                    .iter()
+                    .chain(b.emails.iter())
+                    .collect::<HashSet<_>>();
+                let phones = a.phone_numbers.iter().chain(b.phone_numbers.iter());
+                (emails.len(), phones.collect::<HashSet<_>>().len())
+            };
+            // counted only under a cap: a merge without one costs what it did
+            if limits != Limits::none() && {
+                let (emails, phones) = merged_size(&a, &b);
+                limits.exceeded(emails, phones)
+            } {
+                let limited = Ignored {
+                    field: Field::PhoneNumber,
+                    reason: IgnoredReason::Limit,
+                };
+                return Plan::Unchanged(a.answer().with_ignored(&[limited]));
+            }
             let age = |c: &CustomerRecord| (c.created_at, c.primary);
             let (kept, absorbed) = if age(&a) <= age(&b) { (a, b) } else { (b, a) };
             let mut relink = absorbed.secondary_ids.to_vec();
@@ -244,10 +277,26 @@ pub fn plan(request: &IdentifyRequest, mut matched: Matched) -> Plan {
             if known(request.email().is_some(), owners.0)
                 && known(request.phone_number().is_some(), owners.1)
             {
-                Plan::Unchanged(add.customer.answer())
-            } else {
-                Plan::AddRow(add)
+                return Plan::Unchanged(add.customer.answer());
             }
+            // one value is new (the other is the customer's): past a cap, it is left out and
+            // the request is known
+            let (emails, phones) = (
+                add.customer.emails.len() + usize::from(add.new_email().is_some()),
+                add.customer.phone_numbers.len() + usize::from(add.new_phone().is_some()),
+            );
+            if limits.exceeded(emails, phones) {
+                let field = match add.new_email() {
+                    Some(_) => Field::Email,
+                    None => Field::PhoneNumber,
+                };
+                let limited = Ignored {
+                    field,
+                    reason: IgnoredReason::Limit,
+                };
+                return Plan::Unchanged(add.customer.answer().with_ignored(&[limited]));
+            }
+            Plan::AddRow(add)
         }
     }
 }
@@ -383,6 +432,60 @@ mod tests {
             plan(&req(Some("n@x.io"), None), Matched::nothing()).preview(),
             None
         );
+    }
+
+    #[test]
+    fn caps_leave_a_new_value_out_and_withhold_a_merge() {
+        let limits = Limits::new(Some(1), Some(2)).unwrap();
+        let c = customer(1, "a@x.io", "1", 0);
+        // a second phone fits, a second email does not
+        let fits = plan_within(
+            &req(Some("a@x.io"), Some("2")),
+            matched(Some(1), None, vec![c.clone()]),
+            limits,
+        );
+        assert!(matches!(fits, Plan::AddRow(_)), "{fits:?}");
+        let Plan::Unchanged(answer) = plan_within(
+            &req(Some("b@x.io"), Some("1")),
+            matched(None, Some(1), vec![c.clone()]),
+            limits,
+        ) else {
+            panic!("expected the new email left out");
+        };
+        assert_eq!(answer.primary_contact_id, id(1));
+        assert_eq!(answer.emails.len(), 1);
+        assert_eq!(
+            answer.ignored,
+            vec![Ignored {
+                field: Field::Email,
+                reason: IgnoredReason::Limit
+            }]
+        );
+        // a merge past the email cap: the email's customer answers, the phone left out
+        let other = customer(2, "b@x.io", "2", 5);
+        let Plan::Unchanged(answer) = plan_within(
+            &req(Some("b@x.io"), Some("1")),
+            matched(Some(2), Some(1), vec![c.clone(), other.clone()]),
+            limits,
+        ) else {
+            panic!("expected the merge withheld");
+        };
+        assert_eq!(answer.primary_contact_id, id(2));
+        assert_eq!(
+            answer.ignored[0],
+            Ignored {
+                field: Field::PhoneNumber,
+                reason: IgnoredReason::Limit
+            }
+        );
+        // without caps the same requests write
+        assert!(matches!(
+            plan(
+                &req(Some("b@x.io"), Some("1")),
+                matched(Some(2), Some(1), vec![c, other])
+            ),
+            Plan::Merge(_)
+        ));
     }
 
     #[test]

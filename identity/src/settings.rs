@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::connect::Identity;
 use crate::error::Result;
+use crate::limits::Limits;
 use crate::region::PhoneRegion;
 
 /// A tenant's settings: what [`crate::Identity::settings`] reads and the setters change. Kept in
@@ -16,13 +17,24 @@ use crate::region::PhoneRegion;
 pub struct TenantSettings {
     /// The region national phone numbers are read in; `None` keeps the plain phone rules.
     pub phone_region: Option<PhoneRegion>,
+    /// The per-customer caps ([`Limits::none`] unless set).
+    pub limits: Limits,
 }
 
 impl TenantSettings {
-    /// Settings with this phone region.
+    /// Settings with this phone region (and no caps).
     #[must_use]
     pub fn with_phone_region(phone_region: Option<PhoneRegion>) -> Self {
-        TenantSettings { phone_region }
+        TenantSettings {
+            phone_region,
+            limits: Limits::none(),
+        }
+    }
+
+    /// These settings with `limits`.
+    #[must_use]
+    pub fn with_limits(self, limits: Limits) -> Self {
+        TenantSettings { limits, ..self }
     }
 }
 

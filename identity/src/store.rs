@@ -20,6 +20,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::limits::Limits;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -98,6 +99,14 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         tenant: &TenantId,
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings>;
+
+    /// Sets the tenant's per-customer caps ([`crate::Limits`]); setting the caps it has is a
+    /// no-op. Waits for the tenant's writes in flight, and no write planned under the old caps
+    /// commits after it (the caps move with the blocked list's version).
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`].
+    async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings>;
 
     /// The tenant's blocked list, sorted ([`BlockedValue::defaults`] until it changes).
     ///
@@ -232,6 +241,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
         (**self).set_phone_region(tenant, region).await
+    }
+
+    async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
+        (**self).set_limits(tenant, limits).await
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {

@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs` and `the_erase_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs` and `the_limits_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -83,5 +83,16 @@ async fn the_erase_snippet_runs() -> identity::Result<()> {
     assert_eq!(receipt.contact_ids, [identity::ContactId::new(1)]);
     let again = identity.identify(Some("doc@hillvalley.edu"), Some("555-0202")).await?;
     assert_eq!(again.ignored[0].reason, identity::IgnoredReason::Suppressed);
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_limits_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    identity.set_limits(identity::Limits::new(None, Some(1))?).await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0101")).await?;
+    let c = identity.identify(Some("doc@hillvalley.edu"), Some("555-0202")).await?;
+    assert_eq!(c.ignored[0].reason, identity::IgnoredReason::Limit);
     Ok(())
 }

@@ -176,6 +176,32 @@ async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
     common::assert_verified(identity).await;
 }
 
+/// Checks a `limits` step: the caps as answered and as read back, or its `error` (which changes
+/// nothing).
+async fn check_limits_step(identity: &Identity, step: &Value, at: &str) {
+    let wire = &step["limits"];
+    let before = identity.settings().await.unwrap().limits;
+    let outcome = match identity::Limits::new(wire["emails"].as_i64(), wire["phones"].as_i64()) {
+        Ok(limits) => identity.set_limits(limits).await,
+        Err(e) => Err(e),
+    };
+    let after = identity.settings().await.unwrap().limits;
+    match (outcome, step.get("error")) {
+        (Ok(settings), None) => {
+            let answered = serde_json::to_value(settings.limits).unwrap();
+            assert_eq!(answered, step["result"], "{at}: wrong caps");
+            assert_eq!(after, settings.limits, "{at}: caps not kept");
+        }
+        (Err(e), Some(expected)) => {
+            let (code, field) = error_code(&e);
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_eq!(before, after, "{at}: refused caps changed the settings");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+}
+
 /// Checks an `erase` step: its `result` (the receipt's wire shape without `erasedAt`) and
 /// `table`, or its `error` (which changes no row).
 async fn check_erase_step(identity: &Identity, step: &Value, at: &str) {
@@ -248,6 +274,10 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("erase").is_some() {
             check_erase_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("limits").is_some() {
+            check_limits_step(&seen, step, &at).await;
             continue;
         }
         if ["list", "block", "unblock"]

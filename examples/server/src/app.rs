@@ -8,7 +8,7 @@ use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower::{BoxError, ServiceBuilder};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -42,6 +42,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         .route("/identify", post(handlers::identify))
         .route("/contacts", get(handlers::contacts))
         .route("/settings", get(settings::get).put(settings::put))
+        .route("/settings/limits", put(settings::put_limits))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overload_error))

@@ -1,5 +1,5 @@
-//! `GET /settings` and `PUT /settings`: the settings of the request's tenant (today its phone
-//! region). Who may call them:
+//! `GET /settings`, `PUT /settings` and `PUT /settings/limits`: the settings of the request's
+//! tenant (its phone region and its per-customer caps). Who may call them:
 //! - the admin token (`Authorization: Bearer <admin token>`) acts for any tenant, the one
 //!   `X-Tenant-Id` names (absent: the default);
 //! - otherwise, when tenant tokens are configured, a tenant's token acts for its own tenant
@@ -40,6 +40,7 @@ fn body(identity: &identity::Identity, settings: &TenantSettings) -> Json<Value>
     Json(json!({
         "tenantId": identity.tenant_id().as_str(),
         "phoneRegion": settings.phone_region.map(|r| r.to_string()),
+        "limits": settings.limits,
     }))
 }
 
@@ -91,6 +92,50 @@ pub async fn put(
         tenant = identity.tenant_id().as_str(),
         phone_region = settings.phone_region.map(|r| r.to_string()),
         "tenant settings changed"
+    );
+    Ok(body(&identity, &settings))
+}
+
+/// `PUT /settings/limits` with `{"emails": 5 | null, "phones": 3 | null}` (a missing key is
+/// `null`: no cap): sets the tenant's per-customer caps.
+pub async fn put_limits(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let identity = authorize(&state, &headers)?;
+    let raw = raw.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::MalformedJson(rejection.body_text()),
+    })?;
+    let value: Value =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let Some(object) = value.as_object() else {
+        return Err(Error::InvalidInput {
+            field: Field::Request,
+            reason: "body must be a JSON object like {\"emails\": 5, \"phones\": null}".to_owned(),
+        }
+        .into());
+    };
+    let cap = |name: &str| -> Result<Option<i64>, ApiError> {
+        match object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+                Error::InvalidInput {
+                    field: Field::Limits,
+                    reason: format!("{name} must be a whole number or null"),
+                }
+                .into()
+            }),
+        }
+    };
+    let limits = identity::Limits::new(cap("emails")?, cap("phones")?)?;
+    let settings = identity.set_limits(limits).await?;
+    tracing::info!(
+        tenant = identity.tenant_id().as_str(),
+        max_emails = settings.limits.emails,
+        max_phones = settings.limits.phones,
+        "tenant limits changed"
     );
     Ok(body(&identity, &settings))
 }

@@ -33,6 +33,10 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             history_step(server, tenant, step, &at).await;
             continue;
         }
+        if step.get("limits").is_some() {
+            limits_step(server, tenant, step, &at).await;
+            continue;
+        }
         if step.get("split").is_some() || step.get("erase").is_some() {
             customer_step(server, tenant, &seen, step, &at).await;
             continue;
@@ -148,6 +152,52 @@ async fn settings_step(
             let (_, read) = call(reqwest::Method::GET, String::new()).await;
             assert_eq!(read["phoneRegion"], step["result"]["phoneRegion"], "{at}");
             assert_eq!(read["tenantId"], tenant.unwrap_or("default"), "{at}");
+        }
+    }
+}
+
+/// A `limits` step through `PUT /settings/limits`: the caps as answered and as `GET /settings`
+/// reads them back, or the error (the caps stay).
+async fn limits_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    let (_, before) = admin_call(
+        server,
+        reqwest::Method::GET,
+        "/settings",
+        tenant,
+        String::new(),
+    )
+    .await;
+    let body = step["limits"].to_string();
+    let (status, answer) = admin_call(
+        server,
+        reqwest::Method::PUT,
+        "/settings/limits",
+        tenant,
+        body,
+    )
+    .await;
+    let (_, read) = admin_call(
+        server,
+        reqwest::Method::GET,
+        "/settings",
+        tenant,
+        String::new(),
+    )
+    .await;
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, 400, "{at}: {answer}");
+            assert_eq!(answer["error"]["code"], expected["code"], "{at}: {answer}");
+            assert_eq!(
+                answer["error"]["field"], expected["field"],
+                "{at}: {answer}"
+            );
+            assert_eq!(read, before, "{at}: refused caps changed the settings");
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {answer}");
+            assert_eq!(answer["limits"], step["result"], "{at}");
+            assert_eq!(read["limits"], step["result"], "{at}");
         }
     }
 }

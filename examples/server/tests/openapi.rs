@@ -162,7 +162,8 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/identify",
             "/openapi.json",
             "/readyz",
-            "/settings"
+            "/settings",
+            "/settings/limits"
         ]
     );
 
@@ -300,7 +301,11 @@ async fn every_observed_response_matches_the_openapi_document() {
         seen.push(o);
     }
     let o = observe_as(&admin, get, Some("s3cret"), Some("shop-in")).await;
-    assert_eq!(o.body, json!({"tenantId": "shop-in", "phoneRegion": "IN"}));
+    assert_eq!(
+        o.body,
+        json!({"tenantId": "shop-in", "phoneRegion": "IN",
+               "limits": {"emails": null, "phones": null}})
+    );
     let o = observe_as(
         &admin,
         ("POST", "/identify", r#"{"phoneNumber":"098765 43210"}"#),
@@ -568,8 +573,54 @@ async fn every_observed_response_matches_the_openapi_document() {
     }
     // with no token configured at all (trusted networks), anyone may
     let o = observe_as(&plain, get, None, None).await;
-    assert_eq!(o.body, json!({"tenantId": "default", "phoneRegion": null}));
+    assert_eq!(
+        o.body,
+        json!({"tenantId": "default", "phoneRegion": null,
+               "limits": {"emails": null, "phones": null}})
+    );
     seen.push(o);
+    // caps (in shop-lim): bad values refused, a cap set, and a request past it
+    let limits = "/settings/limits";
+    for (exchange, token, status) in [
+        (("PUT", limits, r#"{"emails":0}"#), Some("s3cret"), 400),
+        (("PUT", limits, r#"{"emails":"2"}"#), Some("s3cret"), 400),
+        (("PUT", limits, "[]"), Some("s3cret"), 400),
+        (("PUT", limits, r#"{"phones":1}"#), None, 401),
+        (("PUT", limits, r#"{"phones":1}"#), Some("s3cret"), 200),
+        (
+            (
+                "POST",
+                "/identify",
+                r#"{"email":"a@x.io","phoneNumber":"1"}"#,
+            ),
+            None,
+            200,
+        ),
+        (
+            (
+                "POST",
+                "/identify",
+                r#"{"email":"a@x.io","phoneNumber":"2"}"#,
+            ),
+            None,
+            200,
+        ),
+    ] {
+        let o = observe_as(&admin, exchange, token, Some("shop-lim")).await;
+        assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
+        seen.push(o);
+    }
+    let n = seen.len();
+    assert_eq!(seen[n - 7].body["error"]["field"], "limits");
+    assert_eq!(seen[n - 5].body["error"]["field"], "request");
+    assert_eq!(
+        seen[n - 3].body["limits"],
+        json!({"emails": null, "phones": 1})
+    );
+    assert_eq!(
+        seen[n - 1].body["ignored"],
+        json!([{"field": "phoneNumber", "reason": "limit"}])
+    );
 
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(

@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::derive::derive;
 use crate::error::Result;
-use crate::plan::{Matched, plan};
+use crate::plan::Matched;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+
+use super::Localized;
 
 /// The walk's state: what is known, and what was already asked for.
 #[derive(Debug, Default)]
@@ -150,9 +152,10 @@ impl Frontier {
 /// What `lookup` answers from rows alone (while changes made outside the library wait to be
 /// applied to the records): the customers the rows define, then the identify step's preview.
 pub(crate) fn preview_from_rows(
-    request: &IdentifyRequest,
+    local: &Localized,
     rows: &[Contact],
 ) -> Result<Option<ConsolidatedContact>> {
+    let request = &local.request;
     let customers = derive(rows).customers;
     let owner = |has: &dyn Fn(&crate::customer::CustomerRecord) -> bool| {
         customers.iter().find(|c| has(c)).map(|c| c.primary)
@@ -162,5 +165,5 @@ pub(crate) fn preview_from_rows(
         .phone_number()
         .and_then(|p| owner(&|c| c.has_phone(p)));
     let matched = Matched::new(email_owner, phone_owner, customers)?;
-    Ok(plan(request, matched).preview())
+    Ok(local.plan(matched).preview())
 }

@@ -14,7 +14,8 @@ use crate::derive::{RebuildReport, derive_screened};
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
-use crate::plan::{Matched, Plan, plan};
+use crate::limits::Limits;
+use crate::plan::{Matched, Plan};
 use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -55,6 +56,8 @@ struct State {
     graphs: HashMap<TenantId, Graph>,
     /// The phone region of each tenant that has one.
     regions: HashMap<TenantId, PhoneRegion>,
+    /// The caps of each tenant that has any.
+    limits: HashMap<TenantId, Limits>,
     /// The blocked list of each tenant that changed it (the others have the defaults).
     blocked: HashMap<TenantId, Arc<BlockList>>,
     /// Every tenant's history.
@@ -425,6 +428,7 @@ impl State {
                 .get(tenant)
                 .cloned()
                 .unwrap_or_else(BlockList::defaults),
+            limits: self.limits.get(tenant).copied().unwrap_or_default(),
         }
     }
 
@@ -479,7 +483,7 @@ impl ContactStore for MemoryStore {
         let mut state = self.lock()?;
         let local = Localized::new(request, &state.tenant_state(tenant))?;
         let matched = state.matched(tenant, &local.request)?;
-        let answer = match plan(&local.request, matched) {
+        let answer = match local.plan(matched) {
             Plan::Merge(m) if state.kept_apart(tenant, m.merged.primary, m.absorbed) => m.withheld,
             plan => state.apply(tenant, &local.request, plan),
         };
@@ -493,7 +497,7 @@ impl ContactStore for MemoryStore {
     ) -> Result<Option<ConsolidatedContact>> {
         let state = self.lock()?;
         let local = Localized::new(request, &state.tenant_state(tenant))?;
-        let answer = match plan(&local.request, state.matched(tenant, &local.request)?) {
+        let answer = match local.plan(state.matched(tenant, &local.request)?) {
             Plan::Merge(m) if state.kept_apart(tenant, m.merged.primary, m.absorbed) => {
                 Some(m.withheld)
             }
@@ -503,10 +507,7 @@ impl ContactStore for MemoryStore {
     }
 
     async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
-        let state = self.lock()?;
-        Ok(TenantSettings::with_phone_region(
-            state.regions.get(tenant).copied(),
-        ))
+        Ok(self.lock()?.tenant_state(tenant).settings())
     }
 
     async fn set_phone_region(
@@ -525,7 +526,21 @@ impl ContactStore for MemoryStore {
                 None => state.regions.remove(tenant),
             };
         }
-        Ok(TenantSettings::with_phone_region(region))
+        Ok(state.tenant_state(tenant).settings())
+    }
+
+    async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
+        let mut state = self.lock()?;
+        let current = state.tenant_state(tenant);
+        if current.limits != limits {
+            // the caps move with the blocked list's version, as in the SQL stores
+            let next = current
+                .blocked
+                .successor(current.blocked.entries().to_vec())?;
+            state.blocked.insert(tenant.clone(), Arc::new(next));
+            state.limits.insert(tenant.clone(), limits);
+        }
+        Ok(state.tenant_state(tenant).settings())
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {

@@ -48,7 +48,8 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::plan::{Plan, plan};
+use crate::limits::Limits;
+use crate::plan::Plan;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -181,7 +182,7 @@ impl PgStore {
                 Self::repair(conn, tenant).await?;
                 continue;
             }
-            let plan = plan(&local.request, read.matched);
+            let plan = local.plan(read.matched);
             match graph::write(
                 &mut *conn,
                 tenant,
@@ -224,7 +225,7 @@ impl PgStore {
             Self::repair(conn, tenant).await?;
             return Ok(None);
         }
-        let plan = plan(&local.request, read.matched);
+        let plan = local.plan(read.matched);
         let written = graph::write(
             &mut *tx,
             tenant,
@@ -315,6 +316,7 @@ fn stamp(local: &Localized) -> Stamp<'_> {
     Stamp {
         region: local.code(),
         blocked: local.blocked_version,
+        limits: local.limits,
     }
 }
 
@@ -486,9 +488,9 @@ impl ContactStore for PgStore {
             let closure = reading!(self, "reading contacts", |conn| {
                 graph::closure(conn, tenant, Frontier::from_request(&local.request)).await?
             });
-            preview_from_rows(&local.request, &closure.rows)?
+            preview_from_rows(&local, &closure.rows)?
         } else {
-            match plan(&local.request, read.matched) {
+            match local.plan(read.matched) {
                 Plan::Merge(m) => {
                     let (x, y) = (m.merged.primary, m.absorbed);
                     let apart = reading!(self, "reading customers", |conn| {
@@ -504,9 +506,9 @@ impl ContactStore for PgStore {
 
     async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
         let state = self.tenant_state(tenant).await?;
-        let region = state.region;
+        let settings = state.settings();
         self.hints.learn(tenant, state);
-        Ok(TenantSettings::with_phone_region(region))
+        Ok(settings)
     }
 
     async fn set_phone_region(
@@ -522,7 +524,19 @@ impl ContactStore for PgStore {
             }
         }
         self.hints.forget(tenant);
-        Ok(TenantSettings::with_phone_region(region))
+        self.settings(tenant).await
+    }
+
+    async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            match settings::set_limits(&self.pool, tenant, limits).await {
+                Ok(()) => break,
+                Err(failure) => broken.retry_or_fail("changing tenant settings", failure)?,
+            }
+        }
+        self.hints.forget(tenant);
+        self.settings(tenant).await
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {

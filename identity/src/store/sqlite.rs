@@ -31,7 +31,8 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::plan::{Plan, plan};
+use crate::limits::Limits;
+use crate::plan::Plan;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -305,7 +306,7 @@ impl ContactStore for SqliteStore {
         let read = records::read(&self.pool, tenant, &local.request).await?;
         if !read.pending
             && local.agrees(read.region.as_deref(), read.blocked_version)
-            && let Plan::Unchanged(answer) = plan(&local.request, read.matched)
+            && let Plan::Unchanged(answer) = local.plan(read.matched)
         {
             return Ok(answer.with_ignored(&local.ignored));
         }
@@ -315,7 +316,7 @@ impl ContactStore for SqliteStore {
                 let read = self
                     .read_localized(&mut write.tx, tenant, request, &mut local)
                     .await?;
-                let plan = plan(&local.request, read.matched);
+                let plan = local.plan(read.matched);
                 let answer = records::apply(&mut write.tx, tenant, &local.request, plan).await?;
                 if write.commit().await? {
                     return Ok(answer.with_ignored(&local.ignored));
@@ -342,9 +343,9 @@ impl ContactStore for SqliteStore {
             // the records wait for changes made outside the library: answer from the rows
             let frontier = Frontier::from_request(&local.request);
             let closure = records::closure(&mut conn, tenant, frontier).await?;
-            preview_from_rows(&local.request, &closure.rows)?
+            preview_from_rows(&local, &closure.rows)?
         } else {
-            match plan(&local.request, read.matched) {
+            match local.plan(read.matched) {
                 Plan::Merge(m)
                     if split::kept_apart(&mut conn, tenant, m.merged.primary, m.absorbed)
                         .await? =>
@@ -359,9 +360,9 @@ impl ContactStore for SqliteStore {
 
     async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
         let state = settings::state(&self.pool, tenant).await?;
-        let region = state.region;
+        let settings = state.settings();
         self.hints.learn(tenant, state);
-        Ok(TenantSettings::with_phone_region(region))
+        Ok(settings)
     }
 
     async fn set_phone_region(
@@ -374,7 +375,23 @@ impl ContactStore for SqliteStore {
                 settings::set_phone_region(&mut write.tx, tenant, region).await?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
-                    return Ok(TenantSettings::with_phone_region(region));
+                    return self.settings(tenant).await;
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                settings::set_limits(&mut write.tx, tenant, limits).await?;
+                if write.commit().await? {
+                    self.hints.forget(tenant);
+                    return self.settings(tenant).await;
                 }
             }
             backoff(attempt).await;

@@ -10,15 +10,20 @@ use std::sync::{Arc, RwLock};
 
 use crate::blocked::{BlockList, Ignored};
 use crate::error::Result;
+use crate::limits::Limits;
+use crate::plan::{Matched, Plan, plan_within};
 use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
+use crate::settings::TenantSettings;
 use crate::tenant::TenantId;
 
 /// A tenant's settings as a store read them: what a request is read under.
 #[derive(Debug, Clone)]
 pub(crate) struct TenantState {
     pub region: Option<PhoneRegion>,
+    /// The blocked list and suppressed values; its version moves with the caps too.
     pub blocked: Arc<BlockList>,
+    pub limits: Limits,
 }
 
 impl Default for TenantState {
@@ -26,7 +31,15 @@ impl Default for TenantState {
         TenantState {
             region: None,
             blocked: BlockList::defaults(),
+            limits: Limits::none(),
         }
+    }
+}
+
+impl TenantState {
+    /// The settings a caller sees.
+    pub(crate) fn settings(&self) -> TenantSettings {
+        TenantSettings::with_phone_region(self.region).with_limits(self.limits)
     }
 }
 
@@ -36,8 +49,10 @@ impl Default for TenantState {
 pub(crate) struct Localized {
     /// The region the request was read in.
     pub region: Option<PhoneRegion>,
-    /// The version of the blocked list it was screened with.
+    /// The version of the blocked list it was screened with (which moves with the caps too).
     pub blocked_version: i64,
+    /// The tenant's caps, as of that version.
+    pub limits: Limits,
     /// The request's values left out, and why.
     pub ignored: Vec<Ignored>,
     /// The request, its phone in the region's form, without its blocked values.
@@ -63,9 +78,15 @@ impl Localized {
         Ok(Localized {
             region: state.region,
             blocked_version: state.blocked.version,
+            limits: state.limits,
             ignored,
             request,
         })
+    }
+
+    /// The identify step for this request under the tenant's caps ([`crate::plan_within`]).
+    pub(crate) fn plan(&self, matched: Matched) -> Plan {
+        plan_within(&self.request, matched, self.limits)
     }
 
     /// Whether the tenant's settings as a store reports them (the region's code or `None`, and
@@ -169,6 +190,7 @@ mod tests {
         let state = TenantState {
             region: Some(region),
             blocked: Arc::new(blocked.unwrap()),
+            limits: Limits::none(),
         };
         let req = IdentifyRequest::parse(Some("a@b.c"), Some("098765 43210")).unwrap();
         let local = Localized::new(&req, &state).unwrap();

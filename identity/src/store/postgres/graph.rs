@@ -11,6 +11,7 @@ use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive_screened};
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::plan::{AddRow, Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
@@ -31,6 +32,9 @@ const LOCK: &str = "SELECT r.*, t.phone_region, t.blocked_version \
 // each write names the region and the blocked-list version its request was read under ($2, $3)
 const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4, $5)";
 const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+// a plan that counted the customer's values against a cap holds only for the record it read
+const ADD_ROW_EXACT: &str =
+    "SELECT * FROM identity_add_row_exact($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 // a merge names the request that joins the two customers last ($15, $16), for its history
 const MERGE: &str = "SELECT identity_merge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
                      $13, $14, $15, $16)";
@@ -131,6 +135,8 @@ pub(crate) struct Stamp<'a> {
     pub region: Option<&'a str>,
     /// The blocked list's version.
     pub blocked: i64,
+    /// The caps the plan counted against.
+    pub limits: Limits,
 }
 
 /// Reads the request's customers without locking (`locked`: locking their records until the
@@ -295,7 +301,8 @@ where
 
 /// Appends a secondary row (`identity_add_row`): one round trip. When the customer changed since
 /// the read, the answer is the record as it is now: its tail as sent, on the base held (or sent
-/// when the held one is not the current).
+/// when the held one is not the current). Under a cap on the value added the record must be the
+/// one read (`identity_add_row_exact`), else the plan is stale.
 async fn add_row<'e, E>(
     executor: E,
     tenant: &TenantId,
@@ -307,7 +314,9 @@ where
     E: Executor<'e, Database = Postgres>,
 {
     let held_base = cache.base_of(add.customer.primary);
-    let row: PgRow = sqlx::query(ADD_ROW)
+    let capped = (add.new_email().is_some() && stamp.limits.emails.is_some())
+        || (add.new_phone().is_some() && stamp.limits.phones.is_some());
+    let row: PgRow = sqlx::query(if capped { ADD_ROW_EXACT } else { ADD_ROW })
         .bind(tenant.as_str())
         .bind(stamp.region)
         .bind(stamp.blocked)

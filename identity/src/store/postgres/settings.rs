@@ -6,6 +6,7 @@ use sqlx::{Executor, Postgres};
 
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::Result;
+use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::store::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
@@ -21,15 +22,19 @@ type StateRow = (
     Vec<String>,
     Vec<Vec<u8>>,
     Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
 );
 
-/// The tenant's region, blocked-list version and entries, and its suppressed values with the
-/// store's secret (NULL when it has none).
+/// The tenant's region, blocked-list version and entries, its suppressed values with the
+/// store's secret (NULL when it has none), and its caps.
 const STATE: &str = "\
 SELECT s.region, s.blocked_version, s.kinds, s.patterns, s.vals,
        coalesce(x.kinds, '{}'), coalesce(x.digests, '{}'),
-       CASE WHEN x.kinds IS NOT NULL THEN (SELECT secret FROM identity_secret) END
-FROM identity_tenant_settings($1) AS s,
+       CASE WHEN x.kinds IS NOT NULL THEN (SELECT secret FROM identity_secret) END,
+       t.max_emails, t.max_phones
+FROM identity_tenant_settings($1) AS s
+LEFT JOIN identity_tenant AS t ON t.tenant_id = $1,
      (SELECT array_agg(kind ORDER BY kind, digest) AS kinds,
              array_agg(digest ORDER BY kind, digest) AS digests
       FROM identity_suppressed WHERE tenant_id = $1) AS x";
@@ -39,7 +44,7 @@ pub(crate) async fn state<'e, E>(executor: E, tenant: &TenantId) -> Outcome<Tena
 where
     E: Executor<'e, Database = Postgres>,
 {
-    let (region, version, kinds, patterns, values, suppressed, digests, secret): StateRow =
+    let (region, version, kinds, patterns, values, suppressed, digests, secret, emails, phones): StateRow =
         sqlx::query_as(STATE)
             .bind(tenant.as_str())
             .fetch_one(executor)
@@ -64,7 +69,22 @@ where
     Ok(TenantState {
         region: stored_region(region.as_deref())?,
         blocked: BlockList::stored(version, entries, set)?,
+        limits: Limits::new(emails, phones)?,
     })
+}
+
+/// Sets the tenant's caps under its lock alone (one statement, its own transaction).
+pub(crate) async fn set_limits<'e, E>(executor: E, tenant: &TenantId, limits: Limits) -> Outcome<()>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    sqlx::query("SELECT identity_set_limits($1, $2, $3)")
+        .bind(tenant.as_str())
+        .bind(limits.emails.map(i64::from))
+        .bind(limits.phones.map(i64::from))
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 /// Adds (`add`) or removes a blocked entry, already in the tenant's form (one statement, its

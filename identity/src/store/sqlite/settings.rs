@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::split::check_unblock;
 use crate::store::TenantState;
@@ -15,16 +16,18 @@ use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
 /// The tenant's region, its blocked-list version and the list's entries (the defaults, tenant
-/// `*`, while the version is 0), one row with NULL entry columns when the list is empty; then a
-/// row per suppressed value (its kind, digest, and the store's secret), without a version.
+/// `*`, while the version is 0), one row with NULL entry columns when the list is empty, each
+/// with the caps; then a row per suppressed value (its kind, digest, and the store's secret),
+/// without a version.
 const STATE: &str = "\
-SELECT s.phone_region, coalesce(s.blocked_version, 0), b.kind, b.pattern, b.value, NULL, NULL
+SELECT s.phone_region, coalesce(s.blocked_version, 0), b.kind, b.pattern, b.value, NULL, NULL,
+       s.max_emails, s.max_phones
 FROM (SELECT ?1 AS tenant_id) AS t
 LEFT JOIN identity_tenant_settings AS s ON s.tenant_id = t.tenant_id
 LEFT JOIN identity_blocked AS b
     ON b.tenant_id = CASE WHEN coalesce(s.blocked_version, 0) = 0 THEN '*' ELSE t.tenant_id END
 UNION ALL
-SELECT NULL, NULL, x.kind, NULL, NULL, x.digest, k.secret
+SELECT NULL, NULL, x.kind, NULL, NULL, x.digest, k.secret, NULL, NULL
 FROM identity_suppressed AS x CROSS JOIN identity_secret AS k WHERE x.tenant_id = ?1";
 
 type StateRow = (
@@ -35,6 +38,8 @@ type StateRow = (
     Option<String>,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
 );
 
 /// The tenant's settings as stored: what its requests are read under.
@@ -49,9 +54,14 @@ where
         .map_err(|e| Error::store("reading tenant settings", e))?;
     let (listed, suppressed): (Vec<StateRow>, Vec<StateRow>) =
         rows.into_iter().partition(|row| row.5.is_none());
-    let (region, version) = listed
-        .first()
-        .map_or((None, 0), |row| (row.0.clone(), row.1.unwrap_or(0)));
+    let (region, version, limits) = match listed.first() {
+        Some(row) => (
+            row.0.clone(),
+            row.1.unwrap_or(0),
+            Limits::new(row.7, row.8)?,
+        ),
+        None => (None, 0, Limits::none()),
+    };
     let entries = listed
         .iter()
         .filter_map(|(_, _, kind, pattern, value, ..)| {
@@ -61,7 +71,7 @@ where
         .collect::<Result<Vec<_>>>()?;
     let suppressed = suppressed
         .iter()
-        .map(|(.., kind, _, _, digest, secret)| {
+        .map(|(_, _, kind, _, _, digest, secret, ..)| {
             let kind = IdentifierKind::stored(kind.as_deref().unwrap_or(""));
             let digest = stored_digest(digest.as_deref().unwrap_or_default())?;
             Ok((kind, digest, secret.as_deref().unwrap_or_default()))
@@ -77,6 +87,7 @@ where
     Ok(TenantState {
         region: stored_region(region.as_deref())?,
         blocked: BlockList::stored(version, entries, set)?,
+        limits,
     })
 }
 
@@ -123,6 +134,30 @@ pub(crate) async fn change_blocked(
         Change::Unblocked { entry }
     };
     super::events::record(tx, tenant, None, &change, now).await?;
+    Ok(true)
+}
+
+/// Sets the tenant's caps in the caller's write transaction; whether they changed.
+pub(crate) async fn set_limits(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    limits: Limits,
+) -> Result<bool> {
+    let current = state(&mut *tx, tenant).await?;
+    if current.limits == limits {
+        return Ok(false);
+    }
+    let now = OffsetDateTime::now_utc();
+    next_version(&mut *tx, tenant, current.blocked.version, now).await?;
+    sqlx::query(
+        "UPDATE identity_tenant_settings SET max_emails = ?2, max_phones = ?3 WHERE tenant_id = ?1",
+    )
+    .bind(tenant.as_str())
+    .bind(limits.emails.map(i64::from))
+    .bind(limits.phones.map(i64::from))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| Error::store("changing tenant settings", e))?;
     Ok(true)
 }
 
