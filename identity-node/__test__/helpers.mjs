@@ -1,5 +1,6 @@
 // Shared by the tests: a fresh PostgreSQL database per test, the vectors, a deterministic
 // workload, and the shared test oracle (invariants in SQL, customers against a union-find).
+import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -104,3 +105,22 @@ export const I1_I2 = `
 SELECT count(*)::int AS n FROM contact s LEFT JOIN contact p ON p.id = s.linked_id
 WHERE s.deleted_at IS NULL AND s.linked_id IS NOT NULL
   AND (p.id IS NULL OR p.linked_id IS NOT NULL OR (s.created_at, s.id) < (p.created_at, p.id))`
+
+// every customer's history explains exactly its rows: those created in it (or in a customer it
+// absorbed) and moved into it by splits, less those moved out or erased
+export async function assertHistoriesExplainRows(ident, db) {
+  const rows = await db.query('SELECT id::int, coalesce(linked_id, id)::int AS primary FROM contact WHERE deleted_at IS NULL')
+  const customers = new Map()
+  for (const r of rows) customers.set(r.primary, [...(customers.get(r.primary) ?? []), r.id])
+  for (const [primary, members] of customers) {
+    const history = await ident.history(primary)
+    const rowsOf = new Set()
+    for (const e of history.events) {
+      if (e.type === 'split_off') for (const id of e.movedIds) rowsOf.delete(id)
+      else if (e.type === 'erased') for (const id of e.erasedIds) rowsOf.delete(id)
+      else if (e.type === 'split_from') for (const id of e.movedIds) rowsOf.add(id)
+      else if (e.contactId !== undefined) rowsOf.add(e.contactId)
+    }
+    assert.deepEqual([...rowsOf].sort((a, b) => a - b), members.sort((a, b) => a - b), `customer ${primary}`)
+  }
+}

@@ -167,11 +167,7 @@ async fn a_storm_under_changing_caps_leaves_no_customer_past_them() {
                 "{backend}: {members:?} has {emails} emails, {phones} phones"
             );
         }
-        common::assert_invariants(&rows);
-        if let Some(db) = &store.db {
-            common::assert_sql_invariants(&db.pool().await).await;
-        }
-        common::assert_verified(&store.identity).await;
+        common::assert_sound_after_storm(&store).await;
         second.close().await;
     }
 }

@@ -294,18 +294,7 @@ async fn a_storm_of_identifies_splits_and_blocks_keeps_every_invariant() {
         }
         let splits: usize = tasks.join_all().await.into_iter().sum();
         assert!(splits > 0, "{backend}: no split happened");
-        let rows = store.identity.all_contacts().await.unwrap();
-        let list = store.identity.blocked_values().await.unwrap();
-        common::assert_invariants_blocking(&rows, &list);
-        if let Some(db) = &store.db {
-            common::assert_sql_invariants(&db.pool().await).await;
-        }
-        common::assert_verified(&store.identity).await;
-        // every customer's history explains exactly its rows
-        for (primary, members) in &common::customers_by_link(&rows) {
-            let history = store.identity.history(*primary).await.unwrap();
-            assert_eq!(&history.rows(), members, "{backend}: customer {primary}");
-        }
+        common::assert_sound_after_storm(&store).await;
         second.close().await;
     }
 }

@@ -303,6 +303,25 @@ pub async fn every_backend() -> Vec<FreshStore> {
     ]
 }
 
+/// What every governance storm ends with on `store`'s default tenant: I1-I4 over its visible
+/// rows (I3 read as "no unblocked value in two customers"), in SQL too on PostgreSQL, a clean
+/// `verify`, and every customer's history explaining exactly its rows. Answers the rows.
+pub async fn assert_sound_after_storm(store: &FreshStore) -> Vec<Contact> {
+    let backend = store.identity.store().backend();
+    let rows = store.identity.all_contacts().await.unwrap();
+    let list = store.identity.blocked_values().await.unwrap();
+    assert_invariants_blocking(&rows, &list);
+    if let Some(db) = &store.db {
+        assert_sql_invariants(&db.pool().await).await;
+    }
+    assert_verified(&store.identity).await;
+    for (primary, members) in &customers_by_link(&rows) {
+        let history = store.identity.history(*primary).await.unwrap();
+        assert_eq!(&history.rows(), members, "{backend}: customer {primary}");
+    }
+    rows
+}
+
 /// Polls `condition` every 10 ms until it holds; panics naming `what` after `within`.
 pub async fn wait_until(
     what: &str,

@@ -7,16 +7,14 @@
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
-use crate::contact::{Contact, ContactId};
+use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
-use crate::error::Error;
-use crate::store::{ContactRow, decode_rows};
 use crate::suppress::Secret;
 use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
 use super::graph::{self, LOCK_GRAPH, Outcome};
-use super::split::{CUSTOMER_OF, ROWS_OF};
+use super::split::customer_rows;
 use super::{events, settings};
 
 const RECEIPT_OF: &str = "\
@@ -131,21 +129,7 @@ pub(crate) async fn erase(
         return Ok(done);
     }
     graph::repair(&mut *tx, tenant).await?;
-    let primary: Option<i64> = sqlx::query_scalar(CUSTOMER_OF)
-        .bind(tenant.as_str())
-        .bind(customer.get())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let primary = ContactId::new(primary.ok_or(Error::NotFound {
-        entity: "contact",
-        id: customer.get(),
-    })?);
-    let rows: Vec<ContactRow> = sqlx::query_as(ROWS_OF)
-        .bind(tenant.as_str())
-        .bind(primary.get())
-        .fetch_all(&mut *tx)
-        .await?;
-    let rows: Vec<Contact> = decode_rows(rows)?;
+    let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
     let of_kind = |kind| -> Vec<&str> {
         values

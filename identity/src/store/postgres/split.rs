@@ -17,11 +17,11 @@ use crate::verify::IdentifierKind;
 use super::graph::{self, LOCK_GRAPH, Outcome};
 use super::{events, settings};
 
-pub(super) const CUSTOMER_OF: &str = "\
+const CUSTOMER_OF: &str = "\
 SELECT coalesce(linked_id, id) FROM contact
 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
 
-pub(super) const ROWS_OF: &str = "\
+const ROWS_OF: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
 WHERE tenant_id = $1 AND deleted_at IS NULL AND (id = $2 OR linked_id = $2)";
 
@@ -97,20 +97,16 @@ pub(crate) async fn check_unblock_locked(
     Ok(())
 }
 
-/// Splits `asked` off the customer of row `customer` in the caller's transaction: applies the
-/// tenant's pending changes under its graph lock taken alone (held to the end), then writes.
-pub(crate) async fn split(
+/// The customer (primary) that tenant `tenant`'s visible row `customer` belongs to, and its
+/// visible rows.
+///
+/// # Errors
+/// [`Error::NotFound`] when the tenant has no such visible row.
+pub(crate) async fn customer_rows(
     tx: &mut PgConnection,
     tenant: &TenantId,
     customer: ContactId,
-    asked: &[ContactId],
-    block_shared: bool,
-) -> Outcome<Split> {
-    sqlx::query(LOCK_GRAPH)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await?;
-    graph::repair(&mut *tx, tenant).await?;
+) -> Outcome<(ContactId, Vec<Contact>)> {
     let primary: Option<i64> = sqlx::query_scalar(CUSTOMER_OF)
         .bind(tenant.as_str())
         .bind(customer.get())
@@ -125,7 +121,24 @@ pub(crate) async fn split(
         .bind(primary.get())
         .fetch_all(&mut *tx)
         .await?;
-    let rows: Vec<Contact> = decode_rows(rows)?;
+    Ok((primary, decode_rows(rows)?))
+}
+
+/// Splits `asked` off the customer of row `customer` in the caller's transaction: applies the
+/// tenant's pending changes under its graph lock taken alone (held to the end), then writes.
+pub(crate) async fn split(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    customer: ContactId,
+    asked: &[ContactId],
+    block_shared: bool,
+) -> Outcome<Split> {
+    sqlx::query(LOCK_GRAPH)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
+    graph::repair(&mut *tx, tenant).await?;
+    let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let ids: Vec<i64> = rows.iter().map(|c| c.id.get()).collect();
     let pairs: Vec<(i64, i64)> = sqlx::query_as(PAIRS_OF)
         .bind(tenant.as_str())

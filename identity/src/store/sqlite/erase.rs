@@ -8,15 +8,14 @@ use std::collections::BTreeSet;
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
-use crate::contact::{Contact, ContactId};
+use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
 use crate::error::{Error, Result};
-use crate::store::{ContactRow, decode_rows};
 use crate::suppress::Secret;
 use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
-use super::split::{CUSTOMER_OF, ROWS_OF};
+use super::split::customer_rows;
 use super::{events, settings};
 
 /// The receipt row of tenant `?1`'s erased row `?2`.
@@ -143,23 +142,7 @@ pub(super) async fn erase(
     if let Some(done) = receipt(&mut *tx, tenant, customer).await? {
         return Ok(done);
     }
-    let primary: Option<i64> = sqlx::query_scalar(CUSTOMER_OF)
-        .bind(tenant.as_str())
-        .bind(customer.get())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed)?;
-    let primary = ContactId::new(primary.ok_or(Error::NotFound {
-        entity: "contact",
-        id: customer.get(),
-    })?);
-    let rows: Vec<ContactRow> = sqlx::query_as(ROWS_OF)
-        .bind(tenant.as_str())
-        .bind(primary.get())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed)?;
-    let rows: Vec<Contact> = decode_rows(rows)?;
+    let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
     let of_kind = |kind, values: &BTreeSet<(IdentifierKind, String)>| {
         let list: Vec<&str> = values

@@ -27,12 +27,12 @@ SELECT EXISTS (
         OR (coalesce(a.linked_id, a.id) = ?3 AND coalesce(b.linked_id, b.id) = ?2)))";
 
 /// The customer (primary) of tenant `?1`'s visible row `?2`.
-pub(super) const CUSTOMER_OF: &str = "\
+const CUSTOMER_OF: &str = "\
 SELECT coalesce(linked_id, id) FROM contact
 WHERE tenant_id = ?1 AND id = ?2 AND deleted_at IS NULL";
 
 /// The visible rows of tenant `?1`'s customer `?2`.
-pub(super) const ROWS_OF: &str = "\
+const ROWS_OF: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
 WHERE tenant_id = ?1 AND deleted_at IS NULL AND (id = ?2 OR linked_id = ?2)";
 
@@ -96,15 +96,17 @@ pub(super) async fn held_by_several(
         .collect())
 }
 
-/// Splits `asked` off the customer of row `customer` inside the caller's write transaction,
-/// with the tenant's pending changes applied already.
-pub(super) async fn split(
+/// The customer (primary) that tenant `tenant`'s visible row `customer` belongs to, and its
+/// visible rows.
+///
+/// # Errors
+/// [`Error::NotFound`] when the tenant has no such visible row.
+pub(super) async fn customer_rows(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     customer: ContactId,
-    asked: &[ContactId],
-    block_shared: bool,
-) -> Result<Split> {
+) -> Result<(ContactId, Vec<Contact>)> {
+    let failed = |e| Error::store("reading a customer's rows", e);
     let primary: Option<i64> = sqlx::query_scalar(CUSTOMER_OF)
         .bind(tenant.as_str())
         .bind(customer.get())
@@ -121,7 +123,19 @@ pub(super) async fn split(
         .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;
-    let rows: Vec<Contact> = decode_rows(rows)?;
+    Ok((primary, decode_rows(rows)?))
+}
+
+/// Splits `asked` off the customer of row `customer` inside the caller's write transaction,
+/// with the tenant's pending changes applied already.
+pub(super) async fn split(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    customer: ContactId,
+    asked: &[ContactId],
+    block_shared: bool,
+) -> Result<Split> {
+    let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let ids: Vec<i64> = rows.iter().map(|c| c.id.get()).collect();
     let pairs: Vec<(i64, i64)> = sqlx::query_as(PAIRS_OF)
         .bind(tenant.as_str())
