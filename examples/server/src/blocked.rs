@@ -7,12 +7,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use identity::{BlockedValue, Error, Field};
 use serde_json::{Value, json};
 
 use crate::admin::authorize;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, json_body};
 use crate::handlers::AppState;
 
 /// `GET /admin/blocked`: the tenant's blocked list, sorted.
@@ -76,12 +76,7 @@ async fn change(
 
 /// The entry a body names.
 fn entry(raw: Result<Bytes, BytesRejection>) -> Result<BlockedValue, ApiError> {
-    let raw = raw.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::MalformedJson(rejection.body_text()),
-    })?;
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value = json_body(raw)?;
     let Some(object) = value.as_object() else {
         return Err(Error::InvalidInput {
             field: Field::Request,

@@ -7,12 +7,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use identity::{ContactId, Erasure, Error, Field};
 use serde_json::Value;
 
 use crate::admin::authorize;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, body_bytes};
 use crate::handlers::AppState;
 
 /// Erases the customer that contact `id` belongs to; with `{"suppress": true}` its values are
@@ -43,10 +43,7 @@ pub async fn erase(
 
 /// Empty, or `{"suppress": bool (default false)}`.
 fn body(raw: Result<Bytes, BytesRejection>) -> Result<bool, ApiError> {
-    let raw = raw.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::MalformedJson(rejection.body_text()),
-    })?;
+    let raw = body_bytes(raw)?;
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(false);
     }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use identity::{
     ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Ignored, Phone, SharedList,
@@ -12,7 +12,7 @@ use identity::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, body_bytes};
 use crate::mask;
 use crate::tenancy::{Scoped, TenantTokens};
 
@@ -85,10 +85,7 @@ pub async fn identify(
     Scoped(identity): Scoped,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::MalformedJson(rejection.body_text()),
-    })?;
+    let body = body_bytes(body)?;
     let request = IdentifyRequest::from_json(&body).map_err(|e| match e {
         identity::Error::InvalidInput {
             field: Field::Body,

@@ -11,12 +11,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use identity::{Error, Field, TenantSettings};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, json_body};
 use crate::handlers::AppState;
 use crate::tenancy::{bearer, named_tenant, scope};
 
@@ -62,12 +62,7 @@ pub async fn put(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let identity = authorize(&state, &headers)?;
-    let raw = raw.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::MalformedJson(rejection.body_text()),
-    })?;
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value = json_body(raw)?;
     let invalid = |reason: &str| Error::InvalidInput {
         field: Field::PhoneRegion,
         reason: reason.to_owned(),
@@ -104,12 +99,7 @@ pub async fn put_limits(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let identity = authorize(&state, &headers)?;
-    let raw = raw.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::MalformedJson(rejection.body_text()),
-    })?;
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value = json_body(raw)?;
     let Some(object) = value.as_object() else {
         return Err(Error::InvalidInput {
             field: Field::Request,

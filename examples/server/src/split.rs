@@ -7,12 +7,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use identity::{ContactId, Error, Field, Split};
 use serde_json::Value;
 
 use crate::admin::authorize;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, json_body};
 use crate::handlers::AppState;
 
 /// Moves the rows `contactIds` of the customer that contact `id` belongs to into a new
@@ -44,12 +44,7 @@ pub async fn split(
 
 /// `{"contactIds": [positive integers], "blockShared": bool (default false)}`.
 fn body(raw: Result<Bytes, BytesRejection>) -> Result<(Vec<ContactId>, bool), ApiError> {
-    let raw = raw.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        _ => ApiError::MalformedJson(rejection.body_text()),
-    })?;
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let value = json_body(raw)?;
     let invalid = |field, reason: &str| {
         ApiError::from(Error::InvalidInput {
             field,
