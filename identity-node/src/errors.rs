@@ -100,6 +100,7 @@ fn field_name(field: Field) -> &'static str {
         Field::ContactId => "contactId",
         Field::ContactIds => "contactIds",
         Field::Limits => "limits",
+        Field::Checkouts => "checkouts",
         _ => "request",
     }
 }

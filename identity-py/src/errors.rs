@@ -32,6 +32,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::ContactId => "contact_id",
         Field::ContactIds => "contact_ids",
         Field::Limits => "limits",
+        Field::Checkouts => "checkouts",
         _ => "request",
     }
 }

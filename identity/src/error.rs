@@ -30,12 +30,14 @@ pub enum Field {
     ContactIds,
     /// A per-customer cap ([`crate::Limits`]).
     Limits,
+    /// The checkouts of an import ([`crate::Identity::import`]).
+    Checkouts,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
     /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`).
+    /// `limits`, `checkouts`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -51,6 +53,7 @@ impl Field {
             Field::ContactId => "contactId",
             Field::ContactIds => "contactIds",
             Field::Limits => "limits",
+            Field::Checkouts => "checkouts",
         }
     }
 }
@@ -70,6 +73,7 @@ impl fmt::Display for Field {
             Field::ContactId => "contact id",
             Field::ContactIds => "contact ids",
             Field::Limits => "limits",
+            Field::Checkouts => "checkouts",
         })
     }
 }

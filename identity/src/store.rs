@@ -20,6 +20,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::import::{Checkout, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -173,6 +174,24 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         suppress: bool,
     ) -> Result<Erasure>;
 
+    /// Imports historical checkouts into the tenant, which must have no contact rows (deleted
+    /// ones included), as [`crate::Identity::import`] says: the rows, customers and primaries
+    /// that replaying them through `identify` in time order gives, with their derived records
+    /// and history, in one transaction that holds the tenant's writes meanwhile. With
+    /// [`ImportOptions::dry_run`] it only plans and reports.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] when the tenant has rows or per-customer limits;
+    /// [`crate::Error::InvalidInput`] when a checkout is refused under
+    /// [`crate::import::OnError::Abort`]; otherwise as [`ContactStore::identify`]. Nothing is
+    /// written when an error is returned.
+    async fn import(
+        &self,
+        tenant: &TenantId,
+        checkouts: Vec<Checkout>,
+        options: ImportOptions,
+    ) -> Result<ImportReport>;
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -282,6 +301,15 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         suppress: bool,
     ) -> Result<Erasure> {
         (**self).erase(tenant, customer, suppress).await
+    }
+
+    async fn import(
+        &self,
+        tenant: &TenantId,
+        checkouts: Vec<Checkout>,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        (**self).import(tenant, checkouts, options).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -14,6 +14,7 @@ use crate::derive::{RebuildReport, derive_screened};
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
+use crate::import::{Checkout, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan};
 use crate::region::{PhoneRegion, refuse_change};
@@ -26,6 +27,7 @@ use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 
 mod erase;
 mod events;
+mod import;
 mod split;
 
 /// An in-process store. Every call runs under one mutex, so it is trivially serializable.
@@ -593,6 +595,15 @@ impl ContactStore for MemoryStore {
         suppress: bool,
     ) -> Result<Erasure> {
         self.lock()?.erase(tenant, customer, suppress)
+    }
+
+    async fn import(
+        &self,
+        tenant: &TenantId,
+        checkouts: Vec<Checkout>,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        self.lock()?.import(tenant, checkouts, options)
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

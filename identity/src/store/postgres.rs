@@ -30,6 +30,7 @@
 mod erase;
 mod events;
 mod graph;
+mod import;
 mod records;
 mod settings;
 mod split;
@@ -48,6 +49,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::import::{Checkout, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
 use crate::region::PhoneRegion;
@@ -617,6 +619,28 @@ impl ContactStore for PgStore {
                 Err(failure) => broken.retry_or_fail("erasing a customer", failure)?,
             }
         }
+    }
+
+    async fn import(
+        &self,
+        tenant: &TenantId,
+        checkouts: Vec<Checkout>,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        // the checkouts are planned once, inside the transaction: an import is not retried
+        let outcome: Outcome<ImportReport> = async {
+            let mut tx = self.pool.begin().await?;
+            let report = import::import(&mut tx, tenant, checkouts, options).await?;
+            if report.written {
+                tx.commit().await?;
+            }
+            Ok(report)
+        }
+        .await;
+        outcome.map_err(|failure| match failure {
+            Failure::Domain(e) => e,
+            Failure::Sql(e) => Error::store("importing contacts", e),
+        })
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

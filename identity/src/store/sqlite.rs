@@ -11,6 +11,7 @@
 
 mod erase;
 mod events;
+mod import;
 mod records;
 mod settings;
 mod split;
@@ -31,6 +32,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::import::{Checkout, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
 use crate::region::PhoneRegion;
@@ -462,6 +464,28 @@ impl ContactStore for SqliteStore {
                     }
                     return Ok(receipt);
                 }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn import(
+        &self,
+        tenant: &TenantId,
+        checkouts: Vec<Checkout>,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        // the checkouts are planned once, under the write lock: only taking it is retried
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
+                let report = import::import(&mut write.tx, tenant, checkouts, options).await?;
+                if !report.written || write.commit().await? {
+                    return Ok(report);
+                }
+                return Err(Error::Contention { attempts: attempt });
             }
             backoff(attempt).await;
         }

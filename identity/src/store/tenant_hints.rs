@@ -67,13 +67,30 @@ impl Localized {
     /// [`crate::Error::BlockedValue`] when nothing is left; [`crate::Error::InvalidInput`] when
     /// the phone number is not valid in the region.
     pub(crate) fn new(request: &IdentifyRequest, state: &TenantState) -> Result<Self> {
-        let mut ignored = Vec::new();
-        let plain = state.blocked.screen(request, &mut ignored)?;
-        let request = match state.region {
-            None => plain,
-            Some(region) => state
-                .blocked
-                .screen(&plain.in_region(Some(region))?, &mut ignored)?,
+        Self::noting(request, state, Vec::new()).map_err(|(e, _)| e)
+    }
+
+    /// [`Localized::new`], adding to `ignored` what was left out (also when nothing is left).
+    ///
+    /// # Errors
+    /// As [`Localized::new`].
+    pub(crate) fn noting(
+        request: &IdentifyRequest,
+        state: &TenantState,
+        mut ignored: Vec<Ignored>,
+    ) -> std::result::Result<Self, (crate::Error, Vec<Ignored>)> {
+        let screened = state
+            .blocked
+            .screen(request, &mut ignored)
+            .and_then(|plain| match state.region {
+                None => Ok(plain),
+                Some(region) => state
+                    .blocked
+                    .screen(&plain.in_region(Some(region))?, &mut ignored),
+            });
+        let request = match screened {
+            Ok(request) => request,
+            Err(e) => return Err((e, ignored)),
         };
         Ok(Localized {
             region: state.region,

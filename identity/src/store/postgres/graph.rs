@@ -510,7 +510,11 @@ async fn screened(tx: &mut PgConnection, tenant: &TenantId, rows: &[Contact]) ->
 }
 
 /// Writes a derivation: relinks, then records and identifiers, in batches.
-async fn write_derived(tx: &mut PgConnection, tenant: &TenantId, derived: &Derived) -> Outcome<()> {
+pub(crate) async fn write_derived(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    derived: &Derived,
+) -> Outcome<()> {
     relink_rows(tx, tenant, &derived.relinks).await?;
     for batch in derived.customers.chunks(BATCH) {
         insert_records(tx, tenant, batch).await?;
