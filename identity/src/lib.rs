@@ -83,6 +83,7 @@ pub mod customer;
 pub mod derive;
 pub mod erase;
 pub mod error;
+mod export;
 pub mod history;
 pub mod import;
 pub mod limits;

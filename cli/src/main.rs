@@ -1,0 +1,65 @@
+//! `identity`: one command for the service and its data. `identity serve` runs the HTTP
+//! service (the flags and environment of `identity-server`); `import` loads years of checkouts
+//! into an empty tenant; `verify`, `rebuild` and `export` check, repair and dump a tenant.
+#![forbid(unsafe_code)]
+
+mod import;
+mod maintain;
+mod read;
+mod target;
+mod when;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Customer identity reconciliation: serve POST /identify, import history, verify, export.
+#[derive(Debug, Parser)]
+#[command(name = "identity", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve POST /identify (and the admin routes) over HTTP.
+    Serve(Box<identity_server::Config>),
+    /// Import historical checkouts from CSV or JSON Lines files into an empty tenant.
+    Import(import::ImportArgs),
+    /// Check a tenant's rows against the invariants and its derived records against the rows.
+    Verify(maintain::VerifyArgs),
+    /// Recompute a tenant's derived records from its rows, repairing rows that break the model.
+    Rebuild(maintain::RebuildArgs),
+    /// Write a tenant's customers as JSON Lines, one consolidated customer per line.
+    Export(maintain::ExportArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
+        Command::Serve(config) => return serve(*config).await,
+        Command::Import(args) => import::run(args).await,
+        Command::Verify(args) => maintain::verify(args).await,
+        Command::Rebuild(args) => maintain::rebuild(args).await,
+        Command::Export(args) => maintain::export(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: identity_server::Config) -> ExitCode {
+    identity_server::telemetry::init(config.log_format);
+    match identity_server::run(config, identity_server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %target::describe(&e), "identity serve failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Reading checkout files: CSV (with a header row) or JSON Lines, plain or gzip, from a path or
+//! standard input (`-`), each record reduced to its raw email, phone and time by the column
+//! (or key) names the flags give.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+
+use indicatif::ProgressBar;
+
+/// The layout of a checkout file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated values with a header row naming the columns.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Which column (CSV) or key (JSON Lines) holds each value. Names match ignoring case and
+/// underscores, so `phoneNumber` also finds `phone_number` and `PhoneNumber`.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// The email's column.
+    pub email: String,
+    /// The phone number's column.
+    pub phone: String,
+    /// The checkout time's column.
+    pub time: String,
+}
+
+/// One record's raw values, or why it could not be read.
+pub struct Raw {
+    /// Its line in the file (CSV: the line its record starts on; the header is line 1).
+    pub line: u64,
+    /// The values, or the reason the record is malformed.
+    pub values: Result<Values, String>,
+}
+
+/// A record's raw email, phone and time (blank or missing: `None`).
+pub struct Values {
+    /// The email as written.
+    pub email: Option<String>,
+    /// The phone number as written (a JSON number as its digits).
+    pub phone: Option<String>,
+    /// The time as written (a JSON number as its digits).
+    pub time: Option<String>,
+}
+
+/// An open checkout file.
+pub struct Input {
+    /// The name messages use (`-` is "standard input").
+    pub name: String,
+    format: Format,
+    reader: Box<dyn BufRead>,
+}
+
+/// The format a path's extension names (`.csv`, `.jsonl`, `.ndjson`, each maybe `.gz`).
+pub fn format_of(path: &str) -> Option<Format> {
+    let lower = path.to_ascii_lowercase();
+    let base = lower.strip_suffix(".gz").unwrap_or(&lower);
+    if base.ends_with(".csv") {
+        Some(Format::Csv)
+    } else if base.ends_with(".jsonl") || base.ends_with(".ndjson") {
+        Some(Format::Jsonl)
+    } else {
+        None
+    }
+}
+
+impl Input {
+    /// Opens `path` (`-`: standard input) in `format` (from the extension when `None`),
+    /// decompressing gzip when the data starts like gzip; `progress` counts the bytes read.
+    pub fn open(
+        path: &str,
+        format: Option<Format>,
+        progress: &ProgressBar,
+    ) -> Result<Self, String> {
+        let name = if path == "-" {
+            "standard input".to_owned()
+        } else {
+            path.to_owned()
+        };
+        let format = format.or_else(|| format_of(path)).ok_or_else(|| {
+            format!("cannot tell the format of {name}: name it with --format csv or --format jsonl")
+        })?;
+        let raw: Box<dyn Read> = if path == "-" {
+            Box::new(progress.wrap_read(std::io::stdin()))
+        } else {
+            let file = File::open(path).map_err(|e| format!("cannot open {name}: {e}"))?;
+            if let Ok(meta) = file.metadata() {
+                progress.inc_length(meta.len());
+            }
+            Box::new(progress.wrap_read(file))
+        };
+        let mut buffered = BufReader::with_capacity(1 << 16, raw);
+        let gzip = buffered
+            .fill_buf()
+            .map_err(|e| format!("cannot read {name}: {e}"))?
+            .starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn BufRead> = if gzip {
+            let decoder = flate2::bufread::MultiGzDecoder::new(buffered);
+            Box::new(BufReader::with_capacity(1 << 16, decoder))
+        } else {
+            Box::new(buffered)
+        };
+        Ok(Input {
+            name,
+            format,
+            reader,
+        })
+    }
+
+    /// Calls `each` with every record in file order.
+    ///
+    /// # Errors
+    /// A message naming the file when it cannot be read at all (an I/O error, a CSV header
+    /// without the named columns); malformed records are given to `each` instead.
+    pub fn for_each(self, columns: &Columns, each: impl FnMut(Raw)) -> Result<(), String> {
+        let name = self.name.clone();
+        match self.format {
+            Format::Csv => read_csv(self.reader, &name, columns, each),
+            Format::Jsonl => read_jsonl(self.reader, &name, columns, each),
+        }
+    }
+}
+
+/// A column name reduced for matching: lowercase, without underscores, dashes and spaces.
+fn reduced(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn read_csv(
+    reader: Box<dyn BufRead>,
+    name: &str,
+    columns: &Columns,
+    mut each: impl FnMut(Raw),
+) -> Result<(), String> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers = csv
+        .headers()
+        .map_err(|e| format!("cannot read the header row of {name}: {e}"))?
+        .clone();
+    let find = |wanted: &str, flag: &str| {
+        let exact = headers.iter().position(|h| h.trim() == wanted);
+        exact
+            .or_else(|| headers.iter().position(|h| reduced(h) == reduced(wanted)))
+            .ok_or_else(|| {
+                let found: Vec<&str> = headers.iter().collect();
+                format!(
+                    "{name} has no column {wanted:?} (name it with {flag}); its columns are {}",
+                    found.join(", ")
+                )
+            })
+    };
+    let email = find(&columns.email, "--email-column")?;
+    let phone = find(&columns.phone, "--phone-column")?;
+    let time = find(&columns.time, "--time-column")?;
+    let width = headers.len();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) if record.len() != width => each(Raw {
+                line: record.position().map_or(line, csv::Position::line),
+                values: Err(format!(
+                    "{} fields where the header has {width}",
+                    record.len()
+                )),
+            }),
+            Ok(true) => {
+                let field = |i: usize| record.get(i).map(str::to_owned);
+                each(Raw {
+                    line: record.position().map_or(line, csv::Position::line),
+                    values: Ok(Values {
+                        email: field(email),
+                        phone: field(phone),
+                        time: field(time),
+                    }),
+                });
+            }
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(io) => return Err(format!("cannot read {name}: {io}")),
+                _ => each(Raw {
+                    line: e.position().map_or(line, csv::Position::line),
+                    values: Err(format!("unreadable record ({e})")),
+                }),
+            },
+        }
+    }
+}
+
+fn read_jsonl(
+    reader: Box<dyn BufRead>,
+    name: &str,
+    columns: &Columns,
+    mut each: impl FnMut(Raw),
+) -> Result<(), String> {
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line_no = i as u64 + 1;
+        let bytes = line.map_err(|e| format!("cannot read {name}: {e}"))?;
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text.trim(),
+            Err(_) => {
+                each(Raw {
+                    line: line_no,
+                    values: Err("not UTF-8".to_owned()),
+                });
+                continue;
+            }
+        };
+        if text.is_empty() {
+            continue;
+        }
+        each(Raw {
+            line: line_no,
+            values: json_values(text, columns),
+        });
+    }
+    Ok(())
+}
+
+/// The values of one JSON Lines record.
+fn json_values(text: &str, columns: &Columns) -> Result<Values, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("not a JSON object".to_owned());
+    };
+    let get = |wanted: &str| -> Result<Option<String>, String> {
+        let found = map.get(wanted).or_else(|| {
+            map.iter()
+                .find(|(k, _)| reduced(k) == reduced(wanted))
+                .map(|(_, v)| v)
+        });
+        match found {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(format!("{wanted} must be a string, a number or null")),
+        }
+    };
+    Ok(Values {
+        email: get(&columns.email)?,
+        phone: get(&columns.phone)?,
+        time: get(&columns.time)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> Columns {
+        Columns {
+            email: "email".into(),
+            phone: "phoneNumber".into(),
+            time: "createdAt".into(),
+        }
+    }
+
+    /// Each record's line and its values (or reason), as text.
+    type Lines = Vec<(u64, Result<String, String>)>;
+
+    fn read(format: Format, data: &'static [u8]) -> Result<Lines, String> {
+        let input = Input {
+            name: "test".into(),
+            format,
+            reader: Box::new(data),
+        };
+        let mut out = Vec::new();
+        input.for_each(&columns(), |raw| {
+            let v = raw
+                .values
+                .map(|v| format!("{:?}|{:?}|{:?}", v.email, v.phone, v.time));
+            out.push((raw.line, v));
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn csv_columns_are_found_by_name_in_any_spelling() {
+        let rows = read(
+            Format::Csv,
+            b"id,Email,phone_number,created_at\n1,a@x.io,,2023-01-01\n2,\"b,c\"@x.io,555,2023-01-02\n3,only,two\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rows[0],
+            (
+                2,
+                Ok(r#"Some("a@x.io")|Some("")|Some("2023-01-01")"#.into())
+            )
+        );
+        assert_eq!(rows[1].0, 3);
+        assert!(rows[1].1.as_ref().unwrap().contains(r#""b,c"#));
+        assert_eq!(rows[2], (4, Err("3 fields where the header has 4".into())));
+    }
+
+    #[test]
+    fn a_csv_without_a_named_column_says_which_it_has() {
+        let err = read(Format::Csv, b"mail,phone,at\n").unwrap_err();
+        assert_eq!(
+            err,
+            r#"test has no column "email" (name it with --email-column); its columns are mail, phone, at"#
+        );
+    }
+
+    #[test]
+    fn json_lines_take_strings_numbers_and_nulls() {
+        let rows = read(
+            Format::Jsonl,
+            b"{\"email\":\"a@x.io\",\"phoneNumber\":5551,\"createdAt\":1680343200}\n\n{\"email\":null}\n[1]\n{\"email\":true}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rows[0],
+            (
+                1,
+                Ok(r#"Some("a@x.io")|Some("5551")|Some("1680343200")"#.into())
+            )
+        );
+        assert_eq!(rows[1], (3, Ok("None|None|None".into())));
+        assert_eq!(rows[2], (4, Err("not a JSON object".into())));
+        assert_eq!(
+            rows[3].1,
+            Err("email must be a string, a number or null".into())
+        );
+    }
+
+    #[test]
+    fn formats_follow_the_extension() {
+        assert_eq!(format_of("orders.CSV.gz"), Some(Format::Csv));
+        assert_eq!(format_of("a/b.ndjson"), Some(Format::Jsonl));
+        assert_eq!(format_of("-"), None);
+    }
+}

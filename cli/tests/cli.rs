@@ -1,0 +1,304 @@
+//! The `identity` command as a user runs it: import files (CSV, JSON Lines, gzip, standard
+//! input) into SQLite and PostgreSQL and compare the export with replaying the same checkouts
+//! through `identify`; malformed records, non-empty tenants and dry runs write nothing; `serve`
+//! answers POST /identify.
+
+use identity_testkit as common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use identity::import::Checkout;
+
+const BIN: &str = env!("CARGO_BIN_EXE_identity");
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("IDENTITY_TENANT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A workload as CSV lines `id,email,phoneNumber,createdAt` (times in PostgreSQL's text form,
+/// listed out of order) and as the checkouts they mean.
+fn workload(count: u64) -> (String, Vec<Checkout>) {
+    let requests = common::Workload::requests(5, 30, count, count);
+    let checkouts = common::replay::checkouts_of(&requests, 4);
+    let mut csv = String::from("id,email,phoneNumber,createdAt\n");
+    for c in &checkouts {
+        let at = c.at;
+        csv.push_str(&format!(
+            "{},{},{},{:04}-{:02}-{:02} {:02}:{:02}:{:02}+00\n",
+            c.origin,
+            c.request.email().map_or("", |e| e.as_str()),
+            c.request.phone_number().map_or("", |p| p.as_str()),
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        ));
+    }
+    (csv, checkouts)
+}
+
+/// The customers a replay of `checkouts` through identify ends with, as export lines.
+async fn replayed_export(checkouts: &[Checkout]) -> Vec<serde_json::Value> {
+    let replayed = identity::connect("memory:").await.unwrap();
+    common::replay::replay(&replayed, checkouts).await;
+    let customers = replayed.customers().await.unwrap();
+    customers
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect()
+}
+
+fn export_lines(url: &str) -> Vec<serde_json::Value> {
+    let out = run(&["export", "--database-url", url], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_csv_import_exports_what_replaying_it_gives_on_sqlite_and_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, checkouts) = workload(400);
+    let file = dir.path().join("orders.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let expected = replayed_export(&checkouts).await;
+    let db = common::TestDb::create().await;
+    let sqlite = format!("sqlite:{}", dir.path().join("shop.db").display());
+    for url in [sqlite.as_str(), db.url()] {
+        let out = run(
+            &["import", file.to_str().unwrap(), "--database-url", url],
+            None,
+        );
+        assert!(out.status.success(), "{url}: {}", text(&out.stderr));
+        let summary = text(&out.stdout);
+        assert!(summary.contains("checkouts:        400"), "{summary}");
+        assert!(
+            summary.contains(&format!("customers:        {}", expected.len())),
+            "{summary}"
+        );
+        assert_eq!(export_lines(url), expected, "{url}");
+        let verify = run(&["verify", "--database-url", url], None);
+        assert!(verify.status.success(), "{}", text(&verify.stdout));
+        assert!(text(&verify.stdout).contains("0 problem(s)"));
+    }
+    common::assert_sql_invariants(&db.pool().await).await;
+}
+
+#[tokio::test]
+async fn gzip_json_lines_from_standard_input_into_a_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, checkouts) = workload(120);
+    let mut jsonl = String::new();
+    for c in &checkouts {
+        let line = serde_json::json!({
+            "mail": c.request.email().map(|e| e.as_str()),
+            "phone": c.request.phone_number().map(|p| p.as_str()),
+            "ts": c.at.unix_timestamp(),
+        });
+        jsonl.push_str(&format!("{line}\n"));
+    }
+    let mut gz = gzip(jsonl.as_bytes());
+    gz.flush().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let args = [
+        "import",
+        "-",
+        "--format",
+        "jsonl",
+        "--database-url",
+        &url,
+        "--tenant",
+        "shop-7",
+        "--email-column",
+        "mail",
+        "--phone-column",
+        "phone",
+        "--time-column",
+        "ts",
+    ];
+    let out = run(&args, Some(gz.get_ref()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let export = run(
+        &["export", "--database-url", &url, "--tenant", "shop-7"],
+        None,
+    );
+    let lines: Vec<serde_json::Value> = text(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, replayed_export(&checkouts).await);
+    // the default tenant saw nothing
+    assert!(export_lines(&url).is_empty());
+}
+
+/// Gzip of `data` (through the system's gzip, as a user's file would be made).
+fn gzip(data: &[u8]) -> std::io::Cursor<Vec<u8>> {
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    std::io::Cursor::new(out.stdout)
+}
+
+#[test]
+fn malformed_records_are_listed_and_abort_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    let mut csv = String::from("email,phoneNumber,createdAt\n");
+    csv.push_str("doc@hillvalley.edu,5550101,2023-01-01T10:00:00Z\n");
+    csv.push_str("no-at-sign,,2023-01-02T10:00:00Z\n");
+    csv.push_str("marty@hillvalley.edu,,\n");
+    csv.push_str("biff@hillvalley.edu,555-0102,next tuesday\n");
+    for i in 0..12 {
+        csv.push_str(&format!("bad{i},,2023-01-03\n"));
+    }
+    std::fs::write(&file, &csv).unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let path = file.to_str().unwrap();
+    let out = run(&["import", path, "--database-url", &url], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("15 malformed record(s):"), "{err}");
+    assert!(err.contains("orders.csv line 3: invalid email"), "{err}");
+    assert!(err.contains("orders.csv line 4: missing time"), "{err}");
+    assert!(
+        err.contains("orders.csv line 5: unreadable time \"next tuesday\""),
+        "{err}"
+    );
+    assert!(err.contains("... and 5 more"), "{err}");
+    assert!(err.contains("nothing imported"), "{err}");
+    assert!(
+        export_lines(&url).is_empty(),
+        "an aborted import writes nothing"
+    );
+
+    let dry = run(
+        &[
+            "import",
+            path,
+            "--database-url",
+            &url,
+            "--on-error",
+            "skip",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(text(&dry.stdout).contains("dry run: nothing written"));
+    assert!(text(&dry.stdout).contains("rows:             1"));
+    assert!(export_lines(&url).is_empty(), "a dry run writes nothing");
+
+    let skip = run(
+        &["import", path, "--database-url", &url, "--on-error", "skip"],
+        None,
+    );
+    assert!(skip.status.success(), "{}", text(&skip.stderr));
+    assert_eq!(export_lines(&url).len(), 1);
+
+    // now the tenant has rows: a second import is refused before reading, naming the tenant
+    let again = run(
+        &["import", path, "--database-url", &url, "--on-error", "skip"],
+        None,
+    );
+    assert!(!again.status.success());
+    let err = text(&again.stderr);
+    assert!(
+        err.contains("tenant default already has 1 contact row"),
+        "{err}"
+    );
+    assert_eq!(export_lines(&url).len(), 1);
+}
+
+#[test]
+fn usage_errors_are_clear() {
+    let out = run(&["import", "orders.txt", "--database-url", "memory:"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot tell the format of orders.txt: name it with --format")
+    );
+    let out = run(
+        &["import", "missing.csv", "--database-url", "memory:"],
+        None,
+    );
+    assert!(text(&out.stderr).contains("cannot open missing.csv"));
+    let out = run(&["import", "--help"], None);
+    let help = text(&out.stdout);
+    for flag in [
+        "--on-error",
+        "--dry-run",
+        "--email-column",
+        "--time-column",
+        "--tenant",
+        "--format",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from import --help");
+    }
+    let out = run(&["serve", "--help"], None);
+    assert!(text(&out.stdout).contains("--concurrency-limit"));
+}
+
+#[tokio::test]
+async fn serve_answers_identify_on_the_embedded_default() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--port", "0", "--database-url", &url])
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(at) = line.find("listening on http://") {
+                let rest = &line[at + "listening on ".len()..];
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("identity serve exited before listening");
+    })
+    .await
+    .expect("identity serve listens within 30 s");
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/identify"))
+        .json(&serde_json::json!({"email": "doc@hillvalley.edu", "phoneNumber": "5550101"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["contact"]["primaryContactId"], 1);
+}
