@@ -1,19 +1,17 @@
-//! `identity import`: historical checkouts from files into an empty tenant, in one batch that
-//! equals replaying them through `identify` in time order ([`identity::Identity::import`]).
+//! `identity import`: historical checkouts from files, or an existing deployment's table, into
+//! an empty tenant, in one batch that equals replaying them through `identify` in time order
+//! ([`identity::Identity::import`]).
 
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use identity::IgnoredReason;
 use identity::import::{Checkout, ImportOptions, ImportReport, OnError};
-use identity::{IdentifyRequest, IgnoredReason};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
-use crate::read::{Columns, Format, Input, Raw};
+use crate::read::{Columns, Format};
+use crate::source::{self, Read, TableArgs};
 use crate::target::{Target, describe};
-use crate::when::parse_time;
-
-/// How many malformed records the summary lists (all are counted).
-const SHOWN: usize = 10;
 
 /// `identity import`.
 #[derive(Debug, Args)]
@@ -21,17 +19,21 @@ pub struct ImportArgs {
     /// Checkout files: CSV with a header row or JSON Lines (`.csv`, `.jsonl`, `.ndjson`), plain
     /// or gzip; `-` reads standard input (then --format is required). Read in the order given;
     /// checkouts are then taken in time order, ties in the order read.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(value_name = "FILE", required_unless_present = "from_table")]
     files: Vec<String>,
 
     #[command(flatten)]
     target: Target,
 
+    #[command(flatten)]
+    table: TableArgs,
+
     /// The files' format, when their names do not say it.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "from_table")]
     format: Option<Format>,
 
-    /// The column (CSV) or key (JSON Lines) of the email; matched ignoring case and `_`.
+    /// The column (CSV, table) or key (JSON Lines) of the email; files match it ignoring case
+    /// and `_`, tables exactly.
     #[arg(long, default_value = "email")]
     email_column: String,
 
@@ -39,8 +41,8 @@ pub struct ImportArgs {
     #[arg(long, default_value = "phoneNumber")]
     phone_column: String,
 
-    /// The column or key of the checkout's time: RFC 3339, `2023-04-01 10:00:00+00`, a date,
-    /// or Unix seconds or milliseconds (a time without offset is UTC).
+    /// The column or key of the checkout's time (in files: RFC 3339, `2023-04-01
+    /// 10:00:00+00`, a date, or Unix seconds or milliseconds; a time without offset is UTC).
     #[arg(long, default_value = "createdAt")]
     time_column: String,
 
@@ -63,36 +65,6 @@ enum Policy {
     Skip,
 }
 
-/// A record left out, with where it was.
-struct Bad {
-    file: usize,
-    line: u64,
-    reason: String,
-}
-
-/// What reading the files gave.
-#[derive(Default)]
-struct Read {
-    checkouts: Vec<Checkout>,
-    bad: Vec<Bad>,
-    bad_count: u64,
-    records: u64,
-}
-
-impl Read {
-    fn reject(&mut self, file: usize, line: u64, reason: String) {
-        self.bad_count += 1;
-        if self.bad.len() < SHOWN {
-            self.bad.push(Bad { file, line, reason });
-        }
-    }
-}
-
-/// A checkout's origin: its file (high bits) and line.
-fn origin(file: usize, line: u64) -> u64 {
-    ((file as u64) << 40) | (line & ((1 << 40) - 1))
-}
-
 /// Runs `import`: reads, checks, loads, prints the summary.
 pub async fn run(args: ImportArgs) -> Result<(), String> {
     let started = Instant::now();
@@ -101,8 +73,8 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
         phone: args.phone_column.clone(),
         time: args.time_column.clone(),
     };
-    if args.files.iter().filter(|f| *f == "-").count() > 1 {
-        return Err("standard input (-) can be read once".to_owned());
+    if let Some(url) = &args.table.from_table {
+        source::refuse_own_table(url, &args.table, &args.target)?;
     }
     // refuse a tenant with rows before reading years of orders
     let identity = args.target.open().await?;
@@ -110,17 +82,15 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
         .import(Vec::new(), ImportOptions::default().dry_run(true))
         .await
         .map_err(|e| describe(&e))?;
-    let read = read_all(&args.files, args.format, &columns)?;
-    let read_time = started.elapsed();
-    let names = |file: usize| match args.files[file].as_str() {
-        "-" => "standard input".to_owned(),
-        name => name.to_owned(),
+    let mut read = match &args.table.from_table {
+        Some(url) => source::read_table(url, &args.table, &columns).await?,
+        None => source::read_files(&args.files, args.format, &columns)?,
     };
-    let read_line = read_summary(&read, &args.files, read_time);
+    let read_line = format!("{} in {:.1} s", read.what, started.elapsed().as_secs_f64());
     if read.bad_count > 0 {
         eprintln!("{} malformed record(s):", read.bad_count);
-        for b in &read.bad {
-            eprintln!("  {} line {}: {}", names(b.file), b.line, b.reason);
+        for (place, reason) in &read.bad {
+            eprintln!("  {place}: {reason}");
         }
         if read.bad_count > read.bad.len() as u64 {
             eprintln!("  ... and {} more", read.bad_count - read.bad.len() as u64);
@@ -161,7 +131,7 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
             .map_err(|e| describe(&e))?;
         if checked.rejected > 0 {
             spinner.finish_and_clear();
-            print_refused(&checked, &names);
+            print_refused(&checked, &read);
             return Err(format!(
                 "{} checkout(s) refused by the tenant's phone region: nothing imported \
                  (--on-error skip imports the rest)",
@@ -169,47 +139,16 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
             ));
         }
     }
+    let checkouts: Vec<Checkout> = std::mem::take(&mut read.checkouts);
     let report = identity
-        .import(read.checkouts, options)
+        .import(checkouts, options)
         .await
         .map_err(|e| describe(&e));
     spinner.finish_and_clear();
     let report = report?;
-    print_refused(&report, &names);
-    print_summary(&report, &read_line, started.elapsed());
+    print_refused(&report, &read);
+    print_summary(&report, &read, &read_line, started.elapsed());
     Ok(())
-}
-
-/// Reads every file, turning records into checkouts (or malformed records).
-fn read_all(files: &[String], format: Option<Format>, columns: &Columns) -> Result<Read, String> {
-    let progress = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template(
-            "reading {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut read = Read::default();
-    for (file, path) in files.iter().enumerate() {
-        let input = Input::open(path, format, &progress)?;
-        input.for_each(columns, |raw: Raw| {
-            read.records += 1;
-            match checkout(raw.values, origin(file, raw.line)) {
-                Ok(c) => read.checkouts.push(c),
-                Err(reason) => read.reject(file, raw.line, reason),
-            }
-        })?;
-    }
-    progress.finish_and_clear();
-    Ok(read)
-}
-
-/// One record as a checkout: the email and phone as `identify` parses them, and its time.
-fn checkout(values: Result<crate::read::Values, String>, origin: u64) -> Result<Checkout, String> {
-    let v = values?;
-    let request = IdentifyRequest::parse(v.email.as_deref(), v.phone.as_deref())
-        .map_err(|e| e.to_string())?;
-    let at = parse_time(v.time.as_deref().unwrap_or(""))?;
-    Ok(Checkout::new(request, at, origin))
 }
 
 fn spinner(message: &str) -> ProgressBar {
@@ -218,8 +157,8 @@ fn spinner(message: &str) -> ProgressBar {
     spinner
 }
 
-/// The checkouts the tenant's settings refused, with their files and lines.
-fn print_refused(report: &ImportReport, names: &dyn Fn(usize) -> String) {
+/// The checkouts the tenant's settings refused, with where they came from.
+fn print_refused(report: &ImportReport, read: &Read) {
     if report.rejected == 0 {
         return;
     }
@@ -228,28 +167,12 @@ fn print_refused(report: &ImportReport, names: &dyn Fn(usize) -> String) {
         report.rejected
     );
     for r in &report.first_rejected {
-        let (file, line) = ((r.origin >> 40) as usize, r.origin & ((1 << 40) - 1));
-        eprintln!("  {} line {line}: {}", names(file), r.reason);
+        eprintln!("  {}: {}", (read.place)(r.origin), r.reason);
     }
 }
 
-/// The reading half of the summary.
-fn read_summary(read: &Read, files: &[String], took: Duration) -> String {
-    let skipped = if read.bad_count > 0 {
-        format!(", {} malformed and skipped", read.bad_count)
-    } else {
-        String::new()
-    };
-    format!(
-        "read {} records from {} file(s) in {:.1} s{skipped}",
-        read.records,
-        files.len(),
-        took.as_secs_f64()
-    )
-}
-
-fn print_summary(report: &ImportReport, read: &str, took: Duration) {
-    println!("{read}");
+fn print_summary(report: &ImportReport, read: &Read, read_line: &str, took: Duration) {
+    println!("{read_line}");
     println!("checkouts:        {}", report.checkouts);
     match report.ids {
         Some((first, last)) => println!("rows:             {} (ids {first}-{last})", report.rows),
@@ -266,6 +189,14 @@ fn print_summary(report: &ImportReport, read: &str, took: Duration) {
     );
     if report.rejected > 0 {
         println!("refused:          {} (phone region)", report.rejected);
+    }
+    if read.from_table {
+        let folded = report.checkouts - report.rows - report.ignored_checkouts - report.rejected;
+        println!(
+            "repaired:         {} duplicate primaries, {} chains; {folded} rows repeating \
+             known values folded into their customers",
+            report.repaired_primaries, report.repaired_chains
+        );
     }
     println!("time:             {:.1} s", took.as_secs_f64());
     if !report.written {

@@ -6,6 +6,7 @@
 mod import;
 mod maintain;
 mod read;
+mod source;
 mod target;
 mod when;
 
@@ -25,8 +26,9 @@ struct Cli {
 enum Command {
     /// Serve POST /identify (and the admin routes) over HTTP.
     Serve(Box<identity_server::Config>),
-    /// Import historical checkouts from CSV or JSON Lines files into an empty tenant.
-    Import(import::ImportArgs),
+    /// Import historical checkouts (CSV or JSON Lines files, or an existing deployment's
+    /// table) into an empty tenant.
+    Import(Box<import::ImportArgs>),
     /// Check a tenant's rows against the invariants and its derived records against the rows.
     Verify(maintain::VerifyArgs),
     /// Recompute a tenant's derived records from its rows, repairing rows that break the model.
@@ -39,7 +41,7 @@ enum Command {
 async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Serve(config) => return serve(*config).await,
-        Command::Import(args) => import::run(args).await,
+        Command::Import(args) => import::run(*args).await,
         Command::Verify(args) => maintain::verify(args).await,
         Command::Rebuild(args) => maintain::rebuild(args).await,
         Command::Export(args) => maintain::export(args).await,

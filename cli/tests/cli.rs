@@ -302,3 +302,110 @@ async fn serve_answers_identify_on_the_embedded_default() {
         .unwrap();
     assert_eq!(answer["contact"]["primaryContactId"], 1);
 }
+
+#[tokio::test]
+async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
+    use common::legacy::{Layout, RACE_DAMAGED_RESULT, race_damaged};
+    let db = race_damaged(Layout::Prisma).await;
+    // the service notices the old table while its own store is empty, and says what to do
+    let out = run(&["serve", "--port", "0", "--database-url", db.url()], None);
+    assert!(!out.status.success());
+    let log = text(&out.stderr);
+    assert!(
+        log.contains(r#"table \"Contact\""#) || log.contains(r#"table "Contact""#),
+        "{log}"
+    );
+    assert!(log.contains("identity import --from-table"), "{log}");
+    assert!(log.contains("--preset prisma"), "{log}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let into = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let args = [
+        "import",
+        "--from-table",
+        db.url(),
+        "--preset",
+        "prisma",
+        "--database-url",
+        &into,
+    ];
+    let out = run(&args, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    let (rows, customers, primaries, chains) = RACE_DAMAGED_RESULT;
+    assert!(
+        summary.contains("read 13 visible rows of table Contact"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("rows:             {rows} ")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("customers:        {customers}\n")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "repaired:         {primaries} duplicate primaries, {chains} chains; 4 rows"
+        )),
+        "{summary}"
+    );
+    assert_eq!(export_lines(&into).len() as u64, customers);
+    let verify = run(&["verify", "--database-url", &into], None);
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+
+    // the same database: once imported beside the old table, the service starts
+    let args = [
+        "import",
+        "--from-table",
+        db.url(),
+        "--preset",
+        "prisma",
+        "--database-url",
+        db.url(),
+    ];
+    let out = run(&args, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--port", "0", "--database-url", db.url()])
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("listening on http://") {
+                return;
+            }
+        }
+        panic!("identity serve exited before listening");
+    })
+    .await
+    .expect("identity serve listens within 30 s");
+}
+
+#[test]
+fn a_typeorm_table_cannot_be_imported_into_its_own_database() {
+    let url = "postgres://postgres@127.0.0.1:1/x";
+    let args = [
+        "import",
+        "--from-table",
+        url,
+        "--preset",
+        "typeorm",
+        "--database-url",
+        url,
+    ];
+    let out = run(&args, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("import it into another database"),
+        "{}",
+        text(&out.stderr)
+    );
+}

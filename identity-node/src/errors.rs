@@ -101,6 +101,7 @@ fn field_name(field: Field) -> &'static str {
         Field::ContactIds => "contactIds",
         Field::Limits => "limits",
         Field::Checkouts => "checkouts",
+        Field::Table => "table",
         _ => "request",
     }
 }

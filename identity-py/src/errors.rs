@@ -33,6 +33,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::ContactIds => "contact_ids",
         Field::Limits => "limits",
         Field::Checkouts => "checkouts",
+        Field::Table => "table",
         _ => "request",
     }
 }

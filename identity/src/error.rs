@@ -32,12 +32,14 @@ pub enum Field {
     Limits,
     /// The checkouts of an import ([`crate::Identity::import`]).
     Checkouts,
+    /// The table an import reads ([`crate::import::TableSource`]).
+    Table,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
     /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`, `checkouts`).
+    /// `limits`, `checkouts`, `table`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -54,6 +56,7 @@ impl Field {
             Field::ContactIds => "contactIds",
             Field::Limits => "limits",
             Field::Checkouts => "checkouts",
+            Field::Table => "table",
         }
     }
 }
@@ -74,6 +77,7 @@ impl fmt::Display for Field {
             Field::ContactIds => "contact ids",
             Field::Limits => "limits",
             Field::Checkouts => "checkouts",
+            Field::Table => "table",
         })
     }
 }

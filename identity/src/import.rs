@@ -21,6 +21,15 @@ use crate::error::{Error, Field, Result};
 use crate::request::IdentifyRequest;
 use crate::store::{Localized, TenantState};
 
+mod batch;
+mod table;
+
+use batch::Batch;
+pub(crate) use table::quoted;
+pub use table::{Column, Preset, TableSource};
+
+pub use crate::store::postgres::source::{TableRead, read_table};
+
 /// How many rejected checkouts an [`ImportReport`] lists (all are counted).
 pub const REJECTED_SHOWN: usize = 10;
 
@@ -33,6 +42,8 @@ pub struct Checkout {
     pub at: OffsetDateTime,
     /// Where it came from, for messages (a line number, a row id): reports name it.
     pub origin: u64,
+    /// For a row of an existing table: how that table linked it.
+    pub table_link: TableLink,
 }
 
 impl Checkout {
@@ -43,8 +54,34 @@ impl Checkout {
             request,
             at,
             origin,
+            table_link: TableLink::NotATable,
         }
     }
+
+    /// The same checkout, a row that an existing table linked as `link` (its origin is the
+    /// row's id there).
+    #[must_use]
+    pub fn linked(mut self, link: TableLink) -> Self {
+        self.table_link = link;
+        self
+    }
+}
+
+/// How an existing deployment's table linked the row a checkout comes from. Rows it linked stay
+/// one customer even when they share no value (the old service merged them on a request that
+/// inserted no row); its mistakes (two primaries of one customer, a chain of links) are repaired
+/// and counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableLink {
+    /// The checkout is not a table's row (a file's record, a replayed request).
+    #[default]
+    NotATable,
+    /// The table marked the row primary.
+    Primary,
+    /// The table linked the row to the row with this id (the [`Checkout::origin`] of its
+    /// checkout).
+    SecondaryOf(u64),
 }
 
 /// What an import does with a checkout the tenant's settings refuse (a phone number that is
@@ -104,7 +141,8 @@ pub struct ImportReport {
     pub rows: u64,
     /// Customers those rows form.
     pub customers: u64,
-    /// Checkouts that joined two customers that had rows already (a merge online).
+    /// Checkouts that joined two customers that had rows already (a merge online), and links of
+    /// a table that joined customers sharing no value.
     pub merges: u64,
     /// Rows of the largest customer.
     pub largest_customer: u64,
@@ -117,6 +155,12 @@ pub struct ImportReport {
     pub rejected: u64,
     /// The first [`REJECTED_SHOWN`] of them, in time order.
     pub first_rejected: Vec<Rejected>,
+    /// Rows a table marked primary although an older primary of the same customer exists
+    /// (duplicate primaries, from races of the old service), now secondaries.
+    pub repaired_primaries: u64,
+    /// Rows a table linked to a secondary or to a row that is not there (chains), now linked to
+    /// their customer's primary.
+    pub repaired_chains: u64,
     /// The ids of the first and the last row written (ids follow time order).
     pub ids: Option<(ContactId, ContactId)>,
     /// Whether anything was written (`false` for a dry run).
@@ -243,7 +287,13 @@ pub(crate) fn plan_import(
     };
     let mut ignored: HashMap<IgnoredReason, u64> = HashMap::new();
     let mut batch = Batch::default();
+    // a table's rows: where each landed, and how the table linked it
+    let mut table: HashMap<u64, (Option<usize>, TableLink)> = HashMap::new();
     for checkout in checkouts {
+        let table_row = checkout.table_link != TableLink::NotATable;
+        if table_row {
+            table.insert(checkout.origin, (None, checkout.table_link));
+        }
         let local = match Localized::noting(&checkout.request, state, Vec::new()) {
             Ok(local) => local,
             Err((Error::BlockedValue { .. }, left_out)) => {
@@ -267,16 +317,20 @@ pub(crate) fn plan_import(
         for i in &local.ignored {
             *ignored.entry(i.reason).or_default() += 1;
         }
-        batch.add(local.request, checkout.at);
+        let node = batch.add(local.request, checkout.at);
+        if table_row {
+            table.insert(checkout.origin, (Some(node), checkout.table_link));
+        }
     }
     if on_error == OnError::Abort && report.rejected > 0 {
         return Err(rejection(&report));
     }
+    let primaries = batch.keep_table_links(&table, &mut report);
     report.ignored = [IgnoredReason::Blocked, IgnoredReason::Suppressed]
         .into_iter()
         .filter_map(|r| ignored.get(&r).map(|n| (r, *n)))
         .collect();
-    Ok(batch.finish(report))
+    Ok(batch.finish(report, &primaries))
 }
 
 /// The error of an import aborted on refused checkouts: the first ones and the count.
@@ -308,92 +362,6 @@ fn count(n: u64, what: &str) -> String {
         format!("1 {what}")
     } else {
         format!("{n} {what}s")
-    }
-}
-
-/// The running state of the pass in time order: the rows so far, each value's first row, and a
-/// union-find over the rows.
-#[derive(Default)]
-struct Batch {
-    rows: Vec<PlannedRow>,
-    email_at: HashMap<Email, usize>,
-    phone_at: HashMap<Phone, usize>,
-    parent: Vec<usize>,
-    merges: u64,
-}
-
-impl Batch {
-    /// One checkout, screened: a row when it carries a value not seen before, and a union of the
-    /// customers of its values (a merge when they were two).
-    fn add(&mut self, request: IdentifyRequest, at: OffsetDateTime) {
-        let email = request.email().and_then(|e| self.email_at.get(e).copied());
-        let phone = request
-            .phone_number()
-            .and_then(|p| self.phone_at.get(p).copied());
-        if let (Some(e), Some(p)) = (email, phone)
-            && self.union(e, p)
-        {
-            self.merges += 1;
-        }
-        let new_email = request.email().is_some() && email.is_none();
-        let new_phone = request.phone_number().is_some() && phone.is_none();
-        if !new_email && !new_phone {
-            return;
-        }
-        let i = self.rows.len();
-        self.parent.push(i);
-        if let Some(known) = email.or(phone) {
-            self.union(known, i);
-        }
-        if new_email && let Some(e) = request.email() {
-            self.email_at.insert(e.clone(), i);
-        }
-        if new_phone && let Some(p) = request.phone_number() {
-            self.phone_at.insert(p.clone(), i);
-        }
-        self.rows.push(PlannedRow {
-            email: request.email().cloned(),
-            phone_number: request.phone_number().cloned(),
-            primary: None,
-            at,
-        });
-    }
-
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.parent[x] != x {
-            self.parent[x] = self.parent[self.parent[x]];
-            x = self.parent[x];
-        }
-        x
-    }
-
-    /// Joins the sets of `a` and `b` under the older row; whether they were two.
-    fn union(&mut self, a: usize, b: usize) -> bool {
-        let (a, b) = (self.find(a), self.find(b));
-        if a == b {
-            return false;
-        }
-        self.parent[a.max(b)] = a.min(b);
-        true
-    }
-
-    fn finish(mut self, mut report: ImportReport) -> ImportPlan {
-        let mut sizes: HashMap<usize, u64> = HashMap::new();
-        for i in 0..self.rows.len() {
-            let root = self.find(i);
-            if root != i {
-                self.rows[i].primary = Some(root);
-            }
-            *sizes.entry(root).or_default() += 1;
-        }
-        report.rows = self.rows.len() as u64;
-        report.customers = sizes.len() as u64;
-        report.largest_customer = sizes.values().copied().max().unwrap_or(0);
-        report.merges = self.merges;
-        ImportPlan {
-            rows: self.rows,
-            report,
-        }
     }
 }
 
@@ -536,6 +504,27 @@ mod tests {
         };
         let err = plan_import(Vec::new(), &state, OnError::Abort).unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_tables_links_join_customers_and_its_damage_is_counted() {
+        let row = |id: u64, e: &str, p: &str, link: TableLink| {
+            let mut c = checkout(Some(e), Some(p), id as i64).linked(link);
+            c.origin = id; // a table row's origin is its id
+            c
+        };
+        let p = plan(vec![
+            row(1, "a@x.io", "1", TableLink::Primary),
+            row(2, "a@x.io", "1", TableLink::Primary), // a duplicate primary, no row
+            row(3, "b@x.io", "2", TableLink::SecondaryOf(1)), // shares nothing: kept by the link
+            row(4, "c@x.io", "3", TableLink::SecondaryOf(3)), // a chain
+            row(5, "d@x.io", "4", TableLink::SecondaryOf(99)), // to a row that is not there
+        ]);
+        assert_eq!((p.report.rows, p.report.customers), (4, 2));
+        assert_eq!(p.report.repaired_primaries, 1);
+        assert_eq!(p.report.repaired_chains, 2);
+        assert_eq!(p.rows[2].primary, Some(0));
+        assert_eq!(p.rows[3].primary, None, "a link to nothing joins nothing");
     }
 
     #[test]

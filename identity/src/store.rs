@@ -192,6 +192,18 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         options: ImportOptions,
     ) -> Result<ImportReport>;
 
+    /// The tables of another implementation of the task that hold rows while this store holds
+    /// none, by name (`"Contact"` of Prisma, `"Contacts"` of Sequelize, a camelCase `contact`
+    /// of TypeORM): a service started on such a database would begin a second, unrelated set of
+    /// customers beside them. Reads the catalog only, so it may run before
+    /// [`ContactStore::migrate`]. The memory store has none.
+    ///
+    /// # Errors
+    /// As [`ContactStore::ping`].
+    async fn foreign_tables(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -310,6 +322,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         options: ImportOptions,
     ) -> Result<ImportReport> {
         (**self).import(tenant, checkouts, options).await
+    }
+
+    async fn foreign_tables(&self) -> Result<Vec<String>> {
+        (**self).foreign_tables().await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -75,6 +75,13 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_TENANT_TOKENS", hide_env_values = true)]
     pub tenant_tokens: Option<Secret>,
 
+    /// Start even though the database holds another implementation's contact table with rows
+    /// (Prisma's "Contact", Sequelize's "Contacts", TypeORM's camelCase contact) while this
+    /// store is empty. Without it the service refuses: its customers would start again from
+    /// id 1 beside them. `identity import --from-table` brings them in instead.
+    #[arg(long, env = "IDENTITY_ALLOW_FOREIGN_TABLES", default_value_t = false)]
+    pub allow_foreign_tables: bool,
+
     /// Log line format.
     #[arg(long, env = "IDENTITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -27,10 +27,53 @@ pub use config::{Config, LogFormat};
 /// # Errors
 /// The core's connection or migration error.
 pub async fn connect(config: &Config) -> identity::Result<identity::Identity> {
+    let identity = open(config).await?;
+    identity.store().migrate().await?;
+    Ok(identity)
+}
+
+/// Opens the configured database with the configured pool settings, without migrating.
+async fn open(config: &Config) -> identity::Result<identity::Identity> {
     let options = identity::ConnectOptions::default()
         .max_connections(config.max_connections)
-        .acquire_timeout(config.acquire_timeout());
+        .acquire_timeout(config.acquire_timeout())
+        .migrate(false);
     identity::Identity::connect_with(&config.database_url, &options).await
+}
+
+/// Refuses a database that holds another implementation's customers while this store is empty
+/// (unless `--allow-foreign-tables`): the message names the tables and the import command.
+async fn refuse_foreign_tables(
+    identity: &identity::Identity,
+    config: &Config,
+) -> Result<(), RunError> {
+    if config.allow_foreign_tables {
+        return Ok(());
+    }
+    let found = identity
+        .store()
+        .foreign_tables()
+        .await
+        .map_err(RunError::Database)?;
+    let Some(table) = found.first() else {
+        return Ok(());
+    };
+    let preset = match table.as_str() {
+        "Contacts" => "sequelize",
+        "contact" => "typeorm",
+        _ => "prisma",
+    };
+    let into = if table == "contact" {
+        " --database-url <another database>" // its table name is this store's own
+    } else {
+        ""
+    };
+    Err(RunError::Config(format!(
+        "the database holds table \"{table}\" with the rows of another implementation, and this \
+         store is empty: serving would start a second, unrelated set of customers from id 1. \
+         Import them first with `identity import --from-table <this database url> --preset \
+         {preset}{into}`, or start with --allow-foreign-tables"
+    )))
 }
 
 /// Why the service could not run.
@@ -75,7 +118,13 @@ pub async fn run(
 ) -> Result<(), RunError> {
     tracing::info!(database = %identity::connect::redact_url(&config.database_url), "starting");
     config.tenant_tokens().map_err(RunError::Config)?;
-    let identity = connect(&config).await.map_err(RunError::Database)?;
+    let identity = open(&config).await.map_err(RunError::Database)?;
+    refuse_foreign_tables(&identity, &config).await?;
+    identity
+        .store()
+        .migrate()
+        .await
+        .map_err(RunError::Database)?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(RunError::Io)?;

@@ -33,6 +33,7 @@ mod graph;
 mod import;
 mod records;
 mod settings;
+pub mod source;
 mod split;
 
 use std::str::FromStr;
@@ -641,6 +642,15 @@ impl ContactStore for PgStore {
             Failure::Domain(e) => e,
             Failure::Sql(e) => Error::store("importing contacts", e),
         })
+    }
+
+    async fn foreign_tables(&self) -> Result<Vec<String>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::store("reading the database catalog", e))?;
+        source::foreign_tables(&mut conn).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -11,6 +11,7 @@
 
 mod erase;
 mod events;
+mod foreign;
 mod import;
 mod records;
 mod settings;
@@ -492,6 +493,10 @@ impl ContactStore for SqliteStore {
         Err(Error::Contention {
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    async fn foreign_tables(&self) -> Result<Vec<String>> {
+        foreign::foreign_tables(&self.pool).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -1,0 +1,236 @@
+//! Where `identity import` reads checkouts from: files (CSV, JSON Lines) or an existing
+//! deployment's table over a PostgreSQL URL, with presets for the common schemas.
+
+use clap::{Args, ValueEnum};
+use identity::IdentifyRequest;
+use identity::import::{Checkout, Column, Preset, TableSource};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::read::{Columns, Format, Input, Raw, Values};
+use crate::target::{Target, describe};
+use crate::when::parse_time;
+
+/// How many malformed records the summary lists (all are counted).
+const SHOWN: usize = 10;
+
+/// The flags of a table import.
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// Import an existing deployment's contact table instead of files, from the PostgreSQL
+    /// database this URL names: each visible row is one checkout at its creation time (ties by
+    /// id), and rows it links stay one customer.
+    #[arg(long, value_name = "URL", conflicts_with = "files")]
+    pub from_table: Option<String>,
+
+    /// The table's layout: prisma (table "Contact"), typeorm (contact), sequelize
+    /// ("Contacts"); all with camelCase columns (id, email, phoneNumber, linkedId, createdAt,
+    /// deletedAt).
+    #[arg(long, value_enum, requires = "from_table")]
+    pub preset: Option<PresetName>,
+
+    /// The table's name, exactly (optionally schema.table), instead of or over the preset's.
+    #[arg(long, requires = "from_table")]
+    pub table: Option<String>,
+
+    /// The table's id column.
+    #[arg(long, default_value = "id", requires = "from_table")]
+    pub id_column: String,
+
+    /// The table's link column (a secondary's primary id); a table without it links nothing.
+    #[arg(long, default_value = "linkedId", requires = "from_table")]
+    pub linked_id_column: String,
+
+    /// The table's soft-delete column (rows where it is set are left out); a table without it
+    /// has every row visible.
+    #[arg(long, default_value = "deletedAt", requires = "from_table")]
+    pub deleted_at_column: String,
+}
+
+/// `--preset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetName {
+    /// Prisma's `model Contact`: table "Contact".
+    Prisma,
+    /// TypeORM's `@Entity() Contact`: table contact.
+    Typeorm,
+    /// Sequelize's `Contact` model: table "Contacts".
+    Sequelize,
+}
+
+/// What reading gave: the checkouts, the malformed records (where, why), and how to name a
+/// checkout's origin in messages.
+pub struct Read {
+    pub checkouts: Vec<Checkout>,
+    pub bad: Vec<(String, String)>,
+    pub bad_count: u64,
+    /// "read N records from M file(s)", "read N rows of table T".
+    pub what: String,
+    pub from_table: bool,
+    pub place: Box<dyn Fn(u64) -> String>,
+}
+
+/// A file checkout's origin: its file (high bits) and line.
+fn origin(file: usize, line: u64) -> u64 {
+    ((file as u64) << 40) | (line & ((1 << 40) - 1))
+}
+
+/// Reads every file, turning records into checkouts (or malformed records).
+pub fn read_files(
+    files: &[String],
+    format: Option<Format>,
+    columns: &Columns,
+) -> Result<Read, String> {
+    if files.iter().filter(|f| *f == "-").count() > 1 {
+        return Err("standard input (-) can be read once".to_owned());
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| match f.as_str() {
+            "-" => "standard input".to_owned(),
+            name => name.to_owned(),
+        })
+        .collect();
+    let progress = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "reading {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut checkouts, mut bad, mut bad_count, mut records) = (Vec::new(), Vec::new(), 0u64, 0u64);
+    for (file, path) in files.iter().enumerate() {
+        let input = Input::open(path, format, &progress)?;
+        input.for_each(columns, |raw: Raw| {
+            records += 1;
+            match checkout(raw.values, origin(file, raw.line)) {
+                Ok(c) => checkouts.push(c),
+                Err(reason) => {
+                    bad_count += 1;
+                    if bad.len() < SHOWN {
+                        bad.push((format!("{} line {}", names[file], raw.line), reason));
+                    }
+                }
+            }
+        })?;
+    }
+    progress.finish_and_clear();
+    let skipped = if bad_count > 0 {
+        format!(", {bad_count} malformed")
+    } else {
+        String::new()
+    };
+    Ok(Read {
+        checkouts,
+        bad,
+        bad_count,
+        what: format!(
+            "read {records} records from {} file(s){skipped}",
+            files.len()
+        ),
+        from_table: false,
+        place: Box::new(move |o| {
+            let (file, line) = ((o >> 40) as usize, o & ((1 << 40) - 1));
+            let name = names.get(file).map_or("?", String::as_str);
+            format!("{name} line {line}")
+        }),
+    })
+}
+
+/// One record as a checkout: the email and phone as `identify` parses them, and its time.
+fn checkout(values: Result<Values, String>, origin: u64) -> Result<Checkout, String> {
+    let v = values?;
+    let request = IdentifyRequest::parse(v.email.as_deref(), v.phone.as_deref())
+        .map_err(|e| e.to_string())?;
+    let at = parse_time(v.time.as_deref().unwrap_or(""))?;
+    Ok(Checkout::new(request, at, origin))
+}
+
+/// The table the flags name.
+fn table_source(args: &TableArgs, columns: &Columns) -> Result<TableSource, String> {
+    let preset = args.preset.map(|p| match p {
+        PresetName::Prisma => Preset::Prisma,
+        PresetName::Typeorm => Preset::TypeOrm,
+        PresetName::Sequelize => Preset::Sequelize,
+    });
+    let mut source = match (preset, &args.table) {
+        (_, Some(table)) => TableSource::new(table.clone()),
+        (Some(preset), None) => preset.source(),
+        (None, None) => {
+            return Err(
+                "name the table with --preset prisma|typeorm|sequelize or --table".to_owned(),
+            );
+        }
+    };
+    for (column, name) in [
+        (Column::Id, &args.id_column),
+        (Column::Email, &columns.email),
+        (Column::PhoneNumber, &columns.phone),
+        (Column::LinkedId, &args.linked_id_column),
+        (Column::CreatedAt, &columns.time),
+        (Column::DeletedAt, &args.deleted_at_column),
+    ] {
+        source = source.column(column, name.clone());
+    }
+    Ok(source)
+}
+
+/// Refuses to import a table named `contact` into the same database: it is where this store
+/// keeps its own rows (TypeORM's default name).
+pub fn refuse_own_table(url: &str, args: &TableArgs, target: &Target) -> Result<(), String> {
+    let columns = Columns {
+        email: String::new(),
+        phone: String::new(),
+        time: String::new(),
+    };
+    let source = table_source(args, &columns)?;
+    let table = source.table.rsplit('.').next().unwrap_or_default();
+    if table == "contact" && url.trim() == target.database_url.trim() {
+        return Err(
+            "the source table contact is where this store keeps its own rows: import it into \
+             another database (--database-url)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// Reads the table the flags name, every visible row a checkout.
+pub async fn read_table(url: &str, args: &TableArgs, columns: &Columns) -> Result<Read, String> {
+    let source = table_source(args, columns)?;
+    let spinner =
+        ProgressBar::new_spinner().with_message(format!("reading table {}", source.table));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let read = identity::import::read_table(url, &source).await;
+    spinner.finish_and_clear();
+    let read = read.map_err(|e| describe(&e))?;
+    let mut notes = String::new();
+    if !read.has_links {
+        notes.push_str(&format!(
+            ", no column {:?}: nothing linked",
+            source.linked_id
+        ));
+    }
+    if !read.has_deleted_at {
+        notes.push_str(&format!(
+            ", no column {:?}: every row visible",
+            source.deleted_at
+        ));
+    }
+    if read.malformed > 0 {
+        notes.push_str(&format!(", {} malformed", read.malformed));
+    }
+    Ok(Read {
+        bad: read
+            .first_malformed
+            .iter()
+            .map(|r| (format!("row {}", r.origin), r.reason.clone()))
+            .collect(),
+        bad_count: read.malformed,
+        what: format!(
+            "read {} visible rows of table {}{notes}",
+            read.rows, source.table
+        ),
+        checkouts: read.checkouts,
+        from_table: true,
+        place: Box::new(|o| format!("row {o}")),
+    })
+}

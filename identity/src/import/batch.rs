@@ -1,0 +1,138 @@
+//! The pass in time order behind [`super::plan_import`]: the rows so far, each value's first
+//! row, and a union-find over the rows; then a table's links, and the primaries it repairs.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::contact::{Email, Phone};
+use crate::request::IdentifyRequest;
+
+use super::{ImportPlan, ImportReport, PlannedRow, TableLink};
+
+/// The running state of the pass.
+#[derive(Default)]
+pub(super) struct Batch {
+    rows: Vec<PlannedRow>,
+    email_at: HashMap<Email, usize>,
+    phone_at: HashMap<Phone, usize>,
+    parent: Vec<usize>,
+    merges: u64,
+}
+
+impl Batch {
+    /// One checkout, screened: a row when it carries a value not seen before, and a union of the
+    /// customers of its values (a merge when they were two). Answers a row of its customer.
+    pub(super) fn add(&mut self, request: IdentifyRequest, at: OffsetDateTime) -> usize {
+        let email = request.email().and_then(|e| self.email_at.get(e).copied());
+        let phone = request
+            .phone_number()
+            .and_then(|p| self.phone_at.get(p).copied());
+        if let (Some(e), Some(p)) = (email, phone) {
+            self.join(e, p);
+        }
+        let new_email = request.email().is_some() && email.is_none();
+        let new_phone = request.phone_number().is_some() && phone.is_none();
+        if !new_email && !new_phone {
+            // a known value: the request carries one
+            return email.or(phone).unwrap_or_default();
+        }
+        let i = self.rows.len();
+        self.parent.push(i);
+        if let Some(known) = email.or(phone) {
+            self.union(known, i);
+        }
+        if new_email && let Some(e) = request.email() {
+            self.email_at.insert(e.clone(), i);
+        }
+        if new_phone && let Some(p) = request.phone_number() {
+            self.phone_at.insert(p.clone(), i);
+        }
+        self.rows.push(PlannedRow {
+            email: request.email().cloned(),
+            phone_number: request.phone_number().cloned(),
+            primary: None,
+            at,
+        });
+        i
+    }
+
+    /// Joins the customers of rows `a` and `b`, counting a merge when they were two.
+    fn join(&mut self, a: usize, b: usize) {
+        if self.union(a, b) {
+            self.merges += 1;
+        }
+    }
+
+    /// Joins the rows a table linked (`table`: each table row's landing row, when it was not
+    /// left out, and its link) and counts the chains it repairs; answers the landing rows of
+    /// the rows it marked primary.
+    pub(super) fn keep_table_links(
+        &mut self,
+        table: &HashMap<u64, (Option<usize>, TableLink)>,
+        report: &mut ImportReport,
+    ) -> Vec<usize> {
+        let mut primaries = Vec::new();
+        for (node, link) in table.values() {
+            match link {
+                TableLink::Primary => primaries.extend(*node),
+                TableLink::SecondaryOf(to) => {
+                    let target = table.get(to);
+                    if !matches!(target, Some((_, TableLink::Primary))) {
+                        report.repaired_chains += 1;
+                    }
+                    if let (Some(a), Some((Some(b), _))) = (node, target) {
+                        self.join(*a, *b);
+                    }
+                }
+                TableLink::NotATable => {}
+            }
+        }
+        primaries
+    }
+
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    /// Joins the sets of `a` and `b` under the older row; whether they were two.
+    fn union(&mut self, a: usize, b: usize) -> bool {
+        let (a, b) = (self.find(a), self.find(b));
+        if a == b {
+            return false;
+        }
+        self.parent[a.max(b)] = a.min(b);
+        true
+    }
+
+    /// The plan: every row linked to its customer's oldest row, and the counts; `primaries`
+    /// are the landing rows of the rows a table marked primary (more than one in a customer
+    /// were duplicates).
+    pub(super) fn finish(mut self, mut report: ImportReport, primaries: &[usize]) -> ImportPlan {
+        let mut sizes: HashMap<usize, u64> = HashMap::new();
+        for i in 0..self.rows.len() {
+            let root = self.find(i);
+            if root != i {
+                self.rows[i].primary = Some(root);
+            }
+            *sizes.entry(root).or_default() += 1;
+        }
+        let mut table_primaries: HashMap<usize, u64> = HashMap::new();
+        for p in primaries {
+            *table_primaries.entry(self.find(*p)).or_default() += 1;
+        }
+        report.repaired_primaries = table_primaries.values().map(|n| n - 1).sum();
+        report.rows = self.rows.len() as u64;
+        report.customers = sizes.len() as u64;
+        report.largest_customer = sizes.values().copied().max().unwrap_or(0);
+        report.merges = self.merges;
+        ImportPlan {
+            rows: self.rows,
+            report,
+        }
+    }
+}
