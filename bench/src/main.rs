@@ -3,11 +3,13 @@
 //! path, the `pgbench -S` ceiling and peak RSS. See BENCHMARKS.md for the commands and numbers.
 
 mod hot;
+mod import;
 mod mix;
 mod paths;
 mod pgbench;
 mod run;
 mod scale;
+mod stream;
 mod target;
 
 use std::process::ExitCode;
@@ -70,6 +72,11 @@ struct Args {
     /// Instead of the mix: this many identifies on PostgreSQL, RSS after a tenth and after all.
     #[arg(long)]
     rss_check: Option<u64>,
+    /// Instead of the mix: import a generated checkout stream with the `identity` binary (this
+    /// many into PostgreSQL, a tenth, at most 1 million, into SQLite, which is also replayed
+    /// through identify); smoke mode imports 20,000 and 5,000.
+    #[arg(long)]
+    import: Option<u64>,
 }
 
 /// The checkout mixes.
@@ -91,7 +98,15 @@ async fn main() -> ExitCode {
         args.customers = args.customers.min(1_000);
         args.concurrency = args.concurrency.min(4);
     }
-    let outcome = if args.scale {
+    let outcome = if let Some(n) = args.import {
+        let n = if args.smoke { n.min(20_000) } else { n };
+        let lite = if args.smoke {
+            5_000
+        } else {
+            (n / 10).clamp(1, 1_000_000)
+        };
+        import::run(n, lite, args.seed).await
+    } else if args.scale {
         scale(&args).await
     } else if let Some(n) = args.rss_check {
         rss_check(&args, n).await
