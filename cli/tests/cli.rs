@@ -266,13 +266,11 @@ fn usage_errors_are_clear() {
     assert!(text(&out.stdout).contains("--concurrency-limit"));
 }
 
-#[tokio::test]
-async fn serve_answers_identify_on_the_embedded_default() {
+/// Starts `identity serve` on a free port of `url` and answers its base URL once it listens.
+async fn serve(url: &str) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
     let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--port", "0", "--database-url", &url])
+        .args(["serve", "--port", "0", "--database-url", url])
         .env_remove("DATABASE_URL")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -291,6 +289,16 @@ async fn serve_answers_identify_on_the_embedded_default() {
     })
     .await
     .expect("identity serve listens within 30 s");
+    // keep reading its log: a closed pipe would end the service at its next line
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base)
+}
+
+#[tokio::test]
+async fn serve_answers_identify_on_the_embedded_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let (_child, base) = serve(&url).await;
     let answer: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/identify"))
         .json(&serde_json::json!({"email": "doc@hillvalley.edu", "phoneNumber": "5550101"}))
@@ -367,26 +375,7 @@ async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
     ];
     let out = run(&args, None);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--port", "0", "--database-url", db.url()])
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    use tokio::io::AsyncBufReadExt;
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains("listening on http://") {
-                return;
-            }
-        }
-        panic!("identity serve exited before listening");
-    })
-    .await
-    .expect("identity serve listens within 30 s");
+    serve(db.url()).await;
 }
 
 #[test]

@@ -202,11 +202,12 @@ pub struct ImportPlan {
 }
 
 impl ImportPlan {
-    /// The planned rows as contact rows, given their ids (ascending, one per row).
+    /// The planned rows as contact rows, given their ids (ascending, one per row); the rows'
+    /// values move into them (an import of millions holds them once).
     ///
     /// # Errors
     /// [`Error::Internal`] when `ids` has the wrong length.
-    pub fn contacts(&self, ids: &[ContactId]) -> Result<Vec<Contact>> {
+    pub fn into_contacts(self, ids: &[ContactId]) -> Result<Vec<Contact>> {
         if ids.len() != self.rows.len() {
             return Err(Error::Internal {
                 reason: "an import was given ids for another number of rows",
@@ -214,12 +215,12 @@ impl ImportPlan {
         }
         Ok(self
             .rows
-            .iter()
+            .into_iter()
             .zip(ids)
             .map(|(row, id)| Contact {
                 id: *id,
-                email: row.email.clone(),
-                phone_number: row.phone_number.clone(),
+                email: row.email,
+                phone_number: row.phone_number,
                 link: row
                     .primary
                     .map_or(Link::Primary, |p| Link::SecondaryOf(ids[p])),
@@ -230,7 +231,7 @@ impl ImportPlan {
     }
 }
 
-/// The derived records of imported rows (`contacts`: [`ImportPlan::contacts`]) under the
+/// The derived records of imported rows (`contacts`: [`ImportPlan::into_contacts`]) under the
 /// tenant's settings `state`.
 ///
 /// # Errors
@@ -317,7 +318,9 @@ pub(crate) fn plan_import(
         for i in &local.ignored {
             *ignored.entry(i.reason).or_default() += 1;
         }
-        let node = batch.add(local.request, checkout.at);
+        // in UTC, as every store writes times (SQLite compares them as text)
+        let at = checkout.at.to_offset(time::UtcOffset::UTC);
+        let node = batch.add(local.request, at);
         if table_row {
             table.insert(checkout.origin, (Some(node), checkout.table_link));
         }
@@ -534,8 +537,8 @@ mod tests {
             checkout(Some("b@x.io"), Some("1"), 1),
         ]);
         let ids = [ContactId::new(7), ContactId::new(9)];
-        let rows = p.contacts(&ids).unwrap();
+        assert!(p.clone().into_contacts(&ids[..1]).is_err());
+        let rows = p.into_contacts(&ids).unwrap();
         assert_eq!(rows[1].link, Link::SecondaryOf(ContactId::new(7)));
-        assert!(p.contacts(&ids[..1]).is_err());
     }
 }

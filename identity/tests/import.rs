@@ -329,3 +329,43 @@ async fn identifies_during_an_import_wait_for_it_or_make_it_refuse() {
         }
     }
 }
+
+#[tokio::test]
+async fn checkout_times_are_stored_in_utc_and_ordered_as_instants() {
+    let at = |text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    for store in common::every_backend().await {
+        let backend = store.identity.store().backend();
+        let checkouts = vec![
+            // later as written, earlier as an instant: it is the older row, the primary
+            Checkout::new(
+                IdentifyRequest::parse(Some("b@x.io"), Some("1")).unwrap(),
+                at("2023-04-01T06:00:00Z"),
+                1,
+            ),
+            Checkout::new(
+                IdentifyRequest::parse(Some("a@x.io"), Some("1")).unwrap(),
+                at("2023-04-01T10:00:00+05:00"),
+                2,
+            ),
+        ];
+        store
+            .identity
+            .import(checkouts, ImportOptions::default())
+            .await
+            .unwrap();
+        let rows = store.identity.all_contacts().await.unwrap();
+        assert!(
+            rows.iter().all(|c| c.created_at.offset().is_utc()),
+            "{backend}: {rows:?}"
+        );
+        assert_eq!(
+            rows[0].email.as_ref().unwrap().as_str(),
+            "a@x.io",
+            "{backend}"
+        );
+        assert!(rows[0].is_primary() && !rows[1].is_primary(), "{backend}");
+        common::assert_verified(&store.identity).await;
+    }
+}

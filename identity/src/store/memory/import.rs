@@ -32,7 +32,7 @@ impl State {
         let ids: Vec<ContactId> = (0..plan.rows.len() as i64)
             .map(|k| ContactId::new(first + k))
             .collect();
-        let contacts = plan.contacts(&ids)?;
+        let contacts = plan.into_contacts(&ids)?;
         derive_imported(&contacts, &self.tenant_state(tenant))?;
         for c in &contacts {
             self.rows.push(Row {

@@ -16,6 +16,7 @@ use crate::import::{
 use crate::tenant::TenantId;
 
 use super::graph::{self, LOCK_GRAPH, Outcome};
+use crate::derive::Derived;
 
 const DRAW_IDS: &str = "\
 SELECT nextval(pg_get_serial_sequence('contact', 'id')) FROM generate_series(1, $1::bigint)";
@@ -31,8 +32,14 @@ INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, pho
 SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at
 FROM contact WHERE tenant_id = $1 ORDER BY id";
 
+const COPY_IDENTIFIERS: &str = "\
+COPY identity_identifier (tenant_id, kind, value, customer_id) FROM STDIN (FORMAT csv)";
+
 /// Bytes of CSV sent per COPY message.
 const CHUNK: usize = 1 << 20;
+
+/// Customer records per insert statement.
+const RECORDS_PER_STATEMENT: usize = 5_000;
 
 /// Imports `checkouts` into `tenant` inside the caller's transaction (which the caller commits
 /// when the report says written).
@@ -66,14 +73,18 @@ pub(super) async fn import(
         .await?;
     ids.sort_unstable();
     let ids: Vec<ContactId> = ids.into_iter().map(ContactId::new).collect();
-    let contacts = plan.contacts(&ids)?;
+    let contacts = plan.into_contacts(&ids)?;
     let derived = derive_imported(&contacts, &state)?;
     copy_rows(tx, tenant, &contacts).await?;
     sqlx::query(RECORD_EVENTS)
         .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
-    graph::write_derived(tx, tenant, &derived).await?;
+    // the derivation relinks nothing (derive_imported checked): records, then identifiers
+    for batch in derived.customers.chunks(RECORDS_PER_STATEMENT) {
+        graph::insert_records(tx, tenant, batch).await?;
+    }
+    copy_identifiers(tx, tenant, &derived).await?;
     report.ids = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
     report.written = true;
     Ok(report)
@@ -81,10 +92,45 @@ pub(super) async fn import(
 
 /// Streams `rows` into `contact` with one COPY.
 async fn copy_rows(tx: &mut PgConnection, tenant: &TenantId, rows: &[Contact]) -> Outcome<()> {
-    let mut copy = tx.copy_in_raw(COPY_ROWS).await?;
+    copy_lines(tx, COPY_ROWS, rows, |buf, row| csv_row(buf, tenant, row)).await
+}
+
+/// Streams the identifiers `derived` defines into `identity_identifier` with one COPY.
+async fn copy_identifiers(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    derived: &Derived,
+) -> Outcome<()> {
+    let identifiers = derived.identifiers();
+    copy_lines(
+        tx,
+        COPY_IDENTIFIERS,
+        &identifiers,
+        |buf, (kind, value, owner)| {
+            quoted(buf, Some(tenant.as_str()));
+            let _ = write!(buf, ",{},", kind.as_str());
+            quoted(buf, Some(value));
+            let _ = writeln!(buf, ",{}", owner.get());
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Runs the COPY `statement`, writing each item's CSV line with `line`.
+async fn copy_lines<T>(
+    tx: &mut PgConnection,
+    statement: &'static str,
+    items: &[T],
+    line: impl Fn(&mut String, &T) -> Outcome<()>,
+) -> Outcome<()> {
+    let mut copy = tx.copy_in_raw(statement).await?;
     let mut buf = String::with_capacity(CHUNK + 1024);
-    for row in rows {
-        csv_row(&mut buf, tenant, row)?;
+    for item in items {
+        if let Err(e) = line(&mut buf, item) {
+            let _ = copy.abort("import failed").await;
+            return Err(e);
+        }
         if buf.len() >= CHUNK {
             if let Err(e) = copy.send(buf.as_bytes()).await {
                 let _ = copy.abort("import failed").await;

@@ -1,21 +1,47 @@
-//! The SQLite import: in the caller's write transaction, the planned rows inserted in time order
-//! (so their ids ascend in that order), an `existing` event per row, and the derived records
-//! built from the plan.
+//! The SQLite import: in the caller's write transaction, the planned rows inserted under the
+//! next ids in time order, an `existing` event per row, and the derived records built from the
+//! plan, each in statements of a few thousand rows (one JSON array each).
 
+use serde_json::{Value, json};
 use sqlx::SqliteConnection;
+use time::format_description::well_known::Rfc3339;
 
-use crate::contact::{ContactId, Email, Phone};
+use crate::contact::{Contact, ContactId, Email, Phone};
+use crate::derive::Derived;
 use crate::error::{Error, Result};
 use crate::import::{
     Checkout, ImportOptions, ImportReport, derive_imported, plan_import, refuse_not_empty,
 };
+use crate::store::RecordText;
 use crate::tenant::TenantId;
 
-const INSERT_ROW: &str = "\
-INSERT INTO contact (tenant_id, email, phone_number, linked_id, link_precedence, created_at,
+/// Rows per statement.
+const BATCH: usize = 5_000;
+
+// AUTOINCREMENT's next id: past every id ever used (the sequence) and every id there
+const NEXT_ID: &str = "\
+SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contact'), 0),
+           coalesce((SELECT max(id) FROM contact), 0)) + 1";
+
+const INSERT_ROWS: &str = "\
+INSERT INTO contact (id, tenant_id, email, phone_number, linked_id, link_precedence, created_at,
     updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-RETURNING id";
+SELECT r.value ->> 0, ?1, r.value ->> 1, r.value ->> 2, r.value ->> 3,
+       CASE WHEN r.value ->> 3 IS NULL THEN 'primary' ELSE 'secondary' END,
+       r.value ->> 4, r.value ->> 4
+FROM json_each(?2) AS r";
+
+const INSERT_RECORDS: &str = "\
+INSERT OR REPLACE INTO identity_customer (tenant_id, primary_id, version, created_at, last_row_at,
+    emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids,
+    updated_at)
+SELECT ?1, r.value ->> 0, 1, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+       r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, r.value ->> 9, ?3
+FROM json_each(?2) AS r";
+
+const INSERT_IDENTIFIERS: &str = "\
+INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
+SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2 FROM json_each(?2) AS r";
 
 // as the migration that added history records the rows it found
 const RECORD_EVENTS: &str = "\
@@ -30,11 +56,12 @@ pub(super) async fn import(
     checkouts: Vec<Checkout>,
     options: ImportOptions,
 ) -> Result<ImportReport> {
+    let fail = |e| Error::store("importing contacts", e);
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = ?1")
         .bind(tenant.as_str())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| Error::store("reading contacts", e))?;
+        .map_err(fail)?;
     if existing > 0 {
         return Err(refuse_not_empty(tenant, existing.unsigned_abs()));
     }
@@ -44,40 +71,101 @@ pub(super) async fn import(
     if options.dry_run || plan.rows.is_empty() {
         return Ok(report);
     }
-    let fail = |e| Error::store("importing contacts", e);
-    let mut ids: Vec<ContactId> = Vec::with_capacity(plan.rows.len());
-    for row in &plan.rows {
-        let linked = row.primary.map(|p| ids[p].get());
-        let id: i64 = sqlx::query_scalar(INSERT_ROW)
-            .bind(tenant.as_str())
-            .bind(row.email.as_ref().map(Email::as_str))
-            .bind(row.phone_number.as_ref().map(Phone::as_str))
-            .bind(linked)
-            .bind(if linked.is_some() {
-                "secondary"
-            } else {
-                "primary"
-            })
-            .bind(row.at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(fail)?;
-        ids.push(ContactId::new(id));
-    }
-    if !ids.is_sorted() {
-        return Err(Error::Internal {
-            reason: "sqlite gave imported rows ids out of order",
-        });
-    }
-    let contacts = plan.contacts(&ids)?;
+    // under the write lock no other writer takes ids: the next ones are the rows', in order
+    let first: i64 = sqlx::query_scalar(NEXT_ID)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fail)?;
+    let ids: Vec<ContactId> = (0..plan.rows.len() as i64)
+        .map(|k| ContactId::new(first + k))
+        .collect();
+    let contacts = plan.into_contacts(&ids)?;
     let derived = derive_imported(&contacts, &state)?;
+    for batch in contacts.chunks(BATCH) {
+        let rows = batch.iter().map(row_json).collect::<Result<Vec<Value>>>()?;
+        insert(tx, INSERT_ROWS, tenant, rows, None).await?;
+    }
     sqlx::query(RECORD_EVENTS)
         .bind(tenant.as_str())
         .execute(&mut *tx)
         .await
         .map_err(fail)?;
-    super::records::write_derived(tx, tenant, &derived).await?;
+    write_derived(tx, tenant, &derived).await?;
     report.ids = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
     report.written = true;
     Ok(report)
+}
+
+/// The customer records and identifiers of an import (it relinks nothing).
+async fn write_derived(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    derived: &Derived,
+) -> Result<()> {
+    let now = text_time(time::OffsetDateTime::now_utc())?;
+    for batch in derived.customers.chunks(BATCH) {
+        let mut records = Vec::with_capacity(batch.len());
+        for c in batch {
+            let text = RecordText::of(c);
+            records.push(json!([
+                c.primary.get(),
+                text_time(c.created_at)?,
+                text_time(c.last_row_at)?,
+                text.emails,
+                text.email_rows,
+                text.phones,
+                text.phone_rows,
+                c.primary_has_email,
+                c.primary_has_phone,
+                text.secondary_ids
+            ]));
+        }
+        insert(tx, INSERT_RECORDS, tenant, records, Some(&now)).await?;
+    }
+    for batch in derived.identifiers().chunks(BATCH) {
+        let identifiers = batch
+            .iter()
+            .map(|(kind, value, owner)| json!([kind.as_str(), value, owner.get()]))
+            .collect();
+        insert(tx, INSERT_IDENTIFIERS, tenant, identifiers, None).await?;
+    }
+    Ok(())
+}
+
+/// Runs one of the batch statements on `items` (`?2`, a JSON array) for `tenant` (`?1`).
+async fn insert(
+    tx: &mut SqliteConnection,
+    statement: &'static str,
+    tenant: &TenantId,
+    items: Vec<Value>,
+    now: Option<&str>,
+) -> Result<()> {
+    sqlx::query(statement)
+        .bind(tenant.as_str())
+        .bind(Value::Array(items).to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(|e| Error::store("importing contacts", e))
+}
+
+/// A row as `[id, email, phone, linked id, created]`.
+fn row_json(c: &Contact) -> Result<Value> {
+    Ok(json!([
+        c.id.get(),
+        c.email.as_ref().map(Email::as_str),
+        c.phone_number.as_ref().map(Phone::as_str),
+        c.linked_id().map(ContactId::get),
+        text_time(c.created_at)?
+    ]))
+}
+
+/// A time as the store keeps it: RFC 3339 in UTC, as the driver writes times.
+fn text_time(at: time::OffsetDateTime) -> Result<String> {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map_err(|_| Error::Internal {
+            reason: "a time cannot be written as RFC 3339",
+        })
 }

@@ -541,7 +541,7 @@ async fn screened(
 }
 
 /// Writes a derivation's relinks, records and identifiers.
-pub(super) async fn write_derived(
+async fn write_derived(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     derived: &Derived,
