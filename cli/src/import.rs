@@ -73,17 +73,22 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
         phone: args.phone_column.clone(),
         time: args.time_column.clone(),
     };
-    if let Some(url) = &args.table.from_table {
-        source::refuse_own_table(url, &args.table, &args.target)?;
-    }
+    let table = match &args.table.from_table {
+        Some(url) => {
+            let table = source::table_source(&args.table, &columns)?;
+            source::refuse_own_table(url, &table, &args.target)?;
+            Some((url, table))
+        }
+        None => None,
+    };
     // refuse a tenant with rows before reading years of orders
     let identity = args.target.open().await?;
     identity
         .import(Vec::new(), ImportOptions::default().dry_run(true))
         .await
         .map_err(|e| describe(&e))?;
-    let mut read = match &args.table.from_table {
-        Some(url) => source::read_table(url, &args.table, &columns).await?,
+    let mut read = match &table {
+        Some((url, table)) => source::read_table(url, table).await?,
         None => source::read_files(&args.files, args.format, &columns)?,
     };
     let read_line = format!("{} in {:.1} s", read.what, started.elapsed().as_secs_f64());

@@ -145,7 +145,7 @@ fn checkout(values: Result<Values, String>, origin: u64) -> Result<Checkout, Str
 }
 
 /// The table the flags name.
-fn table_source(args: &TableArgs, columns: &Columns) -> Result<TableSource, String> {
+pub fn table_source(args: &TableArgs, columns: &Columns) -> Result<TableSource, String> {
     let preset = args.preset.map(|p| match p {
         PresetName::Prisma => Preset::Prisma,
         PresetName::Typeorm => Preset::TypeOrm,
@@ -175,13 +175,7 @@ fn table_source(args: &TableArgs, columns: &Columns) -> Result<TableSource, Stri
 
 /// Refuses to import a table named `contact` into the same database: it is where this store
 /// keeps its own rows (TypeORM's default name).
-pub fn refuse_own_table(url: &str, args: &TableArgs, target: &Target) -> Result<(), String> {
-    let columns = Columns {
-        email: String::new(),
-        phone: String::new(),
-        time: String::new(),
-    };
-    let source = table_source(args, &columns)?;
+pub fn refuse_own_table(url: &str, source: &TableSource, target: &Target) -> Result<(), String> {
     let table = source.table.rsplit('.').next().unwrap_or_default();
     if table == "contact" && url.trim() == target.database_url.trim() {
         return Err(
@@ -193,13 +187,12 @@ pub fn refuse_own_table(url: &str, args: &TableArgs, target: &Target) -> Result<
     Ok(())
 }
 
-/// Reads the table the flags name, every visible row a checkout.
-pub async fn read_table(url: &str, args: &TableArgs, columns: &Columns) -> Result<Read, String> {
-    let source = table_source(args, columns)?;
+/// Reads `source`, every visible row a checkout.
+pub async fn read_table(url: &str, source: &TableSource) -> Result<Read, String> {
     let spinner =
         ProgressBar::new_spinner().with_message(format!("reading table {}", source.table));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let read = identity::import::read_table(url, &source).await;
+    let read = identity::import::read_table(url, source).await;
     spinner.finish_and_clear();
     let read = read.map_err(|e| describe(&e))?;
     let mut notes = String::new();

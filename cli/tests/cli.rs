@@ -311,6 +311,12 @@ async fn serve_answers_identify_on_the_embedded_default() {
     assert_eq!(answer["contact"]["primaryContactId"], 1);
 }
 
+/// `identity import --from-table from --preset prisma --database-url into`.
+fn import_prisma(from: &str, into: &str) -> Output {
+    let args = ["import", "--from-table", from, "--preset", "prisma"];
+    run(&[&args[..], &["--database-url", into]].concat(), None)
+}
+
 #[tokio::test]
 async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
     use common::legacy::{Layout, RACE_DAMAGED_RESULT, race_damaged};
@@ -328,16 +334,7 @@ async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
 
     let dir = tempfile::tempdir().unwrap();
     let into = format!("sqlite:{}", dir.path().join("shop.db").display());
-    let args = [
-        "import",
-        "--from-table",
-        db.url(),
-        "--preset",
-        "prisma",
-        "--database-url",
-        &into,
-    ];
-    let out = run(&args, None);
+    let out = import_prisma(db.url(), &into);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
     let (rows, customers, primaries, chains) = RACE_DAMAGED_RESULT;
@@ -364,16 +361,7 @@ async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 
     // the same database: once imported beside the old table, the service starts
-    let args = [
-        "import",
-        "--from-table",
-        db.url(),
-        "--preset",
-        "prisma",
-        "--database-url",
-        db.url(),
-    ];
-    let out = run(&args, None);
+    let out = import_prisma(db.url(), db.url());
     assert!(out.status.success(), "{}", text(&out.stderr));
     serve(db.url()).await;
 }
