@@ -8,7 +8,6 @@ mod maintain;
 mod read;
 mod source;
 mod target;
-mod when;
 
 use std::process::ExitCode;
 

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::read::{Columns, Format, Input, Raw, Values};
 use crate::target::{Target, describe};
-use crate::when::parse_time;
+use identity::import::parse_time;
 
 /// How many malformed records the summary lists (all are counted).
 const SHOWN: usize = 10;

@@ -102,6 +102,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Limits => "limits",
         Field::Checkouts => "checkouts",
         Field::Table => "table",
+        Field::OnError => "onError",
         _ => "request",
     }
 }

@@ -34,6 +34,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Limits => "limits",
         Field::Checkouts => "checkouts",
         Field::Table => "table",
+        Field::OnError => "on_error",
         _ => "request",
     }
 }

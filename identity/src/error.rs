@@ -34,12 +34,14 @@ pub enum Field {
     Checkouts,
     /// The table an import reads ([`crate::import::TableSource`]).
     Table,
+    /// What an import does with a refused checkout ([`crate::import::OnError::parse`]).
+    OnError,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
     /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`, `checkouts`, `table`).
+    /// `limits`, `checkouts`, `table`, `onError`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -57,6 +59,7 @@ impl Field {
             Field::Limits => "limits",
             Field::Checkouts => "checkouts",
             Field::Table => "table",
+            Field::OnError => "onError",
         }
     }
 }
@@ -78,6 +81,7 @@ impl fmt::Display for Field {
             Field::Limits => "limits",
             Field::Checkouts => "checkouts",
             Field::Table => "table",
+            Field::OnError => "on error",
         })
     }
 }

@@ -22,11 +22,16 @@ use crate::request::IdentifyRequest;
 use crate::store::{Localized, TenantState};
 
 mod batch;
+mod records;
 mod table;
+mod when;
+mod wire;
 
 use batch::Batch;
+pub use records::checkout_from_json;
 pub(crate) use table::quoted;
 pub use table::{Column, Preset, TableSource};
+pub use when::parse_time;
 
 pub use crate::store::postgres::source::{TableRead, read_table};
 
@@ -96,6 +101,32 @@ pub enum OnError {
     Skip,
 }
 
+impl OnError {
+    /// Reads the wire spelling: `abort` or `skip`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming [`Field::OnError`] for anything else.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "abort" => Ok(OnError::Abort),
+            "skip" => Ok(OnError::Skip),
+            other => Err(Error::invalid(
+                Field::OnError,
+                format!("must be \"abort\" or \"skip\", not {other:?}"),
+            )),
+        }
+    }
+
+    /// The wire spelling: `abort` or `skip`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnError::Abort => "abort",
+            OnError::Skip => "skip",
+        }
+    }
+}
+
 /// Settings of one import; the defaults abort on the first refused checkout and write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -131,7 +162,8 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// What an import did (or, with [`ImportOptions::dry_run`], would do).
+/// What an import did (or, with [`ImportOptions::dry_run`], would do). Serialized with serde it
+/// has the wire shape the HTTP service answers (`largestCustomer`, `firstRejected`, ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImportReport {
@@ -151,9 +183,11 @@ pub struct ImportReport {
     /// Checkouts with nothing left once their ignored values were left out (online, a
     /// `blocked_value` error that writes nothing).
     pub ignored_checkouts: u64,
-    /// Checkouts the tenant's settings refused (left out under [`OnError::Skip`]).
+    /// Checkouts refused (left out under [`OnError::Skip`]): malformed records of
+    /// [`crate::Identity::import_records`], and numbers the tenant's phone region refuses.
     pub rejected: u64,
-    /// The first [`REJECTED_SHOWN`] of them, in time order.
+    /// The first [`REJECTED_SHOWN`] of them: malformed records in the order given, then the
+    /// region's refusals in time order.
     pub first_rejected: Vec<Rejected>,
     /// Rows a table marked primary although an older primary of the same customer exists
     /// (duplicate primaries, from races of the old service), now secondaries.

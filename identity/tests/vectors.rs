@@ -4,6 +4,7 @@ use identity_testkit as common;
 
 use std::path::PathBuf;
 
+use identity::import::{ImportOptions, OnError};
 use identity::{
     BlockedValue, Contact, Error, IdentifyRequest, IdentifyResponse, Identity, TenantSettings,
 };
@@ -230,6 +231,59 @@ async fn check_erase_step(identity: &Identity, step: &Value, at: &str) {
     common::assert_verified(identity).await;
 }
 
+/// An `import` step's options: `onError` (`abort` by default, or `skip`) and `dryRun`.
+fn import_options(wire: &Value) -> identity::Result<ImportOptions> {
+    let on_error = match wire.get("onError").and_then(Value::as_str) {
+        Some(text) => OnError::parse(text)?,
+        None => OnError::Abort,
+    };
+    let dry_run = wire["dryRun"].as_bool().unwrap_or(false);
+    Ok(ImportOptions::default().on_error(on_error).dry_run(dry_run))
+}
+
+/// Checks an `import` step: its `result` (the report's wire shape) and `table`, or its `error`
+/// (which writes nothing).
+async fn check_import_step(identity: &Identity, step: &Value, at: &str) {
+    let wire = &step["import"];
+    let before = identity.all_contacts().await.unwrap();
+    let outcome = match import_options(wire) {
+        Ok(options) => {
+            let records = wire["checkouts"].as_array().unwrap();
+            identity.import_records(records, options).await
+        }
+        Err(e) => Err(e),
+    };
+    let after = identity.all_contacts().await.unwrap();
+    match (outcome, step.get("error")) {
+        (Ok(report), None) => {
+            assert_eq!(
+                serde_json::to_value(&report).unwrap(),
+                step["result"],
+                "{at}"
+            );
+        }
+        (Err(e), Some(expected)) => {
+            let (code, field) = error_code(&e);
+            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_eq!(before, after, "{at}: a refused import wrote");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+    check_table(step, &after, at);
+    common::assert_verified(identity).await;
+}
+
+/// Checks an `export` step: every customer of the tenant, as `identify` answers them.
+async fn check_export_step(identity: &Identity, step: &Value, at: &str) {
+    let customers = identity.customers().await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&customers).unwrap(),
+        step["result"],
+        "{at}"
+    );
+}
+
 /// Checks a step's `table` (every visible row, `id` and `linkedId`), when it has one.
 fn check_table(step: &Value, after: &[identity::Contact], at: &str) {
     if let Some(table) = step.get("table") {
@@ -278,6 +332,14 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("limits").is_some() {
             check_limits_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("import").is_some() {
+            check_import_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("export").is_some() {
+            check_export_step(&seen, step, &at).await;
             continue;
         }
         if ["list", "block", "unblock"]

@@ -1,0 +1,183 @@
+//! Checkouts as applications hand them over: JSON-shaped records `{"email", "phoneNumber",
+//! "at"}` (the HTTP service's body, the Python and Node bindings' dicts and objects), each read
+//! as `identify` reads a request, its time as the command line reads one. A malformed record is
+//! refused by its index, as a file's bad line is refused by its number.
+
+use serde_json::{Map, Value};
+
+use super::{Checkout, ImportOptions, ImportReport, OnError, REJECTED_SHOWN, Rejected, rejection};
+use crate::contact::{Email, Phone};
+use crate::error::Result;
+use crate::request::IdentifyRequest;
+
+/// Reads one record, `origin` its index in the list: an object with `email` (a string or
+/// null), `phoneNumber` (a string, a non-negative integer or null) and `at` (a time as
+/// [`super::parse_time`] reads it, or Unix seconds or milliseconds as a number). Other keys are
+/// ignored. The error is the reason, for the import's report.
+///
+/// ```
+/// use identity::import::checkout_from_json;
+/// let record = serde_json::json!({"email": "Doc@X.io", "phoneNumber": 5550101, "at": "2019-03-01"});
+/// let checkout = checkout_from_json(&record, 0).unwrap();
+/// assert_eq!(checkout.request.email().unwrap().as_str(), "doc@x.io");
+/// let bad = serde_json::json!({"email": "doc@x.io"});
+/// assert_eq!(checkout_from_json(&bad, 1).unwrap_err(), "missing time");
+/// ```
+///
+/// # Errors
+/// Why the record is malformed: not an object, a bad email or phone number, both absent, a
+/// missing or unreadable time.
+pub fn checkout_from_json(record: &Value, origin: u64) -> std::result::Result<Checkout, String> {
+    let Value::Object(map) = record else {
+        return Err("not a JSON object".to_owned());
+    };
+    let request = request(map).map_err(|e| e.to_string())?;
+    let at = match map.get("at") {
+        None | Some(Value::Null) => return Err("missing time".to_owned()),
+        Some(Value::String(text)) => super::parse_time(text)?,
+        Some(Value::Number(n)) => super::parse_time(&n.to_string())?,
+        Some(_) => return Err("at must be a string, a number (Unix time) or null".to_owned()),
+    };
+    Ok(Checkout::new(request, at, origin))
+}
+
+/// The record's email and phone number, read as `identify` reads a request's.
+fn request(map: &Map<String, Value>) -> Result<IdentifyRequest> {
+    use crate::error::{Error, Field};
+    let email = match map.get("email") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Email::parse_optional(Some(s))?,
+        Some(_) => return Err(Error::invalid(Field::Email, "must be a string or null")),
+    };
+    let phone_number = match map.get("phoneNumber") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Phone::parse_optional(Some(s))?,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(value) => Some(Phone::from_integer(value)),
+            None => {
+                return Err(Error::invalid(
+                    Field::PhoneNumber,
+                    "a number must be a non-negative integer below 2^64 (give longer numbers \
+                     as strings)",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(Error::invalid(
+                Field::PhoneNumber,
+                "must be a string, a non-negative integer or null",
+            ));
+        }
+    };
+    IdentifyRequest::new(email, phone_number)
+}
+
+impl crate::Identity {
+    /// Imports checkout records (see [`checkout_from_json`]) into the handle's tenant, as
+    /// [`crate::Identity::import`] does, ties in the order given. A malformed record is refused
+    /// by its index: under [`OnError::Abort`] nothing is written and the error names the first
+    /// ones; under [`OnError::Skip`] the rest are imported and the report counts and lists the
+    /// refused ones (malformed first, then those the tenant's phone region refuses).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use identity::import::{ImportOptions, OnError};
+    /// use serde_json::json;
+    ///
+    /// let identity = identity::connect("sqlite::memory:").await?;
+    /// let records = [
+    ///     json!({"email": "doc@hillvalley.edu", "phoneNumber": "5550101", "at": "2019-03-01T10:00:00Z"}),
+    ///     json!({"email": "emmett@hillvalley.edu", "phoneNumber": 5550101, "at": 1593887400}),
+    ///     json!({"email": "not-an-email", "at": "2020-01-01"}),
+    /// ];
+    /// let refused = identity.import_records(&records, ImportOptions::default()).await;
+    /// assert!(refused.unwrap_err().to_string().contains("record 2: invalid email"));
+    ///
+    /// let skip = ImportOptions::default().on_error(OnError::Skip);
+    /// let report = identity.import_records(&records, skip).await?;
+    /// assert_eq!((report.rows, report.customers, report.rejected), (2, 1, 1));
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`crate::Identity::import`] (a tenant with rows is refused before any record is
+    /// judged), and [`crate::Error::InvalidInput`] naming [`crate::Field::Checkouts`] for
+    /// malformed records under [`OnError::Abort`].
+    pub async fn import_records(
+        &self,
+        records: &[Value],
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        let mut checkouts = Vec::with_capacity(records.len());
+        let mut malformed = ImportReport::default();
+        for (index, record) in records.iter().enumerate() {
+            match checkout_from_json(record, index as u64) {
+                Ok(checkout) => checkouts.push(checkout),
+                Err(reason) => {
+                    malformed.rejected += 1;
+                    if malformed.first_rejected.len() < REJECTED_SHOWN {
+                        malformed.first_rejected.push(Rejected {
+                            origin: index as u64,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+        if malformed.rejected > 0 && options.on_error == OnError::Abort {
+            // the tenant's refusal (rows, limits) comes first, as for a file import
+            self.import(Vec::new(), options.dry_run(true)).await?;
+            return Err(rejection(&malformed));
+        }
+        let mut report = self.import(checkouts, options).await?;
+        report.checkouts += malformed.rejected;
+        report.rejected += malformed.rejected;
+        let later = std::mem::take(&mut report.first_rejected);
+        report.first_rejected = malformed.first_rejected;
+        report.first_rejected.extend(later);
+        report.first_rejected.truncate(REJECTED_SHOWN);
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_read_values_as_identify_and_times_as_the_command_line() {
+        let c = checkout_from_json(
+            &json!({"email": " A@X.io ", "phoneNumber": "+1 (555) 010", "at": "2023-04-01 12:00:00+02", "id": 9}),
+            4,
+        )
+        .unwrap();
+        assert_eq!(c.request.email().unwrap().as_str(), "a@x.io");
+        assert_eq!(c.request.phone_number().unwrap().as_str(), "+1555010");
+        assert_eq!(c.at.unix_timestamp(), 1_680_343_200);
+        assert_eq!(c.origin, 4);
+        let ms = checkout_from_json(&json!({"phoneNumber": 7, "at": 1_680_343_200_000_i64}), 0);
+        assert_eq!(ms.unwrap().at.unix_timestamp(), 1_680_343_200);
+    }
+
+    #[test]
+    fn malformed_records_say_why() {
+        let reason = |v: Value| checkout_from_json(&v, 0).unwrap_err();
+        assert_eq!(reason(json!([1])), "not a JSON object");
+        assert_eq!(
+            reason(json!({"at": "2023-01-01"})).split(':').next(),
+            Some("invalid request")
+        );
+        assert!(reason(json!({"email": "x", "at": 1})).starts_with("invalid email"));
+        assert!(reason(json!({"email": 5, "at": 1})).starts_with("invalid email: must be"));
+        assert!(reason(json!({"phoneNumber": -1, "at": 1})).starts_with("invalid phone number"));
+        assert!(reason(json!({"phoneNumber": true, "at": 1})).starts_with("invalid phone number"));
+        assert_eq!(reason(json!({"email": "a@x.io"})), "missing time");
+        assert_eq!(
+            reason(json!({"email": "a@x.io", "at": null})),
+            "missing time"
+        );
+        assert!(reason(json!({"email": "a@x.io", "at": "soon"})).starts_with("unreadable time"));
+        assert!(reason(json!({"email": "a@x.io", "at": [1]})).starts_with("at must be"));
+    }
+}
