@@ -14,8 +14,19 @@ use serde_json::{Value, json};
 /// # Errors
 /// [`ApiError::PayloadTooLarge`], [`ApiError::MalformedJson`].
 pub fn body_bytes(raw: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body_bytes_within(raw, BODY_LIMIT)
+}
+
+/// As [`body_bytes`], for a route whose body limit is `limit` bytes.
+///
+/// # Errors
+/// [`ApiError::PayloadTooLarge`], [`ApiError::MalformedJson`].
+pub fn body_bytes_within(
+    raw: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     raw.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
         _ => ApiError::MalformedJson(rejection.body_text()),
     })
 }
@@ -37,8 +48,8 @@ pub enum ApiError {
     MalformedJson(String),
     /// The query string could not be read.
     BadQuery(String),
-    /// The body is larger than the limit.
-    PayloadTooLarge,
+    /// The body is larger than the route's limit (in bytes).
+    PayloadTooLarge(usize),
     /// No route here.
     NotFound,
     /// No contact matches a lookup.
@@ -63,8 +74,12 @@ impl From<identity::Error> for ApiError {
     }
 }
 
-/// Maximum body size of a request, in bytes.
+/// Maximum body size of a request, in bytes (`POST /admin/import`: [`IMPORT_BODY_LIMIT`]).
 pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Maximum body size of `POST /admin/import`, in bytes: some 500,000 checkouts. Larger
+/// histories go through `identity import`, which reads files of any size.
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 impl ApiError {
     /// The status, stable code, message and retry delay (seconds) of the answer.
@@ -119,10 +134,10 @@ impl ApiError {
                 format!("invalid query string: {reason}"),
                 None,
             ),
-            ApiError::PayloadTooLarge => (
+            ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("request body is larger than {BODY_LIMIT} bytes"),
+                format!("request body is larger than {limit} bytes"),
                 None,
             ),
             ApiError::NotFound => (

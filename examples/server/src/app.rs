@@ -17,12 +17,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::RunError;
 use crate::admin;
-use crate::api_error::{ApiError, BODY_LIMIT};
+use crate::api_error::{ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT};
 use crate::blocked;
 use crate::config::Config;
 use crate::erase;
 use crate::handlers::{self, AppState};
 use crate::history;
+use crate::import;
 use crate::settings;
 use crate::split;
 
@@ -65,6 +66,11 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         .route("/admin/contacts/{id}/history", get(history::history))
         .route("/admin/customers/{id}/split", post(split::split))
         .route("/admin/customers/{id}/erase", post(erase::erase))
+        .route(
+            "/admin/import",
+            post(import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/admin/export", get(import::export))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -11,6 +11,7 @@ pub mod config;
 pub mod erase;
 pub mod handlers;
 pub mod history;
+pub mod import;
 pub mod mask;
 pub mod settings;
 pub mod split;

@@ -37,8 +37,15 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             limits_step(server, tenant, step, &at).await;
             continue;
         }
-        if step.get("split").is_some() || step.get("erase").is_some() {
+        if ["split", "erase", "import"]
+            .iter()
+            .any(|k| step.get(k).is_some())
+        {
             customer_step(server, tenant, &seen, step, &at).await;
+            continue;
+        }
+        if step.get("export").is_some() {
+            export_step(server, tenant, step, &at).await;
             continue;
         }
         let before = seen.all_contacts().await.unwrap();
@@ -252,8 +259,9 @@ fn status_of(code: &Value) -> u16 {
     }
 }
 
-/// A `split` or `erase` step through `POST /admin/customers/{id}/split` or `.../erase`: the
-/// answer (an erase's receipt without its time) and `table`, or the error, which changes no row.
+/// A `split`, `erase` or `import` step through `POST /admin/customers/{id}/split`,
+/// `.../erase` or `POST /admin/import`: the answer (an erase's receipt without its time) and
+/// `table`, or the error, which changes no row.
 async fn customer_step(
     server: &TestServer,
     tenant: Option<&str>,
@@ -261,13 +269,18 @@ async fn customer_step(
     step: &Value,
     at: &str,
 ) {
-    let (action, wire) = match step.get("split") {
-        Some(wire) => ("split", wire),
-        None => ("erase", &step["erase"]),
+    let (action, path, body) = if let Some(wire) = step.get("import") {
+        ("import", "/admin/import".to_owned(), wire.clone())
+    } else {
+        let (action, wire) = match step.get("split") {
+            Some(wire) => ("split", wire),
+            None => ("erase", &step["erase"]),
+        };
+        let mut body = wire.clone();
+        body.as_object_mut().unwrap().remove("customer");
+        let path = format!("/admin/customers/{}/{action}", wire["customer"]);
+        (action, path, body)
     };
-    let path = format!("/admin/customers/{}/{action}", wire["customer"]);
-    let mut body = wire.clone();
-    body.as_object_mut().unwrap().remove("customer");
     let before = seen.all_contacts().await.unwrap();
     let (status, mut body) = admin_call(
         server,
@@ -305,6 +318,30 @@ async fn customer_step(
             .collect();
         assert_eq!(&Value::from(actual), table, "{at}: wrong table");
     }
+}
+
+/// An `export` step through `GET /admin/export`: JSON Lines, one customer per line.
+async fn export_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    let mut request = common::client()
+        .get(server.url("/admin/export"))
+        .bearer_auth(ADMIN_TOKEN);
+    if let Some(tenant) = tenant {
+        request = request.header("X-Tenant-Id", tenant);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{at}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/x-ndjson",
+        "{at}"
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "{at}: {text:?}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(Value::from(lines), step["result"], "{at}");
 }
 
 /// A blocked-list step through `/admin/blocked`: `list` (GET), `block` (POST) or `unblock`

@@ -155,6 +155,8 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/contacts/{id}/history",
             "/admin/customers/{id}/erase",
             "/admin/customers/{id}/split",
+            "/admin/export",
+            "/admin/import",
             "/admin/rebuild",
             "/admin/verify",
             "/contacts",
@@ -621,6 +623,120 @@ async fn every_observed_response_matches_the_openapi_document() {
         seen[n - 1].body["ignored"],
         json!([{"field": "phoneNumber", "reason": "limit"}])
     );
+
+    // import (in shop-imp): malformed checkouts, bad options, a dry run, an import, a second
+    // import refused; a body past the other routes' 16 KiB limit is accepted here
+    let import = "/admin/import";
+    let two =
+        r#"[{"email":"a@x.io","phoneNumber":1,"at":"2020-01-01"},{"email":"b","at":"2020-01-02"}]"#;
+    let skip: &'static str = Box::leak(format!(r#"{{"checkouts":{two},"onError":"skip"}}"#).into());
+    let dry: &'static str =
+        Box::leak(format!(r#"{{"checkouts":{two},"onError":"skip","dryRun":true}}"#).into());
+    let abort: &'static str = Box::leak(format!(r#"{{"checkouts":{two}}}"#).into());
+    let record = r#"{"email":"big@x.io","phoneNumber":"5550001","at":1577836800},"#;
+    let big: &'static str = Box::leak(
+        format!(
+            r#"{{"checkouts":[{}{{"email":"last@x.io","at":1577836801}}]}}"#,
+            record.repeat(400)
+        )
+        .into(),
+    );
+    assert!(big.len() > 16 * 1024);
+    let huge: &'static str = Box::leak("x".repeat(64 * 1024 * 1024 + 1).into());
+    for (exchange, token, tenant, status) in [
+        (("POST", import, abort), Some("s3cret"), "shop-imp", 400),
+        (
+            ("POST", import, r#"{"checkouts":5}"#),
+            Some("s3cret"),
+            "shop-imp",
+            400,
+        ),
+        (
+            ("POST", import, r#"{"checkouts":[],"onError":"never"}"#),
+            Some("s3cret"),
+            "shop-imp",
+            400,
+        ),
+        (
+            ("POST", import, r#"{"checkouts":[],"dryRun":"yes"}"#),
+            Some("s3cret"),
+            "shop-imp",
+            400,
+        ),
+        (("POST", import, "[]"), Some("s3cret"), "shop-imp", 400),
+        (("POST", import, "{"), Some("s3cret"), "shop-imp", 400),
+        (("POST", import, skip), None, "shop-imp", 401),
+        (("POST", import, dry), Some("s3cret"), "shop-imp", 200),
+        (("POST", import, skip), Some("s3cret"), "shop-imp", 200),
+        (("POST", import, skip), Some("s3cret"), "shop-imp", 409),
+        (("POST", import, big), Some("s3cret"), "shop-big", 200),
+        (("POST", import, huge), Some("s3cret"), "shop-huge", 413),
+        (("GET", "/admin/export", ""), None, "shop-imp", 401),
+    ] {
+        let o = observe_as(&admin, exchange, token, Some(tenant)).await;
+        assert_eq!(o.status, status, "{:?}: {}", exchange.1, o.body);
+        seen.push(o);
+    }
+    let n = seen.len();
+    let fields: Vec<Value> = seen[n - 13..n - 7]
+        .iter()
+        .map(|o| o.body["error"]["field"].clone())
+        .collect();
+    assert_eq!(
+        Value::from(fields),
+        json!([
+            "checkouts",
+            "checkouts",
+            "onError",
+            "request",
+            "request",
+            null
+        ])
+    );
+    assert!(
+        seen[n - 13].body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("record 1: invalid email"),
+        "{}",
+        seen[n - 13].body
+    );
+    assert_eq!(seen[n - 6].body["written"], false);
+    assert_eq!(
+        (&seen[n - 5].body["rows"], &seen[n - 5].body["rejected"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(seen[n - 3].body["rows"], 2);
+    assert_eq!(
+        seen[n - 2].body["error"]["message"],
+        "request body is larger than 67108864 bytes"
+    );
+    // export: one Contact per line, each valid against the documented schema
+    let response = common::client()
+        .get(admin.url("/admin/export"))
+        .bearer_auth("s3cret")
+        .header("X-Tenant-Id", "shop-big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let text = response.text().await.unwrap();
+    let schema = &doc["paths"]["/admin/export"]["get"]["responses"]["200"]["content"]["application/x-ndjson"]
+        ["schema"];
+    let validator =
+        jsonschema::validator_for(&json!({"allOf": [schema], "components": doc["components"]}))
+            .unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in &lines {
+        assert!(validator.is_valid(line), "{line}");
+    }
+    assert_eq!(lines[0]["secondaryContactIds"], json!([]));
+    assert_eq!(lines[1]["emails"], json!(["last@x.io"]));
 
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(
