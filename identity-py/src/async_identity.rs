@@ -13,6 +13,7 @@ use crate::convert::{self, request};
 use crate::erase::Erasure;
 use crate::handle::{Handle, options};
 use crate::history::History;
+use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
 use crate::split::Split;
@@ -219,6 +220,38 @@ impl AsyncIdentity {
         let inner = self.handle.usable()?;
         awaitable(py, async move {
             inner.erase(customer, suppress).await.map(Erasure::from)
+        })
+    }
+
+    /// Resolves to the `ImportReport` of the import (see `Identity.import_checkouts`); the
+    /// checkouts are read before the call returns.
+    #[pyo3(signature = (checkouts, *, on_error = None, dry_run = false))]
+    fn import_checkouts<'py>(
+        &self,
+        py: Python<'py>,
+        checkouts: &Bound<'py, PyAny>,
+        on_error: Option<&Bound<'py, PyAny>>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let records = import::records(checkouts)?;
+        let options = import::options(on_error, dry_run)?;
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner
+                .import_records(&records, options)
+                .await
+                .map(ImportReport::from)
+        })
+    }
+
+    /// Resolves to every customer of the tenant, by primary id (see `Identity.customers`).
+    fn customers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner
+                .customers()
+                .await
+                .map(|all| all.into_iter().map(Contact::from).collect::<Vec<_>>())
         })
     }
 

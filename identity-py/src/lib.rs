@@ -10,6 +10,7 @@ mod erase;
 mod errors;
 mod handle;
 mod history;
+mod import;
 mod reports;
 mod runtime;
 mod settings;
@@ -23,6 +24,7 @@ use crate::blocked::{BlockedValue, Ignored};
 use crate::contact::Contact;
 use crate::erase::Erasure;
 use crate::history::{History, HistoryEvent};
+use crate::import::{ImportReport, Rejected};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
 use crate::settings::{Limits, TenantSettings};
 use crate::split::Split;
@@ -44,6 +46,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HistoryEvent>()?;
     m.add_class::<Split>()?;
     m.add_class::<Erasure>()?;
+    m.add_class::<ImportReport>()?;
+    m.add_class::<Rejected>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::convert::{self, request};
 use crate::erase::Erasure;
 use crate::handle::{Handle, options};
 use crate::history::History;
+use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::settings::TenantSettings;
 use crate::split::Split;
@@ -221,6 +222,40 @@ impl Identity {
         self.handle
             .block_on(py, async |inner| inner.erase(customer, suppress).await)
             .map(Erasure::from)
+    }
+
+    /// Imports historical checkouts into the tenant, which must have no rows: the rows,
+    /// customers and primaries that replaying them one by one through `identify` in time order
+    /// would give (ties in the order given), in one transaction. Each checkout is a mapping
+    /// with `email`, `phone_number` (or `phoneNumber`) and `at` (a `datetime`, a `date`, an
+    /// RFC 3339 string, or Unix seconds; a naive `datetime` is UTC). A malformed checkout is
+    /// named by its index: with `on_error="abort"` (the default) nothing is written and
+    /// `InvalidInputError` (field `checkouts`) names the first ones; with `"skip"` the rest is
+    /// imported and the report lists them. `dry_run` plans and reports without writing.
+    /// Raises `ConflictError` when the tenant has rows or per-customer limits.
+    #[pyo3(signature = (checkouts, *, on_error = None, dry_run = false))]
+    fn import_checkouts(
+        &self,
+        py: Python<'_>,
+        checkouts: &Bound<'_, PyAny>,
+        on_error: Option<&Bound<'_, PyAny>>,
+        dry_run: bool,
+    ) -> PyResult<ImportReport> {
+        let records = import::records(checkouts)?;
+        let options = import::options(on_error, dry_run)?;
+        self.handle
+            .block_on(py, async |inner| {
+                inner.import_records(&records, options).await
+            })
+            .map(ImportReport::from)
+    }
+
+    /// Every customer of the tenant, consolidated as `identify` answers it, by primary id
+    /// (for warehouses and audits).
+    fn customers(&self, py: Python<'_>) -> PyResult<Vec<Contact>> {
+        self.handle
+            .block_on(py, async |inner| inner.customers().await)
+            .map(|all| all.into_iter().map(Contact::from).collect())
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.

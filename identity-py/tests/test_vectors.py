@@ -31,6 +31,8 @@ FIELD = {
     "value": "value",
     "pattern": "pattern",
     "contactIds": "contact_ids",
+    "checkouts": "checkouts",
+    "onError": "on_error",
 }
 
 BLOCKED_STEPS = ("list", "block", "unblock")
@@ -119,6 +121,35 @@ def check_erase(step: dict[str, Any], outcome: Any, before: list[Any], after: li
     assert outcome.contact_ids == step["result"]["contactIds"], at
     if "table" in step:
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
+
+
+def import_arguments(step: dict[str, Any]) -> dict[str, Any]:
+    """An `import` step's checkouts (as the wire spells them: `phoneNumber`) and options."""
+    wire = step["import"]
+    return {"checkouts": wire["checkouts"], "on_error": wire.get("onError"), "dry_run": wire.get("dryRun", False)}
+
+
+def check_import(step: dict[str, Any], outcome: Any, before: list[Any], after: list[Any], at: str) -> None:
+    """An `import` step: the report's wire shape and `table`, or its `error` (nothing written)."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        assert after == before, f"{at}: a refused import wrote"
+        return
+    assert not isinstance(outcome, BaseException), f"{at}: {outcome!r}"
+    assert outcome.to_dict() == step["result"], at
+    assert (outcome.rows, outcome.rejected, outcome.written) == (
+        step["result"]["rows"],
+        step["result"]["rejected"],
+        step["result"]["written"],
+    ), at
+    assert [r.record for r in outcome.first_rejected] == [r["record"] for r in step["result"]["firstRejected"]], at
+    if "table" in step:
+        assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
+
+
+def check_export(step: dict[str, Any], outcome: Any, at: str) -> None:
+    """An `export` step: every customer in the `contact` wire shape, by primary id."""
+    assert [c.to_dict() for c in outcome] == step["result"], at
 
 
 def response_of(contact: Any) -> dict[str, Any]:
@@ -251,6 +282,17 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_split(step, outcome, before, rows(store_url, seen_tenant(step)), at)
                 continue
+            if "import" in step:
+                before = rows(store_url, seen_tenant(step))
+                try:
+                    outcome = scoped(ident, step).import_checkouts(**import_arguments(step))
+                except IdentityError as e:
+                    outcome = e
+                check_import(step, outcome, before, rows(store_url, seen_tenant(step)), at)
+                continue
+            if "export" in step:
+                check_export(step, scoped(ident, step).customers(), at)
+                continue
             if "erase" in step:
                 before = rows(store_url, seen_tenant(step))
                 try:
@@ -320,6 +362,17 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except IdentityError as e:
                     outcome = e
                 check_split(step, outcome, before, rows(url, seen_tenant(step)), at)
+                continue
+            if "import" in step:
+                before = rows(url, seen_tenant(step))
+                try:
+                    outcome = await scoped(ident, step).import_checkouts(**import_arguments(step))
+                except IdentityError as e:
+                    outcome = e
+                check_import(step, outcome, before, rows(url, seen_tenant(step)), at)
+                continue
+            if "export" in step:
+                check_export(step, await scoped(ident, step).customers(), at)
                 continue
             if "erase" in step:
                 before = rows(url, seen_tenant(step))

@@ -6,7 +6,16 @@ import asyncio
 
 import datetime
 
-from identity_reconciliation import AsyncIdentity, Contact, History, Identity, InvalidInputError, Split
+from identity_reconciliation import (
+    AsyncIdentity,
+    Contact,
+    History,
+    Identity,
+    ImportReport,
+    InvalidInputError,
+    Rejected,
+    Split,
+)
 
 
 def sync_usage() -> list[str]:
@@ -31,8 +40,16 @@ def sync_usage() -> list[str]:
 
 async def async_usage() -> int:
     async with await AsyncIdentity.connect("memory:") as ident:
+        at = datetime.datetime(2019, 3, 1, tzinfo=datetime.timezone.utc)
+        report: ImportReport = await ident.import_checkouts(
+            [{"email": "doc@hillvalley.edu", "phone_number": 5550101, "at": at}, {"email": "x", "at": "2020-01-01"}],
+            on_error="skip",
+        )
+        refused: list[Rejected] = report.first_rejected
+        assert [r.record for r in refused] == [1] and report.first_id == 1
+        customers: list[Contact] = await ident.customers()
         c = await ident.identify(email="doc@hillvalley.edu")
-        return c.primary_contact_id
+        return c.primary_contact_id + len(customers)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ use crate::request::IdentifyRequest;
 /// missing or unreadable time.
 pub fn checkout_from_json(record: &Value, origin: u64) -> std::result::Result<Checkout, String> {
     let Value::Object(map) = record else {
-        return Err("not a JSON object".to_owned());
+        return Err("not an object".to_owned());
     };
     let request = request(map).map_err(|e| e.to_string())?;
     let at = match map.get("at") {
@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn malformed_records_say_why() {
         let reason = |v: Value| checkout_from_json(&v, 0).unwrap_err();
-        assert_eq!(reason(json!([1])), "not a JSON object");
+        assert_eq!(reason(json!([1])), "not an object");
         assert_eq!(
             reason(json!({"at": "2023-01-01"})).split(':').next(),
             Some("invalid request")

@@ -1,6 +1,6 @@
 //! Checkout times as export files spell them: RFC 3339 (`2023-04-01T10:00:00Z`), PostgreSQL's
 //! text form (`2023-04-01 10:00:00.123+00`), a date and time without offset (read as UTC), a
-//! bare date (midnight UTC), or Unix time in seconds or milliseconds.
+//! bare date (midnight UTC), or Unix time in seconds (maybe with a fraction) or milliseconds.
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
@@ -13,6 +13,9 @@ pub fn parse_time(raw: &str) -> Result<OffsetDateTime, String> {
     }
     if let Ok(n) = text.parse::<i64>() {
         return unix(n).ok_or_else(|| format!("unix time {n} is out of range"));
+    }
+    if let Some(at) = fractional_seconds(text) {
+        return at.ok_or_else(|| format!("unix time {text} is out of range"));
     }
     let fail = || {
         format!(
@@ -27,6 +30,22 @@ pub fn parse_time(raw: &str) -> Result<OffsetDateTime, String> {
     }
     let canonical = canonical(text).ok_or_else(fail)?;
     OffsetDateTime::parse(&canonical, &Rfc3339).map_err(|_| fail())
+}
+
+/// Unix seconds with a fraction (`1680343200.25`, as `time.time()` gives), when `text` is
+/// spelled so: `Some(None)` when out of range.
+fn fractional_seconds(text: &str) -> Option<Option<OffsetDateTime>> {
+    let (whole, fraction) = text.split_once('.')?;
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(digits) || !all_digits(fraction) {
+        return None;
+    }
+    let seconds: f64 = text.parse().ok()?;
+    // nanoseconds as an integer; f64 keeps about microseconds at this era's magnitudes
+    #[allow(clippy::cast_possible_truncation)]
+    let nanos = (seconds * 1e9).round() as i128;
+    Some(OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
 }
 
 /// Seconds, or milliseconds when the number is too large to be seconds of this era.
@@ -73,9 +92,12 @@ mod tests {
             " 2023-04-01T10:00:00.000Z ",
             "1680343200",
             "1680343200000",
+            "1680343200.0",
         ] {
             assert_eq!(parse_time(raw).unwrap(), expected, "{raw}");
         }
+        let fraction = parse_time("1680343200.25").unwrap() - expected;
+        assert_eq!(fraction, time::Duration::milliseconds(250));
         assert_eq!(
             parse_time("2023-04-01").unwrap(),
             expected - time::Duration::hours(10)
