@@ -96,6 +96,23 @@ export declare class Identity {
    */
   erase(customer: number | bigint, options?: { suppress?: boolean }): Promise<Erasure>
   /**
+   * Imports historical checkouts into the tenant, which must have no rows: the rows,
+   * customers and primaries that replaying them one by one through `identify` in time order
+   * would give (ties in the order given), in one transaction. Each checkout is `{ email,
+   * phoneNumber, at }`, `at` a `Date`, an RFC 3339 string or Unix seconds or milliseconds.
+   * A malformed checkout is named by its index: with `onError: 'abort'` (the default)
+   * nothing is written and the promise rejects with `INVALID_INPUT` (`field: 'checkouts'`)
+   * naming the first ones; with `'skip'` the rest is imported and the report lists them.
+   * `dryRun` plans and reports without writing. Rejects with `CONFLICT` when the tenant has
+   * rows or per-customer limits.
+   */
+  importCheckouts(checkouts: CheckoutInput[], options?: { onError?: 'abort' | 'skip'; dryRun?: boolean }): Promise<ImportReport>
+  /**
+   * Resolves to every customer of the tenant, consolidated as `identify` answers it, by
+   * primary id (for warehouses and audits).
+   */
+  customers(): Promise<Contact[]>
+  /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
    */
@@ -134,6 +151,23 @@ export interface BlockedEntry {
   value?: string
   /** The regular expression. */
   pattern?: string
+}
+
+/**
+ * One historical checkout for `importCheckouts`: what `identify` would have been asked, and
+ * when. Other keys are ignored.
+ */
+export interface CheckoutInput {
+  /** The checkout's email. */
+  email?: string | null
+  /** The checkout's phone number: a string, or a non-negative integer (number or bigint). */
+  phoneNumber?: string | number | bigint | null
+  /**
+   * When it happened: a `Date`, an RFC 3339 string (`'2023-04-01T10:00:00Z'`, also
+   * `'2023-04-01 10:00:00+00'`, a date, a time without offset read as UTC), or Unix seconds
+   * or milliseconds.
+   */
+  at: Date | string | number
 }
 
 /** Options of `Identity.connect`. */
@@ -278,6 +312,52 @@ export interface Ignored {
   reason: 'blocked' | 'kept_apart' | 'suppressed' | 'limit'
 }
 
+/** Values an import left out, by reason. */
+export interface IgnoredCounts {
+  /** Values on the tenant's blocked list. */
+  blocked: number
+  /** Values erased with suppression. */
+  suppressed: number
+}
+
+/** What `importCheckouts()` did (or, with `dryRun`, would do): the JSON wire shape. */
+export interface ImportReport {
+  /** Checkouts given. */
+  checkouts: number
+  /** Rows written: checkouts that carried a value no earlier checkout carried. */
+  rows: number
+  /** Customers those rows form. */
+  customers: number
+  /** Checkouts that joined two customers that had rows already (a merge online). */
+  merges: number
+  /** Rows of the largest customer. */
+  largestCustomer: number
+  /** Values left out, by reason. */
+  ignored: IgnoredCounts
+  /** Checkouts with nothing left once their ignored values were left out. */
+  ignoredCheckouts: number
+  /**
+   * Checkouts refused (left out with `onError: 'skip'`): malformed, or a phone number the
+   * tenant's region refuses.
+   */
+  rejected: number
+  /**
+   * The first ten of them: malformed ones in the order given, then the region's in time
+   * order.
+   */
+  firstRejected: Array<Rejected>
+  /** Duplicate primaries repaired (table imports of the `identity` command only). */
+  repairedPrimaries: number
+  /** Chained links repaired (table imports of the `identity` command only). */
+  repairedChains: number
+  /** The id of the first row written (ids follow time order), or `null`. */
+  firstId: number | null
+  /** The id of the last row written, or `null`. */
+  lastId: number | null
+  /** Whether anything was written (`false` for a dry run). */
+  written: boolean
+}
+
 /** A tenant's per-customer caps on distinct emails and phone numbers. */
 export interface Limits {
   /** Most distinct emails a customer may hold, or `null`: no cap. */
@@ -294,6 +374,14 @@ export interface RebuildReport {
   customers: number
   /** Ids of the rows whose link was repaired (they broke the model). */
   relinked: Array<number>
+}
+
+/** A checkout an import refused: its index in `checkouts` and why. */
+export interface Rejected {
+  /** The checkout's index in the `checkouts` given. */
+  record: number
+  /** Why, as the error's message (`'invalid email: ...'`, `'missing time'`). */
+  reason: string
 }
 
 /** What `split()` did. */

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type Contact, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type Split, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type CheckoutInput, type Contact, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type Rejected, type Split, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -42,6 +42,16 @@ export async function main(): Promise<number> {
   const capped: TenantSettings = await shop.setLimits({ emails: 3, phones: null })
   const most: number | null = capped.limits.emails
   console.log(most, capped.limits.phones)
+  const history2: CheckoutInput[] = [
+    { email: 'lorraine@hillvalley.edu', phoneNumber: 5550199, at: new Date('1955-11-05T18:00:00Z') },
+    { email: 'george@hillvalley.edu', at: '1955-11-12 22:04:00+00' },
+    { phoneNumber: '5550199', at: 1_000_000_000 },
+  ]
+  const report: ImportReport = await ident.tenant('archive').importCheckouts(history2, { onError: 'skip', dryRun: false })
+  const refused: Rejected[] = report.firstRejected
+  const firstId: number | null = report.firstId
+  const everyone: Contact[] = await ident.tenant('archive').customers()
+  console.log(report.rows, refused.length, firstId, everyone.length, report.ignored.blocked)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

@@ -94,13 +94,21 @@ async function historyStep(ident, step, at) {
   assert.deepEqual(wire, step.result, at)
 }
 
-// a `split` or `erase` step: its `result` as JSON (an erase's receipt without `erasedAt`) and
-// `table`, or its `error` (which changes no row)
+// the call a `split`, `erase` or `import` step makes
+function customerCall(scoped, step) {
+  if (step.split) {
+    return () => scoped.split(step.split.customer, step.split.contactIds, { blockShared: step.split.blockShared })
+  }
+  if (step.erase) return () => scoped.erase(step.erase.customer, { suppress: step.erase.suppress })
+  const { checkouts, onError, dryRun } = step.import
+  return () => scoped.importCheckouts(checkouts, { onError, dryRun })
+}
+
+// a `split`, `erase` or `import` step: its `result` as JSON (an erase's receipt without
+// `erasedAt`) and `table`, or its `error` (which changes no row)
 async function customerStep(ident, step, at, rowsOf) {
   const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
-  const call = step.split
-    ? () => scoped.split(step.split.customer, step.split.contactIds, { blockShared: step.split.blockShared })
-    : () => scoped.erase(step.erase.customer, { suppress: step.erase.suppress })
+  const call = customerCall(scoped, step)
   const table = 'SELECT id::int, linked_id::int AS "linkedId" FROM contact ORDER BY id'
   const before = rowsOf ? await rowsOf(table) : null
   let outcome
@@ -145,8 +153,13 @@ async function replay(ident, vector, db) {
       await historyStep(ident, step, at)
       continue
     }
-    if (step.split || step.erase) {
+    if (step.split || step.erase || step.import) {
       await customerStep(ident, step, at, db ? rowsOf : null)
+      continue
+    }
+    if (step.export) {
+      const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+      assert.deepEqual(JSON.parse(JSON.stringify(await scoped.customers())), step.result, at)
       continue
     }
     if (step.limits) {

@@ -7,6 +7,7 @@ mod convert;
 mod erase;
 mod errors;
 mod history;
+mod import;
 mod options;
 mod reports;
 mod split;
@@ -23,6 +24,8 @@ use crate::blocked::{BlockedEntry, Ignored};
 use crate::erase::Erasure;
 use crate::errors::Failure;
 use crate::history::History;
+pub use crate::import::CheckoutInput;
+use crate::import::ImportReport;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
 use crate::split::Split;
 
@@ -372,6 +375,52 @@ impl Identity {
         });
         promise(env, work, |(inner, customer, suppress)| async move {
             inner.erase(customer, suppress).await.map(Erasure::from)
+        })
+    }
+
+    /// Imports historical checkouts into the tenant, which must have no rows: the rows,
+    /// customers and primaries that replaying them one by one through `identify` in time order
+    /// would give (ties in the order given), in one transaction. Each checkout is `{ email,
+    /// phoneNumber, at }`, `at` a `Date`, an RFC 3339 string or Unix seconds or milliseconds.
+    /// A malformed checkout is named by its index: with `onError: 'abort'` (the default)
+    /// nothing is written and the promise rejects with `INVALID_INPUT` (`field: 'checkouts'`)
+    /// naming the first ones; with `'skip'` the rest is imported and the report lists them.
+    /// `dryRun` plans and reports without writing. Rejects with `CONFLICT` when the tenant has
+    /// rows or per-customer limits.
+    #[napi(
+        ts_args_type = "checkouts: CheckoutInput[], options?: { onError?: 'abort' | 'skip'; dryRun?: boolean }",
+        ts_return_type = "Promise<ImportReport>"
+    )]
+    pub fn import_checkouts<'env>(
+        &self,
+        env: &'env Env,
+        checkouts: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, ImportReport>> {
+        let work = self.usable().and_then(|inner| {
+            Ok((
+                inner,
+                import::records(&checkouts)?,
+                import::options(options.as_ref())?,
+            ))
+        });
+        promise(env, work, |(inner, records, options)| async move {
+            inner
+                .import_records(&records, options)
+                .await
+                .map(ImportReport::from)
+        })
+    }
+
+    /// Resolves to every customer of the tenant, consolidated as `identify` answers it, by
+    /// primary id (for warehouses and audits).
+    #[napi(ts_return_type = "Promise<Contact[]>")]
+    pub fn customers<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<Contact>>> {
+        promise(env, self.usable(), |inner| async move {
+            inner
+                .customers()
+                .await
+                .map(|all| all.into_iter().map(Contact::from).collect())
         })
     }
 
