@@ -25,7 +25,7 @@ function runBlock(block) {
 test('the README snippets run', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 6)
+  assert.equal(blocks.length, 7)
   const quickstart = runBlock(blocks[0])
   assert.match(quickstart, /null/, 'the other shop does not know the customer')
   assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
@@ -42,4 +42,7 @@ test('the README snippets run', () => {
   assert.match(erase, /^\[\] \[ \{ field: 'email', reason: 'suppressed' \} \]$/m)
   const limits = runBlock(blocks[5])
   assert.match(limits, /^\[ '5550101' \] \[ \{ field: 'phoneNumber', reason: 'limit' \} \]$/m)
+  const imported = runBlock(blocks[6])
+  assert.match(imported, /^2 1 \[ 2 \]$/m)
+  assert.match(imported, /^\[ \[ 'doc@hillvalley\.edu', 'emmett@hillvalley\.edu' \] \]$/m)
 })

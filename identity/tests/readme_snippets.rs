@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs` and `the_limits_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -25,8 +25,11 @@ fn the_readme_shows_these_lines() {
         .lines()
         .map(|l| l.trim().to_owned())
         .collect();
-    let lines = readme_rust_lines("Governance");
+    let mut lines = readme_rust_lines("Governance");
     assert!(!lines.is_empty());
+    let import = readme_rust_lines("Command line");
+    assert!(!import.is_empty());
+    lines.extend(import);
     for line in lines {
         assert!(
             source.contains(&line),
@@ -94,5 +97,19 @@ async fn the_limits_snippet_runs() -> identity::Result<()> {
     identity.identify(Some("doc@hillvalley.edu"), Some("555-0101")).await?;
     let c = identity.identify(Some("doc@hillvalley.edu"), Some("555-0202")).await?;
     assert_eq!(c.ignored[0].reason, identity::IgnoredReason::Limit);
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_import_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    let records = [
+    serde_json::json!({"email": "doc@hillvalley.edu", "phoneNumber": "5550101", "at": "2019-03-01T00:00:00Z"}),
+    serde_json::json!({"email": "emmett@hillvalley.edu", "phoneNumber": 5550101, "at": 1593887400}),
+    ];
+    let report = identity.import_records(&records, identity::import::ImportOptions::default()).await?;
+    assert_eq!((report.rows, report.customers), (2, 1));
+    assert_eq!(identity.customers().await?[0].emails.len(), 2);
     Ok(())
 }
