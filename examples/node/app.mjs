@@ -1,8 +1,9 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
 // tenant's phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 // GET /admin/contacts/:id/history (why a contact's rows are one customer),
-// POST /admin/customers/:id/split (undo a wrong merge) and POST /admin/customers/:id/erase (the
-// right to be forgotten), through identity-reconciliation.
+// POST /admin/customers/:id/split (undo a wrong merge), POST /admin/customers/:id/erase (the
+// right to be forgotten), POST /admin/import (history into an empty tenant) and GET /admin/export
+// (every customer, as JSON Lines), through identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
@@ -37,7 +38,9 @@ function json(req, res) {
 export async function createApp(databaseUrl) {
   const identity = await Identity.connect(databaseUrl)
   const app = express()
-  // read the body as text whatever its Content-Type: many clients forget the header
+  // read the body as text whatever its Content-Type: many clients forget the header; an import
+  // carries history, so its route takes up to 64 MiB (the parser that runs first wins)
+  app.use('/admin/import', express.text({ type: () => true, limit: '64mb' }))
   app.use(express.text({ type: () => true, limit: '16kb' }))
 
   // the handle for the tenant X-Tenant-Id names (absent: the default); throws for a bad id
@@ -151,6 +154,32 @@ export async function createApp(databaseUrl) {
     try {
       // the binding checks suppress and names the field at fault; the receipt has no personal data
       res.json(await scoped(req).erase(id, { suppress: body.suppress }))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.post('/admin/import', async (req, res) => {
+    const body = json(req, res)
+    if (body === undefined) return
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      const message = 'invalid request: body must be a JSON object like {"checkouts": [...]}'
+      return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+    }
+    try {
+      // the binding checks checkouts, onError and dryRun and names the field at fault; the
+      // report holds counts, ids and reasons, no values
+      const { checkouts, onError, dryRun } = body
+      res.json(await scoped(req).importCheckouts(checkouts, { onError, dryRun }))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.get('/admin/export', async (req, res) => {
+    try {
+      const customers = await scoped(req).customers()
+      res.type('application/x-ndjson').send(customers.map((c) => JSON.stringify(c) + '\n').join(''))
     } catch (e) {
       fail(res, e)
     }

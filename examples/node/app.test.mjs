@@ -59,6 +59,28 @@ async function eraseStep(base, headers, step, at) {
   assert.deepEqual(receipt, step.result, at)
 }
 
+// an import step through /admin/import: the report, or the error (code and field)
+async function importStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/import`, { method: 'POST', body: JSON.stringify(step.import), headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  assert.deepEqual(body, step.result, at)
+}
+
+// an export step through /admin/export: one customer per line
+async function exportStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/export`, { headers })
+  assert.match(response.headers.get('content-type'), /^application\/x-ndjson/, at)
+  const lines = (await response.text()).split('\n').filter((l) => l !== '')
+  assert.deepEqual(lines.map((l) => JSON.parse(l)), step.result, at)
+}
+
 // a split step through /admin/customers/:id/split: the answer, or the error
 async function splitStep(base, headers, step, at) {
   const { customer, contactIds, blockShared } = step.split
@@ -128,6 +150,14 @@ for (const file of readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort(
           await eraseStep(base, headers, step, `${file} ${i}`)
           continue
         }
+        if (step.import) {
+          await importStep(base, headers, step, `${file} ${i}`)
+          continue
+        }
+        if (step.export) {
+          await exportStep(base, headers, step, `${file} ${i}`)
+          continue
+        }
         if (step.limits) {
           const before = await (await fetch(`${base}/settings`, { headers })).json()
           const response = await fetch(`${base}/settings/limits`, { method: 'PUT', body: JSON.stringify(step.limits), headers })
@@ -192,6 +222,18 @@ test('malformed JSON and oversized bodies get JSON errors', async () => {
     }
     const unknown = await fetch(`${base}/admin/customers/1/erase`, { method: 'POST' })
     assert.equal((await unknown.json()).error.code, 'not_found')
+    for (const [body, field] of [['[]', 'request'], ['{"checkouts":5}', 'checkouts'], ['{"checkouts":[],"onError":"never"}', 'onError'], ['{"checkouts":[],"dryRun":"yes"}', 'request']]) {
+      const response = await fetch(`${base}/admin/import`, { method: 'POST', body })
+      assert.equal(response.status, 400, body)
+      assert.equal((await response.json()).error.field, field, body)
+    }
+    // an import's body may pass the other routes' 16 kB
+    const checkouts = Array.from({ length: 600 }, (_, i) => ({ email: `c${i}@x.io`, at: 1577836800 + i }))
+    const history = JSON.stringify({ checkouts, dryRun: true })
+    assert.ok(history.length > 16_384)
+    const planned = await fetch(`${base}/admin/import`, { method: 'POST', body: history })
+    assert.deepEqual([planned.status, (await planned.json()).rows], [200, 600])
+    assert.equal(await (await fetch(`${base}/admin/export`)).text(), '')
   } finally {
     await close()
   }

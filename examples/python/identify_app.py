@@ -1,8 +1,9 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 GET /admin/contacts/{id}/history (why a contact's rows are one customer),
-POST /admin/customers/{id}/split (undo a wrong merge) and POST /admin/customers/{id}/erase (the
-right to be forgotten), through AsyncIdentity.
+POST /admin/customers/{id}/split (undo a wrong merge), POST /admin/customers/{id}/erase (the
+right to be forgotten), POST /admin/import (history into an empty tenant) and GET /admin/export
+(every customer, as JSON Lines), through AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -19,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from identity_reconciliation import (
     AsyncIdentity,
@@ -42,6 +43,8 @@ WIRE_FIELD = {
     "pattern": "pattern",
     "contact_id": "contactId",
     "contact_ids": "contactIds",
+    "checkouts": "checkouts",
+    "on_error": "onError",
 }
 
 
@@ -225,6 +228,41 @@ def create_app(database_url: str) -> FastAPI:
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         return JSONResponse(receipt.to_dict())  # ids and a time: no personal data
+
+    @app.post("/admin/import")
+    async def import_checkouts(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            return error(400, "invalid_input", 'invalid request: body must be a JSON object like {"checkouts": [...]}', "request")
+        checkouts = body.get("checkouts")
+        if not isinstance(checkouts, list):
+            return error(400, "invalid_input", "invalid checkouts: must be an array of objects", "checkouts")
+        dry_run = body.get("dryRun") or False
+        if not isinstance(dry_run, bool):
+            return error(400, "invalid_input", "invalid request: dryRun must be true or false", "request")
+        try:
+            report = await scoped(request).import_checkouts(checkouts, on_error=body.get("onError"), dry_run=dry_run)
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except ConflictError as e:
+            return error(409, "conflict", str(e))
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        return JSONResponse(report.to_dict())  # counts, ids and reasons: no values
+
+    @app.get("/admin/export")
+    async def export(request: Request) -> Response:
+        try:
+            customers = await scoped(request).customers()
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        lines = "".join(json.dumps(c.to_dict(), separators=(",", ":")) + "\n" for c in customers)
+        return Response(lines, media_type="application/x-ndjson")
 
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:

@@ -46,6 +46,14 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             if "erase" in step:
                 erase_step(client, step, headers, i)
                 continue
+            if "import" in step:
+                import_step(client, step, headers, i)
+                continue
+            if "export" in step:
+                response = client.get("/admin/export", headers=headers)
+                assert response.headers["content-type"] == "application/x-ndjson", i
+                assert [json.loads(line) for line in response.text.splitlines()] == step["result"], i
+                continue
             if "limits" in step:
                 before = client.get("/settings", headers=headers).json()
                 response = client.put("/settings/limits", content=json.dumps(step["limits"]), headers=headers)
@@ -116,6 +124,19 @@ def erase_step(client: TestClient, step: dict[str, Any], headers: dict[str, str]
     assert answer == step["result"], (i, answer)
 
 
+def import_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """An import step through /admin/import: the report, or the error (code and field)."""
+    response = client.post("/admin/import", content=json.dumps(step["import"]), headers=headers)
+    answer = response.json()
+    if "error" in step:
+        assert response.status_code == STATUS[step["error"]["code"]], (i, answer)
+        assert answer["error"]["code"] == step["error"]["code"], (i, answer)
+        assert answer["error"].get("field") == step["error"].get("field"), (i, answer)
+        return
+    assert response.status_code == 200, (i, answer)
+    assert answer == step["result"], (i, answer)
+
+
 def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
     """A blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)."""
     before = client.get("/admin/blocked", headers=headers).json()
@@ -164,3 +185,13 @@ def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
             assert (response.status_code, response.json()["error"]["field"]) == (400, "request"), body
         assert client.post("/admin/customers/1/erase", content="{").json()["error"]["code"] == "malformed_json"
         assert client.post("/admin/customers/1/erase").json()["error"]["code"] == "not_found"
+        for body, field in (
+            ("[]", "request"),
+            ('{"checkouts": 5}', "checkouts"),
+            ('{"checkouts": [], "onError": "never"}', "onError"),
+            ('{"checkouts": [], "dryRun": "yes"}', "request"),
+        ):
+            response = client.post("/admin/import", content=body)
+            assert (response.status_code, response.json()["error"]["field"]) == (400, field), body
+        assert client.post("/admin/import", content="{").json()["error"]["code"] == "malformed_json"
+        assert client.get("/admin/export").text == ""
