@@ -93,6 +93,19 @@ fn print(name: &str, count: u64, m: &Imported) {
     );
 }
 
+/// Writes `count` checkouts of the stream to `path` as CSV.
+pub fn write_only(path: &Path, count: u64, seed: u64) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let people = write_csv(count, seed, &mut out).map_err(|e| e.to_string())?;
+    std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+    println!(
+        "wrote {count} checkouts of {people} people to {}",
+        path.display()
+    );
+    Ok(())
+}
+
 /// Imports `pg_count` checkouts into PostgreSQL and `sqlite_count` into SQLite, then replays
 /// the SQLite stream through identify.
 pub async fn run(pg_count: u64, sqlite_count: u64, seed: u64) -> Result<(), String> {

@@ -77,6 +77,10 @@ struct Args {
     /// through identify); smoke mode imports 20,000 and 5,000.
     #[arg(long)]
     import: Option<u64>,
+    /// With --import N: write the N checkouts of the stream as CSV to this file and stop (to
+    /// time `identity import FILE` by hand, or to profile it).
+    #[arg(long, requires = "import", value_name = "FILE")]
+    write_csv: Option<std::path::PathBuf>,
 }
 
 /// The checkout mixes.
@@ -105,7 +109,10 @@ async fn main() -> ExitCode {
         } else {
             (n / 10).clamp(1, 1_000_000)
         };
-        import::run(n, lite, args.seed).await
+        match &args.write_csv {
+            Some(path) => import::write_only(path, n, args.seed),
+            None => import::run(n, lite, args.seed).await,
+        }
     } else if args.scale {
         scale(&args).await
     } else if let Some(n) = args.rss_check {

@@ -230,8 +230,12 @@ impl From<identity::import::ImportReport> for ImportReport {
                 .collect(),
             repaired_primaries: n(r.repaired_primaries),
             repaired_chains: n(r.repaired_chains),
-            first_id: r.ids.map_or(Either::B(Null), |(first, _)| Either::A(first.get())),
-            last_id: r.ids.map_or(Either::B(Null), |(_, last)| Either::A(last.get())),
+            first_id: r
+                .ids
+                .map_or(Either::B(Null), |(first, _)| Either::A(first.get())),
+            last_id: r
+                .ids
+                .map_or(Either::B(Null), |(_, last)| Either::A(last.get())),
             written: r.written,
         }
     }

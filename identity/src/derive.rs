@@ -188,7 +188,7 @@ fn first_row<'r>(
 
 /// The record of one customer; `members` ascending by id, `primary` among them. Linear: each
 /// value's first row is the first member (lowest id) that carries it.
-fn record_of(primary: &Contact, members: &[&Contact]) -> CustomerRecord {
+pub(crate) fn record_of(primary: &Contact, members: &[&Contact]) -> CustomerRecord {
     let mut record = CustomerRecord::new(primary.id, None, None, primary.created_at);
     (record.emails, record.email_rows) =
         first_rows(members, |c| c.email.as_ref(), primary.email.as_ref());

@@ -369,3 +369,38 @@ async fn checkout_times_are_stored_in_utc_and_ordered_as_instants() {
         common::assert_verified(&store.identity).await;
     }
 }
+
+#[tokio::test]
+async fn values_with_quotes_and_backslashes_load_and_answer_as_written() {
+    // COPY's CSV and array literals both quote: a value must come back byte for byte
+    let odd = ["\"quoted\"@x.io", "back\\slash@x.io", "comma,{brace}@x.io"];
+    let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
+    for store in common::every_backend().await {
+        let backend = store.identity.store().backend();
+        let checkouts = odd
+            .iter()
+            .enumerate()
+            .map(|(i, email)| {
+                let request = IdentifyRequest::parse(Some(email), Some("5550100")).unwrap();
+                Checkout::new(request, at(i as i64), i as u64)
+            })
+            .collect();
+        let report = store
+            .identity
+            .import(checkouts, ImportOptions::default())
+            .await
+            .unwrap();
+        assert_eq!((report.rows, report.customers), (3, 1), "{backend}");
+        let customers = store.identity.customers().await.unwrap();
+        let emails: Vec<&str> = customers[0].emails.iter().map(|e| e.as_str()).collect();
+        assert_eq!(emails, odd, "{backend}");
+        let found = store
+            .identity
+            .lookup(Some("back\\slash@x.io"), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, customers[0], "{backend}");
+        common::assert_verified(&store.identity).await;
+    }
+}

@@ -41,11 +41,15 @@ fn fractional_seconds(text: &str) -> Option<Option<OffsetDateTime>> {
     if !all_digits(digits) || !all_digits(fraction) {
         return None;
     }
-    let seconds: f64 = text.parse().ok()?;
-    // nanoseconds as an integer; f64 keeps about microseconds at this era's magnitudes
-    #[allow(clippy::cast_possible_truncation)]
-    let nanos = (seconds * 1e9).round() as i128;
-    Some(OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+    let seconds: i128 = whole.parse().ok()?;
+    // exact: the digits as nanoseconds (beyond nine, dropped), not through a float
+    let nanos: i128 = format!("{fraction:0<9}")[..9].parse().ok()?;
+    let signed = if whole.starts_with('-') {
+        -nanos
+    } else {
+        nanos
+    };
+    Some(OffsetDateTime::from_unix_timestamp_nanos(seconds * 1_000_000_000 + signed).ok())
 }
 
 /// Seconds, or milliseconds when the number is too large to be seconds of this era.

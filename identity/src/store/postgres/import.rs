@@ -1,6 +1,13 @@
 //! The PostgreSQL import: in the caller's transaction, holding the tenant's graph lock alone,
 //! the planned rows loaded with one COPY under ids drawn from the contact sequence in time
-//! order, an `existing` event per row, and the derived records built from the plan.
+//! order, an `existing` event per row, and the derived records built from the plan's links one
+//! customer at a time and loaded with COPY too.
+//!
+//! An imported record's version is minus its primary's id. Versions name one state of one
+//! record and are never reused: records written online take theirs from
+//! `identity_version_seq` (positive), and each primary is imported once (contact ids are never
+//! reused either), so drawing a version per record from the sequence, which cost as much as
+//! the whole records load, is not needed. The record's next write takes a sequence value.
 
 use std::fmt::Write as _;
 
@@ -9,17 +16,21 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::contact::{Contact, ContactId, Email, Phone};
+use crate::customer::CustomerRecord;
 use crate::error::Error;
 use crate::import::{
-    Checkout, ImportOptions, ImportReport, derive_imported, plan_import, refuse_not_empty,
+    Checkout, ImportOptions, ImportReport, ImportedCustomers, plan_import, refuse_not_empty,
 };
 use crate::tenant::TenantId;
 
-use super::graph::{self, LOCK_GRAPH, Outcome};
-use crate::derive::Derived;
+use super::graph::{LOCK_GRAPH, Outcome};
 
+// one array, not a row per id (decoding millions of rows cost more than drawing the values);
+// the sequence looked up once (OFFSET 0 keeps the subquery apart), not once per id
 const DRAW_IDS: &str = "\
-SELECT nextval(pg_get_serial_sequence('contact', 'id')) FROM generate_series(1, $1::bigint)";
+SELECT array_agg(nextval(s.seq))
+FROM (SELECT pg_get_serial_sequence('contact', 'id')::regclass AS seq OFFSET 0) AS s,
+     generate_series(1, $1::bigint)";
 
 // COPY writes the ids it is given, as INSERT ... OVERRIDING SYSTEM VALUE would
 const COPY_ROWS: &str = "\
@@ -32,14 +43,16 @@ INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, pho
 SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at
 FROM contact WHERE tenant_id = $1 ORDER BY id";
 
+const COPY_RECORDS: &str = "\
+COPY identity_customer (tenant_id, primary_id, version, base_version, created_at, last_row_at,
+    emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids)
+FROM STDIN (FORMAT csv)";
+
 const COPY_IDENTIFIERS: &str = "\
 COPY identity_identifier (tenant_id, kind, value, customer_id) FROM STDIN (FORMAT csv)";
 
 /// Bytes of CSV sent per COPY message.
 const CHUNK: usize = 1 << 20;
-
-/// Customer records per insert statement.
-const RECORDS_PER_STATEMENT: usize = 5_000;
 
 /// Imports `checkouts` into `tenant` inside the caller's transaction (which the caller commits
 /// when the report says written).
@@ -67,24 +80,22 @@ pub(super) async fn import(
     if options.dry_run || plan.rows.is_empty() {
         return Ok(report);
     }
-    let mut ids: Vec<i64> = sqlx::query_scalar(DRAW_IDS)
+    let drawn: Option<Vec<i64>> = sqlx::query_scalar(DRAW_IDS)
         .bind(i64::try_from(plan.rows.len()).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+    let mut ids = drawn.unwrap_or_default();
     ids.sort_unstable();
     let ids: Vec<ContactId> = ids.into_iter().map(ContactId::new).collect();
     let contacts = plan.into_contacts(&ids)?;
-    let derived = derive_imported(&contacts, &state)?;
+    let customers = ImportedCustomers::of(&contacts)?;
     copy_rows(tx, tenant, &contacts).await?;
     sqlx::query(RECORD_EVENTS)
         .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
-    // the derivation relinks nothing (derive_imported checked): records, then identifiers
-    for batch in derived.customers.chunks(RECORDS_PER_STATEMENT) {
-        graph::insert_records(tx, tenant, batch).await?;
-    }
-    copy_identifiers(tx, tenant, &derived).await?;
+    let identifiers = copy_records(tx, tenant, &contacts, &customers).await?;
+    copy_text(tx, COPY_IDENTIFIERS, &identifiers).await?;
     report.ids = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
     report.written = true;
     Ok(report)
@@ -95,34 +106,62 @@ async fn copy_rows(tx: &mut PgConnection, tenant: &TenantId, rows: &[Contact]) -
     copy_lines(tx, COPY_ROWS, rows, |buf, row| csv_row(buf, tenant, row)).await
 }
 
-/// Streams the identifiers `derived` defines into `identity_identifier` with one COPY.
-async fn copy_identifiers(
+/// Streams every customer's record into `identity_customer` with one COPY, building one record
+/// at a time; answers the CSV of their identifiers (each value of a record, naming its
+/// customer), for the next COPY.
+async fn copy_records(
     tx: &mut PgConnection,
     tenant: &TenantId,
-    derived: &Derived,
-) -> Outcome<()> {
-    let identifiers = derived.identifiers();
-    copy_lines(
-        tx,
-        COPY_IDENTIFIERS,
-        &identifiers,
-        |buf, (kind, value, owner)| {
-            quoted(buf, Some(tenant.as_str()));
-            let _ = write!(buf, ",{},", kind.as_str());
-            quoted(buf, Some(value));
-            let _ = writeln!(buf, ",{}", owner.get());
-            Ok(())
-        },
-    )
-    .await
+    rows: &[Contact],
+    customers: &ImportedCustomers,
+) -> Outcome<String> {
+    let mut identifiers = String::new();
+    copy_lines(tx, COPY_RECORDS, 0..customers.len(), |buf, c| {
+        let record = customers.record(rows, c);
+        csv_record(buf, tenant, &record)?;
+        let owner = record.primary.get();
+        let values = (record.emails.iter().map(|e| ("email", e.as_str())))
+            .chain(record.phone_numbers.iter().map(|p| ("phone", p.as_str())));
+        for (kind, value) in values {
+            quoted(&mut identifiers, Some(tenant.as_str()));
+            let _ = write!(identifiers, ",{kind},");
+            quoted(&mut identifiers, Some(value));
+            let _ = writeln!(identifiers, ",{owner}");
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(identifiers)
 }
 
-/// Runs the COPY `statement`, writing each item's CSV line with `line`.
+/// Sends CSV text already written to the COPY `statement`, in chunks of whole lines.
+async fn copy_text(tx: &mut PgConnection, statement: &'static str, text: &str) -> Outcome<()> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= CHUNK {
+            rest.len()
+        } else {
+            rest[CHUNK..]
+                .find('\n')
+                .map_or(rest.len(), |n| CHUNK + n + 1)
+        };
+        if let Err(e) = copy.send(&rest.as_bytes()[..cut]).await {
+            let _ = copy.abort("import failed").await;
+            return Err(e.into());
+        }
+        rest = &rest[cut..];
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Runs the COPY `statement`, writing each item's CSV line with `line`, a chunk at a time.
 async fn copy_lines<T>(
     tx: &mut PgConnection,
     statement: &'static str,
-    items: &[T],
-    line: impl Fn(&mut String, &T) -> Outcome<()>,
+    items: impl IntoIterator<Item = T>,
+    mut line: impl FnMut(&mut String, T) -> Outcome<()>,
 ) -> Outcome<()> {
     let mut copy = tx.copy_in_raw(statement).await?;
     let mut buf = String::with_capacity(CHUNK + 1024);
@@ -170,6 +209,70 @@ fn csv_row(buf: &mut String, tenant: &TenantId, row: &Contact) -> Outcome<()> {
     }
     buf.push('\n');
     Ok(())
+}
+
+/// One customer record in COPY's CSV: its lists as array literals, its version minus its
+/// primary's id (see the module docs).
+fn csv_record(buf: &mut String, tenant: &TenantId, r: &CustomerRecord) -> Outcome<()> {
+    let primary = r.primary.get();
+    quoted(buf, Some(tenant.as_str()));
+    let _ = write!(
+        buf,
+        ",{primary},{v},{v},{},{},",
+        timestamp(r.created_at)?,
+        timestamp(r.last_row_at)?,
+        v = -primary
+    );
+    text_array(buf, r.emails.iter().map(Email::as_str));
+    buf.push(',');
+    id_array(buf, r.email_rows.iter().copied());
+    buf.push(',');
+    text_array(buf, r.phone_numbers.iter().map(Phone::as_str));
+    buf.push(',');
+    id_array(buf, r.phone_rows.iter().copied());
+    let flag = |b: bool| if b { 't' } else { 'f' };
+    let _ = write!(
+        buf,
+        ",{},{},",
+        flag(r.primary_has_email),
+        flag(r.primary_has_phone)
+    );
+    id_array(buf, r.secondary_ids.iter().copied());
+    buf.push('\n');
+    Ok(())
+}
+
+/// A `text[]` literal as one CSV field: `"{""a@x.io"",""b@x.io""}"` (each element quoted and
+/// escaped for the array, then the field quoted for CSV).
+fn text_array<'a>(buf: &mut String, values: impl Iterator<Item = &'a str>) {
+    buf.push_str("\"{");
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            buf.push(',');
+        }
+        buf.push_str("\"\"");
+        for c in value.chars() {
+            match c {
+                '"' => buf.push_str("\\\"\""),
+                '\\' => buf.push_str("\\\\"),
+                c => buf.push(c),
+            }
+        }
+        buf.push_str("\"\"");
+    }
+    buf.push_str("}\"");
+}
+
+/// A `bigint[]` literal as one CSV field: `"{1,2}"`.
+fn id_array(buf: &mut String, ids: impl Iterator<Item = ContactId>) {
+    buf.push_str("\"{");
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            buf.push(',');
+        }
+        let _ = write!(buf, "{}", id.get());
+    }
+    buf.push_str("}\"");
 }
 
 fn quoted(buf: &mut String, value: Option<&str>) {
