@@ -113,6 +113,11 @@ export declare class Identity {
    */
   customers(): Promise<Contact[]>
   /**
+   * Resolves to every visible row of the tenant's `contact` table, by id (reads all of
+   * them).
+   */
+  allContacts(): Promise<ContactRow[]>
+  /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
    * with `STORE` when it does not, `CLOSED` after `close()`.
    */
@@ -193,6 +198,24 @@ export interface Contact {
    * (so `JSON.stringify` keeps the wire shape).
    */
   ignored?: Array<Ignored>
+}
+
+/** One visible row of the `contact` table: the data model the customers are derived from. */
+export interface ContactRow {
+  /** The row id. */
+  id: number
+  /** The row's email, or `null`. */
+  email: string | null
+  /** The row's phone number, or `null`. */
+  phoneNumber: string | null
+  /** The primary this secondary row links to, or `null` for a primary. */
+  linkedId: number | null
+  /** `'primary'` or `'secondary'`. */
+  linkPrecedence: 'primary' | 'secondary'
+  /** When the row was inserted, as an RFC 3339 string in UTC (`new Date(createdAt)` reads it). */
+  createdAt: string
+  /** When the row was last changed, as an RFC 3339 string in UTC. */
+  updatedAt: string
 }
 
 /**

@@ -2,8 +2,9 @@
 // tenant's phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 // GET /admin/contacts/:id/history (why a contact's rows are one customer),
 // POST /admin/customers/:id/split (undo a wrong merge), POST /admin/customers/:id/erase (the
-// right to be forgotten), POST /admin/import (history into an empty tenant) and GET /admin/export
-// (every customer, as JSON Lines), through identity-reconciliation.
+// right to be forgotten), POST /admin/import (history into an empty tenant), GET /admin/export
+// (every customer, as JSON Lines) and GET /admin/contacts (every row, as JSON Lines), through
+// identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
 import express from 'express'
@@ -180,6 +181,15 @@ export async function createApp(databaseUrl) {
     try {
       const customers = await scoped(req).customers()
       res.type('application/x-ndjson').send(customers.map((c) => JSON.stringify(c) + '\n').join(''))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.get('/admin/contacts', async (req, res) => {
+    try {
+      const rows = await scoped(req).allContacts()
+      res.type('application/x-ndjson').send(rows.map((r) => JSON.stringify(r) + '\n').join(''))
     } catch (e) {
       fail(res, e)
     }

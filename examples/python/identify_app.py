@@ -2,8 +2,9 @@
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 GET /admin/contacts/{id}/history (why a contact's rows are one customer),
 POST /admin/customers/{id}/split (undo a wrong merge), POST /admin/customers/{id}/erase (the
-right to be forgotten), POST /admin/import (history into an empty tenant) and GET /admin/export
-(every customer, as JSON Lines), through AsyncIdentity.
+right to be forgotten), POST /admin/import (history into an empty tenant), GET /admin/export
+(every customer, as JSON Lines) and GET /admin/contacts (every row, as JSON Lines), through
+AsyncIdentity.
 
 Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -262,6 +263,17 @@ def create_app(database_url: str) -> FastAPI:
         except (StoreError, ClosedError) as e:
             return error(503, "unavailable", str(e))
         lines = "".join(json.dumps(c.to_dict(), separators=(",", ":")) + "\n" for c in customers)
+        return Response(lines, media_type="application/x-ndjson")
+
+    @app.get("/admin/contacts")
+    async def contacts(request: Request) -> Response:
+        try:
+            rows = await scoped(request).all_contacts()
+        except InvalidInputError as e:
+            return error(400, "invalid_input", str(e), e.field)
+        except (StoreError, ClosedError) as e:
+            return error(503, "unavailable", str(e))
+        lines = "".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n" for r in rows)
         return Response(lines, media_type="application/x-ndjson")
 
     @app.post("/identify")

@@ -57,6 +57,15 @@ test('every spelling of a time and a phone number reads as online', async () => 
   assert.deepEqual(byEmail['doc@x.io'].phoneNumbers, ['5550101', '5550202'])
   assert.equal(byEmail['ms@x.io'].primaryContactId, 3)
   assert.deepEqual(report.ignored, { blocked: 0, suppressed: 0 })
+  // the rows keep their checkouts' times, in UTC, in the task's Contact shape
+  const rows = await ident.allContacts()
+  assert.deepEqual(rows.map((r) => r.id), [1, 2, 3, 4, 5])
+  assert.deepEqual(rows[0], {
+    id: 1, email: 'old@x.io', phoneNumber: null, linkedId: null, linkPrecedence: 'primary',
+    createdAt: '1970-01-02T00:00:00Z', updatedAt: '1970-01-02T00:00:00Z',
+  })
+  assert.deepEqual([rows[4].email, rows[4].linkedId, rows[4].linkPrecedence], ['late@x.io', 2, 'secondary'])
+  assert.equal(new Date(rows[3].createdAt).getTime(), Date.UTC(2020, 0, 1, 9, 0, 1))
   await ident.close()
 })
 

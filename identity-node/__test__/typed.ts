@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type CheckoutInput, type Contact, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type Rejected, type Split, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type Rejected, type Split, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -51,6 +51,9 @@ export async function main(): Promise<number> {
   const refused: Rejected[] = report.firstRejected
   const firstId: number | null = report.firstId
   const everyone: Contact[] = await ident.tenant('archive').customers()
+  const rows: ContactRow[] = await ident.tenant('archive').allContacts()
+  const link: number | null = rows[0]?.linkedId ?? null
+  console.log(rows.length, link, rows[0]?.linkPrecedence === 'primary', rows[0]?.email)
   console.log(report.rows, refused.length, firstId, everyone.length, report.ignored.blocked)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)

@@ -162,6 +162,15 @@ async function replay(ident, vector, db) {
       assert.deepEqual(JSON.parse(JSON.stringify(await scoped.customers())), step.result, at)
       continue
     }
+    if (step.contacts) {
+      const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+      const rows = (await scoped.allContacts()).map(({ createdAt, updatedAt, ...row }) => {
+        assert.ok(!Number.isNaN(new Date(createdAt).getTime()) && !Number.isNaN(new Date(updatedAt).getTime()), at)
+        return row
+      })
+      assert.deepEqual(rows, step.result, at)
+      continue
+    }
     if (step.limits) {
       await limitsStep(ident, step, at)
       continue

@@ -10,6 +10,7 @@ mod history;
 mod import;
 mod options;
 mod reports;
+mod rows;
 mod split;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::history::History;
 pub use crate::import::CheckoutInput;
 use crate::import::ImportReport;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
+use crate::rows::ContactRow;
 use crate::split::Split;
 
 /// The consolidated customer: a plain object, ready for `JSON.stringify`.
@@ -421,6 +423,18 @@ impl Identity {
                 .customers()
                 .await
                 .map(|all| all.into_iter().map(Contact::from).collect())
+        })
+    }
+
+    /// Resolves to every visible row of the tenant's `contact` table, by id (reads all of
+    /// them).
+    #[napi(ts_return_type = "Promise<ContactRow[]>")]
+    pub fn all_contacts<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Vec<ContactRow>>> {
+        promise(env, self.usable(), |inner| async move {
+            inner
+                .all_contacts()
+                .await
+                .map(|all| all.into_iter().map(ContactRow::from).collect())
         })
     }
 

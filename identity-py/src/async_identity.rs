@@ -15,6 +15,7 @@ use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
+use crate::rows::ContactRow;
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::{errors, runtime};
@@ -252,6 +253,17 @@ impl AsyncIdentity {
                 .customers()
                 .await
                 .map(|all| all.into_iter().map(Contact::from).collect::<Vec<_>>())
+        })
+    }
+
+    /// Resolves to every visible row of the tenant, by id (see `Identity.all_contacts`).
+    fn all_contacts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.handle.usable()?;
+        awaitable(py, async move {
+            inner
+                .all_contacts()
+                .await
+                .map(|all| all.into_iter().map(ContactRow::from).collect::<Vec<_>>())
         })
     }
 

@@ -12,6 +12,7 @@ mod handle;
 mod history;
 mod import;
 mod reports;
+mod rows;
 mod runtime;
 mod settings;
 mod split;
@@ -26,6 +27,7 @@ use crate::erase::Erasure;
 use crate::history::{History, HistoryEvent};
 use crate::import::{ImportReport, Rejected};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
+use crate::rows::ContactRow;
 use crate::settings::{Limits, TenantSettings};
 use crate::split::Split;
 use crate::sync_identity::Identity;
@@ -48,6 +50,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Erasure>()?;
     m.add_class::<ImportReport>()?;
     m.add_class::<Rejected>()?;
+    m.add_class::<ContactRow>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
+use crate::rows::ContactRow;
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::{errors, runtime};
@@ -256,6 +257,13 @@ impl Identity {
         self.handle
             .block_on(py, async |inner| inner.customers().await)
             .map(|all| all.into_iter().map(Contact::from).collect())
+    }
+
+    /// Every visible row of the tenant's `contact` table, by id (reads all of them).
+    fn all_contacts(&self, py: Python<'_>) -> PyResult<Vec<ContactRow>> {
+        self.handle
+            .block_on(py, async |inner| inner.all_contacts().await)
+            .map(|all| all.into_iter().map(ContactRow::from).collect())
     }
 
     /// Checks that the database answers (one trivial query); for readiness probes.

@@ -19,6 +19,7 @@ from identity_reconciliation import (
     AsyncIdentity,
     ConflictError,
     Contact,
+    ContactRow,
     Identity,
     ImportReport,
     InvalidInputError,
@@ -87,6 +88,23 @@ def test_every_spelling_of_a_time_and_a_phone_number_reads_as_online() -> None:
         assert by_email["unix@x.io"].primary_contact_id == 3
         assert report.to_dict()["ignored"] == {"blocked": 0, "suppressed": 0}
         assert "ImportReport(checkouts=6, rows=5" in repr(report)
+        # the rows keep their checkouts' times, in UTC, and the task's Contact shape
+        rows = ident.all_contacts()
+        assert all(isinstance(r, ContactRow) for r in rows)
+        assert [r.id for r in rows] == [1, 2, 3, 4, 5]
+        assert rows[1].created_at == naive.replace(tzinfo=datetime.timezone.utc) == rows[1].updated_at
+        assert rows[3].created_at == datetime.datetime(2020, 1, 1, 9, 0, 0, 500000, tzinfo=datetime.timezone.utc)
+        assert (rows[4].email, rows[4].linked_id, rows[4].link_precedence) == ("late@x.io", 1, "secondary")
+        assert rows[4].to_dict() == {
+            "id": 5,
+            "email": "late@x.io",
+            "phoneNumber": "5550101",
+            "linkedId": 1,
+            "linkPrecedence": "secondary",
+            "createdAt": "2021-05-31T22:00:00Z",
+            "updatedAt": "2021-05-31T22:00:00Z",
+        }
+        assert repr(rows[2]) == "ContactRow(id=3, email='unix@x.io', phone_number=None, linked_id=None, link_precedence='primary')"
 
 
 def test_malformed_checkouts_abort_by_index_or_are_skipped(store_url: str) -> None:

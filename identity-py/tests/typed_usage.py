@@ -9,6 +9,7 @@ import datetime
 from identity_reconciliation import (
     AsyncIdentity,
     Contact,
+    ContactRow,
     History,
     Identity,
     ImportReport,
@@ -48,6 +49,9 @@ async def async_usage() -> int:
         refused: list[Rejected] = report.first_rejected
         assert [r.record for r in refused] == [1] and report.first_id == 1
         customers: list[Contact] = await ident.customers()
+        rows: list[ContactRow] = await ident.all_contacts()
+        linked: int | None = rows[0].linked_id
+        assert linked is None and rows[0].created_at == at
         c = await ident.identify(email="doc@hillvalley.edu")
         return c.primary_contact_id + len(customers)
 

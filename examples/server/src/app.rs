@@ -71,6 +71,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
             post(import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/admin/export", get(import::export))
+        .route("/admin/contacts", get(import::contacts))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -1,4 +1,5 @@
-//! `POST /admin/import` and `GET /admin/export`: history in, customers out. Admin routes (see
+//! `POST /admin/import`, `GET /admin/export` and `GET /admin/contacts`: history in, customers
+//! and rows out. Admin routes (see
 //! `admin.rs`): disabled unless an admin token is configured, then only that token; they act
 //! for the tenant `X-Tenant-Id` names (absent: the default). Neither logs an email or a phone
 //! number: the log gets counts.
@@ -92,20 +93,41 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let identity = authorize(&state, &headers)?;
     let customers = identity.customers().await?;
-    let mut body = Vec::with_capacity(customers.len() * 96);
-    for customer in &customers {
-        serde_json::to_writer(&mut body, customer).map_err(|_| {
-            ApiError::from(Error::Internal {
-                reason: "a customer could not be written as JSON",
-            })
-        })?;
-        body.push(b'\n');
-    }
     tracing::info!(
         tenant = identity.tenant_id().as_str(),
         customers = customers.len(),
         "customers exported"
     );
+    json_lines(&customers)
+}
+
+/// Every visible row of the tenant's `contact` table as JSON Lines, one `{"id", "email",
+/// "phoneNumber", "linkedId", "linkPrecedence", "createdAt", "updatedAt"}` per line, by id.
+pub async fn contacts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let identity = authorize(&state, &headers)?;
+    let rows = identity.all_contacts().await?;
+    tracing::info!(
+        tenant = identity.tenant_id().as_str(),
+        rows = rows.len(),
+        "rows exported"
+    );
+    json_lines(&rows)
+}
+
+/// `items` as an `application/x-ndjson` answer: one JSON value per line.
+fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(items.len() * 96);
+    for item in items {
+        serde_json::to_writer(&mut body, item).map_err(|_| {
+            ApiError::from(Error::Internal {
+                reason: "a line of an export could not be written as JSON",
+            })
+        })?;
+        body.push(b'\n');
+    }
     let content_type = HeaderValue::from_static("application/x-ndjson");
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }

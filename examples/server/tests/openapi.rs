@@ -152,6 +152,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         documented,
         [
             "/admin/blocked",
+            "/admin/contacts",
             "/admin/contacts/{id}/history",
             "/admin/customers/{id}/erase",
             "/admin/customers/{id}/split",
@@ -737,6 +738,37 @@ async fn every_observed_response_matches_the_openapi_document() {
     }
     assert_eq!(lines[0]["secondaryContactIds"], json!([]));
     assert_eq!(lines[1]["emails"], json!(["last@x.io"]));
+    // the rows: one ContactRow per line, valid against the documented schema
+    let response = common::client()
+        .get(admin.url("/admin/contacts"))
+        .bearer_auth("s3cret")
+        .header("X-Tenant-Id", "shop-big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let text = response.text().await.unwrap();
+    let schema = &doc["paths"]["/admin/contacts"]["get"]["responses"]["200"]["content"]["application/x-ndjson"]
+        ["schema"];
+    let validator =
+        jsonschema::validator_for(&json!({"allOf": [schema], "components": doc["components"]}))
+            .unwrap();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    for row in &rows {
+        assert!(validator.is_valid(row), "{row}");
+    }
+    assert_eq!(
+        (&rows[0]["phoneNumber"], &rows[1]["phoneNumber"]),
+        (&json!("5550001"), &Value::Null)
+    );
+    assert!(
+        !validator.is_valid(&json!({"id": 1})),
+        "the schema must require the columns"
+    );
 
     let statuses: std::collections::BTreeSet<u16> = seen.iter().map(|o| o.status).collect();
     assert_eq!(
