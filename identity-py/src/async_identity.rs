@@ -1,10 +1,14 @@
-//! `AsyncIdentity`: the asyncio API, and how a core call becomes an awaitable.
+//! `AsyncIdentity`: the asyncio API. Every method is an `async fn`: calling it makes a
+//! coroutine, as an `async def` would, that needs no running loop and does nothing until it is
+//! awaited; then it reads its arguments and runs the core call on the runtime's threads
+//! ([`run`]), so the event loop never blocks. Cancelling the awaiting task drops the coroutine's
+//! future, which aborts the core call: a write then happened entirely or not at all (its
+//! transaction commits or rolls back as a whole).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use pyo3::BoundObject;
 use pyo3::prelude::*;
 
 use crate::blocked::{self, BlockedValue};
@@ -20,11 +24,16 @@ use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::{errors, runtime};
 
-/// The asyncio API: every call returns an awaitable resolved from the runtime's threads, so the
-/// event loop never blocks.
+/// The asyncio API: every call makes a coroutine that runs on the runtime's threads once
+/// awaited, so the event loop never blocks.
 #[pyclass(frozen, module = "identity_reconciliation")]
 pub struct AsyncIdentity {
     handle: Arc<Handle>,
+}
+
+/// An optional argument, bound to the GIL for converting.
+fn arg<'a, 'py>(py: Python<'py>, value: &'a Option<Py<PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+    value.as_ref().map(|v| v.bind(py))
 }
 
 #[pymethods]
@@ -32,24 +41,22 @@ impl AsyncIdentity {
     /// Connects (and migrates); resolves to an `AsyncIdentity`.
     #[staticmethod]
     #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
-    fn connect<'py>(
-        py: Python<'py>,
+    async fn connect(
         url: String,
         max_connections: u32,
         acquire_timeout: f64,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<AsyncIdentity> {
         let options = options(max_connections, acquire_timeout)?;
-        awaitable(py, async move {
-            let inner = identity::Identity::connect_with(&url, &options).await?;
-            let handle = Handle {
-                inner,
-                owner: std::process::id(),
-                closed: Arc::default(),
-                what: "AsyncIdentity",
-            };
-            Ok(AsyncIdentity {
-                handle: Arc::new(handle),
-            })
+        let inner =
+            run(async move { identity::Identity::connect_with(&url, &options).await }).await?;
+        let handle = Handle {
+            inner,
+            owner: std::process::id(),
+            closed: Arc::default(),
+            what: "AsyncIdentity",
+        };
+        Ok(AsyncIdentity {
+            handle: Arc::new(handle),
         })
     }
 
@@ -68,240 +75,228 @@ impl AsyncIdentity {
 
     /// Resolves to the consolidated customer.
     #[pyo3(signature = (email = None, phone_number = None))]
-    fn identify<'py>(
-        &self,
-        py: Python<'py>,
-        email: Option<&Bound<'py, PyAny>>,
-        phone_number: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let request = request(email, phone_number)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
-            inner.identify_request(&request).await.map(Contact::from)
-        })
+    async fn identify(
+        slf: Py<Self>,
+        email: Option<Py<PyAny>>,
+        phone_number: Option<Py<PyAny>>,
+    ) -> PyResult<Contact> {
+        let (inner, request) = Python::attach(|py| -> PyResult<_> {
+            Ok((
+                slf.get().handle.usable()?,
+                request(arg(py, &email), arg(py, &phone_number))?,
+            ))
+        })?;
+        run(async move { inner.identify_request(&request).await.map(Contact::from) }).await
     }
 
     /// Resolves to the customer or `None`, writing nothing.
     #[pyo3(signature = (email = None, phone_number = None))]
-    fn lookup<'py>(
-        &self,
-        py: Python<'py>,
-        email: Option<&Bound<'py, PyAny>>,
-        phone_number: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let request = request(email, phone_number)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn lookup(
+        slf: Py<Self>,
+        email: Option<Py<PyAny>>,
+        phone_number: Option<Py<PyAny>>,
+    ) -> PyResult<Option<Contact>> {
+        let (inner, request) = Python::attach(|py| -> PyResult<_> {
+            Ok((
+                slf.get().handle.usable()?,
+                request(arg(py, &email), arg(py, &phone_number))?,
+            ))
+        })?;
+        run(async move {
             inner
                 .lookup_request(&request)
                 .await
                 .map(|c| c.map(Contact::from))
         })
+        .await
     }
 
     /// Resolves to the tenant's settings (see `Identity.settings`).
-    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn settings(slf: Py<Self>) -> PyResult<TenantSettings> {
+        let inner = slf.get().handle.usable()?;
+        run(async move {
             let settings = inner.settings().await?;
             Ok(TenantSettings::of(inner.tenant_id(), &settings))
         })
+        .await
     }
 
     /// Resolves to the tenant's settings after setting its phone region (see
     /// `Identity.set_phone_region`).
-    fn set_phone_region<'py>(
-        &self,
-        py: Python<'py>,
-        region: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let region = convert::phone_region(region)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn set_phone_region(slf: Py<Self>, region: Py<PyAny>) -> PyResult<TenantSettings> {
+        let (inner, region) = Python::attach(|py| -> PyResult<_> {
+            Ok((
+                slf.get().handle.usable()?,
+                convert::phone_region(region.bind(py))?,
+            ))
+        })?;
+        run(async move {
             let settings = inner.set_phone_region(region.as_deref()).await?;
             Ok(TenantSettings::of(inner.tenant_id(), &settings))
         })
+        .await
     }
 
     /// Resolves to the tenant's settings after setting its caps (see `Identity.set_limits`).
     #[pyo3(signature = (*, emails = None, phones = None))]
-    fn set_limits<'py>(
-        &self,
-        py: Python<'py>,
-        emails: Option<&Bound<'py, PyAny>>,
-        phones: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let limits = identity::Limits::new(
-            convert::cap("emails", emails)?,
-            convert::cap("phones", phones)?,
-        )
-        .map_err(|e| errors::to_py(&e))?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn set_limits(
+        slf: Py<Self>,
+        emails: Option<Py<PyAny>>,
+        phones: Option<Py<PyAny>>,
+    ) -> PyResult<TenantSettings> {
+        let (inner, limits) = Python::attach(|py| -> PyResult<_> {
+            let limits = identity::Limits::new(
+                convert::cap("emails", arg(py, &emails))?,
+                convert::cap("phones", arg(py, &phones))?,
+            )
+            .map_err(|e| errors::to_py(&e))?;
+            Ok((slf.get().handle.usable()?, limits))
+        })?;
+        run(async move {
             let settings = inner.set_limits(limits).await?;
             Ok(TenantSettings::of(inner.tenant_id(), &settings))
         })
+        .await
     }
 
     /// Resolves to the tenant's blocked list (see `Identity.blocked_values`).
-    fn blocked_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn blocked_values(slf: Py<Self>) -> PyResult<Vec<BlockedValue>> {
+        let inner = slf.get().handle.usable()?;
+        run(async move {
             let entries = inner.blocked_values().await?;
             Ok(entries.iter().map(BlockedValue::from).collect::<Vec<_>>())
         })
+        .await
     }
 
     /// Resolves to whether the entry was added (see `Identity.block`).
     #[pyo3(signature = (kind, value = None, *, pattern = None))]
-    fn block<'py>(
-        &self,
-        py: Python<'py>,
-        kind: &Bound<'py, PyAny>,
-        value: Option<&Bound<'py, PyAny>>,
-        pattern: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.change_blocked(py, kind, value, pattern, true)
+    async fn block(
+        slf: Py<Self>,
+        kind: Py<PyAny>,
+        value: Option<Py<PyAny>>,
+        pattern: Option<Py<PyAny>>,
+    ) -> PyResult<bool> {
+        change_blocked(slf, kind, value, pattern, true).await
     }
 
     /// Resolves to whether the entry was removed (see `Identity.unblock`).
     #[pyo3(signature = (kind, value = None, *, pattern = None))]
-    fn unblock<'py>(
-        &self,
-        py: Python<'py>,
-        kind: &Bound<'py, PyAny>,
-        value: Option<&Bound<'py, PyAny>>,
-        pattern: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.change_blocked(py, kind, value, pattern, false)
+    async fn unblock(
+        slf: Py<Self>,
+        kind: Py<PyAny>,
+        value: Option<Py<PyAny>>,
+        pattern: Option<Py<PyAny>>,
+    ) -> PyResult<bool> {
+        change_blocked(slf, kind, value, pattern, false).await
     }
 
     /// Resolves to the customer's `History` (see `Identity.history`).
-    fn history<'py>(&self, py: Python<'py>, contact_id: i64) -> PyResult<Bound<'py, PyAny>> {
+    async fn history(slf: Py<Self>, contact_id: i64) -> PyResult<History> {
         let id = identity::ContactId::new(contact_id);
-        let inner = self.handle.usable()?;
-        awaitable(
-            py,
-            async move { inner.history(id).await.map(History::from) },
-        )
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.history(id).await.map(History::from) }).await
     }
 
     /// Resolves to the `Split` (see `Identity.split`).
     #[pyo3(signature = (customer, contact_ids, *, block_shared = false))]
-    fn split<'py>(
-        &self,
-        py: Python<'py>,
+    async fn split(
+        slf: Py<Self>,
         customer: i64,
         contact_ids: Vec<i64>,
         block_shared: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Split> {
         let customer = identity::ContactId::new(customer);
         let ids: Vec<identity::ContactId> = contact_ids
             .into_iter()
             .map(identity::ContactId::new)
             .collect();
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+        let inner = slf.get().handle.usable()?;
+        run(async move {
             inner
                 .split(customer, &ids, block_shared)
                 .await
                 .map(Split::from)
         })
+        .await
     }
 
     /// Resolves to the `Erasure` receipt (see `Identity.erase`).
     #[pyo3(signature = (customer, *, suppress = false))]
-    fn erase<'py>(
-        &self,
-        py: Python<'py>,
-        customer: i64,
-        suppress: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    async fn erase(slf: Py<Self>, customer: i64, suppress: bool) -> PyResult<Erasure> {
         let customer = identity::ContactId::new(customer);
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
-            inner.erase(customer, suppress).await.map(Erasure::from)
-        })
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.erase(customer, suppress).await.map(Erasure::from) }).await
     }
 
     /// Resolves to the `ImportReport` of the import (see `Identity.import_checkouts`); the
-    /// checkouts are read before the call returns.
+    /// checkouts are read when the coroutine is awaited.
     #[pyo3(signature = (checkouts, *, on_error = None, dry_run = false))]
-    fn import_checkouts<'py>(
-        &self,
-        py: Python<'py>,
-        checkouts: &Bound<'py, PyAny>,
-        on_error: Option<&Bound<'py, PyAny>>,
+    async fn import_checkouts(
+        slf: Py<Self>,
+        checkouts: Py<PyAny>,
+        on_error: Option<Py<PyAny>>,
         dry_run: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let records = import::records(checkouts)?;
-        let options = import::options(on_error, dry_run)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    ) -> PyResult<ImportReport> {
+        let (inner, records, options) = Python::attach(|py| -> PyResult<_> {
+            let records = import::records(checkouts.bind(py))?;
+            let options = import::options(arg(py, &on_error), dry_run)?;
+            Ok((slf.get().handle.usable()?, records, options))
+        })?;
+        run(async move {
             inner
                 .import_records(&records, options)
                 .await
                 .map(ImportReport::from)
         })
+        .await
     }
 
     /// Resolves to every customer of the tenant, by primary id (see `Identity.customers`).
-    fn customers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn customers(slf: Py<Self>) -> PyResult<Vec<Contact>> {
+        let inner = slf.get().handle.usable()?;
+        run(async move {
             inner
                 .customers()
                 .await
-                .map(|all| all.into_iter().map(Contact::from).collect::<Vec<_>>())
+                .map(|all| all.into_iter().map(Contact::from).collect())
         })
+        .await
     }
 
     /// Resolves to every visible row of the tenant, by id (see `Identity.all_contacts`).
-    fn all_contacts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
+    async fn all_contacts(slf: Py<Self>) -> PyResult<Vec<ContactRow>> {
+        let inner = slf.get().handle.usable()?;
+        run(async move {
             inner
                 .all_contacts()
                 .await
-                .map(|all| all.into_iter().map(ContactRow::from).collect::<Vec<_>>())
+                .map(|all| all.into_iter().map(ContactRow::from).collect())
         })
+        .await
     }
 
     /// Resolves to `None` when the database answers (see `Identity.ping`).
-    fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(py, async move { inner.ping().await.map(|()| NONE) })
+    async fn ping(slf: Py<Self>) -> PyResult<()> {
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.ping().await }).await
     }
 
     /// Resolves to the report of `verify` (see `Identity.verify`).
-    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(
-            py,
-            async move { inner.verify().await.map(VerifyReport::from) },
-        )
+    async fn verify(slf: Py<Self>) -> PyResult<VerifyReport> {
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.verify().await.map(VerifyReport::from) }).await
     }
 
     /// Resolves to the report of `rebuild` (see `Identity.rebuild`).
-    fn rebuild<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = self.handle.usable()?;
-        awaitable(
-            py,
-            async move { inner.rebuild().await.map(RebuildReport::from) },
-        )
+    async fn rebuild(slf: Py<Self>) -> PyResult<RebuildReport> {
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.rebuild().await.map(RebuildReport::from) }).await
     }
 
     /// Closes the database connections; later calls raise `ClosedError`. Idempotent.
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        runtime::check_owner(self.handle.owner, self.handle.what)?;
-        let first = !self.handle.closed.swap(true, Ordering::SeqCst);
-        let inner = self.handle.inner.clone();
-        awaitable(py, async move {
-            if first {
-                inner.close().await;
-            }
-            Ok(NONE)
-        })
+    async fn close(slf: Py<Self>) -> PyResult<()> {
+        close(slf).await
     }
 
     /// Whether `close()` was called.
@@ -316,20 +311,13 @@ impl AsyncIdentity {
         self.handle.inner.store().backend()
     }
 
-    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let same = AsyncIdentity {
-            handle: slf.get().handle.clone(),
-        };
-        awaitable(slf.py(), async move { Ok(same) })
+    async fn __aenter__(slf: Py<Self>) -> Py<Self> {
+        slf
     }
 
     #[pyo3(signature = (*_args))]
-    fn __aexit__<'py>(
-        &self,
-        py: Python<'py>,
-        _args: &Bound<'py, pyo3::types::PyTuple>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.close(py)
+    async fn __aexit__(slf: Py<Self>, _args: Py<pyo3::types::PyTuple>) -> PyResult<()> {
+        close(slf).await
     }
 
     fn __repr__(&self) -> String {
@@ -337,66 +325,67 @@ impl AsyncIdentity {
     }
 }
 
-impl AsyncIdentity {
-    /// Resolves `block` (`add`) or `unblock` of the entry the arguments name.
-    fn change_blocked<'py>(
-        &self,
-        py: Python<'py>,
-        kind: &Bound<'py, PyAny>,
-        value: Option<&Bound<'py, PyAny>>,
-        pattern: Option<&Bound<'py, PyAny>>,
-        add: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let entry = blocked::entry(kind, value, pattern)?;
-        let inner = self.handle.usable()?;
-        awaitable(py, async move {
-            if add {
-                inner.block(&entry).await
-            } else {
-                inner.unblock(&entry).await
-            }
-        })
+/// `block` (`add`) or `unblock` of the entry the arguments name.
+async fn change_blocked(
+    slf: Py<AsyncIdentity>,
+    kind: Py<PyAny>,
+    value: Option<Py<PyAny>>,
+    pattern: Option<Py<PyAny>>,
+    add: bool,
+) -> PyResult<bool> {
+    let (inner, entry) = Python::attach(|py| -> PyResult<_> {
+        let entry = blocked::entry(kind.bind(py), arg(py, &value), arg(py, &pattern))?;
+        Ok((slf.get().handle.usable()?, entry))
+    })?;
+    run(async move {
+        if add {
+            inner.block(&entry).await
+        } else {
+            inner.unblock(&entry).await
+        }
+    })
+    .await
+}
+
+/// Closes the store once (later calls are no-ops).
+async fn close(slf: Py<AsyncIdentity>) -> PyResult<()> {
+    let handle = &slf.get().handle;
+    runtime::check_owner(handle.owner, handle.what)?;
+    let first = !handle.closed.swap(true, Ordering::SeqCst);
+    let inner = handle.inner.clone();
+    run(async move {
+        if first {
+            inner.close().await;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Aborts the task it guards when dropped: the awaiting coroutine was cancelled or closed.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-/// What an awaitable with nothing to say resolves to: Python's `None` (a Rust `()` would
-/// become an empty tuple).
-pub(crate) const NONE: Option<()> = None;
-
-/// An asyncio future of the running loop, resolved with the result of `work`, which runs on the
-/// tokio runtime. The loop is only touched through `call_soon_threadsafe`.
-pub(crate) fn awaitable<'py, T, F>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
+/// Runs `work` on the runtime's threads and waits for it without holding the event loop (the
+/// coroutine is woken from those threads through `call_soon_threadsafe`). Dropping the wait
+/// aborts the work at its next await point.
+pub(crate) async fn run<T, F>(work: F) -> PyResult<T>
 where
     F: Future<Output = identity::Result<T>> + Send + 'static,
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
+    T: Send + 'static,
 {
-    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-    let future = event_loop.call_method0("create_future")?;
-    let (loop_ref, future_ref) = (event_loop.unbind(), future.clone().unbind());
-    runtime::get()?.spawn(async move {
-        let result = work.await;
-        // `try_attach`: the interpreter may be shutting down while a call is in flight
-        Python::try_attach(|py| {
-            let outcome = match result {
-                Ok(value) => value
-                    .into_pyobject(py)
-                    .map(|v| v.into_any().unbind())
-                    .map_err(Into::into),
-                Err(e) => Err(errors::to_py(&e)),
-            };
-            let (setter, value) = match outcome {
-                Ok(value) => ("resolve", value),
-                Err(e) => ("reject", e.into_value(py).into_any()),
-            };
-            let delivered = py
-                .import("identity_reconciliation._glue")
-                .and_then(|glue| glue.getattr(setter))
-                .and_then(|setter| {
-                    loop_ref.call_method1(py, "call_soon_threadsafe", (setter, future_ref, value))
-                });
-            // a closed loop cannot take the result any more; nobody is waiting for it then
-            drop(delivered);
-        });
-    });
-    Ok(future)
+    let task = runtime::get()?.spawn(work);
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(errors::to_py(&e)),
+        Err(e) => Err(errors::identity_error(&format!(
+            "the call did not finish: {e}"
+        ))),
+    }
 }

@@ -48,6 +48,19 @@ impl Identity {
         Ok(Identity { handle })
     }
 
+    /// Connects (and migrates), as `Identity(url)` does: the same call, spelled like
+    /// `AsyncIdentity.connect`.
+    #[staticmethod]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    fn connect(
+        py: Python<'_>,
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: f64,
+    ) -> PyResult<Self> {
+        Self::new(py, url, max_connections, acquire_timeout)
+    }
+
     /// A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
     /// calls see only that tenant's customers. Cheap: no I/O, the connections are shared (so
     /// `close()` on any handle closes them for all).

@@ -54,3 +54,9 @@ def test_the_binding_readme_sync_snippets_run(tmp_path: pathlib.Path, index: int
         exec(compile(code, "identity-py/README.md", "exec"), namespace)  # noqa: S102
         if index == 1:
             assert namespace["shop"].tenant_id == "shop-42"
+
+
+def test_the_binding_readme_async_snippet_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    block = next(b for b in python_blocks(ROOT / "identity-py" / "README.md") if "AsyncIdentity" in b)
+    exec(compile(block, "identity-py/README.md", "exec"), {})  # noqa: S102
+    assert capsys.readouterr().out.splitlines() == ["1 2"]

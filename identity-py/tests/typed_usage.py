@@ -20,6 +20,8 @@ from identity_reconciliation import (
 
 
 def sync_usage() -> list[str]:
+    with Identity.connect("memory:", max_connections=2) as connected:
+        assert connected.backend == "memory"
     with Identity("memory:") as ident:
         c: Contact = ident.identify(email="doc@hillvalley.edu", phone_number=123456)
         known: Contact | None = ident.lookup(phone_number="123456")
@@ -53,6 +55,8 @@ async def async_usage() -> int:
         linked: int | None = rows[0].linked_id
         assert linked is None and rows[0].created_at == at
         c = await ident.identify(email="doc@hillvalley.edu")
+        task: asyncio.Task[Contact] = asyncio.create_task(ident.identify(email="task@hillvalley.edu"))
+        assert (await task).emails == ["task@hillvalley.edu"]
         return c.primary_contact_id + len(customers)
 
 
