@@ -13,7 +13,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
  * method returns a Promise and runs off the event loop, so many calls in flight run
  * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
- * `'BLOCKED_VALUE'` (with `fields`), `'NOT_FOUND'`, `'STORE'` or `'CLOSED'`.
+ * `'BLOCKED_VALUE'` (with `fields`), `'NOT_FOUND'`, `'UNAVAILABLE'`, `'CONTENTION'`, `'STORE'`,
+ * `'CORRUPT_DATA'`, `'CLOSED'` or `'INTERNAL'`, and `retryable`.
  */
 export declare class Identity {
   /**
@@ -119,7 +120,7 @@ export declare class Identity {
   allContacts(): Promise<ContactRow[]>
   /**
    * Resolves when the database answers (one trivial query); for readiness probes. Rejects
-   * with `STORE` when it does not, `CLOSED` after `close()`.
+   * with `UNAVAILABLE` when it does not, `CLOSED` after `close()`.
    */
   ping(): Promise<void>
   /**
@@ -179,7 +180,7 @@ export interface CheckoutInput {
 export interface ConnectOptions {
   /** PostgreSQL: most pooled connections (default 10). */
   maxConnections?: number
-  /** How long a call waits for a free connection before failing with `STORE`, in ms (default 5000). */
+  /** How long a call waits for a free connection before failing with `UNAVAILABLE`, in ms (default 5000). */
   acquireTimeoutMs?: number
 }
 
@@ -308,12 +309,17 @@ export interface IdentifyInput {
  */
 export interface IdentityErrorInfo {
   /**
-   * `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
-   * nothing was changed), `'BLOCKED_VALUE'` (every value of the request is blocked; nothing
-   * was written), `'NOT_FOUND'` (no such contact in the tenant), `'STORE'` (the database
-   * failed) or `'CLOSED'`.
+   * The core's kind: `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the
+   * data forbids it; nothing was changed), `'BLOCKED_VALUE'` (every value of the request is
+   * blocked; nothing was written), `'NOT_FOUND'` (no such contact in the tenant),
+   * `'UNAVAILABLE'` (the database cannot be reached or has no free connection; retryable),
+   * `'CONTENTION'` (concurrent requests kept changing the same customers; retryable),
+   * `'STORE'` (the database answered with an error), `'CORRUPT_DATA'` (rows or records edited
+   * by hand break the model), `'CLOSED'` or `'INTERNAL'` (a bug).
    */
-  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'STORE' | 'CLOSED'
+  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'UNAVAILABLE' | 'CONTENTION' | 'STORE' | 'CORRUPT_DATA' | 'CLOSED' | 'INTERNAL'
+  /** Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`). */
+  retryable: boolean
   /**
    * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
    * `'value'`, `'pattern'`, `'contactId'`, `'request'`, `'url'` or an option name.

@@ -41,6 +41,10 @@ pub fn describe(error: &dyn std::error::Error) -> String {
             text.push_str(": ");
             text.push_str(&more);
         }
+        // a driver error is described once, in plain words: its own chain repeats itself
+        if cause.is::<identity::error::DriverFault>() {
+            break;
+        }
         source = cause.source();
     }
     text

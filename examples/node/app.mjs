@@ -10,15 +10,26 @@
 import express from 'express'
 import { Identity } from 'identity-reconciliation'
 
-const STATUS = { INVALID_INPUT: 400, CONFLICT: 409, BLOCKED_VALUE: 422, NOT_FOUND: 404, STORE: 503, CLOSED: 503 }
+// each core kind as the Rust service answers it: status, wire code, Retry-After seconds; any
+// other (STORE, CORRUPT_DATA, INTERNAL, or not a core error) is a 500 that says nothing
+const KINDS = {
+  INVALID_INPUT: [400, 'invalid_input'],
+  BLOCKED_VALUE: [422, 'blocked_value'],
+  CONFLICT: [409, 'conflict'],
+  NOT_FOUND: [404, 'not_found'],
+  UNAVAILABLE: [503, 'unavailable', 2],
+  CLOSED: [503, 'unavailable', 2],
+  CONTENTION: [503, 'contention', 1],
+}
 
 // a core error as the wire's JSON error
-function fail(res, e) {
-  const status = STATUS[e.code] ?? 500
-  if (status === 503) res.set('Retry-After', '2')
+export function fail(res, e) {
+  const [status, code, retryAfter] = KINDS[e.code] ?? [500, 'internal']
+  if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter))
+  if (status === 500) console.error(`request failed: ${e.message} (${e.code ?? 'no code'})`)
   res.status(status).json({
     error: {
-      code: e.code?.toLowerCase() ?? 'internal',
+      code,
       message: status === 500 ? 'internal server error' : e.message,
       field: e.field,
       fields: e.fields,

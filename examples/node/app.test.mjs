@@ -13,7 +13,7 @@ async function serve() {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
   const base = `http://127.0.0.1:${server.address().port}`
-  return { base, close: async () => { server.close(); await identity.close() } }
+  return { base, identity, close: async () => { server.close(); await identity.close() } }
 }
 
 // a blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)
@@ -242,6 +242,39 @@ test('malformed JSON and oversized bodies get JSON errors', async () => {
     const planned = await fetch(`${base}/admin/import`, { method: 'POST', body: history })
     assert.deepEqual([planned.status, (await planned.json()).rows], [200, 600])
     assert.equal(await (await fetch(`${base}/admin/export`)).text(), '')
+  } finally {
+    await close()
+  }
+})
+
+test('core errors answer as the service does', async () => {
+  const { fail } = await import('./app.mjs')
+  const answered = (e) => {
+    const res = { headers: {}, set(k, v) { this.headers[k] = v; return this }, status(s) { this.code = s; return this }, json(b) { this.body = b; return this } }
+    fail(res, e)
+    return [res.code, res.body.error.code, res.headers['Retry-After'], res.body.error.message]
+  }
+  const error = (code, message) => Object.assign(new Error(message), { code })
+  assert.deepEqual(answered(error('UNAVAILABLE', 'database unavailable')), [503, 'unavailable', '2', 'database unavailable'])
+  assert.deepEqual(answered(error('CLOSED', 'closed')), [503, 'unavailable', '2', 'closed'])
+  assert.deepEqual(answered(error('CONTENTION', 'gave up')), [503, 'contention', '1', 'gave up'])
+  const original = console.error
+  console.error = () => {}
+  try {
+    for (const code of ['STORE', 'CORRUPT_DATA', 'INTERNAL', undefined]) {
+      assert.deepEqual(answered(error(code, 'secret details')), [500, 'internal', undefined, 'internal server error'], String(code))
+    }
+  } finally {
+    console.error = original
+  }
+  // and live: a closed store is unavailable
+  const { base, close, identity } = await serve()
+  try {
+    await identity.close()
+    const response = await fetch(`${base}/identify`, { method: 'POST', body: '{"email":"a@x.io"}' })
+    assert.equal(response.status, 503)
+    assert.equal(response.headers.get('retry-after'), '2')
+    assert.equal((await response.json()).error.code, 'unavailable')
   } finally {
     await close()
   }

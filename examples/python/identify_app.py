@@ -15,6 +15,7 @@ behind your own authentication (the Rust service has tenant tokens).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,15 +24,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from identity_reconciliation import (
-    AsyncIdentity,
-    BlockedValueError,
-    ClosedError,
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    StoreError,
-)
+from identity_reconciliation import AsyncIdentity, BlockedValueError, IdentityError, InvalidInputError
+
+logger = logging.getLogger("identify_app")
 
 WIRE_FIELD = {
     "email": "email",
@@ -50,15 +45,44 @@ WIRE_FIELD = {
 
 
 def error(
-    status: int, code: str, message: str, field: str | None = None, fields: list[str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    fields: list[str] | None = None,
+    retry_after: int | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         body["field"] = WIRE_FIELD.get(field, field)
     if fields is not None:
         body["fields"] = [WIRE_FIELD.get(f, f) for f in fields]
-    headers = {"Retry-After": "2"} if status == 503 else None
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+# each core kind as the Rust service answers it: status, wire code, Retry-After seconds
+KINDS: dict[str, tuple[int, str, int | None]] = {
+    "invalid_input": (400, "invalid_input", None),
+    "blocked_value": (422, "blocked_value", None),
+    "conflict": (409, "conflict", None),
+    "not_found": (404, "not_found", None),
+    "unavailable": (503, "unavailable", 2),
+    "closed": (503, "unavailable", 2),
+    "contention": (503, "contention", 1),
+}
+
+
+def failure(e: IdentityError) -> JSONResponse:
+    """A core error as the service answers it; a store, corrupt-data or internal error is a 500
+    whose message says nothing (the details go to the log)."""
+    status, code, retry = KINDS.get(e.code, (500, "internal", None))
+    if status == 500:
+        logger.error("request failed: %s (%s)", e, e.code)
+        return error(500, "internal", "internal server error")
+    field = e.field if isinstance(e, InvalidInputError) else None
+    fields = e.fields if isinstance(e, BlockedValueError) else None
+    return error(status, code, str(e), field, fields, retry)
 
 
 def create_app(database_url: str) -> FastAPI:
@@ -80,10 +104,8 @@ def create_app(database_url: str) -> FastAPI:
     async def get_settings(request: Request) -> JSONResponse:
         try:
             settings = await scoped(request).settings()
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(settings.to_dict())
 
     @app.put("/settings")
@@ -100,12 +122,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid phone region: must be a string or null", "phone_region")
         try:
             settings = await scoped(request).set_phone_region(region)
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except ConflictError as e:
-            return error(409, "conflict", str(e))
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(settings.to_dict())
 
     @app.put("/settings/limits")
@@ -119,10 +137,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", message, "request")
         try:  # the binding checks each cap and names the field at fault
             settings = await scoped(request).set_limits(emails=body.get("emails"), phones=body.get("phones"))
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(settings.to_dict())
 
     @app.get("/admin/blocked")
@@ -130,10 +146,8 @@ def create_app(database_url: str) -> FastAPI:
         try:
             handle = scoped(request)
             entries = await handle.blocked_values()
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse({"tenantId": handle.tenant_id, "blocked": [e.to_dict() for e in entries]})
 
     async def change_blocked(request: Request, add: bool) -> JSONResponse:
@@ -148,12 +162,8 @@ def create_app(database_url: str) -> FastAPI:
         try:
             handle = scoped(request)
             changed = await (handle.block(**entry) if add else handle.unblock(**entry))
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except ConflictError as e:  # a value two customers kept apart hold stays blocked
-            return error(409, "conflict", str(e))
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse({"changed": changed})
 
     @app.post("/admin/blocked")
@@ -170,12 +180,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid contact id: must be a positive integer", "contact_id")
         try:
             found = await scoped(request).history(int(contact_id))
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except NotFoundError as e:
-            return error(404, "not_found", str(e))
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(found.to_dict())
 
     @app.post("/admin/customers/{customer}/split")
@@ -196,14 +202,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid request: blockShared must be true or false", "request")
         try:
             done = await scoped(request).split(int(customer), ids, block_shared=block_shared)
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except NotFoundError as e:
-            return error(404, "not_found", str(e))
-        except ConflictError as e:
-            return error(409, "conflict", str(e))
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(done.to_dict())
 
     @app.post("/admin/customers/{customer}/erase")
@@ -222,12 +222,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid request: suppress must be true or false", "request")
         try:
             receipt = await scoped(request).erase(int(customer), suppress=suppress)
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except NotFoundError as e:
-            return error(404, "not_found", str(e))
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(receipt.to_dict())  # ids and a time: no personal data
 
     @app.post("/admin/import")
@@ -246,22 +242,16 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid request: dryRun must be true or false", "request")
         try:
             report = await scoped(request).import_checkouts(checkouts, on_error=body.get("onError"), dry_run=dry_run)
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except ConflictError as e:
-            return error(409, "conflict", str(e))
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         return JSONResponse(report.to_dict())  # counts, ids and reasons: no values
 
     @app.get("/admin/export")
     async def export(request: Request) -> Response:
         try:
             customers = await scoped(request).customers()
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         lines = "".join(json.dumps(c.to_dict(), separators=(",", ":")) + "\n" for c in customers)
         return Response(lines, media_type="application/x-ndjson")
 
@@ -269,10 +259,8 @@ def create_app(database_url: str) -> FastAPI:
     async def contacts(request: Request) -> Response:
         try:
             rows = await scoped(request).all_contacts()
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         lines = "".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n" for r in rows)
         return Response(lines, media_type="application/x-ndjson")
 
@@ -286,12 +274,8 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid request: body must be a JSON object", "request")
         try:
             contact = await scoped(request).identify(email=body.get("email"), phone_number=body.get("phoneNumber"))
-        except InvalidInputError as e:
-            return error(400, "invalid_input", str(e), e.field)
-        except BlockedValueError as e:
-            return error(422, "blocked_value", str(e), fields=e.fields)
-        except (StoreError, ClosedError) as e:
-            return error(503, "unavailable", str(e))
+        except IdentityError as e:
+            return failure(e)
         wire = contact.to_dict()
         wire["primaryContatctId"] = wire["primaryContactId"]  # the original task's spelling
         answer: dict[str, Any] = {"contact": wire}

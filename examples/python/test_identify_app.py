@@ -202,3 +202,42 @@ def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
             assert (response.status_code, response.json()["error"]["field"]) == (400, field), body
         assert client.post("/admin/import", content="{").json()["error"]["code"] == "malformed_json"
         assert client.get("/admin/export").text == ""
+
+
+def test_core_errors_answer_as_the_service_does(tmp_path: pathlib.Path) -> None:
+    from identify_app import failure
+
+    from identity_reconciliation import (
+        ClosedError,
+        ContentionError,
+        CorruptDataError,
+        InternalError,
+        StoreError,
+        UnavailableError,
+    )
+
+    expected = {
+        UnavailableError("database unavailable while reading: connection refused"): (503, "unavailable", "2"),
+        ClosedError("this AsyncIdentity is closed; create a new one"): (503, "unavailable", "2"),
+        ContentionError("gave up after 8 attempts"): (503, "contention", "1"),
+        StoreError("database error while writing: disk full"): (500, "internal", None),
+        CorruptDataError("corrupt contact row 3: bad email"): (500, "internal", None),
+        InternalError("internal error: a bug"): (500, "internal", None),
+    }
+    for e, (status, code, retry) in expected.items():
+        response = failure(e)
+        body = json.loads(bytes(response.body))
+        assert (response.status_code, body["error"]["code"], response.headers.get("retry-after")) == (
+            status,
+            code,
+            retry,
+        ), e
+        assert body["error"]["message"] == (str(e) if status != 500 else "internal server error"), e
+    # and live: a closed store is unavailable, as the service answers it
+    with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        import asyncio
+
+        asyncio.run(client.app.state.identity.close())  # type: ignore[attr-defined]
+        response = client.post("/identify", content='{"email": "a@x.io"}')
+        assert (response.status_code, response.json()["error"]["code"]) == (503, "unavailable")
+        assert response.headers["retry-after"] == "2"

@@ -76,8 +76,8 @@ test('connect validates its arguments and never shows a password', async () => {
     assert.doesNotMatch(e.message, /hunter2/)
   }
   const e = await rejection(Identity.connect('postgres://shop:hunter2@127.0.0.1:1/shop', { acquireTimeoutMs: 300 }))
-  assert.equal(e.code, 'STORE')
-  assert.match(e.message, /^database unavailable while connecting to postgres/)
+  assert.deepEqual([e.code, e.retryable], ['UNAVAILABLE', true])
+  assert.equal(e.message, 'database unavailable while connecting to postgres: connection refused at 127.0.0.1:1 (is the server running?)')
   assert.doesNotMatch(e.message + e.stack, /hunter2/)
   assert.equal((await Identity.connect('memory:')).backend, 'memory')
 })

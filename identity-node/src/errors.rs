@@ -1,6 +1,8 @@
-//! Errors for JavaScript: `Error` objects with a stable `code` (`INVALID_INPUT`, `CONFLICT`,
-//! `BLOCKED_VALUE`, `NOT_FOUND`, `STORE`, `CLOSED`) and, for invalid input, the `field` (for a blocked
-//! value, the `fields`). The message is the core's, with its causes.
+//! Errors for JavaScript: `Error` objects with a stable `code`, one per core kind
+//! (`INVALID_INPUT`, `CONFLICT`, `BLOCKED_VALUE`, `NOT_FOUND`, `CLOSED`, `UNAVAILABLE`,
+//! `CONTENTION`, `STORE`, `CORRUPT_DATA`, `INTERNAL`: the core's code, uppercase), `retryable`,
+//! and for invalid input the `field` (for a blocked value, the `fields`). The message is the
+//! core's, its cause named once.
 
 use identity::{Error, Field};
 use napi::JsValue;
@@ -17,10 +19,25 @@ pub enum Code {
     BlockedValue,
     /// The tenant has no such entity (a contact id, say); nothing was changed.
     NotFound,
-    /// The database failed (unreachable, busy, or answered with an error).
+    /// The database answered with an error.
     Store,
+    /// The database could not be reached or had no free connection in time; retryable.
+    Unavailable,
+    /// Concurrent requests kept changing the same customers; retryable.
+    Contention,
+    /// Stored rows or derived records break the data model (edited by hand).
+    CorruptData,
+    /// A bug in the library.
+    Internal,
     /// The handle was closed.
     Closed,
+}
+
+impl Code {
+    /// Whether the same call may succeed later.
+    fn retryable(self) -> bool {
+        matches!(self, Code::Unavailable | Code::Contention)
+    }
 }
 
 impl AsRef<str> for Code {
@@ -31,6 +48,10 @@ impl AsRef<str> for Code {
             Code::BlockedValue => "BLOCKED_VALUE",
             Code::NotFound => "NOT_FOUND",
             Code::Store => "STORE",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::Contention => "CONTENTION",
+            Code::CorruptData => "CORRUPT_DATA",
+            Code::Internal => "INTERNAL",
             Code::Closed => "CLOSED",
         }
     }
@@ -73,6 +94,7 @@ impl Failure {
             let mut object: Object<'_> =
                 env.create_error(napi::Error::from_reason(self.message.clone()))?;
             object.set_named_property("code", self.code.as_ref())?;
+            object.set_named_property("retryable", self.code.retryable())?;
             if let Some(field) = self.field {
                 object.set_named_property("field", field)?;
             }
@@ -117,15 +139,24 @@ impl From<Error> for Failure {
             Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => {
                 (Code::InvalidInput, Some("url"), vec![])
             }
-            Error::Closed => (Code::Closed, None, vec![]),
-            Error::Conflict { .. } => (Code::Conflict, None, vec![]),
-            Error::NotFound { .. } => (Code::NotFound, None, vec![]),
             Error::BlockedValue { fields } => (
                 Code::BlockedValue,
                 None,
                 fields.into_iter().map(field_name).collect(),
             ),
-            _ => (Code::Store, None, vec![]),
+            other => {
+                let code = match other.code() {
+                    "closed" => Code::Closed,
+                    "conflict" => Code::Conflict,
+                    "not_found" => Code::NotFound,
+                    "unavailable" => Code::Unavailable,
+                    "contention" => Code::Contention,
+                    "store" => Code::Store,
+                    "corrupt_data" => Code::CorruptData,
+                    _ => Code::Internal,
+                };
+                (code, None, vec![])
+            }
         };
         Failure {
             code,

@@ -76,14 +76,19 @@ pub struct IdentifyInput {
 /// `catch (e) { const { code, field } = e as Error & IdentityErrorInfo }`.
 #[napi(object)]
 pub struct IdentityErrorInfo {
-    /// `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the data forbids it;
-    /// nothing was changed), `'BLOCKED_VALUE'` (every value of the request is blocked; nothing
-    /// was written), `'NOT_FOUND'` (no such contact in the tenant), `'STORE'` (the database
-    /// failed) or `'CLOSED'`.
+    /// The core's kind: `'INVALID_INPUT'` (nothing was written), `'CONFLICT'` (valid, but the
+    /// data forbids it; nothing was changed), `'BLOCKED_VALUE'` (every value of the request is
+    /// blocked; nothing was written), `'NOT_FOUND'` (no such contact in the tenant),
+    /// `'UNAVAILABLE'` (the database cannot be reached or has no free connection; retryable),
+    /// `'CONTENTION'` (concurrent requests kept changing the same customers; retryable),
+    /// `'STORE'` (the database answered with an error), `'CORRUPT_DATA'` (rows or records edited
+    /// by hand break the model), `'CLOSED'` or `'INTERNAL'` (a bug).
     #[napi(
-        ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'STORE' | 'CLOSED'"
+        ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'UNAVAILABLE' | 'CONTENTION' | 'STORE' | 'CORRUPT_DATA' | 'CLOSED' | 'INTERNAL'"
     )]
     pub code: String,
+    /// Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`).
+    pub retryable: bool,
     /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
     /// `'value'`, `'pattern'`, `'contactId'`, `'request'`, `'url'` or an option name.
     pub field: Option<String>,
@@ -97,14 +102,15 @@ pub struct IdentityErrorInfo {
 pub struct ConnectOptions {
     /// PostgreSQL: most pooled connections (default 10).
     pub max_connections: Option<u32>,
-    /// How long a call waits for a free connection before failing with `STORE`, in ms (default 5000).
+    /// How long a call waits for a free connection before failing with `UNAVAILABLE`, in ms (default 5000).
     pub acquire_timeout_ms: Option<u32>,
 }
 
 /// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
 /// method returns a Promise and runs off the event loop, so many calls in flight run
 /// concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
-/// `'BLOCKED_VALUE'` (with `fields`), `'NOT_FOUND'`, `'STORE'` or `'CLOSED'`.
+/// `'BLOCKED_VALUE'` (with `fields`), `'NOT_FOUND'`, `'UNAVAILABLE'`, `'CONTENTION'`, `'STORE'`,
+/// `'CORRUPT_DATA'`, `'CLOSED'` or `'INTERNAL'`, and `retryable`.
 #[napi]
 pub struct Identity {
     inner: identity::Identity,
@@ -439,7 +445,7 @@ impl Identity {
     }
 
     /// Resolves when the database answers (one trivial query); for readiness probes. Rejects
-    /// with `STORE` when it does not, `CLOSED` after `close()`.
+    /// with `UNAVAILABLE` when it does not, `CLOSED` after `close()`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         promise(

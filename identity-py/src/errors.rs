@@ -55,7 +55,8 @@ pub fn closed(what: &str) -> PyErr {
     Python::attach(|py| make(py, "ClosedError", (message,)))
 }
 
-/// The exception for a core error; the message is the core's, with its causes.
+/// The exception for a core error, by its stable code; the message is the core's, with its
+/// cause named once.
 pub fn to_py(error: &Error) -> PyErr {
     let message = error.chain();
     Python::attach(|py| match error {
@@ -65,18 +66,22 @@ pub fn to_py(error: &Error) -> PyErr {
         Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => {
             make(py, "InvalidInputError", (message, "url"))
         }
-        Error::Closed => make(py, "ClosedError", (message,)),
-        Error::Conflict { .. } => make(py, "ConflictError", (message,)),
-        Error::NotFound { .. } => make(py, "NotFoundError", (message,)),
         Error::BlockedValue { fields } => {
             let fields: Vec<&str> = fields.iter().map(|f| field_name(*f)).collect();
             make(py, "BlockedValueError", (message, fields))
         }
-        Error::Unavailable { .. }
-        | Error::Store { .. }
-        | Error::Contention { .. }
-        | Error::CorruptRow { .. }
-        | Error::CorruptGraph { .. } => make(py, "StoreError", (message,)),
-        _ => make(py, "IdentityError", (message,)),
+        other => {
+            let class = match other.code() {
+                "closed" => "ClosedError",
+                "conflict" => "ConflictError",
+                "not_found" => "NotFoundError",
+                "unavailable" => "UnavailableError",
+                "contention" => "ContentionError",
+                "store" => "StoreError",
+                "corrupt_data" => "CorruptDataError",
+                _ => "InternalError",
+            };
+            make(py, class, (message,))
+        }
     })
 }

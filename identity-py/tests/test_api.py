@@ -15,12 +15,19 @@ import pytest
 import identity_reconciliation as ir
 from identity_reconciliation import (
     AsyncIdentity,
+    BlockedValueError,
     ClosedError,
+    ConflictError,
     Contact,
+    ContentionError,
+    CorruptDataError,
     Identity,
     IdentityError,
+    InternalError,
     InvalidInputError,
+    NotFoundError,
     StoreError,
+    UnavailableError,
 )
 
 
@@ -80,11 +87,44 @@ def test_bad_urls_and_options_are_invalid_input_without_the_password() -> None:
         Identity("memory:", max_connections=-1)
 
 
-def test_unreachable_database_is_a_store_error_without_the_password() -> None:
+def test_unreachable_database_is_an_unavailable_error_in_plain_words() -> None:
+    with pytest.raises(UnavailableError) as info:
+        Identity("postgres://shop:hunter2@127.0.0.1:1/shop", acquire_timeout=30)
+    assert isinstance(info.value, StoreError) and isinstance(info.value, IdentityError)
+    assert (info.value.code, info.value.retryable) == ("unavailable", True)
+    # the cause once, at once (not the pool's timeout), and never the password
+    assert str(info.value) == (
+        "database unavailable while connecting to postgres: connection refused at 127.0.0.1:1 (is the server running?)"
+    )
+
+
+def test_a_missing_database_says_how_to_create_it(pg_url: str) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/identity_py_missing"
     with pytest.raises(StoreError) as info:
-        Identity("postgres://shop:hunter2@127.0.0.1:1/shop", acquire_timeout=0.5)
-    assert str(info.value).startswith("database unavailable while connecting to postgres")
-    assert "hunter2" not in str(info.value)
+        Identity(url)
+    assert type(info.value) is StoreError and info.value.code == "store" and not info.value.retryable
+    assert str(info.value) == (
+        "database error while connecting to postgres: database \"identity_py_missing\" does not exist: "
+        "create it with createdb identity_py_missing"
+    )
+
+
+def test_every_kind_has_its_class_and_code() -> None:
+    kinds = {
+        InvalidInputError: "invalid_input",
+        ConflictError: "conflict",
+        NotFoundError: "not_found",
+        BlockedValueError: "blocked_value",
+        StoreError: "store",
+        UnavailableError: "unavailable",
+        ContentionError: "contention",
+        CorruptDataError: "corrupt_data",
+        ClosedError: "closed",
+        InternalError: "internal",
+    }
+    for kind, code in kinds.items():
+        assert issubclass(kind, IdentityError) and kind.code == code, kind
+    assert [k.__name__ for k in kinds if k.retryable] == ["UnavailableError", "ContentionError"]
 
 
 def test_use_after_close_raises_closed_error() -> None:
@@ -114,7 +154,7 @@ def test_async_use_after_close_raises_closed_error() -> None:
 
 def test_async_errors_arrive_as_exceptions_of_the_awaitable() -> None:
     async def main() -> None:
-        with pytest.raises(StoreError):
+        with pytest.raises(UnavailableError):
             await AsyncIdentity.connect("postgres://u:p@127.0.0.1:1/x", acquire_timeout=0.5)
         ident = await AsyncIdentity.connect("memory:")
         with pytest.raises(InvalidInputError):

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+mod driver;
+
+pub use driver::DriverFault;
+
 /// The input field an [`Error::InvalidInput`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -212,33 +216,57 @@ impl Error {
 
     /// Wraps a driver error, telling "unreachable or exhausted" apart from "answered with an error".
     pub(crate) fn store(operation: &'static str, source: sqlx::Error) -> Self {
-        match source {
-            sqlx::Error::PoolClosed => Error::Closed,
+        Self::store_at(operation, source, None)
+    }
+
+    /// As [`Error::store`], naming `place` (such as `127.0.0.1:5432`) when a connection could
+    /// not be made.
+    pub(crate) fn store_at(
+        operation: &'static str,
+        source: sqlx::Error,
+        place: Option<&str>,
+    ) -> Self {
+        let unavailable = match &source {
+            sqlx::Error::PoolClosed => return Error::Closed,
             // unreachable, exhausted, or a connection that broke mid-conversation (a server going
             // away during the handshake shows up as a protocol error): retrying later may work
             sqlx::Error::PoolTimedOut
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => Error::Unavailable {
-                operation,
-                source: Box::new(source),
-            },
-            sqlx::Error::Database(ref db)
-                if db.code().is_some_and(|c| {
-                    // admin shutdown, cannot connect now, too many connections
-                    c.starts_with("57P") || c == "53300" || c.starts_with("08")
-                }) =>
-            {
-                Error::Unavailable {
-                    operation,
-                    source: Box::new(source),
-                }
-            }
-            source => Error::Store {
-                operation,
-                source: Box::new(source),
-            },
+            | sqlx::Error::WorkerCrashed => true,
+            // admin shutdown, cannot connect now, too many connections
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c == "53300" || c.starts_with("08")),
+            _ => false,
+        };
+        let source: DriverError = Box::new(DriverFault::new(source, place));
+        if unavailable {
+            Error::Unavailable { operation, source }
+        } else {
+            Error::Store { operation, source }
+        }
+    }
+
+    /// The stable code of the error's kind, the same in every binding and on the HTTP service:
+    /// `invalid_input`, `conflict`, `blocked_value`, `not_found`, `closed`, `unavailable`,
+    /// `contention`, `store`, `corrupt_data` or `internal`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. }
+            | Error::InvalidUrl { .. }
+            | Error::UnsupportedScheme { .. } => "invalid_input",
+            Error::Conflict { .. } => "conflict",
+            Error::BlockedValue { .. } => "blocked_value",
+            Error::NotFound { .. } => "not_found",
+            Error::Closed => "closed",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Contention { .. } => "contention",
+            Error::Store { .. } => "store",
+            Error::CorruptRow { .. } | Error::CorruptGraph { .. } => "corrupt_data",
+            Error::Internal { .. } => "internal",
         }
     }
 
@@ -256,6 +284,10 @@ impl Error {
         while let Some(cause) = source {
             text.push_str(": ");
             text.push_str(&cause.to_string());
+            // a driver error is described once, in plain words: its own chain repeats itself
+            if cause.is::<DriverFault>() {
+                break;
+            }
             source = cause.source();
         }
         text

@@ -91,7 +91,7 @@ pub enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Database(e) => write!(f, "{e}"),
+            RunError::Database(e) => f.write_str(&e.chain()),
             RunError::Io(e) => write!(f, "cannot serve: {e}"),
             RunError::Config(e) => write!(f, "invalid configuration: {e}"),
         }

@@ -10,7 +10,8 @@ async fn main() -> ExitCode {
     match identity_server::run(config, identity_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, cause = ?std::error::Error::source(&e).map(ToString::to_string), "identity-server failed");
+            // the cause is part of the message, once, in plain words
+            tracing::error!(error = %e, "identity-server failed");
             ExitCode::FAILURE
         }
     }

@@ -134,6 +134,25 @@ impl PgStore {
                 // the customers query re-planned on every call costs more than running it
                 ("plan_cache_mode", "force_generic_plan"),
             ]);
+        // one connection first, to report why it fails (refused, no such database, a wrong
+        // password) at once: the pool would retry until its timeout and report only that
+        let place = format!("{}:{}", connect.get_host(), connect.get_port());
+        let failed = |e| Error::store_at("connecting to postgres", e, Some(&place));
+        match tokio::time::timeout(
+            options.acquire_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await
+        {
+            Ok(Ok(first)) => {
+                let _ = first.close().await;
+            }
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => {
+                let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
+                return Err(failed(sqlx::Error::Io(timed_out)));
+            }
+        }
         let pool = PgPoolOptions::new()
             // no ping before each query (a round trip on every request's path): a connection
             // that died meanwhile fails its query, and identify, being idempotent, retries
@@ -142,7 +161,7 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await
-            .map_err(|e| Error::store("connecting to postgres", e))?;
+            .map_err(|e| Error::store_at("connecting to postgres", e, Some(&place)))?;
         Ok(PgStore::from_pool(pool))
     }
 

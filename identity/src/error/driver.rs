@@ -1,0 +1,124 @@
+//! The database driver's errors in plain words: what [`super::Error::chain`] shows for an
+//! unavailable or failing database, once, without the driver's own wording ("error returned from
+//! database: ... at line 948") or debug text, and with the fix when there is an obvious one.
+
+use std::fmt;
+
+/// A driver error as a cause of [`super::Error::Unavailable`] or [`super::Error::Store`]: its
+/// message is the plain description; the driver's error stays reachable as its source.
+#[derive(Debug)]
+pub struct DriverFault {
+    text: String,
+    inner: sqlx::Error,
+}
+
+impl DriverFault {
+    /// Describes `inner`; `place` (such as `127.0.0.1:5432`) is named when a connection could
+    /// not be made.
+    pub(crate) fn new(inner: sqlx::Error, place: Option<&str>) -> Self {
+        DriverFault {
+            text: describe(&inner, place),
+            inner,
+        }
+    }
+}
+
+impl fmt::Display for DriverFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for DriverFault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.inner)
+    }
+}
+
+/// The plain description of a driver error.
+fn describe(e: &sqlx::Error, place: Option<&str>) -> String {
+    let at = place.map(|p| format!(" at {p}")).unwrap_or_default();
+    match e {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                format!("connection refused{at} (is the server running?)")
+            }
+            std::io::ErrorKind::TimedOut => format!("connecting{at} timed out"),
+            std::io::ErrorKind::NotFound => format!("no such file or socket{at}"),
+            std::io::ErrorKind::PermissionDenied => format!("permission denied{at}"),
+            _ => format!("{}{at}", first_words(&io.to_string())),
+        },
+        sqlx::Error::PoolTimedOut => {
+            "no connection became free in time (all are busy, or the server does not answer)"
+                .to_owned()
+        }
+        sqlx::Error::PoolClosed => "the pool is closed".to_owned(),
+        sqlx::Error::Tls(t) => format!("tls failed{at}: {t}"),
+        sqlx::Error::Database(db) => database(db.message(), db.code().as_deref()),
+        sqlx::Error::Protocol(p) => format!("the server broke the protocol{at}: {p}"),
+        sqlx::Error::WorkerCrashed => "the database worker thread crashed".to_owned(),
+        other => first_words(&other.to_string()),
+    }
+}
+
+/// A database's own error: its message (no position), with the fix for the common ones.
+fn database(message: &str, code: Option<&str>) -> String {
+    match code {
+        // invalid_catalog_name: the database named in the URL
+        Some("3D000") => match quoted_name(message) {
+            Some(name) => format!("{message}: create it with createdb {name}"),
+            None => message.to_owned(),
+        },
+        Some("28P01" | "28000") => format!("{message}: check the user and password in the url"),
+        _ => message.to_owned(),
+    }
+}
+
+/// `x` in `database "x" does not exist`.
+fn quoted_name(message: &str) -> Option<&str> {
+    let start = message.find('"')? + 1;
+    let end = start + message[start..].find('"')?;
+    Some(&message[start..end])
+}
+
+/// A driver message without its `(os error N)` tail, lowercase first.
+fn first_words(text: &str) -> String {
+    let text = text.split(" (os error").next().unwrap_or(text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_say_what_happened_where() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let fault = DriverFault::new(sqlx::Error::Io(refused), Some("127.0.0.1:5999"));
+        assert_eq!(
+            fault.to_string(),
+            "connection refused at 127.0.0.1:5999 (is the server running?)"
+        );
+        let other = std::io::Error::other("Broken pipe (os error 32)");
+        assert_eq!(
+            DriverFault::new(sqlx::Error::Io(other), None).to_string(),
+            "broken pipe"
+        );
+    }
+
+    #[test]
+    fn a_missing_database_names_the_command_that_creates_it() {
+        assert_eq!(
+            database("database \"shop\" does not exist", Some("3D000")),
+            "database \"shop\" does not exist: create it with createdb shop"
+        );
+        assert_eq!(
+            database("deadlock detected", Some("40P01")),
+            "deadlock detected"
+        );
+    }
+}

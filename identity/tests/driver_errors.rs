@@ -1,0 +1,66 @@
+//! A database that cannot be used is reported once, in plain words, with its stable code: a
+//! closed port as refused at its address (not as a pool that timed out), a missing database with
+//! the command that creates it, never the driver's own wording twice.
+
+use identity_testkit as common;
+
+use std::time::Duration;
+
+use identity::{ConnectOptions, Error, Identity};
+
+/// A port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_closed_port_is_refused_at_its_address() {
+    let port = closed_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/shop");
+    // a long acquire timeout: the answer must not be the pool's timeout
+    let options = ConnectOptions::default().acquire_timeout(Duration::from_secs(60));
+    let err = Identity::connect_with(&url, &options).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    assert_eq!(err.code(), "unavailable");
+    assert!(err.is_transient());
+    assert_eq!(
+        err.chain(),
+        format!(
+            "database unavailable while connecting to postgres: connection refused at \
+             127.0.0.1:{port} (is the server running?)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_missing_database_says_how_to_create_it() {
+    let url = common::with_database(&common::admin_url(), "identity_no_such_db");
+    let err = identity::connect(&url).await.unwrap_err();
+    assert_eq!(err.code(), "store");
+    assert!(!err.is_transient());
+    assert_eq!(
+        err.chain(),
+        "database error while connecting to postgres: database \"identity_no_such_db\" does not \
+         exist: create it with createdb identity_no_such_db"
+    );
+    let source = std::error::Error::source(&err).unwrap();
+    assert!(
+        source.source().is_some(),
+        "the driver's error stays the source"
+    );
+}
+
+#[test]
+fn every_kind_has_its_stable_code() {
+    let codes = [
+        (identity::Email::parse("x").unwrap_err(), "invalid_input"),
+        (Error::Closed, "closed"),
+        (Error::Contention { attempts: 3 }, "contention"),
+        (Error::CorruptGraph { reason: "x".into() }, "corrupt_data"),
+        (Error::Internal { reason: "x" }, "internal"),
+    ];
+    for (err, code) in codes {
+        assert_eq!(err.code(), code, "{err}");
+    }
+}
