@@ -206,6 +206,11 @@ export async function createApp(databaseUrl) {
     }
   })
 
+  // unknown routes: a JSON error, as the service answers, not Express's HTML page
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } })
+  })
+
   app.use((err, req, res, next) => {
     // body too large, unreadable body: still a JSON error
     res.status(err.status ?? 500).json({ error: { code: err.type ?? 'internal', message: err.message } })

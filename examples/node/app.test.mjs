@@ -279,3 +279,32 @@ test('core errors answer as the service does', async () => {
     await close()
   }
 })
+
+test('unknown routes answer a JSON 404, and the server binds where it says', async () => {
+  const { base, close } = await serve()
+  try {
+    const response = await fetch(`${base}/nope`)
+    assert.equal(response.status, 404)
+    assert.match(response.headers.get('content-type'), /^application\/json/)
+    assert.equal((await response.json()).error.code, 'not_found')
+  } finally {
+    await close()
+  }
+  // server.mjs on a free port: it listens on 127.0.0.1 and says so
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'server.mjs')], {
+    env: { ...process.env, PORT: '0', DATABASE_URL: 'sqlite::memory:' },
+  })
+  try {
+    const line = await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => resolve(String(d)))
+      child.on('exit', (code) => reject(new Error(`server.mjs exited with ${code}`)))
+    })
+    const [, address, port] = line.match(/listening on http:\/\/([\d.]+):(\d+)/)
+    assert.equal(address, '127.0.0.1')
+    const answer = await fetch(`http://127.0.0.1:${port}/identify`, { method: 'POST', body: '{"email":"a@x.io"}' })
+    assert.equal((await answer.json()).contact.primaryContactId, 1)
+  } finally {
+    child.kill()
+  }
+})

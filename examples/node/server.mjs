@@ -1,6 +1,11 @@
-// node server.mjs — serves POST /identify on $PORT (3000) with $DATABASE_URL (sqlite:identity.db)
+// node server.mjs: serves POST /identify on $HOST:$PORT (127.0.0.1:3000) with $DATABASE_URL
+// (sqlite:identity.db). HOST=0.0.0.0 listens on every interface.
 import { createApp } from './app.mjs'
 
 const { app } = await createApp(process.env.DATABASE_URL ?? 'sqlite:identity.db')
+const host = process.env.HOST ?? '127.0.0.1'
 const port = Number(process.env.PORT ?? 3000)
-app.listen(port, () => console.log(`listening on http://127.0.0.1:${port}`))
+const server = app.listen(port, host, () => {
+  const { address, port: bound } = server.address()
+  console.log(`listening on http://${address}:${bound}`)
+})

@@ -6,7 +6,7 @@ right to be forgotten), POST /admin/import (history into an empty tenant), GET /
 (every customer, as JSON Lines) and GET /admin/contacts (every row, as JSON Lines), through
 AsyncIdentity.
 
-Run: IDENTITY_DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000
+Run: DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000 (127.0.0.1 unless --host)
 (the Rust service in examples/server does the same with more operational care). The tenant comes
 from the X-Tenant-Id header (absent: the default tenant); this app checks no tokens, so put it
 behind your own authentication (the Rust service has tenant tokens).
@@ -23,6 +23,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from identity_reconciliation import AsyncIdentity, BlockedValueError, IdentityError, InvalidInputError
 
@@ -93,6 +94,15 @@ def create_app(database_url: str) -> FastAPI:
             yield
 
     app = FastAPI(title="identity", lifespan=lifespan)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Unknown routes and methods in the service's error shape, not FastAPI's `detail`."""
+        if exc.status_code == 405:
+            return error(405, "method_not_allowed", f"method {request.method} not allowed on {request.url.path}")
+        if exc.status_code == 404:
+            return error(404, "not_found", f"no route {request.method} {request.url.path}")
+        return error(exc.status_code, "invalid_input", str(exc.detail))
 
     def scoped(request: Request) -> AsyncIdentity:
         """The handle for the tenant X-Tenant-Id names (absent: the default)."""
@@ -286,4 +296,4 @@ def create_app(database_url: str) -> FastAPI:
     return app
 
 
-app = create_app(os.environ.get("IDENTITY_DATABASE_URL", "sqlite:identity.db"))
+app = create_app(os.environ.get("DATABASE_URL", "sqlite:identity.db"))

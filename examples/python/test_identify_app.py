@@ -241,3 +241,11 @@ def test_core_errors_answer_as_the_service_does(tmp_path: pathlib.Path) -> None:
         response = client.post("/identify", content='{"email": "a@x.io"}')
         assert (response.status_code, response.json()["error"]["code"]) == (503, "unavailable")
         assert response.headers["retry-after"] == "2"
+
+
+def test_unknown_routes_answer_in_the_service_shape(tmp_path: pathlib.Path) -> None:
+    with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        response = client.get("/nope")
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+        response = client.get("/identify")
+        assert (response.status_code, response.json()["error"]["code"]) == (405, "method_not_allowed")

@@ -41,6 +41,8 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
     };
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))
+        // the path some deployments of the task use; the same route
+        .route("/api/identify", post(handlers::identify))
         .route("/contacts", get(handlers::contacts))
         .route("/settings", get(settings::get).put(settings::put))
         .route("/settings/limits", put(settings::put_limits))

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use identity::{
@@ -113,18 +113,36 @@ pub struct ContactsQuery {
     phone_number: Option<String>,
 }
 
-/// `GET /contacts?email=..&phoneNumber=..`: the read-only lookup; 404 when nothing matches.
+/// `GET /contacts?email=..&phoneNumber=..`: the read-only lookup; 404 when nothing matches. A
+/// phone number's leading `+` may be sent as is (`phoneNumber=+15550101`): it is read as `+`,
+/// not as the space form encoding makes of it elsewhere; `%2B` is always `+`.
 pub async fn contacts(
     State(state): State<AppState>,
     Scoped(identity): Scoped,
-    query: Result<Query<ContactsQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
+    let uri: axum::http::Uri = format!("/?{}", leading_plus_kept(raw.as_deref().unwrap_or("")))
+        .parse()
+        .map_err(|_| ApiError::BadQuery("unreadable query string".to_owned()))?;
+    let query: Result<Query<ContactsQuery>, QueryRejection> = Query::try_from_uri(&uri);
     let Query(query) = query.map_err(|r| ApiError::BadQuery(r.body_text()))?;
     let request = IdentifyRequest::parse(query.email.as_deref(), query.phone_number.as_deref())?;
     match identity.lookup_request(&request).await? {
         Some(contact) => Ok(state.render(&contact)),
         None => Err(ApiError::NoMatch),
     }
+}
+
+/// The query with a raw leading `+` of `phoneNumber` written `%2B`: a client that puts an E.164
+/// number in a URL as is means the plus, and a space there would silently drop it.
+fn leading_plus_kept(raw: &str) -> String {
+    raw.split('&')
+        .map(|pair| match pair.strip_prefix("phoneNumber=+") {
+            Some(rest) => format!("phoneNumber=%2B{rest}"),
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `GET /healthz`: the process is alive.

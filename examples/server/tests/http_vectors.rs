@@ -49,9 +49,15 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             continue;
         }
         let before = seen.all_contacts().await.unwrap();
-        // alternate: with and without a JSON content type (both must work)
+        // alternate: with and without a JSON content type (both must work), and every third
+        // step at the alias some deployments use
+        let path = if i % 3 == 2 {
+            "/api/identify"
+        } else {
+            "/identify"
+        };
         let mut request = client
-            .post(server.url("/identify"))
+            .post(server.url(path))
             .body(step["request"].to_string());
         if i % 2 == 0 {
             request = request.header("content-type", "application/json");
@@ -482,5 +488,44 @@ async fn lookup_over_http_answers_404_until_identified() {
         1,
         "lookups wrote nothing"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_leading_plus_in_the_lookup_query_is_a_plus() {
+    let server = TestServer::start("sqlite::memory:", &[]).await;
+    let client = common::client();
+    client
+        .post(server.url("/identify"))
+        .body(r#"{"email":"doc@x.io","phoneNumber":"+15550101"}"#)
+        .send()
+        .await
+        .unwrap();
+    // as is, percent-encoded, and with a space written `+` inside the number (form encoding)
+    for query in [
+        "phoneNumber=+15550101",
+        "phoneNumber=%2B15550101",
+        "email=doc%40x.io&phoneNumber=+1+555+0101",
+    ] {
+        let response = client
+            .get(server.url(&format!("/contacts?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["contact"]["phoneNumbers"],
+            json!(["+15550101"]),
+            "{query}"
+        );
+    }
+    // a number without its plus is another number
+    let response = client
+        .get(server.url("/contacts?phoneNumber=15550101"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
     server.stop().await;
 }

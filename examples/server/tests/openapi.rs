@@ -160,6 +160,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/import",
             "/admin/rebuild",
             "/admin/verify",
+            "/api/identify",
             "/contacts",
             "/healthz",
             "/identify",
@@ -188,6 +189,14 @@ async fn every_observed_response_matches_the_openapi_document() {
         )
         .await,
         observe(&server, "POST", "/identify", "", r#"{"email":"nope"}"#).await,
+        observe(
+            &server,
+            "POST",
+            "/api/identify",
+            "",
+            r#"{"email":"doc@x.io","phoneNumber":"123"}"#,
+        )
+        .await,
         observe(&server, "POST", "/identify", "", "{").await,
         observe(&server, "POST", "/identify", "", &"x".repeat(20_000)).await,
         observe(&server, "GET", "/contacts", "?email=doc@x.io", "").await,
