@@ -119,7 +119,8 @@ fn phone_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Phone>> {
     }
 }
 
-fn type_name(value: &Bound<'_, PyAny>) -> String {
+/// The Python type name of `value`, for messages.
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
         .name()

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString};
 use serde_json::Value;
 
+use crate::convert::type_name;
 use crate::errors;
 
 /// The `checkouts` argument: any iterable of mappings, as the core's records. A value of a type
@@ -117,14 +118,6 @@ pub fn options(on_error: Option<&Bound<'_, PyAny>>, dry_run: bool) -> PyResult<I
     })?;
     let on_error = OnError::parse(&text).map_err(|e| errors::to_py(&e))?;
     Ok(ImportOptions::default().on_error(on_error).dry_run(dry_run))
-}
-
-fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".into())
 }
 
 /// A checkout an import refused: its index in `checkouts` and why.

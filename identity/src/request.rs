@@ -82,6 +82,16 @@ impl IdentifyRequest {
         let Value::Object(map) = value else {
             return Err(Error::invalid(Field::Request, "body must be a JSON object"));
         };
+        Self::from_json_object(&map, |n| big_integer(n, body))
+    }
+
+    /// A request from a JSON object's `email` and `phoneNumber`, as [`Self::from_json`] reads
+    /// them; `big` reads a number beyond `u64` (which needs the exact text, when there is one).
+    pub(crate) fn from_json_object(
+        map: &serde_json::Map<String, serde_json::Value>,
+        big: impl Fn(&serde_json::Number) -> Result<Phone>,
+    ) -> Result<Self> {
+        use serde_json::Value;
         let email = match map.get("email") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Email::parse_optional(Some(s))?,
@@ -92,7 +102,7 @@ impl IdentifyRequest {
             Some(Value::String(s)) => Phone::parse_optional(Some(s))?,
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(value) => Some(Phone::from_integer(value)),
-                None => Some(big_integer(n, body)?),
+                None => Some(big(n)?),
             },
             Some(_) => {
                 return Err(Error::invalid(

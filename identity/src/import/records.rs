@@ -6,7 +6,6 @@
 use serde_json::{Map, Value};
 
 use super::{Checkout, ImportOptions, ImportReport, OnError, REJECTED_SHOWN, Rejected, rejection};
-use crate::contact::{Email, Phone};
 use crate::error::Result;
 use crate::request::IdentifyRequest;
 
@@ -41,35 +40,15 @@ pub fn checkout_from_json(record: &Value, origin: u64) -> std::result::Result<Ch
     Ok(Checkout::new(request, at, origin))
 }
 
-/// The record's email and phone number, read as `identify` reads a request's.
+/// The record's email and phone number, read as `identify` reads a request's (a number beyond
+/// `u64` is refused: a parsed record no longer has its exact text).
 fn request(map: &Map<String, Value>) -> Result<IdentifyRequest> {
-    use crate::error::{Error, Field};
-    let email = match map.get("email") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Email::parse_optional(Some(s))?,
-        Some(_) => return Err(Error::invalid(Field::Email, "must be a string or null")),
-    };
-    let phone_number = match map.get("phoneNumber") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Phone::parse_optional(Some(s))?,
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(value) => Some(Phone::from_integer(value)),
-            None => {
-                return Err(Error::invalid(
-                    Field::PhoneNumber,
-                    "a number must be a non-negative integer below 2^64 (give longer numbers \
-                     as strings)",
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(Error::invalid(
-                Field::PhoneNumber,
-                "must be a string, a non-negative integer or null",
-            ));
-        }
-    };
-    IdentifyRequest::new(email, phone_number)
+    IdentifyRequest::from_json_object(map, |_| {
+        Err(crate::error::Error::invalid(
+            crate::error::Field::PhoneNumber,
+            "a number must be a non-negative integer below 2^64 (give longer numbers as strings)",
+        ))
+    })
 }
 
 impl crate::Identity {
