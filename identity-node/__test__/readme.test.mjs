@@ -1,5 +1,5 @@
-// The JavaScript snippet of README.md runs as written (the package resolves by its own name),
-// so the documentation cannot rot.
+// Every JavaScript snippet of README.md runs exactly as printed: ES modules as .mjs files, the
+// CommonJS one as a .cjs file (the package resolves by its own name), so the docs cannot rot.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync, rmSync } from 'node:fs'
@@ -8,11 +8,10 @@ import { join } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 
-// runs one block (CommonJS has no top-level await: inside an async function, as an app would)
+// runs one block exactly as printed: an ES module, or CommonJS when it says require()
 function runBlock(block) {
-  const file = join(import.meta.dirname, '.readme-snippet.cjs')
-  const header = block.includes("require('identity-reconciliation')") ? '' : "const { Identity } = require('identity-reconciliation');\n"
-  writeFileSync(file, `${header};(async () => {\n${block}})().catch((e) => { console.error(e); process.exit(1) })\n`)
+  const file = join(import.meta.dirname, block.includes('require(') ? '.readme-snippet.cjs' : '.readme-snippet.mjs')
+  writeFileSync(file, block)
   try {
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 })
     assert.equal(run.status, 0, run.stderr)
@@ -25,24 +24,25 @@ function runBlock(block) {
 test('the README snippets run', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 7)
+  assert.equal(blocks.length, 8)
   const quickstart = runBlock(blocks[0])
   assert.match(quickstart, /null/, 'the other shop does not know the customer')
   assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
-  const governance = runBlock(blocks[1])
+  assert.match(runBlock(blocks[1]), /^1$/m, 'the CommonJS spelling runs as printed')
+  const governance = runBlock(blocks[2])
   assert.match(governance, /^\[\] \[ \{ field: 'email', reason: 'blocked' \} \]$/m)
   assert.match(governance, /^BLOCKED_VALUE \[ 'email' \]$/m)
-  const history = runBlock(blocks[2])
+  const history = runBlock(blocks[3])
   assert.match(history, /^1 \[ 'created', 'created', 'merged' \]$/m)
-  const split = runBlock(blocks[3])
+  const split = runBlock(blocks[4])
   assert.match(split, /^\[ 'doc@hillvalley\.edu' \] \[ 'biff@hillvalley\.edu' \]$/m)
   assert.match(split, /^1 \[ \{ field: 'phoneNumber', reason: 'kept_apart' \} \]$/m)
-  const erase = runBlock(blocks[4])
+  const erase = runBlock(blocks[5])
   assert.match(erase, /^\[ 1 \] true$/m)
   assert.match(erase, /^\[\] \[ \{ field: 'email', reason: 'suppressed' \} \]$/m)
-  const limits = runBlock(blocks[5])
+  const limits = runBlock(blocks[6])
   assert.match(limits, /^\[ '5550101' \] \[ \{ field: 'phoneNumber', reason: 'limit' \} \]$/m)
-  const imported = runBlock(blocks[6])
+  const imported = runBlock(blocks[7])
   assert.match(imported, /^2 1 \[ 2 \]$/m)
   assert.match(imported, /^\[ \[ 'doc@hillvalley\.edu', 'emmett@hillvalley\.edu' \] \]$/m)
 })
