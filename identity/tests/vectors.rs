@@ -60,12 +60,46 @@ async fn check_settings_step(
             assert_eq!(region(&read), step["result"], "{at}: settings not kept");
         }
         (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_error(&e, expected, at);
         }
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
     }
+}
+
+/// Asserts that `e` is the step's `expected` error: its code and, for invalid input, its field.
+fn assert_error(e: &Error, expected: &Value, at: &str) {
+    let (code, field) = error_code(e);
+    assert_eq!(code, expected["code"], "{at}: wrong error {e}");
+    assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+}
+
+/// Checks a step that may change rows (`split`, `erase`, `import`): the answer's wire shape
+/// (after `adjust`) against `result` and `table`, or `error`, which changes no row; the graph
+/// verifies clean after either.
+async fn check_row_step<T: serde::Serialize + std::fmt::Debug>(
+    identity: &Identity,
+    step: &Value,
+    at: &str,
+    call: impl std::future::Future<Output = identity::Result<T>>,
+    adjust: impl FnOnce(&mut Value),
+) {
+    let before = identity.all_contacts().await.unwrap();
+    let outcome = call.await;
+    let after = identity.all_contacts().await.unwrap();
+    match (outcome, step.get("error")) {
+        (Ok(answer), None) => {
+            let mut wire = serde_json::to_value(&answer).unwrap();
+            adjust(&mut wire);
+            assert_eq!(wire, step["result"], "{at}");
+        }
+        (Err(e), Some(expected)) => {
+            assert_error(&e, expected, at);
+            assert_eq!(before, after, "{at}: a refused step changed the table");
+        }
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+    check_table(step, &after, at);
+    common::assert_verified(identity).await;
 }
 
 /// A step's expected error: `(code, field)` of `e`.
@@ -107,9 +141,7 @@ async fn check_blocked_step(identity: &Identity, step: &Value, at: &str) {
     match (outcome, step.get("error")) {
         (Ok(result), None) => assert_eq!(result, step["result"], "{at}: wrong result"),
         (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_error(&e, expected, at);
             let after = identity.blocked_values().await.unwrap();
             assert_eq!(before, after, "{at}: a refused change changed the list");
         }
@@ -132,9 +164,7 @@ async fn check_history_step(identity: &Identity, step: &Value, at: &str) {
     match (identity.history(id).await, step.get("error")) {
         (Ok(history), None) => assert_eq!(timeless(&history), step["result"], "{at}"),
         (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_error(&e, expected, at);
         }
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
     }
@@ -152,29 +182,8 @@ async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
         .map(id)
         .collect();
     let block_shared = wire["blockShared"].as_bool().unwrap_or(false);
-    let before = identity.all_contacts().await.unwrap();
-    let outcome = identity
-        .split(id(&wire["customer"]), &ids, block_shared)
-        .await;
-    let after = identity.all_contacts().await.unwrap();
-    match (outcome, step.get("error")) {
-        (Ok(split), None) => {
-            assert_eq!(
-                serde_json::to_value(&split).unwrap(),
-                step["result"],
-                "{at}"
-            );
-        }
-        (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
-            assert_eq!(before, after, "{at}: a refused split changed the table");
-        }
-        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
-    }
-    check_table(step, &after, at);
-    common::assert_verified(identity).await;
+    let call = identity.split(id(&wire["customer"]), &ids, block_shared);
+    check_row_step(identity, step, at, call, |_| {}).await;
 }
 
 /// Checks a `limits` step: the caps as answered and as read back, or its `error` (which changes
@@ -194,9 +203,7 @@ async fn check_limits_step(identity: &Identity, step: &Value, at: &str) {
             assert_eq!(after, settings.limits, "{at}: caps not kept");
         }
         (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+            assert_error(&e, expected, at);
             assert_eq!(before, after, "{at}: refused caps changed the settings");
         }
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
@@ -209,26 +216,15 @@ async fn check_erase_step(identity: &Identity, step: &Value, at: &str) {
     let wire = &step["erase"];
     let customer = identity::ContactId::new(wire["customer"].as_i64().unwrap());
     let suppress = wire["suppress"].as_bool().unwrap_or(false);
-    let before = identity.all_contacts().await.unwrap();
-    let outcome = identity.erase(customer, suppress).await;
-    let after = identity.all_contacts().await.unwrap();
-    match (outcome, step.get("error")) {
-        (Ok(receipt), None) => {
-            let mut wire = serde_json::to_value(&receipt).unwrap();
-            assert!(wire["erasedAt"].is_string(), "{at}: no erasedAt");
-            wire.as_object_mut().unwrap().remove("erasedAt");
-            assert_eq!(wire, step["result"], "{at}");
-        }
-        (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
-            assert_eq!(before, after, "{at}: a refused erase changed the table");
-        }
-        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
-    }
-    check_table(step, &after, at);
-    common::assert_verified(identity).await;
+    let call = identity.erase(customer, suppress);
+    check_row_step(identity, step, at, call, |receipt| {
+        let erased_at = receipt.as_object_mut().unwrap().remove("erasedAt");
+        assert!(
+            erased_at.is_some_and(|t| t.is_string()),
+            "{at}: no erasedAt"
+        );
+    })
+    .await;
 }
 
 /// An `import` step's options: `onError` (`abort` by default, or `skip`) and `dryRun`.
@@ -245,33 +241,12 @@ fn import_options(wire: &Value) -> identity::Result<ImportOptions> {
 /// (which writes nothing).
 async fn check_import_step(identity: &Identity, step: &Value, at: &str) {
     let wire = &step["import"];
-    let before = identity.all_contacts().await.unwrap();
-    let outcome = match import_options(wire) {
-        Ok(options) => {
-            let records = wire["checkouts"].as_array().unwrap();
-            identity.import_records(records, options).await
-        }
-        Err(e) => Err(e),
+    let call = async {
+        let options = import_options(wire)?;
+        let records = wire["checkouts"].as_array().unwrap();
+        identity.import_records(records, options).await
     };
-    let after = identity.all_contacts().await.unwrap();
-    match (outcome, step.get("error")) {
-        (Ok(report), None) => {
-            assert_eq!(
-                serde_json::to_value(&report).unwrap(),
-                step["result"],
-                "{at}"
-            );
-        }
-        (Err(e), Some(expected)) => {
-            let (code, field) = error_code(&e);
-            assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-            assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
-            assert_eq!(before, after, "{at}: a refused import wrote");
-        }
-        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
-    }
-    check_table(step, &after, at);
-    common::assert_verified(identity).await;
+    check_row_step(identity, step, at, call, |_| {}).await;
 }
 
 /// Checks an `export` step: every customer of the tenant, as `identify` answers them.
@@ -380,9 +355,7 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         common::assert_verified(&seen).await;
         match (&outcome, step.get("error")) {
             (Err(e), Some(expected)) => {
-                let (code, field) = error_code(e);
-                assert_eq!(code, expected["code"], "{at}: wrong error {e}");
-                assert_eq!(field, expected["field"].as_str(), "{at}: wrong field");
+                assert_error(e, expected, &at);
                 assert_eq!(before, after, "{at}: a refused request changed the table");
                 continue;
             }
