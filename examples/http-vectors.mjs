@@ -1,0 +1,196 @@
+// Replays the shared vectors (tests/vectors/*.json) over HTTP against an app that serves the Rust
+// service's routes with its wire contract: POST /identify, GET/PUT /settings, PUT /settings/limits,
+// /admin/blocked, /admin/contacts/:id/history, /admin/customers/:id/split and /erase,
+// /admin/import, /admin/export and /admin/contacts, the tenant in X-Tenant-Id. The Express and
+// NestJS examples' tests run every vector through it, so both answer as the service does.
+import assert from 'node:assert/strict'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+const VECTORS = join(import.meta.dirname, '..', 'tests', 'vectors')
+
+/** The vector files, sorted. */
+export function vectorFiles() {
+  return readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort()
+}
+
+// a blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)
+async function blockedStep(base, headers, step, at) {
+  const list = async () => (await (await fetch(`${base}/admin/blocked`, { headers })).json()).blocked
+  const before = await list()
+  if (step.list) {
+    const wire = before.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v != null)))
+    assert.deepEqual(wire, step.result, at)
+    return
+  }
+  const [method, entry] = step.block ? ['POST', step.block] : ['DELETE', step.unblock]
+  const response = await fetch(`${base}/admin/blocked`, { method, body: JSON.stringify(entry), headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], at)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    assert.deepEqual(await list(), before, `${at}: a refused change changed the list`)
+  } else {
+    assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.changed, step.result, at)
+  }
+}
+
+const STATUS = { invalid_input: 400, not_found: 404, conflict: 409 }
+
+// an erase step through /admin/customers/:id/erase: the receipt without its time, or the error
+async function eraseStep(base, headers, step, at) {
+  const { customer, suppress } = step.erase
+  const response = await fetch(`${base}/admin/customers/${customer}/erase`, {
+    method: 'POST', body: JSON.stringify({ suppress }), headers,
+  })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  const { erasedAt, ...receipt } = body
+  assert.equal(typeof erasedAt, 'string', at)
+  assert.deepEqual(receipt, step.result, at)
+}
+
+// an import step through /admin/import: the report, or the error (code and field)
+async function importStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/import`, { method: 'POST', body: JSON.stringify(step.import), headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  assert.deepEqual(body, step.result, at)
+}
+
+// an export or contacts step through /admin/export or /admin/contacts: one customer or row
+// per line (a row's times checked to be there, then left out)
+async function exportStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/${step.export ? 'export' : 'contacts'}`, { headers })
+  assert.match(response.headers.get('content-type'), /^application\/x-ndjson/, at)
+  const lines = (await response.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+  const wire = step.export
+    ? lines
+    : lines.map(({ createdAt, updatedAt, ...row }) => {
+      assert.equal(typeof createdAt, 'string', at)
+      assert.equal(typeof updatedAt, 'string', at)
+      return row
+    })
+  assert.deepEqual(wire, step.result, at)
+}
+
+// a split step through /admin/customers/:id/split: the answer, or the error
+async function splitStep(base, headers, step, at) {
+  const { customer, contactIds, blockShared } = step.split
+  const response = await fetch(`${base}/admin/customers/${customer}/split`, {
+    method: 'POST', body: JSON.stringify({ contactIds, blockShared }), headers,
+  })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  assert.deepEqual(body, step.result, at)
+}
+
+// a history step through /admin/contacts/:id/history: events without their times, or 404
+async function historyStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/contacts/${step.history}/history`, { headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, 404, at)
+    assert.equal(body.error.code, step.error.code, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  for (const event of body.events) delete event.at
+  assert.deepEqual(body, step.result, at)
+}
+
+/**
+ * Replays every step of one vector file against the app at `base` (a fresh, empty store).
+ * `identifyPaths`: the paths an identify step posts to, in turn (an app with an alias passes both).
+ */
+export async function replayVector(base, file, { identifyPaths = ['/identify'] } = {}) {
+  const vector = JSON.parse(readFileSync(join(VECTORS, file), 'utf8'))
+  for (const [i, step] of vector.steps.entries()) {
+    const headers = step.tenant !== undefined ? { 'X-Tenant-Id': step.tenant } : {}
+    if (step.settings) {
+      const response = await fetch(`${base}/settings`, { method: 'PUT', body: JSON.stringify(step.settings), headers })
+      const body = await response.json()
+      if (step.error) {
+        assert.equal(response.status, step.error.code === 'conflict' ? 409 : 400, `${file} ${i}`)
+        assert.equal(body.error.code, step.error.code, `${file} ${i}`)
+        assert.equal(body.error.field, step.error.field, `${file} ${i}`)
+      } else {
+        assert.equal(response.status, 200, `${file} ${i}: ${JSON.stringify(body)}`)
+        assert.equal(body.phoneRegion, step.result.phoneRegion, `${file} ${i}`)
+        const read = await (await fetch(`${base}/settings`, { headers })).json()
+        assert.deepEqual(read, body, `${file} ${i}: read back`)
+      }
+      continue
+    }
+    if (step.list || step.block || step.unblock) {
+      await blockedStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.history !== undefined) {
+      await historyStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.split) {
+      await splitStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.erase) {
+      await eraseStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.import) {
+      await importStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.export || step.contacts) {
+      await exportStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.limits) {
+      const before = await (await fetch(`${base}/settings`, { headers })).json()
+      const response = await fetch(`${base}/settings/limits`, { method: 'PUT', body: JSON.stringify(step.limits), headers })
+      const body = await response.json()
+      const read = await (await fetch(`${base}/settings`, { headers })).json()
+      if (step.error) {
+        assert.deepEqual([response.status, body.error.field], [400, 'limits'], `${file} ${i}`)
+        assert.deepEqual(read, before, `${file} ${i}`)
+      } else {
+        assert.deepEqual([response.status, body.limits], [200, step.result], `${file} ${i}`)
+        assert.deepEqual(read, body, `${file} ${i}`)
+      }
+      continue
+    }
+    const path = identifyPaths[i % identifyPaths.length]
+    const response = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(step.request), headers })
+    const body = await response.json()
+    if (step.error) {
+      assert.equal(response.status, step.error.code === 'blocked_value' ? 422 : 400, `${file} ${i}`)
+      assert.equal(body.error.code, step.error.code, `${file} ${i}`)
+      assert.equal(body.error.field, step.error.field, `${file} ${i}`)
+    } else {
+      assert.equal(response.status, 200, `${file} ${i}: ${JSON.stringify(body)}`)
+      const { primaryContatctId, ...contact } = body.contact
+      assert.equal(primaryContatctId, contact.primaryContactId)
+      assert.deepEqual({ ...body, contact }, step.response, `${file} ${i}`)
+    }
+  }
+}
