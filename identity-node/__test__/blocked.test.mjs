@@ -6,7 +6,7 @@
 // requests as screened.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertOracle, freshDatabase } from './helpers.mjs'
 
 test('blocked values are left out and the answer says so', async () => {

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import pg from 'pg'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertOracle, freshDatabase, workload } from './helpers.mjs'
 
 test('500 concurrent identify promises keep the invariants', async () => {

@@ -4,7 +4,7 @@
 // every history explains its rows and verify is clean.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertHistoriesExplainRows, freshDatabase, I1_I2, I3_UNBLOCKED, workload } from './helpers.mjs'
 
 // Doc's customer: doc@/555 and emmett@/555; its ids, primary first

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { inspect } from 'node:util'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 
 async function rejection(promise) {
   try {

@@ -2,7 +2,7 @@
 // library's back.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { freshDatabase } from './helpers.mjs'
 
 test('verify reports rows changed in SQL until rebuild repairs them', async () => {

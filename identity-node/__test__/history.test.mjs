@@ -4,7 +4,7 @@
 // explains exactly its rows (checked against the rows in SQL) and the oracle finds I1-I4 hold.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertOracle, freshDatabase, workload } from './helpers.mjs'
 
 test('history explains rows, merges and blocks', async () => {

@@ -5,7 +5,7 @@
 // and each tenant's customers against a union-find, and verify is clean.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertOracle, freshDatabase, workload } from './helpers.mjs'
 
 const T0 = Date.UTC(2019, 2, 1, 10)

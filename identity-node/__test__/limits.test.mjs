@@ -2,7 +2,7 @@
 // withheld (reason 'limit'), the caps as settings, bad caps rejected with field 'limits'.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 
 test('caps leave values out and withhold merges', async () => {
   const ident = await Identity.connect('sqlite::memory:')

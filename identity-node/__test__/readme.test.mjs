@@ -1,5 +1,7 @@
 // Every JavaScript snippet of README.md runs exactly as printed: ES modules as .mjs files, the
 // CommonJS one as a .cjs file (the package resolves by its own name), so the docs cannot rot.
+// They run beside the package under test: here (the package resolves itself by name), or in the
+// project IDENTITY_NODE_PROJECT names, where npm installed the published artifacts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync, rmSync } from 'node:fs'
@@ -7,10 +9,11 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..', '..')
+const HERE = process.env.IDENTITY_NODE_PROJECT ?? import.meta.dirname
 
 // runs one block exactly as printed: an ES module, or CommonJS when it says require()
 function runBlock(block) {
-  const file = join(import.meta.dirname, block.includes('require(') ? '.readme-snippet.cjs' : '.readme-snippet.mjs')
+  const file = join(HERE, block.includes('require(') ? '.readme-snippet.cjs' : '.readme-snippet.mjs')
   writeFileSync(file, block)
   try {
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000 })
@@ -45,4 +48,25 @@ test('the README snippets run', () => {
   const imported = runBlock(blocks[7])
   assert.match(imported, /^2 1 \[ 2 \]$/m)
   assert.match(imported, /^\[ \[ 'doc@hillvalley\.edu', 'emmett@hillvalley\.edu' \] \]$/m)
+})
+
+test("the package README's snippets run", () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8')
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.equal(blocks.length, 5)
+  const first = runBlock(blocks[0])
+  assert.match(first, /primaryContactId: 1,/)
+  assert.match(first, /phoneNumbers: \[ '123456' \]/)
+  assert.equal(first.match(/primaryContactId: 1,/g).length, 2, 'lookup answers the same contact')
+  assert.match(runBlock(blocks[1]), /^1$/m)
+  // the rest go on from an open `ident`, as the README says; each block as printed after that
+  const opened = `import { Identity } from 'identity-reconciliation'
+const ident = await Identity.connect('memory:')
+await ident.identify({ email: 'doc@hillvalley.edu', phoneNumber: '123456' })
+`
+  assert.match(runBlock(opened + blocks[2]), /^shop-42 default\nnull$/m)
+  const india = runBlock(opened + blocks[3])
+  assert.match(india, /phoneRegion: 'IN'/)
+  assert.match(india, /^\[ '\+919876543210' \]\nIN$/m)
+  assert.match(runBlock(opened + blocks[4]), /^true \[\]$/m)
 })

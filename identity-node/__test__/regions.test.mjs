@@ -5,7 +5,7 @@
 // I1-I4 in SQL, verify the derived records).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertOracle, freshDatabase } from './helpers.mjs'
 
 const NO_CAPS = { emails: null, phones: null }

@@ -4,7 +4,7 @@
 // every history explains its rows and verify is clean.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertHistoriesExplainRows, freshDatabase, I1_I2, I3_UNBLOCKED, workload } from './helpers.mjs'
 
 // Doc (doc@, 555) and Marty (marty@, 777) merged by doc@ + 777; then Marty's row 3

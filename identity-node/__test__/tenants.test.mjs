@@ -3,7 +3,7 @@
 // each tenant whole and apart (checked by the shared oracle and verify per tenant).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { assertOracle, freshDatabase, workload } from './helpers.mjs'
 
 test('the same values in two tenants are two customers', async () => {

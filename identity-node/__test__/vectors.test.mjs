@@ -3,7 +3,7 @@
 // (verify, rebuild, verify).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from '../index.js'
+import { Identity } from './identity.mjs'
 import { freshDatabase, vectorFiles } from './helpers.mjs'
 
 // a `settings` step: its `result` (also what reading the settings answers), or its `error`
