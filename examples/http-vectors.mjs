@@ -2,8 +2,10 @@
 // service's routes with its wire contract: POST /identify, GET/PUT /settings, PUT /settings/limits,
 // /admin/blocked, /admin/contacts/:id/history, /admin/customers/:id/split and /erase,
 // /admin/import, /admin/export and /admin/contacts, the tenant in X-Tenant-Id. The Express and
-// NestJS examples' tests run every vector through it, so both answer as the service does.
+// NestJS examples' tests run every vector through it, so both answer as the service does. It
+// also checks that an example's server script binds where it says (`assertBindsLoopback`).
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -192,5 +194,27 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'] }
       assert.equal(primaryContatctId, contact.primaryContactId)
       assert.deepEqual({ ...body, contact }, step.response, `${file} ${i}`)
     }
+  }
+}
+
+/**
+ * Runs `script` (an example's server) on a free port with an in-memory store, and checks that it
+ * prints `listening on http://127.0.0.1:<port>` and answers POST /identify there.
+ */
+export async function assertBindsLoopback(script) {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, PORT: '0', DATABASE_URL: 'sqlite::memory:' },
+  })
+  try {
+    const line = await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => resolve(String(d)))
+      child.on('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
+    })
+    const [, address, port] = line.match(/listening on http:\/\/([\d.]+):(\d+)/)
+    assert.equal(address, '127.0.0.1')
+    const answer = await fetch(`http://127.0.0.1:${port}/identify`, { method: 'POST', body: '{"email":"a@x.io"}' })
+    assert.equal((await answer.json()).contact.primaryContactId, 1)
+  } finally {
+    child.kill()
   }
 }

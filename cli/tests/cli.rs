@@ -10,7 +10,8 @@ use std::process::{Output, Stdio};
 
 use identity::import::Checkout;
 
-const BIN: &str = env!("CARGO_BIN_EXE_identity");
+mod support;
+use support::BIN;
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = std::process::Command::new(BIN)
@@ -266,39 +267,12 @@ fn usage_errors_are_clear() {
     assert!(text(&out.stdout).contains("--concurrency-limit"));
 }
 
-/// Starts `identity serve` on a free port of `url` and answers its base URL once it listens.
-async fn serve(url: &str) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--port", "0", "--database-url", url])
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(at) = line.find("listening on http://") {
-                let rest = &line[at + "listening on ".len()..];
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("identity serve exited before listening");
-    })
-    .await
-    .expect("identity serve listens within 30 s");
-    // keep reading its log: a closed pipe would end the service at its next line
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
-}
-
 #[tokio::test]
 async fn serve_answers_identify_on_the_embedded_default() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("shop.db").display());
-    let (_child, base) = serve(&url).await;
+    let (_child, host) = support::serve(&url, &[]).await;
+    let base = format!("http://{host}");
     let answer: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/identify"))
         .json(&serde_json::json!({"email": "doc@hillvalley.edu", "phoneNumber": "5550101"}))
@@ -363,7 +337,7 @@ async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
     // the same database: once imported beside the old table, the service starts
     let out = import_prisma(db.url(), db.url());
     assert!(out.status.success(), "{}", text(&out.stderr));
-    serve(db.url()).await;
+    support::serve(db.url(), &[]).await;
 }
 
 #[test]

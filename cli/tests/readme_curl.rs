@@ -4,9 +4,9 @@
 //! `#` comment under it, where `...` stands for anything and a time for any time. A block whose
 //! section's prose sets up rows first (history, split, erase) gets those same identifies first.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_identity");
+mod support;
 const TOKEN: &str = "readme-admin-token";
 
 /// One command of a block (continuation lines joined) and the answer its comment shows, if any.
@@ -95,38 +95,6 @@ fn setup_for(block: &[Step]) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-async fn serve(url: &str, admin: bool) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .args(["serve", "--port", "0", "--database-url", url])
-        .env_remove("DATABASE_URL")
-        .env_remove("IDENTITY_ADMIN_TOKEN");
-    if admin {
-        command.env("IDENTITY_ADMIN_TOKEN", TOKEN);
-    }
-    let mut child = command
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(at) = line.find("listening on http://") {
-                let rest = &line[at + "listening on http://".len()..];
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("identity serve exited before listening");
-    })
-    .await
-    .expect("identity serve listens within 30 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
-}
-
 #[tokio::test]
 async fn the_readme_curl_lines_answer_as_printed() {
     let blocks = curl_blocks();
@@ -139,7 +107,12 @@ async fn the_readme_curl_lines_answer_as_printed() {
         let admin = block
             .iter()
             .any(|s| s.command.contains("$IDENTITY_ADMIN_TOKEN"));
-        let (_child, host) = serve(&url, admin).await;
+        let envs: &[(&str, &str)] = if admin {
+            &[("IDENTITY_ADMIN_TOKEN", TOKEN)]
+        } else {
+            &[]
+        };
+        let (_child, host) = support::serve(&url, envs).await;
         let client = reqwest::Client::new();
         for (email, phone) in setup_for(block) {
             let body = serde_json::json!({ "email": email, "phoneNumber": phone });

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { createApp } from './app.mjs'
-import { replayVector, vectorFiles } from '../http-vectors.mjs'
+import { assertBindsLoopback, replayVector, vectorFiles } from '../http-vectors.mjs'
 
 async function serve() {
   const { app, identity } = await createApp('sqlite::memory:')
@@ -117,20 +117,5 @@ test('unknown routes answer a JSON 404, and the server binds where it says', asy
     await close()
   }
   // server.mjs on a free port: it listens on 127.0.0.1 and says so
-  const { spawn } = await import('node:child_process')
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'server.mjs')], {
-    env: { ...process.env, PORT: '0', DATABASE_URL: 'sqlite::memory:' },
-  })
-  try {
-    const line = await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => resolve(String(d)))
-      child.on('exit', (code) => reject(new Error(`server.mjs exited with ${code}`)))
-    })
-    const [, address, port] = line.match(/listening on http:\/\/([\d.]+):(\d+)/)
-    assert.equal(address, '127.0.0.1')
-    const answer = await fetch(`http://127.0.0.1:${port}/identify`, { method: 'POST', body: '{"email":"a@x.io"}' })
-    assert.equal((await answer.json()).contact.primaryContactId, 1)
-  } finally {
-    child.kill()
-  }
+  await assertBindsLoopback(join(import.meta.dirname, 'server.mjs'))
 })

@@ -3,14 +3,13 @@
 // shape, the body rules, IdentityModule.forRootAsync and injection, shutdown, where main binds.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import 'reflect-metadata'
 import { Injectable, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { createApp } from '../dist/app.js'
 import { IDENTITY, IdentityHttpModule, IdentityModule, InjectIdentity } from '../dist/index.js'
-import { replayVector, vectorFiles } from '../../http-vectors.mjs'
+import { assertBindsLoopback, replayVector, vectorFiles } from '../../http-vectors.mjs'
 
 async function serve(url = 'sqlite::memory:') {
   const app = await createApp(url)
@@ -133,19 +132,5 @@ test('a bad URL fails the start with the core error', async () => {
 })
 
 test('main.js listens on 127.0.0.1 and says so', async () => {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'dist', 'main.js')], {
-    env: { ...process.env, PORT: '0', DATABASE_URL: 'sqlite::memory:' },
-  })
-  try {
-    const line = await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => resolve(String(d)))
-      child.on('exit', (code) => reject(new Error(`main.js exited with ${code}`)))
-    })
-    const [, address, port] = line.match(/listening on http:\/\/([\d.]+):(\d+)/)
-    assert.equal(address, '127.0.0.1')
-    const answer = await fetch(`http://127.0.0.1:${port}/identify`, { method: 'POST', body: '{"email":"a@x.io"}' })
-    assert.equal((await answer.json()).contact.primaryContactId, 1)
-  } finally {
-    child.kill()
-  }
+  await assertBindsLoopback(join(import.meta.dirname, '..', 'dist', 'main.js'))
 })
