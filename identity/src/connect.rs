@@ -311,8 +311,13 @@ pub async fn connect(url: &str) -> Result<Identity> {
 #[must_use]
 pub fn redact_url(url: &str) -> String {
     let url = &redact_query_password(url);
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    // `scheme://authority...`, or `scheme:authority...` (no slashes: still a password to hide)
+    let (scheme, slashes, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme, "://", rest),
+        None => match url.split_once(':') {
+            Some((scheme, rest)) => (scheme, ":", rest),
+            None => return url.to_owned(),
+        },
     };
     // the authority ends at the first '/', '?' or '#'; a password is between ':' and the last '@'
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -321,7 +326,7 @@ pub fn redact_url(url: &str) -> String {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
             let masked = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{masked}@{host}{tail}")
+            format!("{scheme}{slashes}{user}{masked}@{host}{tail}")
         }
         None => url.to_owned(),
     }
@@ -382,6 +387,13 @@ mod tests {
                 "postgres://h:5432/db?password=***&a=b",
             ),
             ("postgres://u:pw@h", "postgres://u:***@h"),
+            ("postgres:u:pw@h/db", "postgres:u:***@h/db"),
+            (
+                "postgres://h/db?Password=pw",
+                "postgres://h/db?Password=***",
+            ),
+            ("sqlite:shop.db", "sqlite:shop.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
             ("memory:", "memory:"),
         ] {
             assert_eq!(redact_url(url), expected);

@@ -235,10 +235,13 @@ impl Error {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => true,
-            // admin shutdown, cannot connect now, too many connections
-            sqlx::Error::Database(db) => db
-                .code()
-                .is_some_and(|c| c.starts_with("57P") || c == "53300" || c.starts_with("08")),
+            // admin shutdown, cannot connect now, too many connections, a read-only database
+            // (a replica or a failover in progress), a statement timeout
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("57P")
+                    || c.starts_with("08")
+                    || matches!(c.as_ref(), "53300" | "25006" | "57014")
+            }),
             _ => false,
         };
         let source: DriverError = Box::new(DriverFault::new(source, place));

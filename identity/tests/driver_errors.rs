@@ -64,3 +64,81 @@ fn every_kind_has_its_stable_code() {
         assert_eq!(err.code(), code, "{err}");
     }
 }
+
+/// `setting` on the database for new sessions, and every open session of it ended, so the
+/// handle's next call runs on a fresh connection that has it.
+async fn set_for_new_sessions(db: &common::TestDb, setting: &str) {
+    let admin = sqlx::PgPool::connect(&common::admin_url()).await.unwrap();
+    let name = db
+        .url()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET {setting}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_unavailable_for_writes_and_says_so() {
+    let db = common::TestDb::create().await;
+    let ident = identity::connect(db.url()).await.unwrap();
+    ident.identify(Some("doc@x.io"), None).await.unwrap();
+    set_for_new_sessions(&db, "default_transaction_read_only = on").await;
+    let err = ident.identify(Some("new@x.io"), None).await.unwrap_err();
+    assert_eq!(err.code(), "unavailable", "{err:?}");
+    assert!(err.is_transient());
+    assert!(
+        err.chain().contains("the database is read-only for now"),
+        "{}",
+        err.chain()
+    );
+    // reads still work, and nothing was written
+    let known = ident.lookup(Some("doc@x.io"), None).await.unwrap();
+    assert!(known.is_some());
+    assert!(
+        ident
+            .lookup(Some("new@x.io"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_statement_timeout_is_unavailable_and_says_so() {
+    let db = common::TestDb::create().await;
+    let ident = identity::connect(db.url()).await.unwrap();
+    set_for_new_sessions(&db, "statement_timeout = 200").await;
+    // a write that waits on the graph lock outlasts the 200 ms statement_timeout
+    let pool = db.pool().await;
+    let lock = common::GraphLock::take(&pool).await;
+    let err = ident.identify(Some("doc@x.io"), None).await.unwrap_err();
+    lock.release().await;
+    assert_eq!(err.code(), "unavailable", "{err:?}");
+    assert!(
+        err.chain().contains("statement_timeout ended it"),
+        "{}",
+        err.chain()
+    );
+    assert!(
+        ident
+            .lookup(Some("doc@x.io"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

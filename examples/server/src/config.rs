@@ -32,20 +32,42 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Most database connections (PostgreSQL).
-    #[arg(long, env = "IDENTITY_MAX_CONNECTIONS", default_value_t = 10)]
+    /// Most database connections (PostgreSQL), 1 to 1000.
+    #[arg(
+        long,
+        env = "IDENTITY_MAX_CONNECTIONS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1_000)
+    )]
     pub max_connections: u32,
 
-    /// How long a request waits for a database connection before answering 503, in ms.
-    #[arg(long, env = "IDENTITY_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
+    /// How long a request waits for a database connection before answering 503, in ms
+    /// (1 to 600000).
+    #[arg(
+        long,
+        env = "IDENTITY_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2_000,
+        value_parser = clap::value_parser!(u64).range(1..=600_000)
+    )]
     pub acquire_timeout_ms: u64,
 
-    /// Longest time a request may take before answering 503, in ms.
-    #[arg(long, env = "IDENTITY_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    /// Longest time a request may take before answering 503, in ms (1 to 3600000).
+    #[arg(
+        long,
+        env = "IDENTITY_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000)
+    )]
     pub request_timeout_ms: u64,
 
-    /// Most requests to /identify and /contacts in flight; more are answered 503 at once.
-    #[arg(long, env = "IDENTITY_CONCURRENCY_LIMIT", default_value_t = 512)]
+    /// Most requests to /identify and /contacts in flight, 1 to 1000000; more are answered 503
+    /// at once.
+    #[arg(
+        long,
+        env = "IDENTITY_CONCURRENCY_LIMIT",
+        default_value_t = 512,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000)
+    )]
     pub concurrency_limit: usize,
 
     /// Also emit the original task's misspelt key `primaryContatctId` next to

@@ -192,6 +192,60 @@ async fn unreachable_database_at_start_fails_clearly_without_the_password() {
 }
 
 #[tokio::test]
+async fn bad_settings_are_usage_errors_naming_the_flag_and_its_range_before_anything_starts() {
+    for (flag, value, range) in [
+        ("--max-connections", "0", "1..=1000"),
+        ("--max-connections", "1001", "1..=1000"),
+        ("--concurrency-limit", "0", "1..=1000000"),
+        ("--request-timeout-ms", "0", "1..=3600000"),
+        ("--acquire-timeout-ms", "0", "1..=600000"),
+        ("--max-connections", "-3", "1..=1000"),
+        ("--port", "70000", "0..=65535"),
+    ] {
+        let port = if flag == "--port" { "--host=127.0.0.1" } else { "--port=0" };
+        // `--flag=value`, so that a negative value reaches the flag's parser
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("never.db");
+        let output = Command::new(BIN)
+            .args([port, &format!("{flag}={value}"), "--database-url"])
+            .arg(format!("sqlite:{}", db.display()))
+            .env_remove("DATABASE_URL")
+            .output()
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        // clap's usage error (exit 2), not a panic (101) or a start that fails later
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(range),
+            "{flag} {value}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!db.exists(), "{flag} {value}: the store was opened");
+    }
+}
+
+#[tokio::test]
+async fn a_url_without_slashes_is_logged_without_its_password() {
+    let output = Command::new(BIN)
+        .args([
+            "--port",
+            "0",
+            "--acquire-timeout-ms",
+            "500",
+            "--database-url",
+        ])
+        .arg("postgres:shop:hunter2@127.0.0.1:1/shop")
+        .env_remove("DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(!log.contains("hunter2"), "{log}");
+}
+
+#[tokio::test]
 async fn logs_mask_emails_and_phones_unless_told_otherwise() {
     for (args, masked) in [(&[][..], true), (&["--log-unmasked"][..], false)] {
         let dir = tempfile::tempdir().unwrap();

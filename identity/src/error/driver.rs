@@ -70,6 +70,14 @@ fn database(message: &str, code: Option<&str>) -> String {
             None => message.to_owned(),
         },
         Some("28P01" | "28000") => format!("{message}: check the user and password in the url"),
+        // read_only_sql_transaction: a standby, a failover in progress, or a database set
+        // read-only (default_transaction_read_only)
+        Some("25006") => format!(
+            "{message}: the database is read-only for now (a replica, a failover in progress, or \
+             default_transaction_read_only), so writes are unavailable"
+        ),
+        // query_canceled: statement_timeout (or a cancel from outside)
+        Some("57014") => format!("{message}: the database's statement_timeout ended it"),
         _ => message.to_owned(),
     }
 }
@@ -120,5 +128,22 @@ mod tests {
             database("deadlock detected", Some("40P01")),
             "deadlock detected"
         );
+    }
+
+    #[test]
+    fn read_only_databases_and_statement_timeouts_say_which() {
+        let read_only = database(
+            "cannot execute INSERT in a read-only transaction",
+            Some("25006"),
+        );
+        assert!(
+            read_only.contains("the database is read-only for now"),
+            "{read_only}"
+        );
+        let timeout = database(
+            "canceling statement due to statement timeout",
+            Some("57014"),
+        );
+        assert!(timeout.ends_with("statement_timeout ended it"), "{timeout}");
     }
 }

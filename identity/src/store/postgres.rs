@@ -35,13 +35,13 @@ mod records;
 mod settings;
 pub mod source;
 mod split;
+mod url;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use crate::blocked::BlockedValue;
@@ -123,10 +123,7 @@ impl PgStore {
     /// # Errors
     /// As [`PgStore::connect`].
     pub async fn connect_with(url: &str, options: &PgOptions) -> Result<Self> {
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|_| Error::InvalidUrl {
-                reason: "malformed postgres url".into(),
-            })?
+        let connect = url::connect_options(url)?
             .application_name("identity")
             // fewer serialization failures to retry than under a stricter server default
             .options([
