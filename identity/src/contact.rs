@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::error::{Error, Field, Result};
 
@@ -13,19 +15,24 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 /// Most digits a phone number may have.
 pub const PHONE_MAX_DIGITS: usize = 20;
 
-/// A normalized email address: trimmed, lowercased (Unicode-aware), exactly one `@` with a
-/// non-empty part on each side, no whitespace or control characters, at most 254 characters
-/// (counted after lowercasing, which is what is stored).
+/// A normalized email address: trimmed, Unicode-normalized (NFC) and then lowercased
+/// (Unicode-aware), exactly one `@` with a non-empty part on each side, no whitespace, control
+/// or invisible format characters, at most 254 characters (counted as stored).
 ///
-/// Lowercasing is not case folding: `ΟΔΟΣ@X.GR` becomes `οδος@x.gr` (final sigma), which is not
-/// the same address as `οδοσ@x.gr`. Invisible format characters (zero-width space, bidi marks)
-/// are neither whitespace nor control characters and are kept.
+/// NFC makes the composed and decomposed spellings of an address (`é` as one code point, or `e`
+/// and a combining accent) one address. Invisible format characters (general category Cf: the
+/// zero-width space and joiners, the byte-order mark, bidi controls such as U+202E, the soft
+/// hyphen) are refused: they make addresses that look identical but are not. Lowercasing is not
+/// case folding: `ΟΔΟΣ@X.GR` becomes `οδος@x.gr` (final sigma), which is not the same address
+/// as `οδοσ@x.gr`.
 ///
 /// ```
 /// use identity::Email;
 /// let email = Email::parse("  George@HillValley.edu ")?;
 /// assert_eq!(email.as_str(), "george@hillvalley.edu");
 /// assert!(Email::parse("george").is_err());
+/// assert_eq!(Email::parse("E\u{301}mile@x.io")?, Email::parse("\u{c9}mile@x.io")?);
+/// assert!(Email::parse("\u{200b}george@hillvalley.edu").is_err());
 /// # Ok::<(), identity::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -40,7 +47,17 @@ impl Email {
     /// breaks one of the rules above.
     pub fn parse(raw: &str) -> Result<Self> {
         let bad = |reason: &str| Error::invalid(Field::Email, reason);
-        let normalized = raw.trim().to_lowercase();
+        let trimmed = raw.trim();
+        if trimmed
+            .chars()
+            .any(|c| c.general_category() == GeneralCategory::Format)
+        {
+            return Err(bad(
+                "must not contain invisible formatting characters (zero-width spaces or joiners, \
+                 byte-order marks, bidi controls)",
+            ));
+        }
+        let normalized = nfc(&nfc(trimmed).to_lowercase());
         if normalized.is_empty() {
             return Err(bad("must not be empty"));
         }
@@ -85,6 +102,15 @@ impl Email {
     /// not checked again on the read path.
     pub(crate) fn from_record(value: String) -> Self {
         Email(value)
+    }
+}
+
+/// `text` in Unicode normalization form C (ASCII, the common case, is already).
+fn nfc(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_owned()
+    } else {
+        text.nfc().collect()
     }
 }
 

@@ -1,5 +1,5 @@
 //! Masking of personal data for logs: `george@hillvalley.edu` -> `g***@hillvalley.edu`,
-//! `+15550109991` -> `***91`.
+//! `+15550109991` -> `***91`, a number of fewer than six digits -> `***`.
 
 use identity::{Email, Phone};
 
@@ -14,11 +14,18 @@ pub fn email(email: &Email) -> String {
     format!("{first}***@{domain}")
 }
 
-/// `***` and the last two digits.
+/// Fewest digits a phone number has before its last two are shown: in a shorter one, two
+/// digits are most of the number.
+const SHOWN_FROM_DIGITS: usize = 6;
+
+/// `***` and the last two digits; `***` alone for a number of fewer than six digits.
 #[must_use]
 pub fn phone(phone: &Phone) -> String {
     let digits = phone.as_str();
-    let tail = &digits[digits.len().saturating_sub(2)..];
+    if digits.trim_start_matches('+').len() < SHOWN_FROM_DIGITS {
+        return "***".to_owned();
+    }
+    let tail = &digits[digits.len() - 2..];
     format!("***{tail}")
 }
 
@@ -33,6 +40,9 @@ mod tests {
         let e = Email::parse("é@x.io").unwrap();
         assert_eq!(email(&e), "é***@x.io");
         assert_eq!(phone(&Phone::parse("+1 555 010 9991").unwrap()), "***91");
-        assert_eq!(phone(&Phone::parse("7").unwrap()), "***7");
+        assert_eq!(phone(&Phone::parse("7").unwrap()), "***");
+        assert_eq!(phone(&Phone::parse("42").unwrap()), "***");
+        assert_eq!(phone(&Phone::parse("+12345").unwrap()), "***");
+        assert_eq!(phone(&Phone::parse("123456").unwrap()), "***56");
     }
 }
