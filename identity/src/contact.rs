@@ -48,9 +48,11 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
         let bad = |reason: &str| Error::invalid(Field::Email, reason);
         let trimmed = raw.trim();
-        if trimmed
-            .chars()
-            .any(|c| c.general_category() == GeneralCategory::Format)
+        // no ASCII character is a format character: the common case costs one scan
+        if !trimmed.is_ascii()
+            && trimmed
+                .chars()
+                .any(|c| c.general_category() == GeneralCategory::Format)
         {
             return Err(bad(
                 "must not contain invisible formatting characters (zero-width spaces or joiners, \

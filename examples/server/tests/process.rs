@@ -202,7 +202,11 @@ async fn bad_settings_are_usage_errors_naming_the_flag_and_its_range_before_anyt
         ("--max-connections", "-3", "1..=1000"),
         ("--port", "70000", "0..=65535"),
     ] {
-        let port = if flag == "--port" { "--host=127.0.0.1" } else { "--port=0" };
+        let port = if flag == "--port" {
+            "--host=127.0.0.1"
+        } else {
+            "--port=0"
+        };
         // `--flag=value`, so that a negative value reaches the flag's parser
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("never.db");
