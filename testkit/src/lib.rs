@@ -2,6 +2,7 @@
 //! the invariant checks (in Rust over rows and in SQL), a deterministic request workload with its
 //! union-find model, and running one test in a second OS process. Not published.
 
+pub mod cluster;
 pub mod legacy;
 pub mod replay;
 pub mod wire;

@@ -711,11 +711,13 @@ impl ContactStore for PgStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(|e| Error::store("checking the database", e))
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            match sqlx::query("SELECT 1").execute(&self.pool).await {
+                Ok(_) => return Ok(()),
+                Err(e) => broken.retry_or_fail("checking the database", Failure::Sql(e))?,
+            }
+        }
     }
 
     async fn close(&self) {
