@@ -25,10 +25,16 @@ pub fn body_bytes_within(
     raw: Result<Bytes, BytesRejection>,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    raw.map_err(|rejection| match rejection.status() {
+    raw.map_err(|rejection| unreadable_body(&rejection, limit))
+}
+
+/// Why a body could not be read: past the route's `limit`, or broken off.
+#[must_use]
+pub fn unreadable_body(rejection: &BytesRejection, limit: usize) -> ApiError {
+    match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
         _ => ApiError::MalformedJson(rejection.body_text()),
-    })
+    }
 }
 
 /// A request body as JSON (any content type: many clients forget the header).
@@ -37,6 +43,19 @@ pub fn body_bytes_within(
 /// As [`body_bytes`], and [`ApiError::MalformedJson`] when it is not JSON.
 pub fn json_body(raw: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     serde_json::from_slice(&body_bytes(raw)?).map_err(|e| ApiError::MalformedJson(e.to_string()))
+}
+
+/// A JSON number that is a whole number: an integer, or one written with a fraction or an
+/// exponent (`5.0`, `5e0`), which JSON Schema counts as an integer too, while a double holds
+/// it exactly.
+#[must_use]
+pub fn whole_number(value: &Value) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    value.as_i64().or_else(|| {
+        let f = value.as_f64()?;
+        #[allow(clippy::cast_possible_truncation)] // whole and within 2^53: exact
+        (f.fract() == 0.0 && f.abs() < EXACT).then_some(f as i64)
+    })
 }
 
 /// An error answer.
@@ -66,6 +85,8 @@ pub enum ApiError {
     Overloaded,
     /// The request took longer than the request timeout.
     Timeout,
+    /// The request body did not arrive within the body timeout.
+    BodyTimeout(std::time::Duration),
 }
 
 impl From<identity::Error> for ApiError {
@@ -181,6 +202,15 @@ impl ApiError {
                 "overloaded",
                 "too many requests in flight".to_owned(),
                 Some(1),
+            ),
+            ApiError::BodyTimeout(within) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} ms",
+                    within.as_millis()
+                ),
+                None,
             ),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -3,12 +3,17 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Request, Response};
+use axum::extract::{DefaultBodyLimit, FromRequest, State};
+use axum::http::{HeaderValue, Request, Response, header};
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::{BoxError, ServiceBuilder};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -17,7 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::RunError;
 use crate::admin;
-use crate::api_error::{ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT};
+use crate::api_error::{ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT, unreadable_body};
 use crate::blocked;
 use crate::config::Config;
 use crate::erase;
@@ -48,9 +53,15 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         .route("/settings/limits", put(settings::put_limits))
         .layer(
             ServiceBuilder::new()
+                // before a slot is taken: a slow sender must not hold one while it trickles
+                .layer(middleware::from_fn_with_state(
+                    config.body_timeout(),
+                    read_body_first,
+                ))
                 .layer(HandleErrorLayer::new(overload_error))
                 .load_shed()
-                .concurrency_limit(config.concurrency_limit)
+                // one limit for all these routes (the per-route layer would give each its own)
+                .layer(GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
                 .timeout(config.request_timeout()),
         );
     let router = Router::new()
@@ -114,6 +125,34 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .layer(PropagateRequestIdLayer::x_request_id()),
         );
     Ok(router)
+}
+
+/// Reads the whole body, within `within`, before the request goes on to wait for a slot: 408
+/// `body_timeout` (and the connection closed) when it does not arrive in time, 413 or 400 as
+/// the handlers would answer when it cannot be read.
+async fn read_body_first(
+    State(within): State<Duration>,
+    request: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    // the route's body limit travels in the request's extensions
+    let mut reading = Request::new(body);
+    *reading.extensions_mut() = parts.extensions.clone();
+    match tokio::time::timeout(within, Bytes::from_request(reading, &())).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(rejection)) => unreadable_body(&rejection, BODY_LIMIT).into_response(),
+        Err(_) => {
+            let mut response = ApiError::BodyTimeout(within).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 /// Load shedding and timeouts become 503s.

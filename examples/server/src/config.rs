@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::listen::ConnectionLimits;
 use crate::tenancy::TenantTokens;
 
 /// The service's configuration: every flag also reads an environment variable.
@@ -70,6 +71,38 @@ pub struct Config {
     )]
     pub concurrency_limit: usize,
 
+    /// Longest time the body of a request to /identify, /contacts or /settings may take to
+    /// arrive, in ms (1 to 600000); slower answers 408. The body is read before the request
+    /// counts against --concurrency-limit, so slow senders hold no slot.
+    #[arg(
+        long,
+        env = "IDENTITY_BODY_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=600_000)
+    )]
+    pub body_timeout_ms: u64,
+
+    /// Longest time a connection may go without sending a complete request head, in ms
+    /// (1 to 600000): after it opens, and between requests when kept alive (the idle timeout).
+    /// The connection is then closed.
+    #[arg(
+        long,
+        env = "IDENTITY_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=600_000)
+    )]
+    pub header_timeout_ms: u64,
+
+    /// Most client connections open at once, 1 to 1000000; more wait in the listen backlog
+    /// until one closes. Default: what the open-files limit (ulimit -n) leaves after the
+    /// database pool and 64 spare descriptors, at most 10000.
+    #[arg(
+        long,
+        env = "IDENTITY_MAX_OPEN_CONNECTIONS",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000)
+    )]
+    pub max_open_connections: Option<usize>,
+
     /// Also emit the original task's misspelt key `primaryContatctId` next to
     /// `primaryContactId` (`--legacy-key false` turns it off).
     #[arg(long, env = "IDENTITY_LEGACY_KEY", default_value_t = true, action = clap::ArgAction::Set)]
@@ -135,6 +168,24 @@ impl Config {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// How long a request body may take to arrive.
+    #[must_use]
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+
+    /// What the listener enforces on each connection (the cap derived from the open-files
+    /// limit unless set).
+    #[must_use]
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            max_open: self
+                .max_open_connections
+                .unwrap_or_else(|| crate::listen::default_max_open(self.max_connections)),
+        }
     }
 
     /// Every configured tenant token, from the file and inline.

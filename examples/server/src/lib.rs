@@ -12,6 +12,7 @@ pub mod erase;
 pub mod handlers;
 pub mod history;
 pub mod import;
+pub mod listen;
 pub mod mask;
 pub mod settings;
 pub mod split;
@@ -143,12 +144,16 @@ pub async fn run(
         tracing::info!(tokens = tokens.len(), "tenant tokens required");
     }
     let app = router(identity.clone(), &config)?;
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = config.connection_limits();
+    tracing::info!(
+        max_open_connections = limits.max_open,
+        header_timeout_ms = config.header_timeout_ms,
+        "connection limits"
+    );
+    listen::serve(listener, app, limits, shutdown).await;
     tracing::info!("shutting down: closing the database pool");
     identity.close().await;
-    served.map_err(RunError::Io)
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,4 +1,5 @@
-//! Overload answers 503, not collapse: past the concurrency limit requests are shed at once,
+//! Overload answers 503, not collapse: past the concurrency limit (one for all the guarded
+//! routes) requests are shed at once,
 //! and a request that outlives the request timeout is answered 503 at once. Its database call
 //! may still finish in the server, but only whole: an identify cut off by the timeout either
 //! happened entirely or not at all, and repeating it is safe (identify is idempotent).
@@ -46,6 +47,13 @@ async fn requests_past_the_limit_are_shed_and_slow_ones_time_out() {
     assert!(shed.headers().contains_key("retry-after"));
     let body: serde_json::Value = shed.json().await.unwrap();
     assert_eq!(body["error"]["code"], "overloaded");
+    // one limit for every guarded route, not one per route
+    let other_route = client
+        .get(server.url("/contacts?email=shed@x.io"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_route.status(), 503, "/contacts shares the limit");
     // probes are not limited
     assert_eq!(common::get_status(&server, "/healthz").await, 200);
 

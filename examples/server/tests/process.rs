@@ -1,80 +1,13 @@
 //! The real binary as a process: graceful shutdown, `--help`, start-up failures, what the logs
 //! show, and several instances migrating one fresh database at once.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_identity-server");
+mod common;
 
-/// A started binary, its address, and its log lines as they come.
-struct Running {
-    child: Child,
-    base: String,
-    log: mpsc::UnboundedReceiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    /// Starts the binary on a free port and waits until it listens.
-    async fn start(database_url: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(BIN)
-            .args(["--port", "0", "--database-url", database_url])
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let (tx, mut log) = mpsc::unbounded_channel();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = tx.send(line);
-            }
-        });
-        let mut seen = Vec::new();
-        let base = loop {
-            let line = tokio::time::timeout(Duration::from_secs(30), log.recv())
-                .await
-                .expect("the server logs within 30 s")
-                .unwrap_or_else(|| panic!("the server exited before listening: {seen:#?}"));
-            seen.push(line.clone());
-            if let Some(at) = line.find("listening on http://") {
-                let rest = &line[at + "listening on ".len()..];
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        Running {
-            child,
-            base,
-            log,
-            seen,
-        }
-    }
-
-    /// Every log line so far.
-    fn drain(&mut self) -> String {
-        while let Ok(line) = self.log.try_recv() {
-            self.seen.push(line);
-        }
-        self.seen.join("\n")
-    }
-
-    fn terminate(&self) {
-        let pid = self.child.id().unwrap().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
+use common::running::{BIN, Running};
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("shop.db").display())

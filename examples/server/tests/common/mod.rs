@@ -1,6 +1,8 @@
 //! An in-process server on a free port for the HTTP tests, and a client for it.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod running;
+
 use clap::Parser;
 use identity::Identity;
 use identity_server::Config;
@@ -37,14 +39,15 @@ impl TestServer {
         let app =
             identity_server::router(identity.clone(), &config).expect("a valid configuration");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let limits = config.connection_limits();
+        let task = tokio::spawn(identity_server::listen::serve(
+            listener,
+            app,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             base,
             identity,
