@@ -59,7 +59,9 @@ impl IdentifyRequest {
     ///
     /// Unknown fields are ignored. A phone number may be a non-negative integer, meaning its
     /// decimal digits, read from its exact text (so 20-digit numbers above `u64::MAX` keep every
-    /// digit); a negative, fractional or boolean value is rejected, as is any non-string email.
+    /// digit), or a whole number written as a float (`12402.0`, which JSON Schema also counts
+    /// as an integer); a negative, fractional or boolean value is rejected, as is any
+    /// non-string email.
     ///
     /// ```
     /// use identity::{Field, IdentifyRequest};
@@ -67,6 +69,9 @@ impl IdentifyRequest {
     /// assert_eq!(req.phone_number().unwrap().as_str(), "123456");
     /// let big = IdentifyRequest::from_json(br#"{"phoneNumber": 99999999999999999999}"#)?;
     /// assert_eq!(big.phone_number().unwrap().as_str(), "99999999999999999999");
+    /// let whole = IdentifyRequest::from_json(br#"{"phoneNumber": 12402.0}"#)?;
+    /// assert_eq!(whole.phone_number().unwrap().as_str(), "12402");
+    /// assert!(IdentifyRequest::from_json(br#"{"phoneNumber": 12402.5}"#).is_err());
     /// let err = IdentifyRequest::from_json(b"{").unwrap_err();
     /// assert!(matches!(err, identity::Error::InvalidInput { field: Field::Body, .. }));
     /// # Ok::<(), identity::Error>(())
@@ -100,7 +105,7 @@ impl IdentifyRequest {
         let phone_number = match map.get("phoneNumber") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Phone::parse_optional(Some(s))?,
-            Some(Value::Number(n)) => match n.as_u64() {
+            Some(Value::Number(n)) => match n.as_u64().or_else(|| whole_float(n)) {
                 Some(value) => Some(Phone::from_integer(value)),
                 None => Some(big(n)?),
             },
@@ -151,6 +156,15 @@ fn big_integer(n: &serde_json::Number, body: &[u8]) -> Result<Phone> {
         return Err(refuse());
     }
     Phone::parse(&text)
+}
+
+/// A whole number written with a fraction or an exponent (`12402.0`, `1.2402e4`), which JSON
+/// Schema counts as an integer: its value, while a double holds it exactly (below 2^53).
+fn whole_float(n: &serde_json::Number) -> Option<u64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let f = n.as_f64()?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, 0..2^53: exact
+    (f.fract() == 0.0 && (0.0..EXACT).contains(&f)).then_some(f as u64)
 }
 
 /// The consolidated customer: what `identify` and `lookup` answer.
@@ -257,11 +271,20 @@ mod tests {
         let parse = |body: &str| IdentifyRequest::from_json(body.as_bytes());
         let big = parse(r#"{"phoneNumber": 18446744073709551616}"#).unwrap();
         assert_eq!(big.phone_number().unwrap().as_str(), "18446744073709551616");
+        // whole numbers however written (JSON Schema's integers)
+        for (body, digits) in [
+            (r#"{"phoneNumber": 1.0}"#, "1"),
+            (r#"{"phoneNumber": 1e3}"#, "1000"),
+            (r#"{"phoneNumber": -0}"#, "0"),
+        ] {
+            let phone = parse(body).unwrap();
+            assert_eq!(phone.phone_number().unwrap().as_str(), digits, "{body}");
+        }
         for body in [
-            r#"{"phoneNumber": 1.0}"#,
-            r#"{"phoneNumber": 1e3}"#,
+            r#"{"phoneNumber": 1.5}"#,
+            r#"{"phoneNumber": -1.0}"#,
+            r#"{"phoneNumber": 1e300}"#,
             r#"{"phoneNumber": 123456789012345678901}"#,
-            r#"{"phoneNumber": -0}"#,
         ] {
             let err = parse(body).unwrap_err();
             assert!(

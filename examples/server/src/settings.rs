@@ -16,7 +16,7 @@ use identity::{Error, Field, TenantSettings};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::api_error::{ApiError, json_body};
+use crate::api_error::{ApiError, json_body, whole_number};
 use crate::handlers::AppState;
 use crate::tenancy::{bearer, named_tenant, scope};
 
@@ -110,7 +110,7 @@ pub async fn put_limits(
     let cap = |name: &str| -> Result<Option<i64>, ApiError> {
         match object.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+            Some(v) => whole_number(v).map(Some).ok_or_else(|| {
                 Error::InvalidInput {
                     field: Field::Limits,
                     reason: format!("{name} must be a whole number or null"),

@@ -12,7 +12,7 @@ use identity::{ContactId, Error, Field, Split};
 use serde_json::Value;
 
 use crate::admin::authorize;
-use crate::api_error::{ApiError, json_body};
+use crate::api_error::{ApiError, json_body, whole_number};
 use crate::handlers::AppState;
 
 /// Moves the rows `contactIds` of the customer that contact `id` belongs to into a new
@@ -70,7 +70,7 @@ fn body(raw: Result<Bytes, BytesRejection>) -> Result<(Vec<ContactId>, bool), Ap
     let ids = ids
         .iter()
         .map(|v| {
-            v.as_i64()
+            whole_number(v)
                 .filter(|n| *n > 0)
                 .map(ContactId::new)
                 .ok_or_else(|| invalid(Field::ContactIds, "must be an array of positive integers"))
