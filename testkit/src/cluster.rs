@@ -90,17 +90,25 @@ impl PrivateCluster {
         self.run("pg_ctl", &args);
     }
 
-    fn run(&self, tool: &str, args: &[&std::ffi::OsStr]) -> Output {
+    /// `tool` of the cluster's PostgreSQL, run as the cluster's user.
+    fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut command = match self.run_as {
+        match self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(&program);
                 c
             }
             None => Command::new(&program),
-        };
-        let output = command.args(args).output().expect("run a PostgreSQL tool");
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&std::ffi::OsStr]) -> Output {
+        let output = self
+            .command(tool)
+            .args(args)
+            .output()
+            .expect("run a PostgreSQL tool");
         if !output.status.success() {
             let log =
                 std::fs::read_to_string(self.data.with_file_name("server.log")).unwrap_or_default();
@@ -116,19 +124,10 @@ impl PrivateCluster {
 
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
-        let data = self.data.clone();
-        let program = self.bin.join("pg_ctl");
-        let mut command = match self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&program);
-                c
-            }
-            None => Command::new(&program),
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .arg("-D")
-            .arg(&data)
+            .arg(&self.data)
             .args(["-m", "immediate", "-w", "stop"])
             .output();
     }
