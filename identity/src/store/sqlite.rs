@@ -1,5 +1,7 @@
-//! [`SqliteStore`]: the embedded default (bundled SQLite). With `sqlite/records.rs`, the only
-//! code that knows SQLite SQL.
+//! [`SqliteStore`]: the embedded default (bundled SQLite). With `sqlite/records.rs` (and the
+//! other files under `sqlite/`), the only code that knows SQLite SQL. A customer's record is a
+//! base row plus a short tail of added rows (`sqlite/tails.rs`); decoded bases are held by
+//! number (`sqlite/bases.rs`).
 //!
 //! Concurrency: a request that is already fully known is answered from one read of the
 //! identity graph (`identity_identifier`, `identity_customer`) outside any transaction. Every
@@ -9,6 +11,7 @@
 //! on meanwhile. Changes made to `contact` by other programs are noted by triggers and applied
 //! to the derived records by the next write transaction, before it plans.
 
+mod bases;
 mod erase;
 mod events;
 mod foreign;
@@ -16,6 +19,7 @@ mod import;
 mod records;
 mod settings;
 mod split;
+mod tails;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -67,6 +71,8 @@ pub struct SqliteStore {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The settings last seen per tenant, shared by the clones.
     hints: std::sync::Arc<TenantHints>,
+    /// The record bases read lately, decoded, shared by the clones.
+    bases: std::sync::Arc<bases::Bases>,
 }
 
 impl SqliteStore {
@@ -123,6 +129,7 @@ impl SqliteStore {
                         pool,
                         writer: std::sync::Arc::default(),
                         hints: std::sync::Arc::default(),
+                        bases: std::sync::Arc::default(),
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -180,13 +187,13 @@ impl SqliteStore {
         request: &IdentifyRequest,
         local: &mut Localized,
     ) -> Result<records::Read> {
-        let read = records::read(&mut *conn, tenant, &local.request).await?;
+        let read = records::read(&mut *conn, tenant, &local.request, &self.bases).await?;
         if local.agrees(read.region.as_deref(), read.blocked_version) {
             return Ok(read);
         }
         let state = settings::state(&mut *conn, tenant).await?;
         self.hints.follow(tenant, request, local, state)?;
-        records::read(&mut *conn, tenant, &local.request).await
+        records::read(&mut *conn, tenant, &local.request, &self.bases).await
     }
 
     /// Adds or removes a blocked entry in a write transaction of its own.
@@ -306,7 +313,15 @@ impl ContactStore for SqliteStore {
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
         let mut local = self.localize(tenant, request).await?;
-        let read = records::read(&self.pool, tenant, &local.request).await?;
+        let read = {
+            // the fast path's own connection, back in the pool before waiting to write
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| Error::store("reading customers", e))?;
+            records::read(&mut conn, tenant, &local.request, &self.bases).await?
+        };
         if !read.pending
             && local.agrees(read.region.as_deref(), read.blocked_version)
             && let Plan::Unchanged(answer) = local.plan(read.matched)

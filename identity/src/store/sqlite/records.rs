@@ -2,7 +2,9 @@
 //! and `identity_customer`, writing plans, repairs and rebuilds. Every function here runs on a
 //! connection the caller chose: the write transaction, or the pool for reads.
 
-use sqlx::{Executor, Sqlite, SqliteConnection};
+use std::sync::Arc;
+
+use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::contact::{Contact, ContactId, Email, Link, Phone};
@@ -17,14 +19,16 @@ use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
+use super::bases::Bases;
 use super::events;
+use super::tails::{self, tail_of_c};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
 /// kinds it holds, a row `pending` when changes made outside the library wait to be applied to
 /// the tenant's records, and a row `settings` with the tenant's blocked-list version (second
 /// column) and phone region (last column) when it has settings.
-const READ: &str = "\
-WITH hit AS (
+const READ: &str = concat!(
+    "WITH hit AS (
     SELECT kind, customer_id FROM identity_identifier
     WHERE tenant_id = ?3 AND kind = 'email' AND value = ?1
     UNION ALL
@@ -32,29 +36,42 @@ WITH hit AS (
     WHERE tenant_id = ?3 AND kind = 'phone' AND value = ?2
 )
 SELECT group_concat(hit.kind), hit.customer_id, c.version, c.created_at, c.last_row_at,
-       c.emails, c.email_rows, c.phones, c.phone_rows, c.primary_has_email,
-       c.primary_has_phone, c.secondary_ids
+       NULL, NULL, NULL, NULL, c.primary_has_email, c.primary_has_phone, NULL, ",
+    tail_of_c!(),
+    ", c.base_seq
 FROM hit LEFT JOIN identity_customer AS c
     ON c.tenant_id = ?3 AND c.primary_id = hit.customer_id
 GROUP BY hit.customer_id
 UNION ALL
-SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)
 UNION ALL
 SELECT 'settings', blocked_version, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       phone_region
-FROM identity_tenant_settings WHERE tenant_id = ?3";
+       phone_region, NULL, NULL
+FROM identity_tenant_settings WHERE tenant_id = ?3"
+);
 
-const SELECT_RECORDS: &str = "\
-SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
-       phone_rows, primary_has_email, primary_has_phone, secondary_ids
-FROM identity_customer WHERE tenant_id = ?1";
+/// The lists of base `?3` of customer `?2` in tenant `?1` (no row once it was rewritten).
+const READ_BASE: &str = "\
+SELECT emails, email_rows, phones, phone_rows, secondary_ids FROM identity_customer
+WHERE tenant_id = ?1 AND primary_id = ?2 AND base_seq = ?3";
+
+/// The next base number.
+const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1 RETURNING n";
+
+const SELECT_RECORDS: &str = concat!(
+    "SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
+       phone_rows, primary_has_email, primary_has_phone, secondary_ids, ",
+    tail_of_c!(),
+    ", base_seq
+FROM identity_customer AS c WHERE tenant_id = ?1"
+);
 
 const UPSERT_RECORD: &str = "\
 INSERT OR REPLACE INTO identity_customer (tenant_id, primary_id, version, created_at, last_row_at,
     emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids,
-    updated_at)
-VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    updated_at, base_seq)
+VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14)";
 
 const INSERT_IDENTIFIER: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
@@ -94,7 +111,8 @@ SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_
 FROM contact WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY id";
 
 /// A record row: (kinds, primary, version, created, last row, emails, email rows, phones,
-/// phone rows, primary has email, primary has phone, secondary ids).
+/// phone rows, primary has email, primary has phone, secondary ids, tail, base number). The
+/// read leaves the lists out (they come from the held base or [`READ_BASE`]).
 type RecordRow = (
     Option<String>,
     Option<i64>,
@@ -108,6 +126,8 @@ type RecordRow = (
     Option<bool>,
     Option<bool>,
     Option<String>,
+    Option<String>,
+    Option<i64>,
 );
 
 /// What a read found.
@@ -120,20 +140,40 @@ pub(crate) struct Read {
     pub blocked_version: i64,
 }
 
-/// Reads the request's customers in `tenant`.
-pub(crate) async fn read<'e, E>(
-    executor: E,
+/// Reads the request's customers in `tenant` on `conn`, their bases from `bases` when held.
+pub(crate) async fn read(
+    conn: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
-) -> Result<Read>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
+    bases: &Bases,
+) -> Result<Read> {
+    // outside a write transaction a base the read named may be rewritten before its lists are
+    // fetched: then read again
+    for _ in 0..MAX_BASE_READS {
+        if let Some(read) = read_once(conn, tenant, request, bases).await? {
+            return Ok(read);
+        }
+    }
+    Err(Error::Contention {
+        attempts: MAX_BASE_READS,
+    })
+}
+
+/// Reads in a row whose bases all moved on before the read could fetch them.
+const MAX_BASE_READS: u32 = 16;
+
+/// One read: `None` when a base it named was rewritten meanwhile.
+async fn read_once(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    request: &IdentifyRequest,
+    bases: &Bases,
+) -> Result<Option<Read>> {
     let rows: Vec<RecordRow> = sqlx::query_as(READ)
         .bind(request.email().map(Email::as_str))
         .bind(request.phone_number().map(Phone::as_str))
         .bind(tenant.as_str())
-        .fetch_all(executor)
+        .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::store("reading customers", e))?;
     let (mut email_owner, mut phone_owner, mut pending) = (None, None, false);
@@ -158,16 +198,74 @@ where
         if kinds.contains("phone") {
             phone_owner = Some(owner);
         }
-        if let Some(record) = decode(row)? {
-            records.push(record);
+        match with_base(conn, tenant, row, bases).await? {
+            Based::Record(record) => records.push(record),
+            Based::NoRecord => {}
+            Based::Moved => return Ok(None),
         }
     }
-    Ok(Read {
+    Ok(Some(Read {
         matched: Matched::new(email_owner, phone_owner, records)?,
         pending,
         region,
         blocked_version,
-    })
+    }))
+}
+
+/// A read row's record, from its base (held, or fetched by number) and its tail.
+enum Based {
+    Record(CustomerRecord),
+    NoRecord,
+    /// The base was rewritten since the row was read.
+    Moved,
+}
+
+async fn with_base(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    row: RecordRow,
+    bases: &Bases,
+) -> Result<Based> {
+    let (_, Some(primary), Some(version), Some(created_at), Some(last_row_at), ..) = row else {
+        return Ok(Based::NoRecord);
+    };
+    let (primary, seq) = (ContactId::new(primary), row.13.unwrap_or(0));
+    let base = match bases.get(primary, seq) {
+        Some(base) => base,
+        None => {
+            let lists: Option<(String, String, String, String, String)> = sqlx::query_as(READ_BASE)
+                .bind(tenant.as_str())
+                .bind(primary.get())
+                .bind(seq)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| Error::store("reading customers", e))?;
+            let Some((emails, email_rows, phones, phone_rows, secondary_ids)) = lists else {
+                return Ok(Based::Moved);
+            };
+            let mut base = CustomerRecord {
+                last_row_at,
+                primary_has_email: row.9.unwrap_or(false),
+                primary_has_phone: row.10.unwrap_or(false),
+                version,
+                ..CustomerRecord::new(primary, None, None, created_at)
+            };
+            let text = RecordText {
+                emails,
+                email_rows,
+                phones,
+                phone_rows,
+                secondary_ids,
+            };
+            text.parse_into(&mut base)?;
+            let base = Arc::new(base);
+            bases.put(seq, Arc::clone(&base));
+            base
+        }
+    };
+    let mut record = CustomerRecord::clone(&base);
+    tails::apply(&mut record, row.12.as_deref())?;
+    Ok(Based::Record(record))
 }
 
 /// A record from its columns; `None` when the identifier's customer has no record.
@@ -190,6 +288,7 @@ fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
         ..CustomerRecord::new(ContactId::new(primary), None, None, created_at)
     };
     text.parse_into(&mut record)?;
+    tails::apply(&mut record, row.12.as_deref())?;
     Ok(Some(record))
 }
 
@@ -209,6 +308,7 @@ pub(super) async fn store(
     record.version += 1;
     let text = RecordText::of(&record);
     let write = async {
+        let base: i64 = sqlx::query_scalar(NEXT_BASE).fetch_one(&mut *tx).await?;
         let created: Vec<(&str, &str)> = match &new {
             NewValues::All => record
                 .emails
@@ -222,6 +322,7 @@ pub(super) async fn store(
                 .chain(p.iter().map(|p| ("phone", p.as_str())))
                 .collect(),
         };
+        tails::clear(&mut *tx, tenant, record.primary).await?;
         sqlx::query(UPSERT_RECORD)
             .bind(record.primary.get())
             .bind(record.version)
@@ -236,6 +337,7 @@ pub(super) async fn store(
             .bind(&text.secondary_ids)
             .bind(OffsetDateTime::now_utc())
             .bind(tenant.as_str())
+            .bind(base)
             .execute(&mut *tx)
             .await?;
         for (kind, value) in created {
@@ -252,6 +354,42 @@ pub(super) async fn store(
     write
         .await
         .map_err(|e| Error::store("writing a customer record", e))?;
+    Ok(record.answer())
+}
+
+/// Stores `record`, which the row `id` joined bringing `email` and `phone` (when new to the
+/// customer), as a tail entry; every [`tails::FOLD_AT`]th one writes the record whole.
+async fn append(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    mut record: CustomerRecord,
+    id: ContactId,
+    email: Option<Email>,
+    phone: Option<Phone>,
+) -> Result<ConsolidatedContact> {
+    let fail = |e| Error::store("writing a customer record", e);
+    record.version += 1;
+    let length = tails::append(tx, tenant, &record, id, email.as_ref(), phone.as_ref())
+        .await
+        .map_err(fail)?;
+    if length >= tails::FOLD_AT {
+        record.version -= 1; // store raises it
+        return store(tx, tenant, record, NewValues::Some(email, phone)).await;
+    }
+    let created = email
+        .iter()
+        .map(|e| ("email", e.as_str()))
+        .chain(phone.iter().map(|p| ("phone", p.as_str())));
+    for (kind, value) in created {
+        sqlx::query(INSERT_IDENTIFIER)
+            .bind(kind)
+            .bind(value)
+            .bind(record.primary.get())
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+    }
     Ok(record.answer())
 }
 
@@ -344,8 +482,16 @@ pub(crate) async fn apply(
                 via: kinds(via),
             };
             events::record(tx, tenant, Some(add.customer.primary), &change, at).await?;
-            let new = NewValues::Some(add.new_email().cloned(), add.new_phone().cloned());
-            store(tx, tenant, add.into_record(id, at), new).await
+            let (new_email, new_phone) = (add.new_email().cloned(), add.new_phone().cloned());
+            append(
+                tx,
+                tenant,
+                add.into_record(id, at),
+                id,
+                new_email,
+                new_phone,
+            )
+            .await
         }
         Plan::Merge(merge) => {
             if super::split::kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {

@@ -1,0 +1,55 @@
+//! The record bases a SQLite store read lately, decoded, so that a returning customer's lists
+//! are parsed once per change of its base, not once per request. A base is named by its
+//! customer and its `base_seq`, drawn from a counter on every whole write and never reused, so
+//! a held base with the stored `base_seq` is the stored base, whoever wrote it (another process
+//! included). The record is that base with its tail applied (`tails.rs`), read every time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::contact::ContactId;
+use crate::customer::CustomerRecord;
+
+/// Most list entries held in all (about 100 bytes each): past it, everything held is dropped.
+const MAX_ENTRIES: usize = 500_000;
+
+/// Decoded bases by primary (ids are unique across tenants).
+#[derive(Debug, Default)]
+pub(crate) struct Bases {
+    inner: Mutex<Held>,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    bases: HashMap<ContactId, (i64, Arc<CustomerRecord>)>,
+    entries: usize,
+}
+
+fn weight(record: &CustomerRecord) -> usize {
+    2 * (record.emails.len() + record.phone_numbers.len()) + record.secondary_ids.len() + 1
+}
+
+impl Bases {
+    /// The base of `primary` numbered `seq`, if held.
+    pub(crate) fn get(&self, primary: ContactId, seq: i64) -> Option<Arc<CustomerRecord>> {
+        let held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.bases.get(&primary) {
+            Some((held_seq, base)) if *held_seq == seq => Some(Arc::clone(base)),
+            _ => None,
+        }
+    }
+
+    /// Holds `base` as the base of its customer numbered `seq` (replacing an older one).
+    pub(crate) fn put(&self, seq: i64, base: Arc<CustomerRecord>) {
+        let mut held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let added = weight(&base);
+        if held.entries + added > MAX_ENTRIES {
+            held.bases.clear();
+            held.entries = 0;
+        }
+        if let Some((_, old)) = held.bases.insert(base.primary, (seq, base)) {
+            held.entries -= weight(&old).min(held.entries);
+        }
+        held.entries += added;
+    }
+}

@@ -1,0 +1,108 @@
+//! Record tails (`20261201000010_record_tails.sql`): a row added to a customer appends one small
+//! row to `identity_customer_tail` instead of rewriting the customer's record, whose lists grow
+//! with the customer; every [`FOLD_AT`]th addition writes the record whole again (its new base)
+//! and clears the tail. So adding a row costs about the same at 1 row or 10,000, and reading a
+//! record is its base row with at most `FOLD_AT - 1` tail entries applied.
+
+use sqlx::SqliteConnection;
+use time::OffsetDateTime;
+
+use crate::contact::{ContactId, Email, Phone};
+use crate::customer::CustomerRecord;
+use crate::error::{Error, Result};
+use crate::tenant::TenantId;
+
+/// The tail length at which an addition writes the record whole instead.
+pub(super) const FOLD_AT: i64 = 32;
+
+/// The select-list expression giving a record's tail as a JSON array of
+/// `[seq, version, last_row_at (Unix nanoseconds), secondary_id, email, phone]`, for a query
+/// whose customer table is `c` (`[]` for none, and for no record). A macro, for `concat!`.
+macro_rules! tail_of_c {
+    () => {
+        "(SELECT json_group_array(json_array(t.seq, t.version, t.last_row_at, t.secondary_id,
+                                             t.email, t.phone))
+          FROM identity_customer_tail AS t
+          WHERE t.tenant_id = c.tenant_id AND t.primary_id = c.primary_id)"
+    };
+}
+pub(super) use tail_of_c;
+
+const APPEND: &str = "\
+INSERT INTO identity_customer_tail (tenant_id, primary_id, seq, version, last_row_at,
+    secondary_id, email, phone)
+SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7
+FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2
+RETURNING seq";
+
+/// One tail entry as the read sends it.
+type Entry = (i64, i64, i64, i64, Option<String>, Option<String>);
+
+/// Applies a record's tail (the JSON of [`TAIL_OF_C`]; `None` or `[]` for none) to its base.
+pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<()> {
+    let Some(tail) = tail else {
+        return Ok(());
+    };
+    let corrupt = |reason: String| Error::CorruptGraph { reason };
+    let mut entries: Vec<Entry> = serde_json::from_str(tail).map_err(|e| {
+        corrupt(format!(
+            "unreadable record tail of customer {}: {e}",
+            record.primary
+        ))
+    })?;
+    entries.sort_by_key(|entry| entry.0);
+    for (_, version, at, secondary, email, phone) in entries {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at)).map_err(|_| {
+            corrupt(format!(
+                "record tail of customer {} has time {at}",
+                record.primary
+            ))
+        })?;
+        record.append_row(
+            ContactId::new(secondary),
+            email.map(Email::from_record),
+            phone.map(Phone::from_record),
+            at,
+        );
+        record.version = version;
+    }
+    Ok(())
+}
+
+/// Appends the row `id` (which brought `email` and `phone` to the customer, when new to it) to
+/// the tail of `record`, which already has it appended and its version raised. The tail length
+/// after it: at [`FOLD_AT`] the caller writes the record whole instead.
+pub(super) async fn append(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    record: &CustomerRecord,
+    id: ContactId,
+    email: Option<&Email>,
+    phone: Option<&Phone>,
+) -> sqlx::Result<i64> {
+    let at = i64::try_from(record.last_row_at.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+    sqlx::query_scalar(APPEND)
+        .bind(tenant.as_str())
+        .bind(record.primary.get())
+        .bind(record.version)
+        .bind(at)
+        .bind(id.get())
+        .bind(email.map(Email::as_str))
+        .bind(phone.map(Phone::as_str))
+        .fetch_one(&mut *tx)
+        .await
+}
+
+/// Removes the tail of customer `primary` (its record is being written whole).
+pub(super) async fn clear(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    primary: ContactId,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2")
+        .bind(tenant.as_str())
+        .bind(primary.get())
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+}
