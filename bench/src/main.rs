@@ -2,6 +2,7 @@
 //! PostgreSQL and the HTTP service, and prints throughput, latency percentiles, round trips per
 //! path, the `pgbench -S` ceiling and peak RSS. See BENCHMARKS.md for the commands and numbers.
 
+mod grow;
 mod hot;
 mod import;
 mod mix;
@@ -69,6 +70,11 @@ struct Args {
     /// and in 1,000 tenants of 1,000), and merges of two customers of 1,000 rows.
     #[arg(long)]
     scale: bool,
+    /// Instead of the mix: build one customer row by row to this many rows, then compare adding
+    /// a row to it with adding one to a 1-row customer, on PostgreSQL and through the HTTP
+    /// service (smoke mode: 200 rows).
+    #[arg(long, value_name = "ROWS")]
+    grow: Option<u64>,
     /// Instead of the mix: this many identifies on PostgreSQL, RSS after a tenth and after all.
     #[arg(long)]
     rss_check: Option<u64>,
@@ -113,6 +119,8 @@ async fn main() -> ExitCode {
             Some(path) => import::write_only(path, n, args.seed),
             None => import::run(n, lite, args.seed).await,
         }
+    } else if let Some(rows) = args.grow {
+        grow(&args, rows).await
     } else if args.scale {
         scale(&args).await
     } else if let Some(n) = args.rss_check {
@@ -260,6 +268,33 @@ fn print_row(name: &str, m: &Measured) {
     if let Some(e) = &m.first_error {
         println!("           first error: {e}");
     }
+}
+
+async fn grow(args: &Args, rows: u64) -> Result<(), String> {
+    let (rows, samples) = if args.smoke {
+        (rows.min(200), 50)
+    } else {
+        (rows, 500)
+    };
+    for f in grow::run(&args.database_url, rows, samples).await? {
+        println!(
+            "{}: built a customer row by row at {:.0} writes/s; adding a row to a 1-row \
+             customer mean {:.3} ms (p50 {:.3}), to the customer of {}-{} rows mean {:.3} ms \
+             (p50 {:.3}): {:.2}x (p50 {:.2}x); its answer {} bytes",
+            f.via,
+            f.build_rate,
+            f.small.mean_ms,
+            f.small.p50_ms,
+            f.rows.0,
+            f.rows.1,
+            f.large.mean_ms,
+            f.large.p50_ms,
+            f.large.mean_ms / f.small.mean_ms,
+            f.large.p50_ms / f.small.p50_ms,
+            f.answer_bytes
+        );
+    }
+    Ok(())
 }
 
 async fn scale(args: &Args) -> Result<(), String> {

@@ -233,9 +233,12 @@ impl Target {
                     );
                     let app = identity_server::router(identity.clone(), &config)
                         .expect("a valid configuration");
-                    let server = tokio::spawn(async move {
-                        let _ = axum::serve(listener, app).await;
-                    });
+                    let server = tokio::spawn(identity_server::listen::serve(
+                        listener,
+                        app,
+                        config.connection_limits(),
+                        std::future::pending(),
+                    ));
                     let client = reqwest::Client::builder()
                         .pool_max_idle_per_host(1024)
                         .build()
