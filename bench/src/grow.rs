@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use identity::Identity;
 use serde_json::json;
 
-use crate::target::{create_database, drop_database};
+use crate::target::{create_database, drop_database, start_service};
 
 /// Sequential adds: their mean and median.
 pub struct Adds {
@@ -116,26 +116,7 @@ async fn measure(
 ) -> Result<GrowFigures, String> {
     let identity = Identity::connect(url).await.map_err(|e| e.chain())?;
     let (via, server) = if http {
-        let config = <identity_server::Config as clap::Parser>::parse_from([
-            "identity-server",
-            "--database-url",
-            url,
-        ]);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(|e| e.to_string())?;
-        let base = format!(
-            "http://{}",
-            listener.local_addr().map_err(|e| e.to_string())?
-        );
-        let app = identity_server::router(identity.clone(), &config).map_err(|e| e.to_string())?;
-        let limits = config.connection_limits();
-        let server = tokio::spawn(identity_server::listen::serve(
-            listener,
-            app,
-            limits,
-            std::future::pending(),
-        ));
+        let (base, server) = start_service(&identity, url, &[]).await?;
         (Via::Http(base, reqwest::Client::new()), Some(server))
     } else {
         (Via::Direct(identity.clone()), None)

@@ -153,6 +153,34 @@ pub async fn seed_postgres(
     identity.rebuild().await.map(drop).map_err(|e| e.chain())
 }
 
+/// The HTTP service on `identity` (whose database is `url`), in this process on a free loopback
+/// port, with `flags`: its base URL and its task.
+pub async fn start_service(
+    identity: &Identity,
+    url: &str,
+    flags: &[&str],
+) -> Result<(String, tokio::task::JoinHandle<()>), String> {
+    let mut argv = vec!["identity-server", "--database-url", url];
+    argv.extend_from_slice(flags);
+    let config = <identity_server::Config as clap::Parser>::try_parse_from(argv)
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let app = identity_server::router(identity.clone(), &config).map_err(|e| e.to_string())?;
+    let server = tokio::spawn(identity_server::listen::serve(
+        listener,
+        app,
+        config.connection_limits(),
+        std::future::pending(),
+    ));
+    Ok((base, server))
+}
+
 impl Target {
     /// Sets up and seeds `backend` with `data`; `connections` sizes the PostgreSQL pool.
     pub async fn setup(
@@ -215,30 +243,13 @@ impl Target {
                     Workload::Hot(regulars) => seed_regulars(&identity, &url, regulars).await?,
                 }
                 let (http, server) = if backend == Backend::Http {
-                    let config = <identity_server::Config as clap::Parser>::parse_from([
-                        "identity-server",
-                        "--database-url",
-                        &url,
+                    let flags = [
                         "--concurrency-limit",
                         "4096",
                         "--request-timeout-ms",
                         "60000",
-                    ]);
-                    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let base = format!(
-                        "http://{}",
-                        listener.local_addr().map_err(|e| e.to_string())?
-                    );
-                    let app = identity_server::router(identity.clone(), &config)
-                        .expect("a valid configuration");
-                    let server = tokio::spawn(identity_server::listen::serve(
-                        listener,
-                        app,
-                        config.connection_limits(),
-                        std::future::pending(),
-                    ));
+                    ];
+                    let (base, server) = start_service(&identity, &url, &flags).await?;
                     let client = reqwest::Client::builder()
                         .pool_max_idle_per_host(1024)
                         .build()

@@ -44,9 +44,10 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String,
     }
 }
 
-async fn identify_status(client: &reqwest::Client, server: &TestServer, email: &str) -> u16 {
+/// The status of an identify of `email` sent to the service at `base`.
+async fn identify_status(client: &reqwest::Client, base: &str, email: &str) -> u16 {
     client
-        .post(server.url("/identify"))
+        .post(format!("{base}/identify"))
         .body(format!(r#"{{"email":"{email}"}}"#))
         .send()
         .await
@@ -72,7 +73,7 @@ async fn trickling_bodies_hold_no_slot_and_are_cut_off_with_408() {
     let client = common::client();
     let mut statuses = Vec::new();
     for i in 0..24 {
-        statuses.push(identify_status(&client, &server, &format!("healthy{i}@x.io")).await);
+        statuses.push(identify_status(&client, &server.base, &format!("healthy{i}@x.io")).await);
     }
     assert!(
         statuses.iter().all(|&s| s == 200),
@@ -194,14 +195,7 @@ async fn running_out_of_descriptors_is_waited_out_and_logged_once() {
     // the episode lasts over 3 s: once a second would log three or four times
     tokio::time::sleep(Duration::from_millis(3500)).await;
     drop(held);
-    let client = common::client();
-    let status = client
-        .post(format!("{}/identify", server.base))
-        .body(r#"{"email":"after@x.io"}"#)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = identify_status(&common::client(), &server.base, "after@x.io").await;
     assert_eq!(status, 200);
     let log = server.drain();
     let errors = log.matches("cannot accept connections").count();
@@ -218,13 +212,7 @@ async fn the_default_cap_keeps_descriptors_for_the_service() {
     let held = hold_connections(&server.base, 160).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     drop(held);
-    let status = common::client()
-        .post(format!("{}/identify", server.base))
-        .body(r#"{"email":"after@x.io"}"#)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = identify_status(&common::client(), &server.base, "after@x.io").await;
     assert_eq!(status, 200);
     let log = server.drain();
     // 96 less the pool (10) and 64 spare

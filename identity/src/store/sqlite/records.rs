@@ -243,13 +243,6 @@ async fn with_base(
             let Some((emails, email_rows, phones, phone_rows, secondary_ids)) = lists else {
                 return Ok(Based::Moved);
             };
-            let mut base = CustomerRecord {
-                last_row_at,
-                primary_has_email: row.9.unwrap_or(false),
-                primary_has_phone: row.10.unwrap_or(false),
-                version,
-                ..CustomerRecord::new(primary, None, None, created_at)
-            };
             let text = RecordText {
                 emails,
                 email_rows,
@@ -257,8 +250,14 @@ async fn with_base(
                 phone_rows,
                 secondary_ids,
             };
-            text.parse_into(&mut base)?;
-            let base = Arc::new(base);
+            let base = Arc::new(base_of(
+                &row,
+                primary,
+                version,
+                created_at,
+                last_row_at,
+                text,
+            )?);
             bases.put(seq, Arc::clone(&base));
             base
         }
@@ -268,28 +267,43 @@ async fn with_base(
     Ok(Based::Record(record))
 }
 
-/// A record from its columns; `None` when the identifier's customer has no record.
+/// A record from its columns (lists included); `None` when the identifier's customer has no
+/// record.
 fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
     let (_, Some(primary), Some(version), Some(created_at), Some(last_row_at), ..) = row else {
         return Ok(None);
     };
     let text = RecordText {
-        emails: row.5.unwrap_or_default(),
-        email_rows: row.6.unwrap_or_default(),
-        phones: row.7.unwrap_or_default(),
-        phone_rows: row.8.unwrap_or_default(),
-        secondary_ids: row.11.unwrap_or_default(),
+        emails: row.5.clone().unwrap_or_default(),
+        email_rows: row.6.clone().unwrap_or_default(),
+        phones: row.7.clone().unwrap_or_default(),
+        phone_rows: row.8.clone().unwrap_or_default(),
+        secondary_ids: row.11.clone().unwrap_or_default(),
     };
-    let mut record = CustomerRecord {
+    let primary = ContactId::new(primary);
+    let mut record = base_of(&row, primary, version, created_at, last_row_at, text)?;
+    tails::apply(&mut record, row.12.as_deref())?;
+    Ok(Some(record))
+}
+
+/// A record's base from its row's columns and its lists.
+fn base_of(
+    row: &RecordRow,
+    primary: ContactId,
+    version: i64,
+    created_at: OffsetDateTime,
+    last_row_at: OffsetDateTime,
+    text: RecordText,
+) -> Result<CustomerRecord> {
+    let mut base = CustomerRecord {
         last_row_at,
         primary_has_email: row.9.unwrap_or(false),
         primary_has_phone: row.10.unwrap_or(false),
         version,
-        ..CustomerRecord::new(ContactId::new(primary), None, None, created_at)
+        ..CustomerRecord::new(primary, None, None, created_at)
     };
-    text.parse_into(&mut record)?;
-    tails::apply(&mut record, row.12.as_deref())?;
-    Ok(Some(record))
+    text.parse_into(&mut base)?;
+    Ok(base)
 }
 
 /// The identifiers to create for a record: all of its values, or only some.
@@ -340,16 +354,7 @@ pub(super) async fn store(
             .bind(base)
             .execute(&mut *tx)
             .await?;
-        for (kind, value) in created {
-            sqlx::query(INSERT_IDENTIFIER)
-                .bind(kind)
-                .bind(value)
-                .bind(record.primary.get())
-                .bind(tenant.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::Result::Ok(())
+        name_values(tx, tenant, record.primary, &created).await
     };
     write
         .await
@@ -376,21 +381,34 @@ async fn append(
         record.version -= 1; // store raises it
         return store(tx, tenant, record, NewValues::Some(email, phone)).await;
     }
-    let created = email
+    let created: Vec<(&str, &str)> = email
         .iter()
         .map(|e| ("email", e.as_str()))
-        .chain(phone.iter().map(|p| ("phone", p.as_str())));
-    for (kind, value) in created {
+        .chain(phone.iter().map(|p| ("phone", p.as_str())))
+        .collect();
+    name_values(tx, tenant, record.primary, &created)
+        .await
+        .map_err(fail)?;
+    Ok(record.answer())
+}
+
+/// Records `values` (kind, value) as belonging to the customer of `primary`.
+async fn name_values(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    primary: ContactId,
+    values: &[(&str, &str)],
+) -> sqlx::Result<()> {
+    for &(kind, value) in values {
         sqlx::query(INSERT_IDENTIFIER)
             .bind(kind)
             .bind(value)
-            .bind(record.primary.get())
+            .bind(primary.get())
             .bind(tenant.as_str())
             .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
+            .await?;
     }
-    Ok(record.answer())
+    Ok(())
 }
 
 async fn insert_contact(
