@@ -179,21 +179,23 @@ impl SqliteStore {
 
     /// Reads the request's customers on `conn` under the settings the read reports (once more
     /// when `local` was read under others; inside a write transaction they cannot change
-    /// between the two, outside one the answer is as of one of the reads).
+    /// between the two, outside one the answer is as of one of the reads). `keep`: hold what it
+    /// decodes (not inside a write transaction, see `records::read`).
     async fn read_localized(
         &self,
         conn: &mut SqliteConnection,
         tenant: &TenantId,
         request: &IdentifyRequest,
         local: &mut Localized,
+        keep: bool,
     ) -> Result<records::Read> {
-        let read = records::read(&mut *conn, tenant, &local.request, &self.bases).await?;
+        let read = records::read(&mut *conn, tenant, &local.request, &self.bases, keep).await?;
         if local.agrees(read.region.as_deref(), read.blocked_version) {
             return Ok(read);
         }
         let state = settings::state(&mut *conn, tenant).await?;
         self.hints.follow(tenant, request, local, state)?;
-        records::read(&mut *conn, tenant, &local.request, &self.bases).await
+        records::read(&mut *conn, tenant, &local.request, &self.bases, keep).await
     }
 
     /// Adds or removes a blocked entry in a write transaction of its own.
@@ -320,7 +322,7 @@ impl ContactStore for SqliteStore {
                 .acquire()
                 .await
                 .map_err(|e| Error::store("reading customers", e))?;
-            records::read(&mut conn, tenant, &local.request, &self.bases).await?
+            records::read(&mut conn, tenant, &local.request, &self.bases, true).await?
         };
         if !read.pending
             && local.agrees(read.region.as_deref(), read.blocked_version)
@@ -332,7 +334,7 @@ impl ContactStore for SqliteStore {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
                 // under the write lock the tenant's settings cannot change
                 let read = self
-                    .read_localized(&mut write.tx, tenant, request, &mut local)
+                    .read_localized(&mut write.tx, tenant, request, &mut local, false)
                     .await?;
                 let plan = local.plan(read.matched);
                 let answer = records::apply(&mut write.tx, tenant, &local.request, plan).await?;
@@ -355,7 +357,7 @@ impl ContactStore for SqliteStore {
         let mut local = self.localize(tenant, request).await?;
         let mut conn = self.read_snapshot().await?;
         let read = self
-            .read_localized(&mut conn, tenant, request, &mut local)
+            .read_localized(&mut conn, tenant, request, &mut local, true)
             .await?;
         let answer = if read.pending {
             // the records wait for changes made outside the library: answer from the rows

@@ -1,8 +1,10 @@
-//! The record bases a SQLite store read lately, decoded, so that a returning customer's lists
-//! are parsed once per change of its base, not once per request. A base is named by its
-//! customer and its `base_seq`, drawn from a counter on every whole write and never reused, so
-//! a held base with the stored `base_seq` is the stored base, whoever wrote it (another process
-//! included). The record is that base with its tail applied (`tails.rs`), read every time.
+//! The records a SQLite store read lately, decoded, so that a returning customer's lists are
+//! parsed once per change of its base, not once per request. A base is named by its customer
+//! and its `base_seq`, drawn from a counter on every committed whole write and never reused, so
+//! a record held under the stored `base_seq` is that base with some of its tail (`tails.rs`)
+//! applied, whoever wrote it (another process included): a read applies the tail entries past
+//! the held record's version. Only reads outside a write transaction hold what they read (a base
+//! number drawn in a transaction that rolls back is drawn again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,7 +32,7 @@ fn weight(record: &CustomerRecord) -> usize {
 }
 
 impl Bases {
-    /// The base of `primary` numbered `seq`, if held.
+    /// The record of `primary` held under base `seq`, if any.
     pub(crate) fn get(&self, primary: ContactId, seq: i64) -> Option<Arc<CustomerRecord>> {
         let held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         match held.bases.get(&primary) {
@@ -39,15 +41,15 @@ impl Bases {
         }
     }
 
-    /// Holds `base` as the base of its customer numbered `seq` (replacing an older one).
-    pub(crate) fn put(&self, seq: i64, base: Arc<CustomerRecord>) {
+    /// Holds `record` under base `seq` of its customer (replacing what was held).
+    pub(crate) fn put(&self, seq: i64, record: Arc<CustomerRecord>) {
         let mut held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let added = weight(&base);
+        let added = weight(&record);
         if held.entries + added > MAX_ENTRIES {
             held.bases.clear();
             held.entries = 0;
         }
-        if let Some((_, old)) = held.bases.insert(base.primary, (seq, base)) {
+        if let Some((_, old)) = held.bases.insert(record.primary, (seq, record)) {
             held.entries -= weight(&old).min(held.entries);
         }
         held.entries += added;

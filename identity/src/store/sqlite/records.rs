@@ -140,17 +140,20 @@ pub(crate) struct Read {
     pub blocked_version: i64,
 }
 
-/// Reads the request's customers in `tenant` on `conn`, their bases from `bases` when held.
+/// Reads the request's customers in `tenant` on `conn`, from the records `bases` holds when
+/// they are current. With `keep`, what it reads is held for the next reads: only outside a write
+/// transaction, whose view (base numbers drawn in it included) may yet be rolled back.
 pub(crate) async fn read(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
     bases: &Bases,
+    keep: bool,
 ) -> Result<Read> {
     // outside a write transaction a base the read named may be rewritten before its lists are
     // fetched: then read again
     for _ in 0..MAX_BASE_READS {
-        if let Some(read) = read_once(conn, tenant, request, bases).await? {
+        if let Some(read) = read_once(conn, tenant, request, bases, keep).await? {
             return Ok(read);
         }
     }
@@ -168,6 +171,7 @@ async fn read_once(
     tenant: &TenantId,
     request: &IdentifyRequest,
     bases: &Bases,
+    keep: bool,
 ) -> Result<Option<Read>> {
     let rows: Vec<RecordRow> = sqlx::query_as(READ)
         .bind(request.email().map(Email::as_str))
@@ -198,7 +202,7 @@ async fn read_once(
         if kinds.contains("phone") {
             phone_owner = Some(owner);
         }
-        match with_base(conn, tenant, row, bases).await? {
+        match with_base(conn, tenant, row, bases, keep).await? {
             Based::Record(record) => records.push(record),
             Based::NoRecord => {}
             Based::Moved => return Ok(None),
@@ -225,13 +229,15 @@ async fn with_base(
     tenant: &TenantId,
     row: RecordRow,
     bases: &Bases,
+    keep: bool,
 ) -> Result<Based> {
     let (_, Some(primary), Some(version), Some(created_at), Some(last_row_at), ..) = row else {
         return Ok(Based::NoRecord);
     };
     let (primary, seq) = (ContactId::new(primary), row.13.unwrap_or(0));
-    let base = match bases.get(primary, seq) {
-        Some(base) => base,
+    // the record as last read with this base, else the base itself
+    let (held, fetched) = match bases.get(primary, seq) {
+        Some(held) => (held, false),
         None => {
             let lists: Option<(String, String, String, String, String)> = sqlx::query_as(READ_BASE)
                 .bind(tenant.as_str())
@@ -250,20 +256,16 @@ async fn with_base(
                 phone_rows,
                 secondary_ids,
             };
-            let base = Arc::new(base_of(
-                &row,
-                primary,
-                version,
-                created_at,
-                last_row_at,
-                text,
-            )?);
-            bases.put(seq, Arc::clone(&base));
-            base
+            let base = base_of(&row, primary, version, created_at, last_row_at, text)?;
+            (Arc::new(base), true)
         }
     };
-    let mut record = CustomerRecord::clone(&base);
-    tails::apply(&mut record, row.12.as_deref())?;
+    let mut record = CustomerRecord::clone(&held);
+    // the tail entries past what is held (all of them over a bare base)
+    let applied = tails::apply(&mut record, row.12.as_deref())?;
+    if keep && (fetched || applied > 0) {
+        bases.put(seq, Arc::new(record.clone()));
+    }
     Ok(Based::Record(record))
 }
 

@@ -38,10 +38,12 @@ RETURNING seq";
 /// One tail entry as the read sends it.
 type Entry = (i64, i64, i64, i64, Option<String>, Option<String>);
 
-/// Applies a record's tail (the JSON of [`TAIL_OF_C`]; `None` or `[]` for none) to its base.
-pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<()> {
+/// Applies the entries of a record's tail (the JSON of [`tail_of_c`]; `None` or `[]` for none)
+/// that `record` does not have yet (those past its version: a base has none of them, a record
+/// read before some) and answers how many it applied.
+pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<usize> {
     let Some(tail) = tail else {
-        return Ok(());
+        return Ok(0);
     };
     let corrupt = |reason: String| Error::CorruptGraph { reason };
     let mut entries: Vec<Entry> = serde_json::from_str(tail).map_err(|e| {
@@ -51,6 +53,9 @@ pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<(
         ))
     })?;
     entries.sort_by_key(|entry| entry.0);
+    let held = record.version;
+    entries.retain(|entry| entry.1 > held);
+    let applied = entries.len();
     for (_, version, at, secondary, email, phone) in entries {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at)).map_err(|_| {
             corrupt(format!(
@@ -66,7 +71,7 @@ pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<(
         );
         record.version = version;
     }
-    Ok(())
+    Ok(applied)
 }
 
 /// Appends the row `id` (which brought `email` and `phone` to the customer, when new to it) to
