@@ -101,6 +101,21 @@ export declare class Identity {
    */
   importCheckouts(checkouts: CheckoutInput[], options?: { onError?: 'abort' | 'skip'; dryRun?: boolean }): Promise<ImportReport>
   /**
+   * Imports an existing deployment's contact table into the tenant, which must have no
+   * rows: each row `{ id, email, phoneNumber, linkedId, createdAt, deletedAt }` (what
+   * `prisma.contact.findMany()` gives, soft-deleted rows included) keeps its id; rows the
+   * table linked stay one customer, led by its oldest row, which is the row the table made
+   * primary wherever the contract allows. `report.table` says which of the table's
+   * customers are led by another row now and why (`changedCustomers`), and lists every id
+   * that no longer names the same row of the same customer (`movedRows`). Later rows get
+   * ids above the table's highest. A malformed row is named by its id: with `onError:
+   * 'abort'` nothing is written and the promise rejects with `INVALID_INPUT` (`field:
+   * 'table'`); with `'skip'` it is left out. `renumber: true` numbers the rows anew
+   * instead, for a store that already gave out ids as high as the table's lowest (else
+   * `CONFLICT`).
+   */
+  importTableRows(rows: TableRowInput[], options?: { onError?: 'abort' | 'skip'; dryRun?: boolean; renumber?: boolean }): Promise<ImportReport>
+  /**
    * Resolves to every customer of the tenant, consolidated as `identify` answers it, by
    * primary id (for warehouses and audits).
    */
@@ -149,6 +164,19 @@ export interface BlockedEntry {
   value?: string
   /** The regular expression. */
   pattern?: string
+}
+
+/** A customer of the table (by the row its links end at) that is led by another row now. */
+export interface ChangedCustomer {
+  /** The row the table made its primary. */
+  tablePrimaryId: number
+  /**
+   * The primary of the customer it is part of now, or `null` when nothing of it was
+   * imported.
+   */
+  primaryContactId: number | null
+  /** Why. */
+  change: 'duplicate' | 'normalized' | 'primaryDeleted' | 'primaryLeftOut' | 'primaryNotOldest' | 'leftOut'
 }
 
 /**
@@ -358,6 +386,11 @@ export interface ImportReport {
   /** Checkouts with nothing left once their ignored values were left out. */
   ignoredCheckouts: number
   /**
+   * Checkouts that wrote no row because every value they carry was known already (a
+   * table's rows folded into their customer).
+   */
+  folded: number
+  /**
    * Checkouts refused (left out with `onError: 'skip'`): malformed, or a phone number the
    * tenant's region refuses.
    */
@@ -367,14 +400,15 @@ export interface ImportReport {
    * order.
    */
   firstRejected: Array<Rejected>
-  /** Duplicate primaries repaired (table imports of the `identity` command only). */
-  repairedPrimaries: number
-  /** Chained links repaired (table imports of the `identity` command only). */
-  repairedChains: number
-  /** The id of the first row written (ids follow time order), or `null`. */
+  /** The id of the first row written, or `null`. */
   firstId: number | null
   /** The id of the last row written, or `null`. */
   lastId: number | null
+  /**
+   * For `importTableRows()`: deleted rows, repairs, and every id whose meaning changed;
+   * `null` for checkouts.
+   */
+  table: TableOutcome | null
   /** Whether anything was written (`false` for a dry run). */
   written: boolean
 }
@@ -387,6 +421,22 @@ export interface Limits {
   phones: number | null
 }
 
+/** A row of the table whose id no longer names the same row of the same customer. */
+export interface MovedRow {
+  /** Its id in the table. */
+  id: number
+  /** The row the table made its customer's primary. */
+  tablePrimaryId: number
+  /** Its row now (its own id unless renumbered), or `null` when it was not imported as a row. */
+  contactId: number | null
+  /** Its customer's primary now, or `null`. */
+  primaryContactId: number | null
+  /** What became of the row. */
+  row: 'kept' | 'folded' | 'deleted' | 'refused' | 'ignored'
+  /** What became of its customer, when it is led by another row now. */
+  change: 'duplicate' | 'normalized' | 'primaryDeleted' | 'primaryLeftOut' | 'primaryNotOldest' | 'leftOut' | null
+}
+
 /** What `rebuild` did. */
 export interface RebuildReport {
   /** Visible `contact` rows read. */
@@ -397,10 +447,12 @@ export interface RebuildReport {
   relinked: Array<number>
 }
 
-/** A checkout an import refused: its index in `checkouts` and why. */
+/** A checkout an import refused: its index in `checkouts` (a table's row: its id) and why. */
 export interface Rejected {
-  /** The checkout's index in the `checkouts` given. */
-  record: number
+  /** The checkout's index in the `checkouts` given (absent for a table's row). */
+  record?: number
+  /** The table row's id (absent for a checkout). */
+  id?: number
   /** Why, as the error's message (`'invalid email: ...'`, `'missing time'`). */
   reason: string
 }
@@ -416,6 +468,53 @@ export interface Split {
    * `blockShared`).
    */
   blocked: Array<BlockedEntry>
+}
+
+/** What a table import did beyond a checkout import. */
+export interface TableOutcome {
+  /** Soft-deleted rows given: not imported, their ids reserved. */
+  deletedRows: number
+  /** Whether the rows kept the table's ids (`false`: `renumber`). */
+  idsKept: boolean
+  /** The table's highest id, deleted rows included: later rows get higher ones. */
+  highestId: number
+  /**
+   * Rows linked to a secondary or to a row deleted or not there, now linked to their
+   * customer's primary.
+   */
+  repairedChains: number
+  /** The table's customers led by another row now. */
+  changedCustomers: Array<ChangedCustomer>
+  /**
+   * The table's rows whose id no longer names the same row of the same customer; every
+   * other id does.
+   */
+  movedRows: Array<MovedRow>
+}
+
+/**
+ * One row of an existing deployment's contact table for `importTableRows`, in the table's own
+ * column names (what `prisma.contact.findMany()` gives). Other keys are ignored.
+ */
+export interface TableRowInput {
+  /**
+   * The row's id in the table (kept as the row's id here): a positive integer, a bigint,
+   * or its digits as a string.
+   */
+  id: number | bigint | string
+  /** The email as the table holds it. */
+  email?: string | null
+  /** The phone number as the table holds it: a string, or a non-negative integer. */
+  phoneNumber?: string | number | bigint | null
+  /** The row it is linked to (`null` for a row the table made primary). */
+  linkedId?: number | bigint | string | null
+  /** When it was created: a `Date`, an RFC 3339 string, or Unix seconds or milliseconds. */
+  createdAt?: Date | string | number | null
+  /**
+   * When it was soft-deleted (`null`: visible). A deleted row is not imported; its id is
+   * reserved.
+   */
+  deletedAt?: Date | string | number | null
 }
 
 /** A tenant's settings, as `settings()`, `setPhoneRegion()` and `setLimits()` resolve them. */

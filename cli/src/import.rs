@@ -81,16 +81,28 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
         }
         None => None,
     };
+    let on_error = match args.on_error {
+        Policy::Abort => OnError::Abort,
+        Policy::Skip => OnError::Skip,
+    };
     // refuse a tenant with rows before reading years of orders
     let identity = args.target.open().await?;
     identity
         .import(Vec::new(), ImportOptions::default().dry_run(true))
         .await
         .map_err(|e| describe(&e))?;
-    let mut read = match &table {
-        Some((url, table)) => source::read_table(url, table).await?,
-        None => source::read_files(&args.files, args.format, &columns)?,
-    };
+    if let Some((url, source)) = &table {
+        let files = crate::table::ReportFiles::choose(
+            args.table.ids_out.clone(),
+            args.table.changes_out.clone(),
+        )?;
+        let options = ImportOptions::default()
+            .on_error(on_error)
+            .dry_run(args.dry_run)
+            .renumber(args.table.renumber);
+        return crate::table::run(&identity, url, source, options, files).await;
+    }
+    let mut read = source::read_files(&args.files, args.format, &columns)?;
     let read_line = format!("{} in {:.1} s", read.what, started.elapsed().as_secs_f64());
     if read.bad_count > 0 {
         eprintln!("{} malformed record(s):", read.bad_count);
@@ -107,10 +119,6 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
             ));
         }
     }
-    let on_error = match args.on_error {
-        Policy::Abort => OnError::Abort,
-        Policy::Skip => OnError::Skip,
-    };
     let options = ImportOptions::default()
         .on_error(on_error)
         .dry_run(args.dry_run);
@@ -152,7 +160,7 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
     spinner.finish_and_clear();
     let report = report?;
     print_refused(&report, &read);
-    print_summary(&report, &read, &read_line, started.elapsed());
+    print_summary(&report, &read_line, started.elapsed());
     Ok(())
 }
 
@@ -176,7 +184,7 @@ fn print_refused(report: &ImportReport, read: &Read) {
     }
 }
 
-fn print_summary(report: &ImportReport, read: &Read, read_line: &str, took: Duration) {
+fn print_summary(report: &ImportReport, read_line: &str, took: Duration) {
     println!("{read_line}");
     println!("checkouts:        {}", report.checkouts);
     match report.ids {
@@ -194,14 +202,6 @@ fn print_summary(report: &ImportReport, read: &Read, read_line: &str, took: Dura
     );
     if report.rejected > 0 {
         println!("refused:          {} (phone region)", report.rejected);
-    }
-    if read.from_table {
-        let folded = report.checkouts - report.rows - report.ignored_checkouts - report.rejected;
-        println!(
-            "repaired:         {} duplicate primaries, {} chains; {folded} rows repeating \
-             known values folded into their customers",
-            report.repaired_primaries, report.repaired_chains
-        );
     }
     println!("time:             {:.1} s", took.as_secs_f64());
     if !report.written {

@@ -7,6 +7,7 @@ mod import;
 mod maintain;
 mod read;
 mod source;
+mod table;
 mod target;
 
 use std::process::ExitCode;

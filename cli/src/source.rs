@@ -7,7 +7,7 @@ use identity::import::{Checkout, Column, Preset, TableSource};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::read::{Columns, Format, Input, Raw, Values};
-use crate::target::{Target, describe};
+use crate::target::Target;
 use identity::import::parse_time;
 
 /// How many malformed records the summary lists (all are counted).
@@ -17,8 +17,8 @@ const SHOWN: usize = 10;
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// Import an existing deployment's contact table instead of files, from the PostgreSQL
-    /// database this URL names: each visible row is one checkout at its creation time (ties by
-    /// id), and rows it links stay one customer.
+    /// database this URL names: every row keeps its id, rows it links stay one customer, and
+    /// two files say which ids and customers changed meaning (see --ids-out, --changes-out).
     #[arg(long, value_name = "URL", conflicts_with = "files")]
     pub from_table: Option<String>,
 
@@ -40,10 +40,28 @@ pub struct TableArgs {
     #[arg(long, default_value = "linkedId", requires = "from_table")]
     pub linked_id_column: String,
 
-    /// The table's soft-delete column (rows where it is set are left out); a table without it
-    /// has every row visible.
+    /// The table's soft-delete column (rows where it is set are left out, their ids
+    /// reserved); a table without it has every row visible.
     #[arg(long, default_value = "deletedAt", requires = "from_table")]
     pub deleted_at_column: String,
+
+    /// Number the table's rows anew (from the store's next id, in id order) instead of keeping
+    /// their ids: for a store that has given out ids as high as the table's lowest. The ids
+    /// file then maps every id.
+    #[arg(long, requires = "from_table")]
+    pub renumber: bool,
+
+    /// Where to write every table id that no longer names the same row of the same customer
+    /// (CSV: id, table_primary_id, contact_id, primary_contact_id, row, change); default
+    /// identity-import-<time>-ids.csv. Never overwritten.
+    #[arg(long, value_name = "FILE", requires = "from_table")]
+    pub ids_out: Option<std::path::PathBuf>,
+
+    /// Where to write every customer of the table led by another row now (CSV:
+    /// table_primary_id, primary_contact_id, change); default
+    /// identity-import-<time>-changes.csv. Never overwritten.
+    #[arg(long, value_name = "FILE", requires = "from_table")]
+    pub changes_out: Option<std::path::PathBuf>,
 }
 
 /// `--preset`.
@@ -57,15 +75,14 @@ pub enum PresetName {
     Sequelize,
 }
 
-/// What reading gave: the checkouts, the malformed records (where, why), and how to name a
-/// checkout's origin in messages.
+/// What reading files gave: the checkouts, the malformed records (where, why), and how to
+/// name a checkout's origin in messages.
 pub struct Read {
     pub checkouts: Vec<Checkout>,
     pub bad: Vec<(String, String)>,
     pub bad_count: u64,
-    /// "read N records from M file(s)", "read N rows of table T".
+    /// "read N records from M file(s)".
     pub what: String,
-    pub from_table: bool,
     pub place: Box<dyn Fn(u64) -> String>,
 }
 
@@ -126,7 +143,6 @@ pub fn read_files(
             "read {records} records from {} file(s){skipped}",
             files.len()
         ),
-        from_table: false,
         place: Box::new(move |o| {
             let (file, line) = ((o >> 40) as usize, o & ((1 << 40) - 1));
             let name = names.get(file).map_or("?", String::as_str);
@@ -185,45 +201,4 @@ pub fn refuse_own_table(url: &str, source: &TableSource, target: &Target) -> Res
         );
     }
     Ok(())
-}
-
-/// Reads `source`, every visible row a checkout.
-pub async fn read_table(url: &str, source: &TableSource) -> Result<Read, String> {
-    let spinner =
-        ProgressBar::new_spinner().with_message(format!("reading table {}", source.table));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let read = identity::import::read_table(url, source).await;
-    spinner.finish_and_clear();
-    let read = read.map_err(|e| describe(&e))?;
-    let mut notes = String::new();
-    if !read.has_links {
-        notes.push_str(&format!(
-            ", no column {:?}: nothing linked",
-            source.linked_id
-        ));
-    }
-    if !read.has_deleted_at {
-        notes.push_str(&format!(
-            ", no column {:?}: every row visible",
-            source.deleted_at
-        ));
-    }
-    if read.malformed > 0 {
-        notes.push_str(&format!(", {} malformed", read.malformed));
-    }
-    Ok(Read {
-        bad: read
-            .first_malformed
-            .iter()
-            .map(|r| (format!("row {}", r.origin), r.reason.clone()))
-            .collect(),
-        bad_count: read.malformed,
-        what: format!(
-            "read {} visible rows of table {}{notes}",
-            read.rows, source.table
-        ),
-        checkouts: read.checkouts,
-        from_table: true,
-        place: Box::new(|o| format!("row {o}")),
-    })
 }

@@ -285,10 +285,30 @@ async fn serve_answers_identify_on_the_embedded_default() {
     assert_eq!(answer["contact"]["primaryContactId"], 1);
 }
 
-/// `identity import --from-table from --preset prisma --database-url into`.
-fn import_prisma(from: &str, into: &str) -> Output {
-    let args = ["import", "--from-table", from, "--preset", "prisma"];
-    run(&[&args[..], &["--database-url", into]].concat(), None)
+/// `identity import --from-table from --preset prisma --database-url into`, with `more`
+/// flags, writing its two reports into `reports` (answered: the ids file, the changes file).
+fn import_prisma(
+    from: &str,
+    into: &str,
+    reports: &std::path::Path,
+    more: &[&str],
+) -> (Output, std::path::PathBuf, std::path::PathBuf) {
+    let (ids, changes) = (reports.join("ids.csv"), reports.join("changes.csv"));
+    let (ids_flag, changes_flag) = (ids.display().to_string(), changes.display().to_string());
+    let args = [
+        "import",
+        "--from-table",
+        from,
+        "--preset",
+        "prisma",
+        "--database-url",
+        into,
+        "--ids-out",
+        &ids_flag,
+        "--changes-out",
+        &changes_flag,
+    ];
+    (run(&[&args[..], more].concat(), None), ids, changes)
 }
 
 #[tokio::test]
@@ -308,16 +328,16 @@ async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
 
     let dir = tempfile::tempdir().unwrap();
     let into = format!("sqlite:{}", dir.path().join("shop.db").display());
-    let out = import_prisma(db.url(), &into);
+    let (out, ids, _) = import_prisma(db.url(), &into, dir.path(), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
-    let (rows, customers, primaries, chains) = RACE_DAMAGED_RESULT;
+    let (rows, customers, duplicates, chains) = RACE_DAMAGED_RESULT;
     assert!(
-        summary.contains("read 13 visible rows of table Contact"),
+        summary.contains("read 14 rows of table Contact (13 visible, 1 soft-deleted)"),
         "{summary}"
     );
     assert!(
-        summary.contains(&format!("rows:             {rows} ")),
+        summary.contains(&format!("rows:             {rows} (their own ids, 1-14)")),
         "{summary}"
     );
     assert!(
@@ -325,19 +345,103 @@ async fn a_prisma_table_imports_repaired_and_serve_refuses_to_take_it_over() {
         "{summary}"
     );
     assert!(
-        summary.contains(&format!(
-            "repaired:         {primaries} duplicate primaries, {chains} chains; 4 rows"
-        )),
+        summary.contains(&format!("{duplicates:>6} duplicates of an older customer")),
         "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("repaired:         {chains} chained links")),
+        "{summary}"
+    );
+    assert!(
+        std::fs::read_to_string(&ids)
+            .unwrap()
+            .contains("\n4,4,,3,folded,duplicate\n")
     );
     assert_eq!(export_lines(&into).len() as u64, customers);
     let verify = run(&["verify", "--database-url", &into], None);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
 
     // the same database: once imported beside the old table, the service starts
-    let out = import_prisma(db.url(), db.url());
+    let again = tempfile::tempdir().unwrap();
+    let (out, _, _) = import_prisma(db.url(), db.url(), again.path(), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     support::serve(db.url(), &[]).await;
+}
+
+/// Every id of an old table still names its person through the service, and the two reports
+/// say what changed: the repro of issue 29 (an old id answering for another person).
+#[tokio::test]
+async fn every_old_id_names_its_person_through_the_service_after_a_table_import() {
+    use common::legacy::{Layout, MESSY_PEOPLE, messy_table};
+    let db = messy_table(Layout::Prisma).await;
+    let dir = tempfile::tempdir().unwrap();
+    let into = format!("sqlite:{}", dir.path().join("shop.db").display());
+    // a dry run writes the reports and no row; the reports are never overwritten
+    let (out, ids, changes) = import_prisma(
+        db.url(),
+        &into,
+        dir.path(),
+        &["--dry-run", "--on-error", "skip"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("dry run: nothing written"));
+    assert!(export_lines(&into).is_empty());
+    let (out, _, _) = import_prisma(db.url(), &into, dir.path(), &["--on-error", "skip"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("never overwrites its reports"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(&ids).unwrap();
+    std::fs::remove_file(&changes).unwrap();
+    // abort names the malformed rows by id and writes nothing
+    let (out, _, _) = import_prisma(db.url(), &into, dir.path(), &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("row 41: invalid email"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!ids.exists() && export_lines(&into).is_empty());
+
+    let (out, ids, changes) = import_prisma(db.url(), &into, dir.path(), &["--on-error", "skip"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(
+        summary.contains("     2 merged by normalization"),
+        "{summary}"
+    );
+    assert!(summary.contains("next id:          above 60"), "{summary}");
+    let changes = std::fs::read_to_string(changes).unwrap();
+    assert_eq!(
+        changes,
+        "table_primary_id,primary_contact_id,change\n4,3,normalized\n8,7,duplicate\n\
+         15,16,primaryDeleted\n21,22,primaryNotOldest\n31,30,normalized\n55,,leftOut\n"
+    );
+    let ids = std::fs::read_to_string(ids).unwrap();
+    assert!(ids.starts_with("id,table_primary_id,contact_id,primary_contact_id,row,change\n"));
+    assert!(ids.contains("\n41,40,,40,refused,\n"), "{ids}");
+    assert!(ids.contains("\n60,40,,40,deleted,\n"), "{ids}");
+
+    let (_child, address) = support::serve(&into, &[]).await;
+    let client = reqwest::Client::new();
+    for (who, primary, email) in MESSY_PEOPLE {
+        let answer: serde_json::Value = client
+            .post(format!("http://{address}/identify"))
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let expected = primary.unwrap_or(61); // einstein is new: above every old id
+        assert_eq!(
+            answer["contact"]["primaryContactId"], expected,
+            "{who}: {answer}"
+        );
+    }
 }
 
 #[test]

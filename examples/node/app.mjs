@@ -179,10 +179,16 @@ export async function createApp(databaseUrl) {
       return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
     }
     try {
-      // the binding checks checkouts, onError and dryRun and names the field at fault; the
-      // report holds counts, ids and reasons, no values
-      const { checkouts, onError, dryRun } = body
-      res.json(await scoped(req).importCheckouts(checkouts, { onError, dryRun }))
+      // the binding checks checkouts (or a table's rows), onError, dryRun and renumber and
+      // names the field at fault; the report holds counts, ids and reasons, no values
+      const { checkouts, table, onError, dryRun, renumber } = body
+      if (checkouts !== undefined && table !== undefined) {
+        const message = 'invalid request: give checkouts or table (an existing table\'s rows), not both'
+        return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+      }
+      res.json(table !== undefined
+        ? await scoped(req).importTableRows(table, { onError, dryRun, renumber })
+        : await scoped(req).importCheckouts(checkouts, { onError, dryRun }))
     } catch (e) {
       fail(res, e)
     }

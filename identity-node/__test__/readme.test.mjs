@@ -27,7 +27,7 @@ function runBlock(block) {
 test('the README snippets run', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 8)
+  assert.equal(blocks.length, 9)
   const quickstart = runBlock(blocks[0])
   assert.match(quickstart, /null/, 'the other shop does not know the customer')
   assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
@@ -48,6 +48,8 @@ test('the README snippets run', () => {
   const imported = runBlock(blocks[7])
   assert.match(imported, /^2 1 \[ 2 \]$/m)
   assert.match(imported, /^\[ \[ 'doc@hillvalley\.edu', 'emmett@hillvalley\.edu' \] \]$/m)
+  const table = runBlock(blocks[8])
+  assert.match(table, /^25417 \[ \[ 25418, 'deleted', 25417 \] \]$/m)
 })
 
 test("the package README's snippets run", () => {

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type Rejected, type Split, type TenantSettings } from '../index.js'
+import { Identity, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type MovedRow, type Rejected, type Split, type TableRowInput, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -55,6 +55,14 @@ export async function main(): Promise<number> {
   const link: number | null = rows[0]?.linkedId ?? null
   console.log(rows.length, link, rows[0]?.linkPrecedence === 'primary', rows[0]?.email)
   console.log(report.rows, refused.length, firstId, everyone.length, report.ignored.blocked)
+  const oldRows: TableRowInput[] = [
+    { id: 9001n, email: 'biff@hillvalley.edu', linkedId: null, createdAt: new Date('1955-11-05T18:00:00Z'), deletedAt: null },
+    { id: '9002', email: 'tannen@hillvalley.edu', linkedId: 9001, createdAt: '1955-11-06' },
+  ]
+  const fromTable: ImportReport = await ident.tenant('old-shop').importTableRows(oldRows, { onError: 'abort', renumber: false })
+  const moved: MovedRow[] = fromTable.table?.movedRows ?? []
+  const change: 'duplicate' | 'normalized' | 'primaryDeleted' | 'primaryLeftOut' | 'primaryNotOldest' | 'leftOut' | null = moved[0]?.change ?? null
+  console.log(fromTable.table?.idsKept, moved.length, change, refused[0]?.record ?? refused[0]?.id)
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

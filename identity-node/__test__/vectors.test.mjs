@@ -100,7 +100,8 @@ function customerCall(scoped, step) {
     return () => scoped.split(step.split.customer, step.split.contactIds, { blockShared: step.split.blockShared })
   }
   if (step.erase) return () => scoped.erase(step.erase.customer, { suppress: step.erase.suppress })
-  const { checkouts, onError, dryRun } = step.import
+  const { checkouts, table, onError, dryRun, renumber } = step.import
+  if (table !== undefined) return () => scoped.importTableRows(table, { onError, dryRun, renumber })
   return () => scoped.importCheckouts(checkouts, { onError, dryRun })
 }
 

@@ -1,7 +1,8 @@
-//! Import for JavaScript: `importCheckouts()`'s arguments and its `ImportReport`. Each checkout,
-//! an object `{ email, phoneNumber, at }`, becomes the JSON-shaped record the core reads
-//! (`identity::import::checkout_from_json`): every rule about the values is the core's, and a
-//! malformed checkout is refused by its index there, as over HTTP.
+//! Import for JavaScript: `importCheckouts()` and `importTableRows()`'s arguments and their
+//! `ImportReport`. Each checkout, an object `{ email, phoneNumber, at }` (a table's row: `{ id,
+//! email, phoneNumber, linkedId, createdAt, deletedAt }`), becomes the JSON-shaped record the
+//! core reads (`identity::import::checkout_from_json`, `table_row_from_json`): every rule about
+//! the values is the core's, and a malformed one is refused there, as over HTTP.
 
 use identity::import::{ImportOptions, OnError};
 use napi::bindgen_prelude::{BigInt, Either, JsValue, Null, Object, Unknown};
@@ -10,14 +11,46 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::errors::Failure;
+pub use crate::import_table::TableOutcome;
+use crate::import_table::as_number;
 
-/// The `checkouts` argument: an array of objects, as the core's records. A value of a type no
-/// checkout can hold (not a string, number, bigint, boolean, `Date`, `null` or `undefined`) is
-/// `INVALID_INPUT` with `field: 'checkouts'`; an object with a bad value is the core's to refuse.
-pub fn records(input: &Unknown<'_>) -> Result<Vec<Value>, Failure> {
-    let bad =
-        |reason: String| Failure::invalid("checkouts", format!("invalid checkouts: {reason}"));
-    let not_array = || bad("must be an array of { email, phoneNumber, at } objects".into());
+/// What a list of records holds: its argument's name (the error's field) and the keys read.
+pub struct Shape {
+    field: &'static str,
+    keys: &'static [&'static str],
+    example: &'static str,
+}
+
+/// Checkouts: `{ email, phoneNumber, at }`.
+pub const CHECKOUTS: Shape = Shape {
+    field: "checkouts",
+    keys: &["email", "phoneNumber", "at"],
+    example: "{ email, phoneNumber, at }",
+};
+
+/// A table's rows, in its own column names.
+pub const TABLE_ROWS: Shape = Shape {
+    field: "table",
+    keys: &[
+        "id",
+        "email",
+        "phoneNumber",
+        "linkedId",
+        "createdAt",
+        "at",
+        "deletedAt",
+    ],
+    example: "{ id, email, phoneNumber, linkedId, createdAt, deletedAt }",
+};
+
+/// The `checkouts` (or table rows) argument: an array of objects, as the core's records. A
+/// value of a type no record can hold (not a string, number, bigint, boolean, `Date`, `null` or
+/// `undefined`) is `INVALID_INPUT` with the argument's field; an object with a bad value is the
+/// core's to refuse.
+pub fn records(input: &Unknown<'_>, shape: &Shape) -> Result<Vec<Value>, Failure> {
+    let field = shape.field;
+    let bad = |reason: String| Failure::invalid(field, format!("invalid {field}: {reason}"));
+    let not_array = || bad(format!("must be an array of {} objects", shape.example));
     if !input.is_array().map_err(|_| not_array())? {
         return Err(not_array());
     }
@@ -35,16 +68,16 @@ pub fn records(input: &Unknown<'_>) -> Result<Vec<Value>, Failure> {
         // SAFETY: the type was checked just above.
         let object: Object<'_> = unsafe { item.cast() }.map_err(|_| not_array())?;
         let mut record = serde_json::Map::new();
-        for key in ["email", "phoneNumber", "at"] {
+        for key in shape.keys {
             let Some(value) = object.get::<Unknown<'_>>(key).ok().flatten() else {
                 continue;
             };
             let json = value_of(&value).ok_or_else(|| {
                 bad(format!(
-                    "checkouts[{index}].{key} must be a string, a number, a bigint, a Date or null"
+                    "{field}[{index}].{key} must be a string, a number, a bigint, a Date or null"
                 ))
             })?;
-            record.insert(key.to_owned(), json);
+            record.insert((*key).to_owned(), json);
         }
         out.push(Value::Object(record));
     }
@@ -104,10 +137,11 @@ fn value_of(value: &Unknown<'_>) -> Option<Value> {
     }
 }
 
-/// The options `{ onError?: 'abort' | 'skip', dryRun?: boolean }`.
+/// The options `{ onError?: 'abort' | 'skip', dryRun?: boolean, renumber?: boolean }`.
 pub fn options(options: Option<&Unknown<'_>>) -> Result<ImportOptions, Failure> {
     let dry_run = crate::options::flag(options, "dryRun")?;
-    let mut chosen = ImportOptions::default().dry_run(dry_run);
+    let renumber = crate::options::flag(options, "renumber")?;
+    let mut chosen = ImportOptions::default().dry_run(dry_run).renumber(renumber);
     let Some(options) = options.filter(|o| o.get_type().ok() == Some(ValueType::Object)) else {
         return Ok(chosen);
     };
@@ -145,11 +179,13 @@ pub struct CheckoutInput {
     pub at: String,
 }
 
-/// A checkout an import refused: its index in `checkouts` and why.
+/// A checkout an import refused: its index in `checkouts` (a table's row: its id) and why.
 #[napi(object)]
 pub struct Rejected {
-    /// The checkout's index in the `checkouts` given.
-    pub record: u32,
+    /// The checkout's index in the `checkouts` given (absent for a table's row).
+    pub record: Option<u32>,
+    /// The table row's id (absent for a checkout).
+    pub id: Option<i64>,
     /// Why, as the error's message (`'invalid email: ...'`, `'missing time'`).
     pub reason: String,
 }
@@ -180,22 +216,25 @@ pub struct ImportReport {
     pub ignored: IgnoredCounts,
     /// Checkouts with nothing left once their ignored values were left out.
     pub ignored_checkouts: u32,
+    /// Checkouts that wrote no row because every value they carry was known already (a
+    /// table's rows folded into their customer).
+    pub folded: u32,
     /// Checkouts refused (left out with `onError: 'skip'`): malformed, or a phone number the
     /// tenant's region refuses.
     pub rejected: u32,
     /// The first ten of them: malformed ones in the order given, then the region's in time
     /// order.
     pub first_rejected: Vec<Rejected>,
-    /// Duplicate primaries repaired (table imports of the `identity` command only).
-    pub repaired_primaries: u32,
-    /// Chained links repaired (table imports of the `identity` command only).
-    pub repaired_chains: u32,
-    /// The id of the first row written (ids follow time order), or `null`.
+    /// The id of the first row written, or `null`.
     #[napi(ts_type = "number | null")]
     pub first_id: Either<i64, Null>,
     /// The id of the last row written, or `null`.
     #[napi(ts_type = "number | null")]
     pub last_id: Either<i64, Null>,
+    /// For `importTableRows()`: deleted rows, repairs, and every id whose meaning changed;
+    /// `null` for checkouts.
+    #[napi(ts_type = "TableOutcome | null")]
+    pub table: Either<TableOutcome, Null>,
     /// Whether anything was written (`false` for a dry run).
     pub written: bool,
 }
@@ -219,23 +258,26 @@ impl From<identity::import::ImportReport> for ImportReport {
                 suppressed: n(r.ignored_for(IgnoredReason::Suppressed)),
             },
             ignored_checkouts: n(r.ignored_checkouts),
+            folded: n(r.folded),
             rejected: n(r.rejected),
             first_rejected: r
                 .first_rejected
                 .iter()
                 .map(|x| Rejected {
-                    record: n(x.origin),
+                    record: r.table.is_none().then(|| n(x.origin)),
+                    id: r.table.as_ref().map(|_| as_number(x.origin)),
                     reason: x.reason.clone(),
                 })
                 .collect(),
-            repaired_primaries: n(r.repaired_primaries),
-            repaired_chains: n(r.repaired_chains),
             first_id: r
                 .ids
                 .map_or(Either::B(Null), |(first, _)| Either::A(first.get())),
             last_id: r
                 .ids
                 .map_or(Either::B(Null), |(_, last)| Either::A(last.get())),
+            table: r
+                .table
+                .map_or(Either::B(Null), |t| Either::A(TableOutcome::from(t))),
             written: r.written,
         }
     }

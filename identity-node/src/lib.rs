@@ -8,6 +8,7 @@ mod erase;
 mod errors;
 mod history;
 mod import;
+mod import_table;
 mod options;
 mod reports;
 mod rows;
@@ -27,6 +28,7 @@ use crate::errors::Failure;
 use crate::history::History;
 pub use crate::import::CheckoutInput;
 use crate::import::ImportReport;
+pub use crate::import_table::TableRowInput;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
 use crate::rows::ContactRow;
 use crate::split::Split;
@@ -408,13 +410,50 @@ impl Identity {
         let work = self.usable().and_then(|inner| {
             Ok((
                 inner,
-                import::records(&checkouts)?,
+                import::records(&checkouts, &import::CHECKOUTS)?,
                 import::options(options.as_ref())?,
             ))
         });
         promise(env, work, |(inner, records, options)| async move {
             inner
                 .import_records(&records, options)
+                .await
+                .map(ImportReport::from)
+        })
+    }
+
+    /// Imports an existing deployment's contact table into the tenant, which must have no
+    /// rows: each row `{ id, email, phoneNumber, linkedId, createdAt, deletedAt }` (what
+    /// `prisma.contact.findMany()` gives, soft-deleted rows included) keeps its id; rows the
+    /// table linked stay one customer, led by its oldest row, which is the row the table made
+    /// primary wherever the contract allows. `report.table` says which of the table's
+    /// customers are led by another row now and why (`changedCustomers`), and lists every id
+    /// that no longer names the same row of the same customer (`movedRows`). Later rows get
+    /// ids above the table's highest. A malformed row is named by its id: with `onError:
+    /// 'abort'` nothing is written and the promise rejects with `INVALID_INPUT` (`field:
+    /// 'table'`); with `'skip'` it is left out. `renumber: true` numbers the rows anew
+    /// instead, for a store that already gave out ids as high as the table's lowest (else
+    /// `CONFLICT`).
+    #[napi(
+        ts_args_type = "rows: TableRowInput[], options?: { onError?: 'abort' | 'skip'; dryRun?: boolean; renumber?: boolean }",
+        ts_return_type = "Promise<ImportReport>"
+    )]
+    pub fn import_table_rows<'env>(
+        &self,
+        env: &'env Env,
+        rows: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, ImportReport>> {
+        let work = self.usable().and_then(|inner| {
+            Ok((
+                inner,
+                import::records(&rows, &import::TABLE_ROWS)?,
+                import::options(options.as_ref())?,
+            ))
+        });
+        promise(env, work, |(inner, records, options)| async move {
+            inner
+                .import_table_records(&records, options)
                 .await
                 .map(ImportReport::from)
         })

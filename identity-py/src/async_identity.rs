@@ -239,13 +239,37 @@ impl AsyncIdentity {
         dry_run: bool,
     ) -> PyResult<ImportReport> {
         let (inner, records, options) = Python::attach(|py| -> PyResult<_> {
-            let records = import::records(checkouts.bind(py))?;
-            let options = import::options(arg(py, &on_error), dry_run)?;
+            let records = import::records(checkouts.bind(py), &import::CHECKOUTS)?;
+            let options = import::options(arg(py, &on_error), dry_run, false)?;
             Ok((slf.get().handle.usable()?, records, options))
         })?;
         run(async move {
             inner
                 .import_records(&records, options)
+                .await
+                .map(ImportReport::from)
+        })
+        .await
+    }
+
+    /// Resolves to the `ImportReport` of a table import (see `Identity.import_table_rows`);
+    /// the rows are read when the coroutine is awaited.
+    #[pyo3(signature = (rows, *, on_error = None, dry_run = false, renumber = false))]
+    async fn import_table_rows(
+        slf: Py<Self>,
+        rows: Py<PyAny>,
+        on_error: Option<Py<PyAny>>,
+        dry_run: bool,
+        renumber: bool,
+    ) -> PyResult<ImportReport> {
+        let (inner, records, options) = Python::attach(|py| -> PyResult<_> {
+            let records = import::records(rows.bind(py), &import::TABLE_ROWS)?;
+            let options = import::options(arg(py, &on_error), dry_run, renumber)?;
+            Ok((slf.get().handle.usable()?, records, options))
+        })?;
+        run(async move {
+            inner
+                .import_table_records(&records, options)
                 .await
                 .map(ImportReport::from)
         })

@@ -1,7 +1,9 @@
-//! `import_checkouts()`'s arguments and its answer. Each checkout, a mapping with `email`,
-//! `phone_number` (or `phoneNumber`, as JSON files spell it) and `at`, becomes the JSON-shaped
-//! record the core reads (`identity::import::checkout_from_json`): every rule about the values
-//! is the core's, and a malformed checkout is refused by its index there, as over HTTP.
+//! `import_checkouts()` and `import_table_rows()`'s arguments and their answer. Each checkout,
+//! a mapping with `email`, `phone_number` (or `phoneNumber`, as JSON files spell it) and `at`
+//! (a table's row: `id`, `email`, `phone_number`, `linked_id`, `created_at`, `deleted_at`, in
+//! either spelling), becomes the JSON-shaped record the core reads
+//! (`identity::import::checkout_from_json`, `table_row_from_json`): every rule about the values
+//! is the core's, and a malformed one is refused there, as over HTTP.
 
 use identity::import::{ImportOptions, OnError};
 use pyo3::IntoPyObjectExt;
@@ -11,14 +13,54 @@ use serde_json::Value;
 
 use crate::convert::type_name;
 use crate::errors;
+pub use crate::import_table::TableOutcome;
 
-/// The `checkouts` argument: any iterable of mappings, as the core's records. A value of a type
-/// no checkout can hold (not `str`, `int`, `float`, `bool`, `None`, `datetime` or `date`) is an
-/// `InvalidInputError` naming `checkouts`; a mapping with a bad value is the core's to refuse.
-pub fn records(checkouts: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
-    let bad = |reason: String| {
-        errors::invalid_input(&format!("invalid checkouts: {reason}"), "checkouts")
-    };
+/// What a list of records holds: its argument's name, the error's field, and each key read
+/// with the wire key it becomes.
+pub struct Shape {
+    argument: &'static str,
+    field: &'static str,
+    keys: &'static [(&'static str, &'static str)],
+}
+
+/// Checkouts: `email`, `phone_number`, `at`.
+pub const CHECKOUTS: Shape = Shape {
+    argument: "checkouts",
+    field: "checkouts",
+    keys: &[
+        ("email", "email"),
+        ("phoneNumber", "phoneNumber"),
+        ("phone_number", "phoneNumber"),
+        ("at", "at"),
+    ],
+};
+
+/// A table's rows, in its column names or their snake_case spelling.
+pub const TABLE_ROWS: Shape = Shape {
+    argument: "rows",
+    field: "table",
+    keys: &[
+        ("id", "id"),
+        ("email", "email"),
+        ("phoneNumber", "phoneNumber"),
+        ("phone_number", "phoneNumber"),
+        ("linkedId", "linkedId"),
+        ("linked_id", "linkedId"),
+        ("createdAt", "createdAt"),
+        ("created_at", "createdAt"),
+        ("at", "at"),
+        ("deletedAt", "deletedAt"),
+        ("deleted_at", "deletedAt"),
+    ],
+};
+
+/// The `checkouts` (or `rows`) argument: any iterable of mappings, as the core's records. A
+/// value of a type no record can hold (not `str`, `int`, `float`, `bool`, `None`, `datetime` or
+/// `date`) is an `InvalidInputError` naming the argument's field; a mapping with a bad value is
+/// the core's to refuse.
+pub fn records(checkouts: &Bound<'_, PyAny>, shape: &Shape) -> PyResult<Vec<Value>> {
+    let (argument, field) = (shape.argument, shape.field);
+    let bad = |reason: String| errors::invalid_input(&format!("invalid {field}: {reason}"), field);
     if checkouts.is_instance_of::<PyString>() || checkouts.is_instance_of::<PyDict>() {
         return Err(bad(
             "must be an iterable of mappings (a list of dicts), not a single one".into(),
@@ -39,23 +81,18 @@ pub fn records(checkouts: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
             continue;
         };
         let mut record = serde_json::Map::new();
-        for (key, wire) in [
-            ("email", "email"),
-            ("phoneNumber", "phoneNumber"),
-            ("phone_number", "phoneNumber"),
-            ("at", "at"),
-        ] {
+        for (key, wire) in shape.keys {
             if !map.contains(key)? {
                 continue;
             }
             let value = map.get_item(key)?;
             let json = value_of(&value, &date).ok_or_else(|| {
                 bad(format!(
-                    "checkouts[{index}][{key:?}] must be a str, an int, None, a datetime or a date, not {}",
+                    "{argument}[{index}][{key:?}] must be a str, an int, None, a datetime or a date, not {}",
                     type_name(&value)
                 ))
             })?;
-            record.insert(wire.to_owned(), json);
+            record.insert((*wire).to_owned(), json);
         }
         out.push(Value::Object(record));
     }
@@ -102,10 +139,15 @@ fn value_of(value: &Bound<'_, PyAny>, date: &Bound<'_, PyAny>) -> Option<Value> 
     None
 }
 
-/// The `on_error` (`"abort"`, the default, or `"skip"`) and `dry_run` arguments.
-pub fn options(on_error: Option<&Bound<'_, PyAny>>, dry_run: bool) -> PyResult<ImportOptions> {
+/// The `on_error` (`"abort"`, the default, or `"skip"`), `dry_run` and `renumber` arguments.
+pub fn options(
+    on_error: Option<&Bound<'_, PyAny>>,
+    dry_run: bool,
+    renumber: bool,
+) -> PyResult<ImportOptions> {
+    let chosen = ImportOptions::default().dry_run(dry_run).renumber(renumber);
     let Some(on_error) = on_error.filter(|v| !v.is_none()) else {
-        return Ok(ImportOptions::default().dry_run(dry_run));
+        return Ok(chosen);
     };
     let text: String = on_error.extract().map_err(|_| {
         errors::invalid_input(
@@ -117,16 +159,19 @@ pub fn options(on_error: Option<&Bound<'_, PyAny>>, dry_run: bool) -> PyResult<I
         )
     })?;
     let on_error = OnError::parse(&text).map_err(|e| errors::to_py(&e))?;
-    Ok(ImportOptions::default().on_error(on_error).dry_run(dry_run))
+    Ok(chosen.on_error(on_error))
 }
 
-/// A checkout an import refused: its index in `checkouts` and why.
+/// A checkout an import refused: its index in `checkouts` (a table's row: its id) and why.
 #[pyclass(frozen, eq, module = "identity_reconciliation")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
-    /// The checkout's index in the `checkouts` given.
+    /// The checkout's index in the `checkouts` given (`None` for a table's row).
     #[pyo3(get)]
-    record: u64,
+    record: Option<u64>,
+    /// The table row's id (`None` for a checkout).
+    #[pyo3(get)]
+    id: Option<u64>,
     /// Why, as the error's message (`"invalid email: ..."`, `"missing time"`).
     #[pyo3(get)]
     reason: String,
@@ -136,7 +181,10 @@ pub struct Rejected {
 impl Rejected {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let reason = PyString::new(py, &self.reason).repr()?;
-        Ok(format!("Rejected(record={}, reason={reason})", self.record))
+        Ok(match (self.record, self.id) {
+            (_, Some(id)) => format!("Rejected(id={id}, reason={reason})"),
+            (record, None) => format!("Rejected(record={}, reason={reason})", record.unwrap_or(0)),
+        })
     }
 }
 
@@ -204,6 +252,13 @@ impl ImportReport {
         self.inner.ignored_checkouts
     }
 
+    /// Checkouts that wrote no row because every value they carry was known already (a
+    /// table's rows folded into their customer).
+    #[getter]
+    fn folded(&self) -> u64 {
+        self.inner.folded
+    }
+
     /// Checkouts refused (left out under `on_error="skip"`): malformed, or a phone number the
     /// tenant's region refuses.
     #[getter]
@@ -219,13 +274,14 @@ impl ImportReport {
             .first_rejected
             .iter()
             .map(|r| Rejected {
-                record: r.origin,
+                record: self.inner.table.is_none().then_some(r.origin),
+                id: self.inner.table.as_ref().map(|_| r.origin),
                 reason: r.reason.clone(),
             })
             .collect()
     }
 
-    /// The id of the first row written (ids follow time order), or `None`.
+    /// The id of the first row written, or `None`.
     #[getter]
     fn first_id(&self) -> Option<i64> {
         self.inner.ids.map(|(first, _)| first.get())
@@ -237,6 +293,13 @@ impl ImportReport {
         self.inner.ids.map(|(_, last)| last.get())
     }
 
+    /// For `import_table_rows()`: deleted rows, repairs, and every id whose meaning changed;
+    /// `None` for checkouts.
+    #[getter]
+    fn table(&self) -> Option<TableOutcome> {
+        self.inner.table.clone().map(TableOutcome::from)
+    }
+
     /// Whether anything was written (`False` for a dry run).
     #[getter]
     fn written(&self) -> bool {
@@ -244,8 +307,8 @@ impl ImportReport {
     }
 
     /// The wire shape: `{"checkouts", "rows", "customers", "merges", "largestCustomer",
-    /// "ignored", "ignoredCheckouts", "rejected", "firstRejected", "repairedPrimaries",
-    /// "repairedChains", "firstId", "lastId", "written"}`.
+    /// "ignored", "ignoredCheckouts", "folded", "rejected", "firstRejected", "firstId",
+    /// "lastId", "table", "written"}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         Ok(crate::history::wire(py, &self.inner)?.cast_into::<PyDict>()?)
     }

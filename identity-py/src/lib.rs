@@ -11,6 +11,7 @@ mod errors;
 mod handle;
 mod history;
 mod import;
+mod import_table;
 mod reports;
 mod rows;
 mod runtime;
@@ -26,6 +27,7 @@ use crate::contact::Contact;
 use crate::erase::Erasure;
 use crate::history::{History, HistoryEvent};
 use crate::import::{ImportReport, Rejected};
+use crate::import_table::{ChangedCustomer, MovedRow, TableOutcome};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
 use crate::rows::ContactRow;
 use crate::settings::{Limits, TenantSettings};
@@ -50,6 +52,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Erasure>()?;
     m.add_class::<ImportReport>()?;
     m.add_class::<Rejected>()?;
+    m.add_class::<TableOutcome>()?;
+    m.add_class::<ChangedCustomer>()?;
+    m.add_class::<MovedRow>()?;
     m.add_class::<ContactRow>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -255,11 +255,41 @@ impl Identity {
         on_error: Option<&Bound<'_, PyAny>>,
         dry_run: bool,
     ) -> PyResult<ImportReport> {
-        let records = import::records(checkouts)?;
-        let options = import::options(on_error, dry_run)?;
+        let records = import::records(checkouts, &import::CHECKOUTS)?;
+        let options = import::options(on_error, dry_run, false)?;
         self.handle
             .block_on(py, async |inner| {
                 inner.import_records(&records, options).await
+            })
+            .map(ImportReport::from)
+    }
+
+    /// Imports an existing deployment's contact table into the tenant, which must have no
+    /// rows. Each row is a mapping with `id`, `email`, `phone_number`, `linked_id`,
+    /// `created_at` and `deleted_at` (or their camelCase spellings, as the table names its
+    /// columns), soft-deleted rows included; every row keeps its id, rows the table linked stay
+    /// one customer, led by its oldest row, which is the row the table made primary wherever
+    /// the contract allows. `report.table` says which of the table's customers are led by
+    /// another row now and why (`changed_customers`), and lists every id that no longer names
+    /// the same row of the same customer (`moved_rows`). Later rows get ids above the table's
+    /// highest. A malformed row is named by its id: with `on_error="abort"` nothing is written
+    /// and `InvalidInputError` (field `table`) names the first ones; with `"skip"` it is left
+    /// out. `renumber=True` numbers the rows anew instead, for a store that already gave out
+    /// ids as high as the table's lowest (else `ConflictError`).
+    #[pyo3(signature = (rows, *, on_error = None, dry_run = false, renumber = false))]
+    fn import_table_rows(
+        &self,
+        py: Python<'_>,
+        rows: &Bound<'_, PyAny>,
+        on_error: Option<&Bound<'_, PyAny>>,
+        dry_run: bool,
+        renumber: bool,
+    ) -> PyResult<ImportReport> {
+        let records = import::records(rows, &import::TABLE_ROWS)?;
+        let options = import::options(on_error, dry_run, renumber)?;
+        self.handle
+            .block_on(py, async |inner| {
+                inner.import_table_records(&records, options).await
             })
             .map(ImportReport::from)
     }

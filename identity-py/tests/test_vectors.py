@@ -32,6 +32,7 @@ FIELD = {
     "pattern": "pattern",
     "contactIds": "contact_ids",
     "checkouts": "checkouts",
+    "table": "table",
     "onError": "on_error",
 }
 
@@ -123,10 +124,14 @@ def check_erase(step: dict[str, Any], outcome: Any, before: list[Any], after: li
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
 
-def import_arguments(step: dict[str, Any]) -> dict[str, Any]:
-    """An `import` step's checkouts (as the wire spells them: `phoneNumber`) and options."""
+def import_call(handle: Any, step: dict[str, Any]) -> Any:
+    """An `import` step's call: its checkouts (as the wire spells them: `phoneNumber`), or an
+    existing table's rows (`table`, in its column names), and options."""
     wire = step["import"]
-    return {"checkouts": wire["checkouts"], "on_error": wire.get("onError"), "dry_run": wire.get("dryRun", False)}
+    options = {"on_error": wire.get("onError"), "dry_run": wire.get("dryRun", False)}
+    if "table" in wire:
+        return handle.import_table_rows(wire["table"], renumber=wire.get("renumber", False), **options)
+    return handle.import_checkouts(wire["checkouts"], **options)
 
 
 def check_import(step: dict[str, Any], outcome: Any, before: list[Any], after: list[Any], at: str) -> None:
@@ -142,7 +147,9 @@ def check_import(step: dict[str, Any], outcome: Any, before: list[Any], after: l
         step["result"]["rejected"],
         step["result"]["written"],
     ), at
-    assert [r.record for r in outcome.first_rejected] == [r["record"] for r in step["result"]["firstRejected"]], at
+    assert [(r.record, r.id) for r in outcome.first_rejected] == [
+        (r.get("record"), r.get("id")) for r in step["result"]["firstRejected"]
+    ], at
     if "table" in step:
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
@@ -297,7 +304,7 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
             if "import" in step:
                 before = rows(store_url, seen_tenant(step))
                 try:
-                    outcome = scoped(ident, step).import_checkouts(**import_arguments(step))
+                    outcome = import_call(scoped(ident, step), step)
                 except IdentityError as e:
                     outcome = e
                 check_import(step, outcome, before, rows(store_url, seen_tenant(step)), at)
@@ -381,7 +388,7 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
             if "import" in step:
                 before = rows(url, seen_tenant(step))
                 try:
-                    outcome = await scoped(ident, step).import_checkouts(**import_arguments(step))
+                    outcome = await import_call(scoped(ident, step), step)
                 except IdentityError as e:
                     outcome = e
                 check_import(step, outcome, before, rows(url, seen_tenant(step)), at)

@@ -14,8 +14,10 @@ from identity_reconciliation import (
     Identity,
     ImportReport,
     InvalidInputError,
+    MovedRow,
     Rejected,
     Split,
+    TableOutcome,
 )
 
 
@@ -38,6 +40,18 @@ def sync_usage() -> list[str]:
         split: Split = ident.split(c.primary_contact_id, [other.primary_contact_id], block_shared=False)
         moved: list[int] = [split.new_customer.primary_contact_id, *split.new_customer.secondary_contact_ids]
         assert moved == [other.primary_contact_id] and split.blocked == []
+        table = ident.tenant("old-shop").import_table_rows(
+            [
+                {"id": 9001, "email": "biff@hillvalley.edu", "linked_id": None, "created_at": first},
+                {"id": 9002, "email": "tannen@hillvalley.edu", "linkedId": 9001, "deletedAt": first},
+            ],
+            on_error="abort",
+            renumber=False,
+        )
+        outcome: TableOutcome | None = table.table
+        rows_moved: list[MovedRow] = outcome.moved_rows if outcome else []
+        assert outcome is not None and outcome.changed("duplicate") == 0
+        assert [m.row for m in rows_moved] == ["deleted"] and table.first_rejected == []
         return c.emails + (known.phone_numbers if known else [])
 
 

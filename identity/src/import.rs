@@ -1,47 +1,54 @@
-//! Importing history in one batch: years of checkouts, or an older deployment's table, into an
-//! empty tenant, with the result that replaying them one by one through `identify` in time order
-//! would give (the same rows with ids in time order, the same customers, the same primaries).
+//! Importing history in one batch into an empty tenant: years of checkouts, replayed as
+//! `identify` would have answered them in time order ([`crate::Identity::import`]), or an
+//! existing deployment's contact table, whose rows keep their ids ([`crate::Identity::import_table`]).
 //!
-//! [`plan_import`] is the pure step: checkouts and the tenant's settings in, the rows to write
-//! (each with its primary) and an [`ImportReport`] out. A value's first checkout decides which
-//! checkouts become rows (a checkout becomes a row exactly when it carries a value no earlier
-//! checkout carried); a union-find over every checkout's email and phone, including checkouts
-//! that insert nothing, gives the customers; the oldest row of each is its primary. The stores
-//! load the rows (COPY on PostgreSQL, one transaction on SQLite) and build the derived records
-//! at the end, in the same transaction.
+//! [`plan_import`] is the pure step for checkouts: checkouts and the tenant's settings in, the
+//! rows to write (each with its primary) and an [`ImportReport`] out. A value's first checkout
+//! decides which checkouts become rows (a checkout becomes a row exactly when it carries a
+//! value no earlier checkout carried); a union-find over every checkout's email and phone,
+//! including checkouts that insert nothing, gives the customers; the oldest row of each is its
+//! primary. A table's rows are planned by `table_plan.rs` under their own ids. The stores load
+//! the rows (COPY on PostgreSQL, one transaction on SQLite) and build the derived records at
+//! the end, in the same transaction.
 
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
 use crate::blocked::IgnoredReason;
-use crate::contact::{Contact, ContactId, Email, Link, Phone};
+use crate::contact::Contact;
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Field, Result};
 use crate::request::IdentifyRequest;
 use crate::store::{Localized, TenantState};
 
 mod batch;
+mod changes;
 mod customers;
+mod plan;
 mod records;
+mod report;
 mod table;
+mod table_plan;
+mod table_rows;
 mod when;
 mod wire;
 
 use batch::Batch;
+pub use changes::{ChangedCustomer, CustomerChange, MovedRow, RowFate, TableOutcome};
 pub(crate) use customers::ImportedCustomers;
+pub use plan::{ImportPlan, PlannedRow};
 pub use records::checkout_from_json;
+pub use report::{ImportReport, REJECTED_SHOWN, Rejected};
 pub(crate) use table::quoted;
 pub use table::{Column, Preset, TableSource};
+pub use table_rows::{TableRow, table_row_from_json};
 pub use when::parse_time;
 
 pub use crate::store::postgres::source::{TableRead, read_table};
 
 /// How often (in checkouts planned) the plan gives back the memory of the checkouts it took.
 const RELEASE_EVERY: usize = 1 << 20;
-
-/// How many rejected checkouts an [`ImportReport`] lists (all are counted).
-pub const REJECTED_SHOWN: usize = 10;
 
 /// One historical checkout: what `identify` would have been asked, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +57,8 @@ pub struct Checkout {
     pub request: IdentifyRequest,
     /// When it happened: the row it becomes is created at this time.
     pub at: OffsetDateTime,
-    /// Where it came from, for messages (a line number, a row id): reports name it.
+    /// Where it came from, for messages (a line number, a record's index): reports name it.
     pub origin: u64,
-    /// For a row of an existing table: how that table linked it.
-    pub table_link: TableLink,
 }
 
 impl Checkout {
@@ -64,34 +69,8 @@ impl Checkout {
             request,
             at,
             origin,
-            table_link: TableLink::NotATable,
         }
     }
-
-    /// The same checkout, a row that an existing table linked as `link` (its origin is the
-    /// row's id there).
-    #[must_use]
-    pub fn linked(mut self, link: TableLink) -> Self {
-        self.table_link = link;
-        self
-    }
-}
-
-/// How an existing deployment's table linked the row a checkout comes from. Rows it linked stay
-/// one customer even when they share no value (the old service merged them on a request that
-/// inserted no row); its mistakes (two primaries of one customer, a chain of links) are repaired
-/// and counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TableLink {
-    /// The checkout is not a table's row (a file's record, a replayed request).
-    #[default]
-    NotATable,
-    /// The table marked the row primary.
-    Primary,
-    /// The table linked the row to the row with this id (the [`Checkout::origin`] of its
-    /// checkout).
-    SecondaryOf(u64),
 }
 
 /// What an import does with a checkout the tenant's settings refuse (a phone number that is
@@ -132,7 +111,8 @@ impl OnError {
     }
 }
 
-/// Settings of one import; the defaults abort on the first refused checkout and write.
+/// Settings of one import; the defaults abort on the first refused checkout, keep a table's
+/// ids, and write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImportOptions {
@@ -140,6 +120,11 @@ pub struct ImportOptions {
     pub on_error: OnError,
     /// Plan and report without writing anything (default `false`).
     pub dry_run: bool,
+    /// For a table import: number its rows anew (from the store's next id, in the table's id
+    /// order) instead of keeping their ids, which needs a store that has given out no id as
+    /// high as the table's lowest (default `false`). The report then lists every row's new id
+    /// ([`TableOutcome::moved_rows`]).
+    pub renumber: bool,
 }
 
 impl ImportOptions {
@@ -156,122 +141,29 @@ impl ImportOptions {
         self.dry_run = dry_run;
         self
     }
-}
 
-/// A checkout an import left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    /// The checkout's [`Checkout::origin`].
-    pub origin: u64,
-    /// Why, as the error's message (`invalid phone number: ...`).
-    pub reason: String,
-}
-
-/// What an import did (or, with [`ImportOptions::dry_run`], would do). Serialized with serde it
-/// has the wire shape the HTTP service answers (`largestCustomer`, `firstRejected`, ...).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ImportReport {
-    /// Checkouts given.
-    pub checkouts: u64,
-    /// Rows written: checkouts that carried a value no earlier checkout carried.
-    pub rows: u64,
-    /// Customers those rows form.
-    pub customers: u64,
-    /// Checkouts that joined two customers that had rows already (a merge online), and links of
-    /// a table that joined customers sharing no value.
-    pub merges: u64,
-    /// Rows of the largest customer.
-    pub largest_customer: u64,
-    /// Values left out, by reason (blocked, suppressed), in the order of [`IgnoredReason`].
-    pub ignored: Vec<(IgnoredReason, u64)>,
-    /// Checkouts with nothing left once their ignored values were left out (online, a
-    /// `blocked_value` error that writes nothing).
-    pub ignored_checkouts: u64,
-    /// Checkouts refused (left out under [`OnError::Skip`]): malformed records of
-    /// [`crate::Identity::import_records`], and numbers the tenant's phone region refuses.
-    pub rejected: u64,
-    /// The first [`REJECTED_SHOWN`] of them: malformed records in the order given, then the
-    /// region's refusals in time order.
-    pub first_rejected: Vec<Rejected>,
-    /// Rows a table marked primary although an older primary of the same customer exists
-    /// (duplicate primaries, from races of the old service), now secondaries.
-    pub repaired_primaries: u64,
-    /// Rows a table linked to a secondary or to a row that is not there (chains), now linked to
-    /// their customer's primary.
-    pub repaired_chains: u64,
-    /// The ids of the first and the last row written (ids follow time order).
-    pub ids: Option<(ContactId, ContactId)>,
-    /// Whether anything was written (`false` for a dry run).
-    pub written: bool,
-}
-
-impl ImportReport {
-    /// How many values `reason` left out.
+    /// Sets [`ImportOptions::renumber`].
     #[must_use]
-    pub fn ignored_for(&self, reason: IgnoredReason) -> u64 {
-        self.ignored
-            .iter()
-            .find(|(r, _)| *r == reason)
-            .map_or(0, |(_, n)| *n)
+    pub fn renumber(mut self, renumber: bool) -> Self {
+        self.renumber = renumber;
+        self
     }
 }
 
-/// One row an import writes, in time order: its values, its primary (an index among the rows;
-/// `None`: it is a primary) and when it was created.
+/// What an import loads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedRow {
-    /// The row's email (screened: never a blocked value).
-    pub email: Option<Email>,
-    /// The row's phone number (in the tenant's region's form, when it has one).
-    pub phone_number: Option<Phone>,
-    /// The index of its customer's primary among the planned rows; `None` for a primary.
-    pub primary: Option<usize>,
-    /// The checkout's time.
-    pub at: OffsetDateTime,
+#[non_exhaustive]
+pub enum ImportBatch {
+    /// Checkouts, replayed as `identify` would have answered them in time order; rows get
+    /// the store's next ids.
+    Checkouts(Vec<Checkout>),
+    /// An existing deployment's table: its rows keep their ids (unless
+    /// [`ImportOptions::renumber`]).
+    Table(Vec<TableRow>),
 }
 
-/// The pure import step's result: the rows to write, in time order, and the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportPlan {
-    /// Every row to write; the ids given to them must ascend in this order.
-    pub rows: Vec<PlannedRow>,
-    /// What the import does (`written` is `false`: the store sets it).
-    pub report: ImportReport,
-}
-
-impl ImportPlan {
-    /// The planned rows as contact rows, given their ids (ascending, one per row); the rows'
-    /// values move into them (an import of millions holds them once).
-    ///
-    /// # Errors
-    /// [`Error::Internal`] when `ids` has the wrong length.
-    pub fn into_contacts(self, ids: &[ContactId]) -> Result<Vec<Contact>> {
-        if ids.len() != self.rows.len() {
-            return Err(Error::Internal {
-                reason: "an import was given ids for another number of rows",
-            });
-        }
-        Ok(self
-            .rows
-            .into_iter()
-            .zip(ids)
-            .map(|(row, id)| Contact {
-                id: *id,
-                email: row.email,
-                phone_number: row.phone_number,
-                link: row
-                    .primary
-                    .map_or(Link::Primary, |p| Link::SecondaryOf(ids[p])),
-                created_at: row.at,
-                updated_at: row.at,
-            })
-            .collect())
-    }
-}
-
-/// The derived records of imported rows (`contacts`: [`ImportPlan::into_contacts`]) under the
-/// tenant's settings `state`.
+/// The derived records of imported rows (`contacts`: the rows of [`ImportPlan::finish`])
+/// under the tenant's settings `state`.
 ///
 /// # Errors
 /// [`Error::Internal`] when the derivation would relink a row: the plan and [`crate::derive()`], two
@@ -297,6 +189,46 @@ pub(crate) fn refuse_not_empty(tenant: &crate::TenantId, rows: u64) -> Error {
     }
 }
 
+/// The refusal of an import into a tenant with per-customer caps, which make the result depend
+/// on every earlier answer.
+pub(crate) fn refuse_limits(state: &TenantState) -> Result<()> {
+    if state.limits != crate::limits::Limits::none() {
+        return Err(Error::Conflict {
+            reason: "the tenant has per-customer limits, under which an import would depend on \
+                     every earlier answer: lift them, import, then set them again"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The refusal of a table import that keeps its ids (lowest `lowest`) into a store that has
+/// given out ids up to `given`.
+pub(crate) fn refuse_taken_ids(lowest: u64, given: i64) -> Error {
+    Error::Conflict {
+        reason: format!(
+            "the table's ids start at {lowest}, but this store has given out ids up to {given} \
+             (ids are unique across tenants): import into a new database to keep the table's \
+             ids, or renumber its rows (the report then maps every id to its new one)"
+        ),
+    }
+}
+
+/// Plans an import of `batch` into an empty tenant whose settings are `state`.
+///
+/// # Errors
+/// As [`plan_import`] and [`table_plan::plan_table`].
+pub(crate) fn plan(
+    batch: ImportBatch,
+    state: &TenantState,
+    options: ImportOptions,
+) -> Result<ImportPlan> {
+    match batch {
+        ImportBatch::Checkouts(checkouts) => plan_import(checkouts, state, options.on_error),
+        ImportBatch::Table(rows) => table_plan::plan_table(rows, state, options),
+    }
+}
+
 /// Plans the import of `checkouts` into an empty tenant whose settings are `state`: each is
 /// read as `identify` would read it (blocked and suppressed values left out, the phone in the
 /// region's form), then the rows and customers are computed in one pass in time order (ties in
@@ -311,13 +243,7 @@ pub(crate) fn plan_import(
     state: &TenantState,
     on_error: OnError,
 ) -> Result<ImportPlan> {
-    if state.limits != crate::limits::Limits::none() {
-        return Err(Error::Conflict {
-            reason: "the tenant has per-customer limits, under which an import would depend on \
-                     every earlier answer: lift them, import, then set them again"
-                .to_owned(),
-        });
-    }
+    refuse_limits(state)?;
     if !checkouts.is_sorted_by_key(|c| c.at) {
         checkouts.sort_by_key(|c| c.at); // stable: ties keep the order given
     }
@@ -330,15 +256,9 @@ pub(crate) fn plan_import(
     };
     let mut ignored: HashMap<IgnoredReason, u64> = HashMap::new();
     let mut batch = Batch::default();
-    // a table's rows: where each landed, and how the table linked it
-    let mut table: HashMap<u64, (Option<usize>, TableLink)> = HashMap::new();
     while let Some(checkout) = checkouts.pop() {
         if checkouts.len().is_multiple_of(RELEASE_EVERY) {
             checkouts.shrink_to_fit();
-        }
-        let table_row = checkout.table_link != TableLink::NotATable;
-        if table_row {
-            table.insert(checkout.origin, (None, checkout.table_link));
         }
         let local = match Localized::noting(&checkout.request, state, Vec::new()) {
             Ok(local) => local,
@@ -365,28 +285,37 @@ pub(crate) fn plan_import(
         }
         // in UTC, as every store writes times (SQLite compares them as text)
         let at = checkout.at.to_offset(time::UtcOffset::UTC);
-        let node = batch.add(local.request, at);
-        if table_row {
-            table.insert(checkout.origin, (Some(node), checkout.table_link));
-        }
+        batch.add(local.request, at);
     }
     if on_error == OnError::Abort && report.rejected > 0 {
-        return Err(rejection(&report));
+        return Err(rejection(&report, Origins::Records));
     }
-    let primaries = batch.keep_table_links(&table, &mut report);
     report.ignored = [IgnoredReason::Blocked, IgnoredReason::Suppressed]
         .into_iter()
         .filter_map(|r| ignored.get(&r).map(|n| (r, *n)))
         .collect();
-    Ok(batch.finish(report, &primaries))
+    Ok(batch.finish(report))
+}
+
+/// What the origins of an import's refusals are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origins {
+    /// Records by index (or a file's lines, which the command line names itself).
+    Records,
+    /// A table's rows by id.
+    TableIds,
 }
 
 /// The error of an import aborted on refused checkouts: the first ones and the count.
-fn rejection(report: &ImportReport) -> Error {
+pub(crate) fn rejection(report: &ImportReport, origins: Origins) -> Error {
+    let (field, what, thing) = match origins {
+        Origins::Records => (Field::Checkouts, "record", "checkout"),
+        Origins::TableIds => (Field::Table, "row", "row"),
+    };
     let shown: Vec<String> = report
         .first_rejected
         .iter()
-        .map(|r| format!("record {}: {}", r.origin, r.reason))
+        .map(|r| format!("{what} {}: {}", r.origin, r.reason))
         .collect();
     let more = report.rejected - shown.len() as u64;
     let tail = if more > 0 {
@@ -395,10 +324,10 @@ fn rejection(report: &ImportReport) -> Error {
         String::new()
     };
     Error::invalid(
-        Field::Checkouts,
+        field,
         format!(
             "{} refused, nothing imported: {}{tail}",
-            count(report.rejected, "checkout"),
+            count(report.rejected, thing),
             shown.join("; ")
         ),
     )
@@ -454,7 +383,63 @@ impl crate::Identity {
         options: ImportOptions,
     ) -> Result<ImportReport> {
         self.store()
-            .import(self.tenant_id(), checkouts, options)
+            .import(self.tenant_id(), ImportBatch::Checkouts(checkouts), options)
+            .await
+    }
+
+    /// Imports an existing deployment's contact table (its rows, soft-deleted ones included)
+    /// into the handle's tenant, which must have no contact rows. Every row keeps its id; rows
+    /// the table linked stay one customer, also through deleted rows; each customer is led by
+    /// its oldest row, which is the row the table made primary wherever the contract allows.
+    /// Where it does not, the report says which customers are led by another row and why
+    /// ([`TableOutcome::changed_customers`]: the old service's duplicates, merges that
+    /// normalizing values makes, a primary deleted, left out or not the oldest) and lists every
+    /// table id that no longer names the same row of the same customer
+    /// ([`TableOutcome::moved_rows`]: rows folded because they add no value, deleted or refused
+    /// rows, rows whose customer changed). Rows written later get ids above the table's
+    /// highest, deleted rows included. Written in one transaction with the derived records and
+    /// an `existing` history event per row.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use identity::import::{CustomerChange, ImportOptions, TableRow};
+    /// use identity::ContactId;
+    /// use time::OffsetDateTime;
+    ///
+    /// let identity = identity::connect("sqlite::memory:").await?;
+    /// let at = |minute: i64| OffsetDateTime::from_unix_timestamp(1_680_343_200 + 60 * minute).unwrap();
+    /// let rows = vec![
+    ///     TableRow::new(11).email("doc@hillvalley.edu").phone_number("555").created_at(at(0)),
+    ///     TableRow::new(12).email("emmett@hillvalley.edu").phone_number("555")
+    ///         .linked_to(11).created_at(at(1)),
+    ///     TableRow::new(14).email("Doc@HillValley.edu").created_at(at(2)), // the same email
+    ///     TableRow::new(15).email("biff@hillvalley.edu").created_at(at(3)).deleted(true),
+    /// ];
+    /// let report = identity.import_table(rows, ImportOptions::default()).await?;
+    /// assert_eq!((report.rows, report.customers), (2, 1));
+    /// let table = report.table.unwrap();
+    /// assert_eq!(table.changed(CustomerChange::Normalized), 1); // 14 is part of 11 now
+    /// let doc = identity.lookup(Some("emmett@hillvalley.edu"), None).await?.unwrap();
+    /// assert_eq!(doc.primary_contact_id, ContactId::new(11)); // the table's own ids
+    /// let next = identity.identify(Some("marty@hillvalley.edu"), None).await?;
+    /// assert_eq!(next.primary_contact_id, ContactId::new(16)); // above every id of the table
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the tenant has rows or per-customer limits, or when the store
+    /// has given out an id as high as the table's lowest (then import into a new database, or
+    /// renumber with [`ImportOptions::renumber`]); [`Error::InvalidInput`] naming
+    /// [`Field::Table`] when two rows share an id, or a row is refused (malformed, or its phone
+    /// refused by the tenant's region) under [`OnError::Abort`]; otherwise as
+    /// [`crate::ContactStore::identify`]. Nothing is written when an error is returned.
+    pub async fn import_table(
+        &self,
+        rows: Vec<TableRow>,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        self.store()
+            .import(self.tenant_id(), ImportBatch::Table(rows), options)
             .await
     }
 }
@@ -552,38 +537,5 @@ mod tests {
         };
         let err = plan_import(Vec::new(), &state, OnError::Abort).unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_tables_links_join_customers_and_its_damage_is_counted() {
-        let row = |id: u64, e: &str, p: &str, link: TableLink| {
-            let mut c = checkout(Some(e), Some(p), id as i64).linked(link);
-            c.origin = id; // a table row's origin is its id
-            c
-        };
-        let p = plan(vec![
-            row(1, "a@x.io", "1", TableLink::Primary),
-            row(2, "a@x.io", "1", TableLink::Primary), // a duplicate primary, no row
-            row(3, "b@x.io", "2", TableLink::SecondaryOf(1)), // shares nothing: kept by the link
-            row(4, "c@x.io", "3", TableLink::SecondaryOf(3)), // a chain
-            row(5, "d@x.io", "4", TableLink::SecondaryOf(99)), // to a row that is not there
-        ]);
-        assert_eq!((p.report.rows, p.report.customers), (4, 2));
-        assert_eq!(p.report.repaired_primaries, 1);
-        assert_eq!(p.report.repaired_chains, 2);
-        assert_eq!(p.rows[2].primary, Some(0));
-        assert_eq!(p.rows[3].primary, None, "a link to nothing joins nothing");
-    }
-
-    #[test]
-    fn planned_rows_become_contacts_linked_to_their_primary() {
-        let p = plan(vec![
-            checkout(Some("a@x.io"), Some("1"), 0),
-            checkout(Some("b@x.io"), Some("1"), 1),
-        ]);
-        let ids = [ContactId::new(7), ContactId::new(9)];
-        assert!(p.clone().into_contacts(&ids[..1]).is_err());
-        let rows = p.into_contacts(&ids).unwrap();
-        assert_eq!(rows[1].link, Link::SecondaryOf(ContactId::new(7)));
     }
 }

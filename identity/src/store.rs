@@ -20,7 +20,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::import::{Checkout, ImportOptions, ImportReport};
+use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -174,21 +174,21 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         suppress: bool,
     ) -> Result<Erasure>;
 
-    /// Imports historical checkouts into the tenant, which must have no contact rows (deleted
-    /// ones included), as [`crate::Identity::import`] says: the rows, customers and primaries
-    /// that replaying them through `identify` in time order gives, with their derived records
-    /// and history, in one transaction that holds the tenant's writes meanwhile. With
-    /// [`ImportOptions::dry_run`] it only plans and reports.
+    /// Imports historical checkouts or a table's rows into the tenant, which must have no
+    /// contact rows (deleted ones included), as [`crate::Identity::import`] and
+    /// [`crate::Identity::import_table`] say, with their derived records and history, in one
+    /// transaction that holds the tenant's writes meanwhile. With [`ImportOptions::dry_run`]
+    /// it only plans and reports.
     ///
     /// # Errors
-    /// [`crate::Error::Conflict`] when the tenant has rows or per-customer limits;
-    /// [`crate::Error::InvalidInput`] when a checkout is refused under
+    /// [`crate::Error::Conflict`] when the tenant has rows or per-customer limits, or a table's
+    /// ids are taken; [`crate::Error::InvalidInput`] when a checkout or row is refused under
     /// [`crate::import::OnError::Abort`]; otherwise as [`ContactStore::identify`]. Nothing is
     /// written when an error is returned.
     async fn import(
         &self,
         tenant: &TenantId,
-        checkouts: Vec<Checkout>,
+        batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport>;
 
@@ -318,10 +318,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
     async fn import(
         &self,
         tenant: &TenantId,
-        checkouts: Vec<Checkout>,
+        batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        (**self).import(tenant, checkouts, options).await
+        (**self).import(tenant, batch, options).await
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {

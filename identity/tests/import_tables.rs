@@ -1,13 +1,19 @@
 //! Importing the tables of the Node services people replace (Prisma, TypeORM, Sequelize
-//! layouts) from a real PostgreSQL database: their race damage (duplicate primaries, chains,
-//! one phone in two customers) is repaired and counted, rows they link stay one customer,
-//! deleted rows stay out; and a store notices such a table beside it while it is empty.
+//! layouts) from a real PostgreSQL database: every row keeps its id, every id still names its
+//! person (or the report says what it names now), their race damage (duplicate primaries,
+//! chains, one phone in two customers) is repaired and told apart from merges that
+//! normalization makes, rows they link stay one customer, deleted rows stay out with their ids
+//! reserved; and a store notices such a table beside it while it is empty.
+
+use std::collections::BTreeMap;
 
 use identity_testkit as common;
 
-use common::legacy::{Layout, RACE_DAMAGED_RESULT, race_damaged};
-use identity::import::{ImportOptions, Preset, TableSource, read_table};
-use identity::{ContactStore, Error, Field};
+use common::legacy::{Layout, MESSY, MESSY_PEOPLE, RACE_DAMAGED_RESULT, messy_table, race_damaged};
+use identity::import::{
+    CustomerChange, ImportOptions, OnError, Preset, RowFate, TableOutcome, TableSource, read_table,
+};
+use identity::{ContactId, ContactStore, Error, Field};
 
 fn preset(layout: Layout) -> Preset {
     Preset::parse(layout.preset()).unwrap()
@@ -21,28 +27,30 @@ async fn every_preset_table_imports_repaired_on_every_backend() {
             .await
             .unwrap();
         assert_eq!(
-            (read.rows, read.malformed),
-            (13, 0),
-            "{layout:?}: the deleted row stays out"
+            (read.rows.len(), read.visible),
+            (14, 13),
+            "{layout:?}: the deleted row is read, marked"
         );
         assert!(read.has_links && read.has_deleted_at);
         for store in common::every_backend().await {
             let backend = store.identity.store().backend();
             let report = store
                 .identity
-                .import(read.checkouts.clone(), ImportOptions::default())
+                .import_table(read.rows.clone(), ImportOptions::default())
                 .await
                 .unwrap();
+            let table = report.table.as_ref().unwrap();
             assert_eq!(
                 (
                     report.rows,
                     report.customers,
-                    report.repaired_primaries,
-                    report.repaired_chains
+                    table.changed(CustomerChange::Duplicate),
+                    table.repaired_chains
                 ),
                 RACE_DAMAGED_RESULT,
                 "{layout:?} on {backend}"
             );
+            assert_eq!(table.changed(CustomerChange::Normalized), 0);
             let rows = store.identity.all_contacts().await.unwrap();
             assert!(
                 rows.iter()
@@ -81,8 +89,196 @@ async fn every_preset_table_imports_repaired_on_every_backend() {
                 .unwrap()
                 .unwrap();
             assert_eq!(alice.emails.len(), 2);
+            // every row keeps the table's id; the oldest of each customer leads
+            assert_eq!(doc.primary_contact_id, ContactId::new(9));
+            assert_eq!(george.primary_contact_id, ContactId::new(3));
+            assert_eq!(alice.primary_contact_id, ContactId::new(13));
             common::assert_sound_after_storm(&store).await;
         }
+    }
+}
+
+/// What an old id names now, by the report: its listed primary, else the customer its own row
+/// is in (which must be the customer of its table primary: unlisted ids keep their meaning).
+fn resolve(
+    table: &TableOutcome,
+    rows: &BTreeMap<i64, identity::Contact>,
+    id: i32,
+) -> Option<ContactId> {
+    match table.moved_rows.iter().find(|m| m.id == id as u64) {
+        Some(moved) => {
+            if let Some(row) = moved.contact_id {
+                assert_eq!(Some(rows[&row.get()].root()), moved.primary_contact_id);
+            }
+            moved.primary_contact_id
+        }
+        None => {
+            let row = rows
+                .get(&i64::from(id))
+                .unwrap_or_else(|| panic!("unlisted id {id} is a row"));
+            Some(row.root())
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_id_of_a_messy_table_still_names_its_person_on_every_backend() {
+    for layout in [Layout::Prisma, Layout::TypeOrm] {
+        let source = messy_table(layout).await;
+        let read = read_table(source.url(), &preset(layout).source())
+            .await
+            .unwrap();
+        assert_eq!((read.rows.len(), read.visible), (18, 16));
+        for store in common::every_backend().await {
+            let backend = store.identity.store().backend();
+            let at = format!("{layout:?} on {backend}");
+            // two malformed rows abort the import by id, writing nothing
+            let err = store
+                .identity
+                .import_table(read.rows.clone(), ImportOptions::default())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput { field: Field::Table, reason }
+                    if reason.starts_with("2 rows refused, nothing imported: row 41: invalid email")
+                        && reason.contains("row 55: invalid email")),
+                "{at}: {err}"
+            );
+            assert!(store.identity.all_contacts().await.unwrap().is_empty());
+
+            let skip = ImportOptions::default().on_error(OnError::Skip);
+            let report = store
+                .identity
+                .import_table(read.rows.clone(), skip)
+                .await
+                .unwrap();
+            let table = report.table.clone().unwrap();
+            assert_eq!((report.rows, report.customers), (11, 6), "{at}");
+            assert_eq!(
+                (report.rejected, report.folded, table.deleted_rows),
+                (2, 3, 2)
+            );
+            let changed = |c| table.changed(c);
+            assert_eq!(
+                changed(CustomerChange::Duplicate),
+                1,
+                "{at}: 8 is 7's race duplicate"
+            );
+            assert_eq!(changed(CustomerChange::Normalized), 2, "{at}: 4 and 31");
+            assert_eq!(changed(CustomerChange::PrimaryDeleted), 1, "{at}: 15");
+            assert_eq!(changed(CustomerChange::PrimaryNotOldest), 1, "{at}: 21");
+            assert_eq!(changed(CustomerChange::LeftOut), 1, "{at}: 55");
+            assert_eq!(table.repaired_chains, 3, "{at}: 11, 16 and 20");
+
+            let rows: BTreeMap<i64, identity::Contact> = store
+                .identity
+                .all_contacts()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.id.get(), c))
+                .collect();
+            let ids: Vec<i64> = rows.keys().copied().collect();
+            assert_eq!(ids, [3, 7, 10, 11, 16, 20, 21, 22, 30, 31, 40], "{at}");
+            let people: BTreeMap<&str, Option<ContactId>> = MESSY_PEOPLE
+                .iter()
+                .map(|(who, primary, _)| (*who, primary.map(ContactId::new)))
+                .collect();
+            for row in MESSY {
+                assert_eq!(
+                    resolve(&table, &rows, row.id),
+                    people[row.person],
+                    "{at}: old id {} is {}",
+                    row.id,
+                    row.person
+                );
+            }
+            for (who, primary, email) in MESSY_PEOPLE {
+                let found = store.identity.lookup(Some(email), None).await.unwrap();
+                assert_eq!(
+                    found.map(|c| c.primary_contact_id.get()),
+                    primary,
+                    "{at}: {who}"
+                );
+            }
+            let deleted = table.moved_rows.iter().find(|m| m.id == 15).unwrap();
+            assert_eq!(
+                (deleted.row, deleted.primary_contact_id),
+                (RowFate::Deleted, Some(ContactId::new(16)))
+            );
+            // history answers by the table's ids; new rows continue above its highest (60)
+            let biff = store.identity.history(ContactId::new(20)).await.unwrap();
+            assert_eq!(biff.rows(), [16, 20].map(ContactId::new).into());
+            let next = store
+                .identity
+                .identify(Some("einstein@hv.edu"), None)
+                .await
+                .unwrap();
+            assert_eq!(next.primary_contact_id, ContactId::new(61), "{at}");
+            common::assert_sound_after_storm(&store).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_gave_out_the_tables_ids_refuses_them_and_renumbers_on_request() {
+    let source = messy_table(Layout::Prisma).await;
+    let read = read_table(source.url(), &Preset::Prisma.source())
+        .await
+        .unwrap();
+    for store in common::every_backend().await {
+        let backend = store.identity.store().backend();
+        let shop = store.identity.tenant("shop-b").unwrap();
+        for n in 0..5 {
+            shop.identify(Some(&format!("first{n}@shop-b.io")), None)
+                .await
+                .unwrap();
+        }
+        let skip = ImportOptions::default().on_error(OnError::Skip);
+        let err = store
+            .identity
+            .import_table(read.rows.clone(), skip)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict { reason }
+                if reason.contains("ids start at 3, but this store has given out ids up to 5")),
+            "{backend}: {err}"
+        );
+        assert!(store.identity.all_contacts().await.unwrap().is_empty());
+        let report = store
+            .identity
+            .import_table(read.rows.clone(), skip.renumber(true))
+            .await
+            .unwrap();
+        let table = report.table.clone().unwrap();
+        assert!(!table.ids_kept);
+        assert_eq!(
+            table.moved_rows.len(),
+            MESSY.len(),
+            "{backend}: every id is listed"
+        );
+        assert_eq!(report.ids.map(|(a, _)| a.get()), Some(6), "{backend}");
+        let rows: BTreeMap<i64, identity::Contact> = store
+            .identity
+            .all_contacts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id.get(), c))
+            .collect();
+        for (who, _, email) in MESSY_PEOPLE {
+            let now = store.identity.lookup(Some(email), None).await.unwrap();
+            for row in MESSY.iter().filter(|r| r.person == who) {
+                assert_eq!(
+                    resolve(&table, &rows, row.id),
+                    now.as_ref().map(|c| c.primary_contact_id),
+                    "{backend}: old id {} is {who}",
+                    row.id
+                );
+            }
+        }
+        common::assert_sound_after_storm(&store).await;
     }
 }
 
@@ -165,4 +361,83 @@ async fn a_store_notices_another_implementations_table_while_it_is_empty() {
     assert_eq!(store.foreign_tables().await.unwrap(), ["Contact"]);
     let fresh = identity::connect("sqlite::memory:").await.unwrap();
     assert!(fresh.store().foreign_tables().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_tables_ids_and_another_tenants_new_rows_never_meet() {
+    // a table far above anything the other tenant draws meanwhile, with its highest id deleted
+    let lowest = 1_000_000u64;
+    let at = |k: u64| {
+        time::OffsetDateTime::from_unix_timestamp(1_680_343_200 + k as i64).expect("a time")
+    };
+    let mut rows: Vec<identity::import::TableRow> = (0..3_000u64)
+        .map(|k| {
+            let row = identity::import::TableRow::new(lowest + 2 * k)
+                .email(format!("p{}@table.io", k / 3))
+                .phone_number(format!("555{k}"))
+                .created_at(at(k));
+            if k % 3 == 0 {
+                row
+            } else {
+                row.linked_to(lowest + 2 * (k - k % 3))
+            }
+        })
+        .collect();
+    rows.push(identity::import::TableRow::new(lowest + 10_000).deleted(true));
+    for store in common::every_backend().await {
+        let backend = store.identity.store().backend();
+        let second = store.second_handle().await;
+        let shop = second.tenant("shop-b").unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 50 {
+                    let c = shop
+                        .identify(Some(&format!("w{n}@shop-b.io")), None)
+                        .await
+                        .unwrap();
+                    ids.push(c.primary_contact_id.get());
+                    n += 1;
+                }
+                ids
+            })
+        };
+        let report = store
+            .identity
+            .import_table(rows.clone(), ImportOptions::default())
+            .await
+            .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let drawn = writer.await.unwrap();
+        assert_eq!(report.rows, 3_000, "{backend}");
+        let highest = i64::try_from(lowest).unwrap() + 10_000;
+        assert!(
+            drawn
+                .iter()
+                .all(|id| *id < i64::try_from(lowest).unwrap() || *id > highest),
+            "{backend}: the other tenant drew an id in the table's range"
+        );
+        let after = second
+            .tenant("shop-b")
+            .unwrap()
+            .identify(Some("after@shop-b.io"), None)
+            .await
+            .unwrap();
+        assert!(after.primary_contact_id.get() > highest, "{backend}");
+        if let Some(db) = &store.db {
+            let pool = db.pool().await;
+            let shared: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT id FROM contact GROUP BY id HAVING count(*) > 1) s",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(shared, 0, "no id in two tenants");
+        }
+        common::assert_sound_after_storm(&store).await;
+        common::assert_verified(&second.tenant("shop-b").unwrap()).await;
+    }
 }

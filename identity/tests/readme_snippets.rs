@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs` and `the_table_import_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -111,5 +111,19 @@ async fn the_import_snippet_runs() -> identity::Result<()> {
     let report = identity.import_records(&records, identity::import::ImportOptions::default()).await?;
     assert_eq!((report.rows, report.customers), (2, 1));
     assert_eq!(identity.customers().await?[0].emails.len(), 2);
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_table_import_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    let at = time::OffsetDateTime::from_unix_timestamp(1_680_343_200).unwrap();
+    let rows = vec![
+    identity::import::TableRow::new(25417).email("raj@x.io").created_at(at),
+    identity::import::TableRow::new(25421).email("paul@x.io").created_at(at),
+    ];
+    let report = identity.import_table(rows, identity::import::ImportOptions::default()).await?;
+    assert_eq!(report.ids.map(|(first, last)| (first.get(), last.get())), Some((25417, 25421)));
     Ok(())
 }

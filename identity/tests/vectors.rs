@@ -227,14 +227,19 @@ async fn check_erase_step(identity: &Identity, step: &Value, at: &str) {
     .await;
 }
 
-/// An `import` step's options: `onError` (`abort` by default, or `skip`) and `dryRun`.
+/// An `import` step's options: `onError` (`abort` by default, or `skip`), `dryRun` and
+/// `renumber`.
 fn import_options(wire: &Value) -> identity::Result<ImportOptions> {
     let on_error = match wire.get("onError").and_then(Value::as_str) {
         Some(text) => OnError::parse(text)?,
         None => OnError::Abort,
     };
     let dry_run = wire["dryRun"].as_bool().unwrap_or(false);
-    Ok(ImportOptions::default().on_error(on_error).dry_run(dry_run))
+    let renumber = wire["renumber"].as_bool().unwrap_or(false);
+    Ok(ImportOptions::default()
+        .on_error(on_error)
+        .dry_run(dry_run)
+        .renumber(renumber))
 }
 
 /// Checks an `import` step: its `result` (the report's wire shape) and `table`, or its `error`
@@ -243,8 +248,17 @@ async fn check_import_step(identity: &Identity, step: &Value, at: &str) {
     let wire = &step["import"];
     let call = async {
         let options = import_options(wire)?;
-        let records = wire["checkouts"].as_array().unwrap();
-        identity.import_records(records, options).await
+        match wire.get("table") {
+            // an existing deployment's rows, under their ids
+            Some(rows) => {
+                let rows = rows.as_array().unwrap();
+                identity.import_table_records(rows, options).await
+            }
+            None => {
+                let records = wire["checkouts"].as_array().unwrap();
+                identity.import_records(records, options).await
+            }
+        }
     };
     check_row_step(identity, step, at, call, |_| {}).await;
 }

@@ -81,10 +81,16 @@ export class AdminController {
   @HttpCode(200)
   import(@JsonBody() body: unknown, @TenantId() tenant?: string) {
     if (!isObject(body)) throw invalidRequest('body must be a JSON object like {"checkouts": [...]}')
-    // the binding checks checkouts, onError and dryRun and names the field at fault; the report
-    // holds counts, ids and reasons, no values
-    const { checkouts, onError, dryRun } = body
-    return scoped(this.identity, tenant).importCheckouts(checkouts as never, { onError, dryRun } as never)
+    // the binding checks checkouts (or a table's rows), onError, dryRun and renumber and names
+    // the field at fault; the report holds counts, ids and reasons, no values
+    const { checkouts, table, onError, dryRun, renumber } = body
+    if (checkouts !== undefined && table !== undefined) {
+      throw invalidRequest("give checkouts or table (an existing table's rows), not both")
+    }
+    const handle = scoped(this.identity, tenant)
+    return table !== undefined
+      ? handle.importTableRows(table as never, { onError, dryRun, renumber } as never)
+      : handle.importCheckouts(checkouts as never, { onError, dryRun } as never)
   }
 
   @Get('admin/export')

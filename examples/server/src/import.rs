@@ -20,10 +20,14 @@ use crate::handlers::AppState;
 
 /// Imports `{"checkouts": [{"email", "phoneNumber", "at"}, ...], "onError": "abort" | "skip",
 /// "dryRun": false}` into the tenant, which must have no rows: the rows, customers and
-/// primaries that replaying the checkouts through `/identify` in time order would give.
-/// Answers the report; 409 `conflict` for a tenant with rows or per-customer limits, 400
-/// `invalid_input` (`checkouts` for malformed checkouts under `abort`, naming them by index;
-/// `onError`; `request`), 413 past [`IMPORT_BODY_LIMIT`]. A refused import writes nothing.
+/// primaries that replaying the checkouts through `/identify` in time order would give. Or,
+/// with `{"table": [{"id", "email", "phoneNumber", "linkedId", "createdAt", "deletedAt"}, ...],
+/// "renumber": false}` instead of `checkouts`, an existing deployment's table, every row under
+/// its own id (the report's `table` lists every id whose meaning changed). Answers the report;
+/// 409 `conflict` for a tenant with rows or per-customer limits, or a table whose ids the
+/// store gave out already, 400 `invalid_input` (`checkouts` for malformed checkouts under
+/// `abort`, naming them by index; `table` for malformed rows, by id; `onError`; `request`), 413
+/// past [`IMPORT_BODY_LIMIT`]. A refused import writes nothing.
 pub async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -33,8 +37,11 @@ pub async fn import(
     let raw = body_bytes_within(raw, IMPORT_BODY_LIMIT)?;
     let value: Value =
         serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let (checkouts, options) = body(&value)?;
-    let report = identity.import_records(checkouts, options).await?;
+    let (batch, options) = body(&value)?;
+    let report = match batch {
+        Batch::Checkouts(checkouts) => identity.import_records(checkouts, options).await?,
+        Batch::Table(rows) => identity.import_table_records(rows, options).await?,
+    };
     tracing::info!(
         tenant = identity.tenant_id().as_str(),
         checkouts = report.checkouts,
@@ -47,8 +54,14 @@ pub async fn import(
     Ok(Json(report))
 }
 
-/// The body's checkouts and options.
-fn body(value: &Value) -> Result<(&[Value], ImportOptions), ApiError> {
+/// What a body imports.
+enum Batch<'a> {
+    Checkouts(&'a [Value]),
+    Table(&'a [Value]),
+}
+
+/// The body's checkouts (or table rows) and options.
+fn body(value: &Value) -> Result<(Batch<'_>, ImportOptions), ApiError> {
     let invalid = |field, reason: &str| {
         ApiError::from(Error::InvalidInput {
             field,
@@ -61,8 +74,22 @@ fn body(value: &Value) -> Result<(&[Value], ImportOptions), ApiError> {
             "body must be a JSON object like {\"checkouts\": [...]}",
         ));
     };
-    let checkouts = match object.get("checkouts") {
-        Some(Value::Array(list)) => list.as_slice(),
+    let batch = match (object.get("checkouts"), object.get("table")) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                Field::Request,
+                "give checkouts or table (an existing table's rows), not both",
+            ));
+        }
+        (None, Some(Value::Array(rows))) => Batch::Table(rows.as_slice()),
+        (None, Some(_)) => {
+            return Err(invalid(
+                Field::Table,
+                "must be an array of {\"id\", \"email\", \"phoneNumber\", \"linkedId\", \
+                 \"createdAt\", \"deletedAt\"} objects",
+            ));
+        }
+        (Some(Value::Array(list)), None) => Batch::Checkouts(list.as_slice()),
         _ => {
             return Err(invalid(
                 Field::Checkouts,
@@ -80,8 +107,16 @@ fn body(value: &Value) -> Result<(&[Value], ImportOptions), ApiError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(invalid(Field::Request, "dryRun must be true or false")),
     };
-    let options = ImportOptions::default().on_error(on_error).dry_run(dry_run);
-    Ok((checkouts, options))
+    let renumber = match object.get("renumber") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid(Field::Request, "renumber must be true or false")),
+    };
+    let options = ImportOptions::default()
+        .on_error(on_error)
+        .dry_run(dry_run)
+        .renumber(renumber);
+    Ok((batch, options))
 }
 
 /// Every customer of the tenant as JSON Lines (`application/x-ndjson`), one consolidated

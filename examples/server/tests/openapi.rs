@@ -721,6 +721,58 @@ async fn every_observed_response_matches_the_openapi_document() {
         seen[n - 2].body["error"]["message"],
         "request body is larger than 67108864 bytes"
     );
+    // a table's rows (in shop-tab): both kinds at once, bad rows and options, ids the store
+    // gave out already (409), renumbered, and kept far above
+    let row = r#"{"id":7,"email":"t@x.io","createdAt":"2020-01-01"}"#;
+    let deleted = r#"{"id":9,"email":"u@x.io","linkedId":7,"createdAt":"2020-01-02","deletedAt":"2021-01-01"}"#;
+    let table = |rest: &str| -> &'static str {
+        Box::leak(format!(r#"{{"table":[{row},{deleted}]{rest}}}"#).into())
+    };
+    for (body, tenant, status, field) in [
+        (
+            r#"{"checkouts":[],"table":[]}"#,
+            "shop-tab",
+            400,
+            json!("request"),
+        ),
+        (r#"{"table":5}"#, "shop-tab", 400, json!("table")),
+        (
+            table(r#","renumber":"yes""#),
+            "shop-tab",
+            400,
+            json!("request"),
+        ),
+        (
+            Box::leak(format!(r#"{{"table":[{row},{row}]}}"#).into()),
+            "shop-tab",
+            400,
+            json!("table"),
+        ),
+        (
+            r#"{"table":[{"email":"a@x.io"}]}"#,
+            "shop-tab",
+            400,
+            json!("table"),
+        ),
+        (table(""), "shop-tab", 409, Value::Null),
+        (table(r#","renumber":true"#), "shop-tab", 200, Value::Null),
+        (
+            r#"{"table":[{"id":"900000000","email":"far@x.io","createdAt":1577836800}]}"#,
+            "shop-far",
+            200,
+            Value::Null,
+        ),
+    ] {
+        let o = observe_as(&admin, ("POST", import, body), Some("s3cret"), Some(tenant)).await;
+        assert_eq!(o.status, status, "{body}: {}", o.body);
+        assert_eq!(o.body["error"]["field"], field, "{body}");
+        seen.push(o);
+    }
+    let n = seen.len();
+    let renumbered = &seen[n - 2].body["table"];
+    assert_eq!(renumbered["idsKept"], false);
+    assert_eq!(renumbered["movedRows"][1]["row"], "deleted");
+    assert_eq!(seen[n - 1].body["firstId"], 900_000_000);
     // export: one Contact per line, each valid against the documented schema
     let response = common::client()
         .get(admin.url("/admin/export"))

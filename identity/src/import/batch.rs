@@ -1,5 +1,5 @@
 //! The pass in time order behind [`super::plan_import`]: the rows so far, each value's first
-//! row, and a union-find over the rows; then a table's links, and the primaries it repairs.
+//! row, and a union-find over the rows.
 
 use std::collections::HashMap;
 
@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use crate::contact::{Email, Phone};
 use crate::request::IdentifyRequest;
 
-use super::{ImportPlan, ImportReport, PlannedRow, TableLink};
+use super::plan::PlannedIds;
+use super::{ImportPlan, ImportReport, PlannedRow};
 
 /// The running state of the pass.
 #[derive(Default)]
@@ -18,12 +19,13 @@ pub(super) struct Batch {
     phone_at: HashMap<Phone, usize>,
     parent: Vec<usize>,
     merges: u64,
+    folded: u64,
 }
 
 impl Batch {
     /// One checkout, screened: a row when it carries a value not seen before, and a union of the
-    /// customers of its values (a merge when they were two). Answers a row of its customer.
-    pub(super) fn add(&mut self, request: IdentifyRequest, at: OffsetDateTime) -> usize {
+    /// customers of its values (a merge when they were two).
+    pub(super) fn add(&mut self, request: IdentifyRequest, at: OffsetDateTime) {
         let email = request.email().and_then(|e| self.email_at.get(e).copied());
         let phone = request
             .phone_number()
@@ -34,8 +36,8 @@ impl Batch {
         let new_email = request.email().is_some() && email.is_none();
         let new_phone = request.phone_number().is_some() && phone.is_none();
         if !new_email && !new_phone {
-            // a known value: the request carries one
-            return email.or(phone).unwrap_or_default();
+            self.folded += 1; // only known values: no row
+            return;
         }
         let i = self.rows.len();
         self.parent.push(i);
@@ -54,7 +56,6 @@ impl Batch {
             primary: None,
             at,
         });
-        i
     }
 
     /// Joins the customers of rows `a` and `b`, counting a merge when they were two.
@@ -62,33 +63,6 @@ impl Batch {
         if self.union(a, b) {
             self.merges += 1;
         }
-    }
-
-    /// Joins the rows a table linked (`table`: each table row's landing row, when it was not
-    /// left out, and its link) and counts the chains it repairs; answers the landing rows of
-    /// the rows it marked primary.
-    pub(super) fn keep_table_links(
-        &mut self,
-        table: &HashMap<u64, (Option<usize>, TableLink)>,
-        report: &mut ImportReport,
-    ) -> Vec<usize> {
-        let mut primaries = Vec::new();
-        for (node, link) in table.values() {
-            match link {
-                TableLink::Primary => primaries.extend(*node),
-                TableLink::SecondaryOf(to) => {
-                    let target = table.get(to);
-                    if !matches!(target, Some((_, TableLink::Primary))) {
-                        report.repaired_chains += 1;
-                    }
-                    if let (Some(a), Some((Some(b), _))) = (node, target) {
-                        self.join(*a, *b);
-                    }
-                }
-                TableLink::NotATable => {}
-            }
-        }
-        primaries
     }
 
     fn find(&mut self, mut x: usize) -> usize {
@@ -109,10 +83,8 @@ impl Batch {
         true
     }
 
-    /// The plan: every row linked to its customer's oldest row, and the counts; `primaries`
-    /// are the landing rows of the rows a table marked primary (more than one in a customer
-    /// were duplicates).
-    pub(super) fn finish(mut self, mut report: ImportReport, primaries: &[usize]) -> ImportPlan {
+    /// The plan: every row linked to its customer's oldest row, and the counts.
+    pub(super) fn finish(mut self, mut report: ImportReport) -> ImportPlan {
         let mut sizes: HashMap<usize, u64> = HashMap::new();
         for i in 0..self.rows.len() {
             let root = self.find(i);
@@ -121,18 +93,11 @@ impl Batch {
             }
             *sizes.entry(root).or_default() += 1;
         }
-        let mut table_primaries: HashMap<usize, u64> = HashMap::new();
-        for p in primaries {
-            *table_primaries.entry(self.find(*p)).or_default() += 1;
-        }
-        report.repaired_primaries = table_primaries.values().map(|n| n - 1).sum();
         report.rows = self.rows.len() as u64;
         report.customers = sizes.len() as u64;
         report.largest_customer = sizes.values().copied().max().unwrap_or(0);
         report.merges = self.merges;
-        ImportPlan {
-            rows: self.rows,
-            report,
-        }
+        report.folded = self.folded;
+        ImportPlan::new(self.rows, report, PlannedIds::Drawn, None)
     }
 }

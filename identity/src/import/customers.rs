@@ -1,7 +1,8 @@
 //! The customers of imported rows, read off the rows instead of derived again: the plan already
 //! linked every secondary to its customer's primary, so grouping the rows by that link (a
 //! counting sort, a few bytes per row) gives each customer's members in id order, and the
-//! record of each is [`crate::derive`]'s own `record_of` over them. An import of millions of
+//! record of each is [`crate::derive`]'s own `record_of` over them. (A table's rows keep their
+//! ids, so a customer's primary, its oldest row, need not have its lowest id.) An import of millions of
 //! rows builds one record at a time from these, and writes it, instead of holding them all.
 
 use crate::contact::{Contact, Link};
@@ -16,36 +17,44 @@ pub(crate) struct ImportedCustomers {
     members: Vec<u32>,
     /// Where each customer's members start in `members` (one more entry: the end).
     starts: Vec<u32>,
+    /// Each customer's primary, as a row index.
+    primaries: Vec<u32>,
 }
 
 impl ImportedCustomers {
-    /// Groups `rows` ([`super::ImportPlan::into_contacts`]: ascending ids, each secondary
-    /// linked to an earlier primary).
+    /// Groups `rows` (the rows of [`super::ImportPlan::finish`]: ascending ids, each secondary
+    /// linked to a primary among them).
     ///
     /// # Errors
-    /// [`Error::Internal`] when a row links to a row that is not an earlier primary (the plan
-    /// made a chain: a bug; nothing is written).
+    /// [`Error::Internal`] when a row links to a row that is not a primary among them (the
+    /// plan made a chain: a bug; nothing is written).
     pub(crate) fn of(rows: &[Contact]) -> Result<Self> {
         let broken = || Error::Internal {
-            reason: "an import planned a row linked to a row that is not an earlier primary",
+            reason: "an import planned a row linked to a row that is not a primary",
         };
         let index = |i: usize| u32::try_from(i).map_err(|_| broken());
+        // customers numbered in order of their primary's id
+        let mut number: Vec<u32> = vec![u32::MAX; rows.len()];
+        let mut primaries: Vec<u32> = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            if row.link == Link::Primary {
+                number[i] = index(primaries.len())?;
+                primaries.push(index(i)?);
+            }
+        }
         let mut customer_of: Vec<u32> = Vec::with_capacity(rows.len());
-        let mut sizes: Vec<u32> = Vec::new();
+        let mut sizes: Vec<u32> = vec![0; primaries.len()];
         for (i, row) in rows.iter().enumerate() {
             let customer = match row.link {
-                Link::Primary => {
-                    sizes.push(0);
-                    index(sizes.len() - 1)?
-                }
+                Link::Primary => number[i],
                 Link::SecondaryOf(primary) => {
-                    let j = rows[..i]
+                    let j = rows
                         .binary_search_by_key(&primary, |r| r.id)
                         .map_err(|_| broken())?;
                     if rows[j].link != Link::Primary {
                         return Err(broken());
                     }
-                    customer_of[j]
+                    number[j]
                 }
             };
             sizes[customer as usize] += 1;
@@ -65,7 +74,11 @@ impl ImportedCustomers {
             members[*slot as usize] = index(i)?;
             *slot += 1;
         }
-        Ok(ImportedCustomers { members, starts })
+        Ok(ImportedCustomers {
+            members,
+            starts,
+            primaries,
+        })
     }
 
     /// How many customers.
@@ -80,7 +93,7 @@ impl ImportedCustomers {
             .iter()
             .map(|i| &rows[*i as usize])
             .collect();
-        record_of(members[0], &members)
+        record_of(&rows[self.primaries[c] as usize], &members)
     }
 }
 
@@ -111,7 +124,7 @@ mod tests {
         let ids: Vec<ContactId> = (0..plan.rows.len() as i64)
             .map(|i| ContactId::new(10 + 2 * i))
             .collect();
-        plan.into_contacts(&ids).unwrap()
+        plan.finish(&ids, true).unwrap().0
     }
 
     proptest! {

@@ -5,7 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use super::{Checkout, ImportOptions, ImportReport, OnError, REJECTED_SHOWN, Rejected, rejection};
+use super::{
+    Checkout, ImportOptions, ImportReport, OnError, Origins, REJECTED_SHOWN, Rejected, TableRow,
+    rejection, table_row_from_json,
+};
 use crate::error::Result;
 use crate::request::IdentifyRequest;
 
@@ -106,7 +109,7 @@ impl crate::Identity {
         if malformed.rejected > 0 && options.on_error == OnError::Abort {
             // the tenant's refusal (rows, limits) comes first, as for a file import
             self.import(Vec::new(), options.dry_run(true)).await?;
-            return Err(rejection(&malformed));
+            return Err(rejection(&malformed, Origins::Records));
         }
         let mut report = self.import(checkouts, options).await?;
         report.checkouts += malformed.rejected;
@@ -116,6 +119,54 @@ impl crate::Identity {
         report.first_rejected.extend(later);
         report.first_rejected.truncate(REJECTED_SHOWN);
         Ok(report)
+    }
+
+    /// Imports a table's rows handed over as records in the table's own column names (see
+    /// [`table_row_from_json`]: what an ORM's `findMany()` gives), as
+    /// [`crate::Identity::import_table`] does.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use identity::import::ImportOptions;
+    /// use serde_json::json;
+    ///
+    /// let identity = identity::connect("sqlite::memory:").await?;
+    /// let rows = [
+    ///     json!({"id": 4, "email": "doc@hillvalley.edu", "phoneNumber": "555",
+    ///            "linkedId": null, "createdAt": "2023-04-01T10:00:00Z", "deletedAt": null}),
+    ///     json!({"id": 9, "email": "emmett@hillvalley.edu", "phoneNumber": "555",
+    ///            "linkedId": 4, "createdAt": "2023-04-01T10:05:00Z", "deletedAt": null}),
+    /// ];
+    /// let report = identity.import_table_records(&rows, ImportOptions::default()).await?;
+    /// assert_eq!(report.ids.map(|(a, b)| (a.get(), b.get())), Some((4, 9)));
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`crate::Identity::import_table`] (a tenant with rows is refused first), and
+    /// [`crate::Error::InvalidInput`] naming [`crate::Field::Table`] for a record that is no
+    /// row (named by its index).
+    pub async fn import_table_records(
+        &self,
+        records: &[Value],
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        let rows: std::result::Result<Vec<TableRow>, String> = records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| table_row_from_json(record, index))
+            .collect();
+        match rows {
+            Ok(rows) => self.import_table(rows, options).await,
+            Err(reason) => {
+                // the tenant's refusal (rows, limits) comes first
+                self.import_table(Vec::new(), options.dry_run(true)).await?;
+                Err(crate::error::Error::invalid(
+                    crate::error::Field::Table,
+                    reason,
+                ))
+            }
+        }
     }
 }
 

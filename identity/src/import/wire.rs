@@ -3,14 +3,18 @@
 //!
 //! ```json
 //! {"checkouts": 3, "rows": 2, "customers": 1, "merges": 0, "largestCustomer": 2,
-//!  "ignored": {"blocked": 0, "suppressed": 0}, "ignoredCheckouts": 0,
+//!  "ignored": {"blocked": 0, "suppressed": 0}, "ignoredCheckouts": 0, "folded": 0,
 //!  "rejected": 1, "firstRejected": [{"record": 2, "reason": "invalid email: ..."}],
-//!  "repairedPrimaries": 0, "repairedChains": 0, "firstId": 1, "lastId": 2, "written": true}
+//!  "firstId": 1, "lastId": 2, "table": null, "written": true}
 //! ```
+//!
+//! A table import names its refused rows by id (`{"id": 17, "reason": ...}`) and its `table`
+//! is the [`super::TableOutcome`] (`deletedRows`, `idsKept`, `highestId`, `repairedChains`,
+//! `changedCustomers`, `movedRows`).
 
 use serde::Serialize;
 
-use super::ImportReport;
+use super::{ImportReport, TableOutcome};
 use crate::blocked::IgnoredReason;
 
 #[derive(Serialize)]
@@ -23,12 +27,12 @@ struct Wire<'a> {
     largest_customer: u64,
     ignored: IgnoredWire,
     ignored_checkouts: u64,
+    folded: u64,
     rejected: u64,
     first_rejected: Vec<RejectedWire<'a>>,
-    repaired_primaries: u64,
-    repaired_chains: u64,
     first_id: Option<i64>,
     last_id: Option<i64>,
+    table: Option<&'a TableOutcome>,
     written: bool,
 }
 
@@ -40,7 +44,10 @@ struct IgnoredWire {
 
 #[derive(Serialize)]
 struct RejectedWire<'a> {
-    record: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
     reason: &'a str,
 }
 
@@ -57,19 +64,26 @@ impl Serialize for ImportReport {
                 suppressed: self.ignored_for(IgnoredReason::Suppressed),
             },
             ignored_checkouts: self.ignored_checkouts,
+            folded: self.folded,
             rejected: self.rejected,
             first_rejected: self
                 .first_rejected
                 .iter()
-                .map(|r| RejectedWire {
-                    record: r.origin,
-                    reason: &r.reason,
+                .map(|r| {
+                    let (record, id) = match self.table {
+                        Some(_) => (None, Some(r.origin)),
+                        None => (Some(r.origin), None),
+                    };
+                    RejectedWire {
+                        record,
+                        id,
+                        reason: &r.reason,
+                    }
                 })
                 .collect(),
-            repaired_primaries: self.repaired_primaries,
-            repaired_chains: self.repaired_chains,
             first_id: self.ids.map(|(first, _)| first.get()),
             last_id: self.ids.map(|(_, last)| last.get()),
+            table: self.table.as_ref(),
             written: self.written,
         }
         .serialize(s)
@@ -103,10 +117,19 @@ mod tests {
             serde_json::to_value(&report).unwrap(),
             serde_json::json!({"checkouts": 3, "rows": 2, "customers": 1, "merges": 0,
                 "largestCustomer": 2, "ignored": {"blocked": 0, "suppressed": 4},
-                "ignoredCheckouts": 0, "rejected": 1,
+                "ignoredCheckouts": 0, "folded": 0, "rejected": 1,
                 "firstRejected": [{"record": 2, "reason": "missing time"}],
-                "repairedPrimaries": 0, "repairedChains": 0, "firstId": 1, "lastId": 2,
-                "written": true})
+                "firstId": 1, "lastId": 2, "table": null, "written": true})
         );
+        let table = ImportReport {
+            table: Some(TableOutcome::default()),
+            ..report
+        };
+        let wire = serde_json::to_value(&table).unwrap();
+        assert_eq!(
+            wire["firstRejected"],
+            serde_json::json!([{"id": 2, "reason": "missing time"}])
+        );
+        assert_eq!(wire["table"]["idsKept"], serde_json::json!(false));
     }
 }

@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: rows, identifiers and customer records behind one mutex, for tests and
 //! prototypes. Indexed like the SQL stores, so a call costs the same at any number of rows.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use crate::derive::{RebuildReport, derive_screened};
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
-use crate::import::{Checkout, ImportOptions, ImportReport};
+use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan};
 use crate::region::{PhoneRegion, refuse_change};
@@ -52,8 +52,10 @@ type Key = (IdentifierKind, String);
 
 #[derive(Debug, Default)]
 struct State {
-    /// All rows of every tenant, by id (ids are dense from 1, so row `id` is at index `id - 1`).
-    rows: Vec<Row>,
+    /// All rows of every tenant, by id.
+    rows: BTreeMap<ContactId, Row>,
+    /// The highest id given out: the next row takes the one after (ids are never reused).
+    last_id: i64,
     /// Each tenant's derived records.
     graphs: HashMap<TenantId, Graph>,
     /// The phone region of each tenant that has one.
@@ -145,19 +147,17 @@ fn phone_key(p: &Phone) -> Key {
 
 impl State {
     fn row_mut(&mut self, id: ContactId) -> Option<&mut Row> {
-        let index = usize::try_from(id.get().checked_sub(1)?).ok()?;
-        self.rows.get_mut(index)
+        self.rows.get_mut(&id)
     }
 
     fn row(&self, id: ContactId) -> Option<&Row> {
-        let index = usize::try_from(id.get().checked_sub(1)?).ok()?;
-        self.rows.get(index)
+        self.rows.get(&id)
     }
 
     /// The tenant's visible rows.
     fn visible<'s>(&'s self, tenant: &'s TenantId) -> impl Iterator<Item = &'s Contact> + 's {
         self.rows
-            .iter()
+            .values()
             .filter(move |r| !r.deleted && r.tenant == *tenant)
             .map(|r| &r.contact)
     }
@@ -188,7 +188,7 @@ impl State {
 
     fn now(&self) -> OffsetDateTime {
         // never older than the newest row, so "oldest" agrees with insertion order
-        let newest = self.rows.last().map(|r| r.contact.created_at);
+        let newest = self.rows.values().next_back().map(|r| r.contact.created_at);
         let now = OffsetDateTime::now_utc();
         newest.map_or(now, |n| n.max(now))
     }
@@ -201,19 +201,23 @@ impl State {
         link: Link,
         at: OffsetDateTime,
     ) -> ContactId {
-        let id = ContactId::new(i64::try_from(self.rows.len()).unwrap_or(i64::MAX - 1) + 1);
-        self.rows.push(Row {
-            tenant: tenant.clone(),
-            contact: Contact {
-                id,
-                email: email.cloned(),
-                phone_number: phone.cloned(),
-                link,
-                created_at: at,
-                updated_at: at,
+        self.last_id += 1;
+        let id = ContactId::new(self.last_id);
+        self.rows.insert(
+            id,
+            Row {
+                tenant: tenant.clone(),
+                contact: Contact {
+                    id,
+                    email: email.cloned(),
+                    phone_number: phone.cloned(),
+                    link,
+                    created_at: at,
+                    updated_at: at,
+                },
+                deleted: false,
             },
-            deleted: false,
-        });
+        );
         id
     }
 
@@ -520,7 +524,7 @@ impl ContactStore for MemoryStore {
         let mut state = self.lock()?;
         let current = state.regions.get(tenant).copied();
         if current != region {
-            if state.rows.iter().any(|r| r.tenant == *tenant) {
+            if state.rows.values().any(|r| r.tenant == *tenant) {
                 return Err(refuse_change(tenant, current, region));
             }
             match region {
@@ -600,10 +604,10 @@ impl ContactStore for MemoryStore {
     async fn import(
         &self,
         tenant: &TenantId,
-        checkouts: Vec<Checkout>,
+        batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        self.lock()?.import(tenant, checkouts, options)
+        self.lock()?.import(tenant, batch, options)
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

@@ -50,7 +50,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::import::{Checkout, ImportOptions, ImportReport};
+use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
 use crate::region::PhoneRegion;
@@ -641,14 +641,15 @@ impl ContactStore for PgStore {
     async fn import(
         &self,
         tenant: &TenantId,
-        checkouts: Vec<Checkout>,
+        batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        // the checkouts are planned once, inside the transaction: an import is not retried
+        // the batch is planned once, inside the transaction: an import is not retried
         let outcome: Outcome<ImportReport> = async {
             let mut tx = self.pool.begin().await?;
-            let report = import::import(&mut tx, tenant, checkouts, options).await?;
-            if report.written {
+            let report = import::import(&mut tx, tenant, batch, options).await?;
+            // a table's ids are reserved even when none of its rows is written
+            if !options.dry_run {
                 tx.commit().await?;
             }
             Ok(report)

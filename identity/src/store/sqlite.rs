@@ -37,7 +37,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::import::{Checkout, ImportOptions, ImportReport};
+use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
 use crate::region::PhoneRegion;
@@ -493,14 +493,15 @@ impl ContactStore for SqliteStore {
     async fn import(
         &self,
         tenant: &TenantId,
-        checkouts: Vec<Checkout>,
+        batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        // the checkouts are planned once, under the write lock: only taking it is retried
+        // the batch is planned once, under the write lock: only taking it is retried
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let report = import::import(&mut write.tx, tenant, checkouts, options).await?;
-                if !report.written || write.commit().await? {
+                let report = import::import(&mut write.tx, tenant, batch, options).await?;
+                // a table's ids are reserved even when none of its rows is written
+                if options.dry_run || write.commit().await? {
                     return Ok(report);
                 }
                 return Err(Error::Contention { attempts: attempt });

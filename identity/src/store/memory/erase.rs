@@ -63,7 +63,7 @@ impl State {
                     .as_ref()
                     .is_some_and(|p| gone.contains(&(IdentifierKind::Phone, p.as_str())))
         };
-        for row in self.rows.iter_mut().filter(|r| r.tenant == *tenant) {
+        for row in self.rows.values_mut().filter(|r| r.tenant == *tenant) {
             let c = &row.contact;
             let linked = c.linked_id().is_some_and(|l| ids.contains(&l));
             if ids.contains(&c.id) || (row.deleted && (linked || carries_gone(c))) {

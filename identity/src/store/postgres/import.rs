@@ -1,7 +1,14 @@
 //! The PostgreSQL import: in the caller's transaction, holding the tenant's graph lock alone,
 //! the planned rows loaded with one COPY under ids drawn from the contact sequence in time
-//! order, an `existing` event per row, and the derived records built from the plan's links one
-//! customer at a time and loaded with COPY too.
+//! order (or a table's own ids), an `existing` event per row, and the derived records built
+//! from the plan's links one customer at a time and loaded with COPY too.
+//!
+//! A table's own ids must be above every id the sequence gave out, and the sequence must
+//! continue above the table's highest. Just before the caller commits, the import takes the
+//! sequence's lock (`ALTER SEQUENCE`, which every `nextval` waits for until the commit),
+//! checks again that no id as high as the table's lowest was given out meanwhile, and restarts
+//! the sequence above the table's highest (transactional: a rolled-back import leaves the
+//! sequence as it was). Other tenants' new rows wait only for that commit.
 //!
 //! An imported record's version is minus its primary's id. Versions name one state of one
 //! record and are never reused: records written online take theirs from
@@ -19,7 +26,8 @@ use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::Error;
 use crate::import::{
-    Checkout, ImportOptions, ImportReport, ImportedCustomers, plan_import, refuse_not_empty,
+    ImportBatch, ImportOptions, ImportReport, ImportedCustomers, plan, refuse_not_empty,
+    refuse_taken_ids,
 };
 use crate::tenant::TenantId;
 
@@ -31,6 +39,8 @@ const DRAW_IDS: &str = "\
 SELECT array_agg(nextval(s.seq))
 FROM (SELECT pg_get_serial_sequence('contact', 'id')::regclass AS seq OFFSET 0) AS s,
      generate_series(1, $1::bigint)";
+
+const SEQUENCE: &str = "SELECT pg_get_serial_sequence('contact', 'id')";
 
 // COPY writes the ids it is given, as INSERT ... OVERRIDING SYSTEM VALUE would
 const COPY_ROWS: &str = "\
@@ -59,7 +69,7 @@ const CHUNK: usize = 1 << 20;
 pub(super) async fn import(
     tx: &mut PgConnection,
     tenant: &TenantId,
-    checkouts: Vec<Checkout>,
+    batch: ImportBatch,
     options: ImportOptions,
 ) -> Outcome<ImportReport> {
     // alone: the tenant's writes wait, and the triggers leave these rows to us
@@ -75,30 +85,93 @@ pub(super) async fn import(
         return Err(refuse_not_empty(tenant, existing.unsigned_abs()).into());
     }
     let state = super::settings::state(&mut *tx, tenant).await?;
-    let plan = plan_import(checkouts, &state, options.on_error)?;
-    let mut report = plan.report.clone();
-    if options.dry_run || plan.rows.is_empty() {
-        return Ok(report);
+    let plan = plan(batch, &state, options)?;
+    let sequence: String = sqlx::query_scalar(SEQUENCE).fetch_one(&mut *tx).await?;
+    let given = given_out(tx, &sequence).await?;
+    let kept = plan
+        .kept_ids()
+        .map(|(ids, lowest, highest)| (ids.to_vec(), lowest, highest));
+    if let Some((_, lowest, _)) = kept
+        && i64::try_from(lowest).is_ok_and(|lowest| lowest <= given)
+    {
+        return Err(refuse_taken_ids(lowest, given).into());
     }
-    let drawn: Option<Vec<i64>> = sqlx::query_scalar(DRAW_IDS)
-        .bind(i64::try_from(plan.rows.len()).unwrap_or(i64::MAX))
-        .fetch_one(&mut *tx)
-        .await?;
-    let mut ids = drawn.unwrap_or_default();
-    ids.sort_unstable();
-    let ids: Vec<ContactId> = ids.into_iter().map(ContactId::new).collect();
-    let contacts = plan.into_contacts(&ids)?;
-    let customers = ImportedCustomers::of(&contacts)?;
-    copy_rows(tx, tenant, &contacts).await?;
+    if options.dry_run {
+        // the ids the rows would take if nothing else drew any meanwhile
+        let ids = match &kept {
+            Some((ids, _, _)) => ids.clone(),
+            None => (1..=plan.rows.len() as i64)
+                .map(|k| ContactId::new(given + k))
+                .collect(),
+        };
+        return Ok(plan.finish(&ids, false)?.1);
+    }
+    let ids = match &kept {
+        Some((ids, _, _)) => ids.clone(),
+        None => {
+            let drawn: Option<Vec<i64>> = sqlx::query_scalar(DRAW_IDS)
+                .bind(i64::try_from(plan.rows.len()).unwrap_or(i64::MAX))
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut ids = drawn.unwrap_or_default();
+            ids.sort_unstable();
+            ids.into_iter().map(ContactId::new).collect()
+        }
+    };
+    let (contacts, report) = plan.finish(&ids, !ids.is_empty())?;
+    if !contacts.is_empty() {
+        write(tx, tenant, &contacts).await?;
+    }
+    if let Some((_, lowest, highest)) = kept {
+        // last: the lock every nextval waits for is held from here to the commit
+        reserve(tx, &sequence, lowest, highest).await?;
+    }
+    Ok(report)
+}
+
+/// Loads the rows, their events, records and identifiers.
+async fn write(tx: &mut PgConnection, tenant: &TenantId, contacts: &[Contact]) -> Outcome<()> {
+    let customers = ImportedCustomers::of(contacts)?;
+    copy_rows(tx, tenant, contacts).await?;
     sqlx::query(RECORD_EVENTS)
         .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
-    let identifiers = copy_records(tx, tenant, &contacts, &customers).await?;
-    copy_text(tx, COPY_IDENTIFIERS, &identifiers).await?;
-    report.ids = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
-    report.written = true;
-    Ok(report)
+    let identifiers = copy_records(tx, tenant, contacts, &customers).await?;
+    copy_text(tx, COPY_IDENTIFIERS, &identifiers).await
+}
+
+/// The highest id the contact sequence `sequence` gave out (0 when none).
+async fn given_out(tx: &mut PgConnection, sequence: &str) -> Outcome<i64> {
+    // the name comes from the catalog (pg_get_serial_sequence quotes it)
+    let read = format!(
+        "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {sequence}"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(read))
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
+/// Locks the contact sequence until the commit, checks that it gave out no id as high as
+/// `lowest`, and restarts it above `highest` (see the module docs).
+async fn reserve(tx: &mut PgConnection, sequence: &str, lowest: u64, highest: u64) -> Outcome<()> {
+    // a change that changes nothing: it takes the lock every nextval waits for
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER SEQUENCE {sequence} INCREMENT BY 1"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let given = given_out(tx, sequence).await?;
+    if i64::try_from(lowest).is_ok_and(|lowest| lowest <= given) {
+        return Err(refuse_taken_ids(lowest, given).into());
+    }
+    let next = i64::try_from(highest).unwrap_or(i64::MAX - 1) + 1;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER SEQUENCE {sequence} RESTART WITH {next}"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Streams `rows` into `contact` with one COPY.

@@ -8,36 +8,28 @@ use sqlx::{Connection, PgConnection, Row};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Field, Result};
-use crate::import::{Checkout, Rejected, TableLink, TableSource, quoted};
-use crate::request::IdentifyRequest;
+use crate::import::{TableRow, TableSource, quoted};
 
 /// Rows fetched per round trip from the source's cursor.
 const FETCH: usize = 20_000;
-
-/// How many malformed rows a [`TableRead`] lists (all are counted).
-const SHOWN: usize = 10;
 
 /// What reading a source table gave.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct TableRead {
-    /// One checkout per visible, well-formed row, in (creation time, id) order; each
-    /// checkout's origin is the row's id.
-    pub checkouts: Vec<Checkout>,
-    /// Visible rows read.
-    pub rows: u64,
-    /// Rows that could not be read as a checkout (no email nor phone, a bad email or phone,
-    /// no creation time).
-    pub malformed: u64,
-    /// The first of them, by row id.
-    pub first_malformed: Vec<Rejected>,
+    /// Every row, by id: soft-deleted ones with their id and link only.
+    pub rows: Vec<TableRow>,
+    /// Rows not soft-deleted.
+    pub visible: u64,
     /// Whether the table has the link column (without it, rows join by shared values only).
     pub has_links: bool,
     /// Whether the table has the soft-delete column (without it, every row is visible).
     pub has_deleted_at: bool,
 }
 
-/// Reads every visible row of `source` in the database `url` names, in one read-only snapshot.
+/// Reads every row of `source` in the database `url` names, in one read-only snapshot, for
+/// [`crate::Identity::import_table`]: soft-deleted rows too (their ids are reserved, and rows
+/// linked through them stay one customer), without their values.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] naming [`Field::Table`] when the table or one of its required
@@ -87,10 +79,10 @@ pub async fn read_table(url: &str, source: &TableSource) -> Result<TableRead> {
     } else {
         "NULL::bigint".to_owned()
     };
-    let visible = if read.has_deleted_at {
-        format!("WHERE {} IS NULL", quoted(&source.deleted_at))
+    let deleted = if read.has_deleted_at {
+        format!("{} IS NOT NULL", quoted(&source.deleted_at))
     } else {
-        String::new()
+        "false".to_owned()
     };
     let (schema, table) = source.schema_and_table();
     let table = match schema {
@@ -100,8 +92,10 @@ pub async fn read_table(url: &str, source: &TableSource) -> Result<TableRead> {
     let (id, created) = (quoted(&source.id), quoted(&source.created_at));
     let select = format!(
         "DECLARE identity_source NO SCROLL CURSOR FOR \
-         SELECT {id}::bigint, {}::text, {}::text, {linked}, {created}::timestamptz \
-         FROM {table} {visible} ORDER BY {created}, {id}",
+         SELECT {id}::bigint, CASE WHEN {deleted} THEN NULL ELSE {}::text END, \
+                CASE WHEN {deleted} THEN NULL ELSE {}::text END, {linked}, \
+                {created}::timestamptz, {deleted} \
+         FROM {table} ORDER BY {id}",
         quoted(&source.email),
         quoted(&source.phone_number),
     );
@@ -133,41 +127,31 @@ pub async fn read_table(url: &str, source: &TableSource) -> Result<TableRead> {
             let phone: Option<String> = row.try_get(2).map_err(fail)?;
             let linked: Option<i64> = row.try_get(3).map_err(fail)?;
             let at: Option<OffsetDateTime> = row.try_get(4).map_err(fail)?;
-            read.rows += 1;
-            match checkout(id, email.as_deref(), phone.as_deref(), linked, at) {
-                Ok(c) => read.checkouts.push(c),
-                Err(reason) => {
-                    read.malformed += 1;
-                    if read.first_malformed.len() < SHOWN {
-                        read.first_malformed.push(Rejected {
-                            origin: id.unsigned_abs(),
-                            reason,
-                        });
-                    }
-                }
-            }
+            let deleted: bool = row.try_get(5).map_err(fail)?;
+            let id = u64::try_from(id).map_err(|_| {
+                Error::invalid(
+                    Field::Table,
+                    format!(
+                        "table {} has a row with id {id}: ids must be positive",
+                        source.table
+                    ),
+                )
+            })?;
+            read.visible += u64::from(!deleted);
+            read.rows.push(TableRow {
+                id,
+                email,
+                phone_number: phone,
+                // a link to a row id that cannot exist links to nothing there
+                linked_id: linked.and_then(|l| u64::try_from(l).ok()),
+                created_at: at,
+                deleted,
+            });
         }
     }
     tx.commit().await.map_err(fail)?;
     conn.close().await.map_err(fail)?;
     Ok(read)
-}
-
-/// One row as a checkout, or why it is not one.
-fn checkout(
-    id: i64,
-    email: Option<&str>,
-    phone: Option<&str>,
-    linked: Option<i64>,
-    at: Option<OffsetDateTime>,
-) -> std::result::Result<Checkout, String> {
-    let request = IdentifyRequest::parse(email, phone).map_err(|e| e.to_string())?;
-    let at = at.ok_or("no creation time")?;
-    let link = match linked {
-        None => TableLink::Primary,
-        Some(to) => TableLink::SecondaryOf(to.unsigned_abs()),
-    };
-    Ok(Checkout::new(request, at, id.unsigned_abs()).linked(link))
 }
 
 /// The columns of the source table; an error naming it when there is no such table.

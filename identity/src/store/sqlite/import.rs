@@ -1,6 +1,7 @@
 //! The SQLite import: in the caller's write transaction, the planned rows inserted under the
-//! next ids in time order, an `existing` event per row, and the derived records built from the
-//! plan, each in statements of a few thousand rows (one JSON array each).
+//! next ids in time order (or a table's own ids, the id counter then set past the table's
+//! highest), an `existing` event per row, and the derived records built from the plan, each in
+//! statements of a few thousand rows (one JSON array each).
 
 use serde_json::{Value, json};
 use sqlx::SqliteConnection;
@@ -10,7 +11,8 @@ use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::derive::Derived;
 use crate::error::{Error, Result};
 use crate::import::{
-    Checkout, ImportOptions, ImportReport, derive_imported, plan_import, refuse_not_empty,
+    ImportBatch, ImportOptions, ImportReport, derive_imported, plan, refuse_not_empty,
+    refuse_taken_ids,
 };
 use crate::store::RecordText;
 use crate::tenant::TenantId;
@@ -22,6 +24,14 @@ const BATCH: usize = 5_000;
 const NEXT_ID: &str = "\
 SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contact'), 0),
            coalesce((SELECT max(id) FROM contact), 0)) + 1";
+
+/// Sets AUTOINCREMENT's counter to at least `?1`, so later rows get higher ids (two
+/// statements: the counter's row exists once a row was ever inserted).
+const RESERVE_IDS: [&str; 2] = [
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'contact', ?1 \
+     WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'contact')",
+    "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'contact'",
+];
 
 const INSERT_ROWS: &str = "\
 INSERT INTO contact (id, tenant_id, email, phone_number, linked_id, link_precedence, created_at,
@@ -53,7 +63,7 @@ FROM contact WHERE tenant_id = ?1 ORDER BY id";
 pub(super) async fn import(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
-    checkouts: Vec<Checkout>,
+    batch: ImportBatch,
     options: ImportOptions,
 ) -> Result<ImportReport> {
     let fail = |e| Error::store("importing contacts", e);
@@ -66,20 +76,42 @@ pub(super) async fn import(
         return Err(refuse_not_empty(tenant, existing.unsigned_abs()));
     }
     let state = super::settings::state(&mut *tx, tenant).await?;
-    let plan = plan_import(checkouts, &state, options.on_error)?;
-    let mut report = plan.report.clone();
-    if options.dry_run || plan.rows.is_empty() {
-        return Ok(report);
-    }
+    let plan = plan(batch, &state, options)?;
     // under the write lock no other writer takes ids: the next ones are the rows', in order
-    let first: i64 = sqlx::query_scalar(NEXT_ID)
+    let next: i64 = sqlx::query_scalar(NEXT_ID)
         .fetch_one(&mut *tx)
         .await
         .map_err(fail)?;
-    let ids: Vec<ContactId> = (0..plan.rows.len() as i64)
-        .map(|k| ContactId::new(first + k))
-        .collect();
-    let contacts = plan.into_contacts(&ids)?;
+    let (ids, highest) = match plan.kept_ids() {
+        Some((ids, lowest, highest)) => {
+            if i64::try_from(lowest).is_ok_and(|lowest| lowest < next) {
+                return Err(refuse_taken_ids(lowest, next - 1));
+            }
+            (ids.to_vec(), i64::try_from(highest).ok())
+        }
+        None => {
+            let ids = (0..plan.rows.len() as i64)
+                .map(|k| ContactId::new(next + k))
+                .collect();
+            (ids, None)
+        }
+    };
+    if options.dry_run {
+        return Ok(plan.finish(&ids, false)?.1);
+    }
+    if let Some(highest) = highest {
+        for statement in RESERVE_IDS {
+            sqlx::query(statement)
+                .bind(highest)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+        }
+    }
+    let (contacts, report) = plan.finish(&ids, !ids.is_empty())?;
+    if contacts.is_empty() {
+        return Ok(report);
+    }
     let derived = derive_imported(&contacts, &state)?;
     for batch in contacts.chunks(BATCH) {
         let rows = batch.iter().map(row_json).collect::<Result<Vec<Value>>>()?;
@@ -91,8 +123,6 @@ pub(super) async fn import(
         .await
         .map_err(fail)?;
     write_derived(tx, tenant, &derived).await?;
-    report.ids = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
-    report.written = true;
     Ok(report)
 }
 
