@@ -2,6 +2,7 @@
 //! PostgreSQL and the HTTP service, and prints throughput, latency percentiles, round trips per
 //! path, the `pgbench -S` ceiling and peak RSS. See BENCHMARKS.md for the commands and numbers.
 
+mod erase;
 mod grow;
 mod hot;
 mod import;
@@ -75,6 +76,10 @@ struct Args {
     /// service (smoke mode: 200 rows).
     #[arg(long, value_name = "ROWS")]
     grow: Option<u64>,
+    /// Instead of the mix: erase a customer of this many rows (and one of a hundredth of them)
+    /// on SQLite and PostgreSQL while another tenant identifies (smoke mode: 2,000 rows).
+    #[arg(long, value_name = "ROWS")]
+    erase: Option<u64>,
     /// Instead of the mix: this many identifies on PostgreSQL, RSS after a tenth and after all.
     #[arg(long)]
     rss_check: Option<u64>,
@@ -121,6 +126,8 @@ async fn main() -> ExitCode {
         }
     } else if let Some(rows) = args.grow {
         grow(&args, rows).await
+    } else if let Some(rows) = args.erase {
+        erase(&args, rows).await
     } else if args.scale {
         scale(&args).await
     } else if let Some(n) = args.rss_check {
@@ -292,6 +299,28 @@ async fn grow(args: &Args, rows: u64) -> Result<(), String> {
             f.large.mean_ms / f.small.mean_ms,
             f.large.p50_ms / f.small.p50_ms,
             f.answer_bytes
+        );
+    }
+    Ok(())
+}
+
+async fn erase(args: &Args, rows: u64) -> Result<(), String> {
+    let rows = if args.smoke { rows.min(2_000) } else { rows };
+    for f in erase::run(&args.database_url, rows).await? {
+        println!(
+            "{}: erasing a customer of {} rows took {:.3} s, one of {} rows {:.3} s ({:.0}x the \
+             time for {}x the rows); another tenant's {} identifies meanwhile: slowest {:.1} ms \
+             (with nothing else running: {:.1} ms)",
+            f.backend,
+            f.large.0,
+            f.large.1,
+            f.small.0,
+            f.small.1,
+            f.large.1 / f.small.1.max(1e-9),
+            f.large.0 / f.small.0.max(1),
+            f.others.0,
+            f.others.1,
+            f.quiet_ms
         );
     }
     Ok(())

@@ -68,8 +68,9 @@ struct State {
     events: events::EventLog,
     /// Each tenant's pairs of rows whose customers a split keeps apart.
     apart: HashMap<TenantId, Vec<(ContactId, ContactId)>>,
-    /// The receipt of every row erased, by tenant and row.
-    erasures: HashMap<(TenantId, ContactId), Erasure>,
+    /// The receipt of every row erased, by tenant and row (one receipt shared by its rows:
+    /// a copy per row made erasing a large customer quadratic).
+    erasures: HashMap<(TenantId, ContactId), Arc<Erasure>>,
     /// The key of suppression digests, made by the first erase that suppresses.
     secret: Option<[u8; 32]>,
     versions: i64,

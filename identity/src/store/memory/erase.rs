@@ -1,5 +1,5 @@
-//! The memory store's erase: rows keep their slots (ids are dense) but lose their values and
-//! stay deleted; records, identifiers, pairs and the history's values go as in the SQL stores.
+//! The memory store's erase: rows keep their slots (ids are never reused) but lose their values
+//! and stay deleted; records, identifiers, pairs and the history's values go as in the SQL stores.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ impl State {
         suppress: bool,
     ) -> Result<Erasure> {
         if let Some(receipt) = self.erasures.get(&(tenant.clone(), customer)) {
-            return Ok(receipt.clone());
+            return Ok(Erasure::clone(receipt));
         }
         let primary = self
             .row(customer)
@@ -97,11 +97,12 @@ impl State {
             let next = blocked.suppressing(set)?;
             self.blocked.insert(tenant.clone(), Arc::new(next));
         }
-        let receipt = plan.receipt(now);
+        let receipt = Arc::new(plan.receipt(now));
         for id in &plan.erased {
-            self.erasures.insert((tenant.clone(), *id), receipt.clone());
+            self.erasures
+                .insert((tenant.clone(), *id), Arc::clone(&receipt));
         }
-        Ok(receipt)
+        Ok(Erasure::clone(&receipt))
     }
 
     /// The customer a row erased before belonged to.

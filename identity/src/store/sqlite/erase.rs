@@ -68,9 +68,11 @@ const SCRUB: &str = "\
 WITH RECURSIVE reached(c) AS (
     SELECT value FROM json_each(?2)
     UNION
-    SELECT e.contact_id FROM identity_event AS e JOIN reached ON e.customer_id = reached.c
-    WHERE e.tenant_id = ?1 AND e.kind IN ('merged', 'split_off', 'split_from')
-      AND e.contact_id IS NOT NULL
+    -- CROSS JOIN keeps this order: one index search per customer reached (the other way
+    -- round, SQLite scanned the tenant's events once per customer: 3.7 s at 5,000 rows)
+    SELECT e.contact_id FROM reached CROSS JOIN identity_event AS e
+    WHERE e.tenant_id = ?1 AND e.customer_id = reached.c
+      AND e.kind IN ('merged', 'split_off', 'split_from') AND e.contact_id IS NOT NULL
 )
 UPDATE identity_event SET
     email = CASE WHEN whole OR email IN (SELECT value FROM json_each(?3)) THEN NULL ELSE email END,
@@ -84,19 +86,31 @@ FROM (SELECT e.id AS event_id,
         AND (e.email IS NOT NULL OR e.phone IS NOT NULL)) AS s
 WHERE identity_event.id = s.event_id";
 
-const ADD_RECEIPT: &str = "\
+/// The receipts of the rows `?2` (a JSON array).
+const ADD_RECEIPTS: &str = "\
 INSERT INTO identity_erasure (tenant_id, contact_id, customer_id, suppressed, erased_at)
-VALUES (?1, ?2, ?3, ?4, ?5)";
+SELECT ?1, value, ?3, ?4, ?5 FROM json_each(?2)";
 
 const NEW_SECRET: &str = "\
 INSERT OR IGNORE INTO identity_secret (singleton, secret, created_at) VALUES (1, ?1, ?2)";
 
-const ADD_DIGEST: &str = "\
+/// The digests `?2` (a JSON array of `[kind, hex digest]`).
+const ADD_DIGESTS: &str = "\
 INSERT OR IGNORE INTO identity_suppressed (tenant_id, kind, digest, created_at)
-VALUES (?1, ?2, ?3, ?4)";
+SELECT ?1, r.value ->> 0, unhex(r.value ->> 1), ?3 FROM json_each(?2) AS r";
 
 fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
+}
+
+/// Bytes as lowercase hex (SQLite's `unhex` reads it back).
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 fn json<T: serde::Serialize>(values: &T) -> String {
@@ -222,28 +236,29 @@ pub(super) async fn erase(
         .await
         .map_err(failed)?;
     events::record(tx, tenant, Some(primary), &plan.event(), now).await?;
-    for id in &plan.erased {
-        sqlx::query(ADD_RECEIPT)
+    sqlx::query(ADD_RECEIPTS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(primary.get())
+        .bind(plan.suppress)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    if !plan.digests.is_empty() {
+        // one statement for all (one per digest took 3.6 s for a 20,000-row customer)
+        let digests: Vec<(&str, String)> = plan
+            .digests
+            .iter()
+            .map(|(kind, digest)| (kind.as_str(), hex(digest)))
+            .collect();
+        sqlx::query(ADD_DIGESTS)
             .bind(tenant.as_str())
-            .bind(id.get())
-            .bind(primary.get())
-            .bind(plan.suppress)
+            .bind(json(&digests))
             .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(failed)?;
-    }
-    if !plan.digests.is_empty() {
-        for (kind, digest) in &plan.digests {
-            sqlx::query(ADD_DIGEST)
-                .bind(tenant.as_str())
-                .bind(kind.as_str())
-                .bind(&digest[..])
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
-        }
         settings::next_version(&mut *tx, tenant, state.blocked.version, now).await?;
     }
     Ok(plan.receipt(now))
