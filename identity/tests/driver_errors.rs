@@ -6,7 +6,7 @@ use identity_testkit as common;
 
 use std::time::Duration;
 
-use identity::{ConnectOptions, Error, Identity};
+use identity::{ConnectOptions, Error, Identity, StorageRefusal};
 
 /// A port nothing listens on: bound, then released.
 fn closed_port() -> u16 {
@@ -141,4 +141,69 @@ async fn a_statement_timeout_is_unavailable_and_says_so() {
             .unwrap()
             .is_none()
     );
+}
+
+/// New customers written one by one, each on its own row: with 8 pooled connections, 20 of
+/// them go through every connection of a SQLite store.
+async fn write_new_customers(ident: &Identity, prefix: &str) {
+    for n in 0..20 {
+        let email = format!("{prefix}{n}@x.io");
+        if let Err(e) = ident.identify(Some(&email), None).await {
+            panic!("write {n} after the storage recovered: {}", e.chain());
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_full_is_unavailable_and_the_next_write_works_once_space_returns() {
+    let (_dir, store, ident) = common::sqlite::file_store().await;
+    ident.identify(Some("doc@x.io"), None).await.unwrap();
+    common::sqlite::fill_up(store.pool()).await;
+    let err = common::sqlite::write_until_refused(&ident).await;
+    assert_eq!(err.code(), "unavailable", "{}", err.chain());
+    assert!(err.is_transient());
+    assert_eq!(err.storage_refusal(), Some(StorageRefusal::Full));
+    assert!(
+        err.chain()
+            .contains("the disk holding the database is full"),
+        "{}",
+        err.chain()
+    );
+    // reads go on while the disk is full
+    assert!(
+        ident
+            .lookup(Some("doc@x.io"), None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    common::sqlite::free_space(store.pool()).await;
+    // a failed write leaves no connection inside the transaction SQLite rolled back
+    write_new_customers(&ident, "after-full").await;
+    common::assert_verified(&ident).await;
+}
+
+#[tokio::test]
+async fn sqlite_read_only_is_unavailable_and_writes_work_again_when_writable() {
+    let (_dir, store, ident) = common::sqlite::file_store().await;
+    ident.identify(Some("doc@x.io"), None).await.unwrap();
+    common::sqlite::on_every_connection(store.pool(), "query_only = 1").await;
+    let err = ident.identify(Some("new@x.io"), None).await.unwrap_err();
+    assert_eq!(err.code(), "unavailable", "{}", err.chain());
+    assert_eq!(err.storage_refusal(), Some(StorageRefusal::ReadOnly));
+    assert!(
+        err.chain().contains("the database file cannot be written"),
+        "{}",
+        err.chain()
+    );
+    assert!(
+        ident
+            .lookup(Some("new@x.io"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    common::sqlite::on_every_connection(store.pool(), "query_only = 0").await;
+    write_new_customers(&ident, "after-read-only").await;
+    common::assert_verified(&ident).await;
 }

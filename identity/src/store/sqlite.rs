@@ -26,10 +26,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Connection, SqliteConnection};
 
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
@@ -115,7 +115,9 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .after_release(|conn, _| Box::pin(reusable(conn)))
         };
         let pool_options = pool_options.acquire_timeout(Duration::from_secs(30));
         // Switching a fresh file to WAL needs an exclusive lock and does not wait for it: when
@@ -264,6 +266,21 @@ impl WriteTx {
             Err(e) => Err(Error::store("committing a write", e)),
         }
     }
+}
+
+/// Whether a file database's connection handed back to the pool may serve again: not while it
+/// is still inside a transaction once the rollback queued by the transaction's drop has run.
+/// SQLite rolls a transaction back by itself when a write fails for lack of space or an I/O
+/// error (a COMMIT too), so that ROLLBACK fails and the driver goes on counting the transaction
+/// as open, refusing every later `BEGIN` on the connection: closed instead, it is replaced by a
+/// fresh one. (The single connection of an in-memory database holds the data: never closed.)
+async fn reusable(conn: &mut SqliteConnection) -> std::result::Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // the connection's worker runs commands in order: the queued rollback runs before this
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
 }
 
 /// Marks this transaction's writes to `contact` as the library's own, so the triggers that note
