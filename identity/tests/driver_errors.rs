@@ -207,3 +207,40 @@ async fn sqlite_read_only_is_unavailable_and_writes_work_again_when_writable() {
     write_new_customers(&ident, "after-read-only").await;
     common::assert_verified(&ident).await;
 }
+
+#[tokio::test]
+async fn ping_reports_sqlite_full_until_a_probe_write_commits() {
+    let (_dir, store, ident) = common::sqlite::file_store().await;
+    ident.ping().await.unwrap();
+    common::sqlite::fill_up(store.pool()).await;
+    common::sqlite::write_until_refused(&ident).await;
+    // the database still answers SELECT 1; writes do not: every handle on the store says so
+    for handle in [ident.clone(), ident.tenant("shop-b").unwrap()] {
+        let err = handle.ping().await.unwrap_err();
+        assert_eq!(err.code(), "unavailable", "{}", err.chain());
+        assert_eq!(err.storage_refusal(), Some(StorageRefusal::Full));
+    }
+    common::sqlite::free_space(store.pool()).await;
+    ident.ping().await.unwrap();
+    ident.identify(Some("after@x.io"), None).await.unwrap();
+    ident.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn ping_reports_a_read_only_postgres_until_it_takes_writes() {
+    let db = common::TestDb::create().await;
+    let ident = identity::connect(db.url()).await.unwrap();
+    set_for_new_sessions(&db, "default_transaction_read_only = on").await;
+    let err = ident.identify(Some("new@x.io"), None).await.unwrap_err();
+    assert_eq!(err.storage_refusal(), Some(StorageRefusal::ReadOnly));
+    let err = ident.ping().await.unwrap_err();
+    assert_eq!(
+        err.storage_refusal(),
+        Some(StorageRefusal::ReadOnly),
+        "{}",
+        err.chain()
+    );
+    set_for_new_sessions(&db, "default_transaction_read_only = off").await;
+    ident.ping().await.unwrap();
+    ident.identify(Some("new@x.io"), None).await.unwrap();
+}

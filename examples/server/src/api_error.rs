@@ -95,6 +95,10 @@ impl From<identity::Error> for ApiError {
     }
 }
 
+/// The `Retry-After` (seconds) of a 503 for storage that refuses writes (full, read-only,
+/// failing): it lasts until someone frees space or makes the database writable.
+pub const STORAGE_RETRY_AFTER: u32 = 10;
+
 /// Maximum body size of a request, in bytes (`POST /admin/import`: [`IMPORT_BODY_LIMIT`]).
 pub const BODY_LIMIT: usize = 16 * 1024;
 
@@ -106,6 +110,17 @@ impl ApiError {
     /// The status, stable code, message and retry delay (seconds) of the answer.
     fn parts(&self) -> (StatusCode, &'static str, String, Option<u32>) {
         use identity::Error as E;
+        // storage that refuses writes says which way, and lasts longer than a busy moment
+        if let ApiError::Identity(e) = self
+            && let Some(refusal) = e.storage_refusal()
+        {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("{e}: {refusal}"),
+                Some(STORAGE_RETRY_AFTER),
+            );
+        }
         match self {
             ApiError::Identity(e @ E::InvalidInput { .. }) => (
                 StatusCode::BAD_REQUEST,

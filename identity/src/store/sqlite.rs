@@ -578,6 +578,26 @@ impl ContactStore for SqliteStore {
             .map_err(|e| Error::store("checking the database", e))
     }
 
+    async fn probe_write(&self) -> Result<()> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO identity_probe (id, filler) VALUES (1, zeroblob(65536))",
+                )
+                .execute(&mut *write.tx)
+                .await
+                .map_err(|e| Error::store("trying a write", e))?;
+                if write.commit().await? {
+                    return Ok(());
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

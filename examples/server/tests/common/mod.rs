@@ -32,6 +32,17 @@ impl TestServer {
         argv.extend_from_slice(args);
         let config = Config::parse_from(argv);
         let identity = identity_server::connect(&config).await.expect("connect");
+        Self::serve(identity, config).await
+    }
+
+    /// Starts the service over `identity` (already migrated), with `args` as flags.
+    pub async fn start_on(identity: Identity, args: &[&str]) -> TestServer {
+        let mut argv = vec!["identity-server", "--port", "0"];
+        argv.extend_from_slice(args);
+        Self::serve(identity, Config::parse_from(argv)).await
+    }
+
+    async fn serve(identity: Identity, config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .unwrap();
