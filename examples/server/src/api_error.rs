@@ -87,6 +87,8 @@ pub enum ApiError {
     Timeout,
     /// The request body did not arrive within the body timeout.
     BodyTimeout(std::time::Duration),
+    /// A header that may be sent once (`X-Tenant-Id`, `Authorization`) was sent more often.
+    DuplicateHeader(&'static str),
 }
 
 impl From<identity::Error> for ApiError {
@@ -174,6 +176,12 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("request body is larger than {limit} bytes"),
+                None,
+            ),
+            ApiError::DuplicateHeader(name) => (
+                StatusCode::BAD_REQUEST,
+                "duplicate_header",
+                format!("the {name} header is sent more than once: send it once"),
                 None,
             ),
             ApiError::NotFound => (

@@ -35,14 +35,15 @@ use crate::split;
 /// Builds the service's router around a connected core handle.
 ///
 /// # Errors
-/// [`RunError::Config`] when the configuration contradicts itself (one token for two tenants).
+/// [`RunError::Config`] when the tokens are invalid ([`Config::credentials`]).
 pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, RunError> {
+    let credentials = config.credentials().map_err(RunError::Config)?;
     let state = AppState {
         identity,
         legacy_key: config.legacy_key,
         log_unmasked: config.log_unmasked,
-        admin_token: config.admin_token.as_ref().map(|t| t.expose().into()),
-        tenant_tokens: config.tenant_tokens().map_err(RunError::Config)?,
+        admin_token: credentials.admin,
+        tenant_tokens: credentials.tenants,
     };
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))

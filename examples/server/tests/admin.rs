@@ -31,7 +31,7 @@ async fn rebuild(server: &TestServer) -> (u16, Value) {
     call(server, reqwest::Method::POST, "/admin/rebuild", Some(TOKEN)).await
 }
 
-const TOKEN: &str = "s3cret";
+const TOKEN: &str = "admin-token-s3cret";
 
 #[tokio::test]
 async fn admin_routes_are_disabled_without_a_token() {
@@ -66,7 +66,8 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
     identify(r#"{"email":"a@x.io","phoneNumber":"1"}"#).await;
     identify(r#"{"email":"b@x.io","phoneNumber":"1"}"#).await;
 
-    for token in [None, Some("wrong"), Some("s3cre"), Some("S3CRET")] {
+    let (prefix, upper) = (&TOKEN[..TOKEN.len() - 1], TOKEN.to_uppercase());
+    for token in [None, Some("wrong"), Some(prefix), Some(upper.as_str())] {
         let (status, body) = call(&server, reqwest::Method::POST, "/admin/rebuild", token).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
@@ -113,5 +114,45 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
     assert_eq!(rebuilt["relinked"], serde_json::json!([3]));
     let (_, report) = verify(&server).await;
     assert_eq!(report["clean"], true, "{report}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_or_weak_admin_token_is_refused_at_start_up() {
+    let empty = common::start_up_error(&["--admin-token", ""]).await;
+    assert!(
+        empty.contains("--admin-token") && empty.contains("is empty"),
+        "{empty}"
+    );
+    let weak = common::start_up_error(&["--admin-token", "x"]).await;
+    assert!(weak.contains("at least 16 characters"), "{weak}");
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_a_token_or_tenant_sent_twice() {
+    let server = TestServer::start("memory:", &["--admin-token", TOKEN]).await;
+    let bearer = format!("Bearer {TOKEN}");
+    for (extra, named) in [
+        (("Authorization", bearer.as_str()), "Authorization"),
+        (("X-Tenant-Id", "shop-b"), "X-Tenant-Id"),
+    ] {
+        let mut request = common::client()
+            .get(server.url("/admin/export"))
+            .header("Authorization", &bearer)
+            .header("X-Tenant-Id", "shop-a");
+        request = request.header(extra.0, extra.1);
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("duplicate_header")),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(named),
+            "{body}"
+        );
+    }
     server.stop().await;
 }

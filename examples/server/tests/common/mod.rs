@@ -85,6 +85,24 @@ impl TestServer {
     }
 }
 
+/// The message of the configuration error the service stops with when started with `args`
+/// (on the memory store and a free port); panics when it starts.
+pub async fn start_up_error(args: &[&str]) -> String {
+    let mut argv = vec![
+        "identity-server",
+        "--database-url",
+        "memory:",
+        "--port",
+        "0",
+    ];
+    argv.extend_from_slice(args);
+    let config = Config::try_parse_from(argv).expect("flags clap accepts");
+    match identity_server::run(config, async {}).await {
+        Ok(()) => panic!("the service started with {args:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// A client that does not retry or pool across tests.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
