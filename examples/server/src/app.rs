@@ -22,7 +22,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::RunError;
 use crate::admin;
-use crate::api_error::{ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT, unreadable_body};
+use crate::api_error::{
+    ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT, SPLIT_BODY_LIMIT, unreadable_body,
+};
 use crate::blocked;
 use crate::config::Config;
 use crate::erase;
@@ -78,7 +80,10 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .delete(blocked::remove),
         )
         .route("/admin/contacts/{id}/history", get(history::history))
-        .route("/admin/customers/{id}/split", post(split::split))
+        .route(
+            "/admin/customers/{id}/split",
+            post(split::split).layer(DefaultBodyLimit::max(SPLIT_BODY_LIMIT)),
+        )
         .route("/admin/customers/{id}/erase", post(erase::erase))
         .route(
             "/admin/import",

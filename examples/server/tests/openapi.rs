@@ -711,7 +711,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(seen[n - 3].body["rows"], 2);
     assert_eq!(
         seen[n - 2].body["error"]["message"],
-        "request body is larger than 67108864 bytes"
+        "request body is larger than 64 MiB (67108864 bytes)"
     );
     // export: one Contact per line, each valid against the documented schema
     let response = common::client()
