@@ -143,10 +143,10 @@ async fn a_statement_timeout_is_unavailable_and_says_so() {
     );
 }
 
-/// New customers written one by one, each on its own row: with 8 pooled connections, 20 of
+/// New customers written one by one, each on its own row: with 8 pooled connections, 40 of
 /// them go through every connection of a SQLite store.
 async fn write_new_customers(ident: &Identity, prefix: &str) {
-    for n in 0..20 {
+    for n in 0..40 {
         let email = format!("{prefix}{n}@x.io");
         if let Err(e) = ident.identify(Some(&email), None).await {
             panic!("write {n} after the storage recovered: {}", e.chain());

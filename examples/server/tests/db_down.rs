@@ -235,7 +235,7 @@ async fn storage_full_answers_503_and_readyz_says_so_until_writes_work_again() {
 
     identity_testkit::sqlite::free_space(store.pool()).await;
     assert_eq!(get(&server, "/readyz").await.0, 200);
-    for n in 0..20 {
+    for n in 0..40 {
         let (status, _, body) = post(
             &server,
             "/identify",

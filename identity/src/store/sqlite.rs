@@ -117,7 +117,7 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(8)
-                .after_release(|conn, _| Box::pin(reusable(conn)))
+                .before_acquire(|conn, _| Box::pin(std::future::ready(Ok(reusable(conn)))))
         };
         let pool_options = pool_options.acquire_timeout(Duration::from_secs(30));
         // Switching a fresh file to WAL needs an exclusive lock and does not wait for it: when
@@ -268,19 +268,15 @@ impl WriteTx {
     }
 }
 
-/// Whether a file database's connection handed back to the pool may serve again: not while it
-/// is still inside a transaction once the rollback queued by the transaction's drop has run.
-/// SQLite rolls a transaction back by itself when a write fails for lack of space or an I/O
-/// error (a COMMIT too), so that ROLLBACK fails and the driver goes on counting the transaction
-/// as open, refusing every later `BEGIN` on the connection: closed instead, it is replaced by a
-/// fresh one. (The single connection of an in-memory database holds the data: never closed.)
-async fn reusable(conn: &mut SqliteConnection) -> std::result::Result<bool, sqlx::Error> {
-    if !conn.is_in_transaction() {
-        return Ok(true);
-    }
-    // the connection's worker runs commands in order: the queued rollback runs before this
-    conn.ping().await?;
-    Ok(!conn.is_in_transaction())
+/// Whether a file database's pooled connection may serve again: not while it is still inside a
+/// transaction. SQLite rolls a transaction back by itself when a write fails for lack of space
+/// or an I/O error (a COMMIT too), so the ROLLBACK queued by the transaction's drop fails and
+/// the driver goes on counting the transaction as open, refusing every later `BEGIN` on the
+/// connection: closed instead, it is replaced by a fresh one. Checked as the pool hands out a
+/// connection, after its ping has run whatever was queued. (The single connection of an
+/// in-memory database holds the data: never closed.)
+fn reusable(conn: &SqliteConnection) -> bool {
+    !conn.is_in_transaction()
 }
 
 /// Marks this transaction's writes to `contact` as the library's own, so the triggers that note
