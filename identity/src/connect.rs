@@ -8,10 +8,10 @@ use crate::contact::Contact;
 use crate::derive::RebuildReport;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
-use crate::store::ContactStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
+use crate::store::{ContactStore, Watched};
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 
@@ -86,7 +86,7 @@ impl Identity {
     #[must_use]
     pub fn from_store(store: impl ContactStore + 'static) -> Self {
         Identity {
-            store: Arc::new(store),
+            store: Arc::new(Watched::new(Arc::new(store))),
             tenant: TenantId::default(),
         }
     }
@@ -163,6 +163,7 @@ impl Identity {
                 });
             }
         };
+        let store: Arc<dyn ContactStore> = Arc::new(Watched::new(store));
         if options.migrate {
             store.migrate().await?;
         }
@@ -263,10 +264,15 @@ impl Identity {
         self.store.rebuild(&self.tenant).await
     }
 
-    /// Checks that the database answers; for readiness probes.
+    /// Checks that the database answers and, once the storage refused a write (full,
+    /// read-only, failing: [`Error::storage_refusal`]), that a probe write commits again
+    /// ([`ContactStore::probe_write`]); for readiness probes. A refusal is remembered by the
+    /// store, for every handle on it, until a probe write commits: ready again means writes
+    /// work again, not only that the database answers.
     ///
     /// # Errors
-    /// As [`ContactStore::ping`].
+    /// As [`ContactStore::ping`]; while the storage refuses writes, the probe's
+    /// [`Error::Unavailable`], whose [`Error::storage_refusal`] says why.
     pub async fn ping(&self) -> Result<()> {
         self.store.ping().await
     }

@@ -6,6 +6,32 @@ mod driver;
 
 pub use driver::DriverFault;
 
+/// Why the database's storage refuses writes ([`Error::storage_refusal`]): the kind of
+/// [`Error::Unavailable`] that lasts until space is freed or the database is writable again,
+/// not a busy moment. Reads may still work meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StorageRefusal {
+    /// The disk holding the database is full (SQLite `SQLITE_FULL`, also past its
+    /// `max_page_count`; PostgreSQL `disk_full`, 53100).
+    Full,
+    /// The database is read-only (SQLite `SQLITE_READONLY`: the file's permissions, a read-only
+    /// mount; PostgreSQL `read_only_sql_transaction`, 25006: a standby, a failover).
+    ReadOnly,
+    /// The disk failed a read or a write (SQLite `SQLITE_IOERR`).
+    IoError,
+}
+
+impl fmt::Display for StorageRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StorageRefusal::Full => "storage full",
+            StorageRefusal::ReadOnly => "storage read-only",
+            StorageRefusal::IoError => "storage i/o error",
+        })
+    }
+}
+
 /// The input field an [`Error::InvalidInput`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -235,13 +261,16 @@ impl Error {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => true,
-            // admin shutdown, cannot connect now, too many connections, a read-only database
-            // (a replica or a failover in progress), a statement timeout
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                c.starts_with("57P")
-                    || c.starts_with("08")
-                    || matches!(c.as_ref(), "53300" | "25006" | "57014")
-            }),
+            // storage that refuses writes (full, read-only, failing); PostgreSQL's admin shutdown,
+            // cannot connect now, too many connections, a statement timeout
+            sqlx::Error::Database(db) => {
+                driver::storage_refusal(db.as_ref()).is_some()
+                    || db.code().is_some_and(|c| {
+                        c.starts_with("57P")
+                            || c.starts_with("08")
+                            || matches!(c.as_ref(), "53300" | "57014")
+                    })
+            }
             _ => false,
         };
         let source: DriverError = Box::new(DriverFault::new(source, place));
@@ -306,6 +335,23 @@ impl Error {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unavailable { .. } | Error::Contention { .. })
+    }
+
+    /// Why the database's storage refused the call, when that is why it is
+    /// [`Error::Unavailable`]: full, read-only or failing; `None` for every other error.
+    ///
+    /// ```
+    /// let err = identity::Error::Contention { attempts: 3 };
+    /// assert_eq!(err.storage_refusal(), None);
+    /// ```
+    #[must_use]
+    pub fn storage_refusal(&self) -> Option<StorageRefusal> {
+        match self {
+            Error::Unavailable { source, .. } => source
+                .downcast_ref::<DriverFault>()
+                .and_then(DriverFault::storage_refusal),
+            _ => None,
+        }
     }
 }
 

@@ -104,7 +104,7 @@ pub use contact::{Contact, ContactId, Email, Link, Phone};
 pub use customer::CustomerRecord;
 pub use derive::{Derived, RebuildReport, derive, derive_screened};
 pub use erase::Erasure;
-pub use error::{Error, Field, Result};
+pub use error::{Error, Field, Result, StorageRefusal};
 pub use history::{Change, History, HistoryEvent};
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};
 pub use limits::Limits;

@@ -8,6 +8,7 @@ pub mod postgres;
 mod record_cache;
 pub mod sqlite;
 mod tenant_hints;
+mod watched;
 
 use std::fmt;
 
@@ -32,6 +33,7 @@ use crate::verify::VerifyReport;
 pub(crate) use closure::{Frontier, preview_from_rows};
 pub(crate) use encoding::RecordText;
 pub(crate) use tenant_hints::{Localized, TenantHints, TenantState};
+pub(crate) use watched::Watched;
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.
 pub(crate) const MAX_ATTEMPTS: u32 = 16;
@@ -231,6 +233,16 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// [`crate::Error::Unavailable`] or [`crate::Error::Closed`] when it does not.
     async fn ping(&self) -> Result<()>;
 
+    /// Commits a write that no call reads (one 64 KiB row rewritten), to learn whether the
+    /// storage takes writes again after refusing one ([`crate::Error::storage_refusal`]). A
+    /// store without storage of its own has nothing to refuse: it succeeds.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`]: [`crate::Error::Unavailable`] while the storage refuses.
+    async fn probe_write(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Closes the store's connections; later calls fail with [`crate::Error::Closed`].
     async fn close(&self);
 
@@ -342,6 +354,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn ping(&self) -> Result<()> {
         (**self).ping().await
+    }
+
+    async fn probe_write(&self) -> Result<()> {
+        (**self).probe_write().await
     }
 
     async fn close(&self) {

@@ -6,7 +6,7 @@ use identity_testkit as common;
 
 use std::time::Duration;
 
-use identity::{ConnectOptions, Error, Identity};
+use identity::{ConnectOptions, Error, Identity, StorageRefusal};
 
 /// A port nothing listens on: bound, then released.
 fn closed_port() -> u16 {
@@ -141,4 +141,106 @@ async fn a_statement_timeout_is_unavailable_and_says_so() {
             .unwrap()
             .is_none()
     );
+}
+
+/// New customers written one by one, each on its own row: with 8 pooled connections, 40 of
+/// them go through every connection of a SQLite store.
+async fn write_new_customers(ident: &Identity, prefix: &str) {
+    for n in 0..40 {
+        let email = format!("{prefix}{n}@x.io");
+        if let Err(e) = ident.identify(Some(&email), None).await {
+            panic!("write {n} after the storage recovered: {}", e.chain());
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_full_is_unavailable_and_the_next_write_works_once_space_returns() {
+    let (_dir, store, ident) = common::sqlite::file_store().await;
+    ident.identify(Some("doc@x.io"), None).await.unwrap();
+    common::sqlite::fill_up(store.pool()).await;
+    let err = common::sqlite::write_until_refused(&ident).await;
+    assert_eq!(err.code(), "unavailable", "{}", err.chain());
+    assert!(err.is_transient());
+    assert_eq!(err.storage_refusal(), Some(StorageRefusal::Full));
+    assert!(
+        err.chain()
+            .contains("the disk holding the database is full"),
+        "{}",
+        err.chain()
+    );
+    // reads go on while the disk is full
+    assert!(
+        ident
+            .lookup(Some("doc@x.io"), None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    common::sqlite::free_space(store.pool()).await;
+    // a failed write leaves no connection inside the transaction SQLite rolled back
+    write_new_customers(&ident, "after-full").await;
+    common::assert_verified(&ident).await;
+}
+
+#[tokio::test]
+async fn sqlite_read_only_is_unavailable_and_writes_work_again_when_writable() {
+    let (_dir, store, ident) = common::sqlite::file_store().await;
+    ident.identify(Some("doc@x.io"), None).await.unwrap();
+    common::sqlite::on_every_connection(store.pool(), "query_only = 1").await;
+    let err = ident.identify(Some("new@x.io"), None).await.unwrap_err();
+    assert_eq!(err.code(), "unavailable", "{}", err.chain());
+    assert_eq!(err.storage_refusal(), Some(StorageRefusal::ReadOnly));
+    assert!(
+        err.chain().contains("the database file cannot be written"),
+        "{}",
+        err.chain()
+    );
+    assert!(
+        ident
+            .lookup(Some("new@x.io"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    common::sqlite::on_every_connection(store.pool(), "query_only = 0").await;
+    write_new_customers(&ident, "after-read-only").await;
+    common::assert_verified(&ident).await;
+}
+
+#[tokio::test]
+async fn ping_reports_sqlite_full_until_a_probe_write_commits() {
+    let (_dir, store, ident) = common::sqlite::file_store().await;
+    ident.ping().await.unwrap();
+    common::sqlite::fill_up(store.pool()).await;
+    common::sqlite::write_until_refused(&ident).await;
+    // the database still answers SELECT 1; writes do not: every handle on the store says so
+    for handle in [ident.clone(), ident.tenant("shop-b").unwrap()] {
+        let err = handle.ping().await.unwrap_err();
+        assert_eq!(err.code(), "unavailable", "{}", err.chain());
+        assert_eq!(err.storage_refusal(), Some(StorageRefusal::Full));
+    }
+    common::sqlite::free_space(store.pool()).await;
+    ident.ping().await.unwrap();
+    ident.identify(Some("after@x.io"), None).await.unwrap();
+    ident.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn ping_reports_a_read_only_postgres_until_it_takes_writes() {
+    let db = common::TestDb::create().await;
+    let ident = identity::connect(db.url()).await.unwrap();
+    set_for_new_sessions(&db, "default_transaction_read_only = on").await;
+    let err = ident.identify(Some("new@x.io"), None).await.unwrap_err();
+    assert_eq!(err.storage_refusal(), Some(StorageRefusal::ReadOnly));
+    let err = ident.ping().await.unwrap_err();
+    assert_eq!(
+        err.storage_refusal(),
+        Some(StorageRefusal::ReadOnly),
+        "{}",
+        err.chain()
+    );
+    set_for_new_sessions(&db, "default_transaction_read_only = off").await;
+    ident.ping().await.unwrap();
+    ident.identify(Some("new@x.io"), None).await.unwrap();
 }

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod legacy;
 pub mod replay;
+pub mod sqlite;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

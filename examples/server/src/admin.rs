@@ -7,13 +7,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::api_error::ApiError;
 use crate::handlers::AppState;
-use crate::tenancy::named_tenant;
+use crate::tenancy::{bearer, named_tenant};
 
 /// Checks the request's bearer token against the configured admin token; the core handle
 /// scoped to the tenant the request names.
@@ -24,11 +23,7 @@ pub(crate) fn authorize(
     let Some(expected) = state.admin_token.as_deref() else {
         return Err(ApiError::NotFound);
     };
-    let given = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
+    let given = bearer(headers)?.ok_or(ApiError::Unauthorized)?;
     if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(ApiError::Unauthorized);
     }

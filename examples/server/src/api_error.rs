@@ -58,6 +58,16 @@ pub fn whole_number(value: &Value) -> Option<i64> {
     })
 }
 
+/// `limit` bytes as a person reads them: `16 KiB (16384 bytes)`.
+fn in_units(limit: usize) -> String {
+    const KIB: usize = 1024;
+    match limit {
+        n if n >= KIB * KIB && n % (KIB * KIB) == 0 => format!("{} MiB ({n} bytes)", n / KIB / KIB),
+        n if n >= KIB && n % KIB == 0 => format!("{} KiB ({n} bytes)", n / KIB),
+        n => format!("{n} bytes"),
+    }
+}
+
 /// An error answer.
 #[derive(Debug)]
 pub enum ApiError {
@@ -87,6 +97,8 @@ pub enum ApiError {
     Timeout,
     /// The request body did not arrive within the body timeout.
     BodyTimeout(std::time::Duration),
+    /// A header that may be sent once (`X-Tenant-Id`, `Authorization`) was sent more often.
+    DuplicateHeader(&'static str),
 }
 
 impl From<identity::Error> for ApiError {
@@ -95,8 +107,19 @@ impl From<identity::Error> for ApiError {
     }
 }
 
-/// Maximum body size of a request, in bytes (`POST /admin/import`: [`IMPORT_BODY_LIMIT`]).
+/// The `Retry-After` (seconds) of a 503 for storage that refuses writes (full, read-only,
+/// failing): it lasts until someone frees space or makes the database writable.
+pub const STORAGE_RETRY_AFTER: u32 = 10;
+
+/// Maximum body size of a request, in bytes (`POST /admin/import`: [`IMPORT_BODY_LIMIT`];
+/// `POST /admin/customers/{id}/split`: [`SPLIT_BODY_LIMIT`]).
 pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Maximum body size of `POST /admin/customers/{id}/split`, in bytes: the ids of the rows it
+/// moves, sized for the largest customers (16 KiB held about 2,000). A million ids of up to 13
+/// digits written `, `-separated take 15 MB, so a customer of a million rows can be split in
+/// one request.
+pub const SPLIT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Maximum body size of `POST /admin/import`, in bytes: some 500,000 checkouts. Larger
 /// histories go through `identity import`, which reads files of any size.
@@ -106,6 +129,17 @@ impl ApiError {
     /// The status, stable code, message and retry delay (seconds) of the answer.
     fn parts(&self) -> (StatusCode, &'static str, String, Option<u32>) {
         use identity::Error as E;
+        // storage that refuses writes says which way, and lasts longer than a busy moment
+        if let ApiError::Identity(e) = self
+            && let Some(refusal) = e.storage_refusal()
+        {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("{e}: {refusal}"),
+                Some(STORAGE_RETRY_AFTER),
+            );
+        }
         match self {
             ApiError::Identity(e @ E::InvalidInput { .. }) => (
                 StatusCode::BAD_REQUEST,
@@ -158,7 +192,13 @@ impl ApiError {
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("request body is larger than {limit} bytes"),
+                format!("request body is larger than {}", in_units(*limit)),
+                None,
+            ),
+            ApiError::DuplicateHeader(name) => (
+                StatusCode::BAD_REQUEST,
+                "duplicate_header",
+                format!("the {name} header is sent more than once: send it once"),
                 None,
             ),
             ApiError::NotFound => (
@@ -257,5 +297,17 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_units;
+
+    #[test]
+    fn limits_are_named_in_the_units_they_were_set_in() {
+        assert_eq!(in_units(16 * 1024), "16 KiB (16384 bytes)");
+        assert_eq!(in_units(16 * 1024 * 1024), "16 MiB (16777216 bytes)");
+        assert_eq!(in_units(1000), "1000 bytes");
     }
 }

@@ -22,7 +22,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::RunError;
 use crate::admin;
-use crate::api_error::{ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT, unreadable_body};
+use crate::api_error::{
+    ApiError, BODY_LIMIT, IMPORT_BODY_LIMIT, SPLIT_BODY_LIMIT, unreadable_body,
+};
 use crate::blocked;
 use crate::config::Config;
 use crate::erase;
@@ -35,14 +37,15 @@ use crate::split;
 /// Builds the service's router around a connected core handle.
 ///
 /// # Errors
-/// [`RunError::Config`] when the configuration contradicts itself (one token for two tenants).
+/// [`RunError::Config`] when the tokens are invalid ([`Config::credentials`]).
 pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, RunError> {
+    let credentials = config.credentials().map_err(RunError::Config)?;
     let state = AppState {
         identity,
         legacy_key: config.legacy_key,
         log_unmasked: config.log_unmasked,
-        admin_token: config.admin_token.as_ref().map(|t| t.expose().into()),
-        tenant_tokens: config.tenant_tokens().map_err(RunError::Config)?,
+        admin_token: credentials.admin,
+        tenant_tokens: credentials.tenants,
     };
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))
@@ -77,7 +80,10 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .delete(blocked::remove),
         )
         .route("/admin/contacts/{id}/history", get(history::history))
-        .route("/admin/customers/{id}/split", post(split::split))
+        .route(
+            "/admin/customers/{id}/split",
+            post(split::split).layer(DefaultBodyLimit::max(SPLIT_BODY_LIMIT)),
+        )
         .route("/admin/customers/{id}/erase", post(erase::erase))
         .route(
             "/admin/import",

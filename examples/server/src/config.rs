@@ -6,6 +6,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::listen::ConnectionLimits;
 use crate::tenancy::TenantTokens;
+use crate::token::Credentials;
 
 /// The service's configuration: every flag also reads an environment variable.
 #[derive(Debug, Clone, Parser)]
@@ -112,21 +113,23 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_LOG_UNMASKED", default_value_t = false)]
     pub log_unmasked: bool,
 
-    /// Enables the admin routes (`GET /admin/verify`, `POST /admin/rebuild`, `GET`, `POST` and
-    /// `DELETE /admin/blocked`) for requests that carry `Authorization: Bearer <this token>`.
-    /// Without it they answer 404.
+    /// Enables the admin routes (`/admin/...`) for requests that carry `Authorization: Bearer
+    /// <this token>`: at least 16 characters of visible ASCII, no tenant's token. Without it
+    /// they answer 404; an empty value is refused at start-up.
     #[arg(long, env = "IDENTITY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
-    /// A file of tenant tokens, `tenant:token` per line (`#` comments): every request to
-    /// /identify and /contacts must then carry `Authorization: Bearer <token>` and acts for the
-    /// token's tenant (401 without a valid token, 403 when X-Tenant-Id names another tenant).
-    /// Without tenant tokens any caller may name any tenant: for trusted networks only.
+    /// A file of tenant tokens, `tenant:token` per line (`#` comments; tokens of at least 16
+    /// characters of visible ASCII, all different): every request to /identify, /contacts and
+    /// /settings must then carry `Authorization: Bearer <token>` and acts for the token's
+    /// tenant (401 without a valid token, 403 when X-Tenant-Id names another tenant). A file
+    /// without entries is refused at start-up. Without tenant tokens (neither this nor
+    /// --tenant-tokens given) any caller may name any tenant: for trusted networks only.
     #[arg(long, env = "IDENTITY_TENANT_TOKENS_FILE")]
     pub tenant_tokens_file: Option<std::path::PathBuf>,
 
     /// Tenant tokens given inline, `tenant:token` separated by commas (as the file; both may
-    /// be given).
+    /// be given). An empty value is refused at start-up.
     #[arg(long, env = "IDENTITY_TENANT_TOKENS", hide_env_values = true)]
     pub tenant_tokens: Option<Secret>,
 
@@ -192,17 +195,51 @@ impl Config {
     ///
     /// # Errors
     /// A message (never containing a token) when the file cannot be read, an entry is
-    /// malformed (see [`TenantTokens::parse`]) or one token is given for two tenants.
+    /// malformed (see [`TenantTokens::parse`]), one token is given for two tenants, or the file
+    /// or `--tenant-tokens` is given but holds no entry: an empty value (a secret that did not
+    /// render into an environment variable, say) must not turn tenant authentication off.
+    /// Tenant tokens left unset altogether are the open mode.
     pub fn tenant_tokens(&self) -> Result<TenantTokens, String> {
+        let unset = " (leave it unset for no tenant tokens: X-Tenant-Id then chooses the \
+                     tenant, for trusted networks only)";
         let file = match &self.tenant_tokens_file {
-            Some(path) => TenantTokens::from_file(path)?,
+            Some(path) => {
+                let tokens = TenantTokens::from_file(path)?;
+                if tokens.is_empty() {
+                    return Err(format!(
+                        "--tenant-tokens-file (IDENTITY_TENANT_TOKENS_FILE): {} has no \
+                         tenant:token entry{unset}",
+                        path.display()
+                    ));
+                }
+                tokens
+            }
             None => TenantTokens::default(),
         };
         let inline = match &self.tenant_tokens {
-            Some(text) => TenantTokens::parse(text.expose())?,
+            Some(text) => {
+                let tokens = TenantTokens::parse(text.expose())?;
+                if tokens.is_empty() {
+                    return Err(format!(
+                        "--tenant-tokens (IDENTITY_TENANT_TOKENS) is empty: give tenant:token \
+                         entries{unset}"
+                    ));
+                }
+                tokens
+            }
             None => TenantTokens::default(),
         };
         file.merged(&inline)
+    }
+
+    /// Every configured token, admin and tenant, checked by one rule ([`crate::token`]).
+    ///
+    /// # Errors
+    /// As [`Config::tenant_tokens`] and [`Credentials::new`]: a message naming the flag or
+    /// the entry, never a token.
+    pub fn credentials(&self) -> Result<Credentials, String> {
+        let admin = self.admin_token.as_ref().map(Secret::expose);
+        Credentials::new(admin, self.tenant_tokens()?)
     }
 }
 

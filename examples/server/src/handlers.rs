@@ -150,7 +150,8 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers and, after its storage refused a write, takes writes
+/// again (see [`identity::Identity::ping`]); else 503 naming why.
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state.identity.ping().await?;
     Ok(Json(

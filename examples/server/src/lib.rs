@@ -18,6 +18,7 @@ pub mod settings;
 pub mod split;
 pub mod telemetry;
 pub mod tenancy;
+pub mod token;
 
 use std::future::Future;
 
@@ -119,7 +120,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     tracing::info!(database = %identity::connect::redact_url(&config.database_url), "starting");
-    config.tenant_tokens().map_err(RunError::Config)?;
+    let credentials = config.credentials().map_err(RunError::Config)?;
     let identity = open(&config).await.map_err(RunError::Database)?;
     refuse_foreign_tables(&identity, &config).await?;
     identity
@@ -135,7 +136,7 @@ pub async fn run(
         backend = identity.store().backend(),
         "listening on http://{addr}"
     );
-    let tokens = config.tenant_tokens().map_err(RunError::Config)?;
+    let tokens = &credentials.tenants;
     if tokens.is_empty() {
         tracing::info!(
             "no tenant tokens: a request acts for the tenant X-Tenant-Id names (trusted networks only)"

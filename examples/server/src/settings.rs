@@ -22,7 +22,7 @@ use crate::tenancy::{bearer, named_tenant, scope};
 
 /// The core handle for the tenant the request may act for (see the module docs).
 fn authorize(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity, ApiError> {
-    let given = bearer(headers);
+    let given = bearer(headers)?;
     if let (Some(expected), Some(given)) = (state.admin_token.as_deref(), given)
         && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
     {

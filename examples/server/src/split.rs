@@ -12,14 +12,14 @@ use identity::{ContactId, Error, Field, Split};
 use serde_json::Value;
 
 use crate::admin::authorize;
-use crate::api_error::{ApiError, json_body, whole_number};
+use crate::api_error::{ApiError, SPLIT_BODY_LIMIT, body_bytes_within, whole_number};
 use crate::handlers::AppState;
 
 /// Moves the rows `contactIds` of the customer that contact `id` belongs to into a new
 /// customer, kept apart from it; with `"blockShared": true` the values the two parts share are
 /// blocked as part of the split. Answers `{"customer", "newCustomer", "blocked"}`; 404
 /// `not_found` for an unknown contact, 400 `invalid_input` (`contactId`, `contactIds`), 409
-/// `conflict` listing shared values.
+/// `conflict` listing shared values, 413 past [`SPLIT_BODY_LIMIT`] (16 MiB: some million ids).
 pub async fn split(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -42,9 +42,12 @@ pub async fn split(
     Ok(Json(split))
 }
 
-/// `{"contactIds": [positive integers], "blockShared": bool (default false)}`.
+/// `{"contactIds": [positive integers], "blockShared": bool (default false)}`, of at most
+/// [`SPLIT_BODY_LIMIT`] bytes.
 fn body(raw: Result<Bytes, BytesRejection>) -> Result<(Vec<ContactId>, bool), ApiError> {
-    let value = json_body(raw)?;
+    let raw = body_bytes_within(raw, SPLIT_BODY_LIMIT)?;
+    let value: Value =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let invalid = |field, reason: &str| {
         ApiError::from(Error::InvalidInput {
             field,

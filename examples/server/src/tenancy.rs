@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use identity::{Error, Field, TenantId};
 use subtle::ConstantTimeEq;
 
@@ -17,8 +17,7 @@ use crate::handlers::AppState;
 /// The request header that names the tenant.
 pub const TENANT_HEADER: HeaderName = HeaderName::from_static("x-tenant-id");
 
-/// Fewest characters in a tenant token: shorter ones are guessable.
-pub const MIN_TOKEN_LEN: usize = 16;
+pub use crate::token::MIN_TOKEN_LEN;
 
 /// Bearer tokens, each allowed to act for one tenant (a tenant may have several, for rotation).
 ///
@@ -43,8 +42,7 @@ impl TenantTokens {
     ///
     /// # Errors
     /// A message naming the entry (by position, never by its token) that has no `:`, names an
-    /// invalid tenant, has a token shorter than [`MIN_TOKEN_LEN`] or with whitespace, or repeats
-    /// a token.
+    /// invalid tenant, has a token that breaks [`crate::token::check`], or repeats a token.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut entries: Vec<(Box<[u8]>, TenantId)> = Vec::new();
         let lines = text.lines().filter(|l| !l.trim_start().starts_with('#'));
@@ -56,12 +54,8 @@ impl TenantTokens {
                 .ok_or_else(|| format!("tenant token entry {n}: expected tenant:token"))?;
             let tenant = TenantId::parse(tenant.trim())
                 .map_err(|e| format!("tenant token entry {n}: {e}"))?;
-            if token.len() < MIN_TOKEN_LEN || token.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "tenant token entry {n} ({tenant}): the token must be at least \
-                     {MIN_TOKEN_LEN} characters without spaces"
-                ));
-            }
+            crate::token::check(token)
+                .map_err(|reason| format!("tenant token entry {n} ({tenant}): {reason}"))?;
             if entries.iter().any(|(t, _)| **t == *token.as_bytes()) {
                 return Err(format!(
                     "tenant token entry {n} ({tenant}): the token is used twice"
@@ -120,7 +114,7 @@ impl TenantTokens {
 
     /// The tenant `token` may act for. Every configured token is compared, each in constant
     /// time, so the answer's timing does not depend on which (or whether one) matched.
-    fn tenant_of(&self, token: &[u8]) -> Option<&TenantId> {
+    pub(crate) fn tenant_of(&self, token: &[u8]) -> Option<&TenantId> {
         let mut found = None;
         for (candidate, tenant) in self.entries.iter() {
             if bool::from(candidate.ct_eq(token)) {
@@ -140,12 +134,31 @@ impl std::fmt::Debug for TenantTokens {
     }
 }
 
+/// The value of a header a request may send at most once: `None` when absent.
+///
+/// # Errors
+/// [`ApiError::DuplicateHeader`] when it is sent more than once (which one would count
+/// differs between proxies and servers, so none does).
+pub fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+    spelled: &'static str,
+) -> Result<Option<&'h HeaderValue>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(ApiError::DuplicateHeader(spelled)),
+        None => Ok(first),
+    }
+}
+
 /// The tenant a request names in [`TENANT_HEADER`]: `None` when absent.
 ///
 /// # Errors
-/// [`ApiError::Identity`] with invalid input naming `tenant` when the header is not a valid id.
+/// [`ApiError::Identity`] with invalid input naming `tenant` when the header is not a valid id;
+/// [`ApiError::DuplicateHeader`] when it is sent twice.
 pub fn named_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
-    let Some(value) = headers.get(TENANT_HEADER) else {
+    let Some(value) = single_header(headers, &TENANT_HEADER, "X-Tenant-Id")? else {
         return Ok(None);
     };
     let text = value.to_str().map_err(|_| Error::InvalidInput {
@@ -172,13 +185,15 @@ impl FromRequestParts<AppState> for Scoped {
 /// without a known token, 403 when the header names another).
 ///
 /// # Errors
-/// [`ApiError::TenantUnauthorized`], [`ApiError::Forbidden`], or invalid input naming `tenant`.
+/// [`ApiError::TenantUnauthorized`], [`ApiError::Forbidden`], invalid input naming `tenant`,
+/// or [`ApiError::DuplicateHeader`].
 pub fn scope(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity, ApiError> {
     if state.tenant_tokens.is_empty() {
+        bearer(headers)?; // unused here, but sent twice is refused on every route alike
         let tenant = named_tenant(headers)?.unwrap_or_default();
         return Ok(state.identity.for_tenant(tenant));
     }
-    let token = bearer(headers).ok_or(ApiError::TenantUnauthorized)?;
+    let token = bearer(headers)?.ok_or(ApiError::TenantUnauthorized)?;
     let allowed = state
         .tenant_tokens
         .tenant_of(token.as_bytes())
@@ -190,9 +205,12 @@ pub fn scope(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity
 }
 
 /// The request's bearer token, if it has one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)
+///
+/// # Errors
+/// [`ApiError::DuplicateHeader`] when `Authorization` is sent twice.
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let value = single_header(headers, &AUTHORIZATION, "Authorization")?;
+    Ok(value
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.strip_prefix("Bearer ")))
 }

@@ -31,7 +31,7 @@ async fn rebuild(server: &TestServer) -> (u16, Value) {
     call(server, reqwest::Method::POST, "/admin/rebuild", Some(TOKEN)).await
 }
 
-const TOKEN: &str = "s3cret";
+const TOKEN: &str = "admin-token-s3cret";
 
 #[tokio::test]
 async fn admin_routes_are_disabled_without_a_token() {
@@ -66,7 +66,8 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
     identify(r#"{"email":"a@x.io","phoneNumber":"1"}"#).await;
     identify(r#"{"email":"b@x.io","phoneNumber":"1"}"#).await;
 
-    for token in [None, Some("wrong"), Some("s3cre"), Some("S3CRET")] {
+    let (prefix, upper) = (&TOKEN[..TOKEN.len() - 1], TOKEN.to_uppercase());
+    for token in [None, Some("wrong"), Some(prefix), Some(upper.as_str())] {
         let (status, body) = call(&server, reqwest::Method::POST, "/admin/rebuild", token).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
@@ -113,5 +114,126 @@ async fn admin_routes_need_the_token_and_report_and_repair() {
     assert_eq!(rebuilt["relinked"], serde_json::json!([3]));
     let (_, report) = verify(&server).await;
     assert_eq!(report["clean"], true, "{report}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_or_weak_admin_token_is_refused_at_start_up() {
+    let empty = common::start_up_error(&["--admin-token", ""]).await;
+    assert!(
+        empty.contains("--admin-token") && empty.contains("is empty"),
+        "{empty}"
+    );
+    let weak = common::start_up_error(&["--admin-token", "x"]).await;
+    assert!(weak.contains("at least 16 characters"), "{weak}");
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_a_token_or_tenant_sent_twice() {
+    let server = TestServer::start("memory:", &["--admin-token", TOKEN]).await;
+    let bearer = format!("Bearer {TOKEN}");
+    for (extra, named) in [
+        (("Authorization", bearer.as_str()), "Authorization"),
+        (("X-Tenant-Id", "shop-b"), "X-Tenant-Id"),
+    ] {
+        let mut request = common::client()
+            .get(server.url("/admin/export"))
+            .header("Authorization", &bearer)
+            .header("X-Tenant-Id", "shop-a");
+        request = request.header(extra.0, extra.1);
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("duplicate_header")),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(named),
+            "{body}"
+        );
+    }
+    server.stop().await;
+}
+
+/// A POST of `body` to `path` with the admin token: status and JSON answer.
+async fn post_admin(server: &TestServer, path: &str, body: String) -> (u16, Value) {
+    let response = common::client()
+        .post(server.url(path))
+        .bearer_auth(TOKEN)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_ten_thousand_row_customer_splits_in_one_request() {
+    let server = TestServer::start("memory:", &["--admin-token", TOKEN]).await;
+    // one customer: 10,001 checkouts sharing a phone number, each with an email of its own
+    let checkouts: Vec<Value> = (0..10_001)
+        .map(|n| {
+            let at = format!("2024-01-01T00:00:00.{n:06}Z");
+            serde_json::json!({"email": format!("c{n}@x.io"), "phoneNumber": "5550100", "at": at})
+        })
+        .collect();
+    let import = serde_json::json!({ "checkouts": checkouts }).to_string();
+    let (status, report) = post_admin(&server, "/admin/import", import).await;
+    assert_eq!(
+        (status, report["customers"].as_u64()),
+        (200, Some(1)),
+        "{report}"
+    );
+    let rows = server.identity.all_contacts().await.unwrap();
+    assert_eq!(rows.len(), 10_001);
+    let primary = rows[0].id.get();
+
+    // move the newest 6,000 rows (30 KB of ids, past the 16 KiB every other route takes)
+    let moved: Vec<i64> = rows[rows.len() - 6_000..]
+        .iter()
+        .map(|r| r.id.get())
+        .collect();
+    let body = serde_json::json!({"contactIds": moved, "blockShared": true}).to_string();
+    assert!(body.len() > 16 * 1024, "{} bytes", body.len());
+    let path = format!("/admin/customers/{primary}/split");
+    let (status, split) = post_admin(&server, &path, body).await;
+    assert_eq!(status, 200, "{split}");
+    let new_customer = &split["newCustomer"];
+    assert_eq!(
+        new_customer["secondaryContactIds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5_999
+    );
+    assert_eq!(
+        split["customer"]["secondaryContactIds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4_000
+    );
+    let blocked = split["blocked"].as_array().unwrap();
+    assert_eq!(
+        (blocked.len(), &blocked[0]["kind"]),
+        (1, &Value::from("phone")),
+        "{blocked:?}"
+    );
+    identity_testkit::assert_verified(&server.identity).await;
+
+    // past the split's own limit: 413 naming it, and nothing changes
+    let padding = "x".repeat(16 * 1024 * 1024);
+    let huge = format!(r#"{{"contactIds":[{primary}],"pad":"{padding}"}}"#);
+    let (status, body) = post_admin(&server, &path, huge).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("16 MiB (16777216 bytes)"), "{message}");
+    let rows_after = server.identity.all_contacts().await.unwrap();
+    assert_eq!(rows_after.len(), 10_001);
     server.stop().await;
 }

@@ -163,3 +163,121 @@ async fn outage_gives_quick_503s_and_recovers(outage: Outage) {
     );
     server.stop().await;
 }
+
+/// A POST of `body` to `path`: status, `Retry-After` and the JSON body.
+async fn post(
+    server: &TestServer,
+    path: &str,
+    body: &str,
+) -> (u16, Option<String>, serde_json::Value) {
+    let response = common::client()
+        .post(server.url(path))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    answer(response).await
+}
+
+/// A GET of `path`: as [`post`].
+async fn get(server: &TestServer, path: &str) -> (u16, Option<String>, serde_json::Value) {
+    answer(common::client().get(server.url(path)).send().await.unwrap()).await
+}
+
+async fn answer(response: reqwest::Response) -> (u16, Option<String>, serde_json::Value) {
+    let status = response.status().as_u16();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, response.json().await.unwrap())
+}
+
+/// Identifies new customers until one is refused; that answer.
+async fn identify_until_refused(server: &TestServer) -> (u16, Option<String>, serde_json::Value) {
+    for n in 0..10_000 {
+        let answer = post(
+            server,
+            "/identify",
+            &format!(r#"{{"email":"fill{n}@x.io"}}"#),
+        )
+        .await;
+        if answer.0 != 200 {
+            return answer;
+        }
+    }
+    panic!("10000 identifies went through a capped database");
+}
+
+#[tokio::test]
+async fn storage_full_answers_503_and_readyz_says_so_until_writes_work_again() {
+    let (_dir, store, identity) = identity_testkit::sqlite::file_store().await;
+    let server = TestServer::start_on(identity, &[]).await;
+    assert_eq!(get(&server, "/readyz").await.0, 200);
+
+    identity_testkit::sqlite::fill_up(store.pool()).await;
+    let (status, retry, body) = identify_until_refused(&server).await;
+    assert_eq!((status, retry.as_deref()), (503, Some("10")), "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with(": storage full"), "{message}");
+    // the database still answers a ping, but /readyz reports that writes fail
+    let (status, retry, body) = get(&server, "/readyz").await;
+    assert_eq!((status, retry.as_deref()), (503, Some("10")), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(": storage full"),
+        "{body}"
+    );
+    assert_eq!(get(&server, "/healthz").await.0, 200);
+
+    identity_testkit::sqlite::free_space(store.pool()).await;
+    assert_eq!(get(&server, "/readyz").await.0, 200);
+    for n in 0..40 {
+        let (status, _, body) = post(
+            &server,
+            "/identify",
+            &format!(r#"{{"email":"after{n}@x.io"}}"#),
+        )
+        .await;
+        assert_eq!(status, 200, "identify {n} once space returned: {body}");
+    }
+    identity_testkit::assert_verified(&server.identity).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_only_database_answers_503_and_readyz_says_so_until_it_is_writable() {
+    let (_dir, store, identity) = identity_testkit::sqlite::file_store().await;
+    let server = TestServer::start_on(identity, &[]).await;
+    identity_testkit::sqlite::on_every_connection(store.pool(), "query_only = 1").await;
+    let (status, retry, body) = post(&server, "/identify", r#"{"email":"new@x.io"}"#).await;
+    assert_eq!((status, retry.as_deref()), (503, Some("10")), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(": storage read-only"),
+        "{body}"
+    );
+    let (status, _, body) = get(&server, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(": storage read-only"),
+        "{body}"
+    );
+    identity_testkit::sqlite::on_every_connection(store.pool(), "query_only = 0").await;
+    assert_eq!(get(&server, "/readyz").await.0, 200);
+    assert_eq!(
+        post(&server, "/identify", r#"{"email":"new@x.io"}"#)
+            .await
+            .0,
+        200
+    );
+    server.stop().await;
+}

@@ -21,7 +21,7 @@ async fn hundreds_of_concurrent_requests_keep_the_invariants() {
             "--acquire-timeout-ms",
             "30000",
             "--admin-token",
-            "t0ken",
+            "concurrency-admin-token",
         ],
     )
     .await;
@@ -50,7 +50,7 @@ async fn hundreds_of_concurrent_requests_keep_the_invariants() {
     identity_testkit::assert_customers_match(&rows, per_client.iter().flatten());
     let report: serde_json::Value = client
         .get(server.url("/admin/verify"))
-        .bearer_auth("t0ken")
+        .bearer_auth("concurrency-admin-token")
         .send()
         .await
         .unwrap()

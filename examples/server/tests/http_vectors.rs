@@ -427,7 +427,7 @@ async fn check_graph(server: &TestServer, tenant: &str, graph: &Value, file: &st
     assert_eq!(report["clean"], true, "{file}: {report}");
 }
 
-const ADMIN_TOKEN: &str = "vector-admin";
+const ADMIN_TOKEN: &str = "vector-admin-token";
 
 #[tokio::test]
 async fn vectors_over_http_on_sqlite_with_both_key_spellings() {

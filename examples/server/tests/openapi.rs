@@ -7,6 +7,9 @@ use common::TestServer;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// The admin token of the services these tests start.
+const ADMIN: &str = "openapi-admin-token";
+
 /// One observed exchange.
 struct Observed {
     method: &'static str,
@@ -137,7 +140,7 @@ fn schema_for(doc: &Value, o: &Observed) -> Value {
 async fn every_observed_response_matches_the_openapi_document() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
-    let server = TestServer::start(&url, &["--admin-token", "s3cret"]).await;
+    let server = TestServer::start(&url, &["--admin-token", ADMIN]).await;
     let doc: Value = common::client()
         .get(server.url("/openapi.json"))
         .send()
@@ -205,8 +208,8 @@ async fn every_observed_response_matches_the_openapi_document() {
         observe(&server, "GET", "/healthz", "", "").await,
         observe(&server, "GET", "/readyz", "", "").await,
         observe(&server, "GET", "/openapi.json", "", "").await,
-        observe_admin(&server, "GET", "/admin/verify", Some("s3cret")).await,
-        observe_admin(&server, "POST", "/admin/rebuild", Some("s3cret")).await,
+        observe_admin(&server, "GET", "/admin/verify", Some(ADMIN)).await,
+        observe_admin(&server, "POST", "/admin/rebuild", Some(ADMIN)).await,
         observe_admin(&server, "GET", "/admin/verify", None).await,
         observe_admin(&server, "POST", "/admin/rebuild", Some("wrong")).await,
     ];
@@ -243,13 +246,13 @@ async fn every_observed_response_matches_the_openapi_document() {
         seen.push(o);
     }
     for (method, path) in [("GET", "/admin/verify"), ("POST", "/admin/rebuild")] {
-        let o = observe_admin(&server, method, path, Some("s3cret")).await;
+        let o = observe_admin(&server, method, path, Some(ADMIN)).await;
         assert_eq!((o.status, o.retry_after), (503, true), "{path}: {}", o.body);
         seen.push(o);
     }
     // without an admin token the admin routes do not exist
     let plain = TestServer::start("memory:", &[]).await;
-    let disabled = observe_admin(&plain, "GET", "/admin/verify", Some("s3cret")).await;
+    let disabled = observe_admin(&plain, "GET", "/admin/verify", Some(ADMIN)).await;
     assert_eq!(disabled.status, 404);
     seen.push(disabled);
 
@@ -286,25 +289,21 @@ async fn every_observed_response_matches_the_openapi_document() {
     }
 
     // the settings routes: the admin token for any tenant; 409 once the tenant has contacts
-    let admin = TestServer::start("memory:", &["--admin-token", "s3cret"]).await;
+    let admin = TestServer::start("memory:", &["--admin-token", ADMIN]).await;
     let (get, put) = (
         ("GET", "/settings", ""),
         ("PUT", "/settings", r#"{"phoneRegion":"in"}"#),
     );
     for (exchange, token, status) in [
-        (get, Some("s3cret"), 200),
-        (put, Some("s3cret"), 200),
+        (get, Some(ADMIN), 200),
+        (put, Some(ADMIN), 200),
         (
             ("PUT", "/settings", r#"{"phoneRegion":"XX"}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             400,
         ),
-        (
-            ("PUT", "/settings", r#"{"region":"IN"}"#),
-            Some("s3cret"),
-            400,
-        ),
-        (("PUT", "/settings", "{"), Some("s3cret"), 400),
+        (("PUT", "/settings", r#"{"region":"IN"}"#), Some(ADMIN), 400),
+        (("PUT", "/settings", "{"), Some(ADMIN), 400),
         (put, None, 401),
         (get, Some("wrong"), 401),
     ] {
@@ -312,7 +311,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
         seen.push(o);
     }
-    let o = observe_as(&admin, get, Some("s3cret"), Some("shop-in")).await;
+    let o = observe_as(&admin, get, Some(ADMIN), Some("shop-in")).await;
     assert_eq!(
         o.body,
         json!({"tenantId": "shop-in", "phoneRegion": "IN",
@@ -337,10 +336,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         (o.status, &o.body["error"]["field"]),
         (400, &json!("phoneNumber"))
     );
-    let conflict = (
-        ("PUT", "/settings", r#"{"phoneRegion":null}"#),
-        Some("s3cret"),
-    );
+    let conflict = (("PUT", "/settings", r#"{"phoneRegion":null}"#), Some(ADMIN));
     let o = observe_as(&admin, conflict.0, conflict.1, Some("shop-in")).await;
     assert_eq!(
         (o.status, &o.body["error"]["code"]),
@@ -357,14 +353,14 @@ async fn every_observed_response_matches_the_openapi_document() {
     // with nothing else is 422
     let entry = r#"{"kind":"phone","value":"555-0199"}"#;
     for (exchange, token, status) in [
-        (("GET", "/admin/blocked", ""), Some("s3cret"), 200),
-        (("POST", "/admin/blocked", entry), Some("s3cret"), 200),
+        (("GET", "/admin/blocked", ""), Some(ADMIN), 200),
+        (("POST", "/admin/blocked", entry), Some(ADMIN), 200),
         (
             ("POST", "/admin/blocked", r#"{"kind":"fax","value":"1"}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             400,
         ),
-        (("POST", "/admin/blocked", "{"), Some("s3cret"), 400),
+        (("POST", "/admin/blocked", "{"), Some(ADMIN), 400),
         (
             (
                 "POST",
@@ -379,7 +375,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             None,
             422,
         ),
-        (("DELETE", "/admin/blocked", entry), Some("s3cret"), 200),
+        (("DELETE", "/admin/blocked", entry), Some(ADMIN), 200),
         (("DELETE", "/admin/blocked", entry), None, 401),
     ] {
         let o = observe_as(&admin, exchange, token, None).await;
@@ -389,9 +385,9 @@ async fn every_observed_response_matches_the_openapi_document() {
     // history (of the contact the settings exchanges made in shop-in): the admin token only;
     // unknown and malformed ids
     for (path, token, status) in [
-        ("/admin/contacts/1/history", Some("s3cret"), 200),
-        ("/admin/contacts/999/history", Some("s3cret"), 404),
-        ("/admin/contacts/x/history", Some("s3cret"), 400),
+        ("/admin/contacts/1/history", Some(ADMIN), 200),
+        ("/admin/contacts/999/history", Some(ADMIN), 404),
+        ("/admin/contacts/x/history", Some(ADMIN), 400),
         ("/admin/contacts/1/history", None, 401),
     ] {
         let o = observe_as(&admin, ("GET", path, ""), token, Some("shop-in")).await;
@@ -433,18 +429,18 @@ async fn every_observed_response_matches_the_openapi_document() {
     for (exchange, token, status) in [
         (
             ("POST", split_path, r#"{"contactIds":"2"}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             400,
         ),
-        (("POST", split_path, "[]"), Some("s3cret"), 400),
-        (("POST", split_path, "{"), Some("s3cret"), 400),
+        (("POST", split_path, "[]"), Some(ADMIN), 400),
+        (("POST", split_path, "{"), Some(ADMIN), 400),
         (
             ("POST", "/admin/customers/999999/split", moves),
-            Some("s3cret"),
+            Some(ADMIN),
             404,
         ),
         (("POST", split_path, moves), None, 401),
-        (("POST", split_path, moves), Some("s3cret"), 200),
+        (("POST", split_path, moves), Some(ADMIN), 200),
         (
             (
                 "POST",
@@ -487,7 +483,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     let o = observe_as(
         &admin,
         ("POST", split_path, shares),
-        Some("s3cret"),
+        Some(ADMIN),
         Some("shop-sp"),
     )
     .await;
@@ -504,25 +500,21 @@ async fn every_observed_response_matches_the_openapi_document() {
     for (exchange, token, status) in [
         (
             ("POST", erase_path, r#"{"suppress":"yes"}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             400,
         ),
-        (("POST", erase_path, "[]"), Some("s3cret"), 400),
-        (("POST", erase_path, "{"), Some("s3cret"), 400),
-        (
-            ("POST", "/admin/customers/0/erase", ""),
-            Some("s3cret"),
-            400,
-        ),
+        (("POST", erase_path, "[]"), Some(ADMIN), 400),
+        (("POST", erase_path, "{"), Some(ADMIN), 400),
+        (("POST", "/admin/customers/0/erase", ""), Some(ADMIN), 400),
         (
             ("POST", "/admin/customers/999999/erase", ""),
-            Some("s3cret"),
+            Some(ADMIN),
             404,
         ),
         (("POST", erase_path, suppress), None, 401),
-        (("POST", erase_path, suppress), Some("s3cret"), 200),
-        (("POST", erase_path, ""), Some("s3cret"), 200),
-        (("GET", history_path, ""), Some("s3cret"), 200),
+        (("POST", erase_path, suppress), Some(ADMIN), 200),
+        (("POST", erase_path, ""), Some(ADMIN), 200),
+        (("GET", history_path, ""), Some(ADMIN), 200),
         (
             (
                 "POST",
@@ -565,7 +557,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         "memory:",
         &[
             "--admin-token",
-            "s3cret",
+            ADMIN,
             "--tenant-tokens",
             &format!("shop-a:{token}"),
         ],
@@ -594,11 +586,11 @@ async fn every_observed_response_matches_the_openapi_document() {
     // caps (in shop-lim): bad values refused, a cap set, and a request past it
     let limits = "/settings/limits";
     for (exchange, token, status) in [
-        (("PUT", limits, r#"{"emails":0}"#), Some("s3cret"), 400),
-        (("PUT", limits, r#"{"emails":"2"}"#), Some("s3cret"), 400),
-        (("PUT", limits, "[]"), Some("s3cret"), 400),
+        (("PUT", limits, r#"{"emails":0}"#), Some(ADMIN), 400),
+        (("PUT", limits, r#"{"emails":"2"}"#), Some(ADMIN), 400),
+        (("PUT", limits, "[]"), Some(ADMIN), 400),
         (("PUT", limits, r#"{"phones":1}"#), None, 401),
-        (("PUT", limits, r#"{"phones":1}"#), Some("s3cret"), 200),
+        (("PUT", limits, r#"{"phones":1}"#), Some(ADMIN), 200),
         (
             (
                 "POST",
@@ -654,33 +646,33 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert!(big.len() > 16 * 1024);
     let huge: &'static str = Box::leak("x".repeat(64 * 1024 * 1024 + 1).into());
     for (exchange, token, tenant, status) in [
-        (("POST", import, abort), Some("s3cret"), "shop-imp", 400),
+        (("POST", import, abort), Some(ADMIN), "shop-imp", 400),
         (
             ("POST", import, r#"{"checkouts":5}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             "shop-imp",
             400,
         ),
         (
             ("POST", import, r#"{"checkouts":[],"onError":"never"}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             "shop-imp",
             400,
         ),
         (
             ("POST", import, r#"{"checkouts":[],"dryRun":"yes"}"#),
-            Some("s3cret"),
+            Some(ADMIN),
             "shop-imp",
             400,
         ),
-        (("POST", import, "[]"), Some("s3cret"), "shop-imp", 400),
-        (("POST", import, "{"), Some("s3cret"), "shop-imp", 400),
+        (("POST", import, "[]"), Some(ADMIN), "shop-imp", 400),
+        (("POST", import, "{"), Some(ADMIN), "shop-imp", 400),
         (("POST", import, skip), None, "shop-imp", 401),
-        (("POST", import, dry), Some("s3cret"), "shop-imp", 200),
-        (("POST", import, skip), Some("s3cret"), "shop-imp", 200),
-        (("POST", import, skip), Some("s3cret"), "shop-imp", 409),
-        (("POST", import, big), Some("s3cret"), "shop-big", 200),
-        (("POST", import, huge), Some("s3cret"), "shop-huge", 413),
+        (("POST", import, dry), Some(ADMIN), "shop-imp", 200),
+        (("POST", import, skip), Some(ADMIN), "shop-imp", 200),
+        (("POST", import, skip), Some(ADMIN), "shop-imp", 409),
+        (("POST", import, big), Some(ADMIN), "shop-big", 200),
+        (("POST", import, huge), Some(ADMIN), "shop-huge", 413),
         (("GET", "/admin/export", ""), None, "shop-imp", 401),
     ] {
         let o = observe_as(&admin, exchange, token, Some(tenant)).await;
@@ -719,7 +711,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(seen[n - 3].body["rows"], 2);
     assert_eq!(
         seen[n - 2].body["error"]["message"],
-        "request body is larger than 67108864 bytes"
+        "request body is larger than 64 MiB (67108864 bytes)"
     );
     // a table's rows (in shop-tab): both kinds at once, bad rows and options, ids the store
     // gave out already (409), renumbered, and kept far above
@@ -776,7 +768,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     // export: one Contact per line, each valid against the documented schema
     let response = common::client()
         .get(admin.url("/admin/export"))
-        .bearer_auth("s3cret")
+        .bearer_auth(ADMIN)
         .header("X-Tenant-Id", "shop-big")
         .send()
         .await
@@ -802,7 +794,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     // the rows: one ContactRow per line, valid against the documented schema
     let response = common::client()
         .get(admin.url("/admin/contacts"))
-        .bearer_auth("s3cret")
+        .bearer_auth(ADMIN)
         .header("X-Tenant-Id", "shop-big")
         .send()
         .await

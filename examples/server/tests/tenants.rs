@@ -36,7 +36,7 @@ async fn identify(
 
 #[tokio::test]
 async fn the_tenant_header_scopes_every_route() {
-    let server = TestServer::start("memory:", &["--admin-token", "admin-secret"]).await;
+    let server = TestServer::start("memory:", &["--admin-token", "tenants-admin-token"]).await;
     let doc = json!({"email": "doc@x.io", "phoneNumber": "1"});
     let (_, in_a) = identify(&server, Some("shop-a"), None, doc.clone()).await;
     let (_, in_b) = identify(&server, Some("shop-b"), None, doc.clone()).await;
@@ -106,7 +106,7 @@ async fn the_tenant_header_scopes_every_route() {
     let verify = common::client()
         .get(server.url("/admin/verify"))
         .header("X-Tenant-Id", "shop-a")
-        .bearer_auth("admin-secret")
+        .bearer_auth("tenants-admin-token")
         .send()
         .await
         .unwrap();
@@ -118,7 +118,7 @@ async fn the_tenant_header_scopes_every_route() {
     let rebuild = common::client()
         .post(server.url("/admin/rebuild"))
         .header("X-Tenant-Id", "shop-b")
-        .bearer_auth("admin-secret")
+        .bearer_auth("tenants-admin-token")
         .send()
         .await
         .unwrap();
@@ -266,4 +266,124 @@ fn bad_token_configuration_is_refused_at_start_without_echoing_tokens() {
     );
     let admin = Config::try_parse_from(["identity-server", "--admin-token", "0123456789"]).unwrap();
     assert!(!format!("{admin:?}").contains("0123456789"));
+}
+
+#[tokio::test]
+async fn empty_tenant_tokens_are_refused_at_start_up_not_read_as_open_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (empty, comments) = (dir.path().join("empty"), dir.path().join("comments"));
+    std::fs::write(&empty, "").unwrap();
+    std::fs::write(&comments, "# shop-a rotated out\n\n").unwrap();
+    for args in [
+        &["--tenant-tokens", ""][..],
+        &["--tenant-tokens", " , "],
+        &["--tenant-tokens-file", empty.to_str().unwrap()],
+        &["--tenant-tokens-file", comments.to_str().unwrap()],
+    ] {
+        let err = common::start_up_error(args).await;
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+        assert!(
+            err.contains("is empty") || err.contains("has no tenant:token entry"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn admin_and_tenant_tokens_follow_one_rule_and_all_differ() {
+    let shared = "token-0123456789abcdef";
+    let tenants = format!("shopA:{shared}");
+    let err = common::start_up_error(&["--admin-token", shared, "--tenant-tokens", &tenants]).await;
+    assert!(err.contains("also the token of tenant shopA"), "{err}");
+    assert!(!err.contains(shared), "{err}");
+    for (token, why) in [
+        ("0123456789abcde", "at least 16 characters"),
+        ("0123456789 abcdef", "without spaces"),
+        ("0123456789abcdéf", "visible ASCII"),
+    ] {
+        let err = common::start_up_error(&["--admin-token", token]).await;
+        assert!(err.contains("--admin-token") && err.contains(why), "{err}");
+        assert!(!err.contains(token), "{err}");
+        let entry = format!("shop-a:{token}");
+        let err = common::start_up_error(&["--tenant-tokens", &entry]).await;
+        assert!(
+            err.contains("entry 1 (shop-a)") && err.contains(why),
+            "{err}"
+        );
+    }
+}
+
+/// `GET /settings` with each header sent as given (twice when listed twice).
+async fn settings_with(server: &TestServer, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = common::client().get(server.url("/settings"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_tenant_header_or_token_sent_twice_is_a_400_naming_it() {
+    let bearer_a = format!("Bearer {TOKEN_A}");
+    let bearer_b = format!("Bearer {TOKEN_B}");
+    let open = TestServer::start("memory:", &[]).await;
+    let guarded = TestServer::start(
+        "memory:",
+        &[
+            "--tenant-tokens",
+            &format!("shop-a:{TOKEN_A},shop-b:{TOKEN_B}"),
+        ],
+    )
+    .await;
+    let cases = [
+        (
+            &open,
+            vec![("X-Tenant-Id", "shop-a"), ("X-Tenant-Id", "shop-b")],
+            "X-Tenant-Id",
+        ),
+        (
+            &open,
+            vec![("X-Tenant-Id", "shop-a"), ("X-Tenant-Id", "shop-a")],
+            "X-Tenant-Id",
+        ),
+        (
+            &guarded,
+            vec![("Authorization", &*bearer_a), ("Authorization", &*bearer_b)],
+            "Authorization",
+        ),
+        (
+            &guarded,
+            vec![
+                ("Authorization", &*bearer_a),
+                ("X-Tenant-Id", "shop-a"),
+                ("X-Tenant-Id", "shop-b"),
+            ],
+            "X-Tenant-Id",
+        ),
+    ];
+    for (server, headers, named) in cases {
+        let (status, body) = settings_with(server, &headers).await;
+        assert_eq!(status, 400, "{headers:?}: {body}");
+        assert_eq!(body["error"]["code"], "duplicate_header", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("the {named} header")),
+            "{message}"
+        );
+        assert!(!message.contains("0123456789"), "{message}");
+    }
+    // once each is fine
+    let (status, body) = settings_with(
+        &guarded,
+        &[("Authorization", &*bearer_b), ("X-Tenant-Id", "shop-b")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["tenantId"].as_str()),
+        (200, Some("shop-b")),
+        "{body}"
+    );
+    open.stop().await;
+    guarded.stop().await;
 }

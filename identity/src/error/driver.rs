@@ -4,11 +4,14 @@
 
 use std::fmt;
 
+use super::StorageRefusal;
+
 /// A driver error as a cause of [`super::Error::Unavailable`] or [`super::Error::Store`]: its
 /// message is the plain description; the driver's error stays reachable as its source.
 #[derive(Debug)]
 pub struct DriverFault {
     text: String,
+    refusal: Option<StorageRefusal>,
     inner: sqlx::Error,
 }
 
@@ -16,10 +19,41 @@ impl DriverFault {
     /// Describes `inner`; `place` (such as `127.0.0.1:5432`) is named when a connection could
     /// not be made.
     pub(crate) fn new(inner: sqlx::Error, place: Option<&str>) -> Self {
+        let refusal = match &inner {
+            sqlx::Error::Database(db) => storage_refusal(db.as_ref()),
+            _ => None,
+        };
         DriverFault {
             text: describe(&inner, place),
+            refusal,
             inner,
         }
+    }
+
+    /// Why the storage refused, when that is what the driver reported.
+    #[must_use]
+    pub fn storage_refusal(&self) -> Option<StorageRefusal> {
+        self.refusal
+    }
+}
+
+/// The storage refusal a database's error reports, if it is one: SQLite's full, read-only and
+/// I/O error result codes (any extended code: the primary one is the low byte), PostgreSQL's
+/// `disk_full` (53100) and `read_only_sql_transaction` (25006).
+pub(super) fn storage_refusal(db: &dyn sqlx::error::DatabaseError) -> Option<StorageRefusal> {
+    let code = db.code()?;
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return match code.parse::<i32>().ok()? & 0xff {
+            13 => Some(StorageRefusal::Full),
+            8 => Some(StorageRefusal::ReadOnly),
+            10 => Some(StorageRefusal::IoError),
+            _ => None,
+        };
+    }
+    match code.as_ref() {
+        "53100" => Some(StorageRefusal::Full),
+        "25006" => Some(StorageRefusal::ReadOnly),
+        _ => None,
     }
 }
 
@@ -54,7 +88,12 @@ fn describe(e: &sqlx::Error, place: Option<&str>) -> String {
         }
         sqlx::Error::PoolClosed => "the pool is closed".to_owned(),
         sqlx::Error::Tls(t) => format!("tls failed{at}: {t}"),
-        sqlx::Error::Database(db) => database(db.message(), db.code().as_deref()),
+        sqlx::Error::Database(db) => match storage_refusal(db.as_ref()) {
+            Some(refusal) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+                sqlite_storage(db.message(), refusal)
+            }
+            _ => database(db.message(), db.code().as_deref()),
+        },
         sqlx::Error::Protocol(p) => format!("the server broke the protocol{at}: {p}"),
         sqlx::Error::WorkerCrashed => "the database worker thread crashed".to_owned(),
         other => first_words(&other.to_string()),
@@ -76,10 +115,30 @@ fn database(message: &str, code: Option<&str>) -> String {
             "{message}: the database is read-only for now (a replica, a failover in progress, or \
              default_transaction_read_only), so writes are unavailable"
         ),
+        // disk_full: the server's disk (or the tablespace's) has no room left
+        Some("53100") => format!(
+            "{message}: the database server's disk is full, so writes are unavailable until \
+             space is freed"
+        ),
         // query_canceled: statement_timeout (or a cancel from outside)
         Some("57014") => format!("{message}: the database's statement_timeout ended it"),
         _ => message.to_owned(),
     }
+}
+
+/// SQLite's message for storage that refuses writes, with what it means.
+fn sqlite_storage(message: &str, refusal: StorageRefusal) -> String {
+    let meaning = match refusal {
+        StorageRefusal::Full => {
+            "the disk holding the database is full, so writes are unavailable until space is freed"
+        }
+        StorageRefusal::ReadOnly => {
+            "the database file cannot be written (its permissions, a read-only mount), so writes \
+             are unavailable"
+        }
+        StorageRefusal::IoError => "the disk failed a read or a write",
+    };
+    format!("{message}: {meaning}")
 }
 
 /// `x` in `database "x" does not exist`.
@@ -145,5 +204,25 @@ mod tests {
             Some("57014"),
         );
         assert!(timeout.ends_with("statement_timeout ended it"), "{timeout}");
+        let full = database("could not extend file", Some("53100"));
+        assert!(
+            full.contains("the database server's disk is full"),
+            "{full}"
+        );
+    }
+
+    #[test]
+    fn sqlite_storage_refusals_say_what_they_mean() {
+        let full = sqlite_storage("database or disk is full", StorageRefusal::Full);
+        assert_eq!(
+            full,
+            "database or disk is full: the disk holding the database is full, so writes are \
+             unavailable until space is freed"
+        );
+        let read_only = sqlite_storage(
+            "attempt to write a readonly database",
+            StorageRefusal::ReadOnly,
+        );
+        assert!(read_only.contains("cannot be written"), "{read_only}");
     }
 }

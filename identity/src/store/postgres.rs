@@ -721,6 +721,20 @@ impl ContactStore for PgStore {
         }
     }
 
+    async fn probe_write(&self) -> Result<()> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            let rewrite = sqlx::query(
+                "INSERT INTO identity_probe (id, filler) VALUES (1, decode(repeat('00', 65536), 'hex'))
+                 ON CONFLICT (id) DO UPDATE SET filler = EXCLUDED.filler",
+            );
+            match rewrite.execute(&self.pool).await {
+                Ok(_) => return Ok(()),
+                Err(e) => broken.retry_or_fail("trying a write", Failure::Sql(e))?,
+            }
+        }
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

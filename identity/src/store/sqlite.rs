@@ -26,10 +26,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Connection, SqliteConnection};
 
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
@@ -115,7 +115,9 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .before_acquire(|conn, _| Box::pin(std::future::ready(Ok(reusable(conn)))))
         };
         let pool_options = pool_options.acquire_timeout(Duration::from_secs(30));
         // Switching a fresh file to WAL needs an exclusive lock and does not wait for it: when
@@ -264,6 +266,17 @@ impl WriteTx {
             Err(e) => Err(Error::store("committing a write", e)),
         }
     }
+}
+
+/// Whether a file database's pooled connection may serve again: not while it is still inside a
+/// transaction. SQLite rolls a transaction back by itself when a write fails for lack of space
+/// or an I/O error (a COMMIT too), so the ROLLBACK queued by the transaction's drop fails and
+/// the driver goes on counting the transaction as open, refusing every later `BEGIN` on the
+/// connection: closed instead, it is replaced by a fresh one. Checked as the pool hands out a
+/// connection, after its ping has run whatever was queued. (The single connection of an
+/// in-memory database holds the data: never closed.)
+fn reusable(conn: &SqliteConnection) -> bool {
+    !conn.is_in_transaction()
 }
 
 /// Marks this transaction's writes to `contact` as the library's own, so the triggers that note
@@ -560,6 +573,26 @@ impl ContactStore for SqliteStore {
             .await
             .map(drop)
             .map_err(|e| Error::store("checking the database", e))
+    }
+
+    async fn probe_write(&self) -> Result<()> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO identity_probe (id, filler) VALUES (1, zeroblob(65536))",
+                )
+                .execute(&mut *write.tx)
+                .await
+                .map_err(|e| Error::store("trying a write", e))?;
+                if write.commit().await? {
+                    return Ok(());
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     async fn close(&self) {

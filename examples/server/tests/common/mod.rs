@@ -32,6 +32,17 @@ impl TestServer {
         argv.extend_from_slice(args);
         let config = Config::parse_from(argv);
         let identity = identity_server::connect(&config).await.expect("connect");
+        Self::serve(identity, config).await
+    }
+
+    /// Starts the service over `identity` (already migrated), with `args` as flags.
+    pub async fn start_on(identity: Identity, args: &[&str]) -> TestServer {
+        let mut argv = vec!["identity-server", "--port", "0"];
+        argv.extend_from_slice(args);
+        Self::serve(identity, Config::parse_from(argv)).await
+    }
+
+    async fn serve(identity: Identity, config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
             .unwrap();
@@ -71,6 +82,24 @@ impl TestServer {
             task.await.unwrap();
         }
         self.identity.close().await;
+    }
+}
+
+/// The message of the configuration error the service stops with when started with `args`
+/// (on the memory store and a free port); panics when it starts.
+pub async fn start_up_error(args: &[&str]) -> String {
+    let mut argv = vec![
+        "identity-server",
+        "--database-url",
+        "memory:",
+        "--port",
+        "0",
+    ];
+    argv.extend_from_slice(args);
+    let config = Config::try_parse_from(argv).expect("flags clap accepts");
+    match identity_server::run(config, async {}).await {
+        Ok(()) => panic!("the service started with {args:?}"),
+        Err(e) => e.to_string(),
     }
 }
 

@@ -1,0 +1,188 @@
+//! [`Watched`]: the store an [`crate::Identity`] holds, which remembers that the storage refused
+//! a write (full, read-only, failing: [`crate::Error::storage_refusal`]) so that `ping`, the
+//! readiness check, reports it until a probe write commits again.
+//!
+//! The rule: a write refused by the storage notes why; while a refusal is noted, every `ping`
+//! first tries [`ContactStore::probe_write`] and fails with its error until one commits, which
+//! clears the note. A ping alone cannot tell (a full disk still answers `SELECT 1`), and a
+//! successful call cannot either (an identify of a known customer writes nothing); waiting for
+//! traffic would never end once a load balancer, told "not ready", sends none.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+
+use crate::blocked::BlockedValue;
+use crate::contact::{Contact, ContactId};
+use crate::derive::RebuildReport;
+use crate::erase::Erasure;
+use crate::error::{Result, StorageRefusal};
+use crate::history::History;
+use crate::import::{Checkout, ImportOptions, ImportReport};
+use crate::limits::Limits;
+use crate::region::PhoneRegion;
+use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::settings::TenantSettings;
+use crate::split::Split;
+use crate::store::ContactStore;
+use crate::tenant::TenantId;
+use crate::verify::VerifyReport;
+
+/// A store and the storage refusal its last refused write met, if no probe has committed since.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    inner: Arc<dyn ContactStore>,
+    refused: Mutex<Option<StorageRefusal>>,
+}
+
+impl Watched {
+    /// Watches `inner`, with nothing refused yet.
+    pub(crate) fn new(inner: Arc<dyn ContactStore>) -> Self {
+        Watched {
+            inner,
+            refused: Mutex::new(None),
+        }
+    }
+
+    /// `result` as it is, noting a storage refusal it carries.
+    fn noted<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result
+            && let Some(refusal) = e.storage_refusal()
+        {
+            *self.lock() = Some(refusal);
+        }
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<StorageRefusal>> {
+        self.refused.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl ContactStore for Watched {
+    async fn migrate(&self) -> Result<()> {
+        self.noted(self.inner.migrate().await)
+    }
+
+    async fn identify(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<ConsolidatedContact> {
+        self.noted(self.inner.identify(tenant, request).await)
+    }
+
+    async fn lookup(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+    ) -> Result<Option<ConsolidatedContact>> {
+        self.inner.lookup(tenant, request).await
+    }
+
+    async fn settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        self.inner.settings(tenant).await
+    }
+
+    async fn set_phone_region(
+        &self,
+        tenant: &TenantId,
+        region: Option<PhoneRegion>,
+    ) -> Result<TenantSettings> {
+        self.noted(self.inner.set_phone_region(tenant, region).await)
+    }
+
+    async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
+        self.noted(self.inner.set_limits(tenant, limits).await)
+    }
+
+    async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
+        self.inner.blocked_values(tenant).await
+    }
+
+    async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.noted(self.inner.block(tenant, entry).await)
+    }
+
+    async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
+        self.noted(self.inner.unblock(tenant, entry).await)
+    }
+
+    async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
+        self.inner.history(tenant, id).await
+    }
+
+    async fn split(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        contact_ids: &[ContactId],
+        block_shared: bool,
+    ) -> Result<Split> {
+        let split = self
+            .inner
+            .split(tenant, customer, contact_ids, block_shared);
+        self.noted(split.await)
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        customer: ContactId,
+        suppress: bool,
+    ) -> Result<Erasure> {
+        self.noted(self.inner.erase(tenant, customer, suppress).await)
+    }
+
+    async fn import(
+        &self,
+        tenant: &TenantId,
+        checkouts: Vec<Checkout>,
+        options: ImportOptions,
+    ) -> Result<ImportReport> {
+        self.noted(self.inner.import(tenant, checkouts, options).await)
+    }
+
+    async fn foreign_tables(&self) -> Result<Vec<String>> {
+        self.inner.foreign_tables().await
+    }
+
+    async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
+        self.inner.all_contacts(tenant).await
+    }
+
+    async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
+        self.inner.verify(tenant).await
+    }
+
+    async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
+        self.noted(self.inner.rebuild(tenant).await)
+    }
+
+    /// The database answers, and when a write was refused, a probe write commits now.
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await?;
+        if self.lock().is_none() {
+            return Ok(());
+        }
+        self.probe_write().await
+    }
+
+    /// Probes, clearing a noted refusal when the write commits and noting the one it meets.
+    async fn probe_write(&self) -> Result<()> {
+        let probe = self.noted(self.inner.probe_write().await);
+        if probe.is_ok() {
+            *self.lock() = None;
+        }
+        probe
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
