@@ -51,8 +51,10 @@ export async function createApp(databaseUrl) {
   const identity = await Identity.connect(databaseUrl)
   const app = express()
   // read the body as text whatever its Content-Type: many clients forget the header; an import
-  // carries history, so its route takes up to 64 MiB (the parser that runs first wins)
+  // carries history, so its route takes up to 64 MiB, and a split a customer's ids up to 16 MiB
+  // (the parser that runs first wins)
   app.use('/admin/import', express.text({ type: () => true, limit: '64mb' }))
+  app.use('/admin/customers/:id/split', express.text({ type: () => true, limit: '16mb' }))
   app.use(express.text({ type: () => true, limit: '16kb' }))
 
   // the handle for the tenant X-Tenant-Id names (absent: the default); throws for a bad id

@@ -1,5 +1,5 @@
 // Request bodies as the service reads them: JSON whatever the Content-Type says (many clients
-// forget the header), 16 KiB at most, 64 MiB for an import; malformed JSON is a 400.
+// forget the header), 16 KiB at most, 64 MiB for an import, 16 MiB for a split; malformed JSON is a 400.
 import { createParamDecorator, ExecutionContext, Injectable, NestMiddleware } from '@nestjs/common'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { WireError } from './errors.js'
@@ -15,17 +15,25 @@ function textParser(limit: number): (req: Request, res: Response) => Promise<voi
 }
 
 const small = textParser(16 * KIB)
+const split = textParser(16 * KIB * KIB)
 const large = textParser(64 * KIB * KIB)
 
-/** Reads the body as text (the import route takes up to 64 MiB, the others 16 KiB). */
+/** The body limit of a path, as the Rust service sets them. */
+const limitOf = (path: string): number =>
+  path === '/admin/import' ? 64 * KIB * KIB : /^\/admin\/customers\/[^/]+\/split$/.test(path) ? 16 * KIB * KIB : 16 * KIB
+
+/**
+ * Reads the body as text (the import route takes up to 64 MiB, a split a customer's ids up to
+ * 16 MiB, the others 16 KiB).
+ */
 @Injectable()
 export class TextBodyMiddleware implements NestMiddleware {
   async use(req: Request, res: Response, next: NextFunction): Promise<void> {
     // originalUrl: Nest mounts this middleware on a path, so req.path is relative to it
     const path = req.originalUrl.split('?')[0]
-    const limit = path === '/admin/import' ? 64 * KIB * KIB : 16 * KIB
+    const limit = limitOf(path)
     try {
-      await (limit === 16 * KIB ? small : large)(req, res)
+      await (limit === 16 * KIB ? small : limit === 16 * KIB * KIB ? split : large)(req, res)
     } catch (e) {
       const err = e as { status?: number; type?: string; message?: string }
       if (err.status === 413) throw new WireError(413, 'payload_too_large', `request body is larger than ${limit / KIB} KiB`)

@@ -18,7 +18,7 @@ use crate::derive::RebuildReport;
 use crate::erase::Erasure;
 use crate::error::{Result, StorageRefusal};
 use crate::history::History;
-use crate::import::{Checkout, ImportOptions, ImportReport};
+use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -138,10 +138,10 @@ impl ContactStore for Watched {
     async fn import(
         &self,
         tenant: &TenantId,
-        checkouts: Vec<Checkout>,
+        batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        self.noted(self.inner.import(tenant, checkouts, options).await)
+        self.noted(self.inner.import(tenant, batch, options).await)
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {
