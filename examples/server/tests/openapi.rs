@@ -755,7 +755,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             Value::Null,
         ),
     ] {
-        let o = observe_as(&admin, ("POST", import, body), Some("s3cret"), Some(tenant)).await;
+        let o = observe_as(&admin, ("POST", import, body), Some(ADMIN), Some(tenant)).await;
         assert_eq!(o.status, status, "{body}: {}", o.body);
         assert_eq!(o.body["error"]["field"], field, "{body}");
         seen.push(o);

@@ -13,9 +13,12 @@
 
 mod bases;
 mod erase;
+mod erase_steps;
 mod events;
 mod foreign;
 mod import;
+mod jobs;
+mod long_writes;
 mod records;
 mod settings;
 mod split;
@@ -154,21 +157,32 @@ impl SqliteStore {
             .map_err(|e| Error::store("reading contacts", e))
     }
 
-    /// Starts a write transaction (`BEGIN IMMEDIATE`), with changes made outside the library
-    /// to the tenant `repair` names applied first; `Ok(None)` when the database is busy
-    /// (another process writes).
+    /// Starts a write transaction (`BEGIN IMMEDIATE`) for the tenant `repair` names (once it
+    /// has no long write running), with its changes made outside the library applied first;
+    /// `Ok(None)` when the database is busy (another process writes).
     async fn begin_write(&self, repair: Option<&TenantId>) -> Result<Option<WriteTx>> {
-        let queue = self.writer.clone().lock_owned().await;
-        let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
-            Ok(tx) => tx,
-            Err(e) if is_busy(&e) => return Ok(None),
-            Err(e) => return Err(Error::store("starting a write", e)),
-        };
-        set_writer(&mut tx, true).await?;
-        if let Some(tenant) = repair {
-            records::repair(&mut tx, tenant).await?;
+        self.begin(repair, true).await
+    }
+
+    /// Starts a write transaction for `tenant`'s settings (once it has no long write running).
+    async fn begin_write_for(&self, tenant: &TenantId) -> Result<Option<WriteTx>> {
+        self.begin(Some(tenant), false).await
+    }
+
+    /// A read snapshot of `tenant` with no long write of it running.
+    async fn read_snapshot_of(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut conn = self.read_snapshot().await?;
+            let Some(job) = jobs::of(&mut conn, tenant).await? else {
+                return Ok(conn);
+            };
+            drop(conn);
+            self.wait_out(tenant, &job, started).await?;
         }
-        Ok(Some(WriteTx { tx, _queue: queue }))
     }
 }
 
@@ -208,7 +222,7 @@ impl SqliteStore {
         add: bool,
     ) -> Result<bool> {
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(None).await? {
+            if let Some(mut write) = self.begin_write_for(tenant).await? {
                 let changed = settings::change_blocked(&mut write.tx, tenant, entry, add).await?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
@@ -338,6 +352,7 @@ impl ContactStore for SqliteStore {
             records::read(&mut conn, tenant, &local.request, &self.bases, true).await?
         };
         if !read.pending
+            && !read.job
             && local.agrees(read.region.as_deref(), read.blocked_version)
             && let Plan::Unchanged(answer) = local.plan(read.matched)
         {
@@ -368,10 +383,18 @@ impl ContactStore for SqliteStore {
         request: &IdentifyRequest,
     ) -> Result<Option<ConsolidatedContact>> {
         let mut local = self.localize(tenant, request).await?;
-        let mut conn = self.read_snapshot().await?;
-        let read = self
-            .read_localized(&mut conn, tenant, request, &mut local, true)
-            .await?;
+        let (mut conn, read) = loop {
+            let mut conn = self.read_snapshot().await?;
+            let read = self
+                .read_localized(&mut conn, tenant, request, &mut local, true)
+                .await?;
+            if !read.job {
+                break (conn, read);
+            }
+            // a long write of the tenant runs: what was read may be half of it
+            drop(conn);
+            self.wait_for_tenant(tenant).await?;
+        };
         let answer = if read.pending {
             // the records wait for changes made outside the library: answer from the rows
             let frontier = Frontier::from_request(&local.request);
@@ -404,7 +427,7 @@ impl ContactStore for SqliteStore {
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(None).await? {
+            if let Some(mut write) = self.begin_write_for(tenant).await? {
                 settings::set_phone_region(&mut write.tx, tenant, region).await?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
@@ -420,7 +443,7 @@ impl ContactStore for SqliteStore {
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(None).await? {
+            if let Some(mut write) = self.begin_write_for(tenant).await? {
                 settings::set_limits(&mut write.tx, tenant, limits).await?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
@@ -450,7 +473,7 @@ impl ContactStore for SqliteStore {
     }
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
-        let mut conn = self.read_snapshot().await?;
+        let mut conn = self.read_snapshot_of(tenant).await?;
         events::history(&mut conn, tenant, id).await
     }
 
@@ -486,15 +509,39 @@ impl ContactStore for SqliteStore {
         customer: ContactId,
         suppress: bool,
     ) -> Result<Erasure> {
+        let now = time::OffsetDateTime::now_utc();
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let receipt = erase::erase(&mut write.tx, tenant, customer, suppress).await?;
-                if write.commit().await? {
-                    if suppress {
-                        self.hints.forget(tenant);
+                let receipt = match erase::plan(&mut write.tx, tenant, customer, suppress, now)
+                    .await?
+                {
+                    erase::Planned::Done(receipt) => return Ok(receipt),
+                    // a small erase in this transaction, a large one a step per transaction
+                    erase::Planned::Job(mut job) if job.size() <= jobs::STEP => {
+                        job.work(&mut write.tx, tenant, usize::MAX).await?;
+                        if !write.commit().await? {
+                            backoff(attempt).await;
+                            continue;
+                        }
+                        job.receipt()
                     }
-                    return Ok(receipt);
+                    erase::Planned::Job(job) => {
+                        let owner = jobs::new_owner();
+                        let plan = serde_json::to_string(&job).map_err(|_| Error::Internal {
+                            reason: "an erase's plan could not be written down",
+                        })?;
+                        jobs::start(&mut write.tx, tenant, "erase", owner, &plan).await?;
+                        if !write.commit().await? {
+                            backoff(attempt).await;
+                            continue;
+                        }
+                        self.run_erase(tenant, owner, job).await?
+                    }
+                };
+                if suppress {
+                    self.hints.forget(tenant);
                 }
+                return Ok(receipt);
             }
             backoff(attempt).await;
         }
@@ -509,21 +556,51 @@ impl ContactStore for SqliteStore {
         batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        // the batch is planned once, under the write lock: only taking it is retried
+        // planned outside the write lock, under the settings the tenant has now
+        self.wait_for_tenant(tenant).await?;
+        let state = {
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| Error::store("importing contacts", e))?;
+            import::settings_for_plan(&mut conn, tenant).await?
+        };
+        let plan = crate::import::plan(batch, &state, options)?;
+        let mut began = None;
         for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let report = import::import(&mut write.tx, tenant, batch, options).await?;
-                // a table's ids are reserved even when none of its rows is written
-                if options.dry_run || write.commit().await? {
-                    return Ok(report);
-                }
-                return Err(Error::Contention { attempts: attempt });
+            began = self.begin_write(Some(tenant)).await?;
+            if began.is_some() {
+                break;
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        let Some(mut write) = began else {
+            return Err(Error::Contention {
+                attempts: MAX_ATTEMPTS,
+            });
+        };
+        let (loader, report) =
+            match import::begin(&mut write.tx, tenant, plan, &state, options.dry_run).await? {
+                import::Begun::Dry(report) => return Ok(report),
+                import::Begun::Load(loader, report) => (loader, report),
+            };
+        // a small import in this transaction, a large one a step per transaction
+        if loader.size() <= jobs::STEP {
+            let mut loader = loader;
+            loader.work(&mut write.tx, tenant, usize::MAX).await?;
+            if !write.commit().await? {
+                return Err(Error::Contention { attempts: 1 });
+            }
+            return Ok(report);
+        }
+        let owner = jobs::new_owner();
+        jobs::start(&mut write.tx, tenant, "import", owner, "{}").await?;
+        if !write.commit().await? {
+            return Err(Error::Contention { attempts: 1 });
+        }
+        self.run_import(tenant, owner, loader).await?;
+        Ok(report)
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {
@@ -531,12 +608,12 @@ impl ContactStore for SqliteStore {
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
-        let mut conn = self.read_snapshot().await?;
+        let mut conn = self.read_snapshot_of(tenant).await?;
         records::all_rows(&mut conn, tenant).await
     }
 
     async fn verify(&self, tenant: &TenantId) -> Result<VerifyReport> {
-        let mut conn = self.read_snapshot().await?;
+        let mut conn = self.read_snapshot_of(tenant).await?;
         let (rows, customers, identifiers, pending) =
             records::everything(&mut conn, tenant).await?;
         let state = settings::state(&mut *conn, tenant).await?;
@@ -554,7 +631,7 @@ impl ContactStore for SqliteStore {
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
         for attempt in 1..=MAX_ATTEMPTS {
             // the rebuild applies every pending change too, and reports its relinks
-            if let Some(mut write) = self.begin_write(None).await? {
+            if let Some(mut write) = self.begin_write_for(tenant).await? {
                 let derived = records::rebuild(&mut write.tx, tenant).await?;
                 if write.commit().await? {
                     return Ok(RebuildReport::of(&derived));

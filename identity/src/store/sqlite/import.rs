@@ -1,21 +1,24 @@
-//! The SQLite import: in the caller's write transaction, the planned rows inserted under the
-//! next ids in time order (or a table's own ids, the id counter then set past the table's
-//! highest), an `existing` event per row, and the derived records built from the plan, each in
-//! statements of a few thousand rows (one JSON array each).
+//! The SQLite import: planned outside the write lock ([`settings_for_plan`]), begun in a write
+//! transaction ([`begin`]: the tenant still empty and under the settings it was planned with,
+//! the ids reserved: the next ones in time order, or a table's own with the id counter set past
+//! its highest), then loaded ([`Loader`]): the rows (primaries first, as secondaries link to
+//! them), an `existing` event per row, and the derived records, in statements of a few thousand
+//! rows (one JSON array each), all in that transaction for a small import, in steps of their
+//! own for a large one (`jobs.rs`). [`undo`] takes a tenant's half-loaded import away.
 
 use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 use time::format_description::well_known::Rfc3339;
 
 use crate::contact::{Contact, ContactId, Email, Phone};
-use crate::derive::Derived;
+use crate::customer::CustomerRecord;
 use crate::error::{Error, Result};
 use crate::import::{
-    ImportBatch, ImportOptions, ImportReport, derive_imported, plan, refuse_not_empty,
-    refuse_taken_ids,
+    ImportPlan, ImportReport, derive_imported, refuse_not_empty, refuse_taken_ids,
 };
-use crate::store::RecordText;
+use crate::store::{RecordText, TenantState};
 use crate::tenant::TenantId;
+use crate::verify::IdentifierKind;
 
 /// Rows per statement.
 const BATCH: usize = 5_000;
@@ -53,113 +56,267 @@ const INSERT_IDENTIFIERS: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
 SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2 FROM json_each(?2) AS r";
 
-// as the migration that added history records the rows it found
+// as the migration that added history records the rows it found: the rows `?2`, by id
 const RECORD_EVENTS: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at)
 SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at
-FROM contact WHERE tenant_id = ?1 ORDER BY id";
+FROM contact WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY id";
 
-/// Imports `checkouts` into `tenant` inside the caller's write transaction.
-pub(super) async fn import(
-    tx: &mut SqliteConnection,
+/// Takes a half-loaded import away, at most `?2` rows of a table at a time: the tables in
+/// this order (secondaries before the primaries they link to).
+const UNDO: [&str; 5] = [
+    "DELETE FROM identity_identifier WHERE (tenant_id, kind, value) IN \
+     (SELECT tenant_id, kind, value FROM identity_identifier WHERE tenant_id = ?1 LIMIT ?2)",
+    "DELETE FROM identity_customer WHERE rowid IN \
+     (SELECT rowid FROM identity_customer WHERE tenant_id = ?1 LIMIT ?2)",
+    "DELETE FROM identity_event WHERE rowid IN \
+     (SELECT rowid FROM identity_event WHERE tenant_id = ?1 LIMIT ?2)",
+    "DELETE FROM contact WHERE rowid IN \
+     (SELECT rowid FROM contact WHERE tenant_id = ?1 AND linked_id IS NOT NULL LIMIT ?2)",
+    "DELETE FROM contact WHERE rowid IN (SELECT rowid FROM contact WHERE tenant_id = ?1 LIMIT ?2)",
+];
+
+fn failed(e: sqlx::Error) -> Error {
+    Error::store("importing contacts", e)
+}
+
+/// The tenant's settings, to plan an import under outside the write lock.
+///
+/// # Errors
+/// [`Error::Conflict`] when the tenant has rows (planning would be wasted).
+pub(super) async fn settings_for_plan(
+    conn: &mut SqliteConnection,
     tenant: &TenantId,
-    batch: ImportBatch,
-    options: ImportOptions,
-) -> Result<ImportReport> {
-    let fail = |e| Error::store("importing contacts", e);
+) -> Result<TenantState> {
+    refuse_rows(&mut *conn, tenant).await?;
+    super::settings::state(&mut *conn, tenant).await
+}
+
+async fn refuse_rows(conn: &mut SqliteConnection, tenant: &TenantId) -> Result<()> {
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = ?1")
         .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     if existing > 0 {
         return Err(refuse_not_empty(tenant, existing.unsigned_abs()));
     }
+    Ok(())
+}
+
+/// How an import begins.
+pub(super) enum Begun {
+    /// A dry run's report: nothing was written.
+    Dry(ImportReport),
+    /// The ids are reserved; what to load, and the report.
+    Load(Loader, ImportReport),
+}
+
+/// Begins the import `plan` (made under `planned`) into `tenant` in the caller's write
+/// transaction: the tenant is still empty and under those settings, and its ids are reserved
+/// (rows written meanwhile by other tenants get higher ones).
+///
+/// # Errors
+/// [`Error::Conflict`] when the tenant has rows, its settings changed since the plan, or a
+/// table's kept ids were given out.
+pub(super) async fn begin(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    plan: ImportPlan,
+    planned: &TenantState,
+    dry_run: bool,
+) -> Result<Begun> {
+    refuse_rows(&mut *tx, tenant).await?;
     let state = super::settings::state(&mut *tx, tenant).await?;
-    let plan = plan(batch, &state, options)?;
+    if state.region != planned.region
+        || state.blocked.version != planned.blocked.version
+        || state.limits != planned.limits
+    {
+        return Err(Error::Conflict {
+            reason: format!(
+                "tenant {tenant}'s settings changed while the import was planned: import again"
+            ),
+        });
+    }
     // under the write lock no other writer takes ids: the next ones are the rows', in order
     let next: i64 = sqlx::query_scalar(NEXT_ID)
         .fetch_one(&mut *tx)
         .await
-        .map_err(fail)?;
+        .map_err(failed)?;
     let (ids, highest) = match plan.kept_ids() {
         Some((ids, lowest, highest)) => {
             if i64::try_from(lowest).is_ok_and(|lowest| lowest < next) {
                 return Err(refuse_taken_ids(lowest, next - 1));
             }
-            (ids.to_vec(), i64::try_from(highest).ok())
+            (ids.to_vec(), i64::try_from(highest).unwrap_or(i64::MAX))
         }
         None => {
-            let ids = (0..plan.rows.len() as i64)
+            let ids: Vec<ContactId> = (0..plan.rows.len() as i64)
                 .map(|k| ContactId::new(next + k))
                 .collect();
-            (ids, None)
+            let highest = ids.last().map_or(next - 1, |id| id.get());
+            (ids, highest)
         }
     };
-    if options.dry_run {
-        return Ok(plan.finish(&ids, false)?.1);
+    if dry_run {
+        return Ok(Begun::Dry(plan.finish(&ids, false)?.1));
     }
-    if let Some(highest) = highest {
-        for statement in RESERVE_IDS {
-            sqlx::query(statement)
-                .bind(highest)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?;
-        }
+    for statement in RESERVE_IDS {
+        sqlx::query(statement)
+            .bind(highest)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
     }
     let (contacts, report) = plan.finish(&ids, !ids.is_empty())?;
-    if contacts.is_empty() {
-        return Ok(report);
-    }
-    let derived = derive_imported(&contacts, &state)?;
-    for batch in contacts.chunks(BATCH) {
-        let rows = batch.iter().map(row_json).collect::<Result<Vec<Value>>>()?;
-        insert(tx, INSERT_ROWS, tenant, rows, None).await?;
-    }
-    sqlx::query(RECORD_EVENTS)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(fail)?;
-    write_derived(tx, tenant, &derived).await?;
-    Ok(report)
+    Ok(Begun::Load(Loader::new(contacts, &state)?, report))
 }
 
-/// The customer records and identifiers of an import (it relinks nothing).
-async fn write_derived(
+/// Takes a half-loaded import of `tenant` away, at most `budget` rows of a table in this
+/// transaction; whether nothing is left.
+pub(super) async fn undo(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
-    derived: &Derived,
-) -> Result<()> {
-    let now = text_time(time::OffsetDateTime::now_utc())?;
-    for batch in derived.customers.chunks(BATCH) {
-        let mut records = Vec::with_capacity(batch.len());
-        for c in batch {
-            let text = RecordText::of(c);
-            records.push(json!([
-                c.primary.get(),
-                text_time(c.created_at)?,
-                text_time(c.last_row_at)?,
-                text.emails,
-                text.email_rows,
-                text.phones,
-                text.phone_rows,
-                c.primary_has_email,
-                c.primary_has_phone,
-                text.secondary_ids
-            ]));
+    budget: usize,
+) -> Result<bool> {
+    for statement in UNDO {
+        let gone = sqlx::query(statement)
+            .bind(tenant.as_str())
+            .bind(i64::try_from(budget).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
+        if gone > 0 {
+            return Ok(false);
         }
-        insert(tx, INSERT_RECORDS, tenant, records, Some(&now)).await?;
     }
-    for batch in derived.identifiers().chunks(BATCH) {
-        let identifiers = batch
-            .iter()
-            .map(|(kind, value, owner)| json!([kind.as_str(), value, owner.get()]))
+    Ok(true)
+}
+
+/// What an import writes, and how far it got: rows (primaries first), events (by id), records,
+/// identifiers.
+pub(super) struct Loader {
+    rows: Vec<Contact>,
+    event_ids: Vec<i64>,
+    records: Vec<CustomerRecord>,
+    identifiers: Vec<(IdentifierKind, String, ContactId)>,
+    now: String,
+    phase: u8,
+    offset: usize,
+}
+
+impl Loader {
+    fn new(mut rows: Vec<Contact>, state: &TenantState) -> Result<Self> {
+        let derived = derive_imported(&rows, state)?;
+        let identifiers = derived
+            .identifiers()
+            .into_iter()
+            .map(|(kind, value, owner)| (kind, value.to_owned(), owner))
             .collect();
-        insert(tx, INSERT_IDENTIFIERS, tenant, identifiers, None).await?;
+        let mut event_ids: Vec<i64> = rows.iter().map(|c| c.id.get()).collect();
+        event_ids.sort_unstable();
+        // a secondary links to its primary, which must be there first
+        rows.sort_by_key(|c| (!c.is_primary(), c.id));
+        Ok(Loader {
+            rows,
+            event_ids,
+            records: derived.customers,
+            identifiers,
+            now: text_time(time::OffsetDateTime::now_utc())?,
+            phase: 0,
+            offset: 0,
+        })
     }
-    Ok(())
+
+    /// Rows, events, records and identifiers to write: what decides whether the import runs in
+    /// steps.
+    pub(super) fn size(&self) -> usize {
+        self.rows.len() + self.event_ids.len() + self.records.len() + self.identifiers.len()
+    }
+
+    /// Whether everything is written.
+    pub(super) fn is_done(&self) -> bool {
+        self.phase >= 4
+    }
+
+    /// Writes up to `budget` items in the caller's write transaction (`usize::MAX`: all).
+    pub(super) async fn work(
+        &mut self,
+        tx: &mut SqliteConnection,
+        tenant: &TenantId,
+        budget: usize,
+    ) -> Result<()> {
+        let mut left = budget;
+        while left > 0 && !self.is_done() {
+            let len = match self.phase {
+                0 => self.rows.len(),
+                1 => self.event_ids.len(),
+                2 => self.records.len(),
+                _ => self.identifiers.len(),
+            };
+            let end = self.offset.saturating_add(left.min(BATCH)).min(len);
+            let (from, to) = (self.offset, end);
+            if to > from {
+                match self.phase {
+                    0 => {
+                        let rows = self.rows[from..to]
+                            .iter()
+                            .map(row_json)
+                            .collect::<Result<Vec<Value>>>()?;
+                        insert(tx, INSERT_ROWS, tenant, rows, None).await?;
+                    }
+                    1 => {
+                        sqlx::query(RECORD_EVENTS)
+                            .bind(tenant.as_str())
+                            .bind(json!(self.event_ids[from..to]).to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(failed)?;
+                    }
+                    2 => {
+                        let records = self.records[from..to]
+                            .iter()
+                            .map(record_json)
+                            .collect::<Result<Vec<Value>>>()?;
+                        insert(tx, INSERT_RECORDS, tenant, records, Some(&self.now)).await?;
+                    }
+                    _ => {
+                        let identifiers = self.identifiers[from..to]
+                            .iter()
+                            .map(|(kind, value, owner)| json!([kind.as_str(), value, owner.get()]))
+                            .collect();
+                        insert(tx, INSERT_IDENTIFIERS, tenant, identifiers, None).await?;
+                    }
+                }
+            }
+            left -= (to - from).max(1).min(left);
+            self.offset = end;
+            if end >= len {
+                self.phase += 1;
+                self.offset = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record as `[primary, created, last row, emails, email rows, phones, phone rows, primary
+/// has email, primary has phone, secondaries]`.
+fn record_json(c: &CustomerRecord) -> Result<Value> {
+    let text = RecordText::of(c);
+    Ok(json!([
+        c.primary.get(),
+        text_time(c.created_at)?,
+        text_time(c.last_row_at)?,
+        text.emails,
+        text.email_rows,
+        text.phones,
+        text.phone_rows,
+        c.primary_has_email,
+        c.primary_has_phone,
+        text.secondary_ids
+    ]))
 }
 
 /// Runs one of the batch statements on `items` (`?2`, a JSON array) for `tenant` (`?1`).

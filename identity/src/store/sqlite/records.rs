@@ -25,7 +25,8 @@ use super::tails::{self, tail_of_c};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
 /// kinds it holds, a row `pending` when changes made outside the library wait to be applied to
-/// the tenant's records, and a row `settings` with the tenant's blocked-list version (second
+/// the tenant's records, a row `job` while a long write of the tenant runs in steps
+/// (`jobs.rs`), and a row `settings` with the tenant's blocked-list version (second
 /// column) and phone region (last column) when it has settings.
 const READ: &str = concat!(
     "WITH hit AS (
@@ -45,6 +46,9 @@ GROUP BY hit.customer_id
 UNION ALL
 SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)
+UNION ALL
+SELECT 'job', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+WHERE EXISTS (SELECT 1 FROM identity_tenant_job WHERE tenant_id = ?3)
 UNION ALL
 SELECT 'settings', blocked_version, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        phone_region, NULL, NULL
@@ -134,6 +138,8 @@ type RecordRow = (
 pub(crate) struct Read {
     pub matched: Matched,
     pub pending: bool,
+    /// A long write of the tenant runs in steps: what was read may be half of it.
+    pub job: bool,
     /// The tenant's phone region as stored.
     pub region: Option<String>,
     /// The version of the tenant's blocked list as stored.
@@ -180,12 +186,16 @@ async fn read_once(
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::store("reading customers", e))?;
-    let (mut email_owner, mut phone_owner, mut pending) = (None, None, false);
+    let (mut email_owner, mut phone_owner, mut pending, mut job) = (None, None, false, false);
     let (mut records, mut region, mut blocked_version) = (Vec::new(), None, 0);
     for row in rows {
         let kinds = row.0.clone().unwrap_or_default();
         if kinds == "pending" {
             pending = true;
+            continue;
+        }
+        if kinds == "job" {
+            job = true;
             continue;
         }
         if kinds == "settings" {
@@ -211,6 +221,7 @@ async fn read_once(
     Ok(Some(Read {
         matched: Matched::new(email_owner, phone_owner, records)?,
         pending,
+        job,
         region,
         blocked_version,
     }))
