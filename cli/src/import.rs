@@ -46,8 +46,16 @@ pub struct ImportArgs {
     #[arg(long, default_value = "createdAt")]
     time_column: String,
 
-    /// What a malformed record (unreadable, a bad email or phone, a missing time) or a phone
-    /// number the tenant's region refuses does: abort writes nothing; skip imports the rest.
+    /// What a malformed record (unreadable, a bad email or phone, a missing time, a CSV quote
+    /// left open) or a phone number the tenant's region refuses does: abort writes nothing;
+    /// skip imports the rest.
+    ///
+    /// A CSV quote left open: a quoted field runs past the end of its line and is never closed,
+    /// or runs onto a line that starts a record of its own (as many fields as the header, or a
+    /// quote opened in its second field or later). That line is malformed, and the lines
+    /// after it are read as records; otherwise the record is one over its lines (a note with
+    /// a line break). The summary's `lines:` row adds up: header + checkouts + skipped + blank
+    /// (empty, or only spaces and commas).
     #[arg(long, value_enum, default_value_t = Policy::Abort)]
     on_error: Policy,
 
@@ -178,6 +186,9 @@ fn print_refused(report: &ImportReport, read: &Read) {
 
 fn print_summary(report: &ImportReport, read: &Read, read_line: &str, took: Duration) {
     println!("{read_line}");
+    if let Some(lines) = &read.lines {
+        println!("lines:            {lines}");
+    }
     println!("checkouts:        {}", report.checkouts);
     match report.ids {
         Some((first, last)) => println!("rows:             {} (ids {first}-{last})", report.rows),
