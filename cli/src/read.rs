@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use indicatif::ProgressBar;
 
+pub use lines::Encoding;
 use lines::Lines;
 
 /// The layout of a checkout file.
@@ -52,6 +53,15 @@ pub struct Values {
     pub phone: Option<String>,
     /// The time as written (a JSON number as its digits).
     pub time: Option<String>,
+}
+
+/// How a file's text is written beyond its format (`--delimiter`, `--encoding`).
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// The character between a CSV file's fields (`None`: `,`).
+    pub delimiter: Option<char>,
+    /// The file's encoding.
+    pub encoding: Encoding,
 }
 
 /// How a file's lines were taken: each is its header, a blank line, or part of one record
@@ -134,13 +144,22 @@ impl Input {
     ///
     /// # Errors
     /// A message naming the file when it cannot be read at all (an I/O error, a line that is
-    /// not UTF-8, a CSV header without the named columns); malformed records are given to
-    /// `each` instead.
-    pub fn for_each(self, columns: &Columns, each: impl FnMut(Raw)) -> Result<Tally, String> {
-        let lines = Lines::new(self.reader, &self.name)?;
-        match self.format {
-            Format::Csv => read_csv(lines, &self.name, columns, each),
-            Format::Jsonl => read_jsonl(lines, columns, each),
+    /// not in its encoding, a CSV header without the named columns, a delimiter for JSON
+    /// Lines); malformed records are given to `each` instead.
+    pub fn for_each(
+        self,
+        columns: &Columns,
+        dialect: Dialect,
+        each: impl FnMut(Raw),
+    ) -> Result<Tally, String> {
+        let lines = Lines::new(self.reader, &self.name, dialect.encoding)?;
+        match (self.format, dialect.delimiter) {
+            (Format::Csv, delimiter) => read_csv(lines, &self.name, columns, delimiter, each),
+            (Format::Jsonl, None) => read_jsonl(lines, columns, each),
+            (Format::Jsonl, Some(_)) => Err(format!(
+                "--delimiter is for CSV files, and {} is JSON Lines",
+                self.name
+            )),
         }
     }
 }
@@ -157,9 +176,10 @@ fn read_csv(
     mut lines: Lines<Box<dyn BufRead>>,
     name: &str,
     columns: &Columns,
+    delimiter: Option<char>,
     mut each: impl FnMut(Raw),
 ) -> Result<Tally, String> {
-    let delimiter = ',';
+    let delimiter = delimiter.unwrap_or(',');
     let mut tally = Tally::default();
     let header = loop {
         match lines.next_line()? {
@@ -181,8 +201,9 @@ fn read_csv(
             .or_else(|| headers.iter().position(|h| reduced(h) == reduced(wanted)))
             .ok_or_else(|| {
                 format!(
-                    "{name} has no column {wanted:?} (name it with {flag}); its columns are {}",
-                    headers.join(", ")
+                    "{name} has no column {wanted:?} (name it with {flag}); its columns are {}{}",
+                    headers.join(", "),
+                    delimiter_hint(&headers, delimiter)
                 )
             })
     };
@@ -228,6 +249,24 @@ fn read_csv(
     }
     tally.lines = lines.count();
     Ok(tally)
+}
+
+/// When a header came out as one column holding a common delimiter, the flag that splits it.
+fn delimiter_hint(headers: &[String], delimiter: char) -> String {
+    let [only] = headers else {
+        return String::new();
+    };
+    [';', '\t', '|', ',']
+        .into_iter()
+        .find(|&d| d != delimiter && only.contains(d))
+        .map_or_else(String::new, |d| {
+            let flag = if d == '\t' {
+                "'\\t'".to_owned()
+            } else {
+                format!("'{d}'")
+            };
+            format!(" (fields separated by {flag}? name it with --delimiter {flag})")
+        })
 }
 
 fn read_jsonl(
@@ -294,12 +333,21 @@ mod tests {
     /// Each record's line and its values (or reason), as text.
     type Rows = Vec<(u64, Result<String, String>)>;
 
+    const PLAIN: Dialect = Dialect {
+        delimiter: None,
+        encoding: Encoding::Utf8,
+    };
+
     fn read(format: Format, data: &'static [u8]) -> Result<Rows, String> {
-        read_in(format, data).map(|(rows, _)| rows)
+        read_in(format, PLAIN, data).map(|(rows, _)| rows)
     }
 
-    /// The records of `data`, and the file's tally, checked to add up.
-    fn read_in(format: Format, data: &'static [u8]) -> Result<(Rows, Tally), String> {
+    /// The records of `data` read in `dialect`, and the file's tally, checked to add up.
+    fn read_in(
+        format: Format,
+        dialect: Dialect,
+        data: &'static [u8],
+    ) -> Result<(Rows, Tally), String> {
         let input = Input {
             name: "test".into(),
             format,
@@ -307,7 +355,7 @@ mod tests {
         };
         let mut out = Vec::new();
         let mut record_lines = 0;
-        let tally = input.for_each(&columns(), |raw| {
+        let tally = input.for_each(&columns(), dialect, |raw| {
             let v = raw
                 .values
                 .map(|v| format!("{:?}|{:?}|{:?}", v.email, v.phone, v.time));
@@ -372,6 +420,7 @@ mod tests {
     fn crlf_lines_are_numbered_as_the_file_has_them() {
         let (rows, tally) = read_in(
             Format::Csv,
+            PLAIN,
             b"email,phoneNumber,createdAt,note\r\na@x.io,,2023-01-01,\r\nb@x.io,,bad,\r\n\
               c@x.io,,2023-01-03,\"two\r\nlines\"\r\n\r\nd@x.io,,,\r\n",
         )
@@ -389,6 +438,7 @@ mod tests {
     fn a_quote_left_open_is_one_malformed_line_and_the_orders_after_it_are_read() {
         let (rows, tally) = read_in(
             Format::Csv,
+            PLAIN,
             b"email,phoneNumber,createdAt\n\"a@x.io,1,2023-01-01\nb@x.io,2,2023-01-02\n\
               c@x.io,3,2023-01-03\n",
         )
@@ -427,16 +477,58 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_csv_file_has_no_header_row() {
+    fn a_semicolon_windows_1252_file_reads_with_its_dialect() {
+        let data = b"Email;phoneNumber;createdAt\r\nZo\xe9@x.fr;\"+33 1\";2023-01-01\r\n";
+        let dialect = Dialect {
+            delimiter: Some(';'),
+            encoding: Encoding::Latin1,
+        };
+        let (rows, _) = read_in(Format::Csv, dialect, data).unwrap();
+        assert_eq!(
+            rows,
+            [(
+                2,
+                Ok(r#"Some("Zoé@x.fr")|Some("+33 1")|Some("2023-01-01")"#.into())
+            )]
+        );
+        let tab = Dialect {
+            delimiter: Some('\t'),
+            ..PLAIN
+        };
+        let (rows, _) = read_in(
+            Format::Csv,
+            tab,
+            b"email\tphoneNumber\tcreatedAt\na,b\t\t1\n",
+        )
+        .unwrap();
+        assert_eq!(rows, [(2, Ok(r#"Some("a,b")|Some("")|Some("1")"#.into()))]);
+    }
+
+    #[test]
+    fn a_header_in_one_column_suggests_the_delimiter_it_holds() {
+        let err = read(Format::Csv, b"email;phoneNumber;createdAt\n").unwrap_err();
+        assert!(
+            err.ends_with(
+                "its columns are email;phoneNumber;createdAt (fields separated by ';'? name it \
+                 with --delimiter ';')"
+            ),
+            "{err}"
+        );
         let err = read(Format::Csv, b"\n\n").unwrap_err();
         assert_eq!(err, "test is empty: it has no header row");
     }
 
     #[test]
-    fn json_lines_count_blank_lines() {
-        let (rows, tally) = read_in(Format::Jsonl, b"{}\r\n  \r\n{}").unwrap();
+    fn json_lines_count_blank_lines_and_refuse_a_delimiter() {
+        let (rows, tally) = read_in(Format::Jsonl, PLAIN, b"{}\r\n  \r\n{}").unwrap();
         assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
         assert_eq!((tally.lines, tally.headers, tally.blank), (3, 0, 1));
+        let comma = Dialect {
+            delimiter: Some(','),
+            ..PLAIN
+        };
+        let err = read_in(Format::Jsonl, comma, b"{}\n").unwrap_err();
+        assert_eq!(err, "--delimiter is for CSV files, and test is JSON Lines");
     }
 
     #[test]

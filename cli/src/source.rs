@@ -6,7 +6,7 @@ use identity::IdentifyRequest;
 use identity::import::{Checkout, Column, Preset, TableSource};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::read::{Columns, Format, Input, Raw, Tally, Values};
+use crate::read::{Columns, Dialect, Format, Input, Raw, Tally, Values};
 use crate::target::{Target, describe};
 use identity::import::parse_time;
 
@@ -82,6 +82,7 @@ pub fn read_files(
     files: &[String],
     format: Option<Format>,
     columns: &Columns,
+    dialect: Dialect,
 ) -> Result<Read, String> {
     if files.iter().filter(|f| *f == "-").count() > 1 {
         return Err("standard input (-) can be read once".to_owned());
@@ -104,7 +105,7 @@ pub fn read_files(
     let mut tally = Tally::default();
     for (file, path) in files.iter().enumerate() {
         let input = Input::open(path, format, &progress)?;
-        let read = input.for_each(columns, |raw: Raw| {
+        let read = input.for_each(columns, dialect, |raw: Raw| {
             match checkout(raw.values, origin(file, raw.line)) {
                 Ok(c) => {
                     checkouts.push(c);

@@ -142,6 +142,10 @@ async fn gzip_json_lines_from_standard_input_into_a_tenant() {
     ];
     let out = run(&args, Some(gz.get_ref()));
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        lines_row(&out),
+        "lines:            120 = 0 headers + 120 checkouts + 0 skipped (malformed) + 0 blank"
+    );
     let export = run(
         &["export", "--database-url", &url, "--tenant", "shop-7"],
         None,
@@ -260,6 +264,8 @@ fn usage_errors_are_clear() {
         "--time-column",
         "--tenant",
         "--format",
+        "--delimiter",
+        "--encoding",
     ] {
         assert!(help.contains(flag), "{flag} missing from import --help");
     }
@@ -495,6 +501,46 @@ fn crlf_files_are_reported_by_their_own_line_numbers() {
 }
 
 #[test]
+fn a_semicolon_latin_1_export_imports_with_its_accents() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    // as a French Excel writes it: ';' between fields, Windows-1252, CRLF
+    let csv: &[u8] = b"Email;T\xe9l\xe9phone;Date de commande\r\n\
+        JOS\xc9@exemple.fr;+33 1 23 45 67 89;2023-01-01\r\n\
+        zo\xe9@exemple.fr;+33 1 23 45 67 89;2023-01-02\r\n";
+    std::fs::write(&file, csv).unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let columns = [
+        "--phone-column",
+        "Téléphone",
+        "--time-column",
+        "Date de commande",
+    ];
+
+    let out = import(&file, &url, &[&columns[..], &["--delimiter", ";"]].concat());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("orders.csv line 1 is not UTF-8") && err.contains("--encoding latin-1"),
+        "{err}"
+    );
+
+    let flags = ["--delimiter", ";", "--encoding", "latin-1"];
+    let out = import(&file, &url, &[&columns[..], &flags].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = export_lines(&url);
+    assert_eq!(exported.len(), 1);
+    assert_eq!(
+        exported[0]["emails"],
+        serde_json::json!(["josé@exemple.fr", "zoé@exemple.fr"])
+    );
+    assert_eq!(
+        exported[0]["phoneNumbers"],
+        serde_json::json!(["+33123456789"])
+    );
+}
+
+#[test]
 fn a_utf_8_byte_order_mark_is_not_part_of_the_first_column() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("orders.csv");
@@ -504,4 +550,26 @@ fn a_utf_8_byte_order_mark_is_not_part_of_the_first_column() {
     let out = import(&file, &url, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(export_lines(&url).len(), 1);
+}
+
+#[test]
+fn bad_delimiters_and_encodings_are_usage_errors() {
+    for (flag, value, says) in [
+        ("--delimiter", "ab", "one ASCII character"),
+        ("--delimiter", "\"", "one ASCII character"),
+        (
+            "--encoding",
+            "ebcdic",
+            "[possible values: utf-8, latin-1, windows-1252]",
+        ),
+    ] {
+        let out = run(&["import", "orders.csv", flag, value], None);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: a usage error");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag}")),
+            "{err}"
+        );
+        assert!(err.contains(says), "{err}");
+    }
 }

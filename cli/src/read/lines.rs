@@ -4,6 +4,21 @@
 
 use std::io::{BufRead, Chain, Cursor, ErrorKind, Read};
 
+/// How a file's bytes are text (`--encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// UTF-8.
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    /// Latin-1 (ISO-8859-1), read as Windows-1252 as browsers do (they differ in 0x80-0x9F only:
+    /// control characters in Latin-1, `€ „ … “ ” – —` in Windows-1252).
+    #[value(name = "latin-1", aliases = ["latin1", "iso-8859-1"])]
+    Latin1,
+    /// Windows-1252: Excel's "CSV" on a Western European Windows.
+    #[value(name = "windows-1252", alias = "cp1252")]
+    Windows1252,
+}
+
 /// One line: its number and its text, without the line break.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -18,6 +33,7 @@ pub struct Lines<R> {
     /// The first bytes (those a byte-order mark left), then the rest of the file.
     reader: Chain<Cursor<Vec<u8>>, R>,
     name: String,
+    encoding: Encoding,
     /// Lines read from the file so far.
     read: u64,
     /// The last line ended in `\r`: a `\n` right after it belongs to that line break.
@@ -28,13 +44,13 @@ pub struct Lines<R> {
 }
 
 impl<R: BufRead> Lines<R> {
-    /// The lines of `reader`, a UTF-8 file messages call `name`. A byte-order mark at the start
-    /// is skipped (Excel's "CSV UTF-8" writes one).
+    /// The lines of `reader`, a file messages call `name`. A UTF-8 byte-order mark at the start
+    /// is skipped and makes the file UTF-8 whatever `encoding` says (as browsers read it).
     ///
     /// # Errors
     /// A message naming the file when it cannot be read, or starts with a UTF-16 byte-order
     /// mark (Excel's "Unicode text").
-    pub fn new(mut reader: R, name: &str) -> Result<Self, String> {
+    pub fn new(mut reader: R, name: &str, encoding: Encoding) -> Result<Self, String> {
         // the first three bytes, however the reader hands them out
         let mut start = Vec::with_capacity(3);
         while start.len() < 3 {
@@ -46,17 +62,20 @@ impl<R: BufRead> Lines<R> {
                 Err(e) => return Err(format!("cannot read {name}: {e}")),
             }
         }
+        let mut encoding = encoding;
         if start == b"\xef\xbb\xbf" {
             start.clear();
+            encoding = Encoding::Utf8;
         } else if start.starts_with(b"\xff\xfe") || start.starts_with(b"\xfe\xff") {
             return Err(format!(
                 "{name} is UTF-16 (it starts with a UTF-16 byte-order mark): save it as CSV \
-                 UTF-8"
+                 UTF-8, or CSV in your system's encoding and name it with --encoding"
             ));
         }
         Ok(Lines {
             reader: Cursor::new(start).chain(reader),
             name: name.to_owned(),
+            encoding,
             read: 0,
             after_cr: false,
             given_back: Vec::new(),
@@ -78,7 +97,7 @@ impl<R: BufRead> Lines<R> {
     ///
     /// # Errors
     /// A message naming the file when it cannot be read, and naming the line when it is not
-    /// UTF-8.
+    /// UTF-8 under [`Encoding::Utf8`].
     pub fn next_line(&mut self) -> Result<Option<Line>, String> {
         if let Some(line) = self.given_back.pop() {
             return Ok(Some(line));
@@ -87,18 +106,26 @@ impl<R: BufRead> Lines<R> {
             return Ok(None);
         }
         self.read += 1;
-        let text = std::str::from_utf8(&self.bytes)
-            .map_err(|e| {
-                let at = e.valid_up_to();
-                format!(
-                    "{} line {} is not UTF-8 (byte {} is 0x{:02X}): save it as UTF-8",
-                    self.name,
-                    self.read,
-                    at + 1,
-                    self.bytes[at]
-                )
-            })?
-            .to_owned();
+        let text = match self.encoding {
+            Encoding::Utf8 => std::str::from_utf8(&self.bytes)
+                .map_err(|e| {
+                    let at = e.valid_up_to();
+                    format!(
+                        "{} line {} is not UTF-8 (byte {} is 0x{:02X}): if the file is Latin-1 \
+                         or Windows-1252, name it with --encoding latin-1 or --encoding \
+                         windows-1252",
+                        self.name,
+                        self.read,
+                        at + 1,
+                        self.bytes[at]
+                    )
+                })?
+                .to_owned(),
+            Encoding::Latin1 | Encoding::Windows1252 => encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(&self.bytes)
+                .0
+                .into_owned(),
+        };
         Ok(Some(Line {
             number: self.read,
             text,
@@ -144,9 +171,13 @@ mod tests {
     use super::*;
 
     /// Every line of `data` as (number, text), read through a buffer of `capacity` bytes.
-    fn lines(data: &[u8], capacity: usize) -> Result<Vec<(u64, String)>, String> {
+    fn lines(
+        data: &[u8],
+        encoding: Encoding,
+        capacity: usize,
+    ) -> Result<Vec<(u64, String)>, String> {
         let reader = std::io::BufReader::with_capacity(capacity, data);
-        let mut lines = Lines::new(reader, "test")?;
+        let mut lines = Lines::new(reader, "test", encoding)?;
         let mut out = Vec::new();
         while let Some(line) = lines.next_line()? {
             out.push((line.number, line.text));
@@ -164,19 +195,22 @@ mod tests {
         let data = b"a,b\r\n\r\nc\rd\n\ne";
         for capacity in [1, 2, 3, 64] {
             assert_eq!(
-                lines(data, capacity).unwrap(),
+                lines(data, Encoding::Utf8, capacity).unwrap(),
                 numbered(&["a,b", "", "c", "d", "", "e"]),
                 "buffer of {capacity}"
             );
         }
-        assert_eq!(lines(b"a\r\n", 1).unwrap(), numbered(&["a"]));
-        assert_eq!(lines(b"", 8).unwrap(), numbered(&[]));
-        assert_eq!(lines(b"ab", 1).unwrap(), numbered(&["ab"]));
+        assert_eq!(
+            lines(b"a\r\n", Encoding::Utf8, 1).unwrap(),
+            numbered(&["a"])
+        );
+        assert_eq!(lines(b"", Encoding::Utf8, 8).unwrap(), numbered(&[]));
+        assert_eq!(lines(b"ab", Encoding::Utf8, 1).unwrap(), numbered(&["ab"]));
     }
 
     #[test]
     fn lines_given_back_are_read_again_in_order_with_their_numbers() {
-        let mut lines = Lines::new(&b"1\n2\n3\n4\n"[..], "test").unwrap();
+        let mut lines = Lines::new(&b"1\n2\n3\n4\n"[..], "test", Encoding::Utf8).unwrap();
         let first = lines.next_line().unwrap().unwrap();
         let second = lines.next_line().unwrap().unwrap();
         let third = lines.next_line().unwrap().unwrap();
@@ -189,19 +223,33 @@ mod tests {
     }
 
     #[test]
-    fn a_line_that_is_not_utf_8_is_named() {
-        let err = lines(b"email\nok\nJos\xe9\n", 64).unwrap_err();
+    fn latin_1_and_windows_1252_decode_accents_and_the_euro() {
+        let data = b"Jos\xe9;\x80 12\n";
+        for encoding in [Encoding::Latin1, Encoding::Windows1252] {
+            assert_eq!(lines(data, encoding, 8).unwrap(), numbered(&["José;€ 12"]));
+        }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf_8_is_named_with_the_flag_that_reads_it() {
+        let err = lines(b"email\nok\nJos\xe9\n", Encoding::Utf8, 64).unwrap_err();
         assert_eq!(
             err,
-            "test line 3 is not UTF-8 (byte 4 is 0xE9): save it as UTF-8"
+            "test line 3 is not UTF-8 (byte 4 is 0xE9): if the file is Latin-1 or \
+             Windows-1252, name it with --encoding latin-1 or --encoding windows-1252"
         );
     }
 
     #[test]
-    fn a_utf_8_byte_order_mark_is_skipped() {
+    fn a_utf_8_byte_order_mark_is_skipped_and_makes_the_file_utf_8() {
         let data = "\u{feff}email\nJosé\n".as_bytes();
-        assert_eq!(lines(data, 2).unwrap(), numbered(&["email", "José"]));
-        let err = lines(b"\xff\xfee\x00", 64).unwrap_err();
+        for encoding in [Encoding::Utf8, Encoding::Latin1] {
+            assert_eq!(
+                lines(data, encoding, 2).unwrap(),
+                numbered(&["email", "José"])
+            );
+        }
+        let err = lines(b"\xff\xfee\x00", Encoding::Utf8, 64).unwrap_err();
         assert!(err.starts_with("test is UTF-16"), "{err}");
     }
 }

@@ -213,11 +213,12 @@ pub fn next_item<R: BufRead>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::lines::Encoding;
 
     /// Every item of `data` (a CSV file without its header, whose header has `width` fields)
     /// as (line, lines, fields joined by `|` or the reason); blank lines as (0, 0, "").
     fn items(data: &str, width: usize) -> Vec<(u64, u64, Result<String, String>)> {
-        let mut lines = Lines::new(data.as_bytes(), "test").unwrap();
+        let mut lines = Lines::new(data.as_bytes(), "test", Encoding::Utf8).unwrap();
         let mut out = Vec::new();
         while let Some(item) = next_item(&mut lines, ',', width).unwrap() {
             match item {
