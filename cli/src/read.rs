@@ -180,16 +180,24 @@ fn read_csv(
     mut each: impl FnMut(Raw),
 ) -> Result<Tally, String> {
     let delimiter = delimiter.unwrap_or(',');
+    let Some(byte) = u8::try_from(delimiter)
+        .ok()
+        .filter(|b| b.is_ascii() && *b != b'"')
+    else {
+        return Err(format!(
+            "the delimiter {delimiter:?} is not one ASCII character other than '\"'"
+        ));
+    };
     let mut tally = Tally::default();
     let header = loop {
         match lines.next_line()? {
             None => return Err(format!("{name} is empty: it has no header row")),
-            Some(line) if records::is_blank(&line.text, delimiter) => tally.blank += 1,
+            Some(line) if records::is_blank(&line.text, byte) => tally.blank += 1,
             Some(line) => break line,
         }
     };
     tally.headers = 1;
-    let headers = records::split_line(&header.text, delimiter).ok_or_else(|| {
+    let headers = records::split_line(&header.text, byte).ok_or_else(|| {
         format!(
             "{name} line {}: the header row opens a quote it does not close",
             header.number
@@ -211,7 +219,7 @@ fn read_csv(
     let phone = find(&columns.phone, "--phone-column")?;
     let time = find(&columns.time, "--time-column")?;
     let width = headers.len();
-    while let Some(item) = records::next_item(&mut lines, delimiter, width)? {
+    while let Some(item) = records::next_item(&mut lines, byte, width)? {
         let record = match item {
             records::Item::Blank => {
                 tally.blank += 1;

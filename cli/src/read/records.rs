@@ -43,7 +43,8 @@ pub enum Item {
 
 /// The fields of a record as they are split, line by line.
 struct Splitter {
-    delimiter: char,
+    /// An ASCII character, so the text can be cut wherever it is.
+    delimiter: u8,
     state: State,
     fields: Vec<String>,
     field: String,
@@ -63,7 +64,8 @@ enum State {
 }
 
 impl Splitter {
-    fn new(delimiter: char) -> Self {
+    fn new(delimiter: u8) -> Self {
+        debug_assert!(delimiter.is_ascii() && delimiter != b'"');
         Splitter {
             delimiter,
             state: State::Start,
@@ -73,29 +75,49 @@ impl Splitter {
     }
 
     /// Splits one more line of the record; true when the record ends with it, false when a
-    /// quoted field runs on (its line break then belongs to the field).
+    /// quoted field runs on (its line break then belongs to the field). Text is taken in runs
+    /// up to the next `"` (quoted) or delimiter (unquoted), both ASCII.
     fn feed(&mut self, text: &str) -> bool {
-        for c in text.chars() {
-            self.state = match (self.state, c) {
-                (State::Quoted, '"') => State::QuoteInQuoted,
-                (State::Quoted, c) => {
-                    self.field.push(c);
-                    State::Quoted
-                }
-                (State::QuoteInQuoted, '"') => {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            match (self.state, rest[0]) {
+                (State::Quoted, _) => match rest.iter().position(|&b| b == b'"') {
+                    Some(quote) => {
+                        self.field.push_str(&text[at..at + quote]);
+                        self.state = State::QuoteInQuoted;
+                        at += quote + 1;
+                    }
+                    None => {
+                        self.field.push_str(&text[at..]);
+                        at = bytes.len();
+                    }
+                },
+                (State::QuoteInQuoted, b'"') => {
                     self.field.push('"');
-                    State::Quoted
+                    self.state = State::Quoted;
+                    at += 1;
                 }
-                (State::Start, '"') => State::Quoted,
-                (_, c) if c == self.delimiter => {
-                    self.fields.push(std::mem::take(&mut self.field));
-                    State::Start
+                (State::Start, b'"') => {
+                    self.state = State::Quoted;
+                    at += 1;
                 }
-                (_, c) => {
-                    self.field.push(c);
-                    State::Unquoted
-                }
-            };
+                // unquoted, or after a closing quote: up to the next delimiter, `"` included
+                _ => match rest.iter().position(|&b| b == self.delimiter) {
+                    Some(end) => {
+                        self.field.push_str(&text[at..at + end]);
+                        self.fields.push(std::mem::take(&mut self.field));
+                        self.state = State::Start;
+                        at += end + 1;
+                    }
+                    None => {
+                        self.field.push_str(&text[at..]);
+                        self.state = State::Unquoted;
+                        at = bytes.len();
+                    }
+                },
+            }
         }
         if self.state == State::Quoted {
             self.field.push('\n');
@@ -111,22 +133,24 @@ impl Splitter {
     }
 }
 
-/// The fields of a line read on its own, or `None` when it leaves a quote open.
-pub fn split_line(text: &str, delimiter: char) -> Option<Vec<String>> {
+/// The fields of a line read on its own, or `None` when it leaves a quote open. `delimiter` is
+/// ASCII and not `"`.
+pub fn split_line(text: &str, delimiter: u8) -> Option<Vec<String>> {
     let mut splitter = Splitter::new(delimiter);
     splitter.feed(text).then(|| splitter.finish())
 }
 
 /// Whether a line outside a record is blank: nothing but spaces and delimiters.
-pub fn is_blank(text: &str, delimiter: char) -> bool {
-    text.chars().all(|c| c == delimiter || c.is_whitespace())
+pub fn is_blank(text: &str, delimiter: u8) -> bool {
+    text.chars()
+        .all(|c| c == char::from(delimiter) || c.is_whitespace())
 }
 
 /// Whether a line, read on its own, starts a record of `width` fields: it has `width` fields,
 /// or it opens a quote it leaves open in its second to `width`th field, as the first line of a
 /// record with a line break in a quoted field does. (A quote left open in the first field is
 /// how the last line of a field ending in a line break reads: `",2023-01-01`.)
-fn starts_record(text: &str, delimiter: char, width: usize) -> bool {
+fn starts_record(text: &str, delimiter: u8, width: usize) -> bool {
     let mut splitter = Splitter::new(delimiter);
     let ends = splitter.feed(text);
     let fields = splitter.fields.len() + 1;
@@ -152,7 +176,7 @@ fn span(from: u64, to: u64) -> String {
 /// As [`Lines::next_line`].
 pub fn next_item<R: BufRead>(
     lines: &mut Lines<R>,
-    delimiter: char,
+    delimiter: u8,
     width: usize,
 ) -> Result<Option<Item>, String> {
     let Some(first) = lines.next_line()? else {
@@ -220,7 +244,7 @@ mod tests {
     fn items(data: &str, width: usize) -> Vec<(u64, u64, Result<String, String>)> {
         let mut lines = Lines::new(data.as_bytes(), "test", Encoding::Utf8).unwrap();
         let mut out = Vec::new();
-        while let Some(item) = next_item(&mut lines, ',', width).unwrap() {
+        while let Some(item) = next_item(&mut lines, b',', width).unwrap() {
             match item {
                 Item::Blank => out.push((0, 0, Ok(String::new()))),
                 Item::Record(r) => out.push((r.line, r.lines, r.fields.map(|f| f.join("|")))),
@@ -231,7 +255,7 @@ mod tests {
 
     #[test]
     fn fields_split_as_rfc_4180_says() {
-        let split = |text| split_line(text, ',').map(|f| f.join("|"));
+        let split = |text| split_line(text, b',').map(|f| f.join("|"));
         assert_eq!(
             split("a,,\"b,c\",\"say \"\"hi\"\"\""),
             Some("a||b,c|say \"hi\"".into())
@@ -242,7 +266,7 @@ mod tests {
         );
         assert_eq!(split(""), Some(String::new()));
         assert_eq!(split("a,\"b"), None);
-        assert_eq!(split_line("a;\"b;c\";d", ';').unwrap(), ["a", "b;c", "d"]);
+        assert_eq!(split_line("a;\"b;c\";d", b';').unwrap(), ["a", "b;c", "d"]);
     }
 
     #[test]
