@@ -9,7 +9,7 @@ use identity::IgnoredReason;
 use identity::import::{Checkout, ImportOptions, ImportReport, OnError};
 use indicatif::ProgressBar;
 
-use crate::read::{Columns, Format};
+use crate::read::{Columns, Dialect, Encoding, Format};
 use crate::source::{self, Read, TableArgs};
 use crate::target::{Target, describe};
 
@@ -46,14 +46,50 @@ pub struct ImportArgs {
     #[arg(long, default_value = "createdAt")]
     time_column: String,
 
-    /// What a malformed record (unreadable, a bad email or phone, a missing time) or a phone
-    /// number the tenant's region refuses does: abort writes nothing; skip imports the rest.
+    /// CSV: the ASCII character between fields (default `,`; `\t` or `tab` for a tab).
+    ///
+    /// `;` is what spreadsheets write where the decimal separator is a comma.
+    #[arg(long, value_name = "CHAR", value_parser = delimiter, conflicts_with = "from_table")]
+    delimiter: Option<char>,
+
+    /// The files' encoding.
+    ///
+    /// A file that starts with a UTF-8 byte-order mark (as Excel's "CSV UTF-8" writes) is
+    /// UTF-8 whatever this says; under utf-8, a line that is not UTF-8 stops the import,
+    /// naming the line.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, conflicts_with = "from_table")]
+    encoding: Encoding,
+
+    /// What a malformed record (unreadable, a bad email or phone, a missing time, a CSV quote
+    /// left open) or a phone number the tenant's region refuses does: abort writes nothing;
+    /// skip imports the rest.
+    ///
+    /// A CSV quote left open: a quoted field runs past the end of its line and is never closed,
+    /// or runs onto a line that starts a record of its own (as many fields as the header, or a
+    /// quote opened in its second field or later). That line is malformed, and the lines
+    /// after it are read as records; otherwise the record is one over its lines (a note with
+    /// a line break). The summary's `lines:` row adds up: header + checkouts + skipped + blank
+    /// (empty, or only spaces and delimiters).
     #[arg(long, value_enum, default_value_t = Policy::Abort)]
     on_error: Policy,
 
     /// Read, check and plan everything, print the summary, write nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+/// `--delimiter`: one ASCII character other than `"` and line breaks; `\t` and `tab` are a tab.
+fn delimiter(value: &str) -> Result<char, String> {
+    let mut chars = value.chars();
+    match (value, chars.next(), chars.next()) {
+        ("\\t" | "tab", _, _) => Ok('\t'),
+        (_, Some(c), None) if c.is_ascii() && !matches!(c, '"' | '\r' | '\n') => Ok(c),
+        _ => Err(
+            "must be one ASCII character other than '\"' and line breaks, such as ';' \
+                  or '|' (\\t or tab for a tab)"
+                .to_owned(),
+        ),
+    }
 }
 
 /// `--on-error`.
@@ -102,7 +138,11 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
             .renumber(args.table.renumber);
         return crate::table::run(&identity, url, source, options, files).await;
     }
-    let mut read = source::read_files(&args.files, args.format, &columns)?;
+    let dialect = Dialect {
+        delimiter: args.delimiter,
+        encoding: args.encoding,
+    };
+    let mut read = source::read_files(&args.files, args.format, &columns, dialect)?;
     let read_line = format!("{} in {:.1} s", read.what, started.elapsed().as_secs_f64());
     if read.bad_count > 0 {
         eprintln!("{} malformed record(s):", read.bad_count);
@@ -160,7 +200,7 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
     spinner.finish_and_clear();
     let report = report?;
     print_refused(&report, &read);
-    print_summary(&report, &read_line, started.elapsed());
+    print_summary(&report, &read, &read_line, started.elapsed());
     Ok(())
 }
 
@@ -184,8 +224,11 @@ fn print_refused(report: &ImportReport, read: &Read) {
     }
 }
 
-fn print_summary(report: &ImportReport, read_line: &str, took: Duration) {
+fn print_summary(report: &ImportReport, read: &Read, read_line: &str, took: Duration) {
     println!("{read_line}");
+    if let Some(lines) = &read.lines {
+        println!("lines:            {lines}");
+    }
     println!("checkouts:        {}", report.checkouts);
     match report.ids {
         Some((first, last)) => println!("rows:             {} (ids {first}-{last})", report.rows),

@@ -2,10 +2,16 @@
 //! standard input (`-`), each record reduced to its raw email, phone and time by the column
 //! (or key) names the flags give.
 
+mod lines;
+mod records;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
 use indicatif::ProgressBar;
+
+pub use lines::Encoding;
+use lines::Lines;
 
 /// The layout of a checkout file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,8 +36,11 @@ pub struct Columns {
 
 /// One record's raw values, or why it could not be read.
 pub struct Raw {
-    /// Its line in the file (CSV: the line its record starts on; the header is line 1).
+    /// Its line in the file (the line it starts on; a CSV header is line 1).
     pub line: u64,
+    /// How many lines it covers: 1, or more for a CSV record whose quoted field holds a line
+    /// break.
+    pub lines: u64,
     /// The values, or the reason the record is malformed.
     pub values: Result<Values, String>,
 }
@@ -44,6 +53,27 @@ pub struct Values {
     pub phone: Option<String>,
     /// The time as written (a JSON number as its digits).
     pub time: Option<String>,
+}
+
+/// How a file's text is written beyond its format (`--delimiter`, `--encoding`).
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// The character between a CSV file's fields (`None`: `,`).
+    pub delimiter: Option<char>,
+    /// The file's encoding.
+    pub encoding: Encoding,
+}
+
+/// How a file's lines were taken: each is its header, a blank line, or part of one record
+/// (which [`Raw::lines`] counts).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    /// The file's lines.
+    pub lines: u64,
+    /// Header rows (a CSV file has one).
+    pub headers: u64,
+    /// Blank lines: empty, or (CSV) only spaces and delimiters, outside any record.
+    pub blank: u64,
 }
 
 /// An open checkout file.
@@ -110,16 +140,26 @@ impl Input {
         })
     }
 
-    /// Calls `each` with every record in file order.
+    /// Calls `each` with every record in file order; how the file's lines were taken.
     ///
     /// # Errors
-    /// A message naming the file when it cannot be read at all (an I/O error, a CSV header
-    /// without the named columns); malformed records are given to `each` instead.
-    pub fn for_each(self, columns: &Columns, each: impl FnMut(Raw)) -> Result<(), String> {
-        let name = self.name.clone();
-        match self.format {
-            Format::Csv => read_csv(self.reader, &name, columns, each),
-            Format::Jsonl => read_jsonl(self.reader, &name, columns, each),
+    /// A message naming the file when it cannot be read at all (an I/O error, a line that is
+    /// not in its encoding, a CSV header without the named columns, a delimiter for JSON
+    /// Lines); malformed records are given to `each` instead.
+    pub fn for_each(
+        self,
+        columns: &Columns,
+        dialect: Dialect,
+        each: impl FnMut(Raw),
+    ) -> Result<Tally, String> {
+        let lines = Lines::new(self.reader, &self.name, dialect.encoding)?;
+        match (self.format, dialect.delimiter) {
+            (Format::Csv, delimiter) => read_csv(lines, &self.name, columns, delimiter, each),
+            (Format::Jsonl, None) => read_jsonl(lines, columns, each),
+            (Format::Jsonl, Some(_)) => Err(format!(
+                "--delimiter is for CSV files, and {} is JSON Lines",
+                self.name
+            )),
         }
     }
 }
@@ -133,25 +173,45 @@ fn reduced(name: &str) -> String {
 }
 
 fn read_csv(
-    reader: Box<dyn BufRead>,
+    mut lines: Lines<Box<dyn BufRead>>,
     name: &str,
     columns: &Columns,
+    delimiter: Option<char>,
     mut each: impl FnMut(Raw),
-) -> Result<(), String> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-    let headers = csv
-        .headers()
-        .map_err(|e| format!("cannot read the header row of {name}: {e}"))?
-        .clone();
+) -> Result<Tally, String> {
+    let delimiter = delimiter.unwrap_or(',');
+    let Some(byte) = u8::try_from(delimiter)
+        .ok()
+        .filter(|b| b.is_ascii() && *b != b'"')
+    else {
+        return Err(format!(
+            "the delimiter {delimiter:?} is not one ASCII character other than '\"'"
+        ));
+    };
+    let mut tally = Tally::default();
+    let header = loop {
+        match lines.next_line()? {
+            None => return Err(format!("{name} is empty: it has no header row")),
+            Some(line) if records::is_blank(&line.text, byte) => tally.blank += 1,
+            Some(line) => break line,
+        }
+    };
+    tally.headers = 1;
+    let headers = records::split_line(&header.text, byte).ok_or_else(|| {
+        format!(
+            "{name} line {}: the header row opens a quote it does not close",
+            header.number
+        )
+    })?;
     let find = |wanted: &str, flag: &str| {
         let exact = headers.iter().position(|h| h.trim() == wanted);
         exact
             .or_else(|| headers.iter().position(|h| reduced(h) == reduced(wanted)))
             .ok_or_else(|| {
-                let found: Vec<&str> = headers.iter().collect();
                 format!(
-                    "{name} has no column {wanted:?} (name it with {flag}); its columns are {}",
-                    found.join(", ")
+                    "{name} has no column {wanted:?} (name it with {flag}); its columns are {}{}",
+                    headers.join(", "),
+                    delimiter_hint(&headers, delimiter)
                 )
             })
     };
@@ -159,68 +219,84 @@ fn read_csv(
     let phone = find(&columns.phone, "--phone-column")?;
     let time = find(&columns.time, "--time-column")?;
     let width = headers.len();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line();
-        match csv.read_record(&mut record) {
-            Ok(false) => return Ok(()),
-            Ok(true) if record.len() != width => each(Raw {
-                line: record.position().map_or(line, csv::Position::line),
-                values: Err(format!(
-                    "{} fields where the header has {width}",
-                    record.len()
-                )),
-            }),
-            Ok(true) => {
-                let field = |i: usize| record.get(i).map(str::to_owned);
-                each(Raw {
-                    line: record.position().map_or(line, csv::Position::line),
-                    values: Ok(Values {
-                        email: field(email),
-                        phone: field(phone),
-                        time: field(time),
-                    }),
-                });
+    while let Some(item) = records::next_item(&mut lines, byte, width)? {
+        let record = match item {
+            records::Item::Blank => {
+                tally.blank += 1;
+                continue;
             }
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Io(io) => return Err(format!("cannot read {name}: {io}")),
-                _ => each(Raw {
-                    line: e.position().map_or(line, csv::Position::line),
-                    values: Err(format!("unreadable record ({e})")),
-                }),
-            },
-        }
+            records::Item::Record(record) => record,
+        };
+        let values = record.fields.and_then(|mut fields| {
+            if fields.len() != width {
+                let span = match record.lines {
+                    1 => String::new(),
+                    n => format!(
+                        " (a record over lines {}-{})",
+                        record.line,
+                        record.line + n - 1
+                    ),
+                };
+                return Err(format!(
+                    "{} fields where the header has {width}{span}",
+                    fields.len()
+                ));
+            }
+            let mut take = |i: usize| Some(std::mem::take(&mut fields[i]));
+            Ok(Values {
+                email: take(email),
+                phone: take(phone),
+                time: take(time),
+            })
+        });
+        each(Raw {
+            line: record.line,
+            lines: record.lines,
+            values,
+        });
     }
+    tally.lines = lines.count();
+    Ok(tally)
+}
+
+/// When a header came out as one column holding a common delimiter, the flag that splits it.
+fn delimiter_hint(headers: &[String], delimiter: char) -> String {
+    let [only] = headers else {
+        return String::new();
+    };
+    [';', '\t', '|', ',']
+        .into_iter()
+        .find(|&d| d != delimiter && only.contains(d))
+        .map_or_else(String::new, |d| {
+            let flag = if d == '\t' {
+                "'\\t'".to_owned()
+            } else {
+                format!("'{d}'")
+            };
+            format!(" (fields separated by {flag}? name it with --delimiter {flag})")
+        })
 }
 
 fn read_jsonl(
-    reader: Box<dyn BufRead>,
-    name: &str,
+    mut lines: Lines<Box<dyn BufRead>>,
     columns: &Columns,
     mut each: impl FnMut(Raw),
-) -> Result<(), String> {
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line_no = i as u64 + 1;
-        let bytes = line.map_err(|e| format!("cannot read {name}: {e}"))?;
-        let text = match std::str::from_utf8(&bytes) {
-            Ok(text) => text.trim(),
-            Err(_) => {
-                each(Raw {
-                    line: line_no,
-                    values: Err("not UTF-8".to_owned()),
-                });
-                continue;
-            }
-        };
+) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    while let Some(line) = lines.next_line()? {
+        let text = line.text.trim();
         if text.is_empty() {
+            tally.blank += 1;
             continue;
         }
         each(Raw {
-            line: line_no,
+            line: line.number,
+            lines: 1,
             values: json_values(text, columns),
         });
     }
-    Ok(())
+    tally.lines = lines.count();
+    Ok(tally)
 }
 
 /// The values of one JSON Lines record.
@@ -263,22 +339,39 @@ mod tests {
     }
 
     /// Each record's line and its values (or reason), as text.
-    type Lines = Vec<(u64, Result<String, String>)>;
+    type Rows = Vec<(u64, Result<String, String>)>;
 
-    fn read(format: Format, data: &'static [u8]) -> Result<Lines, String> {
+    const PLAIN: Dialect = Dialect {
+        delimiter: None,
+        encoding: Encoding::Utf8,
+    };
+
+    fn read(format: Format, data: &'static [u8]) -> Result<Rows, String> {
+        read_in(format, PLAIN, data).map(|(rows, _)| rows)
+    }
+
+    /// The records of `data` read in `dialect`, and the file's tally, checked to add up.
+    fn read_in(
+        format: Format,
+        dialect: Dialect,
+        data: &'static [u8],
+    ) -> Result<(Rows, Tally), String> {
         let input = Input {
             name: "test".into(),
             format,
             reader: Box::new(data),
         };
         let mut out = Vec::new();
-        input.for_each(&columns(), |raw| {
+        let mut record_lines = 0;
+        let tally = input.for_each(&columns(), dialect, |raw| {
             let v = raw
                 .values
                 .map(|v| format!("{:?}|{:?}|{:?}", v.email, v.phone, v.time));
+            record_lines += raw.lines;
             out.push((raw.line, v));
         })?;
-        Ok(out)
+        assert_eq!(tally.lines, tally.headers + tally.blank + record_lines);
+        Ok((out, tally))
     }
 
     #[test]
@@ -329,6 +422,121 @@ mod tests {
             rows[3].1,
             Err("email must be a string, a number or null".into())
         );
+    }
+
+    #[test]
+    fn crlf_lines_are_numbered_as_the_file_has_them() {
+        let (rows, tally) = read_in(
+            Format::Csv,
+            PLAIN,
+            b"email,phoneNumber,createdAt,note\r\na@x.io,,2023-01-01,\r\nb@x.io,,bad,\r\n\
+              c@x.io,,2023-01-03,\"two\r\nlines\"\r\n\r\nd@x.io,,,\r\n",
+        )
+        .unwrap();
+        let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(lines, [2, 3, 4, 7]);
+        assert_eq!(
+            rows[1].1,
+            Ok(r#"Some("b@x.io")|Some("")|Some("bad")"#.into())
+        );
+        assert_eq!((tally.lines, tally.headers, tally.blank), (7, 1, 1));
+    }
+
+    #[test]
+    fn a_quote_left_open_is_one_malformed_line_and_the_orders_after_it_are_read() {
+        let (rows, tally) = read_in(
+            Format::Csv,
+            PLAIN,
+            b"email,phoneNumber,createdAt\n\"a@x.io,1,2023-01-01\nb@x.io,2,2023-01-02\n\
+              c@x.io,3,2023-01-03\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rows[0],
+            (
+                2,
+                Err(
+                    "a quote opened here is never closed, so it would swallow lines 3-4 (2 \
+                     lines) to the end of the file"
+                        .into()
+                )
+            )
+        );
+        assert_eq!(rows[1].0, 3);
+        assert_eq!(rows[2].0, 4);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(tally.lines, 4);
+    }
+
+    #[test]
+    fn a_record_over_several_lines_of_the_wrong_width_names_them() {
+        let rows = read(
+            Format::Csv,
+            b"email,phoneNumber,createdAt\na@x.io,\"1\n2\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rows,
+            [(
+                2,
+                Err("2 fields where the header has 3 (a record over lines 2-3)".into())
+            )]
+        );
+    }
+
+    #[test]
+    fn a_semicolon_windows_1252_file_reads_with_its_dialect() {
+        let data = b"Email;phoneNumber;createdAt\r\nZo\xe9@x.fr;\"+33 1\";2023-01-01\r\n";
+        let dialect = Dialect {
+            delimiter: Some(';'),
+            encoding: Encoding::Latin1,
+        };
+        let (rows, _) = read_in(Format::Csv, dialect, data).unwrap();
+        assert_eq!(
+            rows,
+            [(
+                2,
+                Ok(r#"Some("Zoé@x.fr")|Some("+33 1")|Some("2023-01-01")"#.into())
+            )]
+        );
+        let tab = Dialect {
+            delimiter: Some('\t'),
+            ..PLAIN
+        };
+        let (rows, _) = read_in(
+            Format::Csv,
+            tab,
+            b"email\tphoneNumber\tcreatedAt\na,b\t\t1\n",
+        )
+        .unwrap();
+        assert_eq!(rows, [(2, Ok(r#"Some("a,b")|Some("")|Some("1")"#.into()))]);
+    }
+
+    #[test]
+    fn a_header_in_one_column_suggests_the_delimiter_it_holds() {
+        let err = read(Format::Csv, b"email;phoneNumber;createdAt\n").unwrap_err();
+        assert!(
+            err.ends_with(
+                "its columns are email;phoneNumber;createdAt (fields separated by ';'? name it \
+                 with --delimiter ';')"
+            ),
+            "{err}"
+        );
+        let err = read(Format::Csv, b"\n\n").unwrap_err();
+        assert_eq!(err, "test is empty: it has no header row");
+    }
+
+    #[test]
+    fn json_lines_count_blank_lines_and_refuse_a_delimiter() {
+        let (rows, tally) = read_in(Format::Jsonl, PLAIN, b"{}\r\n  \r\n{}").unwrap();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!((tally.lines, tally.headers, tally.blank), (3, 0, 1));
+        let comma = Dialect {
+            delimiter: Some(','),
+            ..PLAIN
+        };
+        let err = read_in(Format::Jsonl, comma, b"{}\n").unwrap_err();
+        assert_eq!(err, "--delimiter is for CSV files, and test is JSON Lines");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use identity::IdentifyRequest;
 use identity::import::{Checkout, Column, Preset, TableSource};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::read::{Columns, Format, Input, Raw, Values};
+use crate::read::{Columns, Dialect, Format, Input, Raw, Tally, Values};
 use crate::target::Target;
 use identity::import::parse_time;
 
@@ -81,8 +81,11 @@ pub struct Read {
     pub checkouts: Vec<Checkout>,
     pub bad: Vec<(String, String)>,
     pub bad_count: u64,
-    /// "read N records from M file(s)".
+    /// "read N lines from M file(s)".
     pub what: String,
+    /// How the files' lines add up ("13 = 1 header + 11 checkouts + 1 skipped (malformed) +
+    /// 0 blank").
+    pub lines: Option<String>,
     pub place: Box<dyn Fn(u64) -> String>,
 }
 
@@ -96,6 +99,7 @@ pub fn read_files(
     files: &[String],
     format: Option<Format>,
     columns: &Columns,
+    dialect: Dialect,
 ) -> Result<Read, String> {
     if files.iter().filter(|f| *f == "-").count() > 1 {
         return Err("standard input (-) can be read once".to_owned());
@@ -113,42 +117,75 @@ pub fn read_files(
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (mut checkouts, mut bad, mut bad_count, mut records) = (Vec::new(), Vec::new(), 0u64, 0u64);
+    let (mut checkouts, mut bad, mut bad_count) = (Vec::new(), Vec::new(), 0u64);
+    let (mut checkout_lines, mut bad_lines) = (0u64, 0u64);
+    let mut tally = Tally::default();
     for (file, path) in files.iter().enumerate() {
         let input = Input::open(path, format, &progress)?;
-        input.for_each(columns, |raw: Raw| {
-            records += 1;
+        let read = input.for_each(columns, dialect, |raw: Raw| {
             match checkout(raw.values, origin(file, raw.line)) {
-                Ok(c) => checkouts.push(c),
+                Ok(c) => {
+                    checkouts.push(c);
+                    checkout_lines += raw.lines;
+                }
                 Err(reason) => {
                     bad_count += 1;
+                    bad_lines += raw.lines;
                     if bad.len() < SHOWN {
                         bad.push((format!("{} line {}", names[file], raw.line), reason));
                     }
                 }
             }
         })?;
+        tally.lines += read.lines;
+        tally.headers += read.headers;
+        tally.blank += read.blank;
     }
     progress.finish_and_clear();
-    let skipped = if bad_count > 0 {
-        format!(", {bad_count} malformed")
-    } else {
-        String::new()
-    };
+    let counted = tally.headers + checkout_lines + bad_lines + tally.blank;
+    if counted != tally.lines {
+        return Err(format!(
+            "internal error: {} lines read but {counted} accounted for",
+            tally.lines
+        ));
+    }
+    let lines = format!(
+        "{} = {} + {} + {} + {} blank",
+        tally.lines,
+        plural(tally.headers, "header", "headers"),
+        of_records(checkout_lines, checkouts.len() as u64, "checkouts"),
+        match (bad_lines, bad_count) {
+            (lines, records) if lines == records => format!("{lines} skipped (malformed)"),
+            (lines, records) => format!("{lines} skipped ({records} malformed records)"),
+        },
+        tally.blank
+    );
     Ok(Read {
         checkouts,
         bad,
         bad_count,
-        what: format!(
-            "read {records} records from {} file(s){skipped}",
-            files.len()
-        ),
+        what: format!("read {} lines from {} file(s)", tally.lines, files.len()),
+        lines: Some(lines),
         place: Box::new(move |o| {
             let (file, line) = ((o >> 40) as usize, o & ((1 << 40) - 1));
             let name = names.get(file).map_or("?", String::as_str);
             format!("{name} line {line}")
         }),
     })
+}
+
+/// "1 header", "0 headers".
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "11 checkouts", or "12 lines of 11 checkouts" when some record covers several lines.
+fn of_records(lines: u64, records: u64, what: &str) -> String {
+    if lines == records {
+        format!("{records} {what}")
+    } else {
+        format!("{lines} lines of {records} {what}")
+    }
 }
 
 /// One record as a checkout: the email and phone as `identify` parses them, and its time.

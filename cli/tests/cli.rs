@@ -142,6 +142,10 @@ async fn gzip_json_lines_from_standard_input_into_a_tenant() {
     ];
     let out = run(&args, Some(gz.get_ref()));
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        lines_row(&out),
+        "lines:            120 = 0 headers + 120 checkouts + 0 skipped (malformed) + 0 blank"
+    );
     let export = run(
         &["export", "--database-url", &url, "--tenant", "shop-7"],
         None,
@@ -260,6 +264,8 @@ fn usage_errors_are_clear() {
         "--time-column",
         "--tenant",
         "--format",
+        "--delimiter",
+        "--encoding",
     ] {
         assert!(help.contains(flag), "{flag} missing from import --help");
     }
@@ -463,4 +469,211 @@ fn a_typeorm_table_cannot_be_imported_into_its_own_database() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `identity import path --database-url url` plus `extra`.
+fn import(path: &std::path::Path, url: &str, extra: &[&str]) -> Output {
+    let args = ["import", path.to_str().unwrap(), "--database-url", url];
+    run(&[&args[..], extra].concat(), None)
+}
+
+/// `count` orders as CSV lines `id,email,phoneNumber,createdAt,note` (the header first, order
+/// `i` on line `i + 1`), each its own customer; `note(i)` is order i's last field as written.
+fn orders(count: u64, note: impl Fn(u64) -> String) -> Vec<String> {
+    let mut lines = vec!["id,email,phoneNumber,createdAt,note".to_owned()];
+    for i in 1..=count {
+        let at = 1_672_531_200 + i * 60;
+        lines.push(format!("{i},buyer{i}@shop.io,555{i:05},{at},{}", note(i)));
+    }
+    lines
+}
+
+/// The `lines:` row of an import's summary.
+fn lines_row(out: &Output) -> String {
+    let summary = text(&out.stdout);
+    let row = summary.lines().find(|l| l.starts_with("lines:"));
+    row.unwrap_or_else(|| panic!("no lines row in {summary}"))
+        .to_owned()
+}
+
+#[test]
+fn a_quote_left_open_mid_file_is_refused_at_its_line_and_skip_skips_only_that_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    // order 20 (line 21) opens a quote it never closes; the next quote is order 45's note
+    let csv = orders(60, |i| match i {
+        20 => "\"fragile".to_owned(),
+        45 => "\"gift wrap\"".to_owned(),
+        _ => String::new(),
+    });
+    std::fs::write(&file, csv.join("\n") + "\n").unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+
+    let out = import(&file, &url, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("1 malformed record(s):"), "{err}");
+    assert!(
+        err.contains(
+            "orders.csv line 21: a quote opened here is closed only on line 46, so it would \
+             swallow lines 22-46 (25 lines)"
+        ),
+        "{err}"
+    );
+    assert!(
+        export_lines(&url).is_empty(),
+        "an aborted import writes nothing"
+    );
+
+    let out = import(&file, &url, &["--on-error", "skip"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("checkouts:        59\n"));
+    assert_eq!(
+        lines_row(&out),
+        "lines:            61 = 1 header + 59 checkouts + 1 skipped (malformed) + 0 blank"
+    );
+    let exported = export_lines(&url);
+    assert_eq!(exported.len(), 59, "every order but line 21's is imported");
+    let emails: Vec<&str> = exported
+        .iter()
+        .map(|c| c["emails"][0].as_str().unwrap())
+        .collect();
+    assert!(emails.contains(&"buyer21@shop.io") && emails.contains(&"buyer45@shop.io"));
+    assert!(!emails.contains(&"buyer20@shop.io"));
+}
+
+#[test]
+fn a_quote_left_open_near_the_end_is_refused_instead_of_ending_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    let mut csv = orders(13, |_| String::new());
+    csv[11] = csv[11].replace(",buyer11@", ",\"buyer11@");
+    std::fs::write(&file, csv.join("\n") + "\n").unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+
+    let out = import(&file, &url, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "orders.csv line 12: a quote opened here is never closed, so it would swallow \
+             lines 13-14 (2 lines) to the end of the file"
+        ),
+        "{err}"
+    );
+
+    let out = import(&file, &url, &["--on-error", "skip"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("read 14 lines from 1 file(s)"));
+    assert_eq!(
+        lines_row(&out),
+        "lines:            14 = 1 header + 12 checkouts + 1 skipped (malformed) + 0 blank"
+    );
+    assert_eq!(export_lines(&url).len(), 12);
+}
+
+#[test]
+fn crlf_files_are_reported_by_their_own_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    let csv = [
+        "email,phoneNumber,createdAt,note",
+        "doc@hillvalley.edu,5550101,2023-01-01,",
+        "marty@hillvalley.edu,5550102,next tuesday,",
+        "biff@hillvalley.edu,5550103,2023-01-03,\"leave it at",
+        "the door\"",
+        "no-at-sign,5550104,2023-01-04,",
+        "",
+        "lorraine@hillvalley.edu,5550105,2023-01-05,",
+    ];
+    std::fs::write(&file, csv.join("\r\n") + "\r\n").unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+
+    let out = import(&file, &url, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("orders.csv line 3: unreadable time"), "{err}");
+    assert!(err.contains("orders.csv line 6: invalid email"), "{err}");
+
+    let out = import(&file, &url, &["--on-error", "skip"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        lines_row(&out),
+        "lines:            8 = 1 header + 4 lines of 3 checkouts + 2 skipped (malformed) + 1 blank"
+    );
+    assert_eq!(export_lines(&url).len(), 3);
+}
+
+#[test]
+fn a_semicolon_latin_1_export_imports_with_its_accents() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    // as a French Excel writes it: ';' between fields, Windows-1252, CRLF
+    let csv: &[u8] = b"Email;T\xe9l\xe9phone;Date de commande\r\n\
+        JOS\xc9@exemple.fr;+33 1 23 45 67 89;2023-01-01\r\n\
+        zo\xe9@exemple.fr;+33 1 23 45 67 89;2023-01-02\r\n";
+    std::fs::write(&file, csv).unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let columns = [
+        "--phone-column",
+        "Téléphone",
+        "--time-column",
+        "Date de commande",
+    ];
+
+    let out = import(&file, &url, &[&columns[..], &["--delimiter", ";"]].concat());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("orders.csv line 1 is not UTF-8") && err.contains("--encoding latin-1"),
+        "{err}"
+    );
+
+    let flags = ["--delimiter", ";", "--encoding", "latin-1"];
+    let out = import(&file, &url, &[&columns[..], &flags].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = export_lines(&url);
+    assert_eq!(exported.len(), 1);
+    assert_eq!(
+        exported[0]["emails"],
+        serde_json::json!(["josé@exemple.fr", "zoé@exemple.fr"])
+    );
+    assert_eq!(
+        exported[0]["phoneNumbers"],
+        serde_json::json!(["+33123456789"])
+    );
+}
+
+#[test]
+fn a_utf_8_byte_order_mark_is_not_part_of_the_first_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    let csv = "\u{feff}email,phoneNumber,createdAt\r\ndoc@hillvalley.edu,5550101,2023-01-01\r\n";
+    std::fs::write(&file, csv).unwrap();
+    let url = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let out = import(&file, &url, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(export_lines(&url).len(), 1);
+}
+
+#[test]
+fn bad_delimiters_and_encodings_are_usage_errors() {
+    for (flag, value, says) in [
+        ("--delimiter", "ab", "one ASCII character"),
+        ("--delimiter", "\"", "one ASCII character"),
+        (
+            "--encoding",
+            "ebcdic",
+            "[possible values: utf-8, latin-1, windows-1252]",
+        ),
+    ] {
+        let out = run(&["import", "orders.csv", flag, value], None);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: a usage error");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag}")),
+            "{err}"
+        );
+        assert!(err.contains(says), "{err}");
+    }
 }
