@@ -12,6 +12,7 @@
 //! to the derived records by the next write transaction, before it plans.
 
 mod bases;
+mod checkpoint;
 mod erase;
 mod events;
 mod foreign;
@@ -73,6 +74,8 @@ pub struct SqliteStore {
     hints: std::sync::Arc<TenantHints>,
     /// The record bases read lately, decoded, shared by the clones.
     bases: std::sync::Arc<bases::Bases>,
+    /// An in-memory database: no files, so no write-ahead log to clear.
+    in_memory: bool,
 }
 
 impl SqliteStore {
@@ -100,13 +103,16 @@ impl SqliteStore {
         let options = options
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))
             .journal_mode(if in_memory {
                 SqliteJournalMode::Memory
             } else {
                 SqliteJournalMode::Wal
             })
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Normal)
+            // deleted content is overwritten with zeros, not left in free space: an erased
+            // value must not survive in the file (see `checkpoint.rs` for the log)
+            .pragma("secure_delete", "ON");
         // An in-memory database lives as long as one of its connections: keep exactly one open.
         let pool_options = if in_memory {
             SqlitePoolOptions::new()
@@ -130,6 +136,7 @@ impl SqliteStore {
                         writer: std::sync::Arc::default(),
                         hints: std::sync::Arc::default(),
                         bases: std::sync::Arc::default(),
+                        in_memory,
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -166,7 +173,7 @@ impl SqliteStore {
         if let Some(tenant) = repair {
             records::repair(&mut tx, tenant).await?;
         }
-        Ok(Some(WriteTx { tx, _queue: queue }))
+        Ok(Some(WriteTx { tx, queue }))
     }
 }
 
@@ -248,19 +255,29 @@ impl SqliteStore {
     }
 }
 
+/// How long a statement waits for a lock another connection holds, in milliseconds.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
 /// A write transaction of this process: the in-process queue's turn and SQLite's write lock.
 struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    _queue: tokio::sync::OwnedMutexGuard<()>,
+    queue: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl WriteTx {
     /// Commits; `Ok(false)` when the database was busy (nothing was written).
-    async fn commit(mut self) -> Result<bool> {
+    async fn commit(self) -> Result<bool> {
+        Ok(self.commit_holding().await?.is_some())
+    }
+
+    /// Commits and keeps the queue's turn, so this process's writers go on waiting (for work
+    /// that must follow the commit before any other write); `Ok(None)` when the database was
+    /// busy (nothing was written).
+    async fn commit_holding(mut self) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
         set_writer(&mut self.tx, false).await?;
         match self.tx.commit().await {
-            Ok(()) => Ok(true),
-            Err(e) if is_busy(&e) => Ok(false),
+            Ok(()) => Ok(Some(self.queue)),
+            Err(e) if is_busy(&e) => Ok(None),
             Err(e) => Err(Error::store("committing a write", e)),
         }
     }
@@ -476,10 +493,14 @@ impl ContactStore for SqliteStore {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
                 let receipt = erase::erase(&mut write.tx, tenant, customer, suppress).await?;
-                if write.commit().await? {
+                if let Some(turn) = write.commit_holding().await? {
                     if suppress {
                         self.hints.forget(tenant);
                     }
+                    // the values are gone from the tables; now from the files (an erase
+                    // answered from its receipt does this again, for one that failed here)
+                    checkpoint::clear_log(&self.pool, self.in_memory).await?;
+                    drop(turn);
                     return Ok(receipt);
                 }
             }
