@@ -11,6 +11,7 @@ use identity_testkit as common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use common::bytes::{count_in_sqlite, occurrences, traces};
 use identity::import::ImportOptions;
 use identity::{ContactId, Identity};
 
@@ -78,41 +79,6 @@ async fn fill(id: &Identity) -> Vec<ContactId> {
     primaries
 }
 
-/// How many times `needle` occurs in the file at `path` (0 when there is no such file).
-fn occurrences(path: &std::path::Path, needle: &str) -> usize {
-    let Ok(bytes) = std::fs::read(path) else {
-        return 0;
-    };
-    bytes
-        .windows(needle.len())
-        .filter(|w| *w == needle.as_bytes())
-        .count()
-}
-
-/// The database's files: the main file, its write-ahead log and the log's index.
-fn files(db: &std::path::Path) -> [std::path::PathBuf; 3] {
-    let with = |suffix: &str| {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        std::path::PathBuf::from(name)
-    };
-    [db.to_path_buf(), with("-wal"), with("-shm")]
-}
-
-/// Every occurrence of an erased value in the database's files, as `value in file: count`.
-fn traces(db: &std::path::Path, erased: &[String]) -> Vec<String> {
-    let mut found = Vec::new();
-    for file in files(db) {
-        for value in erased {
-            let n = occurrences(&file, value);
-            if n > 0 {
-                found.push(format!("{value} in {}: {n}", file.display()));
-            }
-        }
-    }
-    found
-}
-
 /// Identifies (new customers and returning ones) and lookups, until `stop`: the traffic an
 /// erase runs under. Answers how many calls it made.
 fn traffic(id: &Identity, worker: u64, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
@@ -142,8 +108,10 @@ async fn no_erased_value_remains_in_sqlite_files_once_erase_returns() {
     let kept = [other(17).0, other(IMPORTED + 5).0, other(IMPORTED + 5).1];
     // the scan finds what is there: every value is in the files before the erase
     for value in erased.iter().chain(&kept) {
-        let n: usize = files(&db).iter().map(|f| occurrences(f, value)).sum();
-        assert!(n > 0, "{value} is not in the files before the erase");
+        assert!(
+            count_in_sqlite(&db, value) > 0,
+            "{value} is not in the files before the erase"
+        );
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -164,8 +132,10 @@ async fn no_erased_value_remains_in_sqlite_files_once_erase_returns() {
     let found = traces(&db, &erased);
     assert!(found.is_empty(), "after the traffic stopped: {found:#?}");
     for value in &kept {
-        let n: usize = files(&db).iter().map(|f| occurrences(f, value)).sum();
-        assert!(n > 0, "{value} was kept, and the scan must find it");
+        assert!(
+            count_in_sqlite(&db, value) > 0,
+            "{value} was kept, and the scan must find it"
+        );
     }
     common::assert_verified(&id).await;
     id.close().await;
@@ -234,7 +204,7 @@ async fn no_erased_value_remains_in_any_postgres_table_once_erase_returns() {
         id.erase(*primary, k % 2 == 0).await.unwrap();
         erased.extend(target_values(k));
         // at commit, before the traffic stops: no table of any schema holds the values
-        let found = values_in_every_table(&pool, &erased).await;
+        let found = common::tables_holding(&pool, &erased).await;
         assert!(found.is_empty(), "after erase {k} returned: {found:#?}");
     }
     stop.store(true, Ordering::Relaxed);
@@ -245,7 +215,7 @@ async fn no_erased_value_remains_in_any_postgres_table_once_erase_returns() {
         );
     }
     let kept = [other(17).0, other(IMPORTED + 5).1];
-    let found = values_in_every_table(&pool, &kept).await;
+    let found = common::tables_holding(&pool, &kept).await;
     for value in &kept {
         let contact = format!("{value} in public.contact");
         assert!(
@@ -255,33 +225,4 @@ async fn no_erased_value_remains_in_any_postgres_table_once_erase_returns() {
     }
     common::assert_verified(&id).await;
     id.close().await;
-}
-
-/// Every `(table, value)` where a row of a table of the database (any schema but the
-/// system's) holds one of `values` in any column, read as the row's text.
-async fn values_in_every_table(pool: &sqlx::PgPool, values: &[String]) -> Vec<String> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class AS c
-         JOIN pg_namespace AS n ON n.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p', 'm')
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    assert!(tables.len() >= 10, "the scan reads every table: {tables:?}");
-    let mut found = Vec::new();
-    for table in tables {
-        let sql = format!(
-            "SELECT v FROM unnest($1::text[]) AS v
-             WHERE EXISTS (SELECT 1 FROM {table} AS t WHERE strpos(t::text, v) > 0)"
-        );
-        let hits: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(values)
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        found.extend(hits.into_iter().map(|v| format!("{v} in {table}")));
-    }
-    found
 }

@@ -11,12 +11,14 @@
 //! on meanwhile. Changes made to `contact` by other programs are noted by triggers and applied
 //! to the derived records by the next write transaction, before it plans.
 
+mod backup;
 mod bases;
 mod checkpoint;
 mod erase;
 mod events;
 mod foreign;
 mod import;
+mod reapply;
 mod records;
 mod settings;
 mod split;
@@ -36,11 +38,13 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
+use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{Checkout, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
+use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -227,6 +231,30 @@ impl SqliteStore {
         })
     }
 
+    /// Makes the store's suppression secret unless it has one, so that every backup taken
+    /// from now on holds the secret of every digest the store will take.
+    async fn make_secret(&self) -> Result<()> {
+        let made: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM identity_secret)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| Error::store("migrating the schema", e))?;
+        if made {
+            return Ok(());
+        }
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                erase::store_secret(&mut write.tx).await?;
+                if write.commit().await? {
+                    return Ok(());
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
     /// Applies changes made outside the library to the derived records of every tenant now.
     async fn apply_pending(&self) -> Result<()> {
         let tenants = {
@@ -319,7 +347,10 @@ impl ContactStore for SqliteStore {
             attempt += 1;
             match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
                 // an upgrade builds the records of existing rows now, not on the first request
-                Ok(()) => return self.apply_pending().await,
+                Ok(()) => {
+                    self.make_secret().await?;
+                    return self.apply_pending().await;
+                }
                 Err(_) if attempt < 5 => backoff(attempt + 4).await,
                 Err(e) => return Err(migrate_error(e)),
             }
@@ -489,10 +520,18 @@ impl ContactStore for SqliteStore {
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let receipt = erase::erase(&mut write.tx, tenant, customer, suppress).await?;
+                let (receipt, record) =
+                    erase::erase(&mut write.tx, tenant, customer, suppress).await?;
+                if let Some(record) = &record {
+                    erase::keep_record(&mut write.tx, record).await?;
+                    if let Some(log) = log {
+                        log.append(record)?; // on disk before the erase commits
+                    }
+                }
                 if let Some(turn) = write.commit_holding().await? {
                     if suppress {
                         self.hints.forget(tenant);
@@ -509,6 +548,37 @@ impl ContactStore for SqliteStore {
         Err(Error::Contention {
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
+        let mut conn = self.read_snapshot().await?;
+        erase::records(&mut conn, tenant).await
+    }
+
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
+                let report = reapply::reapply(&mut write.tx, tenant, records).await?;
+                if let Some(turn) = write.commit_holding().await? {
+                    self.hints.forget(tenant);
+                    checkpoint::clear_log(&self.pool, self.in_memory).await?;
+                    drop(turn);
+                    return Ok(report);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn backup_to(&self, path: &Path, overwrite: bool) -> Result<()> {
+        backup::backup_to(&self.pool, path, overwrite).await
     }
 
     async fn import(

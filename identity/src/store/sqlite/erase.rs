@@ -1,7 +1,8 @@
 //! The SQLite side of erase, inside the caller's write transaction with the tenant's pending
 //! changes applied already: the rows, records, identifiers, pairs and history values of a
-//! customer go, its receipt (`identity_erasure`) is kept, and, when asked, its values are added
-//! to the tenant's suppressed values under the store's secret (`identity_secret`).
+//! customer go, its receipt (`identity_erasure`) and record (`identity_erasure_record`) are
+//! kept, and, when asked, its values are added to the tenant's suppressed values under the
+//! store's secret (`identity_secret`).
 
 use std::collections::BTreeSet;
 
@@ -10,8 +11,9 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
+use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::error::{Error, Result};
-use crate::suppress::Secret;
+use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
@@ -38,14 +40,16 @@ SELECT 'phone', phone_number, coalesce(linked_id, id) FROM contact
 WHERE tenant_id = ?1 AND deleted_at IS NULL AND coalesce(linked_id, id) <> ?2
   AND phone_number IN (SELECT value FROM json_each(?4))";
 
-/// The rows `?2` and the deleted rows that link to them or carry a value that goes.
+/// The rows `?2` and the deleted rows that link to them or carry a value that goes; answers
+/// the deleted ones, for the record.
 const DELETE_ROWS: &str = "\
 DELETE FROM contact WHERE tenant_id = ?1
   AND (id IN (SELECT value FROM json_each(?2))
        OR (deleted_at IS NOT NULL
            AND (linked_id IN (SELECT value FROM json_each(?2))
                 OR email IN (SELECT value FROM json_each(?3))
-                OR phone_number IN (SELECT value FROM json_each(?4)))))";
+                OR phone_number IN (SELECT value FROM json_each(?4)))))
+RETURNING id, created_at, deleted_at IS NOT NULL";
 
 const DELETE_IDENTIFIERS: &str = "\
 DELETE FROM identity_identifier WHERE tenant_id = ?1 AND customer_id = ?2
@@ -84,12 +88,27 @@ FROM (SELECT e.id AS event_id,
         AND (e.email IS NOT NULL OR e.phone IS NOT NULL)) AS s
 WHERE identity_event.id = s.event_id";
 
-const ADD_RECEIPT: &str = "\
+pub(super) const ADD_RECEIPT: &str = "\
 INSERT INTO identity_erasure (tenant_id, contact_id, customer_id, suppressed, erased_at)
 VALUES (?1, ?2, ?3, ?4, ?5)";
 
+/// The store's secret, made when it has none (the first insert wins).
 const NEW_SECRET: &str = "\
 INSERT OR IGNORE INTO identity_secret (singleton, secret, created_at) VALUES (1, ?1, ?2)";
+
+const ADD_RECORD: &str = "\
+INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
+VALUES (?1, ?2, ?3, ?4)";
+
+const RECORDS: &str = "SELECT record FROM identity_erasure_record WHERE tenant_id = ?1";
+
+/// The receipts of erases that have no record (made before records were kept).
+const UNRECORDED: &str = "\
+SELECT customer_id, contact_id, suppressed, erased_at FROM identity_erasure AS e
+WHERE tenant_id = ?1 AND NOT EXISTS (
+    SELECT 1 FROM identity_erasure_record AS r
+    WHERE r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id)
+ORDER BY customer_id, contact_id";
 
 const ADD_DIGEST: &str = "\
 INSERT OR IGNORE INTO identity_suppressed (tenant_id, kind, digest, created_at)
@@ -132,15 +151,16 @@ pub(super) async fn receipt(
     }))
 }
 
-/// Erases the customer of row `customer` (or answers the receipt of its earlier erase).
+/// Erases the customer of row `customer` and answers its receipt and record (or answers the
+/// receipt of its earlier erase, without a record). The caller keeps the record.
 pub(super) async fn erase(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     customer: ContactId,
     suppress: bool,
-) -> Result<Erasure> {
+) -> Result<(Erasure, Option<ErasureRecord>)> {
     if let Some(done) = receipt(&mut *tx, tenant, customer).await? {
-        return Ok(done);
+        return Ok((done, None));
     }
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
@@ -178,19 +198,22 @@ pub(super) async fn erase(
     let ids = json(&plan.erased.iter().map(|id| id.get()).collect::<Vec<_>>());
     let gone_emails = json(&plan.gone_of(IdentifierKind::Email));
     let gone_phones = json(&plan.gone_of(IdentifierKind::Phone));
-    for (statement, a, b, c) in [
-        (DELETE_ROWS, &ids, &gone_emails, &gone_phones),
-        (SCRUB, &ids, &gone_emails, &gone_phones),
-    ] {
-        sqlx::query(statement)
-            .bind(tenant.as_str())
-            .bind(a)
-            .bind(b)
-            .bind(c)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?;
-    }
+    let deleted: Vec<(i64, OffsetDateTime, bool)> = sqlx::query_as(DELETE_ROWS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(&gone_emails)
+        .bind(&gone_phones)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed)?;
+    sqlx::query(SCRUB)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(&gone_emails)
+        .bind(&gone_phones)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
     sqlx::query(DELETE_IDENTIFIERS)
         .bind(tenant.as_str())
         .bind(primary.get())
@@ -233,20 +256,82 @@ pub(super) async fn erase(
             .await
             .map_err(failed)?;
     }
-    if !plan.digests.is_empty() {
-        for (kind, digest) in &plan.digests {
-            sqlx::query(ADD_DIGEST)
-                .bind(tenant.as_str())
-                .bind(kind.as_str())
-                .bind(&digest[..])
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
-        }
-        settings::next_version(&mut *tx, tenant, state.blocked.version, now).await?;
+    add_digests(&mut *tx, tenant, &plan.digests, state.blocked.version, now).await?;
+    let receipt = plan.receipt(now);
+    let marked = deleted
+        .into_iter()
+        .filter(|(_, _, marked)| *marked)
+        .map(|(id, at, _)| ErasedRow::new(ContactId::new(id), Some(at)));
+    let record = plan.record(tenant, &receipt, marked);
+    Ok((receipt, Some(record)))
+}
+
+/// Adds `digests` to the tenant's suppressed values and moves its blocked list past `version`
+/// (when there are any).
+pub(super) async fn add_digests(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    digests: &[(IdentifierKind, Digest)],
+    version: i64,
+    now: OffsetDateTime,
+) -> Result<()> {
+    if digests.is_empty() {
+        return Ok(());
     }
-    Ok(plan.receipt(now))
+    for (kind, digest) in digests {
+        sqlx::query(ADD_DIGEST)
+            .bind(tenant.as_str())
+            .bind(kind.as_str())
+            .bind(&digest[..])
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+    }
+    settings::next_version(&mut *tx, tenant, version, now).await
+}
+
+/// Keeps `record` in the database, beside its receipts.
+pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecord) -> Result<()> {
+    sqlx::query(ADD_RECORD)
+        .bind(record.tenant_id.as_str())
+        .bind(record.customer_id.get())
+        .bind(record.erased_at)
+        .bind(record.to_line())
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(failed)
+}
+
+/// The tenant's erasure records, oldest first: those kept, and those of erases made before
+/// records were kept, from their receipts.
+pub(super) async fn records(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+) -> Result<Vec<ErasureRecord>> {
+    let kept: Vec<String> = sqlx::query_scalar(RECORDS)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let mut records = kept
+        .iter()
+        .map(|line| stored_record(line))
+        .collect::<Result<Vec<_>>>()?;
+    let receipts: Vec<(i64, i64, bool, OffsetDateTime)> = sqlx::query_as(UNRECORDED)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(failed)?;
+    records.extend(from_receipts(tenant, receipts));
+    records.sort_by_key(|r| (r.erased_at, r.customer_id));
+    Ok(records)
+}
+
+/// The store's suppression secret, made now when it has none.
+pub(super) async fn store_secret(tx: &mut SqliteConnection) -> Result<Secret> {
+    secret(tx, OffsetDateTime::now_utc()).await
 }
 
 /// The store's suppression secret, made now when it has none (the first insert wins).
