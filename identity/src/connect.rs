@@ -1,11 +1,13 @@
 //! One URL configures everything: [`connect`] picks the store from the URL's scheme, migrates it,
 //! and returns an [`Identity`] handle shared by Rust, the bindings and the HTTP service.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::contact::Contact;
 use crate::derive::RebuildReport;
+use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::memory::MemoryStore;
@@ -25,6 +27,10 @@ pub struct ConnectOptions {
     pub acquire_timeout: Duration,
     /// Run the migrations after connecting (default `true`).
     pub migrate: bool,
+    /// A file every erase of the handle appends its record to before it commits
+    /// ([`ErasureLog`]; default none): keep it outside the database's disk, to apply the
+    /// erasures again after restoring a backup.
+    pub erasure_log: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -33,6 +39,7 @@ impl Default for ConnectOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
+            erasure_log: None,
         }
     }
 }
@@ -58,6 +65,13 @@ impl ConnectOptions {
         self.migrate = migrate;
         self
     }
+
+    /// Sets [`ConnectOptions::erasure_log`].
+    #[must_use]
+    pub fn erasure_log(mut self, path: impl Into<PathBuf>) -> Self {
+        self.erasure_log = Some(path.into());
+        self
+    }
 }
 
 /// A cheap, cloneable handle on a store, acting for one tenant: what applications hold.
@@ -79,6 +93,7 @@ impl ConnectOptions {
 pub struct Identity {
     store: Arc<dyn ContactStore>,
     tenant: TenantId,
+    erasure_log: Option<Arc<ErasureLog>>,
 }
 
 impl Identity {
@@ -88,7 +103,22 @@ impl Identity {
         Identity {
             store: Arc::new(Watched::new(Arc::new(store))),
             tenant: TenantId::default(),
+            erasure_log: None,
         }
+    }
+
+    /// The same handle, with every erase through it (and the handles made from it) appending
+    /// its record to `log` before it commits; see [`ConnectOptions::erasure_log`].
+    #[must_use]
+    pub fn with_erasure_log(mut self, log: ErasureLog) -> Self {
+        self.erasure_log = Some(Arc::new(log));
+        self
+    }
+
+    /// The erasure log the handle's erases append to, if any.
+    #[must_use]
+    pub fn erasure_log(&self) -> Option<&ErasureLog> {
+        self.erasure_log.as_deref()
     }
 
     /// A handle on the same store acting for tenant `id`: every call through it reads and writes
@@ -118,6 +148,7 @@ impl Identity {
         Identity {
             store: Arc::clone(&self.store),
             tenant,
+            erasure_log: self.erasure_log.clone(),
         }
     }
 
@@ -137,13 +168,18 @@ impl Identity {
 
     /// Opens the store a URL names: `postgres://` or `postgresql://` ([`PgStore`]), `sqlite:`
     /// ([`SqliteStore`], creating a missing file) or `memory:` ([`MemoryStore`]); then migrates
-    /// unless told not to.
+    /// unless told not to, and opens the erasure log when one is named.
     ///
     /// # Errors
     /// [`Error::InvalidUrl`] or [`Error::UnsupportedScheme`] for a URL no store takes (the error
-    /// never repeats a password); the store's errors when connecting or migrating fails.
+    /// never repeats a password); [`Error::ErasureLog`] when the log cannot be opened; the
+    /// store's errors when connecting or migrating fails.
     pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Self> {
         let scheme = scheme(url)?;
+        let erasure_log = match &options.erasure_log {
+            Some(path) => Some(Arc::new(ErasureLog::open(path)?)),
+            None => None,
+        };
         // `SQLite:x.db` and ` sqlite:x.db ` mean `sqlite:x.db`: hand the stores one spelling
         let url = url.trim();
         let url = &format!("{scheme}{}", &url[scheme.len()..]);
@@ -170,6 +206,7 @@ impl Identity {
         Ok(Identity {
             store,
             tenant: TenantId::default(),
+            erasure_log,
         })
     }
 

@@ -11,9 +11,11 @@ use time::OffsetDateTime;
 use crate::blocked::{BlockList, BlockedValue};
 use crate::connect::Identity;
 use crate::contact::{Contact, ContactId, Email, Phone};
+use crate::erasure_log::{ErasedRow, ErasureRecord, SuppressedDigest};
 use crate::error::Result;
 use crate::history::{Change, HistoryEvent};
 use crate::suppress::{Digest, Secret};
+use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
 /// The receipt of an erase: which customer, which rows, when, and whether its values are
@@ -68,6 +70,10 @@ pub(crate) struct ErasePlan {
     pub named: Vec<(IdentifierKind, String, ContactId)>,
     /// The digests of `gone`, to add to the tenant's suppressed values (empty unless asked).
     pub digests: Vec<(IdentifierKind, Digest)>,
+    /// The erased rows with their times of creation, for the erase's record.
+    pub rows: Vec<ErasedRow>,
+    /// The fingerprint of the secret the digests are taken under (when asked to suppress).
+    pub secret: Option<String>,
 }
 
 impl ErasePlan {
@@ -123,6 +129,11 @@ impl ErasePlan {
             named,
             suppress: secret.is_some(),
             digests,
+            rows: rows
+                .iter()
+                .map(|c| ErasedRow::new(c.id, Some(c.created_at)))
+                .collect(),
+            secret: secret.map(Secret::fingerprint),
         })
     }
 
@@ -140,6 +151,23 @@ impl ErasePlan {
         Change::Erased {
             erased: self.erased.clone(),
         }
+    }
+
+    /// The erase's record: `receipt`, its rows and `deleted`, the rows marked deleted by other
+    /// programs that it removed too, and its digests.
+    pub(crate) fn record(
+        &self,
+        tenant: &TenantId,
+        receipt: &Erasure,
+        deleted: impl IntoIterator<Item = ErasedRow>,
+    ) -> ErasureRecord {
+        let rows = self.rows.iter().copied().chain(deleted).collect();
+        let digests = self
+            .digests
+            .iter()
+            .map(|(kind, d)| SuppressedDigest::new(*kind, d))
+            .collect();
+        ErasureRecord::new(tenant, receipt, rows, digests, self.secret.clone())
     }
 
     /// The receipt, stamped `at`.
@@ -261,6 +289,12 @@ impl Identity {
     ///
     /// Erasing again by any former row id answers the first receipt and changes nothing.
     ///
+    /// The store keeps the erase's record ([`crate::Identity::erasures`]) and, when the handle
+    /// has an erasure log ([`crate::ConnectOptions::erasure_log`]), appends it there and
+    /// flushes it to disk before committing. On SQLite the erased values are gone from the
+    /// database's files, not only from its tables, when this returns (free space is zeroed,
+    /// the write-ahead log copied into the main file and emptied).
+    ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use identity::ContactId;
@@ -278,11 +312,13 @@ impl Identity {
     ///
     /// # Errors
     /// [`crate::Error::NotFound`] when the tenant has no visible row `customer` and erased
-    /// none with that id; otherwise as [`crate::ContactStore::erase`]. Nothing changes on an
-    /// error.
+    /// none with that id; [`crate::Error::ErasureLog`] when the record cannot be appended;
+    /// otherwise as [`crate::ContactStore::erase`]. Nothing changes on an error, except on
+    /// SQLite when readers keep the erased values in the files past the commit
+    /// ([`crate::Error::Unavailable`]: erasing again clears them).
     pub async fn erase(&self, customer: ContactId, suppress: bool) -> Result<Erasure> {
         self.store()
-            .erase(self.tenant_id(), customer, suppress)
+            .erase(self.tenant_id(), customer, suppress, self.erasure_log())
             .await
     }
 }

@@ -66,12 +66,15 @@ pub enum Field {
     Table,
     /// What an import does with a refused checkout ([`crate::import::OnError::parse`]).
     OnError,
+    /// The erasure records given to [`crate::Identity::reapply_erasures`]
+    /// ([`crate::ErasureRecord::from_json`]).
+    Erasures,
 }
 
 impl Field {
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
     /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`, `checkouts`, `table`, `onError`).
+    /// `limits`, `checkouts`, `table`, `onError`, `erasures`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -90,6 +93,7 @@ impl Field {
             Field::Checkouts => "checkouts",
             Field::Table => "table",
             Field::OnError => "onError",
+            Field::Erasures => "erasures",
         }
     }
 }
@@ -112,6 +116,7 @@ impl fmt::Display for Field {
             Field::Checkouts => "checkouts",
             Field::Table => "table",
             Field::OnError => "on error",
+            Field::Erasures => "erasures",
         })
     }
 }
@@ -216,6 +221,18 @@ pub enum Error {
         /// What disagrees.
         reason: String,
     },
+    /// The erasure log file ([`crate::ErasureLog`]) could not be opened, read or appended to;
+    /// an erase that could not append its record was not committed.
+    #[error("erasure log {path} {action}")]
+    ErasureLog {
+        /// The file.
+        path: String,
+        /// What failed, in lowercase words (`cannot be appended to`).
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A bug in this crate (an invariant it relies on did not hold); nothing was committed.
     #[error("internal error: {reason}")]
     Internal {
@@ -296,7 +313,7 @@ impl Error {
             Error::Closed => "closed",
             Error::Unavailable { .. } => "unavailable",
             Error::Contention { .. } => "contention",
-            Error::Store { .. } => "store",
+            Error::Store { .. } | Error::ErasureLog { .. } => "store",
             Error::CorruptRow { .. } | Error::CorruptGraph { .. } => "corrupt_data",
             Error::Internal { .. } => "internal",
         }

@@ -76,18 +76,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backup;
 pub mod blocked;
 pub mod connect;
 pub mod contact;
 pub mod customer;
 pub mod derive;
 pub mod erase;
+pub mod erasure_log;
 pub mod error;
 mod export;
 pub mod history;
 pub mod import;
 pub mod limits;
 pub mod plan;
+pub mod reapply;
 pub mod region;
 pub mod request;
 pub mod settings;
@@ -104,11 +107,13 @@ pub use contact::{Contact, ContactId, Email, Link, Phone};
 pub use customer::CustomerRecord;
 pub use derive::{Derived, RebuildReport, derive, derive_screened};
 pub use erase::Erasure;
+pub use erasure_log::{ErasedRow, ErasureLog, ErasureRecord, SuppressedDigest};
 pub use error::{Error, Field, Result, StorageRefusal};
 pub use history::{Change, History, HistoryEvent};
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};
 pub use limits::Limits;
 pub use plan::{AddRow, Matched, Merge, NewCustomer, Plan, plan, plan_within};
+pub use reapply::ReapplyReport;
 pub use region::PhoneRegion;
 pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
 pub use settings::TenantSettings;

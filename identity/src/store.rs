@@ -19,10 +19,12 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
+use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
+use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -164,17 +166,60 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// identifiers, kept-apart pairs and the personal data of its history, with, when
     /// `suppress`, its values added to the tenant's suppressed values, in one transaction.
     /// Waits for the tenant's writes in flight, as [`ContactStore::block`] does. Answers the
-    /// stored receipt, changing nothing, when `customer` is a row it erased before.
+    /// stored receipt, changing nothing, when `customer` is a row it erased before. Keeps the
+    /// erase's [`ErasureRecord`] beside its receipt and, before committing, appends it to
+    /// `log` when one is given. A store with files clears the erased values from them before
+    /// it answers (SQLite: see `store/sqlite/checkpoint.rs`).
     ///
     /// # Errors
     /// [`crate::Error::NotFound`] when the tenant has no visible row `customer` and erased
-    /// none with that id; otherwise as [`ContactStore::identify`].
+    /// none with that id; [`crate::Error::ErasureLog`] when the record cannot be appended
+    /// (nothing changed); otherwise as [`ContactStore::identify`].
     async fn erase(
         &self,
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure>;
+
+    /// The tenant's erasure records, oldest first ([`crate::Identity::erasures`]).
+    ///
+    /// # Errors
+    /// As [`ContactStore::lookup`].
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>>;
+
+    /// Applies the tenant's `records` again, in one transaction, as
+    /// [`crate::Identity::reapply_erasures`] says (every record is the tenant's).
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] when a record's digests were taken under another secret;
+    /// otherwise as [`ContactStore::split`] and [`ContactStore::erase`]. Nothing changes on an
+    /// error.
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport>;
+
+    /// Writes a consistent copy of the whole database (every tenant) to a new file at `path`,
+    /// while it serves ([`crate::Identity::backup_to`]). Only SQLite has one; the other stores
+    /// refuse.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] for a store this cannot copy, or when `path` exists and
+    /// `overwrite` is not set; [`crate::Error::Store`] when the copy fails (nothing is left at
+    /// `path` then).
+    async fn backup_to(&self, path: &std::path::Path, overwrite: bool) -> Result<()> {
+        let _ = (path, overwrite);
+        Err(Error::Conflict {
+            reason: format!(
+                "a {} store cannot be copied by this library: back it up with its own tools \
+                 (PostgreSQL: pg_dump; see docs/operations.md)",
+                self.backend()
+            ),
+        })
+    }
 
     /// Imports historical checkouts or a table's rows into the tenant, which must have no
     /// contact rows (deleted ones included), as [`crate::Identity::import`] and
@@ -323,8 +368,25 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        (**self).erase(tenant, customer, suppress).await
+        (**self).erase(tenant, customer, suppress, log).await
+    }
+
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
+        (**self).erasures(tenant).await
+    }
+
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport> {
+        (**self).reapply_erasures(tenant, records).await
+    }
+
+    async fn backup_to(&self, path: &std::path::Path, overwrite: bool) -> Result<()> {
+        (**self).backup_to(path, overwrite).await
     }
 
     async fn import(

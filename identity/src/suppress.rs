@@ -58,6 +58,16 @@ impl Secret {
         Ok(Secret { mac })
     }
 
+    /// The secret's fingerprint: 16 hex digits that tell two secrets apart without showing
+    /// either (HMAC-SHA256 of a zero byte and `fingerprint`, a message no digest of a value
+    /// takes, cut to 8 bytes).
+    pub(crate) fn fingerprint(&self) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"\0fingerprint");
+        let tag = mac.finalize().into_bytes();
+        crate::erasure_log::hex(&tag[..8])
+    }
+
     /// The digest of a stored `value` of `kind`.
     pub(crate) fn digest(&self, kind: IdentifierKind, value: &str) -> Digest {
         let mut mac = self.mac.clone();
@@ -159,6 +169,10 @@ mod tests {
         assert_eq!((set.len(), more.len()), (1, 2));
         assert!(Secret::from_stored(&[0; 5]).is_err());
         assert!(format!("{secret:?}").contains(".."));
+        let other = Secret::from_stored(&[8; DIGEST_LEN]).unwrap();
+        assert_eq!(secret.fingerprint().len(), 16);
+        assert_eq!(secret.fingerprint(), secret.clone().fingerprint());
+        assert_ne!(secret.fingerprint(), other.fingerprint());
         assert_ne!(Secret::generate().unwrap(), Secret::generate().unwrap());
     }
 }

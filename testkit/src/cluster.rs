@@ -157,6 +157,24 @@ fn has_tools(dir: &Path) -> bool {
     dir.join("initdb").is_file() && dir.join("pg_ctl").is_file()
 }
 
+/// Runs the PostgreSQL client tool `name` (`pg_dump`, `pg_restore`, ...) from `PATH`, else
+/// from the newest `/usr/lib/postgresql/*/bin`; panics with its output when it fails.
+pub fn run_tool(name: &str, args: &[&str]) {
+    let on_path = Command::new(name).arg("--version").output().is_ok();
+    let program = match on_path {
+        true => PathBuf::from(name),
+        false => pg_bin()
+            .map(|dir| dir.join(name))
+            .unwrap_or_else(|| panic!("{name} is needed: install the PostgreSQL client")),
+    };
+    let out = Command::new(&program).args(args).output().expect(name);
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")

@@ -2,6 +2,7 @@
 //! the invariant checks (in Rust over rows and in SQL), a deterministic request workload with its
 //! union-find model, and running one test in a second OS process. Not published.
 
+pub mod bytes;
 pub mod cluster;
 pub mod legacy;
 pub mod replay;
@@ -324,6 +325,35 @@ pub async fn assert_sound_after_storm(store: &FreshStore) -> Vec<Contact> {
         assert_eq!(&history.rows(), members, "{backend}: customer {primary}");
     }
     rows
+}
+
+/// Every `value in schema.table` where a row of a table of the database (any schema but the
+/// system's) holds one of `values` in any column, read as the row's text.
+pub async fn tables_holding(pool: &PgPool, values: &[String]) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class AS c
+         JOIN pg_namespace AS n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'm')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(tables.len() >= 10, "the scan reads every table: {tables:?}");
+    let mut found = Vec::new();
+    for table in tables {
+        let sql = format!(
+            "SELECT v FROM unnest($1::text[]) AS v
+             WHERE EXISTS (SELECT 1 FROM {table} AS t WHERE strpos(t::text, v) > 0)"
+        );
+        let hits: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(values)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        found.extend(hits.into_iter().map(|v| format!("{v} in {table}")));
+    }
+    found
 }
 
 /// Polls `condition` every 10 ms until it holds; panics naming `what` after `within`.

@@ -12,11 +12,13 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{RebuildReport, derive_screened};
 use crate::erase::Erasure;
+use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan};
+use crate::reapply::ReapplyReport;
 use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -28,6 +30,7 @@ use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
 mod erase;
 mod events;
 mod import;
+mod reapply;
 mod split;
 
 /// An in-process store. Every call runs under one mutex, so it is trivially serializable.
@@ -50,7 +53,7 @@ pub struct MemoryStore {
 
 type Key = (IdentifierKind, String);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     /// All rows of every tenant, by id.
     rows: BTreeMap<ContactId, Row>,
@@ -71,6 +74,8 @@ struct State {
     /// The receipt of every row erased, by tenant and row (one receipt shared by its rows:
     /// a copy per row made erasing a large customer quadratic).
     erasures: HashMap<(TenantId, ContactId), Arc<Erasure>>,
+    /// The record of every erase, in order.
+    records: Vec<ErasureRecord>,
     /// The key of suppression digests, made by the first erase that suppresses.
     secret: Option<[u8; 32]>,
     versions: i64,
@@ -78,7 +83,7 @@ struct State {
 }
 
 /// One tenant's identifiers and customer records.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Graph {
     identifiers: HashMap<Key, ContactId>,
     customers: HashMap<ContactId, CustomerRecord>,
@@ -598,8 +603,43 @@ impl ContactStore for MemoryStore {
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        self.lock()?.erase(tenant, customer, suppress)
+        let mut state = self.lock()?;
+        let before = log.map(|_| state.clone());
+        let (receipt, record) = state.erase(tenant, customer, suppress)?;
+        if let (Some(log), Some(record)) = (log, &record)
+            && let Err(e) = log.append(record)
+        {
+            // as a rollback: the erase did not happen
+            *state = before.unwrap_or_default();
+            return Err(e);
+        }
+        Ok(receipt)
+    }
+
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
+        let state = self.lock()?;
+        Ok(state
+            .records
+            .iter()
+            .filter(|r| r.tenant_id == *tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport> {
+        let mut state = self.lock()?;
+        let before = state.clone();
+        let outcome = state.reapply(tenant, records);
+        if outcome.is_err() {
+            *state = before; // as a rollback: nothing changes on an error
+        }
+        outcome
     }
 
     async fn import(

@@ -31,6 +31,7 @@ mod erase;
 mod events;
 mod graph;
 mod import;
+mod reapply;
 mod records;
 mod settings;
 pub mod source;
@@ -48,11 +49,13 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
+use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
+use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -417,6 +420,20 @@ impl ContactStore for PgStore {
             .run(&self.pool)
             .await
             .map_err(migrate_error)?;
+        // every backup taken from now on holds the secret of every digest the store will take
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            let outcome: Outcome<()> = async {
+                let mut conn = self.pool.acquire().await?;
+                erase::store_secret(&mut conn).await?;
+                Ok(())
+            }
+            .await;
+            match outcome {
+                Ok(()) => break,
+                Err(failure) => broken.retry_or_fail("migrating the schema", failure)?,
+            }
+        }
         // an upgrade builds the records of existing rows now, not on the first request
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
@@ -614,12 +631,19 @@ impl ContactStore for PgStore {
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
             let outcome: Outcome<Erasure> = async {
                 let mut tx = self.pool.begin().await?;
-                let receipt = erase::erase(&mut tx, tenant, customer, suppress).await?;
+                let (receipt, record) = erase::erase(&mut tx, tenant, customer, suppress).await?;
+                if let Some(record) = &record {
+                    erase::keep_record(&mut tx, record).await?;
+                    if let Some(log) = log {
+                        log.append(record)?; // on disk before the erase commits
+                    }
+                }
                 tx.commit().await?;
                 Ok(receipt)
             }
@@ -634,6 +658,41 @@ impl ContactStore for PgStore {
                 }
                 // an erase that committed on a connection that broke answers its receipt
                 Err(failure) => broken.retry_or_fail("erasing a customer", failure)?,
+            }
+        }
+    }
+
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
+        Ok(reading!(self, "reading erasures", |conn| erase::records(
+            conn, tenant
+        )
+        .await?))
+    }
+
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport> {
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            let outcome: Outcome<ReapplyReport> = async {
+                let mut tx = self.pool.begin().await?;
+                let report = reapply::reapply(&mut tx, tenant, records).await?;
+                tx.commit().await?;
+                Ok(report)
+            }
+            .await;
+            match outcome {
+                Ok(report) => {
+                    for id in &report.erased_ids {
+                        self.cache.forget(tenant, *id);
+                    }
+                    self.hints.forget(tenant);
+                    return Ok(report);
+                }
+                // applying again is safe: a record whose erase committed is left alone
+                Err(failure) => broken.retry_or_fail("applying erasures again", failure)?,
             }
         }
     }

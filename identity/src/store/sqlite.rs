@@ -11,7 +11,9 @@
 //! on meanwhile. Changes made to `contact` by other programs are noted by triggers and applied
 //! to the derived records by the next write transaction, before it plans.
 
+mod backup;
 mod bases;
+mod checkpoint;
 mod erase;
 mod erase_steps;
 mod events;
@@ -19,6 +21,7 @@ mod foreign;
 mod import;
 mod jobs;
 mod long_writes;
+mod reapply;
 mod records;
 mod settings;
 mod split;
@@ -38,11 +41,13 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
+use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::Plan;
+use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -76,6 +81,8 @@ pub struct SqliteStore {
     hints: std::sync::Arc<TenantHints>,
     /// The record bases read lately, decoded, shared by the clones.
     bases: std::sync::Arc<bases::Bases>,
+    /// An in-memory database: no files, so no write-ahead log to clear.
+    in_memory: bool,
 }
 
 impl SqliteStore {
@@ -103,13 +110,16 @@ impl SqliteStore {
         let options = options
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))
             .journal_mode(if in_memory {
                 SqliteJournalMode::Memory
             } else {
                 SqliteJournalMode::Wal
             })
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Normal)
+            // deleted content is overwritten with zeros, not left in free space: an erased
+            // value must not survive in the file (see `checkpoint.rs` for the log)
+            .pragma("secure_delete", "ON");
         // An in-memory database lives as long as one of its connections: keep exactly one open.
         let pool_options = if in_memory {
             SqlitePoolOptions::new()
@@ -135,6 +145,7 @@ impl SqliteStore {
                         writer: std::sync::Arc::default(),
                         hints: std::sync::Arc::default(),
                         bases: std::sync::Arc::default(),
+                        in_memory,
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -236,6 +247,30 @@ impl SqliteStore {
         })
     }
 
+    /// Makes the store's suppression secret unless it has one, so that every backup taken
+    /// from now on holds the secret of every digest the store will take.
+    async fn make_secret(&self) -> Result<()> {
+        let made: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM identity_secret)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| Error::store("migrating the schema", e))?;
+        if made {
+            return Ok(());
+        }
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(None).await? {
+                erase::store_secret(&mut write.tx).await?;
+                if write.commit().await? {
+                    return Ok(());
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
     /// Applies changes made outside the library to the derived records of every tenant now.
     async fn apply_pending(&self) -> Result<()> {
         let tenants = {
@@ -264,19 +299,29 @@ impl SqliteStore {
     }
 }
 
+/// How long a statement waits for a lock another connection holds, in milliseconds.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
 /// A write transaction of this process: the in-process queue's turn and SQLite's write lock.
 struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    _queue: tokio::sync::OwnedMutexGuard<()>,
+    queue: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl WriteTx {
     /// Commits; `Ok(false)` when the database was busy (nothing was written).
-    async fn commit(mut self) -> Result<bool> {
+    async fn commit(self) -> Result<bool> {
+        Ok(self.commit_holding().await?.is_some())
+    }
+
+    /// Commits and keeps the queue's turn, so this process's writers go on waiting (for work
+    /// that must follow the commit before any other write); `Ok(None)` when the database was
+    /// busy (nothing was written).
+    async fn commit_holding(mut self) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
         set_writer(&mut self.tx, false).await?;
         match self.tx.commit().await {
-            Ok(()) => Ok(true),
-            Err(e) if is_busy(&e) => Ok(false),
+            Ok(()) => Ok(Some(self.queue)),
+            Err(e) if is_busy(&e) => Ok(None),
             Err(e) => Err(Error::store("committing a write", e)),
         }
     }
@@ -329,7 +374,10 @@ impl ContactStore for SqliteStore {
             attempt += 1;
             match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
                 // an upgrade builds the records of existing rows now, not on the first request
-                Ok(()) => return self.apply_pending().await,
+                Ok(()) => {
+                    self.make_secret().await?;
+                    return self.apply_pending().await;
+                }
                 Err(_) if attempt < 5 => backoff(attempt + 4).await,
                 Err(e) => return Err(migrate_error(e)),
             }
@@ -508,22 +556,22 @@ impl ContactStore for SqliteStore {
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
         let now = time::OffsetDateTime::now_utc();
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let receipt = match erase::plan(&mut write.tx, tenant, customer, suppress, now)
+                let done = match erase::plan(&mut write.tx, tenant, customer, suppress, now)
                     .await?
                 {
-                    erase::Planned::Done(receipt) => return Ok(receipt),
+                    erase::Planned::Done(receipt) => Some(receipt),
                     // a small erase in this transaction, a large one a step per transaction
                     erase::Planned::Job(mut job) if job.size() <= jobs::STEP => {
                         job.work(&mut write.tx, tenant, usize::MAX).await?;
-                        if !write.commit().await? {
-                            backoff(attempt).await;
-                            continue;
+                        if let Some(log) = log {
+                            log.append(job.record())?; // on disk before the erase commits
                         }
-                        job.receipt()
+                        Some(job.receipt())
                     }
                     erase::Planned::Job(job) => {
                         let owner = jobs::new_owner();
@@ -535,19 +583,61 @@ impl ContactStore for SqliteStore {
                             backoff(attempt).await;
                             continue;
                         }
-                        self.run_erase(tenant, owner, job).await?
+                        // its last step appends to the log and clears the files
+                        let receipt = self.run_erase(tenant, owner, job, log).await?;
+                        if suppress {
+                            self.hints.forget(tenant);
+                        }
+                        return Ok(receipt);
                     }
                 };
-                if suppress {
-                    self.hints.forget(tenant);
+                if let (Some(receipt), Some(turn)) = (done, write.commit_holding().await?) {
+                    if suppress {
+                        self.hints.forget(tenant);
+                    }
+                    // the values are gone from the tables; now from the files (an erase
+                    // answered from its receipt does this again, for one that failed here)
+                    checkpoint::clear_log(&self.pool, self.in_memory).await?;
+                    drop(turn);
+                    return Ok(receipt);
                 }
-                return Ok(receipt);
             }
             backoff(attempt).await;
         }
         Err(Error::Contention {
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
+        let mut conn = self.read_snapshot_of(tenant).await?;
+        erase::records(&mut conn, tenant).await
+    }
+
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
+                let report = reapply::reapply(&mut write.tx, tenant, records).await?;
+                if let Some(turn) = write.commit_holding().await? {
+                    self.hints.forget(tenant);
+                    checkpoint::clear_log(&self.pool, self.in_memory).await?;
+                    drop(turn);
+                    return Ok(report);
+                }
+            }
+            backoff(attempt).await;
+        }
+        Err(Error::Contention {
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn backup_to(&self, path: &Path, overwrite: bool) -> Result<()> {
+        backup::backup_to(&self.pool, path, overwrite).await
     }
 
     async fn import(

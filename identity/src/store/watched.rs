@@ -16,10 +16,12 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
+use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Result, StorageRefusal};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
+use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
@@ -131,8 +133,25 @@ impl ContactStore for Watched {
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        self.noted(self.inner.erase(tenant, customer, suppress).await)
+        self.noted(self.inner.erase(tenant, customer, suppress, log).await)
+    }
+
+    async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
+        self.inner.erasures(tenant).await
+    }
+
+    async fn reapply_erasures(
+        &self,
+        tenant: &TenantId,
+        records: &[ErasureRecord],
+    ) -> Result<ReapplyReport> {
+        self.noted(self.inner.reapply_erasures(tenant, records).await)
+    }
+
+    async fn backup_to(&self, path: &std::path::Path, overwrite: bool) -> Result<()> {
+        self.noted(self.inner.backup_to(path, overwrite).await)
     }
 
     async fn import(

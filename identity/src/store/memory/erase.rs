@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::contact::{Contact, ContactId};
 use crate::erase::{ErasePlan, Erasure, lineage, scrubbed, values_of};
+use crate::erasure_log::{ErasedRow, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::suppress::{Secret, Suppressed};
 use crate::tenant::TenantId;
@@ -14,15 +15,16 @@ use crate::verify::IdentifierKind;
 use super::State;
 
 impl State {
-    /// Erases the customer of row `customer` (see [`crate::Identity::erase`]).
+    /// Erases the customer of row `customer` (see [`crate::Identity::erase`]), keeping its
+    /// record; answers the receipt, and the record when it erased now.
     pub(super) fn erase(
         &mut self,
         tenant: &TenantId,
         customer: ContactId,
         suppress: bool,
-    ) -> Result<Erasure> {
+    ) -> Result<(Erasure, Option<ErasureRecord>)> {
         if let Some(receipt) = self.erasures.get(&(tenant.clone(), customer)) {
-            return Ok(Erasure::clone(receipt));
+            return Ok((Erasure::clone(receipt), None));
         }
         let primary = self
             .row(customer)
@@ -63,10 +65,14 @@ impl State {
                     .as_ref()
                     .is_some_and(|p| gone.contains(&(IdentifierKind::Phone, p.as_str())))
         };
+        let mut marked = Vec::new();
         for row in self.rows.values_mut().filter(|r| r.tenant == *tenant) {
             let c = &row.contact;
             let linked = c.linked_id().is_some_and(|l| ids.contains(&l));
             if ids.contains(&c.id) || (row.deleted && (linked || carries_gone(c))) {
+                if row.deleted {
+                    marked.push(ErasedRow::new(c.id, Some(c.created_at)));
+                }
                 row.deleted = true;
                 row.contact.email = None;
                 row.contact.phone_number = None;
@@ -102,7 +108,9 @@ impl State {
             self.erasures
                 .insert((tenant.clone(), *id), Arc::clone(&receipt));
         }
-        Ok(Erasure::clone(&receipt))
+        let record = plan.record(tenant, &receipt, marked);
+        self.records.push(record.clone());
+        Ok((Erasure::clone(&receipt), Some(record)))
     }
 
     /// The customer a row erased before belonged to.
@@ -113,7 +121,7 @@ impl State {
     }
 
     /// The store's suppression secret, made on first use.
-    fn secret(&mut self) -> Result<Secret> {
+    pub(super) fn secret(&mut self) -> Result<Secret> {
         let key = match self.secret {
             Some(key) => key,
             None => *self.secret.insert(Secret::generate()?),

@@ -10,7 +10,7 @@ use crate::tenant::TenantId;
 
 /// Every event, filed under its tenant and customer (`None`: the tenant's own, such as a change
 /// of its blocked list).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct EventLog {
     filed: HashMap<(TenantId, Option<ContactId>), Vec<HistoryEvent>>,
     last: i64,

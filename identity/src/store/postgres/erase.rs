@@ -1,15 +1,16 @@
 //! The PostgreSQL side of erase, in the caller's transaction under the tenant's graph lock
 //! taken alone (held to the end, with pending changes applied first): the rows, records,
-//! identifiers, pairs and history values of a customer go, its receipt (`identity_erasure`) is
-//! kept, and, when asked, its values join the tenant's suppressed values
-//! (`identity_suppress`) under the store's secret (`identity_secret`).
+//! identifiers, pairs and history values of a customer go, its receipt (`identity_erasure`) and
+//! record (`identity_erasure_record`) are kept, and, when asked, its values join the tenant's
+//! suppressed values (`identity_suppress`) under the store's secret (`identity_secret`).
 
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
-use crate::suppress::Secret;
+use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
+use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
@@ -47,7 +48,8 @@ const DELETE_ROWS: &str = "DELETE FROM contact WHERE tenant_id = $1 AND id = ANY
 const DELETE_DELETED_ROWS: &str = "\
 DELETE FROM contact WHERE tenant_id = $1 AND deleted_at IS NOT NULL
   AND (linked_id IN (SELECT unnest($2::bigint[])) OR email IN (SELECT unnest($3::text[]))
-       OR phone_number IN (SELECT unnest($4::text[])))";
+       OR phone_number IN (SELECT unnest($4::text[])))
+RETURNING id, created_at";
 
 /// The identifiers of the values `$3` (emails) and `$4` (phones) that name customer `$2`.
 const DELETE_IDENTIFIERS: &str = "\
@@ -97,6 +99,20 @@ RETURNING erased_at";
 const NEW_SECRET: &str = "\
 INSERT INTO identity_secret (secret) VALUES ($1) ON CONFLICT DO NOTHING";
 
+const ADD_RECORD: &str = "\
+INSERT INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
+VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+
+const RECORDS: &str = "SELECT record FROM identity_erasure_record WHERE tenant_id = $1";
+
+/// The receipts of erases that have no record (made before records were kept).
+const UNRECORDED: &str = "\
+SELECT customer_id, contact_id, suppressed, erased_at FROM identity_erasure AS e
+WHERE tenant_id = $1 AND NOT EXISTS (
+    SELECT 1 FROM identity_erasure_record AS r
+    WHERE r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id)
+ORDER BY customer_id, contact_id";
+
 /// The receipt of the erase that took tenant `tenant`'s row `id`, if one did.
 pub(crate) async fn receipt(
     conn: &mut PgConnection,
@@ -124,20 +140,21 @@ pub(crate) async fn receipt(
     }))
 }
 
-/// Erases the customer of row `customer` in the caller's transaction (or answers the receipt
-/// of its earlier erase).
+/// Erases the customer of row `customer` in the caller's transaction and answers its receipt
+/// and record (or answers the receipt of its earlier erase, without a record). The caller
+/// keeps the record.
 pub(crate) async fn erase(
     tx: &mut PgConnection,
     tenant: &TenantId,
     customer: ContactId,
     suppress: bool,
-) -> Outcome<Erasure> {
+) -> Outcome<(Erasure, Option<ErasureRecord>)> {
     sqlx::query(LOCK_GRAPH)
         .bind(tenant.as_str())
         .execute(&mut *tx)
         .await?;
     if let Some(done) = receipt(&mut *tx, tenant, customer).await? {
-        return Ok(done);
+        return Ok((done, None));
     }
     graph::repair(&mut *tx, tenant).await?;
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
@@ -175,16 +192,21 @@ pub(crate) async fn erase(
         plan.gone_of(IdentifierKind::Email),
         plan.gone_of(IdentifierKind::Phone),
     );
-    // the deleted rows first: they may link to the rows
-    for statement in [DELETE_DELETED_ROWS, SCRUB] {
-        sqlx::query(statement)
-            .bind(tenant.as_str())
-            .bind(&ids)
-            .bind(&gone_emails)
-            .bind(&gone_phones)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // the deleted rows first: they may link to the rows (and the record names them)
+    let deleted: Vec<(i64, OffsetDateTime)> = sqlx::query_as(DELETE_DELETED_ROWS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(&gone_emails)
+        .bind(&gone_phones)
+        .fetch_all(&mut *tx)
+        .await?;
+    sqlx::query(SCRUB)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(&gone_emails)
+        .bind(&gone_phones)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(DELETE_ROWS)
         .bind(tenant.as_str())
         .bind(&ids)
@@ -232,18 +254,75 @@ pub(crate) async fn erase(
         .bind(plan.suppress)
         .fetch_all(&mut *tx)
         .await?;
-    if !plan.digests.is_empty() {
-        let kinds: Vec<&str> = plan.digests.iter().map(|(k, _)| k.as_str()).collect();
-        let digests: Vec<&[u8]> = plan.digests.iter().map(|(_, d)| &d[..]).collect();
-        sqlx::query("SELECT identity_suppress($1, $2, $3)")
-            .bind(tenant.as_str())
-            .bind(kinds)
-            .bind(digests)
-            .execute(&mut *tx)
-            .await?;
-    }
+    add_digests(&mut *tx, tenant, &plan.digests).await?;
     let at = at.first().copied().unwrap_or_else(OffsetDateTime::now_utc);
-    Ok(plan.receipt(at))
+    let receipt = plan.receipt(at);
+    let marked = deleted
+        .into_iter()
+        .map(|(id, at)| ErasedRow::new(ContactId::new(id), Some(at)));
+    let record = plan.record(tenant, &receipt, marked);
+    Ok((receipt, Some(record)))
+}
+
+/// Adds `digests` to the tenant's suppressed values and moves its blocked list to the next
+/// version (when there are any).
+pub(crate) async fn add_digests(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    digests: &[(IdentifierKind, Digest)],
+) -> Outcome<()> {
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = digests.iter().map(|(k, _)| k.as_str()).collect();
+    let bytes: Vec<&[u8]> = digests.iter().map(|(_, d)| &d[..]).collect();
+    sqlx::query("SELECT identity_suppress($1, $2, $3)")
+        .bind(tenant.as_str())
+        .bind(kinds)
+        .bind(bytes)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Keeps `record` in the database, beside its receipts.
+pub(crate) async fn keep_record(tx: &mut PgConnection, record: &ErasureRecord) -> Outcome<()> {
+    sqlx::query(ADD_RECORD)
+        .bind(record.tenant_id.as_str())
+        .bind(record.customer_id.get())
+        .bind(record.erased_at)
+        .bind(record.to_line())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The tenant's erasure records, oldest first: those kept, and those of erases made before
+/// records were kept, from their receipts.
+pub(crate) async fn records(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+) -> Outcome<Vec<ErasureRecord>> {
+    let kept: Vec<String> = sqlx::query_scalar(RECORDS)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut records = kept
+        .iter()
+        .map(|line| stored_record(line))
+        .collect::<crate::error::Result<Vec<_>>>()?;
+    let receipts: Vec<(i64, i64, bool, OffsetDateTime)> = sqlx::query_as(UNRECORDED)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    records.extend(from_receipts(tenant, receipts));
+    records.sort_by_key(|r| (r.erased_at, r.customer_id));
+    Ok(records)
+}
+
+/// The store's suppression secret, made now when it has none.
+pub(crate) async fn store_secret(conn: &mut PgConnection) -> Outcome<Secret> {
+    secret(conn).await
 }
 
 /// The store's suppression secret, made now when it has none (the first insert wins).

@@ -2,7 +2,8 @@
 //! tenant's pending changes applied already (which rows, records, identifiers, pairs and
 //! history values of a customer go; its receipts in `identity_erasure`; when asked, its values
 //! added to the tenant's suppressed values under the store's secret, `identity_secret`), as an
-//! [`EraseJob`] that `erase_steps.rs` works off.
+//! [`EraseJob`] that `erase_steps.rs` works off, with the erase's record
+//! (`identity_erasure_record`: the erasure log, without personal data).
 
 use std::collections::BTreeSet;
 
@@ -11,8 +12,9 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
+use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::error::{Error, Result};
-use crate::suppress::Secret;
+use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
 use crate::verify::IdentifierKind;
 
@@ -40,8 +42,37 @@ SELECT 'phone', phone_number, coalesce(linked_id, id) FROM contact
 WHERE tenant_id = ?1 AND deleted_at IS NULL AND coalesce(linked_id, id) <> ?2
   AND phone_number IN (SELECT value FROM json_each(?4))";
 
+/// The soft-deleted rows an erase of the rows `?2` deletes with them (those that link to
+/// them or carry a value that goes: `?3` emails, `?4` phones), for its record.
+const DELETED_ROWS: &str = "\
+SELECT id, created_at FROM contact WHERE tenant_id = ?1 AND deleted_at IS NOT NULL
+  AND (linked_id IN (SELECT value FROM json_each(?2))
+       OR email IN (SELECT value FROM json_each(?3))
+       OR phone_number IN (SELECT value FROM json_each(?4)))";
+
+/// One receipt (reapplying an erase writes the original's).
+pub(super) const ADD_RECEIPT: &str = "\
+INSERT INTO identity_erasure (tenant_id, contact_id, customer_id, suppressed, erased_at)
+VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// The store's secret, made when it has none (the first insert wins).
 const NEW_SECRET: &str = "\
 INSERT OR IGNORE INTO identity_secret (singleton, secret, created_at) VALUES (1, ?1, ?2)";
+
+const ADD_RECORD: &str = "\
+INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
+VALUES (?1, ?2, ?3, ?4)";
+
+const RECORDS: &str = "SELECT record FROM identity_erasure_record WHERE tenant_id = ?1";
+
+/// The receipts of erases that have no record (made before records were kept).
+const UNRECORDED: &str = "\
+SELECT customer_id, contact_id, suppressed, erased_at FROM identity_erasure AS e
+WHERE tenant_id = ?1 AND NOT EXISTS (
+    SELECT 1 FROM identity_erasure_record AS r
+    WHERE r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id)
+ORDER BY customer_id, contact_id";
+
 
 fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
@@ -132,12 +163,109 @@ pub(super) async fn plan(
         false => None,
     };
     let plan = ErasePlan::new(&rows, primary, &held, &state.blocked, secret.as_ref())?;
+    let ids = json(&plan.erased.iter().map(|id| id.get()).collect::<Vec<_>>());
+    let deleted: Vec<(i64, OffsetDateTime)> = sqlx::query_as(DELETED_ROWS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(json(&plan.gone_of(IdentifierKind::Email)))
+        .bind(json(&plan.gone_of(IdentifierKind::Phone)))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed)?;
+    let marked = deleted
+        .into_iter()
+        .map(|(id, at)| ErasedRow::new(ContactId::new(id), Some(at)));
+    let record = plan.record(tenant, &plan.receipt(now), marked);
     Ok(Planned::Job(EraseJob::new(
         &plan,
         &values,
         now,
         state.blocked.version,
+        record,
     )))
+}
+
+/// Erases the customer of row `customer` in the caller's write transaction, whole (reapplying
+/// an erasure does this inside its own transaction); the receipt, and the record when it erased
+/// now (none when it was erased before).
+pub(super) async fn erase(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    customer: ContactId,
+    suppress: bool,
+) -> Result<(Erasure, Option<ErasureRecord>)> {
+    match plan(&mut *tx, tenant, customer, suppress, OffsetDateTime::now_utc()).await? {
+        Planned::Done(receipt) => Ok((receipt, None)),
+        Planned::Job(mut job) => {
+            job.work(tx, tenant, usize::MAX).await?;
+            Ok((job.receipt(), Some(job.record().clone())))
+        }
+    }
+}
+
+/// Adds `digests` to the tenant's suppressed values and moves its blocked list past `version`
+/// (when there are any).
+pub(super) async fn add_digests(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    digests: &[(IdentifierKind, Digest)],
+    version: i64,
+    now: OffsetDateTime,
+) -> Result<()> {
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let hexed: Vec<(String, String)> = digests
+        .iter()
+        .map(|(kind, d)| (kind.as_str().to_owned(), super::erase_steps::hex(d)))
+        .collect();
+    super::erase_steps::insert_digests(&mut *tx, tenant, &hexed, now).await?;
+    settings::next_version(&mut *tx, tenant, version, now).await
+}
+
+/// Keeps `record` in the database, beside its receipts.
+pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecord) -> Result<()> {
+    sqlx::query(ADD_RECORD)
+        .bind(record.tenant_id.as_str())
+        .bind(record.customer_id.get())
+        .bind(record.erased_at)
+        .bind(record.to_line())
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(failed)
+}
+
+
+
+/// The tenant's erasure records, oldest first: those kept, and those of erases made before
+/// records were kept, from their receipts.
+pub(super) async fn records(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+) -> Result<Vec<ErasureRecord>> {
+    let kept: Vec<String> = sqlx::query_scalar(RECORDS)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(failed)?;
+    let mut records = kept
+        .iter()
+        .map(|line| stored_record(line))
+        .collect::<Result<Vec<_>>>()?;
+    let receipts: Vec<(i64, i64, bool, OffsetDateTime)> = sqlx::query_as(UNRECORDED)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(failed)?;
+    records.extend(from_receipts(tenant, receipts));
+    records.sort_by_key(|r| (r.erased_at, r.customer_id));
+    Ok(records)
+}
+
+/// The store's suppression secret, made now when it has none.
+pub(super) async fn store_secret(tx: &mut SqliteConnection) -> Result<Secret> {
+    secret(tx, OffsetDateTime::now_utc()).await
 }
 
 /// The store's suppression secret, made now when it has none (the first insert wins).

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure};
+use crate::erasure_log::ErasureRecord;
 use crate::error::{Error, Result};
 use crate::history::Change;
 use crate::tenant::TenantId;
@@ -27,14 +28,18 @@ DELETE FROM contact WHERE tenant_id = ?1 AND deleted_at IS NOT NULL
        OR email IN (SELECT value FROM json_each(?3))
        OR phone_number IN (SELECT value FROM json_each(?4)))";
 
+// A step's rows and identifiers are found by their keys (`+` keeps SQLite from scanning the
+// tenant's or the customer's index instead, once per step: quadratic in the customer's size).
+
 /// The rows `?2`.
 const DELETE_ROWS: &str = "\
-DELETE FROM contact WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))";
+DELETE FROM contact WHERE id IN (SELECT value FROM json_each(?2)) AND +tenant_id = ?1";
 
 /// The identifiers of customer `?2` for the values `?3` (`[kind, value]` pairs).
 const DELETE_IDENTIFIERS: &str = "\
-DELETE FROM identity_identifier WHERE tenant_id = ?1 AND customer_id = ?2
-  AND (kind, value) IN (SELECT r.value ->> 0, r.value ->> 1 FROM json_each(?3) AS r)";
+DELETE FROM identity_identifier
+WHERE (tenant_id, kind, value) IN (SELECT ?1, r.value ->> 0, r.value ->> 1 FROM json_each(?3) AS r)
+  AND +customer_id = ?2";
 
 /// Scrubs up to `?5` events of the customers reached from the erased rows `?2` by merges and
 /// splits ([`crate::erase::lineage`]): every value of an event of an erased customer or row,
@@ -130,6 +135,8 @@ pub(super) struct EraseJob {
     at: OffsetDateTime,
     /// The blocked list's version when planned (the tenant's other writes wait meanwhile).
     blocked_version: i64,
+    /// The erase's record (the erasure log's line), kept by the last phase.
+    record: ErasureRecord,
     phase: Phase,
     offset: usize,
 }
@@ -142,6 +149,7 @@ impl EraseJob {
         values: &BTreeSet<(IdentifierKind, String)>,
         at: OffsetDateTime,
         blocked_version: i64,
+        record: ErasureRecord,
     ) -> Self {
         let primary = plan.customer.get();
         let mut ids: Vec<i64> = plan.erased.iter().map(|id| id.get()).collect();
@@ -171,6 +179,7 @@ impl EraseJob {
             suppress: plan.suppress,
             at,
             blocked_version,
+            record,
             phase: Phase::DeletedRows,
             offset: 0,
         }
@@ -179,6 +188,11 @@ impl EraseJob {
     /// Rows, values and digests the job touches: what decides whether it runs in steps.
     pub(super) fn size(&self) -> usize {
         self.ids.len() + self.values.len() + self.digests.len()
+    }
+
+    /// The erase's record.
+    pub(super) fn record(&self) -> &ErasureRecord {
+        &self.record
     }
 
     /// Whether nothing is left.
@@ -295,10 +309,16 @@ impl EraseJob {
                 .bind(self.primary)
                 .bind(self.suppress)
                 .bind(self.at),
-            Slice::Digests => sqlx::query(ADD_DIGESTS)
-                .bind(tenant.as_str())
-                .bind(json(&self.digests[from..to]))
-                .bind(self.at),
+            Slice::Digests => {
+                if to > from {
+                    insert_digests(&mut *tx, tenant, &self.digests[from..to], self.at).await?;
+                }
+                self.offset = end;
+                if end >= len {
+                    self.next();
+                }
+                return Ok(to - from);
+            }
         };
         if to > from {
             query.execute(&mut *tx).await.map_err(failed)?;
@@ -336,7 +356,7 @@ impl EraseJob {
         if !self.digests.is_empty() {
             settings::next_version(&mut *tx, tenant, self.blocked_version, self.at).await?;
         }
-        Ok(())
+        super::erase::keep_record(tx, &self.record).await
     }
 
     fn next(&mut self) {
@@ -380,8 +400,25 @@ fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
 }
 
+/// Adds suppression digests (`[kind, hex digest]`) to the tenant's, stamped `at`.
+pub(super) async fn insert_digests(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    digests: &[(String, String)],
+    at: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(ADD_DIGESTS)
+        .bind(tenant.as_str())
+        .bind(json(digests))
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(failed)
+}
+
 /// Bytes as lowercase hex (SQLite's `unhex` reads it back).
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

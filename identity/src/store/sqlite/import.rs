@@ -56,11 +56,13 @@ const INSERT_IDENTIFIERS: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
 SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2 FROM json_each(?2) AS r";
 
-// as the migration that added history records the rows it found: the rows `?2`, by id
+// as the migration that added history records the rows it found: the tenant's rows with ids
+// from `?2` to `?3` (a range of the rowid: `id IN (json_each(...))` scanned the tenant's rows
+// once per step)
 const RECORD_EVENTS: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at)
 SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at
-FROM contact WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY id";
+FROM contact WHERE id BETWEEN ?2 AND ?3 AND tenant_id = ?1 ORDER BY id";
 
 /// Takes a half-loaded import away, at most `?2` rows of a table at a time: the tables in
 /// this order (secondaries before the primaries they link to).
@@ -267,9 +269,11 @@ impl Loader {
                         insert(tx, INSERT_ROWS, tenant, rows, None).await?;
                     }
                     1 => {
+                        // the tenant's only rows: the range holds exactly these
                         sqlx::query(RECORD_EVENTS)
                             .bind(tenant.as_str())
-                            .bind(json!(self.event_ids[from..to]).to_string())
+                            .bind(self.event_ids[from])
+                            .bind(self.event_ids[to - 1])
                             .execute(&mut *tx)
                             .await
                             .map_err(failed)?;

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::erase::Erasure;
+use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::store::MAX_ATTEMPTS;
 use crate::store::backoff;
@@ -48,7 +49,7 @@ impl SqliteStore {
             if let (Some(tenant), true) = (tenant, repair) {
                 records::repair(&mut tx, tenant).await?;
             }
-            return Ok(Some(WriteTx { tx, _queue: queue }));
+            return Ok(Some(WriteTx { tx, queue }));
         }
     }
 
@@ -109,18 +110,22 @@ impl SqliteStore {
                     serde_json::from_str(&job.plan).map_err(|_| Error::CorruptGraph {
                         reason: format!("tenant {tenant}'s unfinished erase cannot be read"),
                     })?;
-                self.run_erase(tenant, owner, erase).await.map(drop)
+                // no erasure log file here: the record is kept in the database
+                self.run_erase(tenant, owner, erase, None).await.map(drop)
             }
             _ => self.run_undo(tenant, owner).await,
         }
     }
 
     /// Runs the erase `job` (started, owned by `owner`) a step per transaction; its receipt.
+    /// Before the last step commits, its record goes to `log`; after, the files are cleared of
+    /// what it deleted.
     pub(super) async fn run_erase(
         &self,
         tenant: &TenantId,
         owner: i64,
         mut job: EraseJob,
+        log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
         while !job.is_done() {
             let write = self.step_write().await?;
@@ -140,7 +145,19 @@ impl SqliteStore {
                 self.wait_for_tenant(tenant).await?;
                 return Ok(job.receipt());
             }
-            self.commit_step(write).await?;
+            if !job.is_done() {
+                self.commit_step(write).await?;
+                continue;
+            }
+            if let Some(log) = log {
+                log.append(job.record())?; // on disk before the erase commits
+            }
+            let Some(turn) = write.commit_holding().await? else {
+                return Err(Error::Contention { attempts: 1 });
+            };
+            // the values are gone from the tables; now from the files
+            super::checkpoint::clear_log(&self.pool, self.in_memory).await?;
+            drop(turn);
         }
         Ok(job.receipt())
     }

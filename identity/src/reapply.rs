@@ -1,0 +1,322 @@
+//! Applying erasures again, to a database restored from a backup older than them
+//! ([`Identity::reapply_erasures`]): the pure part, which rows of a record the database holds
+//! and how to erase exactly those ([`ReapplyPlan`]), and the report ([`ReapplyReport`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::connect::Identity;
+use crate::contact::ContactId;
+use crate::erasure_log::ErasureRecord;
+use crate::error::{Error, Field, Result};
+
+/// What [`Identity::reapply_erasures`] did. On the wire: `{"records", "applied",
+/// "alreadyErased", "erasedIds", "reusedIds", "suppressed"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ReapplyReport {
+    /// Records given.
+    pub records: usize,
+    /// Records applied now: the database did not hold their erase.
+    pub applied: usize,
+    /// Records whose erase the database holds already (its receipt is there): left alone.
+    pub already_erased: usize,
+    /// The rows deleted now, ascending.
+    pub erased_ids: Vec<ContactId>,
+    /// Ids of the records that the database gives to other rows (created at another time:
+    /// taken again after the backup was restored), ascending; those rows are left alone.
+    pub reused_ids: Vec<ContactId>,
+    /// The digests of the applied records, now among the tenant's suppressed values.
+    pub suppressed: usize,
+}
+
+impl ReapplyReport {
+    /// Adds what one record's plan did.
+    pub(crate) fn add(&mut self, plan: &ReapplyPlan, erased_now: &[ContactId], digests: usize) {
+        self.applied += 1;
+        self.erased_ids.extend(erased_now);
+        self.erased_ids.extend(&plan.deleted);
+        self.reused_ids.extend(&plan.reused);
+        self.suppressed += digests;
+    }
+
+    /// Sorts the id lists (the report is complete).
+    pub(crate) fn finish(mut self) -> Self {
+        self.erased_ids.sort();
+        self.erased_ids.dedup();
+        self.reused_ids.sort();
+        self.reused_ids.dedup();
+        self
+    }
+}
+
+/// A row of the tenant with an id a record names, as the database holds it now.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeldRow {
+    /// Its id.
+    pub id: ContactId,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// Its customer's primary, or `None` when it is marked deleted.
+    pub customer: Option<ContactId>,
+}
+
+/// How a store erases one customer's share of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Every visible row of the customer of this row is the record's: erase it whole.
+    Erase(ContactId),
+    /// The customer led by `customer` holds rows the record does not name (split off it after
+    /// the backup): split the record's `rows` off it (blocking the values the parts share,
+    /// as that split had to), then erase their part.
+    SplitOff {
+        /// The customer's primary.
+        customer: ContactId,
+        /// The record's rows in it, ascending.
+        rows: Vec<ContactId>,
+    },
+}
+
+/// What a store does for one record that the database does not hold the erase of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReapplyPlan {
+    /// The erases, one per customer holding visible rows of the record.
+    pub steps: Vec<Step>,
+    /// Rows of the record that other programs marked deleted: hard-deleted.
+    pub deleted: Vec<ContactId>,
+    /// Ids of the record held by other rows: left alone.
+    pub reused: Vec<ContactId>,
+    /// The receipt rows to store (the record's `contactIds` but the reused ones), so that
+    /// erasing by any of them answers the original receipt.
+    pub receipts: Vec<ContactId>,
+}
+
+impl ReapplyPlan {
+    /// Plans `record` against `held`, the tenant's rows with the ids of the record's rows, and
+    /// `members`, the visible rows of each customer that holds one of them.
+    pub(crate) fn new(
+        record: &ErasureRecord,
+        held: &[HeldRow],
+        members: &BTreeMap<ContactId, BTreeSet<ContactId>>,
+    ) -> Self {
+        let mut reused = Vec::new();
+        let mut deleted = Vec::new();
+        let mut by_customer: BTreeMap<ContactId, BTreeSet<ContactId>> = BTreeMap::new();
+        for row in &record.rows {
+            let Some(now) = held.iter().find(|h| h.id == row.id) else {
+                continue; // created after the backup: not in this database
+            };
+            if row.created_at.is_some_and(|at| at != now.created_at) {
+                reused.push(row.id);
+                continue;
+            }
+            match now.customer {
+                Some(customer) => {
+                    by_customer.entry(customer).or_default().insert(row.id);
+                }
+                None => deleted.push(row.id),
+            }
+        }
+        let steps = by_customer
+            .into_iter()
+            .map(|(customer, rows)| match members.get(&customer) {
+                Some(all) if !all.is_subset(&rows) => Step::SplitOff {
+                    customer,
+                    rows: rows.into_iter().collect(),
+                },
+                _ => Step::Erase(customer),
+            })
+            .collect();
+        let receipts = record
+            .contact_ids
+            .iter()
+            .copied()
+            .filter(|id| !reused.contains(id))
+            .collect();
+        ReapplyPlan {
+            steps,
+            deleted,
+            reused,
+            receipts,
+        }
+    }
+
+    /// The highest id the record names: the store's id sequence moves past it, so that no row
+    /// created after this is given an id the record (or the log) names.
+    pub(crate) fn highest_id(record: &ErasureRecord) -> i64 {
+        record
+            .rows
+            .iter()
+            .map(|r| r.id)
+            .chain(record.contact_ids.iter().copied())
+            .map(ContactId::get)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The refusal of a record whose digests were taken under another secret than the store's.
+pub(crate) fn other_secret(record: &ErasureRecord, ours: &str) -> Error {
+    Error::Conflict {
+        reason: format!(
+            "the digests of the erasure of customer {} were taken under the suppression secret \
+             {}, and this database's is {ours}: restore the identity_secret table from a backup \
+             of this store (see docs/operations.md)",
+            record.customer_id,
+            record.secret.as_deref().unwrap_or("-")
+        ),
+    }
+}
+
+impl Identity {
+    /// Every erase of the tenant as the database records it ([`ErasureRecord`]: receipts, the
+    /// rows deleted, the digests suppressed; no personal data), oldest first. Erases made
+    /// before this version are listed from their receipts (rows known by id alone, no
+    /// digests). Keep them outside the database, with [`crate::ConnectOptions::erasure_log`]
+    /// or by exporting them, to apply them again after restoring an older backup.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let identity = identity::connect("memory:").await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), None).await?;
+    /// let receipt = identity.erase(identity::ContactId::new(1), true).await?;
+    /// let records = identity.erasures().await?;
+    /// assert_eq!(records[0].receipt(), receipt);
+    /// assert_eq!(records[0].digests.len(), 1);
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`crate::ContactStore::erasures`].
+    pub async fn erasures(&self) -> Result<Vec<ErasureRecord>> {
+        self.store().erasures(self.tenant_id()).await
+    }
+
+    /// Applies erasures again, to a database restored from a backup taken before them: for
+    /// each record whose erase the database does not hold, the rows it names that the database
+    /// holds (by id and time of creation) are erased as `erase` would erase them (with their
+    /// records, kept-apart pairs and history values; a customer that holds other rows too has
+    /// the record's rows split off first), the original receipt is stored for every id of the
+    /// record, its digests join the tenant's suppressed values, and the id sequence moves past
+    /// every id it names. Records the database holds already change nothing, so applying a
+    /// whole log again is safe. All records in one transaction: an error changes nothing.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use identity::ContactId;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let url = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    /// let live = identity::connect(&url("live.db")).await?;
+    /// live.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
+    /// live.backup_to(dir.path().join("backup.db"), false).await?;
+    /// live.erase(ContactId::new(1), true).await?;
+    /// let log = live.erasures().await?; // or ErasureLog::read of the handle's log file
+    ///
+    /// let restored = identity::connect(&url("backup.db")).await?; // Doc is back
+    /// let report = restored.reapply_erasures(&log).await?;
+    /// assert_eq!((report.applied, report.erased_ids.clone()), (1, vec![ContactId::new(1)]));
+    /// assert!(restored.all_contacts().await?.is_empty());
+    /// let again = restored.identify(Some("doc@hillvalley.edu"), None).await; // suppressed
+    /// assert!(matches!(again, Err(identity::Error::BlockedValue { .. })));
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming [`Field::Erasures`] for a record of another tenant;
+    /// [`Error::Conflict`] when a record's digests were taken under another suppression secret
+    /// than the database's (a backup restored without its `identity_secret`); otherwise as
+    /// [`crate::ContactStore::reapply_erasures`]. Nothing changes on an error.
+    pub async fn reapply_erasures(&self, records: &[ErasureRecord]) -> Result<ReapplyReport> {
+        if let Some((n, other)) = records
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.tenant_id != *self.tenant_id())
+        {
+            return Err(Error::invalid(
+                Field::Erasures,
+                format!(
+                    "record {n} is an erasure of tenant {}, and this handle acts for {}",
+                    other.tenant_id,
+                    self.tenant_id()
+                ),
+            ));
+        }
+        self.store()
+            .reapply_erasures(self.tenant_id(), records)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::erase::Erasure;
+    use crate::erasure_log::ErasedRow;
+    use crate::tenant::TenantId;
+
+    fn id(n: i64) -> ContactId {
+        ContactId::new(n)
+    }
+
+    fn at(s: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(s).unwrap()
+    }
+
+    #[test]
+    fn a_plan_erases_whole_customers_splits_shared_ones_and_leaves_reused_ids() {
+        let receipt = Erasure {
+            customer_id: id(1),
+            contact_ids: vec![id(1), id(2), id(4), id(9)],
+            erased_at: at(100),
+            suppressed: false,
+        };
+        let rows = [
+            (1, Some(1)),
+            (2, Some(2)),
+            (4, None),
+            (5, Some(5)),
+            (9, Some(9)),
+        ]
+        .map(|(n, t)| ErasedRow::new(id(n), t.map(at)))
+        .to_vec();
+        let record = ErasureRecord::new(&TenantId::default(), &receipt, rows, vec![], None);
+        // 1 leads a customer of 1 and 3; 2 is alone; 4 has no time in the record (known by id
+        // alone); 5 is marked deleted; 9 was created at another time: taken again
+        let held = [
+            (1, 1, Some(1)),
+            (2, 2, Some(2)),
+            (4, 40, Some(4)),
+            (5, 5, None),
+            (9, 90, Some(9)),
+        ]
+        .map(|(n, t, c)| HeldRow {
+            id: id(n),
+            created_at: at(t),
+            customer: c.map(id),
+        });
+        let members = BTreeMap::from([
+            (id(1), BTreeSet::from([id(1), id(3)])),
+            (id(2), BTreeSet::from([id(2)])),
+            (id(4), BTreeSet::from([id(4)])),
+        ]);
+        let plan = ReapplyPlan::new(&record, &held, &members);
+        assert_eq!(
+            plan.steps,
+            [
+                Step::SplitOff {
+                    customer: id(1),
+                    rows: vec![id(1)]
+                },
+                Step::Erase(id(2)),
+                Step::Erase(id(4)),
+            ]
+        );
+        assert_eq!(plan.deleted, [id(5)]);
+        assert_eq!(plan.reused, [id(9)]);
+        assert_eq!(plan.receipts, [id(1), id(2), id(4)]);
+        assert_eq!(ReapplyPlan::highest_id(&record), 9);
+    }
+}
