@@ -561,8 +561,7 @@ impl ContactStore for SqliteStore {
         let now = time::OffsetDateTime::now_utc();
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let done = match erase::plan(&mut write.tx, tenant, customer, suppress, now)
-                    .await?
+                let done = match erase::plan(&mut write.tx, tenant, customer, suppress, now).await?
                 {
                     erase::Planned::Done(receipt) => Some(receipt),
                     // a small erase in this transaction, a large one a step per transaction

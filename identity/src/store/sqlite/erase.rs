@@ -73,7 +73,6 @@ WHERE tenant_id = ?1 AND NOT EXISTS (
     WHERE r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id)
 ORDER BY customer_id, contact_id";
 
-
 fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
 }
@@ -194,7 +193,15 @@ pub(super) async fn erase(
     customer: ContactId,
     suppress: bool,
 ) -> Result<(Erasure, Option<ErasureRecord>)> {
-    match plan(&mut *tx, tenant, customer, suppress, OffsetDateTime::now_utc()).await? {
+    match plan(
+        &mut *tx,
+        tenant,
+        customer,
+        suppress,
+        OffsetDateTime::now_utc(),
+    )
+    .await?
+    {
         Planned::Done(receipt) => Ok((receipt, None)),
         Planned::Job(mut job) => {
             job.work(tx, tenant, usize::MAX).await?;
@@ -235,8 +242,6 @@ pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecor
         .map(drop)
         .map_err(failed)
 }
-
-
 
 /// The tenant's erasure records, oldest first: those kept, and those of erases made before
 /// records were kept, from their receipts.
