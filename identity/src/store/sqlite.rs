@@ -583,7 +583,7 @@ impl ContactStore for SqliteStore {
                             continue;
                         }
                         // its last step appends to the log and clears the files
-                        let receipt = self.run_erase(tenant, owner, job, log).await?;
+                        let receipt = self.run_erase(tenant, owner, *job, log).await?;
                         if suppress {
                             self.hints.forget(tenant);
                         }

@@ -115,7 +115,7 @@ pub(super) enum Planned {
     /// Erased before: the first receipt.
     Done(Erasure),
     /// Everything the erase writes.
-    Job(EraseJob),
+    Job(Box<EraseJob>),
 }
 
 /// Plans erasing the customer of row `customer` in the caller's write transaction, stamped
@@ -175,13 +175,13 @@ pub(super) async fn plan(
         .into_iter()
         .map(|(id, at)| ErasedRow::new(ContactId::new(id), Some(at)));
     let record = plan.record(tenant, &plan.receipt(now), marked);
-    Ok(Planned::Job(EraseJob::new(
+    Ok(Planned::Job(Box::new(EraseJob::new(
         &plan,
         &values,
         now,
         state.blocked.version,
         record,
-    )))
+    ))))
 }
 
 /// Erases the customer of row `customer` in the caller's write transaction, whole (reapplying
