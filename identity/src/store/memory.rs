@@ -620,12 +620,15 @@ impl ContactStore for MemoryStore {
 
     async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
         let state = self.lock()?;
-        Ok(state
+        let mut records: Vec<ErasureRecord> = state
             .records
             .iter()
             .filter(|r| r.tenant_id == *tenant)
             .cloned()
-            .collect())
+            .collect();
+        // oldest first, as the other stores answer (a reapplied record keeps its time)
+        records.sort_by_key(|r| (r.erased_at, r.customer_id));
+        Ok(records)
     }
 
     async fn reapply_erasures(

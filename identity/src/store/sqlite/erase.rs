@@ -63,6 +63,9 @@ const ADD_RECORD: &str = "\
 INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
 VALUES (?1, ?2, ?3, ?4)";
 
+const FORGET_RECORD: &str = "\
+DELETE FROM identity_erasure_record WHERE tenant_id = ?1 AND customer_id = ?2";
+
 const RECORDS: &str = "SELECT record FROM identity_erasure_record WHERE tenant_id = ?1";
 
 /// The receipts of erases that have no record (made before records were kept).
@@ -184,9 +187,9 @@ pub(super) async fn plan(
     ))))
 }
 
-/// Erases the customer of row `customer` in the caller's write transaction, whole (reapplying
-/// an erasure does this inside its own transaction); the receipt, and the record when it erased
-/// now (none when it was erased before).
+/// Erases the customer of row `customer` in the caller's write transaction, whole, for
+/// reapplying an erasure: the receipt, and the record when it erased now (none when it was
+/// erased before). The record is not kept: the caller keeps the original erase's instead.
 pub(super) async fn erase(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
@@ -204,8 +207,15 @@ pub(super) async fn erase(
     {
         Planned::Done(receipt) => Ok((receipt, None)),
         Planned::Job(mut job) => {
-            job.work(tx, tenant, usize::MAX).await?;
-            Ok((job.receipt(), Some(job.record().clone())))
+            job.work(&mut *tx, tenant, usize::MAX).await?;
+            let record = job.record().clone();
+            sqlx::query(FORGET_RECORD)
+                .bind(tenant.as_str())
+                .bind(record.customer_id.get())
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            Ok((job.receipt(), Some(record)))
         }
     }
 }
