@@ -1,8 +1,10 @@
 //! `identity`: one command for the service and its data. `identity serve` runs the HTTP
 //! service (the flags and environment of `identity-server`); `import` loads years of checkouts
-//! into an empty tenant; `verify`, `rebuild` and `export` check, repair and dump a tenant.
+//! into an empty tenant; `verify`, `rebuild` and `export` check, repair and dump a tenant;
+//! `backup` copies a SQLite database and `erasures` exports and re-applies erasures.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod import;
 mod maintain;
 mod read;
@@ -35,6 +37,11 @@ enum Command {
     Rebuild(maintain::RebuildArgs),
     /// Write a tenant's customers as JSON Lines, one consolidated customer per line.
     Export(maintain::ExportArgs),
+    /// Copy a SQLite database while it serves, into a file that restores it (every tenant and
+    /// the suppression secret).
+    Backup(backup::BackupArgs),
+    /// Export a tenant's erasure records, or apply them again after restoring a backup.
+    Erasures(backup::ErasuresArgs),
 }
 
 #[tokio::main]
@@ -45,6 +52,8 @@ async fn main() -> ExitCode {
         Command::Verify(args) => maintain::verify(args).await,
         Command::Rebuild(args) => maintain::rebuild(args).await,
         Command::Export(args) => maintain::export(args).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Erasures(args) => backup::erasures(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
 //! What the `identity` command's integration tests share: starting `identity serve`.
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::process::Stdio;
 

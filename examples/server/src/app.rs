@@ -28,6 +28,7 @@ use crate::api_error::{
 use crate::blocked;
 use crate::config::Config;
 use crate::erase;
+use crate::erasures;
 use crate::handlers::{self, AppState};
 use crate::history;
 use crate::import;
@@ -90,6 +91,12 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
             post(import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/admin/export", get(import::export))
+        .route("/admin/erasures", get(erasures::list))
+        .route(
+            "/admin/erasures/reapply",
+            post(erasures::reapply).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/admin/backup", get(erasures::backup))
         .route("/admin/contacts", get(import::contacts))
         .merge(guarded)
         .fallback(handlers::not_found)

@@ -140,6 +140,13 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_ALLOW_FOREIGN_TABLES", default_value_t = false)]
     pub allow_foreign_tables: bool,
 
+    /// A file every erase appends its record to (ids, times and keyed hashes, never an email
+    /// or a phone number) and syncs before it commits: keep it on another disk than the
+    /// database, and apply it with `identity erasures reapply` after restoring a backup (see
+    /// docs/operations.md). Created if missing; a file that cannot be opened stops start-up.
+    #[arg(long, env = "IDENTITY_ERASURE_LOG")]
+    pub erasure_log: Option<std::path::PathBuf>,
+
     /// Log line format.
     #[arg(long, env = "IDENTITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

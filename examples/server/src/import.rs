@@ -153,7 +153,7 @@ pub async fn contacts(
 }
 
 /// `items` as an `application/x-ndjson` answer: one JSON value per line.
-fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Response, ApiError> {
+pub(crate) fn json_lines<T: serde::Serialize>(items: &[T]) -> Result<Response, ApiError> {
     let mut body = Vec::with_capacity(items.len() * 96);
     for item in items {
         serde_json::to_writer(&mut body, item).map_err(|_| {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod blocked;
 pub mod config;
 pub mod erase;
+pub mod erasures;
 pub mod handlers;
 pub mod history;
 pub mod import;
@@ -37,10 +38,13 @@ pub async fn connect(config: &Config) -> identity::Result<identity::Identity> {
 
 /// Opens the configured database with the configured pool settings, without migrating.
 async fn open(config: &Config) -> identity::Result<identity::Identity> {
-    let options = identity::ConnectOptions::default()
+    let mut options = identity::ConnectOptions::default()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout())
         .migrate(false);
+    if let Some(log) = &config.erasure_log {
+        options = options.erasure_log(log);
+    }
     identity::Identity::connect_with(&config.database_url, &options).await
 }
 

@@ -154,11 +154,14 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(
         documented,
         [
+            "/admin/backup",
             "/admin/blocked",
             "/admin/contacts",
             "/admin/contacts/{id}/history",
             "/admin/customers/{id}/erase",
             "/admin/customers/{id}/split",
+            "/admin/erasures",
+            "/admin/erasures/reapply",
             "/admin/export",
             "/admin/import",
             "/admin/rebuild",
