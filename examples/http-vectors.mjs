@@ -1,9 +1,10 @@
 // Replays the shared vectors (tests/vectors/*.json) over HTTP against an app that serves the Rust
 // service's routes with its wire contract: POST /identify, GET/PUT /settings, PUT /settings/limits,
 // /admin/blocked, /admin/contacts/:id/history, /admin/customers/:id/split and /erase,
-// /admin/import, /admin/export and /admin/contacts, the tenant in X-Tenant-Id. The Express and
-// NestJS examples' tests run every vector through it, so both answer as the service does. It
-// also checks that an example's server script binds where it says (`assertBindsLoopback`).
+// /admin/import, /admin/export, /admin/contacts, /admin/erasures and /admin/erasures/reapply,
+// the tenant in X-Tenant-Id. The Express and NestJS examples' tests run every vector through it,
+// so both answer as the service does. It also checks that an example's server script binds where
+// it says (`assertBindsLoopback`).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
@@ -88,6 +89,50 @@ async function exportStep(base, headers, step, at) {
   assert.deepEqual(wire, step.result, at)
 }
 
+// the tenant's erasure records through /admin/erasures, one per line
+async function erasureLines(base, headers, at) {
+  const response = await fetch(`${base}/admin/erasures`, { headers })
+  assert.equal(response.status, 200, at)
+  assert.match(response.headers.get('content-type'), /^application\/x-ndjson/, at)
+  return (await response.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+}
+
+// the tenant's visible rows through /admin/contacts, `id` and `linkedId`
+async function tableOf(base, headers) {
+  const text = await (await fetch(`${base}/admin/contacts`, { headers })).text()
+  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)).map(({ id, linkedId }) => ({ id, linkedId }))
+}
+
+// an erasures step: each record's tenant and time checked, then its receipt, the ids of its rows
+// and the kinds of its digests (no vector can know times, digests or the secret)
+async function erasuresStep(base, headers, step, at) {
+  const records = (await erasureLines(base, headers, at)).map((r) => {
+    assert.equal(r.tenantId, step.tenant ?? 'default', at)
+    assert.equal(typeof r.erasedAt, 'string', at)
+    return { customerId: r.customerId, contactIds: r.contactIds, suppressed: r.suppressed, rows: r.rows.map((row) => row.id), digests: r.digests.map((d) => d.kind) }
+  })
+  assert.deepEqual(records, step.result, at)
+}
+
+// a reapply step through /admin/erasures/reapply, the records as JSON Lines: the report and
+// `table`, or the error, which changes no row and no record
+async function reapplyStep(base, headers, step, at) {
+  const before = [await tableOf(base, headers), await erasureLines(base, headers, at)]
+  const body = step.reapply.map((r) => JSON.stringify(r) + '\n').join('')
+  const response = await fetch(`${base}/admin/erasures/reapply`, { method: 'POST', body, headers })
+  const answer = await response.json()
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${JSON.stringify(answer)}`)
+    assert.equal(answer.error.code, step.error.code, at)
+    assert.equal(answer.error.field, step.error.field, at)
+    assert.deepEqual([await tableOf(base, headers), await erasureLines(base, headers, at)], before, `${at}: a refused reapply changed something`)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(answer)}`)
+  assert.deepEqual(answer, step.result, at)
+  if (step.table) assert.deepEqual(await tableOf(base, headers), step.table, `${at}: table`)
+}
+
 // a split step through /admin/customers/:id/split: the answer, or the error
 async function splitStep(base, headers, step, at) {
   const { customer, contactIds, blockShared } = step.split
@@ -156,6 +201,14 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'] }
       await exportStep(base, headers, step, `${file} ${i}`)
       continue
     }
+    if (step.erasures) {
+      await erasuresStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.reapply) {
+      await reapplyStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
     if (step.limits) {
       const before = await (await fetch(`${base}/settings`, { headers })).json()
       const response = await fetch(`${base}/settings/limits`, { method: 'PUT', body: JSON.stringify(step.limits), headers })
@@ -184,6 +237,57 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'] }
       assert.deepEqual({ ...body, contact }, step.response, `${file} ${i}`)
     }
   }
+}
+
+/**
+ * Checks the restore routes: `sqliteBase` serves a SQLite file with its erasure log at `log`,
+ * `memoryBase` the memory store. GET /admin/backup answers the database (a SQLite file holding
+ * the customer) or, on memory:, 409 conflict; a refused reapply (a line that is no record,
+ * another tenant's record) answers 400 invalid_input `erasures` naming the line or record, and
+ * changes nothing; an erase over HTTP reaches the log, whose lines GET /admin/erasures answers
+ * byte for byte and POST /admin/erasures/reapply takes as they are.
+ */
+export async function assertRestoreRoutes(sqliteBase, memoryBase, log) {
+  const created = await fetch(`${sqliteBase}/identify`, { method: 'POST', body: '{"email":"doc@x.io","phoneNumber":"555"}' })
+  assert.equal(created.status, 200)
+  const backup = await fetch(`${sqliteBase}/admin/backup`)
+  assert.equal(backup.status, 200)
+  assert.equal(backup.headers.get('content-type'), 'application/vnd.sqlite3')
+  const bytes = Buffer.from(await backup.arrayBuffer())
+  assert.ok(bytes.length > 0 && bytes.subarray(0, 16).toString('latin1') === 'SQLite format 3\0', 'not a SQLite file')
+  assert.equal(Number(backup.headers.get('content-length')), bytes.length)
+  assert.ok(bytes.includes('doc@x.io'), 'the copy holds the customer')
+  const refused = await fetch(`${memoryBase}/admin/backup`)
+  assert.deepEqual([refused.status, (await refused.json()).error.code], [409, 'conflict'])
+
+  const before = [await tableOf(sqliteBase, {}), await erasureLines(sqliteBase, {}, 'before')]
+  const record = {
+    tenantId: 'shopB', customerId: 1, contactIds: [1], erasedAt: '2026-11-22T10:00:00Z', suppressed: false,
+    rows: [{ id: 1, createdAt: null }], digests: [], secret: null,
+  }
+  const cases = [
+    [`${JSON.stringify({ ...record, tenantId: 'default' })}\nnope\n`, 'line 2'],
+    [`${JSON.stringify({ ...record, tenantId: 'default', contactIds: [] })}\n`, 'line 1'],
+    [`${JSON.stringify(record)}\n`, 'record 0 is an erasure of tenant shopB'],
+  ]
+  for (const [body, says] of cases) {
+    const response = await fetch(`${sqliteBase}/admin/erasures/reapply`, { method: 'POST', body })
+    const answer = await response.json()
+    assert.equal(response.status, 400, JSON.stringify(answer))
+    assert.deepEqual([answer.error.code, answer.error.field], ['invalid_input', 'erasures'])
+    assert.ok(answer.error.message.includes(says), answer.error.message)
+  }
+  assert.deepEqual([await tableOf(sqliteBase, {}), await erasureLines(sqliteBase, {}, 'after')], before, 'a refused reapply changed something')
+  const empty = await fetch(`${sqliteBase}/admin/erasures/reapply`, { method: 'POST', body: '' })
+  assert.deepEqual(await empty.json(), { records: 0, applied: 0, alreadyErased: 0, erasedIds: [], reusedIds: [], suppressed: 0 })
+
+  const erased = await fetch(`${sqliteBase}/admin/customers/1/erase`, { method: 'POST', body: '{"suppress":true}' })
+  assert.equal(erased.status, 200)
+  const logged = readFileSync(log, 'utf8')
+  assert.equal(logged.split('\n').filter((l) => l !== '').length, 1)
+  assert.equal(await (await fetch(`${sqliteBase}/admin/erasures`)).text(), logged, 'the export is the log')
+  const again = await fetch(`${sqliteBase}/admin/erasures/reapply`, { method: 'POST', body: logged })
+  assert.deepEqual(await again.json(), { records: 1, applied: 0, alreadyErased: 1, erasedIds: [], reusedIds: [], suppressed: 0 })
 }
 
 /**

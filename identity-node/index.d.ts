@@ -10,6 +10,31 @@
  */
 export declare class Identity {
   /**
+   * Writes a consistent copy of the whole SQLite store (every tenant, the suppression secret
+   * and the erasure records) to a new file at `path` while it serves; the copy opens with
+   * `Identity.connect('sqlite:' + path)`. Rejects with `CONFLICT` when `path` exists (unless
+   * `{ overwrite: true }`) or for a store this cannot copy (PostgreSQL: use `pg_dump`;
+   * `memory:`), `INVALID_INPUT` (`field: 'path'`) when `path` is not a non-empty string.
+   */
+  backupTo(path: string, options?: { overwrite?: boolean }): Promise<void>
+  /**
+   * Resolves to every erase of the tenant as a record without personal data, oldest first:
+   * what `{ erasureLog }` writes to its file, to keep outside the database and give to
+   * `reapplyErasures()` after restoring an older backup.
+   */
+  erasures(): Promise<ErasureRecord[]>
+  /**
+   * Applies erasures again to a database restored from a backup taken before them (the
+   * records of `readErasureLog()` or `erasures()`): the rows each record names that the
+   * database holds under the same id and time of creation are erased as `erase()` would,
+   * its digests suppressed again, and the id sequence moves past every id named; records
+   * the database holds already change nothing. All in one transaction. Rejects with
+   * `INVALID_INPUT` (`field: 'erasures'`, naming the record's index) for a malformed record
+   * or one of another tenant, `CONFLICT` for digests taken under another suppression
+   * secret; nothing changes then.
+   */
+  reapplyErasures(records: ErasureRecord[]): Promise<ReapplyReport>
+  /**
    * Connects to `url` (`postgres://…`, `sqlite:path`, `sqlite::memory:` or `memory:`) and runs
    * the migrations.
    */
@@ -202,6 +227,12 @@ export interface ConnectOptions {
   maxConnections?: number
   /** How long a call waits for a free connection before failing with `UNAVAILABLE`, in ms (default 5000). */
   acquireTimeoutMs?: number
+  /**
+   * A file every erase through this store appends its record to (`ErasureRecord`, no
+   * personal data), flushed to disk before the erase commits: keep it off the database's
+   * disk, and after restoring a backup give `readErasureLog(file)` to `reapplyErasures()`.
+   */
+  erasureLog?: string
 }
 
 /** The consolidated customer: a plain object, ready for `JSON.stringify`. */
@@ -239,6 +270,17 @@ export interface ContactRow {
   updatedAt: string
 }
 
+/** A row an erase deleted. */
+export interface ErasedRow {
+  /** Its id. */
+  id: number
+  /**
+   * When it was created, as an RFC 3339 string; `null` for erases made before records were
+   * kept (the row is then known by id alone).
+   */
+  createdAt: string | null
+}
+
 /**
  * The receipt of `erase()`: which customer, which rows, when, and whether its values were
  * suppressed. It holds no personal data; erasing again answers the same receipt.
@@ -255,6 +297,33 @@ export interface Erasure {
    * them ignore them, reason `'suppressed'`).
    */
   suppressed: boolean
+}
+
+/**
+ * One erase as the erasure log keeps it (one JSON object per line of the file): its receipt,
+ * every row it deleted with the row's time of creation, and the keyed hashes of the values it
+ * suppressed. No email, no phone number.
+ */
+export interface ErasureRecord {
+  /** The tenant whose customer was erased. */
+  tenantId: string
+  /** The receipt's customer: its primary at the time. */
+  customerId: number
+  /** The receipt's rows, ascending. */
+  contactIds: Array<number>
+  /** When, as an RFC 3339 string in UTC. */
+  erasedAt: string
+  /** Whether the erase suppressed the customer's values. */
+  suppressed: boolean
+  /** Every row the erase deleted, ascending. */
+  rows: Array<ErasedRow>
+  /** The digests the erase added to the tenant's suppressed values. */
+  digests: Array<SuppressedDigest>
+  /**
+   * The fingerprint of the secret the digests were taken under (16 hex digits), or `null`
+   * without digests.
+   */
+  secret: string | null
 }
 
 /** The answer of `history()`. */
@@ -342,7 +411,8 @@ export interface IdentityErrorInfo {
   retryable: boolean
   /**
    * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
-   * `'value'`, `'pattern'`, `'contactId'`, `'request'`, `'url'` or an option name.
+   * `'value'`, `'pattern'`, `'contactId'`, `'erasures'`, `'path'`, `'request'`, `'url'` or an
+   * option name.
    */
   field?: string
   /** With `BLOCKED_VALUE`: the request's fields that were blocked. */
@@ -437,6 +507,40 @@ export interface MovedRow {
   change: 'duplicate' | 'normalized' | 'primaryDeleted' | 'primaryLeftOut' | 'primaryNotOldest' | 'leftOut' | null
 }
 
+/**
+ * Reads erasure records from the text of a log (JSON Lines, as an erasure log file or an
+ * HTTP body holds them), as `readErasureLog()` reads the file. Throws `INVALID_INPUT`
+ * (`field: 'erasures'`, naming the line) for a line that is not a record.
+ */
+export declare function parseErasureLog(text: string): ErasureRecord[]
+
+/**
+ * Reads the erasure log file at `path` (what the `erasureLog` option of `Identity.connect`
+ * writes): every record, oldest first, a line cut short by a crash left out. Synchronous, like
+ * `fs.readFileSync`. Throws `STORE` when the file cannot be read, `INVALID_INPUT` (`field:
+ * 'erasures'`, naming the line) for a line that is not a record.
+ */
+export declare function readErasureLog(path: string): ErasureRecord[]
+
+/** What `reapplyErasures()` did. */
+export interface ReapplyReport {
+  /** Records given. */
+  records: number
+  /** Records applied now: the database did not hold their erase. */
+  applied: number
+  /** Records whose erase the database holds already: left alone. */
+  alreadyErased: number
+  /** The rows deleted now, ascending. */
+  erasedIds: Array<number>
+  /**
+   * Ids of the records that the database gives to other rows (taken again after the backup
+   * was restored), ascending; those rows are left alone.
+   */
+  reusedIds: Array<number>
+  /** The digests of the applied records, now among the tenant's suppressed values. */
+  suppressed: number
+}
+
 /** What `rebuild` did. */
 export interface RebuildReport {
   /** Visible `contact` rows read. */
@@ -468,6 +572,14 @@ export interface Split {
    * `blockShared`).
    */
   blocked: Array<BlockedEntry>
+}
+
+/** A suppressed value: its kind and its keyed hash. */
+export interface SuppressedDigest {
+  /** `'email'` or `'phone'`. */
+  kind: 'email' | 'phone'
+  /** HMAC-SHA256 of the value under the store's secret, 64 lowercase hex digits. */
+  digest: string
 }
 
 /** What a table import did beyond a checkout import. */

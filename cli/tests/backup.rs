@@ -19,6 +19,11 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `identity backup --database-url url --to to`.
+fn backup(url: &str, to: &str) -> Output {
+    run(&["backup", "--database-url", url, "--to", to])
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -48,23 +53,11 @@ async fn a_backup_restores_and_the_log_erases_again_everyone_erased_since() {
     shop.identify(Some("lorraine@x.io"), None).await.unwrap();
 
     // a backup while the handle stays open (the service serving)
-    let out = run(&[
-        "backup",
-        "--database-url",
-        &url(&live_db),
-        "--to",
-        nightly.to_str().unwrap(),
-    ]);
+    let out = backup(&url(&live_db), nightly.to_str().unwrap());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).starts_with(&format!("backed up to {}", nightly.display())));
     let before = std::fs::read(&nightly).unwrap();
-    let again = run(&[
-        "backup",
-        "--database-url",
-        &url(&live_db),
-        "--to",
-        nightly.to_str().unwrap(),
-    ]);
+    let again = backup(&url(&live_db), nightly.to_str().unwrap());
     assert!(!again.status.success());
     assert!(
         text(&again.stderr).contains("exists"),
@@ -190,13 +183,7 @@ fn backup_refuses_what_it_cannot_copy() {
     let dir = tempfile::tempdir().unwrap();
     let to = dir.path().join("copy.db");
     let missing = dir.path().join("missing.db");
-    let out = run(&[
-        "backup",
-        "--database-url",
-        &url(&missing),
-        "--to",
-        to.to_str().unwrap(),
-    ]);
+    let out = backup(&url(&missing), to.to_str().unwrap());
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("no database at"),
@@ -209,7 +196,7 @@ fn backup_refuses_what_it_cannot_copy() {
     );
 
     let pg = "postgres://postgres@127.0.0.1:5432/postgres";
-    let out = run(&["backup", "--database-url", pg, "--to", to.to_str().unwrap()]);
+    let out = backup(pg, to.to_str().unwrap());
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("pg_dump --format=custom"),

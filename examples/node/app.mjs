@@ -3,12 +3,17 @@
 // GET /admin/contacts/:id/history (why a contact's rows are one customer),
 // POST /admin/customers/:id/split (undo a wrong merge), POST /admin/customers/:id/erase (the
 // right to be forgotten), POST /admin/import (history into an empty tenant), GET /admin/export
-// (every customer, as JSON Lines) and GET /admin/contacts (every row, as JSON Lines), through
+// (every customer, as JSON Lines), GET /admin/contacts (every row, as JSON Lines), GET
+// /admin/erasures and POST /admin/erasures/reapply (erasure records, to apply again after a
+// restore) and GET /admin/backup (a copy of the SQLite database), through
 // identity-reconciliation.
 // The tenant comes from the X-Tenant-Id header (absent: the default tenant); behind this app's
 // own authentication only (it checks no tokens: see the Rust service for tenant tokens).
+import { mkdtemp, open, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import express from 'express'
-import { Identity } from 'identity-reconciliation'
+import { Identity, parseErasureLog } from 'identity-reconciliation'
 
 // each core kind as the Rust service answers it: status, wire code, Retry-After seconds; any
 // other (STORE, CORRUPT_DATA, INTERNAL, or not a core error) is a 500 that says nothing
@@ -47,13 +52,14 @@ function json(req, res) {
   }
 }
 
-export async function createApp(databaseUrl) {
-  const identity = await Identity.connect(databaseUrl)
+// `options`: Identity.connect's (`{ erasureLog }` keeps a record of every erase in that file)
+export async function createApp(databaseUrl, options = {}) {
+  const identity = await Identity.connect(databaseUrl, options)
   const app = express()
   // read the body as text whatever its Content-Type: many clients forget the header; an import
-  // carries history, so its route takes up to 64 MiB, and a split a customer's ids up to 16 MiB
-  // (the parser that runs first wins)
-  app.use('/admin/import', express.text({ type: () => true, limit: '64mb' }))
+  // carries history and a reapply an erasure log, so their routes take up to 64 MiB, and a split
+  // a customer's ids up to 16 MiB (the parser that runs first wins)
+  app.use(['/admin/import', '/admin/erasures/reapply'], express.text({ type: () => true, limit: '64mb' }))
   app.use('/admin/customers/:id/split', express.text({ type: () => true, limit: '16mb' }))
   app.use(express.text({ type: () => true, limit: '16kb' }))
 
@@ -212,6 +218,54 @@ export async function createApp(databaseUrl) {
     } catch (e) {
       fail(res, e)
     }
+  })
+
+  app.get('/admin/erasures', async (req, res) => {
+    try {
+      // one erasure record per line: ids, times and keyed hashes, no email or phone number
+      const records = await scoped(req).erasures()
+      res.type('application/x-ndjson').send(records.map((r) => JSON.stringify(r) + '\n').join(''))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.post('/admin/erasures/reapply', async (req, res) => {
+    try {
+      // the records as an erasure log holds them, one per line: the binding reads them (a line
+      // that is no record is invalid_input `erasures`, naming it), the core applies them in one
+      // transaction (another tenant's record, or digests under another secret: nothing changes)
+      const handle = scoped(req)
+      const records = parseErasureLog(typeof req.body === 'string' ? req.body : '')
+      res.json(await handle.reapplyErasures(records))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.get('/admin/backup', async (req, res) => {
+    // the whole SQLite database (every tenant), copied while it serves into a temporary folder
+    // and sent from there; 409 conflict on PostgreSQL (pg_dump backs it up) and memory:
+    const dir = await mkdtemp(join(tmpdir(), 'identity-backup-'))
+    let file, size
+    try {
+      const path = join(dir, 'identity-backup.db')
+      await scoped(req).backupTo(path)
+      file = await open(path)
+      size = (await file.stat()).size
+    } catch (e) {
+      await file?.close()
+      return fail(res, e)
+    } finally {
+      // the open file outlives its name: the folder goes now, the bytes once they are sent
+      await rm(dir, { recursive: true, force: true })
+    }
+    res.set({
+      'Content-Type': 'application/vnd.sqlite3',
+      'Content-Disposition': 'attachment; filename="identity-backup.db"',
+      'Content-Length': String(size),
+    })
+    file.createReadStream().pipe(res)
   })
 
   // unknown routes: a JSON error, as the service answers, not Express's HTML page

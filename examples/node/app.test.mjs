@@ -1,12 +1,15 @@
-// Starts the Express app on a free port and replays every shared vector over HTTP.
+// Starts the Express app on a free port and replays every shared vector over HTTP; then the
+// body and error rules, the restore routes (a backup, refused reapplies) and where it binds.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp } from './app.mjs'
-import { assertBindsLoopback, replayVector, vectorFiles } from '../http-vectors.mjs'
+import { assertBindsLoopback, assertRestoreRoutes, replayVector, vectorFiles } from '../http-vectors.mjs'
 
-async function serve() {
-  const { app, identity } = await createApp('sqlite::memory:')
+async function serve(url = 'sqlite::memory:', options = {}) {
+  const { app, identity } = await createApp(url, options)
   const server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
@@ -70,6 +73,19 @@ test('malformed JSON and oversized bodies get JSON errors', async () => {
     assert.equal(await (await fetch(`${base}/admin/export`)).text(), '')
   } finally {
     await close()
+  }
+})
+
+test('GET /admin/backup answers a SQLite copy, erasures reach the log, a refused reapply changes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'identity-express-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const log = join(dir, 'erasures.jsonl')
+  const [file, memory] = [await serve(`sqlite://${join(dir, 'live.db')}`, { erasureLog: log }), await serve('memory:')]
+  try {
+    await assertRestoreRoutes(file.base, memory.base, log)
+  } finally {
+    await file.close()
+    await memory.close()
   }
 })
 

@@ -2,9 +2,10 @@
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
 GET /admin/contacts/{id}/history (why a contact's rows are one customer),
 POST /admin/customers/{id}/split (undo a wrong merge), POST /admin/customers/{id}/erase (the
-right to be forgotten), POST /admin/import (history into an empty tenant), GET /admin/export
-(every customer, as JSON Lines) and GET /admin/contacts (every row, as JSON Lines), through
-AsyncIdentity.
+right to be forgotten), POST /admin/import (history, or an existing table's rows, into an empty tenant), GET /admin/export
+(every customer, as JSON Lines), GET /admin/contacts (every row, as JSON Lines), GET
+/admin/erasures and POST /admin/erasures/reapply (erasure records out, and in again after a
+restore) and GET /admin/backup (a copy of the SQLite database), through AsyncIdentity.
 
 Run: DATABASE_URL=sqlite:identity.db uvicorn identify_app:app --port 3000 (127.0.0.1 unless --host)
 (the Rust service in examples/server does the same with more operational care). The tenant comes
@@ -17,15 +18,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from identity_reconciliation import AsyncIdentity, BlockedValueError, IdentityError, InvalidInputError
+from identity_reconciliation import AsyncIdentity, BlockedValueError, IdentityError, InvalidInputError, parse_erasure_log
 
 logger = logging.getLogger("identify_app")
 
@@ -41,7 +45,9 @@ WIRE_FIELD = {
     "contact_id": "contactId",
     "contact_ids": "contactIds",
     "checkouts": "checkouts",
+    "table": "table",
     "on_error": "onError",
+    "erasures": "erasures",
 }
 
 
@@ -244,14 +250,24 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "malformed_json", f"request body is not valid JSON: {e}")
         if not isinstance(body, dict):
             return error(400, "invalid_input", 'invalid request: body must be a JSON object like {"checkouts": [...]}', "request")
-        checkouts = body.get("checkouts")
-        if not isinstance(checkouts, list):
-            return error(400, "invalid_input", "invalid checkouts: must be an array of objects", "checkouts")
         dry_run = body.get("dryRun") or False
-        if not isinstance(dry_run, bool):
-            return error(400, "invalid_input", "invalid request: dryRun must be true or false", "request")
+        renumber = body.get("renumber") or False
+        if not isinstance(dry_run, bool) or not isinstance(renumber, bool):
+            return error(400, "invalid_input", "invalid request: dryRun and renumber must be true or false", "request")
+        if "table" in body and "checkouts" in body:
+            return error(400, "invalid_input", "invalid request: give checkouts or table, not both", "request")
         try:
-            report = await scoped(request).import_checkouts(checkouts, on_error=body.get("onError"), dry_run=dry_run)
+            if "table" in body:  # an existing deployment's rows, each under its own id
+                table = body["table"]
+                if not isinstance(table, list):
+                    return error(400, "invalid_input", "invalid table: must be an array of rows", "table")
+                on_error = body.get("onError")
+                report = await scoped(request).import_table_rows(table, on_error=on_error, dry_run=dry_run, renumber=renumber)
+            else:
+                checkouts = body.get("checkouts")
+                if not isinstance(checkouts, list):
+                    return error(400, "invalid_input", "invalid checkouts: must be an array of objects", "checkouts")
+                report = await scoped(request).import_checkouts(checkouts, on_error=body.get("onError"), dry_run=dry_run)
         except IdentityError as e:
             return failure(e)
         return JSONResponse(report.to_dict())  # counts, ids and reasons: no values
@@ -273,6 +289,58 @@ def create_app(database_url: str) -> FastAPI:
             return failure(e)
         lines = "".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n" for r in rows)
         return Response(lines, media_type="application/x-ndjson")
+
+    @app.get("/admin/erasures")
+    async def erasures(request: Request) -> Response:
+        """The tenant's erasure records, oldest first, one per line: the lines of an erasure log
+        (ids, times and keyed hashes; no email or phone number)."""
+        try:
+            records = await scoped(request).erasures()
+        except IdentityError as e:
+            return failure(e)
+        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        return Response(lines, media_type="application/x-ndjson")
+
+    @app.post("/admin/erasures/reapply")
+    async def reapply_erasures(request: Request) -> JSONResponse:
+        """Erasure records as JSON Lines (as GET /admin/erasures or a log file holds them),
+        applied again to a restored database; answers the report. A line that is not JSON, a
+        malformed record or one of another tenant is a 400 naming it, digests under another
+        secret a 409; either way nothing changes."""
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            message = "invalid erasures: the body must be UTF-8 text, one erasure record per line"
+            return error(400, "invalid_input", message, "erasures")
+        try:  # read as a log file is read: a line that is not a record is named
+            records = parse_erasure_log(text)
+        except IdentityError as e:
+            return failure(e)
+        try:  # a record of another tenant is refused, digests under another secret too
+            report = await scoped(request).reapply_erasures(records)
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse(report.to_dict())  # counts and ids: no values
+
+    @app.get("/admin/backup")
+    async def backup(request: Request) -> Response:
+        """A consistent copy of the whole SQLite database (every tenant), taken while the app
+        serves, as the body; 409 on PostgreSQL (back it up with pg_dump) and the memory store."""
+        folder = tempfile.mkdtemp(prefix="identity-backup-")
+        path = os.path.join(folder, "identity-backup.db")
+        try:
+            await request.app.state.identity.backup_to(path)
+        except BaseException as e:  # the folder goes whatever happened; the file, once sent
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(e, IdentityError):
+                return failure(e)
+            raise
+        return FileResponse(
+            path,
+            media_type="application/vnd.sqlite3",
+            filename="identity-backup.db",
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
 
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:

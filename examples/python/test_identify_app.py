@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+import tempfile
 from typing import Any
 
 import pytest
@@ -48,6 +49,12 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
                 continue
             if "import" in step:
                 import_step(client, step, headers, i)
+                continue
+            if "erasures" in step:
+                erasures_step(client, step, headers, i)
+                continue
+            if "reapply" in step:
+                reapply_step(client, step, headers, i)
                 continue
             if "export" in step:
                 response = client.get("/admin/export", headers=headers)
@@ -144,6 +151,53 @@ def import_step(client: TestClient, step: dict[str, Any], headers: dict[str, str
     assert answer == step["result"], (i, answer)
 
 
+def erasure_records(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The tenant's erasure records through GET /admin/erasures (JSON Lines)."""
+    response = client.get("/admin/erasures", headers=headers)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/x-ndjson"
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def erasures_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """An erasures step: each record checked for its tenant and time, then compared as
+    `{customerId, contactIds, suppressed, rows: [ids], digests: [kinds]}`."""
+    tenant = step.get("tenant", "default")
+    seen = []
+    for record in erasure_records(client, headers):
+        assert record["tenantId"] == tenant and isinstance(record["erasedAt"], str), (i, record)
+        seen.append(
+            {
+                "customerId": record["customerId"],
+                "contactIds": record["contactIds"],
+                "suppressed": record["suppressed"],
+                "rows": [r["id"] for r in record["rows"]],
+                "digests": [d["kind"] for d in record["digests"]],
+            }
+        )
+    assert seen == step["result"], (i, seen)
+
+
+def reapply_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """A reapply step through POST /admin/erasures/reapply (the records as JSON Lines): the
+    report and table, or the error, which changes neither the rows nor the records."""
+    before = client.get("/admin/contacts", headers=headers).text, erasure_records(client, headers)
+    lines = "\n".join(json.dumps(r) for r in step["reapply"]) + "\n"
+    response = client.post("/admin/erasures/reapply", content=lines, headers=headers)
+    answer = response.json()
+    if "error" in step:
+        assert response.status_code == STATUS[step["error"]["code"]], (i, answer)
+        assert answer["error"]["code"] == step["error"]["code"], (i, answer)
+        assert answer["error"].get("field") == step["error"].get("field"), (i, answer)
+        after = client.get("/admin/contacts", headers=headers).text, erasure_records(client, headers)
+        assert after == before, f"{i}: a refused reapply changed something"
+        return
+    assert response.status_code == 200, (i, answer)
+    assert answer == step["result"], (i, answer)
+    if "table" in step:
+        rows = [json.loads(line) for line in client.get("/admin/contacts", headers=headers).text.splitlines()]
+        assert [(r["id"], r["linkedId"]) for r in rows] == [(t["id"], t["linkedId"]) for t in step["table"]], i
+
+
 def blocked_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
     """A blocked-list step through /admin/blocked: its `result`, or its `error` (nothing changes)."""
     before = client.get("/admin/blocked", headers=headers).json()
@@ -202,6 +256,75 @@ def test_malformed_bodies_are_400(tmp_path: pathlib.Path) -> None:
             assert (response.status_code, response.json()["error"]["field"]) == (400, field), body
         assert client.post("/admin/import", content="{").json()["error"]["code"] == "malformed_json"
         assert client.get("/admin/export").text == ""
+
+
+def test_backup_answers_a_sqlite_copy_holding_the_customers(tmp_path: pathlib.Path) -> None:
+    from identity_reconciliation import Identity
+
+    staged = set(pathlib.Path(tempfile.gettempdir()).glob("identity-backup-*"))
+    with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        client.post("/identify", content='{"email": "doc@x.io", "phoneNumber": "555"}')
+        client.post("/identify", content='{"email": "biff@x.io"}', headers={"X-Tenant-Id": "shopB"})
+        response = client.get("/admin/backup")
+        assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.sqlite3"
+        assert response.content.startswith(b"SQLite format 3\x00")
+    assert set(pathlib.Path(tempfile.gettempdir()).glob("identity-backup-*")) == staged, "a staged copy was left"
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(response.content)
+    with Identity(f"sqlite://{copy}") as restored:
+        assert [c.to_dict() for c in restored.customers()] == [
+            {"primaryContactId": 1, "emails": ["doc@x.io"], "phoneNumbers": ["555"], "secondaryContactIds": []}
+        ]
+        assert restored.tenant("shopB").lookup(email="biff@x.io") is not None, "every tenant"
+    with TestClient(create_app("memory:")) as client:
+        response = client.get("/admin/backup")
+        assert (response.status_code, response.json()["error"]["code"]) == (409, "conflict")
+
+
+def test_reapply_refuses_bad_bodies_and_changes_nothing(tmp_path: pathlib.Path) -> None:
+    record = {
+        "tenantId": "default",
+        "customerId": 1,
+        "contactIds": [1],
+        "erasedAt": "2026-11-22T10:00:00Z",
+        "suppressed": False,
+        "rows": [{"id": 1, "createdAt": None}],
+        "digests": [],
+        "secret": None,
+    }
+    with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        client.post("/identify", content='{"email": "doc@x.io"}')
+        before = client.get("/admin/contacts").text
+        digests = {"digests": [{"kind": "email", "digest": "ab" * 32}], "secret": "0" * 16}
+        for body, status, names in (
+            (b"\xff\n", 400, "UTF-8"),
+            (json.dumps(record) + "\n{]\n", 400, "line 2"),
+            (json.dumps(record) + "\n\n[1, 2]\n", 400, "line 3"),
+            (json.dumps(record | {"rows": []}), 400, "line 1: contact 1 is missing from rows"),
+            (json.dumps(record | {"tenantId": "shopB"}), 400, "record 0 is an erasure of tenant shopB"),
+            (json.dumps(record | digests), 409, "suppression secret"),
+        ):
+            response = client.post("/admin/erasures/reapply", content=body)
+            error = response.json()["error"]
+            assert response.status_code == status and names in error["message"], (body, error)
+            assert error.get("field") == ("erasures" if status == 400 else None), (body, error)
+            assert error["code"] == ("invalid_input" if status == 400 else "conflict"), (body, error)
+            assert client.get("/admin/contacts").text == before and client.get("/admin/erasures").text == ""
+        response = client.post("/admin/erasures/reapply", content="\n")
+        assert response.json() == {
+            "records": 0,
+            "applied": 0,
+            "alreadyErased": 0,
+            "erasedIds": [],
+            "reusedIds": [],
+            "suppressed": 0,
+        }
+        response = client.post("/admin/erasures/reapply", content=json.dumps(record), headers={"X-Tenant-Id": "shopB"})
+        assert response.json()["error"]["field"] == "erasures", "a record of another tenant than the header's"
+        response = client.post("/admin/erasures/reapply", content=json.dumps(record))
+        assert response.json()["erasedIds"] == [1] and client.get("/admin/contacts").text == ""
+        lines = client.get("/admin/erasures").text.splitlines()
+        assert [json.loads(line)["contactIds"] for line in lines] == [[1]]
 
 
 def test_core_errors_answer_as_the_service_does(tmp_path: pathlib.Path) -> None:

@@ -12,7 +12,7 @@ const entry = project
   : '../index.js'
 const binding = (await import(entry)).default
 
-/** The `Identity` class of the package under test. */
-export const { Identity } = binding
+/** The `Identity` class and the functions of the package under test. */
+export const { Identity, readErasureLog, parseErasureLog } = binding
 /** Where it was loaded from (for a test that checks which copy runs). */
 export const loadedFrom = entry

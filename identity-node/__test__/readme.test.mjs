@@ -1,10 +1,11 @@
-// Every JavaScript snippet of README.md runs exactly as printed: ES modules as .mjs files, the
+// Every JavaScript snippet of README.md (and of docs/operations.md) runs exactly as printed: ES modules as .mjs files, the
 // CommonJS one as a .cjs file (the package resolves by its own name), so the docs cannot rot.
 // They run beside the package under test: here (the package resolves itself by name), or in the
 // project IDENTITY_NODE_PROJECT names, where npm installed the published artifacts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 
@@ -71,4 +72,18 @@ await ident.identify({ email: 'doc@hillvalley.edu', phoneNumber: '123456' })
   assert.match(india, /phoneRegion: 'IN'/)
   assert.match(india, /^\[ '\+919876543210' \]\nIN$/m)
   assert.match(runBlock(opened + blocks[4]), /^true \[\]$/m)
+})
+
+test("the operations guide's snippet runs (in a temporary folder)", () => {
+  const guide = readFileSync(join(ROOT, 'docs', 'operations.md'), 'utf8')
+  const blocks = [...guide.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.equal(blocks.length, 1)
+  assert.ok(blocks[0].includes("'/var/backups/identity'"), 'the snippet names its folder')
+  const folder = mkdtempSync(join(tmpdir(), 'identity-operations-'))
+  try {
+    const out = runBlock(blocks[0].replace("'/var/backups/identity'", JSON.stringify(folder)))
+    assert.deepEqual(out.trimEnd().split('\n'), ['true', '1 [ 1 ] []'])
+  } finally {
+    rmSync(folder, { recursive: true, force: true })
+  }
 })

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type MovedRow, type Rejected, type Split, type TableRowInput, type TenantSettings } from '../index.js'
+import { Identity, parseErasureLog, readErasureLog, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type MovedRow, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -63,6 +63,19 @@ export async function main(): Promise<number> {
   const moved: MovedRow[] = fromTable.table?.movedRows ?? []
   const change: 'duplicate' | 'normalized' | 'primaryDeleted' | 'primaryLeftOut' | 'primaryNotOldest' | 'leftOut' | null = moved[0]?.change ?? null
   console.log(fromTable.table?.idsKept, moved.length, change, refused[0]?.record ?? refused[0]?.id)
+  const logged: Identity = await Identity.connect('sqlite::memory:', { erasureLog: '/tmp/identity-typed-erasures.jsonl' })
+  await logged.backupTo('/tmp/identity-typed-copy.db', { overwrite: true })
+  const records: ErasureRecord[] = await ident.erasures()
+  const rowsErased: ErasedRow[] = records[0]?.rows ?? []
+  const createdAt: string | null = rowsErased[0]?.createdAt ?? null
+  const digest: SuppressedDigest | undefined = records[0]?.digests[0]
+  const kind: 'email' | 'phone' | undefined = digest?.kind
+  const secret: string | null = records[0]?.secret ?? null
+  const fromLog: ErasureRecord[] = [...readErasureLog('/tmp/identity-typed-erasures.jsonl'), ...parseErasureLog('')]
+  const reapplied: ReapplyReport = await logged.reapplyErasures([...records, ...fromLog])
+  const erasedNow: number[] = reapplied.erasedIds
+  console.log(createdAt, kind, secret, reapplied.applied, reapplied.alreadyErased, erasedNow, reapplied.reusedIds, reapplied.suppressed)
+  await logged.close()
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
 }

@@ -1,6 +1,6 @@
 // Every file in tests/vectors on SQLite and PostgreSQL: answers, errors (code and field),
-// created rows and the table (read back in SQL on PostgreSQL), then the identity graph
-// (verify, rebuild, verify).
+// created rows and the table (read back in SQL on PostgreSQL; a reapply step's through
+// allContacts()), then the identity graph (verify, rebuild, verify).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Identity } from './identity.mjs'
@@ -136,6 +136,47 @@ async function customerStep(ident, step, at, rowsOf) {
   if (step.table && after) assert.deepEqual(after, step.table, `${at}: table`)
 }
 
+// an erasure record as the vectors show it: its tenant and time checked, then its receipt, the
+// ids of its rows and the kinds of its digests (no vector can know times, digests or secret)
+function recordAsVector(record, tenant, at) {
+  assert.equal(record.tenantId, tenant, `${at}: tenantId`)
+  assert.equal(typeof record.erasedAt, 'string', `${at}: erasedAt`)
+  assert.ok(!Number.isNaN(new Date(record.erasedAt).getTime()), `${at}: erasedAt ${record.erasedAt}`)
+  const { customerId, contactIds, suppressed, rows, digests } = record
+  return { customerId, contactIds, suppressed, rows: rows.map((r) => r.id), digests: digests.map((d) => d.kind) }
+}
+
+// an `erasures` step: the tenant's records, oldest first
+async function erasuresStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  const records = (await scoped.erasures()).map((r) => recordAsVector(r, scoped.tenantId, at))
+  assert.deepEqual(records, step.result, at)
+}
+
+// a `reapply` step: its report and `table`, or its `error`, which changes no row and no record
+async function reapplyStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  const table = async () => (await scoped.allContacts()).map(({ id, linkedId }) => ({ id, linkedId }))
+  const [rowsBefore, recordsBefore] = [await table(), await scoped.erasures()]
+  let outcome
+  try {
+    outcome = await scoped.reapplyErasures(step.reapply)
+  } catch (e) {
+    outcome = e
+  }
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    assert.deepEqual(await table(), rowsBefore, `${at}: a refused reapply changed the table`)
+    assert.deepEqual(await scoped.erasures(), recordsBefore, `${at}: a refused reapply kept a record`)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  assert.deepEqual(outcome, step.result, at)
+  if (step.table) assert.deepEqual(await table(), step.table, `${at}: table`)
+}
+
 async function replay(ident, vector, db) {
   for (const [i, step] of vector.steps.entries()) {
     const at = `${vector.name} step ${i}`
@@ -174,6 +215,14 @@ async function replay(ident, vector, db) {
     }
     if (step.limits) {
       await limitsStep(ident, step, at)
+      continue
+    }
+    if (step.erasures) {
+      await erasuresStep(ident, step, at)
+      continue
+    }
+    if (step.reapply) {
+      await reapplyStep(ident, step, at)
       continue
     }
     const before = db ? await rowsOf('SELECT id FROM contact ORDER BY id') : null

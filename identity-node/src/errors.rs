@@ -125,6 +125,7 @@ fn field_name(field: Field) -> &'static str {
         Field::Checkouts => "checkouts",
         Field::Table => "table",
         Field::OnError => "onError",
+        Field::Erasures => "erasures",
         _ => "request",
     }
 }

@@ -85,7 +85,7 @@ pub fn records(input: &Unknown<'_>, shape: &Shape) -> Result<Vec<Value>, Failure
 }
 
 /// A checkout's value as JSON: `None` when no checkout can hold its type.
-fn value_of(value: &Unknown<'_>) -> Option<Value> {
+pub(crate) fn value_of(value: &Unknown<'_>) -> Option<Value> {
     match value.get_type().ok()? {
         ValueType::Undefined | ValueType::Null => Some(Value::Null),
         // SAFETY (each arm): the type was checked by the match.

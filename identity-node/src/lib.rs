@@ -5,6 +5,7 @@
 mod blocked;
 mod convert;
 mod erase;
+mod erasures;
 mod errors;
 mod history;
 mod import;
@@ -92,7 +93,8 @@ pub struct IdentityErrorInfo {
     /// Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`).
     pub retryable: bool,
     /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
-    /// `'value'`, `'pattern'`, `'contactId'`, `'request'`, `'url'` or an option name.
+    /// `'value'`, `'pattern'`, `'contactId'`, `'erasures'`, `'path'`, `'request'`, `'url'` or an
+    /// option name.
     pub field: Option<String>,
     /// With `BLOCKED_VALUE`: the request's fields that were blocked.
     #[napi(ts_type = "Array<'email' | 'phoneNumber'>")]
@@ -106,6 +108,10 @@ pub struct ConnectOptions {
     pub max_connections: Option<u32>,
     /// How long a call waits for a free connection before failing with `UNAVAILABLE`, in ms (default 5000).
     pub acquire_timeout_ms: Option<u32>,
+    /// A file every erase through this store appends its record to (`ErasureRecord`, no
+    /// personal data), flushed to disk before the erase commits: keep it off the database's
+    /// disk, and after restoring a backup give `readErasureLog(file)` to `reapplyErasures()`.
+    pub erasure_log: Option<String>,
 }
 
 /// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
@@ -644,6 +650,9 @@ fn connect_arguments(
     }
     if let Some(ms) = positive("acquireTimeoutMs")? {
         result = result.acquire_timeout(Duration::from_millis(u64::from(ms)));
+    }
+    if let Some(path) = erasures::log_option(&object)? {
+        result = result.erasure_log(path);
     }
     Ok((url, result))
 }

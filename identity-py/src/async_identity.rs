@@ -6,15 +6,18 @@
 //! transaction commits or rolls back as a whole).
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::erase::Erasure;
+use crate::erasures::{self, ReapplyReport};
 use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
@@ -38,15 +41,18 @@ fn arg<'a, 'py>(py: Python<'py>, value: &'a Option<Py<PyAny>>) -> Option<&'a Bou
 
 #[pymethods]
 impl AsyncIdentity {
-    /// Connects (and migrates); resolves to an `AsyncIdentity`.
+    /// Connects (and migrates); resolves to an `AsyncIdentity`. With `erasure_log` (a `str` or
+    /// `os.PathLike`), every erase through it appends its record to that file and syncs it
+    /// before it commits (see `Identity`).
     #[staticmethod]
-    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None))]
     async fn connect(
         url: String,
         max_connections: u32,
         acquire_timeout: f64,
+        erasure_log: Option<PathBuf>,
     ) -> PyResult<AsyncIdentity> {
-        let options = options(max_connections, acquire_timeout)?;
+        let options = options(max_connections, acquire_timeout, erasure_log)?;
         let inner =
             run(async move { identity::Identity::connect_with(&url, &options).await }).await?;
         let handle = Handle {
@@ -227,6 +233,37 @@ impl AsyncIdentity {
         let customer = identity::ContactId::new(customer);
         let inner = slf.get().handle.usable()?;
         run(async move { inner.erase(customer, suppress).await.map(Erasure::from) }).await
+    }
+
+    /// Resolves to the tenant's erasure records, dicts in the wire shape (see
+    /// `Identity.erasures`).
+    async fn erasures(slf: Py<Self>) -> PyResult<Py<PyList>> {
+        let inner = slf.get().handle.usable()?;
+        let records = run(async move { inner.erasures().await }).await?;
+        Python::attach(|py| Ok(erasures::wire_records(py, &records)?.unbind()))
+    }
+
+    /// Resolves to the `ReapplyReport` (see `Identity.reapply_erasures`); the records are read
+    /// when the coroutine is awaited.
+    async fn reapply_erasures(slf: Py<Self>, records: Py<PyAny>) -> PyResult<ReapplyReport> {
+        let (inner, records) = Python::attach(|py| -> PyResult<_> {
+            let records = erasures::records(records.bind(py))?;
+            Ok((slf.get().handle.usable()?, records))
+        })?;
+        run(async move {
+            inner
+                .reapply_erasures(&records)
+                .await
+                .map(ReapplyReport::from)
+        })
+        .await
+    }
+
+    /// Resolves to `None` once the SQLite copy is written (see `Identity.backup_to`).
+    #[pyo3(signature = (path, *, overwrite = false))]
+    async fn backup_to(slf: Py<Self>, path: PathBuf, overwrite: bool) -> PyResult<()> {
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.backup_to(&path, overwrite).await }).await
     }
 
     /// Resolves to the `ImportReport` of the import (see `Identity.import_checkouts`); the

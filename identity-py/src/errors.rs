@@ -35,6 +35,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Checkouts => "checkouts",
         Field::Table => "table",
         Field::OnError => "on_error",
+        Field::Erasures => "erasures",
         _ => "request",
     }
 }

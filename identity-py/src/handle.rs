@@ -1,6 +1,7 @@
 //! What the blocking and the asyncio handle share: the core handle, the process that made it,
 //! whether the store is closed, and the connection options of both constructors.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -71,10 +72,12 @@ impl Handle {
     }
 }
 
-/// Connection options shared by both constructors.
+/// Connection options shared by both constructors (`erasure_log`: the file every erase through
+/// the handle appends its record to before it commits).
 pub(crate) fn options(
     max_connections: u32,
     acquire_timeout: f64,
+    erasure_log: Option<PathBuf>,
 ) -> PyResult<identity::ConnectOptions> {
     if !(acquire_timeout.is_finite() && acquire_timeout > 0.0) {
         return Err(errors::invalid_input(
@@ -88,7 +91,11 @@ pub(crate) fn options(
             "max_connections",
         ));
     }
-    Ok(identity::ConnectOptions::default()
+    let options = identity::ConnectOptions::default()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs_f64(acquire_timeout)))
+        .acquire_timeout(Duration::from_secs_f64(acquire_timeout));
+    Ok(match erasure_log {
+        Some(path) => options.erasure_log(path),
+        None => options,
+    })
 }

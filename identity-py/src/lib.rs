@@ -7,6 +7,7 @@ mod blocked;
 mod contact;
 mod convert;
 mod erase;
+mod erasures;
 mod errors;
 mod handle;
 mod history;
@@ -25,6 +26,7 @@ use crate::async_identity::AsyncIdentity;
 use crate::blocked::{BlockedValue, Ignored};
 use crate::contact::Contact;
 use crate::erase::Erasure;
+use crate::erasures::{ReapplyReport, parse_erasure_log, read_erasure_log};
 use crate::history::{History, HistoryEvent};
 use crate::import::{ImportReport, Rejected};
 use crate::import_table::{ChangedCustomer, MovedRow, TableOutcome};
@@ -50,12 +52,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HistoryEvent>()?;
     m.add_class::<Split>()?;
     m.add_class::<Erasure>()?;
+    m.add_class::<ReapplyReport>()?;
     m.add_class::<ImportReport>()?;
     m.add_class::<Rejected>()?;
     m.add_class::<TableOutcome>()?;
     m.add_class::<ChangedCustomer>()?;
     m.add_class::<MovedRow>()?;
     m.add_class::<ContactRow>()?;
+    m.add_function(wrap_pyfunction!(read_erasure_log, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_erasure_log, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,14 +1,17 @@
 //! `Identity`: the blocking API.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 use crate::blocked::{self, BlockedValue};
 use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::erase::Erasure;
+use crate::erasures::{self, ReapplyReport};
 use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
@@ -19,6 +22,11 @@ use crate::split::Split;
 use crate::{errors, runtime};
 
 /// The blocking API. Calls release the GIL while they wait, so threads run them in parallel.
+///
+/// `Identity(url, *, max_connections=10, acquire_timeout=5.0, erasure_log=None)` connects and
+/// migrates. With `erasure_log` (a `str` or `os.PathLike`), every erase through the handle
+/// appends its record to that file (created if missing) and syncs it to disk before it commits:
+/// keep it on another disk than the database, to apply the erasures again after a restore.
 #[pyclass(frozen, module = "identity_reconciliation")]
 pub struct Identity {
     handle: Handle,
@@ -27,14 +35,15 @@ pub struct Identity {
 #[pymethods]
 impl Identity {
     #[new]
-    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None))]
     fn new(
         py: Python<'_>,
         url: &str,
         max_connections: u32,
         acquire_timeout: f64,
+        erasure_log: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let options = options(max_connections, acquire_timeout)?;
+        let options = options(max_connections, acquire_timeout, erasure_log)?;
         let rt = runtime::get()?;
         let inner = py
             .detach(|| rt.block_on(identity::Identity::connect_with(url, &options)))
@@ -51,14 +60,15 @@ impl Identity {
     /// Connects (and migrates), as `Identity(url)` does: the same call, spelled like
     /// `AsyncIdentity.connect`.
     #[staticmethod]
-    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0))]
+    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None))]
     fn connect(
         py: Python<'_>,
         url: &str,
         max_connections: u32,
         acquire_timeout: f64,
+        erasure_log: Option<PathBuf>,
     ) -> PyResult<Self> {
-        Self::new(py, url, max_connections, acquire_timeout)
+        Self::new(py, url, max_connections, acquire_timeout, erasure_log)
     }
 
     /// A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
@@ -236,6 +246,49 @@ impl Identity {
         self.handle
             .block_on(py, async |inner| inner.erase(customer, suppress).await)
             .map(Erasure::from)
+    }
+
+    /// Every erase of the tenant as the database records it, oldest first: a list of dicts in
+    /// the erasure log's wire shape (`{"tenantId", "customerId", "contactIds", "erasedAt",
+    /// "suppressed", "rows", "digests", "secret"}`: ids, times and keyed hashes, no personal
+    /// data), each `json.dumps`-able into one line of a log. Keep them outside the database to
+    /// apply them again after restoring an older backup (`reapply_erasures`).
+    fn erasures<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self
+            .handle
+            .block_on(py, async |inner| inner.erasures().await)?;
+        erasures::wire_records(py, &records)
+    }
+
+    /// Applies erasures again, to a database restored from a backup taken before them: for each
+    /// record (a mapping in the wire shape, as `erasures()` and `read_erasure_log()` give them)
+    /// whose erase the database does not hold, the rows it names that the database holds under
+    /// the same id and time of creation are erased as `erase` erases them, its values suppressed
+    /// again and the id sequence moved past every id it names. Records it holds already change
+    /// nothing, so applying a whole log twice is safe. All in one transaction: an error changes
+    /// nothing. Raises `InvalidInputError` (field `erasures`, naming the record's index) for a
+    /// malformed record or one of another tenant; `ConflictError` for digests taken under
+    /// another suppression secret than the database's.
+    fn reapply_erasures(
+        &self,
+        py: Python<'_>,
+        records: &Bound<'_, PyAny>,
+    ) -> PyResult<ReapplyReport> {
+        let records = erasures::records(records)?;
+        self.handle
+            .block_on(py, async |inner| inner.reapply_erasures(&records).await)
+            .map(ReapplyReport::from)
+    }
+
+    /// Writes a consistent copy of the whole SQLite database (every tenant, the suppression
+    /// secret and the erasure records) to a new file at `path` while the store serves (SQLite's
+    /// `VACUUM INTO`, written beside `path` and moved there when complete). Raises
+    /// `ConflictError` when `path` exists and `overwrite` is not set, or for a PostgreSQL or
+    /// memory store (back PostgreSQL up with `pg_dump`); `StoreError` when writing fails.
+    #[pyo3(signature = (path, *, overwrite = false))]
+    fn backup_to(&self, py: Python<'_>, path: PathBuf, overwrite: bool) -> PyResult<()> {
+        self.handle
+            .block_on(py, async |inner| inner.backup_to(&path, overwrite).await)
     }
 
     /// Imports historical checkouts into the tenant, which must have no rows: the rows,

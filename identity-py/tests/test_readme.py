@@ -1,5 +1,5 @@
-"""The Python snippets of README.md and identity-py/README.md run as written (against a
-temporary database), so the documentation cannot rot."""
+"""The Python snippets of README.md, identity-py/README.md and docs/operations.md run as written
+(against a temporary database or folder), so the documentation cannot rot."""
 
 from __future__ import annotations
 
@@ -63,3 +63,12 @@ def test_the_binding_readme_async_snippet_runs(capsys: pytest.CaptureFixture[str
     block = next(b for b in python_blocks(ROOT / "identity-py" / "README.md") if "AsyncIdentity" in b)
     exec(compile(block, "identity-py/README.md", "exec"), {})  # noqa: S102
     assert capsys.readouterr().out.splitlines() == ["1 2"]
+
+
+def test_the_operations_snippet_runs(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (block,) = python_blocks(ROOT / "docs" / "operations.md")
+    code = block.replace("/var/backups/identity", str(tmp_path))
+    exec(compile(code, "docs/operations.md", "exec"), {})  # noqa: S102 - our own documentation
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["True", "1 [1] []"], printed
+    assert (tmp_path / "erasures.jsonl").read_text().count("\n") == 1, "the erase reached the log"

@@ -4,6 +4,7 @@ PostgreSQL, checking answers, errors (class and field), created rows and the tab
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
 from typing import Any
 
@@ -34,6 +35,7 @@ FIELD = {
     "checkouts": "checkouts",
     "table": "table",
     "onError": "on_error",
+    "erasures": "erasures",
 }
 
 BLOCKED_STEPS = ("list", "block", "unblock")
@@ -120,6 +122,51 @@ def check_erase(step: dict[str, Any], outcome: Any, before: list[Any], after: li
     assert erased_at.startswith(outcome.erased_at.strftime("%Y-%m-%dT%H:%M:%S")), f"{at}: {erased_at}"
     assert wire == step["result"], at
     assert outcome.contact_ids == step["result"]["contactIds"], at
+    if "table" in step:
+        assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
+
+
+def record_as_vector(record: dict[str, Any], tenant: str, at: str) -> dict[str, Any]:
+    """An erasure record as vectors compare it, after checking its tenant and that it has a
+    time: `{customerId, contactIds, suppressed, rows: [ids], digests: [kinds]}`."""
+    assert record["tenantId"] == tenant, f"{at}: wrong tenant in {record}"
+    assert isinstance(record["erasedAt"], str), f"{at}: no erasedAt in {record}"
+    json.dumps(record)  # JSON-ready: one line of a log
+    return {
+        "customerId": record["customerId"],
+        "contactIds": record["contactIds"],
+        "suppressed": record["suppressed"],
+        "rows": [r["id"] for r in record["rows"]],
+        "digests": [d["kind"] for d in record["digests"]],
+    }
+
+
+def check_erasures(step: dict[str, Any], outcome: list[dict[str, Any]], at: str) -> None:
+    """An `erasures` step: the tenant's records, oldest first, as `record_as_vector` shows them."""
+    tenant = step.get("tenant", "default")
+    assert [record_as_vector(r, tenant, at) for r in outcome] == step["result"], f"{at}: {outcome}"
+
+
+def check_reapply(
+    step: dict[str, Any], outcome: Any, before: list[Any], after: list[Any], listed: Any, listed_after: Any, at: str
+) -> None:
+    """A `reapply` step: the report's wire shape and `table`, or its `error` (no row changes, and
+    the records are not read back as erasures)."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        assert after == before, f"{at}: a refused reapply changed the table"
+        assert listed_after == listed, f"{at}: a refused reapply kept a record"
+        return
+    assert not isinstance(outcome, BaseException), f"{at}: {outcome!r}"
+    result = step["result"]
+    assert outcome.to_dict() == result, at
+    assert (outcome.records, outcome.applied, outcome.already_erased, outcome.suppressed) == (
+        result["records"],
+        result["applied"],
+        result["alreadyErased"],
+        result["suppressed"],
+    ), at
+    assert (outcome.erased_ids, outcome.reused_ids) == (result["erasedIds"], result["reusedIds"]), at
     if "table" in step:
         assert [(r[0], r[1]) for r in after] == [(t["id"], t["linkedId"]) for t in step["table"]], at
 
@@ -315,6 +362,19 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
             if "contacts" in step:
                 check_contacts(step, scoped(ident, step).all_contacts(), at)
                 continue
+            if "erasures" in step:
+                check_erasures(step, scoped(ident, step).erasures(), at)
+                continue
+            if "reapply" in step:
+                handle = scoped(ident, step)
+                before, listed = rows(store_url, seen_tenant(step)), handle.erasures()
+                try:
+                    outcome = handle.reapply_erasures(step["reapply"])
+                except IdentityError as e:
+                    outcome = e
+                after = rows(store_url, seen_tenant(step))
+                check_reapply(step, outcome, before, after, listed, handle.erasures(), at)
+                continue
             if "erase" in step:
                 before = rows(store_url, seen_tenant(step))
                 try:
@@ -398,6 +458,19 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 continue
             if "contacts" in step:
                 check_contacts(step, await scoped(ident, step).all_contacts(), at)
+                continue
+            if "erasures" in step:
+                check_erasures(step, await scoped(ident, step).erasures(), at)
+                continue
+            if "reapply" in step:
+                handle = scoped(ident, step)
+                before, listed = rows(url, seen_tenant(step)), await handle.erasures()
+                try:
+                    outcome = await handle.reapply_erasures(step["reapply"])
+                except IdentityError as e:
+                    outcome = e
+                after = rows(url, seen_tenant(step))
+                check_reapply(step, outcome, before, after, listed, await handle.erasures(), at)
                 continue
             if "erase" in step:
                 before = rows(url, seen_tenant(step))

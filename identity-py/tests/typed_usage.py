@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-
 import datetime
+import pathlib
+import tempfile
+from typing import Any
 
 from identity_reconciliation import (
     AsyncIdentity,
@@ -15,9 +17,11 @@ from identity_reconciliation import (
     ImportReport,
     InvalidInputError,
     MovedRow,
+    ReapplyReport,
     Rejected,
     Split,
     TableOutcome,
+    read_erasure_log,
 )
 
 
@@ -52,7 +56,23 @@ def sync_usage() -> list[str]:
         rows_moved: list[MovedRow] = outcome.moved_rows if outcome else []
         assert outcome is not None and outcome.changed("duplicate") == 0
         assert [m.row for m in rows_moved] == ["deleted"] and table.first_rejected == []
-        return c.emails + (known.phone_numbers if known else [])
+        return c.emails + (known.phone_numbers if known else []) + restore()
+
+
+def restore() -> list[str]:
+    """A backup, an erase through a logged handle, and its record applied to the copy."""
+    with tempfile.TemporaryDirectory() as folder:
+        log = pathlib.Path(folder) / "erasures.jsonl"
+        with Identity(f"sqlite://{folder}/live.db", erasure_log=log) as live:
+            live.identify(email="doc@hillvalley.edu")
+            live.backup_to(pathlib.Path(folder) / "copy.db", overwrite=False)
+            live.erase(1, suppress=False)
+            listed: list[dict[str, Any]] = live.erasures()
+        with Identity(f"sqlite://{folder}/copy.db") as restored:
+            report: ReapplyReport = restored.reapply_erasures(read_erasure_log(log))
+            erased: list[int] = report.erased_ids
+            assert erased == [1] and report.to_dict()["applied"] == 1 and listed[0]["customerId"] == 1
+            return [str(report.applied)]
 
 
 async def async_usage() -> int:
@@ -69,6 +89,9 @@ async def async_usage() -> int:
         linked: int | None = rows[0].linked_id
         assert linked is None and rows[0].created_at == at
         c = await ident.identify(email="doc@hillvalley.edu")
+        records: list[dict[str, Any]] = await ident.erasures()
+        nothing: ReapplyReport = await ident.reapply_erasures(records)
+        assert nothing.records == 0
         task: asyncio.Task[Contact] = asyncio.create_task(ident.identify(email="task@hillvalley.edu"))
         assert (await task).emails == ["task@hillvalley.edu"]
         return c.primary_contact_id + len(customers)

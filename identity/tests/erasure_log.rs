@@ -416,3 +416,16 @@ async fn records_of_another_tenant_or_secret_and_a_log_that_cannot_be_written_ch
         common::assert_verified(&id).await;
     }
 }
+
+#[tokio::test]
+async fn stores_without_a_file_to_copy_refuse_a_backup_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("copy.db");
+    for url in ["sqlite::memory:", "memory:"] {
+        let id = identity::connect(url).await.unwrap();
+        id.identify(Some("doc@x.io"), None).await.unwrap();
+        let err = id.backup_to(&to, false).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{url}: {err:?}");
+        assert!(!to.exists(), "{url}: a refused backup left a file");
+    }
+}

@@ -289,6 +289,57 @@ async fn check_contacts_step(identity: &Identity, step: &Value, at: &str) {
     assert_eq!(rows, step["result"], "{at}");
 }
 
+/// An erasure record as vectors compare it: `{"customerId", "contactIds", "suppressed", "rows":
+/// [ids], "digests": [kinds]}`, after checking its tenant and that it has a time.
+fn record_as_vector(record: &Value, tenant: &str, at: &str) -> Value {
+    assert_eq!(record["tenantId"], tenant, "{at}: wrong tenant");
+    assert!(record["erasedAt"].is_string(), "{at}: no erasedAt");
+    let pick = |list: &str, key: &str| -> Vec<Value> {
+        let items = record[list].as_array().unwrap();
+        items.iter().map(|item| item[key].clone()).collect()
+    };
+    serde_json::json!({
+        "customerId": record["customerId"],
+        "contactIds": record["contactIds"],
+        "suppressed": record["suppressed"],
+        "rows": pick("rows", "id"),
+        "digests": pick("digests", "kind"),
+    })
+}
+
+/// Checks an `erasures` step: the tenant's records, as [`record_as_vector`] shows them.
+async fn check_erasures_step(identity: &Identity, step: &Value, at: &str) {
+    let records = serde_json::to_value(identity.erasures().await.unwrap()).unwrap();
+    let tenant = identity.tenant_id().as_str();
+    let seen: Vec<Value> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| record_as_vector(r, tenant, at))
+        .collect();
+    assert_eq!(Value::from(seen), step["result"], "{at}");
+}
+
+/// Checks a `reapply` step: its report and `table`, or its `error` (which changes nothing:
+/// no row, and the records are not read back as erasures).
+async fn check_reapply_step(identity: &Identity, step: &Value, at: &str) {
+    let before = identity.erasures().await.unwrap();
+    let call = async {
+        let records = step["reapply"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(identity::ErasureRecord::from_json)
+            .collect::<identity::Result<Vec<_>>>()?;
+        identity.reapply_erasures(&records).await
+    };
+    check_row_step(identity, step, at, call, |_| {}).await;
+    if step.get("error").is_some() {
+        let after = identity.erasures().await.unwrap();
+        assert_eq!(before, after, "{at}: a refused reapply kept a record");
+    }
+}
+
 /// Checks a step's `table` (every visible row, `id` and `linkedId`), when it has one.
 fn check_table(step: &Value, after: &[identity::Contact], at: &str) {
     if let Some(table) = step.get("table") {
@@ -333,6 +384,14 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("erase").is_some() {
             check_erase_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("erasures").is_some() {
+            check_erasures_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("reapply").is_some() {
+            check_reapply_step(&seen, step, &at).await;
             continue;
         }
         if step.get("limits").is_some() {

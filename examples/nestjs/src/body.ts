@@ -1,5 +1,6 @@
-// Request bodies as the service reads them: JSON whatever the Content-Type says (many clients
-// forget the header), 16 KiB at most, 64 MiB for an import, 16 MiB for a split; malformed JSON is a 400.
+// Request bodies as the service reads them: JSON (or JSON Lines) whatever the Content-Type says
+// (many clients forget the header), 16 KiB at most, 64 MiB for an import or a reapply, 16 MiB for
+// a split; malformed JSON is a 400.
 import { createParamDecorator, ExecutionContext, Injectable, NestMiddleware } from '@nestjs/common'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { WireError } from './errors.js'
@@ -20,11 +21,13 @@ const large = textParser(64 * KIB * KIB)
 
 /** The body limit of a path, as the Rust service sets them. */
 const limitOf = (path: string): number =>
-  path === '/admin/import' ? 64 * KIB * KIB : /^\/admin\/customers\/[^/]+\/split$/.test(path) ? 16 * KIB * KIB : 16 * KIB
+  path === '/admin/import' || path === '/admin/erasures/reapply'
+    ? 64 * KIB * KIB
+    : /^\/admin\/customers\/[^/]+\/split$/.test(path) ? 16 * KIB * KIB : 16 * KIB
 
 /**
- * Reads the body as text (the import route takes up to 64 MiB, a split a customer's ids up to
- * 16 MiB, the others 16 KiB).
+ * Reads the body as text (an import or a reapply takes up to 64 MiB, a split a customer's ids up
+ * to 16 MiB, the others 16 KiB).
  */
 @Injectable()
 export class TextBodyMiddleware implements NestMiddleware {
@@ -53,4 +56,10 @@ export const JsonBody = createParamDecorator((empty: unknown, ctx: ExecutionCont
   } catch (e) {
     throw new WireError(400, 'malformed_json', `request body is not valid JSON: ${(e as Error).message}`)
   }
+})
+
+/** The body as text (JSON Lines, say), empty when there is none. */
+export const TextBody = createParamDecorator((_: unknown, ctx: ExecutionContext): string => {
+  const body: unknown = ctx.switchToHttp().getRequest<Request>().body
+  return typeof body === 'string' ? body : ''
 })

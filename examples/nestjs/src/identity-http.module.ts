@@ -6,10 +6,12 @@ import { AdminController } from './admin.controller.js'
 import { TextBodyMiddleware } from './body.js'
 import { IdentityExceptionFilter } from './errors.js'
 import { IdentifyController } from './identify.controller.js'
+import { RestoreController } from './restore.controller.js'
 
 /** Which routes to mount. */
 export interface IdentityHttpOptions {
-  /** The settings and /admin routes (default true). They check no tokens: guard them. */
+  /** The settings and /admin routes, the restore routes included (default true). They check no
+   * tokens: guard them. */
   withAdmin?: boolean
 }
 
@@ -19,7 +21,7 @@ export class IdentityHttpModule implements NestModule {
   static register({ withAdmin = true }: IdentityHttpOptions = {}): DynamicModule {
     return {
       module: IdentityHttpModule,
-      controllers: withAdmin ? [IdentifyController, AdminController] : [IdentifyController],
+      controllers: withAdmin ? [IdentifyController, AdminController, RestoreController] : [IdentifyController],
       providers: [{ provide: APP_FILTER, useClass: IdentityExceptionFilter }],
     }
   }

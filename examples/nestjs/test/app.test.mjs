@@ -1,18 +1,21 @@
 // Starts the Nest application on a free port and replays every shared vector over HTTP (POST
 // /identify and /api/identify in turn), then the module's own promises: errors in the service's
-// shape, the body rules, IdentityModule.forRootAsync and injection, shutdown, where main binds.
+// shape, the body rules, the restore routes, IdentityModule.forRootAsync and injection, shutdown,
+// where main binds.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import 'reflect-metadata'
 import { Injectable, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { createApp } from '../dist/app.js'
 import { IDENTITY, IdentityHttpModule, IdentityModule, InjectIdentity } from '../dist/index.js'
-import { assertBindsLoopback, replayVector, vectorFiles } from '../../http-vectors.mjs'
+import { assertBindsLoopback, assertRestoreRoutes, replayVector, vectorFiles } from '../../http-vectors.mjs'
 
-async function serve(url = 'sqlite::memory:') {
-  const app = await createApp(url)
+async function serve(url = 'sqlite::memory:', options = {}) {
+  const app = await createApp(url, options)
   await app.listen(0, '127.0.0.1')
   const base = `http://127.0.0.1:${app.getHttpServer().address().port}`
   return { app, base, identity: app.get(IDENTITY), close: () => app.close() }
@@ -67,6 +70,19 @@ test('bodies are read as the service reads them, and refused in its words', asyn
     assert.equal((await unknown.json()).error.code, 'not_found')
   } finally {
     await close()
+  }
+})
+
+test('GET /admin/backup answers a SQLite copy, erasures reach the log, a refused reapply changes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'identity-nestjs-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const log = join(dir, 'erasures.jsonl')
+  const [file, memory] = [await serve(`sqlite://${join(dir, 'live.db')}`, { erasureLog: log }), await serve('memory:')]
+  try {
+    await assertRestoreRoutes(file.base, memory.base, log)
+  } finally {
+    await file.close()
+    await memory.close()
   }
 })
 

@@ -37,14 +37,17 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             limits_step(server, tenant, step, &at).await;
             continue;
         }
-        if ["split", "erase", "import"]
+        if ["split", "erase", "import", "reapply"]
             .iter()
             .any(|k| step.get(k).is_some())
         {
             customer_step(server, tenant, &seen, step, &at).await;
             continue;
         }
-        if step.get("export").is_some() || step.get("contacts").is_some() {
+        if ["export", "contacts", "erasures"]
+            .iter()
+            .any(|k| step.get(k).is_some())
+        {
             export_step(server, tenant, step, &at).await;
             continue;
         }
@@ -276,7 +279,17 @@ async fn customer_step(
     at: &str,
 ) {
     let (action, path, body) = if let Some(wire) = step.get("import") {
-        ("import", "/admin/import".to_owned(), wire.clone())
+        ("import", "/admin/import".to_owned(), wire.to_string())
+    } else if let Some(records) = step.get("reapply") {
+        // JSON Lines, as an erasure log holds them
+        let lines: Vec<String> = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        let path = "/admin/erasures/reapply".to_owned();
+        ("reapply", path, lines.join("\n"))
     } else {
         let (action, wire) = match step.get("split") {
             Some(wire) => ("split", wire),
@@ -285,17 +298,11 @@ async fn customer_step(
         let mut body = wire.clone();
         body.as_object_mut().unwrap().remove("customer");
         let path = format!("/admin/customers/{}/{action}", wire["customer"]);
-        (action, path, body)
+        (action, path, body.to_string())
     };
     let before = seen.all_contacts().await.unwrap();
-    let (status, mut body) = admin_call(
-        server,
-        reqwest::Method::POST,
-        &path,
-        tenant,
-        body.to_string(),
-    )
-    .await;
+    let erasures_before = seen.erasures().await.unwrap();
+    let (status, mut body) = admin_call(server, reqwest::Method::POST, &path, tenant, body).await;
     let after = seen.all_contacts().await.unwrap();
     match step.get("error") {
         Some(expected) => {
@@ -307,6 +314,11 @@ async fn customer_step(
                 "{at}: {body}"
             );
             assert_eq!(before, after, "{at}: a refused {action} changed the table");
+            let erasures_after = seen.erasures().await.unwrap();
+            assert_eq!(
+                erasures_before, erasures_after,
+                "{at}: a refused {action} erased"
+            );
         }
         None => {
             assert_eq!(status, 200, "{at}: {body}");
@@ -331,6 +343,8 @@ async fn customer_step(
 async fn export_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
     let path = if step.get("export").is_some() {
         "/admin/export"
+    } else if step.get("erasures").is_some() {
+        "/admin/erasures"
     } else {
         "/admin/contacts"
     };
@@ -364,7 +378,32 @@ async fn export_step(server: &TestServer, tenant: Option<&str>, step: &Value, at
             }
         }
     }
+    if step.get("erasures").is_some() {
+        let tenant = tenant.unwrap_or("default");
+        lines = lines
+            .iter()
+            .map(|r| record_as_vector(r, tenant, at))
+            .collect();
+    }
     assert_eq!(Value::from(lines), step["result"], "{at}");
+}
+
+/// An erasure record as vectors compare it: `{"customerId", "contactIds", "suppressed", "rows":
+/// [ids], "digests": [kinds]}`, after checking its tenant and that it has a time.
+fn record_as_vector(record: &Value, tenant: &str, at: &str) -> Value {
+    assert_eq!(record["tenantId"], tenant, "{at}: wrong tenant");
+    assert!(record["erasedAt"].is_string(), "{at}: no erasedAt");
+    let pick = |list: &str, key: &str| -> Vec<Value> {
+        let items = record[list].as_array().unwrap();
+        items.iter().map(|item| item[key].clone()).collect()
+    };
+    json!({
+        "customerId": record["customerId"],
+        "contactIds": record["contactIds"],
+        "suppressed": record["suppressed"],
+        "rows": pick("rows", "id"),
+        "digests": pick("digests", "kind"),
+    })
 }
 
 /// A blocked-list step through `/admin/blocked`: `list` (GET), `block` (POST) or `unblock`

@@ -35,6 +35,7 @@ from ._native import (
     Limits,
     MovedRow,
     Problem,
+    ReapplyReport,
     RebuildReport,
     Rejected,
     Split,
@@ -42,6 +43,8 @@ from ._native import (
     TenantSettings,
     VerifyReport,
     __version__,
+    parse_erasure_log,
+    read_erasure_log,
 )
 
 __all__ = [
@@ -68,6 +71,7 @@ __all__ = [
     "MovedRow",
     "NotFoundError",
     "Problem",
+    "ReapplyReport",
     "RebuildReport",
     "Rejected",
     "Split",
@@ -77,4 +81,6 @@ __all__ = [
     "UnavailableError",
     "VerifyReport",
     "__version__",
+    "parse_erasure_log",
+    "read_erasure_log",
 ]

@@ -636,6 +636,14 @@ impl ContactStore for SqliteStore {
     }
 
     async fn backup_to(&self, path: &Path, overwrite: bool) -> Result<()> {
+        if self.in_memory {
+            // VACUUM INTO writes through the database's own (memory) file system: no file
+            return Err(Error::Conflict {
+                reason: "an in-memory SQLite database cannot be backed up to a file: nothing \
+                         of it outlives the process (use a sqlite: file URL)"
+                    .to_owned(),
+            });
+        }
         backup::backup_to(&self.pool, path, overwrite).await
     }
 
