@@ -35,6 +35,14 @@ export declare class Identity {
    */
   reapplyErasures(records: ErasureRecord[]): Promise<ReapplyReport>
   /**
+   * How far the tenant's long write in this process has got: an import or erase too large
+   * for one transaction runs in steps (on SQLite, more than a few thousand rows), and this
+   * answers `{ kind, done, total }` while one runs, `null` otherwise (PostgreSQL and the
+   * memory store write in one transaction). Synchronous: no I/O. Throws `CLOSED` after
+   * `close()`.
+   */
+  jobProgress(): JobProgress | null
+  /**
    * Connects to `url` (`postgres://…`, `sqlite:path`, `sqlite::memory:` or `memory:`) and runs
    * the migrations.
    */
@@ -481,6 +489,19 @@ export interface ImportReport {
   table: TableOutcome | null
   /** Whether anything was written (`false` for a dry run). */
   written: boolean
+}
+
+/** A long write that runs in steps, and how far it got. */
+export interface JobProgress {
+  /** `'import'` or `'erase'`. */
+  kind: 'import' | 'erase'
+  /** Items written so far (committed steps). */
+  done: number
+  /**
+   * Items to write in all (for an import: rows, history events, customer records and
+   * identifiers; for an erase: rows, values and digests).
+   */
+  total: number
 }
 
 /** A tenant's per-customer caps on distinct emails and phone numbers. */

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use identity::IgnoredReason;
 use identity::import::{Checkout, ImportOptions, ImportReport, OnError};
-use indicatif::ProgressBar;
 
+use crate::progress::{follow, spinner};
 use crate::read::{Columns, Dialect, Encoding, Format};
 use crate::source::{self, Read, TableArgs};
 use crate::target::{Target, describe};
@@ -162,12 +162,13 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
     let options = ImportOptions::default()
         .on_error(on_error)
         .dry_run(args.dry_run);
-    let spinner = spinner(&format!(
+    let message = format!(
         "{} {} checkouts into tenant {}",
         if args.dry_run { "planning" } else { "loading" },
         read.checkouts.len(),
         identity.tenant_id()
-    ));
+    );
+    let spinner = spinner(&message);
     let region = identity
         .settings()
         .await
@@ -193,21 +194,17 @@ pub async fn run(args: ImportArgs) -> Result<(), String> {
         }
     }
     let checkouts: Vec<Checkout> = std::mem::take(&mut read.checkouts);
+    let following = follow(&identity, &spinner, message);
     let report = identity
         .import(checkouts, options)
         .await
         .map_err(|e| describe(&e));
+    following.abort();
     spinner.finish_and_clear();
     let report = report?;
     print_refused(&report, &read);
     print_summary(&report, &read, &read_line, started.elapsed());
     Ok(())
-}
-
-fn spinner(message: &str) -> ProgressBar {
-    let spinner = ProgressBar::new_spinner().with_message(message.to_owned());
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    spinner
 }
 
 /// The checkouts the tenant's settings refused, with where they came from.

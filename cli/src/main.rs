@@ -7,6 +7,7 @@
 mod backup;
 mod import;
 mod maintain;
+mod progress;
 mod read;
 mod source;
 mod table;

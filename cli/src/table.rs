@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use identity::IgnoredReason;
 use identity::import::{CustomerChange, ImportOptions, ImportReport, TableOutcome, TableSource};
-use indicatif::ProgressBar;
 
+use crate::progress::{follow, spinner};
 use crate::target::describe;
 
 /// Where the two files of a table import go.
@@ -140,7 +140,7 @@ pub async fn run(
         read.rows.len() as u64 - read.visible,
         started.elapsed().as_secs_f64()
     );
-    let loading = spinner(&format!(
+    let message = format!(
         "{} {} rows into tenant {}",
         if options.dry_run {
             "planning"
@@ -149,8 +149,11 @@ pub async fn run(
         },
         read.rows.len(),
         identity.tenant_id()
-    ));
+    );
+    let loading = spinner(&message);
+    let following = follow(identity, &loading, message);
     let report = identity.import_table(read.rows, options).await;
+    following.abort();
     loading.finish_and_clear();
     let report = report.map_err(|e| describe(&e))?;
     let outcome = report.table.clone().unwrap_or_default();
@@ -160,12 +163,6 @@ pub async fn run(
         println!("dry run: nothing written (the files say what an import would change)");
     }
     Ok(())
-}
-
-fn spinner(message: &str) -> ProgressBar {
-    let spinner = ProgressBar::new_spinner().with_message(message.to_owned());
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    spinner
 }
 
 fn print_summary(

@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, parseErasureLog, readErasureLog, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type MovedRow, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
+import { Identity, parseErasureLog, readErasureLog, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -75,6 +75,9 @@ export async function main(): Promise<number> {
   const reapplied: ReapplyReport = await logged.reapplyErasures([...records, ...fromLog])
   const erasedNow: number[] = reapplied.erasedIds
   console.log(createdAt, kind, secret, reapplied.applied, reapplied.alreadyErased, erasedNow, reapplied.reusedIds, reapplied.suppressed)
+  const job: JobProgress | null = logged.jobProgress()
+  const jobKind: 'import' | 'erase' | undefined = job?.kind
+  console.log(job?.done, job?.total, jobKind)
   await logged.close()
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)

@@ -11,6 +11,7 @@ mod history;
 mod import;
 mod import_table;
 mod options;
+mod progress;
 mod reports;
 mod rows;
 mod split;

@@ -227,6 +227,12 @@ impl AsyncIdentity {
         .await
     }
 
+    /// How far the tenant's long write in this process has got (see `Identity.job_progress`):
+    /// a dict or `None`, at once (not a coroutine: no I/O).
+    fn job_progress<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.handle.job_progress(py)
+    }
+
     /// Resolves to the `Erasure` receipt (see `Identity.erase`).
     #[pyo3(signature = (customer, *, suppress = false))]
     async fn erase(slf: Py<Self>, customer: i64, suppress: bool) -> PyResult<Erasure> {

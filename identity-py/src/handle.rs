@@ -57,6 +57,12 @@ impl Handle {
             .map_err(|e| errors::to_py(&e))
     }
 
+    /// The tenant's long write in this process as `{"kind", "done", "total"}`, or `None`.
+    pub(crate) fn job_progress<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let progress = self.usable()?.job_progress();
+        progress.map(|p| crate::history::wire(py, &p)).transpose()
+    }
+
     pub(crate) fn repr(&self) -> String {
         format!(
             "{}(backend='{}', tenant='{}', closed={})",

@@ -248,6 +248,15 @@ impl Identity {
             .map(Erasure::from)
     }
 
+    /// How far the tenant's long write in this process has got: an import or erase too large
+    /// for one transaction runs in steps (on SQLite, more than a few thousand rows), and this
+    /// answers `{"kind": "import" | "erase", "done": int, "total": int}` while one runs, `None`
+    /// otherwise (PostgreSQL and the memory store write in one transaction). No I/O: poll it
+    /// from another thread or task while the import runs.
+    fn job_progress<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.handle.job_progress(py)
+    }
+
     /// Every erase of the tenant as the database records it, oldest first: a list of dicts in
     /// the erasure log's wire shape (`{"tenantId", "customerId", "contactIds", "erasedAt",
     /// "suppressed", "rows", "digests", "secret"}`: ids, times and keyed hashes, no personal

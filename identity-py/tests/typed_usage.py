@@ -68,6 +68,8 @@ def restore() -> list[str]:
             live.backup_to(pathlib.Path(folder) / "copy.db", overwrite=False)
             live.erase(1, suppress=False)
             listed: list[dict[str, Any]] = live.erasures()
+            progress: dict[str, Any] | None = live.job_progress()
+            assert progress is None, "nothing runs"
         with Identity(f"sqlite://{folder}/copy.db") as restored:
             report: ReapplyReport = restored.reapply_erasures(read_erasure_log(log))
             erased: list[int] = report.erased_ids

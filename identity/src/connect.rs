@@ -319,6 +319,21 @@ impl Identity {
         self.store.close().await;
     }
 
+    /// How far the tenant's long write in this process has got: an import or erase that runs
+    /// in steps (on SQLite, one too large for a single transaction), or `None`. A caller
+    /// watching an import polls it from another task ([`crate::JobProgress`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let identity = identity::connect("sqlite::memory:").await?;
+    /// assert_eq!(identity.job_progress(), None); // nothing running
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn job_progress(&self) -> Option<crate::progress::JobProgress> {
+        self.store.job_progress(&self.tenant)
+    }
+
     /// The store behind the handle.
     #[must_use]
     pub fn store(&self) -> &Arc<dyn ContactStore> {

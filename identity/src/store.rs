@@ -202,6 +202,10 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         records: &[ErasureRecord],
     ) -> Result<ReapplyReport>;
 
+    /// How far the tenant's long write run by this process has got (an import or erase that
+    /// runs in steps), or `None` when it runs none. No I/O: it reads what the steps noted.
+    fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress>;
+
     /// Writes a consistent copy of the whole database (every tenant) to a new file at `path`,
     /// while it serves ([`crate::Identity::backup_to`]). Only SQLite has one; the other stores
     /// refuse.
@@ -387,6 +391,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn backup_to(&self, path: &std::path::Path, overwrite: bool) -> Result<()> {
         (**self).backup_to(path, overwrite).await
+    }
+
+    fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
+        (**self).job_progress(tenant)
     }
 
     async fn import(

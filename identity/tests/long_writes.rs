@@ -4,13 +4,14 @@
 //! tenant's own calls wait for the job and see it whole; a job whose process died is finished
 //! (an erase) or undone (an import) by the next call that finds it without progress. Every test
 //! ends with I1-I4 over the rows and a clean `verify` for each tenant.
+//! A job tells how far it got while it runs (`job_progress`).
 
 use identity_testkit as common;
 
 use std::time::Duration;
 
 use identity::import::{ImportOptions, TableRow};
-use identity::{ContactId, Identity, IgnoredReason};
+use identity::{ContactId, Identity, IgnoredReason, JobKind, JobProgress};
 
 /// A customer of `rows` rows from id `first`: each row its own email and phone, linked to the
 /// first.
@@ -268,4 +269,86 @@ async fn a_job_whose_process_died_is_finished_or_undone_by_the_next_call() {
         .await
         .unwrap();
     assert_sound(&identity, &["gone", "half", "half-again"]).await;
+}
+
+/// Polls the tenant's progress until `write` ends; every value seen.
+async fn progress_of(
+    shop: &Identity,
+    other: &Identity,
+    write: &tokio::task::JoinHandle<()>,
+) -> Vec<JobProgress> {
+    let mut seen = Vec::new();
+    while !write.is_finished() {
+        if let Some(p) = shop.job_progress() {
+            seen.push(p);
+        }
+        assert_eq!(
+            other.job_progress(),
+            None,
+            "another tenant's write is not its own"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    seen
+}
+
+/// Checks what [`progress_of`] saw of a write of `kind`: steps in between, never backwards.
+fn assert_advances(seen: &[JobProgress], kind: JobKind) {
+    assert!(seen.len() >= 2, "{seen:?}");
+    let total = seen[0].total;
+    assert!(
+        seen.iter()
+            .all(|p| p.kind == kind && p.total == total && p.done <= total),
+        "{seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].done <= w[1].done),
+        "went back: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|p| p.done > 0 && p.done < total),
+        "no step in between: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_long_write_tells_how_far_it_got_while_it_runs() {
+    let (identity, _pool, _dir) = sqlite().await;
+    let shop = identity.tenant("watched").unwrap();
+    let other = identity.tenant("other").unwrap();
+    assert_eq!(shop.job_progress(), None, "nothing runs");
+    let import = {
+        let shop = shop.clone();
+        tokio::spawn(async move {
+            shop.import_table(customer(1, 16_000), ImportOptions::default())
+                .await
+                .unwrap();
+        })
+    };
+    let seen = progress_of(&shop, &other, &import).await;
+    import.await.unwrap();
+    assert_advances(&seen, JobKind::Import);
+    assert!(
+        seen[0].total >= 2 * 16_000,
+        "rows and their events at least: {seen:?}"
+    );
+    assert_eq!(shop.job_progress(), None, "forgotten once done");
+
+    let erase = {
+        let shop = shop.clone();
+        tokio::spawn(async move {
+            shop.erase(ContactId::new(1), false).await.unwrap();
+        })
+    };
+    let seen = progress_of(&shop, &other, &erase).await;
+    erase.await.unwrap();
+    assert_advances(&seen, JobKind::Erase);
+    assert_eq!(shop.job_progress(), None, "forgotten once done");
+    // the store's own writes, in one transaction, have none to show
+    let memory = identity::connect("memory:").await.unwrap();
+    memory
+        .import_table(customer(1, 16_000), ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(memory.job_progress(), None);
 }

@@ -1,5 +1,5 @@
-//! The admin routes: `GET /admin/verify` and `POST /admin/rebuild` (and `/admin/blocked`,
-//! `blocked.rs`). Disabled (404) unless an
+//! The admin routes: `GET /admin/verify`, `POST /admin/rebuild` and `GET /admin/job` (and
+//! `/admin/blocked`, `blocked.rs`). Disabled (404) unless an
 //! admin token is configured; then every request must carry it as a bearer token, compared in
 //! constant time and never logged. The admin token acts for any tenant: the one `X-Tenant-Id`
 //! names (absent: the default tenant).
@@ -74,4 +74,14 @@ pub async fn rebuild(
         "customers": report.customers,
         "relinked": report.relinked,
     })))
+}
+
+/// `GET /admin/job`: how far the tenant's long write in this process has got (an import or
+/// erase running in steps), `{"job": {"kind", "done", "total"}}`, or `{"job": null}`.
+pub async fn job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let identity = authorize(&state, &headers)?;
+    Ok(Json(json!({ "job": identity.job_progress() })))
 }

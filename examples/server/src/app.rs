@@ -74,6 +74,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         .route("/openapi.json", get(handlers::openapi))
         .route("/admin/verify", get(admin::verify))
         .route("/admin/rebuild", post(admin::rebuild))
+        .route("/admin/job", get(admin::job))
         .route(
             "/admin/blocked",
             get(blocked::list)

@@ -237,3 +237,44 @@ async fn a_ten_thousand_row_customer_splits_in_one_request() {
     assert_eq!(rows_after.len(), 10_001);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_long_import_reports_how_far_it_got_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("job.db").display());
+    let server = TestServer::start(&url, &["--admin-token", TOKEN]).await;
+    let (status, idle) = call(&server, reqwest::Method::GET, "/admin/job", Some(TOKEN)).await;
+    assert_eq!((status, idle), (200, serde_json::json!({"job": null})));
+    // one customer of 16,000 rows: more than one transaction's worth on SQLite
+    let rows: Vec<Value> = (1..=16_000)
+        .map(|id| {
+            serde_json::json!({"id": id, "email": format!("row{id}@job.io"),
+                               "linkedId": if id == 1 { Value::Null } else { Value::from(1) },
+                               "createdAt": 1_577_836_800 + id})
+        })
+        .collect();
+    let body = serde_json::json!({ "table": rows }).to_string();
+    let import = {
+        let request = common::client()
+            .post(server.url("/admin/import"))
+            .bearer_auth(TOKEN)
+            .body(body);
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    };
+    let mut seen = Vec::new();
+    while !import.is_finished() {
+        let (status, body) = call(&server, reqwest::Method::GET, "/admin/job", Some(TOKEN)).await;
+        assert_eq!(status, 200, "{body}");
+        if !body["job"].is_null() {
+            seen.push(body["job"].clone());
+        }
+    }
+    assert_eq!(import.await.unwrap(), 200);
+    assert!(
+        seen.iter()
+            .any(|j| j["kind"] == "import" && j["done"].as_u64() < j["total"].as_u64()),
+        "{seen:?}"
+    );
+    let (_, after) = call(&server, reqwest::Method::GET, "/admin/job", Some(TOKEN)).await;
+    assert_eq!(after["job"], Value::Null);
+}

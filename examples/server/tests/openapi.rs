@@ -164,6 +164,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/erasures/reapply",
             "/admin/export",
             "/admin/import",
+            "/admin/job",
             "/admin/rebuild",
             "/admin/verify",
             "/api/identify",
@@ -213,6 +214,7 @@ async fn every_observed_response_matches_the_openapi_document() {
         observe(&server, "GET", "/openapi.json", "", "").await,
         observe_admin(&server, "GET", "/admin/verify", Some(ADMIN)).await,
         observe_admin(&server, "POST", "/admin/rebuild", Some(ADMIN)).await,
+        observe_admin(&server, "GET", "/admin/job", Some(ADMIN)).await,
         observe_admin(&server, "GET", "/admin/verify", None).await,
         observe_admin(&server, "POST", "/admin/rebuild", Some("wrong")).await,
     ];

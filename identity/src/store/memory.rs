@@ -618,6 +618,10 @@ impl ContactStore for MemoryStore {
         Ok(receipt)
     }
 
+    fn job_progress(&self, _tenant: &TenantId) -> Option<crate::progress::JobProgress> {
+        None // its imports and erases are one transaction each: nothing in between to show
+    }
+
     async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
         let state = self.lock()?;
         let mut records: Vec<ErasureRecord> = state

@@ -662,6 +662,10 @@ impl ContactStore for PgStore {
         }
     }
 
+    fn job_progress(&self, _tenant: &TenantId) -> Option<crate::progress::JobProgress> {
+        None // its imports and erases are one transaction each: nothing in between to show
+    }
+
     async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
         Ok(reading!(self, "reading erasures", |conn| erase::records(
             conn, tenant

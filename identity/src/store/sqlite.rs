@@ -83,6 +83,8 @@ pub struct SqliteStore {
     bases: std::sync::Arc<bases::Bases>,
     /// An in-memory database: no files, so no write-ahead log to clear.
     in_memory: bool,
+    /// How far each tenant's long write run by this process has got, shared by the clones.
+    progress: std::sync::Arc<long_writes::Progress>,
 }
 
 impl SqliteStore {
@@ -146,6 +148,7 @@ impl SqliteStore {
                         hints: std::sync::Arc::default(),
                         bases: std::sync::Arc::default(),
                         in_memory,
+                        progress: std::sync::Arc::default(),
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -633,6 +636,10 @@ impl ContactStore for SqliteStore {
         Err(Error::Contention {
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
+        self.progress.of(tenant)
     }
 
     async fn backup_to(&self, path: &Path, overwrite: bool) -> Result<()> {

@@ -138,6 +138,10 @@ impl ContactStore for Watched {
         self.noted(self.inner.erase(tenant, customer, suppress, log).await)
     }
 
+    fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
+        self.inner.job_progress(tenant)
+    }
+
     async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
         self.inner.erasures(tenant).await
     }

@@ -139,6 +139,9 @@ pub(super) struct EraseJob {
     record: ErasureRecord,
     phase: Phase,
     offset: usize,
+    /// Items worked off so far (for progress; a job noted before it was counted starts at 0).
+    #[serde(default)]
+    worked: usize,
 }
 
 impl EraseJob {
@@ -182,6 +185,7 @@ impl EraseJob {
             record,
             phase: Phase::DeletedRows,
             offset: 0,
+            worked: 0,
         }
     }
 
@@ -193,6 +197,14 @@ impl EraseJob {
     /// The erase's record.
     pub(super) fn record(&self) -> &ErasureRecord {
         &self.record
+    }
+
+    /// Items worked off so far, of [`EraseJob::size`] (all of them once done).
+    pub(super) fn done(&self) -> usize {
+        match self.is_done() {
+            true => self.size(),
+            false => self.worked.min(self.size()),
+        }
     }
 
     /// Whether nothing is left.
@@ -223,6 +235,7 @@ impl EraseJob {
         let mut left = budget;
         while left > 0 && !self.is_done() {
             let done = self.step(tx, tenant, left).await?;
+            self.worked = self.worked.saturating_add(done);
             left = left.saturating_sub(done.max(1));
         }
         Ok(())

@@ -237,6 +237,18 @@ impl Loader {
         self.rows.len() + self.event_ids.len() + self.records.len() + self.identifiers.len()
     }
 
+    /// Items written so far (of [`Loader::size`]).
+    pub(super) fn done(&self) -> usize {
+        let lens = [
+            self.rows.len(),
+            self.event_ids.len(),
+            self.records.len(),
+            self.identifiers.len(),
+        ];
+        let finished: usize = lens.iter().take(usize::from(self.phase)).sum();
+        (finished + self.offset).min(self.size())
+    }
+
     /// Whether everything is written.
     pub(super) fn is_done(&self) -> bool {
         self.phase >= 4

@@ -2,11 +2,14 @@
 //! tenant has no job running (waiting for it, or taking over one without progress), and running
 //! an erase, an import or the undoing of an import a step per transaction.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::erase::Erasure;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
+use crate::progress::{JobKind, JobProgress};
 use crate::store::MAX_ATTEMPTS;
 use crate::store::backoff;
 use crate::tenant::TenantId;
@@ -18,6 +21,63 @@ use super::{SqliteStore, WriteTx, records, set_writer};
 
 /// How often a call waiting for its tenant's job looks again.
 const POLL: Duration = Duration::from_millis(20);
+
+/// How far each tenant's long write run by this process has got, as its steps commit.
+#[derive(Debug, Default)]
+pub(super) struct Progress(Mutex<HashMap<TenantId, JobProgress>>);
+
+impl Progress {
+    /// The tenant's, if it runs one.
+    pub(super) fn of(&self, tenant: &TenantId) -> Option<JobProgress> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .copied()
+    }
+
+    /// Notes that `done` of `total` items of the tenant's write of `kind` are committed; the
+    /// returned guard forgets the write when dropped (done, failed or taken over).
+    fn note<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        kind: JobKind,
+        done: usize,
+        total: usize,
+    ) -> Noted<'a> {
+        let noted = Noted {
+            progress: self,
+            tenant,
+            kind,
+            total,
+        };
+        noted.set(done);
+        noted
+    }
+}
+
+/// A write whose progress is noted, until dropped.
+struct Noted<'a> {
+    progress: &'a Progress,
+    tenant: &'a TenantId,
+    kind: JobKind,
+    total: usize,
+}
+
+impl Noted<'_> {
+    fn set(&self, done: usize) {
+        let now = JobProgress::new(self.kind, done as u64, self.total as u64);
+        let mut all = self.progress.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.insert(self.tenant.clone(), now);
+    }
+}
+
+impl Drop for Noted<'_> {
+    fn drop(&mut self) {
+        let mut all = self.progress.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.remove(self.tenant);
+    }
+}
 
 impl SqliteStore {
     /// Starts a write transaction (`BEGIN IMMEDIATE`); `Ok(None)` when the database is busy
@@ -127,6 +187,9 @@ impl SqliteStore {
         mut job: EraseJob,
         log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
+        let noted = self
+            .progress
+            .note(tenant, JobKind::Erase, job.done(), job.size());
         while !job.is_done() {
             let write = self.step_write().await?;
             let mut write = write;
@@ -147,6 +210,7 @@ impl SqliteStore {
             }
             if !job.is_done() {
                 self.commit_step(write).await?;
+                noted.set(job.done());
                 continue;
             }
             if let Some(log) = log {
@@ -170,6 +234,9 @@ impl SqliteStore {
         owner: i64,
         mut loader: Loader,
     ) -> Result<()> {
+        let noted = self
+            .progress
+            .note(tenant, JobKind::Import, 0, loader.size());
         let loaded: Result<()> = async {
             while !loader.is_done() {
                 let mut write = self.step_write().await?;
@@ -189,6 +256,7 @@ impl SqliteStore {
                     });
                 }
                 self.commit_step(write).await?;
+                noted.set(loader.done());
             }
             Ok(())
         }
