@@ -133,6 +133,13 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_TENANT_TOKENS", hide_env_values = true)]
     pub tenant_tokens: Option<Secret>,
 
+    /// Serve without tenant tokens on an address other than loopback: whoever reaches the
+    /// service may then act for any tenant by naming it (X-Tenant-Id), so only on a trusted
+    /// network. Without tenant tokens and without this flag the service refuses to listen
+    /// anywhere but 127.0.0.1 or ::1.
+    #[arg(long, env = "IDENTITY_OPEN", default_value_t = false)]
+    pub open: bool,
+
     /// Start even though the database holds another implementation's contact table with rows
     /// (Prisma's "Contact", Sequelize's "Contacts", TypeORM's camelCase contact) while this
     /// store is empty. Without it the service refuses: its customers would start again from

@@ -141,6 +141,13 @@ pub async fn run(
         "listening on http://{addr}"
     );
     let tokens = &credentials.tenants;
+    if tokens.is_empty() && !addr.ip().is_loopback() && !config.open {
+        return Err(RunError::Config(format!(
+            "no tenant tokens, and {addr} is not a loopback address: any caller that reaches it \
+             could act for any tenant. Give --tenant-tokens or --tenant-tokens-file, or --open \
+             (IDENTITY_OPEN=true) to serve a trusted network without them"
+        )));
+    }
     if tokens.is_empty() {
         tracing::info!(
             "no tenant tokens: a request acts for the tenant X-Tenant-Id names (trusted networks only)"

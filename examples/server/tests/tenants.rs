@@ -387,3 +387,33 @@ async fn a_tenant_header_or_token_sent_twice_is_a_400_naming_it() {
     open.stop().await;
     guarded.stop().await;
 }
+
+#[tokio::test]
+async fn open_mode_beyond_loopback_needs_the_explicit_flag() {
+    let err = common::start_up_error(&["--host", "0.0.0.0"]).await;
+    assert!(
+        err.contains("not a loopback address")
+            && err.contains("--open")
+            && err.contains("--tenant-tokens"),
+        "{err}"
+    );
+    // with the flag, or with tenant tokens, it starts (and stops at once: no shutdown wait)
+    for extra in [
+        &["--open"][..],
+        &["--tenant-tokens", "shop-a:token-of-shop-a-0123456789"],
+    ] {
+        let mut argv = vec![
+            "identity-server",
+            "--database-url",
+            "memory:",
+            "--port",
+            "0",
+            "--host",
+            "0.0.0.0",
+        ];
+        argv.extend_from_slice(extra);
+        let config = Config::try_parse_from(argv).unwrap();
+        let started = identity_server::run(config, async {}).await;
+        assert!(started.is_ok(), "{extra:?}: {started:?}");
+    }
+}
