@@ -117,6 +117,14 @@ enum Phase {
     Done,
 }
 
+/// Where an erase got to: what a step writes instead of the whole plan.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Position {
+    phase: Phase,
+    offset: usize,
+    worked: usize,
+}
+
 /// Everything an erase writes, and how far it got.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct EraseJob {
@@ -197,6 +205,23 @@ impl EraseJob {
     /// The erase's record.
     pub(super) fn record(&self) -> &ErasureRecord {
         &self.record
+    }
+
+    /// Where the job got to in its plan, as a step records it (the plan is written once).
+    pub(super) fn position(&self) -> String {
+        let at = Position {
+            phase: self.phase,
+            offset: self.offset,
+            worked: self.worked,
+        };
+        serde_json::to_string(&at).unwrap_or_default()
+    }
+
+    /// Moves the job (read back from its plan) to the `position` its last step recorded.
+    pub(super) fn resume(&mut self, position: &str) -> std::result::Result<(), ()> {
+        let at: Position = serde_json::from_str(position).map_err(drop)?;
+        (self.phase, self.offset, self.worked) = (at.phase, at.offset, at.worked);
+        Ok(())
     }
 
     /// Items worked off so far, of [`EraseJob::size`] (all of them once done).

@@ -29,8 +29,6 @@ pub(super) struct Job {
     pub owner: i64,
     /// Milliseconds since the job last moved on (by the database's clock).
     pub idle_ms: i64,
-    /// What is left, as the job's kind writes it.
-    pub plan: String,
 }
 
 impl Job {
@@ -49,23 +47,39 @@ fn failed(e: sqlx::Error) -> Error {
 /// The tenant's job, if it has one.
 pub(super) async fn of(conn: &mut SqliteConnection, tenant: &TenantId) -> Result<Option<Job>> {
     let sql = format!(
-        "SELECT kind, owner, {NOW_MS} - progress_ms, plan FROM identity_tenant_job \
+        "SELECT kind, owner, {NOW_MS} - progress_ms FROM identity_tenant_job \
          WHERE tenant_id = ?1"
     );
-    let row: Option<(String, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .fetch_optional(&mut *conn)
         .await
         .map_err(failed)?;
-    Ok(row.map(|(kind, owner, idle_ms, plan)| Job {
+    Ok(row.map(|(kind, owner, idle_ms)| Job {
         kind,
         owner,
         idle_ms,
-        plan,
     }))
 }
 
-/// Starts a job of `kind` for the tenant, owned by `owner`, with `plan`.
+/// The plan the tenant's job started with, and where its last step got to (`None`: no step
+/// yet), for the call that takes it over.
+pub(super) async fn plan_of(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+) -> Result<Option<(String, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT p.plan, j.position FROM identity_tenant_job AS j \
+         JOIN identity_tenant_job_plan AS p USING (tenant_id) WHERE j.tenant_id = ?1",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(failed)
+}
+
+/// Starts a job of `kind` for the tenant, owned by `owner`, with `plan` (written once, in a
+/// row of its own: a step's progress rewrites only the job's small row).
 pub(super) async fn start(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
@@ -75,12 +89,17 @@ pub(super) async fn start(
 ) -> Result<()> {
     let sql = format!(
         "INSERT INTO identity_tenant_job (tenant_id, kind, owner, started_ms, progress_ms, plan) \
-         VALUES (?1, ?2, ?3, {NOW_MS}, {NOW_MS}, ?4)"
+         VALUES (?1, ?2, ?3, {NOW_MS}, {NOW_MS}, '')"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(kind)
         .bind(owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+    sqlx::query("INSERT INTO identity_tenant_job_plan (tenant_id, plan) VALUES (?1, ?2)")
+        .bind(tenant.as_str())
         .bind(plan)
         .execute(&mut *tx)
         .await
@@ -88,22 +107,23 @@ pub(super) async fn start(
         .map_err(failed)
 }
 
-/// Records the job's progress (`plan`: what is left) when `owner` still runs it; whether it
-/// does (another call took over a job it found without progress).
+/// Records the job's progress (`position`: where it got to in its plan, a few bytes; the plan
+/// itself is written once, by [`start`]) when `owner` still runs it; whether it does (another
+/// call took over a job it found without progress).
 pub(super) async fn advance(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     owner: i64,
-    plan: &str,
+    position: &str,
 ) -> Result<bool> {
     let sql = format!(
-        "UPDATE identity_tenant_job SET plan = ?3, progress_ms = {NOW_MS} \
+        "UPDATE identity_tenant_job SET position = ?3, progress_ms = {NOW_MS} \
          WHERE tenant_id = ?1 AND owner = ?2"
     );
     let changed = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.as_str())
         .bind(owner)
-        .bind(plan)
+        .bind(position)
         .execute(&mut *tx)
         .await
         .map_err(failed)?
@@ -144,6 +164,13 @@ pub(super) async fn end(tx: &mut SqliteConnection, tenant: &TenantId, owner: i64
             .await
             .map_err(failed)?
             .rows_affected();
+    if changed == 1 {
+        sqlx::query("DELETE FROM identity_tenant_job_plan WHERE tenant_id = ?1")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+    }
     Ok(changed == 1)
 }
 

@@ -166,10 +166,22 @@ impl SqliteStore {
         }
         match job.kind.as_str() {
             "erase" => {
-                let erase: EraseJob =
-                    serde_json::from_str(&job.plan).map_err(|_| Error::CorruptGraph {
-                        reason: format!("tenant {tenant}'s unfinished erase cannot be read"),
-                    })?;
+                let unreadable = || Error::CorruptGraph {
+                    reason: format!("tenant {tenant}'s unfinished erase cannot be read"),
+                };
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(|e| Error::store("reading a tenant's job", e))?;
+                let (plan, position) = jobs::plan_of(&mut conn, tenant)
+                    .await?
+                    .ok_or_else(unreadable)?;
+                drop(conn);
+                let mut erase: EraseJob = serde_json::from_str(&plan).map_err(|_| unreadable())?;
+                if let Some(position) = position {
+                    erase.resume(&position).map_err(|()| unreadable())?;
+                }
                 // no erasure log file here: the record is kept in the database
                 self.run_erase(tenant, owner, erase, None).await.map(drop)
             }
@@ -197,10 +209,7 @@ impl SqliteStore {
             let still_ours = if job.is_done() {
                 jobs::end(&mut write.tx, tenant, owner).await?
             } else {
-                let plan = serde_json::to_string(&job).map_err(|_| Error::Internal {
-                    reason: "an erase's progress could not be written down",
-                })?;
-                jobs::advance(&mut write.tx, tenant, owner, &plan).await?
+                jobs::advance(&mut write.tx, tenant, owner, &job.position()).await?
             };
             if !still_ours {
                 // another call took the erase over: it ends it
