@@ -16,16 +16,31 @@ fn addr(base: &str) -> String {
     base.trim_start_matches("http://").to_owned()
 }
 
-/// A connection that sent a request head announcing a 4000-byte body, and one byte of it.
+/// A connection that sent a request head announcing a 4000-byte body, and one byte of it, once
+/// the service is reading that body: the head asks for `100 Continue`, which the service sends
+/// when it starts to read, so no fixed wait guesses when that is.
 async fn trickling(base: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr(base)).await.unwrap();
     stream
         .write_all(
             b"POST /identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-              Content-Length: 4000\r\n\r\n{",
+              Content-Length: 4000\r\nExpect: 100-continue\r\n\r\n",
         )
         .await
         .unwrap();
+    let continued = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut received = vec![0u8; continued.len()];
+    tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut received))
+        .await
+        .expect("the service reads the body within 30 s")
+        .unwrap();
+    assert_eq!(
+        received,
+        continued,
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    stream.write_all(b"{").await.unwrap();
     stream
 }
 
@@ -67,8 +82,7 @@ async fn trickling_bodies_hold_no_slot_and_are_cut_off_with_408() {
     for _ in 0..32 {
         slow.push(trickling(&server.base).await);
     }
-    // give every slow request time to reach the service and wait for its body
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // every slow request is now waiting for its body (each was answered 100 Continue)
     // one at a time: with 4 slots and no slow senders, none would be shed
     let client = common::client();
     let mut statuses = Vec::new();
@@ -116,10 +130,11 @@ async fn an_unfinished_request_head_and_an_idle_connection_are_closed() {
     let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(5)).await;
     assert!(closed, "an idle kept-alive connection is closed");
 
-    // a connection that keeps sending requests in time stays open
+    // a connection that keeps sending requests in time stays open: a request every 100 ms,
+    // for longer than the 700 ms timeout (a loaded machine has 600 ms to spare each time)
     let mut busy = TcpStream::connect(addr(&server.base)).await.unwrap();
-    for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
         busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
@@ -141,11 +156,19 @@ async fn open_connections_are_capped_and_the_next_waits_for_a_free_one() {
         ],
     )
     .await;
+    // three connections, each served once (so the service has accepted it) and kept open
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(TcpStream::connect(addr(&server.base)).await.unwrap());
+        let mut stream = TcpStream::connect(addr(&server.base)).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let client = common::client();
     let waiting = tokio::spawn({
         let url = server.url("/healthz");
