@@ -13,6 +13,7 @@ mod run;
 mod scale;
 mod stream;
 mod target;
+mod workload;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,9 +22,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::hot::Regulars;
-use crate::mix::{Dataset, Kind, Workload};
+use crate::mix::{Dataset, Kind};
 use crate::run::{Budget, Measured, rss_mib, run};
 use crate::target::{Backend, Target};
+use crate::workload::Workload;
 
 /// Load generator for identify.
 #[derive(Debug, Parser)]

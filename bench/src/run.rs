@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::mix::{Kind, Workload};
+use crate::mix::Kind;
 use crate::target::Target;
+use crate::workload::Workload;
 
 /// What one run measured.
 pub struct Measured {

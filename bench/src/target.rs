@@ -7,7 +7,8 @@ use identity::{ConnectOptions, Identity};
 use serde_json::json;
 
 use crate::hot::Regulars;
-use crate::mix::{Op, Workload};
+use crate::mix::Op;
+use crate::workload::Workload;
 
 /// A backend under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -3,6 +3,7 @@
 //! errors to `Error`s with a stable `code`; the rules all live in the core.
 
 mod blocked;
+mod contact;
 mod convert;
 mod erase;
 mod erasures;
@@ -24,7 +25,8 @@ use napi::ValueType;
 use napi::bindgen_prelude::{Env, Object, PromiseRaw, Result, ToNapiValue, Unknown};
 use napi_derive::napi;
 
-use crate::blocked::{BlockedEntry, Ignored};
+use crate::blocked::BlockedEntry;
+pub use crate::contact::Contact;
 use crate::erase::Erasure;
 use crate::errors::Failure;
 use crate::history::History;
@@ -34,34 +36,6 @@ pub use crate::import_table::TableRowInput;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
 use crate::rows::ContactRow;
 use crate::split::Split;
-
-/// The consolidated customer: a plain object, ready for `JSON.stringify`.
-#[napi(object)]
-pub struct Contact {
-    /// The customer's primary row id.
-    pub primary_contact_id: i64,
-    /// Distinct emails, the primary's first, then by row id.
-    pub emails: Vec<String>,
-    /// Distinct phone numbers, the primary's first, then by row id.
-    pub phone_numbers: Vec<String>,
-    /// Every secondary row id, ascending.
-    pub secondary_contact_ids: Vec<i64>,
-    /// The request's values left out of linking, and why; absent when every value was used
-    /// (so `JSON.stringify` keeps the wire shape).
-    pub ignored: Option<Vec<Ignored>>,
-}
-
-impl From<identity::ConsolidatedContact> for Contact {
-    fn from(c: identity::ConsolidatedContact) -> Self {
-        Contact {
-            primary_contact_id: c.primary_contact_id.get(),
-            emails: c.emails.iter().map(ToString::to_string).collect(),
-            phone_numbers: c.phone_numbers.iter().map(ToString::to_string).collect(),
-            secondary_contact_ids: c.secondary_contact_ids.iter().map(|id| id.get()).collect(),
-            ignored: (!c.ignored.is_empty()).then(|| c.ignored.iter().map(Ignored::from).collect()),
-        }
-    }
-}
 
 /// What `identify` and `lookup` take. Blank strings count as absent; at least one value is
 /// required. Any other type is rejected with `code: 'INVALID_INPUT'`.

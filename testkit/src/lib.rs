@@ -4,6 +4,7 @@
 
 pub mod bytes;
 pub mod cluster;
+pub mod imports;
 pub mod legacy;
 pub mod replay;
 pub mod sqlite;

@@ -14,22 +14,9 @@ use serde_json::json;
 
 use crate::api_error::{ApiError, body_bytes};
 use crate::mask;
-use crate::tenancy::{Scoped, TenantTokens};
+use crate::tenancy::Scoped;
 
-/// What the handlers share.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The core handle.
-    pub identity: identity::Identity,
-    /// Emit `primaryContatctId` too.
-    pub legacy_key: bool,
-    /// Log emails and phones unmasked.
-    pub log_unmasked: bool,
-    /// The bearer token of the admin routes; `None` disables them.
-    pub admin_token: Option<std::sync::Arc<str>>,
-    /// The tenant tokens; none configured: the tenant comes from `X-Tenant-Id` alone.
-    pub tenant_tokens: TenantTokens,
-}
+pub use crate::state::AppState;
 
 /// The answer body: `{"contact": {...}}`, with the legacy key when enabled, and `ignored` when
 /// the request had values left out.

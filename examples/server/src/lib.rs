@@ -17,6 +17,7 @@ pub mod listen;
 pub mod mask;
 pub mod settings;
 pub mod split;
+pub mod state;
 pub mod telemetry;
 pub mod tenancy;
 pub mod token;
