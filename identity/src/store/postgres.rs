@@ -1,6 +1,6 @@
 //! [`PgStore`]: the production store on PostgreSQL. With `postgres/graph.rs`, the only Rust
 //! code that knows Postgres SQL; the SQL functions it calls live in
-//! `migrations/postgres/*_identity_graph.sql`.
+//! `migrations/postgres/*_baseline.sql`.
 //!
 //! `identify` in the fewest round trips:
 //! 1. **Read** the request's customers (`identity_read_known`: at most two probes of the unique
@@ -22,7 +22,7 @@
 //! locks cannot go stale, so many concurrent writes to one hot customer all make progress.
 //!
 //! Every call acts for one tenant, and every statement names it. Every write takes its tenant's
-//! shared advisory lock first; applying changes made outside the library (noted by triggers in
+//! shared advisory lock first, once (`identity_begin_write`); applying changes made outside the library (noted by triggers in
 //! `identity_pending`, per tenant) and `rebuild` take it alone, so they never run beside a write
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
