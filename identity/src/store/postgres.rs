@@ -434,7 +434,8 @@ impl ContactStore for PgStore {
                 Err(failure) => broken.retry_or_fail("migrating the schema", failure)?,
             }
         }
-        // an upgrade builds the records of existing rows now, not on the first request
+        // changes made outside the library while no process ran are applied now, not on the
+        // first request
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
             match self.repair_all().await {

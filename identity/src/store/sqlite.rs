@@ -370,13 +370,15 @@ fn is_busy(e: &sqlx::Error) -> bool {
 impl ContactStore for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         // sqlx cannot lock migrations on SQLite: when several processes start on a fresh file
-        // at once, the losers fail to record a migration the winner applied. The DDL is
-        // idempotent, so trying again (and then finding it recorded) is safe.
+        // at once, the losers fail to apply the migration the winner applied (its first CREATE
+        // finds the table) and roll it back whole, so trying again (and then finding it
+        // recorded) is safe.
         let mut attempt = 0;
         loop {
             attempt += 1;
             match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
-                // an upgrade builds the records of existing rows now, not on the first request
+                // changes made outside the library while no process ran are applied now, not
+                // on the first request
                 Ok(()) => {
                     self.make_secret().await?;
                     return self.apply_pending().await;
