@@ -54,9 +54,12 @@ pub(crate) const MAX_ATTEMPTS: u32 = 16;
 /// The trait is object safe; [`crate::Identity`] holds one as `Arc<dyn ContactStore>`.
 #[async_trait]
 pub trait ContactStore: Send + Sync + fmt::Debug {
-    /// Creates or upgrades the schema. Idempotent; safe to call from several processes at once.
+    /// Creates the schema, or finds it current. Idempotent; safe to call from several processes
+    /// at once.
     ///
     /// # Errors
+    /// [`crate::Error::Conflict`], changing nothing, for a database an earlier build of identity
+    /// created (its schema cannot be upgraded in place: move its data to a new database);
     /// [`crate::Error::Store`] or [`crate::Error::Unavailable`] when the database fails.
     async fn migrate(&self) -> Result<()>;
 
@@ -480,6 +483,35 @@ pub(crate) async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
+/// Why [`refuse_earlier_builds`] refuses a database.
+const EARLIER_BUILD: &str = "this database was created by an earlier build of identity whose \
+schema cannot be upgraded in place; move its data to a new database (`identity import \
+--from-table` reads its contact table on postgresql; `identity export` of that build writes its \
+customers)";
+
+/// Refuses, before a store migrates, a database that an earlier build of identity migrated:
+/// `applied` (each migration the database records, as version and checksum; empty when it
+/// records none) names a version `migrator` does not hold, or holds with other SQL. Those builds'
+/// migrations were squashed into one baseline before the first release, so no path leads from
+/// their schema to this one; sqlx would fail with a missing migration or a checksum mismatch.
+pub(crate) fn refuse_earlier_builds(
+    applied: &[(i64, Vec<u8>)],
+    migrator: &sqlx::migrate::Migrator,
+) -> Result<()> {
+    let known = |(version, checksum): &(i64, Vec<u8>)| {
+        migrator
+            .iter()
+            .any(|m| m.version == *version && *m.checksum == **checksum)
+    };
+    if applied.iter().all(known) {
+        Ok(())
+    } else {
+        Err(Error::Conflict {
+            reason: EARLIER_BUILD.to_owned(),
+        })
+    }
+}
+
 /// Maps a migration failure, keeping the driver error as the source.
 pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
     match e {
@@ -490,5 +522,32 @@ pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
             "migrating the schema",
             sqlx::Error::Migrate(Box::new(other)),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_of_an_earlier_build_is_refused_and_a_new_or_current_one_is_not() {
+        for migrator in [
+            sqlx::migrate!("./migrations/postgres"),
+            sqlx::migrate!("./migrations/sqlite"),
+        ] {
+            let current: Vec<(i64, Vec<u8>)> = migrator
+                .iter()
+                .map(|m| (m.version, m.checksum.to_vec()))
+                .collect();
+            refuse_earlier_builds(&[], &migrator).unwrap();
+            refuse_earlier_builds(&current, &migrator).unwrap();
+            // a migration squashed into the baseline, and the baseline as an earlier build had it
+            let squashed = [(20261121000001, current[0].1.clone())];
+            let edited = [(current[0].0, vec![0; current[0].1.len()])];
+            for applied in [&squashed[..], &edited[..]] {
+                let err = refuse_earlier_builds(applied, &migrator).unwrap_err();
+                assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+            }
+        }
     }
 }

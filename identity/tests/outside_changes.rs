@@ -1,8 +1,7 @@
 //! Rows changed behind the library's back, in SQL, on SQLite and PostgreSQL: every change shows
 //! in the very next answer, `verify` reports what is not applied yet, and the derived records
 //! are right again after the next identify (or `rebuild`). Rows that break the model are
-//! repaired the way the contract defines, never turned into a wrong customer. An upgrade from a
-//! database without the derived records builds them.
+//! repaired the way the contract defines, never turned into a wrong customer.
 
 use identity_testkit as common;
 
@@ -196,55 +195,5 @@ async fn rebuild_repairs_everything_and_reports_it() {
         );
         identity.rebuild().await.unwrap();
         common::assert_verified(&identity).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upgrade_builds_the_records_of_existing_rows() {
-    // a database made by the first version: contact only, rows written by it
-    let first = include_str!("../migrations/sqlite/20261121000001_contact.sql");
-    let rows = "('a@x.io', '1', NULL, 'primary', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
-        ('b@x.io', '1', 1, 'secondary', '2020-01-02T00:00:00Z', '2020-01-02T00:00:00Z'),
-        ('c@x.io', '3', NULL, 'primary', '2020-01-03T00:00:00Z', '2020-01-03T00:00:00Z')";
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("old.db").display());
-    let old = sqlx::sqlite::SqlitePoolOptions::new()
-        .connect_with(
-            url.parse::<sqlx::sqlite::SqliteConnectOptions>()
-                .unwrap()
-                .create_if_missing(true),
-        )
-        .await
-        .unwrap();
-    Sql::Sqlite(old.clone()).run(first).await;
-    Sql::Sqlite(old).insert(rows).await;
-    let db = common::TestDb::create().await;
-    let pg_side = Sql::Postgres(db.pool().await);
-    pg_side
-        .run(include_str!(
-            "../migrations/postgres/20261121000001_contact.sql"
-        ))
-        .await;
-    pg_side.insert(rows).await;
-
-    for url in [url.as_str(), db.url()] {
-        let identity = identity::connect(url).await.unwrap();
-        let backend = identity.store().backend();
-        common::assert_verified(&identity).await;
-        let answer = identity.identify(Some("b@x.io"), None).await.unwrap();
-        assert_eq!(answer.primary_contact_id, ContactId::new(1), "{backend}");
-        assert_eq!(answer.secondary_contact_ids, ids(&[2]), "{backend}");
-        identity.identify(Some("c@x.io"), Some("1")).await.unwrap(); // a merge of the two
-        common::assert_verified(&identity).await;
-        // history begins with the rows that were there, oldest first, then what came after
-        let history = identity.history(ContactId::new(3)).await.unwrap();
-        let kinds: Vec<&str> = history.events.iter().map(|e| e.change.kind()).collect();
-        assert_eq!(
-            kinds,
-            ["existing", "existing", "existing", "merged"],
-            "{backend}"
-        );
-        assert_eq!(history.customer, ContactId::new(1), "{backend}");
-        assert_eq!(history.rows(), ids(&[1, 2, 3]).into_iter().collect());
     }
 }

@@ -317,23 +317,28 @@ async fn postgres_write_functions_refuse_a_plan_read_in_another_region() {
             .unwrap();
         n
     };
-    // each planned as if the tenant's region were IN: refused, nothing written
+    // each planned as if the tenant's region were IN (under its current blocked list, version
+    // 0), called as the store calls them: refused, nothing written
     let new: i64 =
-        sqlx::query_scalar("SELECT identity_new_customer('default', 'IN', 'b@x.io', '+912')")
+        sqlx::query_scalar("SELECT identity_new_customer('default', 'IN', 0, 'b@x.io', '+912')")
             .fetch_one(&pool)
             .await
             .unwrap();
     assert_eq!(new, -3);
-    let add: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('default', 'IN', 1, $1, -1, 'a@x.io', '+913', false, true)",
-    )
-    .bind(version)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(add, -3);
+    for function in ["identity_add_row", "identity_add_row_exact"] {
+        let sql = format!(
+            "SELECT status FROM {function}('default', 'IN', 0, 1, $1, -1, 'a@x.io', '+913', false, true)"
+        );
+        let add: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(version)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(add, -3, "{function}");
+    }
     let merge: i64 = sqlx::query_scalar(
-        "SELECT identity_merge('default', 'IN', 1, $1, 1, $1, '{}', '{}', '{}', '{}', '{}', '{}', now())",
+        "SELECT identity_merge('default', 'IN', 0, 1, $1, 1, $1, '{}', '{}', '{}', '{}', '{}', '{}',
+                now(), 'a@x.io', '+913')",
     )
     .bind(version)
     .fetch_one(&pool)
@@ -343,7 +348,7 @@ async fn postgres_write_functions_refuse_a_plan_read_in_another_region() {
     assert_eq!(count().await, 1);
     // planned in the tenant's own region (none): written
     let ok: i64 =
-        sqlx::query_scalar("SELECT identity_new_customer('default', NULL, 'b@x.io', '2')")
+        sqlx::query_scalar("SELECT identity_new_customer('default', NULL, 0, 'b@x.io', '2')")
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -277,7 +277,8 @@ async fn snapshot(pool: &sqlx::PgPool) -> Vec<String> {
         "SELECT t FROM (
             SELECT 'c' || row(c.*)::text AS t FROM contact c
             UNION ALL SELECT 'r' || row(r.*)::text FROM identity_customer r
-            UNION ALL SELECT 'i' || row(i.*)::text FROM identity_identifier i) x ORDER BY t",
+            UNION ALL SELECT 'i' || row(i.*)::text FROM identity_identifier i
+            UNION ALL SELECT 'e' || row(e.*)::text FROM identity_event e) x ORDER BY t",
     )
     .fetch_all(pool)
     .await
@@ -297,7 +298,8 @@ async fn version(pool: &sqlx::PgPool, customer: i64) -> i64 {
 /// nothing. A row for a customer that was merged away finds no record; without the owner check
 /// a row would join a customer that no longer holds the request's value (its identifier names
 /// none or another); without the version check a merge would store a record computed from old
-/// records; without the claim a value would start a second customer (I3).
+/// records; without the claim a value would start a second customer (I3). Each is called as the
+/// store calls it, under the tenant's settings (no phone region, blocked-list version 0).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_functions_refuse_plans_made_from_a_stale_read() {
     let db = TestDb::create().await;
@@ -312,7 +314,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 
     // read before the merge: "b@x.io" belonged to customer 2, so a new phone went to 2
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('default', 2, $1, -1, 'b@x.io', '9', false, true)",
+        "SELECT status FROM identity_add_row('default', NULL, 0, 2, $1, -1, 'b@x.io', '9', false, true)",
     )
     .bind(v2)
     .fetch_one(&pool)
@@ -322,9 +324,9 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 
     // read before the merge: customers 1 and 3 at their old versions
     let status: i64 = sqlx::query_scalar(
-        "SELECT identity_merge('default', 1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io', 'c@x.io'],
-                ARRAY[1, 3]::bigint[], ARRAY['1', '3'], ARRAY[1, 3]::bigint[], ARRAY[3]::bigint[],
-                now())",
+        "SELECT identity_merge('default', NULL, 0, 1, $1, 3, $2, ARRAY[3]::bigint[],
+                ARRAY['a@x.io', 'c@x.io'], ARRAY[1, 3]::bigint[], ARRAY['1', '3'],
+                ARRAY[1, 3]::bigint[], ARRAY[3]::bigint[], now(), 'a@x.io', '3')",
     )
     .bind(v1)
     .bind(version(&pool, 3).await)
@@ -337,10 +339,11 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     );
 
     // read before customer 3 existed: "c@x.io" was unknown
-    let status: i64 = sqlx::query_scalar("SELECT identity_new_customer('default', 'c@x.io', '77')")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let status: i64 =
+        sqlx::query_scalar("SELECT identity_new_customer('default', NULL, 0, 'c@x.io', '77')")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(
         status, -1,
         "a new customer for a value that was claimed meanwhile"
@@ -348,7 +351,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 
     // another tenant's plan naming this tenant's customers finds none of them
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('shop-2', 1, $1, -1, 'a@x.io', '8', false, true)",
+        "SELECT status FROM identity_add_row('shop-2', NULL, 0, 1, $1, -1, 'a@x.io', '8', false, true)",
     )
     .bind(version(&pool, 1).await)
     .fetch_one(&pool)
@@ -357,8 +360,9 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     assert_eq!(status, -1, "a row for another tenant's customer");
     let (v1, v3) = (version(&pool, 1).await, version(&pool, 3).await);
     let status: i64 = sqlx::query_scalar(
-        "SELECT identity_merge('shop-2', 1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io'],
-                ARRAY[1]::bigint[], ARRAY['1'], ARRAY[1]::bigint[], ARRAY[3]::bigint[], now())",
+        "SELECT identity_merge('shop-2', NULL, 0, 1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io'],
+                ARRAY[1]::bigint[], ARRAY['1'], ARRAY[1]::bigint[], ARRAY[3]::bigint[], now(),
+                'a@x.io', '3')",
     )
     .bind(v1)
     .bind(v3)
@@ -383,7 +387,7 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     identity.rebuild().await.unwrap();
     let before = snapshot(&pool).await;
     let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('default', 3, $1, -1, 'd@x.io', '99', false, true)",
+        "SELECT status FROM identity_add_row('default', NULL, 0, 3, $1, -1, 'd@x.io', '99', false, true)",
     )
     .bind(v3)
     .fetch_one(&pool)

@@ -1,6 +1,6 @@
 //! [`PgStore`]: the production store on PostgreSQL. With `postgres/graph.rs`, the only Rust
 //! code that knows Postgres SQL; the SQL functions it calls live in
-//! `migrations/postgres/*_identity_graph.sql`.
+//! `migrations/postgres/*_baseline.sql`.
 //!
 //! `identify` in the fewest round trips:
 //! 1. **Read** the request's customers (`identity_read_known`: at most two probes of the unique
@@ -22,7 +22,7 @@
 //! locks cannot go stale, so many concurrent writes to one hot customer all make progress.
 //!
 //! Every call acts for one tenant, and every statement names it. Every write takes its tenant's
-//! shared advisory lock first; applying changes made outside the library (noted by triggers in
+//! shared advisory lock first, once (`identity_begin_write`); applying changes made outside the library (noted by triggers in
 //! `identity_pending`, per tenant) and `rebuild` take it alone, so they never run beside a write
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
@@ -63,7 +63,7 @@ use crate::split::Split;
 use crate::store::record_cache::RecordCache;
 use crate::store::{
     ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
-    migrate_error, preview_from_rows,
+    migrate_error, preview_from_rows, refuse_earlier_builds,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -333,6 +333,23 @@ impl PgStore {
     }
 }
 
+/// The migrations the database records (version, checksum): none before the first migrate.
+async fn applied_migrations(pool: &PgPool) -> Result<Vec<(i64, Vec<u8>)>> {
+    let fail = |e| Error::store("migrating the schema", e);
+    // the table sqlx records migrations in, as it names it (unqualified: on the search path)
+    let recorded: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(fail)?;
+    if !recorded {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await
+        .map_err(fail)
+}
+
 /// The settings `local` was read under, for a write to check.
 fn stamp(local: &Localized) -> Stamp<'_> {
     Stamp {
@@ -416,10 +433,9 @@ macro_rules! reading {
 #[async_trait]
 impl ContactStore for PgStore {
     async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await
-            .map_err(migrate_error)?;
+        let migrator = sqlx::migrate!("./migrations/postgres");
+        refuse_earlier_builds(&applied_migrations(&self.pool).await?, &migrator)?;
+        migrator.run(&self.pool).await.map_err(migrate_error)?;
         // every backup taken from now on holds the secret of every digest the store will take
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
@@ -434,7 +450,8 @@ impl ContactStore for PgStore {
                 Err(failure) => broken.retry_or_fail("migrating the schema", failure)?,
             }
         }
-        // an upgrade builds the records of existing rows now, not on the first request
+        // changes made outside the library while no process ran are applied now, not on the
+        // first request
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
             match self.repair_all().await {

@@ -24,8 +24,8 @@ const MAX_ENTRIES: usize = 500_000;
 const MAX_HINTS: usize = MAX_ENTRIES / 2 + 50_000;
 
 /// A customer's record as held: at its current version, and its base (the record whose lists
-/// are the record's base lists, at the base version; see `*_record_tails.sql`). A record whose
-/// tail is empty is its own base.
+/// are the record's base lists, at the base version; see the record tables of
+/// `migrations/*/*_baseline.sql`). A record whose tail is empty is its own base.
 #[derive(Debug, Clone)]
 pub(crate) struct Held {
     /// The record at its version.

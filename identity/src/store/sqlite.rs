@@ -54,7 +54,7 @@ use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::{
     ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
-    migrate_error, preview_from_rows,
+    migrate_error, preview_from_rows, refuse_earlier_builds,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -250,6 +250,25 @@ impl SqliteStore {
         })
     }
 
+    /// The migrations the database records (version, checksum): none before the first migrate.
+    async fn applied_migrations(&self) -> Result<Vec<(i64, Vec<u8>)>> {
+        let fail = |e| Error::store("migrating the schema", e);
+        let recorded: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                            WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(fail)?;
+        if !recorded {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(fail)
+    }
+
     /// Makes the store's suppression secret unless it has one, so that every backup taken
     /// from now on holds the secret of every digest the store will take.
     async fn make_secret(&self) -> Result<()> {
@@ -370,13 +389,17 @@ fn is_busy(e: &sqlx::Error) -> bool {
 impl ContactStore for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         // sqlx cannot lock migrations on SQLite: when several processes start on a fresh file
-        // at once, the losers fail to record a migration the winner applied. The DDL is
-        // idempotent, so trying again (and then finding it recorded) is safe.
+        // at once, the losers fail to apply the migration the winner applied (its first CREATE
+        // finds the table) and roll it back whole, so trying again (and then finding it
+        // recorded) is safe.
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        refuse_earlier_builds(&self.applied_migrations().await?, &migrator)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
-                // an upgrade builds the records of existing rows now, not on the first request
+            match migrator.run(&self.pool).await {
+                // changes made outside the library while no process ran are applied now, not
+                // on the first request
                 Ok(()) => {
                     self.make_secret().await?;
                     return self.apply_pending().await;

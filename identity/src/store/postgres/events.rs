@@ -1,5 +1,5 @@
 //! The PostgreSQL side of history: reading a customer's events (`identity_event`). The write
-//! functions of `migrations/postgres/*_history.sql` append them.
+//! functions of `migrations/postgres/*_baseline.sql` append them.
 
 use sqlx::PgConnection;
 

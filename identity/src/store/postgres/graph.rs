@@ -1,6 +1,6 @@
 //! The PostgreSQL side of the identity graph: the read, the write of a plan, the repair of
 //! changes made outside the library, rebuild and the reads of verify. The SQL functions they call
-//! live in `migrations/postgres/*_identity_graph.sql`.
+//! live in `migrations/postgres/*_baseline.sql`.
 
 use std::sync::Arc;
 

@@ -47,7 +47,7 @@ const COPY_ROWS: &str = "\
 COPY contact (id, tenant_id, email, phone_number, linked_id, link_precedence, created_at,
     updated_at) FROM STDIN (FORMAT csv)";
 
-// as the migration that added history records the rows it found
+// each imported row recorded once as `existing`
 const RECORD_EVENTS: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at)
 SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at

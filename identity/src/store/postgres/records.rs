@@ -1,6 +1,6 @@
 //! A customer record from its PostgreSQL columns: a header, the base lists and the tail lists
-//! (see `migrations/postgres/*_record_tails.sql`). Either list part may be absent because the
-//! reader holds it (by version), and then comes from what it holds.
+//! (see `identity_customer` in `migrations/postgres/*_baseline.sql`). Either list part may be
+//! absent because the reader holds it (by version), and then comes from what it holds.
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The PostgreSQL side of split: the split itself in the caller's transaction under the
 //! tenant's graph lock taken alone, the kept-apart check of a lookup (the merge function checks
-//! its own, `migrations/postgres/*_kept_apart.sql`), and the values several customers hold,
-//! which an unblock must not free.
+//! its own: `identity_merge` in `migrations/postgres/*_baseline.sql`), and the values several
+//! customers hold, which an unblock must not free.
 
 use sqlx::PgConnection;
 

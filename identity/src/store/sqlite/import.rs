@@ -56,9 +56,8 @@ const INSERT_IDENTIFIERS: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
 SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2 FROM json_each(?2) AS r";
 
-// as the migration that added history records the rows it found: the tenant's rows with ids
-// from `?2` to `?3` (a range of the rowid: `id IN (json_each(...))` scanned the tenant's rows
-// once per step)
+// each imported row recorded once as `existing`: the tenant's rows with ids from `?2` to `?3`
+// (a range of the rowid: `id IN (json_each(...))` scanned the tenant's rows once per step)
 const RECORD_EVENTS: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at)
 SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at

@@ -1,4 +1,4 @@
-//! Record tails (`20261201000010_record_tails.sql`): a row added to a customer appends one small
+//! Record tails (`migrations/sqlite/*_baseline.sql`): a row added to a customer appends one small
 //! row to `identity_customer_tail` instead of rewriting the customer's record, whose lists grow
 //! with the customer; every [`FOLD_AT`]th addition writes the record whole again (its new base)
 //! and clears the tail. So adding a row costs about the same at 1 row or 10,000, and reading a

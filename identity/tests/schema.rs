@@ -1,0 +1,171 @@
+//! What migrating leaves in a database: on PostgreSQL exactly the SQL functions the store needs,
+//! one definition each; and a database an earlier build of identity created is refused, on
+//! both backends, with nothing created.
+
+use identity_testkit as common;
+
+use identity::{ContactStore, Error, PgStore, SqliteStore};
+
+/// Every `identity_` function of a migrated PostgreSQL database: what the store calls, and what
+/// those call. A new function is added here on purpose; an old signature is dropped, not left
+/// callable beside the new one.
+const FUNCTIONS: [&str; 18] = [
+    "identity_add_row",
+    "identity_add_row_exact",
+    "identity_append_row",
+    "identity_begin_write",
+    "identity_change_blocked",
+    "identity_claim",
+    "identity_count_pending",
+    "identity_kept_apart",
+    "identity_lock",
+    "identity_merge",
+    "identity_new_customer",
+    "identity_note_change",
+    "identity_read_known",
+    "identity_set_limits",
+    "identity_set_phone_region",
+    "identity_settings_are",
+    "identity_suppress",
+    "identity_tenant_settings",
+];
+
+#[tokio::test]
+async fn postgres_holds_one_definition_of_each_function_the_store_needs() {
+    let db = common::TestDb::create().await;
+    identity::connect(db.url()).await.unwrap();
+    let found: Vec<(String, String)> = sqlx::query_as(
+        "SELECT p.proname::text, p.oid::regprocedure::text FROM pg_proc AS p
+         WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'identity\\_%'
+         ORDER BY 2",
+    )
+    .fetch_all(&db.pool().await)
+    .await
+    .unwrap();
+    let signatures = |name: &str| -> Vec<&str> {
+        found
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, s)| s.as_str())
+            .collect()
+    };
+    for (name, signature) in &found {
+        assert!(
+            FUNCTIONS.contains(&name.as_str()),
+            "unexpected function {signature}"
+        );
+        assert_eq!(
+            signatures(name).len(),
+            1,
+            "{name} has several overloads: {:?}",
+            signatures(name)
+        );
+    }
+    for name in FUNCTIONS {
+        assert!(!signatures(name).is_empty(), "{name} is missing");
+    }
+}
+
+/// The table an earlier build's sqlx recorded its migrations in, with the first migration it
+/// ran (on PostgreSQL; SQLite's differs in its types only).
+const EARLIER_BUILD_PG: &str = "
+CREATE TABLE _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+    success BOOLEAN NOT NULL,
+    checksum BYTEA NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+VALUES (20261121000001, 'contact', true, '\\x00', 1);";
+
+const EARLIER_BUILD_SQLITE: &str = "
+CREATE TABLE _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+VALUES (20261121000001, 'contact', 1, x'00', 1);";
+
+/// The refusal: a conflict, telling how to move the data (the CLI's `export` and `import`).
+fn assert_refused(err: &Error) {
+    let Error::Conflict { reason, .. } = err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert!(
+        reason.starts_with("this database was created by an earlier build of identity"),
+        "{reason}"
+    );
+    assert!(reason.contains("`identity export`"), "{reason}");
+    assert!(reason.contains("`identity import"), "{reason}");
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_database_an_earlier_build_created_and_creates_nothing() {
+    let db = common::TestDb::create().await;
+    let pool = db.pool().await;
+    sqlx::raw_sql(EARLIER_BUILD_PG)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let store = PgStore::connect(db.url()).await.unwrap();
+    assert_refused(&store.migrate().await.unwrap_err());
+    assert_refused(&identity::connect(db.url()).await.unwrap_err());
+    // the baseline's own version, recorded with other SQL (a build before it was final)
+    sqlx::query("UPDATE _sqlx_migrations SET version = 20270101000001")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_refused(&store.migrate().await.unwrap_err());
+    let objects: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class AS c
+         WHERE c.relnamespace = current_schema()::regnamespace ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(objects, ["_sqlx_migrations", "_sqlx_migrations_pkey"]);
+    let functions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(functions, 0);
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1);
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_database_an_earlier_build_created_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("earlier.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    sqlx::raw_sql(EARLIER_BUILD_SQLITE)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_refused(&store.migrate().await.unwrap_err());
+    assert_refused(&identity::connect(&url).await.unwrap_err());
+    sqlx::query("UPDATE _sqlx_migrations SET version = 20270101000001")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_refused(&store.migrate().await.unwrap_err());
+    let objects: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master ORDER BY 1")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        objects,
+        ["_sqlx_migrations", "sqlite_autoindex__sqlx_migrations_1"]
+    );
+}
