@@ -418,9 +418,9 @@ export interface IdentityErrorInfo {
   /** Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`). */
   retryable: boolean
   /**
-   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
-   * `'value'`, `'pattern'`, `'contactId'`, `'erasures'`, `'path'`, `'request'`, `'url'` or an
-   * option name.
+   * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'tenant'`, `'phoneRegion'`,
+   * `'kind'`, `'value'`, `'pattern'`, `'contactId'`, `'contactIds'`, `'limits'`, `'checkouts'`,
+   * `'table'`, `'onError'`, `'erasures'`, `'path'`, `'url'` or an option name.
    */
   field?: string
   /** With `BLOCKED_VALUE`: the request's fields that were blocked. */

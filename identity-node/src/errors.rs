@@ -4,63 +4,32 @@
 //! and for invalid input the `field` (for a blocked value, the `fields`). The message is the
 //! core's, its cause named once.
 
-use identity::{Error, Field};
+use identity::{Error, ErrorKind, Field};
 use napi::JsValue;
 use napi::bindgen_prelude::{Env, JsObjectValue, Object, Unknown};
 
-/// The stable error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    /// The caller's input broke the contract; nothing was written.
-    InvalidInput,
-    /// The call is valid but the data forbids it; nothing was changed.
-    Conflict,
-    /// Every value of the request is blocked; nothing was written.
-    BlockedValue,
-    /// The tenant has no such entity (a contact id, say); nothing was changed.
-    NotFound,
-    /// The database answered with an error.
-    Store,
-    /// The database could not be reached or had no free connection in time; retryable.
-    Unavailable,
-    /// Concurrent requests kept changing the same customers; retryable.
-    Contention,
-    /// Stored rows or derived records break the data model (edited by hand).
-    CorruptData,
-    /// A bug in the library.
-    Internal,
-    /// The handle was closed.
-    Closed,
-}
-
-impl Code {
-    /// Whether the same call may succeed later.
-    fn retryable(self) -> bool {
-        matches!(self, Code::Unavailable | Code::Contention)
-    }
-}
-
-impl AsRef<str> for Code {
-    fn as_ref(&self) -> &str {
-        match self {
-            Code::InvalidInput => "INVALID_INPUT",
-            Code::Conflict => "CONFLICT",
-            Code::BlockedValue => "BLOCKED_VALUE",
-            Code::NotFound => "NOT_FOUND",
-            Code::Store => "STORE",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::Contention => "CONTENTION",
-            Code::CorruptData => "CORRUPT_DATA",
-            Code::Internal => "INTERNAL",
-            Code::Closed => "CLOSED",
-        }
+/// The JavaScript code of each kind of core error: the core's code, uppercase (no catch-all
+/// arm: a new kind fails to compile here until it has one, and `index.d.ts` lists them all,
+/// checked by `testkit/tests/error_table.rs`).
+fn js_code(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "INVALID_INPUT",
+        ErrorKind::Conflict => "CONFLICT",
+        ErrorKind::BlockedValue => "BLOCKED_VALUE",
+        ErrorKind::NotFound => "NOT_FOUND",
+        ErrorKind::Closed => "CLOSED",
+        ErrorKind::Unavailable => "UNAVAILABLE",
+        ErrorKind::Contention => "CONTENTION",
+        ErrorKind::Store => "STORE",
+        ErrorKind::CorruptData => "CORRUPT_DATA",
+        ErrorKind::Internal => "INTERNAL",
     }
 }
 
 /// An error on its way to JavaScript (built on the JS thread by [`Failure::into_js`]).
 #[derive(Debug)]
 pub struct Failure {
-    code: Code,
+    kind: ErrorKind,
     message: String,
     field: Option<&'static str>,
     /// With `BLOCKED_VALUE`: the request's fields that were blocked.
@@ -71,7 +40,7 @@ impl Failure {
     /// Invalid input about `field` (its JavaScript name).
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Failure {
-            code: Code::InvalidInput,
+            kind: ErrorKind::InvalidInput,
             message: message.into(),
             field: Some(field),
             fields: Vec::new(),
@@ -81,7 +50,7 @@ impl Failure {
     /// The handle is closed.
     pub fn closed() -> Self {
         Failure {
-            code: Code::Closed,
+            kind: ErrorKind::Closed,
             message: "this Identity is closed; connect a new one".into(),
             field: None,
             fields: Vec::new(),
@@ -93,12 +62,12 @@ impl Failure {
         let build = || -> napi::Result<napi::Error> {
             let mut object: Object<'_> =
                 env.create_error(napi::Error::from_reason(self.message.clone()))?;
-            object.set_named_property("code", self.code.as_ref())?;
-            object.set_named_property("retryable", self.code.retryable())?;
+            object.set_named_property("code", js_code(self.kind))?;
+            object.set_named_property("retryable", self.kind.is_transient())?;
             if let Some(field) = self.field {
                 object.set_named_property("field", field)?;
             }
-            if self.code == Code::BlockedValue {
+            if self.kind == ErrorKind::BlockedValue {
                 object.set_named_property("fields", self.fields.clone())?;
             }
             // SAFETY: `object` is a live JS value created in `env` on this (the JS) thread.
@@ -109,58 +78,42 @@ impl Failure {
     }
 }
 
-/// The JavaScript name of a core field.
+/// The JavaScript name of a core field: its wire name, the request's body being the request
+/// (no catch-all arm: a new field fails to compile here until it is named).
 fn field_name(field: Field) -> &'static str {
     match field {
-        Field::Email => "email",
-        Field::PhoneNumber => "phoneNumber",
-        Field::Tenant => "tenant",
-        Field::PhoneRegion => "phoneRegion",
-        Field::Kind => "kind",
-        Field::Value => "value",
-        Field::Pattern => "pattern",
-        Field::ContactId => "contactId",
-        Field::ContactIds => "contactIds",
-        Field::Limits => "limits",
-        Field::Checkouts => "checkouts",
-        Field::Table => "table",
-        Field::OnError => "onError",
-        Field::Erasures => "erasures",
-        _ => "request",
+        Field::Body => "request",
+        Field::Email
+        | Field::PhoneNumber
+        | Field::Request
+        | Field::Tenant
+        | Field::PhoneRegion
+        | Field::Kind
+        | Field::Value
+        | Field::Pattern
+        | Field::ContactId
+        | Field::ContactIds
+        | Field::Limits
+        | Field::Checkouts
+        | Field::Table
+        | Field::OnError
+        | Field::Erasures => field.wire_name(),
     }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let message = error.chain();
-        let (code, field, fields) = match error {
-            Error::InvalidInput { field, .. } => {
-                (Code::InvalidInput, Some(field_name(field)), vec![])
-            }
-            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => {
-                (Code::InvalidInput, Some("url"), vec![])
-            }
-            Error::BlockedValue { fields } => (
-                Code::BlockedValue,
-                None,
-                fields.into_iter().map(field_name).collect(),
-            ),
-            other => {
-                let code = match other.code() {
-                    "closed" => Code::Closed,
-                    "conflict" => Code::Conflict,
-                    "not_found" => Code::NotFound,
-                    "unavailable" => Code::Unavailable,
-                    "contention" => Code::Contention,
-                    "store" => Code::Store,
-                    "corrupt_data" => Code::CorruptData,
-                    _ => Code::Internal,
-                };
-                (code, None, vec![])
-            }
+        let kind = error.kind();
+        let (field, fields) = match error {
+            Error::InvalidInput { field, .. } => (Some(field_name(field)), vec![]),
+            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => (Some("url"), vec![]),
+            Error::BlockedValue { fields } => (None, fields.into_iter().map(field_name).collect()),
+            // every other kind carries no field
+            _ => (None, vec![]),
         };
         Failure {
-            code,
+            kind,
             message,
             field,
             fields,

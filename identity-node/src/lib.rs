@@ -67,9 +67,9 @@ pub struct IdentityErrorInfo {
     pub code: String,
     /// Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`).
     pub retryable: bool,
-    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'tenant'`, `'phoneRegion'`, `'kind'`,
-    /// `'value'`, `'pattern'`, `'contactId'`, `'erasures'`, `'path'`, `'request'`, `'url'` or an
-    /// option name.
+    /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'tenant'`, `'phoneRegion'`,
+    /// `'kind'`, `'value'`, `'pattern'`, `'contactId'`, `'contactIds'`, `'limits'`, `'checkouts'`,
+    /// `'table'`, `'onError'`, `'erasures'`, `'path'`, `'url'` or an option name.
     pub field: Option<String>,
     /// With `BLOCKED_VALUE`: the request's fields that were blocked.
     #[napi(ts_type = "Array<'email' | 'phoneNumber'>")]

@@ -1,7 +1,7 @@
 //! Maps the core's errors to the Python exception classes, which are defined once in
 //! `identity_reconciliation/_errors.py` (so that `InvalidInputError` can also be a `ValueError`).
 
-use identity::{Error, Field};
+use identity::{Error, ErrorKind, Field};
 use pyo3::prelude::*;
 
 /// The exception class `name` from `identity_reconciliation._errors`, called with `args`.
@@ -19,11 +19,13 @@ where
     }
 }
 
-/// The Python name of a core field.
+/// The Python name of a core field (no catch-all arm: a new field fails to compile here until
+/// it is named).
 pub fn field_name(field: Field) -> &'static str {
     match field {
         Field::Email => "email",
         Field::PhoneNumber => "phone_number",
+        Field::Request | Field::Body => "request",
         Field::Tenant => "tenant",
         Field::PhoneRegion => "phone_region",
         Field::Kind => "kind",
@@ -36,8 +38,40 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Table => "table",
         Field::OnError => "on_error",
         Field::Erasures => "erasures",
-        _ => "request",
     }
+}
+
+/// The exception class of each kind in `identity_reconciliation._errors` (no catch-all arm: a
+/// new kind fails to compile here until it has a class).
+pub fn class_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "InvalidInputError",
+        ErrorKind::Conflict => "ConflictError",
+        ErrorKind::BlockedValue => "BlockedValueError",
+        ErrorKind::NotFound => "NotFoundError",
+        ErrorKind::Closed => "ClosedError",
+        ErrorKind::Unavailable => "UnavailableError",
+        ErrorKind::Contention => "ContentionError",
+        ErrorKind::Store => "StoreError",
+        ErrorKind::CorruptData => "CorruptDataError",
+        ErrorKind::Internal => "InternalError",
+    }
+}
+
+/// The core's table as Python sees it, for the test that holds `_errors.py` to it: each kind's
+/// `(code, exception class, retryable)`.
+pub fn kinds() -> Vec<(&'static str, &'static str, bool)> {
+    ErrorKind::ALL
+        .iter()
+        .map(|k| (k.code(), class_name(*k), k.is_transient()))
+        .collect()
+}
+
+/// Every field's Python name, once each (`request` stands for the whole request and its body).
+pub fn field_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Field::ALL.iter().map(|f| field_name(*f)).collect();
+    names.dedup();
+    names
 }
 
 /// `InvalidInputError(message, field)`.
@@ -71,18 +105,6 @@ pub fn to_py(error: &Error) -> PyErr {
             let fields: Vec<&str> = fields.iter().map(|f| field_name(*f)).collect();
             make(py, "BlockedValueError", (message, fields))
         }
-        other => {
-            let class = match other.code() {
-                "closed" => "ClosedError",
-                "conflict" => "ConflictError",
-                "not_found" => "NotFoundError",
-                "unavailable" => "UnavailableError",
-                "contention" => "ContentionError",
-                "store" => "StoreError",
-                "corrupt_data" => "CorruptDataError",
-                _ => "InternalError",
-            };
-            make(py, class, (message,))
-        }
+        other => make(py, class_name(other.kind()), (message,)),
     })
 }

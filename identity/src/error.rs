@@ -1,125 +1,14 @@
 //! The one error type of the crate: every fallible function returns [`Result`].
 
-use std::fmt;
-
 mod driver;
+mod field;
+mod kind;
+mod refusal;
 
 pub use driver::DriverFault;
-
-/// Why the database's storage refuses writes ([`Error::storage_refusal`]): the kind of
-/// [`Error::Unavailable`] that lasts until space is freed or the database is writable again,
-/// not a busy moment. Reads may still work meanwhile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StorageRefusal {
-    /// The disk holding the database is full (SQLite `SQLITE_FULL`, also past its
-    /// `max_page_count`; PostgreSQL `disk_full`, 53100).
-    Full,
-    /// The database is read-only (SQLite `SQLITE_READONLY`: the file's permissions, a read-only
-    /// mount; PostgreSQL `read_only_sql_transaction`, 25006: a standby, a failover).
-    ReadOnly,
-    /// The disk failed a read or a write (SQLite `SQLITE_IOERR`).
-    IoError,
-}
-
-impl fmt::Display for StorageRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StorageRefusal::Full => "storage full",
-            StorageRefusal::ReadOnly => "storage read-only",
-            StorageRefusal::IoError => "storage i/o error",
-        })
-    }
-}
-
-/// The input field an [`Error::InvalidInput`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Field {
-    /// The email address.
-    Email,
-    /// The phone number.
-    PhoneNumber,
-    /// The request as a whole (for example: neither an email nor a phone number was given).
-    Request,
-    /// The raw request body, which is not JSON at all ([`crate::IdentifyRequest::from_json`]).
-    Body,
-    /// The tenant id ([`crate::TenantId::parse`]).
-    Tenant,
-    /// A tenant's phone region ([`crate::PhoneRegion::parse`]).
-    PhoneRegion,
-    /// The kind of a blocked entry: `email` or `phone` ([`crate::BlockedValue::parse`]).
-    Kind,
-    /// The exact value of a blocked entry ([`crate::BlockedValue::parse`]).
-    Value,
-    /// The pattern of a blocked entry ([`crate::BlockedValue::pattern`]).
-    Pattern,
-    /// A contact id given as text ([`crate::ContactId::parse`]).
-    ContactId,
-    /// The rows a split moves ([`crate::Identity::split`]).
-    ContactIds,
-    /// A per-customer cap ([`crate::Limits`]).
-    Limits,
-    /// The checkouts of an import ([`crate::Identity::import`]).
-    Checkouts,
-    /// The table an import reads ([`crate::import::TableSource`]).
-    Table,
-    /// What an import does with a refused checkout ([`crate::import::OnError::parse`]).
-    OnError,
-    /// The erasure records given to [`crate::Identity::reapply_erasures`]
-    /// ([`crate::ErasureRecord::from_json`]).
-    Erasures,
-}
-
-impl Field {
-    /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
-    /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`, `checkouts`, `table`, `onError`, `erasures`).
-    #[must_use]
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Field::Email => "email",
-            Field::PhoneNumber => "phoneNumber",
-            Field::Request => "request",
-            Field::Body => "body",
-            Field::Tenant => "tenant",
-            Field::PhoneRegion => "phoneRegion",
-            Field::Kind => "kind",
-            Field::Value => "value",
-            Field::Pattern => "pattern",
-            Field::ContactId => "contactId",
-            Field::ContactIds => "contactIds",
-            Field::Limits => "limits",
-            Field::Checkouts => "checkouts",
-            Field::Table => "table",
-            Field::OnError => "onError",
-            Field::Erasures => "erasures",
-        }
-    }
-}
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Field::Email => "email",
-            Field::PhoneNumber => "phone number",
-            Field::Request => "request",
-            Field::Body => "request body",
-            Field::Tenant => "tenant",
-            Field::PhoneRegion => "phone region",
-            Field::Kind => "kind",
-            Field::Value => "value",
-            Field::Pattern => "pattern",
-            Field::ContactId => "contact id",
-            Field::ContactIds => "contact ids",
-            Field::Limits => "limits",
-            Field::Checkouts => "checkouts",
-            Field::Table => "table",
-            Field::OnError => "on error",
-            Field::Erasures => "erasures",
-        })
-    }
-}
+pub use field::Field;
+pub use kind::ErrorKind;
+pub use refusal::StorageRefusal;
 
 /// The database driver's error, kept as an [`Error`]'s source without making the driver part of
 /// this crate's API.
@@ -298,25 +187,36 @@ impl Error {
         }
     }
 
-    /// The stable code of the error's kind, the same in every binding and on the HTTP service:
-    /// `invalid_input`, `conflict`, `blocked_value`, `not_found`, `closed`, `unavailable`,
-    /// `contention`, `store`, `corrupt_data` or `internal`.
+    /// The error's kind: what the caller can do about it ([`ErrorKind`], the one table of
+    /// kinds and codes every binding and the HTTP service map).
+    ///
+    /// ```
+    /// let err = identity::Error::Contention { attempts: 3 };
+    /// assert_eq!(err.kind(), identity::ErrorKind::Contention);
+    /// ```
     #[must_use]
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidInput { .. }
             | Error::InvalidUrl { .. }
-            | Error::UnsupportedScheme { .. } => "invalid_input",
-            Error::Conflict { .. } => "conflict",
-            Error::BlockedValue { .. } => "blocked_value",
-            Error::NotFound { .. } => "not_found",
-            Error::Closed => "closed",
-            Error::Unavailable { .. } => "unavailable",
-            Error::Contention { .. } => "contention",
-            Error::Store { .. } | Error::ErasureLog { .. } => "store",
-            Error::CorruptRow { .. } | Error::CorruptGraph { .. } => "corrupt_data",
-            Error::Internal { .. } => "internal",
+            | Error::UnsupportedScheme { .. } => ErrorKind::InvalidInput,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::BlockedValue { .. } => ErrorKind::BlockedValue,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Closed => ErrorKind::Closed,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Contention { .. } => ErrorKind::Contention,
+            Error::Store { .. } | Error::ErasureLog { .. } => ErrorKind::Store,
+            Error::CorruptRow { .. } | Error::CorruptGraph { .. } => ErrorKind::CorruptData,
+            Error::Internal { .. } => ErrorKind::Internal,
         }
+    }
+
+    /// The stable code of the error's kind, the same in every binding and on the HTTP service
+    /// ([`ErrorKind::code`]).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
     }
 
     /// The message followed by every cause, `: `-separated: what a log or a binding shows.
@@ -351,7 +251,7 @@ impl Error {
     /// True when retrying the same call later may succeed (database unreachable, contention).
     #[must_use]
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable { .. } | Error::Contention { .. })
+        self.kind().is_transient()
     }
 
     /// Why the database's storage refused the call, when that is why it is

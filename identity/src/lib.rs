@@ -109,7 +109,7 @@ pub use customer::CustomerRecord;
 pub use derive::{Derived, RebuildReport, derive, derive_screened};
 pub use erase::Erasure;
 pub use erasure_log::{ErasedRow, ErasureLog, ErasureRecord, SuppressedDigest};
-pub use error::{Error, Field, Result, StorageRefusal};
+pub use error::{Error, ErrorKind, Field, Result, StorageRefusal};
 pub use history::{Change, History, HistoryEvent};
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};
 pub use limits::Limits;

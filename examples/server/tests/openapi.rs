@@ -861,3 +861,37 @@ async fn the_schema_rejects_what_the_service_must_not_send() {
     assert!(!validator.is_valid(&json!({"contact": {"primaryContactId": "1", "emails": [], "phoneNumbers": [], "secondaryContactIds": []}})));
     assert!(!validator.is_valid(&json!({"contact": {"primaryContactId": 1, "emails": [], "phoneNumbers": [], "secondaryContactIds": [], "extra": 1}})));
 }
+
+/// The error codes and fields the document declares are the core's table as the service
+/// answers it: every kind's code ([`identity_server::api_error::kind_answer`]) and every
+/// field's wire name are in `ErrorBody`.
+#[test]
+fn the_documented_error_codes_and_fields_are_the_cores() {
+    let doc: Value =
+        serde_json::from_str(include_str!("../src/openapi.json")).expect("the document is JSON");
+    let error = &doc["components"]["schemas"]["ErrorBody"]["properties"]["error"]["properties"];
+    let listed = |key: &str| -> Vec<String> {
+        error[key]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("ErrorBody lists its {key}s"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let codes = listed("code");
+    for kind in identity::ErrorKind::ALL {
+        let (_, code, _) = identity_server::api_error::kind_answer(kind);
+        assert!(
+            codes.iter().any(|c| c == code),
+            "{kind}: {code} is not documented"
+        );
+    }
+    let fields = listed("field");
+    for field in identity::Field::ALL {
+        assert!(
+            fields.iter().any(|f| f == field.wire_name()),
+            "the field {} is not documented",
+            field.wire_name()
+        );
+    }
+}

@@ -20,8 +20,8 @@ class InvalidInputError(IdentityError, ValueError):
 
     ``field`` names it: ``"email"``, ``"phone_number"``, ``"request"`` (both absent),
     ``"tenant"``, ``"phone_region"``, ``"kind"``, ``"value"``, ``"pattern"`` (a blocked-list
-    entry), ``"contact_id"``, ``"contact_ids"``, ``"limits"``, ``"checkouts"``, ``"on_error"``,
-    ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
+    entry), ``"contact_id"``, ``"contact_ids"``, ``"limits"``, ``"checkouts"``, ``"table"``,
+    ``"on_error"``, ``"erasures"``, ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
     """
 
     code = "invalid_input"

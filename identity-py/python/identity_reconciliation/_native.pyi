@@ -8,6 +8,12 @@ from typing import Any, Literal, final
 
 __version__: str
 
+ERROR_KINDS: list[tuple[str, str, bool]]
+"""The core's kinds of error: ``(code, exception class in _errors, retryable)`` each."""
+FIELD_NAMES: list[str]
+"""Every name an ``InvalidInputError.field`` from the core can have (besides ``"url"`` and the
+connect options' own)."""
+
 def parse_erasure_log(text: str) -> list[dict[str, Any]]:
     """The records of erasure log text (one JSON object per line; a last line cut short is
     left out), read as ``read_erasure_log`` reads a file. Raises ``InvalidInputError`` (field

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::StorageRefusal;
+use super::refusal::StorageRefusal;
 
 /// A driver error as a cause of [`super::Error::Unavailable`] or [`super::Error::Store`]: its
 /// message is the plain description; the driver's error stays reachable as its source.
