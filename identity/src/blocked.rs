@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::connect::Identity;
 use crate::contact::{Email, Phone};
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
 use crate::suppress::Suppressed;
-use crate::verify::IdentifierKind;
 
 /// The longest pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 500;

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
+use crate::identifier::IdentifierKind;
 use crate::shared_list::SharedList;
-use crate::verify::IdentifierKind;
 
 /// What [`derive`] found: the relinks to write and every customer's record.
 #[derive(Debug, Clone, PartialEq, Eq)]

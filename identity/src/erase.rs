@@ -14,9 +14,9 @@ use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::erasure_log::{ErasedRow, ErasureRecord, SuppressedDigest};
 use crate::error::Result;
 use crate::history::{Change, HistoryEvent};
+use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 /// The receipt of an erase: which customer, which rows, when, and whether its values are
 /// suppressed. It holds no personal data. Erasing the same customer again (by any of its

@@ -16,9 +16,9 @@ use time::OffsetDateTime;
 use crate::contact::ContactId;
 use crate::erase::Erasure;
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::suppress::{DIGEST_LEN, Digest};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 /// One erase, as the erasure log keeps it: its receipt, every row it deleted with the time the
 /// row was created (so that a row a restored database holds under the same id is known to be

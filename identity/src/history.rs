@@ -19,7 +19,7 @@ use crate::blocked::BlockedValue;
 use crate::connect::Identity;
 use crate::contact::{ContactId, Email, Phone};
 use crate::error::Result;
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 /// What happened, in one [`HistoryEvent`].
 #[derive(Debug, Clone, PartialEq, Eq)]

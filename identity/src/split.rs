@@ -12,8 +12,8 @@ use crate::connect::Identity;
 use crate::contact::{Contact, ContactId, Link};
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::request::ConsolidatedContact;
-use crate::verify::IdentifierKind;
 
 /// What a split did: the customer as it stays, the new customer, and the entries it added to
 /// the tenant's blocked list (the values the two shared, when the caller asked to block them).

@@ -12,7 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 /// The length of a store's secret and of a digest, in bytes.
 pub(crate) const DIGEST_LEN: usize = 32;

@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use crate::blocked::IgnoredReason;
 use crate::contact::{Email, Phone};
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::request::IdentifyRequest;
 use crate::store::{Localized, TenantState};
-use crate::verify::IdentifierKind;
 
 use super::changes::{CustomerChange, RowFate, TableOutcome};
 use super::plan::{ImportPlan, PlannedIds, PlannedRow, TableFates, TableRowFate};

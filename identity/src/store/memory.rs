@@ -15,6 +15,7 @@ use crate::erase::Erasure;
 use crate::erasure_log::{ErasureLog, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::history::{Change, History, Walk, via_text};
+use crate::identifier::IdentifierKind;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan};
@@ -25,7 +26,7 @@ use crate::settings::TenantSettings;
 use crate::split::{Split, check_unblock};
 use crate::store::{ContactStore, Frontier, Localized, TenantState};
 use crate::tenant::TenantId;
-use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
+use crate::verify::{StoredIdentifier, VerifyReport, verify};
 
 mod erase;
 mod events;

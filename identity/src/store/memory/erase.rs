@@ -8,9 +8,9 @@ use crate::contact::{Contact, ContactId};
 use crate::erase::{ErasePlan, Erasure, lineage, scrubbed, values_of};
 use crate::erasure_log::{ErasedRow, ErasureRecord};
 use crate::error::{Error, Result};
+use crate::identifier::IdentifierKind;
 use crate::suppress::{Secret, Suppressed};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::State;
 

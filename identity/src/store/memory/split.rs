@@ -9,7 +9,7 @@ use crate::split::{Split, SplitPlan, held_by_several, kept_apart};
 use crate::tenant::TenantId;
 
 use super::State;
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 impl State {
     /// Whether customers `x` and `y` of `tenant` are kept apart by a split.

@@ -6,12 +6,12 @@ use sqlx::{Executor, Postgres};
 
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::Result;
+use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::store::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 type StateRow = (
     Option<String>,

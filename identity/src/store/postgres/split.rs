@@ -9,10 +9,10 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::error::Error;
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
 use crate::split::{Split, SplitPlan, check_unblock};
 use crate::store::{ContactRow, decode_rows};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::graph::{self, LOCK_GRAPH, Outcome};
 use super::{events, settings};

@@ -14,9 +14,9 @@ use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
 use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::error::{Error, Result};
+use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::erase_steps::EraseJob;
 use super::settings;

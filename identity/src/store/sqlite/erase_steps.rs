@@ -15,8 +15,8 @@ use crate::erase::{ErasePlan, Erasure};
 use crate::erasure_log::ErasureRecord;
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::{events, settings};
 

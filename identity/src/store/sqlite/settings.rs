@@ -7,13 +7,13 @@ use time::OffsetDateTime;
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
 use crate::split::check_unblock;
 use crate::store::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 /// The tenant's region, its blocked-list version and the list's entries (the defaults, tenant
 /// `*`, while the version is 0), one row with NULL entry columns when the list is empty, each

@@ -9,10 +9,10 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
 use crate::split::{Split, SplitPlan};
 use crate::store::{ContactRow, decode_rows};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::records::{self, NewValues};
 use super::{events, settings};
