@@ -23,6 +23,8 @@ use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
 use crate::suppress::Suppressed;
 
+pub use crate::request::{Ignored, IgnoredReason};
+
 /// The longest pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 500;
 
@@ -283,83 +285,6 @@ fn compile(pattern: &str) -> Result<Regex> {
                 format!("not a regular expression ({})", last.to_lowercase()),
             )
         })
-}
-
-/// Why a value of a request was left out of linking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum IgnoredReason {
-    /// The value is on the tenant's blocked list.
-    Blocked,
-    /// The value belongs to a customer that a split keeps apart from the customer of the
-    /// request's email ([`crate::Identity::split`]); the email's customer answers.
-    KeptApart,
-    /// The value was erased with suppression ([`crate::Identity::erase`]): the store keeps
-    /// only a keyed hash of it, and treats it as blocked.
-    Suppressed,
-    /// Linking the value would give its customer more distinct emails or phone numbers than
-    /// the tenant's cap ([`crate::Limits`]), directly or by a merge; the email's customer
-    /// answers.
-    Limit,
-}
-
-impl IgnoredReason {
-    /// The wire spelling: `blocked`, `kept_apart`, `suppressed`, `limit`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IgnoredReason::Blocked => "blocked",
-            IgnoredReason::KeptApart => "kept_apart",
-            IgnoredReason::Suppressed => "suppressed",
-            IgnoredReason::Limit => "limit",
-        }
-    }
-}
-
-/// A value of the request that was not stored nor matched, and why: `{"field": "email",
-/// "reason": "blocked"}` on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ignored {
-    /// [`Field::Email`] or [`Field::PhoneNumber`].
-    pub field: Field,
-    /// Why.
-    pub reason: IgnoredReason,
-}
-
-#[derive(Serialize, Deserialize)]
-struct IgnoredWire {
-    field: String,
-    reason: String,
-}
-
-impl Serialize for Ignored {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        IgnoredWire {
-            field: self.field.wire_name().to_owned(),
-            reason: self.reason.as_str().to_owned(),
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Ignored {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let wire = IgnoredWire::deserialize(d)?;
-        let field = match wire.field.as_str() {
-            "email" => Field::Email,
-            "phoneNumber" => Field::PhoneNumber,
-            other => return Err(D::Error::custom(format!("unknown field `{other}`"))),
-        };
-        let reason = match wire.reason.as_str() {
-            "blocked" => IgnoredReason::Blocked,
-            "kept_apart" => IgnoredReason::KeptApart,
-            "suppressed" => IgnoredReason::Suppressed,
-            "limit" => IgnoredReason::Limit,
-            other => return Err(D::Error::custom(format!("unknown reason `{other}`"))),
-        };
-        Ok(Ignored { field, reason })
-    }
 }
 
 /// A tenant's blocked list as a matcher, at the version its store gave it (`0`: the defaults,

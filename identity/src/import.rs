@@ -15,11 +15,11 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use crate::blocked::IgnoredReason;
 use crate::contact::Contact;
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Field, Result};
 use crate::request::IdentifyRequest;
+use crate::request::IgnoredReason;
 use crate::store::{Localized, TenantState};
 
 mod batch;

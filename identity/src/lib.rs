@@ -103,7 +103,7 @@ mod suppress;
 pub mod tenant;
 pub mod verify;
 
-pub use blocked::{BlockedValue, Ignored, IgnoredReason};
+pub use blocked::BlockedValue;
 pub use connect::{ConnectOptions, Identity, connect};
 pub use contact::{Contact, ContactId, Email, Link, Phone};
 pub use customer::CustomerRecord;
@@ -119,7 +119,7 @@ pub use plan::{AddRow, Matched, Merge, NewCustomer, Plan, plan, plan_within};
 pub use progress::{JobKind, JobProgress};
 pub use reapply::ReapplyReport;
 pub use region::PhoneRegion;
-pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
+pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse, Ignored, IgnoredReason};
 pub use settings::TenantSettings;
 pub use shared_list::SharedList;
 pub use split::Split;

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 
 use time::OffsetDateTime;
 
-use crate::blocked::{Ignored, IgnoredReason};
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Field, Result};
 use crate::limits::Limits;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::request::{Ignored, IgnoredReason};
 
 /// What a store read for a request: which customer holds the request's email, which holds its
 /// phone, and those customers' records. Built only through [`Matched::new`], which checks that

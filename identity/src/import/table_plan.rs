@@ -13,11 +13,11 @@
 
 use std::collections::HashMap;
 
-use crate::blocked::IgnoredReason;
 use crate::contact::{Email, Phone};
 use crate::error::{Error, Field, Result};
 use crate::identifier::IdentifierKind;
 use crate::request::IdentifyRequest;
+use crate::request::IgnoredReason;
 use crate::store::{Localized, TenantState};
 
 use super::changes::{CustomerChange, RowFate, TableOutcome};

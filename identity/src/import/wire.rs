@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use super::{ImportReport, TableOutcome};
-use crate::blocked::IgnoredReason;
+use crate::request::IgnoredReason;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

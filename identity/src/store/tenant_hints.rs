@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use crate::blocked::{BlockList, Ignored};
+use crate::blocked::BlockList;
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan, plan_within};
 use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
+use crate::request::Ignored;
 use crate::settings::TenantSettings;
 use crate::tenant::TenantId;
 
