@@ -5,50 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::blocked::{BlockList, BlockedValue};
 use crate::connect::Identity;
 use crate::contact::{Contact, ContactId, Email, Phone};
-use crate::erasure_log::{ErasedRow, ErasureRecord, SuppressedDigest};
+use crate::erasure::{ErasedRow, ErasureRecord, SuppressedDigest};
 use crate::error::Result;
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
 
-/// The receipt of an erase: which customer, which rows, when, and whether its values are
-/// suppressed. It holds no personal data. Erasing the same customer again (by any of its
-/// former row ids) answers the same receipt and changes nothing.
-///
-/// On the wire: `{"customerId": 1, "contactIds": [1, 2], "erasedAt": "...", "suppressed":
-/// false}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct Erasure {
-    /// The customer erased, by its primary at the time.
-    #[serde(serialize_with = "as_i64")]
-    pub customer_id: ContactId,
-    /// Its rows, hard-deleted, ascending.
-    #[serde(serialize_with = "as_i64s")]
-    pub contact_ids: Vec<ContactId>,
-    /// When (the database's clock).
-    #[serde(with = "time::serde::rfc3339")]
-    pub erased_at: OffsetDateTime,
-    /// Whether the erase was asked to suppress its values: those that went are kept as keyed
-    /// hashes, blocking later requests that carry them ([`crate::IgnoredReason::Suppressed`]).
-    pub suppressed: bool,
-}
-
-fn as_i64<S: serde::Serializer>(id: &ContactId, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_i64(id.get())
-}
-
-fn as_i64s<S: serde::Serializer>(ids: &[ContactId], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_seq(ids.iter().map(|id| id.get()))
-}
+pub use crate::erasure::Erasure;
 
 /// What a store deletes and scrubs for an erase, in one transaction with the tenant's other
 /// writes waiting.

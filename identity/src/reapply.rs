@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::connect::Identity;
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::{Error, Field, Result};
 
 /// What [`Identity::reapply_erasures`] did. On the wire: `{"records", "applied",
@@ -254,7 +254,7 @@ impl Identity {
 mod tests {
     use super::*;
     use crate::erase::Erasure;
-    use crate::erasure_log::ErasedRow;
+    use crate::erasure::ErasedRow;
     use crate::tenant::TenantId;
 
     fn id(n: i64) -> ContactId {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::contact::{Contact, ContactId};
 use crate::erase::{ErasePlan, Erasure, lineage, scrubbed, values_of};
-use crate::erasure_log::{ErasedRow, ErasureRecord};
+use crate::erasure::{ErasedRow, ErasureRecord};
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Secret, Suppressed};

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::Result;
 use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
 use crate::suppress::Suppressed;

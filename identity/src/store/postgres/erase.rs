@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
-use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
+use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
 use crate::tenant::TenantId;
 

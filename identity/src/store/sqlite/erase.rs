@@ -12,10 +12,10 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
-use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
+use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
-use crate::suppress::{Digest, Secret};
+use crate::suppress::{Digest, Secret, hex};
 use crate::tenant::TenantId;
 
 use super::erase_steps::EraseJob;
@@ -234,7 +234,7 @@ pub(super) async fn add_digests(
     }
     let hexed: Vec<(String, String)> = digests
         .iter()
-        .map(|(kind, d)| (kind.as_str().to_owned(), super::erase_steps::hex(d)))
+        .map(|(kind, d)| (kind.as_str().to_owned(), hex(d)))
         .collect();
     super::erase_steps::insert_digests(&mut *tx, tenant, &hexed, now).await?;
     settings::next_version(&mut *tx, tenant, version, now).await

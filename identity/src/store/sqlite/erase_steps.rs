@@ -12,10 +12,11 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure};
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::{Error, Result};
 use crate::history::Change;
 use crate::identifier::IdentifierKind;
+use crate::suppress::hex;
 use crate::tenant::TenantId;
 
 use super::{events, settings};
@@ -453,16 +454,6 @@ pub(super) async fn insert_digests(
         .await
         .map(drop)
         .map_err(failed)
-}
-
-/// Bytes as lowercase hex (SQLite's `unhex` reads it back).
-pub(super) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 fn json<T: Serialize + ?Sized>(values: &T) -> String {

@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::{Error, Result};
 use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
 use crate::tenant::TenantId;
