@@ -20,7 +20,7 @@ use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Field, Result};
 use crate::request::IdentifyRequest;
 use crate::request::IgnoredReason;
-use crate::store::{Localized, TenantState};
+use crate::screen::{Localized, TenantState};
 
 mod batch;
 mod changes;

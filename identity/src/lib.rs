@@ -96,6 +96,7 @@ pub mod progress;
 pub mod reapply;
 pub mod region;
 pub mod request;
+mod screen;
 pub mod settings;
 pub mod shared_list;
 pub mod split;

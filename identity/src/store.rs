@@ -35,7 +35,7 @@ use crate::verify::VerifyReport;
 
 pub(crate) use closure::{Frontier, preview_from_rows};
 pub(crate) use encoding::RecordText;
-pub(crate) use tenant_hints::{Localized, TenantHints, TenantState};
+pub(crate) use tenant_hints::TenantHints;
 pub(crate) use watched::Watched;
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.

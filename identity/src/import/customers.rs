@@ -103,7 +103,7 @@ mod tests {
     use crate::ContactId;
     use crate::derive::derive;
     use crate::import::{Checkout, OnError, plan_import};
-    use crate::store::TenantState;
+    use crate::screen::TenantState;
     use proptest::prelude::*;
 
     fn rows_of(pairs: &[(u8, u8, bool, bool)]) -> Vec<Contact> {

@@ -18,7 +18,7 @@ use crate::error::{Error, Field, Result};
 use crate::identifier::IdentifierKind;
 use crate::request::IdentifyRequest;
 use crate::request::IgnoredReason;
-use crate::store::{Localized, TenantState};
+use crate::screen::{Localized, TenantState};
 
 use super::changes::{CustomerChange, RowFate, TableOutcome};
 use super::plan::{ImportPlan, PlannedIds, PlannedRow, TableFates, TableRowFate};

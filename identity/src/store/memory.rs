@@ -23,9 +23,10 @@ use crate::plan::{Matched, Plan};
 use crate::reapply::ReapplyReport;
 use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::{Split, check_unblock};
-use crate::store::{ContactStore, Frontier, Localized, TenantState};
+use crate::store::{ContactStore, Frontier};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, VerifyReport, verify};
 

@@ -51,11 +51,11 @@ use crate::plan::Plan;
 use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::{
-    ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
-    migrate_error, preview_from_rows,
+    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, migrate_error, preview_from_rows,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};

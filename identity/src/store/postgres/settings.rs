@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
-use crate::store::TenantState;
+use crate::screen::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
 

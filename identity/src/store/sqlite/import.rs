@@ -17,7 +17,8 @@ use crate::identifier::IdentifierKind;
 use crate::import::{
     ImportPlan, ImportReport, derive_imported, refuse_not_empty, refuse_taken_ids,
 };
-use crate::store::{RecordText, TenantState};
+use crate::screen::TenantState;
+use crate::store::RecordText;
 use crate::tenant::TenantId;
 
 /// Rows per statement.

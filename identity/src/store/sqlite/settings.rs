@@ -10,8 +10,8 @@ use crate::history::Change;
 use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
+use crate::screen::TenantState;
 use crate::split::check_unblock;
-use crate::store::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
 
