@@ -1,14 +1,13 @@
-//! Erase: the right to be forgotten. [`Identity::erase`] hard-deletes every row of a customer
-//! and its derived records, removes its emails and phone numbers from history (keeping ids,
-//! kinds and times), and answers with a receipt ([`Erasure`]). The pure part lives here: which
-//! values go ([`ErasePlan`]), and which customers' history may hold them ([`lineage`]).
+//! Erase: the right to be forgotten. [`Identity::erase`](crate::Identity::erase) hard-deletes every
+//! row of a customer and its derived records, removes its emails and phone numbers from history
+//! (keeping ids, kinds and times), and answers with a receipt ([`Erasure`]). The pure part lives
+//! here: which values go ([`ErasePlan`]), and which customers' history may hold them ([`lineage`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use time::OffsetDateTime;
 
 use crate::blocked::{BlockList, BlockedValue};
-use crate::connect::Identity;
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::erasure::{ErasedRow, ErasureRecord, SuppressedDigest};
 use crate::error::Result;
@@ -240,55 +239,6 @@ pub(crate) fn scrubbed(
             phone_number: keep_phone(phone_number),
         },
         other => other.clone(),
-    }
-}
-
-impl Identity {
-    /// Erases the customer that row `customer` belongs to (the right to be forgotten): every
-    /// row of it is hard-deleted with its derived records and kept-apart pairs, and its emails
-    /// and phone numbers are removed from history (ids, kinds and times stay; an `erased` event
-    /// ends it). Soft-deleted rows that link to its rows or carry its values go too. A value
-    /// another customer still holds (a blocked one) or that is an entry of the blocked list
-    /// stays, as that customer's or the tenant's.
-    ///
-    /// With `suppress`, its values are kept as keyed hashes (HMAC-SHA256 under a secret the
-    /// store makes for itself), and a later request carrying one treats it as blocked
-    /// ([`crate::IgnoredReason::Suppressed`]). The erase waits for the tenant's writes in
-    /// flight: an identify of the same customer sees it entirely before or entirely after.
-    ///
-    /// Erasing again by any former row id answers the first receipt and changes nothing.
-    ///
-    /// The store keeps the erase's record ([`crate::Identity::erasures`]) and, when the handle
-    /// has an erasure log ([`crate::ConnectOptions::erasure_log`]), appends it there and
-    /// flushes it to disk before committing. On SQLite the erased values are gone from the
-    /// database's files, not only from its tables, when this returns (free space is zeroed,
-    /// the write-ahead log copied into the main file and emptied).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::ContactId;
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
-    /// identity.identify(Some("emmett@hillvalley.edu"), Some("555")).await?;
-    /// let receipt = identity.erase(ContactId::new(2), true).await?;
-    /// assert_eq!(receipt.contact_ids, [ContactId::new(1), ContactId::new(2)]);
-    /// assert_eq!(identity.erase(ContactId::new(1), false).await?, receipt); // a no-op
-    /// // a suppressed value is ignored, as a blocked one is
-    /// let c = identity.identify(Some("marty@hillvalley.edu"), Some("555")).await?;
-    /// assert_eq!(c.ignored[0].reason.as_str(), "suppressed");
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`crate::Error::NotFound`] when the tenant has no visible row `customer` and erased
-    /// none with that id; [`crate::Error::ErasureLog`] when the record cannot be appended;
-    /// otherwise as [`crate::ContactStore::erase`]. Nothing changes on an error, except on
-    /// SQLite when readers keep the erased values in the files past the commit
-    /// ([`crate::Error::Unavailable`]: erasing again clears them).
-    pub async fn erase(&self, customer: ContactId, suppress: bool) -> Result<Erasure> {
-        self.store()
-            .erase(self.tenant_id(), customer, suppress, self.erasure_log())
-            .await
     }
 }
 

@@ -99,7 +99,7 @@ impl ErasureLog {
     ///
     /// # Errors
     /// [`Error::ErasureLog`] when the file cannot be read; [`Error::InvalidInput`] naming
-    /// [`Field::Erasures`] and the line for a line that is not a record.
+    /// [`Field::Erasures`](crate::Field::Erasures) and the line for a line that is not a record.
     pub fn read(path: impl AsRef<Path>) -> Result<Vec<ErasureRecord>> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| Error::ErasureLog {

@@ -2,9 +2,9 @@
 //! table in the same transaction as the change, and read back per customer to answer "why are
 //! these rows one customer?".
 //!
-//! [`Identity::history`] answers a [`History`]: the events of the customer a contact id belongs
-//! to now and of every customer it absorbed (each up to the merge that absorbed it), oldest
-//! first, with the blocked-list changes that concern its values.
+//! [`Identity::history`](crate::Identity::history) answers a [`History`]: the events of the
+//! customer a contact id belongs to now and of every customer it absorbed (each up to the merge
+//! that absorbed it), oldest first, with the blocked-list changes that concern its values.
 
 mod stored;
 
@@ -16,9 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
 use crate::blocked::BlockedValue;
-use crate::connect::Identity;
 use crate::contact::{ContactId, Email, Phone};
-use crate::error::Result;
 use crate::identifier::IdentifierKind;
 
 /// What happened, in one [`HistoryEvent`].
@@ -215,7 +213,7 @@ pub struct HistoryEvent {
     pub(crate) seq: i64,
 }
 
-/// The answer of [`Identity::history`].
+/// The answer of [`Identity::history`](crate::Identity::history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct History {
     /// The contact id that was asked about.
@@ -366,30 +364,6 @@ fn start_of(events: &[HistoryEvent], limit: i64) -> i64 {
         .map(|e| e.seq)
         .max()
         .unwrap_or(i64::MIN)
-}
-
-impl Identity {
-    /// The history of the customer that contact `id` belongs to now (see [`History`]).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), None).await?;
-    /// identity.identify(None, Some("555")).await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?; // joins 2 into 1
-    /// let history = identity.history(identity::ContactId::new(2)).await?;
-    /// assert_eq!(history.customer.get(), 1); // 2 was absorbed by 1
-    /// let kinds: Vec<&str> = history.events.iter().map(|e| e.change.kind()).collect();
-    /// assert_eq!(kinds, ["created", "created", "merged"]);
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when the tenant has no visible row `id`; otherwise as
-    /// [`crate::ContactStore::history`].
-    pub async fn history(&self, id: ContactId) -> Result<History> {
-        self.store().history(self.tenant_id(), id).await
-    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backup;
 pub mod blocked;
 pub mod connect;
 pub mod contact;
@@ -87,6 +86,7 @@ mod erasure;
 pub mod erasure_log;
 pub mod error;
 mod export;
+mod facade;
 pub mod history;
 mod identifier;
 pub mod import;
@@ -113,6 +113,7 @@ pub use derive::{Derived, RebuildReport, derive, derive_screened};
 pub use erasure::{ErasedRow, Erasure, ErasureRecord, SuppressedDigest};
 pub use erasure_log::ErasureLog;
 pub use error::{Error, Field, Result, StorageRefusal};
+pub use facade::backup;
 pub use history::{Change, History, HistoryEvent};
 pub use identifier::IdentifierKind;
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::connect::Identity;
+use super::connect::Identity;
 use crate::error::Result;
 
 impl Identity {
