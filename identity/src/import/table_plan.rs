@@ -21,9 +21,11 @@ use crate::request::IgnoredReason;
 use crate::screen::{Localized, TenantState};
 
 use super::changes::{CustomerChange, RowFate, TableOutcome};
+use super::input::{ImportOptions, OnError};
 use super::plan::{ImportPlan, PlannedIds, PlannedRow, TableFates, TableRowFate};
-use super::{ImportOptions, ImportReport, OnError, Origins, REJECTED_SHOWN, Rejected, TableRow};
-use super::{refuse_limits, rejection};
+use super::refusals::{Origins, refuse_limits, rejection};
+use super::report::{ImportReport, REJECTED_SHOWN, Rejected};
+use super::table_rows::TableRow;
 
 /// What screening one visible row gave.
 enum Screened {
