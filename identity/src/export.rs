@@ -1,5 +1,5 @@
-//! Export: every customer of a tenant, consolidated, for warehouses and audits; and the wire
-//! shape of a stored row, for reading the `contact` table through the bindings and the service.
+//! Export: the wire shape of a stored row, for reading the `contact` table through the bindings
+//! and the service (every customer, consolidated, is [`crate::Identity::customers`]).
 
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
