@@ -6,9 +6,7 @@
 //! customer a contact id belongs to now and of every customer it absorbed (each up to the merge
 //! that absorbed it), oldest first, with the blocked-list changes that concern its values.
 
-mod stored;
-
-pub(crate) use stored::{StoredEvent, kinds, via_text};
+pub(crate) mod stored;
 mod wire;
 
 use std::collections::{BTreeSet, HashMap};

@@ -8,7 +8,7 @@ pub mod postgres;
 mod record_cache;
 pub mod sqlite;
 mod tenant_hints;
-mod watched;
+pub(crate) mod watched;
 
 use std::fmt;
 
@@ -36,7 +36,6 @@ use crate::verify::VerifyReport;
 pub(crate) use closure::{Frontier, preview_from_rows};
 pub(crate) use encoding::RecordText;
 pub(crate) use tenant_hints::TenantHints;
-pub(crate) use watched::Watched;
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.
 pub(crate) const MAX_ATTEMPTS: u32 = 16;

@@ -11,10 +11,11 @@ use crate::derive::RebuildReport;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::store::ContactStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{ContactStore, Watched};
+use crate::store::watched::Watched;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 

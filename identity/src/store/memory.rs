@@ -15,7 +15,8 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::history::{Change, History, Walk, via_text};
+use crate::history::stored::{kinds, via_text};
+use crate::history::{Change, History, Walk};
 use crate::identifier::IdentifierKind;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -310,7 +311,7 @@ impl State {
                     contact: id,
                     email,
                     phone_number,
-                    via: crate::history::kinds(via),
+                    via: kinds(via),
                 };
                 self.events
                     .record(tenant, Some(add.customer.primary), change, at);

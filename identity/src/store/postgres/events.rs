@@ -5,7 +5,8 @@ use sqlx::PgConnection;
 
 use crate::contact::ContactId;
 use crate::error::{Error, Result};
-use crate::history::{Change, History, HistoryEvent, StoredEvent, Walk};
+use crate::history::stored::StoredEvent;
+use crate::history::{Change, History, HistoryEvent, Walk};
 use crate::tenant::TenantId;
 
 use super::graph::Outcome;

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::error::{Error, Result};
-use crate::history::{Change, History, HistoryEvent, StoredEvent, Walk};
+use crate::history::stored::StoredEvent;
+use crate::history::{Change, History, HistoryEvent, Walk};
 use crate::tenant::TenantId;
 
 const INSERT: &str = "\
