@@ -31,6 +31,7 @@ mod erase;
 mod events;
 mod graph;
 mod import;
+mod outcome;
 mod reapply;
 mod records;
 mod settings;
@@ -69,7 +70,8 @@ use crate::store::{
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
-use self::graph::{Failure, Outcome, Stamp, Written};
+use self::graph::{Stamp, Written};
+use self::outcome::{Failure, Outcome};
 
 /// How many times one attempt applies changes made outside the library before it gives way.
 const MAX_REPAIRS: u32 = 3;

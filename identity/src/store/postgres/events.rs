@@ -9,7 +9,7 @@ use crate::history::stored::StoredEvent;
 use crate::history::{Change, History, HistoryEvent, Walk};
 use crate::tenant::TenantId;
 
-use super::graph::Outcome;
+use super::outcome::Outcome;
 
 const CURRENT: &str = "\
 SELECT coalesce(linked_id, id) FROM contact

@@ -15,7 +15,8 @@ use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
 use crate::tenant::TenantId;
 
 use super::erase;
-use super::graph::{self, LOCK_GRAPH, Outcome};
+use super::graph::{self, LOCK_GRAPH};
+use super::outcome::Outcome;
 use super::split::{self, customer_rows};
 
 /// Whether tenant `$1` holds the erase of record `$4` (customer `$3`): a receipt for one of

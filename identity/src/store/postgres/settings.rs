@@ -13,6 +13,8 @@ use crate::screen::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
 
+use super::outcome::Outcome;
+
 type StateRow = (
     Option<String>,
     i64,
@@ -109,8 +111,6 @@ where
             .await?,
     )
 }
-
-use super::graph::Outcome;
 
 /// Sets the tenant's region (one statement, its own transaction); refused, with nothing
 /// changed, when it would change and the tenant has rows.

@@ -14,7 +14,8 @@ use crate::split::{Split, SplitPlan, check_unblock};
 use crate::store::{ContactRow, decode_rows};
 use crate::tenant::TenantId;
 
-use super::graph::{self, LOCK_GRAPH, Outcome};
+use super::graph::{self, LOCK_GRAPH};
+use super::outcome::Outcome;
 use super::{events, settings};
 
 const CUSTOMER_OF: &str = "\
