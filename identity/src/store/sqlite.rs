@@ -455,7 +455,7 @@ impl ContactStore for SqliteStore {
         } else {
             match local.plan(read.matched) {
                 Plan::Merge(m)
-                    if split::kept_apart(&mut conn, tenant, m.merged.primary, m.absorbed)
+                    if records::kept_apart(&mut conn, tenant, m.merged.primary, m.absorbed)
                         .await? =>
                 {
                     Some(m.withheld)

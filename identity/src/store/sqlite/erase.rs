@@ -59,10 +59,6 @@ VALUES (?1, ?2, ?3, ?4, ?5)";
 const NEW_SECRET: &str = "\
 INSERT OR IGNORE INTO identity_secret (singleton, secret, created_at) VALUES (1, ?1, ?2)";
 
-const ADD_RECORD: &str = "\
-INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
-VALUES (?1, ?2, ?3, ?4)";
-
 const FORGET_RECORD: &str = "\
 DELETE FROM identity_erasure_record WHERE tenant_id = ?1 AND customer_id = ?2";
 
@@ -238,19 +234,6 @@ pub(super) async fn add_digests(
         .collect();
     super::erase_steps::insert_digests(&mut *tx, tenant, &hexed, now).await?;
     settings::next_version(&mut *tx, tenant, version, now).await
-}
-
-/// Keeps `record` in the database, beside its receipts.
-pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecord) -> Result<()> {
-    sqlx::query(ADD_RECORD)
-        .bind(record.tenant_id.as_str())
-        .bind(record.customer_id.get())
-        .bind(record.erased_at)
-        .bind(record.to_line())
-        .execute(&mut *tx)
-        .await
-        .map(drop)
-        .map_err(failed)
 }
 
 /// The tenant's erasure records, oldest first: those kept, and those of erases made before

@@ -95,6 +95,11 @@ const DELETE_PAIRS: &str = "\
 DELETE FROM identity_kept_apart WHERE tenant_id = ?1
   AND (a_id IN (SELECT value FROM json_each(?2)) OR b_id IN (SELECT value FROM json_each(?2)))";
 
+/// The erase's record (the erasure log, without personal data).
+const ADD_RECORD: &str = "\
+INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
+VALUES (?1, ?2, ?3, ?4)";
+
 /// Where an erase is: the phases run in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -395,7 +400,7 @@ impl EraseJob {
         if !self.digests.is_empty() {
             settings::next_version(&mut *tx, tenant, self.blocked_version, self.at).await?;
         }
-        super::erase::keep_record(tx, &self.record).await
+        keep_record(tx, &self.record).await
     }
 
     fn next(&mut self) {
@@ -419,6 +424,19 @@ enum Slice {
     Identifiers,
     Receipts,
     Digests,
+}
+
+/// Keeps `record` in the database, beside its receipts.
+pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecord) -> Result<()> {
+    sqlx::query(ADD_RECORD)
+        .bind(record.tenant_id.as_str())
+        .bind(record.customer_id.get())
+        .bind(record.erased_at)
+        .bind(record.to_line())
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(failed)
 }
 
 /// Runs `statement` with the tenant as `?1` and `params` as `?2`...

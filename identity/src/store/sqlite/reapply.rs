@@ -16,7 +16,7 @@ use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
 use crate::tenant::TenantId;
 
 use super::split::customer_rows;
-use super::{erase, settings, split};
+use super::{erase, erase_steps, settings, split};
 
 /// Whether tenant `?1` holds the erase of record `?4` (customer `?3`): a receipt for one of
 /// its rows (the JSON array `?2`), or the record itself (an erase of rows all taken again).
@@ -152,7 +152,7 @@ pub(super) async fn reapply(
         let version = settings::state(&mut *tx, tenant).await?.blocked.version;
         let now = OffsetDateTime::now_utc();
         erase::add_digests(&mut *tx, tenant, &digests, version, now).await?;
-        erase::keep_record(&mut *tx, record).await?;
+        erase_steps::keep_record(&mut *tx, record).await?;
         report.add(&plan, &erased, digests.len());
     }
     let highest = records

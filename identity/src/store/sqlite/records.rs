@@ -1,6 +1,7 @@
 //! The SQLite side of the identity graph: reading a request's customers from `identity_identifier`
-//! and `identity_customer`, writing plans, repairs and rebuilds. Every function here runs on a
-//! connection the caller chose: the write transaction, or the pool for reads.
+//! and `identity_customer`, writing plans (a merge first checks the kept-apart pairs a split
+//! left), repairs and rebuilds. Every function here runs on a connection the caller chose: the
+//! write transaction, or the pool for reads.
 
 use std::sync::Arc;
 
@@ -114,6 +115,15 @@ WHERE tenant_id = ?3 AND (
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
 FROM contact WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY id";
+
+/// Whether a pair of tenant `?1` has a row in customer `?2` and one in customer `?3`.
+const KEPT_APART: &str = "\
+SELECT EXISTS (
+    SELECT 1 FROM identity_kept_apart AS k
+    JOIN contact AS a ON a.id = k.a_id JOIN contact AS b ON b.id = k.b_id
+    WHERE k.tenant_id = ?1
+      AND ((coalesce(a.linked_id, a.id) = ?2 AND coalesce(b.linked_id, b.id) = ?3)
+        OR (coalesce(a.linked_id, a.id) = ?3 AND coalesce(b.linked_id, b.id) = ?2)))";
 
 /// A record row: (kinds, primary, version, created, last row, emails, email rows, phones,
 /// phone rows, primary has email, primary has phone, secondary ids, tail, base number). The
@@ -526,7 +536,7 @@ pub(crate) async fn apply(
             .await
         }
         Plan::Merge(merge) => {
-            if super::split::kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
+            if kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
                 return Ok(merge.withheld);
             }
             relink(
@@ -575,6 +585,22 @@ pub(crate) async fn apply(
 /// JSON text of a list, for `json_each`.
 fn json<T: serde::Serialize>(list: &[T]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Whether customers `x` and `y` of `tenant` are kept apart by a split.
+pub(super) async fn kept_apart(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    x: ContactId,
+    y: ContactId,
+) -> Result<bool> {
+    sqlx::query_scalar(KEPT_APART)
+        .bind(tenant.as_str())
+        .bind(x.get())
+        .bind(y.get())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Error::store("reading customers", e))
 }
 
 /// Walks from `frontier` to every connected row of `tenant` (one query pair per step).
