@@ -367,6 +367,11 @@ fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)))
 }
 
+/// Values as the JSON array a statement reads back with `json_each`.
+fn json<T: serde::Serialize + ?Sized>(values: &T) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
 #[async_trait]
 impl ContactStore for SqliteStore {
     async fn migrate(&self) -> Result<()> {

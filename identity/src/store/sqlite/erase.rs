@@ -19,6 +19,7 @@ use crate::suppress::{Digest, Secret, hex};
 use crate::tenant::TenantId;
 
 use super::erase_steps::EraseJob;
+use super::json;
 use super::settings;
 use super::split::customer_rows;
 
@@ -74,10 +75,6 @@ ORDER BY customer_id, contact_id";
 
 fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
-}
-
-fn json<T: serde::Serialize>(values: &T) -> String {
-    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// The receipt of the erase that took tenant `tenant`'s row `id`, if one did.

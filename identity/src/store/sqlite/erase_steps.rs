@@ -19,6 +19,7 @@ use crate::identifier::IdentifierKind;
 use crate::suppress::hex;
 use crate::tenant::TenantId;
 
+use super::json;
 use super::{events, settings};
 
 /// The soft-deleted rows that link to the rows `?2` or carry a value that goes (`?3` emails,
@@ -472,8 +473,4 @@ pub(super) async fn insert_digests(
         .await
         .map(drop)
         .map_err(failed)
-}
-
-fn json<T: Serialize + ?Sized>(values: &T) -> String {
-    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
 }

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
 use crate::tenant::TenantId;
 
+use super::json;
 use super::split::customer_rows;
 use super::{erase, erase_steps, settings, split};
 
@@ -47,11 +48,6 @@ SELECT 'contact', ?1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name 
 
 fn failed(e: sqlx::Error) -> Error {
     Error::store("applying erasures again", e)
-}
-
-fn json(ids: &[ContactId]) -> String {
-    serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Applies `records` (every one the tenant's) again.

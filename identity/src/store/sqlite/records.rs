@@ -23,6 +23,7 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::bases::Bases;
 use super::events;
+use super::json;
 use super::tails::{self, tail_of_c};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
@@ -583,10 +584,6 @@ pub(crate) async fn apply(
 }
 
 /// JSON text of a list, for `json_each`.
-fn json<T: serde::Serialize>(list: &[T]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
-}
-
 /// Whether customers `x` and `y` of `tenant` are kept apart by a split.
 pub(super) async fn kept_apart(
     conn: &mut SqliteConnection,
