@@ -103,6 +103,7 @@ pub mod split;
 pub mod store;
 mod suppress;
 pub mod tenant;
+mod union_find;
 pub mod verify;
 
 pub use blocked::BlockedValue;
