@@ -40,6 +40,13 @@ pub(crate) use tenant_hints::TenantHints;
 /// How many times a store tries an identify that keeps meeting concurrent changes.
 pub(crate) const MAX_ATTEMPTS: u32 = 16;
 
+/// The refusal of a write that met concurrent changes on each of its [`MAX_ATTEMPTS`] tries.
+pub(crate) fn contention() -> Error {
+    Error::Contention {
+        attempts: MAX_ATTEMPTS,
+    }
+}
+
 /// Storage for contact rows that runs [`crate::reconcile()`] atomically.
 ///
 /// Implementations must make `identify` linearizable per customer: after any interleaving of

@@ -65,7 +65,8 @@ use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::record_cache::RecordCache;
 use crate::store::{
-    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, migrate_error, preview_from_rows,
+    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
+    preview_from_rows,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -493,9 +494,7 @@ impl ContactStore for PgStore {
                 }
             }
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn lookup(

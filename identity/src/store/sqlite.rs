@@ -55,7 +55,8 @@ use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::{
-    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, migrate_error, preview_from_rows,
+    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
+    preview_from_rows,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -246,9 +247,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     /// Makes the store's suppression secret unless it has one, so that every backup taken
@@ -270,9 +269,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     /// Applies changes made outside the library to the derived records of every tenant now.
@@ -297,9 +294,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 }
 
@@ -429,9 +424,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn lookup(
@@ -493,9 +486,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
@@ -509,9 +500,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
@@ -555,9 +544,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn erase(
@@ -612,9 +599,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
@@ -639,9 +624,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
@@ -686,9 +669,7 @@ impl ContactStore for SqliteStore {
             backoff(attempt).await;
         }
         let Some(mut write) = began else {
-            return Err(Error::Contention {
-                attempts: MAX_ATTEMPTS,
-            });
+            return Err(contention());
         };
         let (loader, report) =
             match import::begin(&mut write.tx, tenant, plan, &state, options.dry_run).await? {
@@ -749,9 +730,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -777,9 +756,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn close(&self) {
