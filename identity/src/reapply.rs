@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erasure::ErasureRecord;
-use crate::error::Error;
+use crate::error::{Error, Result};
 
 /// What [`Identity::reapply_erasures`](crate::Identity::reapply_erasures) did. On the wire:
 /// `{"records", "applied", "alreadyErased", "erasedIds", "reusedIds", "suppressed"}`.
@@ -144,23 +144,33 @@ impl ReapplyPlan {
         }
     }
 
-    /// The highest id the record names: the store's id sequence moves past it, so that no row
-    /// created after this is given an id the record (or the log) names.
-    pub(crate) fn highest_id(record: &ErasureRecord) -> i64 {
-        record
-            .rows
+    /// The highest id the records name: the store's id sequence moves past it, so that no row
+    /// created after this is given an id a record (or the log) names.
+    pub(crate) fn highest_id(records: &[ErasureRecord]) -> i64 {
+        records
             .iter()
-            .map(|r| r.id)
-            .chain(record.contact_ids.iter().copied())
+            .flat_map(|r| {
+                r.rows
+                    .iter()
+                    .map(|r| r.id)
+                    .chain(r.contact_ids.iter().copied())
+            })
             .map(ContactId::get)
             .max()
             .unwrap_or(0)
     }
 }
 
-/// The refusal of a record whose digests were taken under another secret than the store's.
-pub(crate) fn other_secret(record: &ErasureRecord, ours: &str) -> Error {
-    Error::Conflict {
+/// Refuses the first record whose digests were taken under another secret than the store's
+/// (fingerprint `ours`).
+pub(crate) fn same_secret(records: &[ErasureRecord], ours: &str) -> Result<()> {
+    let Some(record) = records
+        .iter()
+        .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours))
+    else {
+        return Ok(());
+    };
+    Err(Error::Conflict {
         reason: format!(
             "the digests of the erasure of customer {} were taken under the suppression secret \
              {}, and this database's is {ours}: restore the identity_secret table from a backup \
@@ -168,7 +178,7 @@ pub(crate) fn other_secret(record: &ErasureRecord, ours: &str) -> Error {
             record.customer_id,
             record.secret.as_deref().unwrap_or("-")
         ),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -238,6 +248,6 @@ mod tests {
         assert_eq!(plan.deleted, [id(5)]);
         assert_eq!(plan.reused, [id(9)]);
         assert_eq!(plan.receipts, [id(1), id(2), id(4)]);
-        assert_eq!(ReapplyPlan::highest_id(&record), 9);
+        assert_eq!(ReapplyPlan::highest_id(std::slice::from_ref(&record)), 9);
     }
 }

@@ -31,6 +31,18 @@ pub struct Split {
     pub blocked: Vec<BlockedValue>,
 }
 
+impl Split {
+    /// The primary of the part that holds `row`.
+    pub(crate) fn primary_holding(&self, row: ContactId) -> ContactId {
+        let moved = &self.new_customer;
+        if moved.primary_contact_id == row || moved.secondary_contact_ids.contains(&row) {
+            moved.primary_contact_id
+        } else {
+            self.customer.primary_contact_id
+        }
+    }
+}
+
 /// What a store writes for a split, in one transaction with the tenant's other writes waiting.
 #[derive(Debug, Clone)]
 pub(crate) struct SplitPlan {

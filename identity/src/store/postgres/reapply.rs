@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erasure::ErasureRecord;
-use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
+use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::tenant::TenantId;
 
 use super::erase;
@@ -68,12 +68,7 @@ pub(crate) async fn reapply(
     graph::repair(&mut *tx, tenant).await?;
     if records.iter().any(|r| !r.digests.is_empty()) {
         let ours = erase::store_secret(&mut *tx).await?.fingerprint();
-        if let Some(other) = records
-            .iter()
-            .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours.as_str()))
-        {
-            return Err(other_secret(other, &ours).into());
-        }
+        same_secret(records, &ours)?;
     }
     let mut report = ReapplyReport {
         records: records.len(),
@@ -117,13 +112,7 @@ pub(crate) async fn reapply(
                 Step::Erase(customer) => *customer,
                 Step::SplitOff { customer, rows } => {
                     let split = split::split(&mut *tx, tenant, *customer, rows, true).await?;
-                    let moved = &split.new_customer;
-                    let theirs = moved.primary_contact_id == rows[0]
-                        || moved.secondary_contact_ids.contains(&rows[0]);
-                    match theirs {
-                        true => moved.primary_contact_id,
-                        false => split.customer.primary_contact_id,
-                    }
+                    split.primary_holding(rows[0])
                 }
             };
             let (receipt, _) = erase::erase(&mut *tx, tenant, target, false).await?;
@@ -153,11 +142,7 @@ pub(crate) async fn reapply(
         erase::keep_record(&mut *tx, record).await?;
         report.add(&plan, &erased, digests.len());
     }
-    let highest = records
-        .iter()
-        .map(ReapplyPlan::highest_id)
-        .max()
-        .unwrap_or(0);
+    let highest = ReapplyPlan::highest_id(records);
     let behind: bool = sqlx::query_scalar(BEHIND)
         .bind(highest)
         .fetch_one(&mut *tx)

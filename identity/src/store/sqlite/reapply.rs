@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::contact::ContactId;
 use crate::erasure::ErasureRecord;
 use crate::error::{Error, Result};
-use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
+use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::tenant::TenantId;
 
 use super::json;
@@ -58,12 +58,7 @@ pub(super) async fn reapply(
 ) -> Result<ReapplyReport> {
     if records.iter().any(|r| !r.digests.is_empty()) {
         let ours = erase::store_secret(&mut *tx).await?.fingerprint();
-        if let Some(other) = records
-            .iter()
-            .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours.as_str()))
-        {
-            return Err(other_secret(other, &ours));
-        }
+        same_secret(records, &ours)?;
     }
     let mut report = ReapplyReport {
         records: records.len(),
@@ -109,13 +104,7 @@ pub(super) async fn reapply(
                 Step::Erase(customer) => *customer,
                 Step::SplitOff { customer, rows } => {
                     let split = split::split(&mut *tx, tenant, *customer, rows, true).await?;
-                    let moved = &split.new_customer;
-                    let theirs = moved.primary_contact_id == rows[0]
-                        || moved.secondary_contact_ids.contains(&rows[0]);
-                    match theirs {
-                        true => moved.primary_contact_id,
-                        false => split.customer.primary_contact_id,
-                    }
+                    split.primary_holding(rows[0])
                 }
             };
             let (receipt, _) = erase::erase(&mut *tx, tenant, target, false).await?;
@@ -151,11 +140,7 @@ pub(super) async fn reapply(
         erase_steps::keep_record(&mut *tx, record).await?;
         report.add(&plan, &erased, digests.len());
     }
-    let highest = records
-        .iter()
-        .map(ReapplyPlan::highest_id)
-        .max()
-        .unwrap_or(0);
+    let highest = ReapplyPlan::highest_id(records);
     for statement in [BUMP, BUMP_FIRST].into_iter().filter(|_| highest > 0) {
         sqlx::query(statement)
             .bind(highest)
