@@ -579,10 +579,7 @@ impl ContactStore for MemoryStore {
             .filter(|r| !r.deleted && r.tenant == *tenant)
             .map(|r| r.contact.root())
             .or_else(|| state.erased_customer(tenant, id))
-            .ok_or(Error::NotFound {
-                entity: "contact",
-                id: id.get(),
-            })?;
+            .ok_or(id.not_found())?;
         let mut walk = Walk::new(id, customer);
         while let Some(batch) = walk.next() {
             let wanted: Vec<Option<ContactId>> = batch.iter().copied().map(Some).collect();

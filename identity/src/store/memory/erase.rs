@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::contact::{Contact, ContactId};
 use crate::erase::{ErasePlan, Erasure, lineage, scrubbed, values_of};
 use crate::erasure::{ErasedRow, ErasureRecord};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Secret, Suppressed};
 use crate::tenant::TenantId;
@@ -30,10 +30,7 @@ impl State {
             .row(customer)
             .filter(|r| !r.deleted && r.tenant == *tenant)
             .map(|r| r.contact.root())
-            .ok_or(Error::NotFound {
-                entity: "contact",
-                id: customer.get(),
-            })?;
+            .ok_or(customer.not_found())?;
         let (rows, others): (Vec<Contact>, Vec<Contact>) = self
             .visible(tenant)
             .cloned()

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::contact::{Contact, ContactId};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::history::Change;
 use crate::split::{Split, SplitPlan, held_by_several, kept_apart};
 use crate::tenant::TenantId;
@@ -40,10 +40,7 @@ impl State {
             .row(customer)
             .filter(|r| !r.deleted && r.tenant == *tenant)
             .map(|r| r.contact.root())
-            .ok_or(Error::NotFound {
-                entity: "contact",
-                id: customer.get(),
-            })?;
+            .ok_or(customer.not_found())?;
         let rows: Vec<Contact> = self
             .visible(tenant)
             .filter(|c| c.root() == primary)

@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 
 use crate::contact::ContactId;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::history::stored::StoredEvent;
 use crate::history::{Change, History, HistoryEvent, Walk};
 use crate::tenant::TenantId;
@@ -77,10 +77,7 @@ pub(crate) async fn history(
             .fetch_optional(&mut *conn)
             .await?,
         };
-    let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
-        entity: "contact",
-        id: id.get(),
-    })?;
+    let customer = customer.map(ContactId::new).ok_or(id.not_found())?;
     let mut walk = Walk::new(id, customer);
     while let Some(batch) = walk.next() {
         let rows: Vec<StoredEvent> = sqlx::query_as(OF_CUSTOMERS)

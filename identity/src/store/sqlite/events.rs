@@ -82,10 +82,7 @@ pub(super) async fn history(
         .await
         .map_err(fail)?,
     };
-    let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
-        entity: "contact",
-        id: id.get(),
-    })?;
+    let customer = customer.map(ContactId::new).ok_or(id.not_found())?;
     let mut walk = Walk::new(id, customer);
     while let Some(batch) = walk.next() {
         let ids: Vec<i64> = batch.iter().map(|c| c.get()).collect();

@@ -56,10 +56,7 @@ pub(super) async fn customer_rows(
         .fetch_optional(&mut *tx)
         .await
         .map_err(failed)?;
-    let primary = ContactId::new(primary.ok_or(Error::NotFound {
-        entity: "contact",
-        id: customer.get(),
-    })?);
+    let primary = ContactId::new(primary.ok_or(customer.not_found())?);
     let rows: Vec<ContactRow> = sqlx::query_as(ROWS_OF)
         .bind(tenant.as_str())
         .bind(primary.get())
