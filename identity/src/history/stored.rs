@@ -73,6 +73,11 @@ impl StoredEvent {
         }
     }
 
+    /// The events `rows` record, in their order.
+    pub(crate) fn decode_all(rows: Vec<StoredEvent>) -> Result<Vec<HistoryEvent>> {
+        rows.into_iter().map(StoredEvent::decode).collect()
+    }
+
     /// The event it records.
     pub(crate) fn decode(self) -> Result<HistoryEvent> {
         let corrupt = |what: &str| Error::CorruptGraph {

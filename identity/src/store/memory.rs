@@ -164,6 +164,12 @@ impl State {
         self.rows.get(&id)
     }
 
+    /// The customer (primary) of the tenant's visible row `id`.
+    fn customer_of(&self, tenant: &TenantId, id: ContactId) -> Option<ContactId> {
+        let row = self.row(id).filter(|r| !r.deleted && r.tenant == *tenant)?;
+        Some(row.contact.root())
+    }
+
     /// The tenant's visible rows.
     fn visible<'s>(&'s self, tenant: &'s TenantId) -> impl Iterator<Item = &'s Contact> + 's {
         self.rows
@@ -575,9 +581,7 @@ impl ContactStore for MemoryStore {
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
         let state = self.lock()?;
         let customer = state
-            .row(id)
-            .filter(|r| !r.deleted && r.tenant == *tenant)
-            .map(|r| r.contact.root())
+            .customer_of(tenant, id)
             .or_else(|| state.erased_customer(tenant, id))
             .ok_or(id.not_found())?;
         let mut walk = Walk::new(id, customer);

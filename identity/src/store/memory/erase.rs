@@ -27,9 +27,7 @@ impl State {
             return Ok((Erasure::clone(receipt), None));
         }
         let primary = self
-            .row(customer)
-            .filter(|r| !r.deleted && r.tenant == *tenant)
-            .map(|r| r.contact.root())
+            .customer_of(tenant, customer)
             .ok_or(customer.not_found())?;
         let (rows, others): (Vec<Contact>, Vec<Contact>) = self
             .visible(tenant)

@@ -37,9 +37,7 @@ impl State {
         block_shared: bool,
     ) -> Result<Split> {
         let primary = self
-            .row(customer)
-            .filter(|r| !r.deleted && r.tenant == *tenant)
-            .map(|r| r.contact.root())
+            .customer_of(tenant, customer)
             .ok_or(customer.not_found())?;
         let rows: Vec<Contact> = self
             .visible(tenant)

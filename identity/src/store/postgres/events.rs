@@ -4,9 +4,8 @@
 use sqlx::PgConnection;
 
 use crate::contact::ContactId;
-use crate::error::Result;
 use crate::history::stored::StoredEvent;
-use crate::history::{Change, History, HistoryEvent, Walk};
+use crate::history::{Change, History, Walk};
 use crate::tenant::TenantId;
 
 use super::outcome::Outcome;
@@ -85,15 +84,11 @@ pub(crate) async fn history(
             .bind(batch.iter().map(|c| c.get()).collect::<Vec<_>>())
             .fetch_all(&mut *conn)
             .await?;
-        walk.absorb(&batch, decode(rows)?);
+        walk.absorb(&batch, StoredEvent::decode_all(rows)?);
     }
     let own: Vec<StoredEvent> = sqlx::query_as(OF_TENANT)
         .bind(tenant.as_str())
         .fetch_all(&mut *conn)
         .await?;
-    Ok(walk.finish(decode(own)?))
-}
-
-fn decode(rows: Vec<StoredEvent>) -> Result<Vec<HistoryEvent>> {
-    rows.into_iter().map(StoredEvent::decode).collect()
+    Ok(walk.finish(StoredEvent::decode_all(own)?))
 }

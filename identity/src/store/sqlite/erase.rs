@@ -13,12 +13,12 @@ use time::OffsetDateTime;
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure, values_of};
 use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret, hex};
 use crate::tenant::TenantId;
 
-use super::erase_steps::EraseJob;
+use super::erase_steps::{EraseJob, failed};
 use super::json;
 use super::settings;
 use super::split::customer_rows;
@@ -72,10 +72,6 @@ WHERE tenant_id = ?1 AND NOT EXISTS (
     SELECT 1 FROM identity_erasure_record AS r
     WHERE r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id)
 ORDER BY customer_id, contact_id";
-
-fn failed(e: sqlx::Error) -> Error {
-    Error::store("erasing a customer", e)
-}
 
 /// The receipt of the erase that took tenant `tenant`'s row `id`, if one did.
 pub(super) async fn receipt(

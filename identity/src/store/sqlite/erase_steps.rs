@@ -454,7 +454,7 @@ async fn run(
     query.execute(&mut *tx).await.map(drop).map_err(failed)
 }
 
-fn failed(e: sqlx::Error) -> Error {
+pub(super) fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
 }
 
