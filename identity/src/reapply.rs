@@ -64,6 +64,17 @@ pub(crate) struct HeldRow {
     pub customer: Option<ContactId>,
 }
 
+impl HeldRow {
+    /// A row as the SQL stores select it: (id, created at, customer or `None`).
+    pub(crate) fn stored((id, created_at, customer): (i64, OffsetDateTime, Option<i64>)) -> Self {
+        HeldRow {
+            id: ContactId::new(id),
+            created_at,
+            customer: customer.map(ContactId::new),
+        }
+    }
+}
+
 /// How a store erases one customer's share of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Step {

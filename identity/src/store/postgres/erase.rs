@@ -13,6 +13,7 @@ use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
+use crate::verify::stored_identifiers;
 
 use super::graph::{self, LOCK_GRAPH};
 use super::outcome::Outcome;
@@ -178,10 +179,7 @@ pub(crate) async fn erase(
         .bind(&phones)
         .fetch_all(&mut *tx)
         .await?;
-    let held: Vec<(IdentifierKind, String, ContactId)> = held
-        .into_iter()
-        .map(|(kind, value, c)| (IdentifierKind::stored(&kind), value, ContactId::new(c)))
-        .collect();
+    let held = stored_identifiers(held);
     let blocked = settings::state(&mut *tx, tenant).await?.blocked;
     let secret = match suppress {
         true => Some(secret(&mut *tx).await?),

@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret, hex};
 use crate::tenant::TenantId;
+use crate::verify::stored_identifiers;
 
 use super::erase_steps::{EraseJob, failed};
 use super::json;
@@ -144,10 +145,7 @@ pub(super) async fn plan(
         .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;
-    let held: Vec<(IdentifierKind, String, ContactId)> = held
-        .into_iter()
-        .map(|(kind, value, c)| (IdentifierKind::stored(&kind), value, ContactId::new(c)))
-        .collect();
+    let held = stored_identifiers(held);
     let state = settings::state(&mut *tx, tenant).await?;
     let secret = match suppress {
         true => Some(secret(&mut *tx, now).await?),

@@ -84,14 +84,7 @@ pub(super) async fn reapply(
             .fetch_all(&mut *tx)
             .await
             .map_err(failed)?;
-        let held: Vec<HeldRow> = held
-            .into_iter()
-            .map(|(id, created_at, customer)| HeldRow {
-                id: ContactId::new(id),
-                created_at,
-                customer: customer.map(ContactId::new),
-            })
-            .collect();
+        let held: Vec<HeldRow> = held.into_iter().map(HeldRow::stored).collect();
         let mut members = BTreeMap::new();
         for customer in held.iter().filter_map(|h| h.customer) {
             let (_, rows) = customer_rows(&mut *tx, tenant, customer).await?;
