@@ -73,11 +73,14 @@
 //!   verify).
 //! - [`ContactStore`]: the storage seam; [`MemoryStore`], [`SqliteStore`], [`PgStore`].
 //! - [`connect`] / [`Identity`]: one URL (`postgres://`, `sqlite:`, `memory:`) to a handle.
+//!
+//! The modules sit in layers that import only downwards: the model (values, parsing, reports),
+//! the rules (pure planners), the store (the trait, the backends) and the facade ([`Identity`]
+//! and all its methods); `testkit/tests/imports.rs` says which module is where, and checks.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod blocked;
-pub mod connect;
 pub mod contact;
 pub mod customer;
 pub mod derive;
@@ -107,14 +110,14 @@ mod union_find;
 pub mod verify;
 
 pub use blocked::BlockedValue;
-pub use connect::{ConnectOptions, Identity, connect};
 pub use contact::{Contact, ContactId, Email, Link, Phone};
 pub use customer::CustomerRecord;
 pub use derive::{Derived, RebuildReport, derive, derive_screened};
 pub use erasure::{ErasedRow, Erasure, ErasureRecord, SuppressedDigest};
 pub use erasure_log::ErasureLog;
 pub use error::{Error, Field, Result, StorageRefusal};
-pub use facade::backup;
+pub use facade::connect::{ConnectOptions, Identity, connect};
+pub use facade::{backup, connect};
 pub use history::{Change, History, HistoryEvent};
 pub use identifier::IdentifierKind;
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};
