@@ -260,7 +260,7 @@ impl ContactId {
         match raw.trim().parse::<i64>() {
             Ok(id) if id > 0 => Ok(ContactId(id)),
             _ => Err(Error::invalid(
-                crate::Field::ContactId,
+                Field::ContactId,
                 "must be a positive integer",
             )),
         }

@@ -193,7 +193,7 @@ pub(crate) fn stored_region(code: Option<&str>) -> Result<Option<PhoneRegion>> {
 
 /// The reason a region change is refused once a tenant has rows.
 pub(crate) fn refuse_change(
-    tenant: &crate::TenantId,
+    tenant: &crate::tenant::TenantId,
     from: Option<PhoneRegion>,
     to: Option<PhoneRegion>,
 ) -> Error {

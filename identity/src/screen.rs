@@ -74,7 +74,7 @@ impl Localized {
         request: &IdentifyRequest,
         state: &TenantState,
         mut ignored: Vec<Ignored>,
-    ) -> std::result::Result<Self, (crate::Error, Vec<Ignored>)> {
+    ) -> std::result::Result<Self, (crate::error::Error, Vec<Ignored>)> {
         let screened = state
             .blocked
             .screen(request, &mut ignored)

@@ -118,7 +118,7 @@ pub(crate) fn derive_imported(contacts: &[Contact], state: &TenantState) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ContactId;
+    use crate::contact::ContactId;
     use crate::derive::derive;
     use crate::import::replay::plan_import;
     use crate::import::{Checkout, OnError};
@@ -132,7 +132,8 @@ mod tests {
                 let email = has_e.then(|| format!("c{e}@x.io"));
                 let phone = (*has_p || !has_e).then(|| format!("555{p}"));
                 let request =
-                    crate::IdentifyRequest::parse(email.as_deref(), phone.as_deref()).unwrap();
+                    crate::request::IdentifyRequest::parse(email.as_deref(), phone.as_deref())
+                        .unwrap();
                 let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + i as i64 / 3)
                     .unwrap();
                 Checkout::new(request, at, i as u64)

@@ -7,7 +7,7 @@ use crate::screen::TenantState;
 use super::report::ImportReport;
 
 /// The refusal of an import into a tenant that has `rows` contact rows (deleted ones included).
-pub(crate) fn refuse_not_empty(tenant: &crate::TenantId, rows: u64) -> Error {
+pub(crate) fn refuse_not_empty(tenant: &crate::tenant::TenantId, rows: u64) -> Error {
     Error::Conflict {
         reason: format!(
             "tenant {tenant} already has {}: import fills an empty tenant only (import into \

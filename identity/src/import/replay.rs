@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn a_number_the_region_refuses_aborts_or_is_skipped() {
         let state = TenantState {
-            region: Some(crate::PhoneRegion::parse("IN").unwrap()),
+            region: Some(crate::region::PhoneRegion::parse("IN").unwrap()),
             ..TenantState::default()
         };
         let given = || {
@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn a_tenant_with_limits_is_refused() {
         let state = TenantState {
-            limits: crate::Limits::new(Some(3), None).unwrap(),
+            limits: crate::limits::Limits::new(Some(3), None).unwrap(),
             ..TenantState::default()
         };
         let err = plan_import(Vec::new(), &state, OnError::Abort).unwrap_err();

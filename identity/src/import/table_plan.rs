@@ -117,7 +117,7 @@ pub(crate) fn plan_table(
         }
         if adds {
             kept[i] = Some(planned.len());
-            kept_ids.push(crate::ContactId::new(row.id as i64));
+            kept_ids.push(crate::contact::ContactId::new(row.id as i64));
             planned.push(PlannedRow {
                 email: request.email().cloned(),
                 phone_number: request.phone_number().cloned(),

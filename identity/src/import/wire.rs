@@ -93,7 +93,7 @@ impl Serialize for ImportReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ContactId;
+    use crate::contact::ContactId;
     use crate::import::Rejected;
 
     #[test]
