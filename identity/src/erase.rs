@@ -107,11 +107,7 @@ impl ErasePlan {
 
     /// The values that go, of `kind`.
     pub(crate) fn gone_of(&self, kind: IdentifierKind) -> Vec<&str> {
-        self.gone
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        of_kind(&self.gone, kind)
     }
 
     /// The event that records the erase on the customer.
@@ -147,6 +143,18 @@ impl ErasePlan {
             suppressed: self.suppress,
         }
     }
+}
+
+/// The values of `kind` among `values`.
+pub(crate) fn of_kind<'v>(
+    values: impl IntoIterator<Item = &'v (IdentifierKind, String)>,
+    kind: IdentifierKind,
+) -> Vec<&'v str> {
+    values
+        .into_iter()
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// Every email and phone number of `rows`, by kind, once each.

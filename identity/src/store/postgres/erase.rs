@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erase::{ErasePlan, Erasure, values_of};
+use crate::erase::{ErasePlan, Erasure, of_kind, values_of};
 use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
@@ -161,16 +161,9 @@ pub(crate) async fn erase(
     graph::repair(&mut *tx, tenant).await?;
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
-    let of_kind = |kind| -> Vec<&str> {
-        values
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
     let (emails, phones) = (
-        of_kind(IdentifierKind::Email),
-        of_kind(IdentifierKind::Phone),
+        of_kind(&values, IdentifierKind::Email),
+        of_kind(&values, IdentifierKind::Phone),
     );
     let held: Vec<(String, String, i64)> = sqlx::query_as(HELD_ELSEWHERE)
         .bind(tenant.as_str())

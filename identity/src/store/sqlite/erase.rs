@@ -5,13 +5,11 @@
 //! [`EraseJob`] that `erase_steps.rs` works off, with the erase's record
 //! (`identity_erasure_record`: the erasure log, without personal data).
 
-use std::collections::BTreeSet;
-
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erase::{ErasePlan, Erasure, values_of};
+use crate::erase::{ErasePlan, Erasure, of_kind, values_of};
 use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::error::Result;
 use crate::identifier::IdentifierKind;
@@ -125,17 +123,9 @@ pub(super) async fn plan(
     }
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
-    let of_kind = |kind, values: &BTreeSet<(IdentifierKind, String)>| {
-        let list: Vec<&str> = values
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        json(&list)
-    };
     let (emails, phones) = (
-        of_kind(IdentifierKind::Email, &values),
-        of_kind(IdentifierKind::Phone, &values),
+        json(&of_kind(&values, IdentifierKind::Email)),
+        json(&of_kind(&values, IdentifierKind::Phone)),
     );
     let held: Vec<(String, String, i64)> = sqlx::query_as(HELD_ELSEWHERE)
         .bind(tenant.as_str())
