@@ -23,10 +23,8 @@ use crate::tenant::TenantId;
 #[non_exhaustive]
 pub struct Erasure {
     /// The customer erased, by its primary at the time.
-    #[serde(serialize_with = "as_i64")]
     pub customer_id: ContactId,
     /// Its rows, hard-deleted, ascending.
-    #[serde(serialize_with = "as_i64s")]
     pub contact_ids: Vec<ContactId>,
     /// When (the database's clock).
     #[serde(with = "time::serde::rfc3339")]
@@ -34,14 +32,6 @@ pub struct Erasure {
     /// Whether the erase was asked to suppress its values: those that went are kept as keyed
     /// hashes, blocking later requests that carry them ([`crate::IgnoredReason::Suppressed`]).
     pub suppressed: bool,
-}
-
-fn as_i64<S: serde::Serializer>(id: &ContactId, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_i64(id.get())
-}
-
-fn as_i64s<S: serde::Serializer>(ids: &[ContactId], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_seq(ids.iter().map(|id| id.get()))
 }
 
 /// One erase, as the erasure log keeps it: its receipt, every row it deleted with the time the
