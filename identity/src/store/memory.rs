@@ -15,7 +15,6 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::history::stored::{kinds, via_text};
 use crate::history::{Change, History, Walk};
 use crate::identifier::IdentifierKind;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
@@ -272,7 +271,6 @@ impl State {
         plan: Plan,
     ) -> ConsolidatedContact {
         let now = self.now();
-        let (email, phone_number) = (request.email().cloned(), request.phone_number().cloned());
         match plan {
             Plan::Unchanged(answer) => answer,
             Plan::NewCustomer(new) => {
@@ -284,13 +282,7 @@ impl State {
                     now,
                 );
                 self.name(tenant, id, &new.email, &new.phone_number);
-                let change = Change::Created {
-                    contact: id,
-                    email,
-                    phone_number,
-                    via: Vec::new(),
-                };
-                self.events.record(tenant, Some(id), change, now);
+                self.events.record(tenant, Some(id), new.event(id), now);
                 self.store(tenant, new.record(id, now))
             }
             Plan::AddRow(add) => {
@@ -309,16 +301,7 @@ impl State {
                     add.new_email(),
                     add.new_phone(),
                 );
-                let via = via_text(
-                    add.email.is_some() && add.email_held,
-                    add.phone_number.is_some() && add.phone_held,
-                );
-                let change = Change::Created {
-                    contact: id,
-                    email,
-                    phone_number,
-                    via: kinds(via),
-                };
+                let change = add.event(id);
                 self.events
                     .record(tenant, Some(add.customer.primary), change, at);
                 self.store(tenant, add.into_record(id, at))
@@ -332,13 +315,8 @@ impl State {
                     }
                 }
                 self.graph(tenant).customers.remove(&merge.absorbed);
-                let change = Change::Merged {
-                    absorbed: merge.absorbed,
-                    relinked: merge.relink.clone(),
-                    email,
-                    phone_number,
-                };
-                self.events.record(tenant, Some(kept), change, now);
+                self.events
+                    .record(tenant, Some(kept), merge.event(request), now);
                 let m = &merge.merged;
                 // the absorbed customer's identifiers name the kept one (a value no identifier
                 // names, blocked and held by several customers, stays so); O(n + m), as a

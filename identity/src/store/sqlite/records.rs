@@ -12,8 +12,6 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Result};
-use crate::history::Change;
-use crate::history::stored::{kinds, via_text};
 use crate::plan::{Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
@@ -487,7 +485,6 @@ pub(crate) async fn apply(
     plan: Plan,
 ) -> Result<ConsolidatedContact> {
     let now = OffsetDateTime::now_utc();
-    let (email, phone_number) = (request.email().cloned(), request.phone_number().cloned());
     match plan {
         Plan::Unchanged(answer) => Ok(answer),
         Plan::NewCustomer(new) => {
@@ -500,13 +497,7 @@ pub(crate) async fn apply(
                 now,
             )
             .await?;
-            let change = Change::Created {
-                contact: id,
-                email,
-                phone_number,
-                via: Vec::new(),
-            };
-            events::record(tx, tenant, Some(id), &change, now).await?;
+            events::record(tx, tenant, Some(id), &new.event(id), now).await?;
             store(tx, tenant, new.record(id, now), NewValues::All).await
         }
         Plan::AddRow(add) => {
@@ -514,17 +505,7 @@ pub(crate) async fn apply(
             let link = Link::SecondaryOf(add.customer.primary);
             let (email, phone) = (add.email.as_ref(), add.phone_number.as_ref());
             let id = insert_contact(tx, tenant, email, phone, link, at).await?;
-            let via = via_text(
-                add.email.is_some() && add.email_held,
-                add.phone_number.is_some() && add.phone_held,
-            );
-            let change = Change::Created {
-                contact: id,
-                email: add.email.clone(),
-                phone_number: add.phone_number.clone(),
-                via: kinds(via),
-            };
-            events::record(tx, tenant, Some(add.customer.primary), &change, at).await?;
+            events::record(tx, tenant, Some(add.customer.primary), &add.event(id), at).await?;
             let (new_email, new_phone) = (add.new_email().cloned(), add.new_phone().cloned());
             append(
                 tx,
@@ -570,14 +551,8 @@ pub(crate) async fn apply(
             write
                 .await
                 .map_err(|e| Error::store("writing a customer record", e))?;
-            let change = Change::Merged {
-                absorbed: merge.absorbed,
-                relinked: merge.relink.clone(),
-                email,
-                phone_number,
-            };
             let kept = Some(merge.merged.primary);
-            events::record(tx, tenant, kept, &change, now).await?;
+            events::record(tx, tenant, kept, &merge.event(request), now).await?;
             store(tx, tenant, merge.merged, NewValues::Some(None, None)).await
         }
     }
