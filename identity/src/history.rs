@@ -397,6 +397,22 @@ mod tests {
         event(seq, kept, change)
     }
 
+    /// The history of `customer` walked over the events `all`, and how many rounds it took.
+    fn walked(all: &[HistoryEvent], customer: i64) -> (History, usize) {
+        let id = ContactId::new(customer);
+        let (mut walk, mut rounds) = (Walk::new(id, id), 0);
+        while let Some(batch) = walk.next() {
+            rounds += 1;
+            let events = all
+                .iter()
+                .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
+                .cloned()
+                .collect();
+            walk.absorb(&batch, events);
+        }
+        (walk.finish(Vec::new()), rounds)
+    }
+
     #[test]
     fn a_walk_follows_merges_up_to_each_merge() {
         let id = ContactId::new;
@@ -410,19 +426,8 @@ mod tests {
             merged(5, 1, 2),
             created(6, 2, 9),
         ];
-        let mut walk = Walk::new(id(1), id(1));
-        let mut rounds = 0;
-        while let Some(batch) = walk.next() {
-            rounds += 1;
-            let events = all
-                .iter()
-                .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
-                .cloned()
-                .collect();
-            walk.absorb(&batch, events);
-        }
+        let (history, rounds) = walked(&all, 1);
         assert_eq!(rounds, 3);
-        let history = walk.finish(Vec::new());
         let seqs: Vec<i64> = history.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
         assert_eq!(history.rows(), [id(1), id(2), id(3)].into());
@@ -455,18 +460,7 @@ mod tests {
                 },
             ),
         ];
-        let history_of = |customer: i64| {
-            let mut walk = Walk::new(id(customer), id(customer));
-            while let Some(batch) = walk.next() {
-                let events = all
-                    .iter()
-                    .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
-                    .cloned()
-                    .collect();
-                walk.absorb(&batch, events);
-            }
-            walk.finish(Vec::new())
-        };
+        let history_of = |customer: i64| walked(&all, customer).0;
         let two = history_of(2);
         let seqs: Vec<i64> = two.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [6], "its life before the merge is 1's history");
