@@ -1,4 +1,5 @@
-//! The tenant's blocked list through the handle: read it, add to it, remove from it.
+//! The tenant's blocked list through the handle (facade layer): read it, add to it, remove from
+//! it.
 
 use super::connect::Identity;
 use crate::blocked::BlockedValue;

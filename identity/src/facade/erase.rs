@@ -1,5 +1,5 @@
-//! Erasing a customer through the handle, listing the tenant's erasures, and applying them
-//! again after a restore.
+//! Erasing a customer through the handle (facade layer), listing the tenant's erasures, and
+//! applying them again after a restore.
 
 use super::connect::Identity;
 use crate::contact::ContactId;

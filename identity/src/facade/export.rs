@@ -1,4 +1,4 @@
-//! Every customer of the tenant, consolidated, through the handle.
+//! Every customer of the tenant, consolidated, through the handle (facade layer).
 
 use super::connect::Identity;
 use crate::blocked::BlockList;

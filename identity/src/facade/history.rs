@@ -1,4 +1,4 @@
-//! A customer's history through the handle.
+//! A customer's history through the handle (facade layer).
 
 use super::connect::Identity;
 use crate::contact::ContactId;

@@ -1,5 +1,5 @@
-//! Imports through the handle: checkouts, a table's rows, and either one as JSON-shaped
-//! records.
+//! Imports through the handle (facade layer): checkouts, a table's rows, and either one as
+//! JSON-shaped records.
 
 use serde_json::Value;
 

@@ -1,4 +1,5 @@
-//! The tenant's settings through the handle: read them, set the phone region, set the caps.
+//! The tenant's settings through the handle (facade layer): read them, set the phone region,
+//! set the caps.
 
 use super::connect::Identity;
 use crate::error::Result;

@@ -1,4 +1,4 @@
-//! Undoing a wrong merge through the handle.
+//! Undoing a wrong merge through the handle (facade layer).
 
 use super::connect::Identity;
 use crate::contact::ContactId;

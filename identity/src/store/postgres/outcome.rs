@@ -1,5 +1,5 @@
 //! What the PostgreSQL store's steps return ([`Outcome`]): a driver error stays apart from a
-//! domain error, so that the caller decides which driver errors to retry.
+//! domain error, so that the caller decides which driver errors to retry (store layer).
 
 use crate::error::Error;
 
