@@ -462,11 +462,8 @@ pub(super) async fn relink(
     link: Link,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-    let ids = serde_json::to_string(&ids)
-        .map_err(|e| Error::store("writing contacts", sqlx::Error::Encode(Box::new(e))))?;
     sqlx::query(RELINK)
-        .bind(ids)
+        .bind(json(ids))
         .bind(link.linked_id().map(ContactId::get))
         .bind(at)
         .bind(tenant.as_str())

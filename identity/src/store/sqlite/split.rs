@@ -13,7 +13,7 @@ use crate::store::{ContactRow, decode_rows};
 use crate::tenant::TenantId;
 
 use super::records::{self, NewValues};
-use super::{events, settings};
+use super::{events, json, settings};
 
 /// The customer (primary) of tenant `?1`'s visible row `?2`.
 const CUSTOMER_OF: &str = "\
@@ -76,10 +76,10 @@ pub(super) async fn split(
     block_shared: bool,
 ) -> Result<Split> {
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
-    let ids: Vec<i64> = rows.iter().map(|c| c.id.get()).collect();
+    let ids: Vec<ContactId> = rows.iter().map(|c| c.id).collect();
     let pairs: Vec<(i64, i64)> = sqlx::query_as(PAIRS_OF)
         .bind(tenant.as_str())
-        .bind(serde_json::to_string(&ids).unwrap_or_default())
+        .bind(json(&ids))
         .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;
