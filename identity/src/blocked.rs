@@ -2,11 +2,11 @@
 //! values, or patterns) that a request never stores and never matches. Placeholders such as
 //! `null@...` or `0000000000` would otherwise join every customer who typed them into one.
 //!
-//! [`BlockedValue`] is one entry; [`Identity::blocked_values`], [`Identity::block`] and
-//! [`Identity::unblock`] read and change a tenant's list, which starts as
-//! [`BlockedValue::defaults`]. A request's blocked values are left out before anything is read
-//! ([`Ignored`] in the answer says which); a request left with nothing is refused with
-//! [`Error::BlockedValue`].
+//! [`BlockedValue`] is one entry; [`Identity::blocked_values`](crate::Identity::blocked_values),
+//! [`Identity::block`](crate::Identity::block) and [`Identity::unblock`](crate::Identity::unblock)
+//! read and change a tenant's list, which starts as [`BlockedValue::defaults`]. A request's blocked
+//! values are left out before anything is read ([`Ignored`] in the answer says which); a request
+//! left with nothing is refused with [`Error::BlockedValue`].
 
 use std::collections::HashSet;
 use std::fmt;
@@ -15,13 +15,14 @@ use std::sync::{Arc, OnceLock};
 use regex::{Regex, RegexBuilder, RegexSet};
 use serde::{Deserialize, Serialize};
 
-use crate::connect::Identity;
 use crate::contact::{Email, Phone};
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
 use crate::suppress::Suppressed;
-use crate::verify::IdentifierKind;
+
+pub use crate::request::{Ignored, IgnoredReason};
 
 /// The longest pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 500;
@@ -285,83 +286,6 @@ fn compile(pattern: &str) -> Result<Regex> {
         })
 }
 
-/// Why a value of a request was left out of linking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum IgnoredReason {
-    /// The value is on the tenant's blocked list.
-    Blocked,
-    /// The value belongs to a customer that a split keeps apart from the customer of the
-    /// request's email ([`crate::Identity::split`]); the email's customer answers.
-    KeptApart,
-    /// The value was erased with suppression ([`crate::Identity::erase`]): the store keeps
-    /// only a keyed hash of it, and treats it as blocked.
-    Suppressed,
-    /// Linking the value would give its customer more distinct emails or phone numbers than
-    /// the tenant's cap ([`crate::Limits`]), directly or by a merge; the email's customer
-    /// answers.
-    Limit,
-}
-
-impl IgnoredReason {
-    /// The wire spelling: `blocked`, `kept_apart`, `suppressed`, `limit`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IgnoredReason::Blocked => "blocked",
-            IgnoredReason::KeptApart => "kept_apart",
-            IgnoredReason::Suppressed => "suppressed",
-            IgnoredReason::Limit => "limit",
-        }
-    }
-}
-
-/// A value of the request that was not stored nor matched, and why: `{"field": "email",
-/// "reason": "blocked"}` on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Ignored {
-    /// [`Field::Email`] or [`Field::PhoneNumber`].
-    pub field: Field,
-    /// Why.
-    pub reason: IgnoredReason,
-}
-
-#[derive(Serialize, Deserialize)]
-struct IgnoredWire {
-    field: String,
-    reason: String,
-}
-
-impl Serialize for Ignored {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        IgnoredWire {
-            field: self.field.wire_name().to_owned(),
-            reason: self.reason.as_str().to_owned(),
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Ignored {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let wire = IgnoredWire::deserialize(d)?;
-        let field = match wire.field.as_str() {
-            "email" => Field::Email,
-            "phoneNumber" => Field::PhoneNumber,
-            other => return Err(D::Error::custom(format!("unknown field `{other}`"))),
-        };
-        let reason = match wire.reason.as_str() {
-            "blocked" => IgnoredReason::Blocked,
-            "kept_apart" => IgnoredReason::KeptApart,
-            "suppressed" => IgnoredReason::Suppressed,
-            "limit" => IgnoredReason::Limit,
-            other => return Err(D::Error::custom(format!("unknown reason `{other}`"))),
-        };
-        Ok(Ignored { field, reason })
-    }
-}
-
 /// A tenant's blocked list as a matcher, at the version its store gave it (`0`: the defaults,
 /// never changed), with the tenant's suppressed values (erased, kept as keyed hashes), which
 /// it blocks too. Both change under one version.
@@ -559,49 +483,6 @@ impl BlockList {
             });
         }
         IdentifyRequest::new(email.cloned(), phone.cloned())
-    }
-}
-
-impl Identity {
-    /// The blocked list of the handle's tenant, sorted (the defaults for a tenant that never
-    /// changed it).
-    ///
-    /// # Errors
-    /// As [`crate::ContactStore::blocked_values`].
-    pub async fn blocked_values(&self) -> Result<Vec<BlockedValue>> {
-        self.store().blocked_values(self.tenant_id()).await
-    }
-
-    /// Adds an entry to the tenant's blocked list; `false` when it was there already. From the
-    /// moment this returns, no request of the tenant stores or matches a value it blocks (rows
-    /// already stored keep it).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::{BlockedValue, Error};
-    /// let identity = identity::connect("sqlite::memory:").await?;
-    /// assert!(identity.block(&BlockedValue::phone("555-0000")?).await?);
-    /// let c = identity.identify(Some("doc@hillvalley.edu"), Some("5550000")).await?;
-    /// assert!(c.phone_numbers.is_empty()); // the phone was left out...
-    /// assert_eq!(c.ignored[0].reason.as_str(), "blocked"); // ...and the answer says why
-    /// let err = identity.identify(None, Some("555 0000")).await.unwrap_err();
-    /// assert!(matches!(err, Error::BlockedValue { .. }));
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// As [`crate::ContactStore::block`].
-    pub async fn block(&self, entry: &BlockedValue) -> Result<bool> {
-        self.store().block(self.tenant_id(), entry).await
-    }
-
-    /// Removes an entry (a default one too) from the tenant's blocked list; `false` when it was
-    /// not there.
-    ///
-    /// # Errors
-    /// As [`crate::ContactStore::unblock`].
-    pub async fn unblock(&self, entry: &BlockedValue) -> Result<bool> {
-        self.store().unblock(self.tenant_id(), entry).await
     }
 }
 

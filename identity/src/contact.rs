@@ -237,6 +237,14 @@ impl ContactId {
         self.0
     }
 
+    /// The error for an id the tenant has no visible row (nor erased row) with.
+    pub(crate) fn not_found(self) -> Error {
+        Error::NotFound {
+            entity: "contact",
+            id: self.0,
+        }
+    }
+
     /// An id from text, such as a URL path segment: a positive decimal integer.
     ///
     /// ```
@@ -252,7 +260,7 @@ impl ContactId {
         match raw.trim().parse::<i64>() {
             Ok(id) if id > 0 => Ok(ContactId(id)),
             _ => Err(Error::invalid(
-                crate::Field::ContactId,
+                Field::ContactId,
                 "must be a positive integer",
             )),
         }

@@ -7,8 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
+use crate::identifier::IdentifierKind;
 use crate::shared_list::SharedList;
-use crate::verify::IdentifierKind;
+use crate::union_find::DisjointSets;
 
 /// What [`derive`] found: the relinks to write and every customer's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,38 +235,6 @@ fn first_rows<T: Clone + Eq + std::hash::Hash>(
     }
     let (values, rows): (Vec<T>, Vec<ContactId>) = out.into_iter().unzip();
     (values.into(), rows.into())
-}
-
-/// Union-find over `0..n` with path halving.
-#[derive(Default)]
-struct DisjointSets {
-    parent: Vec<usize>,
-}
-
-impl DisjointSets {
-    fn grow(&mut self, n: usize) {
-        self.parent.extend(self.parent.len()..self.parent.len() + n);
-    }
-
-    fn add(&mut self) -> usize {
-        self.parent.push(self.parent.len());
-        self.parent.len() - 1
-    }
-
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.parent[x] != x {
-            self.parent[x] = self.parent[self.parent[x]];
-            x = self.parent[x];
-        }
-        x
-    }
-
-    fn union(&mut self, a: usize, b: usize) {
-        let (a, b) = (self.find(a), self.find(b));
-        if a != b {
-            self.parent[a.max(b)] = a.min(b);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,54 +1,22 @@
-//! Erase: the right to be forgotten. [`Identity::erase`] hard-deletes every row of a customer
-//! and its derived records, removes its emails and phone numbers from history (keeping ids,
-//! kinds and times), and answers with a receipt ([`Erasure`]). The pure part lives here: which
-//! values go ([`ErasePlan`]), and which customers' history may hold them ([`lineage`]).
+//! Erase: the right to be forgotten. [`Identity::erase`](crate::Identity::erase) hard-deletes every
+//! row of a customer and its derived records, removes its emails and phone numbers from history
+//! (keeping ids, kinds and times), and answers with a receipt ([`Erasure`]). The pure part lives
+//! here: which values go ([`ErasePlan`]), and which customers' history may hold them ([`lineage`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::blocked::{BlockList, BlockedValue};
-use crate::connect::Identity;
 use crate::contact::{Contact, ContactId, Email, Phone};
-use crate::erasure_log::{ErasedRow, ErasureRecord, SuppressedDigest};
+use crate::erasure::{ErasedRow, ErasureRecord, SuppressedDigest};
 use crate::error::Result;
 use crate::history::{Change, HistoryEvent};
+use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
-/// The receipt of an erase: which customer, which rows, when, and whether its values are
-/// suppressed. It holds no personal data. Erasing the same customer again (by any of its
-/// former row ids) answers the same receipt and changes nothing.
-///
-/// On the wire: `{"customerId": 1, "contactIds": [1, 2], "erasedAt": "...", "suppressed":
-/// false}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct Erasure {
-    /// The customer erased, by its primary at the time.
-    #[serde(serialize_with = "as_i64")]
-    pub customer_id: ContactId,
-    /// Its rows, hard-deleted, ascending.
-    #[serde(serialize_with = "as_i64s")]
-    pub contact_ids: Vec<ContactId>,
-    /// When (the database's clock).
-    #[serde(with = "time::serde::rfc3339")]
-    pub erased_at: OffsetDateTime,
-    /// Whether the erase was asked to suppress its values: those that went are kept as keyed
-    /// hashes, blocking later requests that carry them ([`crate::IgnoredReason::Suppressed`]).
-    pub suppressed: bool,
-}
-
-fn as_i64<S: serde::Serializer>(id: &ContactId, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_i64(id.get())
-}
-
-fn as_i64s<S: serde::Serializer>(ids: &[ContactId], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_seq(ids.iter().map(|id| id.get()))
-}
+pub use crate::erasure::Erasure;
 
 /// What a store deletes and scrubs for an erase, in one transaction with the tenant's other
 /// writes waiting.
@@ -139,11 +107,7 @@ impl ErasePlan {
 
     /// The values that go, of `kind`.
     pub(crate) fn gone_of(&self, kind: IdentifierKind) -> Vec<&str> {
-        self.gone
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        of_kind(&self.gone, kind)
     }
 
     /// The event that records the erase on the customer.
@@ -179,6 +143,18 @@ impl ErasePlan {
             suppressed: self.suppress,
         }
     }
+}
+
+/// The values of `kind` among `values`.
+pub(crate) fn of_kind<'v>(
+    values: impl IntoIterator<Item = &'v (IdentifierKind, String)>,
+    kind: IdentifierKind,
+) -> Vec<&'v str> {
+    values
+        .into_iter()
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 /// Every email and phone number of `rows`, by kind, once each.
@@ -271,55 +247,6 @@ pub(crate) fn scrubbed(
             phone_number: keep_phone(phone_number),
         },
         other => other.clone(),
-    }
-}
-
-impl Identity {
-    /// Erases the customer that row `customer` belongs to (the right to be forgotten): every
-    /// row of it is hard-deleted with its derived records and kept-apart pairs, and its emails
-    /// and phone numbers are removed from history (ids, kinds and times stay; an `erased` event
-    /// ends it). Soft-deleted rows that link to its rows or carry its values go too. A value
-    /// another customer still holds (a blocked one) or that is an entry of the blocked list
-    /// stays, as that customer's or the tenant's.
-    ///
-    /// With `suppress`, its values are kept as keyed hashes (HMAC-SHA256 under a secret the
-    /// store makes for itself), and a later request carrying one treats it as blocked
-    /// ([`crate::IgnoredReason::Suppressed`]). The erase waits for the tenant's writes in
-    /// flight: an identify of the same customer sees it entirely before or entirely after.
-    ///
-    /// Erasing again by any former row id answers the first receipt and changes nothing.
-    ///
-    /// The store keeps the erase's record ([`crate::Identity::erasures`]) and, when the handle
-    /// has an erasure log ([`crate::ConnectOptions::erasure_log`]), appends it there and
-    /// flushes it to disk before committing. On SQLite the erased values are gone from the
-    /// database's files, not only from its tables, when this returns (free space is zeroed,
-    /// the write-ahead log copied into the main file and emptied).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::ContactId;
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
-    /// identity.identify(Some("emmett@hillvalley.edu"), Some("555")).await?;
-    /// let receipt = identity.erase(ContactId::new(2), true).await?;
-    /// assert_eq!(receipt.contact_ids, [ContactId::new(1), ContactId::new(2)]);
-    /// assert_eq!(identity.erase(ContactId::new(1), false).await?, receipt); // a no-op
-    /// // a suppressed value is ignored, as a blocked one is
-    /// let c = identity.identify(Some("marty@hillvalley.edu"), Some("555")).await?;
-    /// assert_eq!(c.ignored[0].reason.as_str(), "suppressed");
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`crate::Error::NotFound`] when the tenant has no visible row `customer` and erased
-    /// none with that id; [`crate::Error::ErasureLog`] when the record cannot be appended;
-    /// otherwise as [`crate::ContactStore::erase`]. Nothing changes on an error, except on
-    /// SQLite when readers keep the erased values in the files past the commit
-    /// ([`crate::Error::Unavailable`]: erasing again clears them).
-    pub async fn erase(&self, customer: ContactId, suppress: bool) -> Result<Erasure> {
-        self.store()
-            .erase(self.tenant_id(), customer, suppress, self.erasure_log())
-            .await
     }
 }
 

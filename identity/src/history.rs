@@ -2,13 +2,11 @@
 //! table in the same transaction as the change, and read back per customer to answer "why are
 //! these rows one customer?".
 //!
-//! [`Identity::history`] answers a [`History`]: the events of the customer a contact id belongs
-//! to now and of every customer it absorbed (each up to the merge that absorbed it), oldest
-//! first, with the blocked-list changes that concern its values.
+//! [`Identity::history`](crate::Identity::history) answers a [`History`]: the events of the
+//! customer a contact id belongs to now and of every customer it absorbed (each up to the merge
+//! that absorbed it), oldest first, with the blocked-list changes that concern its values.
 
-mod stored;
-
-pub(crate) use stored::{StoredEvent, kinds, via_text};
+pub(crate) mod stored;
 mod wire;
 
 use std::collections::{BTreeSet, HashMap};
@@ -16,10 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
 use crate::blocked::BlockedValue;
-use crate::connect::Identity;
 use crate::contact::{ContactId, Email, Phone};
-use crate::error::Result;
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 /// What happened, in one [`HistoryEvent`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +211,7 @@ pub struct HistoryEvent {
     pub(crate) seq: i64,
 }
 
-/// The answer of [`Identity::history`].
+/// The answer of [`Identity::history`](crate::Identity::history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct History {
     /// The contact id that was asked about.
@@ -368,30 +364,6 @@ fn start_of(events: &[HistoryEvent], limit: i64) -> i64 {
         .unwrap_or(i64::MIN)
 }
 
-impl Identity {
-    /// The history of the customer that contact `id` belongs to now (see [`History`]).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), None).await?;
-    /// identity.identify(None, Some("555")).await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?; // joins 2 into 1
-    /// let history = identity.history(identity::ContactId::new(2)).await?;
-    /// assert_eq!(history.customer.get(), 1); // 2 was absorbed by 1
-    /// let kinds: Vec<&str> = history.events.iter().map(|e| e.change.kind()).collect();
-    /// assert_eq!(kinds, ["created", "created", "merged"]);
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when the tenant has no visible row `id`; otherwise as
-    /// [`crate::ContactStore::history`].
-    pub async fn history(&self, id: ContactId) -> Result<History> {
-        self.store().history(self.tenant_id(), id).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +397,22 @@ mod tests {
         event(seq, kept, change)
     }
 
+    /// The history of `customer` walked over the events `all`, and how many rounds it took.
+    fn walked(all: &[HistoryEvent], customer: i64) -> (History, usize) {
+        let id = ContactId::new(customer);
+        let (mut walk, mut rounds) = (Walk::new(id, id), 0);
+        while let Some(batch) = walk.next() {
+            rounds += 1;
+            let events = all
+                .iter()
+                .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
+                .cloned()
+                .collect();
+            walk.absorb(&batch, events);
+        }
+        (walk.finish(Vec::new()), rounds)
+    }
+
     #[test]
     fn a_walk_follows_merges_up_to_each_merge() {
         let id = ContactId::new;
@@ -438,19 +426,8 @@ mod tests {
             merged(5, 1, 2),
             created(6, 2, 9),
         ];
-        let mut walk = Walk::new(id(1), id(1));
-        let mut rounds = 0;
-        while let Some(batch) = walk.next() {
-            rounds += 1;
-            let events = all
-                .iter()
-                .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
-                .cloned()
-                .collect();
-            walk.absorb(&batch, events);
-        }
+        let (history, rounds) = walked(&all, 1);
         assert_eq!(rounds, 3);
-        let history = walk.finish(Vec::new());
         let seqs: Vec<i64> = history.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
         assert_eq!(history.rows(), [id(1), id(2), id(3)].into());
@@ -483,18 +460,7 @@ mod tests {
                 },
             ),
         ];
-        let history_of = |customer: i64| {
-            let mut walk = Walk::new(id(customer), id(customer));
-            while let Some(batch) = walk.next() {
-                let events = all
-                    .iter()
-                    .filter(|e| e.customer.is_some_and(|c| batch.contains(&c)))
-                    .cloned()
-                    .collect();
-                walk.absorb(&batch, events);
-            }
-            walk.finish(Vec::new())
-        };
+        let history_of = |customer: i64| walked(&all, customer).0;
         let two = history_of(2);
         let seqs: Vec<i64> = two.events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [6], "its life before the merge is 1's history");

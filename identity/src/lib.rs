@@ -73,20 +73,25 @@
 //!   verify).
 //! - [`ContactStore`]: the storage seam; [`MemoryStore`], [`SqliteStore`], [`PgStore`].
 //! - [`connect`] / [`Identity`]: one URL (`postgres://`, `sqlite:`, `memory:`) to a handle.
+//!
+//! The modules sit in layers that import only downwards: the model (values, parsing, reports),
+//! the rules (pure planners), the store (the trait, the backends) and the facade ([`Identity`]
+//! and all its methods); `testkit/tests/imports.rs` says which module is where, and checks.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backup;
 pub mod blocked;
-pub mod connect;
 pub mod contact;
 pub mod customer;
 pub mod derive;
 pub mod erase;
+mod erasure;
 pub mod erasure_log;
 pub mod error;
 mod export;
+mod facade;
 pub mod history;
+mod identifier;
 pub mod import;
 pub mod limits;
 pub mod plan;
@@ -94,30 +99,34 @@ pub mod progress;
 pub mod reapply;
 pub mod region;
 pub mod request;
+mod screen;
 pub mod settings;
 pub mod shared_list;
 pub mod split;
 pub mod store;
 mod suppress;
 pub mod tenant;
+mod union_find;
 pub mod verify;
 
-pub use blocked::{BlockedValue, Ignored, IgnoredReason};
-pub use connect::{ConnectOptions, Identity, connect};
+pub use blocked::BlockedValue;
 pub use contact::{Contact, ContactId, Email, Link, Phone};
 pub use customer::CustomerRecord;
 pub use derive::{Derived, RebuildReport, derive, derive_screened};
-pub use erase::Erasure;
-pub use erasure_log::{ErasedRow, ErasureLog, ErasureRecord, SuppressedDigest};
+pub use erasure::{ErasedRow, Erasure, ErasureRecord, SuppressedDigest};
+pub use erasure_log::ErasureLog;
 pub use error::{Error, ErrorKind, Field, Result, StorageRefusal};
+pub use facade::connect::{ConnectOptions, Identity, connect};
+pub use facade::{backup, connect};
 pub use history::{Change, History, HistoryEvent};
+pub use identifier::IdentifierKind;
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};
 pub use limits::Limits;
 pub use plan::{AddRow, Matched, Merge, NewCustomer, Plan, plan, plan_within};
 pub use progress::{JobKind, JobProgress};
 pub use reapply::ReapplyReport;
 pub use region::PhoneRegion;
-pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse};
+pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse, Ignored, IgnoredReason};
 pub use settings::TenantSettings;
 pub use shared_list::SharedList;
 pub use split::Split;
@@ -126,4 +135,4 @@ pub use store::memory::MemoryStore;
 pub use store::postgres::{PgOptions, PgStore};
 pub use store::sqlite::SqliteStore;
 pub use tenant::{MAX_TENANT_LEN, TenantId};
-pub use verify::{IdentifierKind, Problem, VerifyReport};
+pub use verify::{Problem, VerifyReport};

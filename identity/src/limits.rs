@@ -4,9 +4,7 @@
 
 use serde::Serialize;
 
-use crate::connect::Identity;
 use crate::error::{Error, Field, Result};
-use crate::settings::TenantSettings;
 
 /// A tenant's caps on the distinct emails and phone numbers of one customer; `None` is no cap.
 ///
@@ -75,33 +73,6 @@ impl Limits {
     pub fn exceeded(&self, emails: usize, phones: usize) -> bool {
         let over = |cap: Option<u32>, n: usize| cap.is_some_and(|c| n > c as usize);
         over(self.emails, emails) || over(self.phones, phones)
-    }
-}
-
-impl Identity {
-    /// Sets the per-customer caps of the handle's tenant ([`Limits`]; [`Limits::none`] lifts
-    /// them). From then on a request whose new email or phone number would give its customer
-    /// more than the cap leaves that value out, and one that would merge two customers past a
-    /// cap merges nothing: the email's customer answers, the phone number left out; both say
-    /// so with [`crate::IgnoredReason::Limit`]. Customers already past a lowered cap keep
-    /// their values. Waits for the tenant's writes in flight, and no write planned under the
-    /// old caps commits after it.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.set_limits(identity::Limits::new(None, Some(1))?).await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
-    /// let c = identity.identify(Some("doc@hillvalley.edu"), Some("777")).await?;
-    /// assert_eq!(c.phone_numbers.len(), 1);
-    /// assert_eq!(c.ignored[0].reason.as_str(), "limit");
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// As [`crate::ContactStore::set_limits`].
-    pub async fn set_limits(&self, limits: Limits) -> Result<TenantSettings> {
-        self.store().set_limits(self.tenant_id(), limits).await
     }
 }
 

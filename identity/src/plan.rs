@@ -5,12 +5,14 @@ use std::collections::HashSet;
 
 use time::OffsetDateTime;
 
-use crate::blocked::{Ignored, IgnoredReason};
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Field, Result};
+use crate::history::Change;
+use crate::history::stored::{kinds, via_text};
 use crate::limits::Limits;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::request::{Ignored, IgnoredReason};
 
 /// What a store read for a request: which customer holds the request's email, which holds its
 /// phone, and those customers' records. Built only through [`Matched::new`], which checks that
@@ -96,6 +98,16 @@ impl NewCustomer {
             created_at,
         )
     }
+
+    /// The history event of the customer's first row, `id`.
+    pub(crate) fn event(&self, id: ContactId) -> Change {
+        Change::Created {
+            contact: id,
+            email: self.email.clone(),
+            phone_number: self.phone_number.clone(),
+            via: Vec::new(),
+        }
+    }
 }
 
 /// A new value for a known customer: insert a secondary row with the request's values.
@@ -148,6 +160,20 @@ impl AddRow {
         record.append_row(id, email, phone, created_at);
         record
     }
+
+    /// The history event of the row `id` it adds, with the values the customer held already.
+    pub(crate) fn event(&self, id: ContactId) -> Change {
+        let via = via_text(
+            self.email.is_some() && self.email_held,
+            self.phone_number.is_some() && self.phone_held,
+        );
+        Change::Created {
+            contact: id,
+            email: self.email.clone(),
+            phone_number: self.phone_number.clone(),
+            via: kinds(via),
+        }
+    }
 }
 
 /// Two customers joined by the request: the newer one's rows all become secondaries of the
@@ -168,6 +194,18 @@ pub struct Merge {
     /// The answer when the two customers are kept apart ([`crate::Identity::split`]): the
     /// customer of the request's email as read, saying that the phone number was left out.
     pub withheld: ConsolidatedContact,
+}
+
+impl Merge {
+    /// The history event of the merge, which `request` made.
+    pub(crate) fn event(&self, request: &IdentifyRequest) -> Change {
+        Change::Merged {
+            absorbed: self.absorbed,
+            relinked: self.relink.clone(),
+            email: request.email().cloned(),
+            phone_number: request.phone_number().cloned(),
+        }
+    }
 }
 
 /// The outcome of [`plan`].

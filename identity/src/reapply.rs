@@ -1,19 +1,19 @@
 //! Applying erasures again, to a database restored from a backup older than them
-//! ([`Identity::reapply_erasures`]): the pure part, which rows of a record the database holds
-//! and how to erase exactly those ([`ReapplyPlan`]), and the report ([`ReapplyReport`]).
+//! ([`Identity::reapply_erasures`](crate::Identity::reapply_erasures)): the pure part, which rows
+//! of a record the database holds and how to erase exactly those ([`ReapplyPlan`]), and the report
+//! ([`ReapplyReport`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::connect::Identity;
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
-use crate::error::{Error, Field, Result};
+use crate::erasure::ErasureRecord;
+use crate::error::{Error, Result};
 
-/// What [`Identity::reapply_erasures`] did. On the wire: `{"records", "applied",
-/// "alreadyErased", "erasedIds", "reusedIds", "suppressed"}`.
+/// What [`Identity::reapply_erasures`](crate::Identity::reapply_erasures) did. On the wire:
+/// `{"records", "applied", "alreadyErased", "erasedIds", "reusedIds", "suppressed"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -62,6 +62,17 @@ pub(crate) struct HeldRow {
     pub created_at: OffsetDateTime,
     /// Its customer's primary, or `None` when it is marked deleted.
     pub customer: Option<ContactId>,
+}
+
+impl HeldRow {
+    /// A row as the SQL stores select it: (id, created at, customer or `None`).
+    pub(crate) fn stored((id, created_at, customer): (i64, OffsetDateTime, Option<i64>)) -> Self {
+        HeldRow {
+            id: ContactId::new(id),
+            created_at,
+            customer: customer.map(ContactId::new),
+        }
+    }
 }
 
 /// How a store erases one customer's share of a record.
@@ -144,23 +155,33 @@ impl ReapplyPlan {
         }
     }
 
-    /// The highest id the record names: the store's id sequence moves past it, so that no row
-    /// created after this is given an id the record (or the log) names.
-    pub(crate) fn highest_id(record: &ErasureRecord) -> i64 {
-        record
-            .rows
+    /// The highest id the records name: the store's id sequence moves past it, so that no row
+    /// created after this is given an id a record (or the log) names.
+    pub(crate) fn highest_id(records: &[ErasureRecord]) -> i64 {
+        records
             .iter()
-            .map(|r| r.id)
-            .chain(record.contact_ids.iter().copied())
+            .flat_map(|r| {
+                r.rows
+                    .iter()
+                    .map(|r| r.id)
+                    .chain(r.contact_ids.iter().copied())
+            })
             .map(ContactId::get)
             .max()
             .unwrap_or(0)
     }
 }
 
-/// The refusal of a record whose digests were taken under another secret than the store's.
-pub(crate) fn other_secret(record: &ErasureRecord, ours: &str) -> Error {
-    Error::Conflict {
+/// Refuses the first record whose digests were taken under another secret than the store's
+/// (fingerprint `ours`).
+pub(crate) fn same_secret(records: &[ErasureRecord], ours: &str) -> Result<()> {
+    let Some(record) = records
+        .iter()
+        .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours))
+    else {
+        return Ok(());
+    };
+    Err(Error::Conflict {
         reason: format!(
             "the digests of the erasure of customer {} were taken under the suppression secret \
              {}, and this database's is {ours}: restore the identity_secret table from a backup \
@@ -168,93 +189,14 @@ pub(crate) fn other_secret(record: &ErasureRecord, ours: &str) -> Error {
             record.customer_id,
             record.secret.as_deref().unwrap_or("-")
         ),
-    }
-}
-
-impl Identity {
-    /// Every erase of the tenant as the database records it ([`ErasureRecord`]: receipts, the
-    /// rows deleted, the digests suppressed; no personal data), oldest first. Erases made
-    /// before this version are listed from their receipts (rows known by id alone, no
-    /// digests). Keep them outside the database, with [`crate::ConnectOptions::erasure_log`]
-    /// or by exporting them, to apply them again after restoring an older backup.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), None).await?;
-    /// let receipt = identity.erase(identity::ContactId::new(1), true).await?;
-    /// let records = identity.erasures().await?;
-    /// assert_eq!(records[0].receipt(), receipt);
-    /// assert_eq!(records[0].digests.len(), 1);
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// As [`crate::ContactStore::erasures`].
-    pub async fn erasures(&self) -> Result<Vec<ErasureRecord>> {
-        self.store().erasures(self.tenant_id()).await
-    }
-
-    /// Applies erasures again, to a database restored from a backup taken before them: for
-    /// each record whose erase the database does not hold, the rows it names that the database
-    /// holds (by id and time of creation) are erased as `erase` would erase them (with their
-    /// records, kept-apart pairs and history values; a customer that holds other rows too has
-    /// the record's rows split off first), the original receipt is stored for every id of the
-    /// record, its digests join the tenant's suppressed values, and the id sequence moves past
-    /// every id it names. Records the database holds already change nothing, so applying a
-    /// whole log again is safe. All records in one transaction: an error changes nothing.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::ContactId;
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let url = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-    /// let live = identity::connect(&url("live.db")).await?;
-    /// live.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
-    /// live.backup_to(dir.path().join("backup.db"), false).await?;
-    /// live.erase(ContactId::new(1), true).await?;
-    /// let log = live.erasures().await?; // or ErasureLog::read of the handle's log file
-    ///
-    /// let restored = identity::connect(&url("backup.db")).await?; // Doc is back
-    /// let report = restored.reapply_erasures(&log).await?;
-    /// assert_eq!((report.applied, report.erased_ids.clone()), (1, vec![ContactId::new(1)]));
-    /// assert!(restored.all_contacts().await?.is_empty());
-    /// let again = restored.identify(Some("doc@hillvalley.edu"), None).await; // suppressed
-    /// assert!(matches!(again, Err(identity::Error::BlockedValue { .. })));
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] naming [`Field::Erasures`] for a record of another tenant;
-    /// [`Error::Conflict`] when a record's digests were taken under another suppression secret
-    /// than the database's (a backup restored without its `identity_secret`); otherwise as
-    /// [`crate::ContactStore::reapply_erasures`]. Nothing changes on an error.
-    pub async fn reapply_erasures(&self, records: &[ErasureRecord]) -> Result<ReapplyReport> {
-        if let Some((n, other)) = records
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.tenant_id != *self.tenant_id())
-        {
-            return Err(Error::invalid(
-                Field::Erasures,
-                format!(
-                    "record {n} is an erasure of tenant {}, and this handle acts for {}",
-                    other.tenant_id,
-                    self.tenant_id()
-                ),
-            ));
-        }
-        self.store()
-            .reapply_erasures(self.tenant_id(), records)
-            .await
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::erase::Erasure;
-    use crate::erasure_log::ErasedRow;
+    use crate::erasure::ErasedRow;
     use crate::tenant::TenantId;
 
     fn id(n: i64) -> ContactId {
@@ -317,6 +259,6 @@ mod tests {
         assert_eq!(plan.deleted, [id(5)]);
         assert_eq!(plan.reused, [id(9)]);
         assert_eq!(plan.receipts, [id(1), id(2), id(4)]);
-        assert_eq!(ReapplyPlan::highest_id(&record), 9);
+        assert_eq!(ReapplyPlan::highest_id(std::slice::from_ref(&record)), 9);
     }
 }

@@ -15,7 +15,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::contact::Phone;
 use crate::error::{Error, Field, Result};
-use crate::request::IdentifyRequest;
 
 /// A region whose numbering plan reads national phone numbers: an ISO 3166 alpha-2 code that
 /// libphonenumber knows (`IN`, `US`, `GB`, ...). Parsing accepts any case and surrounding
@@ -182,20 +181,6 @@ impl Readings {
     }
 }
 
-impl IdentifyRequest {
-    /// The request as a tenant with phone region `region` reads it (`None`: unchanged).
-    ///
-    /// # Errors
-    /// As [`Phone::in_region`].
-    pub fn in_region(&self, region: Option<PhoneRegion>) -> Result<IdentifyRequest> {
-        let phone = match (region, self.phone_number()) {
-            (Some(region), Some(phone)) => Some(phone.in_region(region)?),
-            (_, phone) => phone.cloned(),
-        };
-        IdentifyRequest::new(self.email().cloned(), phone)
-    }
-}
-
 /// A region code a store read back; a stored value it cannot parse is a corrupt setting.
 pub(crate) fn stored_region(code: Option<&str>) -> Result<Option<PhoneRegion>> {
     code.map(|c| {
@@ -208,7 +193,7 @@ pub(crate) fn stored_region(code: Option<&str>) -> Result<Option<PhoneRegion>> {
 
 /// The reason a region change is refused once a tenant has rows.
 pub(crate) fn refuse_change(
-    tenant: &crate::TenantId,
+    tenant: &crate::tenant::TenantId,
     from: Option<PhoneRegion>,
     to: Option<PhoneRegion>,
 ) -> Error {
@@ -303,16 +288,5 @@ mod tests {
         assert_eq!(us.as_str(), "+12015550123");
         let gb = national.in_region(region).unwrap();
         assert_eq!(gb.as_str(), "+442015550123");
-    }
-
-    #[test]
-    fn requests_without_a_region_keep_the_plain_rules() {
-        let req = IdentifyRequest::parse(Some("a@b.c"), Some("098765 43210")).unwrap();
-        assert_eq!(req.in_region(None).unwrap(), req);
-        let local = req
-            .in_region(Some(PhoneRegion::parse("IN").unwrap()))
-            .unwrap();
-        assert_eq!(local.phone_number().unwrap().as_str(), "+919876543210");
-        assert_eq!(local.email(), req.email());
     }
 }

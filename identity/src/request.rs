@@ -1,11 +1,12 @@
 //! The request ([`IdentifyRequest`]) and the answer ([`ConsolidatedContact`]) of `identify`,
-//! including their JSON wire shapes.
+//! with the request's values the answer says were left out ([`Ignored`]), including their JSON
+//! wire shapes.
 
 use serde::{Deserialize, Serialize};
 
-use crate::blocked::Ignored;
 use crate::contact::{ContactId, Email, Phone};
 use crate::error::{Error, Field, Result};
+use crate::region::PhoneRegion;
 use crate::shared_list::SharedList;
 
 /// A validated identify/lookup request: at least one of an email and a phone number.
@@ -117,6 +118,18 @@ impl IdentifyRequest {
             }
         };
         IdentifyRequest::new(email, phone_number)
+    }
+
+    /// The request as a tenant with phone region `region` reads it (`None`: unchanged).
+    ///
+    /// # Errors
+    /// As [`Phone::in_region`].
+    pub fn in_region(&self, region: Option<PhoneRegion>) -> Result<IdentifyRequest> {
+        let phone = match (region, self.phone_number()) {
+            (Some(region), Some(phone)) => Some(phone.in_region(region)?),
+            (_, phone) => phone.cloned(),
+        };
+        IdentifyRequest::new(self.email().cloned(), phone)
     }
 
     /// The normalized email, if given.
@@ -238,6 +251,83 @@ impl From<ConsolidatedContact> for IdentifyResponse {
     }
 }
 
+/// Why a value of a request was left out of linking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IgnoredReason {
+    /// The value is on the tenant's blocked list.
+    Blocked,
+    /// The value belongs to a customer that a split keeps apart from the customer of the
+    /// request's email ([`crate::Identity::split`]); the email's customer answers.
+    KeptApart,
+    /// The value was erased with suppression ([`crate::Identity::erase`]): the store keeps
+    /// only a keyed hash of it, and treats it as blocked.
+    Suppressed,
+    /// Linking the value would give its customer more distinct emails or phone numbers than
+    /// the tenant's cap ([`crate::Limits`]), directly or by a merge; the email's customer
+    /// answers.
+    Limit,
+}
+
+impl IgnoredReason {
+    /// The wire spelling: `blocked`, `kept_apart`, `suppressed`, `limit`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoredReason::Blocked => "blocked",
+            IgnoredReason::KeptApart => "kept_apart",
+            IgnoredReason::Suppressed => "suppressed",
+            IgnoredReason::Limit => "limit",
+        }
+    }
+}
+
+/// A value of the request that was not stored nor matched, and why: `{"field": "email",
+/// "reason": "blocked"}` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ignored {
+    /// [`Field::Email`] or [`Field::PhoneNumber`].
+    pub field: Field,
+    /// Why.
+    pub reason: IgnoredReason,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IgnoredWire {
+    field: String,
+    reason: String,
+}
+
+impl Serialize for Ignored {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        IgnoredWire {
+            field: self.field.wire_name().to_owned(),
+            reason: self.reason.as_str().to_owned(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ignored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let wire = IgnoredWire::deserialize(d)?;
+        let field = match wire.field.as_str() {
+            "email" => Field::Email,
+            "phoneNumber" => Field::PhoneNumber,
+            other => return Err(D::Error::custom(format!("unknown field `{other}`"))),
+        };
+        let reason = match wire.reason.as_str() {
+            "blocked" => IgnoredReason::Blocked,
+            "kept_apart" => IgnoredReason::KeptApart,
+            "suppressed" => IgnoredReason::Suppressed,
+            "limit" => IgnoredReason::Limit,
+            other => return Err(D::Error::custom(format!("unknown reason `{other}`"))),
+        };
+        Ok(Ignored { field, reason })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +404,16 @@ mod tests {
         let req = IdentifyRequest::from_json(br#"{"phoneNumber": 0, "x": 1}"#).unwrap();
         assert_eq!(req.phone_number().unwrap().as_str(), "0");
         assert_eq!(req.email(), None);
+    }
+
+    #[test]
+    fn requests_without_a_region_keep_the_plain_rules() {
+        let req = IdentifyRequest::parse(Some("a@b.c"), Some("098765 43210")).unwrap();
+        assert_eq!(req.in_region(None).unwrap(), req);
+        let local = req
+            .in_region(Some(PhoneRegion::parse("IN").unwrap()))
+            .unwrap();
+        assert_eq!(local.phone_number().unwrap().as_str(), "+919876543210");
+        assert_eq!(local.email(), req.email());
     }
 }

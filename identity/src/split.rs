@@ -1,19 +1,18 @@
-//! Split: undo a wrong merge. [`Identity::split`] moves some rows of a customer into a new
-//! customer, kept apart from it from then on. The pure part lives here: from the customer's rows
-//! and the ids asked for to what the stores write ([`SplitPlan`]), and the kept-apart rule every
-//! merge checks ([`kept_apart`]).
+//! Split: undo a wrong merge. [`Identity::split`](crate::Identity::split) moves some rows of a
+//! customer into a new customer, kept apart from it from then on. The pure part lives here: from
+//! the customer's rows and the ids asked for to what the stores write ([`SplitPlan`]), and the
+//! kept-apart rule every merge checks ([`kept_apart`]).
 
 use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
 use crate::blocked::{BlockList, BlockedValue};
-use crate::connect::Identity;
 use crate::contact::{Contact, ContactId, Link};
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::request::ConsolidatedContact;
-use crate::verify::IdentifierKind;
 
 /// What a split did: the customer as it stays, the new customer, and the entries it added to
 /// the tenant's blocked list (the values the two shared, when the caller asked to block them).
@@ -30,6 +29,18 @@ pub struct Split {
     pub new_customer: ConsolidatedContact,
     /// The entries added to the blocked list by this split (empty unless values were shared).
     pub blocked: Vec<BlockedValue>,
+}
+
+impl Split {
+    /// The primary of the part that holds `row`.
+    pub(crate) fn primary_holding(&self, row: ContactId) -> ContactId {
+        let moved = &self.new_customer;
+        if moved.primary_contact_id == row || moved.secondary_contact_ids.contains(&row) {
+            moved.primary_contact_id
+        } else {
+            self.customer.primary_contact_id
+        }
+    }
 }
 
 /// What a store writes for a split, in one transaction with the tenant's other writes waiting.
@@ -308,52 +319,6 @@ pub(crate) fn held_by_several(rows: &[Contact]) -> Vec<(IdentifierKind, String)>
         }
     }
     several.into_iter().collect()
-}
-
-impl Identity {
-    /// Undoes a wrong merge: moves the rows `contact_ids` of the customer that row `customer`
-    /// belongs to into a new customer, led by the oldest of them (the rest link to it), and
-    /// keeps the two apart from then on: a later request carrying values of both does not merge
-    /// them (the email's customer answers, the phone number is
-    /// [`crate::IgnoredReason::KeptApart`]). When `contact_ids` holds the customer's primary,
-    /// the other rows move instead: the customer keeps its primary and the parts are the same.
-    ///
-    /// The parts must share no email or phone (else [`Error::Conflict`] lists them); with
-    /// `block_shared` those values are added to the tenant's blocked list in the same
-    /// transaction, and then both parts keep them in their rows, matched by no request. The
-    /// split waits for the tenant's writes in flight; history records it on both customers
-    /// (`split_off`, `split_from`).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::ContactId;
-    /// let identity = identity::connect("memory:").await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("555")).await?;
-    /// identity.identify(Some("marty@hillvalley.edu"), Some("777")).await?;
-    /// identity.identify(Some("doc@hillvalley.edu"), Some("777")).await?; // a wrong merge
-    /// let split = identity.split(ContactId::new(1), &[ContactId::new(2)], false).await?;
-    /// assert_eq!(split.new_customer.primary_contact_id.get(), 2);
-    /// // the same request again no longer merges them: the email's customer answers
-    /// let c = identity.identify(Some("doc@hillvalley.edu"), Some("777")).await?;
-    /// assert_eq!((c.primary_contact_id.get(), c.ignored[0].reason.as_str()), (1, "kept_apart"));
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when the tenant has no visible row `customer`;
-    /// [`Error::InvalidInput`] naming [`Field::ContactIds`] when `contact_ids` is empty, names
-    /// a row of another customer or every row; [`Error::Conflict`] for shared values; otherwise
-    /// as [`crate::ContactStore::split`]. Nothing changes on an error.
-    pub async fn split(
-        &self,
-        customer: ContactId,
-        contact_ids: &[ContactId],
-        block_shared: bool,
-    ) -> Result<Split> {
-        self.store()
-            .split(self.tenant_id(), customer, contact_ids, block_shared)
-            .await
-    }
 }
 
 #[cfg(test)]

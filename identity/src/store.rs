@@ -8,7 +8,7 @@ pub mod postgres;
 mod record_cache;
 pub mod sqlite;
 mod tenant_hints;
-mod watched;
+pub(crate) mod watched;
 
 use std::fmt;
 
@@ -19,7 +19,8 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
-use crate::erasure_log::{ErasureLog, ErasureRecord};
+use crate::erasure::ErasureRecord;
+use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
@@ -34,11 +35,17 @@ use crate::verify::VerifyReport;
 
 pub(crate) use closure::{Frontier, preview_from_rows};
 pub(crate) use encoding::RecordText;
-pub(crate) use tenant_hints::{Localized, TenantHints, TenantState};
-pub(crate) use watched::Watched;
+pub(crate) use tenant_hints::TenantHints;
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.
 pub(crate) const MAX_ATTEMPTS: u32 = 16;
+
+/// The refusal of a write that met concurrent changes on each of its [`MAX_ATTEMPTS`] tries.
+pub(crate) fn contention() -> Error {
+    Error::Contention {
+        attempts: MAX_ATTEMPTS,
+    }
+}
 
 /// Storage for contact rows that runs [`crate::reconcile()`] atomically.
 ///

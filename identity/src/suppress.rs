@@ -12,7 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 /// The length of a store's secret and of a digest, in bytes.
 pub(crate) const DIGEST_LEN: usize = 32;
@@ -65,7 +65,7 @@ impl Secret {
         let mut mac = self.mac.clone();
         mac.update(b"\0fingerprint");
         let tag = mac.finalize().into_bytes();
-        crate::erasure_log::hex(&tag[..8])
+        hex(&tag[..8])
     }
 
     /// The digest of a stored `value` of `kind`.
@@ -121,6 +121,16 @@ impl Suppressed {
     pub(crate) fn len(&self) -> usize {
         self.digests.len()
     }
+}
+
+/// Lowercase hex of `bytes` (how digests are written out; SQLite's `unhex` reads it back).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Reads a stored digest.

@@ -7,48 +7,10 @@ use std::fmt;
 use crate::contact::{Contact, ContactId};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive_screened};
+use crate::identifier::Blocked;
 use crate::region::PhoneRegion;
 
-/// The kind of an identifier: which column of `contact` its value comes from.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum IdentifierKind {
-    /// `contact.email`.
-    Email,
-    /// `contact.phone_number`.
-    Phone,
-}
-
-impl IdentifierKind {
-    /// The stored spelling: `email` or `phone`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentifierKind::Email => "email",
-            IdentifierKind::Phone => "phone",
-        }
-    }
-}
-
-impl IdentifierKind {
-    /// A kind as the SQL stores keep it: `email`, anything else reads as a phone (which
-    /// `verify` then reports as a value no row has).
-    pub(crate) fn stored(text: &str) -> Self {
-        if text == "email" {
-            IdentifierKind::Email
-        } else {
-            IdentifierKind::Phone
-        }
-    }
-}
-
-impl fmt::Display for IdentifierKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::identifier::IdentifierKind;
 
 /// One difference `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,10 +225,6 @@ pub(crate) fn stored_identifiers(rows: Vec<(String, String, i64)>) -> Vec<Stored
         .map(|(kind, value, owner)| (IdentifierKind::stored(&kind), value, ContactId::new(owner)))
         .collect()
 }
-
-/// Which stored values are on the tenant's blocked list: they join no rows, and two customers
-/// may hold one (I3 reads "no unblocked value in two customers").
-pub(crate) type Blocked<'a> = &'a dyn Fn(IdentifierKind, &str) -> bool;
 
 /// Compares everything; `rows` are all visible rows, the others all stored derived records.
 pub(crate) fn verify(

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use crate::blocked::BlockedValue;
 use crate::contact::{ContactId, Email, Phone};
 use crate::error::{Error, Result};
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 use super::{Change, HistoryEvent};
 
@@ -71,6 +71,11 @@ impl StoredEvent {
             via,
             at,
         }
+    }
+
+    /// The events `rows` record, in their order.
+    pub(crate) fn decode_all(rows: Vec<StoredEvent>) -> Result<Vec<HistoryEvent>> {
+        rows.into_iter().map(StoredEvent::decode).collect()
     }
 
     /// The event it records.

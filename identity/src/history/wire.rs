@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::blocked::BlockedValue;
 use crate::contact::{ContactId, Email, Phone};
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 use super::{History, HistoryEvent};
 

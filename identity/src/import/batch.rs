@@ -1,5 +1,5 @@
-//! The pass in time order behind [`super::plan_import`]: the rows so far, each value's first
-//! row, and a union-find over the rows.
+//! The pass in time order behind [`super::replay::plan_import`]: the rows so far, each value's
+//! first row, and a union-find over the rows.
 
 use std::collections::HashMap;
 
@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use crate::contact::{Email, Phone};
 use crate::request::IdentifyRequest;
+use crate::union_find::DisjointSets;
 
 use super::plan::PlannedIds;
 use super::{ImportPlan, ImportReport, PlannedRow};
@@ -17,7 +18,7 @@ pub(super) struct Batch {
     rows: Vec<PlannedRow>,
     email_at: HashMap<Email, usize>,
     phone_at: HashMap<Phone, usize>,
-    parent: Vec<usize>,
+    sets: DisjointSets,
     merges: u64,
     folded: u64,
 }
@@ -40,9 +41,9 @@ impl Batch {
             return;
         }
         let i = self.rows.len();
-        self.parent.push(i);
+        self.sets.add();
         if let Some(known) = email.or(phone) {
-            self.union(known, i);
+            self.sets.union(known, i);
         }
         if new_email && let Some(e) = request.email() {
             self.email_at.insert(e.clone(), i);
@@ -60,34 +61,16 @@ impl Batch {
 
     /// Joins the customers of rows `a` and `b`, counting a merge when they were two.
     fn join(&mut self, a: usize, b: usize) {
-        if self.union(a, b) {
+        if self.sets.union(a, b) {
             self.merges += 1;
         }
-    }
-
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.parent[x] != x {
-            self.parent[x] = self.parent[self.parent[x]];
-            x = self.parent[x];
-        }
-        x
-    }
-
-    /// Joins the sets of `a` and `b` under the older row; whether they were two.
-    fn union(&mut self, a: usize, b: usize) -> bool {
-        let (a, b) = (self.find(a), self.find(b));
-        if a == b {
-            return false;
-        }
-        self.parent[a.max(b)] = a.min(b);
-        true
     }
 
     /// The plan: every row linked to its customer's oldest row, and the counts.
     pub(super) fn finish(mut self, mut report: ImportReport) -> ImportPlan {
         let mut sizes: HashMap<usize, u64> = HashMap::new();
         for i in 0..self.rows.len() {
-            let root = self.find(i);
+            let root = self.sets.find(i);
             if root != i {
                 self.rows[i].primary = Some(root);
             }

@@ -3,12 +3,14 @@
 //! counting sort, a few bytes per row) gives each customer's members in id order, and the
 //! record of each is [`crate::derive`]'s own `record_of` over them. (A table's rows keep their
 //! ids, so a customer's primary, its oldest row, need not have its lowest id.) An import of millions of
-//! rows builds one record at a time from these, and writes it, instead of holding them all.
+//! rows builds one record at a time from these, and writes it, instead of holding them all. The
+//! stores check the whole against [`crate::derive()`] with [`derive_imported`].
 
 use crate::contact::{Contact, Link};
 use crate::customer::CustomerRecord;
-use crate::derive::record_of;
+use crate::derive::{Derived, derive_screened, record_of};
 use crate::error::{Error, Result};
+use crate::screen::TenantState;
 
 /// Imported rows grouped by customer, customers in order of their primary's id.
 #[derive(Debug)]
@@ -97,13 +99,29 @@ impl ImportedCustomers {
     }
 }
 
+/// The derived records of imported rows (`contacts`: the rows of [`ImportPlan::finish`])
+/// under the tenant's settings `state`.
+///
+/// # Errors
+/// [`Error::Internal`] when the derivation would relink a row: the plan and [`crate::derive()`], two
+/// computations of the same customers, disagree (a bug; nothing is written).
+pub(crate) fn derive_imported(contacts: &[Contact], state: &TenantState) -> Result<Derived> {
+    let derived = derive_screened(contacts, &|kind, value| state.blocked.blocks(kind, value));
+    if !derived.relinks.is_empty() {
+        return Err(Error::Internal {
+            reason: "an import planned rows that their derivation relinks",
+        });
+    }
+    Ok(derived)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ContactId;
+    use crate::contact::ContactId;
     use crate::derive::derive;
-    use crate::import::{Checkout, OnError, plan_import};
-    use crate::store::TenantState;
+    use crate::import::replay::plan_import;
+    use crate::import::{Checkout, OnError};
     use proptest::prelude::*;
 
     fn rows_of(pairs: &[(u8, u8, bool, bool)]) -> Vec<Contact> {
@@ -114,7 +132,8 @@ mod tests {
                 let email = has_e.then(|| format!("c{e}@x.io"));
                 let phone = (*has_p || !has_e).then(|| format!("555{p}"));
                 let request =
-                    crate::IdentifyRequest::parse(email.as_deref(), phone.as_deref()).unwrap();
+                    crate::request::IdentifyRequest::parse(email.as_deref(), phone.as_deref())
+                        .unwrap();
                 let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + i as i64 / 3)
                     .unwrap();
                 Checkout::new(request, at, i as u64)

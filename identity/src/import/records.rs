@@ -5,10 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    Checkout, ImportOptions, ImportReport, OnError, Origins, REJECTED_SHOWN, Rejected, TableRow,
-    rejection, table_row_from_json,
-};
+use super::Checkout;
 use crate::error::Result;
 use crate::request::IdentifyRequest;
 
@@ -52,122 +49,6 @@ fn request(map: &Map<String, Value>) -> Result<IdentifyRequest> {
             "a number must be a non-negative integer below 2^64 (give longer numbers as strings)",
         ))
     })
-}
-
-impl crate::Identity {
-    /// Imports checkout records (see [`checkout_from_json`]) into the handle's tenant, as
-    /// [`crate::Identity::import`] does, ties in the order given. A malformed record is refused
-    /// by its index: under [`OnError::Abort`] nothing is written and the error names the first
-    /// ones; under [`OnError::Skip`] the rest are imported and the report counts and lists the
-    /// refused ones (malformed first, then those the tenant's phone region refuses).
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::import::{ImportOptions, OnError};
-    /// use serde_json::json;
-    ///
-    /// let identity = identity::connect("sqlite::memory:").await?;
-    /// let records = [
-    ///     json!({"email": "doc@hillvalley.edu", "phoneNumber": "5550101", "at": "2019-03-01T10:00:00Z"}),
-    ///     json!({"email": "emmett@hillvalley.edu", "phoneNumber": 5550101, "at": 1593887400}),
-    ///     json!({"email": "not-an-email", "at": "2020-01-01"}),
-    /// ];
-    /// let refused = identity.import_records(&records, ImportOptions::default()).await;
-    /// assert!(refused.unwrap_err().to_string().contains("record 2: invalid email"));
-    ///
-    /// let skip = ImportOptions::default().on_error(OnError::Skip);
-    /// let report = identity.import_records(&records, skip).await?;
-    /// assert_eq!((report.rows, report.customers, report.rejected), (2, 1, 1));
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// As [`crate::Identity::import`] (a tenant with rows is refused before any record is
-    /// judged), and [`crate::Error::InvalidInput`] naming [`crate::Field::Checkouts`] for
-    /// malformed records under [`OnError::Abort`].
-    pub async fn import_records(
-        &self,
-        records: &[Value],
-        options: ImportOptions,
-    ) -> Result<ImportReport> {
-        let mut checkouts = Vec::with_capacity(records.len());
-        let mut malformed = ImportReport::default();
-        for (index, record) in records.iter().enumerate() {
-            match checkout_from_json(record, index as u64) {
-                Ok(checkout) => checkouts.push(checkout),
-                Err(reason) => {
-                    malformed.rejected += 1;
-                    if malformed.first_rejected.len() < REJECTED_SHOWN {
-                        malformed.first_rejected.push(Rejected {
-                            origin: index as u64,
-                            reason,
-                        });
-                    }
-                }
-            }
-        }
-        if malformed.rejected > 0 && options.on_error == OnError::Abort {
-            // the tenant's refusal (rows, limits) comes first, as for a file import
-            self.import(Vec::new(), options.dry_run(true)).await?;
-            return Err(rejection(&malformed, Origins::Records));
-        }
-        let mut report = self.import(checkouts, options).await?;
-        report.checkouts += malformed.rejected;
-        report.rejected += malformed.rejected;
-        let later = std::mem::take(&mut report.first_rejected);
-        report.first_rejected = malformed.first_rejected;
-        report.first_rejected.extend(later);
-        report.first_rejected.truncate(REJECTED_SHOWN);
-        Ok(report)
-    }
-
-    /// Imports a table's rows handed over as records in the table's own column names (see
-    /// [`table_row_from_json`]: what an ORM's `findMany()` gives), as
-    /// [`crate::Identity::import_table`] does.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use identity::import::ImportOptions;
-    /// use serde_json::json;
-    ///
-    /// let identity = identity::connect("sqlite::memory:").await?;
-    /// let rows = [
-    ///     json!({"id": 4, "email": "doc@hillvalley.edu", "phoneNumber": "555",
-    ///            "linkedId": null, "createdAt": "2023-04-01T10:00:00Z", "deletedAt": null}),
-    ///     json!({"id": 9, "email": "emmett@hillvalley.edu", "phoneNumber": "555",
-    ///            "linkedId": 4, "createdAt": "2023-04-01T10:05:00Z", "deletedAt": null}),
-    /// ];
-    /// let report = identity.import_table_records(&rows, ImportOptions::default()).await?;
-    /// assert_eq!(report.ids.map(|(a, b)| (a.get(), b.get())), Some((4, 9)));
-    /// # Ok::<(), identity::Error>(()) }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// As [`crate::Identity::import_table`] (a tenant with rows is refused first), and
-    /// [`crate::Error::InvalidInput`] naming [`crate::Field::Table`] for a record that is no
-    /// row (named by its index).
-    pub async fn import_table_records(
-        &self,
-        records: &[Value],
-        options: ImportOptions,
-    ) -> Result<ImportReport> {
-        let rows: std::result::Result<Vec<TableRow>, String> = records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| table_row_from_json(record, index))
-            .collect();
-        match rows {
-            Ok(rows) => self.import_table(rows, options).await,
-            Err(reason) => {
-                // the tenant's refusal (rows, limits) comes first
-                self.import_table(Vec::new(), options.dry_run(true)).await?;
-                Err(crate::error::Error::invalid(
-                    crate::error::Field::Table,
-                    reason,
-                ))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! What an import did ([`ImportReport`]) and what it left out ([`Rejected`]). The wire shape is
 //! in `wire.rs`.
 
-use crate::blocked::IgnoredReason;
 use crate::contact::ContactId;
+use crate::request::IgnoredReason;
 
 use super::changes::TableOutcome;
 

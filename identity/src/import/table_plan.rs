@@ -13,17 +13,20 @@
 
 use std::collections::HashMap;
 
-use crate::blocked::IgnoredReason;
 use crate::contact::{Email, Phone};
 use crate::error::{Error, Field, Result};
+use crate::identifier::IdentifierKind;
 use crate::request::IdentifyRequest;
-use crate::store::{Localized, TenantState};
-use crate::verify::IdentifierKind;
+use crate::request::IgnoredReason;
+use crate::screen::{Localized, TenantState};
+use crate::union_find::DisjointSets;
 
 use super::changes::{CustomerChange, RowFate, TableOutcome};
+use super::input::{ImportOptions, OnError};
 use super::plan::{ImportPlan, PlannedIds, PlannedRow, TableFates, TableRowFate};
-use super::{ImportOptions, ImportReport, OnError, Origins, REJECTED_SHOWN, Rejected, TableRow};
-use super::{refuse_limits, rejection};
+use super::refusals::{Origins, refuse_limits, rejection};
+use super::report::{ImportReport, REJECTED_SHOWN, Rejected};
+use super::table_rows::TableRow;
 
 /// What screening one visible row gave.
 enum Screened {
@@ -66,8 +69,8 @@ pub(crate) fn plan_table(
 
     // the customers: links (also through deleted and left-out rows, and to rows not there),
     // then values; `exact` joins by values as written, to tell repairs from normalization
-    let mut sets = Sets::new(n);
-    let mut exact = Sets::new(n);
+    let mut sets = DisjointSets::new(n);
+    let mut exact = DisjointSets::new(n);
     let mut absent: HashMap<u64, usize> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
         if let Some(to) = row.linked_id {
@@ -114,7 +117,7 @@ pub(crate) fn plan_table(
         }
         if adds {
             kept[i] = Some(planned.len());
-            kept_ids.push(crate::ContactId::new(row.id as i64));
+            kept_ids.push(crate::contact::ContactId::new(row.id as i64));
             planned.push(PlannedRow {
                 email: request.email().cloned(),
                 phone_number: request.phone_number().cloned(),
@@ -142,7 +145,7 @@ pub(crate) fn plan_table(
         }
         *sizes.entry(p).or_default() += 1;
     }
-    let primary_of = |sets: &mut Sets, i: usize| primary_of_set.get(&sets.find(i)).copied();
+    let primary_of = |sets: &mut DisjointSets, i: usize| primary_of_set.get(&sets.find(i)).copied();
 
     // each customer of the table (by its root) against what it became
     let mut member: HashMap<u64, usize> = HashMap::new();
@@ -350,39 +353,6 @@ fn chains(rows: &[TableRow], position: &HashMap<u64, usize>) -> u64 {
                 .is_none_or(|j| rows[*j].deleted || rows[*j].linked_id.is_some())
         })
         .count() as u64
-}
-
-/// Union-find with path halving; a union keeps the lower index as the root.
-struct Sets {
-    parent: Vec<usize>,
-}
-
-impl Sets {
-    fn new(n: usize) -> Self {
-        Sets {
-            parent: (0..n).collect(),
-        }
-    }
-
-    fn add(&mut self) -> usize {
-        self.parent.push(self.parent.len());
-        self.parent.len() - 1
-    }
-
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.parent[x] != x {
-            self.parent[x] = self.parent[self.parent[x]];
-            x = self.parent[x];
-        }
-        x
-    }
-
-    fn union(&mut self, a: usize, b: usize) {
-        let (a, b) = (self.find(a), self.find(b));
-        if a != b {
-            self.parent[a.max(b)] = a.min(b);
-        }
-    }
 }
 
 #[cfg(test)]

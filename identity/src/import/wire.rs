@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use super::{ImportReport, TableOutcome};
-use crate::blocked::IgnoredReason;
+use crate::request::IgnoredReason;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,7 +93,7 @@ impl Serialize for ImportReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ContactId;
+    use crate::contact::ContactId;
     use crate::import::Rejected;
 
     #[test]

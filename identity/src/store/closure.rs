@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::plan::Matched;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 
-use super::Localized;
+use crate::screen::Localized;
 
 /// The walk's state: what is known, and what was already asked for.
 #[derive(Debug, Default)]

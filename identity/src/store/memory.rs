@@ -12,20 +12,23 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{RebuildReport, derive_screened};
 use crate::erase::Erasure;
-use crate::erasure_log::{ErasureLog, ErasureRecord};
+use crate::erasure::ErasureRecord;
+use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::history::{Change, History, Walk, via_text};
+use crate::history::{Change, History, Walk};
+use crate::identifier::IdentifierKind;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan};
 use crate::reapply::ReapplyReport;
 use crate::region::{PhoneRegion, refuse_change};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::{Split, check_unblock};
-use crate::store::{ContactStore, Frontier, Localized, TenantState};
+use crate::store::{ContactStore, Frontier};
 use crate::tenant::TenantId;
-use crate::verify::{IdentifierKind, StoredIdentifier, VerifyReport, verify};
+use crate::verify::{StoredIdentifier, VerifyReport, verify};
 
 mod erase;
 mod events;
@@ -160,6 +163,12 @@ impl State {
         self.rows.get(&id)
     }
 
+    /// The customer (primary) of the tenant's visible row `id`.
+    fn customer_of(&self, tenant: &TenantId, id: ContactId) -> Option<ContactId> {
+        let row = self.row(id).filter(|r| !r.deleted && r.tenant == *tenant)?;
+        Some(row.contact.root())
+    }
+
     /// The tenant's visible rows.
     fn visible<'s>(&'s self, tenant: &'s TenantId) -> impl Iterator<Item = &'s Contact> + 's {
         self.rows
@@ -262,7 +271,6 @@ impl State {
         plan: Plan,
     ) -> ConsolidatedContact {
         let now = self.now();
-        let (email, phone_number) = (request.email().cloned(), request.phone_number().cloned());
         match plan {
             Plan::Unchanged(answer) => answer,
             Plan::NewCustomer(new) => {
@@ -274,13 +282,7 @@ impl State {
                     now,
                 );
                 self.name(tenant, id, &new.email, &new.phone_number);
-                let change = Change::Created {
-                    contact: id,
-                    email,
-                    phone_number,
-                    via: Vec::new(),
-                };
-                self.events.record(tenant, Some(id), change, now);
+                self.events.record(tenant, Some(id), new.event(id), now);
                 self.store(tenant, new.record(id, now))
             }
             Plan::AddRow(add) => {
@@ -299,16 +301,7 @@ impl State {
                     add.new_email(),
                     add.new_phone(),
                 );
-                let via = via_text(
-                    add.email.is_some() && add.email_held,
-                    add.phone_number.is_some() && add.phone_held,
-                );
-                let change = Change::Created {
-                    contact: id,
-                    email,
-                    phone_number,
-                    via: crate::history::kinds(via),
-                };
+                let change = add.event(id);
                 self.events
                     .record(tenant, Some(add.customer.primary), change, at);
                 self.store(tenant, add.into_record(id, at))
@@ -322,13 +315,8 @@ impl State {
                     }
                 }
                 self.graph(tenant).customers.remove(&merge.absorbed);
-                let change = Change::Merged {
-                    absorbed: merge.absorbed,
-                    relinked: merge.relink.clone(),
-                    email,
-                    phone_number,
-                };
-                self.events.record(tenant, Some(kept), change, now);
+                self.events
+                    .record(tenant, Some(kept), merge.event(request), now);
                 let m = &merge.merged;
                 // the absorbed customer's identifiers name the kept one (a value no identifier
                 // names, blocked and held by several customers, stays so); O(n + m), as a
@@ -571,14 +559,9 @@ impl ContactStore for MemoryStore {
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
         let state = self.lock()?;
         let customer = state
-            .row(id)
-            .filter(|r| !r.deleted && r.tenant == *tenant)
-            .map(|r| r.contact.root())
+            .customer_of(tenant, id)
             .or_else(|| state.erased_customer(tenant, id))
-            .ok_or(Error::NotFound {
-                entity: "contact",
-                id: id.get(),
-            })?;
+            .ok_or(id.not_found())?;
         let mut walk = Walk::new(id, customer);
         while let Some(batch) = walk.next() {
             let wanted: Vec<Option<ContactId>> = batch.iter().copied().map(Some).collect();

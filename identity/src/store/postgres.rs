@@ -31,6 +31,7 @@ mod erase;
 mod events;
 mod graph;
 mod import;
+mod outcome;
 mod reapply;
 mod records;
 mod settings;
@@ -49,7 +50,8 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
-use crate::erasure_log::{ErasureLog, ErasureRecord};
+use crate::erasure::ErasureRecord;
+use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
@@ -58,17 +60,19 @@ use crate::plan::Plan;
 use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::record_cache::RecordCache;
 use crate::store::{
-    ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
-    migrate_error, preview_from_rows, refuse_earlier_builds,
+    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
+    preview_from_rows, refuse_earlier_builds,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
-use self::graph::{Failure, Outcome, Stamp, Written};
+use self::graph::{Stamp, Written};
+use self::outcome::{Failure, Outcome};
 
 /// How many times one attempt applies changes made outside the library before it gives way.
 const MAX_REPAIRS: u32 = 3;
@@ -507,9 +511,7 @@ impl ContactStore for PgStore {
                 }
             }
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn lookup(

@@ -41,7 +41,8 @@ use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::derive::RebuildReport;
 use crate::erase::Erasure;
-use crate::erasure_log::{ErasureLog, ErasureRecord};
+use crate::erasure::ErasureRecord;
+use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
@@ -50,11 +51,12 @@ use crate::plan::Plan;
 use crate::reapply::ReapplyReport;
 use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::{
-    ContactStore, Frontier, Localized, MAX_ATTEMPTS, TenantHints, TenantState, backoff,
-    migrate_error, preview_from_rows, refuse_earlier_builds,
+    ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
+    preview_from_rows, refuse_earlier_builds,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -245,9 +247,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     /// The migrations the database records (version, checksum): none before the first migrate.
@@ -288,9 +288,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     /// Applies changes made outside the library to the derived records of every tenant now.
@@ -315,9 +313,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 }
 
@@ -385,6 +381,11 @@ fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6)))
 }
 
+/// Values as the JSON array a statement reads back with `json_each`.
+fn json<T: serde::Serialize + ?Sized>(values: &T) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
 #[async_trait]
 impl ContactStore for SqliteStore {
     async fn migrate(&self) -> Result<()> {
@@ -446,9 +447,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn lookup(
@@ -477,7 +476,7 @@ impl ContactStore for SqliteStore {
         } else {
             match local.plan(read.matched) {
                 Plan::Merge(m)
-                    if split::kept_apart(&mut conn, tenant, m.merged.primary, m.absorbed)
+                    if records::kept_apart(&mut conn, tenant, m.merged.primary, m.absorbed)
                         .await? =>
                 {
                     Some(m.withheld)
@@ -510,9 +509,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
@@ -526,9 +523,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
@@ -572,9 +567,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn erase(
@@ -629,9 +622,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn erasures(&self, tenant: &TenantId) -> Result<Vec<ErasureRecord>> {
@@ -656,9 +647,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
@@ -703,9 +692,7 @@ impl ContactStore for SqliteStore {
             backoff(attempt).await;
         }
         let Some(mut write) = began else {
-            return Err(Error::Contention {
-                attempts: MAX_ATTEMPTS,
-            });
+            return Err(contention());
         };
         let (loader, report) =
             match import::begin(&mut write.tx, tenant, plan, &state, options.dry_run).await? {
@@ -766,9 +753,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -794,9 +779,7 @@ impl ContactStore for SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     async fn close(&self) {

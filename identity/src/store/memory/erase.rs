@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::contact::{Contact, ContactId};
 use crate::erase::{ErasePlan, Erasure, lineage, scrubbed, values_of};
-use crate::erasure_log::{ErasedRow, ErasureRecord};
-use crate::error::{Error, Result};
+use crate::erasure::{ErasedRow, ErasureRecord};
+use crate::error::Result;
+use crate::identifier::IdentifierKind;
 use crate::suppress::{Secret, Suppressed};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::State;
 
@@ -27,13 +27,8 @@ impl State {
             return Ok((Erasure::clone(receipt), None));
         }
         let primary = self
-            .row(customer)
-            .filter(|r| !r.deleted && r.tenant == *tenant)
-            .map(|r| r.contact.root())
-            .ok_or(Error::NotFound {
-                entity: "contact",
-                id: customer.get(),
-            })?;
+            .customer_of(tenant, customer)
+            .ok_or(customer.not_found())?;
         let (rows, others): (Vec<Contact>, Vec<Contact>) = self
             .visible(tenant)
             .cloned()

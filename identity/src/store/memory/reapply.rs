@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::Result;
-use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
+use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::suppress::Suppressed;
 use crate::tenant::TenantId;
 
@@ -25,12 +25,7 @@ impl State {
     ) -> Result<ReapplyReport> {
         if records.iter().any(|r| !r.digests.is_empty()) {
             let ours = self.secret()?.fingerprint();
-            if let Some(other) = records
-                .iter()
-                .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours.as_str()))
-            {
-                return Err(other_secret(other, &ours));
-            }
+            same_secret(records, &ours)?;
         }
         let mut report = ReapplyReport {
             records: records.len(),
@@ -72,13 +67,7 @@ impl State {
                     Step::Erase(customer) => *customer,
                     Step::SplitOff { customer, rows } => {
                         let split = self.split(tenant, *customer, rows, true)?;
-                        let moved = &split.new_customer;
-                        let theirs = moved.primary_contact_id == rows[0]
-                            || moved.secondary_contact_ids.contains(&rows[0]);
-                        match theirs {
-                            true => moved.primary_contact_id,
-                            false => split.customer.primary_contact_id,
-                        }
+                        split.primary_holding(rows[0])
                     }
                 };
                 let (receipt, made) = self.erase(tenant, target, false)?;
@@ -116,11 +105,7 @@ impl State {
             self.records.push(record.clone());
             report.add(&plan, &erased, digests.len());
         }
-        let highest = records
-            .iter()
-            .map(ReapplyPlan::highest_id)
-            .max()
-            .unwrap_or(0);
+        let highest = ReapplyPlan::highest_id(records);
         // ids are never reused: the next row takes one past every id the records name
         self.last_id = self.last_id.max(highest);
         Ok(report.finish())

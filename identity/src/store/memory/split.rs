@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 
 use crate::contact::{Contact, ContactId};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::history::Change;
 use crate::split::{Split, SplitPlan, held_by_several, kept_apart};
 use crate::tenant::TenantId;
 
 use super::State;
-use crate::verify::IdentifierKind;
+use crate::identifier::IdentifierKind;
 
 impl State {
     /// Whether customers `x` and `y` of `tenant` are kept apart by a split.
@@ -37,13 +37,8 @@ impl State {
         block_shared: bool,
     ) -> Result<Split> {
         let primary = self
-            .row(customer)
-            .filter(|r| !r.deleted && r.tenant == *tenant)
-            .map(|r| r.contact.root())
-            .ok_or(Error::NotFound {
-                entity: "contact",
-                id: customer.get(),
-            })?;
+            .customer_of(tenant, customer)
+            .ok_or(customer.not_found())?;
         let rows: Vec<Contact> = self
             .visible(tenant)
             .filter(|c| c.root() == primary)

@@ -8,13 +8,15 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erase::{ErasePlan, Erasure, values_of};
-use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
+use crate::erase::{ErasePlan, Erasure, of_kind, values_of};
+use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
+use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
+use crate::verify::stored_identifiers;
 
-use super::graph::{self, LOCK_GRAPH, Outcome};
+use super::graph::{self, LOCK_GRAPH};
+use super::outcome::Outcome;
 use super::split::customer_rows;
 use super::{events, settings};
 
@@ -159,16 +161,9 @@ pub(crate) async fn erase(
     graph::repair(&mut *tx, tenant).await?;
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
-    let of_kind = |kind| -> Vec<&str> {
-        values
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
     let (emails, phones) = (
-        of_kind(IdentifierKind::Email),
-        of_kind(IdentifierKind::Phone),
+        of_kind(&values, IdentifierKind::Email),
+        of_kind(&values, IdentifierKind::Phone),
     );
     let held: Vec<(String, String, i64)> = sqlx::query_as(HELD_ELSEWHERE)
         .bind(tenant.as_str())
@@ -177,10 +172,7 @@ pub(crate) async fn erase(
         .bind(&phones)
         .fetch_all(&mut *tx)
         .await?;
-    let held: Vec<(IdentifierKind, String, ContactId)> = held
-        .into_iter()
-        .map(|(kind, value, c)| (IdentifierKind::stored(&kind), value, ContactId::new(c)))
-        .collect();
+    let held = stored_identifiers(held);
     let blocked = settings::state(&mut *tx, tenant).await?.blocked;
     let secret = match suppress {
         true => Some(secret(&mut *tx).await?),

@@ -4,11 +4,11 @@
 use sqlx::PgConnection;
 
 use crate::contact::ContactId;
-use crate::error::{Error, Result};
-use crate::history::{Change, History, HistoryEvent, StoredEvent, Walk};
+use crate::history::stored::StoredEvent;
+use crate::history::{Change, History, Walk};
 use crate::tenant::TenantId;
 
-use super::graph::Outcome;
+use super::outcome::Outcome;
 
 const CURRENT: &str = "\
 SELECT coalesce(linked_id, id) FROM contact
@@ -76,10 +76,7 @@ pub(crate) async fn history(
             .fetch_optional(&mut *conn)
             .await?,
         };
-    let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
-        entity: "contact",
-        id: id.get(),
-    })?;
+    let customer = customer.map(ContactId::new).ok_or(id.not_found())?;
     let mut walk = Walk::new(id, customer);
     while let Some(batch) = walk.next() {
         let rows: Vec<StoredEvent> = sqlx::query_as(OF_CUSTOMERS)
@@ -87,15 +84,11 @@ pub(crate) async fn history(
             .bind(batch.iter().map(|c| c.get()).collect::<Vec<_>>())
             .fetch_all(&mut *conn)
             .await?;
-        walk.absorb(&batch, decode(rows)?);
+        walk.absorb(&batch, StoredEvent::decode_all(rows)?);
     }
     let own: Vec<StoredEvent> = sqlx::query_as(OF_TENANT)
         .bind(tenant.as_str())
         .fetch_all(&mut *conn)
         .await?;
-    Ok(walk.finish(decode(own)?))
-}
-
-fn decode(rows: Vec<StoredEvent>) -> Result<Vec<HistoryEvent>> {
-    rows.into_iter().map(StoredEvent::decode).collect()
+    Ok(walk.finish(StoredEvent::decode_all(own)?))
 }

@@ -10,7 +10,6 @@ use sqlx::{Executor, PgConnection, Postgres, Row};
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive_screened};
-use crate::error::Error;
 use crate::limits::Limits;
 use crate::plan::{AddRow, Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
@@ -20,6 +19,7 @@ use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
+use super::outcome::Outcome;
 use super::records::{self, Appended, Lists};
 
 // each read ends with the tenant's phone region and blocked-list version as stored
@@ -94,28 +94,6 @@ FROM (SELECT nextval('identity_version_seq') AS v, *
 const INSERT_IDENTIFIERS: &str = "\
 INSERT INTO identity_identifier (tenant_id, kind, value, customer_id)
 SELECT $4, * FROM unnest($1::text[], $2::text[], $3::bigint[])";
-
-/// A failure inside the store: from the driver (maybe retryable: the caller decides) or from the
-/// domain (final).
-pub(crate) enum Failure {
-    Sql(sqlx::Error),
-    Domain(Error),
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(e: sqlx::Error) -> Self {
-        Failure::Sql(e)
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Domain(e)
-    }
-}
-
-/// What this module's functions return.
-pub(crate) type Outcome<T> = std::result::Result<T, Failure>;
 
 /// What a read found.
 pub(crate) struct Read {

@@ -31,7 +31,8 @@ use crate::import::{
 };
 use crate::tenant::TenantId;
 
-use super::graph::{LOCK_GRAPH, Outcome};
+use super::graph::LOCK_GRAPH;
+use super::outcome::Outcome;
 
 // one array, not a row per id (decoding millions of rows cost more than drawing the values);
 // the sequence looked up once (OFFSET 0 keeps the subquery apart), not once per id

@@ -10,12 +10,13 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
-use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
+use crate::erasure::ErasureRecord;
+use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::tenant::TenantId;
 
 use super::erase;
-use super::graph::{self, LOCK_GRAPH, Outcome};
+use super::graph::{self, LOCK_GRAPH};
+use super::outcome::Outcome;
 use super::split::{self, customer_rows};
 
 /// Whether tenant `$1` holds the erase of record `$4` (customer `$3`): a receipt for one of
@@ -67,12 +68,7 @@ pub(crate) async fn reapply(
     graph::repair(&mut *tx, tenant).await?;
     if records.iter().any(|r| !r.digests.is_empty()) {
         let ours = erase::store_secret(&mut *tx).await?.fingerprint();
-        if let Some(other) = records
-            .iter()
-            .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours.as_str()))
-        {
-            return Err(other_secret(other, &ours).into());
-        }
+        same_secret(records, &ours)?;
     }
     let mut report = ReapplyReport {
         records: records.len(),
@@ -96,14 +92,7 @@ pub(crate) async fn reapply(
             .bind(ids(&named))
             .fetch_all(&mut *tx)
             .await?;
-        let held: Vec<HeldRow> = held
-            .into_iter()
-            .map(|(id, created_at, customer)| HeldRow {
-                id: ContactId::new(id),
-                created_at,
-                customer: customer.map(ContactId::new),
-            })
-            .collect();
+        let held: Vec<HeldRow> = held.into_iter().map(HeldRow::stored).collect();
         let mut members = BTreeMap::new();
         for customer in held.iter().filter_map(|h| h.customer) {
             let (_, rows) = customer_rows(&mut *tx, tenant, customer).await?;
@@ -116,13 +105,7 @@ pub(crate) async fn reapply(
                 Step::Erase(customer) => *customer,
                 Step::SplitOff { customer, rows } => {
                     let split = split::split(&mut *tx, tenant, *customer, rows, true).await?;
-                    let moved = &split.new_customer;
-                    let theirs = moved.primary_contact_id == rows[0]
-                        || moved.secondary_contact_ids.contains(&rows[0]);
-                    match theirs {
-                        true => moved.primary_contact_id,
-                        false => split.customer.primary_contact_id,
-                    }
+                    split.primary_holding(rows[0])
                 }
             };
             let (receipt, _) = erase::erase(&mut *tx, tenant, target, false).await?;
@@ -152,11 +135,7 @@ pub(crate) async fn reapply(
         erase::keep_record(&mut *tx, record).await?;
         report.add(&plan, &erased, digests.len());
     }
-    let highest = records
-        .iter()
-        .map(ReapplyPlan::highest_id)
-        .max()
-        .unwrap_or(0);
+    let highest = ReapplyPlan::highest_id(records);
     let behind: bool = sqlx::query_scalar(BEHIND)
         .bind(highest)
         .fetch_one(&mut *tx)

@@ -6,12 +6,14 @@ use sqlx::{Executor, Postgres};
 
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::Result;
+use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
-use crate::store::TenantState;
+use crate::screen::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
+
+use super::outcome::Outcome;
 
 type StateRow = (
     Option<String>,
@@ -109,8 +111,6 @@ where
             .await?,
     )
 }
-
-use super::graph::Outcome;
 
 /// Sets the tenant's region (one statement, its own transaction); refused, with nothing
 /// changed, when it would change and the tenant has rows.

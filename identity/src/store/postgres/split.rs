@@ -7,14 +7,14 @@ use sqlx::PgConnection;
 
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
-use crate::error::Error;
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
 use crate::split::{Split, SplitPlan, check_unblock};
 use crate::store::{ContactRow, decode_rows};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
-use super::graph::{self, LOCK_GRAPH, Outcome};
+use super::graph::{self, LOCK_GRAPH};
+use super::outcome::Outcome;
 use super::{events, settings};
 
 const CUSTOMER_OF: &str = "\
@@ -112,10 +112,7 @@ pub(crate) async fn customer_rows(
         .bind(customer.get())
         .fetch_optional(&mut *tx)
         .await?;
-    let primary = ContactId::new(primary.ok_or(Error::NotFound {
-        entity: "contact",
-        id: customer.get(),
-    })?);
+    let primary = ContactId::new(primary.ok_or(customer.not_found())?);
     let rows: Vec<ContactRow> = sqlx::query_as(ROWS_OF)
         .bind(tenant.as_str())
         .bind(primary.get())

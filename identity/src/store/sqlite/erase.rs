@@ -5,20 +5,20 @@
 //! [`EraseJob`] that `erase_steps.rs` works off, with the erase's record
 //! (`identity_erasure_record`: the erasure log, without personal data).
 
-use std::collections::BTreeSet;
-
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erase::{ErasePlan, Erasure, values_of};
-use crate::erasure_log::{ErasedRow, ErasureRecord, from_receipts, stored_record};
-use crate::error::{Error, Result};
-use crate::suppress::{Digest, Secret};
+use crate::erase::{ErasePlan, Erasure, of_kind, values_of};
+use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
+use crate::error::Result;
+use crate::identifier::IdentifierKind;
+use crate::suppress::{Digest, Secret, hex};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
+use crate::verify::stored_identifiers;
 
-use super::erase_steps::EraseJob;
+use super::erase_steps::{EraseJob, failed};
+use super::json;
 use super::settings;
 use super::split::customer_rows;
 
@@ -59,10 +59,6 @@ VALUES (?1, ?2, ?3, ?4, ?5)";
 const NEW_SECRET: &str = "\
 INSERT OR IGNORE INTO identity_secret (singleton, secret, created_at) VALUES (1, ?1, ?2)";
 
-const ADD_RECORD: &str = "\
-INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
-VALUES (?1, ?2, ?3, ?4)";
-
 const FORGET_RECORD: &str = "\
 DELETE FROM identity_erasure_record WHERE tenant_id = ?1 AND customer_id = ?2";
 
@@ -75,14 +71,6 @@ WHERE tenant_id = ?1 AND NOT EXISTS (
     SELECT 1 FROM identity_erasure_record AS r
     WHERE r.tenant_id = e.tenant_id AND r.customer_id = e.customer_id)
 ORDER BY customer_id, contact_id";
-
-fn failed(e: sqlx::Error) -> Error {
-    Error::store("erasing a customer", e)
-}
-
-fn json<T: serde::Serialize>(values: &T) -> String {
-    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
-}
 
 /// The receipt of the erase that took tenant `tenant`'s row `id`, if one did.
 pub(super) async fn receipt(
@@ -135,17 +123,9 @@ pub(super) async fn plan(
     }
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
     let values = values_of(&rows);
-    let of_kind = |kind, values: &BTreeSet<(IdentifierKind, String)>| {
-        let list: Vec<&str> = values
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        json(&list)
-    };
     let (emails, phones) = (
-        of_kind(IdentifierKind::Email, &values),
-        of_kind(IdentifierKind::Phone, &values),
+        json(&of_kind(&values, IdentifierKind::Email)),
+        json(&of_kind(&values, IdentifierKind::Phone)),
     );
     let held: Vec<(String, String, i64)> = sqlx::query_as(HELD_ELSEWHERE)
         .bind(tenant.as_str())
@@ -155,10 +135,7 @@ pub(super) async fn plan(
         .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;
-    let held: Vec<(IdentifierKind, String, ContactId)> = held
-        .into_iter()
-        .map(|(kind, value, c)| (IdentifierKind::stored(&kind), value, ContactId::new(c)))
-        .collect();
+    let held = stored_identifiers(held);
     let state = settings::state(&mut *tx, tenant).await?;
     let secret = match suppress {
         true => Some(secret(&mut *tx, now).await?),
@@ -234,23 +211,10 @@ pub(super) async fn add_digests(
     }
     let hexed: Vec<(String, String)> = digests
         .iter()
-        .map(|(kind, d)| (kind.as_str().to_owned(), super::erase_steps::hex(d)))
+        .map(|(kind, d)| (kind.as_str().to_owned(), hex(d)))
         .collect();
     super::erase_steps::insert_digests(&mut *tx, tenant, &hexed, now).await?;
     settings::next_version(&mut *tx, tenant, version, now).await
-}
-
-/// Keeps `record` in the database, beside its receipts.
-pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecord) -> Result<()> {
-    sqlx::query(ADD_RECORD)
-        .bind(record.tenant_id.as_str())
-        .bind(record.customer_id.get())
-        .bind(record.erased_at)
-        .bind(record.to_line())
-        .execute(&mut *tx)
-        .await
-        .map(drop)
-        .map_err(failed)
 }
 
 /// The tenant's erasure records, oldest first: those kept, and those of erases made before

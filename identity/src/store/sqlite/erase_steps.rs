@@ -12,12 +12,14 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::erase::{ErasePlan, Erasure};
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
+use crate::suppress::hex;
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
+use super::json;
 use super::{events, settings};
 
 /// The soft-deleted rows that link to the rows `?2` or carry a value that goes (`?3` emails,
@@ -93,6 +95,11 @@ const DELETE_RECORD: &str =
 const DELETE_PAIRS: &str = "\
 DELETE FROM identity_kept_apart WHERE tenant_id = ?1
   AND (a_id IN (SELECT value FROM json_each(?2)) OR b_id IN (SELECT value FROM json_each(?2)))";
+
+/// The erase's record (the erasure log, without personal data).
+const ADD_RECORD: &str = "\
+INSERT OR IGNORE INTO identity_erasure_record (tenant_id, customer_id, erased_at, record)
+VALUES (?1, ?2, ?3, ?4)";
 
 /// Where an erase is: the phases run in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -394,7 +401,7 @@ impl EraseJob {
         if !self.digests.is_empty() {
             settings::next_version(&mut *tx, tenant, self.blocked_version, self.at).await?;
         }
-        super::erase::keep_record(tx, &self.record).await
+        keep_record(tx, &self.record).await
     }
 
     fn next(&mut self) {
@@ -420,6 +427,19 @@ enum Slice {
     Digests,
 }
 
+/// Keeps `record` in the database, beside its receipts.
+pub(super) async fn keep_record(tx: &mut SqliteConnection, record: &ErasureRecord) -> Result<()> {
+    sqlx::query(ADD_RECORD)
+        .bind(record.tenant_id.as_str())
+        .bind(record.customer_id.get())
+        .bind(record.erased_at)
+        .bind(record.to_line())
+        .execute(&mut *tx)
+        .await
+        .map(drop)
+        .map_err(failed)
+}
+
 /// Runs `statement` with the tenant as `?1` and `params` as `?2`...
 async fn run(
     tx: &mut SqliteConnection,
@@ -434,7 +454,7 @@ async fn run(
     query.execute(&mut *tx).await.map(drop).map_err(failed)
 }
 
-fn failed(e: sqlx::Error) -> Error {
+pub(super) fn failed(e: sqlx::Error) -> Error {
     Error::store("erasing a customer", e)
 }
 
@@ -453,18 +473,4 @@ pub(super) async fn insert_digests(
         .await
         .map(drop)
         .map_err(failed)
-}
-
-/// Bytes as lowercase hex (SQLite's `unhex` reads it back).
-pub(super) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-fn json<T: Serialize + ?Sized>(values: &T) -> String {
-    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
 }

@@ -6,8 +6,11 @@ use time::OffsetDateTime;
 
 use crate::contact::ContactId;
 use crate::error::{Error, Result};
-use crate::history::{Change, History, HistoryEvent, StoredEvent, Walk};
+use crate::history::stored::StoredEvent;
+use crate::history::{Change, History, Walk};
 use crate::tenant::TenantId;
+
+use super::json;
 
 const INSERT: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, contact_ids, email, phone,
@@ -81,30 +84,21 @@ pub(super) async fn history(
         .await
         .map_err(fail)?,
     };
-    let customer = customer.map(ContactId::new).ok_or(Error::NotFound {
-        entity: "contact",
-        id: id.get(),
-    })?;
+    let customer = customer.map(ContactId::new).ok_or(id.not_found())?;
     let mut walk = Walk::new(id, customer);
     while let Some(batch) = walk.next() {
-        let ids: Vec<i64> = batch.iter().map(|c| c.get()).collect();
-        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
         let rows: Vec<StoredEvent> = sqlx::query_as(OF_CUSTOMERS)
             .bind(tenant.as_str())
-            .bind(ids)
+            .bind(json(&batch))
             .fetch_all(&mut *conn)
             .await
             .map_err(fail)?;
-        walk.absorb(&batch, decode(rows)?);
+        walk.absorb(&batch, StoredEvent::decode_all(rows)?);
     }
     let own: Vec<StoredEvent> = sqlx::query_as(OF_TENANT)
         .bind(tenant.as_str())
         .fetch_all(&mut *conn)
         .await
         .map_err(fail)?;
-    Ok(walk.finish(decode(own)?))
-}
-
-fn decode(rows: Vec<StoredEvent>) -> Result<Vec<HistoryEvent>> {
-    rows.into_iter().map(StoredEvent::decode).collect()
+    Ok(walk.finish(StoredEvent::decode_all(own)?))
 }

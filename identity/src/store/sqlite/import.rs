@@ -13,12 +13,13 @@ use time::format_description::well_known::Rfc3339;
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Result};
+use crate::identifier::IdentifierKind;
 use crate::import::{
     ImportPlan, ImportReport, derive_imported, refuse_not_empty, refuse_taken_ids,
 };
-use crate::store::{RecordText, TenantState};
+use crate::screen::TenantState;
+use crate::store::RecordText;
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 /// Rows per statement.
 const BATCH: usize = 5_000;

@@ -10,8 +10,7 @@ use crate::erase::Erasure;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::progress::{JobKind, JobProgress};
-use crate::store::MAX_ATTEMPTS;
-use crate::store::backoff;
+use crate::store::{MAX_ATTEMPTS, backoff, contention};
 use crate::tenant::TenantId;
 
 use super::erase_steps::EraseJob;
@@ -303,9 +302,7 @@ impl SqliteStore {
             }
             backoff(attempt).await;
         }
-        Err(Error::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(contention())
     }
 
     /// Commits a job's step.

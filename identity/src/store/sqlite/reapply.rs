@@ -10,13 +10,14 @@ use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erasure_log::ErasureRecord;
+use crate::erasure::ErasureRecord;
 use crate::error::{Error, Result};
-use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, other_secret};
+use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::tenant::TenantId;
 
+use super::json;
 use super::split::customer_rows;
-use super::{erase, settings, split};
+use super::{erase, erase_steps, settings, split};
 
 /// Whether tenant `?1` holds the erase of record `?4` (customer `?3`): a receipt for one of
 /// its rows (the JSON array `?2`), or the record itself (an erase of rows all taken again).
@@ -49,11 +50,6 @@ fn failed(e: sqlx::Error) -> Error {
     Error::store("applying erasures again", e)
 }
 
-fn json(ids: &[ContactId]) -> String {
-    serde_json::to_string(&ids.iter().map(|id| id.get()).collect::<Vec<_>>())
-        .unwrap_or_else(|_| "[]".to_owned())
-}
-
 /// Applies `records` (every one the tenant's) again.
 pub(super) async fn reapply(
     tx: &mut SqliteConnection,
@@ -62,12 +58,7 @@ pub(super) async fn reapply(
 ) -> Result<ReapplyReport> {
     if records.iter().any(|r| !r.digests.is_empty()) {
         let ours = erase::store_secret(&mut *tx).await?.fingerprint();
-        if let Some(other) = records
-            .iter()
-            .find(|r| !r.digests.is_empty() && r.secret.as_deref() != Some(ours.as_str()))
-        {
-            return Err(other_secret(other, &ours));
-        }
+        same_secret(records, &ours)?;
     }
     let mut report = ReapplyReport {
         records: records.len(),
@@ -93,14 +84,7 @@ pub(super) async fn reapply(
             .fetch_all(&mut *tx)
             .await
             .map_err(failed)?;
-        let held: Vec<HeldRow> = held
-            .into_iter()
-            .map(|(id, created_at, customer)| HeldRow {
-                id: ContactId::new(id),
-                created_at,
-                customer: customer.map(ContactId::new),
-            })
-            .collect();
+        let held: Vec<HeldRow> = held.into_iter().map(HeldRow::stored).collect();
         let mut members = BTreeMap::new();
         for customer in held.iter().filter_map(|h| h.customer) {
             let (_, rows) = customer_rows(&mut *tx, tenant, customer).await?;
@@ -113,13 +97,7 @@ pub(super) async fn reapply(
                 Step::Erase(customer) => *customer,
                 Step::SplitOff { customer, rows } => {
                     let split = split::split(&mut *tx, tenant, *customer, rows, true).await?;
-                    let moved = &split.new_customer;
-                    let theirs = moved.primary_contact_id == rows[0]
-                        || moved.secondary_contact_ids.contains(&rows[0]);
-                    match theirs {
-                        true => moved.primary_contact_id,
-                        false => split.customer.primary_contact_id,
-                    }
+                    split.primary_holding(rows[0])
                 }
             };
             let (receipt, _) = erase::erase(&mut *tx, tenant, target, false).await?;
@@ -152,14 +130,10 @@ pub(super) async fn reapply(
         let version = settings::state(&mut *tx, tenant).await?.blocked.version;
         let now = OffsetDateTime::now_utc();
         erase::add_digests(&mut *tx, tenant, &digests, version, now).await?;
-        erase::keep_record(&mut *tx, record).await?;
+        erase_steps::keep_record(&mut *tx, record).await?;
         report.add(&plan, &erased, digests.len());
     }
-    let highest = records
-        .iter()
-        .map(ReapplyPlan::highest_id)
-        .max()
-        .unwrap_or(0);
+    let highest = ReapplyPlan::highest_id(records);
     for statement in [BUMP, BUMP_FIRST].into_iter().filter(|_| highest > 0) {
         sqlx::query(statement)
             .bind(highest)

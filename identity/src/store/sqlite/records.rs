@@ -1,6 +1,7 @@
 //! The SQLite side of the identity graph: reading a request's customers from `identity_identifier`
-//! and `identity_customer`, writing plans, repairs and rebuilds. Every function here runs on a
-//! connection the caller chose: the write transaction, or the pool for reads.
+//! and `identity_customer`, writing plans (a merge first checks the kept-apart pairs a split
+//! left), repairs and rebuilds. Every function here runs on a connection the caller chose: the
+//! write transaction, or the pool for reads.
 
 use std::sync::Arc;
 
@@ -11,7 +12,6 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Result};
-use crate::history::{Change, kinds, via_text};
 use crate::plan::{Matched, Plan};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
@@ -21,6 +21,7 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::bases::Bases;
 use super::events;
+use super::json;
 use super::tails::{self, tail_of_c};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
@@ -113,6 +114,15 @@ WHERE tenant_id = ?3 AND (
 const SELECT_ALL: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at
 FROM contact WHERE tenant_id = ?1 AND deleted_at IS NULL ORDER BY id";
+
+/// Whether a pair of tenant `?1` has a row in customer `?2` and one in customer `?3`.
+const KEPT_APART: &str = "\
+SELECT EXISTS (
+    SELECT 1 FROM identity_kept_apart AS k
+    JOIN contact AS a ON a.id = k.a_id JOIN contact AS b ON b.id = k.b_id
+    WHERE k.tenant_id = ?1
+      AND ((coalesce(a.linked_id, a.id) = ?2 AND coalesce(b.linked_id, b.id) = ?3)
+        OR (coalesce(a.linked_id, a.id) = ?3 AND coalesce(b.linked_id, b.id) = ?2)))";
 
 /// A record row: (kinds, primary, version, created, last row, emails, email rows, phones,
 /// phone rows, primary has email, primary has phone, secondary ids, tail, base number). The
@@ -452,11 +462,8 @@ pub(super) async fn relink(
     link: Link,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-    let ids = serde_json::to_string(&ids)
-        .map_err(|e| Error::store("writing contacts", sqlx::Error::Encode(Box::new(e))))?;
     sqlx::query(RELINK)
-        .bind(ids)
+        .bind(json(ids))
         .bind(link.linked_id().map(ContactId::get))
         .bind(at)
         .bind(tenant.as_str())
@@ -475,7 +482,6 @@ pub(crate) async fn apply(
     plan: Plan,
 ) -> Result<ConsolidatedContact> {
     let now = OffsetDateTime::now_utc();
-    let (email, phone_number) = (request.email().cloned(), request.phone_number().cloned());
     match plan {
         Plan::Unchanged(answer) => Ok(answer),
         Plan::NewCustomer(new) => {
@@ -488,13 +494,7 @@ pub(crate) async fn apply(
                 now,
             )
             .await?;
-            let change = Change::Created {
-                contact: id,
-                email,
-                phone_number,
-                via: Vec::new(),
-            };
-            events::record(tx, tenant, Some(id), &change, now).await?;
+            events::record(tx, tenant, Some(id), &new.event(id), now).await?;
             store(tx, tenant, new.record(id, now), NewValues::All).await
         }
         Plan::AddRow(add) => {
@@ -502,17 +502,7 @@ pub(crate) async fn apply(
             let link = Link::SecondaryOf(add.customer.primary);
             let (email, phone) = (add.email.as_ref(), add.phone_number.as_ref());
             let id = insert_contact(tx, tenant, email, phone, link, at).await?;
-            let via = via_text(
-                add.email.is_some() && add.email_held,
-                add.phone_number.is_some() && add.phone_held,
-            );
-            let change = Change::Created {
-                contact: id,
-                email: add.email.clone(),
-                phone_number: add.phone_number.clone(),
-                via: kinds(via),
-            };
-            events::record(tx, tenant, Some(add.customer.primary), &change, at).await?;
+            events::record(tx, tenant, Some(add.customer.primary), &add.event(id), at).await?;
             let (new_email, new_phone) = (add.new_email().cloned(), add.new_phone().cloned());
             append(
                 tx,
@@ -525,7 +515,7 @@ pub(crate) async fn apply(
             .await
         }
         Plan::Merge(merge) => {
-            if super::split::kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
+            if kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
                 return Ok(merge.withheld);
             }
             relink(
@@ -558,22 +548,28 @@ pub(crate) async fn apply(
             write
                 .await
                 .map_err(|e| Error::store("writing a customer record", e))?;
-            let change = Change::Merged {
-                absorbed: merge.absorbed,
-                relinked: merge.relink.clone(),
-                email,
-                phone_number,
-            };
             let kept = Some(merge.merged.primary);
-            events::record(tx, tenant, kept, &change, now).await?;
+            events::record(tx, tenant, kept, &merge.event(request), now).await?;
             store(tx, tenant, merge.merged, NewValues::Some(None, None)).await
         }
     }
 }
 
 /// JSON text of a list, for `json_each`.
-fn json<T: serde::Serialize>(list: &[T]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+/// Whether customers `x` and `y` of `tenant` are kept apart by a split.
+pub(super) async fn kept_apart(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    x: ContactId,
+    y: ContactId,
+) -> Result<bool> {
+    sqlx::query_scalar(KEPT_APART)
+        .bind(tenant.as_str())
+        .bind(x.get())
+        .bind(y.get())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Error::store("reading customers", e))
 }
 
 /// Walks from `frontier` to every connected row of `tenant` (one query pair per step).

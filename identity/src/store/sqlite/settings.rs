@@ -1,5 +1,6 @@
 //! The SQLite side of tenant settings (`identity_tenant_settings`, `identity_blocked`): reading
-//! them, and changing the phone region or the blocked list inside a write transaction.
+//! them, and changing the phone region or the blocked list inside a write transaction (an
+//! unblock must not free a value several customers hold).
 
 use sqlx::{Executor, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
@@ -7,13 +8,13 @@ use time::OffsetDateTime;
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
 use crate::history::Change;
+use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
 use crate::region::{PhoneRegion, refuse_change, stored_region};
+use crate::screen::TenantState;
 use crate::split::check_unblock;
-use crate::store::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 /// The tenant's region, its blocked-list version and the list's entries (the defaults, tenant
 /// `*`, while the version is 0), one row with NULL entry columns when the list is empty, each
@@ -29,6 +30,17 @@ LEFT JOIN identity_blocked AS b
 UNION ALL
 SELECT NULL, NULL, x.kind, NULL, NULL, x.digest, k.secret, NULL, NULL
 FROM identity_suppressed AS x CROSS JOIN identity_secret AS k WHERE x.tenant_id = ?1";
+
+/// The values of tenant `?1` (equal to `?2`, when given) held by more than one customer.
+const HELD_BY_SEVERAL: &str = "\
+SELECT 'email', email FROM contact
+WHERE tenant_id = ?1 AND deleted_at IS NULL AND email IS NOT NULL AND (?2 IS NULL OR email = ?2)
+GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1
+UNION ALL
+SELECT 'phone', phone_number FROM contact
+WHERE tenant_id = ?1 AND deleted_at IS NULL AND phone_number IS NOT NULL
+  AND (?2 IS NULL OR phone_number = ?2)
+GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1";
 
 type StateRow = (
     Option<String>,
@@ -106,7 +118,7 @@ pub(crate) async fn change_blocked(
     };
     if !add {
         let after = current.blocked.successor(entries)?;
-        let shared = super::split::held_by_several(&mut *tx, tenant, &entry).await?;
+        let shared = held_by_several(&mut *tx, tenant, &entry).await?;
         check_unblock(&shared, &entry, &after)?;
     }
     let failed = |e| Error::store("changing the blocked list", e);
@@ -135,6 +147,25 @@ pub(crate) async fn change_blocked(
     };
     super::events::record(tx, tenant, None, &change, now).await?;
     Ok(true)
+}
+
+/// The values of `tenant` held by more than one customer that `entry` may block: the one value
+/// of an exact entry, every value for a pattern (a scan of the tenant's rows).
+async fn held_by_several(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    entry: &BlockedValue,
+) -> Result<Vec<(IdentifierKind, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(HELD_BY_SEVERAL)
+        .bind(tenant.as_str())
+        .bind(entry.value())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::store("changing the blocked list", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, value)| (IdentifierKind::stored(&kind), value))
+        .collect())
 }
 
 /// Sets the tenant's caps in the caller's write transaction; whether they changed.

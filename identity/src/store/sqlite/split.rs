@@ -1,30 +1,19 @@
-//! The SQLite side of split: the kept-apart pairs (`identity_kept_apart`) every merge checks,
-//! the split itself inside the caller's write transaction, and the values several customers
-//! hold, which an unblock must not free.
+//! The SQLite side of split: the split itself inside the caller's write transaction, and the
+//! kept-apart pairs (`identity_kept_apart`) it adds, which every merge checks
+//! (`records.rs`).
 
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
-use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
 use crate::error::{Error, Result};
 use crate::history::Change;
 use crate::split::{Split, SplitPlan};
 use crate::store::{ContactRow, decode_rows};
 use crate::tenant::TenantId;
-use crate::verify::IdentifierKind;
 
 use super::records::{self, NewValues};
-use super::{events, settings};
-
-/// Whether a pair of tenant `?1` has a row in customer `?2` and one in customer `?3`.
-const KEPT_APART: &str = "\
-SELECT EXISTS (
-    SELECT 1 FROM identity_kept_apart AS k
-    JOIN contact AS a ON a.id = k.a_id JOIN contact AS b ON b.id = k.b_id
-    WHERE k.tenant_id = ?1
-      AND ((coalesce(a.linked_id, a.id) = ?2 AND coalesce(b.linked_id, b.id) = ?3)
-        OR (coalesce(a.linked_id, a.id) = ?3 AND coalesce(b.linked_id, b.id) = ?2)))";
+use super::{events, json, settings};
 
 /// The customer (primary) of tenant `?1`'s visible row `?2`.
 const CUSTOMER_OF: &str = "\
@@ -46,54 +35,8 @@ const ADD_PAIR: &str = "\
 INSERT OR IGNORE INTO identity_kept_apart (tenant_id, a_id, b_id, created_at)
 VALUES (?1, ?2, ?3, ?4)";
 
-/// The values of tenant `?1` (equal to `?2`, when given) held by more than one customer.
-const HELD_BY_SEVERAL: &str = "\
-SELECT 'email', email FROM contact
-WHERE tenant_id = ?1 AND deleted_at IS NULL AND email IS NOT NULL AND (?2 IS NULL OR email = ?2)
-GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1
-UNION ALL
-SELECT 'phone', phone_number FROM contact
-WHERE tenant_id = ?1 AND deleted_at IS NULL AND phone_number IS NOT NULL
-  AND (?2 IS NULL OR phone_number = ?2)
-GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1";
-
 fn failed(e: sqlx::Error) -> Error {
     Error::store("splitting a customer", e)
-}
-
-/// Whether customers `x` and `y` of `tenant` are kept apart by a split.
-pub(super) async fn kept_apart(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-    x: ContactId,
-    y: ContactId,
-) -> Result<bool> {
-    sqlx::query_scalar(KEPT_APART)
-        .bind(tenant.as_str())
-        .bind(x.get())
-        .bind(y.get())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| Error::store("reading customers", e))
-}
-
-/// The values of `tenant` held by more than one customer that `entry` may block: the one value
-/// of an exact entry, every value for a pattern (a scan of the tenant's rows).
-pub(super) async fn held_by_several(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-    entry: &BlockedValue,
-) -> Result<Vec<(IdentifierKind, String)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(HELD_BY_SEVERAL)
-        .bind(tenant.as_str())
-        .bind(entry.value())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Error::store("changing the blocked list", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, value)| (IdentifierKind::stored(&kind), value))
-        .collect())
 }
 
 /// The customer (primary) that tenant `tenant`'s visible row `customer` belongs to, and its
@@ -113,10 +56,7 @@ pub(super) async fn customer_rows(
         .fetch_optional(&mut *tx)
         .await
         .map_err(failed)?;
-    let primary = ContactId::new(primary.ok_or(Error::NotFound {
-        entity: "contact",
-        id: customer.get(),
-    })?);
+    let primary = ContactId::new(primary.ok_or(customer.not_found())?);
     let rows: Vec<ContactRow> = sqlx::query_as(ROWS_OF)
         .bind(tenant.as_str())
         .bind(primary.get())
@@ -136,10 +76,10 @@ pub(super) async fn split(
     block_shared: bool,
 ) -> Result<Split> {
     let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
-    let ids: Vec<i64> = rows.iter().map(|c| c.id.get()).collect();
+    let ids: Vec<ContactId> = rows.iter().map(|c| c.id).collect();
     let pairs: Vec<(i64, i64)> = sqlx::query_as(PAIRS_OF)
         .bind(tenant.as_str())
-        .bind(serde_json::to_string(&ids).unwrap_or_default())
+        .bind(json(&ids))
         .fetch_all(&mut *tx)
         .await
         .map_err(failed)?;

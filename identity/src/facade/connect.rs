@@ -1,5 +1,7 @@
 //! One URL configures everything: [`connect`] picks the store from the URL's scheme, migrates it,
-//! and returns an [`Identity`] handle shared by Rust, the bindings and the HTTP service.
+//! and returns an [`Identity`] handle shared by Rust, the bindings and the HTTP service. Facade
+//! layer: the handle, and the methods every call goes through (identify, lookup, verify,
+//! rebuild, the store's upkeep); the crate root re-exports this module as `identity::connect`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,10 +12,11 @@ use crate::derive::RebuildReport;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::store::ContactStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{ContactStore, Watched};
+use crate::store::watched::Watched;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 

@@ -1,9 +1,10 @@
 //! Backups while serving ([`Identity::backup_to`]): a consistent copy of a SQLite database in
-//! one new file. PostgreSQL is backed up with its own tools (`pg_dump`; docs/operations.md).
+//! one new file (facade layer; the crate root re-exports this module as `identity::backup`).
+//! PostgreSQL is backed up with its own tools (`pg_dump`; docs/operations.md).
 
 use std::path::Path;
 
-use crate::connect::Identity;
+use super::connect::Identity;
 use crate::error::Result;
 
 impl Identity {
