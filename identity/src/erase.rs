@@ -18,6 +18,30 @@ use crate::tenant::TenantId;
 
 pub use crate::erasure::Erasure;
 
+/// An erase planned in a store's transaction: the plan, the customer's values (whose
+/// identifiers go), the time it is stamped with, the blocked list's version it was planned
+/// under, and its record (the erasure log's line).
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedErase {
+    /// What goes.
+    pub plan: ErasePlan,
+    /// Every value of the customer's visible rows.
+    pub values: BTreeSet<(IdentifierKind, String)>,
+    /// The erase's time: its receipts' and its record's.
+    pub at: OffsetDateTime,
+    /// The version of the tenant's blocked list the plan was made under.
+    pub blocked_version: i64,
+    /// The erase's record, with the soft-deleted rows it removes too.
+    pub record: ErasureRecord,
+}
+
+impl PlannedErase {
+    /// The erase's receipt.
+    pub(crate) fn receipt(&self) -> Erasure {
+        self.plan.receipt(self.at)
+    }
+}
+
 /// What a store deletes and scrubs for an erase, in one transaction with the tenant's other
 /// writes waiting.
 #[derive(Debug, Clone)]

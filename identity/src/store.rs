@@ -4,9 +4,12 @@
 mod closure;
 mod encoding;
 pub mod memory;
+mod operations;
+mod outcome;
 pub mod postgres;
 mod record_cache;
 pub mod sqlite;
+mod steps;
 mod tenant_hints;
 pub(crate) mod watched;
 
@@ -35,6 +38,7 @@ use crate::verify::VerifyReport;
 
 pub(crate) use closure::{Frontier, preview_from_rows};
 pub(crate) use encoding::RecordText;
+pub(crate) use outcome::{Failure, Outcome};
 pub(crate) use tenant_hints::TenantHints;
 
 /// How many times a store tries an identify that keeps meeting concurrent changes.

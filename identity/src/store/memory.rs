@@ -15,18 +15,18 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::history::{Change, History, Walk};
+use crate::history::History;
 use crate::identifier::IdentifierKind;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
 use crate::plan::{Matched, Plan};
 use crate::reapply::ReapplyReport;
-use crate::region::{PhoneRegion, refuse_change};
+use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
-use crate::split::{Split, check_unblock};
-use crate::store::{ContactStore, Frontier};
+use crate::split::Split;
+use crate::store::{ContactStore, Frontier, operations};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, VerifyReport, verify};
 
@@ -35,6 +35,7 @@ mod events;
 mod import;
 mod reapply;
 mod split;
+mod steps;
 
 /// An in-process store. Every call runs under one mutex, so it is trivially serializable.
 /// Nothing survives the process. Tenants share the rows (ids are dense across them) and each has
@@ -431,33 +432,6 @@ impl State {
             limits: self.limits.get(tenant).copied().unwrap_or_default(),
         }
     }
-
-    /// Adds or removes a blocked entry; whether the list changed.
-    fn change_blocked(
-        &mut self,
-        tenant: &TenantId,
-        entry: &BlockedValue,
-        add: bool,
-    ) -> Result<bool> {
-        let current = self.tenant_state(tenant);
-        let entry = entry.clone().in_region(current.region);
-        let Some(entries) = current.blocked.changed(&entry, add) else {
-            return Ok(false);
-        };
-        let list = current.blocked.successor(entries)?;
-        if !add {
-            check_unblock(&self.held_by_several(tenant), &entry, &list)?;
-        }
-        self.blocked.insert(tenant.clone(), Arc::new(list));
-        let change = if add {
-            Change::Blocked { entry }
-        } else {
-            Change::Unblocked { entry }
-        };
-        let now = self.now();
-        self.events.record(tenant, None, change, now);
-        Ok(true)
-    }
 }
 
 impl Graph {
@@ -516,30 +490,17 @@ impl ContactStore for MemoryStore {
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
         let mut state = self.lock()?;
-        let current = state.regions.get(tenant).copied();
-        if current != region {
-            if state.rows.values().any(|r| r.tenant == *tenant) {
-                return Err(refuse_change(tenant, current, region));
-            }
-            match region {
-                Some(region) => state.regions.insert(tenant.clone(), region),
-                None => state.regions.remove(tenant),
-            };
-        }
+        let mut tx = steps::MemorySteps(&mut state);
+        let change = operations::set_phone_region(&mut tx, tenant, region);
+        steps::at_once(change, "changing tenant settings")?;
         Ok(state.tenant_state(tenant).settings())
     }
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
         let mut state = self.lock()?;
-        let current = state.tenant_state(tenant);
-        if current.limits != limits {
-            // the caps move with the blocked list's version, as in the SQL stores
-            let next = current
-                .blocked
-                .successor(current.blocked.entries().to_vec())?;
-            state.blocked.insert(tenant.clone(), Arc::new(next));
-            state.limits.insert(tenant.clone(), limits);
-        }
+        let mut tx = steps::MemorySteps(&mut state);
+        let change = operations::set_limits(&mut tx, tenant, limits);
+        steps::at_once(change, "changing tenant settings")?;
         Ok(state.tenant_state(tenant).settings())
     }
 
@@ -549,25 +510,24 @@ impl ContactStore for MemoryStore {
     }
 
     async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
-        self.lock()?.change_blocked(tenant, entry, true)
+        let mut state = self.lock()?;
+        let mut tx = steps::MemorySteps(&mut state);
+        let change = operations::change_blocked(&mut tx, tenant, entry, true);
+        steps::at_once(change, "changing the blocked list")
     }
 
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
-        self.lock()?.change_blocked(tenant, entry, false)
+        let mut state = self.lock()?;
+        let mut tx = steps::MemorySteps(&mut state);
+        let change = operations::change_blocked(&mut tx, tenant, entry, false);
+        steps::at_once(change, "changing the blocked list")
     }
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
-        let state = self.lock()?;
-        let customer = state
-            .customer_of(tenant, id)
-            .or_else(|| state.erased_customer(tenant, id))
-            .ok_or(id.not_found())?;
-        let mut walk = Walk::new(id, customer);
-        while let Some(batch) = walk.next() {
-            let wanted: Vec<Option<ContactId>> = batch.iter().copied().map(Some).collect();
-            walk.absorb(&batch, state.events.of(tenant, &wanted));
-        }
-        Ok(walk.finish(state.events.of(tenant, &[None])))
+        let mut state = self.lock()?;
+        let mut tx = steps::MemorySteps(&mut state);
+        let read = operations::history(&mut tx, tenant, id);
+        steps::at_once(read, "reading history")
     }
 
     async fn split(

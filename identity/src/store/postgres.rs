@@ -31,12 +31,12 @@ mod erase;
 mod events;
 mod graph;
 mod import;
-mod outcome;
 mod reapply;
 mod records;
 mod settings;
 pub mod source;
 mod split;
+mod steps;
 mod url;
 
 use std::sync::Arc;
@@ -72,7 +72,30 @@ use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
 use self::graph::{Stamp, Written};
-use self::outcome::{Failure, Outcome};
+use self::steps::PgSteps;
+use crate::store::{Failure, Outcome, operations};
+
+/// Runs `work` in one transaction and commits, trying again after broken connections and
+/// serialization failures.
+macro_rules! writing {
+    ($store:expr, $operation:expr, |$tx:ident| $work:expr) => {{
+        let mut broken = BrokenConnections::new(&$store.pool);
+        loop {
+            let outcome: Outcome<_> = async {
+                let mut tx = $store.pool.begin().await?;
+                let $tx: &mut PgConnection = &mut *tx;
+                let value = $work;
+                tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Ok(value) => break value,
+                Err(failure) => broken.retry_or_fail($operation, failure)?,
+            }
+        }
+    }};
+}
 
 /// How many times one attempt applies changes made outside the library before it gives way.
 const MAX_REPAIRS: u32 = 3;
@@ -288,35 +311,20 @@ impl PgStore {
         }
     }
 
-    /// Adds or removes a blocked entry (in the form of the tenant's region).
+    /// Adds or removes a blocked entry (in the form of the tenant's region), under the tenant's
+    /// lock alone.
     async fn change_blocked(
         &self,
         tenant: &TenantId,
         entry: &BlockedValue,
         add: bool,
     ) -> Result<bool> {
-        let region = self.tenant_state(tenant).await?.region;
-        let entry = entry.clone().in_region(region);
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            let outcome: Outcome<bool> = async {
-                let mut tx = self.pool.begin().await?;
-                if !add {
-                    split::check_unblock_locked(&mut tx, tenant, &entry).await?;
-                }
-                let changed = settings::change_blocked(&mut *tx, tenant, &entry, add).await?;
-                tx.commit().await?;
-                Ok(changed)
-            }
-            .await;
-            match outcome {
-                Ok(changed) => {
-                    self.hints.forget(tenant);
-                    return Ok(changed);
-                }
-                Err(failure) => broken.retry_or_fail("changing the blocked list", failure)?,
-            }
-        }
+        let changed = writing!(self, "changing the blocked list", |tx| {
+            graph::lock(&mut *tx, tenant).await?;
+            operations::change_blocked(&mut PgSteps(tx), tenant, entry, add).await?
+        });
+        self.hints.forget(tenant);
+        Ok(changed)
     }
 
     /// Applies changes made outside the library to `tenant`'s derived records, on `conn`.
@@ -571,25 +579,19 @@ impl ContactStore for PgStore {
         tenant: &TenantId,
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            match settings::set_phone_region(&self.pool, tenant, region).await {
-                Ok(()) => break,
-                Err(failure) => broken.retry_or_fail("changing tenant settings", failure)?,
-            }
-        }
+        writing!(self, "changing tenant settings", |tx| {
+            graph::lock(&mut *tx, tenant).await?;
+            operations::set_phone_region(&mut PgSteps(tx), tenant, region).await?
+        });
         self.hints.forget(tenant);
         self.settings(tenant).await
     }
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            match settings::set_limits(&self.pool, tenant, limits).await {
-                Ok(()) => break,
-                Err(failure) => broken.retry_or_fail("changing tenant settings", failure)?,
-            }
-        }
+        writing!(self, "changing tenant settings", |tx| {
+            graph::lock(&mut *tx, tenant).await?;
+            operations::set_limits(&mut PgSteps(tx), tenant, limits).await?
+        });
         self.hints.forget(tenant);
         self.settings(tenant).await
     }
@@ -610,10 +612,9 @@ impl ContactStore for PgStore {
     }
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
-        Ok(reading!(self, "reading history", |conn| events::history(
-            conn, tenant, id
-        )
-        .await?))
+        Ok(reading!(self, "reading history", |conn| {
+            operations::history(&mut PgSteps(conn), tenant, id).await?
+        }))
     }
 
     async fn split(
@@ -623,26 +624,15 @@ impl ContactStore for PgStore {
         contact_ids: &[ContactId],
         block_shared: bool,
     ) -> Result<Split> {
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            let outcome: Outcome<Split> = async {
-                let mut tx = self.pool.begin().await?;
-                let split =
-                    split::split(&mut tx, tenant, customer, contact_ids, block_shared).await?;
-                tx.commit().await?;
-                Ok(split)
-            }
-            .await;
-            match outcome {
-                Ok(split) => {
-                    if !split.blocked.is_empty() {
-                        self.hints.forget(tenant);
-                    }
-                    return Ok(split);
-                }
-                Err(failure) => broken.retry_or_fail("splitting a customer", failure)?,
-            }
+        // the tenant's pending changes applied under its lock, taken alone and held to the end
+        let split = writing!(self, "splitting a customer", |tx| {
+            graph::repair(&mut *tx, tenant).await?;
+            steps::split(tx, tenant, customer, contact_ids, block_shared).await?
+        });
+        if !split.blocked.is_empty() {
+            self.hints.forget(tenant);
         }
+        Ok(split)
     }
 
     async fn erase(
@@ -656,7 +646,8 @@ impl ContactStore for PgStore {
         loop {
             let outcome: Outcome<Erasure> = async {
                 let mut tx = self.pool.begin().await?;
-                let (receipt, record) = erase::erase(&mut tx, tenant, customer, suppress).await?;
+                graph::repair(&mut tx, tenant).await?;
+                let (receipt, record) = steps::erase(&mut tx, tenant, customer, suppress).await?;
                 if let Some(record) = &record {
                     erase::keep_record(&mut tx, record).await?;
                     if let Some(log) = log {

@@ -24,7 +24,7 @@ mod long_writes;
 mod reapply;
 mod records;
 mod settings;
-mod split;
+mod steps;
 mod tails;
 
 use std::path::Path;
@@ -56,7 +56,7 @@ use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
-    preview_from_rows, refuse_earlier_builds,
+    operations, preview_from_rows, refuse_earlier_builds,
 };
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
@@ -239,7 +239,14 @@ impl SqliteStore {
     ) -> Result<bool> {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write_for(tenant).await? {
-                let changed = settings::change_blocked(&mut write.tx, tenant, entry, add).await?;
+                let changed = operations::change_blocked(
+                    &mut steps::SqliteSteps(&mut write.tx),
+                    tenant,
+                    entry,
+                    add,
+                )
+                .await
+                .map_err(|f| f.into_error("changing the blocked list"))?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
                     return Ok(changed);
@@ -501,7 +508,13 @@ impl ContactStore for SqliteStore {
     ) -> Result<TenantSettings> {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write_for(tenant).await? {
-                settings::set_phone_region(&mut write.tx, tenant, region).await?;
+                operations::set_phone_region(
+                    &mut steps::SqliteSteps(&mut write.tx),
+                    tenant,
+                    region,
+                )
+                .await
+                .map_err(|f| f.into_error("changing tenant settings"))?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
                     return self.settings(tenant).await;
@@ -515,7 +528,9 @@ impl ContactStore for SqliteStore {
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write_for(tenant).await? {
-                settings::set_limits(&mut write.tx, tenant, limits).await?;
+                operations::set_limits(&mut steps::SqliteSteps(&mut write.tx), tenant, limits)
+                    .await
+                    .map_err(|f| f.into_error("changing tenant settings"))?;
                 if write.commit().await? {
                     self.hints.forget(tenant);
                     return self.settings(tenant).await;
@@ -543,7 +558,9 @@ impl ContactStore for SqliteStore {
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
         let mut conn = self.read_snapshot_of(tenant).await?;
-        events::history(&mut conn, tenant, id).await
+        operations::history(&mut steps::SqliteSteps(&mut conn), tenant, id)
+            .await
+            .map_err(|f| f.into_error("reading history"))
     }
 
     async fn split(
@@ -556,7 +573,7 @@ impl ContactStore for SqliteStore {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
                 let split =
-                    split::split(&mut write.tx, tenant, customer, contact_ids, block_shared)
+                    steps::split(&mut write.tx, tenant, customer, contact_ids, block_shared)
                         .await?;
                 if write.commit().await? {
                     if !split.blocked.is_empty() {
@@ -577,36 +594,46 @@ impl ContactStore for SqliteStore {
         suppress: bool,
         log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        let now = time::OffsetDateTime::now_utc();
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let done = match erase::plan(&mut write.tx, tenant, customer, suppress, now).await?
-                {
-                    erase::Planned::Done(receipt) => Some(receipt),
-                    // a small erase in this transaction, a large one a step per transaction
-                    erase::Planned::Job(mut job) if job.size() <= jobs::STEP => {
-                        job.work(&mut write.tx, tenant, usize::MAX).await?;
-                        if let Some(log) = log {
-                            log.append(job.record())?; // on disk before the erase commits
+                let planned = operations::plan_erase(
+                    &mut steps::SqliteSteps(&mut write.tx),
+                    tenant,
+                    customer,
+                    suppress,
+                )
+                .await
+                .map_err(|f| f.into_error("erasing a customer"))?;
+                let done = match planned {
+                    operations::Erase::Done(receipt) => Some(receipt),
+                    operations::Erase::Planned(planned) => {
+                        let mut job = erase_steps::EraseJob::of(&planned);
+                        if job.size() <= jobs::STEP {
+                            // a small erase in this transaction
+                            job.work(&mut write.tx, tenant, usize::MAX).await?;
+                            if let Some(log) = log {
+                                log.append(job.record())?; // on disk before the erase commits
+                            }
+                            Some(job.receipt())
+                        } else {
+                            // a large one a step per transaction
+                            let owner = jobs::new_owner();
+                            let plan =
+                                serde_json::to_string(&job).map_err(|_| Error::Internal {
+                                    reason: "an erase's plan could not be written down",
+                                })?;
+                            jobs::start(&mut write.tx, tenant, "erase", owner, &plan).await?;
+                            if !write.commit().await? {
+                                backoff(attempt).await;
+                                continue;
+                            }
+                            // its last step appends to the log and clears the files
+                            let receipt = self.run_erase(tenant, owner, job, log).await?;
+                            if suppress {
+                                self.hints.forget(tenant);
+                            }
+                            return Ok(receipt);
                         }
-                        Some(job.receipt())
-                    }
-                    erase::Planned::Job(job) => {
-                        let owner = jobs::new_owner();
-                        let plan = serde_json::to_string(&job).map_err(|_| Error::Internal {
-                            reason: "an erase's plan could not be written down",
-                        })?;
-                        jobs::start(&mut write.tx, tenant, "erase", owner, &plan).await?;
-                        if !write.commit().await? {
-                            backoff(attempt).await;
-                            continue;
-                        }
-                        // its last step appends to the log and clears the files
-                        let receipt = self.run_erase(tenant, owner, *job, log).await?;
-                        if suppress {
-                            self.hints.forget(tenant);
-                        }
-                        return Ok(receipt);
                     }
                 };
                 if let (Some(receipt), Some(turn)) = (done, write.commit_holding().await?) {

@@ -1,5 +1,6 @@
 //! The PostgreSQL side of erase, in the caller's transaction under the tenant's graph lock
-//! taken alone (held to the end, with pending changes applied first): the rows, records,
+//! taken alone (held to the end, with pending changes applied first): the steps an erase is
+//! planned with (`operations.rs`) and the statements that write it: the rows, records,
 //! identifiers, pairs and history values of a customer go, its receipt (`identity_erasure`) and
 //! record (`identity_erasure_record`) are kept, and, when asked, its values join the tenant's
 //! suppressed values (`identity_suppress`) under the store's secret (`identity_secret`).
@@ -7,18 +8,18 @@
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+use std::collections::BTreeSet;
+
 use crate::contact::ContactId;
-use crate::erase::{ErasePlan, Erasure, of_kind, values_of};
+use crate::erase::{Erasure, PlannedErase, of_kind};
 use crate::erasure::{ErasedRow, ErasureRecord, from_receipts, stored_record};
 use crate::identifier::IdentifierKind;
+use crate::store::Outcome;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
-use crate::verify::stored_identifiers;
+use crate::verify::{StoredIdentifier, stored_identifiers};
 
-use super::graph::{self, LOCK_GRAPH};
-use super::outcome::Outcome;
-use super::split::customer_rows;
-use super::{events, settings};
+use super::events;
 
 const RECEIPT_OF: &str = "\
 SELECT customer_id, suppressed, erased_at FROM identity_erasure
@@ -47,11 +48,16 @@ const DELETE_ROWS: &str = "DELETE FROM contact WHERE tenant_id = $1 AND id = ANY
 
 /// The deleted rows that link to the rows `$2` or carry a value that goes (`$3` emails, `$4`
 /// phones); few, found through `contact_deleted_idx`.
+const DELETED_ROWS: &str = "\
+SELECT id, created_at FROM contact WHERE tenant_id = $1 AND deleted_at IS NOT NULL
+  AND (linked_id IN (SELECT unnest($2::bigint[])) OR email IN (SELECT unnest($3::text[]))
+       OR phone_number IN (SELECT unnest($4::text[])))";
+
+/// The rows [`DELETED_ROWS`] finds, deleted.
 const DELETE_DELETED_ROWS: &str = "\
 DELETE FROM contact WHERE tenant_id = $1 AND deleted_at IS NOT NULL
   AND (linked_id IN (SELECT unnest($2::bigint[])) OR email IN (SELECT unnest($3::text[]))
-       OR phone_number IN (SELECT unnest($4::text[])))
-RETURNING id, created_at";
+       OR phone_number IN (SELECT unnest($4::text[])))";
 
 /// The identifiers of the values `$3` (emails) and `$4` (phones) that name customer `$2`.
 const DELETE_IDENTIFIERS: &str = "\
@@ -95,8 +101,7 @@ FROM scrubbed AS s WHERE e.id = s.id";
 
 const ADD_RECEIPTS: &str = "\
 INSERT INTO identity_erasure (tenant_id, contact_id, customer_id, suppressed, erased_at)
-SELECT $1, id, $3, $4, t.at FROM unnest($2::bigint[]) AS id, (SELECT clock_timestamp() AS at) AS t
-RETURNING erased_at";
+SELECT $1, id, $3, $4, $5 FROM unnest($2::bigint[]) AS id";
 
 const NEW_SECRET: &str = "\
 INSERT INTO identity_secret (secret) VALUES ($1) ON CONFLICT DO NOTHING";
@@ -142,68 +147,76 @@ pub(crate) async fn receipt(
     }))
 }
 
-/// Erases the customer of row `customer` in the caller's transaction and answers its receipt
-/// and record (or answers the receipt of its earlier erase, without a record). The caller
-/// keeps the record.
-pub(crate) async fn erase(
+/// The values among `values` that visible rows of tenant `tenant` outside customer `primary`
+/// hold, with their customers.
+pub(crate) async fn held_elsewhere(
     tx: &mut PgConnection,
     tenant: &TenantId,
-    customer: ContactId,
-    suppress: bool,
-) -> Outcome<(Erasure, Option<ErasureRecord>)> {
-    sqlx::query(LOCK_GRAPH)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await?;
-    if let Some(done) = receipt(&mut *tx, tenant, customer).await? {
-        return Ok((done, None));
-    }
-    graph::repair(&mut *tx, tenant).await?;
-    let (primary, rows) = customer_rows(&mut *tx, tenant, customer).await?;
-    let values = values_of(&rows);
-    let (emails, phones) = (
-        of_kind(&values, IdentifierKind::Email),
-        of_kind(&values, IdentifierKind::Phone),
-    );
+    primary: ContactId,
+    values: &BTreeSet<(IdentifierKind, String)>,
+) -> Outcome<Vec<StoredIdentifier>> {
     let held: Vec<(String, String, i64)> = sqlx::query_as(HELD_ELSEWHERE)
         .bind(tenant.as_str())
         .bind(primary.get())
-        .bind(&emails)
-        .bind(&phones)
+        .bind(of_kind(values, IdentifierKind::Email))
+        .bind(of_kind(values, IdentifierKind::Phone))
         .fetch_all(&mut *tx)
         .await?;
-    let held = stored_identifiers(held);
-    let blocked = settings::state(&mut *tx, tenant).await?.blocked;
-    let secret = match suppress {
-        true => Some(secret(&mut *tx).await?),
-        false => None,
-    };
-    let plan = ErasePlan::new(&rows, primary, &held, &blocked, secret.as_ref())?;
+    Ok(stored_identifiers(held))
+}
+
+/// The soft-deleted rows of tenant `tenant` an erase of the rows `erased` removes with them.
+pub(crate) async fn deleted_rows(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    erased: &[ContactId],
+    gone: &[(IdentifierKind, String)],
+) -> Outcome<Vec<ErasedRow>> {
+    let ids: Vec<i64> = erased.iter().map(|id| id.get()).collect();
+    let deleted: Vec<(i64, OffsetDateTime)> = sqlx::query_as(DELETED_ROWS)
+        .bind(tenant.as_str())
+        .bind(&ids)
+        .bind(of_kind(gone, IdentifierKind::Email))
+        .bind(of_kind(gone, IdentifierKind::Phone))
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(deleted
+        .into_iter()
+        .map(|(id, at)| ErasedRow::new(ContactId::new(id), Some(at)))
+        .collect())
+}
+
+/// Writes the planned erase `erase` in the caller's transaction (see
+/// [`crate::store::steps::Steps::apply_erase`]); the caller keeps its record.
+pub(crate) async fn apply(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    erase: &PlannedErase,
+) -> Outcome<()> {
+    let plan = &erase.plan;
+    let primary = plan.customer;
     let ids: Vec<i64> = plan.erased.iter().map(|id| id.get()).collect();
+    let (emails, phones) = (
+        of_kind(&erase.values, IdentifierKind::Email),
+        of_kind(&erase.values, IdentifierKind::Phone),
+    );
     let (gone_emails, gone_phones) = (
         plan.gone_of(IdentifierKind::Email),
         plan.gone_of(IdentifierKind::Phone),
     );
     // the deleted rows first: they may link to the rows (and the record names them)
-    let deleted: Vec<(i64, OffsetDateTime)> = sqlx::query_as(DELETE_DELETED_ROWS)
-        .bind(tenant.as_str())
-        .bind(&ids)
-        .bind(&gone_emails)
-        .bind(&gone_phones)
-        .fetch_all(&mut *tx)
-        .await?;
-    sqlx::query(SCRUB)
-        .bind(tenant.as_str())
-        .bind(&ids)
-        .bind(&gone_emails)
-        .bind(&gone_phones)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(DELETE_ROWS)
-        .bind(tenant.as_str())
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    for (statement, lists) in [
+        (DELETE_DELETED_ROWS, true),
+        (SCRUB, true),
+        (DELETE_ROWS, false),
+    ] {
+        let query = sqlx::query(statement).bind(tenant.as_str()).bind(&ids);
+        let query = match lists {
+            true => query.bind(&gone_emails).bind(&gone_phones),
+            false => query,
+        };
+        query.execute(&mut *tx).await?;
+    }
     sqlx::query(DELETE_IDENTIFIERS)
         .bind(tenant.as_str())
         .bind(primary.get())
@@ -211,21 +224,12 @@ pub(crate) async fn erase(
         .bind(&phones)
         .execute(&mut *tx)
         .await?;
+    let named = &plan.named;
     sqlx::query(NAME)
         .bind(tenant.as_str())
-        .bind(
-            plan.named
-                .iter()
-                .map(|(k, ..)| k.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            plan.named
-                .iter()
-                .map(|(_, v, _)| v.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(plan.named.iter().map(|(.., c)| c.get()).collect::<Vec<_>>())
+        .bind(named.iter().map(|(k, ..)| k.as_str()).collect::<Vec<_>>())
+        .bind(named.iter().map(|(_, v, _)| v.as_str()).collect::<Vec<_>>())
+        .bind(named.iter().map(|(.., c)| c.get()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM identity_customer WHERE tenant_id = $1 AND primary_id = $2")
@@ -239,21 +243,15 @@ pub(crate) async fn erase(
         .execute(&mut *tx)
         .await?;
     events::record(&mut *tx, tenant, Some(primary), &plan.event()).await?;
-    let at: Vec<OffsetDateTime> = sqlx::query_scalar(ADD_RECEIPTS)
+    sqlx::query(ADD_RECEIPTS)
         .bind(tenant.as_str())
         .bind(&ids)
         .bind(primary.get())
         .bind(plan.suppress)
-        .fetch_all(&mut *tx)
+        .bind(erase.at)
+        .execute(&mut *tx)
         .await?;
-    add_digests(&mut *tx, tenant, &plan.digests).await?;
-    let at = at.first().copied().unwrap_or_else(OffsetDateTime::now_utc);
-    let receipt = plan.receipt(at);
-    let marked = deleted
-        .into_iter()
-        .map(|(id, at)| ErasedRow::new(ContactId::new(id), Some(at)));
-    let record = plan.record(tenant, &receipt, marked);
-    Ok((receipt, Some(record)))
+    add_digests(&mut *tx, tenant, &plan.digests).await
 }
 
 /// Adds `digests` to the tenant's suppressed values and moves its blocked list to the next
@@ -318,7 +316,7 @@ pub(crate) async fn store_secret(conn: &mut PgConnection) -> Outcome<Secret> {
 }
 
 /// The store's suppression secret, made now when it has none (the first insert wins).
-async fn secret(tx: &mut PgConnection) -> Outcome<Secret> {
+pub(crate) async fn secret(tx: &mut PgConnection) -> Outcome<Secret> {
     sqlx::query(NEW_SECRET)
         .bind(&Secret::generate()?[..])
         .execute(&mut *tx)

@@ -19,8 +19,8 @@ use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-use super::outcome::Outcome;
 use super::records::{self, Appended, Lists};
+use crate::store::Outcome;
 
 // each read ends with the tenant's phone region and blocked-list version as stored
 const READ: &str = "SELECT r.*, t.phone_region, t.blocked_version \
@@ -57,6 +57,16 @@ WHERE tenant_id = $3
 pub(crate) const LOCK_GRAPH: &str = "\
 SELECT pg_advisory_xact_lock(hashtextextended('identity:graph:' || $1, 0)),
        set_config('identity.internal', 'on', true)";
+
+/// Takes tenant `tenant`'s graph lock alone for the caller's transaction (no write of the
+/// tenant runs until it ends), marking the transaction's writes to `contact` the library's own.
+pub(crate) async fn lock(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<()> {
+    sqlx::query(LOCK_GRAPH)
+        .bind(tenant.as_str())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
 
 /// Removes applied changes of tenant `$2` from the journal (`$1`: these ids; NULL: all) and
 /// from the count every read checks.
@@ -401,10 +411,15 @@ const REPAIR_LIMIT: i64 = 10_000;
 /// Applies the changes made outside the library to `tenant` (or rebuilds it) in the caller's
 /// transaction, holding the tenant's graph lock alone. `Ok(None)` when nothing waited.
 pub(crate) async fn repair(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Option<Derived>> {
-    sqlx::query(LOCK_GRAPH)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await?;
+    lock(&mut *tx, tenant).await?;
+    repair_locked(tx, tenant).await
+}
+
+/// As [`repair`], in a transaction that holds the tenant's graph lock already.
+pub(crate) async fn repair_locked(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+) -> Outcome<Option<Derived>> {
     let entries: Vec<PendingRow> = sqlx::query_as(
         "SELECT id, contact_id, old_linked_id, new_linked_id, old_email, new_email, old_phone, new_phone
          FROM identity_pending WHERE tenant_id = $2 ORDER BY id LIMIT $1",
@@ -450,10 +465,7 @@ pub(crate) async fn repair(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<
 /// Recomputes every derived record of `tenant` in the caller's transaction, holding the
 /// tenant's graph lock alone.
 pub(crate) async fn rebuild(tx: &mut PgConnection, tenant: &TenantId) -> Outcome<Derived> {
-    sqlx::query(LOCK_GRAPH)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await?;
+    lock(&mut *tx, tenant).await?;
     rebuild_locked(tx, tenant).await
 }
 

@@ -31,8 +31,8 @@ use crate::import::{
 };
 use crate::tenant::TenantId;
 
-use super::graph::LOCK_GRAPH;
-use super::outcome::Outcome;
+use super::graph;
+use crate::store::Outcome;
 
 // one array, not a row per id (decoding millions of rows cost more than drawing the values);
 // the sequence looked up once (OFFSET 0 keeps the subquery apart), not once per id
@@ -74,10 +74,7 @@ pub(super) async fn import(
     options: ImportOptions,
 ) -> Outcome<ImportReport> {
     // alone: the tenant's writes wait, and the triggers leave these rows to us
-    sqlx::query(LOCK_GRAPH)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await?;
+    graph::lock(&mut *tx, tenant).await?;
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = $1")
         .bind(tenant.as_str())
         .fetch_one(&mut *tx)

@@ -1,7 +1,7 @@
 //! The PostgreSQL side of applying erasures again ([`crate::Identity::reapply_erasures`]), in
 //! the caller's transaction under the tenant's graph lock taken alone (with its pending
 //! changes applied): each record's rows the database holds are erased through the erase (and
-//! split) of `erase.rs` and `split.rs`, the original receipts and record are stored, the
+//! split) of `erase.rs` and `operations.rs`, the original receipts and record are stored, the
 //! digests suppressed, and the id sequence moved past every id the records name.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,9 +15,9 @@ use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::tenant::TenantId;
 
 use super::erase;
-use super::graph::{self, LOCK_GRAPH};
-use super::outcome::Outcome;
-use super::split::{self, customer_rows};
+use super::graph;
+use super::steps::{self, customer_rows};
+use crate::store::Outcome;
 
 /// Whether tenant `$1` holds the erase of record `$4` (customer `$3`): a receipt for one of
 /// its rows `$2`, or the record itself (an erase of rows all taken again).
@@ -61,10 +61,6 @@ pub(crate) async fn reapply(
     tenant: &TenantId,
     records: &[ErasureRecord],
 ) -> Outcome<ReapplyReport> {
-    sqlx::query(LOCK_GRAPH)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
-        .await?;
     graph::repair(&mut *tx, tenant).await?;
     if records.iter().any(|r| !r.digests.is_empty()) {
         let ours = erase::store_secret(&mut *tx).await?.fingerprint();
@@ -104,11 +100,11 @@ pub(crate) async fn reapply(
             let target = match step {
                 Step::Erase(customer) => *customer,
                 Step::SplitOff { customer, rows } => {
-                    let split = split::split(&mut *tx, tenant, *customer, rows, true).await?;
+                    let split = steps::split(&mut *tx, tenant, *customer, rows, true).await?;
                     split.primary_holding(rows[0])
                 }
             };
-            let (receipt, _) = erase::erase(&mut *tx, tenant, target, false).await?;
+            let (receipt, _) = steps::erase(&mut *tx, tenant, target, false).await?;
             erased.extend(receipt.contact_ids);
         }
         for (statement, list) in [(DELETE_MARKED, &plan.deleted), (DELETE_RECEIPTS, &erased)] {

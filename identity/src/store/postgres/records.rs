@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::shared_list::SharedList;
 use crate::store::record_cache::Held;
 
-use super::outcome::Outcome;
+use crate::store::Outcome;
 
 /// Columns in a record's block: the header, then the base lists, then the tail lists.
 const HEADER: usize = 6;

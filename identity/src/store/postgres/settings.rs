@@ -1,6 +1,6 @@
 //! The PostgreSQL side of tenant settings (the `identity_tenant` row, `identity_blocked`):
-//! reading them, and changing the phone region (`identity_set_phone_region`) or the blocked list
-//! (`identity_change_blocked`), each under the tenant's lock alone.
+//! reading them. The changes are the operations of `operations.rs`, over the steps of
+//! `steps.rs`, each under the tenant's lock alone.
 
 use sqlx::{Executor, Postgres};
 
@@ -8,12 +8,12 @@ use crate::blocked::{BlockList, BlockedValue};
 use crate::error::Result;
 use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
-use crate::region::{PhoneRegion, refuse_change, stored_region};
+use crate::region::stored_region;
 use crate::screen::TenantState;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
 
-use super::outcome::Outcome;
+use crate::store::Outcome;
 
 type StateRow = (
     Option<String>,
@@ -73,64 +73,4 @@ where
         blocked: BlockList::stored(version, entries, set)?,
         limits: Limits::new(emails, phones)?,
     })
-}
-
-/// Sets the tenant's caps under its lock alone (one statement, its own transaction).
-pub(crate) async fn set_limits<'e, E>(executor: E, tenant: &TenantId, limits: Limits) -> Outcome<()>
-where
-    E: Executor<'e, Database = Postgres>,
-{
-    sqlx::query("SELECT identity_set_limits($1, $2, $3)")
-        .bind(tenant.as_str())
-        .bind(limits.emails.map(i64::from))
-        .bind(limits.phones.map(i64::from))
-        .execute(executor)
-        .await?;
-    Ok(())
-}
-
-/// Adds (`add`) or removes a blocked entry, already in the tenant's form (one statement, its
-/// own transaction); whether the list changed.
-pub(crate) async fn change_blocked<'e, E>(
-    executor: E,
-    tenant: &TenantId,
-    entry: &BlockedValue,
-    add: bool,
-) -> Outcome<bool>
-where
-    E: Executor<'e, Database = Postgres>,
-{
-    Ok(
-        sqlx::query_scalar("SELECT identity_change_blocked($1, $2, $3, $4, $5)")
-            .bind(tenant.as_str())
-            .bind(entry.kind().as_str())
-            .bind(entry.is_pattern())
-            .bind(entry.text())
-            .bind(add)
-            .fetch_one(executor)
-            .await?,
-    )
-}
-
-/// Sets the tenant's region (one statement, its own transaction); refused, with nothing
-/// changed, when it would change and the tenant has rows.
-pub(crate) async fn set_phone_region<'e, E>(
-    executor: E,
-    tenant: &TenantId,
-    region: Option<PhoneRegion>,
-) -> Outcome<()>
-where
-    E: Executor<'e, Database = Postgres>,
-{
-    let (outcome, current): (String, Option<String>) =
-        sqlx::query_as("SELECT outcome, region FROM identity_set_phone_region($1, $2)")
-            .bind(tenant.as_str())
-            .bind(region.as_ref().map(PhoneRegion::as_str))
-            .fetch_one(executor)
-            .await?;
-    if outcome == "has-rows" {
-        let current = stored_region(current.as_deref())?;
-        return Err(refuse_change(tenant, current, region).into());
-    }
-    Ok(())
 }

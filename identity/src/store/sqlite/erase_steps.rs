@@ -4,14 +4,12 @@
 //! `identity_tenant_job` and runs a step per write transaction (`jobs.rs`), so SQLite's one
 //! writer serves other tenants between steps.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::contact::ContactId;
-use crate::erase::{ErasePlan, Erasure};
+use crate::erase::{Erasure, PlannedErase};
 use crate::erasure::ErasureRecord;
 use crate::error::{Error, Result};
 use crate::history::Change;
@@ -160,15 +158,16 @@ pub(super) struct EraseJob {
 }
 
 impl EraseJob {
-    /// The job of `plan` for a customer with `values`, at `at`, under the blocked list's
-    /// `blocked_version`.
-    pub(super) fn new(
-        plan: &ErasePlan,
-        values: &BTreeSet<(IdentifierKind, String)>,
-        at: OffsetDateTime,
-        blocked_version: i64,
-        record: ErasureRecord,
-    ) -> Self {
+    /// The job that writes the planned erase `erase`.
+    pub(super) fn of(erase: &PlannedErase) -> Self {
+        let PlannedErase {
+            plan,
+            values,
+            at,
+            blocked_version,
+            record,
+        } = erase;
+        let (at, blocked_version, record) = (*at, *blocked_version, record.clone());
         let primary = plan.customer.get();
         let mut ids: Vec<i64> = plan.erased.iter().map(|id| id.get()).collect();
         ids.retain(|id| *id != primary);

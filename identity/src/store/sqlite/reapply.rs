@@ -1,7 +1,7 @@
 //! The SQLite side of applying erasures again ([`crate::Identity::reapply_erasures`]), inside
 //! the caller's write transaction with the tenant's pending changes applied: each record's
-//! rows the database holds are erased through the erase (and split) of `erase.rs` and
-//! `split.rs`, the original receipts and record are stored, the digests suppressed, and the id
+//! rows the database holds are erased through the erase of `erase.rs` (and the split of
+//! `operations.rs`), the original receipts and record are stored, the digests suppressed, and the id
 //! sequence moved past every id the records name.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,8 +16,8 @@ use crate::reapply::{HeldRow, ReapplyPlan, ReapplyReport, Step, same_secret};
 use crate::tenant::TenantId;
 
 use super::json;
-use super::split::customer_rows;
-use super::{erase, erase_steps, settings, split};
+use super::steps::{self, customer_rows};
+use super::{erase, erase_steps, settings};
 
 /// Whether tenant `?1` holds the erase of record `?4` (customer `?3`): a receipt for one of
 /// its rows (the JSON array `?2`), or the record itself (an erase of rows all taken again).
@@ -96,11 +96,11 @@ pub(super) async fn reapply(
             let target = match step {
                 Step::Erase(customer) => *customer,
                 Step::SplitOff { customer, rows } => {
-                    let split = split::split(&mut *tx, tenant, *customer, rows, true).await?;
+                    let split = steps::split(&mut *tx, tenant, *customer, rows, true).await?;
                     split.primary_holding(rows[0])
                 }
             };
-            let (receipt, _) = erase::erase(&mut *tx, tenant, target, false).await?;
+            let (receipt, _) = steps::erase(&mut *tx, tenant, target, false).await?;
             erased.extend(receipt.contact_ids);
         }
         for (statement, list) in [(DELETE_MARKED, &plan.deleted), (DELETE_RECEIPTS, &erased)] {

@@ -1,18 +1,16 @@
 //! The SQLite side of tenant settings (`identity_tenant_settings`, `identity_blocked`): reading
-//! them, and changing the phone region or the blocked list inside a write transaction (an
-//! unblock must not free a value several customers hold).
+//! them, and moving the blocked list to its next version. The changes themselves are the
+//! operations of `operations.rs`, over the steps of `steps.rs`.
 
 use sqlx::{Executor, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::blocked::{BlockList, BlockedValue};
 use crate::error::{Error, Result};
-use crate::history::Change;
 use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
-use crate::region::{PhoneRegion, refuse_change, stored_region};
+use crate::region::stored_region;
 use crate::screen::TenantState;
-use crate::split::check_unblock;
 use crate::suppress::{Secret, Suppressed, stored_digest};
 use crate::tenant::TenantId;
 
@@ -30,17 +28,6 @@ LEFT JOIN identity_blocked AS b
 UNION ALL
 SELECT NULL, NULL, x.kind, NULL, NULL, x.digest, k.secret, NULL, NULL
 FROM identity_suppressed AS x CROSS JOIN identity_secret AS k WHERE x.tenant_id = ?1";
-
-/// The values of tenant `?1` (equal to `?2`, when given) held by more than one customer.
-const HELD_BY_SEVERAL: &str = "\
-SELECT 'email', email FROM contact
-WHERE tenant_id = ?1 AND deleted_at IS NULL AND email IS NOT NULL AND (?2 IS NULL OR email = ?2)
-GROUP BY email HAVING count(DISTINCT coalesce(linked_id, id)) > 1
-UNION ALL
-SELECT 'phone', phone_number FROM contact
-WHERE tenant_id = ?1 AND deleted_at IS NULL AND phone_number IS NOT NULL
-  AND (?2 IS NULL OR phone_number = ?2)
-GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1";
 
 type StateRow = (
     Option<String>,
@@ -103,95 +90,6 @@ where
     })
 }
 
-/// Adds (`add`) or removes a blocked entry in the caller's write transaction; whether the list
-/// changed. A tenant's first change copies the defaults to its own rows.
-pub(crate) async fn change_blocked(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
-    entry: &BlockedValue,
-    add: bool,
-) -> Result<bool> {
-    let current = state(&mut *tx, tenant).await?;
-    let entry = entry.clone().in_region(current.region);
-    let Some(entries) = current.blocked.changed(&entry, add) else {
-        return Ok(false);
-    };
-    if !add {
-        let after = current.blocked.successor(entries)?;
-        let shared = held_by_several(&mut *tx, tenant, &entry).await?;
-        check_unblock(&shared, &entry, &after)?;
-    }
-    let failed = |e| Error::store("changing the blocked list", e);
-    let now = OffsetDateTime::now_utc();
-    next_version(&mut *tx, tenant, current.blocked.version, now).await?;
-    let statement = if add {
-        "INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)"
-    } else {
-        "DELETE FROM identity_blocked
-         WHERE tenant_id = ?1 AND kind = ?2 AND pattern = ?3 AND value = ?4 AND ?5 IS NOT NULL"
-    };
-    sqlx::query(statement)
-        .bind(tenant.as_str())
-        .bind(entry.kind().as_str())
-        .bind(entry.is_pattern())
-        .bind(entry.text())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(failed)?;
-    let change = if add {
-        Change::Blocked { entry }
-    } else {
-        Change::Unblocked { entry }
-    };
-    super::events::record(tx, tenant, None, &change, now).await?;
-    Ok(true)
-}
-
-/// The values of `tenant` held by more than one customer that `entry` may block: the one value
-/// of an exact entry, every value for a pattern (a scan of the tenant's rows).
-async fn held_by_several(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-    entry: &BlockedValue,
-) -> Result<Vec<(IdentifierKind, String)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(HELD_BY_SEVERAL)
-        .bind(tenant.as_str())
-        .bind(entry.value())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Error::store("changing the blocked list", e))?;
-    Ok(rows
-        .into_iter()
-        .map(|(kind, value)| (IdentifierKind::stored(&kind), value))
-        .collect())
-}
-
-/// Sets the tenant's caps in the caller's write transaction; whether they changed.
-pub(crate) async fn set_limits(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
-    limits: Limits,
-) -> Result<bool> {
-    let current = state(&mut *tx, tenant).await?;
-    if current.limits == limits {
-        return Ok(false);
-    }
-    let now = OffsetDateTime::now_utc();
-    next_version(&mut *tx, tenant, current.blocked.version, now).await?;
-    sqlx::query(
-        "UPDATE identity_tenant_settings SET max_emails = ?2, max_phones = ?3 WHERE tenant_id = ?1",
-    )
-    .bind(tenant.as_str())
-    .bind(limits.emails.map(i64::from))
-    .bind(limits.phones.map(i64::from))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| Error::store("changing tenant settings", e))?;
-    Ok(true)
-}
-
 /// Moves the tenant's blocked list (and suppressed values) from `version` to the next, in the
 /// caller's write transaction: a tenant's first change copies the defaults to its own rows.
 pub(super) async fn next_version(
@@ -224,57 +122,4 @@ pub(super) async fn next_version(
     .await
     .map_err(failed)?;
     Ok(())
-}
-
-/// The tenant's phone region as stored.
-pub(crate) async fn phone_region<'e, E>(
-    executor: E,
-    tenant: &TenantId,
-) -> Result<Option<PhoneRegion>>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    let code: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT phone_region FROM identity_tenant_settings WHERE tenant_id = ?1",
-    )
-    .bind(tenant.as_str())
-    .fetch_optional(executor)
-    .await
-    .map_err(|e| Error::store("reading tenant settings", e))?;
-    stored_region(code.flatten().as_deref())
-}
-
-/// Sets the tenant's region in the caller's write transaction: refused (nothing written) when it
-/// would change and the tenant has contact rows, deleted ones included.
-pub(crate) async fn set_phone_region(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
-    region: Option<PhoneRegion>,
-) -> Result<()> {
-    let current = phone_region(&mut *tx, tenant).await?;
-    if current == region {
-        return Ok(());
-    }
-    let has_rows: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contact WHERE tenant_id = ?1)")
-            .bind(tenant.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| Error::store("reading tenant settings", e))?;
-    if has_rows {
-        return Err(refuse_change(tenant, current, region));
-    }
-    sqlx::query(
-        "INSERT INTO identity_tenant_settings (tenant_id, phone_region, updated_at)
-         VALUES (?1, ?2, ?3)
-         ON CONFLICT (tenant_id) DO UPDATE
-         SET phone_region = excluded.phone_region, updated_at = excluded.updated_at",
-    )
-    .bind(tenant.as_str())
-    .bind(region.as_ref().map(PhoneRegion::as_str))
-    .bind(OffsetDateTime::now_utc())
-    .execute(&mut *tx)
-    .await
-    .map(drop)
-    .map_err(|e| Error::store("changing tenant settings", e))
 }
