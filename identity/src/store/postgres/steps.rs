@@ -144,7 +144,10 @@ fn columns(values: &[Key]) -> (Vec<&str>, Vec<&str>) {
 #[async_trait]
 impl Steps for PgSteps<'_> {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        // to the microsecond, as `timestamptz` keeps it: a time written and read back is equal
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
     }
 
     async fn customer_of(
