@@ -241,7 +241,7 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'] }
 
 /**
  * Checks the restore routes: `sqliteBase` serves a SQLite file with its erasure log at `log`,
- * `memoryBase` the memory store. GET /admin/backup answers the database (a SQLite file holding
+ * `memoryBase` `memory:` (an in-memory SQLite database). GET /admin/backup answers the database (a SQLite file holding
  * the customer) or, on memory:, 409 conflict; a refused reapply (a line that is no record,
  * another tenant's record) answers 400 invalid_input `erasures` naming the line or record, and
  * changes nothing; an erase over HTTP reaches the log, whose lines GET /admin/erasures answers

@@ -181,7 +181,7 @@ export declare class Identity {
   close(): Promise<void>
   /** Whether `close()` was called. */
   get closed(): boolean
-  /** `'memory'`, `'sqlite'` or `'postgres'`. */
+  /** `'sqlite'` (`memory:` too) or `'postgres'`. */
   get backend(): string
 }
 

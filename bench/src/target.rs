@@ -13,7 +13,7 @@ use crate::workload::Workload;
 /// A backend under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// The in-process memory store.
+    /// `memory:`: an in-memory SQLite database.
     Memory,
     /// A SQLite file in a temporary directory.
     Sqlite,

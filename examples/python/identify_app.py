@@ -325,7 +325,7 @@ def create_app(database_url: str) -> FastAPI:
     @app.get("/admin/backup")
     async def backup(request: Request) -> Response:
         """A consistent copy of the whole SQLite database (every tenant), taken while the app
-        serves, as the body; 409 on PostgreSQL (back it up with pg_dump) and the memory store."""
+        serves, as the body; 409 on PostgreSQL (back it up with pg_dump) and memory:."""
         folder = tempfile.mkdtemp(prefix="identity-backup-")
         path = os.path.join(folder, "identity-backup.db")
         try:

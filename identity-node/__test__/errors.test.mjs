@@ -79,7 +79,7 @@ test('connect validates its arguments and never shows a password', async () => {
   assert.deepEqual([e.code, e.retryable], ['UNAVAILABLE', true])
   assert.equal(e.message, 'database unavailable while connecting to postgres: connection refused at 127.0.0.1:1 (is the server running?)')
   assert.doesNotMatch(e.message + e.stack, /hunter2/)
-  assert.equal((await Identity.connect('memory:')).backend, 'memory')
+  assert.equal((await Identity.connect('memory:')).backend, 'sqlite')
 })
 
 test('the class has no public constructor', () => {

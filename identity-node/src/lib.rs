@@ -514,7 +514,7 @@ impl Identity {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// `'memory'`, `'sqlite'` or `'postgres'`.
+    /// `'sqlite'` (`memory:` too) or `'postgres'`.
     #[napi(getter)]
     pub fn backend(&self) -> &'static str {
         self.inner.store().backend()

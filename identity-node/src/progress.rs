@@ -34,8 +34,8 @@ impl From<identity::JobProgress> for JobProgress {
 impl Identity {
     /// How far the tenant's long write in this process has got: an import or erase too large
     /// for one transaction runs in steps (on SQLite, more than a few thousand rows), and this
-    /// answers `{ kind, done, total }` while one runs, `null` otherwise (PostgreSQL and the
-    /// memory store write in one transaction). Synchronous: no I/O. Throws `CLOSED` after
+    /// answers `{ kind, done, total }` while one runs, `null` otherwise (PostgreSQL writes in
+    /// one transaction). Synchronous: no I/O. Throws `CLOSED` after
     /// `close()`.
     #[napi(ts_return_type = "JobProgress | null")]
     pub fn job_progress(&self, env: Env) -> Result<Option<JobProgress>> {

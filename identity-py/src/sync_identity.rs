@@ -251,7 +251,7 @@ impl Identity {
     /// How far the tenant's long write in this process has got: an import or erase too large
     /// for one transaction runs in steps (on SQLite, more than a few thousand rows), and this
     /// answers `{"kind": "import" | "erase", "done": int, "total": int}` while one runs, `None`
-    /// otherwise (PostgreSQL and the memory store write in one transaction). No I/O: poll it
+    /// otherwise (PostgreSQL writes in one transaction). No I/O: poll it
     /// from another thread or task while the import runs.
     fn job_progress<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.handle.job_progress(py)
@@ -292,8 +292,8 @@ impl Identity {
     /// Writes a consistent copy of the whole SQLite database (every tenant, the suppression
     /// secret and the erasure records) to a new file at `path` while the store serves (SQLite's
     /// `VACUUM INTO`, written beside `path` and moved there when complete). Raises
-    /// `ConflictError` when `path` exists and `overwrite` is not set, or for a PostgreSQL or
-    /// memory store (back PostgreSQL up with `pg_dump`); `StoreError` when writing fails.
+    /// `ConflictError` when `path` exists and `overwrite` is not set, or for PostgreSQL or
+    /// `memory:` (back PostgreSQL up with `pg_dump`); `StoreError` when writing fails.
     #[pyo3(signature = (path, *, overwrite = false))]
     fn backup_to(&self, py: Python<'_>, path: PathBuf, overwrite: bool) -> PyResult<()> {
         self.handle

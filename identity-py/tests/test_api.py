@@ -179,9 +179,9 @@ def test_contact_is_an_immutable_comparable_hashable_picklable_value(ident: Iden
 
 
 def test_repr_of_handles(ident: Identity) -> None:
-    assert repr(ident) == "Identity(backend='memory', tenant='default', closed=False)"
-    assert repr(ident.tenant("shop-42")) == "Identity(backend='memory', tenant='shop-42', closed=False)"
-    assert ident.backend == "memory"
+    assert repr(ident) == "Identity(backend='sqlite', tenant='default', closed=False)"
+    assert repr(ident.tenant("shop-42")) == "Identity(backend='sqlite', tenant='shop-42', closed=False)"
+    assert ident.backend == "sqlite"
 
 
 def test_forked_child_gets_a_clear_error_not_a_hang(sqlite_path: pathlib.Path) -> None:

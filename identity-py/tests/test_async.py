@@ -22,7 +22,7 @@ def test_connect_makes_a_coroutine_that_asyncio_run_drives() -> None:
     pending = AsyncIdentity.connect("memory:")  # no running loop here
     assert asyncio.iscoroutine(pending)  # what create_task and TaskGroup require
     ident = asyncio.run(pending)
-    assert isinstance(ident, AsyncIdentity) and ident.backend == "memory"
+    assert isinstance(ident, AsyncIdentity) and ident.backend == "sqlite"
 
     async def use() -> int:
         return (await ident.identify(email="doc@x.io")).primary_contact_id

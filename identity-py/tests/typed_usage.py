@@ -27,7 +27,7 @@ from identity_reconciliation import (
 
 def sync_usage() -> list[str]:
     with Identity.connect("memory:", max_connections=2) as connected:
-        assert connected.backend == "memory"
+        assert connected.backend == "sqlite"
     with Identity("memory:") as ident:
         c: Contact = ident.identify(email="doc@hillvalley.edu", phone_number=123456)
         known: Contact | None = ident.lookup(phone_number="123456")

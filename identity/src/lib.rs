@@ -71,7 +71,8 @@
 //! - [`plan()`]: the pure identify step from (request, [`Matched`] records) to a [`Plan`]; no I/O.
 //! - [`derive()`]: the pure repair step from rows to customers and relinks (rebuild, repair,
 //!   verify).
-//! - [`ContactStore`]: the storage seam; [`MemoryStore`], [`SqliteStore`], [`PgStore`].
+//! - [`ContactStore`]: the storage seam; [`SqliteStore`], [`PgStore`] (`memory:` is
+//!   `sqlite::memory:`).
 //! - [`connect`] / [`Identity`]: one URL (`postgres://`, `sqlite:`, `memory:`) to a handle.
 //!
 //! The modules sit in layers that import only downwards: the model (values, parsing, reports),
@@ -131,7 +132,6 @@ pub use settings::TenantSettings;
 pub use shared_list::SharedList;
 pub use split::Split;
 pub use store::ContactStore;
-pub use store::memory::MemoryStore;
 pub use store::postgres::{PgOptions, PgStore};
 pub use store::sqlite::SqliteStore;
 pub use tenant::{MAX_TENANT_LEN, TenantId};

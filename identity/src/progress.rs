@@ -31,8 +31,8 @@ impl JobKind {
 /// 64000}`.
 ///
 /// Only writes too large for one transaction run in steps: on SQLite, whose single writer
-/// serves every tenant, an import or erase of more than a few thousand items. PostgreSQL and
-/// the memory store write in one transaction, which has no progress to show.
+/// serves every tenant, an import or erase of more than a few thousand items. PostgreSQL
+/// writes in one transaction, which has no progress to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct JobProgress {

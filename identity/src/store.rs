@@ -3,7 +3,6 @@
 
 mod closure;
 mod encoding;
-pub mod memory;
 mod operations;
 mod outcome;
 pub mod postgres;
@@ -261,7 +260,7 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// none, by name (`"Contact"` of Prisma, `"Contacts"` of Sequelize, a camelCase `contact`
     /// of TypeORM): a service started on such a database would begin a second, unrelated set of
     /// customers beside them. Reads the catalog only, so it may run before
-    /// [`ContactStore::migrate`]. The memory store has none.
+    /// [`ContactStore::migrate`].
     ///
     /// # Errors
     /// As [`ContactStore::ping`].
@@ -309,7 +308,7 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// Closes the store's connections; later calls fail with [`crate::Error::Closed`].
     async fn close(&self);
 
-    /// The backend's name: `memory`, `sqlite` or `postgres`.
+    /// The backend's name: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
 

@@ -26,7 +26,7 @@ fn ranked(shapes: Vec<RowShape>) -> Vec<RowShape> {
         .collect()
 }
 
-/// Imports `checkouts` into `into` and replays them into a fresh memory store; panics unless
+/// Imports `checkouts` into `into` and replays them into a fresh `memory:` store; panics unless
 /// the rows agree (by rank) and the report counts what the rows show.
 async fn assert_import_equals_replay(into: &Identity, checkouts: Vec<Checkout>) {
     let replayed = identity::connect("memory:").await.unwrap();

@@ -178,7 +178,7 @@ async fn the_region_changes_only_while_the_tenant_has_no_rows() {
 async fn every_process_follows_a_region_another_set() {
     for store in common::every_backend().await {
         let Some(url) = store.url.clone() else {
-            continue; // the memory store has no second process
+            continue; // `memory:` has no second process
         };
         let backend = store.identity.store().backend();
         let first = store.identity.tenant("shop-in").unwrap();

@@ -1,5 +1,5 @@
-//! Property test: any sequence of requests, run through the identify step (via the memory
-//! store, its thinnest shell), ends in exactly the customers a union-find over the requests'
+//! Property test: any sequence of requests, run through the identify step (via SQLite in
+//! memory), ends in exactly the customers a union-find over the requests'
 //! identifiers predicts, with every invariant intact and the derived records equal to what the
 //! rows define (`verify`) after every step.
 
@@ -7,7 +7,7 @@ use identity_testkit as common;
 
 use std::collections::BTreeSet;
 
-use identity::{ContactId, ContactStore, IdentifyRequest, MemoryStore, TenantId};
+use identity::{ContactId, ContactStore, IdentifyRequest, SqliteStore, TenantId};
 use proptest::prelude::*;
 
 /// A raw request over 4 emails and 4 phones, with case and formatting noise that normalization
@@ -39,7 +39,8 @@ proptest! {
     fn any_request_sequence_matches_the_union_find_model(requests in proptest::collection::vec(raw_request(), 1..40)) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
-            let store = MemoryStore::new();
+            let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+            store.migrate().await.unwrap();
             let tenant = TenantId::default();
             let mut model = common::Model::default();
             let mut seen: BTreeSet<String> = BTreeSet::new();

@@ -1,5 +1,5 @@
 //! Property test: any sequence of requests and splits (of random rows of the customer a request
-//! answered with, blocking what the parts share), run through the memory store: after every
+//! answered with, blocking what the parts share), run through SQLite in memory: after every
 //! split the new customer's history explains exactly the rows moved and the old one's exactly
 //! the rows that stay; after every step every customer's history explains exactly its rows,
 //! I1-I4 hold (I3: no unblocked value in two customers) and `verify` finds nothing.
@@ -8,7 +8,7 @@ use identity_testkit as common;
 
 use std::collections::BTreeSet;
 
-use identity::{ContactId, ContactStore, Error, IdentifyRequest, MemoryStore, TenantId};
+use identity::{ContactId, ContactStore, Error, IdentifyRequest, SqliteStore, TenantId};
 use proptest::prelude::*;
 
 /// A step: a request over 4 emails and 4 phones, and maybe a split of the answer's customer
@@ -29,7 +29,8 @@ proptest! {
     fn splits_are_explained_by_history(steps in proptest::collection::vec(step(), 1..30)) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
-            let store = MemoryStore::new();
+            let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+            store.migrate().await.unwrap();
             let tenant = TenantId::default();
             for (email, phone, split) in &steps {
                 let email = email.map(|i| format!("user{i}@shop.test"));

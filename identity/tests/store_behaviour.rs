@@ -3,9 +3,7 @@
 
 use identity_testkit as common;
 
-use identity::{
-    ContactId, ContactStore, Error, IdentifyRequest, Identity, MemoryStore, PgStore, TenantId,
-};
+use identity::{ContactId, ContactStore, Error, IdentifyRequest, Identity, PgStore, TenantId};
 
 fn req(email: Option<&str>, phone: Option<&str>) -> IdentifyRequest {
     IdentifyRequest::parse(email, phone).unwrap()
@@ -40,16 +38,6 @@ async fn soft_deleted_rows_are_invisible(identity: Identity, delete: impl AsyncF
         "deleted rows are never returned"
     );
     common::assert_invariants(&rows);
-}
-
-#[tokio::test]
-async fn soft_deleted_rows_are_invisible_on_memory() {
-    let store = std::sync::Arc::new(MemoryStore::new());
-    let identity = Identity::from_store(store.clone());
-    soft_deleted_rows_are_invisible(identity, async |id| {
-        assert!(store.soft_delete(ContactId::new(id)))
-    })
-    .await;
 }
 
 #[tokio::test]

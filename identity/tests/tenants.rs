@@ -184,7 +184,7 @@ async fn a_tenant_id_outside_the_rules_is_an_error_naming_tenant() {
 }
 
 /// Rows changed by hand in one tenant are repaired in that tenant alone; the other tenant's
-/// records are neither read nor touched. On SQLite and PostgreSQL (the memory store has no SQL).
+/// records are neither read nor touched. On a SQLite file and PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_edits_in_one_tenant_are_repaired_there_alone() {
     let dir = tempfile::tempdir().unwrap();

@@ -248,7 +248,7 @@ pub struct FreshStore {
     /// The handle (default tenant).
     pub identity: identity::Identity,
     /// The URL a second store (another process, in effect) opens the same data with; `None`
-    /// for the memory store, whose data lives in this handle alone.
+    /// for `memory:` (a private in-memory SQLite database), whose data lives in this handle alone.
     pub url: Option<String>,
     /// The PostgreSQL database, dropped with this.
     pub db: Option<TestDb>,
@@ -257,7 +257,7 @@ pub struct FreshStore {
 
 impl FreshStore {
     /// A second handle on the same data with its own caches and settings hints, as another
-    /// process would have (for the memory store, whose data lives in its handle, the same one).
+    /// process would have (for `memory:`, whose data lives in its handle, the same one).
     pub async fn second_handle(&self) -> identity::Identity {
         match &self.url {
             Some(url) => identity::connect(url).await.unwrap(),
@@ -275,7 +275,7 @@ impl FreshStore {
     }
 }
 
-/// One fresh store of each backend: memory, a SQLite file, a PostgreSQL database (pools of 16
+/// One fresh store of each kind: `memory:` (in-memory SQLite), a SQLite file, a PostgreSQL database (pools of 16
 /// connections, waiting up to a minute for one, for storms).
 pub async fn every_backend() -> Vec<FreshStore> {
     let dir = tempfile::tempdir().unwrap();

@@ -65,7 +65,7 @@ pub async fn reapply(
 
 /// A consistent copy of the whole SQLite database, taken while the service runs, as the body
 /// (`application/vnd.sqlite3`): every tenant and the suppression secret. 409 `conflict` on
-/// PostgreSQL (`pg_dump` backs it up) and the memory store.
+/// PostgreSQL (`pg_dump` backs it up) and `memory:` (an in-memory database has no file).
 pub async fn backup(
     State(state): State<AppState>,
     headers: HeaderMap,

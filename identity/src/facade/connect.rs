@@ -13,7 +13,6 @@ use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::ContactStore;
-use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::watched::Watched;
@@ -170,7 +169,8 @@ impl Identity {
     }
 
     /// Opens the store a URL names: `postgres://` or `postgresql://` ([`PgStore`]), `sqlite:`
-    /// ([`SqliteStore`], creating a missing file) or `memory:` ([`MemoryStore`]); then migrates
+    /// ([`SqliteStore`], creating a missing file) or `memory:` (short for `sqlite::memory:`, a
+    /// private in-memory SQLite database that lives as long as the handle); then migrates
     /// unless told not to, and opens the erasure log when one is named.
     ///
     /// # Errors
@@ -195,7 +195,8 @@ impl Identity {
                 Arc::new(PgStore::connect_with(url, &pg).await?)
             }
             "sqlite" => Arc::new(SqliteStore::connect(url).await?),
-            "memory" => Arc::new(MemoryStore::new()),
+            // an alias of `sqlite::memory:`: a private in-memory SQLite database
+            "memory" => Arc::new(SqliteStore::connect("sqlite::memory:").await?),
             other => {
                 return Err(Error::UnsupportedScheme {
                     scheme: other.to_owned(),

@@ -1,11 +1,11 @@
 //! [`Steps`]: the storage primitives of one transaction (store layer). Each backend implements
-//! them with its own SQL (the memory store with its maps); the operations written once over
-//! them (`operations.rs`: split, settings, history) decide what to read and write, in which
-//! order, so a step added to one operation reaches every backend.
+//! them with its own SQL; the operations written once over them (`operations.rs`: split,
+//! settings, history, erase) decide what to read and write, in which order, so a step added to
+//! one operation reaches every backend.
 //!
-//! A write step runs inside the caller's write transaction, with the tenant's other writes
-//! held off (SQLite's write lock, PostgreSQL's tenant lock, the memory store's mutex); a read
-//! step sees the transaction's snapshot.
+//! A write step runs inside the caller's write transaction, with the tenant's other writes held
+//! off (SQLite's write lock, PostgreSQL's tenant lock); a read step sees the transaction's
+//! snapshot.
 
 use std::collections::BTreeSet;
 
@@ -34,7 +34,7 @@ pub(crate) type Key = (IdentifierKind, String);
 /// The storage primitives one transaction offers, for one tenant at a time.
 #[async_trait]
 pub(crate) trait Steps: Send {
-    /// The time the transaction writes as "now" (the memory store's never runs backwards).
+    /// The time the transaction writes as "now".
     fn now(&self) -> OffsetDateTime;
 
     // ------------------------------------------------------------------ reads
