@@ -66,7 +66,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: identity_server::Config) -> ExitCode {
-    identity_server::telemetry::init(config.log_format);
+    // kept to the end: dropping it writes out the log lines still queued
+    let _log = identity_server::telemetry::init(config.log_format);
     match identity_server::run(config, identity_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

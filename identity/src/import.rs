@@ -32,7 +32,7 @@ pub(crate) use customers::{ImportedCustomers, derive_imported};
 pub use input::{Checkout, ImportBatch, ImportOptions, OnError};
 pub use plan::{ImportPlan, PlannedRow};
 pub(crate) use planning::plan;
-pub use records::checkout_from_json;
+pub use records::{Record, checkout_from_json};
 pub(crate) use refusals::{Origins, refuse_not_empty, refuse_taken_ids, rejection};
 pub use report::{ImportReport, REJECTED_SHOWN, Rejected};
 pub(crate) use table::quoted;

@@ -2,32 +2,11 @@
 //! 4xx for client mistakes, 503 (with `Retry-After`) for a database that is down or busy,
 //! 500 only for real faults, with a generic message (the details go to the log).
 
-use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use identity::ErrorKind;
 use serde_json::{Value, json};
-
-/// A request body's bytes: 413 `payload_too_large` past the limit, 400 `malformed_json` when
-/// it cannot be read.
-///
-/// # Errors
-/// [`ApiError::PayloadTooLarge`], [`ApiError::MalformedJson`].
-pub fn body_bytes(raw: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body_bytes_within(raw, BODY_LIMIT)
-}
-
-/// As [`body_bytes`], for a route whose body limit is `limit` bytes.
-///
-/// # Errors
-/// [`ApiError::PayloadTooLarge`], [`ApiError::MalformedJson`].
-pub fn body_bytes_within(
-    raw: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    raw.map_err(|rejection| unreadable_body(&rejection, limit))
-}
 
 /// Why a body could not be read: past the route's `limit`, or broken off.
 #[must_use]
@@ -36,14 +15,6 @@ pub fn unreadable_body(rejection: &BytesRejection, limit: usize) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
         _ => ApiError::MalformedJson(rejection.body_text()),
     }
-}
-
-/// A request body as JSON (any content type: many clients forget the header).
-///
-/// # Errors
-/// As [`body_bytes`], and [`ApiError::MalformedJson`] when it is not JSON.
-pub fn json_body(raw: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    serde_json::from_slice(&body_bytes(raw)?).map_err(|e| ApiError::MalformedJson(e.to_string()))
 }
 
 /// A JSON number that is a whole number: an integer, or one written with a fraction or an

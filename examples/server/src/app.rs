@@ -1,5 +1,6 @@
-//! The router and its layers: request ids, tracing, body limit, and for the database routes a
-//! concurrency limit with load shedding and a request timeout (overload answers 503).
+//! The router and its layers: request ids, the request log (one event per request), body limit,
+//! and for the database routes a concurrency limit with load shedding and a request timeout
+//! (overload answers 503).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,6 @@ use tower::{BoxError, ServiceBuilder};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
 
 use crate::RunError;
 use crate::admin;
@@ -29,9 +29,11 @@ use crate::blocked;
 use crate::config::Config;
 use crate::erase;
 use crate::erasures;
+use crate::export;
 use crate::handlers::{self, AppState};
 use crate::history;
 use crate::import;
+use crate::request_log;
 use crate::settings;
 use crate::split;
 
@@ -91,14 +93,14 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
             "/admin/import",
             post(import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
-        .route("/admin/export", get(import::export))
+        .route("/admin/export", get(export::export))
         .route("/admin/erasures", get(erasures::list))
         .route(
             "/admin/erasures/reapply",
             post(erasures::reapply).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/admin/backup", get(erasures::backup))
-        .route("/admin/contacts", get(import::contacts))
+        .route("/admin/contacts", get(export::contacts))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
@@ -107,35 +109,8 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(|request: &Request<_>| {
-                            let id = request
-                                .headers()
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("-");
-                            // the path only: query strings may carry emails and phone numbers
-                            tracing::info_span!(
-                                "request",
-                                id,
-                                method = %request.method(),
-                                path = request.uri().path(),
-                            )
-                        })
-                        .on_response(
-                            |response: &Response<_>,
-                             latency: std::time::Duration,
-                             _: &tracing::Span| {
-                                tracing::info!(
-                                    status = response.status().as_u16(),
-                                    latency_us =
-                                        u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-                                    "answered"
-                                );
-                            },
-                        ),
-                )
+                // after routing (the route is known), around everything that answers
+                .layer(middleware::from_fn(request_log::record))
                 .layer(PropagateRequestIdLayer::x_request_id()),
         );
     Ok(router)

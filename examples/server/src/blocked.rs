@@ -4,23 +4,19 @@
 //! default). Exact values are personal data: they are answered to the admin, never logged.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
 use identity::{BlockedValue, Error, Field};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Level;
 
-use crate::admin::authorize;
-use crate::api_error::{ApiError, json_body};
-use crate::handlers::AppState;
+use crate::api_error::ApiError;
+use crate::auth::Admin;
+use crate::body::{self, Wire};
+use crate::request_log::{Note, answered};
+use crate::values;
 
 /// `GET /admin/blocked`: the tenant's blocked list, sorted.
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let identity = authorize(&state, &headers)?;
+pub async fn list(Admin(identity): Admin) -> Result<Json<Value>, ApiError> {
     let entries = identity.blocked_values().await?;
     Ok(Json(json!({
         "tenantId": identity.tenant_id().as_str(),
@@ -28,76 +24,90 @@ pub async fn list(
     })))
 }
 
+/// The body of `POST` and `DELETE /admin/blocked`: `{"kind": "email"|"phone", "value"|"pattern":
+/// "..."}`.
+#[derive(Debug, Deserialize)]
+pub struct EntryBody {
+    #[serde(default, deserialize_with = "values::string_or_null")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "values::string_or_null")]
+    value: Option<String>,
+    #[serde(default, deserialize_with = "values::string_or_null")]
+    pattern: Option<String>,
+}
+
+impl Wire for EntryBody {
+    const SHAPE: &'static str =
+        "body must be a JSON object like {\"kind\": \"email\", \"value\": \"...\"}";
+
+    fn field(key: &str) -> Field {
+        match key {
+            "kind" => Field::Kind,
+            "value" => Field::Value,
+            "pattern" => Field::Pattern,
+            _ => Field::Request,
+        }
+    }
+}
+
+impl EntryBody {
+    /// The entry the body names.
+    fn entry(&self) -> Result<BlockedValue, ApiError> {
+        let kind = self.kind.as_deref().ok_or_else(|| Error::InvalidInput {
+            field: Field::Kind,
+            reason: "is required (`email` or `phone`)".to_owned(),
+        })?;
+        Ok(BlockedValue::parse(
+            kind,
+            self.value.as_deref(),
+            self.pattern.as_deref(),
+        )?)
+    }
+}
+
 /// `POST /admin/blocked` with `{"kind": "email"|"phone", "value"|"pattern": "..."}`: adds it.
 pub async fn add(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    change(&state, &headers, raw, true).await
+    Admin(identity): Admin,
+    body::Json(wire): body::Json<EntryBody>,
+) -> Result<(Note, Json<Value>), ApiError> {
+    change(&identity, &wire, true).await
 }
 
 /// `DELETE /admin/blocked` with the same body: removes it (a default entry too).
 pub async fn remove(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    change(&state, &headers, raw, false).await
+    Admin(identity): Admin,
+    body::Json(wire): body::Json<EntryBody>,
+) -> Result<(Note, Json<Value>), ApiError> {
+    change(&identity, &wire, false).await
 }
 
+/// Adds or removes the entry; the log names its kind and pattern, never an exact value.
 async fn change(
-    state: &AppState,
-    headers: &HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    identity: &identity::Identity,
+    wire: &EntryBody,
     add: bool,
-) -> Result<Json<Value>, ApiError> {
-    let identity = authorize(state, headers)?;
-    let entry = entry(raw)?;
+) -> Result<(Note, Json<Value>), ApiError> {
+    let entry = wire.entry()?;
     let changed = if add {
         identity.block(&entry).await?
     } else {
         identity.unblock(&entry).await?
     };
-    tracing::info!(
-        tenant = identity.tenant_id().as_str(),
-        kind = entry.kind().as_str(),
-        pattern = entry.pattern_text(),
-        changed,
-        "{}",
-        if add {
-            "value blocked"
-        } else {
-            "value unblocked"
-        }
-    );
-    Ok(Json(json!({"changed": changed, "entry": entry})))
-}
-
-/// The entry a body names.
-fn entry(raw: Result<Bytes, BytesRejection>) -> Result<BlockedValue, ApiError> {
-    let value = json_body(raw)?;
-    let Some(object) = value.as_object() else {
-        return Err(Error::InvalidInput {
-            field: Field::Request,
-            reason: "body must be a JSON object like {\"kind\": \"email\", \"value\": \"...\"}"
-                .to_owned(),
-        }
-        .into());
+    let body = Json(json!({"changed": changed, "entry": entry}));
+    let message = if add {
+        "value blocked"
+    } else {
+        "value unblocked"
     };
-    let text = |key: &str, field: Field| match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(ApiError::from(Error::InvalidInput {
-            field,
-            reason: "must be a string".to_owned(),
-        })),
-    };
-    let kind = text("kind", Field::Kind)?.ok_or_else(|| Error::InvalidInput {
-        field: Field::Kind,
-        reason: "is required (`email` or `phone`)".to_owned(),
-    })?;
-    let value = text("value", Field::Value)?;
-    let pattern = text("pattern", Field::Pattern)?;
-    Ok(BlockedValue::parse(kind, value, pattern)?)
+    let note = Note::new(move |a| {
+        answered!(
+            Level::INFO,
+            a,
+            kind = entry.kind().as_str(),
+            pattern = entry.pattern_text(),
+            changed,
+            "{message}"
+        );
+    });
+    Ok((note, body))
 }

@@ -4,16 +4,31 @@
 //! ids and a time, never an email or a phone number; so does the log.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use identity::{ContactId, Erasure, Error, Field};
-use serde_json::Value;
+use identity::Erasure;
+use serde::Deserialize;
+use tracing::Level;
 
-use crate::admin::authorize;
-use crate::api_error::{ApiError, body_bytes};
-use crate::handlers::AppState;
+use crate::api_error::ApiError;
+use crate::auth::Admin;
+use crate::body::{self, Wire};
+use crate::path_id::ContactPath;
+use crate::request_log::{Note, answered};
+use crate::values;
+
+/// The body of an erase: empty, or `{"suppress": bool (default false)}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct EraseBody {
+    #[serde(default, deserialize_with = "values::flag")]
+    suppress: bool,
+}
+
+impl Wire for EraseBody {
+    const SHAPE: &'static str = "body must be empty or a JSON object like {\"suppress\": true}";
+
+    fn empty() -> Option<Self> {
+        Some(EraseBody::default())
+    }
+}
 
 /// Erases the customer that contact `id` belongs to; with `{"suppress": true}` its values are
 /// kept as keyed hashes and ignored as `suppressed` in later requests. Answers the receipt
@@ -21,48 +36,25 @@ use crate::handlers::AppState;
 /// erased before); 404 `not_found` for an unknown contact, 400 `invalid_input` (`contactId`,
 /// `request`).
 pub async fn erase(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Erasure>, ApiError> {
-    let identity = authorize(&state, &headers)?;
-    let raw_id = id.map(|Path(raw)| raw).unwrap_or_default();
-    let customer = ContactId::parse(&raw_id)?;
-    let suppress = body(raw)?;
-    let receipt = identity.erase(customer, suppress).await?;
-    tracing::info!(
-        tenant = identity.tenant_id().as_str(),
-        customer = receipt.customer_id.get(),
-        rows = receipt.contact_ids.len(),
-        suppressed = receipt.suppressed,
-        "customer erased"
+    Admin(identity): Admin,
+    ContactPath(customer): ContactPath,
+    body::Json(wire): body::Json<EraseBody>,
+) -> Result<(Note, Json<Erasure>), ApiError> {
+    let receipt = identity.erase(customer, wire.suppress).await?;
+    let (erased, rows, suppressed) = (
+        receipt.customer_id.get(),
+        receipt.contact_ids.len(),
+        receipt.suppressed,
     );
-    Ok(Json(receipt))
-}
-
-/// Empty, or `{"suppress": bool (default false)}`.
-fn body(raw: Result<Bytes, BytesRejection>) -> Result<bool, ApiError> {
-    let raw = body_bytes(raw)?;
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(false);
-    }
-    let value: Value =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let invalid = |reason: &str| {
-        ApiError::from(Error::InvalidInput {
-            field: Field::Request,
-            reason: reason.to_owned(),
-        })
-    };
-    let Some(object) = value.as_object() else {
-        return Err(invalid(
-            "body must be empty or a JSON object like {\"suppress\": true}",
-        ));
-    };
-    match object.get("suppress") {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(invalid("suppress must be true or false")),
-    }
+    let note = Note::new(move |a| {
+        answered!(
+            Level::INFO,
+            a,
+            customer = erased,
+            rows,
+            suppressed,
+            "customer erased"
+        );
+    });
+    Ok((note, Json(receipt)))
 }

@@ -2,19 +2,21 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, RawQuery, Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use identity::{
     ConsolidatedContact, ContactId, Email, Field, IdentifyRequest, Ignored, Phone, SharedList,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracing::Level;
 
-use crate::api_error::{ApiError, body_bytes};
+use crate::api_error::{ApiError, BODY_LIMIT, unreadable_body};
+use crate::auth::Scoped;
 use crate::mask;
-use crate::tenancy::Scoped;
+use crate::request_log::{Note, answered};
 
 pub use crate::state::AppState;
 
@@ -39,7 +41,7 @@ struct WireContact<'a> {
 }
 
 impl AppState {
-    fn render(&self, c: &ConsolidatedContact) -> axum::response::Response {
+    fn render(&self, c: &ConsolidatedContact) -> Response {
         let body = ContactBody {
             contact: WireContact {
                 primary_contact_id: c.primary_contact_id,
@@ -52,44 +54,55 @@ impl AppState {
         };
         Json(body).into_response()
     }
+}
 
-    fn masked(&self, request: &IdentifyRequest) -> (String, String) {
-        if self.log_unmasked {
-            let email = request.email().map(ToString::to_string);
-            let phone = request.phone_number().map(ToString::to_string);
-            (email.unwrap_or_default(), phone.unwrap_or_default())
-        } else {
-            let email = request.email().map(mask::email);
-            let phone = request.phone_number().map(mask::phone);
-            (email.unwrap_or_default(), phone.unwrap_or_default())
-        }
+/// The body of `POST /identify`: any content type; a JSON object, read as the core reads one.
+#[derive(Debug)]
+pub struct IdentifyBody(pub IdentifyRequest);
+
+impl<S: Send + Sync> FromRequest<S> for IdentifyBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| unreadable_body(&rejection, BODY_LIMIT))?;
+        let request = IdentifyRequest::from_json(&body).map_err(|e| match e {
+            identity::Error::InvalidInput {
+                field: Field::Body,
+                reason,
+            } => ApiError::MalformedJson(reason),
+            e => ApiError::Identity(e),
+        })?;
+        Ok(IdentifyBody(request))
     }
 }
 
-/// `POST /identify`: any content type; the body must be a JSON object.
+/// `POST /identify`: the request's customer. Logged with its values masked (unless
+/// `--log-unmasked`), written only when the event is enabled.
 pub async fn identify(
     State(state): State<AppState>,
     Scoped(identity): Scoped,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<impl IntoResponse, ApiError> {
-    let body = body_bytes(body)?;
-    let request = IdentifyRequest::from_json(&body).map_err(|e| match e {
-        identity::Error::InvalidInput {
-            field: Field::Body,
-            reason,
-        } => ApiError::MalformedJson(reason),
-        e => ApiError::Identity(e),
-    })?;
+    IdentifyBody(request): IdentifyBody,
+) -> Result<(Note, Response), ApiError> {
     let contact = identity.identify_request(&request).await?;
-    let (email, phone) = state.masked(&request);
-    tracing::info!(
-        tenant = identity.tenant_id().as_str(),
-        email,
-        phone,
-        primary = contact.primary_contact_id.get(),
-        "identified"
-    );
-    Ok(state.render(&contact))
+    let primary = contact.primary_contact_id.get();
+    let unmasked = state.log_unmasked;
+    let note = Note::new(move |a| {
+        answered!(
+            Level::INFO,
+            a,
+            email = request
+                .email()
+                .map(|e| tracing::field::display(mask::email(e, unmasked))),
+            phone = request
+                .phone_number()
+                .map(|p| tracing::field::display(mask::phone(p, unmasked))),
+            primary,
+            "identified"
+        );
+    });
+    Ok((note, state.render(&contact)))
 }
 
 /// The query of `GET /contacts`.

@@ -6,21 +6,29 @@
 pub mod admin;
 pub mod api_error;
 pub mod app;
+pub mod auth;
 pub mod blocked;
+pub mod body;
 pub mod config;
 pub mod erase;
 pub mod erasures;
+pub mod export;
 pub mod handlers;
 pub mod history;
 pub mod import;
+pub mod import_body;
 pub mod listen;
 pub mod mask;
+pub mod path_id;
+pub mod request_log;
 pub mod settings;
 pub mod split;
 pub mod state;
+pub mod syntax;
 pub mod telemetry;
 pub mod tenancy;
 pub mod token;
+pub mod values;
 
 use std::future::Future;
 

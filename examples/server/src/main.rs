@@ -6,7 +6,8 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = identity_server::Config::from_env();
-    identity_server::telemetry::init(config.log_format);
+    // kept to the end: dropping it writes out the log lines still queued
+    let _log = identity_server::telemetry::init(config.log_format);
     match identity_server::run(config, identity_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,32 +8,16 @@
 //! - with no token configured at all the service is for trusted networks, and anyone may.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
 use identity::{Error, Field, TenantSettings};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
+use tracing::Level;
 
-use crate::api_error::{ApiError, json_body, whole_number};
-use crate::handlers::AppState;
-use crate::tenancy::{bearer, named_tenant, scope};
-
-/// The core handle for the tenant the request may act for (see the module docs).
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<identity::Identity, ApiError> {
-    let given = bearer(headers)?;
-    if let (Some(expected), Some(given)) = (state.admin_token.as_deref(), given)
-        && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
-    {
-        let tenant = named_tenant(headers)?.unwrap_or_default();
-        return Ok(state.identity.for_tenant(tenant));
-    }
-    if state.tenant_tokens.is_empty() && state.admin_token.is_some() {
-        return Err(ApiError::Unauthorized);
-    }
-    scope(state, headers)
-}
+use crate::api_error::ApiError;
+use crate::auth::AdminOrTenant;
+use crate::body::{self, Wire};
+use crate::request_log::{Note, answered};
+use crate::values;
 
 /// The wire shape of a tenant's settings.
 fn body(identity: &identity::Identity, settings: &TenantSettings) -> Json<Value> {
@@ -45,87 +29,91 @@ fn body(identity: &identity::Identity, settings: &TenantSettings) -> Json<Value>
 }
 
 /// `GET /settings`: the tenant's settings.
-pub async fn get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let identity = authorize(&state, &headers)?;
+pub async fn get(AdminOrTenant(identity): AdminOrTenant) -> Result<Json<Value>, ApiError> {
     let settings = identity.settings().await?;
     Ok(body(&identity, &settings))
+}
+
+/// The body of `PUT /settings`: `{"phoneRegion": "IN" | null}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionBody {
+    #[serde(default, deserialize_with = "values::given_string_or_null")]
+    phone_region: Option<Option<String>>,
+}
+
+impl Wire for RegionBody {
+    const SHAPE: &'static str = "body must be a JSON object like {\"phoneRegion\": \"IN\"}";
+
+    fn field(key: &str) -> Field {
+        match key {
+            "phoneRegion" => Field::PhoneRegion,
+            _ => Field::Request,
+        }
+    }
 }
 
 /// `PUT /settings` with `{"phoneRegion": "IN" | null}`: sets (or clears) the tenant's phone
 /// region; 409 once the tenant has contacts and the region would change.
 pub async fn put(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let identity = authorize(&state, &headers)?;
-    let value = json_body(raw)?;
-    let invalid = |reason: &str| Error::InvalidInput {
-        field: Field::PhoneRegion,
-        reason: reason.to_owned(),
-    };
-    let region = match value.as_object().map(|o| o.get("phoneRegion")) {
-        None => {
-            return Err(Error::InvalidInput {
-                field: Field::Request,
-                reason: "body must be a JSON object like {\"phoneRegion\": \"IN\"}".to_owned(),
-            }
-            .into());
-        }
-        Some(None) => {
-            return Err(invalid("is required (a region code, or null to clear it)").into());
-        }
-        Some(Some(Value::Null)) => None,
-        Some(Some(Value::String(code))) => Some(code.as_str()),
-        Some(Some(_)) => return Err(invalid("must be a string or null").into()),
-    };
-    let settings = identity.set_phone_region(region).await?;
-    tracing::info!(
-        tenant = identity.tenant_id().as_str(),
-        phone_region = settings.phone_region.map(|r| r.to_string()),
-        "tenant settings changed"
-    );
-    Ok(body(&identity, &settings))
-}
-
-/// `PUT /settings/limits` with `{"emails": 5 | null, "phones": 3 | null}` (a missing key is
-/// `null`: no cap): sets the tenant's per-customer caps.
-pub async fn put_limits(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let identity = authorize(&state, &headers)?;
-    let value = json_body(raw)?;
-    let Some(object) = value.as_object() else {
+    AdminOrTenant(identity): AdminOrTenant,
+    body::Json(wire): body::Json<RegionBody>,
+) -> Result<(Note, Json<Value>), ApiError> {
+    let Some(region) = wire.phone_region else {
         return Err(Error::InvalidInput {
-            field: Field::Request,
-            reason: "body must be a JSON object like {\"emails\": 5, \"phones\": null}".to_owned(),
+            field: Field::PhoneRegion,
+            reason: "is required (a region code, or null to clear it)".to_owned(),
         }
         .into());
     };
-    let cap = |name: &str| -> Result<Option<i64>, ApiError> {
-        match object.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => whole_number(v).map(Some).ok_or_else(|| {
-                Error::InvalidInput {
-                    field: Field::Limits,
-                    reason: format!("{name} must be a whole number or null"),
-                }
-                .into()
-            }),
-        }
-    };
-    let limits = identity::Limits::new(cap("emails")?, cap("phones")?)?;
+    let settings = identity.set_phone_region(region.as_deref()).await?;
+    let phone_region = settings.phone_region;
+    let note = Note::new(move |a| {
+        answered!(
+            Level::INFO,
+            a,
+            phone_region = phone_region.map(tracing::field::display),
+            "tenant settings changed"
+        );
+    });
+    Ok((note, body(&identity, &settings)))
+}
+
+/// The body of `PUT /settings/limits`: `{"emails": 5 | null, "phones": 3 | null}` (a missing
+/// key is `null`: no cap).
+#[derive(Debug, Deserialize)]
+pub struct LimitsBody {
+    #[serde(default, deserialize_with = "values::whole_or_null")]
+    emails: Option<i64>,
+    #[serde(default, deserialize_with = "values::whole_or_null")]
+    phones: Option<i64>,
+}
+
+impl Wire for LimitsBody {
+    const SHAPE: &'static str = "body must be a JSON object like {\"emails\": 5, \"phones\": null}";
+
+    fn field(_: &str) -> Field {
+        Field::Limits
+    }
+}
+
+/// `PUT /settings/limits` with `{"emails": 5 | null, "phones": 3 | null}`: sets the tenant's
+/// per-customer caps.
+pub async fn put_limits(
+    AdminOrTenant(identity): AdminOrTenant,
+    body::Json(wire): body::Json<LimitsBody>,
+) -> Result<(Note, Json<Value>), ApiError> {
+    let limits = identity::Limits::new(wire.emails, wire.phones)?;
     let settings = identity.set_limits(limits).await?;
-    tracing::info!(
-        tenant = identity.tenant_id().as_str(),
-        max_emails = settings.limits.emails,
-        max_phones = settings.limits.phones,
-        "tenant limits changed"
-    );
-    Ok(body(&identity, &settings))
+    let (max_emails, max_phones) = (settings.limits.emails, settings.limits.phones);
+    let note = Note::new(move |a| {
+        answered!(
+            Level::INFO,
+            a,
+            max_emails,
+            max_phones,
+            "tenant limits changed"
+        );
+    });
+    Ok((note, body(&identity, &settings)))
 }

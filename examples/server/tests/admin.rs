@@ -278,3 +278,315 @@ async fn a_long_import_reports_how_far_it_got_while_it_runs() {
     let (_, after) = call(&server, reqwest::Method::GET, "/admin/job", Some(TOKEN)).await;
     assert_eq!(after["job"], Value::Null);
 }
+
+/// A call of `method` on `path` with the admin token and `body`: status, content type, JSON.
+async fn send_admin(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+) -> (u16, String, Value) {
+    let response = common::client()
+        .request(method, server.url(path))
+        .bearer_auth(TOKEN)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (status, content_type, response.json().await.unwrap())
+}
+
+/// A body a route refuses: method, path, body, error code, field, words its message has.
+type Refused = (
+    reqwest::Method,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
+#[tokio::test]
+async fn admin_bodies_of_the_wrong_shape_get_the_services_400_json_and_change_nothing() {
+    use reqwest::Method;
+    let server = TestServer::start("memory:", &["--admin-token", TOKEN]).await;
+    let (_, _, settings_before) = send_admin(&server, Method::GET, "/settings", "").await;
+    let split = "/admin/customers/1/split";
+    let erase = "/admin/customers/1/erase";
+    let cases: &[Refused] = &[
+        (Method::PUT, "/settings", "{", "malformed_json", None, "EOF"),
+        (
+            Method::PUT,
+            "/settings",
+            "[1]",
+            "invalid_input",
+            Some("request"),
+            "phoneRegion",
+        ),
+        (
+            Method::PUT,
+            "/settings",
+            r#"{"phoneRegion": 5}"#,
+            "invalid_input",
+            Some("phoneRegion"),
+            "must be a string or null",
+        ),
+        (
+            Method::PUT,
+            "/settings",
+            "{}",
+            "invalid_input",
+            Some("phoneRegion"),
+            "is required",
+        ),
+        (
+            Method::PUT,
+            "/settings/limits",
+            r#"{"emails": "five"}"#,
+            "invalid_input",
+            Some("limits"),
+            "emails must be a whole number or null",
+        ),
+        (
+            Method::PUT,
+            "/settings/limits",
+            r#"{"phones": 2.5}"#,
+            "invalid_input",
+            Some("limits"),
+            "phones must be",
+        ),
+        (
+            Method::POST,
+            "/admin/blocked",
+            r#"{"kind": 5, "value": "a@b.io"}"#,
+            "invalid_input",
+            Some("kind"),
+            "must be a string",
+        ),
+        (
+            Method::POST,
+            "/admin/blocked",
+            r#"{"value": "a@b.io"}"#,
+            "invalid_input",
+            Some("kind"),
+            "is required",
+        ),
+        (
+            Method::DELETE,
+            "/admin/blocked",
+            "kind=email",
+            "malformed_json",
+            None,
+            "expected value",
+        ),
+        (
+            Method::POST,
+            split,
+            r#"{"contactIds": [2, -3]}"#,
+            "invalid_input",
+            Some("contactIds"),
+            "positive integers",
+        ),
+        (
+            Method::POST,
+            split,
+            r#"{"contactIds": [2], "blockShared": "yes"}"#,
+            "invalid_input",
+            Some("request"),
+            "blockShared must be true or false",
+        ),
+        (
+            Method::POST,
+            split,
+            r#"{"blockShared": true}"#,
+            "invalid_input",
+            Some("contactIds"),
+            "is required",
+        ),
+        (
+            Method::POST,
+            "/admin/customers/x/split",
+            "{",
+            "invalid_input",
+            Some("contactId"),
+            "",
+        ),
+        (
+            Method::POST,
+            erase,
+            r#"{"suppress": 1}"#,
+            "invalid_input",
+            Some("request"),
+            "suppress must be true or false",
+        ),
+        (
+            Method::POST,
+            erase,
+            r#""suppress""#,
+            "invalid_input",
+            Some("request"),
+            "must be empty or a JSON object",
+        ),
+        (
+            Method::POST,
+            erase,
+            "[]",
+            "invalid_input",
+            Some("request"),
+            "must be empty or a JSON object",
+        ),
+        (
+            Method::PUT,
+            "/settings/limits",
+            "[5, 3]",
+            "invalid_input",
+            Some("request"),
+            "a JSON object like",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"checkouts": {}}"#,
+            "invalid_input",
+            Some("checkouts"),
+            "must be an array",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"table": null}"#,
+            "invalid_input",
+            Some("table"),
+            "must be an array",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"checkouts": [], "table": []}"#,
+            "invalid_input",
+            Some("request"),
+            "not both",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"checkouts": [], "onError": 1}"#,
+            "invalid_input",
+            Some("onError"),
+            "abort",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"checkouts": [], "onError": "maybe"}"#,
+            "invalid_input",
+            Some("onError"),
+            "maybe",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"checkouts": [], "dryRun": "no"}"#,
+            "invalid_input",
+            Some("request"),
+            "dryRun must be true or false",
+        ),
+        (
+            Method::POST,
+            "/admin/import",
+            "[]",
+            "invalid_input",
+            Some("request"),
+            "must be a JSON object",
+        ),
+        // judged as parsing the whole body would: a number out of range in one record
+        (
+            Method::POST,
+            "/admin/import",
+            r#"{"checkouts": [{"phoneNumber": 1e400, "at": 1}]}"#,
+            "malformed_json",
+            None,
+            "out of range",
+        ),
+    ];
+    for (method, path, body, code, field, words) in cases {
+        let (status, content_type, answer) = send_admin(&server, method.clone(), path, body).await;
+        let at = format!("{method} {path} {body}");
+        assert_eq!(status, 400, "{at}: {answer}");
+        assert_eq!(content_type, "application/json", "{at}");
+        assert_eq!(answer["error"]["code"], *code, "{at}: {answer}");
+        assert_eq!(
+            answer["error"].get("field").and_then(Value::as_str),
+            *field,
+            "{at}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{at}: {answer}");
+    }
+    // an erase's body may be empty: on to the contact, which does not exist
+    let (status, _, answer) = send_admin(&server, Method::POST, erase, "  ").await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (404, &Value::from("not_found"))
+    );
+    let (_, _, settings_after) = send_admin(&server, Method::GET, "/settings", "").await;
+    assert_eq!(settings_before, settings_after);
+    let (_, _, blocked) = send_admin(&server, Method::GET, "/admin/blocked", "").await;
+    let (_, _, defaults) = {
+        let fresh = TestServer::start("memory:", &["--admin-token", TOKEN]).await;
+        let answer = send_admin(&fresh, Method::GET, "/admin/blocked", "").await;
+        fresh.stop().await;
+        answer
+    };
+    assert_eq!(
+        blocked, defaults,
+        "no refused body changed the blocked list"
+    );
+    assert!(server.identity.all_contacts().await.unwrap().is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_large_import_is_read_record_by_record_and_names_a_bad_one_by_its_index() {
+    const RECORDS: usize = 50_000;
+    const BAD: usize = 41_234;
+    let server = TestServer::start("memory:", &["--admin-token", TOKEN]).await;
+    let body = |on_error: &str| {
+        let checkouts: Vec<Value> = (0..RECORDS)
+            .map(|n| {
+                let email = if n == BAD {
+                    "not-an-email".to_owned()
+                } else {
+                    format!("c{n}@bulk.io")
+                };
+                serde_json::json!({"email": email, "at": 1_700_000_000 + n})
+            })
+            .collect();
+        serde_json::json!({"checkouts": checkouts, "onError": on_error}).to_string()
+    };
+    let abort = body("abort");
+    assert!(abort.len() > 1024 * 1024, "{} bytes", abort.len());
+    let (status, refused) = post_admin(&server, "/admin/import", abort).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["field"], "checkouts", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("record {BAD}")), "{message}");
+    assert!(server.identity.all_contacts().await.unwrap().is_empty());
+
+    let (status, report) = post_admin(&server, "/admin/import", body("skip")).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["checkouts"], RECORDS, "{report}");
+    assert_eq!(report["rows"], RECORDS - 1, "{report}");
+    assert_eq!(report["rejected"], 1, "{report}");
+    assert_eq!(report["firstRejected"][0]["record"], BAD, "{report}");
+    assert_eq!(
+        server.identity.all_contacts().await.unwrap().len(),
+        RECORDS - 1
+    );
+    server.stop().await;
+}

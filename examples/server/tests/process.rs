@@ -212,6 +212,67 @@ async fn logs_mask_emails_and_phones_unless_told_otherwise() {
     }
 }
 
+#[tokio::test]
+async fn each_request_is_one_log_line_with_its_route_status_latency_and_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Running::start(&sqlite_url(&dir), &[]).await;
+    let client = reqwest::Client::new();
+    let identify = client
+        .post(format!("{}/identify", server.base))
+        .header("X-Tenant-Id", "shop-a")
+        .body(r#"{"email":"george@hillvalley.edu","phoneNumber":"555 010 9991"}"#)
+        .send()
+        .await
+        .unwrap();
+    let unknown = client
+        .get(format!(
+            "{}/admin/verify?email=george@hillvalley.edu",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (identify.status().as_u16(), unknown.status().as_u16()),
+        (200, 404)
+    );
+    server.terminate();
+    server.child.wait().await.unwrap();
+    let log = server.drain();
+    let id = |response: &reqwest::Response| {
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        format!("id=\"{id}\"")
+    };
+    let lines_of = |id: &str| -> Vec<&str> { log.lines().filter(|l| l.contains(id)).collect() };
+    let identified = lines_of(&id(&identify));
+    assert_eq!(identified.len(), 1, "one line per identify: {log}");
+    for part in [
+        " INFO ",
+        "method=POST",
+        "route=\"/identify\"",
+        "identified",
+        "status=200",
+        "latency_us=",
+        "tenant=\"shop-a\"",
+        "email=g***@hillvalley.edu",
+        "phone=***91",
+        "primary=1",
+    ] {
+        assert!(identified[0].contains(part), "{part}: {}", identified[0]);
+    }
+    let refused = lines_of(&id(&unknown));
+    assert_eq!(refused.len(), 1, "one line per refused request: {log}");
+    assert!(
+        refused[0].contains("route=\"/admin/verify\"") && refused[0].contains("status=404"),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        !log.contains("george@"),
+        "neither the body nor the query is logged: {log}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_instances_start_at_once_on_one_fresh_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,13 +1,11 @@
 //! Imports through the handle (facade layer): checkouts, a table's rows, and either one as
 //! JSON-shaped records.
 
-use serde_json::Value;
-
 use super::connect::Identity;
 use crate::error::{Error, Field, Result};
 use crate::import::{
-    Checkout, ImportBatch, ImportOptions, ImportReport, OnError, Origins, REJECTED_SHOWN, Rejected,
-    TableRow, checkout_from_json, rejection, table_row_from_json,
+    Checkout, ImportBatch, ImportOptions, ImportReport, OnError, Origins, REJECTED_SHOWN, Record,
+    Rejected, TableRow, checkout_from_json, rejection, table_row_from_json,
 };
 
 impl Identity {
@@ -111,7 +109,8 @@ impl Identity {
             .await
     }
 
-    /// Imports checkout records (see [`checkout_from_json`]) into the handle's tenant, as
+    /// Imports checkout records (see [`checkout_from_json`]; values or their JSON text, see
+    /// [`Record`]) into the handle's tenant, as
     /// [`crate::Identity::import`] does, ties in the order given. A malformed record is refused
     /// by its index: under [`OnError::Abort`] nothing is written and the error names the first
     /// ones; under [`OnError::Skip`] the rest are imported and the report counts and lists the
@@ -141,15 +140,16 @@ impl Identity {
     /// As [`crate::Identity::import`] (a tenant with rows is refused before any record is
     /// judged), and [`crate::Error::InvalidInput`] naming [`crate::Field::Checkouts`] for
     /// malformed records under [`OnError::Abort`].
-    pub async fn import_records(
+    pub async fn import_records<R: Record>(
         &self,
-        records: &[Value],
+        records: &[R],
         options: ImportOptions,
     ) -> Result<ImportReport> {
         let mut checkouts = Vec::with_capacity(records.len());
         let mut malformed = ImportReport::default();
         for (index, record) in records.iter().enumerate() {
-            match checkout_from_json(record, index as u64) {
+            let read = record.value();
+            match read.and_then(|value| checkout_from_json(&value, index as u64)) {
                 Ok(checkout) => checkouts.push(checkout),
                 Err(reason) => {
                     malformed.rejected += 1;
@@ -178,7 +178,8 @@ impl Identity {
     }
 
     /// Imports a table's rows handed over as records in the table's own column names (see
-    /// [`table_row_from_json`]: what an ORM's `findMany()` gives), as
+    /// [`table_row_from_json`]: what an ORM's `findMany()` gives; values or their JSON text,
+    /// see [`Record`]), as
     /// [`crate::Identity::import_table`] does.
     ///
     /// ```
@@ -202,15 +203,18 @@ impl Identity {
     /// As [`crate::Identity::import_table`] (a tenant with rows is refused first), and
     /// [`crate::Error::InvalidInput`] naming [`crate::Field::Table`] for a record that is no
     /// row (named by its index).
-    pub async fn import_table_records(
+    pub async fn import_table_records<R: Record>(
         &self,
-        records: &[Value],
+        records: &[R],
         options: ImportOptions,
     ) -> Result<ImportReport> {
         let rows: std::result::Result<Vec<TableRow>, String> = records
             .iter()
             .enumerate()
-            .map(|(index, record)| table_row_from_json(record, index))
+            .map(|(index, record)| {
+                let value = record.value().map_err(|e| format!("record {index}: {e}"))?;
+                table_row_from_json(&value, index)
+            })
             .collect();
         match rows {
             Ok(rows) => self.import_table(rows, options).await,

@@ -1,8 +1,12 @@
 //! Checkouts as applications hand them over: JSON-shaped records `{"email", "phoneNumber",
 //! "at"}` (the HTTP service's body, the Python and Node bindings' dicts and objects), each read
 //! as `identify` reads a request, its time as the command line reads one. A malformed record is
-//! refused by its index, as a file's bad line is refused by its number.
+//! refused by its index, as a file's bad line is refused by its number. A record may be handed
+//! over parsed or as its JSON text ([`Record`]).
 
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::Checkout;
@@ -38,6 +42,55 @@ pub fn checkout_from_json(record: &Value, origin: u64) -> std::result::Result<Ch
         Some(_) => return Err("at must be a string, a number (Unix time) or null".to_owned()),
     };
     Ok(Checkout::new(request, at, origin))
+}
+
+/// A record as an application hands it over: a JSON value, or the text of one (a [`RawValue`]:
+/// the HTTP service borrows each record from its request body, so the whole list is never one
+/// tree of values), read one at a time by [`crate::Identity::import_records`] and
+/// [`crate::Identity::import_table_records`].
+///
+/// ```
+/// use identity::import::Record;
+/// use serde_json::value::RawValue;
+/// let raw: &RawValue = serde_json::from_str(r#"{"email": "doc@x.io", "at": 1}"#).unwrap();
+/// assert_eq!(raw.value().unwrap()["email"], "doc@x.io");
+/// let nested = format!("{}{}", "[".repeat(200), "]".repeat(200)); // past the parser's 128
+/// let deep: &RawValue = serde_json::from_str(&nested).unwrap();
+/// assert!(deep.value().unwrap_err().starts_with("unreadable record"));
+/// ```
+pub trait Record {
+    /// The record as a JSON value: borrowed when it is one already.
+    ///
+    /// # Errors
+    /// Why its text cannot be read as a value (nested too deep, a number out of range), for the
+    /// import's report.
+    fn value(&self) -> std::result::Result<Cow<'_, Value>, String>;
+}
+
+impl Record for Value {
+    fn value(&self) -> std::result::Result<Cow<'_, Value>, String> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+impl Record for RawValue {
+    fn value(&self) -> std::result::Result<Cow<'_, Value>, String> {
+        serde_json::from_str(self.get())
+            .map(Cow::Owned)
+            .map_err(|e| format!("unreadable record: {e}"))
+    }
+}
+
+impl<R: Record + ?Sized> Record for &R {
+    fn value(&self) -> std::result::Result<Cow<'_, Value>, String> {
+        (**self).value()
+    }
+}
+
+impl<R: Record + ?Sized> Record for Box<R> {
+    fn value(&self) -> std::result::Result<Cow<'_, Value>, String> {
+        (**self).value()
+    }
 }
 
 /// The record's email and phone number, read as `identify` reads a request's (a number beyond

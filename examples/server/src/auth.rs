@@ -1,0 +1,125 @@
+//! Who may call a route, decided once, before the handler runs: each extractor yields the core
+//! handle scoped to the tenant the request may act for (and names that tenant to the request
+//! log), or refuses with the service's JSON error. Tokens are compared in constant time and
+//! never logged.
+//!
+//! - [`Scoped`] (`/identify`, `/contacts`): the tenant `X-Tenant-Id` names (absent: the
+//!   default) when no tenant tokens are configured; else the bearer token's own tenant (401
+//!   without a known token, 403 when the header names another).
+//! - [`Admin`] (`/admin/...`): 404 unless an admin token is configured, then 401 without it; the
+//!   admin token acts for any tenant, the one `X-Tenant-Id` names.
+//! - [`AdminOrTenant`] (`/settings`): the admin token for any tenant; else a tenant's token as
+//!   for [`Scoped`]; with only an admin token configured, the admin token (401); with no token
+//!   at all, anyone (trusted networks).
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use identity::Identity;
+use subtle::ConstantTimeEq;
+
+use crate::api_error::ApiError;
+use crate::request_log::RequestLog;
+use crate::state::AppState;
+use crate::tenancy::{bearer, named_tenant};
+
+/// The core handle of a tenant route: see the module docs.
+#[derive(Debug)]
+pub struct Scoped(pub Identity);
+
+/// The core handle of an admin route: see the module docs.
+#[derive(Debug)]
+pub struct Admin(pub Identity);
+
+/// The core handle of a route both the admin and a tenant may call: see the module docs.
+#[derive(Debug)]
+pub struct AdminOrTenant(pub Identity);
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let identity = tenant(state, &parts.headers)?;
+        Ok(Scoped(logged(parts, identity)))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let identity = admin(state, &parts.headers)?;
+        Ok(Admin(logged(parts, identity)))
+    }
+}
+
+impl FromRequestParts<AppState> for AdminOrTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let identity = admin_or_tenant(state, &parts.headers)?;
+        Ok(AdminOrTenant(logged(parts, identity)))
+    }
+}
+
+/// Names the handle's tenant to the request log.
+fn logged(parts: &Parts, identity: Identity) -> Identity {
+    if let Some(log) = parts.extensions.get::<RequestLog>() {
+        log.set_tenant(identity.tenant_id());
+    }
+    identity
+}
+
+/// Whether `given` is the configured admin token.
+fn is_admin_token(state: &AppState, given: &str) -> bool {
+    state
+        .admin_token
+        .as_deref()
+        .is_some_and(|expected| bool::from(given.as_bytes().ct_eq(expected.as_bytes())))
+}
+
+/// The handle for the tenant `X-Tenant-Id` names (absent: the default).
+fn named(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    let tenant = named_tenant(headers)?.unwrap_or_default();
+    Ok(state.identity.for_tenant(tenant))
+}
+
+/// [`Scoped`]'s rule.
+fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    if state.tenant_tokens.is_empty() {
+        bearer(headers)?; // unused here, but sent twice is refused on every route alike
+        return named(state, headers);
+    }
+    let token = bearer(headers)?.ok_or(ApiError::TenantUnauthorized)?;
+    let allowed = state
+        .tenant_tokens
+        .tenant_of(token.as_bytes())
+        .ok_or(ApiError::TenantUnauthorized)?;
+    match named_tenant(headers)? {
+        Some(named) if named != *allowed => Err(ApiError::Forbidden),
+        _ => Ok(state.identity.for_tenant(allowed.clone())),
+    }
+}
+
+/// [`Admin`]'s rule.
+fn admin(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    if state.admin_token.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let given = bearer(headers)?.ok_or(ApiError::Unauthorized)?;
+    if !is_admin_token(state, given) {
+        return Err(ApiError::Unauthorized);
+    }
+    named(state, headers)
+}
+
+/// [`AdminOrTenant`]'s rule.
+fn admin_or_tenant(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    if bearer(headers)?.is_some_and(|given| is_admin_token(state, given)) {
+        return named(state, headers);
+    }
+    if state.tenant_tokens.is_empty() && state.admin_token.is_some() {
+        return Err(ApiError::Unauthorized);
+    }
+    tenant(state, headers)
+}
