@@ -357,19 +357,6 @@ impl BlockList {
         })
     }
 
-    /// The next version of this list, with `set` as its suppressed values.
-    pub(crate) fn suppressing(&self, set: Suppressed) -> Result<Self> {
-        Ok(BlockList {
-            suppressed: Some(set),
-            ..BlockList::new(self.version + 1, self.entries.clone())?
-        })
-    }
-
-    /// The tenant's suppressed values, when it has any.
-    pub(crate) fn suppressed(&self) -> Option<&Suppressed> {
-        self.suppressed.as_ref()
-    }
-
     /// The defaults at version 0, compiled once per process.
     pub(crate) fn defaults() -> Arc<Self> {
         static DEFAULTS: OnceLock<Arc<BlockList>> = OnceLock::new();

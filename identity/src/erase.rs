@@ -1,17 +1,18 @@
 //! Erase: the right to be forgotten. [`Identity::erase`](crate::Identity::erase) hard-deletes every
 //! row of a customer and its derived records, removes its emails and phone numbers from history
 //! (keeping ids, kinds and times), and answers with a receipt ([`Erasure`]). The pure part lives
-//! here: which values go ([`ErasePlan`]), and which customers' history may hold them ([`lineage`]).
+//! here: which values go ([`ErasePlan`]); the stores scrub them from the history of every customer
+//! reached from the erased rows by merges and splits.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 
 use crate::blocked::{BlockList, BlockedValue};
-use crate::contact::{Contact, ContactId, Email, Phone};
+use crate::contact::{Contact, ContactId};
 use crate::erasure::{ErasedRow, ErasureRecord, SuppressedDigest};
 use crate::error::Result;
-use crate::history::{Change, HistoryEvent};
+use crate::history::Change;
 use crate::identifier::IdentifierKind;
 use crate::suppress::{Digest, Secret};
 use crate::tenant::TenantId;
@@ -52,7 +53,7 @@ pub(crate) struct ErasePlan {
     pub erased: Vec<ContactId>,
     /// Its values that nothing else of the tenant keeps (no other visible row holds them, and
     /// they are not entries of the blocked list, which is the tenant's own): scrubbed from the
-    /// history of every customer in its [`lineage`], deleted with the soft-deleted rows that
+    /// history of every customer reached from its rows by merges and splits, deleted with the soft-deleted rows that
     /// carry them, and suppressed when asked.
     pub gone: Vec<(IdentifierKind, String)>,
     /// Whether the caller asked to suppress the values.
@@ -195,85 +196,6 @@ pub(crate) fn values_of(rows: &[Contact]) -> BTreeSet<(IdentifierKind, String)> 
     values
 }
 
-/// The customers whose history may carry the erased values: the erased rows (each may have
-/// led a customer), and every customer reached from them by a merge it made or a split on it,
-/// followed to the end. A value of the customer reached it through such a chain, so only these
-/// customers' events can name it (a blocked-list change is the tenant's, and keeps its entry).
-/// `events_of` gives a customer's events.
-pub(crate) fn lineage(
-    erased: &[ContactId],
-    mut events_of: impl FnMut(ContactId) -> Vec<HistoryEvent>,
-) -> BTreeSet<ContactId> {
-    let mut reached: BTreeSet<ContactId> = erased.iter().copied().collect();
-    let mut work: Vec<ContactId> = erased.to_vec();
-    while let Some(c) = work.pop() {
-        for e in events_of(c) {
-            let next = e
-                .change
-                .merged()
-                .map(|(a, _)| a)
-                .or(e.change.split().map(|(o, _)| o));
-            if let Some(n) = next
-                && reached.insert(n)
-            {
-                work.push(n);
-            }
-        }
-    }
-    reached
-}
-
-/// `change` with the values removed that the erase takes: all of them when the event is about
-/// an erased row or customer (`whole`), else those among `gone`.
-pub(crate) fn scrubbed(
-    change: &Change,
-    whole: bool,
-    gone: &HashSet<(IdentifierKind, &str)>,
-) -> Change {
-    let keep_email = |e: &Option<Email>| {
-        e.clone()
-            .filter(|e| !whole && !gone.contains(&(IdentifierKind::Email, e.as_str())))
-    };
-    let keep_phone = |p: &Option<Phone>| {
-        p.clone()
-            .filter(|p| !whole && !gone.contains(&(IdentifierKind::Phone, p.as_str())))
-    };
-    match change {
-        Change::Existing {
-            contact,
-            email,
-            phone_number,
-        } => Change::Existing {
-            contact: *contact,
-            email: keep_email(email),
-            phone_number: keep_phone(phone_number),
-        },
-        Change::Created {
-            contact,
-            email,
-            phone_number,
-            via,
-        } => Change::Created {
-            contact: *contact,
-            email: keep_email(email),
-            phone_number: keep_phone(phone_number),
-            via: via.clone(),
-        },
-        Change::Merged {
-            absorbed,
-            relinked,
-            email,
-            phone_number,
-        } => Change::Merged {
-            absorbed: *absorbed,
-            relinked: relinked.clone(),
-            email: keep_email(email),
-            phone_number: keep_phone(phone_number),
-        },
-        other => other.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,50 +243,5 @@ mod tests {
             serde_json::json!({"customerId": 1, "contactIds": [1, 2, 3],
                 "erasedAt": "1970-01-01T00:00:00Z", "suppressed": true})
         );
-    }
-
-    #[test]
-    fn lineage_follows_merges_and_splits_and_scrubbing_keeps_ids() {
-        let id = ContactId::new;
-        let event = |customer: i64, change| HistoryEvent {
-            at: OffsetDateTime::UNIX_EPOCH,
-            customer: Some(id(customer)),
-            change,
-            seq: 0,
-        };
-        // 5 was split from 3; 3 had absorbed 4; 9 is unrelated
-        let events_of = |c: ContactId| match c.get() {
-            5 => vec![event(
-                5,
-                Change::SplitFrom {
-                    from: id(3),
-                    moved: vec![id(5)],
-                },
-            )],
-            3 => vec![event(
-                3,
-                Change::Merged {
-                    absorbed: id(4),
-                    relinked: vec![id(4)],
-                    email: None,
-                    phone_number: None,
-                },
-            )],
-            _ => Vec::new(),
-        };
-        assert_eq!(lineage(&[id(5)], events_of), [3, 4, 5].map(id).into());
-        let merged = Change::Merged {
-            absorbed: id(4),
-            relinked: vec![id(4)],
-            email: Some(Email::from_record("a@x.io".into())),
-            phone_number: Some(Phone::from_record("555".into())),
-        };
-        let gone = HashSet::from([(IdentifierKind::Phone, "555")]);
-        let partly = scrubbed(&merged, false, &gone);
-        assert_eq!(partly.values().unwrap().0.unwrap().as_str(), "a@x.io");
-        assert!(partly.values().unwrap().1.is_none());
-        let wholly = scrubbed(&merged, true, &gone);
-        assert_eq!(wholly.values(), Some((None, None)));
-        assert_eq!(wholly.merged(), merged.merged());
     }
 }

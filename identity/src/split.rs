@@ -255,20 +255,6 @@ fn shared_values(
         .collect()
 }
 
-/// Whether customers `x` and `y` are kept apart: some pair has a row in each. `customer_of`
-/// names the customer (primary) a row belongs to now, `None` for a row that is gone.
-pub(crate) fn kept_apart(
-    pairs: &[(ContactId, ContactId)],
-    customer_of: impl Fn(ContactId) -> Option<ContactId>,
-    x: ContactId,
-    y: ContactId,
-) -> bool {
-    pairs.iter().any(|&(a, b)| {
-        let (a, b) = (customer_of(a), customer_of(b));
-        (a == Some(x) && b == Some(y)) || (a == Some(y) && b == Some(x))
-    })
-}
-
 /// Refuses to remove `entry` from the blocked list when one of the values it blocks is held by
 /// several customers (`shared`: the tenant's values held by more than one) and `after` (the
 /// list without it) would not block it: the customers would share an unblocked value.
@@ -296,29 +282,6 @@ pub(crate) fn check_unblock(
             freed.join(", ")
         ),
     })
-}
-
-/// The values of `rows` (visible rows of one tenant) held by rows of more than one customer.
-pub(crate) fn held_by_several(rows: &[Contact]) -> Vec<(IdentifierKind, String)> {
-    let mut owners: std::collections::HashMap<(IdentifierKind, &str), ContactId> =
-        std::collections::HashMap::new();
-    let mut several = BTreeSet::new();
-    for c in rows {
-        let e = c
-            .email
-            .as_ref()
-            .map(|e| (IdentifierKind::Email, e.as_str()));
-        let p = c
-            .phone_number
-            .as_ref()
-            .map(|p| (IdentifierKind::Phone, p.as_str()));
-        for key in e.into_iter().chain(p) {
-            if *owners.entry(key).or_insert(c.root()) != c.root() {
-                several.insert((key.0, key.1.to_owned()));
-            }
-        }
-    }
-    several.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -468,18 +431,5 @@ mod tests {
                 (ContactId::new(1), ContactId::new(7))
             ]
         );
-        let customer_of = |id: ContactId| Some(ContactId::new(id.get().min(2)));
-        assert!(kept_apart(
-            &plan.apart,
-            customer_of,
-            ContactId::new(2),
-            ContactId::new(1)
-        ));
-        assert!(!kept_apart(
-            &plan.apart,
-            customer_of,
-            ContactId::new(2),
-            ContactId::new(5)
-        ));
     }
 }
