@@ -642,34 +642,23 @@ impl ContactStore for PgStore {
         suppress: bool,
         log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            let outcome: Outcome<Erasure> = async {
-                let mut tx = self.pool.begin().await?;
-                graph::repair(&mut tx, tenant).await?;
-                let (receipt, record) = steps::erase(&mut tx, tenant, customer, suppress).await?;
-                if let Some(record) = &record {
-                    erase::keep_record(&mut tx, record).await?;
-                    if let Some(log) = log {
-                        log.append(record)?; // on disk before the erase commits
-                    }
+        // an erase that committed on a connection that broke answers its receipt when tried again
+        let receipt = writing!(self, "erasing a customer", |tx| {
+            graph::repair(&mut *tx, tenant).await?;
+            let (receipt, record) = steps::erase(&mut *tx, tenant, customer, suppress).await?;
+            if let Some(record) = &record {
+                erase::keep_record(&mut *tx, record).await?;
+                if let Some(log) = log {
+                    log.append(record)?; // on disk before the erase commits
                 }
-                tx.commit().await?;
-                Ok(receipt)
             }
-            .await;
-            match outcome {
-                Ok(receipt) => {
-                    self.cache.forget(tenant, receipt.customer_id);
-                    if receipt.suppressed {
-                        self.hints.forget(tenant);
-                    }
-                    return Ok(receipt);
-                }
-                // an erase that committed on a connection that broke answers its receipt
-                Err(failure) => broken.retry_or_fail("erasing a customer", failure)?,
-            }
+            receipt
+        });
+        self.cache.forget(tenant, receipt.customer_id);
+        if receipt.suppressed {
+            self.hints.forget(tenant);
         }
+        Ok(receipt)
     }
 
     fn job_progress(&self, _tenant: &TenantId) -> Option<crate::progress::JobProgress> {
@@ -688,27 +677,15 @@ impl ContactStore for PgStore {
         tenant: &TenantId,
         records: &[ErasureRecord],
     ) -> Result<ReapplyReport> {
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            let outcome: Outcome<ReapplyReport> = async {
-                let mut tx = self.pool.begin().await?;
-                let report = reapply::reapply(&mut tx, tenant, records).await?;
-                tx.commit().await?;
-                Ok(report)
-            }
-            .await;
-            match outcome {
-                Ok(report) => {
-                    for id in &report.erased_ids {
-                        self.cache.forget(tenant, *id);
-                    }
-                    self.hints.forget(tenant);
-                    return Ok(report);
-                }
-                // applying again is safe: a record whose erase committed is left alone
-                Err(failure) => broken.retry_or_fail("applying erasures again", failure)?,
-            }
+        // applying again is safe: a record whose erase committed is left alone
+        let report = writing!(self, "applying erasures again", |tx| {
+            reapply::reapply(tx, tenant, records).await?
+        });
+        for id in &report.erased_ids {
+            self.cache.forget(tenant, *id);
         }
+        self.hints.forget(tenant);
+        Ok(report)
     }
 
     async fn import(
@@ -768,20 +745,10 @@ impl ContactStore for PgStore {
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
-        let mut broken = BrokenConnections::new(&self.pool);
-        loop {
-            let outcome: Outcome<RebuildReport> = async {
-                let mut tx = self.pool.begin().await?;
-                let derived = graph::rebuild(&mut tx, tenant).await?;
-                tx.commit().await?;
-                Ok(RebuildReport::of(&derived))
-            }
-            .await;
-            match outcome {
-                Ok(report) => return Ok(report),
-                Err(failure) => broken.retry_or_fail("rebuilding customer records", failure)?,
-            }
-        }
+        let derived = writing!(self, "rebuilding customer records", |tx| {
+            graph::rebuild(tx, tenant).await?
+        });
+        Ok(RebuildReport::of(&derived))
     }
 
     async fn ping(&self) -> Result<()> {

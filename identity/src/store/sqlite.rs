@@ -61,6 +61,31 @@ use crate::store::{
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
+/// Runs `work` in the write transaction `$begin` opens (`Ok(None)`: the database is busy) and
+/// commits it, trying again after a backoff while the database stays busy: the retry of every
+/// SQLite write. Evaluates to `work`'s value; returns a contention error from the enclosing
+/// function after the last try.
+macro_rules! writing {
+    ($begin:expr, |$tx:ident| $work:expr) => {{
+        let mut written = None;
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(mut write) = $begin.await? {
+                let $tx: &mut SqliteConnection = &mut write.tx;
+                let value = $work;
+                if write.commit().await? {
+                    written = Some(value);
+                    break;
+                }
+            }
+            backoff(attempt).await;
+        }
+        match written {
+            Some(value) => value,
+            None => return Err(contention()),
+        }
+    }};
+}
+
 /// The SQLite store. Cheap to clone (it is a pool handle).
 ///
 /// ```
@@ -237,24 +262,13 @@ impl SqliteStore {
         entry: &BlockedValue,
         add: bool,
     ) -> Result<bool> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write_for(tenant).await? {
-                let changed = operations::change_blocked(
-                    &mut steps::SqliteSteps(&mut write.tx),
-                    tenant,
-                    entry,
-                    add,
-                )
+        let changed = writing!(self.begin_write_for(tenant), |tx| {
+            operations::change_blocked(&mut steps::SqliteSteps(tx), tenant, entry, add)
                 .await
-                .map_err(|f| f.into_error("changing the blocked list"))?;
-                if write.commit().await? {
-                    self.hints.forget(tenant);
-                    return Ok(changed);
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+                .map_err(|f| f.into_error("changing the blocked list"))?
+        });
+        self.hints.forget(tenant);
+        Ok(changed)
     }
 
     /// The migrations the database records (version, checksum): none before the first migrate.
@@ -286,16 +300,8 @@ impl SqliteStore {
         if made {
             return Ok(());
         }
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(None).await? {
-                erase::store_secret(&mut write.tx).await?;
-                if write.commit().await? {
-                    return Ok(());
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+        writing!(self.begin_write(None), |tx| erase::store_secret(tx).await?);
+        Ok(())
     }
 
     /// Applies changes made outside the library to the derived records of every tenant now.
@@ -312,15 +318,9 @@ impl SqliteStore {
 
     /// Applies changes made outside the library to `tenant`'s derived records now.
     async fn apply_pending_of(&self, tenant: &TenantId) -> Result<()> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(write) = self.begin_write(Some(tenant)).await?
-                && write.commit().await?
-            {
-                return Ok(());
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+        // beginning the write applies them
+        writing!(self.begin_write(Some(tenant)), |_tx| ());
+        Ok(())
     }
 }
 
@@ -440,21 +440,15 @@ impl ContactStore for SqliteStore {
         {
             return Ok(answer.with_ignored(&local.ignored));
         }
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                // under the write lock the tenant's settings cannot change
-                let read = self
-                    .read_localized(&mut write.tx, tenant, request, &mut local, false)
-                    .await?;
-                let plan = local.plan(read.matched);
-                let answer = records::apply(&mut write.tx, tenant, &local.request, plan).await?;
-                if write.commit().await? {
-                    return Ok(answer.with_ignored(&local.ignored));
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+        let answer = writing!(self.begin_write(Some(tenant)), |tx| {
+            // under the write lock the tenant's settings cannot change
+            let read = self
+                .read_localized(&mut *tx, tenant, request, &mut local, false)
+                .await?;
+            let plan = local.plan(read.matched);
+            records::apply(tx, tenant, &local.request, plan).await?
+        });
+        Ok(answer.with_ignored(&local.ignored))
     }
 
     async fn lookup(
@@ -506,39 +500,23 @@ impl ContactStore for SqliteStore {
         tenant: &TenantId,
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write_for(tenant).await? {
-                operations::set_phone_region(
-                    &mut steps::SqliteSteps(&mut write.tx),
-                    tenant,
-                    region,
-                )
+        writing!(self.begin_write_for(tenant), |tx| {
+            operations::set_phone_region(&mut steps::SqliteSteps(tx), tenant, region)
                 .await
-                .map_err(|f| f.into_error("changing tenant settings"))?;
-                if write.commit().await? {
-                    self.hints.forget(tenant);
-                    return self.settings(tenant).await;
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+                .map_err(|f| f.into_error("changing tenant settings"))?
+        });
+        self.hints.forget(tenant);
+        self.settings(tenant).await
     }
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write_for(tenant).await? {
-                operations::set_limits(&mut steps::SqliteSteps(&mut write.tx), tenant, limits)
-                    .await
-                    .map_err(|f| f.into_error("changing tenant settings"))?;
-                if write.commit().await? {
-                    self.hints.forget(tenant);
-                    return self.settings(tenant).await;
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+        writing!(self.begin_write_for(tenant), |tx| {
+            operations::set_limits(&mut steps::SqliteSteps(tx), tenant, limits)
+                .await
+                .map_err(|f| f.into_error("changing tenant settings"))?
+        });
+        self.hints.forget(tenant);
+        self.settings(tenant).await
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
@@ -570,21 +548,13 @@ impl ContactStore for SqliteStore {
         contact_ids: &[ContactId],
         block_shared: bool,
     ) -> Result<Split> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(Some(tenant)).await? {
-                let split =
-                    steps::split(&mut write.tx, tenant, customer, contact_ids, block_shared)
-                        .await?;
-                if write.commit().await? {
-                    if !split.blocked.is_empty() {
-                        self.hints.forget(tenant);
-                    }
-                    return Ok(split);
-                }
-            }
-            backoff(attempt).await;
+        let split = writing!(self.begin_write(Some(tenant)), |tx| {
+            steps::split(tx, tenant, customer, contact_ids, block_shared).await?
+        });
+        if !split.blocked.is_empty() {
+            self.hints.forget(tenant);
         }
-        Err(contention())
+        Ok(split)
     }
 
     async fn erase(
@@ -770,17 +740,11 @@ impl ContactStore for SqliteStore {
     }
 
     async fn rebuild(&self, tenant: &TenantId) -> Result<RebuildReport> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            // the rebuild applies every pending change too, and reports its relinks
-            if let Some(mut write) = self.begin_write_for(tenant).await? {
-                let derived = records::rebuild(&mut write.tx, tenant).await?;
-                if write.commit().await? {
-                    return Ok(RebuildReport::of(&derived));
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+        // the rebuild applies every pending change too, and reports its relinks
+        let derived = writing!(self.begin_write_for(tenant), |tx| {
+            records::rebuild(tx, tenant).await?
+        });
+        Ok(RebuildReport::of(&derived))
     }
 
     async fn ping(&self) -> Result<()> {
@@ -792,21 +756,15 @@ impl ContactStore for SqliteStore {
     }
 
     async fn probe_write(&self) -> Result<()> {
-        for attempt in 1..=MAX_ATTEMPTS {
-            if let Some(mut write) = self.begin_write(None).await? {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO identity_probe (id, filler) VALUES (1, zeroblob(65536))",
-                )
-                .execute(&mut *write.tx)
+        const PROBE: &str =
+            "INSERT OR REPLACE INTO identity_probe (id, filler) VALUES (1, zeroblob(65536))";
+        writing!(self.begin_write(None), |tx| {
+            sqlx::query(PROBE)
+                .execute(tx)
                 .await
-                .map_err(|e| Error::store("trying a write", e))?;
-                if write.commit().await? {
-                    return Ok(());
-                }
-            }
-            backoff(attempt).await;
-        }
-        Err(contention())
+                .map_err(|e| Error::store("trying a write", e))?
+        });
+        Ok(())
     }
 
     async fn close(&self) {
