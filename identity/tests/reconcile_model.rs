@@ -37,7 +37,7 @@ proptest! {
 
     #[test]
     fn any_request_sequence_matches_the_union_find_model(requests in proptest::collection::vec(raw_request(), 1..40)) {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
             store.migrate().await.unwrap();

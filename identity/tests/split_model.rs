@@ -27,7 +27,7 @@ proptest! {
 
     #[test]
     fn splits_are_explained_by_history(steps in proptest::collection::vec(step(), 1..30)) {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
             store.migrate().await.unwrap();
