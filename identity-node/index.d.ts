@@ -37,8 +37,8 @@ export declare class Identity {
   /**
    * How far the tenant's long write in this process has got: an import or erase too large
    * for one transaction runs in steps (on SQLite, more than a few thousand rows), and this
-   * answers `{ kind, done, total }` while one runs, `null` otherwise (PostgreSQL and the
-   * memory store write in one transaction). Synchronous: no I/O. Throws `CLOSED` after
+   * answers `{ kind, done, total }` while one runs, `null` otherwise (PostgreSQL writes in
+   * one transaction). Synchronous: no I/O. Throws `CLOSED` after
    * `close()`.
    */
   jobProgress(): JobProgress | null

@@ -76,13 +76,17 @@ use self::steps::PgSteps;
 use crate::store::{Failure, Outcome, operations};
 
 /// Runs `work` in one transaction and commits, trying again after broken connections and
-/// serialization failures.
-macro_rules! writing {
-    ($store:expr, $operation:expr, |$tx:ident| $work:expr) => {{
+/// serialization failures: the retry of every PostgreSQL call. `writing!` begins a plain
+/// transaction; `reading!` a read-only one that sees one snapshot for all its statements.
+macro_rules! in_transaction {
+    ($store:expr, $operation:expr, $setup:expr, |$tx:ident| $work:expr) => {{
         let mut broken = BrokenConnections::new(&$store.pool);
         loop {
             let outcome: Outcome<_> = async {
                 let mut tx = $store.pool.begin().await?;
+                if let Some(setup) = $setup {
+                    sqlx::query(setup).execute(&mut *tx).await?;
+                }
                 let $tx: &mut PgConnection = &mut *tx;
                 let value = $work;
                 tx.commit().await?;
@@ -95,6 +99,23 @@ macro_rules! writing {
             }
         }
     }};
+}
+
+macro_rules! writing {
+    ($store:expr, $operation:expr, |$tx:ident| $work:expr) => {
+        in_transaction!($store, $operation, None::<&str>, |$tx| $work)
+    };
+}
+
+macro_rules! reading {
+    ($store:expr, $operation:expr, |$tx:ident| $work:expr) => {
+        in_transaction!(
+            $store,
+            $operation,
+            Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+            |$tx| $work
+        )
+    };
 }
 
 /// How many times one attempt applies changes made outside the library before it gives way.
@@ -416,30 +437,6 @@ impl BrokenConnections {
 /// Serialization failure or deadlock detected: the transaction was rolled back and may be retried.
 fn is_conflict(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
-}
-
-/// Runs a read-only `work` on one connection, trying again after broken connections.
-macro_rules! reading {
-    ($store:expr, $operation:expr, |$conn:ident| $work:expr) => {{
-        let mut broken = BrokenConnections::new(&$store.pool);
-        loop {
-            let outcome: Outcome<_> = async {
-                let mut tx = $store.pool.begin().await?;
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .execute(&mut *tx)
-                    .await?;
-                let $conn = &mut *tx;
-                let value = $work;
-                tx.commit().await?;
-                Ok(value)
-            }
-            .await;
-            match outcome {
-                Ok(value) => break value,
-                Err(failure) => broken.retry_or_fail($operation, failure)?,
-            }
-        }
-    }};
 }
 
 #[async_trait]
