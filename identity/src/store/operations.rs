@@ -6,10 +6,12 @@
 
 mod erase;
 mod history;
+mod import;
 mod settings;
 mod split;
 
 pub(crate) use erase::{Erase, erase, plan_erase};
 pub(crate) use history::history;
+pub(crate) use import::{Begun, begin_import, import_settings};
 pub(crate) use settings::{change_blocked, set_limits, set_phone_region};
 pub(crate) use split::{customer_rows, split};

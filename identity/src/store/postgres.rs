@@ -691,21 +691,36 @@ impl ContactStore for PgStore {
         batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        // the batch is planned once, inside the transaction: an import is not retried
+        // planned outside the tenant's lock, under the settings it has now (checked again under
+        // the lock)
+        let state = reading!(self, "importing contacts", |conn| {
+            operations::import_settings(&mut PgSteps(conn), tenant).await?
+        });
+        let plan = crate::import::plan(batch, &state, options)?;
+        // one try: the plan is used up by it (an import is not retried)
         let outcome: Outcome<ImportReport> = async {
             let mut tx = self.pool.begin().await?;
-            let report = import::import(&mut tx, tenant, batch, options).await?;
-            // a table's ids are reserved even when none of its rows is written
-            if !options.dry_run {
-                tx.commit().await?;
+            graph::lock(&mut tx, tenant).await?;
+            let begun = operations::begin_import(
+                &mut PgSteps(&mut tx),
+                tenant,
+                plan,
+                &state,
+                options.dry_run,
+            )
+            .await?;
+            match begun {
+                operations::Begun::Dry(report) => Ok(report),
+                operations::Begun::Load { rows, report, kept } => {
+                    // a table's ids are reserved even when none of its rows is written
+                    import::load(&mut tx, tenant, &rows, kept).await?;
+                    tx.commit().await?;
+                    Ok(report)
+                }
             }
-            Ok(report)
         }
         .await;
-        outcome.map_err(|failure| match failure {
-            Failure::Domain(e) => e,
-            Failure::Sql(e) => Error::store("importing contacts", e),
-        })
+        outcome.map_err(|f| f.into_error("importing contacts"))
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {

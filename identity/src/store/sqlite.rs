@@ -677,7 +677,9 @@ impl ContactStore for SqliteStore {
                 .acquire()
                 .await
                 .map_err(|e| Error::store("importing contacts", e))?;
-            import::settings_for_plan(&mut conn, tenant).await?
+            operations::import_settings(&mut steps::SqliteSteps(&mut conn), tenant)
+                .await
+                .map_err(|f| f.into_error("importing contacts"))?
         };
         let plan = crate::import::plan(batch, &state, options)?;
         let mut began = None;
@@ -691,11 +693,17 @@ impl ContactStore for SqliteStore {
         let Some(mut write) = began else {
             return Err(contention());
         };
-        let (loader, report) =
-            match import::begin(&mut write.tx, tenant, plan, &state, options.dry_run).await? {
-                import::Begun::Dry(report) => return Ok(report),
-                import::Begun::Load(loader, report) => (loader, report),
-            };
+        let mut tx = steps::SqliteSteps(&mut write.tx);
+        let begun = operations::begin_import(&mut tx, tenant, plan, &state, options.dry_run)
+            .await
+            .map_err(|f| f.into_error("importing contacts"))?;
+        let (loader, report) = match begun {
+            operations::Begun::Dry(report) => return Ok(report),
+            operations::Begun::Load { rows, report, kept } => (
+                import::loader(&mut write.tx, rows, kept, &state).await?,
+                report,
+            ),
+        };
         // a small import in this transaction, a large one a step per transaction
         if loader.size() <= jobs::STEP {
             let mut loader = loader;

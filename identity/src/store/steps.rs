@@ -1,6 +1,6 @@
 //! [`Steps`]: the storage primitives of one transaction (store layer). Each backend implements
 //! them with its own SQL; the operations written once over them (`operations.rs`: split,
-//! settings, history, erase) decide what to read and write, in which order, so a step added to
+//! settings, history, erase, import) decide what to read and write, in which order, so a step added to
 //! one operation reaches every backend.
 //!
 //! A write step runs inside the caller's write transaction, with the tenant's other writes held
@@ -104,7 +104,17 @@ pub(crate) trait Steps: Send {
         gone: &[Key],
     ) -> Outcome<Vec<ErasedRow>>;
 
+    /// How many contact rows the tenant has, deleted ones included.
+    async fn count_rows(&mut self, tenant: &TenantId) -> Outcome<i64>;
+
+    /// The highest contact id the store's sequence gave out (0 when none).
+    async fn ids_given_out(&mut self) -> Outcome<i64>;
+
     // ------------------------------------------------------------------ writes
+
+    /// Draws `n` new contact ids from the store's sequence, ascending (no other writer gets
+    /// them).
+    async fn draw_ids(&mut self, n: usize) -> Outcome<Vec<ContactId>>;
 
     /// Writes an erase: deletes the rows (and the soft-deleted rows of its record), the
     /// customer's record, identifiers and kept-apart pairs, names the values it shared with one

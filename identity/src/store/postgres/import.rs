@@ -1,5 +1,6 @@
-//! The PostgreSQL import: in the caller's transaction, holding the tenant's graph lock alone,
-//! the planned rows loaded with one COPY under ids drawn from the contact sequence in time
+//! The PostgreSQL import, begun by the operations of `operations.rs` (which give the planned rows
+//! their ids) in the caller's transaction, holding the tenant's graph lock alone: the rows loaded
+//! with one COPY under ids drawn from the contact sequence in time
 //! order (or a table's own ids), an `existing` event per row, and the derived records built
 //! from the plan's links one customer at a time and loaded with COPY too.
 //!
@@ -25,10 +26,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::Error;
-use crate::import::{
-    ImportBatch, ImportOptions, ImportReport, ImportedCustomers, plan, refuse_not_empty,
-    refuse_taken_ids,
-};
+use crate::import::{ImportedCustomers, refuse_taken_ids};
 use crate::tenant::TenantId;
 
 use super::graph;
@@ -65,66 +63,41 @@ COPY identity_identifier (tenant_id, kind, value, customer_id) FROM STDIN (FORMA
 /// Bytes of CSV sent per COPY message.
 const CHUNK: usize = 1 << 20;
 
-/// Imports `checkouts` into `tenant` inside the caller's transaction (which the caller commits
-/// when the report says written).
-pub(super) async fn import(
+/// Loads a begun import's `rows` in the caller's transaction, which holds the tenant's graph
+/// lock alone, and for a table's own ids (`kept`: lowest, highest) moves the contact sequence
+/// above them, last (see the module docs).
+pub(super) async fn load(
     tx: &mut PgConnection,
     tenant: &TenantId,
-    batch: ImportBatch,
-    options: ImportOptions,
-) -> Outcome<ImportReport> {
-    // alone: the tenant's writes wait, and the triggers leave these rows to us
-    graph::lock(&mut *tx, tenant).await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = $1")
-        .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-    if existing > 0 {
-        return Err(refuse_not_empty(tenant, existing.unsigned_abs()).into());
+    rows: &[Contact],
+    kept: Option<(u64, u64)>,
+) -> Outcome<()> {
+    if !rows.is_empty() {
+        write(tx, tenant, rows).await?;
     }
-    let state = super::settings::state(&mut *tx, tenant).await?;
-    let plan = plan(batch, &state, options)?;
-    let sequence: String = sqlx::query_scalar(SEQUENCE).fetch_one(&mut *tx).await?;
-    let given = given_out(tx, &sequence).await?;
-    let kept = plan
-        .kept_ids()
-        .map(|(ids, lowest, highest)| (ids.to_vec(), lowest, highest));
-    if let Some((_, lowest, _)) = kept
-        && i64::try_from(lowest).is_ok_and(|lowest| lowest <= given)
-    {
-        return Err(refuse_taken_ids(lowest, given).into());
-    }
-    if options.dry_run {
-        // the ids the rows would take if nothing else drew any meanwhile
-        let ids = match &kept {
-            Some((ids, _, _)) => ids.clone(),
-            None => (1..=plan.rows.len() as i64)
-                .map(|k| ContactId::new(given + k))
-                .collect(),
-        };
-        return Ok(plan.finish(&ids, false)?.1);
-    }
-    let ids = match &kept {
-        Some((ids, _, _)) => ids.clone(),
-        None => {
-            let drawn: Option<Vec<i64>> = sqlx::query_scalar(DRAW_IDS)
-                .bind(i64::try_from(plan.rows.len()).unwrap_or(i64::MAX))
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut ids = drawn.unwrap_or_default();
-            ids.sort_unstable();
-            ids.into_iter().map(ContactId::new).collect()
-        }
-    };
-    let (contacts, report) = plan.finish(&ids, !ids.is_empty())?;
-    if !contacts.is_empty() {
-        write(tx, tenant, &contacts).await?;
-    }
-    if let Some((_, lowest, highest)) = kept {
+    if let Some((lowest, highest)) = kept {
         // last: the lock every nextval waits for is held from here to the commit
+        let sequence: String = sqlx::query_scalar(SEQUENCE).fetch_one(&mut *tx).await?;
         reserve(tx, &sequence, lowest, highest).await?;
     }
-    Ok(report)
+    Ok(())
+}
+
+/// The highest contact id the sequence gave out (0 when none).
+pub(super) async fn ids_given_out(tx: &mut PgConnection) -> Outcome<i64> {
+    let sequence: String = sqlx::query_scalar(SEQUENCE).fetch_one(&mut *tx).await?;
+    given_out(tx, &sequence).await
+}
+
+/// Draws `n` ids from the contact sequence, ascending.
+pub(super) async fn draw_ids(tx: &mut PgConnection, n: usize) -> Outcome<Vec<ContactId>> {
+    let drawn: Option<Vec<i64>> = sqlx::query_scalar(DRAW_IDS)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut ids = drawn.unwrap_or_default();
+    ids.sort_unstable();
+    Ok(ids.into_iter().map(ContactId::new).collect())
 }
 
 /// Loads the rows, their events, records and identifiers.

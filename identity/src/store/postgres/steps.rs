@@ -26,7 +26,7 @@ use crate::suppress::Secret;
 use crate::tenant::TenantId;
 use crate::verify::StoredIdentifier;
 
-use super::{erase, events, graph, settings};
+use super::{erase, events, graph, import, settings};
 
 const CUSTOMER_OF: &str = "\
 SELECT coalesce(linked_id, id) FROM contact
@@ -280,6 +280,23 @@ impl Steps for PgSteps<'_> {
 
     async fn apply_erase(&mut self, tenant: &TenantId, planned: &PlannedErase) -> Outcome<()> {
         erase::apply(&mut *self.0, tenant, planned).await
+    }
+
+    async fn count_rows(&mut self, tenant: &TenantId) -> Outcome<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = $1")
+                .bind(tenant.as_str())
+                .fetch_one(&mut *self.0)
+                .await?,
+        )
+    }
+
+    async fn ids_given_out(&mut self) -> Outcome<i64> {
+        import::ids_given_out(&mut *self.0).await
+    }
+
+    async fn draw_ids(&mut self, n: usize) -> Outcome<Vec<ContactId>> {
+        import::draw_ids(&mut *self.0, n).await
     }
 
     async fn next_blocked_version(&mut self, tenant: &TenantId, version: i64) -> Outcome<()> {

@@ -1,7 +1,7 @@
-//! The SQLite import: planned outside the write lock ([`settings_for_plan`]), begun in a write
-//! transaction ([`begin`]: the tenant still empty and under the settings it was planned with,
-//! the ids reserved: the next ones in time order, or a table's own with the id counter set past
-//! its highest), then loaded ([`Loader`]): the rows (primaries first, as secondaries link to
+//! The SQLite import: planned outside the write lock and begun in a write transaction by the
+//! operations of `operations.rs` (the tenant still empty and under the settings it was planned
+//! with, the ids reserved: the next ones in time order, or a table's own with the id counter set
+//! past its highest: [`loader`]), then loaded ([`Loader`]): the rows (primaries first, as secondaries link to
 //! them), an `existing` event per row, and the derived records, in statements of a few thousand
 //! rows (one JSON array each), all in that transaction for a small import, in steps of their
 //! own for a large one (`jobs.rs`). [`undo`] takes a tenant's half-loaded import away.
@@ -14,9 +14,7 @@ use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Result};
 use crate::identifier::IdentifierKind;
-use crate::import::{
-    ImportPlan, ImportReport, derive_imported, refuse_not_empty, refuse_taken_ids,
-};
+use crate::import::derive_imported;
 use crate::screen::TenantState;
 use crate::store::RecordText;
 use crate::tenant::TenantId;
@@ -25,7 +23,7 @@ use crate::tenant::TenantId;
 const BATCH: usize = 5_000;
 
 // AUTOINCREMENT's next id: past every id ever used (the sequence) and every id there
-const NEXT_ID: &str = "\
+pub(super) const NEXT_ID: &str = "\
 SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contact'), 0),
            coalesce((SELECT max(id) FROM contact), 0)) + 1";
 
@@ -82,87 +80,22 @@ fn failed(e: sqlx::Error) -> Error {
     Error::store("importing contacts", e)
 }
 
-/// The tenant's settings, to plan an import under outside the write lock.
-///
-/// # Errors
-/// [`Error::Conflict`] when the tenant has rows (planning would be wasted).
-pub(super) async fn settings_for_plan(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-) -> Result<TenantState> {
-    refuse_rows(&mut *conn, tenant).await?;
-    super::settings::state(&mut *conn, tenant).await
-}
-
-async fn refuse_rows(conn: &mut SqliteConnection, tenant: &TenantId) -> Result<()> {
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = ?1")
-        .bind(tenant.as_str())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(failed)?;
-    if existing > 0 {
-        return Err(refuse_not_empty(tenant, existing.unsigned_abs()));
-    }
-    Ok(())
-}
-
-/// How an import begins.
-pub(super) enum Begun {
-    /// A dry run's report: nothing was written.
-    Dry(ImportReport),
-    /// The ids are reserved; what to load, and the report.
-    Load(Loader, ImportReport),
-}
-
-/// Begins the import `plan` (made under `planned`) into `tenant` in the caller's write
-/// transaction: the tenant is still empty and under those settings, and its ids are reserved
-/// (rows written meanwhile by other tenants get higher ones).
-///
-/// # Errors
-/// [`Error::Conflict`] when the tenant has rows, its settings changed since the plan, or a
-/// table's kept ids were given out.
-pub(super) async fn begin(
+/// The rows of a begun import to load, with a table's own ids reserved first: the sequence
+/// continues above the table's highest (the rows were planned under `state`).
+pub(super) async fn loader(
     tx: &mut SqliteConnection,
-    tenant: &TenantId,
-    plan: ImportPlan,
-    planned: &TenantState,
-    dry_run: bool,
-) -> Result<Begun> {
-    refuse_rows(&mut *tx, tenant).await?;
-    let state = super::settings::state(&mut *tx, tenant).await?;
-    if state.region != planned.region
-        || state.blocked.version != planned.blocked.version
-        || state.limits != planned.limits
-    {
-        return Err(Error::Conflict {
-            reason: format!(
-                "tenant {tenant}'s settings changed while the import was planned: import again"
-            ),
-        });
+    rows: Vec<Contact>,
+    kept: Option<(u64, u64)>,
+    state: &TenantState,
+) -> Result<Loader> {
+    if let Some((_, highest)) = kept {
+        reserve(tx, i64::try_from(highest).unwrap_or(i64::MAX)).await?;
     }
-    // under the write lock no other writer takes ids: the next ones are the rows', in order
-    let next: i64 = sqlx::query_scalar(NEXT_ID)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(failed)?;
-    let (ids, highest) = match plan.kept_ids() {
-        Some((ids, lowest, highest)) => {
-            if i64::try_from(lowest).is_ok_and(|lowest| lowest < next) {
-                return Err(refuse_taken_ids(lowest, next - 1));
-            }
-            (ids.to_vec(), i64::try_from(highest).unwrap_or(i64::MAX))
-        }
-        None => {
-            let ids: Vec<ContactId> = (0..plan.rows.len() as i64)
-                .map(|k| ContactId::new(next + k))
-                .collect();
-            let highest = ids.last().map_or(next - 1, |id| id.get());
-            (ids, highest)
-        }
-    };
-    if dry_run {
-        return Ok(Begun::Dry(plan.finish(&ids, false)?.1));
-    }
+    Loader::new(rows, state)
+}
+
+/// Moves the contact sequence to `highest` unless it is past it already.
+pub(super) async fn reserve(tx: &mut SqliteConnection, highest: i64) -> Result<()> {
     for statement in RESERVE_IDS {
         sqlx::query(statement)
             .bind(highest)
@@ -170,8 +103,7 @@ pub(super) async fn begin(
             .await
             .map_err(failed)?;
     }
-    let (contacts, report) = plan.finish(&ids, !ids.is_empty())?;
-    Ok(Begun::Load(Loader::new(contacts, &state)?, report))
+    Ok(())
 }
 
 /// Takes a half-loaded import of `tenant` away, at most `budget` rows of a table in this

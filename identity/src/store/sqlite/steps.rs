@@ -28,7 +28,7 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::erase_steps::EraseJob;
 use super::records::{self, NewValues};
-use super::{erase, events, json, settings};
+use super::{erase, events, import, json, settings};
 
 /// The customer (primary) of tenant `?1`'s visible row `?2`.
 const CUSTOMER_OF: &str = "\
@@ -333,6 +333,29 @@ impl Steps for SqliteSteps<'_> {
         Ok(EraseJob::of(erase)
             .work(&mut *self.0, tenant, usize::MAX)
             .await?)
+    }
+
+    async fn count_rows(&mut self, tenant: &TenantId) -> Outcome<i64> {
+        let count = sqlx::query_scalar("SELECT count(*) FROM contact WHERE tenant_id = ?1")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *self.0)
+            .await;
+        Ok(count.map_err(failed("importing contacts"))?)
+    }
+
+    async fn ids_given_out(&mut self) -> Outcome<i64> {
+        let next: i64 = sqlx::query_scalar(import::NEXT_ID)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(failed("importing contacts"))?;
+        Ok(next - 1)
+    }
+
+    async fn draw_ids(&mut self, n: usize) -> Outcome<Vec<ContactId>> {
+        let given = self.ids_given_out().await?;
+        let ids: Vec<ContactId> = (1..=n as i64).map(|k| ContactId::new(given + k)).collect();
+        import::reserve(&mut *self.0, given + n as i64).await?;
+        Ok(ids)
     }
 
     async fn next_blocked_version(&mut self, tenant: &TenantId, version: i64) -> Outcome<()> {
