@@ -291,7 +291,7 @@ export async function assertRestoreRoutes(sqliteBase, memoryBase, log) {
 }
 
 /**
- * Runs `script` (an example's server) on a free port with an in-memory store, and checks that it
+ * Runs `script` (an example's server) on a free port with `memory:` (SQLite in memory), and checks that it
  * prints `listening on http://127.0.0.1:<port>` and answers POST /identify there.
  */
 export async function assertBindsLoopback(script) {

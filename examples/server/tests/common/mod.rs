@@ -86,7 +86,7 @@ impl TestServer {
 }
 
 /// The message of the configuration error the service stops with when started with `args`
-/// (on the memory store and a free port); panics when it starts.
+/// (on `memory:` and a free port); panics when it starts.
 pub async fn start_up_error(args: &[&str]) -> String {
     let mut argv = vec![
         "identity-server",
