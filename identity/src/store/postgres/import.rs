@@ -29,7 +29,6 @@ use crate::error::Error;
 use crate::import::{ImportedCustomers, refuse_taken_ids};
 use crate::tenant::TenantId;
 
-use super::graph;
 use crate::store::Outcome;
 
 // one array, not a row per id (decoding millions of rows cost more than drawing the values);
