@@ -25,6 +25,9 @@ pub struct Regulars {
     pub count: u64,
     /// Rows each regular is seeded with.
     pub seeded_rows: u64,
+    /// One kind of checkout only instead of the mix (`--writes`): known, new people or a new
+    /// email for a regular.
+    pub only: Option<Kind>,
     emails: Arc<Vec<AtomicU64>>,
 }
 
@@ -34,8 +37,22 @@ impl Regulars {
         Regulars {
             count,
             seeded_rows: rows,
+            only: None,
             emails: Arc::new((0..count).map(|_| AtomicU64::new(rows)).collect()),
         }
+    }
+
+    /// Regulars like these, each back at its seeded rows (for a fresh target).
+    #[must_use]
+    pub fn clone_fresh(&self) -> Self {
+        Regulars::new(self.count, self.seeded_rows)
+    }
+
+    /// The same regulars, sent only checkouts of `kind`.
+    #[must_use]
+    pub fn only(mut self, kind: Kind) -> Self {
+        self.only = Some(kind);
+        self
     }
 
     /// Every seeded (email, phone), each regular's first row before any other row.
@@ -81,7 +98,15 @@ impl HotGenerator {
     /// The next operation of the mix.
     pub fn next_op(&mut self) -> Op {
         let r = self.rng.below(self.regulars.count);
-        let (kind, email, phone) = match self.rng.below(100) {
+        let draw = match self.regulars.only {
+            None => self.rng.below(100),
+            Some(Kind::Returning) => 0,
+            Some(Kind::NewValue) => 87,
+            Some(Kind::NewCustomer) => 97,
+            Some(Kind::SingleField) => 75,
+            Some(Kind::Merge) => 99,
+        };
+        let (kind, email, phone) = match draw {
             0..75 => (Kind::Returning, Some(self.known_email(r)), Some(phone(r))),
             75..87 if self.rng.below(2) == 0 => {
                 (Kind::SingleField, Some(self.known_email(r)), None)

@@ -8,12 +8,14 @@ mod hot;
 mod import;
 mod mix;
 mod paths;
+mod pg_cpu;
 mod pgbench;
 mod run;
 mod scale;
 mod stream;
 mod target;
 mod workload;
+mod writes;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -94,6 +96,12 @@ struct Args {
     /// time `identity import FILE` by hand, or to profile it).
     #[arg(long, requires = "import", value_name = "FILE")]
     write_csv: Option<std::path::PathBuf>,
+    /// Instead of the mix: what writes cost. Known checkouts only, the regulars mix, brand-new
+    /// customers only and a new email on a known phone only, on PostgreSQL, over HTTP and on
+    /// SQLite, beside `GET /readyz`, `pgbench -S` and `pgbench -N`, with PostgreSQL CPU per
+    /// request.
+    #[arg(long)]
+    writes: bool,
 }
 
 /// The checkout mixes.
@@ -126,6 +134,8 @@ async fn main() -> ExitCode {
             Some(path) => import::write_only(path, n, args.seed),
             None => import::run(n, lite, args.seed).await,
         }
+    } else if args.writes {
+        writes::run_all(&args).await
     } else if let Some(rows) = args.grow {
         grow(&args, rows).await
     } else if let Some(rows) = args.erase {

@@ -1,5 +1,6 @@
-//! The server's ceiling for comparison: `pgbench -S` (select-only, one indexed read per
-//! transaction) at the same client count on the same PostgreSQL.
+//! The server's yardsticks for comparison, at the same client count on the same PostgreSQL:
+//! `pgbench -S` (select-only, one indexed read per transaction) and `pgbench -N` (three updates
+//! and an insert, committed: a small write transaction).
 
 use std::time::Duration;
 
@@ -11,6 +12,25 @@ pub async fn select_only_tps(
     clients: usize,
     duration: Duration,
 ) -> Result<f64, String> {
+    Ok(run(admin_url, clients, duration, "-S").await?.tps)
+}
+
+/// What one pgbench run measured.
+pub struct Pgbench {
+    /// Transactions per second.
+    pub tps: f64,
+    /// PostgreSQL CPU per transaction, milliseconds (`None`: no server process on this machine).
+    pub cpu_ms: Option<f64>,
+}
+
+/// Runs pgbench's built-in script `mode` (`-S` or `-N`) for `duration` on a fresh scale-10
+/// database.
+pub async fn run(
+    admin_url: &str,
+    clients: usize,
+    duration: Duration,
+    mode: &str,
+) -> Result<Pgbench, String> {
     let binary =
         find_pgbench().ok_or("pgbench not found (install postgresql-client or PostgreSQL)")?;
     let (url, name) = create_database(admin_url, "pgbench").await?;
@@ -28,9 +48,10 @@ pub async fn select_only_tps(
         }
         let seconds = duration.as_secs().max(1).to_string();
         let threads = clients.clamp(1, 2).to_string();
+        let cpu_before = crate::pg_cpu::seconds();
         let run = tokio::process::Command::new(&binary)
             .args([
-                "-S",
+                mode,
                 "-n",
                 "-c",
                 &clients.to_string(),
@@ -43,8 +64,15 @@ pub async fn select_only_tps(
             .output()
             .await
             .map_err(|e| e.to_string())?;
+        let cpu_after = crate::pg_cpu::seconds();
         let out = String::from_utf8_lossy(&run.stdout);
-        out.lines()
+        let transactions: Option<f64> = out.lines().find_map(|l| {
+            l.strip_prefix("number of transactions actually processed: ")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|n| n.trim().parse().ok())
+        });
+        let tps: f64 = out
+            .lines()
             .find_map(|l| {
                 l.strip_prefix("tps = ")
                     .and_then(|rest| rest.split_whitespace().next())
@@ -55,7 +83,12 @@ pub async fn select_only_tps(
                     "no tps in pgbench output: {out}{}",
                     String::from_utf8_lossy(&run.stderr)
                 )
-            })
+            })?;
+        let cpu_ms = match (cpu_before, cpu_after, transactions) {
+            (Some(a), Some(b), Some(n)) if n > 0.0 => Some((b - a) * 1000.0 / n),
+            _ => None,
+        };
+        Ok(Pgbench { tps, cpu_ms })
     }
     .await;
     drop_database(admin_url, &name).await;

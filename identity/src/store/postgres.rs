@@ -27,10 +27,12 @@
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
 
+mod coalesce;
 mod erase;
 mod events;
 mod graph;
 mod import;
+mod lanes;
 mod reapply;
 mod records;
 mod settings;
@@ -71,7 +73,9 @@ use crate::store::{
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
+use self::coalesce::{Coalescer, coalesces};
 use self::graph::{Stamp, Written};
+use self::lanes::Lanes;
 use self::steps::PgSteps;
 use crate::store::{Failure, Outcome, operations};
 
@@ -83,13 +87,15 @@ macro_rules! in_transaction {
         let mut broken = BrokenConnections::new(&$store.pool);
         loop {
             let outcome: Outcome<_> = async {
-                let mut tx = $store.pool.begin().await?;
+                let mut lane = $store.lanes.acquire().await?;
+                let mut tx = lane.begin().await?;
                 if let Some(setup) = $setup {
                     sqlx::query(setup).execute(&mut *tx).await?;
                 }
                 let $tx: &mut PgConnection = &mut *tx;
                 let value = $work;
                 tx.commit().await?;
+                lane.release();
                 Ok(value)
             }
             .await;
@@ -156,6 +162,10 @@ pub struct PgStore {
     cache: Arc<RecordCache>,
     /// The settings last seen per tenant, shared by the clones.
     hints: Arc<TenantHints>,
+    /// The connections kept between calls (no ping on their way back, see `postgres/lanes.rs`).
+    lanes: Arc<Lanes>,
+    /// The tenants' write queues (group commit, see `postgres/coalesce.rs`).
+    writes: Arc<Coalescer>,
 }
 
 impl PgStore {
@@ -216,56 +226,75 @@ impl PgStore {
     /// Wraps an existing pool.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
+        let cache: Arc<RecordCache> = Arc::default();
+        let lanes = Arc::new(Lanes::new(pool.clone()));
         PgStore {
+            writes: Arc::new(Coalescer::new(Arc::clone(&lanes), Arc::clone(&cache))),
             pool,
-            cache: Arc::default(),
+            cache,
             hints: Arc::default(),
+            lanes,
         }
     }
 
-    /// The underlying pool.
+    /// The underlying pool. The store keeps connections it is done with checked out of it for
+    /// its next calls (all but one of them at most), so they are not pinged on the way back.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// One attempt on `conn`: read, plan, write (two round trips at most). `Ok(None)` when the
-    /// plan went stale. Changes made outside the library are applied first when the read (or the
-    /// write) says some wait, and the request is read again when the read (or the write) says
-    /// the tenant's settings are not the ones `local` was read under; neither is staleness, so
-    /// the attempt goes on.
+    /// One attempt: read, plan, write (two round trips at most). `Ok(None)` when the plan went
+    /// stale. Changes made outside the library are applied first when the read (or the write)
+    /// says some wait, and the request is read again when the read (or the write) says the
+    /// tenant's settings are not the ones `local` was read under; neither is staleness, so the
+    /// attempt goes on. A new customer or a new row is written with the tenant's other writes
+    /// of the moment (`postgres/coalesce.rs`), the connection of the read back before it waits.
     async fn attempt(
         &self,
-        conn: &mut PgConnection,
         tenant: &TenantId,
         request: &IdentifyRequest,
         local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         for _ in 0..MAX_REPAIRS {
-            let read = graph::read(&mut *conn, tenant, &local.request, false, &self.cache).await?;
+            let mut lane = self.lanes.acquire().await?;
+            let read = graph::read(&mut *lane, tenant, &local.request, false, &self.cache).await?;
             if !local.agrees(read.region.as_deref(), read.blocked_version) {
-                let state = settings::state(&mut *conn, tenant).await?;
+                let state = settings::state(&mut *lane, tenant).await?;
+                lane.release();
                 self.hints.follow(tenant, request, local, state)?;
                 continue;
             }
             if read.pending {
-                Self::repair(conn, tenant).await?;
+                Self::repair(&mut lane, tenant).await?;
+                lane.release();
                 continue;
             }
             let plan = local.plan(read.matched);
-            match graph::write(
-                &mut *conn,
-                tenant,
-                stamp(local),
-                &local.request,
-                plan,
-                &self.cache,
-            )
-            .await?
-            {
+            let written = if let Plan::Unchanged(answer) = plan {
+                lane.release();
+                Written::Done(answer)
+            } else if coalesces(&plan) {
+                lane.release();
+                self.writes
+                    .write(tenant, stamp(local), &local.request, plan)
+                    .await?
+            } else {
+                let stamp = stamp(local);
+                let written =
+                    graph::write(&mut *lane, tenant, stamp, &local.request, plan, &self.cache)
+                        .await?;
+                lane.release();
+                written
+            };
+            match written {
                 Written::Done(answer) => return Ok(Some(answer)),
                 Written::Stale => return Ok(None),
-                Written::Pending => Self::repair(conn, tenant).await?,
+                Written::Pending => {
+                    let mut lane = self.lanes.acquire().await?;
+                    Self::repair(&mut lane, tenant).await?;
+                    lane.release();
+                }
                 // the next read reports the tenant's settings
                 Written::Settings => {}
             }
@@ -274,8 +303,21 @@ impl PgStore {
         Ok(None)
     }
 
-    /// One locked attempt on `conn`: lock the request's customers, read, plan and write, commit.
+    /// One locked attempt: lock the request's customers, read, plan and write, commit.
     async fn attempt_locked(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+        local: &mut Localized,
+    ) -> Outcome<Option<ConsolidatedContact>> {
+        let mut lane = self.lanes.acquire().await?;
+        let answer = self.locked_on(&mut lane, tenant, request, local).await?;
+        lane.release();
+        Ok(answer)
+    }
+
+    /// [`PgStore::attempt_locked`] on `conn`.
+    async fn locked_on(
         &self,
         conn: &mut PgConnection,
         tenant: &TenantId,
@@ -325,7 +367,14 @@ impl PgStore {
     async fn tenant_state(&self, tenant: &TenantId) -> Result<TenantState> {
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
-            match settings::state(&self.pool, tenant).await {
+            let outcome: Outcome<TenantState> = async {
+                let mut lane = self.lanes.acquire().await?;
+                let state = settings::state(&mut *lane, tenant).await?;
+                lane.release();
+                Ok(state)
+            }
+            .await;
+            match outcome {
                 Ok(state) => return Ok(state),
                 Err(failure) => broken.retry_or_fail("reading tenant settings", failure)?,
             }
@@ -358,10 +407,11 @@ impl PgStore {
 
     /// Applies changes made outside the library to every tenant's derived records.
     async fn repair_all(&self) -> Outcome<()> {
-        let mut conn = self.pool.acquire().await?;
-        for tenant in graph::pending_tenants(&mut *conn).await? {
-            Self::repair(&mut conn, &tenant).await?;
+        let mut lane = self.lanes.acquire().await?;
+        for tenant in graph::pending_tenants(&mut *lane).await? {
+            Self::repair(&mut lane, &tenant).await?;
         }
+        lane.release();
         Ok(())
     }
 }
@@ -443,14 +493,17 @@ fn is_conflict(e: &sqlx::Error) -> bool {
 impl ContactStore for PgStore {
     async fn migrate(&self) -> Result<()> {
         let migrator = sqlx::migrate!("./migrations/postgres");
+        // the migrator takes its connection from the pool itself
+        self.lanes.drain();
         refuse_earlier_builds(&applied_migrations(&self.pool).await?, &migrator)?;
         migrator.run(&self.pool).await.map_err(migrate_error)?;
         // every backup taken from now on holds the secret of every digest the store will take
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
             let outcome: Outcome<()> = async {
-                let mut conn = self.pool.acquire().await?;
-                erase::store_secret(&mut conn).await?;
+                let mut lane = self.lanes.acquire().await?;
+                erase::store_secret(&mut lane).await?;
+                lane.release();
                 Ok(())
             }
             .await;
@@ -480,40 +533,23 @@ impl ContactStore for PgStore {
         let mut locked = false;
         let mut attempt = 0;
         while attempt < MAX_ATTEMPTS {
-            // one connection for the whole call: acquiring again between the read and the write
-            // would queue behind every other caller a second time (with many more callers than
-            // connections, twice the wait); a new one only after this one broke
-            let mut conn = match self.pool.acquire().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    broken.retry_or_fail("identifying a contact", Failure::Sql(e))?;
-                    attempt += 1;
-                    continue;
-                }
+            attempt += 1;
+            let outcome = if locked {
+                self.attempt_locked(tenant, request, &mut local).await
+            } else {
+                self.attempt(tenant, request, &mut local).await
             };
-            while attempt < MAX_ATTEMPTS {
-                attempt += 1;
-                let outcome = if locked {
-                    self.attempt_locked(&mut conn, tenant, request, &mut local)
-                        .await
-                } else {
-                    self.attempt(&mut conn, tenant, request, &mut local).await
-                };
-                match outcome {
-                    Ok(Some(answer)) => return Ok(answer.with_ignored(&local.ignored)),
-                    // what the plan was made from changed: lock first from now on
-                    Ok(None) => locked = true,
-                    Err(Failure::Sql(e)) if is_conflict(&e) => {
-                        locked = true;
-                        backoff(attempt).await;
-                    }
-                    // identify is idempotent: trying again is safe even if the broken connection
-                    // had committed before it broke
-                    Err(failure) => {
-                        broken.retry_or_fail("identifying a contact", failure)?;
-                        break;
-                    }
+            match outcome {
+                Ok(Some(answer)) => return Ok(answer.with_ignored(&local.ignored)),
+                // what the plan was made from changed: lock first from now on
+                Ok(None) => locked = true,
+                Err(Failure::Sql(e)) if is_conflict(&e) => {
+                    locked = true;
+                    backoff(attempt).await;
                 }
+                // identify is idempotent: trying again is safe even if the broken connection
+                // had committed before it broke (its lane went back to the pool, which tests it)
+                Err(failure) => broken.retry_or_fail("identifying a contact", failure)?,
             }
         }
         Err(contention())
@@ -528,7 +564,15 @@ impl ContactStore for PgStore {
         let mut broken = BrokenConnections::new(&self.pool);
         let mut follows = 0;
         let read = loop {
-            match graph::read(&self.pool, tenant, &local.request, false, &self.cache).await {
+            let outcome: Outcome<graph::Read> = async {
+                let mut lane = self.lanes.acquire().await?;
+                let read =
+                    graph::read(&mut *lane, tenant, &local.request, false, &self.cache).await?;
+                lane.release();
+                Ok(read)
+            }
+            .await;
+            match outcome {
                 // read again under the settings the read reports (twice at most: the answer is
                 // then as of one of the reads)
                 Ok(read)
@@ -699,7 +743,8 @@ impl ContactStore for PgStore {
         let plan = crate::import::plan(batch, &state, options)?;
         // one try: the plan is used up by it (an import is not retried)
         let outcome: Outcome<ImportReport> = async {
-            let mut tx = self.pool.begin().await?;
+            let mut lane = self.lanes.acquire().await?;
+            let mut tx = lane.begin().await?;
             graph::lock(&mut tx, tenant).await?;
             let begun = operations::begin_import(
                 &mut PgSteps(&mut tx),
@@ -715,6 +760,7 @@ impl ContactStore for PgStore {
                     // a table's ids are reserved even when none of its rows is written
                     import::load(&mut tx, tenant, &rows, kept).await?;
                     tx.commit().await?;
+                    lane.release();
                     Ok(report)
                 }
             }
@@ -724,12 +770,14 @@ impl ContactStore for PgStore {
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {
-        let mut conn = self
-            .pool
+        let mut lane = self
+            .lanes
             .acquire()
             .await
             .map_err(|e| Error::store("reading the database catalog", e))?;
-        source::foreign_tables(&mut conn).await
+        let tables = source::foreign_tables(&mut lane).await?;
+        lane.release();
+        Ok(tables)
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
@@ -766,8 +814,15 @@ impl ContactStore for PgStore {
     async fn ping(&self) -> Result<()> {
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
-            match sqlx::query("SELECT 1").execute(&self.pool).await {
-                Ok(_) => return Ok(()),
+            let outcome: sqlx::Result<()> = async {
+                let mut lane = self.lanes.acquire().await?;
+                sqlx::query("SELECT 1").execute(&mut *lane).await?;
+                lane.release();
+                Ok(())
+            }
+            .await;
+            match outcome {
+                Ok(()) => return Ok(()),
                 Err(e) => broken.retry_or_fail("checking the database", Failure::Sql(e))?,
             }
         }
@@ -780,14 +835,22 @@ impl ContactStore for PgStore {
                 "INSERT INTO identity_probe (id, filler) VALUES (1, decode(repeat('00', 65536), 'hex'))
                  ON CONFLICT (id) DO UPDATE SET filler = EXCLUDED.filler",
             );
-            match rewrite.execute(&self.pool).await {
-                Ok(_) => return Ok(()),
+            let outcome: sqlx::Result<()> = async {
+                let mut lane = self.lanes.acquire().await?;
+                rewrite.execute(&mut *lane).await?;
+                lane.release();
+                Ok(())
+            }
+            .await;
+            match outcome {
+                Ok(()) => return Ok(()),
                 Err(e) => broken.retry_or_fail("trying a write", Failure::Sql(e))?,
             }
         }
     }
 
     async fn close(&self) {
+        self.lanes.close();
         self.pool.close().await;
     }
 

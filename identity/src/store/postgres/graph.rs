@@ -200,7 +200,7 @@ pub(crate) enum Written {
 /// is current): nothing written, the plan's withheld answer stands.
 const KEPT_APART: i64 = -4;
 
-fn status(code: i64) -> Option<Written> {
+pub(crate) fn status(code: i64) -> Option<Written> {
     match code {
         -1 => Some(Written::Stale),
         -2 => Some(Written::Pending),
@@ -302,8 +302,7 @@ where
     E: Executor<'e, Database = Postgres>,
 {
     let held_base = cache.base_of(add.customer.primary);
-    let capped = (add.new_email().is_some() && stamp.limits.emails.is_some())
-        || (add.new_phone().is_some() && stamp.limits.phones.is_some());
+    let capped = is_capped(&add, stamp.limits);
     let row: PgRow = sqlx::query(if capped { ADD_ROW_EXACT } else { ADD_ROW })
         .bind(tenant.as_str())
         .bind(stamp.region)
@@ -317,21 +316,41 @@ where
         .bind(add.new_phone().is_some())
         .fetch_one(executor)
         .await?;
-    let code: i64 = row.try_get(0)?;
+    appended(&row, 0, tenant, add, held_base, cache)
+}
+
+/// Whether `add` counts the customer's values against a cap of `limits`: then it holds only for
+/// the record it read (`identity_add_row_exact`).
+pub(crate) fn is_capped(add: &AddRow, limits: Limits) -> bool {
+    (add.new_email().is_some() && limits.emails.is_some())
+        || (add.new_phone().is_some() && limits.phones.is_some())
+}
+
+/// What an appending write answered (`identity_append_row`'s columns from `at` in `row`): the
+/// outcome, with the record it left kept in `cache` when it can tell what that record is.
+pub(crate) fn appended(
+    row: &PgRow,
+    at: usize,
+    tenant: &TenantId,
+    add: AddRow,
+    held_base: Option<Arc<CustomerRecord>>,
+    cache: &RecordCache,
+) -> Outcome<Written> {
+    let code: i64 = row.try_get(at)?;
     if let Some(outcome) = status(code) {
         return Ok(outcome);
     }
     let id = ContactId::new(code);
-    let changed = row.try_get::<Option<bool>, _>(1)?.unwrap_or(false);
+    let changed = row.try_get::<Option<bool>, _>(at + 1)?.unwrap_or(false);
     let appended = Appended {
-        version: row.try_get(2)?,
-        base_version: row.try_get(3)?,
-        on_base: row.try_get::<Option<i64>, _>(4)?.unwrap_or(-1),
-        last_row_at: row.try_get(5)?,
+        version: row.try_get(at + 2)?,
+        base_version: row.try_get(at + 3)?,
+        on_base: row.try_get::<Option<i64>, _>(at + 4)?.unwrap_or(-1),
+        last_row_at: row.try_get(at + 5)?,
     };
     let held = if changed {
-        let tail = Lists::at(&row, 11)?.unwrap_or_default();
-        let base_lists = Lists::at(&row, 6)?;
+        let tail = Lists::at(row, at + 11)?.unwrap_or_default();
+        let base_lists = Lists::at(row, at + 6)?;
         records::after_append(&add.customer, &appended, base_lists, held_base, tail)?
     } else {
         // the record as read plus the new row is what the database holds now

@@ -1,0 +1,222 @@
+//! `--writes`: what a write costs next to what the server can do, in one run. Four workloads
+//! over the hot mix's regulars (known checkouts only, the regulars mix, brand-new customers
+//! only, a new email on a known phone only) on PostgreSQL directly, over HTTP and on SQLite,
+//! printed beside `GET /readyz` (HTTP and one round trip), `pgbench -S` and `pgbench -N`, with
+//! PostgreSQL's CPU per request read from `/proc` (`crate::pg_cpu`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::hot::Regulars;
+use crate::mix::Kind;
+use crate::run::{Budget, Measured, rss_mib, run};
+use crate::target::{Backend, Target};
+use crate::workload::Workload;
+use crate::{Args, pg_cpu, pgbench};
+
+/// The workloads, by name: one kind of checkout only, or the mix (`None`).
+const WORKLOADS: [(&str, Option<Kind>); 4] = [
+    ("known", Some(Kind::Returning)),
+    ("regulars", None),
+    ("brand-new", Some(Kind::NewCustomer)),
+    ("grow", Some(Kind::NewValue)),
+];
+
+/// One workload's figures on one backend.
+struct Row {
+    backend: Backend,
+    workload: &'static str,
+    measured: Measured,
+    /// PostgreSQL CPU per request, milliseconds.
+    cpu_ms: Option<f64>,
+}
+
+/// Runs every workload on every backend of `args.backends` that is PostgreSQL, HTTP or SQLite.
+pub async fn run_all(args: &Args) -> Result<(), String> {
+    let duration = Duration::from_secs_f64(args.duration);
+    let regulars = if args.smoke {
+        Regulars::new(20, 10)
+    } else {
+        Regulars::new(200, 100)
+    };
+    println!(
+        "identity-bench --writes: {} clients, {} s per line, {} regulars of {} rows seeded per line, seed {}\n",
+        args.concurrency, args.duration, regulars.count, regulars.seeded_rows, args.seed
+    );
+    let (select, write) = if args.no_pgbench {
+        (None, None)
+    } else {
+        let select = pgbench::run(&args.database_url, args.concurrency, duration, "-S").await?;
+        let write = pgbench::run(&args.database_url, args.concurrency, duration, "-N").await?;
+        (Some(select), Some(write))
+    };
+    let connections = u32::try_from(args.concurrency).unwrap_or(16);
+    let mut readyz = None;
+    let mut rows = Vec::new();
+    let backends = args
+        .backends
+        .iter()
+        .filter(|b| matches!(b, Backend::Postgres | Backend::Http | Backend::Sqlite));
+    for &backend in backends {
+        for (workload, only) in WORKLOADS {
+            let regulars = match only {
+                Some(kind) => regulars.clone_fresh().only(kind),
+                None => regulars.clone_fresh(),
+            };
+            let work = Workload::Hot(regulars);
+            let target =
+                Arc::new(Target::setup(backend, &work, &args.database_url, connections).await?);
+            if backend == Backend::Http && readyz.is_none() {
+                readyz = Some(load_readyz(&target, args.concurrency, duration).await?);
+            }
+            let before = pg_cpu::seconds();
+            let measured = run(
+                target.clone(),
+                &work,
+                args.concurrency,
+                Budget::Time(duration),
+                args.seed,
+            )
+            .await;
+            let after = pg_cpu::seconds();
+            let cpu_ms = match (before, after, backend) {
+                (Some(a), Some(b), Backend::Postgres | Backend::Http) if measured.ops > 0 => {
+                    Some((b - a) * 1000.0 / measured.ops as f64)
+                }
+                _ => None,
+            };
+            if let Some(e) = &measured.first_error {
+                println!("{backend:?} {workload}: first error: {e}");
+            }
+            rows.push(Row {
+                backend,
+                workload,
+                measured,
+                cpu_ms,
+            });
+            if let Ok(target) = Arc::try_unwrap(target) {
+                target.cleanup().await;
+            }
+        }
+    }
+    print(&rows, readyz.as_ref(), select.as_ref(), write.as_ref());
+    let (rss, peak) = rss_mib();
+    println!("RSS now {rss:.1} MiB, peak {peak:.1} MiB");
+    let failed: u64 = rows.iter().map(|r| r.measured.errors).sum();
+    if failed > 0 {
+        return Err(format!("{failed} operations failed"));
+    }
+    Ok(())
+}
+
+/// `GET /readyz` (the service's answer after one round trip to the database) from `workers`
+/// clients for `duration`: (requests per second, p99 ms).
+async fn load_readyz(
+    target: &Target,
+    workers: usize,
+    duration: Duration,
+) -> Result<(f64, f64), String> {
+    let Some((base, client)) = target.http.clone() else {
+        return Err("GET /readyz needs the HTTP target".to_owned());
+    };
+    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (url, client) = (format!("{base}/readyz"), client.clone());
+        tasks.spawn(async move {
+            let mut latency =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+            while Instant::now() < deadline {
+                let began = Instant::now();
+                let response = client.get(&url).send().await.map_err(|e| e.to_string())?;
+                if !response.status().is_success() {
+                    return Err(format!("GET /readyz: HTTP {}", response.status()));
+                }
+                response.bytes().await.map_err(|e| e.to_string())?;
+                let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+                latency.saturating_record(micros.max(1));
+            }
+            Ok::<_, String>(latency)
+        });
+    }
+    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    while let Some(joined) = tasks.join_next().await {
+        let latency = joined.map_err(|e| e.to_string())??;
+        all.add(&latency).map_err(|e| e.to_string())?;
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    Ok((rate, all.value_at_quantile(0.99) as f64 / 1000.0))
+}
+
+fn print(
+    rows: &[Row],
+    readyz: Option<&(f64, f64)>,
+    select: Option<&pgbench::Pgbench>,
+    write: Option<&pgbench::Pgbench>,
+) {
+    let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.3}"));
+    if let Some((rate, p99)) = readyz {
+        println!("GET /readyz         {rate:>9.0} req/s  p99 {p99:.2} ms");
+    }
+    for (name, run) in [("pgbench -S", select), ("pgbench -N", write)] {
+        if let Some(run) = run {
+            println!(
+                "{name}          {:>9.0} tps    PostgreSQL CPU {} ms per transaction",
+                run.tps,
+                cpu(run.cpu_ms)
+            );
+        }
+    }
+    println!(
+        "\n{:<9} {:<10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "backend",
+        "workload",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "/readyz",
+        "/-N tps",
+        "/known",
+        "CPU ms",
+        "/-N CPU",
+        "errors"
+    );
+    let ratio = |a: f64, b: Option<f64>| b.map_or("-".to_owned(), |b| format!("{:.2}", a / b));
+    for row in rows {
+        let rate = row.measured.throughput();
+        let known = rows
+            .iter()
+            .find(|r| r.backend == row.backend && r.workload == "known")
+            .map(|r| r.measured.throughput());
+        let vs_readyz = match row.backend {
+            Backend::Http => readyz.map(|r| r.0),
+            _ => None,
+        };
+        let vs_write = match row.backend {
+            Backend::Postgres | Backend::Http => write.map(|w| w.tps),
+            _ => None,
+        };
+        let cpu_ratio = match (row.cpu_ms, write.and_then(|w| w.cpu_ms)) {
+            (Some(mine), Some(theirs)) => format!("{:.2}", mine / theirs),
+            _ => "-".to_owned(),
+        };
+        println!(
+            "{:<9} {:<10} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            format!("{:?}", row.backend).to_lowercase(),
+            row.workload,
+            rate,
+            row.measured.ms(0.50),
+            row.measured.ms(0.99),
+            ratio(rate, vs_readyz),
+            ratio(rate, vs_write),
+            ratio(rate, known),
+            cpu(row.cpu_ms),
+            cpu_ratio,
+            row.measured.errors
+        );
+    }
+    println!();
+}

@@ -1,0 +1,235 @@
+//! Group commit on PostgreSQL (`store/postgres/coalesce.rs`): concurrent writes of one tenant
+//! share one statement and one commit, each answered as it would have been alone, and one
+//! write's trouble is no other's. Commits are counted by the transaction ids (`xmin`) of the rows
+//! the writes left: one per transaction that wrote them.
+
+use identity_testkit as common;
+
+use std::time::Duration;
+
+use identity::{ConnectOptions, ConsolidatedContact, Identity};
+use identity_testkit::{GraphLock, TestDb};
+use sqlx::PgPool;
+
+const BURST: usize = 32;
+
+async fn connect(url: &str) -> Identity {
+    let options = ConnectOptions::default()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(30));
+    Identity::connect_with(url, &options).await.unwrap()
+}
+
+/// Holds the default tenant's graph lock while `first` starts writing (so its batch waits on
+/// the lock) and `rest` read and queue behind it; then lets them all go. Their answers, in order.
+async fn burst(
+    identity: &Identity,
+    admin: &PgPool,
+    first: (String, String),
+    rest: Vec<(String, String)>,
+) -> Vec<identity::Result<ConsolidatedContact>> {
+    let lock = GraphLock::take(admin).await;
+    let send = |(email, phone): (String, String)| {
+        let identity = identity.clone();
+        tokio::spawn(async move { identity.identify(Some(&email), Some(&phone)).await })
+    };
+    let mut calls = vec![send(first)];
+    common::wait_until(
+        "the first batch to wait",
+        Duration::from_secs(10),
+        async || common::writers_waiting(admin).await == 1,
+    )
+    .await;
+    calls.extend(rest.into_iter().map(send));
+    // the others read (no lock) and join the queue behind the waiting batch
+    common::wait_until("the others to queue", Duration::from_secs(10), async || {
+        busy_backends(admin).await == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lock.release().await;
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    answers
+}
+
+/// The store's backends running a statement (the waiting batch counts).
+async fn busy_backends(admin: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'identity'
+           AND state = 'active'",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+/// How many transactions wrote the rows, records, identifiers and events of the customers whose
+/// emails match `pattern`.
+async fn transactions(admin: &PgPool, pattern: &str) -> [i64; 4] {
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(pattern)
+            .fetch_one(admin)
+            .await
+            .unwrap()
+    };
+    [
+        count("SELECT count(DISTINCT xmin::text) FROM contact WHERE email LIKE $1").await,
+        count(
+            "SELECT count(DISTINCT c.xmin::text) FROM identity_customer AS c
+             JOIN contact AS r ON r.id = c.primary_id WHERE r.email LIKE $1",
+        )
+        .await,
+        count(
+            "SELECT count(DISTINCT xmin::text) FROM identity_identifier
+             WHERE kind = 'email' AND value LIKE $1",
+        )
+        .await,
+        count("SELECT count(DISTINCT xmin::text) FROM identity_event WHERE email LIKE $1").await,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_new_customers_costs_one_commit() {
+    let db = TestDb::create().await;
+    let admin = db.pool().await;
+    let identity = connect(db.url()).await;
+    let request = |i: usize| (format!("burst{i}@x.io"), format!("700{i:04}"));
+    let answers = burst(
+        &identity,
+        &admin,
+        request(0),
+        (1..BURST).map(request).collect(),
+    )
+    .await;
+
+    let mut primaries = Vec::new();
+    for (i, answer) in answers.into_iter().enumerate() {
+        let answer = answer.unwrap();
+        let (email, phone) = request(i);
+        // what the request would have got alone: a new customer of its own values
+        assert_eq!(answer.emails.len(), 1);
+        assert_eq!(answer.emails[0].as_str(), email);
+        assert_eq!(answer.phone_numbers[0].as_str(), phone);
+        assert!(answer.secondary_contact_ids.is_empty());
+        assert_eq!(
+            identity.lookup(Some(&email), None).await.unwrap(),
+            Some(answer.clone())
+        );
+        primaries.push(answer.primary_contact_id);
+    }
+    primaries.sort_unstable();
+    primaries.dedup();
+    assert_eq!(primaries.len(), BURST);
+    // the first alone (its batch waited on the lock), the other 31 in one transaction; each
+    // customer's row, record, identifiers and event in the same one
+    let [rows, records, identifiers, events] = transactions(&admin, "burst%").await;
+    assert!(
+        rows <= 3,
+        "{BURST} new customers written in {rows} transactions"
+    );
+    assert_eq!((records, identifiers, events), (rows, rows, rows));
+    common::assert_sql_invariants(&admin).await;
+    common::assert_verified(&identity).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_write_in_a_batch_is_planned_again_and_the_others_commit() {
+    let db = TestDb::create().await;
+    let admin = db.pool().await;
+    let identity = connect(db.url()).await;
+    // two requests of the same new email in one batch: the first creates the customer, the
+    // second finds its email claimed (stale), writes nothing in the batch and is planned again:
+    // a new row for that customer, as if it had come after
+    let mut rest = vec![
+        ("twin@x.io".to_owned(), "7100".to_owned()),
+        ("twin@x.io".to_owned(), "7200".to_owned()),
+    ];
+    rest.extend((0..8).map(|i| (format!("other{i}@x.io"), format!("730{i}"))));
+    let answers = burst(
+        &identity,
+        &admin,
+        ("first@x.io".into(), "7000".into()),
+        rest,
+    )
+    .await;
+    let answers: Vec<ConsolidatedContact> = answers.into_iter().map(Result::unwrap).collect();
+    let (a, b) = (&answers[1], &answers[2]);
+    assert_eq!(a.primary_contact_id, b.primary_contact_id);
+    let mut phones = [a.phone_numbers.len(), b.phone_numbers.len()];
+    phones.sort_unstable();
+    assert_eq!(
+        phones,
+        [1, 2],
+        "one twin answered first, the other after it"
+    );
+    let last = if a.phone_numbers.len() == 2 { a } else { b };
+    assert_eq!(last.secondary_contact_ids.len(), 1);
+    for (answer, i) in answers[3..].iter().zip(0..) {
+        assert_eq!(answer.emails[0].as_str(), format!("other{i}@x.io"));
+        assert!(answer.secondary_contact_ids.is_empty());
+    }
+    // the others went in one batch with the first twin
+    let [others, ..] = transactions(&admin, "other%").await;
+    assert_eq!(others, 1, "the batch committed the others");
+    common::assert_sql_invariants(&admin).await;
+    common::assert_verified(&identity).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_that_fails_is_written_one_by_one_and_fails_only_its_culprit() {
+    let db = TestDb::create().await;
+    let admin = db.pool().await;
+    let identity = connect(db.url()).await;
+    // a rule of the shop's own, outside the library: this email is refused by the database
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_culprit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.email = 'culprit@x.io' THEN
+                 RAISE EXCEPTION 'refused by the shop';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_culprit BEFORE INSERT ON contact FOR EACH ROW
+             EXECUTE FUNCTION refuse_culprit();",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    let mut rest: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("fine{i}@x.io"), format!("740{i}")))
+        .collect();
+    rest.insert(3, ("culprit@x.io".into(), "7499".into()));
+    let answers = burst(
+        &identity,
+        &admin,
+        ("first@x.io".into(), "7000".into()),
+        rest,
+    )
+    .await;
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 4 {
+            let e = answer.as_ref().unwrap_err();
+            assert!(
+                matches!(e, identity::Error::Store { .. }),
+                "the culprit fails: {e:?}"
+            );
+        } else {
+            assert!(answer.is_ok(), "request {i}: {:?}", answer.as_ref().err());
+        }
+    }
+    assert_eq!(
+        identity.lookup(Some("culprit@x.io"), None).await.unwrap(),
+        None
+    );
+    for i in 0..6 {
+        let email = format!("fine{i}@x.io");
+        assert!(identity.lookup(Some(&email), None).await.unwrap().is_some());
+    }
+    common::assert_sql_invariants(&admin).await;
+    common::assert_verified(&identity).await;
+}
