@@ -102,6 +102,9 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
         }
     }
     print(&rows, readyz.as_ref(), select.as_ref(), write.as_ref());
+    if args.backends.contains(&Backend::Postgres) {
+        profile(args).await?;
+    }
     let (rss, peak) = rss_mib();
     println!("RSS now {rss:.1} MiB, peak {peak:.1} MiB");
     let failed: u64 = rows.iter().map(|r| r.measured.errors).sum();
@@ -219,4 +222,76 @@ fn print(
         );
     }
     println!();
+}
+
+/// Where a brand-new customer's time goes inside PostgreSQL: the library's SQL functions timed
+/// by the server itself (`track_functions = 'pl'` on a database of its own), per call, after
+/// `duration` of brand-new customers only from `workers` clients.
+pub async fn profile(args: &Args) -> Result<(), String> {
+    use crate::target::{create_database, drop_database};
+    let (url, name) = create_database(&args.database_url, "profile").await?;
+    let result = async {
+        let admin = sqlx::PgPool::connect(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let alter = format!("ALTER DATABASE {name} SET track_functions = 'pl'");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(alter))
+            .execute(&admin)
+            .await
+            .map_err(|e| e.to_string())?;
+        let options = identity::ConnectOptions::default()
+            .max_connections(u32::try_from(args.concurrency).unwrap_or(16));
+        let identity = identity::Identity::connect_with(&url, &options)
+            .await
+            .map_err(|e| e.chain())?;
+        let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..args.concurrency {
+            let identity = identity.clone();
+            tasks.spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let email = format!("p{worker}-{n}@profile.test");
+                    let phone = format!("6{worker:03}{n:09}");
+                    identity
+                        .identify(Some(&email), Some(&phone))
+                        .await
+                        .map_err(|e| e.chain())?;
+                }
+                Ok::<u64, String>(n)
+            });
+        }
+        let mut requests = 0;
+        while let Some(joined) = tasks.join_next().await {
+            requests += joined.map_err(|e| e.to_string())??;
+        }
+        identity.close().await; // its backends report their statistics as they exit
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let rows: Vec<(String, i64, f64, f64)> = sqlx::query_as(
+            "SELECT funcname::text, calls, total_time, self_time FROM pg_stat_user_functions
+             WHERE funcname LIKE 'identity\\_%' ORDER BY total_time DESC",
+        )
+        .fetch_all(&admin)
+        .await
+        .map_err(|e| e.to_string())?;
+        admin.close().await;
+        println!(
+            "where a brand-new customer's time goes in PostgreSQL ({requests} requests, {} clients; per request, ms):",
+            args.concurrency
+        );
+        println!("{:<28} {:>9} {:>11} {:>11}", "function", "calls", "total", "self");
+        for (function, calls, total, own) in rows {
+            let per = |ms: f64| ms / requests.max(1) as f64;
+            println!(
+                "{function:<28} {calls:>9} {:>11.4} {:>11.4}",
+                per(total),
+                per(own)
+            );
+        }
+        Ok(())
+    }
+    .await;
+    drop_database(&args.database_url, &name).await;
+    result
 }

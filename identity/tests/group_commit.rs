@@ -233,3 +233,53 @@ async fn a_batch_that_fails_is_written_one_by_one_and_fails_only_its_culprit() {
     common::assert_sql_invariants(&admin).await;
     common::assert_verified(&identity).await;
 }
+
+/// SQLite: the writes of a burst share one write transaction. A table of the test's own counts
+/// the store's write transactions: each ends by clearing its writer mark (`identity_writer`),
+/// which a trigger notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_new_customers_shares_one_sqlite_transaction() {
+    use sqlx::Connection;
+    let (dir, store, identity) = common::sqlite::file_store().await;
+    let url = format!("sqlite://{}", dir.path().join("identity.db").display());
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE test_commits (id INTEGER PRIMARY KEY);
+         CREATE TRIGGER test_count_commits AFTER UPDATE ON identity_writer
+         WHEN NEW.active = 0 BEGIN INSERT INTO test_commits (id) VALUES (NULL); END;",
+    )
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    // another writer holds the database: the first batch waits for it, the rest queue
+    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut blocker).await.unwrap();
+    let request = |i: usize| (format!("burst{i}@x.io"), format!("700{i:04}"));
+    let send = |(email, phone): (String, String)| {
+        let identity = identity.clone();
+        tokio::spawn(async move { identity.identify(Some(&email), Some(&phone)).await })
+    };
+    let mut calls = vec![send(request(0))];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    calls.extend((1..BURST).map(|i| send(request(i))));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    for (i, call) in calls.into_iter().enumerate() {
+        let answer = call.await.unwrap().unwrap();
+        let (email, phone) = request(i);
+        assert_eq!(answer.emails[0].as_str(), email);
+        assert_eq!(answer.phone_numbers[0].as_str(), phone);
+        assert!(answer.secondary_contact_ids.is_empty());
+    }
+    let commits: i64 = sqlx::query_scalar("SELECT count(*) FROM test_commits")
+        .fetch_one(&mut blocker)
+        .await
+        .unwrap();
+    assert!(
+        (1..=3).contains(&commits),
+        "{BURST} new customers written in {commits} transactions"
+    );
+    blocker.close().await.unwrap();
+    common::assert_verified(&identity).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+    drop(store);
+}

@@ -1,28 +1,33 @@
 //! [`PgStore`]: the production store on PostgreSQL. With `postgres/graph.rs`, the only Rust
 //! code that knows Postgres SQL; the SQL functions it calls live in
-//! `migrations/postgres/*_baseline.sql`.
+//! `migrations/postgres/` (the baseline, and the fast write path of issue 31).
 //!
 //! `identify` in the fewest round trips:
 //! 1. **Read** the request's customers (`identity_read_known`: at most two probes of the unique
 //!    identifier index and one record each) in one statement, outside any transaction. If the
 //!    request is already fully known, answer: one round trip, no lock, whatever the customer's
-//!    size.
+//!    size, and nothing after it (the connection stays with the store, see `postgres/lanes.rs`:
+//!    sqlx's pool would ping it on its way back).
 //! 2. **Plan** in Rust with the pure [`plan`] step.
-//! 3. **Write** with one call of the plan's SQL function, its own transaction. A new value is
+//! 3. **Write** with one call of a SQL function, its own transaction. A new customer or a new
+//!    row for a customer joins its tenant's other writes of the moment in one
+//!    `identity_write_batch` call (group commit, see `postgres/coalesce.rs`): one round trip and
+//!    one commit for the burst, each write answered as it would have been alone. A merge has
+//!    its own call (`identity_merge`). A new value is
 //!    claimed by inserting its identifier (the unique key makes a second claimant wait for the
 //!    first to commit, then see it taken); a new row for a customer locks the customer's record
 //!    and checks that the customer still holds the request's known values; a merge locks both
 //!    records (ascending) and checks that they are still the versions the merged record was
 //!    computed from. When a check fails nothing is written and the request starts again.
 //!
-//! A call holds one pooled connection from its read to its answer, so with more callers than
-//! connections each waits for the pool once, not once per statement. So a write costs two
-//! round trips. After a stale plan the next attempts lock first, in one
+//! So a write costs two round trips. After a stale plan the next attempts lock first, in one
 //! transaction (`BEGIN`, lock and read in one call, plan, write, `COMMIT`): a plan made under the
 //! locks cannot go stale, so many concurrent writes to one hot customer all make progress.
 //!
 //! Every call acts for one tenant, and every statement names it. Every write takes its tenant's
-//! shared advisory lock first, once (`identity_begin_write`); applying changes made outside the library (noted by triggers in
+//! shared advisory lock first, once, and compares the tenant's settings with the ones its
+//! request was read under in the same read of the tenant's row (`identity_begin`; a batch
+//! does it once for all its writes); applying changes made outside the library (noted by triggers in
 //! `identity_pending`, per tenant) and `rebuild` take it alone, so they never run beside a write
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.

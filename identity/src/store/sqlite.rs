@@ -18,6 +18,7 @@ mod erase;
 mod erase_steps;
 mod events;
 mod foreign;
+mod group;
 mod import;
 mod jobs;
 mod long_writes;
@@ -112,6 +113,8 @@ pub struct SqliteStore {
     in_memory: bool,
     /// How far each tenant's long write run by this process has got, shared by the clones.
     progress: std::sync::Arc<long_writes::Progress>,
+    /// The writes of identify waiting to share a transaction (see `sqlite/group.rs`).
+    group: std::sync::Arc<group::Group>,
 }
 
 impl SqliteStore {
@@ -176,6 +179,7 @@ impl SqliteStore {
                         bases: std::sync::Arc::default(),
                         in_memory,
                         progress: std::sync::Arc::default(),
+                        group: std::sync::Arc::default(),
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -439,6 +443,9 @@ impl ContactStore for SqliteStore {
             && let Plan::Unchanged(answer) = local.plan(read.matched)
         {
             return Ok(answer.with_ignored(&local.ignored));
+        }
+        if let Some(answer) = self.write_grouped(tenant, request, local.clone()).await {
+            return answer;
         }
         let answer = writing!(self.begin_write(Some(tenant)), |tx| {
             // under the write lock the tenant's settings cannot change

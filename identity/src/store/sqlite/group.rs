@@ -1,0 +1,167 @@
+//! Group commit on SQLite: the writes of identify that arrive together share one write
+//! transaction. SQLite has one writer at a time anyway; what a write transaction costs beside
+//! its rows (taking the in-process queue and `BEGIN IMMEDIATE`, marking the writer, applying
+//! changes made outside the library, the commit) is paid once per batch instead of once per
+//! write.
+//!
+//! A write that the fast read could not answer joins the store's queue. When no batch is being
+//! written, a task starts that takes everything queued (up to [`MAX_BATCH`]) and writes it in
+//! one transaction: each write read again under the write lock, planned and applied in order,
+//! each seeing the ones before it, so each answer is the one it would have had alone, written
+//! after them. Whatever arrives meanwhile waits for the next batch. When the batch cannot be
+//! written whole (the database is busy with another process, a tenant has a long write
+//! running, or one write fails), nothing of it is committed and each write goes alone, the way
+//! it went before there were batches, so one request's trouble is no other's.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+
+use crate::error::Result;
+use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::screen::Localized;
+use crate::tenant::TenantId;
+
+use super::{SqliteStore, jobs, records};
+
+/// The most writes one transaction carries.
+pub(super) const MAX_BATCH: usize = 64;
+
+/// A write waiting in the queue.
+struct Job {
+    tenant: TenantId,
+    request: IdentifyRequest,
+    local: Localized,
+    /// The answer (ignored values noted), or `None`: write alone.
+    reply: oneshot::Sender<Option<Result<ConsolidatedContact>>>,
+}
+
+/// The store's write queue: `None` while no batch is being written, else the writes waiting
+/// for the next one.
+#[derive(Debug, Default)]
+pub(super) struct Group {
+    waiting: Mutex<Option<Vec<Job>>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("tenant", &self.tenant).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Writes `request` of `tenant` (read as `local`) with the other writes of the moment, in
+    /// one transaction: its answer, or `None` when it must be written alone.
+    pub(super) async fn write_grouped(
+        &self,
+        tenant: &TenantId,
+        request: &IdentifyRequest,
+        local: Localized,
+    ) -> Option<Result<ConsolidatedContact>> {
+        let (reply, answered) = oneshot::channel();
+        let job = Job {
+            tenant: tenant.clone(),
+            request: request.clone(),
+            local,
+            reply,
+        };
+        let start = {
+            let mut waiting = self.group.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            match waiting.as_mut() {
+                Some(queue) => {
+                    queue.push(job);
+                    false
+                }
+                None => {
+                    *waiting = Some(vec![job]);
+                    true
+                }
+            }
+        };
+        if start {
+            tokio::spawn(self.clone().drain_group());
+        }
+        // a task that ended without answering: write alone
+        answered.await.ok().flatten()
+    }
+
+    /// Writes the queued writes, batch after batch, until none wait.
+    async fn drain_group(self) {
+        let group = Arc::clone(&self.group);
+        // should this task end early, the queue goes with it (its writes go alone)
+        let guard = Forget(&group);
+        loop {
+            let batch: Vec<Job> = {
+                let mut waiting = group.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                match waiting.as_mut() {
+                    Some(queue) if !queue.is_empty() => {
+                        let take = queue.len().min(MAX_BATCH);
+                        queue.drain(..take).collect()
+                    }
+                    _ => {
+                        *waiting = None;
+                        break;
+                    }
+                }
+            };
+            self.write_batch(batch).await;
+        }
+        std::mem::forget(guard);
+    }
+
+    /// Writes one batch in one transaction and answers each of its writes.
+    async fn write_batch(&self, mut batch: Vec<Job>) {
+        let written = self.try_batch(&mut batch).await;
+        match written {
+            Ok(Some(answers)) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    let _ = job.reply.send(Some(Ok(answer)));
+                }
+            }
+            _ => {
+                for job in batch {
+                    let _ = job.reply.send(None);
+                }
+            }
+        }
+    }
+
+    /// The batch's answers once committed; `Ok(None)` when it cannot be written whole.
+    async fn try_batch(&self, batch: &mut [Job]) -> Result<Option<Vec<ConsolidatedContact>>> {
+        let Some(mut write) = self.begin(None, false).await? else {
+            return Ok(None); // another process writes
+        };
+        let mut tenants = HashSet::new();
+        for job in batch.iter() {
+            if tenants.insert(job.tenant.clone()) {
+                if jobs::of(&mut write.tx, &job.tenant).await?.is_some() {
+                    return Ok(None); // a long write of the tenant runs: wait for it alone
+                }
+                records::repair(&mut write.tx, &job.tenant).await?;
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        for job in batch.iter_mut() {
+            // under the write lock the tenant's settings cannot change
+            let read = self
+                .read_localized(&mut write.tx, &job.tenant, &job.request, &mut job.local, false)
+                .await?;
+            let plan = job.local.plan(read.matched);
+            let answer = records::apply(&mut write.tx, &job.tenant, &job.local.request, plan).await?;
+            answers.push(answer.with_ignored(&job.local.ignored));
+        }
+        Ok(write.commit().await?.then_some(answers))
+    }
+}
+
+/// Empties the queue when the task writing it ends without doing so (a panic), so its writes
+/// go alone and the next write starts a new task.
+struct Forget<'a>(&'a Group);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.0.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        *waiting = None;
+    }
+}
