@@ -102,6 +102,9 @@ struct Args {
     /// request.
     #[arg(long)]
     writes: bool,
+    /// With --writes: only these workloads (known, regulars, brand-new, grow; default all).
+    #[arg(long, requires = "writes", value_delimiter = ',')]
+    workloads: Vec<String>,
 }
 
 /// The checkout mixes.

@@ -59,8 +59,21 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
         .backends
         .iter()
         .filter(|b| matches!(b, Backend::Postgres | Backend::Http | Backend::Sqlite));
+    let chosen = WORKLOADS
+        .iter()
+        .filter(|(name, _)| args.workloads.is_empty() || args.workloads.iter().any(|w| w == name));
+    if let Some(unknown) = args
+        .workloads
+        .iter()
+        .find(|w| !WORKLOADS.iter().any(|(name, _)| name == w))
+    {
+        return Err(format!(
+            "no workload {unknown:?}: known, regulars, brand-new or grow"
+        ));
+    }
+    let chosen: Vec<(&str, Option<Kind>)> = chosen.copied().collect();
     for &backend in backends {
-        for (workload, only) in WORKLOADS {
+        for &(workload, only) in &chosen {
             let regulars = match only {
                 Some(kind) => regulars.clone_fresh().only(kind),
                 None => regulars.clone_fresh(),
@@ -102,7 +115,8 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
         }
     }
     print(&rows, readyz.as_ref(), select.as_ref(), write.as_ref());
-    if args.backends.contains(&Backend::Postgres) {
+    let brand_new = chosen.iter().any(|(name, _)| *name == "brand-new");
+    if brand_new && args.backends.contains(&Backend::Postgres) {
         profile(args).await?;
     }
     let (rss, peak) = rss_mib();

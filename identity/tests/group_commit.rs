@@ -20,8 +20,8 @@ async fn connect(url: &str) -> Identity {
     Identity::connect_with(url, &options).await.unwrap()
 }
 
-/// Holds the default tenant's graph lock while `first` starts writing (so its batch waits on
-/// the lock) and `rest` read and queue behind it; then lets them all go. Their answers, in order.
+/// Holds the default tenant's graph lock while `first` starts writing (so its batch waits on the
+/// lock) and `rest` read and queue behind it; then lets them all go. Their answers, in order.
 async fn burst(
     identity: &Identity,
     admin: &PgPool,
@@ -34,11 +34,9 @@ async fn burst(
         tokio::spawn(async move { identity.identify(Some(&email), Some(&phone)).await })
     };
     let mut calls = vec![send(first)];
-    common::wait_until(
-        "the first batch to wait",
-        Duration::from_secs(10),
-        async || common::writers_waiting(admin).await == 1,
-    )
+    common::wait_until("the first batch to wait", Duration::from_secs(10), async || {
+        common::writers_waiting(admin).await == 1
+    })
     .await;
     calls.extend(rest.into_iter().map(send));
     // the others read (no lock) and join the queue behind the waiting batch
@@ -125,8 +123,9 @@ async fn a_burst_of_new_customers_costs_one_commit() {
     primaries.sort_unstable();
     primaries.dedup();
     assert_eq!(primaries.len(), BURST);
-    // the first alone (its batch waited on the lock), the other 31 in one transaction; each
-    // customer's row, record, identifiers and event in the same one
+    // the first alone (its batch waited on the lock), perhaps the second alone too (a second
+    // batch in flight), the others in one transaction; each customer's row, record,
+    // identifiers and event in the same one
     let [rows, records, identifiers, events] = transactions(&admin, "burst%").await;
     assert!(
         rows <= 3,
@@ -173,7 +172,7 @@ async fn a_stale_write_in_a_batch_is_planned_again_and_the_others_commit() {
         assert_eq!(answer.emails[0].as_str(), format!("other{i}@x.io"));
         assert!(answer.secondary_contact_ids.is_empty());
     }
-    // the others went in one batch with the first twin
+    // the others went in one batch with the twins
     let [others, ..] = transactions(&admin, "other%").await;
     assert_eq!(others, 1, "the batch committed the others");
     common::assert_sql_invariants(&admin).await;
