@@ -28,6 +28,9 @@ pub struct Regulars {
     /// One kind of checkout only instead of the mix (`--writes`): known, new people or a new
     /// email for a regular.
     pub only: Option<Kind>,
+    /// The mix with its joins of two regulars sent as known checkouts instead (`--writes`:
+    /// what the mix costs without the merges that make one large customer of the regulars).
+    pub without_joins: bool,
     emails: Arc<Vec<AtomicU64>>,
 }
 
@@ -38,6 +41,7 @@ impl Regulars {
             count,
             seeded_rows: rows,
             only: None,
+            without_joins: false,
             emails: Arc::new((0..count).map(|_| AtomicU64::new(rows)).collect()),
         }
     }
@@ -46,6 +50,13 @@ impl Regulars {
     #[must_use]
     pub fn clone_fresh(&self) -> Self {
         Regulars::new(self.count, self.seeded_rows)
+    }
+
+    /// The same regulars, their joins sent as known checkouts.
+    #[must_use]
+    pub fn without_joins(mut self) -> Self {
+        self.without_joins = true;
+        self
     }
 
     /// The same regulars, sent only checkouts of `kind`.
@@ -99,6 +110,10 @@ impl HotGenerator {
     pub fn next_op(&mut self) -> Op {
         let r = self.rng.below(self.regulars.count);
         let draw = match self.regulars.only {
+            None if self.regulars.without_joins => match self.rng.below(100) {
+                99 => 0,
+                d => d,
+            },
             None => self.rng.below(100),
             Some(Kind::Returning) => 0,
             Some(Kind::NewValue) => 87,

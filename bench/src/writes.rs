@@ -16,12 +16,21 @@ use crate::target::{Backend, Target};
 use crate::workload::Workload;
 use crate::{Args, pg_cpu, pgbench};
 
-/// The workloads, by name: one kind of checkout only, or the mix (`None`).
-const WORKLOADS: [(&str, Option<Kind>); 4] = [
-    ("known", Some(Kind::Returning)),
-    ("regulars", None),
-    ("brand-new", Some(Kind::NewCustomer)),
-    ("grow", Some(Kind::NewValue)),
+/// Customers of one size: (how many, rows each).
+type Sized = (u64, u64);
+
+/// The workloads, by name: one kind of checkout only, or the mix (`None`), over the regulars or
+/// over customers of one size (`Some((customers, rows))`).
+const WORKLOADS: [(&str, Option<Kind>, Option<Sized>); 7] = [
+    ("known", Some(Kind::Returning), None),
+    ("regulars", None, None),
+    // the mix with its 1% of joins sent as known checkouts: no large customer forms
+    ("regulars-nojoin", None, None),
+    ("brand-new", Some(Kind::NewCustomer), None),
+    ("grow", Some(Kind::NewValue), None),
+    // a returning customer of 2,000 rows against one of a single row
+    ("known-1row", Some(Kind::Returning), Some((2_000, 1))),
+    ("known-2000rows", Some(Kind::Returning), Some((10, 2_000))),
 ];
 
 /// One workload's figures on one backend.
@@ -59,24 +68,30 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
         .backends
         .iter()
         .filter(|b| matches!(b, Backend::Postgres | Backend::Http | Backend::Sqlite));
-    let chosen = WORKLOADS
-        .iter()
-        .filter(|(name, _)| args.workloads.is_empty() || args.workloads.iter().any(|w| w == name));
+    let chosen = WORKLOADS.iter().filter(|(name, _, _)| {
+        args.workloads.is_empty() || args.workloads.iter().any(|w| w == name)
+    });
     if let Some(unknown) = args
         .workloads
         .iter()
-        .find(|w| !WORKLOADS.iter().any(|(name, _)| name == w))
+        .find(|w| !WORKLOADS.iter().any(|(name, _, _)| name == w))
     {
-        return Err(format!(
-            "no workload {unknown:?}: known, regulars, brand-new or grow"
-        ));
+        let names: Vec<&str> = WORKLOADS.iter().map(|(name, _, _)| *name).collect();
+        return Err(format!("no workload {unknown:?}: {}", names.join(", ")));
     }
-    let chosen: Vec<(&str, Option<Kind>)> = chosen.copied().collect();
+    let chosen: Vec<_> = chosen.copied().collect();
     for &backend in backends {
-        for &(workload, only) in &chosen {
-            let regulars = match only {
-                Some(kind) => regulars.clone_fresh().only(kind),
+        for &(workload, only, sized) in &chosen {
+            let base = match sized {
+                // smoke mode: a tenth of the rows
+                Some((customers, rows)) if args.smoke => Regulars::new(customers, rows / 10 + 1),
+                Some((customers, rows)) => Regulars::new(customers, rows),
                 None => regulars.clone_fresh(),
+            };
+            let regulars = match only {
+                Some(kind) => base.only(kind),
+                None if workload == "regulars-nojoin" => base.without_joins(),
+                None => base,
             };
             let work = Workload::Hot(regulars);
             let target =
@@ -103,6 +118,14 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
             if let Some(e) = &measured.first_error {
                 println!("{backend:?} {workload}: first error: {e}");
             }
+            if workload == "regulars" {
+                // the mix's joins make one large customer of the regulars: say how large
+                let grown = crate::regulars_grown(&target).await?;
+                println!(
+                    "{:<9} regulars {grown}",
+                    format!("{backend:?}").to_lowercase()
+                );
+            }
             rows.push(Row {
                 backend,
                 workload,
@@ -115,7 +138,7 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
         }
     }
     print(&rows, readyz.as_ref(), select.as_ref(), write.as_ref());
-    let brand_new = chosen.iter().any(|(name, _)| *name == "brand-new");
+    let brand_new = chosen.iter().any(|(name, _, _)| *name == "brand-new");
     if brand_new && args.backends.contains(&Backend::Postgres) {
         profile(args).await?;
     }
@@ -188,7 +211,7 @@ fn print(
         }
     }
     println!(
-        "\n{:<9} {:<10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "\n{:<9} {:<16} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "backend",
         "workload",
         "req/s",
@@ -221,7 +244,7 @@ fn print(
             _ => "-".to_owned(),
         };
         println!(
-            "{:<9} {:<10} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "{:<9} {:<16} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
             format!("{:?}", row.backend).to_lowercase(),
             row.workload,
             rate,
@@ -234,6 +257,20 @@ fn print(
             cpu_ratio,
             row.measured.errors
         );
+    }
+    for backend in [Backend::Postgres, Backend::Http, Backend::Sqlite] {
+        let rate = |name: &str| {
+            rows.iter()
+                .find(|r| r.backend == backend && r.workload == name)
+                .map(|r| r.measured.throughput())
+        };
+        if let (Some(large), Some(small)) = (rate("known-2000rows"), rate("known-1row")) {
+            println!(
+                "{:<9} a returning 2,000-row customer / a 1-row one: {:.2}",
+                format!("{backend:?}").to_lowercase(),
+                large / small
+            );
+        }
     }
     println!();
 }

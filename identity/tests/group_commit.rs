@@ -34,9 +34,11 @@ async fn burst(
         tokio::spawn(async move { identity.identify(Some(&email), Some(&phone)).await })
     };
     let mut calls = vec![send(first)];
-    common::wait_until("the first batch to wait", Duration::from_secs(10), async || {
-        common::writers_waiting(admin).await == 1
-    })
+    common::wait_until(
+        "the first batch to wait",
+        Duration::from_secs(10),
+        async || common::writers_waiting(admin).await == 1,
+    )
     .await;
     calls.extend(rest.into_iter().map(send));
     // the others read (no lock) and join the queue behind the waiting batch
@@ -251,7 +253,10 @@ async fn a_burst_of_new_customers_shares_one_sqlite_transaction() {
     .await
     .unwrap();
     // another writer holds the database: the first batch waits for it, the rest queue
-    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut blocker).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
     let request = |i: usize| (format!("burst{i}@x.io"), format!("700{i:04}"));
     let send = |(email, phone): (String, String)| {
         let identity = identity.clone();

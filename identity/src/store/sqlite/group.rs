@@ -46,7 +46,9 @@ pub(super) struct Group {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("tenant", &self.tenant).finish_non_exhaustive()
+        f.debug_struct("Job")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +69,11 @@ impl SqliteStore {
             reply,
         };
         let start = {
-            let mut waiting = self.group.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut waiting = self
+                .group
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             match waiting.as_mut() {
                 Some(queue) => {
                     queue.push(job);
@@ -145,10 +151,17 @@ impl SqliteStore {
         for job in batch.iter_mut() {
             // under the write lock the tenant's settings cannot change
             let read = self
-                .read_localized(&mut write.tx, &job.tenant, &job.request, &mut job.local, false)
+                .read_localized(
+                    &mut write.tx,
+                    &job.tenant,
+                    &job.request,
+                    &mut job.local,
+                    false,
+                )
                 .await?;
             let plan = job.local.plan(read.matched);
-            let answer = records::apply(&mut write.tx, &job.tenant, &job.local.request, plan).await?;
+            let answer =
+                records::apply(&mut write.tx, &job.tenant, &job.local.request, plan).await?;
             answers.push(answer.with_ignored(&job.local.ignored));
         }
         Ok(write.commit().await?.then_some(answers))
@@ -161,7 +174,11 @@ struct Forget<'a>(&'a Group);
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        let mut waiting = self.0.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut waiting = self
+            .0
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *waiting = None;
     }
 }
