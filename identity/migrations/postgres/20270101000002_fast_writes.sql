@@ -245,9 +245,8 @@ DROP FUNCTION identity_settings_are(text, text, bigint);
 -- customer's row holds only its id, as status). An item whose settings (p_regions[i],
 -- p_blocked[i]) are not the tenant's answers -3, and every item -2 while changes made outside
 -- the library wait; a stale item (-1) writes nothing, and the others go on. The tenant's lock
--- is taken once. A lock held elsewhere for longer than 200 ms fails the whole batch
--- (lock_timeout, for this transaction only) rather than letting it wait on a deadlock: the
--- store then writes its items one by one.
+-- is taken once. A batch waits for the locks it meets as its items would alone (a deadlock
+-- with another writer fails the whole batch: the store then writes its items one by one).
 CREATE FUNCTION identity_write_batch(p_tenant text, p_kinds smallint[], p_regions text[],
                                      p_blocked bigint[], p_customers bigint[],
                                      p_versions bigint[], p_bases bigint[], p_emails text[],
@@ -267,7 +266,6 @@ BEGIN
     -- the output columns other than item and status stay NULL for a new customer's row
     PERFORM pg_advisory_xact_lock_shared(hashtextextended('identity:graph:' || p_tenant, 0));
     PERFORM set_config('identity.internal', 'on', true);
-    PERFORM set_config('lock_timeout', '200ms', true);
     SELECT coalesce(s.pending, 0) AS pending, s.phone_region AS region,
            coalesce(s.blocked_version, 0) AS blocked
     INTO t

@@ -10,9 +10,9 @@
 //! and answers as `identity_new_customer` and `identity_add_row`, each seeing the items before
 //! it), so a stale item answers -1 and writes nothing while the others commit.
 //!
-//! When the batch as a whole fails (a deadlock, a lock held elsewhere past the batch's lock
-//! timeout, a serialization failure), its items are written one by one, each its own call, so
-//! one request's trouble is no other's. When the connection breaks, each caller is told so and
+//! When the batch as a whole fails (a deadlock, a serialization failure, an error of one of its
+//! writes), its items are written one by one, each its own call, so one request's trouble is no
+//! other's. A write whose caller stopped waiting before the batch was sent is left out of it. When the connection breaks, each caller is told so and
 //! tries again from its read, as after any broken connection (identify is idempotent).
 
 use std::collections::HashMap;
@@ -170,9 +170,16 @@ impl Coalescer {
     }
 
     /// Writes one batch and answers each of its writes.
-    async fn send(&self, tenant: &TenantId, batch: Vec<Job>) {
+    async fn send(&self, tenant: &TenantId, mut batch: Vec<Job>) {
         let outcome: Outcome<Vec<PgRow>> = async {
             let mut lane = self.lanes.acquire().await?;
+            // a caller that stopped waiting before its write was sent (a cancelled call, a
+            // request past its timeout) has it left out: nothing of it is written
+            batch.retain(|job| !job.answer.is_closed());
+            if batch.is_empty() {
+                lane.release();
+                return Ok(Vec::new());
+            }
             let rows = batch_query(tenant, &batch).fetch_all(&mut *lane).await?;
             lane.release();
             Ok(rows)

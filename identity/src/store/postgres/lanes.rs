@@ -89,6 +89,22 @@ impl Lanes {
     }
 }
 
+impl Drop for Lanes {
+    /// Kept connections go back to the pool, which needs a Tokio runtime to take them (it
+    /// spawns a task); a store dropped outside one (a binding's handle collected on its host's
+    /// thread) detaches them instead, closing each as it drops.
+    fn drop(&mut self) {
+        let kept = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            drop(kept);
+        } else {
+            for conn in kept {
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
 /// A connection lent to one call. [`Lane::release`] keeps it for the next call; dropped
 /// without release (the call failed) it goes back to the pool, which tests it.
 pub(crate) struct Lane<'a> {

@@ -8,7 +8,8 @@
 //! written, a task starts that takes everything queued (up to [`MAX_BATCH`]) and writes it in
 //! one transaction: each write read again under the write lock, planned and applied in order,
 //! each seeing the ones before it, so each answer is the one it would have had alone, written
-//! after them. Whatever arrives meanwhile waits for the next batch. When the batch cannot be
+//! after them. Whatever arrives meanwhile waits for the next batch; a write whose caller stopped
+//! waiting before the batch had the write lock is left out (nothing of it is written). When the batch cannot be
 //! written whole (the database is busy with another process, a tenant has a long write
 //! running, or one write fails), nothing of it is committed and each write goes alone, the way
 //! it went before there were batches, so one request's trouble is no other's.
@@ -122,7 +123,7 @@ impl SqliteStore {
         match written {
             Ok(Some(answers)) => {
                 for (job, answer) in batch.into_iter().zip(answers) {
-                    let _ = job.reply.send(Some(Ok(answer)));
+                    let _ = job.reply.send(answer.map(Ok));
                 }
             }
             _ => {
@@ -134,7 +135,10 @@ impl SqliteStore {
     }
 
     /// The batch's answers once committed; `Ok(None)` when it cannot be written whole.
-    async fn try_batch(&self, batch: &mut [Job]) -> Result<Option<Vec<ConsolidatedContact>>> {
+    async fn try_batch(
+        &self,
+        batch: &mut [Job],
+    ) -> Result<Option<Vec<Option<ConsolidatedContact>>>> {
         let Some(mut write) = self.begin(None, false).await? else {
             return Ok(None); // another process writes
         };
@@ -149,6 +153,11 @@ impl SqliteStore {
         }
         let mut answers = Vec::with_capacity(batch.len());
         for job in batch.iter_mut() {
+            if job.reply.is_closed() {
+                // its caller stopped waiting before the write lock was had: nothing written
+                answers.push(None);
+                continue;
+            }
             // under the write lock the tenant's settings cannot change
             let read = self
                 .read_localized(
@@ -162,7 +171,7 @@ impl SqliteStore {
             let plan = job.local.plan(read.matched);
             let answer =
                 records::apply(&mut write.tx, &job.tenant, &job.local.request, plan).await?;
-            answers.push(answer.with_ignored(&job.local.ignored));
+            answers.push(Some(answer.with_ignored(&job.local.ignored)));
         }
         Ok(write.commit().await?.then_some(answers))
     }
