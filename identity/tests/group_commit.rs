@@ -125,9 +125,9 @@ async fn a_burst_of_new_customers_costs_one_commit() {
     primaries.sort_unstable();
     primaries.dedup();
     assert_eq!(primaries.len(), BURST);
-    // the first alone (its batch waited on the lock), perhaps the second alone too (a second
-    // batch in flight), the others in one transaction; each customer's row, record,
-    // identifiers and event in the same one
+    // the first alone (its batch waited on the lock), the others in one transaction (a third
+    // at most, should a request have read only after the lock was let go: not 32); each
+    // customer's row, record, identifiers and event in the same one
     let [rows, records, identifiers, events] = transactions(&admin, "burst%").await;
     assert!(
         rows <= 3,
