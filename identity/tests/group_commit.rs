@@ -13,11 +13,21 @@ use sqlx::PgPool;
 
 const BURST: usize = 32;
 
-async fn connect(url: &str) -> Identity {
+/// A fresh database, an admin pool on it and a store of 8 connections.
+async fn fresh() -> (TestDb, PgPool, Identity) {
+    let db = TestDb::create().await;
+    let admin = db.pool().await;
     let options = ConnectOptions::default()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(30));
-    Identity::connect_with(url, &options).await.unwrap()
+    let identity = Identity::connect_with(db.url(), &options).await.unwrap();
+    (db, admin, identity)
+}
+
+/// The invariants in SQL, and a `verify` that finds nothing.
+async fn assert_sound(admin: &PgPool, identity: &Identity) {
+    common::assert_sql_invariants(admin).await;
+    common::assert_verified(identity).await;
 }
 
 /// Holds the default tenant's graph lock while `first` starts writing (so its batch waits on the
@@ -43,7 +53,7 @@ async fn burst(
     calls.extend(rest.into_iter().map(send));
     // the others read (no lock) and join the queue behind the waiting batch
     common::wait_until("the others to queue", Duration::from_secs(10), async || {
-        busy_backends(admin).await == 1
+        common::busy_backends(admin).await == 1
     })
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -53,18 +63,6 @@ async fn burst(
         answers.push(call.await.unwrap());
     }
     answers
-}
-
-/// The store's backends running a statement (the waiting batch counts).
-async fn busy_backends(admin: &PgPool) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'identity'
-           AND state = 'active'",
-    )
-    .fetch_one(admin)
-    .await
-    .unwrap()
 }
 
 /// How many transactions wrote the rows, records, identifiers and events of the customers whose
@@ -95,9 +93,7 @@ async fn transactions(admin: &PgPool, pattern: &str) -> [i64; 4] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_new_customers_costs_one_commit() {
-    let db = TestDb::create().await;
-    let admin = db.pool().await;
-    let identity = connect(db.url()).await;
+    let (_db, admin, identity) = fresh().await;
     let request = |i: usize| (format!("burst{i}@x.io"), format!("700{i:04}"));
     let answers = burst(
         &identity,
@@ -134,15 +130,12 @@ async fn a_burst_of_new_customers_costs_one_commit() {
         "{BURST} new customers written in {rows} transactions"
     );
     assert_eq!((records, identifiers, events), (rows, rows, rows));
-    common::assert_sql_invariants(&admin).await;
-    common::assert_verified(&identity).await;
+    assert_sound(&admin, &identity).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stale_write_in_a_batch_is_planned_again_and_the_others_commit() {
-    let db = TestDb::create().await;
-    let admin = db.pool().await;
-    let identity = connect(db.url()).await;
+    let (_db, admin, identity) = fresh().await;
     // two requests of the same new email in one batch: the first creates the customer, the
     // second finds its email claimed (stale), writes nothing in the batch and is planned again:
     // a new row for that customer, as if it had come after
@@ -177,15 +170,12 @@ async fn a_stale_write_in_a_batch_is_planned_again_and_the_others_commit() {
     // the others went in one batch with the twins
     let [others, ..] = transactions(&admin, "other%").await;
     assert_eq!(others, 1, "the batch committed the others");
-    common::assert_sql_invariants(&admin).await;
-    common::assert_verified(&identity).await;
+    assert_sound(&admin, &identity).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_that_fails_is_written_one_by_one_and_fails_only_its_culprit() {
-    let db = TestDb::create().await;
-    let admin = db.pool().await;
-    let identity = connect(db.url()).await;
+    let (_db, admin, identity) = fresh().await;
     // a rule of the shop's own, outside the library: this email is refused by the database
     sqlx::raw_sql(
         "CREATE FUNCTION refuse_culprit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -231,8 +221,7 @@ async fn a_batch_that_fails_is_written_one_by_one_and_fails_only_its_culprit() {
         let email = format!("fine{i}@x.io");
         assert!(identity.lookup(Some(&email), None).await.unwrap().is_some());
     }
-    common::assert_sql_invariants(&admin).await;
-    common::assert_verified(&identity).await;
+    assert_sound(&admin, &identity).await;
 }
 
 /// SQLite: the writes of a burst share one write transaction. A table of the test's own counts

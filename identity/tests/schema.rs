@@ -9,7 +9,7 @@ use identity::{ContactStore, Error, PgStore, SqliteStore};
 /// Every `identity_` function of a migrated PostgreSQL database: what the store calls, and what
 /// those call. A new function is added here on purpose; an old signature is dropped, not left
 /// callable beside the new one.
-const FUNCTIONS: [&str; 19] = [
+const FUNCTIONS: [&str; 20] = [
     "identity_add_row",
     "identity_add_row_exact",
     "identity_append_row",
@@ -25,6 +25,7 @@ const FUNCTIONS: [&str; 19] = [
     "identity_new_customer",
     "identity_note_change",
     "identity_read_known",
+    "identity_settings_are",
     "identity_status_row",
     "identity_suppress",
     "identity_tenant_settings",

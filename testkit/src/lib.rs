@@ -407,14 +407,24 @@ impl GraphLock {
 
 /// How many of the store's backends (application `identity`) wait on an advisory lock.
 pub async fn writers_waiting(pool: &PgPool) -> i64 {
-    sqlx::query_scalar(
+    store_backends(pool, "wait_event = 'advisory'").await
+}
+
+/// How many of the store's backends run a statement (waiting on a lock counts).
+pub async fn busy_backends(pool: &PgPool) -> i64 {
+    store_backends(pool, "state = 'active'").await
+}
+
+/// How many of the store's backends on `pool`'s database meet `condition` (fixed SQL).
+async fn store_backends(pool: &PgPool, condition: &'static str) -> i64 {
+    let sql = format!(
         "SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND application_name = 'identity'
-           AND wait_event = 'advisory'",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("read pg_stat_activity")
+         WHERE datname = current_database() AND application_name = 'identity' AND {condition}"
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(pool)
+        .await
+        .expect("read pg_stat_activity")
 }
 
 /// A row as the oracle reads it: id, email, phone, linked id.

@@ -1,8 +1,8 @@
--- Fast writes (issue 31): one prologue per write instead of three functions reading the tenant
--- row twice, and a batch of writes in one statement, so concurrent identifies of a tenant share
+-- Fast writes (issue 31): one prologue for the common writes (new customers and new rows)
+-- instead of three functions reading the tenant row twice, and a batch of writes in one statement, so concurrent identifies of a tenant share
 -- one round trip and one commit (the store's group commit, `store/postgres/coalesce.rs`).
 
--- The start of every write: waits while a repair, a rebuild or a settings change of the tenant
+-- The start of a new customer's or a new row's write: waits while a repair, a rebuild or a settings change of the tenant
 -- runs (they hold the tenant's lock alone; other tenants go on), takes the lock shared until the
 -- end of the transaction (taking it again in the same transaction costs a lookup in the
 -- backend's own lock table), marks the transaction's writes to contact as the library's own
@@ -178,64 +178,9 @@ BEGIN
 END
 $$;
 
--- identity_merge with the one prologue (its body as in the baseline).
-CREATE OR REPLACE FUNCTION identity_merge(p_tenant text, p_region text, p_blocked bigint,
-                                          p_kept bigint, p_kept_version bigint,
-                                          p_absorbed bigint, p_absorbed_version bigint,
-                                          p_relink bigint[], p_emails text[],
-                                          p_email_rows bigint[], p_phones text[],
-                                          p_phone_rows bigint[], p_secondary_ids bigint[],
-                                          p_last_row_at timestamptz, p_email text, p_phone text)
-RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    began bigint;
-    v bigint;
-BEGIN
-    began := identity_begin(p_tenant, p_region, p_blocked);
-    IF began < 0 THEN
-        RETURN began;
-    END IF;
-    IF identity_kept_apart(p_tenant, p_kept, p_absorbed) THEN
-        IF (SELECT count(*) FROM identity_customer
-            WHERE tenant_id = p_tenant
-              AND ((primary_id = p_kept AND version = p_kept_version)
-                   OR (primary_id = p_absorbed AND version = p_absorbed_version))) = 2 THEN
-            RETURN -4;
-        END IF;
-        RETURN -1;
-    END IF;
-    PERFORM 1 FROM identity_customer
-    WHERE tenant_id = p_tenant AND primary_id IN (p_kept, p_absorbed)
-    ORDER BY primary_id FOR UPDATE;
-    IF (SELECT count(*) FROM identity_customer
-        WHERE tenant_id = p_tenant
-          AND ((primary_id = p_kept AND version = p_kept_version)
-               OR (primary_id = p_absorbed AND version = p_absorbed_version))) <> 2 THEN
-        RETURN -1;
-    END IF;
-    UPDATE contact SET linked_id = p_kept, link_precedence = 'secondary', updated_at = clock_timestamp()
-    WHERE tenant_id = p_tenant AND id = ANY(p_relink) AND deleted_at IS NULL;
-    UPDATE identity_identifier SET customer_id = p_kept
-    WHERE tenant_id = p_tenant AND customer_id = p_absorbed;
-    DELETE FROM identity_customer WHERE tenant_id = p_tenant AND primary_id = p_absorbed;
-    v := nextval('identity_version_seq');
-    UPDATE identity_customer
-    SET emails = p_emails, email_rows = p_email_rows, phones = p_phones, phone_rows = p_phone_rows,
-        secondary_ids = p_secondary_ids, tail_emails = '{}', tail_email_rows = '{}',
-        tail_phones = '{}', tail_phone_rows = '{}', tail_secondary_ids = '{}',
-        last_row_at = p_last_row_at, version = v, base_version = v,
-        updated_at = clock_timestamp()
-    WHERE tenant_id = p_tenant AND primary_id = p_kept;
-    INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, contact_ids,
-                                email, phone)
-    VALUES (p_tenant, p_kept, 'merged', p_absorbed, p_relink, p_email, p_phone);
-    RETURN v;
-END
-$$;
-
--- The settings check of identity_begin replaces this one.
-DROP FUNCTION identity_settings_are(text, text, bigint);
+-- identity_merge keeps the baseline's prologue (identity_begin_write, then
+-- identity_settings_are): the same one lock, the tenant's row read twice instead of once. A merge
+-- is one write in a hundred and rewrites whole lists; redefining it here would repeat its body.
 
 -- Several writes of one tenant in one statement, so in one transaction and one commit (the
 -- store's group commit): item i is a new customer (p_kinds[i] = 0: p_emails[i], p_phones[i]),

@@ -27,7 +27,8 @@
 //! Every call acts for one tenant, and every statement names it. Every write takes its tenant's
 //! shared advisory lock first, once, and compares the tenant's settings with the ones its
 //! request was read under in the same read of the tenant's row (`identity_begin`; a batch
-//! does it once for all its writes); applying changes made outside the library (noted by triggers in
+//! does it once for all its writes; a merge in two reads, `identity_begin_write` and
+//! `identity_settings_are`); applying changes made outside the library (noted by triggers in
 //! `identity_pending`, per tenant) and `rebuild` take it alone, so they never run beside a write
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
