@@ -1,5 +1,5 @@
 //! Errors for JavaScript: `Error` objects with a stable `code`, one per core kind
-//! (`INVALID_INPUT`, `CONFLICT`, `BLOCKED_VALUE`, `NOT_FOUND`, `CLOSED`, `UNAVAILABLE`,
+//! (`INVALID_INPUT`, `CONFLICT`, `BLOCKED_VALUE`, `NOT_FOUND`, `CLOSED`, `EXPIRED`, `UNAVAILABLE`,
 //! `CONTENTION`, `STORE`, `CORRUPT_DATA`, `INTERNAL`: the core's code, uppercase), `retryable`,
 //! and for invalid input the `field` (for a blocked value, the `fields`). The message is the
 //! core's, its cause named once.
@@ -18,6 +18,7 @@ fn js_code(kind: ErrorKind) -> &'static str {
         ErrorKind::BlockedValue => "BLOCKED_VALUE",
         ErrorKind::NotFound => "NOT_FOUND",
         ErrorKind::Closed => "CLOSED",
+        ErrorKind::Expired => "EXPIRED",
         ErrorKind::Unavailable => "UNAVAILABLE",
         ErrorKind::Contention => "CONTENTION",
         ErrorKind::Store => "STORE",
@@ -97,7 +98,10 @@ fn field_name(field: Field) -> &'static str {
         | Field::Checkouts
         | Field::Table
         | Field::OnError
-        | Field::Erasures => field.wire_name(),
+        | Field::Erasures
+        | Field::Cursor
+        | Field::Limit
+        | Field::Wait => field.wire_name(),
     }
 }
 

@@ -38,6 +38,9 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Table => "table",
         Field::OnError => "on_error",
         Field::Erasures => "erasures",
+        Field::Cursor => "after",
+        Field::Limit => "limit",
+        Field::Wait => "wait",
     }
 }
 
@@ -50,6 +53,7 @@ pub fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::BlockedValue => "BlockedValueError",
         ErrorKind::NotFound => "NotFoundError",
         ErrorKind::Closed => "ClosedError",
+        ErrorKind::Expired => "ExpiredError",
         ErrorKind::Unavailable => "UnavailableError",
         ErrorKind::Contention => "ContentionError",
         ErrorKind::Store => "StoreError",

@@ -66,6 +66,13 @@ pub enum Error {
         /// Its id.
         id: i64,
     },
+    /// A feed cursor points before the oldest event retention kept: the events after it are
+    /// gone. Read on from `oldest` (or from the start) and reconcile what was missed.
+    #[error("cursor expired: the events after it were pruned; the oldest cursor kept is {oldest}")]
+    CursorExpired {
+        /// The oldest cursor the feed still answers from.
+        oldest: String,
+    },
     /// The store was closed with `close()`; it accepts no more calls.
     #[error("store is closed")]
     Closed,
@@ -204,6 +211,7 @@ impl Error {
             Error::BlockedValue { .. } => ErrorKind::BlockedValue,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Closed => ErrorKind::Closed,
+            Error::CursorExpired { .. } => ErrorKind::Expired,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Contention { .. } => ErrorKind::Contention,
             Error::Store { .. } | Error::ErasureLog { .. } => ErrorKind::Store,

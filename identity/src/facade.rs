@@ -10,6 +10,7 @@ mod blocked;
 pub mod connect;
 mod erase;
 mod export;
+mod feed;
 mod history;
 mod import;
 mod settings;

@@ -73,6 +73,9 @@ pub enum Change {
         into: ContactId,
         /// The rows moved, ascending.
         moved: Vec<ContactId>,
+        /// The rows that stayed (the primary among them), ascending; empty for a split
+        /// recorded before the change feed kept them.
+        kept: Vec<ContactId>,
     },
     /// The customer was erased: its rows were hard-deleted, and the emails and phone numbers
     /// of its events removed. Wire type `erased`.
@@ -121,9 +124,10 @@ impl Change {
     #[must_use]
     pub fn split(&self) -> Option<(ContactId, &[ContactId])> {
         match self {
-            Change::SplitOff { into: other, moved } | Change::SplitFrom { from: other, moved } => {
-                Some((*other, moved))
+            Change::SplitOff {
+                into: other, moved, ..
             }
+            | Change::SplitFrom { from: other, moved } => Some((*other, moved)),
             _ => None,
         }
     }
@@ -449,6 +453,7 @@ mod tests {
                 Change::SplitOff {
                     into: id(2),
                     moved: vec![id(2), id(3)],
+                    kept: vec![id(1)],
                 },
             ),
             split(

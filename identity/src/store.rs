@@ -3,6 +3,7 @@
 
 mod closure;
 mod encoding;
+pub(crate) mod feed_signal;
 mod operations;
 mod outcome;
 pub mod postgres;
@@ -24,6 +25,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
+use crate::feed::{Cursor, FeedPage};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -156,6 +158,23 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
     /// [`crate::Error::NotFound`] when the tenant has no visible row `id`; otherwise as
     /// [`ContactStore::lookup`].
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History>;
+
+    /// A page of the tenant's change feed: its events after `after` (from the oldest retained
+    /// when `None`), at most `limit` (1 to [`crate::feed::MAX_PAGE`]), in commit order, and the
+    /// cursor to read on from ([`crate::feed`] says what the events are). One snapshot: no
+    /// event is skipped, whatever order concurrent writes commit in.
+    ///
+    /// # Errors
+    /// [`crate::Error::CursorExpired`] when retention pruned events after `after`;
+    /// [`crate::Error::InvalidInput`] ([`crate::Field::Cursor`]) when `after` points past the
+    /// feed's last event, ([`crate::Field::Limit`]) for a bad `limit`; otherwise as
+    /// [`ContactStore::lookup`].
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<FeedPage>;
 
     /// Moves the rows `contact_ids` of the customer that the tenant's visible row `customer`
     /// belongs to into a new customer kept apart from it ([`crate::Identity::split`] says
@@ -366,6 +385,15 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
         (**self).history(tenant, id).await
+    }
+
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<FeedPage> {
+        (**self).events(tenant, after, limit).await
     }
 
     async fn split(

@@ -4,6 +4,7 @@
 
 pub mod bytes;
 pub mod cluster;
+pub mod feed;
 pub mod imports;
 pub mod legacy;
 pub mod replay;
@@ -325,6 +326,7 @@ pub async fn assert_sound_after_storm(store: &FreshStore) -> Vec<Contact> {
         let history = store.identity.history(*primary).await.unwrap();
         assert_eq!(&history.rows(), members, "{backend}: customer {primary}");
     }
+    feed::assert_feed_rebuilds(&store.identity).await;
     rows
 }
 

@@ -108,6 +108,7 @@ pub fn kind_answer(kind: ErrorKind) -> (StatusCode, &'static str, Option<u32>) {
         ErrorKind::BlockedValue => (StatusCode::UNPROCESSABLE_ENTITY, "blocked_value", None),
         ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict", None),
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found", None),
+        ErrorKind::Expired => (StatusCode::GONE, "expired", None),
         ErrorKind::Unavailable | ErrorKind::Closed => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Some(2))
         }

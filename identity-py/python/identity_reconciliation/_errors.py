@@ -21,7 +21,8 @@ class InvalidInputError(IdentityError, ValueError):
     ``field`` names it: ``"email"``, ``"phone_number"``, ``"request"`` (both absent),
     ``"tenant"``, ``"phone_region"``, ``"kind"``, ``"value"``, ``"pattern"`` (a blocked-list
     entry), ``"contact_id"``, ``"contact_ids"``, ``"limits"``, ``"checkouts"``, ``"table"``,
-    ``"on_error"``, ``"erasures"``, ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
+    ``"on_error"``, ``"erasures"``, ``"after"`` (a feed cursor), ``"limit"``, ``"wait"``,
+    ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
     """
 
     code = "invalid_input"
@@ -82,6 +83,14 @@ class CorruptDataError(StoreError):
     written. ``rebuild()`` repairs the derived records."""
 
     code = "corrupt_data"
+
+
+class ExpiredError(IdentityError):
+    """A feed cursor points before the oldest event retention kept: the events after it are
+    gone. Read on from the start (``events()`` without ``after``) and reconcile what was
+    missed."""
+
+    code = "expired"
 
 
 class ClosedError(IdentityError):

@@ -41,12 +41,18 @@ pub enum Field {
     /// The erasure records given to [`crate::Identity::reapply_erasures`]
     /// ([`crate::ErasureRecord::from_json`]).
     Erasures,
+    /// The cursor a feed read starts after (`after`, [`crate::feed::Cursor`]).
+    Cursor,
+    /// The most events a feed page carries ([`crate::feed::page_size`]).
+    Limit,
+    /// How long a feed read waits for new events ([`crate::feed::wait_time`]).
+    Wait,
 }
 
 impl Field {
     /// Every field, in declaration order: what the bindings' and the service's tables of field
     /// names are checked against.
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 19] = [
         Field::Email,
         Field::PhoneNumber,
         Field::Request,
@@ -63,11 +69,14 @@ impl Field {
         Field::Table,
         Field::OnError,
         Field::Erasures,
+        Field::Cursor,
+        Field::Limit,
+        Field::Wait,
     ];
 
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
     /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`, `checkouts`, `table`, `onError`, `erasures`).
+    /// `limits`, `checkouts`, `table`, `onError`, `erasures`, `after`, `limit`, `wait`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -87,6 +96,9 @@ impl Field {
             Field::Table => "table",
             Field::OnError => "onError",
             Field::Erasures => "erasures",
+            Field::Cursor => "after",
+            Field::Limit => "limit",
+            Field::Wait => "wait",
         }
     }
 }
@@ -110,6 +122,9 @@ impl fmt::Display for Field {
             Field::Table => "table",
             Field::OnError => "on error",
             Field::Erasures => "erasures",
+            Field::Cursor => "cursor",
+            Field::Limit => "limit",
+            Field::Wait => "wait",
         })
     }
 }

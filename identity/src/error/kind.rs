@@ -22,6 +22,9 @@ pub enum ErrorKind {
     NotFound,
     /// The handle was closed.
     Closed,
+    /// What was asked for existed once but is gone for good (a feed cursor older than the
+    /// events retention kept); ask again from what is left.
+    Expired,
     /// The database could not be reached, had no free connection in time, or refuses writes
     /// for now; retryable.
     Unavailable,
@@ -38,12 +41,13 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Every kind, in declaration order: what the bindings', the service's and the documents'
     /// tables are checked against.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::InvalidInput,
         ErrorKind::Conflict,
         ErrorKind::BlockedValue,
         ErrorKind::NotFound,
         ErrorKind::Closed,
+        ErrorKind::Expired,
         ErrorKind::Unavailable,
         ErrorKind::Contention,
         ErrorKind::Store,
@@ -52,7 +56,7 @@ impl ErrorKind {
     ];
 
     /// The kind's stable code: `invalid_input`, `conflict`, `blocked_value`, `not_found`,
-    /// `closed`, `unavailable`, `contention`, `store`, `corrupt_data` or `internal`.
+    /// `closed`, `expired`, `unavailable`, `contention`, `store`, `corrupt_data` or `internal`.
     ///
     /// ```
     /// use identity::ErrorKind;
@@ -66,6 +70,7 @@ impl ErrorKind {
             ErrorKind::BlockedValue => "blocked_value",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Closed => "closed",
+            ErrorKind::Expired => "expired",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Contention => "contention",
             ErrorKind::Store => "store",

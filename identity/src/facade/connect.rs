@@ -13,6 +13,7 @@ use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::ContactStore;
+use crate::store::feed_signal::FeedSignal;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::watched::Watched;
@@ -96,16 +97,20 @@ pub struct Identity {
     store: Arc<dyn ContactStore>,
     tenant: TenantId,
     erasure_log: Option<Arc<ErasureLog>>,
+    /// Wakes the handle's feed readers when a write through it returns.
+    signal: Arc<FeedSignal>,
 }
 
 impl Identity {
     /// Wraps any store (it is not migrated here), acting for the default tenant.
     #[must_use]
     pub fn from_store(store: impl ContactStore + 'static) -> Self {
+        let signal = Arc::new(FeedSignal::default());
         Identity {
-            store: Arc::new(Watched::new(Arc::new(store))),
+            store: Arc::new(Watched::new(Arc::new(store), Arc::clone(&signal))),
             tenant: TenantId::default(),
             erasure_log: None,
+            signal,
         }
     }
 
@@ -151,6 +156,7 @@ impl Identity {
             store: Arc::clone(&self.store),
             tenant,
             erasure_log: self.erasure_log.clone(),
+            signal: Arc::clone(&self.signal),
         }
     }
 
@@ -203,7 +209,8 @@ impl Identity {
                 });
             }
         };
-        let store: Arc<dyn ContactStore> = Arc::new(Watched::new(store));
+        let signal = Arc::new(FeedSignal::default());
+        let store: Arc<dyn ContactStore> = Arc::new(Watched::new(store, Arc::clone(&signal)));
         if options.migrate {
             store.migrate().await?;
         }
@@ -211,6 +218,7 @@ impl Identity {
             store,
             tenant: TenantId::default(),
             erasure_log,
+            signal,
         })
     }
 
@@ -336,6 +344,11 @@ impl Identity {
     #[must_use]
     pub fn job_progress(&self) -> Option<crate::progress::JobProgress> {
         self.store.job_progress(&self.tenant)
+    }
+
+    /// What wakes the handle's feed readers.
+    pub(crate) fn signal(&self) -> &FeedSignal {
+        &self.signal
     }
 
     /// The store behind the handle.

@@ -24,6 +24,9 @@ pub(crate) struct StoredEvent {
     /// `created`: the kinds joined through, comma-separated; `blocked`: the entry's kind.
     pub via: Option<String>,
     pub at: OffsetDateTime,
+    /// `split_off`: the rows that stayed, comma-separated.
+    #[sqlx(default)]
+    pub kept: Option<String>,
 }
 
 impl StoredEvent {
@@ -70,6 +73,10 @@ impl StoredEvent {
             pattern,
             via,
             at,
+            kept: match change {
+                Change::SplitOff { kept, .. } => Some(ids(kept)),
+                _ => None,
+            },
         }
     }
 
@@ -124,6 +131,7 @@ impl StoredEvent {
             "split_off" => Change::SplitOff {
                 into: contact.ok_or_else(|| corrupt("names no new customer"))?,
                 moved: ids(&self.contacts)?,
+                kept: ids(&self.kept)?,
             },
             "split_from" => Change::SplitFrom {
                 from: contact.ok_or_else(|| corrupt("names no customer split from"))?,

@@ -5,12 +5,14 @@
 //! per backend.
 
 mod erase;
+mod feed;
 mod history;
 mod import;
 mod settings;
 mod split;
 
 pub(crate) use erase::{Erase, erase, plan_erase};
+pub(crate) use feed::feed_page;
 pub(crate) use history::history;
 pub(crate) use import::{Begun, begin_import, import_settings};
 pub(crate) use settings::{change_blocked, set_limits, set_phone_region};

@@ -36,6 +36,7 @@
 mod coalesce;
 mod erase;
 mod events;
+mod feed;
 mod graph;
 mod import;
 mod lanes;
@@ -61,6 +62,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
+use crate::feed::{Cursor, FeedPage, page_size};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -662,6 +664,31 @@ impl ContactStore for PgStore {
         Ok(reading!(self, "reading history", |conn| {
             operations::history(&mut PgSteps(conn), tenant, id).await?
         }))
+    }
+
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<FeedPage> {
+        let limit = page_size(limit)?;
+        let mut broken = BrokenConnections::new(&self.pool);
+        loop {
+            // one statement: one snapshot, no transaction to begin
+            let outcome: Outcome<FeedPage> = async {
+                let mut lane = self.lanes.acquire().await?;
+                let page =
+                    operations::feed_page(&mut PgSteps(&mut lane), tenant, after, limit).await?;
+                lane.release();
+                Ok(page)
+            }
+            .await;
+            match outcome {
+                Ok(page) => return Ok(page),
+                Err(failure) => broken.retry_or_fail("reading the feed", failure)?,
+            }
+        }
     }
 
     async fn split(

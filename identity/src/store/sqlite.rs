@@ -17,6 +17,7 @@ mod checkpoint;
 mod erase;
 mod erase_steps;
 mod events;
+mod feed;
 mod foreign;
 mod group;
 mod import;
@@ -45,6 +46,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
+use crate::feed::{Cursor, FeedPage, page_size};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -546,6 +548,19 @@ impl ContactStore for SqliteStore {
         operations::history(&mut steps::SqliteSteps(&mut conn), tenant, id)
             .await
             .map_err(|f| f.into_error("reading history"))
+    }
+
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<FeedPage> {
+        let limit = page_size(limit)?;
+        let mut conn = self.read_snapshot_of(tenant).await?;
+        operations::feed_page(&mut steps::SqliteSteps(&mut conn), tenant, after, limit)
+            .await
+            .map_err(|f| f.into_error("reading the feed"))
     }
 
     async fn split(

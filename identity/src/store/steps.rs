@@ -17,6 +17,7 @@ use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
 use crate::erase::{Erasure, PlannedErase};
 use crate::erasure::ErasedRow;
+use crate::feed::{FeedBounds, StoredFeedRow};
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;
 use crate::limits::Limits;
@@ -79,6 +80,15 @@ pub(crate) trait Steps: Send {
 
     /// The tenant's own events (its settings' changes), in the order they were recorded.
     async fn tenant_events(&mut self, tenant: &TenantId) -> Outcome<Vec<HistoryEvent>>;
+
+    /// The tenant's feed bounds and its feed events after position `after`, at most `limit`,
+    /// in position order, in one snapshot.
+    async fn feed_events(
+        &mut self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Outcome<(FeedBounds, Vec<StoredFeedRow>)>;
 
     /// The receipt of the erase that took the tenant's row `id`, if one did.
     async fn receipt(&mut self, tenant: &TenantId, id: ContactId) -> Outcome<Option<Erasure>>;

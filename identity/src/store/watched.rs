@@ -19,6 +19,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Result, StorageRefusal};
+use crate::feed::{Cursor, FeedPage};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -28,6 +29,7 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::store::ContactStore;
+use crate::store::feed_signal::FeedSignal;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 
@@ -36,15 +38,28 @@ use crate::verify::VerifyReport;
 pub(crate) struct Watched {
     inner: Arc<dyn ContactStore>,
     refused: Mutex<Option<StorageRefusal>>,
+    /// Woken by every write that may have recorded events.
+    signal: Arc<FeedSignal>,
 }
 
 impl Watched {
-    /// Watches `inner`, with nothing refused yet.
-    pub(crate) fn new(inner: Arc<dyn ContactStore>) -> Self {
+    /// Watches `inner`, with nothing refused yet, waking `signal`'s feed readers after writes.
+    pub(crate) fn new(inner: Arc<dyn ContactStore>, signal: Arc<FeedSignal>) -> Self {
         Watched {
             inner,
             refused: Mutex::new(None),
+            signal,
         }
+    }
+
+    /// `result` as [`Watched::noted`] leaves it, the tenant's feed readers woken when it is a
+    /// success (the write may have recorded events; an identify of a known customer wakes
+    /// them for nothing, and they look once more).
+    fn written<T>(&self, tenant: &TenantId, result: Result<T>) -> Result<T> {
+        if result.is_ok() {
+            self.signal.wake(tenant);
+        }
+        self.noted(result)
     }
 
     /// `result` as it is, noting a storage refusal it carries.
@@ -73,7 +88,7 @@ impl ContactStore for Watched {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
-        self.noted(self.inner.identify(tenant, request).await)
+        self.written(tenant, self.inner.identify(tenant, request).await)
     }
 
     async fn lookup(
@@ -116,6 +131,15 @@ impl ContactStore for Watched {
         self.inner.history(tenant, id).await
     }
 
+    async fn events(
+        &self,
+        tenant: &TenantId,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<FeedPage> {
+        self.inner.events(tenant, after, limit).await
+    }
+
     async fn split(
         &self,
         tenant: &TenantId,
@@ -126,7 +150,7 @@ impl ContactStore for Watched {
         let split = self
             .inner
             .split(tenant, customer, contact_ids, block_shared);
-        self.noted(split.await)
+        self.written(tenant, split.await)
     }
 
     async fn erase(
@@ -136,7 +160,10 @@ impl ContactStore for Watched {
         suppress: bool,
         log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        self.noted(self.inner.erase(tenant, customer, suppress, log).await)
+        self.written(
+            tenant,
+            self.inner.erase(tenant, customer, suppress, log).await,
+        )
     }
 
     fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
@@ -152,7 +179,7 @@ impl ContactStore for Watched {
         tenant: &TenantId,
         records: &[ErasureRecord],
     ) -> Result<ReapplyReport> {
-        self.noted(self.inner.reapply_erasures(tenant, records).await)
+        self.written(tenant, self.inner.reapply_erasures(tenant, records).await)
     }
 
     async fn backup_to(&self, path: &std::path::Path, overwrite: bool) -> Result<()> {
@@ -165,7 +192,7 @@ impl ContactStore for Watched {
         batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        self.noted(self.inner.import(tenant, batch, options).await)
+        self.written(tenant, self.inner.import(tenant, batch, options).await)
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {

@@ -61,9 +61,15 @@ pub(crate) async fn split<S: Steps + ?Sized>(
         .drop_identifiers(tenant, &plan.unnamed, primary)
         .await?;
     steps.keep_apart(tenant, &plan.apart, now).await?;
+    let answer = plan.answer();
+    let stayed = &answer.customer;
+    let mut kept: Vec<ContactId> = stayed.secondary_contact_ids.iter().copied().collect();
+    kept.push(stayed.primary_contact_id);
+    kept.sort_unstable();
     let off = Change::SplitOff {
         into: plan.new_customer,
         moved: plan.moved.clone(),
+        kept,
     };
     steps.record(tenant, Some(primary), &off, now).await?;
     let from = Change::SplitFrom {
@@ -73,5 +79,5 @@ pub(crate) async fn split<S: Steps + ?Sized>(
     steps
         .record(tenant, Some(plan.new_customer), &from, now)
         .await?;
-    Ok(plan.answer())
+    Ok(answer)
 }

@@ -13,8 +13,9 @@ use crate::store::Outcome;
 
 const INSERT: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, contact_ids, email, phone,
-    pattern, via)
-VALUES ($1, $2, $3, $4, string_to_array($5, ',')::bigint[], $6, $7, $8, $9)";
+    pattern, via, kept_ids)
+VALUES ($1, $2, $3, $4, string_to_array($5, ',')::bigint[], $6, $7, $8, $9,
+        string_to_array($10, ',')::bigint[])";
 
 /// Appends `change` of `customer` in the caller's transaction (the write functions record
 /// identify's events themselves; this is for the changes made from Rust, such as a split).
@@ -35,6 +36,7 @@ pub(crate) async fn record(
         .bind(&e.phone)
         .bind(&e.pattern)
         .bind(&e.via)
+        .bind(&e.kept)
         .execute(&mut *tx)
         .await?;
     Ok(())

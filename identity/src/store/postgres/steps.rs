@@ -13,6 +13,7 @@ use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
 use crate::erase::{Erasure, PlannedErase};
 use crate::erasure::{ErasedRow, ErasureRecord};
+use crate::feed::{FeedBounds, StoredFeedRow};
 use crate::history::stored::StoredEvent;
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;
@@ -67,13 +68,15 @@ GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1";
 /// The events of tenant `$1`'s customers in `$2`.
 const OF_CUSTOMERS: &str = "\
 SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
-       array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at
+       array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at,
+       array_to_string(kept_ids, ',') AS kept
 FROM identity_event WHERE tenant_id = $1 AND customer_id = ANY($2) ORDER BY id";
 
 /// The events of tenant `$1` itself.
 const OF_TENANT: &str = "\
 SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
-       array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at
+       array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at,
+       array_to_string(kept_ids, ',') AS kept
 FROM identity_event WHERE tenant_id = $1 AND customer_id IS NULL ORDER BY id";
 
 /// Tenant `$1`'s blocked list from version `$2` to the next: a tenant's first change copies the
@@ -250,6 +253,15 @@ impl Steps for PgSteps<'_> {
         Ok(StoredEvent::decode_all(
             rows.fetch_all(&mut *self.0).await?,
         )?)
+    }
+
+    async fn feed_events(
+        &mut self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Outcome<(FeedBounds, Vec<StoredFeedRow>)> {
+        super::feed::page(&mut *self.0, tenant, after, limit).await
     }
 
     async fn receipt(&mut self, tenant: &TenantId, id: ContactId) -> Outcome<Option<Erasure>> {

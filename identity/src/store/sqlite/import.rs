@@ -19,6 +19,8 @@ use crate::screen::TenantState;
 use crate::store::RecordText;
 use crate::tenant::TenantId;
 
+use super::feed::feed_head;
+
 /// Rows per statement.
 const BATCH: usize = 5_000;
 
@@ -57,10 +59,17 @@ SELECT ?1, r.value ->> 0, r.value ->> 1, r.value ->> 2 FROM json_each(?2) AS r";
 
 // each imported row recorded once as `existing`: the tenant's rows with ids from `?2` to `?3`
 // (a range of the rowid: `id IN (json_each(...))` scanned the tenant's rows once per step)
-const RECORD_EVENTS: &str = "\
-INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at)
-SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at
-FROM contact WHERE id BETWEEN ?2 AND ?3 AND tenant_id = ?1 ORDER BY id";
+// numbered on from the tenant's feed in the rows' order
+const RECORD_EVENTS: &str = concat!(
+    "INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at, \
+     position) \
+     SELECT tenant_id, coalesce(linked_id, id), 'existing', id, email, phone_number, created_at, \
+            h.head + row_number() OVER (ORDER BY id) \
+     FROM contact, (SELECT ",
+    feed_head!(),
+    " AS head) AS h \
+     WHERE id BETWEEN ?2 AND ?3 AND tenant_id = ?1 ORDER BY id"
+);
 
 /// Takes a half-loaded import away, at most `?2` rows of a table at a time: the tables in
 /// this order (secondaries before the primaries they link to).

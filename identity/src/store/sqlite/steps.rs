@@ -13,6 +13,7 @@ use crate::customer::CustomerRecord;
 use crate::erase::{Erasure, PlannedErase, of_kind};
 use crate::erasure::{ErasedRow, ErasureRecord};
 use crate::error::{Error, Result};
+use crate::feed::{FeedBounds, StoredFeedRow};
 use crate::history::stored::StoredEvent;
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;
@@ -60,14 +61,14 @@ GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1";
 /// The events of tenant `?1`'s customers in the JSON array `?2`.
 const OF_CUSTOMERS: &str = "\
 SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact, contact_ids AS contacts,
-       email, phone, pattern, via, at
+       email, phone, pattern, via, at, kept_ids AS kept
 FROM identity_event
 WHERE tenant_id = ?1 AND customer_id IN (SELECT value FROM json_each(?2)) ORDER BY id";
 
 /// The events of tenant `?1` itself.
 const OF_TENANT: &str = "\
 SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact, contact_ids AS contacts,
-       email, phone, pattern, via, at
+       email, phone, pattern, via, at, kept_ids AS kept
 FROM identity_event WHERE tenant_id = ?1 AND customer_id IS NULL ORDER BY id";
 
 /// The identifiers of tenant `?1` named in the JSON array `?2` of `[kind, value]` pairs that
@@ -281,6 +282,15 @@ impl Steps for SqliteSteps<'_> {
         Ok(StoredEvent::decode_all(
             rows.map_err(failed("reading history"))?,
         )?)
+    }
+
+    async fn feed_events(
+        &mut self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Outcome<(FeedBounds, Vec<StoredFeedRow>)> {
+        super::feed::page(&mut *self.0, tenant, after, limit).await
     }
 
     async fn receipt(&mut self, tenant: &TenantId, id: ContactId) -> Outcome<Option<Erasure>> {
