@@ -29,6 +29,7 @@ use crate::blocked;
 use crate::config::Config;
 use crate::erase;
 use crate::erasures;
+use crate::events;
 use crate::export;
 use crate::handlers::{self, AppState};
 use crate::history;
@@ -71,6 +72,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .timeout(config.request_timeout()),
         );
     let router = Router::new()
+        .route("/events", get(events::events))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/openapi.json", get(handlers::openapi))

@@ -8,6 +8,8 @@
 //!   without a known token, 403 when the header names another).
 //! - [`Admin`] (`/admin/...`): 404 unless an admin token is configured, then 401 without it; the
 //!   admin token acts for any tenant, the one `X-Tenant-Id` names.
+//! - [`Follower`] (`/events`): as [`Scoped`], and the admin token for any tenant (the one
+//!   `X-Tenant-Id` names).
 //! - [`AdminOrTenant`] (`/settings`): the admin token for any tenant; else a tenant's token as
 //!   for [`Scoped`]; with only an admin token configured, the admin token (401); with no token
 //!   at all, anyone (trusted networks).
@@ -30,6 +32,10 @@ pub struct Scoped(pub Identity);
 /// The core handle of an admin route: see the module docs.
 #[derive(Debug)]
 pub struct Admin(pub Identity);
+
+/// The core handle of the feed: see the module docs.
+#[derive(Debug)]
+pub struct Follower(pub Identity);
 
 /// The core handle of a route both the admin and a tenant may call: see the module docs.
 #[derive(Debug)]
@@ -59,6 +65,18 @@ impl FromRequestParts<AppState> for AdminOrTenant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let identity = admin_or_tenant(state, &parts.headers)?;
         Ok(AdminOrTenant(logged(parts, identity)))
+    }
+}
+
+impl FromRequestParts<AppState> for Follower {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let identity = match bearer(&parts.headers)? {
+            Some(given) if is_admin_token(state, given) => named(state, &parts.headers)?,
+            _ => tenant(state, &parts.headers)?,
+        };
+        Ok(Follower(logged(parts, identity)))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod body;
 pub mod config;
 pub mod erase;
 pub mod erasures;
+pub mod events;
 pub mod export;
 pub mod handlers;
 pub mod history;

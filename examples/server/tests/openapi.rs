@@ -169,6 +169,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/verify",
             "/api/identify",
             "/contacts",
+            "/events",
             "/healthz",
             "/identify",
             "/openapi.json",
@@ -209,6 +210,12 @@ async fn every_observed_response_matches_the_openapi_document() {
         observe(&server, "GET", "/contacts", "?email=doc@x.io", "").await,
         observe(&server, "GET", "/contacts", "?email=who@x.io", "").await,
         observe(&server, "GET", "/contacts", "?phoneNumber=x", "").await,
+        observe(&server, "GET", "/events", "", "").await,
+        observe(&server, "GET", "/events", "?after=f1.1&limit=1", "").await,
+        observe(&server, "GET", "/events", "?after=f1.ffff", "").await,
+        observe(&server, "GET", "/events", "?limit=0", "").await,
+        observe(&server, "GET", "/events", "?wait=31", "").await,
+        observe(&server, "GET", "/events", "?after=nope", "").await,
         observe(&server, "GET", "/healthz", "", "").await,
         observe(&server, "GET", "/readyz", "", "").await,
         observe(&server, "GET", "/openapi.json", "", "").await,
@@ -244,6 +251,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     for (method, path, query, body) in [
         ("POST", "/identify", "", r#"{"email":"a@x.io"}"#),
         ("GET", "/contacts", "?email=a@x.io", ""),
+        ("GET", "/events", "", ""),
         ("GET", "/readyz", "", ""),
     ] {
         let o = observe(&server, method, path, query, body).await;
