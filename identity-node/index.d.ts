@@ -102,6 +102,22 @@ export declare class Identity {
    */
   history(contactId: number | bigint): Promise<History>
   /**
+   * Resolves to a page of the tenant's change feed: the events after the cursor `after`
+   * (from the oldest kept when absent), at most `limit` (1 to 1000, default 100), oldest
+   * first, waiting up to `wait` seconds (0 to 30, default 0) while there are none; and
+   * `next`, the cursor to ask with next. Rejects with `INVALID_INPUT` (`field: 'after'`,
+   * `'limit'` or `'wait'`) for bad options and `EXPIRED` for a cursor older than the events
+   * kept. `feed()` follows the feed as an async iterator.
+   */
+  events(options?: { after?: string | null, limit?: number, wait?: number }): Promise<EventsPage>
+  /**
+   * Follows the tenant's change feed from after the cursor `after` (from the oldest kept when
+   * absent): `for await (const event of identity.feed()) { ... }` yields every event in order
+   * and waits for new ones; with `idleTimeout` (seconds) it ends once nothing new came for
+   * that long. Leaving the loop (`break`) stops it. Rejects as `events()` does.
+   */
+  feed(options?: { after?: string | null, idleTimeout?: number }): AsyncIterableIterator<FeedEvent>
+  /**
    * Undoes a wrong merge: moves the rows `contactIds` of the customer that contact
    * `customer` belongs to into a new customer led by the oldest of them, kept apart from it
    * from then on (a request carrying values of both is answered by the email's customer,
@@ -334,6 +350,56 @@ export interface ErasureRecord {
   secret: string | null
 }
 
+/** One customer as a split left it. */
+export interface SplitCustomer {
+  /** Its primary. */
+  primaryContactId: number
+  /** All of its rows, ascending. */
+  contactIds: Array<number>
+}
+
+/** What a feed event says happened; which fields it has depends on the event's `type`. */
+export interface FeedData {
+  /** `contact.created`, `contact.linked`: the new row. */
+  contactId?: number
+  /** `contact.linked`: the customer's primary; `customer.merged`: the primary kept. */
+  primaryContactId?: number
+  /** `contact.created`, `contact.linked`: the row's email (null when none, or since erased). */
+  email?: string | null
+  /** `contact.created`, `contact.linked`: the row's phone number (null likewise). */
+  phoneNumber?: string | null
+  /** `customer.merged`: the absorbed customer's primary. */
+  mergedPrimaryContactId?: number
+  /** `customer.merged`: the rows that moved; `customer.erased`: the rows deleted. */
+  contactIds?: Array<number>
+  /** `customer.split`: the customer that kept its primary, then the new one. */
+  customers?: Array<SplitCustomer>
+}
+
+/** One event of a tenant's change feed. */
+export interface FeedEvent {
+  /** The event's id (`'evt_...'`), the same on every read and delivery. */
+  id: string
+  /** What happened. */
+  type: 'contact.created' | 'contact.linked' | 'customer.merged' | 'customer.split' | 'customer.erased'
+  /** The tenant it belongs to. */
+  tenant: string
+  /** When the change happened, as an RFC 3339 string in UTC. */
+  occurredAt: string
+  /** The cursor just after this event: pass it as `after` to read on from here. */
+  cursor: string
+  /** The event's data. */
+  data: FeedData
+}
+
+/** The answer of `events()`. */
+export interface EventsPage {
+  /** The events, in commit order. */
+  events: Array<FeedEvent>
+  /** The cursor to pass as `after` for the next page. */
+  next: string
+}
+
 /** The answer of `history()`. */
 export interface History {
   /** The contact id that was asked about. */
@@ -412,15 +478,17 @@ export interface IdentityErrorInfo {
    * `'UNAVAILABLE'` (the database cannot be reached or has no free connection; retryable),
    * `'CONTENTION'` (concurrent requests kept changing the same customers; retryable),
    * `'STORE'` (the database answered with an error), `'CORRUPT_DATA'` (rows or records edited
-   * by hand break the model), `'CLOSED'` or `'INTERNAL'` (a bug).
+   * by hand break the model), `'EXPIRED'` (a feed cursor older than the events kept),
+   * `'CLOSED'` or `'INTERNAL'` (a bug).
    */
-  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'UNAVAILABLE' | 'CONTENTION' | 'STORE' | 'CORRUPT_DATA' | 'CLOSED' | 'INTERNAL'
+  code: 'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'UNAVAILABLE' | 'CONTENTION' | 'STORE' | 'CORRUPT_DATA' | 'EXPIRED' | 'CLOSED' | 'INTERNAL'
   /** Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`). */
   retryable: boolean
   /**
    * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'tenant'`, `'phoneRegion'`,
    * `'kind'`, `'value'`, `'pattern'`, `'contactId'`, `'contactIds'`, `'limits'`, `'checkouts'`,
-   * `'table'`, `'onError'`, `'erasures'`, `'path'`, `'url'` or an option name.
+   * `'table'`, `'onError'`, `'erasures'`, `'after'`, `'limit'`, `'wait'`, `'path'`, `'url'` or
+   * an option name.
    */
   field?: string
   /** With `BLOCKED_VALUE`: the request's fields that were blocked. */

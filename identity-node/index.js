@@ -86,4 +86,4 @@ function load() {
   throw missingBinary(key, loadErrors)
 }
 
-module.exports = load()
+module.exports = require('./feed.js')(load())

@@ -88,7 +88,7 @@ def read_tgz(path: Path) -> dict[str, bytes]:
 
 def check_npm(main: Path, platforms: list[Path]) -> None:
     files = read_tgz(main)
-    for needed in ("index.js", "index.mjs", "index.d.ts", "package.json", "README.md"):
+    for needed in ("index.js", "feed.js", "index.mjs", "index.d.ts", "package.json", "README.md"):
         if needed not in files:
             fail(f"{main.name} lacks {needed}")
     if any(n.endswith(".node") for n in files):

@@ -8,6 +8,7 @@ mod convert;
 mod erase;
 mod erasures;
 mod errors;
+mod feed;
 mod history;
 mod import;
 mod import_table;
@@ -29,6 +30,7 @@ use crate::blocked::BlockedEntry;
 pub use crate::contact::Contact;
 use crate::erase::Erasure;
 use crate::errors::Failure;
+use crate::feed::EventsPage;
 use crate::history::History;
 pub use crate::import::CheckoutInput;
 use crate::import::ImportReport;
@@ -60,16 +62,18 @@ pub struct IdentityErrorInfo {
     /// `'UNAVAILABLE'` (the database cannot be reached or has no free connection; retryable),
     /// `'CONTENTION'` (concurrent requests kept changing the same customers; retryable),
     /// `'STORE'` (the database answered with an error), `'CORRUPT_DATA'` (rows or records edited
-    /// by hand break the model), `'CLOSED'` or `'INTERNAL'` (a bug).
+    /// by hand break the model), `'EXPIRED'` (a feed cursor older than the events kept),
+    /// `'CLOSED'` or `'INTERNAL'` (a bug).
     #[napi(
-        ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'UNAVAILABLE' | 'CONTENTION' | 'STORE' | 'CORRUPT_DATA' | 'CLOSED' | 'INTERNAL'"
+        ts_type = "'INVALID_INPUT' | 'CONFLICT' | 'BLOCKED_VALUE' | 'NOT_FOUND' | 'UNAVAILABLE' | 'CONTENTION' | 'STORE' | 'CORRUPT_DATA' | 'EXPIRED' | 'CLOSED' | 'INTERNAL'"
     )]
     pub code: String,
     /// Whether the same call may succeed later (`UNAVAILABLE`, `CONTENTION`).
     pub retryable: bool,
     /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'tenant'`, `'phoneRegion'`,
     /// `'kind'`, `'value'`, `'pattern'`, `'contactId'`, `'contactIds'`, `'limits'`, `'checkouts'`,
-    /// `'table'`, `'onError'`, `'erasures'`, `'path'`, `'url'` or an option name.
+    /// `'table'`, `'onError'`, `'erasures'`, `'after'`, `'limit'`, `'wait'`, `'path'`, `'url'` or
+    /// an option name.
     pub field: Option<String>,
     /// With `BLOCKED_VALUE`: the request's fields that were blocked.
     #[napi(ts_type = "Array<'email' | 'phoneNumber'>")]
@@ -306,6 +310,32 @@ impl Identity {
             .and_then(|inner| Ok((inner, history::contact_id(&contact_id)?)));
         promise(env, work, |(inner, id)| async move {
             inner.history(id).await.map(History::from)
+        })
+    }
+
+    /// Resolves to a page of the tenant's change feed: the events after the cursor `after`
+    /// (from the oldest kept when absent), at most `limit` (1 to 1000, default 100), oldest
+    /// first, waiting up to `wait` seconds (0 to 30, default 0) while there are none; and
+    /// `next`, the cursor to ask with next. Rejects with `INVALID_INPUT` (`field: 'after'`,
+    /// `'limit'` or `'wait'`) for bad options and `EXPIRED` for a cursor older than the events
+    /// kept. `feed()` follows the feed as an async iterator.
+    #[napi(
+        ts_args_type = "options?: { after?: string | null, limit?: number, wait?: number }",
+        ts_return_type = "Promise<EventsPage>"
+    )]
+    pub fn events<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, EventsPage>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, feed::query(options.as_ref())?)));
+        promise(env, work, |(inner, q)| async move {
+            inner
+                .events_wait(q.after, q.limit, q.wait)
+                .await
+                .map(EventsPage::from)
         })
     }
 

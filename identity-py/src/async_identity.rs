@@ -18,6 +18,7 @@ use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::erase::Erasure;
 use crate::erasures::{self, ReapplyReport};
+use crate::feed::{self, AsyncFeed, EventsPage};
 use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
@@ -202,6 +203,38 @@ impl AsyncIdentity {
         let id = identity::ContactId::new(contact_id);
         let inner = slf.get().handle.usable()?;
         run(async move { inner.history(id).await.map(History::from) }).await
+    }
+
+    /// Resolves to an `EventsPage` (see `Identity.events`).
+    #[pyo3(signature = (after = None, limit = 100, wait = 0.0))]
+    async fn events(
+        slf: Py<Self>,
+        after: Option<String>,
+        limit: usize,
+        wait: f64,
+    ) -> PyResult<EventsPage> {
+        let after = feed::cursor(after.as_deref())?;
+        let wait = feed::seconds("wait", wait)?;
+        let inner = slf.get().handle.usable()?;
+        run(async move {
+            inner
+                .events_wait(after, limit, wait)
+                .await
+                .map(EventsPage::from)
+        })
+        .await
+    }
+
+    /// An async iterator over the tenant's change feed from after `after` (see
+    /// `Identity.feed`): `async for event in ident.feed(): ...`.
+    #[pyo3(signature = (after = None, *, idle_timeout = None))]
+    fn feed(&self, after: Option<&str>, idle_timeout: Option<f64>) -> PyResult<AsyncFeed> {
+        let after = feed::cursor(after)?;
+        let idle = idle_timeout
+            .map(|s| feed::seconds("idle_timeout", s))
+            .transpose()?;
+        self.handle.usable()?;
+        Ok(AsyncFeed::new((*self.handle).clone(), after, idle))
     }
 
     /// Resolves to the `Split` (see `Identity.split`).

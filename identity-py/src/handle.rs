@@ -11,7 +11,8 @@ use pyo3::prelude::*;
 use crate::{convert, errors, runtime};
 
 /// What both handles hold: the core handle, the process that made it, and whether its store is
-/// closed (shared by every tenant handle of the store).
+/// closed (shared by every tenant handle of the store, and by the feeds made from them).
+#[derive(Clone)]
 pub(crate) struct Handle {
     pub(crate) inner: identity::Identity,
     pub(crate) owner: u32,

@@ -9,6 +9,7 @@ mod convert;
 mod erase;
 mod erasures;
 mod errors;
+mod feed;
 mod handle;
 mod history;
 mod import;
@@ -50,6 +51,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ignored>()?;
     m.add_class::<History>()?;
     m.add_class::<HistoryEvent>()?;
+    m.add_class::<feed::FeedEvent>()?;
+    m.add_class::<feed::EventsPage>()?;
+    m.add_class::<feed::Feed>()?;
+    m.add_class::<feed::AsyncFeed>()?;
     m.add_class::<Split>()?;
     m.add_class::<Erasure>()?;
     m.add_class::<ReapplyReport>()?;

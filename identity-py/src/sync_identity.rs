@@ -12,6 +12,7 @@ use crate::contact::Contact;
 use crate::convert::{self, request};
 use crate::erase::Erasure;
 use crate::erasures::{self, ReapplyReport};
+use crate::feed::{self, EventsPage, Feed};
 use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
@@ -205,6 +206,42 @@ impl Identity {
         self.handle
             .block_on(py, async |inner| inner.history(id).await)
             .map(History::from)
+    }
+
+    /// A page of the tenant's change feed: the events after the cursor `after` (from the
+    /// oldest kept when `None`), at most `limit` (1 to 1000), oldest first, waiting up to
+    /// `wait` seconds (at most 30) while there are none. Raises `InvalidInputError` (field
+    /// `after`, `limit` or `wait`) for bad arguments and `ExpiredError` for a cursor older
+    /// than the events kept.
+    #[pyo3(signature = (after = None, limit = 100, wait = 0.0))]
+    fn events(
+        &self,
+        py: Python<'_>,
+        after: Option<&str>,
+        limit: usize,
+        wait: f64,
+    ) -> PyResult<EventsPage> {
+        let after = feed::cursor(after)?;
+        let wait = feed::seconds("wait", wait)?;
+        self.handle
+            .block_on(py, async |inner| {
+                inner.events_wait(after, limit, wait).await
+            })
+            .map(EventsPage::from)
+    }
+
+    /// Follows the tenant's change feed from after the cursor `after` (from the oldest kept
+    /// when `None`): an iterator that yields every event in order and blocks while it waits
+    /// for new ones; with `idle_timeout` (seconds) it stops once nothing new came for that
+    /// long. Its `cursor` is where to follow on from later.
+    #[pyo3(signature = (after = None, *, idle_timeout = None))]
+    fn feed(&self, after: Option<&str>, idle_timeout: Option<f64>) -> PyResult<Feed> {
+        let after = feed::cursor(after)?;
+        let idle = idle_timeout
+            .map(|s| feed::seconds("idle_timeout", s))
+            .transpose()?;
+        self.handle.usable()?;
+        Ok(Feed::new(self.handle.clone(), after, idle))
     }
 
     /// Undoes a wrong merge: moves the rows `contact_ids` of the customer that contact

@@ -50,6 +50,7 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         log_unmasked: config.log_unmasked,
         admin_token: credentials.admin,
         tenant_tokens: credentials.tenants,
+        events_max_wait: config.events_max_wait(),
     };
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))

@@ -62,6 +62,17 @@ pub struct Config {
     )]
     pub request_timeout_ms: u64,
 
+    /// Longest time `GET /events?wait=` holds a request while no event comes, in ms (0 to
+    /// 30000): lower it behind a proxy that cuts idle requests sooner. A longer `wait` is
+    /// answered (with an empty page) when this runs out.
+    #[arg(
+        long,
+        env = "IDENTITY_EVENTS_MAX_WAIT_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(0..=30_000)
+    )]
+    pub events_max_wait_ms: u64,
+
     /// Most requests to /identify and /contacts in flight, 1 to 1000000; more are answered 503
     /// at once.
     #[arg(
@@ -185,6 +196,12 @@ impl Config {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The longest a long poll of `GET /events` is held.
+    #[must_use]
+    pub fn events_max_wait(&self) -> Duration {
+        Duration::from_millis(self.events_max_wait_ms)
     }
 
     /// How long a request body may take to arrive.

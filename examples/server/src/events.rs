@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::Uri;
 use identity::feed::{self, Cursor};
 use identity::{Error, FeedPage, Field};
@@ -18,6 +18,7 @@ use tracing::Level;
 
 use crate::api_error::ApiError;
 use crate::auth::Follower;
+use crate::handlers::AppState;
 use crate::request_log::{Note, answered};
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,9 +31,10 @@ struct EventsQuery {
 
 /// `{"events": [...], "next": "<cursor>"}`: the events after `after` (from the oldest kept when
 /// absent), at most `limit` (1 to 1000, default 100), waiting up to `wait` seconds (0 to 30,
-/// default 0) while there are none. 400 `invalid_input` naming `after`, `limit` or `wait`;
+/// default 0; held at most `--events-max-wait-ms`) while there are none. 400 `invalid_input` naming `after`, `limit` or `wait`;
 /// 410 `expired` for a cursor older than the events kept.
 pub async fn events(
+    State(state): State<AppState>,
     Follower(identity): Follower,
     uri: Uri,
 ) -> Result<(Note, Json<FeedPage>), ApiError> {
@@ -50,9 +52,9 @@ pub async fn events(
     )?;
     let wait = number(query.wait.as_deref(), Field::Wait, 0)?;
     let limit = feed::page_size(usize::try_from(limit).unwrap_or(usize::MAX))?;
-    let page = identity
-        .events_wait(after, limit, Duration::from_secs(wait))
-        .await?;
+    // the wait asked for is checked as asked, then held no longer than the service allows
+    let wait = feed::wait_time(Duration::from_secs(wait))?.min(state.events_max_wait);
+    let page = identity.events_wait(after, limit, wait).await?;
     let events = page.events.len();
     let note = Note::new(move |a| {
         answered!(Level::INFO, a, events, "feed read");

@@ -16,4 +16,6 @@ pub struct AppState {
     pub admin_token: Option<std::sync::Arc<str>>,
     /// The tenant tokens; none configured: the tenant comes from `X-Tenant-Id` alone.
     pub tenant_tokens: TenantTokens,
+    /// The longest a long poll of `GET /events` is held (`--events-max-wait-ms`).
+    pub events_max_wait: std::time::Duration,
 }

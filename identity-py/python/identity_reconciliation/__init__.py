@@ -22,12 +22,16 @@ from ._errors import (
     UnavailableError,
 )
 from ._native import (
+    AsyncFeed,
     AsyncIdentity,
     BlockedValue,
     ChangedCustomer,
     Contact,
     ContactRow,
     Erasure,
+    EventsPage,
+    Feed,
+    FeedEvent,
     History,
     HistoryEvent,
     Identity,
@@ -49,6 +53,7 @@ from ._native import (
 )
 
 __all__ = [
+    "AsyncFeed",
     "AsyncIdentity",
     "BlockedValue",
     "BlockedValueError",
@@ -60,7 +65,10 @@ __all__ = [
     "ContentionError",
     "CorruptDataError",
     "Erasure",
+    "EventsPage",
     "ExpiredError",
+    "Feed",
+    "FeedEvent",
     "History",
     "HistoryEvent",
     "Identity",
