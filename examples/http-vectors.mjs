@@ -1,6 +1,6 @@
 // Replays the shared vectors (tests/vectors/*.json) over HTTP against an app that serves the Rust
 // service's routes with its wire contract: POST /identify, GET/PUT /settings, PUT /settings/limits,
-// /admin/blocked, /admin/contacts/:id/history, /admin/customers/:id/split and /erase,
+// /admin/blocked, /admin/contacts/:id/history, /events, /admin/customers/:id/split and /erase,
 // /admin/import, /admin/export, /admin/contacts, /admin/erasures and /admin/erasures/reapply,
 // the tenant in X-Tenant-Id. The Express and NestJS examples' tests run every vector through it,
 // so both answer as the service does. It also checks that an example's server script binds where
@@ -154,6 +154,30 @@ async function historyStep(base, headers, step, at) {
   assert.deepEqual(body, step.result, at)
 }
 
+// an events step through /events: each event's type, tenant and data (its id, occurredAt and
+// cursor strings, next the last cursor), or the 400 naming the field
+async function eventsStep(base, headers, step, at) {
+  const query = new URLSearchParams()
+  if (step.events.after !== undefined) query.set('after', step.events.after)
+  if (step.events.limit !== undefined) query.set('limit', String(step.events.limit))
+  const response = await fetch(`${base}/events?${query}`, { headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, 400, `${at}: ${JSON.stringify(body)}`)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  const { next, events } = body
+  if (events.length > 0) assert.equal(next, events[events.length - 1].cursor, at)
+  const compared = events.map(({ id, occurredAt, cursor, ...rest }) => {
+    assert.ok([id, occurredAt, cursor].every((v) => typeof v === 'string'), at)
+    return rest
+  })
+  assert.deepEqual({ events: compared }, step.result, at)
+}
+
 /**
  * Replays every step of one vector file against the app at `base` (a fresh, empty store).
  * `identifyPaths`: the paths an identify step posts to, in turn (an app with an alias passes both).
@@ -183,6 +207,10 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'] }
     }
     if (step.history !== undefined) {
       await historyStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.events) {
+      await eventsStep(base, headers, step, `${file} ${i}`)
       continue
     }
     if (step.split) {

@@ -1,6 +1,7 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
 // tenant's phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-// GET /admin/contacts/:id/history (why a contact's rows are one customer),
+// GET /admin/contacts/:id/history (why a contact's rows are one customer), GET /events (the
+// tenant's change feed, with ?after=&limit=&wait= as the Rust service takes them),
 // POST /admin/customers/:id/split (undo a wrong merge), POST /admin/customers/:id/erase (the
 // right to be forgotten), POST /admin/import (history into an empty tenant), GET /admin/export
 // (every customer, as JSON Lines), GET /admin/contacts (every row, as JSON Lines), GET
@@ -22,6 +23,7 @@ const KINDS = {
   BLOCKED_VALUE: [422, 'blocked_value'],
   CONFLICT: [409, 'conflict'],
   NOT_FOUND: [404, 'not_found'],
+  EXPIRED: [410, 'expired'],
   UNAVAILABLE: [503, 'unavailable', 2],
   CLOSED: [503, 'unavailable', 2],
   CONTENTION: [503, 'contention', 1],
@@ -135,6 +137,18 @@ export async function createApp(databaseUrl, options = {}) {
       }
     })
   }
+
+  // the query's numbers as numbers (anything else goes through as text, which the binding
+  // refuses naming the field)
+  const number = (text) => (text === undefined ? undefined : /^\d+$/.test(text) ? Number(text) : text)
+  app.get('/events', async (req, res) => {
+    const { after, limit, wait } = req.query
+    try {
+      res.json(await scoped(req).events({ after, limit: number(limit), wait: number(wait) }))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
 
   app.get('/admin/contacts/:id/history', async (req, res) => {
     // digits as a bigint (any size the binding accepts); anything else it refuses as contactId

@@ -1,6 +1,7 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-GET /admin/contacts/{id}/history (why a contact's rows are one customer),
+GET /admin/contacts/{id}/history (why a contact's rows are one customer), GET /events (the
+tenant's change feed, ?after=&limit=&wait= as the Rust service takes them),
 POST /admin/customers/{id}/split (undo a wrong merge), POST /admin/customers/{id}/erase (the
 right to be forgotten), POST /admin/import (history, or an existing table's rows, into an empty tenant), GET /admin/export
 (every customer, as JSON Lines), GET /admin/contacts (every row, as JSON Lines), GET
@@ -74,6 +75,7 @@ KINDS: dict[str, tuple[int, str, int | None]] = {
     "blocked_value": (422, "blocked_value", None),
     "conflict": (409, "conflict", None),
     "not_found": (404, "not_found", None),
+    "expired": (410, "expired", None),
     "unavailable": (503, "unavailable", 2),
     "closed": (503, "unavailable", 2),
     "contention": (503, "contention", 1),
@@ -189,6 +191,23 @@ def create_app(database_url: str) -> FastAPI:
     @app.delete("/admin/blocked")
     async def unblock(request: Request) -> JSONResponse:
         return await change_blocked(request, False)
+
+    @app.get("/events")
+    async def events(request: Request) -> JSONResponse:
+        query = request.query_params
+        numbers: dict[str, float] = {}
+        for name, default in (("limit", 100), ("wait", 0)):
+            text = query.get(name)
+            if text is not None and not text.isdecimal():
+                return error(400, "invalid_input", f"invalid {name}: must be a whole number", name)
+            numbers[name] = int(text) if text is not None else default
+        try:
+            page = await scoped(request).events(
+                after=query.get("after"), limit=int(numbers["limit"]), wait=numbers["wait"]
+            )
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse(page.to_dict())
 
     @app.get("/admin/contacts/{contact_id}/history")
     async def history(request: Request, contact_id: str) -> JSONResponse:

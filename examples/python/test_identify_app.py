@@ -41,6 +41,9 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
             if "history" in step:
                 history_step(client, step, headers, i)
                 continue
+            if "events" in step:
+                events_step(client, step, headers, i)
+                continue
             if "split" in step:
                 split_step(client, step, headers, i)
                 continue
@@ -103,6 +106,26 @@ def history_step(client: TestClient, step: dict[str, Any], headers: dict[str, st
     for event in body["events"]:
         del event["at"]
     assert body == step["result"], (i, body)
+
+
+def events_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """An events step through /events: each event's type, tenant and data (its id, occurredAt
+    and cursor strings, next the last cursor), or the 400 naming the field."""
+    params = {k: str(v) for k, v in step["events"].items()}
+    response = client.get("/events", params=params, headers=headers)
+    body = response.json()
+    if "error" in step:
+        assert response.status_code == 400, (i, body)
+        assert body["error"]["code"] == step["error"]["code"], (i, body)
+        assert body["error"]["field"] == step["error"]["field"], (i, body)
+        return
+    assert response.status_code == 200, (i, body)
+    events = body["events"]
+    if events:
+        assert body["next"] == events[-1]["cursor"], i
+    for event in events:
+        assert all(isinstance(event.pop(key), str) for key in ("id", "occurredAt", "cursor")), i
+    assert {"events": events} == step["result"], (i, body)
 
 
 STATUS = {"conflict": 409, "not_found": 404, "invalid_input": 400}

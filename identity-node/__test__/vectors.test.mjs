@@ -94,6 +94,32 @@ async function historyStep(ident, step, at) {
   assert.deepEqual(wire, step.result, at)
 }
 
+// an `events` step: each event's type, tenant and data (its id, occurredAt and cursor strings,
+// next the last cursor), or the error with its field
+async function eventsStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  let outcome
+  try {
+    outcome = await scoped.events({ after: step.events.after, limit: step.events.limit })
+  } catch (e) {
+    outcome = e
+  }
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  const { next, events } = JSON.parse(JSON.stringify(outcome))
+  if (events.length > 0) assert.equal(next, events[events.length - 1].cursor, at)
+  const compared = events.map(({ id, occurredAt, cursor, ...rest }) => {
+    assert.ok([id, occurredAt, cursor].every((v) => typeof v === 'string'), at)
+    return rest
+  })
+  assert.deepEqual({ events: compared }, step.result, at)
+}
+
 // the call a `split`, `erase` or `import` step makes
 function customerCall(scoped, step) {
   if (step.split) {
@@ -193,6 +219,10 @@ async function replay(ident, vector, db) {
     }
     if (step.history !== undefined) {
       await historyStep(ident, step, at)
+      continue
+    }
+    if (step.events) {
+      await eventsStep(ident, step, at)
       continue
     }
     if (step.split || step.erase || step.import) {

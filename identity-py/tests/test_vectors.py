@@ -36,6 +36,8 @@ FIELD = {
     "table": "table",
     "onError": "on_error",
     "erasures": "erasures",
+    "after": "after",
+    "limit": "limit",
 }
 
 BLOCKED_STEPS = ("list", "block", "unblock")
@@ -84,6 +86,26 @@ def check_history(step: dict[str, Any], outcome: Any, at: str) -> None:
     wire = outcome.to_dict()
     for event in wire["events"]:
         del event["at"]
+    assert wire == step["result"], at
+
+
+def events_arguments(step: dict[str, Any]) -> dict[str, Any]:
+    wire = step["events"]
+    return {"after": wire.get("after"), "limit": wire.get("limit", 100)}
+
+
+def check_events(step: dict[str, Any], outcome: Any, at: str) -> None:
+    """An `events` step: the page's `result` (each event's type, tenant and data; its id,
+    occurredAt and cursor strings; next the last cursor) or its `error`."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        return
+    wire = outcome.to_dict()
+    for event in wire["events"]:
+        assert all(isinstance(event.pop(key), str) for key in ("id", "occurredAt", "cursor")), at
+    nxt = wire.pop("next")
+    if outcome.events:
+        assert nxt == outcome.events[-1].cursor, at
     assert wire == step["result"], at
 
 
@@ -340,6 +362,13 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_history(step, outcome, at)
                 continue
+            if "events" in step:
+                try:
+                    outcome = scoped(ident, step).events(**events_arguments(step))
+                except IdentityError as e:
+                    outcome = e
+                check_events(step, outcome, at)
+                continue
             if "split" in step:
                 before = rows(store_url, seen_tenant(step))
                 try:
@@ -436,6 +465,13 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except NotFoundError as e:
                     outcome = e
                 check_history(step, outcome, at)
+                continue
+            if "events" in step:
+                try:
+                    outcome = await scoped(ident, step).events(**events_arguments(step))
+                except IdentityError as e:
+                    outcome = e
+                check_events(step, outcome, at)
                 continue
             if "split" in step:
                 before = rows(url, seen_tenant(step))

@@ -170,6 +170,46 @@ async fn check_history_step(identity: &Identity, step: &Value, at: &str) {
     }
 }
 
+/// A feed page's wire shape as a vector states it: each event's `type`, `tenant` and `data`,
+/// after checking that its `id`, `occurredAt` and `cursor` are there and that `next` is the
+/// last event's cursor.
+fn comparable_page(mut wire: Value, at: &str) -> Value {
+    let events = wire["events"].as_array_mut().unwrap();
+    for event in events.iter_mut() {
+        let event = event.as_object_mut().unwrap();
+        for key in ["id", "occurredAt", "cursor"] {
+            assert!(
+                event.remove(key).is_some_and(|v| v.is_string()),
+                "{at}: {key}"
+            );
+        }
+    }
+    let next = wire.as_object_mut().unwrap().remove("next");
+    assert!(next.is_some_and(|n| n.is_string()), "{at}: next");
+    wire
+}
+
+/// Checks an `events` step: the page's `result` (see [`comparable_page`]) or its `error`.
+async fn check_events_step(identity: &Identity, step: &Value, at: &str) {
+    let wire = &step["events"];
+    let limit = wire["limit"].as_u64().map_or(100, |n| n as usize);
+    let after = wire["after"].as_str().map(str::parse::<identity::Cursor>);
+    let outcome = match after.transpose() {
+        Ok(after) => identity.events(after, limit).await,
+        Err(e) => Err(e),
+    };
+    match (outcome, step.get("error")) {
+        (Ok(page), None) => {
+            let wire = serde_json::to_value(&page).unwrap();
+            let last = page.events.last().map(|e| e.cursor);
+            assert!(last.is_none_or(|c| c == page.next), "{at}: next");
+            assert_eq!(comparable_page(wire, at), step["result"], "{at}");
+        }
+        (Err(e), Some(expected)) => assert_error(&e, expected, at),
+        (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
+    }
+}
+
 /// Checks a `split` step: its `result` (the wire shape) and `table`, or its `error` (which
 /// changes no row).
 async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
@@ -376,6 +416,10 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("history").is_some() {
             check_history_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("events").is_some() {
+            check_events_step(&seen, step, &at).await;
             continue;
         }
         if step.get("split").is_some() {

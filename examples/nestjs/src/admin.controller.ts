@@ -1,9 +1,10 @@
 // The tenant's settings and the governance routes, as the Rust service serves them: GET/PUT
 // /settings, PUT /settings/limits, GET/POST/DELETE /admin/blocked, GET
-// /admin/contacts/:id/history, POST /admin/customers/:id/split and /erase, POST /admin/import,
+// /admin/contacts/:id/history, GET /events (the change feed), POST /admin/customers/:id/split
+// and /erase, POST /admin/import,
 // GET /admin/export and GET /admin/contacts (JSON Lines). They check no tokens: mount them
 // behind your own guard (see the README).
-import { Controller, Delete, Get, Header, HttpCode, Param, Post, Put } from '@nestjs/common'
+import { Controller, Delete, Get, Header, HttpCode, Param, Post, Put, Query } from '@nestjs/common'
 import type { BlockedEntry, Identity } from 'identity-reconciliation'
 import { JsonBody } from './body.js'
 import { invalidRequest } from './errors.js'
@@ -52,6 +53,19 @@ export class AdminController {
   @Delete('admin/blocked')
   async unblock(@JsonBody() entry: unknown, @TenantId() tenant?: string) {
     return { changed: await scoped(this.identity, tenant).unblock(entry as BlockedEntry) }
+  }
+
+  @Get('events')
+  events(
+    @Query('after') after?: string,
+    @Query('limit') limit?: string,
+    @Query('wait') wait?: string,
+    @TenantId() tenant?: string,
+  ) {
+    // the query's numbers as numbers; anything else goes through as text, which the binding
+    // refuses naming the field
+    const number = (text?: string) => (text === undefined ? undefined : /^\d+$/.test(text) ? Number(text) : text)
+    return scoped(this.identity, tenant).events({ after, limit: number(limit) as number, wait: number(wait) as number })
   }
 
   @Get('admin/contacts/:id/history')

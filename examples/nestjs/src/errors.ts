@@ -10,6 +10,7 @@ const KINDS: Record<string, [number, string, number?]> = {
   BLOCKED_VALUE: [422, 'blocked_value'],
   CONFLICT: [409, 'conflict'],
   NOT_FOUND: [404, 'not_found'],
+  EXPIRED: [410, 'expired'],
   UNAVAILABLE: [503, 'unavailable', 2],
   CLOSED: [503, 'unavailable', 2],
   CONTENTION: [503, 'contention', 1],

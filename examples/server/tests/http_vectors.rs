@@ -37,6 +37,10 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             limits_step(server, tenant, step, &at).await;
             continue;
         }
+        if step.get("events").is_some() {
+            events_step(server, tenant, step, &at).await;
+            continue;
+        }
         if ["split", "erase", "import", "reapply"]
             .iter()
             .any(|k| step.get(k).is_some())
@@ -236,6 +240,46 @@ async fn admin_call(
     }
     let response = request.send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// An `events` step through `GET /events` (read with the admin token, which may read any
+/// tenant's feed): each event's type, tenant and data, or the error with its field.
+async fn events_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    let wire = &step["events"];
+    let mut query = vec![];
+    if let Some(after) = wire["after"].as_str() {
+        query.push(format!("after={after}"));
+    }
+    if let Some(limit) = wire["limit"].as_u64() {
+        query.push(format!("limit={limit}"));
+    }
+    let path = format!("/events?{}", query.join("&"));
+    let (status, mut body) =
+        admin_call(server, reqwest::Method::GET, &path, tenant, String::new()).await;
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, 400, "{at}: {body}");
+            assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
+            assert_eq!(body["error"]["field"], expected["field"], "{at}: {body}");
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {body}");
+            let events = body["events"].as_array_mut().unwrap();
+            let last = events.last().map(|e| e["cursor"].clone());
+            for event in events.iter_mut() {
+                let event = event.as_object_mut().unwrap();
+                for key in ["id", "occurredAt", "cursor"] {
+                    assert!(
+                        event.remove(key).is_some_and(|v| v.is_string()),
+                        "{at}: {key}"
+                    );
+                }
+            }
+            let next = body.as_object_mut().unwrap().remove("next").unwrap();
+            assert!(last.is_none_or(|c| c == next), "{at}: next");
+            assert_eq!(body, step["result"], "{at}");
+        }
+    }
 }
 
 /// A `history` step through `GET /admin/contacts/{id}/history`: the answer without times, or
