@@ -118,6 +118,13 @@ export declare class Identity {
    */
   feed(options?: { after?: string | null, idleTimeout?: number }): AsyncIterableIterator<FeedEvent>
   /**
+   * Retention: deletes the feed events of every tenant of the store older than
+   * `olderThanDays` (default 30), oldest first; resolves to `{ events, tenants }`, the events
+   * deleted and the tenants they came from. Cursors into what went reject with `EXPIRED`, and
+   * `history()` tells what is left (`prunedBefore`).
+   */
+  pruneEvents(options?: { olderThanDays?: number }): Promise<PruneReport>
+  /**
    * Undoes a wrong merge: moves the rows `contactIds` of the customer that contact
    * `customer` belongs to into a new customer led by the oldest of them, kept apart from it
    * from then on (a request carrying values of both is answered by the email's customer,
@@ -392,6 +399,14 @@ export interface FeedEvent {
   data: FeedData
 }
 
+/** The answer of `pruneEvents()`. */
+export interface PruneReport {
+  /** The events deleted, over every tenant. */
+  events: number
+  /** The tenants whose feed lost events. */
+  tenants: number
+}
+
 /** The answer of `events()`. */
 export interface EventsPage {
   /** The events, in commit order. */
@@ -411,6 +426,11 @@ export interface History {
    * changes that concern its values; oldest first.
    */
   events: Array<HistoryEvent>
+  /**
+   * When retention pruned the tenant's events: the time (RFC 3339) before which they were
+   * deleted, so the events tell only what happened since; absent while nothing was pruned.
+   */
+  prunedBefore?: string
 }
 
 /** One recorded change; `type` says which other fields it has. */

@@ -242,3 +242,55 @@ pub fn query(options: Option<&Unknown<'_>>) -> Result<EventsQuery, Failure> {
     }
     Ok(query)
 }
+
+/// The answer of `pruneEvents()`.
+#[napi(object)]
+pub struct PruneReport {
+    /// The events deleted, over every tenant.
+    pub events: i64,
+    /// The tenants whose feed lost events.
+    pub tenants: i64,
+}
+
+impl From<identity::PruneReport> for PruneReport {
+    fn from(r: identity::PruneReport) -> Self {
+        PruneReport {
+            events: i64::try_from(r.events).unwrap_or(i64::MAX),
+            tenants: i64::try_from(r.tenants).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// Reads `pruneEvents()`'s options: `{ olderThanDays?: number }` (default 30), a number of days,
+/// 0 or more; anything else is `INVALID_INPUT` naming `olderThanDays`.
+pub fn retention(options: Option<&Unknown<'_>>) -> Result<Duration, Failure> {
+    let wrong = || {
+        Failure::invalid(
+            "olderThanDays",
+            "invalid olderThanDays: must be days, 0 or more",
+        )
+    };
+    let default = identity::feed::DEFAULT_RETENTION;
+    let Some(options) = options else {
+        return Ok(default);
+    };
+    match options.get_type().map_err(|_| wrong())? {
+        ValueType::Undefined | ValueType::Null => return Ok(default),
+        ValueType::Object => {}
+        _ => return Err(wrong()),
+    }
+    // SAFETY: the type was checked just above.
+    let object: Object<'_> = unsafe { options.cast() }.map_err(|_| wrong())?;
+    let Some(value) = object.get::<Unknown<'_>>("olderThanDays").ok().flatten() else {
+        return Ok(default);
+    };
+    match value.get_type().map_err(|_| wrong())? {
+        ValueType::Undefined | ValueType::Null => Ok(default),
+        ValueType::Number => {
+            // SAFETY: the type was checked just above.
+            let days: f64 = unsafe { value.cast() }.map_err(|_| wrong())?;
+            Duration::try_from_secs_f64(days * 86_400.0).map_err(|_| wrong())
+        }
+        _ => Err(wrong()),
+    }
+}

@@ -59,6 +59,9 @@ pub struct History {
     /// The events of that customer and of every customer it absorbed, with the blocked-list
     /// changes that concern its values; oldest first.
     pub events: Vec<HistoryEvent>,
+    /// When retention pruned the tenant's events: the time (RFC 3339) before which they were
+    /// deleted, so the events tell only what happened since; absent while nothing was pruned.
+    pub pruned_before: Option<String>,
 }
 
 impl From<&identity::HistoryEvent> for HistoryEvent {
@@ -102,6 +105,9 @@ impl From<identity::History> for History {
             asked_id: h.asked.get(),
             customer_id: h.customer.get(),
             events: h.events.iter().map(HistoryEvent::from).collect(),
+            pruned_before: h
+                .pruned_before
+                .map(|t| t.format(&Rfc3339).unwrap_or_default()),
         }
     }
 }

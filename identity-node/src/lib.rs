@@ -339,6 +339,27 @@ impl Identity {
         })
     }
 
+    /// Retention: deletes the feed events of every tenant of the store older than
+    /// `olderThanDays` (default 30), oldest first; resolves to `{ events, tenants }`, the events
+    /// deleted and the tenants they came from. Cursors into what went reject with `EXPIRED`, and
+    /// `history()` tells what is left (`prunedBefore`).
+    #[napi(
+        ts_args_type = "options?: { olderThanDays?: number }",
+        ts_return_type = "Promise<PruneReport>"
+    )]
+    pub fn prune_events<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, feed::PruneReport>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, feed::retention(options.as_ref())?)));
+        promise(env, work, |(inner, age)| async move {
+            inner.prune_events(age).await.map(feed::PruneReport::from)
+        })
+    }
+
     /// Undoes a wrong merge: moves the rows `contactIds` of the customer that contact
     /// `customer` belongs to into a new customer led by the oldest of them, kept apart from it
     /// from then on (a request carrying values of both is answered by the email's customer,

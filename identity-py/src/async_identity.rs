@@ -237,6 +237,15 @@ impl AsyncIdentity {
         Ok(AsyncFeed::new((*self.handle).clone(), after, idle))
     }
 
+    /// Resolves to `{"events", "tenants"}` (see `Identity.prune_events`).
+    #[pyo3(signature = (older_than_days = 30.0))]
+    async fn prune_events(slf: Py<Self>, older_than_days: f64) -> PyResult<Py<PyAny>> {
+        let age = feed::seconds("older_than_days", older_than_days * 86_400.0)?;
+        let inner = slf.get().handle.usable()?;
+        let report = run(async move { inner.prune_events(age).await }).await?;
+        Python::attach(|py| Ok(crate::history::wire(py, &report)?.unbind()))
+    }
+
     /// Resolves to the `Split` (see `Identity.split`).
     #[pyo3(signature = (customer, contact_ids, *, block_shared = false))]
     async fn split(

@@ -179,6 +179,16 @@ impl History {
             .collect()
     }
 
+    /// When retention pruned the tenant's events: an aware `datetime` before which they were
+    /// deleted (the events tell only what happened since); `None` while nothing was pruned.
+    #[getter]
+    fn pruned_before<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner
+            .pruned_before
+            .map(|t| t.into_bound_py_any(py))
+            .transpose()
+    }
+
     /// Every row the events bring into the customer, ascending.
     fn rows(&self) -> Vec<i64> {
         self.inner.rows().into_iter().map(ContactId::get).collect()

@@ -244,6 +244,23 @@ impl Identity {
         Ok(Feed::new(self.handle.clone(), after, idle))
     }
 
+    /// Retention: deletes the feed events of every tenant of the store older than
+    /// `older_than_days` (30 by default), oldest first; returns `{"events", "tenants"}`, the
+    /// events deleted and the tenants they came from. Cursors into what went raise
+    /// `ExpiredError`, and `history()` tells what is left (`pruned_before`).
+    #[pyo3(signature = (older_than_days = 30.0))]
+    fn prune_events<'py>(
+        &self,
+        py: Python<'py>,
+        older_than_days: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let age = feed::seconds("older_than_days", older_than_days * 86_400.0)?;
+        let report = self
+            .handle
+            .block_on(py, async |inner| inner.prune_events(age).await)?;
+        crate::history::wire(py, &report)
+    }
+
     /// Undoes a wrong merge: moves the rows `contact_ids` of the customer that contact
     /// `customer` belongs to into a new customer led by the oldest of them, kept apart from it
     /// from then on (a request carrying values of both is answered by the email's customer,

@@ -46,6 +46,9 @@ pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(
 /// wakes it once per look, not once per write).
 pub(crate) const MIN_LOOK: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// How long the HTTP service keeps events unless told otherwise: 30 days.
+pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// The longest a wait for new events may last.
 pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -280,6 +283,63 @@ pub(crate) fn page(
         .collect::<Result<Vec<_>>>()?;
     let next = events.last().map_or(start, |e| e.cursor);
     Ok(FeedPage { events, next })
+}
+
+/// How many of a tenant's oldest events retention reads at a time, looking for where to cut.
+pub(crate) const PRUNE_WINDOW: usize = 1000;
+
+/// How many positions retention deletes in one transaction.
+pub(crate) const PRUNE_CHUNK: u64 = 5000;
+
+/// Where retention cuts a tenant's feed: after the last event older than `before` that has
+/// only older events before it, read window by window from the oldest. An imported row's
+/// event (`existing`) carries the row's own time, not when it was written, so it never decides
+/// the cut: it goes with the first later event that is old enough.
+#[derive(Debug)]
+pub(crate) struct PruneScan {
+    before: OffsetDateTime,
+    /// The position to prune through, if any.
+    pub cut: Option<u64>,
+    /// Whether an event too recent to prune was met (no window needs reading after it).
+    pub stopped: bool,
+}
+
+impl PruneScan {
+    /// A scan pruning what is older than `before`.
+    pub(crate) fn new(before: OffsetDateTime) -> Self {
+        PruneScan {
+            before,
+            cut: None,
+            stopped: false,
+        }
+    }
+
+    /// Reads the next window (`position`, `kind`, `at`, in position order); whether another
+    /// window should be read.
+    pub(crate) fn read(&mut self, window: &[(i64, String, OffsetDateTime)]) -> bool {
+        for (position, kind, at) in window {
+            if kind == "existing" {
+                continue;
+            }
+            if *at >= self.before {
+                self.stopped = true;
+                return false;
+            }
+            self.cut = u64::try_from(*position).ok();
+        }
+        window.len() == PRUNE_WINDOW
+    }
+}
+
+/// What [`Identity::prune_events`](crate::Identity::prune_events) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PruneReport {
+    /// The events deleted, over every tenant.
+    pub events: u64,
+    /// The tenants whose feed lost events.
+    pub tenants: u64,
 }
 
 /// A tenant's feed bounds, read with its events: the highest position pruned (`floor`) and

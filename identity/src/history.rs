@@ -226,6 +226,9 @@ pub struct History {
     /// The events of that customer and of every customer it absorbed (each up to the merge),
     /// and the blocked-list changes whose entry matches one of their values; oldest first.
     pub events: Vec<HistoryEvent>,
+    /// When retention pruned the tenant's events: the time before which they were deleted
+    /// (the events tell only what happened since); `None` while nothing was pruned.
+    pub pruned_before: Option<OffsetDateTime>,
 }
 
 impl History {
@@ -353,6 +356,7 @@ impl Walk {
             asked: self.asked,
             customer: self.customer,
             events,
+            pruned_before: None,
         }
     }
 }

@@ -120,7 +120,7 @@ pub use erasure_log::ErasureLog;
 pub use error::{Error, ErrorKind, Field, Result, StorageRefusal};
 pub use facade::connect::{ConnectOptions, Identity, connect};
 pub use facade::{backup, connect};
-pub use feed::{Cursor, FeedChange, FeedEvent, FeedPage};
+pub use feed::{Cursor, FeedChange, FeedEvent, FeedPage, PruneReport};
 pub use history::{Change, History, HistoryEvent};
 pub use identifier::IdentifierKind;
 pub use import::{Checkout, ImportOptions, ImportReport, OnError};

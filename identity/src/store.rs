@@ -25,7 +25,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::feed::{Cursor, FeedPage};
+use crate::feed::{Cursor, FeedPage, PruneReport};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -175,6 +175,15 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<FeedPage>;
+
+    /// Retention: deletes every tenant's feed events older than `before`, from each feed's
+    /// oldest on (an imported row's event goes with the first later event that is old
+    /// enough), in chunks that never hold writers up for long; a cursor into what went is
+    /// expired from then on, and history tells what is left.
+    ///
+    /// # Errors
+    /// As [`ContactStore::identify`].
+    async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport>;
 
     /// Moves the rows `contact_ids` of the customer that the tenant's visible row `customer`
     /// belongs to into a new customer kept apart from it ([`crate::Identity::split`] says
@@ -394,6 +403,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         limit: usize,
     ) -> Result<FeedPage> {
         (**self).events(tenant, after, limit).await
+    }
+
+    async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
+        (**self).prune_events(before).await
     }
 
     async fn split(

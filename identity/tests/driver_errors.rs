@@ -214,6 +214,9 @@ async fn ping_reports_sqlite_full_until_a_probe_write_commits() {
     ident.ping().await.unwrap();
     common::sqlite::fill_up(store.pool()).await;
     common::sqlite::write_until_refused(&ident).await;
+    // a connection the store replaced after SQLite rolled the refused write back is a new one,
+    // without the cap: cap every connection again (the disk is still full)
+    common::sqlite::fill_up(store.pool()).await;
     // the database still answers SELECT 1; writes do not: every handle on the store says so
     for handle in [ident.clone(), ident.tenant("shop-b").unwrap()] {
         let err = handle.ping().await.unwrap_err();

@@ -331,3 +331,115 @@ async fn a_slow_transaction_holding_an_earlier_position_is_not_skipped() {
     common::assert_sql_invariants(&pool).await;
     common::assert_verified(&id).await;
 }
+
+#[tokio::test]
+async fn retention_prunes_old_events_of_every_tenant_and_history_says_so() {
+    use identity::{Checkout, IdentifyRequest, ImportOptions};
+    for store in common::every_backend().await {
+        let backend = store.identity.store().backend();
+        let a = store.identity.tenant("shop-a").unwrap();
+        let b = store.identity.tenant("shop-b").unwrap();
+        // an import's events carry their rows' old times, yet stay until a later event goes
+        let at = time::OffsetDateTime::from_unix_timestamp(1_600_000_000).unwrap();
+        let checkout =
+            |email: &str| Checkout::new(IdentifyRequest::parse(Some(email), None).unwrap(), at, 1);
+        a.import(vec![checkout("old@x.io")], ImportOptions::default())
+            .await
+            .unwrap();
+        let nothing = store.identity.prune_events(Duration::ZERO).await.unwrap();
+        assert_eq!((nothing.events, nothing.tenants), (0, 0), "{backend}");
+        assert_eq!(
+            a.events(None, 10).await.unwrap().events.len(),
+            1,
+            "{backend}"
+        );
+
+        let doc = a.identify(Some("doc@x.io"), None).await.unwrap();
+        b.identify(Some("doc@x.io"), None).await.unwrap();
+        let before = a.events(None, 10).await.unwrap();
+        let kept = store
+            .identity
+            .prune_events(identity::feed::DEFAULT_RETENTION)
+            .await
+            .unwrap();
+        assert_eq!(kept.events, 0, "{backend}: nothing is 30 days old");
+        assert!(
+            a.history(doc.primary_contact_id)
+                .await
+                .unwrap()
+                .pruned_before
+                .is_none()
+        );
+
+        let pruned = store.identity.prune_events(Duration::ZERO).await.unwrap();
+        assert_eq!((pruned.events, pruned.tenants), (3, 2), "{backend}");
+        let e = a
+            .events(Some(before.events[0].cursor), 10)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Expired, "{backend}");
+        let empty = a.events(None, 10).await.unwrap();
+        assert!(empty.events.is_empty(), "{backend}");
+        assert_eq!(
+            empty.next, before.next,
+            "{backend}: read on from where it was cut"
+        );
+        // history tells what is left, and since when
+        let history = a.history(doc.primary_contact_id).await.unwrap();
+        assert!(history.events.is_empty() && history.pruned_before.is_some());
+        let wire = serde_json::to_value(&history).unwrap();
+        assert!(wire["prunedBefore"].is_string(), "{backend}: {wire}");
+        // the next event numbers on after the pruned ones
+        a.identify(None, Some("555")).await.unwrap();
+        let next = a.events(Some(empty.next), 10).await.unwrap();
+        assert_eq!(types(&next.events), ["contact.created"], "{backend}");
+        assert_eq!(
+            next.events[0].cursor.to_string(),
+            format!("f1.{:x}", 3),
+            "{backend}"
+        );
+        common::assert_verified(&a).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pruning_while_writers_write_leaves_a_gapless_feed() {
+    let db = TestDb::create().await;
+    let options = identity::ConnectOptions::default().max_connections(12);
+    let id = identity::Identity::connect_with(db.url(), &options)
+        .await
+        .unwrap();
+    let pruner = {
+        let id = id.clone();
+        tokio::spawn(async move {
+            let mut pruned = 0;
+            for _ in 0..40 {
+                pruned += id.prune_events(Duration::ZERO).await.unwrap().events;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            pruned
+        })
+    };
+    let per_worker: Vec<Vec<identity::IdentifyRequest>> = (1..=6)
+        .map(|seed| Workload::requests(seed, 6, 80, 6))
+        .collect();
+    let failures = common::hammer(&id, per_worker).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let pruned = pruner.await.unwrap();
+    assert!(pruned > 0, "the pruner ran while the writers wrote");
+    // what is left is one run of positions right after the floor, up to the head
+    let pool = db.pool().await;
+    let (floor, low, high, count): (i64, Option<i64>, Option<i64>, i64) = sqlx::query_as(
+        "SELECT coalesce((SELECT position FROM identity_feed_floor), 0),
+                min(position), max(position), count(*) FROM identity_event",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    if count > 0 {
+        assert_eq!(low, Some(floor + 1));
+        assert_eq!(high, Some(floor + count));
+    }
+    common::assert_sql_invariants(&pool).await;
+    common::assert_verified(&id).await;
+}

@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs` and `the_table_import_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs`, `the_table_import_snippet_runs` and (section Change feed) `the_feed_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -30,6 +30,9 @@ fn the_readme_shows_these_lines() {
     let import = readme_rust_lines("Command line");
     assert!(!import.is_empty());
     lines.extend(import);
+    let feed = readme_rust_lines("Change feed");
+    assert!(!feed.is_empty());
+    lines.extend(feed);
     for line in lines {
         assert!(
             source.contains(&line),
@@ -125,5 +128,17 @@ async fn the_table_import_snippet_runs() -> identity::Result<()> {
     ];
     let report = identity.import_table(rows, identity::import::ImportOptions::default()).await?;
     assert_eq!(report.ids.map(|(first, last)| (first.get(), last.get())), Some((25417, 25421)));
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_feed_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    identity.identify(Some("doc@hillvalley.edu"), Some("555-0101")).await?;
+    let page = identity.events(None, 100).await?; // identity.feed(None) is a Stream of them
+    assert_eq!(page.events[0].change.kind(), "contact.created");
+    let later = identity.events_wait(Some(page.next), 100, std::time::Duration::from_millis(10)).await?;
+    assert!(later.events.is_empty());
     Ok(())
 }

@@ -73,6 +73,17 @@ pub struct Config {
     )]
     pub events_max_wait_ms: u64,
 
+    /// How many days the change feed keeps its events (0 to 36500; 0 keeps them for good):
+    /// older ones are pruned at start-up and every hour. A feed cursor into pruned events is
+    /// answered 410, and history tells the events kept (`prunedBefore`).
+    #[arg(
+        long,
+        env = "IDENTITY_EVENTS_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=36_500)
+    )]
+    pub events_retention_days: u64,
+
     /// Most requests to /identify and /contacts in flight, 1 to 1000000; more are answered 503
     /// at once.
     #[arg(
@@ -196,6 +207,13 @@ impl Config {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// How long the feed keeps its events; `None` (0 days): for good.
+    #[must_use]
+    pub fn events_retention(&self) -> Option<Duration> {
+        (self.events_retention_days > 0)
+            .then(|| Duration::from_secs(self.events_retention_days * 24 * 3600))
     }
 
     /// The longest a long poll of `GET /events` is held.

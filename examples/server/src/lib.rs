@@ -22,6 +22,7 @@ pub mod listen;
 pub mod mask;
 pub mod path_id;
 pub mod request_log;
+pub mod retention;
 pub mod settings;
 pub mod split;
 pub mod state;
@@ -166,6 +167,9 @@ pub async fn run(
         tracing::info!(tokens = tokens.len(), "tenant tokens required");
     }
     let app = router(identity.clone(), &config)?;
+    let pruning = config
+        .events_retention()
+        .map(|retention| tokio::spawn(retention::prune_forever(identity.clone(), retention)));
     let limits = config.connection_limits();
     tracing::info!(
         max_open_connections = limits.max_open,
@@ -173,6 +177,9 @@ pub async fn run(
         "connection limits"
     );
     listen::serve(listener, app, limits, shutdown).await;
+    if let Some(pruning) = pruning {
+        pruning.abort();
+    }
     tracing::info!("shutting down: closing the database pool");
     identity.close().await;
     Ok(())

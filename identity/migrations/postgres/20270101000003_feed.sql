@@ -2,15 +2,15 @@
 -- order the events' transactions commit, so a reader that asks for the events after position p
 -- never misses one that commits later with a smaller number (the outbox bug).
 --
--- How: a tenant's writes that record events take the tenant's feed lock (an advisory lock, held
--- to the end of the transaction) before any row lock, and each event takes the next position
--- after the tenant's highest. The lock is released only once the transaction's commit is
--- visible, so the next writer numbers after it and commits after it: at any moment the
--- committed positions of a tenant are 1..n with no hole a later commit could fill. A rolled-back
--- writer leaves no position behind (the next one takes the same numbers). Writers of one tenant
--- run one at a time from their first statement; they queue on this lock instead of on each
--- other's rows, so they no longer deadlock (and the store's group commit sends one batch per
--- tenant at a time anyway).
+-- How: every write of a tenant now takes the tenant's graph lock alone (it took it shared, so
+-- that writes of different customers ran side by side), to the end of its transaction, before
+-- any row lock; each event takes the next position after the tenant's highest. The lock is
+-- released only once the transaction's commit is visible, so the next writer numbers after it
+-- and commits after it: at any moment the committed positions of a tenant are 1..n with no hole
+-- a later commit could fill. A rolled-back writer leaves no position behind (the next one takes
+-- the same numbers). A tenant's writers run one at a time; they queue on this lock instead of on
+-- each other's rows, so they no longer deadlock (and the store's group commit sends one batch per
+-- tenant at a time anyway). Other tenants' writes go on.
 
 ALTER TABLE identity_event ADD COLUMN position bigint;
 -- a split's event on the customer it was split from: the rows that stayed with it
@@ -28,17 +28,13 @@ ALTER TABLE identity_event ALTER COLUMN position SET NOT NULL;
 CREATE UNIQUE INDEX identity_event_position_idx ON identity_event (tenant_id, position);
 
 -- The highest position retention has pruned, per tenant: a cursor below it is gone (410), and
--- a tenant whose events were all pruned numbers on from it.
+-- a tenant whose events were all pruned numbers on from it; pruned_before, the time before which
+-- its events were pruned (what history says it no longer tells).
 CREATE TABLE identity_feed_floor (
-    tenant_id text PRIMARY KEY,
-    position  bigint NOT NULL
+    tenant_id     text PRIMARY KEY,
+    position      bigint NOT NULL,
+    pruned_before timestamptz
 );
-
--- The tenant's feed lock, until the end of the transaction.
-CREATE FUNCTION identity_feed_lock(p_tenant text) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock(hashtextextended('identity:feed:' || p_tenant, 0))
-$$;
 
 -- The tenant's last position (0 before its first event).
 CREATE FUNCTION identity_feed_head(p_tenant text) RETURNS bigint
@@ -50,14 +46,22 @@ LANGUAGE sql STABLE AS $$
         0)
 $$;
 
--- An event written without a position takes the next one, under the feed lock (which every
--- writer holds already: taking it again costs a lookup in the backend's own lock table). Bulk
--- writers (an import) number their events themselves and skip this.
+-- An event written without a position takes the next one. Its writer holds the tenant's graph
+-- lock alone (every writer does), so no other writer of the tenant numbers meanwhile; one that
+-- did not would fail on the unique index instead of sharing a position. Bulk writers (an
+-- import) number their events themselves and skip this.
 CREATE FUNCTION identity_event_position() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    last bigint;
 BEGIN
-    PERFORM identity_feed_lock(NEW.tenant_id);
-    NEW.position := identity_feed_head(NEW.tenant_id) + 1;
+    SELECT e.position INTO last FROM identity_event AS e
+    WHERE e.tenant_id = NEW.tenant_id ORDER BY e.position DESC LIMIT 1;
+    IF last IS NULL THEN
+        last := coalesce((SELECT f.position FROM identity_feed_floor AS f
+                          WHERE f.tenant_id = NEW.tenant_id), 0);
+    END IF;
+    NEW.position := last + 1;
     RETURN NEW;
 END
 $$;
@@ -65,44 +69,46 @@ $$;
 CREATE TRIGGER identity_event_position BEFORE INSERT ON identity_event
 FOR EACH ROW WHEN (NEW.position IS NULL) EXECUTE FUNCTION identity_event_position();
 
--- A writer's locks: the tenant's graph lock shared, then its feed lock, in this order everywhere
--- (a split, a repair or a settings change holds the graph lock alone and takes the feed lock
--- after it), so no two writers wait on each other crosswise.
-CREATE FUNCTION identity_lock_writer(p_tenant text) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock_shared(hashtextextended('identity:graph:' || p_tenant, 0));
-    SELECT identity_feed_lock(p_tenant);
-$$;
-
--- The writers' prologues (and the batch, which inlines one) keep their bodies under a new name
--- and run after the writer's locks: taking the graph lock again in the same transaction costs a
--- lookup in the backend's own lock table.
-ALTER FUNCTION identity_begin_write(text) RENAME TO identity_begin_write_locked;
-CREATE FUNCTION identity_begin_write(p_tenant text) RETURNS boolean
+-- The writers' prologues take the tenant's lock alone instead of shared. SQL cannot change one
+-- statement of a function, so the three are written again here, each as it was but for that
+-- statement (identity_write_batch as in 20270101000002_fast_writes.sql).
+CREATE OR REPLACE FUNCTION identity_begin_write(p_tenant text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM identity_lock_writer(p_tenant);
-    RETURN identity_begin_write_locked(p_tenant);
+    PERFORM pg_advisory_xact_lock(hashtextextended('identity:graph:' || p_tenant, 0));
+    PERFORM set_config('identity.internal', 'on', true);
+    RETURN coalesce((SELECT t.pending FROM identity_tenant AS t WHERE t.tenant_id = p_tenant), 0) = 0;
 END
 $$;
 
-ALTER FUNCTION identity_begin(text, text, bigint) RENAME TO identity_begin_locked;
-CREATE FUNCTION identity_begin(p_tenant text, p_region text, p_blocked bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION identity_begin(p_tenant text, p_region text, p_blocked bigint)
+RETURNS bigint
 LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
 BEGIN
-    PERFORM identity_lock_writer(p_tenant);
-    RETURN identity_begin_locked(p_tenant, p_region, p_blocked);
+    PERFORM pg_advisory_xact_lock(hashtextextended('identity:graph:' || p_tenant, 0));
+    PERFORM set_config('identity.internal', 'on', true);
+    SELECT coalesce(s.pending, 0) AS pending, s.phone_region AS region,
+           coalesce(s.blocked_version, 0) AS blocked
+    INTO t
+    FROM (SELECT 1) AS one LEFT JOIN identity_tenant AS s ON s.tenant_id = p_tenant;
+    IF t.region IS DISTINCT FROM p_region OR t.blocked <> p_blocked THEN
+        RETURN -3;
+    END IF;
+    IF t.pending > 0 THEN
+        RETURN -2;
+    END IF;
+    RETURN 0;
 END
 $$;
 
-ALTER FUNCTION identity_write_batch(text, smallint[], text[], bigint[], bigint[], bigint[],
-                                    bigint[], text[], text[], boolean[], boolean[])
-    RENAME TO identity_write_batch_locked;
-CREATE FUNCTION identity_write_batch(p_tenant text, p_kinds smallint[], p_regions text[],
-                                     p_blocked bigint[], p_customers bigint[],
-                                     p_versions bigint[], p_bases bigint[], p_emails text[],
-                                     p_phones text[], p_new_emails boolean[],
-                                     p_new_phones boolean[])
+CREATE OR REPLACE FUNCTION identity_write_batch(p_tenant text, p_kinds smallint[],
+                                                p_regions text[], p_blocked bigint[],
+                                                p_customers bigint[], p_versions bigint[],
+                                                p_bases bigint[], p_emails text[],
+                                                p_phones text[], p_new_emails boolean[],
+                                                p_new_phones boolean[])
 RETURNS TABLE (item integer, status bigint, changed boolean, version bigint,
                base_version bigint, on_base bigint, last_row_at timestamptz,
                emails text[], email_rows bigint[], phones text[], phone_rows bigint[],
@@ -110,10 +116,34 @@ RETURNS TABLE (item integer, status bigint, changed boolean, version bigint,
                tail_emails text[], tail_email_rows bigint[], tail_phones text[],
                tail_phone_rows bigint[], tail_secondary_ids bigint[])
 LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    i integer;
 BEGIN
-    PERFORM identity_lock_writer(p_tenant);
-    RETURN QUERY SELECT * FROM identity_write_batch_locked(p_tenant, p_kinds, p_regions,
-        p_blocked, p_customers, p_versions, p_bases, p_emails, p_phones, p_new_emails,
-        p_new_phones);
+    PERFORM pg_advisory_xact_lock(hashtextextended('identity:graph:' || p_tenant, 0));
+    PERFORM set_config('identity.internal', 'on', true);
+    SELECT coalesce(s.pending, 0) AS pending, s.phone_region AS region,
+           coalesce(s.blocked_version, 0) AS blocked
+    INTO t
+    FROM (SELECT 1) AS one LEFT JOIN identity_tenant AS s ON s.tenant_id = p_tenant;
+    FOR i IN 1 .. coalesce(cardinality(p_kinds), 0) LOOP
+        IF t.region IS DISTINCT FROM p_regions[i] OR t.blocked <> p_blocked[i] THEN
+            RETURN QUERY SELECT i, r.* FROM identity_status_row(-3) AS r;
+        ELSIF t.pending > 0 THEN
+            RETURN QUERY SELECT i, r.* FROM identity_status_row(-2) AS r;
+        ELSIF p_kinds[i] = 0 THEN
+            item := i;
+            status := identity_insert_customer(p_tenant, p_emails[i], p_phones[i]);
+            RETURN NEXT;
+        ELSIF p_kinds[i] = 1 THEN
+            RETURN QUERY SELECT i, r.* FROM identity_append_row(p_tenant, p_customers[i],
+                p_versions[i], p_bases[i], p_emails[i], p_phones[i], p_new_emails[i],
+                p_new_phones[i]) AS r;
+        ELSE
+            RETURN QUERY SELECT i, r.* FROM identity_append_row_exact(p_tenant, p_customers[i],
+                p_versions[i], p_bases[i], p_emails[i], p_phones[i], p_new_emails[i],
+                p_new_phones[i]) AS r;
+        END IF;
+    END LOOP;
 END
 $$;

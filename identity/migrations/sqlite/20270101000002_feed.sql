@@ -14,8 +14,10 @@ WHERE identity_event.id = n.id;
 CREATE UNIQUE INDEX identity_event_position_idx ON identity_event (tenant_id, position);
 
 -- The highest position retention has pruned, per tenant: a cursor below it is gone, and a
--- tenant whose events were all pruned numbers on from it.
+-- tenant whose events were all pruned numbers on from it; pruned_before, the time before which
+-- its events were pruned (what history says it no longer tells).
 CREATE TABLE identity_feed_floor (
-    tenant_id TEXT PRIMARY KEY,
-    position  INTEGER NOT NULL
+    tenant_id     TEXT PRIMARY KEY,
+    position      INTEGER NOT NULL,
+    pruned_before TEXT
 );

@@ -135,6 +135,39 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// Retention: deletes the feed events of every tenant of the store (not only the handle's)
+    /// that are older than `older_than` ([`feed::DEFAULT_RETENTION`] is the service's default),
+    /// oldest first, in chunks that never hold writers up for long. Cursors into what went are
+    /// then [`crate::Error::CursorExpired`], and [`Identity::history`] tells the events that
+    /// are left, saying since when ([`crate::History::pruned_before`]). Run it from a periodic
+    /// job; the HTTP service does (`--events-retention-days`).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let identity = identity::connect("memory:").await?;
+    /// identity.identify(Some("doc@hillvalley.edu"), None).await?;
+    /// let kept = identity.prune_events(identity::feed::DEFAULT_RETENTION).await?;
+    /// assert_eq!(kept.events, 0); // nothing is 30 days old yet
+    /// let all = identity.prune_events(std::time::Duration::ZERO).await?;
+    /// assert_eq!((all.events, all.tenants), (1, 1));
+    /// assert!(identity.events(None, 10).await?.events.is_empty());
+    /// # Ok::<(), identity::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`crate::ContactStore::prune_events`].
+    pub async fn prune_events(&self, older_than: Duration) -> Result<feed::PruneReport> {
+        // an age beyond the calendar prunes nothing
+        let age = time::Duration::try_from(older_than).unwrap_or(time::Duration::MAX);
+        let now = time::OffsetDateTime::now_utc();
+        let before = now
+            .checked_sub(age)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        self.store().prune_events(before).await
+    }
+}
+
 /// Where a stream from [`Identity::feed`] is.
 struct Following {
     identity: Identity,

@@ -78,11 +78,17 @@ impl Serialize for History {
             asked_id: i64,
             customer_id: i64,
             events: &'a [HistoryEvent],
+            #[serde(
+                with = "time::serde::rfc3339::option",
+                skip_serializing_if = "Option::is_none"
+            )]
+            pruned_before: Option<OffsetDateTime>,
         }
         Wire {
             asked_id: self.asked.get(),
             customer_id: self.customer.get(),
             events: &self.events,
+            pruned_before: self.pruned_before,
         }
         .serialize(s)
     }

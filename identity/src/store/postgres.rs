@@ -40,6 +40,7 @@ mod feed;
 mod graph;
 mod import;
 mod lanes;
+mod prune;
 mod reapply;
 mod records;
 mod settings;
@@ -62,7 +63,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::feed::{Cursor, FeedPage, page_size};
+use crate::feed::{Cursor, FeedPage, PruneReport, page_size};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -689,6 +690,12 @@ impl ContactStore for PgStore {
                 Err(failure) => broken.retry_or_fail("reading the feed", failure)?,
             }
         }
+    }
+
+    async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
+        prune::prune(&self.pool, before)
+            .await
+            .map_err(|f| f.into_error("pruning events"))
     }
 
     async fn split(

@@ -23,6 +23,7 @@ mod group;
 mod import;
 mod jobs;
 mod long_writes;
+mod prune;
 mod reapply;
 mod records;
 mod settings;
@@ -46,7 +47,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
-use crate::feed::{Cursor, FeedPage, page_size};
+use crate::feed::{Cursor, FeedPage, PruneReport, page_size};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -561,6 +562,35 @@ impl ContactStore for SqliteStore {
         operations::feed_page(&mut steps::SqliteSteps(&mut conn), tenant, after, limit)
             .await
             .map_err(|f| f.into_error("reading the feed"))
+    }
+
+    async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
+        let tenants: Vec<String> = sqlx::query_scalar(prune::TENANTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| Error::store("pruning events", e))?;
+        let mut report = PruneReport::default();
+        for name in tenants {
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| Error::store("pruning events", e))?;
+            let (floor, cut) = prune::cut(&mut conn, &name, before).await?;
+            drop(conn);
+            let Some(cut) = cut else { continue };
+            let tenant = TenantId::parse(&name)?;
+            let mut done = floor;
+            while done < cut {
+                let to = prune::chunk_end(done, cut);
+                report.events += writing!(self.begin_write_for(&tenant), |tx| {
+                    prune::delete(tx, &name, done, to, before).await?
+                });
+                done = to;
+            }
+            report.tenants += 1;
+        }
+        Ok(report)
     }
 
     async fn split(

@@ -81,6 +81,9 @@ pub(crate) trait Steps: Send {
     /// The tenant's own events (its settings' changes), in the order they were recorded.
     async fn tenant_events(&mut self, tenant: &TenantId) -> Outcome<Vec<HistoryEvent>>;
 
+    /// When retention last pruned the tenant's events: the time before which they went.
+    async fn pruned_before(&mut self, tenant: &TenantId) -> Outcome<Option<OffsetDateTime>>;
+
     /// The tenant's feed bounds and its feed events after position `after`, at most `limit`,
     /// in position order, in one snapshot.
     async fn feed_events(

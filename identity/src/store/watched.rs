@@ -19,7 +19,7 @@ use crate::erase::Erasure;
 use crate::erasure::ErasureRecord;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Result, StorageRefusal};
-use crate::feed::{Cursor, FeedPage};
+use crate::feed::{Cursor, FeedPage, PruneReport};
 use crate::history::History;
 use crate::import::{ImportBatch, ImportOptions, ImportReport};
 use crate::limits::Limits;
@@ -138,6 +138,10 @@ impl ContactStore for Watched {
         limit: usize,
     ) -> Result<FeedPage> {
         self.inner.events(tenant, after, limit).await
+    }
+
+    async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
+        self.noted(self.inner.prune_events(before).await)
     }
 
     async fn split(

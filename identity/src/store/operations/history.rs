@@ -26,5 +26,7 @@ pub(crate) async fn history<S: Steps + ?Sized>(
         let events = steps.customer_events(tenant, &batch).await?;
         walk.absorb(&batch, events);
     }
-    Ok(walk.finish(steps.tenant_events(tenant).await?))
+    let mut history = walk.finish(steps.tenant_events(tenant).await?);
+    history.pruned_before = steps.pruned_before(tenant).await?;
+    Ok(history)
 }

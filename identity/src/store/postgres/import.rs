@@ -46,15 +46,13 @@ COPY contact (id, tenant_id, email, phone_number, linked_id, link_precedence, cr
     updated_at) FROM STDIN (FORMAT csv)";
 
 // each imported row recorded once as `existing`
-// numbered on from the tenant's feed in the rows' order (the head read once, under the feed
-// lock: the import holds the graph lock alone, so no writer of the tenant holds it)
+// numbered on from the tenant's feed in the rows' order (the head read once: the import holds
+// the tenant's graph lock, so no other writer of the tenant numbers meanwhile)
 const RECORD_EVENTS: &str = "\
 INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, email, phone, at, position)
 SELECT c.tenant_id, coalesce(c.linked_id, c.id), 'existing', c.id, c.email, c.phone_number,
        c.created_at, h.head + row_number() OVER (ORDER BY c.id)
-FROM contact AS c,
-     (SELECT identity_feed_head($1) AS head FROM (SELECT identity_feed_lock($1)) AS locked
-      OFFSET 0) AS h
+FROM contact AS c, (SELECT identity_feed_head($1) AS head OFFSET 0) AS h
 WHERE c.tenant_id = $1 ORDER BY c.id";
 
 const COPY_RECORDS: &str = "\

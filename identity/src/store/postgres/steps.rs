@@ -255,6 +255,16 @@ impl Steps for PgSteps<'_> {
         )?)
     }
 
+    async fn pruned_before(&mut self, tenant: &TenantId) -> Outcome<Option<OffsetDateTime>> {
+        let at: Option<Option<OffsetDateTime>> = sqlx::query_scalar(
+            "SELECT pruned_before FROM identity_feed_floor WHERE tenant_id = $1",
+        )
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *self.0)
+        .await?;
+        Ok(at.flatten())
+    }
+
     async fn feed_events(
         &mut self,
         tenant: &TenantId,
