@@ -132,3 +132,20 @@ test('after concurrent identifies, the feed replayed gives every row its primary
     await db.drop()
   }
 })
+
+test('pruneEvents deletes old events, and history says so', async () => {
+  const ident = await Identity.connect('sqlite::memory:')
+  const doc = (await ident.identify({ email: 'doc@x.io' })).primaryContactId
+  await ident.tenant('shop-b').identify({ email: 'doc@x.io' })
+  const head = (await ident.events()).next
+  assert.deepEqual(await ident.pruneEvents(), { events: 0, tenants: 0 })
+  assert.equal((await ident.history(doc)).prunedBefore, undefined)
+  assert.deepEqual(await ident.pruneEvents({ olderThanDays: 0 }), { events: 2, tenants: 2 })
+  await assert.rejects(ident.events({ after: 'f1.0' }), (e) => e.code === 'EXPIRED')
+  assert.deepEqual(await ident.events(), { events: [], next: head })
+  const history = await ident.history(doc)
+  assert.deepEqual(history.events, [])
+  assert.ok(!Number.isNaN(new Date(history.prunedBefore).getTime()))
+  await assert.rejects(ident.pruneEvents({ olderThanDays: -1 }), (e) => e.code === 'INVALID_INPUT' && e.field === 'olderThanDays')
+  await ident.close()
+})

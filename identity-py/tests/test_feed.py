@@ -172,3 +172,29 @@ def test_threads_then_the_feed_replayed_gives_every_row_its_primary(pg_url: str)
             rows = conn.execute("SELECT id, coalesce(linked_id, id) FROM contact WHERE deleted_at IS NULL").fetchall()
         assert primary == {row: p for row, p in rows}
         assert any(e.type == "customer.merged" for e in ident.events(limit=1000).events)
+
+
+def test_prune_events_deletes_old_events_and_history_says_so() -> None:
+    with Identity("memory:") as ident:
+        doc = ident.identify(email="doc@x.io").primary_contact_id
+        ident.tenant("shop-b").identify(email="doc@x.io")
+        head = ident.events().next
+        assert ident.prune_events() == {"events": 0, "tenants": 0}  # nothing is 30 days old
+        assert ident.history(doc).pruned_before is None
+        assert ident.prune_events(older_than_days=0) == {"events": 2, "tenants": 2}
+        with pytest.raises(ExpiredError):
+            ident.events(after="f1.0")
+        assert ident.events().events == [] and ident.events().next == head
+        history = ident.history(doc)
+        assert history.events == [] and history.pruned_before is not None
+        assert "prunedBefore" in history.to_dict()
+        with pytest.raises(InvalidInputError) as raised:
+            ident.prune_events(older_than_days=-1)
+        assert raised.value.field == "older_than_days"
+
+    async def main() -> None:
+        async with await AsyncIdentity.connect("memory:") as ident:
+            await ident.identify(email="doc@x.io")
+            assert await ident.prune_events(0) == {"events": 1, "tenants": 1}
+
+    asyncio.run(main())
