@@ -86,4 +86,6 @@ function load() {
   throw missingBinary(key, loadErrors)
 }
 
-module.exports = require('./feed.js')(load())
+// the addon first: without it, the error says how to get it (feed.js is plain JavaScript)
+const binding = load()
+module.exports = require('./feed.js')(binding)

@@ -5,7 +5,6 @@
 //! future, which aborts the core call: a write then happened entirely or not at all (its
 //! transaction commits or rolls back as a whole).
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,6 +23,7 @@ use crate::history::History;
 use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
 use crate::rows::ContactRow;
+use crate::runtime::run;
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::{errors, runtime};
@@ -469,32 +469,4 @@ async fn close(slf: Py<AsyncIdentity>) -> PyResult<()> {
         Ok(())
     })
     .await
-}
-
-/// Aborts the task it guards when dropped: the awaiting coroutine was cancelled or closed.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Runs `work` on the runtime's threads and waits for it without holding the event loop (the
-/// coroutine is woken from those threads through `call_soon_threadsafe`). Dropping the wait
-/// aborts the work at its next await point.
-pub(crate) async fn run<T, F>(work: F) -> PyResult<T>
-where
-    F: Future<Output = identity::Result<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    let task = runtime::get()?.spawn(work);
-    let _abort = AbortOnDrop(task.abort_handle());
-    match task.await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(errors::to_py(&e)),
-        Err(e) => Err(errors::identity_error(&format!(
-            "the call did not finish: {e}"
-        ))),
-    }
 }

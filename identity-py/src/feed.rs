@@ -287,7 +287,7 @@ impl AsyncFeed {
                 feed.idle,
             )
         };
-        let next = crate::async_identity::run(async move {
+        let next = crate::runtime::run(async move {
             let mut following = following.lock().await;
             let started = Instant::now();
             loop {

@@ -5,6 +5,7 @@
 //! dropping it would wait for threads that do not exist), and handles created before the fork
 //! refuse to be used instead of hanging.
 
+use std::future::Future;
 use std::sync::Mutex;
 
 use pyo3::PyResult;
@@ -45,4 +46,32 @@ pub fn check_owner(owner: u32, what: &str) -> PyResult<()> {
         "this {what} was created in process {owner} and cannot be used in process {pid} \
          (after fork); create a new {what} in this process"
     )))
+}
+
+/// Aborts the task it guards when dropped: the awaiting coroutine was cancelled or closed.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `work` on the runtime's threads and waits for it without holding the event loop (the
+/// coroutine is woken from those threads through `call_soon_threadsafe`). Dropping the wait
+/// aborts the work at its next await point.
+pub(crate) async fn run<T, F>(work: F) -> PyResult<T>
+where
+    F: Future<Output = identity::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = get()?.spawn(work);
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(errors::to_py(&e)),
+        Err(e) => Err(errors::identity_error(&format!(
+            "the call did not finish: {e}"
+        ))),
+    }
 }

@@ -18,7 +18,7 @@
 //! feed (as it does from history): a reader that comes later sees their `contact.created` and
 //! `contact.linked` events with `null` values. `customer.erased` names the erased ids only.
 
-mod stored;
+pub(crate) mod stored;
 mod wire;
 
 use std::fmt;
@@ -29,8 +29,6 @@ use time::OffsetDateTime;
 use crate::contact::{ContactId, Email, Phone};
 use crate::error::{Error, Field, Result};
 use crate::tenant::TenantId;
-
-pub(crate) use stored::StoredFeedRow;
 
 /// The most events one page carries.
 pub const MAX_PAGE: usize = 1000;
@@ -249,42 +247,6 @@ pub fn wait_time(wait: std::time::Duration) -> Result<std::time::Duration> {
     }
 }
 
-/// The page that `rows` (the stored events after `after`, at most `limit`, read in one snapshot
-/// with the feed's bounds) make.
-///
-/// # Errors
-/// [`Error::CursorExpired`] when `after` points before the oldest retained event;
-/// [`Error::InvalidInput`] naming [`Field::Cursor`] when it points past the last event written;
-/// [`Error::CorruptGraph`] for an event the feed cannot read.
-pub(crate) fn page(
-    tenant: &TenantId,
-    after: Option<Cursor>,
-    bounds: FeedBounds,
-    rows: Vec<StoredFeedRow>,
-) -> Result<FeedPage> {
-    let start = match after {
-        None => Cursor(bounds.floor),
-        Some(cursor) if cursor.0 < bounds.floor => {
-            return Err(Error::CursorExpired {
-                oldest: Cursor(bounds.floor).to_string(),
-            });
-        }
-        Some(cursor) if cursor.0 > bounds.head => {
-            return Err(Error::InvalidInput {
-                field: Field::Cursor,
-                reason: "points past the last event of this tenant's feed".into(),
-            });
-        }
-        Some(cursor) => cursor,
-    };
-    let events = rows
-        .into_iter()
-        .map(|row| row.decode(tenant))
-        .collect::<Result<Vec<_>>>()?;
-    let next = events.last().map_or(start, |e| e.cursor);
-    Ok(FeedPage { events, next })
-}
-
 /// How many of a tenant's oldest events retention reads at a time, looking for where to cut.
 pub(crate) const PRUNE_WINDOW: usize = 1000;
 
@@ -340,14 +302,6 @@ pub struct PruneReport {
     pub events: u64,
     /// The tenants whose feed lost events.
     pub tenants: u64,
-}
-
-/// A tenant's feed bounds, read with its events: the highest position pruned (`floor`) and
-/// the highest written (`head`).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FeedBounds {
-    pub floor: u64,
-    pub head: u64,
 }
 
 #[cfg(test)]

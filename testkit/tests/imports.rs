@@ -69,6 +69,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("blocked", Layer::Model),
     ("suppress", Layer::Model),
     ("erasure", Layer::Model),
+    ("feed", Layer::Model),
     ("export", Layer::Model),
     ("import::input", Layer::Model),
     ("import::changes", Layer::Model),

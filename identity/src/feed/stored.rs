@@ -4,10 +4,10 @@
 use time::OffsetDateTime;
 
 use crate::contact::{ContactId, Email, Phone};
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::tenant::TenantId;
 
-use super::{Cursor, FeedChange, FeedEvent, SplitCustomer};
+use super::{Cursor, FeedChange, FeedEvent, FeedPage, SplitCustomer};
 
 /// A stored event of a kind the feed tells: `existing`, `created`, `merged`, `split_off`,
 /// `erased` (the stores' page queries name them; `split_from` is the other half of a
@@ -96,4 +96,48 @@ impl StoredFeedRow {
             change,
         })
     }
+}
+
+/// The page that `rows` (the stored events after `after`, at most `limit`, read in one snapshot
+/// with the feed's bounds) make.
+///
+/// # Errors
+/// [`Error::CursorExpired`] when `after` points before the oldest retained event;
+/// [`Error::InvalidInput`] naming [`Field::Cursor`] when it points past the last event written;
+/// [`Error::CorruptGraph`] for an event the feed cannot read.
+pub(crate) fn page(
+    tenant: &TenantId,
+    after: Option<Cursor>,
+    bounds: FeedBounds,
+    rows: Vec<StoredFeedRow>,
+) -> Result<FeedPage> {
+    let start = match after {
+        None => Cursor(bounds.floor),
+        Some(cursor) if cursor.0 < bounds.floor => {
+            return Err(Error::CursorExpired {
+                oldest: Cursor(bounds.floor).to_string(),
+            });
+        }
+        Some(cursor) if cursor.0 > bounds.head => {
+            return Err(Error::InvalidInput {
+                field: Field::Cursor,
+                reason: "points past the last event of this tenant's feed".into(),
+            });
+        }
+        Some(cursor) => cursor,
+    };
+    let events = rows
+        .into_iter()
+        .map(|row| row.decode(tenant))
+        .collect::<Result<Vec<_>>>()?;
+    let next = events.last().map_or(start, |e| e.cursor);
+    Ok(FeedPage { events, next })
+}
+
+/// A tenant's feed bounds, read with its events: the highest position pruned (`floor`) and
+/// the highest written (`head`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FeedBounds {
+    pub floor: u64,
+    pub head: u64,
 }

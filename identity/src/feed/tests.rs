@@ -1,5 +1,6 @@
 use time::macros::datetime;
 
+use super::stored::{FeedBounds, StoredFeedRow, page};
 use super::*;
 
 fn row(position: i64, kind: &str, customer: i64, contact: i64) -> StoredFeedRow {

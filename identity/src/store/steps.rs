@@ -17,7 +17,7 @@ use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
 use crate::erase::{Erasure, PlannedErase};
 use crate::erasure::ErasedRow;
-use crate::feed::{FeedBounds, StoredFeedRow};
+use crate::feed::stored::{FeedBounds, StoredFeedRow};
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;
 use crate::limits::Limits;

@@ -1,6 +1,7 @@
 //! A page of a tenant's feed, read once for every backend.
 
-use crate::feed::{self, Cursor, FeedPage};
+use crate::feed::stored;
+use crate::feed::{Cursor, FeedPage};
 use crate::store::Outcome;
 use crate::store::steps::Steps;
 use crate::tenant::TenantId;
@@ -9,7 +10,7 @@ use crate::tenant::TenantId;
 /// `limit`, with the feed's bounds read in the same snapshot.
 ///
 /// # Errors
-/// As [`feed::page`]: [`crate::Error::CursorExpired`], or [`crate::Error::InvalidInput`] for a
+/// As `feed::stored::page`: [`crate::Error::CursorExpired`], or [`crate::Error::InvalidInput`] for a
 /// cursor past the feed's last event.
 pub(crate) async fn feed_page<S: Steps + ?Sized>(
     steps: &mut S,
@@ -19,5 +20,5 @@ pub(crate) async fn feed_page<S: Steps + ?Sized>(
 ) -> Outcome<FeedPage> {
     let from = after.map_or(0, Cursor::position);
     let (bounds, rows) = steps.feed_events(tenant, from, limit).await?;
-    Ok(feed::page(tenant, after, bounds, rows)?)
+    Ok(stored::page(tenant, after, bounds, rows)?)
 }

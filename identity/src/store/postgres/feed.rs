@@ -5,7 +5,7 @@
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
-use crate::feed::{FeedBounds, StoredFeedRow};
+use crate::feed::stored::{FeedBounds, StoredFeedRow};
 use crate::store::Outcome;
 use crate::tenant::TenantId;
 

@@ -13,7 +13,7 @@ use crate::contact::{Contact, ContactId, Link};
 use crate::customer::CustomerRecord;
 use crate::erase::{Erasure, PlannedErase};
 use crate::erasure::{ErasedRow, ErasureRecord};
-use crate::feed::{FeedBounds, StoredFeedRow};
+use crate::feed::stored::{FeedBounds, StoredFeedRow};
 use crate::history::stored::StoredEvent;
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;

@@ -5,7 +5,7 @@
 use sqlx::SqliteConnection;
 
 use crate::error::Error;
-use crate::feed::{FeedBounds, StoredFeedRow};
+use crate::feed::stored::{FeedBounds, StoredFeedRow};
 use crate::store::Outcome;
 use crate::tenant::TenantId;
 

@@ -13,7 +13,7 @@ use crate::customer::CustomerRecord;
 use crate::erase::{Erasure, PlannedErase, of_kind};
 use crate::erasure::{ErasedRow, ErasureRecord};
 use crate::error::{Error, Result};
-use crate::feed::{FeedBounds, StoredFeedRow};
+use crate::feed::stored::{FeedBounds, StoredFeedRow};
 use crate::history::stored::StoredEvent;
 use crate::history::{Change, HistoryEvent};
 use crate::identifier::IdentifierKind;
