@@ -225,6 +225,16 @@ impl<'de> Deserialize<'de> for Phone {
 pub struct ContactId(i64);
 
 impl ContactId {
+    /// The ids of a stored comma-separated list (`None` or empty: none); `None` when an item is
+    /// not a number.
+    pub(crate) fn stored_list(text: Option<&str>) -> Option<Vec<ContactId>> {
+        text.unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().ok().map(ContactId::new))
+            .collect()
+    }
+
     /// The id with this value.
     #[must_use]
     pub const fn new(id: i64) -> Self {

@@ -36,13 +36,8 @@ impl StoredFeedRow {
             reason: format!("history event {} {what}", self.seq),
         };
         let ids = |text: &Option<String>| -> Result<Vec<ContactId>> {
-            text.as_deref()
-                .unwrap_or("")
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse().map(ContactId::new))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|_| corrupt("has a malformed id list"))
+            ContactId::stored_list(text.as_deref())
+                .ok_or_else(|| corrupt("has a malformed id list"))
         };
         let contact = self.contact.map(ContactId::new);
         let customer = self.customer.map(ContactId::new);

@@ -94,13 +94,8 @@ impl StoredEvent {
         let phone_number = self.phone.clone().map(Phone::from_record);
         let contact = self.contact.map(ContactId::new);
         let ids = |text: &Option<String>| -> Result<Vec<ContactId>> {
-            text.as_deref()
-                .unwrap_or("")
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse().map(ContactId::new))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|_| corrupt("has a malformed id list"))
+            ContactId::stored_list(text.as_deref())
+                .ok_or_else(|| corrupt("has a malformed id list"))
         };
         let entry = || -> Result<BlockedValue> {
             let kind = self.via.as_deref().unwrap_or("");
