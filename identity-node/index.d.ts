@@ -2,6 +2,20 @@
 /* eslint-disable */
 
 /**
+ * `feed()` is written in JavaScript (`feed.js`) over `events()`, so napi-rs cannot see it: its
+ * type is declared here (the build's `dtsHeaderFile`) and merges into the class below.
+ */
+export interface Identity {
+  /**
+   * Follows the tenant's change feed from after the cursor `after` (from the oldest kept when
+   * absent): `for await (const event of identity.feed()) { ... }` yields every event in order
+   * and waits for new ones; with `idleTimeout` (seconds) it ends once nothing new came for
+   * that long. Leaving the loop (`break`) stops it. Rejects as `events()` does.
+   */
+  feed(options?: { after?: string | null, idleTimeout?: number }): AsyncIterableIterator<FeedEvent>
+}
+
+/**
  * A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
  * method returns a Promise and runs off the event loop, so many calls in flight run
  * concurrently. Errors carry `code`: `'INVALID_INPUT'` (with `field`), `'CONFLICT'`,
@@ -110,13 +124,6 @@ export declare class Identity {
    * kept. `feed()` follows the feed as an async iterator.
    */
   events(options?: { after?: string | null, limit?: number, wait?: number }): Promise<EventsPage>
-  /**
-   * Follows the tenant's change feed from after the cursor `after` (from the oldest kept when
-   * absent): `for await (const event of identity.feed()) { ... }` yields every event in order
-   * and waits for new ones; with `idleTimeout` (seconds) it ends once nothing new came for
-   * that long. Leaving the loop (`break`) stops it. Rejects as `events()` does.
-   */
-  feed(options?: { after?: string | null, idleTimeout?: number }): AsyncIterableIterator<FeedEvent>
   /**
    * Retention: deletes the feed events of every tenant of the store older than
    * `olderThanDays` (default 30), oldest first; resolves to `{ events, tenants }`, the events
@@ -357,21 +364,24 @@ export interface ErasureRecord {
   secret: string | null
 }
 
-/** One customer as a split left it. */
-export interface SplitCustomer {
-  /** Its primary. */
-  primaryContactId: number
-  /** All of its rows, ascending. */
-  contactIds: Array<number>
+/** The answer of `events()`. */
+export interface EventsPage {
+  /** The events, in commit order. */
+  events: Array<FeedEvent>
+  /** The cursor to pass as `after` for the next page. */
+  next: string
 }
 
-/** What a feed event says happened; which fields it has depends on the event's `type`. */
+/** What an event says happened; which fields it has depends on the event's `type`. */
 export interface FeedData {
   /** `contact.created`, `contact.linked`: the new row. */
   contactId?: number
   /** `contact.linked`: the customer's primary; `customer.merged`: the primary kept. */
   primaryContactId?: number
-  /** `contact.created`, `contact.linked`: the row's email (null when none, or since erased). */
+  /**
+   * `contact.created`, `contact.linked`: the row's email (null when it has none, or since
+   * it was erased).
+   */
   email?: string | null
   /** `contact.created`, `contact.linked`: the row's phone number (null likewise). */
   phoneNumber?: string | null
@@ -397,22 +407,6 @@ export interface FeedEvent {
   cursor: string
   /** The event's data. */
   data: FeedData
-}
-
-/** The answer of `pruneEvents()`. */
-export interface PruneReport {
-  /** The events deleted, over every tenant. */
-  events: number
-  /** The tenants whose feed lost events. */
-  tenants: number
-}
-
-/** The answer of `events()`. */
-export interface EventsPage {
-  /** The events, in commit order. */
-  events: Array<FeedEvent>
-  /** The cursor to pass as `after` for the next page. */
-  next: string
 }
 
 /** The answer of `history()`. */
@@ -623,6 +617,14 @@ export interface MovedRow {
  */
 export declare function parseErasureLog(text: string): ErasureRecord[]
 
+/** The answer of `pruneEvents()`. */
+export interface PruneReport {
+  /** The events deleted, over every tenant. */
+  events: number
+  /** The tenants whose feed lost events. */
+  tenants: number
+}
+
 /**
  * Reads the erasure log file at `path` (what the `erasureLog` option of `Identity.connect`
  * writes): every record, oldest first, a line cut short by a crash left out. Synchronous, like
@@ -681,6 +683,14 @@ export interface Split {
    * `blockShared`).
    */
   blocked: Array<BlockedEntry>
+}
+
+/** One customer as a split left it. */
+export interface SplitCustomer {
+  /** Its primary. */
+  primaryContactId: number
+  /** All of its rows, ascending. */
+  contactIds: Array<number>
 }
 
 /** A suppressed value: its kind and its keyed hash. */

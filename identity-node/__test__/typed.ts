@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, parseErasureLog, readErasureLog, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
+import { Identity, parseErasureLog, readErasureLog, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type EventsPage, type FeedEvent, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type PruneReport, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -78,6 +78,14 @@ export async function main(): Promise<number> {
   const job: JobProgress | null = logged.jobProgress()
   const jobKind: 'import' | 'erase' | undefined = job?.kind
   console.log(job?.done, job?.total, jobKind)
+  const page: EventsPage = await ident.events({ after: null, limit: 10, wait: 0 })
+  const types: Array<FeedEvent['type']> = page.events.map((e) => e.type)
+  for await (const event of ident.feed({ after: page.next, idleTimeout: 0 })) {
+    const primary: number | undefined = event.data.primaryContactId
+    console.log(event.id, event.cursor, event.occurredAt, primary)
+  }
+  const pruned: PruneReport = await ident.pruneEvents({ olderThanDays: 30 })
+  console.log(types, pruned.events, pruned.tenants, (await ident.history(1)).prunedBefore)
   await logged.close()
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)
