@@ -240,7 +240,11 @@ impl AsyncIdentity {
     /// Resolves to `{"events", "tenants"}` (see `Identity.prune_events`).
     #[pyo3(signature = (older_than_days = 30.0))]
     async fn prune_events(slf: Py<Self>, older_than_days: f64) -> PyResult<Py<PyAny>> {
-        let age = feed::seconds("older_than_days", older_than_days * 86_400.0)?;
+        let age = feed::duration(
+            "older_than_days",
+            older_than_days,
+            std::time::Duration::from_secs(86_400),
+        )?;
         let inner = slf.get().handle.usable()?;
         let report = run(async move { inner.prune_events(age).await }).await?;
         Python::attach(|py| Ok(crate::history::wire(py, &report)?.unbind()))

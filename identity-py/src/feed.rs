@@ -134,11 +134,20 @@ pub fn cursor(after: Option<&str>) -> PyResult<Option<Cursor>> {
         .map_err(|e| errors::to_py(&e))
 }
 
-/// Seconds as given (`wait`, `idle_timeout`): finite and not negative.
-pub fn seconds(name: &'static str, value: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        errors::invalid_input(&format!("invalid {name}: must be seconds, 0 or more"), name)
+/// A length of time given as `value` of `unit` (`wait`, `idle_timeout` in seconds,
+/// `older_than_days` in days): a number, 0 or more.
+pub fn duration(name: &'static str, value: f64, unit: Duration) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value * unit.as_secs_f64()).map_err(|_| {
+        errors::invalid_input(
+            &format!("invalid {name}: must be a number, 0 or more"),
+            name,
+        )
     })
+}
+
+/// Seconds as given (`wait`, `idle_timeout`): a number, 0 or more.
+pub fn seconds(name: &'static str, value: f64) -> PyResult<Duration> {
+    duration(name, value, Duration::from_secs(1))
 }
 
 /// Where a follower is: the cursor it reads after and the events read but not yet handed out.

@@ -254,7 +254,11 @@ impl Identity {
         py: Python<'py>,
         older_than_days: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let age = feed::seconds("older_than_days", older_than_days * 86_400.0)?;
+        let age = feed::duration(
+            "older_than_days",
+            older_than_days,
+            std::time::Duration::from_secs(86_400),
+        )?;
         let report = self
             .handle
             .block_on(py, async |inner| inner.prune_events(age).await)?;
