@@ -101,7 +101,10 @@ fn field_name(field: Field) -> &'static str {
         | Field::Erasures
         | Field::Cursor
         | Field::Limit
-        | Field::Wait => field.wire_name(),
+        | Field::Wait
+        | Field::Url
+        | Field::Types
+        | Field::WebhookId => field.wire_name(),
     }
 }
 

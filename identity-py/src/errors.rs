@@ -41,6 +41,9 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Cursor => "after",
         Field::Limit => "limit",
         Field::Wait => "wait",
+        Field::Url => "url",
+        Field::Types => "types",
+        Field::WebhookId => "webhook_id",
     }
 }
 

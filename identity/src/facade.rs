@@ -8,6 +8,7 @@
 pub mod backup;
 mod blocked;
 pub mod connect;
+pub mod deliver;
 mod erase;
 mod export;
 mod feed;
@@ -15,3 +16,4 @@ mod history;
 mod import;
 mod settings;
 mod split;
+mod webhooks;

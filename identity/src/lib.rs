@@ -110,6 +110,7 @@ mod suppress;
 pub mod tenant;
 mod union_find;
 pub mod verify;
+pub mod webhook;
 
 pub use blocked::BlockedValue;
 pub use contact::{Contact, ContactId, Email, Link, Phone};
@@ -119,6 +120,9 @@ pub use erasure::{ErasedRow, Erasure, ErasureRecord, SuppressedDigest};
 pub use erasure_log::ErasureLog;
 pub use error::{Error, ErrorKind, Field, Result, StorageRefusal};
 pub use facade::connect::{ConnectOptions, Identity, connect};
+#[cfg(feature = "webhook-http")]
+pub use facade::deliver::http::HttpTransport;
+pub use facade::deliver::{SenderOptions, Transport, WebhookSender};
 pub use facade::{backup, connect};
 pub use feed::{Cursor, FeedChange, FeedEvent, FeedPage, PruneReport};
 pub use history::{Change, History, HistoryEvent};

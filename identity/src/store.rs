@@ -12,6 +12,7 @@ pub mod sqlite;
 mod steps;
 mod tenant_hints;
 pub(crate) mod watched;
+pub mod webhooks;
 
 use std::fmt;
 
@@ -34,6 +35,7 @@ use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::store::webhooks::WebhookStore;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
 
@@ -175,6 +177,9 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         after: Option<Cursor>,
         limit: usize,
     ) -> Result<FeedPage>;
+
+    /// The store's webhook endpoints and their delivery state ([`crate::webhook`]).
+    fn webhooks(&self) -> &dyn WebhookStore;
 
     /// Retention: deletes every tenant's feed events older than `before`, from each feed's
     /// oldest on (an imported row's event goes with the first later event that is old
@@ -403,6 +408,10 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
         limit: usize,
     ) -> Result<FeedPage> {
         (**self).events(tenant, after, limit).await
+    }
+
+    fn webhooks(&self) -> &dyn WebhookStore {
+        (**self).webhooks()
     }
 
     async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {

@@ -71,6 +71,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("erasure", Layer::Model),
     ("feed", Layer::Model),
     ("export", Layer::Model),
+    ("webhook", Layer::Model),
     ("import::input", Layer::Model),
     ("import::changes", Layer::Model),
     ("import::report", Layer::Model),

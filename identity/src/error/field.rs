@@ -47,12 +47,18 @@ pub enum Field {
     Limit,
     /// How long a feed read waits for new events ([`crate::feed::wait_time`]).
     Wait,
+    /// A webhook's target address ([`crate::webhook::WebhookTarget::parse`]).
+    Url,
+    /// The event types a webhook receives ([`crate::webhook::EventTypes::parse`]).
+    Types,
+    /// A webhook id given as text ([`crate::webhook::WebhookId::parse`]).
+    WebhookId,
 }
 
 impl Field {
     /// Every field, in declaration order: what the bindings' and the service's tables of field
     /// names are checked against.
-    pub const ALL: [Field; 19] = [
+    pub const ALL: [Field; 22] = [
         Field::Email,
         Field::PhoneNumber,
         Field::Request,
@@ -72,11 +78,15 @@ impl Field {
         Field::Cursor,
         Field::Limit,
         Field::Wait,
+        Field::Url,
+        Field::Types,
+        Field::WebhookId,
     ];
 
     /// The field's name in the JSON wire format (`email`, `phoneNumber`, `request`, `body`,
     /// `tenant`, `phoneRegion`, `kind`, `value`, `pattern`, `contactId`, `contactIds`,
-    /// `limits`, `checkouts`, `table`, `onError`, `erasures`, `after`, `limit`, `wait`).
+    /// `limits`, `checkouts`, `table`, `onError`, `erasures`, `after`, `limit`, `wait`, `url`,
+    /// `types`, `webhookId`).
     #[must_use]
     pub fn wire_name(self) -> &'static str {
         match self {
@@ -99,6 +109,9 @@ impl Field {
             Field::Cursor => "after",
             Field::Limit => "limit",
             Field::Wait => "wait",
+            Field::Url => "url",
+            Field::Types => "types",
+            Field::WebhookId => "webhookId",
         }
     }
 }
@@ -125,6 +138,9 @@ impl fmt::Display for Field {
             Field::Cursor => "cursor",
             Field::Limit => "limit",
             Field::Wait => "wait",
+            Field::Url => "url",
+            Field::Types => "types",
+            Field::WebhookId => "webhook id",
         })
     }
 }

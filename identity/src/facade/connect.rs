@@ -34,6 +34,10 @@ pub struct ConnectOptions {
     /// ([`ErasureLog`]; default none): keep it outside the database's disk, to apply the
     /// erasures again after restoring a backup.
     pub erasure_log: Option<PathBuf>,
+    /// Accept webhook targets on loopback, private and link-local addresses (default `false`:
+    /// refused, so a tenant cannot make the service call into its own network;
+    /// [`crate::webhook::WebhookTarget::parse`]).
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for ConnectOptions {
@@ -43,6 +47,7 @@ impl Default for ConnectOptions {
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
             erasure_log: None,
+            allow_private_webhooks: false,
         }
     }
 }
@@ -75,6 +80,13 @@ impl ConnectOptions {
         self.erasure_log = Some(path.into());
         self
     }
+
+    /// Sets [`ConnectOptions::allow_private_webhooks`].
+    #[must_use]
+    pub fn allow_private_webhooks(mut self, allow: bool) -> Self {
+        self.allow_private_webhooks = allow;
+        self
+    }
 }
 
 /// A cheap, cloneable handle on a store, acting for one tenant: what applications hold.
@@ -99,6 +111,8 @@ pub struct Identity {
     erasure_log: Option<Arc<ErasureLog>>,
     /// Wakes the handle's feed readers when a write through it returns.
     signal: Arc<FeedSignal>,
+    /// Whether webhook targets on non-public addresses are accepted.
+    allow_private_webhooks: bool,
 }
 
 impl Identity {
@@ -111,6 +125,7 @@ impl Identity {
             tenant: TenantId::default(),
             erasure_log: None,
             signal,
+            allow_private_webhooks: false,
         }
     }
 
@@ -120,6 +135,20 @@ impl Identity {
     pub fn with_erasure_log(mut self, log: ErasureLog) -> Self {
         self.erasure_log = Some(Arc::new(log));
         self
+    }
+
+    /// The same handle, accepting webhook targets on non-public addresses or not; see
+    /// [`ConnectOptions::allow_private_webhooks`].
+    #[must_use]
+    pub fn with_private_webhooks(mut self, allow: bool) -> Self {
+        self.allow_private_webhooks = allow;
+        self
+    }
+
+    /// Whether the handle accepts webhook targets on non-public addresses.
+    #[must_use]
+    pub fn allows_private_webhooks(&self) -> bool {
+        self.allow_private_webhooks
     }
 
     /// The erasure log the handle's erases append to, if any.
@@ -157,6 +186,7 @@ impl Identity {
             tenant,
             erasure_log: self.erasure_log.clone(),
             signal: Arc::clone(&self.signal),
+            allow_private_webhooks: self.allow_private_webhooks,
         }
     }
 
@@ -219,6 +249,7 @@ impl Identity {
             tenant: TenantId::default(),
             erasure_log,
             signal,
+            allow_private_webhooks: options.allow_private_webhooks,
         })
     }
 

@@ -106,27 +106,33 @@ pub(crate) fn page(
     bounds: FeedBounds,
     rows: Vec<StoredFeedRow>,
 ) -> Result<FeedPage> {
-    let start = match after {
-        None => Cursor(bounds.floor),
-        Some(cursor) if cursor.0 < bounds.floor => {
-            return Err(Error::CursorExpired {
-                oldest: Cursor(bounds.floor).to_string(),
-            });
-        }
-        Some(cursor) if cursor.0 > bounds.head => {
-            return Err(Error::InvalidInput {
-                field: Field::Cursor,
-                reason: "points past the last event of this tenant's feed".into(),
-            });
-        }
-        Some(cursor) => cursor,
-    };
+    let start = start(after, bounds)?;
     let events = rows
         .into_iter()
         .map(|row| row.decode(tenant))
         .collect::<Result<Vec<_>>>()?;
     let next = events.last().map_or(start, |e| e.cursor);
     Ok(FeedPage { events, next })
+}
+
+/// Where reading from after `after` starts (the floor when `None`), checked against the
+/// feed's `bounds`.
+///
+/// # Errors
+/// [`Error::CursorExpired`] when `after` points before the oldest retained event;
+/// [`Error::InvalidInput`] naming [`Field::Cursor`] when it points past the last event written.
+pub(crate) fn start(after: Option<Cursor>, bounds: FeedBounds) -> Result<Cursor> {
+    match after {
+        None => Ok(Cursor(bounds.floor)),
+        Some(cursor) if cursor.0 < bounds.floor => Err(Error::CursorExpired {
+            oldest: Cursor(bounds.floor).to_string(),
+        }),
+        Some(cursor) if cursor.0 > bounds.head => Err(Error::InvalidInput {
+            field: Field::Cursor,
+            reason: "points past the last event of this tenant's feed".into(),
+        }),
+        Some(cursor) => Ok(cursor),
+    }
 }
 
 /// A tenant's feed bounds, read with its events: the highest position pruned (`floor`) and

@@ -15,15 +15,23 @@ use crate::tenant::TenantId;
 #[derive(Debug, Default)]
 pub(crate) struct FeedSignal {
     waiting: Mutex<HashMap<TenantId, Arc<Notify>>>,
+    /// Woken by a write of any tenant: what webhook senders wait on.
+    any: Notify,
 }
 
 impl FeedSignal {
     /// Wakes the readers of `tenant` waiting now (a map lookup when none wait).
     pub(crate) fn wake(&self, tenant: &TenantId) {
+        self.any.notify_waiters();
         let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(notify) = waiting.get(tenant) {
             notify.notify_waiters();
         }
+    }
+
+    /// What a waiter for a write of any tenant waits on (a webhook sender).
+    pub(crate) fn any(&self) -> &Notify {
+        &self.any
     }
 
     /// What a reader of `tenant` waits on; [`FeedSignal::done`] when it stops waiting.

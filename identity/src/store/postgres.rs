@@ -48,6 +48,7 @@ pub mod source;
 mod split;
 mod steps;
 mod url;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -690,6 +691,10 @@ impl ContactStore for PgStore {
                 Err(failure) => broken.retry_or_fail("reading the feed", failure)?,
             }
         }
+    }
+
+    fn webhooks(&self) -> &dyn crate::store::webhooks::WebhookStore {
+        self
     }
 
     async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {

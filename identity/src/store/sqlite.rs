@@ -90,6 +90,9 @@ macro_rules! writing {
     }};
 }
 
+// after `writing!`, which it uses
+mod webhooks;
+
 /// The SQLite store. Cheap to clone (it is a pool handle).
 ///
 /// ```
@@ -564,6 +567,10 @@ impl ContactStore for SqliteStore {
             .map_err(|f| f.into_error("reading the feed"))
     }
 
+    fn webhooks(&self) -> &dyn crate::store::webhooks::WebhookStore {
+        self
+    }
+
     async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
         let tenants: Vec<String> = sqlx::query_scalar(prune::TENANTS)
             .fetch_all(&self.pool)
@@ -590,6 +597,15 @@ impl ContactStore for SqliteStore {
             }
             report.tenants += 1;
         }
+        // webhook attempts are kept as long as the events
+        let before_ms = i64::try_from(before.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        writing!(self.begin_write(None), |tx| {
+            sqlx::query("DELETE FROM identity_webhook_delivery WHERE at < ?1")
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| Error::store("pruning events", e))?
+        });
         Ok(report)
     }
 

@@ -140,6 +140,10 @@ impl ContactStore for Watched {
         self.inner.events(tenant, after, limit).await
     }
 
+    fn webhooks(&self) -> &dyn crate::store::webhooks::WebhookStore {
+        self.inner.webhooks()
+    }
+
     async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
         self.noted(self.inner.prune_events(before).await)
     }

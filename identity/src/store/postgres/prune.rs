@@ -78,5 +78,10 @@ pub(crate) async fn prune(pool: &PgPool, before: OffsetDateTime) -> Outcome<Prun
         }
         report.tenants += 1;
     }
+    // webhook attempts are kept as long as the events
+    sqlx::query("DELETE FROM identity_webhook_delivery WHERE at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
     Ok(report)
 }
