@@ -57,6 +57,40 @@ export declare class Identity {
    */
   jobProgress(): JobProgress | null
   /**
+   * Registers a webhook endpoint: the tenant's events of `types` (every type when absent or
+   * `null`) written from now on are POSTed to `url`, in order, signed (Standard Webhooks
+   * 1.0). Resolves to the `Webhook` with its `secret`, told this once. Rejects with
+   * `INVALID_INPUT` (`field: 'url'` or `'types'`) for a bad URL, a non-public address
+   * (unless the `allowPrivateWebhooks` connect option), an empty list or an unknown type.
+   */
+  createWebhook(url: string, options?: { types?: Array<'contact.created' | 'contact.linked' | 'customer.merged' | 'customer.split' | 'customer.erased'> | null }): Promise<Webhook>
+  /** The tenant's webhook endpoints, oldest first (without secrets). */
+  webhooks(): Promise<Webhook[]>
+  /**
+   * Deletes the tenant's endpoint `id` and its attempts; rejects with `NOT_FOUND` when the
+   * tenant has no such endpoint.
+   */
+  deleteWebhook(id: number): Promise<void>
+  /**
+   * The last `limit` (1 to 1000, default 100) delivery attempts of endpoint `id`, newest
+   * first; rejects with `NOT_FOUND` when the tenant has no such endpoint.
+   */
+  webhookDeliveries(id: number, options?: { limit?: number }): Promise<Delivery[]>
+  /**
+   * Makes endpoint `id` deliver the events after the cursor `after` again (from the oldest
+   * kept when absent or `null`), active again, its failures forgotten; give its own
+   * `cursor` to resume a failing endpoint without repeating anything. Rejects with
+   * `NOT_FOUND`, `INVALID_INPUT` (`field: 'after'`) or `EXPIRED`.
+   */
+  replayWebhook(id: number, options?: { after?: string | null }): Promise<Webhook>
+  /**
+   * Starts delivering the webhooks of every tenant of the store in the background (over
+   * HTTP(S); an endpoint has `timeoutMs` to answer, default 10000). Returns the
+   * `WebhookSender`: `await sender.stop()` ends it. Several senders, in one process or
+   * many, share the work; each endpoint is delivered to by one at a time.
+   */
+  deliverWebhooks(options?: { timeoutMs?: number }): WebhookSender
+  /**
    * Connects to `url` (`postgres://…`, `sqlite:path`, `sqlite::memory:` or `memory:`) and runs
    * the migrations.
    */
@@ -215,6 +249,17 @@ export declare class Identity {
   get backend(): string
 }
 
+/** A running webhook sender (see `Identity.deliverWebhooks`). */
+export declare class WebhookSender {
+  /**
+   * Stops taking endpoints; resolves once the attempts in flight finished and were
+   * recorded, and the endpoints were given back. Calling it again resolves at once.
+   */
+  stop(): Promise<void>
+  /** Whether it still runs. */
+  get running(): boolean
+}
+
 /**
  * One entry of a tenant's blocked list: `kind` and exactly one of `value` (an exact email or
  * phone number, normalized like a request's) and `pattern` (a regular expression matched
@@ -271,6 +316,11 @@ export interface ConnectOptions {
    * disk, and after restoring a backup give `readErasureLog(file)` to `reapplyErasures()`.
    */
   erasureLog?: string
+  /**
+   * Accept webhook targets on loopback, private and link-local addresses (default `false`:
+   * refused, so a tenant cannot make the service call into its own network).
+   */
+  allowPrivateWebhooks?: boolean
 }
 
 /** The consolidated customer: a plain object, ready for `JSON.stringify`. */
@@ -306,6 +356,26 @@ export interface ContactRow {
   createdAt: string
   /** When the row was last changed, as an RFC 3339 string in UTC. */
   updatedAt: string
+}
+
+/** One attempt to deliver an event to an endpoint. */
+export interface Delivery {
+  /** The event's id (its `webhook-id` header). */
+  eventId: string
+  /** The event's cursor. */
+  cursor: string
+  /** 1 for the first attempt at the event, then 2, ... */
+  attempt: number
+  /** When the attempt started (RFC 3339). */
+  at: string
+  /** The endpoint's HTTP status; `null` when it did not answer. */
+  status: number | null
+  /** Why the attempt failed; `null` when it succeeded. */
+  error: string | null
+  /** How long it took, in milliseconds. */
+  durationMs: number
+  /** After a failure: when the event is tried again (RFC 3339); `null` once failing. */
+  nextAttemptAt: string | null
 }
 
 /** A row an erase deleted. */
@@ -501,8 +571,8 @@ export interface IdentityErrorInfo {
   /**
    * With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'tenant'`, `'phoneRegion'`,
    * `'kind'`, `'value'`, `'pattern'`, `'contactId'`, `'contactIds'`, `'limits'`, `'checkouts'`,
-   * `'table'`, `'onError'`, `'erasures'`, `'after'`, `'limit'`, `'wait'`, `'path'`, `'url'` or
-   * an option name.
+   * `'table'`, `'onError'`, `'erasures'`, `'after'`, `'limit'`, `'wait'`, `'path'`, `'url'`,
+   * `'types'`, `'webhookId'`, `'secret'` or an option name.
    */
   field?: string
   /** With `BLOCKED_VALUE`: the request's fields that were blocked. */
@@ -672,6 +742,12 @@ export interface Rejected {
   reason: string
 }
 
+/**
+ * The `webhook-signature` a delivery of `body` with `webhook-id` `id` at `timestamp` carries,
+ * by the endpoint's `secret`: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
+ */
+export declare function signWebhook(secret: string, id: string, timestamp: number, body: string | Buffer): string
+
 /** What `split()` did. */
 export interface Split {
   /** The customer that keeps its primary, with the rows that stay. */
@@ -780,4 +856,39 @@ export interface VerifyReport {
   problems: Array<VerifyProblem>
   /** Whether `problems` is empty. */
   clean: boolean
+}
+
+/**
+ * Whether `signature` (the `webhook-signature` header: one or more `v1,<base64>`) is a valid
+ * signature of a delivery by the endpoint's `secret` (`whsec_...`), its `webhook-id`, its
+ * `webhook-timestamp` and its raw `body` (the exact bytes received). Also refuse old
+ * timestamps, against replays.
+ */
+export declare function verifyWebhook(secret: string, id: string, timestamp: number, body: string | Buffer, signature: string): boolean
+
+/**
+ * A webhook endpoint, as `GET /admin/webhooks` shows it; `secret` only on the answer of
+ * `createWebhook()` (it is told once).
+ */
+export interface Webhook {
+  /** Its id. */
+  id: number
+  /** Where events are POSTed. */
+  url: string
+  /** The event types it receives; `null`: every type. */
+  types: string[] | null
+  /** `'active'`, or `'failing'` once every retry of an event failed (until a replay). */
+  state: 'active' | 'failing'
+  /** The feed cursor it was delivered up to. */
+  cursor: string
+  /** Failed attempts at the next event so far. */
+  attempts: number
+  /** When the next event is tried at the earliest (RFC 3339); `null` once failing. */
+  nextAttemptAt: string | null
+  /** What the last failed attempt got; `null` once an attempt succeeds. */
+  lastError: string | null
+  /** When it was registered (RFC 3339). */
+  createdAt: string
+  /** The signing secret (`whsec_...`): on the answer of `createWebhook()` only. */
+  secret?: string
 }

@@ -13,6 +13,6 @@ const entry = project
 const binding = (await import(entry)).default
 
 /** The `Identity` class and the functions of the package under test. */
-export const { Identity, readErasureLog, parseErasureLog } = binding
+export const { Identity, readErasureLog, parseErasureLog, verifyWebhook, signWebhook } = binding
 /** Where it was loaded from (for a test that checks which copy runs). */
 export const loadedFrom = entry

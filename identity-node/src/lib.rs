@@ -17,6 +17,7 @@ mod progress;
 mod reports;
 mod rows;
 mod split;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,8 +73,8 @@ pub struct IdentityErrorInfo {
     pub retryable: bool,
     /// With `INVALID_INPUT`: `'email'`, `'phoneNumber'`, `'request'`, `'tenant'`, `'phoneRegion'`,
     /// `'kind'`, `'value'`, `'pattern'`, `'contactId'`, `'contactIds'`, `'limits'`, `'checkouts'`,
-    /// `'table'`, `'onError'`, `'erasures'`, `'after'`, `'limit'`, `'wait'`, `'path'`, `'url'` or
-    /// an option name.
+    /// `'table'`, `'onError'`, `'erasures'`, `'after'`, `'limit'`, `'wait'`, `'path'`, `'url'`,
+    /// `'types'`, `'webhookId'`, `'secret'` or an option name.
     pub field: Option<String>,
     /// With `BLOCKED_VALUE`: the request's fields that were blocked.
     #[napi(ts_type = "Array<'email' | 'phoneNumber'>")]
@@ -91,6 +92,9 @@ pub struct ConnectOptions {
     /// personal data), flushed to disk before the erase commits: keep it off the database's
     /// disk, and after restoring a backup give `readErasureLog(file)` to `reapplyErasures()`.
     pub erasure_log: Option<String>,
+    /// Accept webhook targets on loopback, private and link-local addresses (default `false`:
+    /// refused, so a tenant cannot make the service call into its own network).
+    pub allow_private_webhooks: Option<bool>,
 }
 
 /// A handle on a store, acting for one tenant (`'default'` unless made by `tenant()`). Every
@@ -679,6 +683,21 @@ fn connect_arguments(
     }
     if let Some(path) = erasures::log_option(&object)? {
         result = result.erasure_log(path);
+    }
+    match object
+        .get::<Unknown<'_>>("allowPrivateWebhooks")
+        .ok()
+        .flatten()
+    {
+        None => {}
+        Some(v) if matches!(v.get_type(), Ok(ValueType::Undefined | ValueType::Null)) => {}
+        Some(v) if v.get_type().ok() == Some(ValueType::Boolean) => {
+            // SAFETY: the type was checked just above.
+            let allow: bool = unsafe { v.cast() }
+                .map_err(|_| bad("allowPrivateWebhooks", "must be true or false"))?;
+            result = result.allow_private_webhooks(allow);
+        }
+        Some(_) => return Err(bad("allowPrivateWebhooks", "must be true or false")),
     }
     Ok((url, result))
 }

@@ -26,6 +26,7 @@ use crate::rows::ContactRow;
 use crate::runtime::run;
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::webhooks::{self, Delivery, Webhook, WebhookSender};
 use crate::{errors, runtime};
 
 /// The asyncio API: every call makes a coroutine that runs on the runtime's threads once
@@ -44,16 +45,26 @@ fn arg<'a, 'py>(py: Python<'py>, value: &'a Option<Py<PyAny>>) -> Option<&'a Bou
 impl AsyncIdentity {
     /// Connects (and migrates); resolves to an `AsyncIdentity`. With `erasure_log` (a `str` or
     /// `os.PathLike`), every erase through it appends its record to that file and syncs it
-    /// before it commits (see `Identity`).
+    /// before it commits; with `allow_private_webhooks`, webhook targets on non-public
+    /// addresses are accepted (see `Identity`).
     #[staticmethod]
-    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None))]
+    #[pyo3(signature = (
+        url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None,
+        allow_private_webhooks = false
+    ))]
     async fn connect(
         url: String,
         max_connections: u32,
         acquire_timeout: f64,
         erasure_log: Option<PathBuf>,
+        allow_private_webhooks: bool,
     ) -> PyResult<AsyncIdentity> {
-        let options = options(max_connections, acquire_timeout, erasure_log)?;
+        let options = options(
+            max_connections,
+            acquire_timeout,
+            erasure_log,
+            allow_private_webhooks,
+        )?;
         let inner =
             run(async move { identity::Identity::connect_with(&url, &options).await }).await?;
         let handle = Handle {
@@ -196,6 +207,63 @@ impl AsyncIdentity {
         pattern: Option<Py<PyAny>>,
     ) -> PyResult<bool> {
         change_blocked(slf, kind, value, pattern, false).await
+    }
+
+    /// Resolves to the new `Webhook`, with its secret (see `Identity.create_webhook`).
+    #[pyo3(signature = (url, types = None))]
+    async fn create_webhook(
+        slf: Py<Self>,
+        url: String,
+        types: Option<Vec<String>>,
+    ) -> PyResult<Webhook> {
+        let types = webhooks::event_types(types)?;
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.create_webhook(&url, types).await.map(Webhook::from) }).await
+    }
+
+    /// Resolves to the tenant's `Webhook`s (see `Identity.webhooks`).
+    async fn webhooks(slf: Py<Self>) -> PyResult<Vec<Webhook>> {
+        let inner = slf.get().handle.usable()?;
+        let all = run(async move { inner.webhooks().await }).await?;
+        Ok(all.into_iter().map(Webhook::from).collect())
+    }
+
+    /// Deletes endpoint `id` (see `Identity.delete_webhook`).
+    async fn delete_webhook(slf: Py<Self>, id: i64) -> PyResult<()> {
+        let id = webhooks::webhook_id(id)?;
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.delete_webhook(id).await }).await
+    }
+
+    /// Resolves to endpoint `id`'s last attempts (see `Identity.webhook_deliveries`).
+    #[pyo3(signature = (id, limit = webhooks::DEFAULT_DELIVERIES))]
+    async fn webhook_deliveries(slf: Py<Self>, id: i64, limit: usize) -> PyResult<Vec<Delivery>> {
+        let id = webhooks::webhook_id(id)?;
+        let inner = slf.get().handle.usable()?;
+        let all = run(async move { inner.webhook_deliveries(id, limit).await }).await?;
+        Ok(all.into_iter().map(Delivery::from).collect())
+    }
+
+    /// Resolves to the replayed `Webhook` (see `Identity.replay_webhook`).
+    #[pyo3(signature = (id, after = None))]
+    async fn replay_webhook(slf: Py<Self>, id: i64, after: Option<String>) -> PyResult<Webhook> {
+        let id = webhooks::webhook_id(id)?;
+        let after = feed::cursor(after.as_deref())?;
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.replay_webhook(id, after).await.map(Webhook::from) }).await
+    }
+
+    /// Starts a `WebhookSender` (see `Identity.deliver_webhooks`); synchronous.
+    #[pyo3(signature = (*, timeout = 10.0))]
+    fn deliver_webhooks(&self, timeout: f64) -> PyResult<WebhookSender> {
+        let options = webhooks::sender_options(timeout)?;
+        let inner = self.handle.usable()?;
+        let transport = identity::HttpTransport::new(inner.allows_private_webhooks())
+            .map_err(|e| errors::to_py(&e))?;
+        let _entered = runtime::get()?.enter();
+        Ok(WebhookSender::new(
+            inner.deliver_webhooks(Arc::new(transport), options),
+        ))
     }
 
     /// Resolves to the customer's `History` (see `Identity.history`).

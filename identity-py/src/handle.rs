@@ -85,6 +85,7 @@ pub(crate) fn options(
     max_connections: u32,
     acquire_timeout: f64,
     erasure_log: Option<PathBuf>,
+    allow_private_webhooks: bool,
 ) -> PyResult<identity::ConnectOptions> {
     if !(acquire_timeout.is_finite() && acquire_timeout > 0.0) {
         return Err(errors::invalid_input(
@@ -100,7 +101,8 @@ pub(crate) fn options(
     }
     let options = identity::ConnectOptions::default()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs_f64(acquire_timeout));
+        .acquire_timeout(Duration::from_secs_f64(acquire_timeout))
+        .allow_private_webhooks(allow_private_webhooks);
     Ok(match erasure_log {
         Some(path) => options.erasure_log(path),
         None => options,

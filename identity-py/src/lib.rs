@@ -20,6 +20,7 @@ mod runtime;
 mod settings;
 mod split;
 mod sync_identity;
+mod webhooks;
 
 use pyo3::prelude::*;
 
@@ -64,6 +65,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChangedCustomer>()?;
     m.add_class::<MovedRow>()?;
     m.add_class::<ContactRow>()?;
+    m.add_class::<webhooks::Webhook>()?;
+    m.add_class::<webhooks::Delivery>()?;
+    m.add_class::<webhooks::WebhookSender>()?;
+    m.add_function(wrap_pyfunction!(webhooks::verify_webhook, m)?)?;
+    m.add_function(wrap_pyfunction!(webhooks::sign_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(read_erasure_log, m)?)?;
     m.add_function(wrap_pyfunction!(parse_erasure_log, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

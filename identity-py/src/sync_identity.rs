@@ -20,14 +20,17 @@ use crate::reports::{RebuildReport, VerifyReport};
 use crate::rows::ContactRow;
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::webhooks::{self, Delivery, Webhook, WebhookSender};
 use crate::{errors, runtime};
 
 /// The blocking API. Calls release the GIL while they wait, so threads run them in parallel.
 ///
-/// `Identity(url, *, max_connections=10, acquire_timeout=5.0, erasure_log=None)` connects and
-/// migrates. With `erasure_log` (a `str` or `os.PathLike`), every erase through the handle
-/// appends its record to that file (created if missing) and syncs it to disk before it commits:
-/// keep it on another disk than the database, to apply the erasures again after a restore.
+/// `Identity(url, *, max_connections=10, acquire_timeout=5.0, erasure_log=None,
+/// allow_private_webhooks=False)` connects and migrates. With `erasure_log` (a `str` or
+/// `os.PathLike`), every erase through the handle appends its record to that file (created if
+/// missing) and syncs it to disk before it commits: keep it on another disk than the database,
+/// to apply the erasures again after a restore. With `allow_private_webhooks`, webhook targets
+/// on loopback, private and link-local addresses are accepted (refused by default).
 #[pyclass(frozen, module = "identity_reconciliation")]
 pub struct Identity {
     handle: Handle,
@@ -36,15 +39,24 @@ pub struct Identity {
 #[pymethods]
 impl Identity {
     #[new]
-    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None))]
+    #[pyo3(signature = (
+        url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None,
+        allow_private_webhooks = false
+    ))]
     fn new(
         py: Python<'_>,
         url: &str,
         max_connections: u32,
         acquire_timeout: f64,
         erasure_log: Option<PathBuf>,
+        allow_private_webhooks: bool,
     ) -> PyResult<Self> {
-        let options = options(max_connections, acquire_timeout, erasure_log)?;
+        let options = options(
+            max_connections,
+            acquire_timeout,
+            erasure_log,
+            allow_private_webhooks,
+        )?;
         let rt = runtime::get()?;
         let inner = py
             .detach(|| rt.block_on(identity::Identity::connect_with(url, &options)))
@@ -61,15 +73,26 @@ impl Identity {
     /// Connects (and migrates), as `Identity(url)` does: the same call, spelled like
     /// `AsyncIdentity.connect`.
     #[staticmethod]
-    #[pyo3(signature = (url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None))]
+    #[pyo3(signature = (
+        url, *, max_connections = 10, acquire_timeout = 5.0, erasure_log = None,
+        allow_private_webhooks = false
+    ))]
     fn connect(
         py: Python<'_>,
         url: &str,
         max_connections: u32,
         acquire_timeout: f64,
         erasure_log: Option<PathBuf>,
+        allow_private_webhooks: bool,
     ) -> PyResult<Self> {
-        Self::new(py, url, max_connections, acquire_timeout, erasure_log)
+        Self::new(
+            py,
+            url,
+            max_connections,
+            acquire_timeout,
+            erasure_log,
+            allow_private_webhooks,
+        )
     }
 
     /// A handle on the same store acting for tenant `id` (1-64 of `A-Z a-z 0-9 . _ -`): its
@@ -263,6 +286,80 @@ impl Identity {
             .handle
             .block_on(py, async |inner| inner.prune_events(age).await)?;
         crate::history::wire(py, &report)
+    }
+
+    /// Registers a webhook endpoint: the tenant's events of `types` (a list of type names;
+    /// `None`: every type) written from now on are POSTed to `url`, in order, signed (Standard
+    /// Webhooks 1.0). Returns the `Webhook` with its `secret`, told this once. Raises
+    /// `InvalidInputError` (field `url` or `types`) for a bad URL, a non-public address (unless
+    /// `allow_private_webhooks`), an empty list or an unknown type.
+    #[pyo3(signature = (url, types = None))]
+    fn create_webhook(
+        &self,
+        py: Python<'_>,
+        url: &str,
+        types: Option<Vec<String>>,
+    ) -> PyResult<Webhook> {
+        let types = webhooks::event_types(types)?;
+        self.handle
+            .block_on(py, async |inner| inner.create_webhook(url, types).await)
+            .map(Webhook::from)
+    }
+
+    /// The tenant's webhook endpoints, oldest first (without secrets).
+    fn webhooks(&self, py: Python<'_>) -> PyResult<Vec<Webhook>> {
+        let all = self
+            .handle
+            .block_on(py, async |inner| inner.webhooks().await)?;
+        Ok(all.into_iter().map(Webhook::from).collect())
+    }
+
+    /// Deletes the tenant's endpoint `id` and its attempts. Raises `NotFoundError` when the
+    /// tenant has no such endpoint.
+    fn delete_webhook(&self, py: Python<'_>, id: i64) -> PyResult<()> {
+        let id = webhooks::webhook_id(id)?;
+        self.handle
+            .block_on(py, async |inner| inner.delete_webhook(id).await)
+    }
+
+    /// The last `limit` (1 to 1000) delivery attempts of endpoint `id`, newest first. Raises
+    /// `NotFoundError` when the tenant has no such endpoint.
+    #[pyo3(signature = (id, limit = webhooks::DEFAULT_DELIVERIES))]
+    fn webhook_deliveries(&self, py: Python<'_>, id: i64, limit: usize) -> PyResult<Vec<Delivery>> {
+        let id = webhooks::webhook_id(id)?;
+        let all = self
+            .handle
+            .block_on(py, async |inner| inner.webhook_deliveries(id, limit).await)?;
+        Ok(all.into_iter().map(Delivery::from).collect())
+    }
+
+    /// Makes endpoint `id` deliver the events after the cursor `after` again (from the oldest
+    /// kept when `None`), active again, its failures forgotten; give its own `cursor` to
+    /// resume a failing endpoint without repeating anything. Raises `NotFoundError`,
+    /// `InvalidInputError` (field `after`) or `ExpiredError`.
+    #[pyo3(signature = (id, after = None))]
+    fn replay_webhook(&self, py: Python<'_>, id: i64, after: Option<&str>) -> PyResult<Webhook> {
+        let id = webhooks::webhook_id(id)?;
+        let after = feed::cursor(after)?;
+        self.handle
+            .block_on(py, async |inner| inner.replay_webhook(id, after).await)
+            .map(Webhook::from)
+    }
+
+    /// Starts delivering the webhooks of every tenant of the store in the background (over
+    /// HTTP(S); an endpoint has `timeout` seconds to answer). Returns the `WebhookSender`:
+    /// `stop()` it (or use it in a `with` block). Several senders, in one process or many,
+    /// share the work; each endpoint is delivered to by one at a time.
+    #[pyo3(signature = (*, timeout = 10.0))]
+    fn deliver_webhooks(&self, timeout: f64) -> PyResult<WebhookSender> {
+        let options = webhooks::sender_options(timeout)?;
+        let inner = self.handle.usable()?;
+        let transport = identity::HttpTransport::new(inner.allows_private_webhooks())
+            .map_err(|e| errors::to_py(&e))?;
+        let _entered = runtime::get()?.enter();
+        Ok(WebhookSender::new(
+            inner.deliver_webhooks(Arc::new(transport), options),
+        ))
     }
 
     /// Undoes a wrong merge: moves the rows `contact_ids` of the customer that contact

@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, State};
 use axum::http::{HeaderValue, Request, Response, header};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::{BoxError, ServiceBuilder};
 use tower_http::request_id::{
@@ -37,6 +37,7 @@ use crate::import;
 use crate::request_log;
 use crate::settings;
 use crate::split;
+use crate::webhooks;
 
 /// Builds the service's router around a connected core handle.
 ///
@@ -104,6 +105,13 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         )
         .route("/admin/backup", get(erasures::backup))
         .route("/admin/contacts", get(export::contacts))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/admin/webhooks/{id}", delete(webhooks::delete))
+        .route("/admin/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/admin/webhooks/{id}/replay", post(webhooks::replay))
         .merge(guarded)
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -84,6 +84,21 @@ pub struct Config {
     )]
     pub events_retention_days: u64,
 
+    /// Accept webhook targets on loopback, private and link-local addresses (refused by
+    /// default, so a tenant cannot make the service call into its own network).
+    #[arg(long, env = "IDENTITY_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// How long a webhook endpoint has to answer a delivery, in ms (100 to 60000); no answer in
+    /// time is a failed attempt, retried later.
+    #[arg(
+        long,
+        env = "IDENTITY_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(100..=60_000)
+    )]
+    pub webhook_timeout_ms: u64,
+
     /// Most requests to /identify and /contacts in flight, 1 to 1000000; more are answered 503
     /// at once.
     #[arg(
@@ -220,6 +235,12 @@ impl Config {
     #[must_use]
     pub fn events_max_wait(&self) -> Duration {
         Duration::from_millis(self.events_max_wait_ms)
+    }
+
+    /// How long a webhook endpoint has to answer.
+    #[must_use]
+    pub fn webhook_timeout(&self) -> Duration {
+        Duration::from_millis(self.webhook_timeout_ms)
     }
 
     /// How long a request body may take to arrive.

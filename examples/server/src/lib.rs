@@ -31,6 +31,7 @@ pub mod telemetry;
 pub mod tenancy;
 pub mod token;
 pub mod values;
+pub mod webhooks;
 
 use std::future::Future;
 
@@ -52,7 +53,8 @@ async fn open(config: &Config) -> identity::Result<identity::Identity> {
     let mut options = identity::ConnectOptions::default()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout())
-        .migrate(false);
+        .migrate(false)
+        .allow_private_webhooks(config.webhook_allow_private);
     if let Some(log) = &config.erasure_log {
         options = options.erasure_log(log);
     }
@@ -170,6 +172,12 @@ pub async fn run(
     let pruning = config
         .events_retention()
         .map(|retention| tokio::spawn(retention::prune_forever(identity.clone(), retention)));
+    let transport =
+        identity::HttpTransport::new(config.webhook_allow_private).map_err(RunError::Database)?;
+    let sender = identity.deliver_webhooks(
+        std::sync::Arc::new(transport),
+        identity::SenderOptions::default().timeout(config.webhook_timeout()),
+    );
     let limits = config.connection_limits();
     tracing::info!(
         max_open_connections = limits.max_open,
@@ -179,6 +187,11 @@ pub async fn run(
     listen::serve(listener, app, limits, shutdown).await;
     if let Some(pruning) = pruning {
         pruning.abort();
+    }
+    // the deliveries in flight finish and are recorded, the leases are given back
+    let stopping = config.webhook_timeout() + std::time::Duration::from_secs(1);
+    if tokio::time::timeout(stopping, sender.stop()).await.is_err() {
+        tracing::warn!("webhook deliveries still in flight at shutdown: sent again after restart");
     }
     tracing::info!("shutting down: closing the database pool");
     identity.close().await;

@@ -1,24 +1,39 @@
-//! [`HttpTransport`]: the sender's [`Transport`] over HTTP and HTTPS (reqwest, rustls with the
-//! `ring` provider, the platform's certificate roots). Redirects are not followed, no proxy is
-//! used, and a name that resolves to a non-public address is refused unless private targets
-//! are allowed (a target's address is checked when the request is made, not only when it
-//! was registered: a name can change).
+//! [`HttpTransport`]: the sender's [`Transport`] over HTTP and HTTPS (hyper's pooled client,
+//! rustls with the `ring` provider and the webpki roots: the TLS stack the PostgreSQL driver
+//! already builds). Redirects are not followed, no proxy is used, and a name that resolves to a
+//! non-public address is refused unless private targets are allowed (a target's address is
+//! checked when the connection is made, not only when it was registered: a name can change).
 
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::Request;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
 
 use super::Transport;
 use crate::error::{Error, Result};
 use crate::webhook::WebhookTarget;
 
-/// POSTs deliveries with one pooled HTTP client.
+/// The most bytes of an answer's body read (then dropped): enough to keep the connection for
+/// the next delivery.
+const ANSWER_LIMIT: usize = 64 * 1024;
+
+/// POSTs deliveries over one pool of connections.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
-    client: reqwest::Client,
+    client: Client<HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>,
 }
 
 impl HttpTransport {
@@ -26,21 +41,31 @@ impl HttpTransport {
     /// or link-local addresses are refused ([`WebhookTarget::is_public`]).
     ///
     /// # Errors
-    /// [`Error::Internal`] when the HTTP client cannot be built (no TLS roots, say).
+    /// [`Error::Internal`] when TLS cannot be set up.
     pub fn new(allow_private: bool) -> Result<Self> {
-        // reqwest ships no crypto provider here: rustls' ring, which the store's TLS uses too
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("identity-webhooks/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(PublicOnly { allow_private }))
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
             .map_err(|_| Error::Internal {
-                reason: "the webhook HTTP client could not be built",
-            })?;
+                reason: "the webhook sender's TLS could not be set up",
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new_with_resolver(PublicOnly { allow_private });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
         Ok(HttpTransport { client })
     }
 }
@@ -54,28 +79,44 @@ impl Transport for HttpTransport {
         body: Vec<u8>,
         timeout: Duration,
     ) -> std::result::Result<u16, String> {
-        let mut request = self.client.post(url).timeout(timeout).body(body);
+        let mut request = Request::post(url).header(
+            "user-agent",
+            concat!("identity-webhooks/", env!("CARGO_PKG_VERSION")),
+        );
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        match request.send().await {
-            Ok(answer) => Ok(answer.status().as_u16()),
-            Err(e) => Err(describe(&e, timeout)),
-        }
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| format!("the request could not be made: {e}"))?;
+        let exchange = async {
+            let answer = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = answer.status().as_u16();
+            // read (a bounded part of) the answer, so the connection serves the next delivery
+            let _ = Limited::new(answer.into_body(), ANSWER_LIMIT)
+                .collect()
+                .await;
+            Ok(status)
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} ms", timeout.as_millis())))
     }
 }
 
 /// Why a request got no status, in a few words (never the body or the headers).
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
     let mut source: Option<&dyn std::error::Error> = Some(e);
     let mut deepest = String::new();
     while let Some(s) = source {
         deepest = s.to_string();
         source = s.source();
     }
-    if e.is_timeout() {
-        format!("no answer within {} ms", timeout.as_millis())
-    } else if e.is_connect() {
+    if e.is_connect() {
         format!("could not connect: {deepest}")
     } else {
         format!("request failed: {deepest}")
@@ -84,29 +125,35 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
 
 /// The system resolver, keeping public addresses only (all of them when private targets are
 /// allowed).
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct PublicOnly {
     allow_private: bool,
 }
 
-impl Resolve for PublicOnly {
-    fn resolve(&self, name: Name) -> Resolving {
+impl tower_service::Service<Name> for PublicOnly {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let allow_private = self.allow_private;
-        let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+            let host = name.as_str();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
                 .await?
                 .filter(|a| allow_private || WebhookTarget::is_public(a.ip()))
                 .collect();
             if found.is_empty() {
-                return Err(format!(
+                return Err(io::Error::other(format!(
                     "{host} resolves to no address the sender may call (loopback, private and \
                      link-local addresses are refused)"
-                )
-                .into());
+                )));
             }
-            let addrs: Addrs = Box::new(found.into_iter());
-            Ok(addrs)
+            Ok(found.into_iter())
         })
     }
 }
