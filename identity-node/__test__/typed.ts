@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, parseErasureLog, readErasureLog, type BlockedEntry, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type EventsPage, type FeedEvent, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type PruneReport, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
+import { Identity, WebhookSender, parseErasureLog, readErasureLog, signWebhook, verifyWebhook, type BlockedEntry, type Delivery, type Webhook, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type EventsPage, type FeedEvent, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type PruneReport, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -86,6 +86,17 @@ export async function main(): Promise<number> {
   }
   const pruned: PruneReport = await ident.pruneEvents({ olderThanDays: 30 })
   console.log(types, pruned.events, pruned.tenants, (await ident.history(1)).prunedBefore)
+  const hook: Webhook = await ident.createWebhook('https://crm.example.com/h', { types: ['customer.merged'] })
+  const state: 'active' | 'failing' = hook.state
+  const sender: WebhookSender = ident.deliverWebhooks({ timeoutMs: 5000 })
+  await sender.stop()
+  const attempts: Delivery[] = await ident.webhookDeliveries(hook.id, { limit: 10 })
+  const status: number | null = attempts[0]?.status ?? null
+  const replayed: Webhook = await ident.replayWebhook(hook.id, { after: null })
+  const signature: string = signWebhook(hook.secret ?? '', 'evt_1', 1, '{}')
+  const valid: boolean = verifyWebhook(hook.secret ?? '', 'evt_1', 1, Buffer.from('{}'), signature)
+  console.log(state, status, replayed.cursor, valid, (await ident.webhooks()).length, sender.running)
+  await ident.deleteWebhook(hook.id)
   await logged.close()
   await ident.close()
   return c.primaryContactId + (again?.secondaryContactIds.length ?? 0)

@@ -236,7 +236,7 @@ impl AsyncIdentity {
     }
 
     /// Resolves to endpoint `id`'s last attempts (see `Identity.webhook_deliveries`).
-    #[pyo3(signature = (id, limit = webhooks::DEFAULT_DELIVERIES))]
+    #[pyo3(signature = (id, limit = 100))]
     async fn webhook_deliveries(slf: Py<Self>, id: i64, limit: usize) -> PyResult<Vec<Delivery>> {
         let id = webhooks::webhook_id(id)?;
         let inner = slf.get().handle.usable()?;

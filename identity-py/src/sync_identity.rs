@@ -324,7 +324,7 @@ impl Identity {
 
     /// The last `limit` (1 to 1000) delivery attempts of endpoint `id`, newest first. Raises
     /// `NotFoundError` when the tenant has no such endpoint.
-    #[pyo3(signature = (id, limit = webhooks::DEFAULT_DELIVERIES))]
+    #[pyo3(signature = (id, limit = 100))]
     fn webhook_deliveries(&self, py: Python<'_>, id: i64, limit: usize) -> PyResult<Vec<Delivery>> {
         let id = webhooks::webhook_id(id)?;
         let all = self

@@ -252,13 +252,8 @@ impl WebhookSender {
         slf
     }
 
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        _kind: Option<&Bound<'_, PyAny>>,
-        _value: Option<&Bound<'_, PyAny>>,
-        _traceback: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
         self.stop(py)?;
         Ok(false)
     }
@@ -304,9 +299,6 @@ pub fn event_types(types: Option<Vec<String>>) -> PyResult<EventTypes> {
 pub fn webhook_id(id: i64) -> PyResult<WebhookId> {
     WebhookId::new(id).map_err(|e| errors::to_py(&e))
 }
-
-/// `limit` of `webhook_deliveries()`.
-pub const DEFAULT_DELIVERIES: usize = 100;
 
 /// `timeout` of `deliver_webhooks()`: seconds, 0.1 to 60.
 pub fn sender_options(timeout: f64) -> PyResult<identity::SenderOptions> {

@@ -16,7 +16,9 @@ def python_blocks(path: pathlib.Path) -> list[str]:
 
 
 def test_the_readme_snippets_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
-    quickstart, governance, history, split, erase, limits, imported, table, feed = python_blocks(ROOT / "README.md")
+    quickstart, governance, history, split, erase, limits, imported, table, feed, webhooks = python_blocks(
+        ROOT / "README.md"
+    )
     code = quickstart.replace("sqlite:///tmp/shop.db", f"sqlite://{tmp_path / 'shop.db'}")
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own documentation
     assert "['+919876543210']" in capsys.readouterr().out, "the shop in India stores E.164"
@@ -47,6 +49,9 @@ def test_the_readme_snippets_run(tmp_path: pathlib.Path, capsys: pytest.CaptureF
     exec(compile(feed, "README.md", "exec"), {})  # noqa: S102
     printed = capsys.readouterr().out.splitlines()
     assert printed == ["['contact.created', 'contact.linked'] 1", "[]"], printed
+    exec(compile(webhooks, "README.md", "exec"), {})  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["True [['customer.merged', 'customer.split']]"], printed
 
 
 @pytest.mark.parametrize("index", [0, 1])

@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs`, `the_table_import_snippet_runs` and (section Change feed) `the_feed_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs`, `the_table_import_snippet_runs` and (section Change feed) `the_feed_snippet_runs` and (section Webhooks) `the_webhooks_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -33,6 +33,9 @@ fn the_readme_shows_these_lines() {
     let feed = readme_rust_lines("Change feed");
     assert!(!feed.is_empty());
     lines.extend(feed);
+    let webhooks = readme_rust_lines("Webhooks");
+    assert!(!webhooks.is_empty());
+    lines.extend(webhooks);
     for line in lines {
         assert!(
             source.contains(&line),
@@ -140,5 +143,16 @@ async fn the_feed_snippet_runs() -> identity::Result<()> {
     assert_eq!(page.events[0].change.kind(), "contact.created");
     let later = identity.events_wait(Some(page.next), 100, std::time::Duration::from_millis(10)).await?;
     assert!(later.events.is_empty());
+    Ok(())
+}
+
+#[rustfmt::skip] // the README's lines, as it shows them
+#[tokio::test]
+async fn the_webhooks_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    let hook = identity.create_webhook("https://crm.example.com/hooks", identity::webhook::EventTypes::ALL).await?;
+    assert!(hook.secret.as_str().starts_with("whsec_"));
+    let again = identity.replay_webhook(hook.webhook.id, None).await?; // everything kept, from the start
+    assert_eq!(again.state, identity::webhook::WebhookState::Active);
     Ok(())
 }

@@ -28,6 +28,7 @@ from ._native import (
     ChangedCustomer,
     Contact,
     ContactRow,
+    Delivery,
     Erasure,
     EventsPage,
     Feed,
@@ -47,9 +48,13 @@ from ._native import (
     TableOutcome,
     TenantSettings,
     VerifyReport,
+    Webhook,
+    WebhookSender,
     __version__,
     parse_erasure_log,
     read_erasure_log,
+    sign_webhook,
+    verify_webhook,
 )
 
 __all__ = [
@@ -64,6 +69,7 @@ __all__ = [
     "ContactRow",
     "ContentionError",
     "CorruptDataError",
+    "Delivery",
     "Erasure",
     "EventsPage",
     "ExpiredError",
@@ -90,7 +96,11 @@ __all__ = [
     "TenantSettings",
     "UnavailableError",
     "VerifyReport",
+    "Webhook",
+    "WebhookSender",
     "__version__",
     "parse_erasure_log",
     "read_erasure_log",
+    "sign_webhook",
+    "verify_webhook",
 ]

@@ -22,7 +22,9 @@ class InvalidInputError(IdentityError, ValueError):
     ``"tenant"``, ``"phone_region"``, ``"kind"``, ``"value"``, ``"pattern"`` (a blocked-list
     entry), ``"contact_id"``, ``"contact_ids"``, ``"limits"``, ``"checkouts"``, ``"table"``,
     ``"on_error"``, ``"erasures"``, ``"after"`` (a feed cursor), ``"limit"``, ``"wait"``,
-    ``"url"``, ``"max_connections"`` or ``"acquire_timeout"``.
+    ``"url"`` (a database or webhook URL), ``"types"`` (a webhook's event types),
+    ``"webhook_id"``, ``"secret"``, ``"timeout"``, ``"max_connections"`` or
+    ``"acquire_timeout"``.
     """
 
     code = "invalid_input"
