@@ -1,6 +1,6 @@
 // Replays the shared vectors (tests/vectors/*.json) over HTTP against an app that serves the Rust
 // service's routes with its wire contract: POST /identify, GET/PUT /settings, PUT /settings/limits,
-// /admin/blocked, /admin/contacts/:id/history, /events, /admin/customers/:id/split and /erase,
+// /admin/blocked, /admin/contacts/:id/history, /events, /admin/webhooks, /admin/customers/:id/split and /erase,
 // /admin/import, /admin/export, /admin/contacts, /admin/erasures and /admin/erasures/reapply,
 // the tenant in X-Tenant-Id. The Express and NestJS examples' tests run every vector through it,
 // so both answer as the service does. It also checks that an example's server script binds where
@@ -178,11 +178,53 @@ async function eventsStep(base, headers, step, at) {
   assert.deepEqual({ events: compared }, step.result, at)
 }
 
+// a webhook's wire shape as a vector states it: without id, createdAt, nextAttemptAt and the
+// secret (told by create only)
+function comparableWebhook(wire, created, at) {
+  if (Array.isArray(wire)) return wire.map((w) => comparableWebhook(w, false, at))
+  if (wire === null || wire.eventId !== undefined) return wire
+  const { id, createdAt, nextAttemptAt, secret, ...rest } = wire
+  assert.ok(Number.isInteger(id) && typeof createdAt === 'string' && typeof nextAttemptAt === 'string', at)
+  assert.ok(created ? secret.startsWith('whsec_') : secret === undefined, `${at}: the secret is told once`)
+  return rest
+}
+
+// a webhook step through /admin/webhooks: the endpoint(s), or the error naming the field
+async function webhookStep(base, headers, step, at) {
+  const w = step.webhook
+  let response
+  if (w.create) {
+    response = await fetch(`${base}/admin/webhooks`, { method: 'POST', body: JSON.stringify(w.create), headers })
+  } else if (w.list) {
+    response = await fetch(`${base}/admin/webhooks`, { headers })
+  } else if (w.deliveries !== undefined) {
+    const query = w.limit !== undefined ? `?limit=${w.limit}` : ''
+    response = await fetch(`${base}/admin/webhooks/${w.deliveries}/deliveries${query}`, { headers })
+  } else if (w.replay !== undefined) {
+    const body = JSON.stringify({ after: w.after ?? null })
+    response = await fetch(`${base}/admin/webhooks/${w.replay}/replay`, { method: 'POST', body, headers })
+  } else {
+    response = await fetch(`${base}/admin/webhooks/${w.delete}`, { method: 'DELETE', headers })
+  }
+  const text = await response.text()
+  const body = text === '' ? null : JSON.parse(text)
+  if (step.error) {
+    assert.equal(response.status, STATUS[step.error.code], `${at}: ${text}`)
+    assert.equal(body.error.code, step.error.code, at)
+    assert.equal(body.error.field, step.error.field, at)
+    return
+  }
+  assert.equal(response.status, w.create ? 201 : w.delete !== undefined ? 204 : 200, `${at}: ${text}`)
+  const answer = w.list ? body.webhooks : w.deliveries !== undefined ? body.deliveries : body
+  assert.deepEqual(comparableWebhook(answer, Boolean(w.create), at), step.result, at)
+}
+
 /**
  * Replays every step of one vector file against the app at `base` (a fresh, empty store).
- * `identifyPaths`: the paths an identify step posts to, in turn (an app with an alias passes both).
+ * `identifyPaths`: the paths an identify step posts to, in turn (an app with an alias passes both);
+ * `sign`: the binding's `signWebhook`, for the signature steps.
  */
-export async function replayVector(base, file, { identifyPaths = ['/identify'] } = {}) {
+export async function replayVector(base, file, { identifyPaths = ['/identify'], sign } = {}) {
   const vector = JSON.parse(readFileSync(join(VECTORS, file), 'utf8'))
   for (const [i, step] of vector.steps.entries()) {
     const headers = step.tenant !== undefined ? { 'X-Tenant-Id': step.tenant } : {}
@@ -211,6 +253,15 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'] }
     }
     if (step.events) {
       await eventsStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.webhook) {
+      await webhookStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.signature) {
+      const { secret, id, timestamp, body } = step.signature
+      assert.equal(sign(secret, id, timestamp, body), step.result, `${file} ${i}`)
       continue
     }
     if (step.split) {

@@ -1,6 +1,7 @@
 // An Express app exposing POST /identify with the wire contract, GET/PUT /settings (the
 // tenant's phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-// GET /admin/contacts/:id/history (why a contact's rows are one customer), GET /events (the
+// GET /admin/contacts/:id/history (why a contact's rows are one customer), /admin/webhooks
+// (register, list, delete, read attempts of and replay webhook endpoints), GET /events (the
 // tenant's change feed, with ?after=&limit=&wait= as the Rust service takes them),
 // POST /admin/customers/:id/split (undo a wrong merge), POST /admin/customers/:id/erase (the
 // right to be forgotten), POST /admin/import (history into an empty tenant), GET /admin/export
@@ -145,6 +146,64 @@ export async function createApp(databaseUrl, options = {}) {
     const { after, limit, wait } = req.query
     try {
       res.json(await scoped(req).events({ after, limit: number(limit), wait: number(wait) }))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  // webhook endpoints: the binding checks the URL, the types, the id, limit and after, and
+  // names the field at fault
+  const hookId = (text) => (/^\d+$/.test(text) ? Number(text) : text)
+  app.post('/admin/webhooks', async (req, res) => {
+    const body = json(req, res)
+    if (body === undefined) return
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      const message = 'invalid request: body must be a JSON object like {"url": "https://..."}'
+      return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+    }
+    try {
+      res.status(201).json(await scoped(req).createWebhook(body.url, { types: body.types }))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.get('/admin/webhooks', async (req, res) => {
+    try {
+      res.json({ webhooks: await scoped(req).webhooks() })
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.delete('/admin/webhooks/:id', async (req, res) => {
+    try {
+      await scoped(req).deleteWebhook(hookId(req.params.id))
+      res.status(204).end()
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.get('/admin/webhooks/:id/deliveries', async (req, res) => {
+    try {
+      const limit = number(req.query.limit)
+      res.json({ deliveries: await scoped(req).webhookDeliveries(hookId(req.params.id), { limit }) })
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
+  app.post('/admin/webhooks/:id/replay', async (req, res) => {
+    // an empty body replays from the oldest event kept
+    const body = typeof req.body === 'string' && req.body.trim() === '' ? {} : json(req, res)
+    if (body === undefined) return
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      const message = 'invalid request: body must be empty or a JSON object like {"after": "f1.2a"}'
+      return res.status(400).json({ error: { code: 'invalid_input', message, field: 'request' } })
+    }
+    try {
+      res.json(await scoped(req).replayWebhook(hookId(req.params.id), { after: body.after }))
     } catch (e) {
       fail(res, e)
     }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { signWebhook } from 'identity-reconciliation'
 import { createApp } from './app.mjs'
 import { assertBindsLoopback, assertRestoreRoutes, replayVector, vectorFiles } from '../http-vectors.mjs'
 
@@ -21,7 +22,7 @@ for (const file of vectorFiles()) {
   test(`vector ${file} over HTTP`, async () => {
     const { base, close } = await serve()
     try {
-      await replayVector(base, file)
+      await replayVector(base, file, { sign: signWebhook })
     } finally {
       await close()
     }

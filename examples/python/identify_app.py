@@ -1,6 +1,7 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-GET /admin/contacts/{id}/history (why a contact's rows are one customer), GET /events (the
+GET /admin/contacts/{id}/history (why a contact's rows are one customer), /admin/webhooks
+(register, list, delete, read attempts of and replay webhook endpoints), GET /events (the
 tenant's change feed, ?after=&limit=&wait= as the Rust service takes them),
 POST /admin/customers/{id}/split (undo a wrong merge), POST /admin/customers/{id}/erase (the
 right to be forgotten), POST /admin/import (history, or an existing table's rows, into an empty tenant), GET /admin/export
@@ -49,6 +50,7 @@ WIRE_FIELD = {
     "table": "table",
     "on_error": "onError",
     "erasures": "erasures",
+    "webhook_id": "webhookId",
 }
 
 
@@ -208,6 +210,80 @@ def create_app(database_url: str) -> FastAPI:
         except IdentityError as e:
             return failure(e)
         return JSONResponse(page.to_dict())
+
+    @app.post("/admin/webhooks")
+    async def create_webhook(request: Request) -> JSONResponse:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        if not isinstance(body, dict):
+            return error(400, "invalid_input", 'invalid request: body must be a JSON object like {"url": "https://..."}', "request")
+        url, types = body.get("url"), body.get("types")
+        if not isinstance(url, str):
+            return error(400, "invalid_input", "invalid url: is required, a string", "url")
+        if types is not None and not (isinstance(types, list) and all(isinstance(t, str) for t in types)):
+            return error(400, "invalid_input", "invalid types: must be an array of event types or null", "types")
+        try:
+            created = await scoped(request).create_webhook(url, types)
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse(created.to_dict(), status_code=201)
+
+    @app.get("/admin/webhooks")
+    async def list_webhooks(request: Request) -> JSONResponse:
+        try:
+            found = await scoped(request).webhooks()
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse({"webhooks": [w.to_dict() for w in found]})
+
+    def webhook_id(text: str) -> int | None:
+        return int(text) if text.isdecimal() and int(text) > 0 else None
+
+    def bad_webhook_id() -> JSONResponse:
+        return error(400, "invalid_input", "invalid webhook id: must be a positive integer", "webhook_id")
+
+    @app.delete("/admin/webhooks/{hook}")
+    async def delete_webhook(request: Request, hook: str) -> Response:
+        if (found := webhook_id(hook)) is None:
+            return bad_webhook_id()
+        try:
+            await scoped(request).delete_webhook(found)
+        except IdentityError as e:
+            return failure(e)
+        return Response(status_code=204)
+
+    @app.get("/admin/webhooks/{hook}/deliveries")
+    async def webhook_deliveries(request: Request, hook: str) -> JSONResponse:
+        if (found := webhook_id(hook)) is None:
+            return bad_webhook_id()
+        text = request.query_params.get("limit", "100")
+        if not text.isdecimal():
+            return error(400, "invalid_input", "invalid limit: must be a whole number", "limit")
+        try:
+            attempts = await scoped(request).webhook_deliveries(found, int(text))
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse({"deliveries": [d.to_dict() for d in attempts]})
+
+    @app.post("/admin/webhooks/{hook}/replay")
+    async def replay_webhook(request: Request, hook: str) -> JSONResponse:
+        if (found := webhook_id(hook)) is None:
+            return bad_webhook_id()
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, "malformed_json", f"request body is not valid JSON: {e}")
+        after = body.get("after") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or (after is not None and not isinstance(after, str)):
+            return error(400, "invalid_input", "invalid cursor: must be a cursor string or null", "after")
+        try:
+            replayed = await scoped(request).replay_webhook(found, after)
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse(replayed.to_dict())
 
     @app.get("/admin/contacts/{contact_id}/history")
     async def history(request: Request, contact_id: str) -> JSONResponse:

@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from identify_app import create_app  # noqa: E402
 
+from identity_reconciliation import sign_webhook  # noqa: E402
+
 VECTORS = sorted((pathlib.Path(__file__).resolve().parents[2] / "tests" / "vectors").glob("*.json"))
 
 
@@ -43,6 +45,14 @@ def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
                 continue
             if "events" in step:
                 events_step(client, step, headers, i)
+                continue
+            if "webhook" in step:
+                webhook_step(client, step, headers, i)
+                continue
+            if "signature" in step:
+                wire = step["signature"]
+                signed = sign_webhook(wire["secret"], wire["id"], wire["timestamp"], wire["body"].encode())
+                assert signed == step["result"], i
                 continue
             if "split" in step:
                 split_step(client, step, headers, i)
@@ -129,6 +139,50 @@ def events_step(client: TestClient, step: dict[str, Any], headers: dict[str, str
 
 
 STATUS = {"conflict": 409, "not_found": 404, "invalid_input": 400}
+
+
+def comparable_webhook(wire: Any, created: bool, i: int) -> Any:
+    """A webhook's wire shape as a vector states it (see tests/vectors/README.md)."""
+    if isinstance(wire, list):
+        return [comparable_webhook(w, False, i) for w in wire]
+    if wire is None or "eventId" in wire:
+        return wire
+    assert isinstance(wire.pop("id"), int) and isinstance(wire.pop("createdAt"), str), i
+    assert isinstance(wire.pop("nextAttemptAt"), str), i
+    secret = wire.pop("secret", None)
+    assert (secret is not None and secret.startswith("whsec_")) if created else secret is None, i
+    return wire
+
+
+def webhook_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:
+    """A webhook step through /admin/webhooks: the endpoint(s) without what no vector can know,
+    or the error with its field."""
+    wire = step["webhook"]
+    if "create" in wire:
+        response = client.post("/admin/webhooks", content=json.dumps(wire["create"]), headers=headers)
+    elif "list" in wire:
+        response = client.get("/admin/webhooks", headers=headers)
+    elif "deliveries" in wire:
+        params = {"limit": str(wire["limit"])} if "limit" in wire else {}
+        response = client.get(f"/admin/webhooks/{wire['deliveries']}/deliveries", params=params, headers=headers)
+    elif "replay" in wire:
+        body = json.dumps({"after": wire.get("after")})
+        response = client.post(f"/admin/webhooks/{wire['replay']}/replay", content=body, headers=headers)
+    else:
+        response = client.delete(f"/admin/webhooks/{wire['delete']}", headers=headers)
+    answer = response.json() if response.content else None
+    if "error" in step:
+        assert response.status_code == STATUS[step["error"]["code"]], (i, answer)
+        assert answer["error"]["code"] == step["error"]["code"], (i, answer)
+        assert answer["error"].get("field") == step["error"].get("field"), (i, answer)
+        return
+    created = "create" in wire
+    assert response.status_code == (201 if created else 204 if "delete" in wire else 200), (i, answer)
+    if "list" in wire:
+        answer = answer["webhooks"]
+    elif "deliveries" in wire:
+        answer = answer["deliveries"]
+    assert comparable_webhook(answer, created, i) == step["result"], (i, answer)
 
 
 def split_step(client: TestClient, step: dict[str, Any], headers: dict[str, str], i: int) -> None:

@@ -3,7 +3,7 @@
 // allContacts()), then the identity graph (verify, rebuild, verify).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Identity } from './identity.mjs'
+import { Identity, signWebhook } from './identity.mjs'
 import { freshDatabase, vectorFiles } from './helpers.mjs'
 
 // a `settings` step: its `result` (also what reading the settings answers), or its `error`
@@ -120,6 +120,42 @@ async function eventsStep(ident, step, at) {
   assert.deepEqual({ events: compared }, step.result, at)
 }
 
+// a webhook's wire shape as a vector states it: without id, createdAt, nextAttemptAt and the
+// secret (told by create only)
+function comparableWebhook(wire, created, at) {
+  if (Array.isArray(wire)) return wire.map((w) => comparableWebhook(w, false, at))
+  if (wire === null || wire === undefined || wire.eventId !== undefined) return wire ?? null
+  const { id, createdAt, nextAttemptAt, secret, ...rest } = wire
+  assert.ok(Number.isInteger(id) && typeof createdAt === 'string' && typeof nextAttemptAt === 'string', at)
+  assert.ok(created ? secret.startsWith('whsec_') : secret === undefined, `${at}: the secret is told once`)
+  return rest
+}
+
+// a `webhook` step: the endpoint(s) (see comparableWebhook), or the error with its field
+async function webhookStep(ident, step, at) {
+  const scoped = step.tenant !== undefined ? ident.tenant(step.tenant) : ident
+  const w = step.webhook
+  let outcome
+  try {
+    if (w.create) outcome = await scoped.createWebhook(w.create.url, { types: w.create.types })
+    else if (w.list) outcome = await scoped.webhooks()
+    else if (w.deliveries !== undefined) outcome = await scoped.webhookDeliveries(w.deliveries, { limit: w.limit })
+    else if (w.replay !== undefined) outcome = await scoped.replayWebhook(w.replay, { after: w.after })
+    else outcome = await scoped.deleteWebhook(w.delete)
+  } catch (e) {
+    outcome = e
+  }
+  if (step.error) {
+    assert.ok(outcome instanceof Error, `${at}: expected an error, got ${JSON.stringify(outcome)}`)
+    assert.equal(outcome.code, step.error.code.toUpperCase(), at)
+    assert.equal(outcome.field, step.error.field, at)
+    return
+  }
+  assert.ok(!(outcome instanceof Error), `${at}: ${outcome?.stack}`)
+  const wire = outcome === undefined ? null : JSON.parse(JSON.stringify(outcome))
+  assert.deepEqual(comparableWebhook(wire, Boolean(w.create), at), step.result, at)
+}
+
 // the call a `split`, `erase` or `import` step makes
 function customerCall(scoped, step) {
   if (step.split) {
@@ -223,6 +259,15 @@ async function replay(ident, vector, db) {
     }
     if (step.events) {
       await eventsStep(ident, step, at)
+      continue
+    }
+    if (step.webhook) {
+      await webhookStep(ident, step, at)
+      continue
+    }
+    if (step.signature) {
+      const { secret, id, timestamp, body } = step.signature
+      assert.equal(signWebhook(secret, id, timestamp, body), step.result, at)
       continue
     }
     if (step.split || step.erase || step.import) {

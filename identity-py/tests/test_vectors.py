@@ -20,6 +20,7 @@ from identity_reconciliation import (
     InvalidInputError,
     NotFoundError,
     TenantSettings,
+    sign_webhook,
 )
 
 FIELD = {
@@ -38,6 +39,8 @@ FIELD = {
     "erasures": "erasures",
     "after": "after",
     "limit": "limit",
+    "url": "url",
+    "types": "types",
 }
 
 BLOCKED_STEPS = ("list", "block", "unblock")
@@ -107,6 +110,49 @@ def check_events(step: dict[str, Any], outcome: Any, at: str) -> None:
     if outcome.events:
         assert nxt == outcome.events[-1].cursor, at
     assert wire == step["result"], at
+
+
+def webhook_call(handle: Any, wire: dict[str, Any]) -> tuple[Any, bool]:
+    """A `webhook` step's call on `handle` (sync or async): what it returns, and whether it
+    creates (the one answer with a secret)."""
+    if "create" in wire:
+        return handle.create_webhook(wire["create"]["url"], wire["create"].get("types")), True
+    if "list" in wire:
+        return handle.webhooks(), False
+    if "deliveries" in wire:
+        return handle.webhook_deliveries(wire["deliveries"], wire.get("limit", 100)), False
+    if "replay" in wire:
+        return handle.replay_webhook(wire["replay"], wire.get("after")), False
+    return handle.delete_webhook(wire["delete"]), False
+
+
+def comparable_webhook(wire: Any, created: bool, at: str) -> Any:
+    """A webhook's wire shape as a vector states it (see tests/vectors/README.md)."""
+    if isinstance(wire, list):
+        return [comparable_webhook(w, False, at) for w in wire]
+    if wire is None or "eventId" in wire:
+        return wire
+    assert isinstance(wire.pop("id"), int), at
+    assert isinstance(wire.pop("createdAt"), str) and isinstance(wire.pop("nextAttemptAt"), str), at
+    secret = wire.pop("secret", None)
+    assert (secret is not None and secret.startswith("whsec_")) if created else secret is None, at
+    return wire
+
+
+def check_webhook(step: dict[str, Any], outcome: Any, created: bool, at: str) -> None:
+    """A `webhook` step: its `result` or its `error`."""
+    if "error" in step:
+        check_error(step, outcome, at)
+        return
+    assert not isinstance(outcome, Exception), f"{at}: {outcome!r}"
+    wire = [o.to_dict() for o in outcome] if isinstance(outcome, list) else (outcome and outcome.to_dict())
+    assert comparable_webhook(wire, created, at) == step["result"], at
+
+
+def check_signature(step: dict[str, Any], at: str) -> None:
+    wire = step["signature"]
+    signed = sign_webhook(wire["secret"], wire["id"], wire["timestamp"], wire["body"].encode())
+    assert signed == step["result"], at
 
 
 def split_arguments(step: dict[str, Any]) -> dict[str, Any]:
@@ -369,6 +415,16 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_events(step, outcome, at)
                 continue
+            if "webhook" in step:
+                try:
+                    outcome, created = webhook_call(scoped(ident, step), step["webhook"])
+                except IdentityError as e:
+                    outcome, created = e, False
+                check_webhook(step, outcome, created, at)
+                continue
+            if "signature" in step:
+                check_signature(step, at)
+                continue
             if "split" in step:
                 before = rows(store_url, seen_tenant(step))
                 try:
@@ -472,6 +528,17 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except IdentityError as e:
                     outcome = e
                 check_events(step, outcome, at)
+                continue
+            if "webhook" in step:
+                try:
+                    call, created = webhook_call(scoped(ident, step), step["webhook"])
+                    outcome = await call
+                except IdentityError as e:
+                    outcome, created = e, False
+                check_webhook(step, outcome, created, at)
+                continue
+            if "signature" in step:
+                check_signature(step, at)
                 continue
             if "split" in step:
                 before = rows(url, seen_tenant(step))

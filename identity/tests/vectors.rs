@@ -422,6 +422,15 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             check_events_step(&seen, step, &at).await;
             continue;
         }
+        if step.get("webhook").is_some() {
+            identity_testkit::webhook_steps::check_core_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("signature").is_some() {
+            let signed = identity_testkit::webhook_steps::signature_of(step);
+            assert_eq!(signed, step["result"].as_str().unwrap(), "{at}");
+            continue;
+        }
         if step.get("split").is_some() {
             check_split_step(&seen, step, &at).await;
             continue;

@@ -9,6 +9,7 @@ pub mod imports;
 pub mod legacy;
 pub mod replay;
 pub mod sqlite;
+pub mod webhook_steps;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -7,6 +7,7 @@ import { TextBodyMiddleware } from './body.js'
 import { IdentityExceptionFilter } from './errors.js'
 import { IdentifyController } from './identify.controller.js'
 import { RestoreController } from './restore.controller.js'
+import { WebhooksController } from './webhooks.controller.js'
 
 /** Which routes to mount. */
 export interface IdentityHttpOptions {
@@ -21,7 +22,7 @@ export class IdentityHttpModule implements NestModule {
   static register({ withAdmin = true }: IdentityHttpOptions = {}): DynamicModule {
     return {
       module: IdentityHttpModule,
-      controllers: withAdmin ? [IdentifyController, AdminController, RestoreController] : [IdentifyController],
+      controllers: withAdmin ? [IdentifyController, AdminController, WebhooksController, RestoreController] : [IdentifyController],
       providers: [{ provide: APP_FILTER, useClass: IdentityExceptionFilter }],
     }
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import 'reflect-metadata'
 import { Injectable, Module } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
+import { signWebhook } from 'identity-reconciliation'
 import { createApp } from '../dist/app.js'
 import { IDENTITY, IdentityHttpModule, IdentityModule, InjectIdentity } from '../dist/index.js'
 import { assertBindsLoopback, assertRestoreRoutes, replayVector, vectorFiles } from '../../http-vectors.mjs'
@@ -25,7 +26,7 @@ for (const file of vectorFiles()) {
   test(`vector ${file} over HTTP`, async () => {
     const { base, close } = await serve()
     try {
-      await replayVector(base, file, { identifyPaths: ['/identify', '/identify', '/api/identify'] })
+      await replayVector(base, file, { identifyPaths: ['/identify', '/identify', '/api/identify'], sign: signWebhook })
     } finally {
       await close()
     }

@@ -41,6 +41,15 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             events_step(server, tenant, step, &at).await;
             continue;
         }
+        if step.get("webhook").is_some() {
+            webhook_step(server, tenant, step, &at).await;
+            continue;
+        }
+        if step.get("signature").is_some() {
+            let signed = identity_testkit::webhook_steps::signature_of(step);
+            assert_eq!(signed, step["result"].as_str().unwrap(), "{at}");
+            continue;
+        }
         if ["split", "erase", "import", "reapply"]
             .iter()
             .any(|k| step.get(k).is_some())
@@ -278,6 +287,91 @@ async fn events_step(server: &TestServer, tenant: Option<&str>, step: &Value, at
             let next = body.as_object_mut().unwrap().remove("next").unwrap();
             assert!(last.is_none_or(|c| c == next), "{at}: next");
             assert_eq!(body, step["result"], "{at}");
+        }
+    }
+}
+
+/// A `webhook` step through `/admin/webhooks`: the endpoint(s) without what no vector can know,
+/// or the error with its field.
+async fn webhook_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    use reqwest::Method;
+    let wire = &step["webhook"];
+    let (method, path, body, created) = if let Some(create) = wire.get("create") {
+        (
+            Method::POST,
+            "/admin/webhooks".to_owned(),
+            create.to_string(),
+            true,
+        )
+    } else if wire.get("list").is_some() {
+        (
+            Method::GET,
+            "/admin/webhooks".to_owned(),
+            String::new(),
+            false,
+        )
+    } else if let Some(id) = wire.get("deliveries") {
+        let limit = wire
+            .get("limit")
+            .map(|n| format!("?limit={n}"))
+            .unwrap_or_default();
+        let path = format!("/admin/webhooks/{id}/deliveries{limit}");
+        (Method::GET, path, String::new(), false)
+    } else if let Some(id) = wire.get("replay") {
+        let body = serde_json::json!({"after": wire.get("after")}).to_string();
+        (
+            Method::POST,
+            format!("/admin/webhooks/{id}/replay"),
+            body,
+            false,
+        )
+    } else if let Some(id) = wire.get("delete") {
+        (
+            Method::DELETE,
+            format!("/admin/webhooks/{id}"),
+            String::new(),
+            false,
+        )
+    } else {
+        panic!("{at}: an unknown webhook step {wire}")
+    };
+    let mut request = common::client()
+        .request(method, server.url(&path))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(body);
+    if let Some(tenant) = tenant {
+        request = request.header("X-Tenant-Id", tenant);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, status_of(&expected["code"]), "{at}: {body}");
+            assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
+            assert_eq!(
+                body["error"].get("field"),
+                expected.get("field"),
+                "{at}: {body}"
+            );
+        }
+        None => {
+            let answer = match (wire.get("list"), wire.get("deliveries")) {
+                (Some(_), _) => body["webhooks"].clone(),
+                (_, Some(_)) => body["deliveries"].clone(),
+                _ => body,
+            };
+            let expected_status = if created {
+                201
+            } else if wire.get("delete").is_some() {
+                204
+            } else {
+                200
+            };
+            assert_eq!(status, expected_status, "{at}: {text}");
+            let answer = identity_testkit::webhook_steps::comparable(answer, created, at);
+            assert_eq!(answer, step["result"], "{at}");
         }
     }
 }

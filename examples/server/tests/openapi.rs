@@ -167,6 +167,10 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/job",
             "/admin/rebuild",
             "/admin/verify",
+            "/admin/webhooks",
+            "/admin/webhooks/{id}",
+            "/admin/webhooks/{id}/deliveries",
+            "/admin/webhooks/{id}/replay",
             "/api/identify",
             "/contacts",
             "/events",
@@ -840,6 +844,67 @@ async fn every_observed_response_matches_the_openapi_document() {
     assert_eq!(
         statuses.into_iter().collect::<Vec<_>>(),
         [200, 400, 401, 403, 404, 405, 409, 413, 422, 500, 503]
+    );
+    // webhooks: the admin token only; bad URLs and types, unknown and malformed ids
+    let hook = r#"{"url":"https://crm.example.com/h","types":["customer.merged"]}"#;
+    for (exchange, token, status) in [
+        (("POST", "/admin/webhooks", hook), Some(ADMIN), 201),
+        (
+            ("POST", "/admin/webhooks", r#"{"url":"http://10.0.0.1/"}"#),
+            Some(ADMIN),
+            400,
+        ),
+        (
+            (
+                "POST",
+                "/admin/webhooks",
+                r#"{"url":"https://x.io/","types":[]}"#,
+            ),
+            Some(ADMIN),
+            400,
+        ),
+        (("POST", "/admin/webhooks", "{"), Some(ADMIN), 400),
+        (("POST", "/admin/webhooks", hook), None, 401),
+        (("GET", "/admin/webhooks", ""), Some(ADMIN), 200),
+        (
+            ("GET", "/admin/webhooks/1/deliveries", ""),
+            Some(ADMIN),
+            200,
+        ),
+        (
+            ("GET", "/admin/webhooks/9/deliveries", ""),
+            Some(ADMIN),
+            404,
+        ),
+        (
+            ("POST", "/admin/webhooks/1/replay", r#"{"after":null}"#),
+            Some(ADMIN),
+            200,
+        ),
+        (("POST", "/admin/webhooks/1/replay", ""), Some(ADMIN), 200),
+        (
+            ("POST", "/admin/webhooks/1/replay", r#"{"after":"f1.ffff"}"#),
+            Some(ADMIN),
+            400,
+        ),
+        (("DELETE", "/admin/webhooks/9", ""), Some(ADMIN), 404),
+        (("DELETE", "/admin/webhooks/x", ""), Some(ADMIN), 400),
+    ] {
+        let o = observe_as(&admin, exchange, token, Some("shop-in")).await;
+        assert_eq!(o.status, status, "{exchange:?}: {}", o.body);
+        seen.push(o);
+    }
+    let deleted = common::client()
+        .delete(admin.url("/admin/webhooks/1"))
+        .bearer_auth(ADMIN)
+        .header("X-Tenant-Id", "shop-in")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert!(
+        doc["paths"]["/admin/webhooks/{id}"]["delete"]["responses"]["204"].is_object(),
+        "204 documented"
     );
     for o in &seen {
         let validator = jsonschema::validator_for(&schema_for(&doc, o)).unwrap();
