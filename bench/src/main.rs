@@ -14,6 +14,7 @@ mod run;
 mod scale;
 mod stream;
 mod target;
+mod webhook;
 mod workload;
 mod writes;
 
@@ -105,6 +106,10 @@ struct Args {
     /// With --writes: only these workloads (known, regulars, brand-new, grow; default all).
     #[arg(long, requires = "writes", value_delimiter = ',')]
     workloads: Vec<String>,
+    /// With --writes: one webhook endpoint on each target, delivered by a sender on the
+    /// target's handle to a receiver in this process (what the webhook sender costs).
+    #[arg(long, requires = "writes")]
+    webhook: bool,
 }
 
 /// The checkout mixes.

@@ -2,7 +2,8 @@
 //! over the hot mix's regulars (known checkouts only, the regulars mix, brand-new customers
 //! only, a new email on a known phone only) on PostgreSQL directly, over HTTP and on SQLite,
 //! printed beside `GET /readyz` (HTTP and one round trip), `pgbench -S` and `pgbench -N`, with
-//! PostgreSQL's CPU per request read from `/proc` (`crate::pg_cpu`).
+//! PostgreSQL's CPU per request read from `/proc` (`crate::pg_cpu`); with `--webhook`, with one
+//! webhook endpoint delivered to while the load runs (`crate::webhook`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,6 +100,11 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
             if backend == Backend::Http && readyz.is_none() {
                 readyz = Some(load_readyz(&target, args.concurrency, duration).await?);
             }
+            let endpoint = if args.webhook {
+                Some(crate::webhook::attach(&target.identity).await?)
+            } else {
+                None
+            };
             let before = pg_cpu::seconds();
             let measured = run(
                 target.clone(),
@@ -109,6 +115,13 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
             )
             .await;
             let after = pg_cpu::seconds();
+            if let Some(endpoint) = endpoint {
+                let said = endpoint.report(&target.identity).await;
+                println!(
+                    "{:<9} {workload} {said}",
+                    format!("{backend:?}").to_lowercase()
+                );
+            }
             let cpu_ms = match (before, after, backend) {
                 (Some(a), Some(b), Backend::Postgres | Backend::Http) if measured.ops > 0 => {
                     Some((b - a) * 1000.0 / measured.ops as f64)
