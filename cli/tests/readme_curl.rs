@@ -88,7 +88,7 @@ fn setup_for(block: &[Step]) -> &'static [(&'static str, &'static str)] {
             ("biff@hillvalley.edu", "555-0303"),
             ("doc@hillvalley.edu", "555-0303"),
         ]
-    } else if first.contains("/erase") || first.contains("/events") {
+    } else if first.contains("/erase") || first.contains("/events") || first.contains("/webhooks") {
         &[("doc@hillvalley.edu", "555-0101")]
     } else {
         &[]
@@ -98,8 +98,9 @@ fn setup_for(block: &[Step]) -> &'static [(&'static str, &'static str)] {
 #[tokio::test]
 async fn the_readme_curl_lines_answer_as_printed() {
     let blocks = curl_blocks();
-    // HTTP, blocked values, history, split, erase, limits, import, a table's import, the feed
-    assert_eq!(blocks.len(), 9, "the README's curl blocks");
+    // HTTP, blocked values, history, split, erase, limits, import, a table's import, the feed,
+    // webhooks
+    assert_eq!(blocks.len(), 10, "the README's curl blocks");
     let mut compared = 0;
     for block in &blocks {
         let dir = tempfile::tempdir().unwrap();

@@ -157,3 +157,105 @@ impl tower_service::Service<Name> for PublicOnly {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server on loopback that answers every request with `answer` (raw HTTP) and counts them.
+    async fn answering(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (base, seen)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_answered_not_followed() {
+        let (base, seen) = answering(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:9/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        let transport = HttpTransport::new(true).unwrap();
+        let status = transport
+            .post(
+                &format!("{base}/hooks"),
+                &[],
+                b"{}".to_vec(),
+                Duration::from_secs(5),
+            )
+            .await;
+        assert_eq!(status, Ok(307));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn no_answer_in_time_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // accepts, never answers
+        let _held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let transport = HttpTransport::new(true).unwrap();
+        let status = transport
+            .post(&base, &[], Vec::new(), Duration::from_millis(200))
+            .await;
+        assert_eq!(status, Err("no answer within 200 ms".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn names_of_non_public_addresses_are_refused_unless_allowed() {
+        let (base, seen) = answering("HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
+        let port = base.rsplit(':').next().unwrap();
+        let by_name = format!("http://localhost:{port}/hooks");
+        let refused = HttpTransport::new(false)
+            .unwrap()
+            .post(&by_name, &[], Vec::new(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.contains("resolves to no address the sender may call"),
+            "{refused}"
+        );
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let allowed = HttpTransport::new(true)
+            .unwrap()
+            .post(&by_name, &[], Vec::new(), Duration::from_secs(5))
+            .await;
+        assert_eq!(allowed, Ok(204));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so() {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let error = HttpTransport::new(true)
+            .unwrap()
+            .post(
+                &format!("http://127.0.0.1:{port}/"),
+                &[],
+                Vec::new(),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap_err();
+        assert!(error.starts_with("could not connect"), "{error}");
+    }
+}

@@ -38,6 +38,14 @@ const CLAIM: &str = "UPDATE identity_webhook SET lease_owner = ?2, lease_until =
          ORDER BY c.next_attempt_at, c.id LIMIT 1)
      RETURNING id, tenant_id, url, types, secret, delivered, attempts, epoch";
 
+/// Whether an endpoint is claimable at `?1` (as [`CLAIM`] chooses one).
+const DUE: &str = "SELECT EXISTS (
+    SELECT 1 FROM identity_webhook AS c
+    WHERE c.state = 'active' AND c.next_attempt_at <= ?1
+      AND (c.lease_until IS NULL OR c.lease_until < ?1)
+      AND coalesce((SELECT max(e.position) FROM identity_event AS e
+                    WHERE e.tenant_id = c.tenant_id), 0) > c.delivered)";
+
 fn failed(operation: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| Error::store(operation, e)
 }
@@ -225,6 +233,15 @@ impl WebhookStore for SqliteStore {
 
     async fn claim_webhook(&self, owner: &str, lease: Duration) -> Result<Option<Lease>> {
         let fail = failed("claiming a webhook");
+        // a read first: an idle sender does not take the one writer's lock at every look
+        let due: bool = sqlx::query_scalar(DUE)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(&fail)?;
+        if !due {
+            return Ok(None);
+        }
         let row = writing!(self.begin_write(None), |tx| {
             sqlx::query(CLAIM)
                 .bind(now_ms())
