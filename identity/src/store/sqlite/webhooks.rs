@@ -46,6 +46,44 @@ const DUE: &str = "SELECT EXISTS (
       AND coalesce((SELECT max(e.position) FROM identity_event AS e
                     WHERE e.tenant_id = c.tenant_id), 0) > c.delivered)";
 
+/// A write of the webhook tables by a sender, many a second under load: the store's writer
+/// queue and `BEGIN IMMEDIATE`, without the writer flag the contact tables' triggers read (no
+/// trigger watches these tables), so each acknowledgement holds the one writer as briefly as
+/// it can. Evaluates to `work`'s value; retried while the database is busy.
+macro_rules! sender_writing {
+    ($store:expr, $fail:expr, |$tx:ident| $work:expr) => {{
+        let mut written = None;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let queue = $store.writer.clone().lock_owned().await;
+            let mut open = match $store.pool.begin_with("BEGIN IMMEDIATE").await {
+                Ok(open) => open,
+                Err(e) if super::is_busy(&e) => {
+                    drop(queue);
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err($fail(e)),
+            };
+            let $tx: &mut SqliteConnection = &mut open;
+            let value = $work;
+            match open.commit().await {
+                Ok(()) => {
+                    written = Some(value);
+                    break;
+                }
+                Err(e) if super::is_busy(&e) => {}
+                Err(e) => return Err($fail(e)),
+            }
+            drop(queue);
+            backoff(attempt).await;
+        }
+        match written {
+            Some(value) => value,
+            None => return Err(contention()),
+        }
+    }};
+}
+
 fn failed(operation: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| Error::store(operation, e)
 }
@@ -242,7 +280,7 @@ impl WebhookStore for SqliteStore {
         if !due {
             return Ok(None);
         }
-        let row = writing!(self.begin_write(None), |tx| {
+        let row = sender_writing!(self, &fail, |tx| {
             sqlx::query(CLAIM)
                 .bind(now_ms())
                 .bind(owner)
@@ -276,7 +314,7 @@ impl WebhookStore for SqliteStore {
     ) -> Result<bool> {
         let position = i64::try_from(position).unwrap_or(i64::MAX);
         let fail = failed("recording a webhook delivery");
-        Ok(writing!(self.begin_write(None), |tx| {
+        Ok(sender_writing!(self, &fail, |tx| {
             let now = now_ms();
             let done = sqlx::query(
                 "UPDATE identity_webhook
@@ -309,7 +347,7 @@ impl WebhookStore for SqliteStore {
     ) -> Result<bool> {
         let position = i64::try_from(delivery.cursor.position()).unwrap_or(i64::MAX);
         let fail = failed("recording a webhook delivery");
-        Ok(writing!(self.begin_write(None), |tx| {
+        Ok(sender_writing!(self, &fail, |tx| {
             let next = now_ms().saturating_add(retry.map_or(0, millis));
             let done = sqlx::query(
                 "UPDATE identity_webhook
@@ -337,7 +375,8 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn renew_webhook(&self, held: &Lease, lease: Duration) -> Result<bool> {
-        let done = writing!(self.begin_write(None), |tx| {
+        let fail = failed("renewing a webhook lease");
+        let done = sender_writing!(self, &fail, |tx| {
             sqlx::query(
                 "UPDATE identity_webhook SET lease_until = ?4
                  WHERE id = ?1 AND lease_owner = ?2 AND epoch = ?3",
@@ -348,13 +387,14 @@ impl WebhookStore for SqliteStore {
             .bind(now_ms().saturating_add(millis(lease)))
             .execute(&mut *tx)
             .await
-            .map_err(failed("renewing a webhook lease"))?
+            .map_err(&fail)?
         });
         Ok(done.rows_affected() > 0)
     }
 
     async fn release_webhook(&self, held: &Lease) -> Result<()> {
-        writing!(self.begin_write(None), |tx| {
+        let fail = failed("releasing a webhook lease");
+        sender_writing!(self, &fail, |tx| {
             sqlx::query(
                 "UPDATE identity_webhook SET lease_owner = NULL, lease_until = NULL
                  WHERE id = ?1 AND lease_owner = ?2",
@@ -363,7 +403,7 @@ impl WebhookStore for SqliteStore {
             .bind(&held.owner)
             .execute(&mut *tx)
             .await
-            .map_err(failed("releasing a webhook lease"))?
+            .map_err(&fail)?
         });
         Ok(())
     }
