@@ -12,12 +12,11 @@
 //!   delivering from after `after` (from the oldest event kept when null or absent).
 
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query};
-use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use identity::feed::Cursor;
-use identity::webhook::{Delivery, EventTypes, NewWebhook, Webhook, WebhookId};
+use identity::webhook::{Delivery, EventTypes, NewWebhook, Webhook};
 use identity::{Error, Field};
 use serde::{Deserialize, Serialize};
 use tracing::Level;
@@ -25,25 +24,9 @@ use tracing::Level;
 use crate::api_error::ApiError;
 use crate::auth::Admin;
 use crate::body::{self, Wire};
+use crate::path_id::WebhookPath;
 use crate::request_log::{Note, answered};
 use crate::values;
-
-/// The webhook id in the request's path: 400 `invalid_input` naming `webhookId` unless it is a
-/// positive integer.
-#[derive(Debug)]
-pub struct WebhookPath(pub WebhookId);
-
-impl<S: Send + Sync> FromRequestParts<S> for WebhookPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let raw = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|Path(raw)| raw)
-            .unwrap_or_default();
-        Ok(WebhookPath(WebhookId::parse(&raw)?))
-    }
-}
 
 /// The body of `POST /admin/webhooks`.
 #[derive(Debug, Deserialize)]
