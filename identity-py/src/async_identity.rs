@@ -256,14 +256,7 @@ impl AsyncIdentity {
     /// Starts a `WebhookSender` (see `Identity.deliver_webhooks`); synchronous.
     #[pyo3(signature = (*, timeout = 10.0))]
     fn deliver_webhooks(&self, timeout: f64) -> PyResult<WebhookSender> {
-        let options = webhooks::sender_options(timeout)?;
-        let inner = self.handle.usable()?;
-        let transport = identity::HttpTransport::new(inner.allows_private_webhooks())
-            .map_err(|e| errors::to_py(&e))?;
-        let _entered = runtime::get()?.enter();
-        Ok(WebhookSender::new(
-            inner.deliver_webhooks(Arc::new(transport), options),
-        ))
+        webhooks::start_sender(&self.handle.usable()?, timeout)
     }
 
     /// Resolves to the customer's `History` (see `Identity.history`).

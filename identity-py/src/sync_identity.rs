@@ -352,14 +352,7 @@ impl Identity {
     /// share the work; each endpoint is delivered to by one at a time.
     #[pyo3(signature = (*, timeout = 10.0))]
     fn deliver_webhooks(&self, timeout: f64) -> PyResult<WebhookSender> {
-        let options = webhooks::sender_options(timeout)?;
-        let inner = self.handle.usable()?;
-        let transport = identity::HttpTransport::new(inner.allows_private_webhooks())
-            .map_err(|e| errors::to_py(&e))?;
-        let _entered = runtime::get()?.enter();
-        Ok(WebhookSender::new(
-            inner.deliver_webhooks(Arc::new(transport), options),
-        ))
+        webhooks::start_sender(&self.handle.usable()?, timeout)
     }
 
     /// Undoes a wrong merge: moves the rows `contact_ids` of the customer that contact

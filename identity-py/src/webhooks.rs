@@ -300,8 +300,20 @@ pub fn webhook_id(id: i64) -> PyResult<WebhookId> {
     WebhookId::new(id).map_err(|e| errors::to_py(&e))
 }
 
+/// What `deliver_webhooks(timeout=...)` does on both APIs: a sender over HTTP(S) on the
+/// binding's runtime, delivering every tenant's endpoints of `inner`'s store.
+pub fn start_sender(inner: &identity::Identity, timeout: f64) -> PyResult<WebhookSender> {
+    let options = sender_options(timeout)?;
+    let transport = identity::HttpTransport::new(inner.allows_private_webhooks())
+        .map_err(|e| errors::to_py(&e))?;
+    let _entered = runtime::get()?.enter();
+    Ok(WebhookSender::new(
+        inner.deliver_webhooks(std::sync::Arc::new(transport), options),
+    ))
+}
+
 /// `timeout` of `deliver_webhooks()`: seconds, 0.1 to 60.
-pub fn sender_options(timeout: f64) -> PyResult<identity::SenderOptions> {
+fn sender_options(timeout: f64) -> PyResult<identity::SenderOptions> {
     if !(0.1..=60.0).contains(&timeout) {
         return Err(errors::invalid_input(
             "invalid timeout: must be 0.1 to 60 seconds",
