@@ -16,4 +16,5 @@ mod history;
 mod import;
 mod settings;
 mod split;
+mod stats;
 mod webhooks;

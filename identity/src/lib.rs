@@ -105,6 +105,7 @@ mod screen;
 pub mod settings;
 pub mod shared_list;
 pub mod split;
+pub mod stats;
 pub mod store;
 mod suppress;
 pub mod tenant;
@@ -137,6 +138,7 @@ pub use request::{ConsolidatedContact, IdentifyRequest, IdentifyResponse, Ignore
 pub use settings::TenantSettings;
 pub use shared_list::SharedList;
 pub use split::Split;
+pub use stats::{FeedStats, IdentifyOutcome, PoolStats, Stats, WebhookBacklog};
 pub use store::ContactStore;
 pub use store::postgres::{PgOptions, PgStore};
 pub use store::sqlite::SqliteStore;

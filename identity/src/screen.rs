@@ -12,6 +12,7 @@ use crate::plan::{Matched, Plan, plan_within};
 use crate::region::PhoneRegion;
 use crate::request::{IdentifyRequest, Ignored};
 use crate::settings::TenantSettings;
+use crate::stats::{CallNotes, current_call};
 
 /// A tenant's settings as a store read them: what a request is read under.
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub(crate) struct Localized {
     pub ignored: Vec<Ignored>,
     /// The request, its phone in the region's form, without its blocked values.
     pub request: IdentifyRequest,
+    /// The notes of the identify call it was screened for, which its plans are noted in.
+    notes: Option<Arc<CallNotes>>,
 }
 
 impl Localized {
@@ -94,12 +97,18 @@ impl Localized {
             limits: state.limits,
             ignored,
             request,
+            notes: current_call(),
         })
     }
 
     /// The identify step for this request under the tenant's caps ([`crate::plan_within`]).
+    /// Noted as the call's latest plan (the metrics count the one that commits).
     pub(crate) fn plan(&self, matched: Matched) -> Plan {
-        plan_within(&self.request, matched, self.limits)
+        let plan = plan_within(&self.request, matched, self.limits);
+        if let Some(notes) = &self.notes {
+            notes.planned_as(&plan);
+        }
+        plan
     }
 
     /// Whether the tenant's settings as a store reports them (the region's code or `None`, and

@@ -35,6 +35,7 @@ use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::stats::{FeedStats, PoolStats, note_retry};
 use crate::store::webhooks::WebhookStore;
 use crate::tenant::TenantId;
 use crate::verify::VerifyReport;
@@ -343,6 +344,15 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
 
     /// The backend's name: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// The store's connections now: in use, idle, callers waiting.
+    fn pool_stats(&self) -> PoolStats;
+
+    /// The feed's size and every webhook endpoint's backlog, over every tenant (one short read).
+    ///
+    /// # Errors
+    /// As [`ContactStore::events`].
+    async fn feed_stats(&self) -> Result<FeedStats>;
 }
 
 /// A shared store is a store: keep an `Arc` to a concrete store while an [`crate::Identity`]
@@ -500,6 +510,14 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
     fn backend(&self) -> &'static str {
         (**self).backend()
     }
+
+    fn pool_stats(&self) -> PoolStats {
+        (**self).pool_stats()
+    }
+
+    async fn feed_stats(&self) -> Result<FeedStats> {
+        (**self).feed_stats().await
+    }
 }
 
 /// The columns every SQL store selects, in this order.
@@ -531,7 +549,9 @@ pub(crate) fn decode_rows(rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
 }
 
 /// A short, jittered pause before retry `attempt` (1-based): 1 ms doubling to at most 64 ms.
+/// Counted as a retry of the current call ([`crate::Identity::stats`]).
 pub(crate) async fn backoff(attempt: u32) {
+    note_retry();
     let cap_micros = 1_000u64 << attempt.min(6);
     let nanos = u64::from(
         std::time::SystemTime::now()

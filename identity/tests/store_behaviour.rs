@@ -352,3 +352,44 @@ async fn rows_that_are_not_normalized_are_reported_not_reinterpreted() {
         "corrupt contact row 1: email is not normalized"
     );
 }
+
+/// `Identity::stats` after a concurrent storm of overlapping identifies, on every backend: every
+/// request answered is counted once, each row was inserted by a created or a linked identify,
+/// and each customer made by a created one and taken away by a merge (a merge joins values two
+/// customers hold already, so it inserts no row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identify_outcomes_add_up_to_the_rows_and_customers_a_concurrent_storm_wrote() {
+    use identity::IdentifyOutcome::{Created, Failed, Known, Linked, Merged, Refused};
+    for store in common::every_backend().await {
+        let backend = store.identity.store().backend();
+        let requests = common::Workload::requests(33, 6, 800, 10);
+        let per_worker: Vec<Vec<IdentifyRequest>> =
+            requests.chunks(100).map(<[_]>::to_vec).collect();
+        let failures = common::hammer(&store.identity, per_worker).await;
+        assert!(failures.is_empty(), "{backend}: {failures:?}");
+        let stats = store.identity.stats();
+        let rows = common::assert_sound_after_storm(&store).await;
+        let customers = common::customers_by_link(&rows).len() as u64;
+        let n = |o| stats.identified(o);
+        assert_eq!(
+            n(Created) + n(Linked) + n(Merged) + n(Known),
+            requests.len() as u64,
+            "{backend}: {stats:?}"
+        );
+        assert_eq!(
+            n(Created) + n(Linked),
+            rows.len() as u64,
+            "{backend}: {stats:?}"
+        );
+        assert_eq!(n(Created) - n(Merged), customers, "{backend}: {stats:?}");
+        assert!(n(Merged) > 0, "{backend}: the storm merges customers");
+        assert_eq!((n(Refused), n(Failed)), (0, 0), "{backend}");
+        assert!(stats.contention.is_empty(), "{backend}: {stats:?}");
+        assert!(stats.identify_errors.is_empty(), "{backend}: {stats:?}");
+        let pool = stats.pool;
+        assert!(
+            pool.max >= 1 && pool.in_use + pool.idle <= pool.max,
+            "{backend}: {pool:?}"
+        );
+    }
+}

@@ -34,17 +34,38 @@ use crate::export;
 use crate::handlers::{self, AppState};
 use crate::history;
 use crate::import;
+use crate::metrics::Metrics;
 use crate::request_log;
 use crate::settings;
 use crate::split;
 use crate::webhooks;
 
-/// Builds the service's router around a connected core handle.
+/// Builds the service's router around a connected core handle ([`routers`]' service, which
+/// serves `GET /metrics` too unless `--metrics-addr` moves it).
 ///
 /// # Errors
 /// [`RunError::Config`] when the tokens are invalid ([`Config::credentials`]).
 pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, RunError> {
+    Ok(routers(identity, config)?.service)
+}
+
+/// The service's routers: every route, and with `--metrics-addr` a second one that serves
+/// only `GET /metrics` (which the first then does not).
+#[derive(Debug)]
+pub struct Routers {
+    /// The service.
+    pub service: Router,
+    /// `GET /metrics` alone, when `--metrics-addr` gives it an address of its own.
+    pub metrics: Option<Router>,
+}
+
+/// Builds the service's routers around a connected core handle.
+///
+/// # Errors
+/// [`RunError::Config`] when the tokens are invalid ([`Config::credentials`]).
+pub fn routers(identity: identity::Identity, config: &Config) -> Result<Routers, RunError> {
     let credentials = config.credentials().map_err(RunError::Config)?;
+    let metrics = Metrics::new(config.metrics_tenant_label);
     let state = AppState {
         identity,
         legacy_key: config.legacy_key,
@@ -52,7 +73,14 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
         admin_token: credentials.admin,
         tenant_tokens: credentials.tenants,
         events_max_wait: config.events_max_wait(),
+        metrics: metrics.clone(),
     };
+    let scrape = get(crate::metrics::scrape);
+    let metrics_alone = config.metrics_addr.map(|_| {
+        Router::new()
+            .route("/metrics", scrape.clone())
+            .with_state(state.clone())
+    });
     let guarded = Router::new()
         .route("/identify", post(handlers::identify))
         // the path some deployments of the task use; the same route
@@ -73,7 +101,11 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
                 .layer(GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
                 .timeout(config.request_timeout()),
         );
-    let router = Router::new()
+    let mut router = Router::new();
+    if metrics_alone.is_none() {
+        router = router.route("/metrics", scrape);
+    }
+    let router = router
         .route("/events", get(events::events))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
@@ -121,10 +153,13 @@ pub fn router(identity: identity::Identity, config: &Config) -> Result<Router, R
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()))
                 // after routing (the route is known), around everything that answers
-                .layer(middleware::from_fn(request_log::record))
+                .layer(middleware::from_fn_with_state(metrics, request_log::record))
                 .layer(PropagateRequestIdLayer::x_request_id()),
         );
-    Ok(router)
+    Ok(Routers {
+        service: router,
+        metrics: metrics_alone,
+    })
 }
 
 /// Reads the whole body, within `within`, before the request goes on to wait for a slot: 408

@@ -191,9 +191,22 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_ERASURE_LOG")]
     pub erasure_log: Option<std::path::PathBuf>,
 
-    /// Log line format.
+    /// Log line format: `json` writes one object per line, each request's with its `status`,
+    /// `latency_us`, `tenant` and its span's `id` (the request id), `method` and `route`.
     #[arg(long, env = "IDENTITY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Serve `GET /metrics` (Prometheus text) on this address instead of the main port, e.g.
+    /// `127.0.0.1:9464`, for a main port that faces callers who should not read the service's
+    /// numbers. Default: on the main port beside /healthz and /readyz, so a scrape needs no
+    /// second port (the numbers carry no email, phone number or token).
+    #[arg(long, env = "IDENTITY_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Label the per-tenant metrics (the request histogram, the webhook backlogs) with the
+    /// tenant. Off by default: every tenant then adds its own series.
+    #[arg(long, env = "IDENTITY_METRICS_TENANT_LABEL", default_value_t = false)]
+    pub metrics_tenant_label: bool,
 }
 
 /// How log lines are written.

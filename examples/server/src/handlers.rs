@@ -79,8 +79,9 @@ fn answer_size(c: &ConsolidatedContact) -> usize {
 }
 
 /// The body of `POST /identify`: any content type; a JSON object, read as the core reads one.
+/// A body that arrived but does not parse is the handler's to refuse (and count).
 #[derive(Debug)]
-pub struct IdentifyBody(pub IdentifyRequest);
+pub struct IdentifyBody(pub identity::Result<IdentifyRequest>);
 
 impl<S: Send + Sync> FromRequest<S> for IdentifyBody {
     type Rejection = ApiError;
@@ -89,14 +90,18 @@ impl<S: Send + Sync> FromRequest<S> for IdentifyBody {
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| unreadable_body(&rejection, BODY_LIMIT))?;
-        let request = IdentifyRequest::from_json(&body).map_err(|e| match e {
-            identity::Error::InvalidInput {
-                field: Field::Body,
-                reason,
-            } => ApiError::MalformedJson(reason),
-            e => ApiError::Identity(e),
-        })?;
-        Ok(IdentifyBody(request))
+        Ok(IdentifyBody(IdentifyRequest::from_json(&body)))
+    }
+}
+
+/// The answer to a body the core could not read as a request.
+fn refused_body(e: identity::Error) -> ApiError {
+    match e {
+        identity::Error::InvalidInput {
+            field: Field::Body,
+            reason,
+        } => ApiError::MalformedJson(reason),
+        e => ApiError::Identity(e),
     }
 }
 
@@ -105,8 +110,12 @@ impl<S: Send + Sync> FromRequest<S> for IdentifyBody {
 pub async fn identify(
     State(state): State<AppState>,
     Scoped(identity): Scoped,
-    IdentifyBody(request): IdentifyBody,
+    IdentifyBody(parsed): IdentifyBody,
 ) -> Result<(Note, Response), ApiError> {
+    let request = parsed.map_err(|e| {
+        identity.count_refused_identify(&e);
+        refused_body(e)
+    })?;
     let contact = identity.identify_request(&request).await?;
     let primary = contact.primary_contact_id.get();
     let unmasked = state.log_unmasked;

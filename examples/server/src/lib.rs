@@ -20,6 +20,7 @@ pub mod import;
 pub mod import_body;
 pub mod listen;
 pub mod mask;
+pub mod metrics;
 pub mod path_id;
 pub mod request_log;
 pub mod retention;
@@ -35,7 +36,7 @@ pub mod webhooks;
 
 use std::future::Future;
 
-pub use app::router;
+pub use app::{Routers, router, routers};
 pub use config::{Config, LogFormat};
 
 /// Connects to the configured database (running migrations) with the configured pool settings.
@@ -168,7 +169,25 @@ pub async fn run(
     } else {
         tracing::info!(tokens = tokens.len(), "tenant tokens required");
     }
-    let app = router(identity.clone(), &config)?;
+    let Routers {
+        service: app,
+        metrics,
+    } = routers(identity.clone(), &config)?;
+    let metrics_server = match (config.metrics_addr, metrics) {
+        (Some(at), Some(metrics)) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(RunError::Io)?;
+            let addr = listener.local_addr().map_err(RunError::Io)?;
+            tracing::info!("metrics on http://{addr}/metrics");
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            }))
+        }
+        _ => None,
+    };
     let pruning = config
         .events_retention()
         .map(|retention| tokio::spawn(retention::prune_forever(identity.clone(), retention)));
@@ -187,6 +206,9 @@ pub async fn run(
     listen::serve(listener, app, limits, shutdown).await;
     if let Some(pruning) = pruning {
         pruning.abort();
+    }
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
     }
     // the deliveries in flight finish and are recorded, the leases are given back
     let stopping = config.webhook_timeout() + std::time::Duration::from_secs(1);

@@ -6,11 +6,13 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponseParts, Response, ResponseParts};
 use identity::TenantId;
 use tracing::Instrument;
+
+use crate::metrics::Metrics;
 
 /// The request's tenant, once an authorization extractor (`auth.rs`) has decided it: put in the
 /// request's extensions by [`record`], shared with the extractor.
@@ -87,7 +89,8 @@ pub(crate) use answered;
 
 /// The middleware: runs the request inside its span, then emits its one event (the route's
 /// [`Note`], or `answered`).
-pub async fn record(mut request: Request, next: Next) -> Response {
+/// The request is observed in `metrics` too.
+pub async fn record(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let log = RequestLog::default();
     request.extensions_mut().insert(log.clone());
@@ -98,18 +101,28 @@ pub async fn record(mut request: Request, next: Next) -> Response {
         .unwrap_or("-");
     // the route as declared (`/admin/customers/{id}/split`), or the path of an unknown one; never
     // the query, which may carry emails and phone numbers
-    let route = match request.extensions().get::<MatchedPath>() {
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = match &matched {
         Some(matched) => matched.as_str(),
         None => request.uri().path(),
     };
-    let span = tracing::info_span!("request", id, method = %request.method(), route);
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", id, method = %method, route);
     let mut response = next.run(request).instrument(span.clone()).await;
     let note = response.extensions_mut().remove::<Note>();
+    let elapsed = started.elapsed();
     let answered = Answered {
         status: response.status().as_u16(),
-        latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         tenant: log.tenant(),
     };
+    metrics.observe(
+        matched.as_ref().map(MatchedPath::as_str),
+        &method,
+        answered.status,
+        answered.tenant,
+        elapsed.as_secs_f64(),
+    );
     let _in_span = span.enter();
     match note {
         Some(Note(emit)) => emit(&answered),
@@ -191,7 +204,10 @@ mod tests {
         let app = Router::new()
             .route("/noted/{id}", get(noted))
             .route("/plain", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn(record));
+            .layer(axum::middleware::from_fn_with_state(
+                crate::metrics::Metrics::new(false),
+                record,
+            ));
         for uri in ["/noted/7", "/plain", "/missing?email=doc@x.io"] {
             let request = Request::get(uri).body(Body::empty()).unwrap();
             app.clone().oneshot(request).await.unwrap();

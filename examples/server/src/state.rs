@@ -18,4 +18,6 @@ pub struct AppState {
     pub tenant_tokens: TenantTokens,
     /// The longest a long poll of `GET /events` is held (`--events-max-wait-ms`).
     pub events_max_wait: std::time::Duration,
+    /// What `GET /metrics` shows.
+    pub metrics: crate::metrics::Metrics,
 }

@@ -176,6 +176,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/events",
             "/healthz",
             "/identify",
+            "/metrics",
             "/openapi.json",
             "/readyz",
             "/settings",

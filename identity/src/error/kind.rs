@@ -9,7 +9,7 @@ use std::fmt;
 /// the HTTP service each match it without a catch-all arm, so a kind added here fails to
 /// compile until every surface maps it. Its [`code`](ErrorKind::code) is the same everywhere
 /// (Node upper-cases it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     /// The caller's input broke the contract (or a URL or scheme was not one the library
     /// takes); nothing was read or written.

@@ -12,6 +12,7 @@ use crate::derive::RebuildReport;
 use crate::erasure_log::ErasureLog;
 use crate::error::{Error, Result};
 use crate::request::{ConsolidatedContact, IdentifyRequest};
+use crate::stats::Counters;
 use crate::store::ContactStore;
 use crate::store::feed_signal::FeedSignal;
 use crate::store::postgres::{PgOptions, PgStore};
@@ -113,6 +114,8 @@ pub struct Identity {
     signal: Arc<FeedSignal>,
     /// Whether webhook targets on non-public addresses are accepted.
     allow_private_webhooks: bool,
+    /// What the calls through the store did ([`Identity::stats`]), shared with the store.
+    pub(crate) counters: Arc<Counters>,
 }
 
 impl Identity {
@@ -120,12 +123,15 @@ impl Identity {
     #[must_use]
     pub fn from_store(store: impl ContactStore + 'static) -> Self {
         let signal = Arc::new(FeedSignal::default());
+        let counters = Arc::new(Counters::default());
+        let watched = Watched::new(Arc::new(store), Arc::clone(&signal), Arc::clone(&counters));
         Identity {
-            store: Arc::new(Watched::new(Arc::new(store), Arc::clone(&signal))),
+            store: Arc::new(watched),
             tenant: TenantId::default(),
             erasure_log: None,
             signal,
             allow_private_webhooks: false,
+            counters,
         }
     }
 
@@ -187,6 +193,7 @@ impl Identity {
             erasure_log: self.erasure_log.clone(),
             signal: Arc::clone(&self.signal),
             allow_private_webhooks: self.allow_private_webhooks,
+            counters: Arc::clone(&self.counters),
         }
     }
 
@@ -240,7 +247,9 @@ impl Identity {
             }
         };
         let signal = Arc::new(FeedSignal::default());
-        let store: Arc<dyn ContactStore> = Arc::new(Watched::new(store, Arc::clone(&signal)));
+        let counters = Arc::new(Counters::default());
+        let watched = Watched::new(store, Arc::clone(&signal), Arc::clone(&counters));
+        let store: Arc<dyn ContactStore> = Arc::new(watched);
         if options.migrate {
             store.migrate().await?;
         }
@@ -250,6 +259,7 @@ impl Identity {
             erasure_log,
             signal,
             allow_private_webhooks: options.allow_private_webhooks,
+            counters,
         })
     }
 
@@ -263,8 +273,9 @@ impl Identity {
         email: Option<&str>,
         phone_number: Option<&str>,
     ) -> Result<ConsolidatedContact> {
-        self.identify_request(&IdentifyRequest::parse(email, phone_number)?)
-            .await
+        let request = IdentifyRequest::parse(email, phone_number)
+            .inspect_err(|e| self.count_refused_identify(e))?;
+        self.identify_request(&request).await
     }
 
     /// Runs [`ContactStore::identify`] on a parsed request.

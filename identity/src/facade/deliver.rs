@@ -287,6 +287,7 @@ impl Sender {
                     }
                 }
                 let delivery = self.attempt(&held, &event).await;
+                self.identity.counters.delivery(delivery.succeeded());
                 if delivery.succeeded() {
                     let asked = Instant::now();
                     match store

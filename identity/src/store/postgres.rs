@@ -75,6 +75,7 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::stats::{FeedStats, PoolStats, note_retry};
 use crate::store::record_cache::RecordCache;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
@@ -471,7 +472,10 @@ impl BrokenConnections {
     fn retry_or_fail(&mut self, operation: &'static str, failure: Failure) -> Result<()> {
         let e = match failure {
             Failure::Domain(e) => return Err(e),
-            Failure::Sql(e) if is_conflict(&e) => return Ok(()),
+            Failure::Sql(e) if is_conflict(&e) => {
+                note_retry();
+                return Ok(());
+            }
             Failure::Sql(e) => e,
         };
         let broken = match &e {
@@ -488,6 +492,7 @@ impl BrokenConnections {
         };
         if broken && self.left > 0 {
             self.left -= 1;
+            note_retry();
             return Ok(());
         }
         Err(Error::store(operation, e))
@@ -552,7 +557,10 @@ impl ContactStore for PgStore {
             match outcome {
                 Ok(Some(answer)) => return Ok(answer.with_ignored(&local.ignored)),
                 // what the plan was made from changed: lock first from now on
-                Ok(None) => locked = true,
+                Ok(None) => {
+                    note_retry();
+                    locked = true;
+                }
                 Err(Failure::Sql(e)) if is_conflict(&e) => {
                     locked = true;
                     backoff(attempt).await;
@@ -901,5 +909,15 @@ impl ContactStore for PgStore {
 
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        self.lanes.stats()
+    }
+
+    async fn feed_stats(&self) -> Result<FeedStats> {
+        Ok(reading!(self, "reading the feed's statistics", |tx| {
+            feed::stats(tx).await?
+        }))
     }
 }

@@ -58,6 +58,7 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::stats::{FeedStats, PoolStats};
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
     operations, preview_from_rows, refuse_earlier_builds,
@@ -849,6 +850,27 @@ impl ContactStore for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolStats {
+            max: self.pool.options().get_max_connections(),
+            in_use: self.pool.size().saturating_sub(idle),
+            idle,
+            waiting: None,
+        }
+    }
+
+    async fn feed_stats(&self) -> Result<FeedStats> {
+        let fail = |e| Error::store("reading the feed's statistics", e);
+        // one read transaction: one snapshot for both statements
+        let mut tx = self.pool.begin().await.map_err(fail)?;
+        let stats = feed::stats(&mut tx)
+            .await
+            .map_err(|f| f.into_error("reading the feed's statistics"))?;
+        tx.rollback().await.map_err(fail)?;
+        Ok(stats)
     }
 }
 

@@ -28,6 +28,7 @@ use crate::region::PhoneRegion;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::settings::TenantSettings;
 use crate::split::Split;
+use crate::stats::{CALL, CallNotes, Counters, FeedStats, IDENTIFY, PoolStats};
 use crate::store::ContactStore;
 use crate::store::feed_signal::FeedSignal;
 use crate::tenant::TenantId;
@@ -40,16 +41,37 @@ pub(crate) struct Watched {
     refused: Mutex<Option<StorageRefusal>>,
     /// Woken by every write that may have recorded events.
     signal: Arc<FeedSignal>,
+    /// What the calls through it did, for [`crate::Identity::stats`].
+    counters: Arc<Counters>,
 }
 
 impl Watched {
-    /// Watches `inner`, with nothing refused yet, waking `signal`'s feed readers after writes.
-    pub(crate) fn new(inner: Arc<dyn ContactStore>, signal: Arc<FeedSignal>) -> Self {
+    /// Watches `inner`, with nothing refused yet, waking `signal`'s feed readers after writes
+    /// and counting its calls in `counters`.
+    pub(crate) fn new(
+        inner: Arc<dyn ContactStore>,
+        signal: Arc<FeedSignal>,
+        counters: Arc<Counters>,
+    ) -> Self {
         Watched {
             inner,
             refused: Mutex::new(None),
             signal,
+            counters,
         }
+    }
+
+    /// Runs `work`, the store's part of the call named `call`, counting its retries, its
+    /// contention and (for an identify) its outcome.
+    async fn counted<T>(
+        &self,
+        call: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let notes = Arc::new(CallNotes::default());
+        let result = CALL.scope(Arc::clone(&notes), work).await;
+        self.counters.call(call, &notes, &result);
+        result
     }
 
     /// `result` as [`Watched::noted`] leaves it, the tenant's feed readers woken when it is a
@@ -88,7 +110,8 @@ impl ContactStore for Watched {
         tenant: &TenantId,
         request: &IdentifyRequest,
     ) -> Result<ConsolidatedContact> {
-        self.written(tenant, self.inner.identify(tenant, request).await)
+        let identified = self.counted(IDENTIFY, self.inner.identify(tenant, request));
+        self.written(tenant, identified.await)
     }
 
     async fn lookup(
@@ -108,11 +131,16 @@ impl ContactStore for Watched {
         tenant: &TenantId,
         region: Option<PhoneRegion>,
     ) -> Result<TenantSettings> {
-        self.noted(self.inner.set_phone_region(tenant, region).await)
+        let set = self.counted(
+            "set_phone_region",
+            self.inner.set_phone_region(tenant, region),
+        );
+        self.noted(set.await)
     }
 
     async fn set_limits(&self, tenant: &TenantId, limits: Limits) -> Result<TenantSettings> {
-        self.noted(self.inner.set_limits(tenant, limits).await)
+        let set = self.counted("set_limits", self.inner.set_limits(tenant, limits));
+        self.noted(set.await)
     }
 
     async fn blocked_values(&self, tenant: &TenantId) -> Result<Vec<BlockedValue>> {
@@ -120,11 +148,14 @@ impl ContactStore for Watched {
     }
 
     async fn block(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
-        self.noted(self.inner.block(tenant, entry).await)
+        self.noted(self.counted("block", self.inner.block(tenant, entry)).await)
     }
 
     async fn unblock(&self, tenant: &TenantId, entry: &BlockedValue) -> Result<bool> {
-        self.noted(self.inner.unblock(tenant, entry).await)
+        self.noted(
+            self.counted("unblock", self.inner.unblock(tenant, entry))
+                .await,
+        )
     }
 
     async fn history(&self, tenant: &TenantId, id: ContactId) -> Result<History> {
@@ -158,7 +189,7 @@ impl ContactStore for Watched {
         let split = self
             .inner
             .split(tenant, customer, contact_ids, block_shared);
-        self.written(tenant, split.await)
+        self.written(tenant, self.counted("split", split).await)
     }
 
     async fn erase(
@@ -168,10 +199,8 @@ impl ContactStore for Watched {
         suppress: bool,
         log: Option<&ErasureLog>,
     ) -> Result<Erasure> {
-        self.written(
-            tenant,
-            self.inner.erase(tenant, customer, suppress, log).await,
-        )
+        let erase = self.inner.erase(tenant, customer, suppress, log);
+        self.written(tenant, self.counted("erase", erase).await)
     }
 
     fn job_progress(&self, tenant: &TenantId) -> Option<crate::progress::JobProgress> {
@@ -187,7 +216,8 @@ impl ContactStore for Watched {
         tenant: &TenantId,
         records: &[ErasureRecord],
     ) -> Result<ReapplyReport> {
-        self.written(tenant, self.inner.reapply_erasures(tenant, records).await)
+        let reapply = self.inner.reapply_erasures(tenant, records);
+        self.written(tenant, self.counted("reapply_erasures", reapply).await)
     }
 
     async fn backup_to(&self, path: &std::path::Path, overwrite: bool) -> Result<()> {
@@ -200,7 +230,8 @@ impl ContactStore for Watched {
         batch: ImportBatch,
         options: ImportOptions,
     ) -> Result<ImportReport> {
-        self.written(tenant, self.inner.import(tenant, batch, options).await)
+        let import = self.inner.import(tenant, batch, options);
+        self.written(tenant, self.counted("import", import).await)
     }
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {
@@ -243,5 +274,13 @@ impl ContactStore for Watched {
 
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        self.inner.pool_stats()
+    }
+
+    async fn feed_stats(&self) -> Result<FeedStats> {
+        self.inner.feed_stats().await
     }
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::feed::Cursor;
+use crate::stats::WebhookBacklog;
 use crate::tenant::TenantId;
 use crate::webhook::{
     Delivery, EventTypes, Webhook, WebhookId, WebhookSecret, WebhookState, WebhookTarget,
@@ -242,6 +243,29 @@ impl StoredLease {
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             owner: owner.to_owned(),
             epoch: self.epoch,
+        })
+    }
+}
+
+/// An endpoint's backlog as a backend reads it ([`crate::stats::WebhookBacklog`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredBacklog {
+    pub id: i64,
+    pub tenant: String,
+    pub state: String,
+    pub undelivered: i64,
+    pub oldest: Option<time::OffsetDateTime>,
+}
+
+impl StoredBacklog {
+    /// The backlog it records.
+    pub(crate) fn decode(self) -> Result<WebhookBacklog> {
+        Ok(WebhookBacklog {
+            id: WebhookId::new(self.id)?,
+            tenant: TenantId::parse(&self.tenant)?,
+            state: WebhookState::from_stored(&self.state),
+            undelivered: u64::try_from(self.undelivered).unwrap_or(0),
+            oldest_undelivered_at: self.oldest,
         })
     }
 }

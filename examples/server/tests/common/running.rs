@@ -66,7 +66,9 @@ impl Running {
             seen.push(line.clone());
             if let Some(at) = line.find("listening on http://") {
                 let rest = &line[at + "listening on ".len()..];
-                break rest.split_whitespace().next().unwrap().to_owned();
+                // a text line or a JSON one (`"message":"listening on http://..."`)
+                let end = rest.find(|c: char| c.is_whitespace() || c == '"');
+                break rest[..end.unwrap_or(rest.len())].to_owned();
             }
         };
         Running {

@@ -6,7 +6,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
 use crate::feed::stored::{FeedBounds, StoredFeedRow};
+use crate::stats::FeedStats;
 use crate::store::Outcome;
+use crate::store::webhooks::StoredBacklog;
 use crate::tenant::TenantId;
 
 /// The bounds, then up to `$3` events of tenant `$1` after position `$2` (none: one row of
@@ -53,4 +55,40 @@ pub(crate) async fn page(
         }
     }
     Ok((bounds, events))
+}
+
+/// Every tenant's last position, summed: the tenants are found by a skip scan of the events'
+/// (tenant, position) index (one probe per tenant, not a pass over the events), and a tenant
+/// whose events were all pruned counts its floor.
+const WRITTEN: &str = "\
+WITH RECURSIVE tenants (id) AS (
+    SELECT min(tenant_id) FROM identity_event
+    UNION ALL
+    SELECT (SELECT min(e.tenant_id) FROM identity_event AS e WHERE e.tenant_id > t.id)
+    FROM tenants AS t WHERE t.id IS NOT NULL)
+SELECT (coalesce((SELECT sum(identity_feed_head(t.id)) FROM tenants AS t WHERE t.id IS NOT NULL), 0)
+      + coalesce((SELECT sum(f.position) FROM identity_feed_floor AS f
+                  WHERE NOT EXISTS (SELECT 1 FROM identity_event AS e
+                                    WHERE e.tenant_id = f.tenant_id)), 0))::bigint";
+
+/// Every endpoint, with the positions after its cursor and the time of the first of them.
+const BACKLOGS: &str = "\
+SELECT w.id, w.tenant_id AS tenant, w.state,
+       greatest(identity_feed_head(w.tenant_id) - w.delivered, 0) AS undelivered,
+       (SELECT e.at FROM identity_event AS e
+        WHERE e.tenant_id = w.tenant_id AND e.position > w.delivered
+        ORDER BY e.position LIMIT 1) AS oldest
+FROM identity_webhook AS w ORDER BY w.id";
+
+/// The feed's size and every endpoint's backlog, in `conn`'s snapshot.
+pub(crate) async fn stats(conn: &mut PgConnection) -> Outcome<FeedStats> {
+    let written: i64 = sqlx::query_scalar(WRITTEN).fetch_one(&mut *conn).await?;
+    let rows: Vec<StoredBacklog> = sqlx::query_as(BACKLOGS).fetch_all(&mut *conn).await?;
+    Ok(FeedStats {
+        events_written: u64::try_from(written).unwrap_or(0),
+        webhooks: rows
+            .into_iter()
+            .map(StoredBacklog::decode)
+            .collect::<crate::error::Result<_>>()?,
+    })
 }

@@ -15,11 +15,14 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgPool};
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::stats::PoolStats;
 
 /// The connections the store keeps between calls, over its pool.
 #[derive(Debug)]
@@ -30,6 +33,8 @@ pub(crate) struct Lanes {
     idle: Mutex<Vec<PoolConnection<Postgres>>>,
     /// The most kept at once: all but one of the pool's connections (one when the pool has one).
     keep: usize,
+    /// Calls waiting for a lane now.
+    waiting: AtomicU32,
 }
 
 impl Lanes {
@@ -41,6 +46,7 @@ impl Lanes {
             lanes: Semaphore::new(max),
             idle: Mutex::new(Vec::new()),
             keep: max.saturating_sub(1).max(1),
+            waiting: AtomicU32::new(0),
         }
     }
 
@@ -48,7 +54,10 @@ impl Lanes {
     /// acquire timeout ([`sqlx::Error::PoolTimedOut`]).
     pub(crate) async fn acquire(&self) -> sqlx::Result<Lane<'_>> {
         let waited = self.pool.options().get_acquire_timeout();
-        let permit = match tokio::time::timeout(waited, self.lanes.acquire()).await {
+        let waiting = Waiting::enter(&self.waiting);
+        let permit = tokio::time::timeout(waited, self.lanes.acquire()).await;
+        drop(waiting);
+        let permit = match permit {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
             Err(_) => return Err(sqlx::Error::PoolTimedOut),
@@ -63,6 +72,18 @@ impl Lanes {
             lanes: self,
             _permit: permit,
         })
+    }
+
+    /// The pool's connections now: a kept one is idle, though the pool counts it as lent.
+    pub(crate) fn stats(&self) -> PoolStats {
+        let kept = self.idle.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let idle = u32::try_from(self.pool.num_idle() + kept).unwrap_or(u32::MAX);
+        PoolStats {
+            max: self.pool.options().get_max_connections(),
+            in_use: self.pool.size().saturating_sub(idle),
+            idle,
+            waiting: Some(self.waiting.load(Ordering::Relaxed)),
+        }
     }
 
     /// Gives every kept connection back to the pool (before the pool closes, or before code
@@ -102,6 +123,22 @@ impl Drop for Lanes {
                 drop(conn.detach());
             }
         }
+    }
+}
+
+/// One call waiting for a lane, counted while it waits (also when its wait is cancelled).
+struct Waiting<'a>(&'a AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicU32) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
