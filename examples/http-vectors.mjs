@@ -224,10 +224,30 @@ async function webhookStep(base, headers, step, at) {
  * `identifyPaths`: the paths an identify step posts to, in turn (an app with an alias passes both);
  * `sign`: the binding's `signWebhook`, for the signature steps.
  */
+// identity_identify_total by outcome, as GET /metrics shows it (Prometheus text)
+async function identifyCounts(base) {
+  const response = await fetch(`${base}/metrics`)
+  assert.equal(response.status, 200)
+  assert.match(response.headers.get('content-type'), /^text\/plain/)
+  const counts = {}
+  for (const line of (await response.text()).split('\n')) {
+    const sample = /^identity_identify_total\{outcome="([a-z]+)"\} (\d+)$/.exec(line)
+    if (sample) counts[sample[1]] = Number(sample[2])
+  }
+  return counts
+}
+
 export async function replayVector(base, file, { identifyPaths = ['/identify'], sign } = {}) {
   const vector = JSON.parse(readFileSync(join(VECTORS, file), 'utf8'))
+  const countedBefore = await identifyCounts(base)
   for (const [i, step] of vector.steps.entries()) {
     const headers = step.tenant !== undefined ? { 'X-Tenant-Id': step.tenant } : {}
+    if (step.stats) {
+      const now = await identifyCounts(base)
+      const counted = Object.fromEntries(Object.entries(now).map(([k, n]) => [k, n - countedBefore[k]]))
+      assert.deepEqual(counted, step.result.identify, `${file} ${i}`)
+      continue
+    }
     if (step.settings) {
       const response = await fetch(`${base}/settings`, { method: 'PUT', body: JSON.stringify(step.settings), headers })
       const body = await response.json()

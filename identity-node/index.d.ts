@@ -57,6 +57,19 @@ export declare class Identity {
    */
   jobProgress(): JobProgress | null
   /**
+   * What the calls through this handle (and every handle made from the same connection) did
+   * since it was opened: identifies by outcome and by error code, retries and contention by
+   * call, webhook deliveries, and the connection pool now. Synchronous: counted in memory,
+   * no I/O. The numbers the HTTP service's `GET /metrics` shows. Throws `CLOSED` after
+   * `close()`.
+   */
+  stats(): Stats
+  /**
+   * The change feed's size and every webhook endpoint's backlog, over every tenant of the
+   * database: one short read.
+   */
+  feedStats(): Promise<FeedStats>
+  /**
    * Registers a webhook endpoint: the tenant's events of `types` (every type when absent or
    * `null`) written from now on are POSTed to `url`, in order, signed (Standard Webhooks
    * 1.0). Resolves to the `Webhook` with its `secret`, told this once. Rejects with
@@ -378,6 +391,14 @@ export interface Delivery {
   nextAttemptAt: string | null
 }
 
+/** Webhook deliveries this process attempted. */
+export interface DeliveryCounts {
+  /** Answered 2xx. */
+  succeeded: number
+  /** Any other answer, or none. */
+  failed: number
+}
+
 /** A row an erase deleted. */
 export interface ErasedRow {
   /** Its id. */
@@ -479,6 +500,14 @@ export interface FeedEvent {
   data: FeedData
 }
 
+/** The change feed's size and every webhook endpoint's backlog. */
+export interface FeedStats {
+  /** Events ever written to the feed, over every tenant (the database's count). */
+  eventsWritten: number
+  /** Every endpoint, by id. */
+  webhooks: Array<WebhookBacklog>
+}
+
 /** The answer of `history()`. */
 export interface History {
   /** The contact id that was asked about. */
@@ -534,6 +563,22 @@ export interface HistoryEvent {
   via?: Array<'email' | 'phone'>
   /** `blocked`, `unblocked`: the entry. */
   entry?: BlockedEntry
+}
+
+/** Identifies by outcome. */
+export interface IdentifyCounts {
+  /** A new customer: its first row inserted. */
+  created: number
+  /** A new row added to a known customer. */
+  linked: number
+  /** Two customers became one. */
+  merged: number
+  /** Nothing new: nothing written. */
+  known: number
+  /** Refused for the request or the data (invalid input, blocked, a limit). */
+  refused: number
+  /** Failed on the store's side (unavailable, contention, a store error). */
+  failed: number
 }
 
 /**
@@ -687,6 +732,18 @@ export interface MovedRow {
  */
 export declare function parseErasureLog(text: string): ErasureRecord[]
 
+/** The connection pool now. */
+export interface PoolStats {
+  /** The most connections the pool opens. */
+  max: number
+  /** Connections lent to a call. */
+  inUse: number
+  /** Open connections no call holds. */
+  idle: number
+  /** Calls waiting for a connection; `null` on SQLite (its writers queue on its write lock). */
+  waiting: number | null
+}
+
 /** The answer of `pruneEvents()`. */
 export interface PruneReport {
   /** The events deleted, over every tenant. */
@@ -767,6 +824,22 @@ export interface SplitCustomer {
   primaryContactId: number
   /** All of its rows, ascending. */
   contactIds: Array<number>
+}
+
+/** What the calls through a handle did since it was opened. */
+export interface Stats {
+  /** Identifies by outcome. */
+  identify: IdentifyCounts
+  /** Identifies refused or failed, by the error's code (`invalid_input`, `blocked_value`, ...). */
+  identifyErrors: Record<string, number>
+  /** Attempts made again after a conflict, a busy database or a broken connection, by call. */
+  retries: Record<string, number>
+  /** Calls refused with `CONTENTION`, by call. */
+  contention: Record<string, number>
+  /** Webhook deliveries this process attempted. */
+  webhookDeliveries: DeliveryCounts
+  /** The connection pool now. */
+  pool: PoolStats
 }
 
 /** A suppressed value: its kind and its keyed hash. */
@@ -891,4 +964,18 @@ export interface Webhook {
   createdAt: string
   /** The signing secret (`whsec_...`): on the answer of `createWebhook()` only. */
   secret?: string
+}
+
+/** How far one webhook endpoint is behind its tenant's feed. */
+export interface WebhookBacklog {
+  /** The endpoint's id. */
+  id: number
+  /** Its tenant. */
+  tenant: string
+  /** `'active'` or `'failing'`. */
+  state: 'active' | 'failing'
+  /** Events of its tenant's feed after its cursor. */
+  undelivered: number
+  /** When the oldest of them was written (RFC 3339); `null` when it is up to date. */
+  oldestUndeliveredAt: string | null
 }

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import express from 'express'
 import { Identity, parseErasureLog } from 'identity-reconciliation'
+import { exposition } from './metrics.mjs'
 
 // each core kind as the Rust service answers it: status, wire code, Retry-After seconds; any
 // other (STORE, CORRUPT_DATA, INTERNAL, or not a core error) is a 500 that says nothing
@@ -71,6 +72,12 @@ export async function createApp(databaseUrl, options = {}) {
     const tenant = req.get('X-Tenant-Id')
     return tenant === undefined ? identity : identity.tenant(tenant)
   }
+
+  // identity's numbers for Prometheus (metrics.mjs), as the Rust service names them
+  app.get('/metrics', async (req, res) => {
+    const { text, contentType } = await exposition(identity)
+    res.type(contentType).send(text)
+  })
 
   app.post('/identify', async (req, res) => {
     const body = json(req, res)

@@ -1,6 +1,7 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-GET /admin/contacts/{id}/history (why a contact's rows are one customer), /admin/webhooks
+GET /admin/contacts/{id}/history (why a contact's rows are one customer), GET /metrics
+(Prometheus text: identify outcomes, retries, the pool, the feed, webhook backlogs), /admin/webhooks
 (register, list, delete, read attempts of and replay webhook endpoints), GET /events (the
 tenant's change feed, ?after=&limit=&wait= as the Rust service takes them),
 POST /admin/customers/{id}/split (undo a wrong merge), POST /admin/customers/{id}/erase (the
@@ -31,6 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from identify_metrics import exposition
 from identity_reconciliation import AsyncIdentity, BlockedValueError, IdentityError, InvalidInputError, parse_erasure_log
 
 logger = logging.getLogger("identify_app")
@@ -436,6 +438,12 @@ def create_app(database_url: str) -> FastAPI:
             filename="identity-backup.db",
             background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
         )
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        """identity's numbers for Prometheus (identify_metrics.py), as the Rust service names them."""
+        body, content_type = await exposition(request.app.state.identity)
+        return Response(body, media_type=content_type)
 
     @app.post("/identify")
     async def identify(request: Request) -> JSONResponse:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from identify_app import create_app  # noqa: E402
@@ -19,11 +20,28 @@ from identity_reconciliation import sign_webhook  # noqa: E402
 VECTORS = sorted((pathlib.Path(__file__).resolve().parents[2] / "tests" / "vectors").glob("*.json"))
 
 
+def identify_counts(client: TestClient) -> dict[str, int]:
+    """identity_identify_total by outcome, as GET /metrics shows it (read by the official parser)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "identity_identify_total":
+                counts[sample.labels["outcome"]] = int(sample.value)
+    return counts
+
+
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)
 def test_vectors_over_http(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
     with TestClient(create_app(f"sqlite://{tmp_path / 'app.db'}")) as client:
+        counted_before = identify_counts(client)
         for i, step in enumerate(json.loads(path.read_text(encoding="utf-8"))["steps"]):
             headers = {"X-Tenant-Id": step["tenant"]} if "tenant" in step else {}
+            if "stats" in step:
+                now = identify_counts(client)
+                assert {k: n - counted_before[k] for k, n in now.items()} == step["result"]["identify"], i
+                continue
             if "settings" in step:
                 response = client.put("/settings", content=json.dumps(step["settings"]), headers=headers)
                 body = response.json()

@@ -240,6 +240,7 @@ async function reapplyStep(ident, step, at) {
 }
 
 async function replay(ident, vector, db) {
+  const countedBefore = ident.stats().identify
   for (const [i, step] of vector.steps.entries()) {
     const at = `${vector.name} step ${i}`
     // the step's tenant (absent: the default); its rows, the default's for a bad tenant id
@@ -263,6 +264,13 @@ async function replay(ident, vector, db) {
     }
     if (step.webhook) {
       await webhookStep(ident, step, at)
+      continue
+    }
+    if (step.stats) {
+      // the identify counts' change since the vector's first step
+      const now = ident.stats().identify
+      const counted = Object.fromEntries(Object.entries(now).map(([k, n]) => [k, n - countedBefore[k]]))
+      assert.deepEqual(counted, step.result.identify, at)
       continue
     }
     if (step.signature) {

@@ -17,6 +17,7 @@ mod progress;
 mod reports;
 mod rows;
 mod split;
+mod stats;
 mod webhooks;
 
 use std::sync::Arc;
@@ -170,9 +171,11 @@ impl Identity {
         env: &'env Env,
         input: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, Contact>> {
-        let work = self
-            .usable()
-            .and_then(|inner| Ok((inner, convert::request(&input)?)));
+        let work = self.usable().and_then(|inner| {
+            let request = convert::request(&input)
+                .inspect_err(|_| inner.count_refused_identify(identity::ErrorKind::InvalidInput))?;
+            Ok((inner, request))
+        });
         promise(env, work, |(inner, request)| async move {
             inner.identify_request(&request).await.map(Contact::from)
         })

@@ -99,10 +99,10 @@ impl AsyncIdentity {
         phone_number: Option<Py<PyAny>>,
     ) -> PyResult<Contact> {
         let (inner, request) = Python::attach(|py| -> PyResult<_> {
-            Ok((
-                slf.get().handle.usable()?,
-                request(arg(py, &email), arg(py, &phone_number))?,
-            ))
+            let handle = &slf.get().handle;
+            let request = request(arg(py, &email), arg(py, &phone_number))
+                .inspect_err(|_| handle.refused())?;
+            Ok((handle.usable()?, request))
         })?;
         run(async move { inner.identify_request(&request).await.map(Contact::from) }).await
     }
@@ -346,6 +346,20 @@ impl AsyncIdentity {
         let customer = identity::ContactId::new(customer);
         let inner = slf.get().handle.usable()?;
         run(async move { inner.erase(customer, suppress).await.map(Erasure::from) }).await
+    }
+
+    /// What the calls through this handle did since it was opened, as a dict (see
+    /// `Identity.stats`). Counted in memory: no I/O, so not a coroutine.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.handle.stats(py)
+    }
+
+    /// Resolves to the feed's size and every webhook endpoint's backlog, as a dict (see
+    /// `Identity.feed_stats`).
+    async fn feed_stats(slf: Py<Self>) -> PyResult<Py<PyAny>> {
+        let inner = slf.get().handle.usable()?;
+        let stats = run(async move { inner.feed_stats().await }).await?;
+        Python::attach(|py| Ok(crate::history::wire(py, &stats)?.unbind()))
     }
 
     /// Resolves to the tenant's erasure records, dicts in the wire shape (see

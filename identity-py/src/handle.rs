@@ -64,6 +64,17 @@ impl Handle {
         progress.map(|p| crate::history::wire(py, &p)).transpose()
     }
 
+    /// Counts an identify whose arguments were refused before it reached the core (every such
+    /// refusal is invalid input).
+    pub(crate) fn refused(&self) {
+        self.inner
+            .count_refused_identify(identity::ErrorKind::InvalidInput);
+    }
+
+    pub(crate) fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::history::wire(py, &self.usable()?.stats())
+    }
+
     pub(crate) fn repr(&self) -> String {
         format!(
             "{}(backend='{}', tenant='{}', closed={})",

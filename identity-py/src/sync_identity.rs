@@ -118,7 +118,7 @@ impl Identity {
         email: Option<&Bound<'_, PyAny>>,
         phone_number: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Contact> {
-        let request = request(email, phone_number)?;
+        let request = request(email, phone_number).inspect_err(|_| self.handle.refused())?;
         self.handle
             .block_on(py, async |inner| inner.identify_request(&request).await)
             .map(Contact::from)
@@ -403,6 +403,26 @@ impl Identity {
     /// from another thread or task while the import runs.
     fn job_progress<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.handle.job_progress(py)
+    }
+
+    /// What the calls through this handle (and every handle made from the same connection)
+    /// did since it was opened, as a dict: `{"identify": {"created", "linked", "merged",
+    /// "known", "refused", "failed"}, "identifyErrors": {code: n}, "retries": {call: n},
+    /// "contention": {call: n}, "webhookDeliveries": {"succeeded", "failed"}, "pool": {"max",
+    /// "inUse", "idle", "waiting"}}` (`waiting` is `None` on SQLite). Counted in memory: no I/O.
+    /// The numbers the HTTP service's `GET /metrics` shows.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.handle.stats(py)
+    }
+
+    /// The change feed's size and every webhook endpoint's backlog, over every tenant of the
+    /// database, as a dict: `{"eventsWritten": n, "webhooks": [{"id", "tenant", "state",
+    /// "undelivered", "oldestUndeliveredAt"}]}` (an RFC 3339 time, or `None` when up to date).
+    fn feed_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stats = self
+            .handle
+            .block_on(py, async |inner| inner.feed_stats().await)?;
+        crate::history::wire(py, &stats)
     }
 
     /// Every erase of the tenant as the database records it, oldest first: a list of dicts in

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -366,10 +367,17 @@ def check_graph(graph: dict[str, int], verify: Any, rebuild: Any, verify_again: 
     assert verify_again.clean, f"{at}: {verify_again}"
 
 
+def check_stats(step: dict[str, Any], before: Mapping[str, int], stats: Mapping[str, Any], at: str) -> None:
+    """A stats step: the identify counts' change since the vector's first step."""
+    counted = {outcome: n - before[outcome] for outcome, n in stats["identify"].items()}
+    assert counted == step["result"]["identify"], at
+
+
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
 def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
     vector = load_vector(path)
     with Identity(store_url) as ident:
+        counted_before = ident.stats()["identify"]
         for i, step in enumerate(vector["steps"]):
             at = f"{path.name} step {i}"
             if "settings" in step:
@@ -424,6 +432,9 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                 continue
             if "signature" in step:
                 check_signature(step, at)
+                continue
+            if "stats" in step:
+                check_stats(step, counted_before, scoped(ident, step).stats(), at)
                 continue
             if "split" in step:
                 before = rows(store_url, seen_tenant(step))
@@ -484,6 +495,7 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
 async def replay_async(url: str, path: pathlib.Path) -> None:
     vector = load_vector(path)
     async with await AsyncIdentity.connect(url) as ident:
+        counted_before = ident.stats()["identify"]
         for i, step in enumerate(vector["steps"]):
             at = f"{path.name} step {i} (async)"
             if "settings" in step:
@@ -539,6 +551,9 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 continue
             if "signature" in step:
                 check_signature(step, at)
+                continue
+            if "stats" in step:
+                check_stats(step, counted_before, scoped(ident, step).stats(), at)
                 continue
             if "split" in step:
                 before = rows(url, seen_tenant(step))

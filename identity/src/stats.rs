@@ -19,6 +19,8 @@ use crate::plan::Plan;
 use crate::tenant::TenantId;
 use crate::webhook::{WebhookId, WebhookState};
 
+mod wire;
+
 /// How an identify ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IdentifyOutcome {
@@ -76,9 +78,9 @@ impl IdentifyOutcome {
         }
     }
 
-    /// The outcome of an identify that answered `e`.
-    pub(crate) fn of_error(e: &Error) -> Self {
-        match e.kind() {
+    /// The outcome of an identify that answered an error of kind `kind`.
+    pub(crate) fn of_error(kind: ErrorKind) -> Self {
+        match kind {
             ErrorKind::InvalidInput
             | ErrorKind::Conflict
             | ErrorKind::BlockedValue
@@ -197,14 +199,14 @@ impl Counters {
                     self.identify[outcome.index()].fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Err(e) => self.refused_identify(e),
+            Err(e) => self.refused_identify(e.kind()),
         }
     }
 
-    /// Counts an identify that answered `e`.
-    pub(crate) fn refused_identify(&self, e: &Error) {
-        add(&self.errors, e.kind(), 1);
-        let outcome = IdentifyOutcome::of_error(e);
+    /// Counts an identify that answered an error of kind `kind`.
+    pub(crate) fn refused_identify(&self, kind: ErrorKind) {
+        add(&self.errors, kind, 1);
+        let outcome = IdentifyOutcome::of_error(kind);
         self.identify[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -322,6 +324,13 @@ mod tests {
             Some(&1)
         );
         assert_eq!(stats.identify_errors.get(&ErrorKind::Contention), Some(&1));
+        let wire = serde_json::to_value(&stats).unwrap();
+        assert_eq!(wire["identify"]["created"], 1);
+        assert_eq!(wire["identify"]["merged"], 0);
+        assert_eq!(wire["identifyErrors"]["invalid_input"], 1);
+        assert_eq!(wire["retries"]["identify"], 2);
+        assert_eq!(wire["webhookDeliveries"]["failed"], 0);
+        assert_eq!(wire["pool"]["waiting"], serde_json::Value::Null);
     }
 
     #[tokio::test]

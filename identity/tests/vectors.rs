@@ -391,10 +391,21 @@ fn check_table(step: &Value, after: &[identity::Contact], at: &str) {
     }
 }
 
+/// The connection's identify counts by outcome, as `stats()` answers them.
+fn identify_counts(identity: &Identity) -> std::collections::BTreeMap<String, i64> {
+    let stats = serde_json::to_value(identity.stats()).unwrap();
+    let counts = stats["identify"].as_object().unwrap();
+    counts
+        .iter()
+        .map(|(k, n)| (k.clone(), n.as_i64().unwrap()))
+        .collect()
+}
+
 /// Replays one file against a fresh store; panics naming the file and step on a mismatch.
 async fn replay(identity: &Identity, path: &PathBuf) {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let file = path.file_name().unwrap().to_string_lossy();
+    let counted_before = identify_counts(identity);
     for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("{file} step {i} ({} backend)", identity.store().backend());
         // the step's tenant (absent: the default); a bad id fails the step, like a bad value
@@ -424,6 +435,15 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("webhook").is_some() {
             identity_testkit::webhook_steps::check_core_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("stats").is_some() {
+            let now = identify_counts(&seen);
+            let counted: serde_json::Map<String, Value> = now
+                .iter()
+                .map(|(k, n)| (k.clone(), json!(n - counted_before[k])))
+                .collect();
+            assert_eq!(Value::from(counted), step["result"]["identify"], "{at}");
             continue;
         }
         if step.get("signature").is_some() {

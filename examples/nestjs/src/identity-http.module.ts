@@ -6,13 +6,14 @@ import { AdminController } from './admin.controller.js'
 import { TextBodyMiddleware } from './body.js'
 import { IdentityExceptionFilter } from './errors.js'
 import { IdentifyController } from './identify.controller.js'
+import { MetricsController } from './metrics.controller.js'
 import { RestoreController } from './restore.controller.js'
 import { WebhooksController } from './webhooks.controller.js'
 
 /** Which routes to mount. */
 export interface IdentityHttpOptions {
-  /** The settings and /admin routes, the restore routes included (default true). They check no
-   * tokens: guard them. */
+  /** The settings, /metrics and /admin routes, the restore routes included (default true). They
+   * check no tokens: guard them. */
   withAdmin?: boolean
 }
 
@@ -22,7 +23,9 @@ export class IdentityHttpModule implements NestModule {
   static register({ withAdmin = true }: IdentityHttpOptions = {}): DynamicModule {
     return {
       module: IdentityHttpModule,
-      controllers: withAdmin ? [IdentifyController, AdminController, WebhooksController, RestoreController] : [IdentifyController],
+      controllers: withAdmin
+        ? [IdentifyController, AdminController, WebhooksController, RestoreController, MetricsController]
+        : [IdentifyController],
       providers: [{ provide: APP_FILTER, useClass: IdentityExceptionFilter }],
     }
   }

@@ -113,7 +113,7 @@ pub async fn identify(
     IdentifyBody(parsed): IdentifyBody,
 ) -> Result<(Note, Response), ApiError> {
     let request = parsed.map_err(|e| {
-        identity.count_refused_identify(&e);
+        identity.count_refused_identify(e.kind());
         refused_body(e)
     })?;
     let contact = identity.identify_request(&request).await?;

@@ -6,11 +6,36 @@ mod common;
 use common::TestServer;
 use serde_json::{Value, json};
 
+/// `identity_identify_total` by outcome, as `GET /metrics` shows it.
+async fn identify_counts(server: &TestServer) -> std::collections::BTreeMap<String, i64> {
+    let text = common::client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "identity_identify_total")
+        .map(|s| {
+            let prometheus_parse::Value::Counter(n) = s.value else {
+                panic!("identity_identify_total is a counter: {s:?}");
+            };
+            (s.labels.get("outcome").unwrap().to_owned(), n as i64)
+        })
+        .collect()
+}
+
 /// Replays one vector file; `legacy` says whether `primaryContatctId` is expected.
 async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let file = path.file_name().unwrap().to_string_lossy().into_owned();
     let client = common::client();
+    let counted_before = identify_counts(server).await;
     for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("{file} step {i}");
         let tenant = step.get("tenant").and_then(Value::as_str);
@@ -43,6 +68,15 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
         }
         if step.get("webhook").is_some() {
             webhook_step(server, tenant, step, &at).await;
+            continue;
+        }
+        if step.get("stats").is_some() {
+            let now = identify_counts(server).await;
+            let counted: serde_json::Map<String, Value> = now
+                .iter()
+                .map(|(k, n)| (k.clone(), json!(n - counted_before[k])))
+                .collect();
+            assert_eq!(Value::from(counted), step["result"]["identify"], "{at}");
             continue;
         }
         if step.get("signature").is_some() {

@@ -56,6 +56,7 @@ from ._native import (
     sign_webhook,
     verify_webhook,
 )
+from ._stats import FeedStats, Stats, WebhookBacklog
 
 __all__ = [
     "AsyncFeed",
@@ -75,6 +76,7 @@ __all__ = [
     "ExpiredError",
     "Feed",
     "FeedEvent",
+    "FeedStats",
     "History",
     "HistoryEvent",
     "Identity",
@@ -91,12 +93,14 @@ __all__ = [
     "RebuildReport",
     "Rejected",
     "Split",
+    "Stats",
     "StoreError",
     "TableOutcome",
     "TenantSettings",
     "UnavailableError",
     "VerifyReport",
     "Webhook",
+    "WebhookBacklog",
     "WebhookSender",
     "__version__",
     "parse_erasure_log",

@@ -6,6 +6,8 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Literal, final
 
+from ._stats import FeedStats, Stats
+
 __version__: str
 
 ERROR_KINDS: list[tuple[str, str, bool]]
@@ -547,6 +549,12 @@ class Identity:
         """How far the tenant's long write in this process has got: ``{"kind": "import" |
         "erase", "done": int, "total": int}`` while an import or erase runs in steps (SQLite,
         more than a few thousand rows), else ``None``. No I/O."""
+    def stats(self) -> Stats:
+        """What the calls through this handle did since it was opened: identifies by outcome
+        and by error code, retries and contention by call, webhook deliveries, the pool. No
+        I/O: the numbers ``GET /metrics`` shows."""
+    def feed_stats(self) -> FeedStats:
+        """The change feed's size and every webhook endpoint's backlog, over every tenant."""
     def erasures(self) -> list[dict[str, Any]]: ...
     def reapply_erasures(self, records: Iterable[Mapping[str, Any]]) -> ReapplyReport: ...
     def backup_to(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None: ...
@@ -622,6 +630,9 @@ class AsyncIdentity:
     def erase(self, customer: int, *, suppress: bool = False) -> Coroutine[Any, Any, Erasure]: ...
     def job_progress(self) -> dict[str, Any] | None:
         """As ``Identity.job_progress``: at once, not a coroutine (no I/O)."""
+    def stats(self) -> Stats:
+        """As ``Identity.stats``: at once, not a coroutine (no I/O)."""
+    def feed_stats(self) -> Coroutine[Any, Any, FeedStats]: ...
     def erasures(self) -> Coroutine[Any, Any, list[dict[str, Any]]]: ...
     def reapply_erasures(self, records: Iterable[Mapping[str, Any]]) -> Coroutine[Any, Any, ReapplyReport]: ...
     def backup_to(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Coroutine[Any, Any, None]: ...

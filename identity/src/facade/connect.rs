@@ -274,7 +274,7 @@ impl Identity {
         phone_number: Option<&str>,
     ) -> Result<ConsolidatedContact> {
         let request = IdentifyRequest::parse(email, phone_number)
-            .inspect_err(|e| self.count_refused_identify(e))?;
+            .inspect_err(|e| self.count_refused_identify(e.kind()))?;
         self.identify_request(&request).await
     }
 

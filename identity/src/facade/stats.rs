@@ -3,7 +3,7 @@
 //! read from the database).
 
 use crate::Identity;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::stats::{FeedStats, Stats};
 
 impl Identity {
@@ -31,12 +31,13 @@ impl Identity {
         self.counters.snapshot(self.store().pool_stats())
     }
 
-    /// Counts an identify refused before it reached the store, for a caller that reads
-    /// requests itself (as the HTTP service reads its JSON bodies) and calls
-    /// [`Identity::identify_request`] with the ones that parse: [`Identity::stats`] then counts
-    /// every identify asked for. [`Identity::identify`] counts its own.
-    pub fn count_refused_identify(&self, error: &Error) {
-        self.counters.refused_identify(error);
+    /// Counts an identify refused with an error of kind `kind` before it reached the store,
+    /// for a caller that reads requests itself (the HTTP service reads its JSON bodies, the
+    /// bindings their arguments) and calls [`Identity::identify_request`] with the ones that
+    /// parse: [`Identity::stats`] then counts every identify asked for.
+    /// [`Identity::identify`] counts its own.
+    pub fn count_refused_identify(&self, kind: ErrorKind) {
+        self.counters.refused_identify(kind);
     }
 
     /// The change feed's size and every webhook endpoint's backlog, over every tenant of the
