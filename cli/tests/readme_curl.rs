@@ -99,8 +99,8 @@ fn setup_for(block: &[Step]) -> &'static [(&'static str, &'static str)] {
 async fn the_readme_curl_lines_answer_as_printed() {
     let blocks = curl_blocks();
     // HTTP, blocked values, history, split, erase, limits, import, a table's import, the feed,
-    // webhooks
-    assert_eq!(blocks.len(), 10, "the README's curl blocks");
+    // webhooks, metrics
+    assert_eq!(blocks.len(), 11, "the README's curl blocks");
     let mut compared = 0;
     for block in &blocks {
         let dir = tempfile::tempdir().unwrap();

@@ -28,7 +28,7 @@ function runBlock(block) {
 test('the README snippets run', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  assert.equal(blocks.length, 11)
+  assert.equal(blocks.length, 12)
   const quickstart = runBlock(blocks[0])
   assert.match(quickstart, /null/, 'the other shop does not know the customer')
   assert.match(quickstart, /\[ '\+919876543210' \]/, 'the shop in India stores E.164')
@@ -54,6 +54,7 @@ test('the README snippets run', () => {
   const feed = runBlock(blocks[9])
   assert.deepEqual(feed.trimEnd().split('\n'), ['contact.created doc@hillvalley.edu', 'contact.created marty@hillvalley.edu'])
   assert.equal(runBlock(blocks[10]).trim(), 'true 1')
+  assert.equal(runBlock(blocks[11]).trim(), '1 1')
 })
 
 test("the package README's snippets run", () => {

@@ -16,7 +16,7 @@ def python_blocks(path: pathlib.Path) -> list[str]:
 
 
 def test_the_readme_snippets_run(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
-    quickstart, governance, history, split, erase, limits, imported, table, feed, webhooks = python_blocks(
+    quickstart, governance, history, split, erase, limits, imported, table, feed, webhooks, metrics = python_blocks(
         ROOT / "README.md"
     )
     code = quickstart.replace("sqlite:///tmp/shop.db", f"sqlite://{tmp_path / 'shop.db'}")
@@ -52,6 +52,9 @@ def test_the_readme_snippets_run(tmp_path: pathlib.Path, capsys: pytest.CaptureF
     exec(compile(webhooks, "README.md", "exec"), {})  # noqa: S102
     printed = capsys.readouterr().out.splitlines()
     assert printed == ["True [['customer.merged', 'customer.split']]"], printed
+    exec(compile(metrics, "README.md", "exec"), {})  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == ["1 2"], printed
 
 
 @pytest.mark.parametrize("index", [0, 1])

@@ -1,5 +1,5 @@
 //! The README's Rust Governance snippets run as written: their lines are the bodies of
-//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs`, `the_table_import_snippet_runs` and (section Change feed) `the_feed_snippet_runs` and (section Webhooks) `the_webhooks_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
+//! `the_governance_snippet_runs`, `the_history_snippet_runs`, `the_split_snippet_runs`, `the_erase_snippet_runs`, `the_limits_snippet_runs` and (section Command line) `the_import_snippet_runs`, `the_table_import_snippet_runs` and (section Change feed) `the_feed_snippet_runs` and (section Webhooks) `the_webhooks_snippet_runs` and (section Metrics) `the_metrics_snippet_runs` below, and `the_readme_shows_these_lines` checks that the
 //! README still says exactly that (so neither can drift from the other).
 
 /// Every line of the README's ```rust blocks in the section `heading`, trimmed.
@@ -36,6 +36,9 @@ fn the_readme_shows_these_lines() {
     let webhooks = readme_rust_lines("Webhooks");
     assert!(!webhooks.is_empty());
     lines.extend(webhooks);
+    let metrics = readme_rust_lines("Metrics");
+    assert!(!metrics.is_empty());
+    lines.extend(metrics);
     for line in lines {
         assert!(
             source.contains(&line),
@@ -154,5 +157,14 @@ async fn the_webhooks_snippet_runs() -> identity::Result<()> {
     assert!(hook.secret.as_str().starts_with("whsec_"));
     let again = identity.replay_webhook(hook.webhook.id, None).await?; // everything kept, from the start
     assert_eq!(again.state, identity::webhook::WebhookState::Active);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_metrics_snippet_runs() -> identity::Result<()> {
+    let identity = identity::connect("memory:").await?;
+    identity.identify(Some("doc@hillvalley.edu"), None).await?;
+    assert_eq!(identity.stats().identified(identity::IdentifyOutcome::Created), 1);
+    assert_eq!(identity.feed_stats().await?.events_written, 1);
     Ok(())
 }

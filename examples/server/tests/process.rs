@@ -84,6 +84,8 @@ async fn help_documents_every_option_without_showing_the_database_password() {
         "--legacy-key",
         "--log-unmasked",
         "--log-format",
+        "--metrics-addr",
+        "--metrics-tenant-label",
         "[env: PORT=",
         "[env: HOST=",
         "[env: DATABASE_URL",
