@@ -164,7 +164,8 @@ async fn the_webhooks_snippet_runs() -> identity::Result<()> {
 async fn the_metrics_snippet_runs() -> identity::Result<()> {
     let identity = identity::connect("memory:").await?;
     identity.identify(Some("doc@hillvalley.edu"), None).await?;
-    assert_eq!(identity.stats().identified(identity::IdentifyOutcome::Created), 1);
+    let stats = identity.stats();
+    assert_eq!(stats.identified(identity::IdentifyOutcome::Created), 1);
     assert_eq!(identity.feed_stats().await?.events_written, 1);
     Ok(())
 }
