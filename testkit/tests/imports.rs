@@ -86,6 +86,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("verify", Layer::Rules),
     ("plan", Layer::Rules),
     ("screen", Layer::Rules),
+    ("stats", Layer::Rules),
     ("split", Layer::Rules),
     ("erase", Layer::Rules),
     ("reapply", Layer::Rules),

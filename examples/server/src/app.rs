@@ -75,7 +75,7 @@ pub fn routers(identity: identity::Identity, config: &Config) -> Result<Routers,
         events_max_wait: config.events_max_wait(),
         metrics: metrics.clone(),
     };
-    let scrape = get(crate::metrics::scrape);
+    let scrape = get(handlers::metrics);
     let metrics_alone = config.metrics_addr.map(|_| {
         Router::new()
             .route("/metrics", scrape.clone())

@@ -207,3 +207,16 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
+
+/// `GET /metrics`: the service's metrics in the Prometheus text format (`metrics.rs`).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(&state.identity).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(crate::metrics::Metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response()
+}

@@ -11,9 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
 use identity::{FeedStats, IdentifyOutcome, Stats};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
@@ -120,6 +118,9 @@ impl Metrics {
         let _ = prometheus_text::encode(&mut text, &snapshot);
         text
     }
+
+    /// The exposition's content type: `text/plain; version=0.0.4; charset=utf-8`.
+    pub const CONTENT_TYPE: &'static str = prometheus_text::CONTENT_TYPE;
 }
 
 /// The method as a label: one of HTTP's own, else `_OTHER` (a client may send any token).
@@ -306,17 +307,4 @@ fn register_feed(registry: &mut Registry, feed: &FeedStats, now: OffsetDateTime,
             )
         })),
     );
-}
-
-/// `GET /metrics`: the exposition, `text/plain; version=0.0.4`.
-pub async fn scrape(State(state): State<crate::handlers::AppState>) -> Response {
-    let text = state.metrics.render(&state.identity).await;
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(prometheus_text::CONTENT_TYPE),
-        )],
-        text,
-    )
-        .into_response()
 }
