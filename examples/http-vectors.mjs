@@ -154,6 +154,25 @@ async function historyStep(base, headers, step, at) {
   assert.deepEqual(body, step.result, at)
 }
 
+// a customer step through /admin/customers/{id}: rows without their times, or the 404
+async function customerStep(base, headers, step, at) {
+  const response = await fetch(`${base}/admin/customers/${step.customer}`, { headers })
+  const body = await response.json()
+  if (step.error) {
+    assert.equal(response.status, 404, at)
+    assert.equal(body.error.code, step.error.code, at)
+    return
+  }
+  assert.equal(response.status, 200, `${at}: ${JSON.stringify(body)}`)
+  for (const row of body.rows) {
+    assert.equal(typeof row.createdAt, 'string', at)
+    assert.equal(typeof row.updatedAt, 'string', at)
+    delete row.createdAt
+    delete row.updatedAt
+  }
+  assert.deepEqual(body, step.result, at)
+}
+
 // an events step through /events: each event's type, tenant and data (its id, occurredAt and
 // cursor strings, next the last cursor), or the 400 naming the field
 async function eventsStep(base, headers, step, at) {
@@ -269,6 +288,10 @@ export async function replayVector(base, file, { identifyPaths = ['/identify'], 
     }
     if (step.history !== undefined) {
       await historyStep(base, headers, step, `${file} ${i}`)
+      continue
+    }
+    if (step.customer !== undefined) {
+      await customerStep(base, headers, step, `${file} ${i}`)
       continue
     }
     if (step.events) {

@@ -156,6 +156,13 @@ export declare class Identity {
    */
   unblock(entry: BlockedEntry): Promise<boolean>
   /**
+   * Resolves to the customer contact `contactId` belongs to now: `{ customerId, rows }`, its
+   * primary's id and every visible row, by id. Rejects with `NOT_FOUND` when the tenant has
+   * no such visible contact, `INVALID_INPUT` (`field: 'contactId'`) when the id is not a
+   * positive integer.
+   */
+  customer(contactId: number | bigint): Promise<Customer>
+  /**
    * Resolves to the history of the customer that contact `contactId` belongs to now: its
    * events and those of every customer it absorbed, oldest first, with the blocked-list
    * changes that concern its values. Rejects with `NOT_FOUND` when the tenant has no such
@@ -369,6 +376,17 @@ export interface ContactRow {
   createdAt: string
   /** When the row was last changed, as an RFC 3339 string in UTC. */
   updatedAt: string
+}
+
+/**
+ * A customer as its rows show it: its primary's id and every visible row, by id (the answer of
+ * `customer()`, as `GET /admin/customers/{id}` answers it).
+ */
+export interface Customer {
+  /** The customer's primary row id. */
+  customerId: number
+  /** Its visible rows, by id, the primary among them. */
+  rows: Array<ContactRow>
 }
 
 /** One attempt to deliver an event to an endpoint. */

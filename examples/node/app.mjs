@@ -226,6 +226,15 @@ export async function createApp(databaseUrl, options = {}) {
     }
   })
 
+  app.get('/admin/customers/:id', async (req, res) => {
+    const id = /^\d+$/.test(req.params.id) ? BigInt(req.params.id) : req.params.id
+    try {
+      res.json(await scoped(req).customer(id))
+    } catch (e) {
+      fail(res, e)
+    }
+  })
+
   app.post('/admin/customers/:id/split', async (req, res) => {
     const body = json(req, res)
     if (body === undefined) return

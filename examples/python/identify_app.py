@@ -1,6 +1,7 @@
 """A FastAPI app exposing POST /identify with the wire contract, GET/PUT /settings (the tenant's
 phone region), PUT /settings/limits (its per-customer caps), GET/POST/DELETE /admin/blocked (the tenant's blocked values) and
-GET /admin/contacts/{id}/history (why a contact's rows are one customer), GET /metrics
+GET /admin/contacts/{id}/history (why a contact's rows are one customer), GET
+/admin/customers/{id} (its rows now), GET /metrics
 (Prometheus text: identify outcomes, retries, the pool, the feed, webhook backlogs), /admin/webhooks
 (register, list, delete, read attempts of and replay webhook endpoints), GET /events (the
 tenant's change feed, ?after=&limit=&wait= as the Rust service takes them),
@@ -293,6 +294,16 @@ def create_app(database_url: str) -> FastAPI:
             return error(400, "invalid_input", "invalid contact id: must be a positive integer", "contact_id")
         try:
             found = await scoped(request).history(int(contact_id))
+        except IdentityError as e:
+            return failure(e)
+        return JSONResponse(found.to_dict())
+
+    @app.get("/admin/customers/{customer}")
+    async def customer(request: Request, customer: str) -> JSONResponse:
+        if not customer.isdecimal() or int(customer) < 1:
+            return error(400, "invalid_input", "invalid contact id: must be a positive integer", "contact_id")
+        try:
+            found = await scoped(request).customer(int(customer))
         except IdentityError as e:
             return failure(e)
         return JSONResponse(found.to_dict())

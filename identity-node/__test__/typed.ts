@@ -1,5 +1,5 @@
 // Type-checked with `tsc --noEmit` (npm run typecheck): the API as a TypeScript user writes it.
-import { Identity, WebhookSender, parseErasureLog, readErasureLog, signWebhook, verifyWebhook, type BlockedEntry, type Delivery, type FeedStats, type Stats, type Webhook, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type EventsPage, type FeedEvent, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type PruneReport, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
+import { Identity, WebhookSender, parseErasureLog, readErasureLog, signWebhook, verifyWebhook, type BlockedEntry, type Customer, type Delivery, type FeedStats, type Stats, type Webhook, type CheckoutInput, type Contact, type ContactRow, type Erasure, type ErasedRow, type ErasureRecord, type EventsPage, type FeedEvent, type History, type HistoryEvent, type IdentityErrorInfo, type Ignored, type ImportReport, type JobProgress, type MovedRow, type PruneReport, type ReapplyReport, type Rejected, type Split, type SuppressedDigest, type TableRowInput, type TenantSettings } from '../index.js'
 
 export async function main(): Promise<number> {
   const ident: Identity = await Identity.connect('sqlite::memory:', { maxConnections: 4 })
@@ -97,6 +97,9 @@ export async function main(): Promise<number> {
   const valid: boolean = verifyWebhook(hook.secret ?? '', 'evt_1', 1, Buffer.from('{}'), signature)
   console.log(state, status, replayed.cursor, valid, (await ident.webhooks()).length, sender.running)
   await ident.deleteWebhook(hook.id)
+  const customer: Customer = await ident.customer(1)
+  const rows: ContactRow[] = customer.rows
+  console.log(customer.customerId, rows.length)
   const stats: Stats = ident.stats()
   const merged: number = stats.identify.merged
   const waiting: number | null = stats.pool.waiting

@@ -266,6 +266,22 @@ async function replay(ident, vector, db) {
       await webhookStep(ident, step, at)
       continue
     }
+    if (step.customer !== undefined) {
+      const call = (step.tenant !== undefined ? ident.tenant(step.tenant) : ident).customer(step.customer)
+      if (step.error) {
+        await assert.rejects(call, { code: step.error.code.toUpperCase() }, at)
+      } else {
+        const customer = await call
+        for (const row of customer.rows) {
+          assert.equal(typeof row.createdAt, 'string', at)
+          assert.equal(typeof row.updatedAt, 'string', at)
+          delete row.createdAt
+          delete row.updatedAt
+        }
+        assert.deepEqual(customer, step.result, at)
+      }
+      continue
+    }
     if (step.stats) {
       // the identify counts' change since the vector's first step
       const now = ident.stats().identify

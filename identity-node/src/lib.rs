@@ -38,7 +38,7 @@ pub use crate::import::CheckoutInput;
 use crate::import::ImportReport;
 pub use crate::import_table::TableRowInput;
 use crate::reports::{RebuildReport, TenantSettings, VerifyReport};
-use crate::rows::ContactRow;
+use crate::rows::{ContactRow, Customer};
 use crate::split::Split;
 
 /// What `identify` and `lookup` take. Blank strings count as absent; at least one value is
@@ -297,6 +297,27 @@ impl Identity {
         entry: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, bool>> {
         self.change_blocked(env, &entry, false)
+    }
+
+    /// Resolves to the customer contact `contactId` belongs to now: `{ customerId, rows }`, its
+    /// primary's id and every visible row, by id. Rejects with `NOT_FOUND` when the tenant has
+    /// no such visible contact, `INVALID_INPUT` (`field: 'contactId'`) when the id is not a
+    /// positive integer.
+    #[napi(
+        ts_args_type = "contactId: number | bigint",
+        ts_return_type = "Promise<Customer>"
+    )]
+    pub fn customer<'env>(
+        &self,
+        env: &'env Env,
+        contact_id: Unknown<'env>,
+    ) -> Result<PromiseRaw<'env, Customer>> {
+        let work = self
+            .usable()
+            .and_then(|inner| Ok((inner, history::contact_id(&contact_id)?)));
+        promise(env, work, |(inner, id)| async move {
+            inner.customer(id).await.map(Customer::from)
+        })
     }
 
     /// Resolves to the history of the customer that contact `contactId` belongs to now: its

@@ -51,3 +51,22 @@ impl From<identity::Contact> for ContactRow {
         }
     }
 }
+
+/// A customer as its rows show it: its primary's id and every visible row, by id (the answer of
+/// `customer()`, as `GET /admin/customers/{id}` answers it).
+#[napi(object)]
+pub struct Customer {
+    /// The customer's primary row id.
+    pub customer_id: i64,
+    /// Its visible rows, by id, the primary among them.
+    pub rows: Vec<ContactRow>,
+}
+
+impl From<identity::Customer> for Customer {
+    fn from(c: identity::Customer) -> Self {
+        Customer {
+            customer_id: c.customer_id.get(),
+            rows: c.rows.into_iter().map(ContactRow::from).collect(),
+        }
+    }
+}

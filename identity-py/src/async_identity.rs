@@ -22,7 +22,7 @@ use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
-use crate::rows::ContactRow;
+use crate::rows::{ContactRow, Customer};
 use crate::runtime::run;
 use crate::settings::TenantSettings;
 use crate::split::Split;
@@ -450,6 +450,13 @@ impl AsyncIdentity {
                 .map(|all| all.into_iter().map(Contact::from).collect())
         })
         .await
+    }
+
+    /// Resolves to the customer contact `id` belongs to now (see `Identity.customer`).
+    async fn customer(slf: Py<Self>, id: i64) -> PyResult<Customer> {
+        let id = identity::ContactId::new(id);
+        let inner = slf.get().handle.usable()?;
+        run(async move { inner.customer(id).await.map(Customer::from) }).await
     }
 
     /// Resolves to every visible row of the tenant, by id (see `Identity.all_contacts`).

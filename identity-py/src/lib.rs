@@ -33,7 +33,7 @@ use crate::history::{History, HistoryEvent};
 use crate::import::{ImportReport, Rejected};
 use crate::import_table::{ChangedCustomer, MovedRow, TableOutcome};
 use crate::reports::{Problem, RebuildReport, VerifyReport};
-use crate::rows::ContactRow;
+use crate::rows::{ContactRow, Customer};
 use crate::settings::{Limits, TenantSettings};
 use crate::split::Split;
 use crate::sync_identity::Identity;
@@ -65,6 +65,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChangedCustomer>()?;
     m.add_class::<MovedRow>()?;
     m.add_class::<ContactRow>()?;
+    m.add_class::<Customer>()?;
     m.add_class::<webhooks::Webhook>()?;
     m.add_class::<webhooks::Delivery>()?;
     m.add_class::<webhooks::WebhookSender>()?;

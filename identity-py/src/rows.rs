@@ -89,3 +89,50 @@ impl ContactRow {
         ))
     }
 }
+
+/// A customer as its rows show it (`customer(id)`): its primary's id and every visible row, by
+/// id. `to_dict()` is its wire shape, as `GET /admin/customers/{id}` answers it.
+#[pyclass(frozen, eq, module = "identity_reconciliation")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Customer {
+    inner: identity::Customer,
+}
+
+impl From<identity::Customer> for Customer {
+    fn from(inner: identity::Customer) -> Self {
+        Customer { inner }
+    }
+}
+
+#[pymethods]
+impl Customer {
+    /// The customer's primary row id.
+    #[getter]
+    fn customer_id(&self) -> i64 {
+        self.inner.customer_id.get()
+    }
+
+    /// Its visible rows, by id, the primary among them.
+    #[getter]
+    fn rows(&self) -> Vec<ContactRow> {
+        self.inner
+            .rows
+            .iter()
+            .cloned()
+            .map(ContactRow::from)
+            .collect()
+    }
+
+    /// The wire shape: `{"customerId", "rows": [...]}`, each row as `ContactRow.to_dict()`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        Ok(crate::history::wire(py, &self.inner)?.cast_into::<PyDict>()?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Customer(customer_id={}, rows={})",
+            self.customer_id(),
+            self.inner.rows.len()
+        )
+    }
+}

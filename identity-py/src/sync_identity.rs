@@ -17,7 +17,7 @@ use crate::handle::{Handle, options};
 use crate::history::History;
 use crate::import::{self, ImportReport};
 use crate::reports::{RebuildReport, VerifyReport};
-use crate::rows::ContactRow;
+use crate::rows::{ContactRow, Customer};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::webhooks::{self, Delivery, Webhook, WebhookSender};
@@ -530,6 +530,15 @@ impl Identity {
         self.handle
             .block_on(py, async |inner| inner.customers().await)
             .map(|all| all.into_iter().map(Contact::from).collect())
+    }
+
+    /// The customer contact `id` belongs to now: its primary's id and every visible row, by
+    /// id. Raises `NotFoundError` when the tenant has no visible row `id`.
+    fn customer(&self, py: Python<'_>, id: i64) -> PyResult<Customer> {
+        let id = identity::ContactId::new(id);
+        self.handle
+            .block_on(py, async |inner| inner.customer(id).await)
+            .map(Customer::from)
     }
 
     /// Every visible row of the tenant's `contact` table, by id (reads all of them).

@@ -93,6 +93,20 @@ def check_history(step: dict[str, Any], outcome: Any, at: str) -> None:
     assert wire == step["result"], at
 
 
+def check_customer(step: dict[str, Any], outcome: Any, at: str) -> None:
+    """A `customer` step: its `result` (rows compared without their times) or `not_found`."""
+    if "error" in step:
+        assert step["error"]["code"] == "not_found", at
+        assert isinstance(outcome, NotFoundError), f"{at}: expected NotFoundError, got {outcome!r}"
+        return
+    wire = outcome.to_dict()
+    assert wire["customerId"] == outcome.customer_id, at
+    for row in wire["rows"]:
+        assert isinstance(row.pop("createdAt"), str) and isinstance(row.pop("updatedAt"), str), at
+    assert wire == step["result"], at
+    assert [r.id for r in outcome.rows] == [r["id"] for r in step["result"]["rows"]], at
+
+
 def events_arguments(step: dict[str, Any]) -> dict[str, Any]:
     wire = step["events"]
     return {"after": wire.get("after"), "limit": wire.get("limit", 100)}
@@ -416,6 +430,13 @@ def test_vectors_sync(store_url: str, path: pathlib.Path) -> None:
                     outcome = e
                 check_history(step, outcome, at)
                 continue
+            if "customer" in step:
+                try:
+                    outcome = scoped(ident, step).customer(step["customer"])
+                except NotFoundError as e:
+                    outcome = e
+                check_customer(step, outcome, at)
+                continue
             if "events" in step:
                 try:
                     outcome = scoped(ident, step).events(**events_arguments(step))
@@ -533,6 +554,13 @@ async def replay_async(url: str, path: pathlib.Path) -> None:
                 except NotFoundError as e:
                     outcome = e
                 check_history(step, outcome, at)
+                continue
+            if "customer" in step:
+                try:
+                    outcome = await scoped(ident, step).customer(step["customer"])
+                except NotFoundError as e:
+                    outcome = e
+                check_customer(step, outcome, at)
                 continue
             if "events" in step:
                 try:

@@ -1,11 +1,33 @@
 //! The derived record of one customer ([`CustomerRecord`]): everything its answer needs, kept
 //! beside the `contact` rows so that a returning customer is answered without reading its rows.
 
+use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::contact::{ContactId, Email, Phone};
+use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::request::ConsolidatedContact;
 use crate::shared_list::SharedList;
+
+/// A customer as its rows show it ([`crate::Identity::customer`]): its primary's id and every
+/// visible row, by id. Its wire shape is `{"customerId": 1, "rows": [...]}`, each row as
+/// `GET /admin/contacts` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Customer {
+    /// The customer's primary row (its oldest).
+    pub customer_id: ContactId,
+    /// Its visible rows, by id, the primary among them.
+    pub rows: Vec<Contact>,
+}
+
+impl Customer {
+    /// The customer whose primary is `customer_id`, with its `rows`.
+    #[must_use]
+    pub fn new(customer_id: ContactId, rows: Vec<Contact>) -> Self {
+        Customer { customer_id, rows }
+    }
+}
 
 /// What the stores keep per customer, in the same transaction as the rows it derives from.
 ///

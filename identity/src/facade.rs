@@ -8,6 +8,7 @@
 pub mod backup;
 mod blocked;
 pub mod connect;
+mod customer;
 pub mod deliver;
 mod erase;
 mod export;

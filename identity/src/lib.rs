@@ -115,7 +115,7 @@ pub mod webhook;
 
 pub use blocked::BlockedValue;
 pub use contact::{Contact, ContactId, Email, Link, Phone};
-pub use customer::CustomerRecord;
+pub use customer::{Customer, CustomerRecord};
 pub use derive::{Derived, RebuildReport, derive, derive_screened};
 pub use erasure::{ErasedRow, Erasure, ErasureRecord, SuppressedDigest};
 pub use erasure_log::ErasureLog;

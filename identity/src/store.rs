@@ -302,6 +302,15 @@ pub trait ContactStore: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// The customer the tenant's visible row `id` belongs to now: its primary's id and its
+    /// visible rows, by id, read in one snapshot.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when the tenant has no visible row `id`; otherwise as
+    /// [`ContactStore::lookup`].
+    async fn customer(&self, tenant: &TenantId, id: ContactId)
+    -> Result<(ContactId, Vec<Contact>)>;
+
     /// Every visible row of the tenant, by id. Reads all of them: for tests, audits and small tools.
     ///
     /// # Errors
@@ -481,6 +490,14 @@ impl<S: ContactStore + ?Sized> ContactStore for std::sync::Arc<S> {
 
     async fn foreign_tables(&self) -> Result<Vec<String>> {
         (**self).foreign_tables().await
+    }
+
+    async fn customer(
+        &self,
+        tenant: &TenantId,
+        id: ContactId,
+    ) -> Result<(ContactId, Vec<Contact>)> {
+        (**self).customer(tenant, id).await
     }
 
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {

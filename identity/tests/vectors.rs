@@ -391,6 +391,27 @@ fn check_table(step: &Value, after: &[identity::Contact], at: &str) {
     }
 }
 
+/// Checks a `customer` step: its `result`, rows without their times (which must be strings),
+/// or its `error` code.
+fn check_customer_step(outcome: identity::Result<identity::Customer>, step: &Value, at: &str) {
+    match outcome {
+        Ok(customer) => {
+            let mut wire = serde_json::to_value(customer).unwrap();
+            for row in wire["rows"].as_array_mut().unwrap() {
+                let row = row.as_object_mut().unwrap();
+                for time in ["createdAt", "updatedAt"] {
+                    assert!(
+                        row.remove(time).is_some_and(|t| t.is_string()),
+                        "{at}: {time}"
+                    );
+                }
+            }
+            assert_eq!(wire, step["result"], "{at}");
+        }
+        Err(e) => assert_eq!(e.code(), step["error"]["code"], "{at}: {e}"),
+    }
+}
+
 /// The connection's identify counts by outcome, as `stats()` answers them.
 fn identify_counts(identity: &Identity) -> std::collections::BTreeMap<String, i64> {
     let stats = serde_json::to_value(identity.stats()).unwrap();
@@ -435,6 +456,17 @@ async fn replay(identity: &Identity, path: &PathBuf) {
         }
         if step.get("webhook").is_some() {
             identity_testkit::webhook_steps::check_core_step(&seen, step, &at).await;
+            continue;
+        }
+        if step.get("customer").is_some() {
+            let outcome = match bad_tenant {
+                Some(e) => Err(e),
+                None => {
+                    let id = identity::ContactId::new(step["customer"].as_i64().unwrap());
+                    seen.customer(id).await
+                }
+            };
+            check_customer_step(outcome, step, &at);
             continue;
         }
         if step.get("stats").is_some() {

@@ -1,6 +1,6 @@
 // The tenant's settings and the governance routes, as the Rust service serves them: GET/PUT
 // /settings, PUT /settings/limits, GET/POST/DELETE /admin/blocked, GET
-// /admin/contacts/:id/history, GET /events (the change feed), POST /admin/customers/:id/split
+// /admin/contacts/:id/history, GET /admin/customers/:id, GET /events (the change feed), POST /admin/customers/:id/split
 // and /erase, POST /admin/import,
 // GET /admin/export and GET /admin/contacts (JSON Lines). They check no tokens: mount them
 // behind your own guard (see the README).
@@ -71,6 +71,11 @@ export class AdminController {
   @Get('admin/contacts/:id/history')
   history(@Param('id') id: string, @TenantId() tenant?: string) {
     return scoped(this.identity, tenant).history(pathId(id) as bigint)
+  }
+
+  @Get('admin/customers/:id')
+  customer(@Param('id') id: string, @TenantId() tenant?: string) {
+    return scoped(this.identity, tenant).customer(pathId(id) as bigint)
   }
 
   @Post('admin/customers/:id/split')

@@ -120,6 +120,7 @@ pub fn routers(identity: identity::Identity, config: &Config) -> Result<Routers,
                 .delete(blocked::remove),
         )
         .route("/admin/contacts/{id}/history", get(history::history))
+        .route("/admin/customers/{id}", get(history::customer))
         .route(
             "/admin/customers/{id}/split",
             post(split::split).layer(DefaultBodyLimit::max(SPLIT_BODY_LIMIT)),

@@ -1,10 +1,11 @@
-//! `GET /admin/contacts/{id}/history`: why a contact's rows are one customer. An admin route
+//! `GET /admin/contacts/{id}/history`: why a contact's rows are one customer, and
+//! `GET /admin/customers/{id}`: its rows now. Admin routes
 //! (see `admin.rs`): disabled unless an admin token is configured, then only that token; it acts
 //! for the tenant `X-Tenant-Id` names (absent: the default). The answer holds personal data
-//! (the values of the events): it goes to the admin, never to the log.
+//! (the values of the events and rows): it goes to the admin, never to the log.
 
 use axum::Json;
-use identity::History;
+use identity::{Customer, History};
 use tracing::Level;
 
 use crate::api_error::ApiError;
@@ -25,4 +26,26 @@ pub async fn history(
         answered!(Level::INFO, a, contact, customer, events, "history read");
     });
     Ok((note, Json(history)))
+}
+
+/// The customer that contact `id` belongs to now: `{"customerId", "rows": [...]}` (each row as
+/// `GET /admin/contacts` writes it); 404 `not_found` when the tenant has no such contact, 400
+/// `invalid_input` (`field: contactId`) when the id is not a positive integer.
+pub async fn customer(
+    Admin(identity): Admin,
+    ContactPath(id): ContactPath,
+) -> Result<(Note, Json<Customer>), ApiError> {
+    let customer = identity.customer(id).await?;
+    let (contact, primary, rows) = (id.get(), customer.customer_id.get(), customer.rows.len());
+    let note = Note::new(move |a| {
+        answered!(
+            Level::INFO,
+            a,
+            contact,
+            customer = primary,
+            rows,
+            "customer read"
+        );
+    });
+    Ok((note, Json(customer)))
 }

@@ -58,6 +58,10 @@ async fn replay(server: &TestServer, path: &std::path::Path, legacy: bool) {
             history_step(server, tenant, step, &at).await;
             continue;
         }
+        if step.get("customer").is_some() {
+            read_customer_step(server, tenant, step, &at).await;
+            continue;
+        }
         if step.get("limits").is_some() {
             limits_step(server, tenant, step, &at).await;
             continue;
@@ -425,6 +429,33 @@ async fn history_step(server: &TestServer, tenant: Option<&str>, step: &Value, a
             assert_eq!(status, 200, "{at}: {body}");
             for event in body["events"].as_array_mut().unwrap() {
                 event.as_object_mut().unwrap().remove("at");
+            }
+            assert_eq!(body, step["result"], "{at}");
+        }
+    }
+}
+
+/// A `customer` step through `GET /admin/customers/{id}`: the rows without their times (which
+/// must be strings), or the error.
+async fn read_customer_step(server: &TestServer, tenant: Option<&str>, step: &Value, at: &str) {
+    let path = format!("/admin/customers/{}", step["customer"]);
+    let (status, mut body) =
+        admin_call(server, reqwest::Method::GET, &path, tenant, String::new()).await;
+    match step.get("error") {
+        Some(expected) => {
+            assert_eq!(status, status_of(&expected["code"]), "{at}: {body}");
+            assert_eq!(body["error"]["code"], expected["code"], "{at}: {body}");
+        }
+        None => {
+            assert_eq!(status, 200, "{at}: {body}");
+            for row in body["rows"].as_array_mut().unwrap() {
+                let row = row.as_object_mut().unwrap();
+                for time in ["createdAt", "updatedAt"] {
+                    assert!(
+                        row.remove(time).is_some_and(|t| t.is_string()),
+                        "{at}: {time}"
+                    );
+                }
             }
             assert_eq!(body, step["result"], "{at}");
         }

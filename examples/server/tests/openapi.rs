@@ -158,6 +158,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/blocked",
             "/admin/contacts",
             "/admin/contacts/{id}/history",
+            "/admin/customers/{id}",
             "/admin/customers/{id}/erase",
             "/admin/customers/{id}/split",
             "/admin/erasures",
@@ -227,6 +228,9 @@ async fn every_observed_response_matches_the_openapi_document() {
         observe_admin(&server, "GET", "/admin/verify", Some(ADMIN)).await,
         observe_admin(&server, "POST", "/admin/rebuild", Some(ADMIN)).await,
         observe_admin(&server, "GET", "/admin/job", Some(ADMIN)).await,
+        observe_admin(&server, "GET", "/admin/customers/1", Some(ADMIN)).await,
+        observe_admin(&server, "GET", "/admin/customers/999", Some(ADMIN)).await,
+        observe_admin(&server, "GET", "/admin/customers/x", Some(ADMIN)).await,
         observe_admin(&server, "GET", "/admin/verify", None).await,
         observe_admin(&server, "POST", "/admin/rebuild", Some("wrong")).await,
     ];

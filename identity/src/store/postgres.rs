@@ -833,6 +833,16 @@ impl ContactStore for PgStore {
         Ok(tables)
     }
 
+    async fn customer(
+        &self,
+        tenant: &TenantId,
+        id: ContactId,
+    ) -> Result<(ContactId, Vec<Contact>)> {
+        Ok(reading!(self, "reading a customer", |conn| {
+            operations::customer_rows(&mut PgSteps(conn), tenant, id).await?
+        }))
+    }
+
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         Ok(reading!(self, "reading contacts", |conn| graph::all_rows(
             conn, tenant

@@ -795,6 +795,17 @@ impl ContactStore for SqliteStore {
         foreign::foreign_tables(&self.pool).await
     }
 
+    async fn customer(
+        &self,
+        tenant: &TenantId,
+        id: ContactId,
+    ) -> Result<(ContactId, Vec<Contact>)> {
+        let mut conn = self.read_snapshot_of(tenant).await?;
+        operations::customer_rows(&mut steps::SqliteSteps(&mut conn), tenant, id)
+            .await
+            .map_err(|f| f.into_error("reading a customer"))
+    }
+
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         let mut conn = self.read_snapshot_of(tenant).await?;
         records::all_rows(&mut conn, tenant).await

@@ -238,6 +238,14 @@ impl ContactStore for Watched {
         self.inner.foreign_tables().await
     }
 
+    async fn customer(
+        &self,
+        tenant: &TenantId,
+        id: ContactId,
+    ) -> Result<(ContactId, Vec<Contact>)> {
+        self.inner.customer(tenant, id).await
+    }
+
     async fn all_contacts(&self, tenant: &TenantId) -> Result<Vec<Contact>> {
         self.inner.all_contacts(tenant).await
     }
