@@ -98,8 +98,8 @@ export async function main(): Promise<number> {
   console.log(state, status, replayed.cursor, valid, (await ident.webhooks()).length, sender.running)
   await ident.deleteWebhook(hook.id)
   const customer: Customer = await ident.customer(1)
-  const rows: ContactRow[] = customer.rows
-  console.log(customer.customerId, rows.length)
+  const customerRows: ContactRow[] = customer.rows
+  console.log(customer.customerId, customerRows.length)
   const stats: Stats = ident.stats()
   const merged: number = stats.identify.merged
   const waiting: number | null = stats.pool.waiting
