@@ -146,6 +146,7 @@ pub fn routers(identity: identity::Identity, config: &Config) -> Result<Routers,
         .route("/admin/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/admin/webhooks/{id}/replay", post(webhooks::replay))
         .merge(guarded)
+        .merge(crate::console::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

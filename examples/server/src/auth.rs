@@ -3,13 +3,13 @@
 //! log), or refuses with the service's JSON error. Tokens are compared in constant time and
 //! never logged.
 //!
-//! - [`Scoped`] (`/identify`, `/contacts`): the tenant `X-Tenant-Id` names (absent: the
+//! - [`Scoped`] (`/identify`): the tenant `X-Tenant-Id` names (absent: the
 //!   default) when no tenant tokens are configured; else the bearer token's own tenant (401
 //!   without a known token, 403 when the header names another).
 //! - [`Admin`] (`/admin/...`): 404 unless an admin token is configured, then 401 without it; the
 //!   admin token acts for any tenant, the one `X-Tenant-Id` names.
-//! - [`Follower`] (`/events`): as [`Scoped`], and the admin token for any tenant (the one
-//!   `X-Tenant-Id` names).
+//! - [`Reader`] (`/events`, `/contacts`): as [`Scoped`], and the admin token for any tenant
+//!   (the one `X-Tenant-Id` names).
 //! - [`AdminOrTenant`] (`/settings`): the admin token for any tenant; else a tenant's token as
 //!   for [`Scoped`]; with only an admin token configured, the admin token (401); with no token
 //!   at all, anyone (trusted networks).
@@ -33,9 +33,9 @@ pub struct Scoped(pub Identity);
 #[derive(Debug)]
 pub struct Admin(pub Identity);
 
-/// The core handle of the feed: see the module docs.
+/// The core handle of the read routes (the feed, lookups): see the module docs.
 #[derive(Debug)]
-pub struct Follower(pub Identity);
+pub struct Reader(pub Identity);
 
 /// The core handle of a route both the admin and a tenant may call: see the module docs.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl FromRequestParts<AppState> for AdminOrTenant {
     }
 }
 
-impl FromRequestParts<AppState> for Follower {
+impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -76,7 +76,7 @@ impl FromRequestParts<AppState> for Follower {
             Some(given) if is_admin_token(state, given) => named(state, &parts.headers)?,
             _ => tenant(state, &parts.headers)?,
         };
-        Ok(Follower(logged(parts, identity)))
+        Ok(Reader(logged(parts, identity)))
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tracing::Level;
 
 use crate::api_error::ApiError;
-use crate::auth::Follower;
+use crate::auth::Reader;
 use crate::handlers::AppState;
 use crate::request_log::{Note, answered};
 
@@ -35,7 +35,7 @@ struct EventsQuery {
 /// 410 `expired` for a cursor older than the events kept.
 pub async fn events(
     State(state): State<AppState>,
-    Follower(identity): Follower,
+    Reader(identity): Reader,
     uri: Uri,
 ) -> Result<(Note, Json<FeedPage>), ApiError> {
     let query: Result<Query<EventsQuery>, QueryRejection> = Query::try_from_uri(&uri);

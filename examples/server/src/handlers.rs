@@ -14,7 +14,7 @@ use serde_json::json;
 use tracing::Level;
 
 use crate::api_error::{ApiError, BODY_LIMIT, unreadable_body};
-use crate::auth::Scoped;
+use crate::auth::{Reader, Scoped};
 use crate::mask;
 use crate::request_log::{Note, answered};
 
@@ -149,7 +149,7 @@ pub struct ContactsQuery {
 /// not as the space form encoding makes of it elsewhere; `%2B` is always `+`.
 pub async fn contacts(
     State(state): State<AppState>,
-    Scoped(identity): Scoped,
+    Reader(identity): Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
     let uri: axum::http::Uri = format!("/?{}", leading_plus_kept(raw.as_deref().unwrap_or("")))

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod blocked;
 pub mod body;
 pub mod config;
+pub mod console;
 pub mod erase;
 pub mod erasures;
 pub mod events;
