@@ -54,6 +54,17 @@ before(async () => {
   await identify({ email: 'marty@hillvalley.edu', phoneNumber: '5550199' }) // 3
   await identify({ email: 'doc@hillvalley.edu', phoneNumber: '5550199' }) // merges 3 into 1
   await identify({ email: HOSTILE, phoneNumber: '5550777' }) // 4
+  // a second tenant with settings, a blocked value and a webhook for the tenant panel
+  const admin = { authorization: `Bearer ${TOKEN}`, 'x-tenant-id': 'shop-k', 'content-type': 'application/json' }
+  for (const [method, path, body] of [
+    ['PUT', '/settings', { phoneRegion: 'IN' }],
+    ['PUT', '/settings/limits', { emails: 3, phones: null }],
+    ['POST', '/admin/blocked', { kind: 'email', value: 'spam@shop-k.io' }],
+    ['POST', '/admin/webhooks', { url: 'https://crm.example.com/hooks' }],
+  ]) {
+    const response = await fetch(`${base}${path}`, { method, headers: admin, body: JSON.stringify(body) })
+    assert.ok(response.ok, `${method} ${path}: ${await response.text()}`)
+  }
   browser = await chromium.launch({ executablePath: BROWSER, headless: true })
 })
 
@@ -175,6 +186,33 @@ test('split two rows apart, see the history say so; erase after typing the id; r
   assert.equal(gone.status, 404, 'the customer is gone')
   await search(p, '3')
   await p.waitForSelector('#customer:not([hidden])')
+  assert.deepEqual(problems, [])
+  await context.close()
+})
+
+test("from the keyboard alone: sign in, choose a tenant, read its settings, blocked values and webhooks", async () => {
+  const { p, problems, context } = await page()
+  // the token field has the focus on arrival
+  await p.keyboard.type(TOKEN)
+  await p.keyboard.press('Enter')
+  await p.waitForSelector('#app:not([hidden])')
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'search', 'the search has the focus')
+  await p.keyboard.press('Shift+Tab')
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'tenant')
+  await p.keyboard.press('Control+A')
+  await p.keyboard.type('shop-k')
+  await p.keyboard.press('Tab') // the tenant changes: the panel reads it
+  await p.keyboard.press('Tab') // Open
+  await p.keyboard.press('Tab') // the panel's summary
+  await p.keyboard.press('Enter')
+  await p.waitForFunction(() => document.querySelector('#settings').textContent.includes('shop-k'))
+  const settings = await p.textContent('#settings')
+  assert.match(settings, /Phone regionIN/)
+  assert.match(settings, /Most emails per customer3/)
+  assert.match(settings, /Most phone numbers per customerno limit/)
+  assert.match(await p.textContent('#blocked'), /email: spam@shop-k\.io/)
+  assert.match(await p.textContent('#webhooks'), /https:\/\/crm\.example\.com\/hooks: active, at f1\.\d+; latest attempts: none/)
+  assert.equal(await p.isVisible('#webhooks'), true, 'the panel opened from the keyboard')
   assert.deepEqual(problems, [])
   await context.close()
 })

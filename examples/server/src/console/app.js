@@ -45,6 +45,7 @@ async function signIn(event) {
     await api('GET', '/admin/blocked')
     $('token').value = ''
     show(true)
+    await tenantPanel()
   } catch (e) {
     sessionStorage.removeItem(TOKEN)
     $('sign-in-error').textContent =
@@ -203,6 +204,45 @@ function sentence(event) {
   }
 }
 
+function item(text) {
+  const li = document.createElement('li')
+  li.textContent = text
+  return li
+}
+
+/** The tenant's settings, blocked values and webhooks with their latest attempts. */
+async function tenantPanel() {
+  try {
+    const [settings, blocked, hooks] = await Promise.all([
+      api('GET', '/settings'),
+      api('GET', '/admin/blocked'),
+      api('GET', '/admin/webhooks'),
+    ])
+    const pairs = [
+      ['Tenant', settings.tenantId],
+      ['Phone region', settings.phoneRegion ?? 'none (plain phone rules)'],
+      ['Most emails per customer', settings.limits.emails ?? 'no limit'],
+      ['Most phone numbers per customer', settings.limits.phones ?? 'no limit'],
+    ]
+    $('settings').replaceChildren(...pairs.flatMap(([name, value]) => {
+      const dt = document.createElement('dt')
+      dt.textContent = name
+      const dd = document.createElement('dd')
+      dd.textContent = String(value)
+      return [dt, dd]
+    }))
+    $('blocked').replaceChildren(...blocked.blocked.map((b) => item(`${b.kind}: ${b.value ?? `pattern ${b.pattern}`}`)))
+    const lines = await Promise.all(hooks.webhooks.map(async (w) => {
+      const { deliveries } = await api('GET', `/admin/webhooks/${w.id}/deliveries?limit=3`)
+      const latest = deliveries.map((d) => `${d.eventId} ${d.status ?? d.error ?? ''}`.trim()).join(', ')
+      return item(`${w.url}: ${w.state}, at ${w.cursor}${w.lastError ? `, last error: ${w.lastError}` : ''}; latest attempts: ${latest || 'none'}`)
+    }))
+    $('webhooks').replaceChildren(...(lines.length > 0 ? lines : [item('none')]))
+  } catch (e) {
+    say(e.message, true)
+  }
+}
+
 async function act(work, done) {
   try {
     await work()
@@ -243,6 +283,7 @@ async function block() {
   await act(async () => {
     await api('POST', '/admin/blocked', { kind, value })
     await open(String(current.customer.customerId))
+    await tenantPanel()
   }, `${value} blocked.`)
 }
 
@@ -252,6 +293,7 @@ document.addEventListener('DOMContentLoaded', () => {
     event.preventDefault()
     open($('search').value.trim())
   })
+  $('tenant').addEventListener('change', tenantPanel)
   $('sign-out').addEventListener('click', () => {
     sessionStorage.removeItem(TOKEN)
     show(false)
@@ -259,5 +301,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('split').addEventListener('click', split)
   $('erase').addEventListener('click', erase)
   $('block').addEventListener('click', block)
-  show(sessionStorage.getItem(TOKEN) !== null)
+  const signedIn = sessionStorage.getItem(TOKEN) !== null
+  show(signedIn)
+  if (signedIn) tenantPanel()
 })
