@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::feed::Cursor;
-use crate::stats::WebhookBacklog;
+use crate::stats::{FeedStats, WebhookBacklog};
 use crate::tenant::TenantId;
 use crate::webhook::{
     Delivery, EventTypes, Webhook, WebhookId, WebhookSecret, WebhookState, WebhookTarget,
@@ -258,6 +258,18 @@ pub(crate) struct StoredBacklog {
 }
 
 impl StoredBacklog {
+    /// The feed's statistics a backend read: `written`, its tenants' positions summed, and
+    /// every endpoint's backlog.
+    pub(crate) fn stats(written: i64, rows: Vec<StoredBacklog>) -> Result<FeedStats> {
+        Ok(FeedStats {
+            events_written: u64::try_from(written).unwrap_or(0),
+            webhooks: rows
+                .into_iter()
+                .map(StoredBacklog::decode)
+                .collect::<Result<_>>()?,
+        })
+    }
+
     /// The backlog it records.
     pub(crate) fn decode(self) -> Result<WebhookBacklog> {
         Ok(WebhookBacklog {

@@ -110,11 +110,5 @@ const BACKLOGS: &str = concat!(
 pub(crate) async fn stats(conn: &mut SqliteConnection) -> Outcome<FeedStats> {
     let written: i64 = sqlx::query_scalar(WRITTEN).fetch_one(&mut *conn).await?;
     let rows: Vec<StoredBacklog> = sqlx::query_as(BACKLOGS).fetch_all(&mut *conn).await?;
-    Ok(FeedStats {
-        events_written: u64::try_from(written).unwrap_or(0),
-        webhooks: rows
-            .into_iter()
-            .map(StoredBacklog::decode)
-            .collect::<crate::error::Result<_>>()?,
-    })
+    Ok(StoredBacklog::stats(written, rows)?)
 }
