@@ -61,6 +61,8 @@ pub enum ApiError {
     Unauthorized,
     /// Tenant tokens are configured and the request has none of them.
     TenantUnauthorized,
+    /// A support route with neither the admin token nor a tenant's token.
+    SupportUnauthorized,
     /// The request's token belongs to another tenant than the one it names.
     Forbidden,
     /// Too many requests in flight.
@@ -197,6 +199,13 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "this service needs a tenant token: Authorization: Bearer <token>".to_owned(),
+                None,
+            ),
+            ApiError::SupportUnauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this route needs the admin token or a tenant token: Authorization: Bearer <token>"
+                    .to_owned(),
                 None,
             ),
             ApiError::Forbidden => (

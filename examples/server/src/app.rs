@@ -39,6 +39,7 @@ use crate::request_log;
 use crate::settings;
 use crate::split;
 use crate::webhooks;
+use crate::whoami;
 
 /// Builds the service's router around a connected core handle ([`routers`]' service, which
 /// serves `GET /metrics` too unless `--metrics-addr` moves it).
@@ -113,6 +114,7 @@ pub fn routers(identity: identity::Identity, config: &Config) -> Result<Routers,
         .route("/admin/verify", get(admin::verify))
         .route("/admin/rebuild", post(admin::rebuild))
         .route("/admin/job", get(admin::job))
+        .route("/admin/whoami", get(whoami::whoami))
         .route(
             "/admin/blocked",
             get(blocked::list)

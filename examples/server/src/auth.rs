@@ -10,6 +10,10 @@
 //!   admin token acts for any tenant, the one `X-Tenant-Id` names.
 //! - [`Reader`] (`/events`, `/contacts`): as [`Scoped`], and the admin token for any tenant
 //!   (the one `X-Tenant-Id` names).
+//! - [`Support`] (the support console's routes: a customer, its history, split, erase, the
+//!   blocked values, the webhooks and their deliveries): the admin token for any tenant, the
+//!   one `X-Tenant-Id` names; or a tenant's token for its own tenant (403 when the header names
+//!   another); never without a token: 401, or 404 when no token at all is configured.
 //! - [`AdminOrTenant`] (`/settings`): the admin token for any tenant; else a tenant's token as
 //!   for [`Scoped`]; with only an admin token configured, the admin token (401); with no token
 //!   at all, anyone (trusted networks).
@@ -41,6 +45,19 @@ pub struct Reader(pub Identity);
 #[derive(Debug)]
 pub struct AdminOrTenant(pub Identity);
 
+/// The core handle of a support route, and who called it: see the module docs.
+#[derive(Debug)]
+pub struct Support(pub Identity, pub Caller);
+
+/// Whose token a support route was called with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The admin token: may act for any tenant.
+    Admin,
+    /// A tenant's token: acts for its own tenant only.
+    Tenant,
+}
+
 impl FromRequestParts<AppState> for Scoped {
     type Rejection = ApiError;
 
@@ -65,6 +82,15 @@ impl FromRequestParts<AppState> for AdminOrTenant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let identity = admin_or_tenant(state, &parts.headers)?;
         Ok(AdminOrTenant(logged(parts, identity)))
+    }
+}
+
+impl FromRequestParts<AppState> for Support {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (identity, caller) = support(state, &parts.headers)?;
+        Ok(Support(logged(parts, identity), caller))
     }
 }
 
@@ -108,11 +134,20 @@ fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
         bearer(headers)?; // unused here, but sent twice is refused on every route alike
         return named(state, headers);
     }
-    let token = bearer(headers)?.ok_or(ApiError::TenantUnauthorized)?;
-    let allowed = state
-        .tenant_tokens
-        .tenant_of(token.as_bytes())
-        .ok_or(ApiError::TenantUnauthorized)?;
+    token_tenant(state, headers, ApiError::TenantUnauthorized)
+}
+
+/// The handle for the tenant of the request's tenant token: `refused` without a known token,
+/// [`ApiError::Forbidden`] when `X-Tenant-Id` names another tenant.
+fn token_tenant(
+    state: &AppState,
+    headers: &HeaderMap,
+    refused: ApiError,
+) -> Result<Identity, ApiError> {
+    let Some(allowed) = bearer(headers)?.and_then(|t| state.tenant_tokens.tenant_of(t.as_bytes()))
+    else {
+        return Err(refused);
+    };
     match named_tenant(headers)? {
         Some(named) if named != *allowed => Err(ApiError::Forbidden),
         _ => Ok(state.identity.for_tenant(allowed.clone())),
@@ -129,6 +164,25 @@ fn admin(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
         return Err(ApiError::Unauthorized);
     }
     named(state, headers)
+}
+
+/// [`Support`]'s rule.
+fn support(state: &AppState, headers: &HeaderMap) -> Result<(Identity, Caller), ApiError> {
+    if bearer(headers)?.is_some_and(|given| is_admin_token(state, given)) {
+        return Ok((named(state, headers)?, Caller::Admin));
+    }
+    if state.tenant_tokens.is_empty() {
+        return Err(match state.admin_token {
+            Some(_) => ApiError::Unauthorized,
+            None => ApiError::NotFound,
+        });
+    }
+    let refused = if state.admin_token.is_some() {
+        ApiError::SupportUnauthorized
+    } else {
+        ApiError::TenantUnauthorized
+    };
+    Ok((token_tenant(state, headers, refused)?, Caller::Tenant))
 }
 
 /// [`AdminOrTenant`]'s rule.

@@ -1,8 +1,9 @@
 //! `GET /console`: the support console, one HTML page, one script and one style sheet embedded
-//! in the binary (no CDN, no build step). It calls the service's own routes with the admin
-//! token, which it keeps in the tab's session storage and sends only as a header. Served with a
-//! Content-Security-Policy that allows nothing but these three files and calls to this origin
-//! (no inline script, no frames, no forms posted elsewhere).
+//! in the binary (no CDN, no build step). It calls the service's own routes (the support
+//! routes, see `auth.rs`) with the admin token or a tenant's token, which it keeps in the tab's
+//! session storage and sends only as a header. Served with a Content-Security-Policy that
+//! allows nothing but these three files and calls to this origin (no inline script, no frames,
+//! no forms posted elsewhere).
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};

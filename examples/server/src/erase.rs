@@ -1,6 +1,6 @@
-//! `POST /admin/customers/{id}/erase`: the right to be forgotten. An admin route (see
-//! `admin.rs`): disabled unless an admin token is configured, then only that token; it acts for
-//! the tenant `X-Tenant-Id` names (absent: the default). The answer is the receipt, which holds
+//! `POST /admin/customers/{id}/erase`: the right to be forgotten. A support route (see
+//! `auth.rs`): the admin token for the tenant `X-Tenant-Id` names (absent: the default), or a
+//! tenant's token for its own tenant. The answer is the receipt, which holds
 //! ids and a time, never an email or a phone number; so does the log.
 
 use axum::Json;
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tracing::Level;
 
 use crate::api_error::ApiError;
-use crate::auth::Admin;
+use crate::auth::Support;
 use crate::body::{self, Wire};
 use crate::path_id::ContactPath;
 use crate::request_log::{Note, answered};
@@ -36,7 +36,7 @@ impl Wire for EraseBody {
 /// erased before); 404 `not_found` for an unknown contact, 400 `invalid_input` (`contactId`,
 /// `request`).
 pub async fn erase(
-    Admin(identity): Admin,
+    Support(identity, _): Support,
     ContactPath(customer): ContactPath,
     body::Json(wire): body::Json<EraseBody>,
 ) -> Result<(Note, Json<Erasure>), ApiError> {

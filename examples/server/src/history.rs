@@ -1,15 +1,15 @@
 //! `GET /admin/contacts/{id}/history`: why a contact's rows are one customer, and
-//! `GET /admin/customers/{id}`: its rows now. Admin routes
-//! (see `admin.rs`): disabled unless an admin token is configured, then only that token; it acts
-//! for the tenant `X-Tenant-Id` names (absent: the default). The answer holds personal data
-//! (the values of the events and rows): it goes to the admin, never to the log.
+//! `GET /admin/customers/{id}`: its rows now. Support routes
+//! (see `auth.rs`): the admin token for the tenant `X-Tenant-Id` names (absent: the default), or
+//! a tenant's token for its own tenant. The answer holds personal data (the values of the events
+//! and rows): it goes to the caller, never to the log.
 
 use axum::Json;
 use identity::{Customer, History};
 use tracing::Level;
 
 use crate::api_error::ApiError;
-use crate::auth::Admin;
+use crate::auth::Support;
 use crate::path_id::ContactPath;
 use crate::request_log::{Note, answered};
 
@@ -17,7 +17,7 @@ use crate::request_log::{Note, answered};
 /// "events": [...]}`; 404 `not_found` when the tenant has no such contact, 400 `invalid_input`
 /// (`field: contactId`) when the id is not a positive integer.
 pub async fn history(
-    Admin(identity): Admin,
+    Support(identity, _): Support,
     ContactPath(id): ContactPath,
 ) -> Result<(Note, Json<History>), ApiError> {
     let history = identity.history(id).await?;
@@ -32,7 +32,7 @@ pub async fn history(
 /// `GET /admin/contacts` writes it); 404 `not_found` when the tenant has no such contact, 400
 /// `invalid_input` (`field: contactId`) when the id is not a positive integer.
 pub async fn customer(
-    Admin(identity): Admin,
+    Support(identity, _): Support,
     ContactPath(id): ContactPath,
 ) -> Result<(Note, Json<Customer>), ApiError> {
     let customer = identity.customer(id).await?;

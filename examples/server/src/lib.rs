@@ -34,6 +34,7 @@ pub mod tenancy;
 pub mod token;
 pub mod values;
 pub mod webhooks;
+pub mod whoami;
 
 use std::future::Future;
 

@@ -1,7 +1,7 @@
-//! `POST /admin/customers/{id}/split`: undo a wrong merge. An admin route (see `admin.rs`):
-//! disabled unless an admin token is configured, then only that token; it acts for the tenant
-//! `X-Tenant-Id` names (absent: the default). The answer holds personal data (the two
-//! customers): it goes to the admin, never to the log, which gets ids and counts.
+//! `POST /admin/customers/{id}/split`: undo a wrong merge. A support route (see `auth.rs`): the
+//! admin token for the tenant `X-Tenant-Id` names (absent: the default), or a tenant's token for
+//! its own tenant. The answer holds personal data (the two customers): it goes to the caller,
+//! never to the log, which gets ids and counts.
 
 use axum::Json;
 use identity::{ContactId, Error, Field, Split};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tracing::Level;
 
 use crate::api_error::{ApiError, SPLIT_BODY_LIMIT};
-use crate::auth::Admin;
+use crate::auth::Support;
 use crate::body::{self, Wire};
 use crate::path_id::ContactPath;
 use crate::request_log::{Note, answered};
@@ -44,7 +44,7 @@ impl Wire for SplitBody {
 /// `not_found` for an unknown contact, 400 `invalid_input` (`contactId`, `contactIds`), 409
 /// `conflict` listing shared values, 413 past [`SPLIT_BODY_LIMIT`] (16 MiB: some million ids).
 pub async fn split(
-    Admin(identity): Admin,
+    Support(identity, _): Support,
     ContactPath(customer): ContactPath,
     body::Json(wire): body::Json<SplitBody>,
 ) -> Result<(Note, Json<Split>), ApiError> {

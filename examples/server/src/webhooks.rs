@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Level;
 
 use crate::api_error::ApiError;
-use crate::auth::Admin;
+use crate::auth::{Admin, Support};
 use crate::body::{self, Wire};
 use crate::path_id::WebhookPath;
 use crate::request_log::{Note, answered};
@@ -91,7 +91,7 @@ pub struct WebhookList {
 }
 
 /// The tenant's endpoints, oldest first: `{"webhooks": [...]}` (no secrets).
-pub async fn list(Admin(identity): Admin) -> Result<Json<WebhookList>, ApiError> {
+pub async fn list(Support(identity, _): Support) -> Result<Json<WebhookList>, ApiError> {
     Ok(Json(WebhookList {
         webhooks: identity.webhooks().await?,
     }))
@@ -126,7 +126,7 @@ pub struct DeliveryList {
 /// `{"deliveries": [{"eventId", "cursor", "attempt", "at", "status", "error", "durationMs",
 /// "nextAttemptAt"}]}`; 404 `not_found`, 400 `invalid_input` naming `limit`.
 pub async fn deliveries(
-    Admin(identity): Admin,
+    Support(identity, _): Support,
     WebhookPath(id): WebhookPath,
     uri: Uri,
 ) -> Result<Json<DeliveryList>, ApiError> {

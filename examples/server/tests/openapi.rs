@@ -172,6 +172,7 @@ async fn every_observed_response_matches_the_openapi_document() {
             "/admin/webhooks/{id}",
             "/admin/webhooks/{id}/deliveries",
             "/admin/webhooks/{id}/replay",
+            "/admin/whoami",
             "/api/identify",
             "/contacts",
             "/events",
@@ -574,7 +575,7 @@ async fn every_observed_response_matches_the_openapi_document() {
     );
     assert_eq!(seen[n - 10].body["error"]["field"], "request");
     assert_eq!(seen[n - 7].body["error"]["field"], "contactId");
-    // a tenant's token never reaches the admin routes, even for its own tenant
+    // a tenant's token reaches the support routes for its own tenant only, never the admin ones
     let both = TestServer::start(
         "memory:",
         &[
@@ -585,18 +586,40 @@ async fn every_observed_response_matches_the_openapi_document() {
         ],
     )
     .await;
-    for tenant in [None, Some("shop-a")] {
-        for exchange in [
-            ("GET", "/admin/blocked", ""),
-            ("GET", "/admin/contacts/1/history", ""),
-            ("POST", "/admin/customers/1/split", r#"{"contactIds":[2]}"#),
-            ("POST", "/admin/customers/1/erase", ""),
+    for (tenant, own) in [
+        (None, true),
+        (Some("shop-a"), true),
+        (Some("shop-b"), false),
+    ] {
+        for (exchange, status) in [
+            (("GET", "/admin/whoami", ""), 200),
+            (("GET", "/admin/blocked", ""), 200),
+            (("GET", "/admin/contacts/1/history", ""), 404),
+            (
+                ("POST", "/admin/customers/1/split", r#"{"contactIds":[2]}"#),
+                404,
+            ),
+            (("POST", "/admin/customers/1/erase", ""), 404),
+            (("GET", "/admin/webhooks", ""), 200),
         ] {
             let o = observe_as(&both, exchange, Some(token), tenant).await;
-            assert_eq!(o.status, 401, "{exchange:?}: {}", o.body);
+            let status = if own { status } else { 403 };
+            assert_eq!(o.status, status, "{exchange:?} {tenant:?}: {}", o.body);
             seen.push(o);
         }
+        let o = observe_as(&both, ("GET", "/admin/verify", ""), Some(token), tenant).await;
+        assert_eq!(o.status, 401, "{}", o.body);
+        seen.push(o);
     }
+    for token in [None, Some(ADMIN)] {
+        let o = observe_as(&both, ("GET", "/admin/whoami", ""), token, Some("shop-b")).await;
+        seen.push(o);
+    }
+    assert_eq!(seen[seen.len() - 2].status, 401);
+    assert_eq!(
+        seen[seen.len() - 1].body,
+        json!({"tenantId": "shop-b", "caller": "admin"})
+    );
     // with no token configured at all (trusted networks), anyone may
     let o = observe_as(&plain, get, None, None).await;
     assert_eq!(

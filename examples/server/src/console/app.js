@@ -1,5 +1,5 @@
-// The support console: one page over the service's own routes. The admin token is kept in this
-// tab's sessionStorage and sent only as `Authorization: Bearer`, never in a URL and never as a
+// The support console: one page over the service's own routes. The token (the admin token, or a
+// tenant's token, which binds the console to that tenant) is kept in this tab's sessionStorage and sent only as `Authorization: Bearer`, never in a URL and never as a
 // cookie (so no other site can make the browser act with it). Every value is written with
 // textContent or as an SVG text node: nothing a customer typed is ever parsed as markup.
 'use strict'
@@ -8,11 +8,14 @@ const TOKEN = 'identity.console.token'
 const $ = (id) => document.getElementById(id)
 let current = null // { customer, history }
 
-/** Calls the service; resolves to the parsed JSON body, rejects with its error message. */
-async function api(method, path, body) {
+/**
+ * Calls the service for the tenant field's tenant (`named` false: for the token's own);
+ * resolves to the parsed JSON body, rejects with its error message.
+ */
+async function api(method, path, body, named = true) {
   const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) ?? ''}` }
   const tenant = $('tenant').value.trim()
-  if (tenant) headers['X-Tenant-Id'] = tenant
+  if (named && tenant) headers['X-Tenant-Id'] = tenant
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const answer = response.status === 204 ? null : await response.json().catch(() => null)
@@ -37,12 +40,21 @@ function say(text, isError = false) {
   $('message').className = isError ? 'error' : ''
 }
 
+/** Asks whose the token is: a tenant's token binds the tenant field to its tenant. */
+async function bind() {
+  const me = await api('GET', '/admin/whoami', undefined, false)
+  const bound = me.caller === 'tenant'
+  if (bound) $('tenant').value = me.tenantId
+  $('tenant').readOnly = bound
+  $('tenant-note').textContent = bound ? 'the tenant of your token' : ''
+}
+
 async function signIn(event) {
   event.preventDefault()
   $('sign-in-error').textContent = ''
   sessionStorage.setItem(TOKEN, $('token').value)
   try {
-    await api('GET', '/admin/blocked')
+    await bind()
     $('token').value = ''
     show(true)
     await tenantPanel()
@@ -50,9 +62,19 @@ async function signIn(event) {
     sessionStorage.removeItem(TOKEN)
     $('sign-in-error').textContent =
       e.status === 401 || e.status === 404
-        ? 'That token was refused: sign in with the admin token the service was started with.'
+        ? 'That token was refused: sign in with the admin token or a tenant token the service was started with.'
         : `Could not sign in: ${e.message}`
   }
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN)
+  current = null
+  $('customer').hidden = true
+  $('tenant').readOnly = false
+  $('tenant').value = 'default'
+  say('')
+  show(false)
 }
 
 /** The customer a search names: a contact id, an email, or a phone number. */
@@ -69,14 +91,20 @@ async function find(query) {
   return api('GET', `/admin/customers/${found.contact.primaryContactId}`)
 }
 
+/** Counts searches, so an older search that answers late never replaces a newer one. */
+let searches = 0
+
 async function open(query) {
+  const search = ++searches
   say('')
   try {
     const customer = await find(query)
     const history = await api('GET', `/admin/contacts/${customer.customerId}/history`)
+    if (search !== searches) return
     current = { customer, history }
     render()
   } catch (e) {
+    if (search !== searches) return
     current = null
     $('customer').hidden = true
     say(e.status === 404 ? `No customer of this tenant has ${query}.` : e.message, true)
@@ -210,14 +238,20 @@ function item(text) {
   return li
 }
 
-/** The tenant's settings, blocked values and webhooks with their latest attempts. */
+/** Counts panel reads, so an older read that answers late never overwrites a newer one. */
+let panelReads = 0
+
+/** The tenant's settings, blocked values and webhooks with their latest attempts, all read before any is shown. */
 async function tenantPanel() {
+  const read = ++panelReads
   try {
     const [settings, blocked, hooks] = await Promise.all([
       api('GET', '/settings'),
       api('GET', '/admin/blocked'),
       api('GET', '/admin/webhooks'),
     ])
+    const attempts = await Promise.all(hooks.webhooks.map((w) => api('GET', `/admin/webhooks/${w.id}/deliveries?limit=3`)))
+    if (read !== panelReads) return
     const pairs = [
       ['Tenant', settings.tenantId],
       ['Phone region', settings.phoneRegion ?? 'none (plain phone rules)'],
@@ -232,14 +266,13 @@ async function tenantPanel() {
       return [dt, dd]
     }))
     $('blocked').replaceChildren(...blocked.blocked.map((b) => item(`${b.kind}: ${b.value ?? `pattern ${b.pattern}`}`)))
-    const lines = await Promise.all(hooks.webhooks.map(async (w) => {
-      const { deliveries } = await api('GET', `/admin/webhooks/${w.id}/deliveries?limit=3`)
-      const latest = deliveries.map((d) => `${d.eventId} ${d.status ?? d.error ?? ''}`.trim()).join(', ')
+    const lines = hooks.webhooks.map((w, i) => {
+      const latest = attempts[i].deliveries.map((d) => `${d.eventId} ${d.status ?? d.error ?? ''}`.trim()).join(', ')
       return item(`${w.url}: ${w.state}, at ${w.cursor}${w.lastError ? `, last error: ${w.lastError}` : ''}; latest attempts: ${latest || 'none'}`)
-    }))
+    })
     $('webhooks').replaceChildren(...(lines.length > 0 ? lines : [item('none')]))
   } catch (e) {
-    say(e.message, true)
+    if (read === panelReads) say(e.message, true)
   }
 }
 
@@ -294,14 +327,11 @@ document.addEventListener('DOMContentLoaded', () => {
     open($('search').value.trim())
   })
   $('tenant').addEventListener('change', tenantPanel)
-  $('sign-out').addEventListener('click', () => {
-    sessionStorage.removeItem(TOKEN)
-    show(false)
-  })
+  $('sign-out').addEventListener('click', signOut)
   $('split').addEventListener('click', split)
   $('erase').addEventListener('click', erase)
   $('block').addEventListener('click', block)
   const signedIn = sessionStorage.getItem(TOKEN) !== null
   show(signedIn)
-  if (signedIn) tenantPanel()
+  if (signedIn) bind().then(tenantPanel, (e) => (e.status === 401 ? signOut() : say(e.message, true)))
 })

@@ -6,6 +6,7 @@ pub mod running;
 use clap::Parser;
 use identity::Identity;
 use identity_server::Config;
+use serde_json::Value;
 
 /// A running server and a handle on its database.
 pub struct TestServer {
@@ -120,4 +121,30 @@ pub async fn get_status(server: &TestServer, path: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// `method` on `path` with the optional token and tenant header and an empty body: the status,
+/// the `WWW-Authenticate` header and the JSON answer.
+pub async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    tenant: Option<&str>,
+) -> (u16, Option<String>, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = client().request(method, server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(tenant) = tenant {
+        request = request.header("X-Tenant-Id", tenant);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, challenge, response.json().await.unwrap())
 }
