@@ -4,6 +4,7 @@ mod driver;
 mod field;
 mod kind;
 mod refusal;
+mod tls;
 
 pub use driver::DriverFault;
 pub use field::Field;

@@ -65,6 +65,43 @@ impl PrivateCluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The URL of database `postgres` on this cluster with `host` (such as `localhost`) and the
+    /// query `query` (such as `sslmode=require`).
+    pub fn url_at(&self, host: &str, query: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres?{query}", self.port)
+    }
+
+    /// Serves TLS with `certificate` and `key` (PEM) from now on, at most protocol
+    /// `max_version` (such as `TLSv1.2`; `None`: the server's default): writes them into the
+    /// data directory and restarts the server, which reads them at start.
+    pub fn serve_tls(&self, certificate: &[u8], key: &[u8], max_version: Option<&str>) {
+        let write = |name: &str, contents: &[u8]| {
+            let path = self.data.join(name);
+            std::fs::write(&path, contents).expect("write into the data directory");
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod");
+            if let Some(user) = self.run_as {
+                let status = Command::new("chown").arg(user).arg(&path).status();
+                assert!(status.is_ok_and(|s| s.success()), "chown {name}");
+            }
+        };
+        write("server.crt", certificate);
+        write("server.key", key);
+        let mut settings =
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n".to_owned();
+        if let Some(version) = max_version {
+            settings.push_str(&format!("ssl_max_protocol_version = '{version}'\n"));
+        }
+        write("identity_tls.conf", settings.as_bytes());
+        let conf = self.data.join("postgresql.conf");
+        let text = std::fs::read_to_string(&conf).expect("postgresql.conf");
+        if !text.contains("identity_tls.conf") {
+            let text = format!("{text}\ninclude_if_exists = 'identity_tls.conf'\n");
+            std::fs::write(&conf, text).expect("postgresql.conf");
+        }
+        self.restart("fast");
+    }
+
     /// `pg_ctl restart -m <mode>` (`fast` or `immediate`): every session is ended, the server
     /// comes back on the same port, and this returns once it accepts connections again.
     pub fn restart(&self, mode: &str) {

@@ -72,6 +72,9 @@ impl std::error::Error for DriverFault {
 /// The plain description of a driver error.
 fn describe(e: &sqlx::Error, place: Option<&str>) -> String {
     let at = place.map(|p| format!(" at {p}")).unwrap_or_default();
+    if let Some(refusal) = super::tls::certificate_refusal(e, &at) {
+        return refusal;
+    }
     match e {
         sqlx::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {
