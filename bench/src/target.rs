@@ -21,6 +21,9 @@ pub enum Backend {
     Postgres,
     /// The HTTP service (in this process, on loopback) on a fresh PostgreSQL database.
     Http,
+    /// A fresh PostgreSQL database through PgBouncer in transaction mode (`pgbouncer=true`;
+    /// Debian's `pgbouncer`, started by the bench with as many server connections as clients).
+    Pgbouncer,
 }
 
 /// A ready target; `cleanup` removes what setting it up created.
@@ -41,6 +44,7 @@ enum Cleanup {
         admin_url: String,
         name: String,
         server: Option<tokio::task::JoinHandle<()>>,
+        pooler: Option<identity_testkit::pooler::PgBouncer>,
     },
 }
 
@@ -228,14 +232,20 @@ impl Target {
                     cleanup,
                 })
             }
-            Backend::Postgres | Backend::Http => {
-                let tag = if backend == Backend::Http {
-                    "http"
-                } else {
-                    "pg"
+            Backend::Postgres | Backend::Http | Backend::Pgbouncer => {
+                let tag = match backend {
+                    Backend::Http => "http",
+                    Backend::Pgbouncer => "pgbouncer",
+                    _ => "pg",
                 };
                 let (url, name) = create_database(admin_url, tag).await?;
-                let identity = connect(url.clone()).await?;
+                // seeded directly (a bulk load); the load goes through the pooler
+                let pooler = (backend == Backend::Pgbouncer)
+                    .then(|| identity_testkit::pooler::PgBouncer::start(admin_url, connections));
+                let identity = match &pooler {
+                    Some(pooler) => connect(pooler.url_for(&url)).await?,
+                    None => connect(url.clone()).await?,
+                };
                 match workload {
                     Workload::Default(data) => {
                         seed_postgres(&identity, &url, data.customers + 2 * data.merge_pairs)
@@ -267,6 +277,7 @@ impl Target {
                         admin_url: admin_url.to_owned(),
                         name,
                         server,
+                        pooler,
                     },
                 })
             }
@@ -315,10 +326,12 @@ impl Target {
                 admin_url,
                 name,
                 server,
+                pooler,
             } => {
                 if let Some(server) = server {
                     server.abort();
                 }
+                drop(pooler);
                 drop_database(&admin_url, &name).await;
             }
         }

@@ -65,10 +65,12 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
     let connections = u32::try_from(args.concurrency).unwrap_or(16);
     let mut readyz = None;
     let mut rows = Vec::new();
-    let backends = args
-        .backends
-        .iter()
-        .filter(|b| matches!(b, Backend::Postgres | Backend::Http | Backend::Sqlite));
+    let backends = args.backends.iter().filter(|b| {
+        matches!(
+            b,
+            Backend::Postgres | Backend::Http | Backend::Sqlite | Backend::Pgbouncer
+        )
+    });
     let chosen = WORKLOADS.iter().filter(|(name, _, _)| {
         args.workloads.is_empty() || args.workloads.iter().any(|w| w == name)
     });
@@ -123,7 +125,9 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
                 );
             }
             let cpu_ms = match (before, after, backend) {
-                (Some(a), Some(b), Backend::Postgres | Backend::Http) if measured.ops > 0 => {
+                (Some(a), Some(b), Backend::Postgres | Backend::Http | Backend::Pgbouncer)
+                    if measured.ops > 0 =>
+                {
                     Some((b - a) * 1000.0 / measured.ops as f64)
                 }
                 _ => None,
@@ -249,7 +253,7 @@ fn print(
             _ => None,
         };
         let vs_write = match row.backend {
-            Backend::Postgres | Backend::Http => write.map(|w| w.tps),
+            Backend::Postgres | Backend::Http | Backend::Pgbouncer => write.map(|w| w.tps),
             _ => None,
         };
         let cpu_ratio = match (row.cpu_ms, write.and_then(|w| w.cpu_ms)) {
@@ -271,7 +275,12 @@ fn print(
             row.measured.errors
         );
     }
-    for backend in [Backend::Postgres, Backend::Http, Backend::Sqlite] {
+    for backend in [
+        Backend::Postgres,
+        Backend::Http,
+        Backend::Sqlite,
+        Backend::Pgbouncer,
+    ] {
         let rate = |name: &str| {
             rows.iter()
                 .find(|r| r.backend == backend && r.workload == name)

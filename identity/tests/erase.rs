@@ -335,6 +335,19 @@ impl Dump {
 #[tokio::test]
 async fn a_storm_of_identifies_splits_erases_and_blocks_keeps_every_invariant() {
     for store in common::every_backend().await {
+        storm(store).await;
+    }
+}
+
+#[tokio::test]
+async fn the_storm_through_pgbouncer_in_transaction_mode_keeps_every_invariant() {
+    storm(common::FreshStore::through_pgbouncer().await).await;
+}
+
+/// Six workers (two handles: two processes, in effect) identify over overlapping values while
+/// three of them split, two erase and one blocks; then every invariant, in SQL too.
+async fn storm(store: common::FreshStore) {
+    {
         let backend = store.identity.store().backend();
         let second = store.second_handle().await;
         let mut tasks = tokio::task::JoinSet::new();

@@ -589,3 +589,14 @@ async fn vectors_pass_on_postgres() {
         identity.close().await;
     }
 }
+
+#[tokio::test]
+async fn vectors_pass_through_pgbouncer_in_transaction_mode() {
+    let pooler = common::pooler::PgBouncer::start(&common::admin_url(), 4);
+    for path in common::vector_files() {
+        let db = common::TestDb::create().await;
+        let identity = identity::connect(&pooler.url_for(db.url())).await.unwrap();
+        replay(&identity, &path).await;
+        identity.close().await;
+    }
+}

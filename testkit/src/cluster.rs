@@ -212,14 +212,16 @@ pub fn run_tool(name: &str, args: &[&str]) {
     );
 }
 
-fn is_root() -> bool {
+/// Whether this process runs as root (PostgreSQL's tools and PgBouncer refuse to).
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }

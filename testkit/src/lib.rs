@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod feed;
 pub mod imports;
 pub mod legacy;
+pub mod pooler;
 pub mod replay;
 pub mod sqlite;
 pub mod webhook_steps;
@@ -254,10 +255,34 @@ pub struct FreshStore {
     pub url: Option<String>,
     /// The PostgreSQL database, dropped with this.
     pub db: Option<TestDb>,
+    /// The PgBouncer the store connects through, stopped with this.
+    pub pooler: Option<pooler::PgBouncer>,
     _dir: tempfile::TempDir,
 }
 
 impl FreshStore {
+    /// A fresh PostgreSQL database reached through PgBouncer in transaction mode
+    /// (`pgbouncer=true`), with 8 server connections for the store's 16 (so they are shared),
+    /// waiting up to a minute for one, for storms.
+    pub async fn through_pgbouncer() -> FreshStore {
+        let db = TestDb::create().await;
+        let pooler = pooler::PgBouncer::start(&admin_url(), 8);
+        let url = pooler.url_for(db.url());
+        let options = identity::ConnectOptions::default()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(60));
+        let identity = identity::Identity::connect_with(&url, &options)
+            .await
+            .unwrap();
+        FreshStore {
+            identity,
+            url: Some(url),
+            db: Some(db),
+            pooler: Some(pooler),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A second handle on the same data with its own caches and settings hints, as another
     /// process would have (for `memory:`, whose data lives in its handle, the same one).
     pub async fn second_handle(&self) -> identity::Identity {
@@ -294,18 +319,21 @@ pub async fn every_backend() -> Vec<FreshStore> {
             identity: identity::connect("memory:").await.unwrap(),
             url: None,
             db: None,
+            pooler: None,
             _dir: tempfile::tempdir().unwrap(),
         },
         FreshStore {
             identity: identity::connect(&sqlite).await.unwrap(),
             url: Some(sqlite),
             db: None,
+            pooler: None,
             _dir: dir,
         },
         FreshStore {
             identity: pg,
             url: Some(db.url().to_owned()),
             db: Some(db),
+            pooler: None,
             _dir: tempfile::tempdir().unwrap(),
         },
     ]

@@ -125,6 +125,10 @@ fn database(message: &str, code: Option<&str>) -> String {
         ),
         // query_canceled: statement_timeout (or a cancel from outside)
         Some("57014") => format!("{message}: the database's statement_timeout ended it"),
+        // PgBouncer refusing a startup setting: a pooler, which the url does not say
+        _ if message.starts_with("unsupported startup parameter") => format!(
+            "{message}: the url names a connection pooler (PgBouncer); add pgbouncer=true to it"
+        ),
         _ => message.to_owned(),
     }
 }
@@ -177,6 +181,18 @@ mod tests {
         assert_eq!(
             DriverFault::new(sqlx::Error::Io(other), None).to_string(),
             "broken pipe"
+        );
+    }
+
+    #[test]
+    fn a_poolers_refusal_of_a_startup_setting_says_to_add_the_flag() {
+        assert_eq!(
+            database(
+                "unsupported startup parameter: extra_float_digits",
+                Some("08P01")
+            ),
+            "unsupported startup parameter: extra_float_digits: the url names a connection \
+             pooler (PgBouncer); add pgbouncer=true to it"
         );
     }
 

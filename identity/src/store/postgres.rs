@@ -177,6 +177,8 @@ pub struct PgStore {
     lanes: Arc<Lanes>,
     /// The tenants' write queues (group commit, see `postgres/coalesce.rs`).
     writes: Arc<Coalescer>,
+    /// The URL names a pooler in transaction mode (`pgbouncer=true`, see `postgres/url.rs`).
+    pooler: bool,
 }
 
 impl PgStore {
@@ -195,14 +197,22 @@ impl PgStore {
     /// # Errors
     /// As [`PgStore::connect`].
     pub async fn connect_with(url: &str, options: &PgOptions) -> Result<Self> {
-        let connect = url::connect_options(url)?
-            .application_name("identity")
-            // fewer serialization failures to retry than under a stricter server default
-            .options([
+        let url::PgUrl {
+            options: connect,
+            pgbouncer,
+        } = url::connect_options(url)?;
+        let connect = connect.application_name("identity");
+        // a transaction-mode pooler refuses the `options` startup parameter: through one, the
+        // server's defaults hold (docs/operations.md), and plans are not cached anyway
+        let connect = match pgbouncer {
+            true => connect,
+            false => connect.options([
+                // fewer serialization failures to retry than under a stricter server default
                 ("default_transaction_isolation", "read committed"),
                 // the customers query re-planned on every call costs more than running it
                 ("plan_cache_mode", "force_generic_plan"),
-            ]);
+            ]),
+        };
         // one connection first, to report why it fails (refused, no such database, a wrong
         // password) at once: the pool would retry until its timeout and report only that
         let place = format!("{}:{}", connect.get_host(), connect.get_port());
@@ -231,7 +241,10 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(|e| Error::store_at("connecting to postgres", e, Some(&place)))?;
-        Ok(PgStore::from_pool(pool))
+        Ok(PgStore {
+            pooler: pgbouncer,
+            ..PgStore::from_pool(pool)
+        })
     }
 
     /// Wraps an existing pool.
@@ -245,6 +258,7 @@ impl PgStore {
             cache,
             hints: Arc::default(),
             lanes,
+            pooler: false,
         }
     }
 
@@ -507,11 +521,25 @@ fn is_conflict(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl ContactStore for PgStore {
     async fn migrate(&self) -> Result<()> {
-        let migrator = sqlx::migrate!("./migrations/postgres");
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
         // the migrator takes its connection from the pool itself
         self.lanes.drain();
         refuse_earlier_builds(&applied_migrations(&self.pool).await?, &migrator)?;
-        migrator.run(&self.pool).await.map_err(migrate_error)?;
+        if self.pooler {
+            // its lock is a session's, which a transaction-mode pooler does not keep: each
+            // migration is one transaction (and records itself under a unique version), so two
+            // processes migrating at once never both apply one; the one that loses a race
+            // fails, and runs again over what the other applied
+            migrator.set_locking(false);
+        }
+        let mut attempt = 0;
+        while let Err(e) = migrator.run(&self.pool).await {
+            attempt += 1;
+            if !self.pooler || attempt == 5 {
+                return Err(migrate_error(e));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+        }
         // every backup taken from now on holds the secret of every digest the store will take
         let mut broken = BrokenConnections::new(&self.pool);
         loop {
