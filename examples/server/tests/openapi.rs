@@ -54,19 +54,11 @@ async fn observe_as(
     token: Option<&str>,
     tenant: Option<&str>,
 ) -> Observed {
-    let mut request = common::client()
-        .request(
-            Method::from_bytes(method.as_bytes()).unwrap(),
-            server.url(path),
-        )
-        .body(body.to_owned());
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(tenant) = tenant {
-        request = request.header("X-Tenant-Id", tenant);
-    }
-    let response = request.send().await.unwrap();
+    let response = common::request(server, method, path, token, tenant)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     if status == 401 {
         assert_eq!(response.headers()["www-authenticate"], "Bearer");

@@ -132,6 +132,26 @@ pub async fn call(
     token: Option<&str>,
     tenant: Option<&str>,
 ) -> (u16, Option<String>, Value) {
+    let response = request(server, method, path, token, tenant)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, challenge, response.json().await.unwrap())
+}
+
+/// `method` on `path`, with the bearer `token` and the `X-Tenant-Id` header `tenant` when given.
+pub fn request(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    tenant: Option<&str>,
+) -> reqwest::RequestBuilder {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = client().request(method, server.url(path));
     if let Some(token) = token {
@@ -140,11 +160,5 @@ pub async fn call(
     if let Some(tenant) = tenant {
         request = request.header("X-Tenant-Id", tenant);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, challenge, response.json().await.unwrap())
+    request
 }
