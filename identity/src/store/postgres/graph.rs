@@ -53,10 +53,10 @@ SELECT customer_id FROM identity_identifier
 WHERE tenant_id = $3
   AND ((kind = 'email' AND value = ANY($1)) OR (kind = 'phone' AND value = ANY($2)))";
 
-/// A tenant's repair and rebuild take its lock alone; every write of the tenant takes it shared.
-pub(crate) const LOCK_GRAPH: &str = "\
-SELECT pg_advisory_xact_lock(hashtextextended('identity:graph:' || $1, 0)),
-       set_config('identity.internal', 'on', true)";
+/// The tenant's graph lock, which every write of the tenant takes alone (the SQL write functions
+/// in their prologue, the store's own transactions through this).
+const LOCK_GRAPH: &str = "\
+SELECT identity_lock_tenant($1)";
 
 /// Takes tenant `tenant`'s graph lock alone for the caller's transaction (no write of the
 /// tenant runs until it ends), marking the transaction's writes to `contact` the library's own.

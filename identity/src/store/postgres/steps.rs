@@ -80,12 +80,12 @@ SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
 FROM identity_event WHERE tenant_id = $1 AND customer_id IS NULL ORDER BY id";
 
 /// Tenant `$1`'s blocked list from version `$2` to the next: a tenant's first change copies the
-/// defaults (tenant `*`) to its own entries.
+/// defaults (`identity_blocked_default`) to its own entries.
 const NEXT_VERSION: &str = "\
 WITH copied AS (
     INSERT INTO identity_blocked (tenant_id, kind, pattern, value, created_at)
     SELECT $1, b.kind, b.pattern, b.value, b.created_at
-    FROM identity_blocked AS b WHERE b.tenant_id = '*' AND $2 = 0
+    FROM identity_blocked_default AS b WHERE $2 = 0
 )
 INSERT INTO identity_tenant AS t (tenant_id, blocked_version) VALUES ($1, $2 + 1)
 ON CONFLICT (tenant_id)

@@ -53,12 +53,12 @@ held AS (
     UPDATE identity_webhook
     SET delivered = $4, attempts = 0, last_error = NULL, next_attempt_at = clock_timestamp(),
         lease_until = clock_timestamp() + $5 * interval '1 millisecond'
-    WHERE id = $1 AND lease_owner = $2 AND epoch = $3
-    RETURNING id),
+    WHERE tenant_id = $11 AND id = $1 AND lease_owner = $2 AND epoch = $3
+    RETURNING tenant_id, id),
 logged AS (
     INSERT INTO identity_webhook_delivery
-        (webhook_id, event_id, position, attempt, at, status, duration_ms)
-    SELECT held.id, $6, $4, $7, $8, $9, $10 FROM held WHERE $6 IS NOT NULL)
+        (tenant_id, webhook_id, event_id, position, attempt, at, status, duration_ms)
+    SELECT held.tenant_id, held.id, $6, $4, $7, $8, $9, $10 FROM held WHERE $6 IS NOT NULL)
 SELECT count(*) FROM held, quick";
 
 /// A failed attempt: logged, the endpoint released, due again after `$5` ms or failing.
@@ -68,23 +68,24 @@ WITH held AS (
     SET attempts = attempts + 1, last_error = $9, state = $6,
         next_attempt_at = clock_timestamp() + coalesce($5, 0) * interval '1 millisecond',
         lease_owner = NULL, lease_until = NULL
-    WHERE id = $1 AND lease_owner = $2 AND epoch = $3
-    RETURNING id, next_attempt_at, state),
+    WHERE tenant_id = $13 AND id = $1 AND lease_owner = $2 AND epoch = $3
+    RETURNING tenant_id, id, next_attempt_at, state),
 logged AS (
     INSERT INTO identity_webhook_delivery
-        (webhook_id, event_id, position, attempt, at, status, error, duration_ms, next_attempt_at)
-    SELECT held.id, $4, $7, $8, $10, $11, $9, $12,
+        (tenant_id, webhook_id, event_id, position, attempt, at, status, error, duration_ms,
+         next_attempt_at)
+    SELECT held.tenant_id, held.id, $4, $7, $8, $10, $11, $9, $12,
            CASE WHEN held.state = 'active' THEN held.next_attempt_at END
     FROM held)
 SELECT count(*) FROM held";
 
 const RENEW: &str = "\
 UPDATE identity_webhook SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
-WHERE id = $1 AND lease_owner = $2 AND epoch = $3";
+WHERE tenant_id = $5 AND id = $1 AND lease_owner = $2 AND epoch = $3";
 
 const RELEASE: &str = "\
 UPDATE identity_webhook SET lease_owner = NULL, lease_until = NULL
-WHERE id = $1 AND lease_owner = $2";
+WHERE tenant_id = $3 AND id = $1 AND lease_owner = $2";
 
 fn failed(operation: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| Error::store(operation, e)
@@ -189,7 +190,8 @@ impl WebhookStore for PgStore {
                     d.next_attempt_at
              FROM identity_webhook AS w
              LEFT JOIN LATERAL (
-                 SELECT * FROM identity_webhook_delivery AS x WHERE x.webhook_id = w.id
+                 SELECT * FROM identity_webhook_delivery AS x
+                 WHERE x.tenant_id = w.tenant_id AND x.webhook_id = w.id
                  ORDER BY x.id DESC LIMIT $3) AS d ON true
              WHERE w.tenant_id = $1 AND w.id = $2
              ORDER BY d.id DESC",
@@ -296,6 +298,7 @@ impl WebhookStore for PgStore {
             .bind(delivery.map(|d| d.at))
             .bind(delivery.and_then(attempt_status))
             .bind(delivery.map(|d| i64::try_from(d.duration_ms).unwrap_or(i64::MAX)))
+            .bind(held.tenant.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(failed("recording a webhook delivery"))?;
@@ -321,6 +324,7 @@ impl WebhookStore for PgStore {
             .bind(delivery.at)
             .bind(attempt_status(delivery))
             .bind(i64::try_from(delivery.duration_ms).unwrap_or(i64::MAX))
+            .bind(held.tenant.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(failed("recording a webhook delivery"))?;
@@ -333,6 +337,7 @@ impl WebhookStore for PgStore {
             .bind(&held.owner)
             .bind(held.epoch)
             .bind(millis(lease))
+            .bind(held.tenant.as_str())
             .execute(&self.pool)
             .await
             .map_err(failed("renewing a webhook lease"))?;
@@ -343,6 +348,7 @@ impl WebhookStore for PgStore {
         sqlx::query(RELEASE)
             .bind(held.id.get())
             .bind(&held.owner)
+            .bind(held.tenant.as_str())
             .execute(&self.pool)
             .await
             .map_err(failed("releasing a webhook lease"))?;
