@@ -32,6 +32,9 @@ enum Command {
     /// Import historical checkouts (CSV or JSON Lines files, or an existing deployment's
     /// table) into an empty tenant.
     Import(Box<import::ImportArgs>),
+    /// Bring the database's schema up to this build (on a database with the citus extension:
+    /// distribute it by tenant). Every command and the service do it when they connect.
+    Migrate(maintain::MigrateArgs),
     /// Check a tenant's rows against the invariants and its derived records against the rows.
     Verify(maintain::VerifyArgs),
     /// Recompute a tenant's derived records from its rows, repairing rows that break the model.
@@ -50,6 +53,7 @@ async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Serve(config) => return serve(*config).await,
         Command::Import(args) => import::run(*args).await,
+        Command::Migrate(args) => maintain::migrate(args).await,
         Command::Verify(args) => maintain::verify(args).await,
         Command::Rebuild(args) => maintain::rebuild(args).await,
         Command::Export(args) => maintain::export(args).await,

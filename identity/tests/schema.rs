@@ -31,7 +31,7 @@ const FUNCTIONS: [&str; 23] = [
     "identity_settings_are",
     "identity_status_row",
     "identity_suppress",
-    "identity_tenant_settings",
+    "identity_tenant_state",
     "identity_write_batch",
 ];
 

@@ -55,6 +55,9 @@ impl TestDb {
             .expect("create test database");
         admin.close().await;
         let url = with_database(&admin_url(), &name);
+        if let Some(workers) = citus_workers() {
+            citus_database(&url, &name, &workers).await;
+        }
         TestDb { name, url }
     }
 
@@ -81,17 +84,113 @@ impl Drop for TestDb {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                if let Ok(admin) = PgPool::connect(&admin_url()).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&admin)
-                        .await;
-                    admin.close().await;
+                let mut servers = vec![admin_url()];
+                for worker in citus_workers().unwrap_or_default() {
+                    servers.push(at_host(&admin_url(), &worker));
+                }
+                for server in servers {
+                    if let Ok(admin) = PgPool::connect(&server).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&admin)
+                            .await;
+                        admin.close().await;
+                    }
                 }
             });
         })
         .join();
     }
+}
+
+/// The Citus workers the tests run on (`IDENTITY_TEST_CITUS_WORKERS`, `host:port` each, comma
+/// separated; `DATABASE_URL` then names the coordinator): set by `scripts/test-citus`.
+pub fn citus_workers() -> Option<Vec<String>> {
+    let workers = std::env::var("IDENTITY_TEST_CITUS_WORKERS").ok()?;
+    let workers: Vec<String> = workers
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!workers.is_empty()).then_some(workers)
+}
+
+/// Makes the test database `name` (at `url`, on the coordinator) a Citus cluster's: the same
+/// database on every worker, the extension on every node, the workers registered.
+async fn citus_database(url: &str, name: &str, workers: &[String]) {
+    for worker in workers {
+        let admin = PgPool::connect(&at_host(&admin_url(), worker))
+            .await
+            .expect("connect to a Citus worker");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create the test database on a worker");
+        admin.close().await;
+        let node = PgPool::connect(&with_database(&at_host(&admin_url(), worker), name))
+            .await
+            .expect("connect to the worker's test database");
+        sqlx::raw_sql("CREATE EXTENSION citus")
+            .execute(&node)
+            .await
+            .expect("citus on a worker");
+        node.close().await;
+    }
+    let coordinator = PgPool::connect(url)
+        .await
+        .expect("connect to the coordinator");
+    sqlx::raw_sql("CREATE EXTENSION citus")
+        .execute(&coordinator)
+        .await
+        .expect("citus on the coordinator");
+    let (host, port) = host_port(url);
+    sqlx::query("SELECT citus_set_coordinator_host($1, $2)")
+        .bind(host)
+        .bind(port)
+        .execute(&coordinator)
+        .await
+        .expect("register the coordinator");
+    for worker in workers {
+        let (host, port) = host_port(&format!("postgres://{worker}/"));
+        // registering syncs the metadata to the worker over a connection that a test database
+        // created at the same moment can break: try again (registering twice is a no-op)
+        let mut tries = 0;
+        loop {
+            let added = sqlx::query("SELECT citus_add_node($1, $2)")
+                .bind(&host)
+                .bind(port)
+                .execute(&coordinator)
+                .await;
+            match added {
+                Ok(_) => break,
+                Err(e) if tries < 10 => {
+                    tries += 1;
+                    eprintln!("registering {worker} again after: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("register a worker: {e}"),
+            }
+        }
+    }
+    coordinator.close().await;
+}
+
+/// The host and port of a URL's authority (after any user).
+fn host_port(url: &str) -> (String, i32) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap();
+    let host_port = authority.rsplit('@').next().unwrap();
+    let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "5432"));
+    (host.to_owned(), port.parse().expect("a port number"))
+}
+
+/// `url` with its host and port replaced by `host_port` (user, database and parameters kept).
+pub fn at_host(url: &str, host_port: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("url with ://");
+    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    format!("{scheme}://{}{host_port}/{tail}", user.unwrap_or_default())
 }
 
 /// `url` with its database name replaced by `database` (query parameters kept).

@@ -44,13 +44,18 @@ INSERT INTO identity_blocked_default (kind, pattern, value, created_at)
 SELECT kind, pattern, value, created_at FROM identity_blocked WHERE tenant_id = '*';
 DELETE FROM identity_blocked WHERE tenant_id = '*';
 
--- As in the baseline, reading the defaults from their table.
-CREATE OR REPLACE FUNCTION identity_tenant_settings(p_tenant text)
+-- The tenant's settings, all a request is read under, in one call (on Citus, one call on the
+-- tenant's node): its region, blocked-list version and entries (the defaults while the version
+-- is 0), its suppressed values with the store's secret (NULL when it has none), its caps.
+DROP FUNCTION identity_tenant_settings(text);
+CREATE FUNCTION identity_tenant_state(p_tenant text)
 RETURNS TABLE (region text, blocked_version bigint, kinds text[], patterns boolean[],
-               vals text[])
+               vals text[], suppressed_kinds text[], digests bytea[], secret bytea,
+               max_emails bigint, max_phones bigint)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    SELECT t.phone_region, t.blocked_version INTO region, blocked_version
+    SELECT t.phone_region, t.blocked_version, t.max_emails, t.max_phones
+    INTO region, blocked_version, max_emails, max_phones
     FROM identity_tenant AS t WHERE t.tenant_id = p_tenant;
     blocked_version := coalesce(blocked_version, 0);
     IF blocked_version = 0 THEN
@@ -65,6 +70,13 @@ BEGIN
                coalesce(array_agg(b.value ORDER BY b.kind, b.pattern, b.value), '{}')
         INTO kinds, patterns, vals
         FROM identity_blocked AS b WHERE b.tenant_id = p_tenant;
+    END IF;
+    SELECT coalesce(array_agg(x.kind ORDER BY x.kind, x.digest), '{}'),
+           coalesce(array_agg(x.digest ORDER BY x.kind, x.digest), '{}')
+    INTO suppressed_kinds, digests
+    FROM identity_suppressed AS x WHERE x.tenant_id = p_tenant;
+    IF cardinality(suppressed_kinds) > 0 THEN
+        secret := (SELECT k.secret FROM identity_secret AS k);
     END IF;
     RETURN NEXT;
 END
@@ -88,7 +100,7 @@ BEGIN
     END IF;
     INSERT INTO identity_tenant AS t (tenant_id, blocked_version) VALUES (p_tenant, v + 1)
     ON CONFLICT (tenant_id)
-    DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = clock_timestamp();
+    DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = statement_timestamp();
 END
 $$;
 
@@ -101,5 +113,192 @@ LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('identity:graph:' || p_tenant, 0));
     PERFORM set_config('identity.internal', 'on', true);
+END
+$$;
+
+-- The read ends with the tenant's phone region and blocked-list version as stored (the store
+-- joined them to the call's answer: a query that Citus cannot send to one node as a whole).
+ALTER TYPE identity_read_row ADD ATTRIBUTE phone_region text, ADD ATTRIBUTE blocked_version bigint;
+
+-- The SQL functions that read tables become PL/pgSQL: Citus runs a PL/pgSQL function's
+-- statements on the tenant's node, but not a SQL function's (parameters of SQL functions that
+-- read distributed tables). Each body is as it was but for that (and kept-apart pairs' rows
+-- read by their tenant's key); the read chooses the lists it sends with CASE instead of LATERAL
+-- joins (which Citus answered with NULL lists).
+CREATE OR REPLACE FUNCTION identity_read_known(p_tenant text, p_email text, p_phone text,
+                                               p_versions bigint[], p_bases bigint[])
+RETURNS SETOF identity_read_row
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    -- each record's base lists unless its base is held, its tail unless its version is held
+    -- (a list not sent is not read from TOAST either)
+    RETURN QUERY
+    SELECT coalesce(s.pending, 0) > 0,
+           e.customer_id, p.customer_id,
+           c.version, c.base_version, c.created_at, c.last_row_at, c.primary_has_email,
+           c.primary_has_phone,
+           CASE WHEN c.base_version <> ALL(p_bases) THEN c.emails END,
+           CASE WHEN c.base_version <> ALL(p_bases) THEN c.email_rows END,
+           CASE WHEN c.base_version <> ALL(p_bases) THEN c.phones END,
+           CASE WHEN c.base_version <> ALL(p_bases) THEN c.phone_rows END,
+           CASE WHEN c.base_version <> ALL(p_bases) THEN c.secondary_ids END,
+           CASE WHEN c.version <> ALL(p_versions) THEN c.tail_emails END,
+           CASE WHEN c.version <> ALL(p_versions) THEN c.tail_email_rows END,
+           CASE WHEN c.version <> ALL(p_versions) THEN c.tail_phones END,
+           CASE WHEN c.version <> ALL(p_versions) THEN c.tail_phone_rows END,
+           CASE WHEN c.version <> ALL(p_versions) THEN c.tail_secondary_ids END,
+           d.version, d.base_version, d.created_at, d.last_row_at, d.primary_has_email,
+           d.primary_has_phone,
+           CASE WHEN d.base_version <> ALL(p_bases) THEN d.emails END,
+           CASE WHEN d.base_version <> ALL(p_bases) THEN d.email_rows END,
+           CASE WHEN d.base_version <> ALL(p_bases) THEN d.phones END,
+           CASE WHEN d.base_version <> ALL(p_bases) THEN d.phone_rows END,
+           CASE WHEN d.base_version <> ALL(p_bases) THEN d.secondary_ids END,
+           CASE WHEN d.version <> ALL(p_versions) THEN d.tail_emails END,
+           CASE WHEN d.version <> ALL(p_versions) THEN d.tail_email_rows END,
+           CASE WHEN d.version <> ALL(p_versions) THEN d.tail_phones END,
+           CASE WHEN d.version <> ALL(p_versions) THEN d.tail_phone_rows END,
+           CASE WHEN d.version <> ALL(p_versions) THEN d.tail_secondary_ids END,
+           s.phone_region, s.blocked_version
+    FROM (SELECT 1) AS one
+    LEFT JOIN identity_tenant AS s ON s.tenant_id = p_tenant
+    LEFT JOIN identity_identifier AS e
+           ON e.tenant_id = p_tenant AND e.kind = 'email' AND e.value = p_email
+    LEFT JOIN identity_identifier AS p
+           ON p.tenant_id = p_tenant AND p.kind = 'phone' AND p.value = p_phone
+    LEFT JOIN identity_customer AS c ON c.tenant_id = p_tenant AND c.primary_id = e.customer_id
+    LEFT JOIN identity_customer AS d
+           ON d.tenant_id = p_tenant AND d.primary_id = p.customer_id
+          AND p.customer_id IS DISTINCT FROM e.customer_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION identity_kept_apart(p_tenant text, p_x bigint, p_y bigint)
+RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM identity_kept_apart AS k
+        JOIN contact AS a ON a.tenant_id = p_tenant AND a.id = k.a_id
+        JOIN contact AS b ON b.tenant_id = p_tenant AND b.id = k.b_id
+        WHERE k.tenant_id = p_tenant
+          AND ((coalesce(a.linked_id, a.id) = p_x AND coalesce(b.linked_id, b.id) = p_y)
+            OR (coalesce(a.linked_id, a.id) = p_y AND coalesce(b.linked_id, b.id) = p_x)));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION identity_count_pending(p_tenant text, p_count bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO identity_tenant AS t (tenant_id, pending) VALUES (p_tenant, p_count)
+    ON CONFLICT (tenant_id) DO UPDATE SET pending = t.pending + p_count;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION identity_feed_head(p_tenant text) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN coalesce(
+        (SELECT e.position FROM identity_event AS e WHERE e.tenant_id = p_tenant
+         ORDER BY e.position DESC LIMIT 1),
+        (SELECT f.position FROM identity_feed_floor AS f WHERE f.tenant_id = p_tenant),
+        0);
+END
+$$;
+
+-- The event numbering trigger reads its own tenant's rows only. On Citus it fires on the shard
+-- an event is written to, and a query of the distributed table from there would be a
+-- distributed query nested in a shard's (refused): it reads the shard, and the co-located
+-- shard of the floor, by name instead. On PostgreSQL the table is its own (the static
+-- statements, as before).
+CREATE OR REPLACE FUNCTION identity_event_position() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    last bigint;
+    floor_shard text;
+BEGIN
+    IF TG_TABLE_NAME = 'identity_event' THEN
+        SELECT e.position INTO last FROM identity_event AS e
+        WHERE e.tenant_id = NEW.tenant_id ORDER BY e.position DESC LIMIT 1;
+        IF last IS NULL THEN
+            last := coalesce((SELECT f.position FROM identity_feed_floor AS f
+                              WHERE f.tenant_id = NEW.tenant_id), 0);
+        END IF;
+    ELSE
+        EXECUTE format('SELECT e.position FROM %I.%I AS e WHERE e.tenant_id = $1
+                        ORDER BY e.position DESC LIMIT 1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        INTO last USING NEW.tenant_id;
+        IF last IS NULL THEN
+            EXECUTE 'SELECT shard_name(''identity_feed_floor''::regclass,
+                         get_shard_id_for_distribution_column(''identity_feed_floor'', $1))'
+            INTO floor_shard USING NEW.tenant_id;
+            EXECUTE format('SELECT f.position FROM %s AS f WHERE f.tenant_id = $1', floor_shard)
+            INTO last USING NEW.tenant_id;
+            last := coalesce(last, 0);
+        END IF;
+    END IF;
+    NEW.position := last + 1;
+    RETURN NEW;
+END
+$$;
+
+-- A merge as in the baseline, its rows' and records' times the statement's: Citus refuses a
+-- volatile function (clock_timestamp) in an UPDATE of a distributed table. A merge is one
+-- statement, so its rows get the time it started.
+CREATE OR REPLACE FUNCTION identity_merge(p_tenant text, p_region text, p_blocked bigint, p_kept bigint,
+                               p_kept_version bigint, p_absorbed bigint,
+                               p_absorbed_version bigint, p_relink bigint[], p_emails text[],
+                               p_email_rows bigint[], p_phones text[], p_phone_rows bigint[],
+                               p_secondary_ids bigint[], p_last_row_at timestamptz,
+                               p_email text, p_phone text)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    ready boolean;
+    v bigint;
+BEGIN
+    ready := identity_begin_write(p_tenant);
+    IF NOT identity_settings_are(p_tenant, p_region, p_blocked) THEN
+        RETURN -3;
+    END IF;
+    IF NOT ready THEN
+        RETURN -2;
+    END IF;
+    IF identity_kept_apart(p_tenant, p_kept, p_absorbed) THEN
+        IF (SELECT count(*) FROM identity_customer
+            WHERE tenant_id = p_tenant
+              AND ((primary_id = p_kept AND version = p_kept_version)
+                   OR (primary_id = p_absorbed AND version = p_absorbed_version))) = 2 THEN
+            RETURN -4;
+        END IF;
+        RETURN -1;
+    END IF;
+    PERFORM 1 FROM identity_customer
+    WHERE tenant_id = p_tenant AND primary_id IN (p_kept, p_absorbed)
+    ORDER BY primary_id FOR UPDATE;
+    IF (SELECT count(*) FROM identity_customer
+        WHERE tenant_id = p_tenant
+          AND ((primary_id = p_kept AND version = p_kept_version)
+               OR (primary_id = p_absorbed AND version = p_absorbed_version))) <> 2 THEN
+        RETURN -1;
+    END IF;
+    UPDATE contact
+    SET linked_id = p_kept, link_precedence = 'secondary', updated_at = statement_timestamp()
+    WHERE tenant_id = p_tenant AND id = ANY(p_relink) AND deleted_at IS NULL;
+    UPDATE identity_identifier SET customer_id = p_kept
+    WHERE tenant_id = p_tenant AND customer_id = p_absorbed;
+    DELETE FROM identity_customer WHERE tenant_id = p_tenant AND primary_id = p_absorbed;
+    v := nextval('identity_version_seq');
+    UPDATE identity_customer
+    SET emails = p_emails, email_rows = p_email_rows, phones = p_phones, phone_rows = p_phone_rows,
+        secondary_ids = p_secondary_ids, tail_emails = '{}', tail_email_rows = '{}',
+        tail_phones = '{}', tail_phone_rows = '{}', tail_secondary_ids = '{}',
+        last_row_at = p_last_row_at, version = v, base_version = v,
+        updated_at = statement_timestamp()
+    WHERE tenant_id = p_tenant AND primary_id = p_kept;
+    INSERT INTO identity_event (tenant_id, customer_id, kind, contact_id, contact_ids,
+                                email, phone)
+    VALUES (p_tenant, p_kept, 'merged', p_absorbed, p_relink, p_email, p_phone);
+    RETURN v;
 END
 $$;

@@ -33,6 +33,7 @@
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
 
+mod citus;
 mod coalesce;
 mod erase;
 mod events;
@@ -179,6 +180,8 @@ pub struct PgStore {
     writes: Arc<Coalescer>,
     /// The URL names a pooler in transaction mode (`pgbouncer=true`, see `postgres/url.rs`).
     pooler: bool,
+    /// The database has the citus extension (see `postgres/citus.rs`).
+    citus: bool,
 }
 
 impl PgStore {
@@ -202,6 +205,27 @@ impl PgStore {
             pgbouncer,
         } = url::connect_options(url)?;
         let connect = connect.application_name("identity");
+        // one connection first, to report why it fails (refused, no such database, a wrong
+        // password) at once: the pool would retry until its timeout and report only that
+        let place = format!("{}:{}", connect.get_host(), connect.get_port());
+        let failed = |e| Error::store_at("connecting to postgres", e, Some(&place));
+        let citus = match tokio::time::timeout(
+            options.acquire_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await
+        {
+            Ok(Ok(mut first)) => {
+                let citus = citus::installed_on(&mut first).await;
+                let _ = first.close().await;
+                citus.map_err(failed)?
+            }
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => {
+                let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
+                return Err(failed(sqlx::Error::Io(timed_out)));
+            }
+        };
         // a transaction-mode pooler refuses the `options` startup parameter: through one, the
         // server's defaults hold (docs/operations.md), and plans are not cached anyway
         let connect = match pgbouncer {
@@ -209,29 +233,19 @@ impl PgStore {
             false => connect.options([
                 // fewer serialization failures to retry than under a stricter server default
                 ("default_transaction_isolation", "read committed"),
-                // the customers query re-planned on every call costs more than running it
-                ("plan_cache_mode", "force_generic_plan"),
+                // the customers query re-planned on every call costs more than running it; on
+                // Citus a call is sent to its tenant's node only when planned with its
+                // arguments (a generic plan runs it on the coordinator)
+                (
+                    "plan_cache_mode",
+                    if citus {
+                        "force_custom_plan"
+                    } else {
+                        "force_generic_plan"
+                    },
+                ),
             ]),
         };
-        // one connection first, to report why it fails (refused, no such database, a wrong
-        // password) at once: the pool would retry until its timeout and report only that
-        let place = format!("{}:{}", connect.get_host(), connect.get_port());
-        let failed = |e| Error::store_at("connecting to postgres", e, Some(&place));
-        match tokio::time::timeout(
-            options.acquire_timeout,
-            PgConnection::connect_with(&connect),
-        )
-        .await
-        {
-            Ok(Ok(first)) => {
-                let _ = first.close().await;
-            }
-            Ok(Err(e)) => return Err(failed(e)),
-            Err(_) => {
-                let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
-                return Err(failed(sqlx::Error::Io(timed_out)));
-            }
-        }
         let pool = PgPoolOptions::new()
             // no ping before each query (a round trip on every request's path): a connection
             // that died meanwhile fails its query, and identify, being idempotent, retries
@@ -243,6 +257,7 @@ impl PgStore {
             .map_err(|e| Error::store_at("connecting to postgres", e, Some(&place)))?;
         Ok(PgStore {
             pooler: pgbouncer,
+            citus,
             ..PgStore::from_pool(pool)
         })
     }
@@ -259,6 +274,7 @@ impl PgStore {
             hints: Arc::default(),
             lanes,
             pooler: false,
+            citus: false,
         }
     }
 
@@ -350,6 +366,11 @@ impl PgStore {
         local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
+        if self.citus {
+            // the tenant's lock on the tenant's node (identity_lock takes it where it runs,
+            // which inside a transaction block on Citus is the coordinator)
+            graph::lock(&mut tx, tenant).await?;
+        }
         let read = graph::read(&mut *tx, tenant, &local.request, true, &self.cache).await?;
         if !local.agrees(read.region.as_deref(), read.blocked_version) {
             tx.rollback().await?;
@@ -525,6 +546,10 @@ impl ContactStore for PgStore {
         // the migrator takes its connection from the pool itself
         self.lanes.drain();
         refuse_earlier_builds(&applied_migrations(&self.pool).await?, &migrator)?;
+        let citus = citus::installed(&self.pool).await?;
+        if citus {
+            citus::prepare(&self.pool).await?;
+        }
         if self.pooler {
             // its lock is a session's, which a transaction-mode pooler does not keep: each
             // migration is one transaction (and records itself under a unique version), so two
@@ -539,6 +564,9 @@ impl ContactStore for PgStore {
                 return Err(migrate_error(e));
             }
             tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+        }
+        if citus {
+            citus::distribute(&self.pool).await?;
         }
         // every backup taken from now on holds the secret of every digest the store will take
         let mut broken = BrokenConnections::new(&self.pool);

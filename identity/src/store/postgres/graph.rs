@@ -23,12 +23,8 @@ use super::records::{self, Appended, Lists};
 use crate::store::Outcome;
 
 // each read ends with the tenant's phone region and blocked-list version as stored
-const READ: &str = "SELECT r.*, t.phone_region, t.blocked_version \
-                    FROM identity_read_known($1, $2, $3, $4, $5) AS r \
-                    LEFT JOIN identity_tenant AS t ON t.tenant_id = $1";
-const LOCK: &str = "SELECT r.*, t.phone_region, t.blocked_version \
-                    FROM identity_lock($1, $2, $3) AS r \
-                    LEFT JOIN identity_tenant AS t ON t.tenant_id = $1";
+const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3, $4, $5)";
+const LOCK: &str = "SELECT * FROM identity_lock($1, $2, $3)";
 // each write names the region and the blocked-list version its request was read under ($2, $3)
 const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4, $5)";
 const ADD_ROW: &str = "SELECT * FROM identity_add_row($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -75,7 +71,7 @@ WITH gone AS (
     DELETE FROM identity_pending WHERE tenant_id = $2 AND ($1::bigint[] IS NULL OR id = ANY($1))
     RETURNING 1
 )
-UPDATE identity_tenant SET pending = pending - (SELECT count(*) FROM gone), updated_at = clock_timestamp()
+UPDATE identity_tenant SET pending = pending - (SELECT count(*) FROM gone), updated_at = statement_timestamp()
 WHERE tenant_id = $2";
 
 /// The tenants whose records wait for changes made outside the library.
@@ -85,7 +81,7 @@ const RELINK: &str = "\
 UPDATE contact AS c
 SET linked_id = r.linked_id,
     link_precedence = CASE WHEN r.linked_id IS NULL THEN 'primary' ELSE 'secondary' END,
-    updated_at = clock_timestamp()
+    updated_at = statement_timestamp()
 FROM unnest($1::bigint[], $2::bigint[]) AS r(id, linked_id)
 WHERE c.tenant_id = $3 AND c.id = r.id";
 

@@ -29,17 +29,8 @@ type StateRow = (
 );
 
 /// The tenant's region, blocked-list version and entries, its suppressed values with the
-/// store's secret (NULL when it has none), and its caps.
-const STATE: &str = "\
-SELECT s.region, s.blocked_version, s.kinds, s.patterns, s.vals,
-       coalesce(x.kinds, '{}'), coalesce(x.digests, '{}'),
-       CASE WHEN x.kinds IS NOT NULL THEN (SELECT secret FROM identity_secret) END,
-       t.max_emails, t.max_phones
-FROM identity_tenant_settings($1) AS s
-LEFT JOIN identity_tenant AS t ON t.tenant_id = $1,
-     (SELECT array_agg(kind ORDER BY kind, digest) AS kinds,
-             array_agg(digest ORDER BY kind, digest) AS digests
-      FROM identity_suppressed WHERE tenant_id = $1) AS x";
+/// store's secret (NULL when it has none), and its caps: one call.
+const STATE: &str = "SELECT * FROM identity_tenant_state($1)";
 
 /// The tenant's settings as stored: what its requests are read under.
 pub(crate) async fn state<'e, E>(executor: E, tenant: &TenantId) -> Outcome<TenantState>

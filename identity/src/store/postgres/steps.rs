@@ -89,7 +89,7 @@ WITH copied AS (
 )
 INSERT INTO identity_tenant AS t (tenant_id, blocked_version) VALUES ($1, $2 + 1)
 ON CONFLICT (tenant_id)
-DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = clock_timestamp()";
+DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = statement_timestamp()";
 
 const RENAME: &str = "\
 UPDATE identity_identifier AS i SET customer_id = $5
@@ -356,7 +356,7 @@ impl Steps for PgSteps<'_> {
     async fn write_limits(&mut self, tenant: &TenantId, limits: Limits) -> Outcome<()> {
         sqlx::query(
             "UPDATE identity_tenant
-             SET max_emails = $2, max_phones = $3, updated_at = clock_timestamp()
+             SET max_emails = $2, max_phones = $3, updated_at = statement_timestamp()
              WHERE tenant_id = $1",
         )
         .bind(tenant.as_str())
@@ -375,7 +375,7 @@ impl Steps for PgSteps<'_> {
         sqlx::query(
             "INSERT INTO identity_tenant AS t (tenant_id, phone_region) VALUES ($1, $2)
              ON CONFLICT (tenant_id)
-             DO UPDATE SET phone_region = excluded.phone_region, updated_at = clock_timestamp()",
+             DO UPDATE SET phone_region = excluded.phone_region, updated_at = statement_timestamp()",
         )
         .bind(tenant.as_str())
         .bind(region.as_ref().map(PhoneRegion::as_str))

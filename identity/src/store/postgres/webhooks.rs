@@ -33,15 +33,15 @@ SELECT coalesce((SELECT position FROM identity_feed_floor WHERE tenant_id = $1),
 /// (others skipped, so two senders claim two endpoints), leased to `$1` for `$2` ms.
 const CLAIM: &str = "\
 UPDATE identity_webhook AS w
-SET lease_owner = $1, lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+SET lease_owner = $1, lease_until = statement_timestamp() + $2 * interval '1 millisecond'
 WHERE w.id = (
     SELECT c.id FROM identity_webhook AS c
-    WHERE c.state = 'active' AND c.next_attempt_at <= clock_timestamp()
-      AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
+    WHERE c.state = 'active' AND c.next_attempt_at <= statement_timestamp()
+      AND (c.lease_until IS NULL OR c.lease_until < statement_timestamp())
       AND identity_feed_head(c.tenant_id) > c.delivered
     ORDER BY c.next_attempt_at, c.id
     LIMIT 1 FOR UPDATE SKIP LOCKED)
-  AND (w.lease_until IS NULL OR w.lease_until < clock_timestamp())
+  AND (w.lease_until IS NULL OR w.lease_until < statement_timestamp())
 RETURNING w.id, w.tenant_id, w.url, w.types, w.secret, w.delivered, w.attempts, w.epoch";
 
 /// A delivery acknowledged. Committed without waiting for the WAL flush: a database crash
@@ -51,8 +51,8 @@ const DELIVERED: &str = "\
 WITH quick AS (SELECT set_config('synchronous_commit', 'off', true)),
 held AS (
     UPDATE identity_webhook
-    SET delivered = $4, attempts = 0, last_error = NULL, next_attempt_at = clock_timestamp(),
-        lease_until = clock_timestamp() + $5 * interval '1 millisecond'
+    SET delivered = $4, attempts = 0, last_error = NULL, next_attempt_at = statement_timestamp(),
+        lease_until = statement_timestamp() + $5 * interval '1 millisecond'
     WHERE tenant_id = $11 AND id = $1 AND lease_owner = $2 AND epoch = $3
     RETURNING tenant_id, id),
 logged AS (
@@ -66,7 +66,7 @@ const FAILED: &str = "\
 WITH held AS (
     UPDATE identity_webhook
     SET attempts = attempts + 1, last_error = $9, state = $6,
-        next_attempt_at = clock_timestamp() + coalesce($5, 0) * interval '1 millisecond',
+        next_attempt_at = statement_timestamp() + coalesce($5, 0) * interval '1 millisecond',
         lease_owner = NULL, lease_until = NULL
     WHERE tenant_id = $13 AND id = $1 AND lease_owner = $2 AND epoch = $3
     RETURNING tenant_id, id, next_attempt_at, state),
@@ -80,7 +80,7 @@ logged AS (
 SELECT count(*) FROM held";
 
 const RENEW: &str = "\
-UPDATE identity_webhook SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
+UPDATE identity_webhook SET lease_until = statement_timestamp() + $4 * interval '1 millisecond'
 WHERE tenant_id = $5 AND id = $1 AND lease_owner = $2 AND epoch = $3";
 
 const RELEASE: &str = "\
@@ -238,7 +238,7 @@ impl WebhookStore for PgStore {
         let sql: &str = concat!(
             "UPDATE identity_webhook
              SET delivered = $3, state = 'active', attempts = 0, last_error = NULL,
-                 next_attempt_at = clock_timestamp(), epoch = epoch + 1
+                 next_attempt_at = statement_timestamp(), epoch = epoch + 1
              WHERE tenant_id = $1 AND id = $2 RETURNING ",
             columns!(),
             ""

@@ -1,0 +1,275 @@
+//! On a Citus cluster (a coordinator and two workers: `scripts/test-citus` starts one and runs
+//! this binary; the test command leaves it out): the schema distributed by tenant, each
+//! identify run on its tenant's worker alone, and a storm of concurrent identifies over tenants
+//! that share every value leaving every invariant whole, checked in SQL through the coordinator.
+
+use std::collections::BTreeMap;
+
+use identity::{IdentifyRequest, TenantId};
+use identity_testkit as common;
+use sqlx::PgPool;
+
+/// The workers, or a failure that says how to run these tests.
+fn workers() -> Vec<String> {
+    common::citus_workers().expect(
+        "these tests run on a Citus cluster: run scripts/test-citus (it sets \
+         IDENTITY_TEST_CITUS_WORKERS and DATABASE_URL to the coordinator)",
+    )
+}
+
+/// The port of the worker holding `tenant`'s shard of `contact`.
+async fn worker_of(pool: &PgPool, tenant: &str) -> i32 {
+    sqlx::query_scalar(
+        "SELECT s.nodeport FROM citus_shards AS s
+         WHERE s.shardid = get_shard_id_for_distribution_column('contact', $1)",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Tenants `shop-0`, `shop-1`, ... grouped by the worker that holds them.
+async fn tenants_by_worker(pool: &PgPool, count: usize) -> BTreeMap<i32, Vec<String>> {
+    let mut by_worker: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for i in 0..count {
+        let tenant = format!("shop-{i}");
+        by_worker
+            .entry(worker_of(pool, &tenant).await)
+            .or_default()
+            .push(tenant);
+    }
+    by_worker
+}
+
+/// How many times each worker ran `function` in the test's database (track_functions).
+async fn calls_on_workers(db: &common::TestDb, function: &str) -> BTreeMap<i32, i64> {
+    let mut calls = BTreeMap::new();
+    for worker in workers() {
+        let url = common::at_host(db.url(), &worker);
+        let pool = PgPool::connect(&url).await.unwrap();
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT sum(calls)::bigint FROM pg_stat_user_functions WHERE funcname = $1",
+        )
+        .bind(function)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let port = worker.rsplit(':').next().unwrap().parse().unwrap();
+        calls.insert(port, n.unwrap_or(0));
+    }
+    calls
+}
+
+#[tokio::test]
+async fn every_table_is_distributed_by_tenant_or_copied_to_every_node() {
+    workers();
+    let db = common::TestDb::create().await;
+    identity::connect(db.url()).await.unwrap().close().await;
+    let pool = db.pool().await;
+    let tables: Vec<(String, String, Option<String>, i32)> = sqlx::query_as(
+        "SELECT t.table_name::text, t.citus_table_type, t.distribution_column, t.colocation_id
+         FROM citus_tables AS t ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let local: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class AS c
+         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+           AND c.relname <> '_sqlx_migrations'
+           AND NOT EXISTS (SELECT 1 FROM pg_dist_partition AS p WHERE p.logicalrelid = c.oid)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        local.is_empty(),
+        "tables left on the coordinator: {local:?}"
+    );
+    let contact = tables.iter().find(|t| t.0 == "contact").unwrap().3;
+    let mut reference = Vec::new();
+    for (name, kind, column, colocation) in &tables {
+        if kind == "reference" {
+            reference.push(name.as_str());
+            continue;
+        }
+        assert_eq!(kind, "distributed", "{name}");
+        assert_eq!(column.as_deref(), Some("tenant_id"), "{name}");
+        assert_eq!(
+            *colocation, contact,
+            "{name} is not co-located with contact"
+        );
+    }
+    assert_eq!(
+        reference,
+        [
+            "identity_blocked_default",
+            "identity_probe",
+            "identity_secret"
+        ]
+    );
+    assert!(tables.len() >= 17, "{tables:?}");
+    let undistributed: Vec<String> = sqlx::query_scalar(
+        "SELECT p.oid::regprocedure::text FROM pg_proc AS p
+         WHERE p.pronamespace = current_schema()::regnamespace AND p.proargnames[1] = 'p_tenant'
+           AND NOT EXISTS (SELECT 1 FROM pg_dist_object AS o
+                           WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid
+                             AND o.distribution_argument_index = 0)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(undistributed.is_empty(), "{undistributed:?}");
+    // distributing again finds nothing to do
+    identity::connect(db.url()).await.unwrap().close().await;
+}
+
+#[tokio::test]
+async fn an_identify_runs_on_its_tenants_worker_alone() {
+    let workers = workers();
+    let db = common::TestDb::create().await;
+    for worker in &workers {
+        let admin = PgPool::connect(&common::at_host(&common::admin_url(), worker))
+            .await
+            .unwrap();
+        let name = db
+            .url()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET track_functions = 'pl'"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+    }
+    let identity = identity::connect(db.url()).await.unwrap();
+    let pool = db.pool().await;
+    let by_worker = tenants_by_worker(&pool, 16).await;
+    assert_eq!(
+        by_worker.len(),
+        2,
+        "16 tenants all on one worker: {by_worker:?}"
+    );
+    let (&a_port, a_tenants) = by_worker.iter().next().unwrap();
+    let (&b_port, _) = by_worker.iter().nth(1).unwrap();
+    let tenant = TenantId::parse(&a_tenants[0]).unwrap();
+    let shop = identity.for_tenant(tenant.clone());
+    for i in 0..5 {
+        let request =
+            IdentifyRequest::parse(Some(&format!("c{i}@example.com")), Some("5550001")).unwrap();
+        shop.identify_request(&request).await.unwrap();
+        // known now: a read alone
+        shop.identify_request(&request).await.unwrap();
+    }
+    // a worker's backend reports its counts when it ends, and it ends with the coordinator's
+    // backend that opened it: close the store's connections, then wait for the counts
+    identity.close().await;
+    let mut waited = 0;
+    let (reads, writes) = loop {
+        let reads = calls_on_workers(&db, "identity_read_known").await;
+        let writes = calls_on_workers(&db, "identity_write_batch").await;
+        if reads[&a_port] >= 10 || waited == 100 {
+            break (reads, writes);
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        reads[&a_port] >= 10,
+        "reads on the tenant's worker: {reads:?}"
+    );
+    assert_eq!(
+        reads[&b_port], 0,
+        "the other worker read for the tenant: {reads:?}"
+    );
+    assert!(writes[&a_port] >= 1, "{writes:?}");
+    assert_eq!(
+        writes[&b_port], 0,
+        "the other worker wrote for the tenant: {writes:?}"
+    );
+    // the rows live in the tenant's shard on that worker
+    let on_worker = PgPool::connect(&common::at_host(
+        db.url(),
+        &workers
+            .iter()
+            .find(|w| w.ends_with(&format!(":{a_port}")))
+            .unwrap()
+            .clone(),
+    ))
+    .await
+    .unwrap();
+    let shard: String = sqlx::query_scalar(
+        "SELECT shard_name::text FROM citus_shards
+         WHERE shardid = get_shard_id_for_distribution_column('contact', $1)",
+    )
+    .bind(tenant.as_str())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {shard} WHERE tenant_id = $1"
+    )))
+    .bind(tenant.as_str())
+    .fetch_one(&on_worker)
+    .await
+    .unwrap();
+    assert_eq!(rows, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_storm_over_tenants_on_both_workers_keeps_every_invariant() {
+    workers();
+    let db = common::TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    let pool = db.pool().await;
+    let by_worker = tenants_by_worker(&pool, 8).await;
+    let tenants: Vec<String> = by_worker.values().map(|t| t[0].clone()).collect();
+    assert_eq!(tenants.len(), 2);
+    // 8 clients over 2 tenants (one per worker), every request's values drawn from one small
+    // pool shared by both tenants: new customers, new rows and merges all race
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..8u64 {
+        let shop = identity.for_tenant(TenantId::parse(&tenants[(client % 2) as usize]).unwrap());
+        tasks.spawn(async move {
+            let mut failures = Vec::new();
+            for i in 0..60u64 {
+                let n = (client * 31 + i * 17) % 24;
+                let email = format!("p{}@example.com", n % 12);
+                let phone = format!("555{:04}", (n * 7) % 10);
+                let request = match i % 3 {
+                    0 => IdentifyRequest::parse(Some(&email), None),
+                    1 => IdentifyRequest::parse(None, Some(&phone)),
+                    _ => IdentifyRequest::parse(Some(&email), Some(&phone)),
+                }
+                .unwrap();
+                match shop.identify_request(&request).await {
+                    Ok(answer) => common::assert_answer_covers(&request, &answer),
+                    Err(e) => failures.push(format!("{request:?}: {e:?}")),
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        failures.extend(done.unwrap());
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    for tenant in &tenants {
+        let shop = identity.for_tenant(TenantId::parse(tenant).unwrap());
+        let rows = shop.all_contacts().await.unwrap();
+        assert!(rows.len() > 10, "{tenant}: {} rows", rows.len());
+        common::assert_invariants(&rows);
+        common::assert_verified(&shop).await;
+    }
+    common::assert_sql_invariants(&pool).await;
+    identity.close().await;
+}
