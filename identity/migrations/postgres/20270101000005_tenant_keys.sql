@@ -98,9 +98,10 @@ BEGIN
         SELECT p_tenant, b.kind, b.pattern, b.value, b.created_at
         FROM identity_blocked_default AS b;
     END IF;
-    INSERT INTO identity_tenant AS t (tenant_id, blocked_version) VALUES (p_tenant, v + 1)
+    INSERT INTO identity_tenant AS t (tenant_id, blocked_version, updated_at)
+    VALUES (p_tenant, v + 1, clock_timestamp())
     ON CONFLICT (tenant_id)
-    DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = statement_timestamp();
+    DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = excluded.updated_at;
 END
 $$;
 

@@ -762,7 +762,7 @@ impl ContactStore for PgStore {
     }
 
     async fn prune_events(&self, before: time::OffsetDateTime) -> Result<PruneReport> {
-        prune::prune(&self.pool, before)
+        prune::prune(&self.pool, before, self.citus)
             .await
             .map_err(|f| f.into_error("pruning events"))
     }
@@ -983,7 +983,7 @@ impl ContactStore for PgStore {
 
     async fn feed_stats(&self) -> Result<FeedStats> {
         Ok(reading!(self, "reading the feed's statistics", |tx| {
-            feed::stats(tx).await?
+            feed::stats(tx, self.citus).await?
         }))
     }
 }

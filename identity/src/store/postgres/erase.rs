@@ -97,7 +97,7 @@ WITH RECURSIVE reached(c) AS (
 UPDATE identity_event AS e SET
     email = CASE WHEN s.whole OR e.email IN (SELECT unnest($3::text[])) THEN NULL ELSE e.email END,
     phone = CASE WHEN s.whole OR e.phone IN (SELECT unnest($4::text[])) THEN NULL ELSE e.phone END
-FROM scrubbed AS s WHERE e.id = s.id";
+FROM scrubbed AS s WHERE e.tenant_id = $1 AND e.id = s.id";
 
 const ADD_RECEIPTS: &str = "\
 INSERT INTO identity_erasure (tenant_id, contact_id, customer_id, suppressed, erased_at)

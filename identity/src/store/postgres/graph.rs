@@ -71,7 +71,8 @@ WITH gone AS (
     DELETE FROM identity_pending WHERE tenant_id = $2 AND ($1::bigint[] IS NULL OR id = ANY($1))
     RETURNING 1
 )
-UPDATE identity_tenant SET pending = pending - (SELECT count(*) FROM gone), updated_at = statement_timestamp()
+UPDATE identity_tenant
+SET pending = pending - (SELECT count(*) FROM gone), updated_at = statement_timestamp()
 WHERE tenant_id = $2";
 
 /// The tenants whose records wait for changes made outside the library.

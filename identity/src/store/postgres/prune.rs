@@ -18,6 +18,10 @@ WITH RECURSIVE t AS (
     FROM t WHERE t.tenant_id IS NOT NULL)
 SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL";
 
+/// [`TENANTS`] on Citus, which runs no recursive query over every tenant's shards: a pass over
+/// the events, on every shard at once.
+const TENANTS_CITUS: &str = "SELECT DISTINCT tenant_id FROM identity_event";
+
 const FLOOR: &str =
     "SELECT coalesce((SELECT position FROM identity_feed_floor WHERE tenant_id = $1), 0)";
 
@@ -36,9 +40,15 @@ ON CONFLICT (tenant_id) DO UPDATE SET position = excluded.position,
                                       pruned_before = excluded.pruned_before
 RETURNING (SELECT count(*) FROM gone)";
 
-/// Prunes every tenant's events older than `before`.
-pub(crate) async fn prune(pool: &PgPool, before: OffsetDateTime) -> Outcome<PruneReport> {
-    let tenants: Vec<String> = sqlx::query_scalar(TENANTS).fetch_all(pool).await?;
+/// Prunes every tenant's events older than `before` (`citus`: the database is distributed by
+/// Citus).
+pub(crate) async fn prune(
+    pool: &PgPool,
+    before: OffsetDateTime,
+    citus: bool,
+) -> Outcome<PruneReport> {
+    let tenants = if citus { TENANTS_CITUS } else { TENANTS };
+    let tenants: Vec<String> = sqlx::query_scalar(tenants).fetch_all(pool).await?;
     let mut report = PruneReport::default();
     for tenant in tenants {
         let floor: i64 = sqlx::query_scalar(FLOOR)

@@ -65,19 +65,20 @@ SELECT 'phone', phone_number FROM contact
 WHERE tenant_id = $1 AND deleted_at IS NULL AND phone_number IS NOT NULL
 GROUP BY phone_number HAVING count(DISTINCT coalesce(linked_id, id)) > 1";
 
-/// The events of tenant `$1`'s customers in `$2`.
+/// The events of tenant `$1`'s customers in `$2`, in the tenant's order (feed positions: event
+/// ids are drawn per node on Citus, so they do not order a tenant's events there).
 const OF_CUSTOMERS: &str = "\
-SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
+SELECT position AS seq, customer_id AS customer, kind, contact_id AS contact,
        array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at,
        array_to_string(kept_ids, ',') AS kept
-FROM identity_event WHERE tenant_id = $1 AND customer_id = ANY($2) ORDER BY id";
+FROM identity_event WHERE tenant_id = $1 AND customer_id = ANY($2) ORDER BY position";
 
-/// The events of tenant `$1` itself.
+/// The events of tenant `$1` itself, in the tenant's order.
 const OF_TENANT: &str = "\
-SELECT id AS seq, customer_id AS customer, kind, contact_id AS contact,
+SELECT position AS seq, customer_id AS customer, kind, contact_id AS contact,
        array_to_string(contact_ids, ',') AS contacts, email, phone, pattern, via, at,
        array_to_string(kept_ids, ',') AS kept
-FROM identity_event WHERE tenant_id = $1 AND customer_id IS NULL ORDER BY id";
+FROM identity_event WHERE tenant_id = $1 AND customer_id IS NULL ORDER BY position";
 
 /// Tenant `$1`'s blocked list from version `$2` to the next: a tenant's first change copies the
 /// defaults (`identity_blocked_default`) to its own entries.
@@ -87,9 +88,10 @@ WITH copied AS (
     SELECT $1, b.kind, b.pattern, b.value, b.created_at
     FROM identity_blocked_default AS b WHERE $2 = 0
 )
-INSERT INTO identity_tenant AS t (tenant_id, blocked_version) VALUES ($1, $2 + 1)
+INSERT INTO identity_tenant AS t (tenant_id, blocked_version, updated_at)
+VALUES ($1, $2 + 1, clock_timestamp())
 ON CONFLICT (tenant_id)
-DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = statement_timestamp()";
+DO UPDATE SET blocked_version = excluded.blocked_version, updated_at = excluded.updated_at";
 
 const RENAME: &str = "\
 UPDATE identity_identifier AS i SET customer_id = $5
@@ -373,9 +375,10 @@ impl Steps for PgSteps<'_> {
         region: Option<PhoneRegion>,
     ) -> Outcome<()> {
         sqlx::query(
-            "INSERT INTO identity_tenant AS t (tenant_id, phone_region) VALUES ($1, $2)
+            "INSERT INTO identity_tenant AS t (tenant_id, phone_region, updated_at)
+             VALUES ($1, $2, clock_timestamp())
              ON CONFLICT (tenant_id)
-             DO UPDATE SET phone_region = excluded.phone_region, updated_at = statement_timestamp()",
+             DO UPDATE SET phone_region = excluded.phone_region, updated_at = excluded.updated_at",
         )
         .bind(tenant.as_str())
         .bind(region.as_ref().map(PhoneRegion::as_str))
