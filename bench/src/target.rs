@@ -65,17 +65,29 @@ pub async fn create_database(admin_url: &str, tag: &str) -> Result<(String, Stri
         .await
         .map_err(|e| e.to_string())?;
     admin.close().await;
-    Ok((identity_testkit::with_database(admin_url, &name), name))
+    let url = identity_testkit::with_database(admin_url, &name);
+    // on a Citus cluster (IDENTITY_TEST_CITUS_WORKERS, as scripts/test-citus sets it): the
+    // database on every node, distributed by the library when it migrates
+    if let Some(workers) = identity_testkit::citus_workers() {
+        identity_testkit::citus_database(&url, &name, &workers).await;
+    }
+    Ok((url, name))
 }
 
-/// Drops a database made by [`create_database`].
+/// Drops a database made by [`create_database`] (on a Citus cluster's every node).
 pub async fn drop_database(admin_url: &str, name: &str) {
-    if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&admin)
-            .await;
-        admin.close().await;
+    let mut servers = vec![admin_url.to_owned()];
+    for worker in identity_testkit::citus_workers().unwrap_or_default() {
+        servers.push(identity_testkit::at_host(admin_url, &worker));
+    }
+    for server in servers {
+        if let Ok(admin) = sqlx::PgPool::connect(&server).await {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&admin)
+                .await;
+            admin.close().await;
+        }
     }
 }
 

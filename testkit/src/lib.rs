@@ -116,9 +116,9 @@ pub fn citus_workers() -> Option<Vec<String>> {
     (!workers.is_empty()).then_some(workers)
 }
 
-/// Makes the test database `name` (at `url`, on the coordinator) a Citus cluster's: the same
+/// Makes the database `name` (at `url`, on the coordinator) a Citus cluster's: the same
 /// database on every worker, the extension on every node, the workers registered.
-async fn citus_database(url: &str, name: &str, workers: &[String]) {
+pub async fn citus_database(url: &str, name: &str, workers: &[String]) {
     for worker in workers {
         let admin = PgPool::connect(&at_host(&admin_url(), worker))
             .await
