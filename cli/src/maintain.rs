@@ -6,26 +6,20 @@ use std::io::Write;
 use clap::Args;
 use identity::ContactStore;
 
-use crate::target::{Target, describe};
+use crate::target::{Database, Target, describe};
 
 /// `identity migrate`: brings the database's schema up to this build, as every other command
 /// (and the service, and the bindings) does when it connects: ahead of a deployment, or to
 /// distribute a PostgreSQL database that has the citus extension by tenant (docs/scaling.md).
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Where contacts live: postgres://user:pass@host/db, sqlite:path (created on first run).
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite:identity.db",
-        hide_env_values = true
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
 }
 
 /// Runs `migrate`: connects (which migrates, and distributes on Citus) and says so.
 pub async fn migrate(args: MigrateArgs) -> Result<(), String> {
-    let identity = identity::connect(&args.database_url)
+    let identity = identity::connect(&args.database.database_url)
         .await
         .map_err(|e| describe(&e))?;
     println!("the {} database is up to date", identity.store().backend());

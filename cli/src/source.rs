@@ -230,7 +230,7 @@ pub fn table_source(args: &TableArgs, columns: &Columns) -> Result<TableSource, 
 /// keeps its own rows (TypeORM's default name).
 pub fn refuse_own_table(url: &str, source: &TableSource, target: &Target) -> Result<(), String> {
     let table = source.table.rsplit('.').next().unwrap_or_default();
-    if table == "contact" && url.trim() == target.database_url.trim() {
+    if table == "contact" && url.trim() == target.database.database_url.trim() {
         return Err(
             "the source table contact is where this store keeps its own rows: import it into \
              another database (--database-url)"

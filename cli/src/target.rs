@@ -3,9 +3,9 @@
 
 use clap::Args;
 
-/// Where the data lives and whose it is.
+/// Where the data lives.
 #[derive(Debug, Clone, Args)]
-pub struct Target {
+pub struct Database {
     /// Where contacts live: postgres://user:pass@host/db, sqlite:path (created on first run),
     /// or memory: (nothing persists).
     #[arg(
@@ -15,6 +15,13 @@ pub struct Target {
         hide_env_values = true
     )]
     pub database_url: String,
+}
+
+/// Where the data lives and whose it is.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    #[command(flatten)]
+    pub database: Database,
 
     /// The tenant (shop) to act for.
     #[arg(long, env = "IDENTITY_TENANT", default_value = "default")]
@@ -24,7 +31,7 @@ pub struct Target {
 impl Target {
     /// A handle on the tenant, the store migrated.
     pub async fn open(&self) -> Result<identity::Identity, String> {
-        let identity = identity::connect(&self.database_url)
+        let identity = identity::connect(&self.database.database_url)
             .await
             .map_err(|e| describe(&e))?;
         identity.tenant(&self.tenant).map_err(|e| describe(&e))

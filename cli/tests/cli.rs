@@ -677,3 +677,40 @@ fn bad_delimiters_and_encodings_are_usage_errors() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[tokio::test]
+async fn migrate_prepares_a_database_ahead_and_names_what_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("sqlite:{}", dir.path().join("shop.db").display());
+    let out = run(&["migrate", "--database-url", &file], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "the sqlite database is up to date\n");
+    // the schema is there: a command that only reads finds an empty, valid store
+    let out = run(&["verify", "--database-url", &file], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let db = common::TestDb::create().await;
+    let out = run(&["migrate", "--database-url", db.url()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "the postgres database is up to date\n");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class
+         WHERE relnamespace = 'public'::regnamespace AND relname IN ('contact', 'identity_event')",
+    )
+    .fetch_one(&db.pool().await)
+    .await
+    .unwrap();
+    assert_eq!(tables, 2);
+    // again: nothing to do, the same answer
+    let out = run(&["migrate", "--database-url", db.url()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = run(&["migrate", "--database-url", "mysql://x@h/db"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).starts_with("error: unsupported database url scheme `mysql`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).is_empty());
+}
