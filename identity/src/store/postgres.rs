@@ -262,7 +262,9 @@ impl PgStore {
         })
     }
 
-    /// Wraps an existing pool.
+    /// Wraps an existing pool. On a database with the citus extension use [`PgStore::connect`]
+    /// instead: it plans each call with its arguments, which Citus needs to send the call to
+    /// its tenant's worker.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
         let cache: Arc<RecordCache> = Arc::default();
@@ -366,11 +368,6 @@ impl PgStore {
         local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
-        if self.citus {
-            // the tenant's lock on the tenant's node (identity_lock takes it where it runs,
-            // which inside a transaction block on Citus is the coordinator)
-            graph::lock(&mut tx, tenant).await?;
-        }
         let read = graph::read(&mut *tx, tenant, &local.request, true, &self.cache).await?;
         if !local.agrees(read.region.as_deref(), read.blocked_version) {
             tx.rollback().await?;

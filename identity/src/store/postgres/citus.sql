@@ -49,7 +49,7 @@ BEGIN
 
     -- Every function a tenant's operation calls, by its tenant: each call runs on the node
     -- that holds the tenant's rows, inside a transaction block too (force_delegation), so the
-    -- tenant's graph lock is always taken there and every id is drawn there.
+    -- tenant's graph lock is always taken there, and the ids a function draws are drawn there.
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc AS p
         WHERE p.pronamespace = current_schema()::regnamespace
