@@ -134,16 +134,9 @@ async fn an_identify_runs_on_its_tenants_worker_alone() {
         let admin = PgPool::connect(&common::at_host(&common::admin_url(), worker))
             .await
             .unwrap();
-        let name = db
-            .url()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .split('?')
-            .next()
-            .unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE {name} SET track_functions = 'pl'"
+            "ALTER DATABASE {} SET track_functions = 'pl'",
+            db.name()
         )))
         .execute(&admin)
         .await

@@ -69,15 +69,7 @@ fn every_kind_has_its_stable_code() {
 /// handle's next call runs on a fresh connection that has it.
 async fn set_for_new_sessions(db: &common::TestDb, setting: &str) {
     let admin = sqlx::PgPool::connect(&common::admin_url()).await.unwrap();
-    let name = db
-        .url()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let name = db.name().to_owned();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {name} SET {setting}"
     )))

@@ -61,6 +61,11 @@ impl TestDb {
         TestDb { name, url }
     }
 
+    /// The name of the test database.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The URL of the test database.
     pub fn url(&self) -> &str {
         &self.url

@@ -58,6 +58,8 @@ BEGIN
     INTO region, blocked_version, max_emails, max_phones
     FROM identity_tenant AS t WHERE t.tenant_id = p_tenant;
     blocked_version := coalesce(blocked_version, 0);
+    -- two statements, not one over both tables: under Citus's forced delegation each statement
+    -- must name the tenant, and a union with the defaults' reference table is refused
     IF blocked_version = 0 THEN
         SELECT coalesce(array_agg(b.kind ORDER BY b.kind, b.pattern, b.value), '{}'),
                coalesce(array_agg(b.pattern ORDER BY b.kind, b.pattern, b.value), '{}'),
