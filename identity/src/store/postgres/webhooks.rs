@@ -29,20 +29,36 @@ const BOUNDS: &str = "\
 SELECT coalesce((SELECT position FROM identity_feed_floor WHERE tenant_id = $1), 0) AS floor,
        identity_feed_head($1) AS head";
 
-/// Due, active, unleased, with events after what it was delivered: one such endpoint, locked
-/// (others skipped, so two senders claim two endpoints), leased to `$1` for `$2` ms.
+/// Endpoints that look claimable (due, active, unleased, with events after what they were
+/// delivered), oldest due first, `$1` of them. Read without locks: [`CLAIM`] decides. One
+/// statement over every tenant that Citus runs on each worker (the events are compared on
+/// the endpoint's own tenant, so each shard answers from its own rows).
+const CANDIDATES: &str = "\
+SELECT c.tenant_id, c.id FROM identity_webhook AS c
+WHERE c.state = 'active' AND c.next_attempt_at <= statement_timestamp()
+  AND (c.lease_until IS NULL OR c.lease_until < statement_timestamp())
+  AND (EXISTS (SELECT 1 FROM identity_event AS e
+               WHERE e.tenant_id = c.tenant_id AND e.position > c.delivered)
+       OR EXISTS (SELECT 1 FROM identity_feed_floor AS f
+                  WHERE f.tenant_id = c.tenant_id AND f.position > c.delivered))
+ORDER BY c.next_attempt_at, c.id
+LIMIT $1";
+
+/// One candidate leased to `$1` for `$2` ms if it is still claimable. Two senders that pick
+/// the same endpoint both reach its row; the second waits for the first's (autocommitted)
+/// update, finds the lease taken and claims nothing. A statement on one tenant, so Citus
+/// routes it to the tenant's worker.
 const CLAIM: &str = "\
 UPDATE identity_webhook AS w
 SET lease_owner = $1, lease_until = statement_timestamp() + $2 * interval '1 millisecond'
-WHERE w.id = (
-    SELECT c.id FROM identity_webhook AS c
-    WHERE c.state = 'active' AND c.next_attempt_at <= statement_timestamp()
-      AND (c.lease_until IS NULL OR c.lease_until < statement_timestamp())
-      AND identity_feed_head(c.tenant_id) > c.delivered
-    ORDER BY c.next_attempt_at, c.id
-    LIMIT 1 FOR UPDATE SKIP LOCKED)
+WHERE w.tenant_id = $3 AND w.id = $4
+  AND w.state = 'active' AND w.next_attempt_at <= statement_timestamp()
   AND (w.lease_until IS NULL OR w.lease_until < statement_timestamp())
 RETURNING w.id, w.tenant_id, w.url, w.types, w.secret, w.delivered, w.attempts, w.epoch";
+
+/// How many candidates one claim reads: enough that senders racing for the first few still
+/// find one free.
+const CANDIDATES_PER_CLAIM: i64 = 16;
 
 /// A delivery acknowledged. Committed without waiting for the WAL flush: a database crash
 /// may lose the acknowledgement, which only repeats a delivery (at least once), and a burst
@@ -255,13 +271,26 @@ impl WebhookStore for PgStore {
     }
 
     async fn claim_webhook(&self, owner: &str, lease: Duration) -> Result<Option<Lease>> {
-        let row = sqlx::query(CLAIM)
-            .bind(owner)
-            .bind(millis(lease))
-            .fetch_optional(&self.pool)
+        let candidates: Vec<(String, i64)> = sqlx::query_as(CANDIDATES)
+            .bind(CANDIDATES_PER_CLAIM)
+            .fetch_all(&self.pool)
             .await
             .map_err(failed("claiming a webhook"))?;
-        let Some(row) = row else { return Ok(None) };
+        let mut claimed = None;
+        for (tenant, id) in candidates {
+            claimed = sqlx::query(CLAIM)
+                .bind(owner)
+                .bind(millis(lease))
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(failed("claiming a webhook"))?;
+            if claimed.is_some() {
+                break;
+            }
+        }
+        let Some(row) = claimed else { return Ok(None) };
         let read = |row: &PgRow| -> std::result::Result<StoredLease, sqlx::Error> {
             Ok(StoredLease {
                 id: row.try_get("id")?,
