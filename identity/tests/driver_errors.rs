@@ -205,12 +205,14 @@ async fn ping_reports_sqlite_full_until_a_probe_write_commits() {
     let (_dir, store, ident) = common::sqlite::file_store().await;
     ident.ping().await.unwrap();
     common::sqlite::fill_up(store.pool()).await;
-    common::sqlite::write_until_refused(&ident).await;
-    // a connection the store replaced after SQLite rolled the refused write back is a new one,
-    // without the cap: cap every connection again (the disk is still full)
-    common::sqlite::fill_up(store.pool()).await;
+    let refused = common::sqlite::write_until_refused(&ident).await;
+    assert_eq!(refused.storage_refusal(), Some(StorageRefusal::Full));
     // the database still answers SELECT 1; writes do not: every handle on the store says so
     for handle in [ident.clone(), ident.tenant("shop-b").unwrap()] {
+        // a refused write (the last identify, the previous handle's probe) leaves its connection
+        // to be replaced by a new one, which the cap does not reach: cap every connection again,
+        // as a disk that is still full would
+        common::sqlite::fill_up(store.pool()).await;
         let err = handle.ping().await.unwrap_err();
         assert_eq!(err.code(), "unavailable", "{}", err.chain());
         assert_eq!(err.storage_refusal(), Some(StorageRefusal::Full));
