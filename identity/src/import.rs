@@ -33,7 +33,9 @@ pub use input::{Checkout, ImportBatch, ImportOptions, OnError};
 pub use plan::{ImportPlan, PlannedRow};
 pub(crate) use planning::plan;
 pub use records::{Record, checkout_from_json};
-pub(crate) use refusals::{Origins, refuse_not_empty, refuse_taken_ids, rejection};
+pub(crate) use refusals::{
+    Origins, refuse_not_empty, refuse_taken_ids, refuse_worker_ids, rejection,
+};
 pub use report::{ImportReport, REJECTED_SHOWN, Rejected};
 pub(crate) use table::quoted;
 pub use table::{Column, Preset, TableSource};

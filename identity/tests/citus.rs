@@ -266,3 +266,113 @@ async fn a_storm_over_tenants_on_both_workers_keeps_every_invariant() {
     common::assert_sql_invariants(&pool).await;
     identity.close().await;
 }
+
+/// A table of `n` one-row customers under ids `from`, `from + 1`, ...
+fn table(from: u64, n: u64) -> Vec<identity::import::TableRow> {
+    let at = time::OffsetDateTime::UNIX_EPOCH;
+    (0..n)
+        .map(|k| {
+            identity::import::TableRow::new(from + k)
+                .email(format!("t{}@table.io", from + k))
+                .created_at(at)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn imports_keep_ids_unique_while_workers_draw_their_own() {
+    use identity::import::{Checkout, ImportOptions};
+    workers();
+    let db = common::TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    let pool = db.pool().await;
+    let keep = ImportOptions::default();
+
+    // a table whose ids reach the workers' ranges is refused, and writes nothing
+    let shop = identity.tenant("shop-far").unwrap();
+    let err = shop
+        .import_table(table((1 << 48) - 1, 2), keep)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, identity::Error::Conflict { reason }
+            if reason.contains("workers draw new ids from 281474976710656 up: renumber")),
+        "{err}"
+    );
+    assert!(shop.all_contacts().await.unwrap().is_empty());
+
+    // at once: tables keeping their ids (each above the last, 1,000 apart), imports drawing
+    // ids on the coordinator, identifies drawing on the workers, every one its own tenant
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..4u64 {
+        let tables = identity.tenant(&format!("table-{k}")).unwrap();
+        tasks.spawn(async move {
+            match tables.import_table(table(1_000 * (k + 1), 50), keep).await {
+                Ok(report) => assert!(report.table.unwrap().ids_kept),
+                // a drawing import that committed first gave out ids as high: refused whole
+                Err(identity::Error::Conflict { reason }) => {
+                    assert!(reason.contains("has given out ids up to"), "{reason}");
+                    assert!(tables.all_contacts().await.unwrap().is_empty());
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        });
+        let drawn = identity.tenant(&format!("drawn-{k}")).unwrap();
+        tasks.spawn(async move {
+            let checkouts = (0..300)
+                .map(|i| {
+                    let email = format!("d{i}@drawn.io");
+                    let request = IdentifyRequest::parse(Some(&email), None).unwrap();
+                    Checkout::new(request, time::OffsetDateTime::UNIX_EPOCH, i)
+                })
+                .collect();
+            drawn.import(checkouts, keep).await.unwrap();
+        });
+        let live = identity.tenant(&format!("live-{k}")).unwrap();
+        tasks.spawn(async move {
+            for i in 0..30 {
+                let email = format!("l{i}@live.io");
+                live.identify(Some(&email), None).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let (rows, ids): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT id) FROM contact")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, ids, "an id given twice");
+    assert!(rows >= 4 * 300 + 4 * 30, "{rows} rows");
+    // live rows in the workers' ranges; after the imports, new ones drawn on the coordinator
+    // go above every kept table id
+    let live_low: i64 =
+        sqlx::query_scalar("SELECT min(id) FROM contact WHERE tenant_id LIKE 'live-%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(live_low > 1 << 48, "{live_low}");
+    let kept_high: Option<i64> =
+        sqlx::query_scalar("SELECT max(id) FROM contact WHERE tenant_id LIKE 'table-%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let after = identity.tenant("after").unwrap();
+    let checkout = Checkout::new(
+        IdentifyRequest::parse(Some("after@drawn.io"), None).unwrap(),
+        time::OffsetDateTime::UNIX_EPOCH,
+        0,
+    );
+    after.import(vec![checkout], keep).await.unwrap();
+    let next = after.all_contacts().await.unwrap()[0].id.get();
+    assert!(next > kept_high.unwrap_or(0), "{next} after {kept_high:?}");
+    for tenant in [
+        "table-0", "table-1", "table-2", "table-3", "drawn-0", "live-0", "after",
+    ] {
+        common::assert_verified(&identity.tenant(tenant).unwrap()).await;
+    }
+    common::assert_sql_invariants(&pool).await;
+    identity.close().await;
+}

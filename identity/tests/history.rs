@@ -5,13 +5,7 @@
 
 use identity_testkit as common;
 
-use std::collections::BTreeSet;
-
 use identity::{BlockedValue, Change, ContactId, Error, IdentifierKind};
-
-fn ids(list: &[i64]) -> BTreeSet<ContactId> {
-    list.iter().copied().map(ContactId::new).collect()
-}
 
 fn kinds(history: &identity::History) -> Vec<&'static str> {
     history.events.iter().map(|e| e.change.kind()).collect()
@@ -81,7 +75,7 @@ async fn history_explains_rows_merges_and_blocks() {
         );
         assert!(matches!(&e[5].change, Change::Blocked { entry } if entry.is_pattern()));
         assert!(e.windows(2).all(|w| w[0].at <= w[1].at), "{backend}");
-        assert_eq!(history.rows(), ids(&[1, 2, 3]), "{backend}");
+        assert_eq!(history.rows(), [one, two, three].into(), "{backend}");
 
         // any row of the customer gives the same history
         let by_row = id.history(three).await.unwrap();
@@ -90,11 +84,11 @@ async fn history_explains_rows_merges_and_blocks() {
 
         // the wire shape
         let wire = serde_json::to_value(&history).unwrap();
-        assert_eq!(wire["askedId"], 2);
-        assert_eq!(wire["customerId"], 1);
+        assert_eq!(wire["askedId"], two.get());
+        assert_eq!(wire["customerId"], one.get());
         assert_eq!(wire["events"][2]["type"], "merged");
-        assert_eq!(wire["events"][2]["absorbedId"], 2);
-        assert_eq!(wire["events"][2]["relinkedIds"], serde_json::json!([2]));
+        assert_eq!(wire["events"][2]["absorbedId"], two.get());
+        assert_eq!(wire["events"][2]["relinkedIds"], serde_json::json!([two]));
         assert_eq!(wire["events"][3]["via"], serde_json::json!(["phone"]));
         assert!(wire["events"][4].get("customerId").is_none());
         assert!(wire["events"][0]["at"].as_str().unwrap().ends_with('Z'));
@@ -109,7 +103,11 @@ async fn history_explains_rows_merges_and_blocks() {
             assert!(matches!(err, Error::NotFound { .. }), "{backend}: {err:?}");
         }
         let err = store.identity.history(one).await.unwrap_err();
-        assert_eq!(err.to_string(), "contact 1 not found", "{backend}");
+        assert_eq!(
+            err.to_string(),
+            format!("contact {one} not found"),
+            "{backend}"
+        );
         common::assert_verified(&id).await;
     }
 }
@@ -135,7 +133,8 @@ SELECT (SELECT count(*) FROM contact),
        (SELECT count(DISTINCT contact_id) FROM identity_event WHERE kind = 'created'),
        (SELECT count(*) FROM identity_event AS e
         WHERE e.kind IN ('created', 'merged')
-          AND NOT EXISTS (SELECT 1 FROM contact AS c WHERE c.id = e.contact_id))";
+          AND NOT EXISTS (SELECT 1 FROM contact AS c
+                          WHERE c.tenant_id = e.tenant_id AND c.id = e.contact_id))";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_a_storm_every_history_explains_exactly_its_customer() {

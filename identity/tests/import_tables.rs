@@ -11,9 +11,10 @@ use identity_testkit as common;
 
 use common::legacy::{Layout, MESSY, MESSY_PEOPLE, RACE_DAMAGED_RESULT, messy_table, race_damaged};
 use identity::import::{
-    CustomerChange, ImportOptions, OnError, Preset, RowFate, TableOutcome, TableSource, read_table,
+    Checkout, CustomerChange, ImportOptions, OnError, Preset, RowFate, TableOutcome, TableSource,
+    read_table,
 };
-use identity::{ContactId, ContactStore, Error, Field};
+use identity::{ContactId, ContactStore, Error, Field, IdentifyRequest};
 
 fn preset(layout: Layout) -> Preset {
     Preset::parse(layout.preset()).unwrap()
@@ -206,15 +207,23 @@ async fn every_id_of_a_messy_table_still_names_its_person_on_every_backend() {
                 (deleted.row, deleted.primary_contact_id),
                 (RowFate::Deleted, Some(ContactId::new(16)))
             );
-            // history answers by the table's ids; new rows continue above its highest (60)
+            // history answers by the table's ids; new rows continue above its highest (60):
+            // the next id on one server; on Citus, in the worker's own range
             let biff = store.identity.history(ContactId::new(20)).await.unwrap();
             assert_eq!(biff.rows(), [16, 20].map(ContactId::new).into());
             let next = store
                 .identity
                 .identify(Some("einstein@hv.edu"), None)
                 .await
-                .unwrap();
-            assert_eq!(next.primary_contact_id, ContactId::new(61), "{at}");
+                .unwrap()
+                .primary_contact_id
+                .get();
+            let on_citus = common::citus_workers().is_some();
+            if on_citus && store.identity.store().backend() == "postgres" {
+                assert!(next >= 1 << 48, "{at}: {next}");
+            } else {
+                assert_eq!(next, 61, "{at}");
+            }
             common::assert_sound_after_storm(&store).await;
         }
     }
@@ -228,12 +237,17 @@ async fn a_store_that_gave_out_the_tables_ids_refuses_them_and_renumbers_on_requ
         .unwrap();
     for store in common::every_backend().await {
         let backend = store.identity.store().backend();
+        // ids 1 to 5 given out, by an import (on Citus identifies draw in the workers' ranges,
+        // an import's ids on the coordinator, from 1 as on one server)
         let shop = store.identity.tenant("shop-b").unwrap();
-        for n in 0..5 {
-            shop.identify(Some(&format!("first{n}@shop-b.io")), None)
-                .await
-                .unwrap();
-        }
+        let first: Vec<Checkout> = (0..5)
+            .map(|n| {
+                let email = format!("first{n}@shop-b.io");
+                let request = IdentifyRequest::parse(Some(&email), None).unwrap();
+                Checkout::new(request, time::OffsetDateTime::UNIX_EPOCH, n)
+            })
+            .collect();
+        shop.import(first, ImportOptions::default()).await.unwrap();
         let skip = ImportOptions::default().on_error(OnError::Skip);
         let err = store
             .identity

@@ -412,10 +412,11 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
 async fn concurrent_new_values_for_one_hot_customer_all_succeed() {
     let db = TestDb::create().await;
     let identity = connect(db.url(), 8).await;
-    identity
+    let hot = identity
         .identify(Some("hot@x.io"), Some("777"))
         .await
-        .unwrap();
+        .unwrap()
+        .primary_contact_id;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..300 {
         let identity = identity.clone();
@@ -431,7 +432,7 @@ async fn concurrent_new_values_for_one_hot_customer_all_succeed() {
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("no request gives up");
-    assert!(answers.iter().all(|a| a.primary_contact_id.get() == 1));
+    assert!(answers.iter().all(|a| a.primary_contact_id == hot));
     let rows = identity.all_contacts().await.unwrap();
     assert_eq!(rows.len(), 301);
     common::assert_sql_invariants(&db.pool().await).await;

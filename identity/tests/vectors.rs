@@ -8,6 +8,7 @@ use identity::import::{ImportOptions, OnError};
 use identity::{
     BlockedValue, Contact, Error, IdentifyRequest, IdentifyResponse, Identity, TenantSettings,
 };
+use identity_testkit::vector_ids::VectorIds;
 use serde_json::{Value, json};
 
 fn row_json(c: &Contact) -> Value {
@@ -78,6 +79,7 @@ fn assert_error(e: &Error, expected: &Value, at: &str) {
 /// verifies clean after either.
 async fn check_row_step<T: serde::Serialize + std::fmt::Debug>(
     identity: &Identity,
+    ids: &mut VectorIds,
     step: &Value,
     at: &str,
     call: impl std::future::Future<Output = identity::Result<T>>,
@@ -90,7 +92,7 @@ async fn check_row_step<T: serde::Serialize + std::fmt::Debug>(
         (Ok(answer), None) => {
             let mut wire = serde_json::to_value(&answer).unwrap();
             adjust(&mut wire);
-            assert_eq!(wire, step["result"], "{at}");
+            ids.assert_same(&wire, &step["result"], at);
         }
         (Err(e), Some(expected)) => {
             assert_error(&e, expected, at);
@@ -98,7 +100,7 @@ async fn check_row_step<T: serde::Serialize + std::fmt::Debug>(
         }
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
     }
-    check_table(step, &after, at);
+    check_table(ids, step, &after, at);
     common::assert_verified(identity).await;
 }
 
@@ -159,10 +161,10 @@ fn timeless(history: &identity::History) -> Value {
 }
 
 /// Checks a `history` step: its `result` (without times) or its `error`.
-async fn check_history_step(identity: &Identity, step: &Value, at: &str) {
-    let id = identity::ContactId::new(step["history"].as_i64().unwrap());
+async fn check_history_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
+    let id = identity::ContactId::new(ids.contact(step["history"].as_i64().unwrap()));
     match (identity.history(id).await, step.get("error")) {
-        (Ok(history), None) => assert_eq!(timeless(&history), step["result"], "{at}"),
+        (Ok(history), None) => ids.assert_same(&timeless(&history), &step["result"], at),
         (Err(e), Some(expected)) => {
             assert_error(&e, expected, at);
         }
@@ -190,7 +192,7 @@ fn comparable_page(mut wire: Value, at: &str) -> Value {
 }
 
 /// Checks an `events` step: the page's `result` (see [`comparable_page`]) or its `error`.
-async fn check_events_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_events_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let wire = &step["events"];
     let limit = wire["limit"].as_u64().map_or(100, |n| n as usize);
     let after = wire["after"].as_str().map(str::parse::<identity::Cursor>);
@@ -203,7 +205,7 @@ async fn check_events_step(identity: &Identity, step: &Value, at: &str) {
             let wire = serde_json::to_value(&page).unwrap();
             let last = page.events.last().map(|e| e.cursor);
             assert!(last.is_none_or(|c| c == page.next), "{at}: next");
-            assert_eq!(comparable_page(wire, at), step["result"], "{at}");
+            ids.assert_same(&comparable_page(wire, at), &step["result"], at);
         }
         (Err(e), Some(expected)) => assert_error(&e, expected, at),
         (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
@@ -212,18 +214,18 @@ async fn check_events_step(identity: &Identity, step: &Value, at: &str) {
 
 /// Checks a `split` step: its `result` (the wire shape) and `table`, or its `error` (which
 /// changes no row).
-async fn check_split_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_split_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let wire = &step["split"];
-    let id = |v: &Value| identity::ContactId::new(v.as_i64().unwrap());
-    let ids: Vec<identity::ContactId> = wire["contactIds"]
+    let id = |v: &Value| identity::ContactId::new(ids.contact(v.as_i64().unwrap()));
+    let rows: Vec<identity::ContactId> = wire["contactIds"]
         .as_array()
         .unwrap()
         .iter()
         .map(id)
         .collect();
     let block_shared = wire["blockShared"].as_bool().unwrap_or(false);
-    let call = identity.split(id(&wire["customer"]), &ids, block_shared);
-    check_row_step(identity, step, at, call, |_| {}).await;
+    let call = identity.split(id(&wire["customer"]), &rows, block_shared);
+    check_row_step(identity, ids, step, at, call, |_| {}).await;
 }
 
 /// Checks a `limits` step: the caps as answered and as read back, or its `error` (which changes
@@ -252,12 +254,12 @@ async fn check_limits_step(identity: &Identity, step: &Value, at: &str) {
 
 /// Checks an `erase` step: its `result` (the receipt's wire shape without `erasedAt`) and
 /// `table`, or its `error` (which changes no row).
-async fn check_erase_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_erase_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let wire = &step["erase"];
-    let customer = identity::ContactId::new(wire["customer"].as_i64().unwrap());
+    let customer = identity::ContactId::new(ids.contact(wire["customer"].as_i64().unwrap()));
     let suppress = wire["suppress"].as_bool().unwrap_or(false);
     let call = identity.erase(customer, suppress);
-    check_row_step(identity, step, at, call, |receipt| {
+    check_row_step(identity, ids, step, at, call, |receipt| {
         let erased_at = receipt.as_object_mut().unwrap().remove("erasedAt");
         assert!(
             erased_at.is_some_and(|t| t.is_string()),
@@ -284,7 +286,7 @@ fn import_options(wire: &Value) -> identity::Result<ImportOptions> {
 
 /// Checks an `import` step: its `result` (the report's wire shape) and `table`, or its `error`
 /// (which writes nothing).
-async fn check_import_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_import_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let wire = &step["import"];
     let call = async {
         let options = import_options(wire)?;
@@ -300,25 +302,22 @@ async fn check_import_step(identity: &Identity, step: &Value, at: &str) {
             }
         }
     };
-    check_row_step(identity, step, at, call, |_| {}).await;
+    check_row_step(identity, ids, step, at, call, |_| {}).await;
 }
 
 /// Checks an `export` step: every customer of the tenant, as `identify` answers them.
-async fn check_export_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_export_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let customers = identity.customers().await.unwrap();
-    assert_eq!(
-        serde_json::to_value(&customers).unwrap(),
-        step["result"],
-        "{at}"
-    );
+    let wire = serde_json::to_value(&customers).unwrap();
+    ids.assert_same(&wire, &step["result"], at);
 }
 
 /// Checks a `contacts` step: every visible row in the wire shape, by id, times checked to be
 /// there and then left out (no vector can know them).
-async fn check_contacts_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_contacts_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let mut rows = serde_json::to_value(identity.all_contacts().await.unwrap()).unwrap();
     identity_testkit::drop_row_times(&mut rows, at);
-    assert_eq!(rows, step["result"], "{at}");
+    ids.assert_same(&rows, &step["result"], at);
 }
 
 /// An erasure record as vectors compare it: `{"customerId", "contactIds", "suppressed", "rows":
@@ -340,7 +339,7 @@ fn record_as_vector(record: &Value, tenant: &str, at: &str) -> Value {
 }
 
 /// Checks an `erasures` step: the tenant's records, as [`record_as_vector`] shows them.
-async fn check_erasures_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_erasures_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let records = serde_json::to_value(identity.erasures().await.unwrap()).unwrap();
     let tenant = identity.tenant_id().as_str();
     let seen: Vec<Value> = records
@@ -349,23 +348,23 @@ async fn check_erasures_step(identity: &Identity, step: &Value, at: &str) {
         .iter()
         .map(|r| record_as_vector(r, tenant, at))
         .collect();
-    assert_eq!(Value::from(seen), step["result"], "{at}");
+    // by time, then customer id: reapplied records tie on time
+    ids.assert_same_items(&Value::from(seen), &step["result"], at);
 }
 
 /// Checks a `reapply` step: its report and `table`, or its `error` (which changes nothing:
 /// no row, and the records are not read back as erasures).
-async fn check_reapply_step(identity: &Identity, step: &Value, at: &str) {
+async fn check_reapply_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let before = identity.erasures().await.unwrap();
-    let call = async {
-        let records = step["reapply"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(identity::ErasureRecord::from_json)
-            .collect::<identity::Result<Vec<_>>>()?;
-        identity.reapply_erasures(&records).await
-    };
-    check_row_step(identity, step, at, call, |_| {}).await;
+    // the records as the store's ids name them (read before the call borrows `ids`)
+    let records = step["reapply"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| identity::ErasureRecord::from_json(&ids.to_store(record)))
+        .collect::<identity::Result<Vec<_>>>();
+    let call = async { identity.reapply_erasures(&records?).await };
+    check_row_step(identity, ids, step, at, call, |_| {}).await;
     if step.get("error").is_some() {
         let after = identity.erasures().await.unwrap();
         assert_eq!(before, after, "{at}: a refused reapply kept a record");
@@ -373,24 +372,29 @@ async fn check_reapply_step(identity: &Identity, step: &Value, at: &str) {
 }
 
 /// Checks a step's `table` (every visible row, `id` and `linkedId`), when it has one.
-fn check_table(step: &Value, after: &[identity::Contact], at: &str) {
+fn check_table(ids: &mut VectorIds, step: &Value, after: &[identity::Contact], at: &str) {
     if let Some(table) = step.get("table") {
         let actual: Vec<Value> = after
             .iter()
             .map(|c| json!({"id": c.id.get(), "linkedId": c.linked_id().map(|l| l.get())}))
             .collect();
-        assert_eq!(&Value::from(actual), table, "{at}: wrong table");
+        ids.assert_same(&Value::from(actual), table, &format!("{at}: wrong table"));
     }
 }
 
 /// Checks a `customer` step: its `result`, rows without their times (which must be strings),
 /// or its `error` code.
-fn check_customer_step(outcome: identity::Result<identity::Customer>, step: &Value, at: &str) {
+fn check_customer_step(
+    ids: &mut VectorIds,
+    outcome: identity::Result<identity::Customer>,
+    step: &Value,
+    at: &str,
+) {
     match outcome {
         Ok(customer) => {
             let mut wire = serde_json::to_value(customer).unwrap();
             identity_testkit::drop_row_times(&mut wire["rows"], at);
-            assert_eq!(wire, step["result"], "{at}");
+            ids.assert_same(&wire, &step["result"], at);
         }
         Err(e) => assert_eq!(e.code(), step["error"]["code"], "{at}: {e}"),
     }
@@ -411,6 +415,8 @@ async fn replay(identity: &Identity, path: &PathBuf) {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let file = path.file_name().unwrap().to_string_lossy();
     let counted_before = identify_counts(identity);
+    let mut ids = VectorIds::for_this_server();
+    let ids = &mut ids;
     for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("{file} step {i} ({} backend)", identity.store().backend());
         // the step's tenant (absent: the default); a bad id fails the step, like a bad value
@@ -431,26 +437,27 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             continue;
         }
         if step.get("history").is_some() {
-            check_history_step(&seen, step, &at).await;
+            check_history_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("events").is_some() {
-            check_events_step(&seen, step, &at).await;
+            check_events_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("webhook").is_some() {
-            identity_testkit::webhook_steps::check_core_step(&seen, step, &at).await;
+            identity_testkit::webhook_steps::check_core_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("customer").is_some() {
             let outcome = match bad_tenant {
                 Some(e) => Err(e),
                 None => {
-                    let id = identity::ContactId::new(step["customer"].as_i64().unwrap());
+                    let id = step["customer"].as_i64().unwrap();
+                    let id = identity::ContactId::new(ids.contact(id));
                     seen.customer(id).await
                 }
             };
-            check_customer_step(outcome, step, &at);
+            check_customer_step(ids, outcome, step, &at);
             continue;
         }
         if step.get("stats").is_some() {
@@ -468,19 +475,19 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             continue;
         }
         if step.get("split").is_some() {
-            check_split_step(&seen, step, &at).await;
+            check_split_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("erase").is_some() {
-            check_erase_step(&seen, step, &at).await;
+            check_erase_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("erasures").is_some() {
-            check_erasures_step(&seen, step, &at).await;
+            check_erasures_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("reapply").is_some() {
-            check_reapply_step(&seen, step, &at).await;
+            check_reapply_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("limits").is_some() {
@@ -488,15 +495,15 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             continue;
         }
         if step.get("import").is_some() {
-            check_import_step(&seen, step, &at).await;
+            check_import_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("export").is_some() {
-            check_export_step(&seen, step, &at).await;
+            check_export_step(&seen, ids, step, &at).await;
             continue;
         }
         if step.get("contacts").is_some() {
-            check_contacts_step(&seen, step, &at).await;
+            check_contacts_step(&seen, ids, step, &at).await;
             continue;
         }
         if ["list", "block", "unblock"]
@@ -523,7 +530,7 @@ async fn replay(identity: &Identity, path: &PathBuf) {
             }
             (Ok(answer), None) => {
                 let body = serde_json::to_value(IdentifyResponse::from(answer.clone())).unwrap();
-                assert_eq!(body, step["response"], "{at}: wrong answer");
+                ids.assert_same(&body, &step["response"], &format!("{at}: wrong answer"));
             }
             (other, expected) => panic!("{at}: got {other:?}, expected error {expected:?}"),
         }
@@ -539,10 +546,11 @@ async fn replay(identity: &Identity, path: &PathBuf) {
                     1,
                     "{at}: expected one new row, got {created:?}"
                 );
-                assert_eq!(&row_json(created[0]), expected, "{at}: wrong new row");
+                let at = format!("{at}: wrong new row");
+                ids.assert_same(&row_json(created[0]), expected, &at);
             }
         }
-        check_table(step, &after, &at);
+        check_table(ids, step, &after, &at);
     }
     match case.get("graphs") {
         Some(graphs) => {

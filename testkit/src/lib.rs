@@ -10,6 +10,7 @@ pub mod legacy;
 pub mod pooler;
 pub mod replay;
 pub mod sqlite;
+pub mod vector_ids;
 pub mod webhook_steps;
 pub mod wire;
 

@@ -5,6 +5,8 @@ use identity::webhook::{EventTypes, WebhookId, WebhookSecret, sign};
 use identity::{Error, Identity};
 use serde_json::Value;
 
+use crate::vector_ids::VectorIds;
+
 /// A webhook's wire shape as a vector states it: without `id`, `createdAt`, `nextAttemptAt`
 /// and `secret`, after checking their types (`secret`, `whsec_...`, on a created one only).
 /// Lists and `null` are compared as they are, item by item.
@@ -56,13 +58,14 @@ fn code_and_field(e: &Error) -> (String, Option<&'static str>) {
     (e.kind().code().to_owned(), field)
 }
 
-/// Replays a `webhook` step through the core handle `identity` (the step's tenant).
+/// Replays a `webhook` step through the core handle `identity` (the step's tenant), with the
+/// vector's webhook and contact ids read as the store's through `ids`.
 ///
 /// # Panics
 /// When the answer is not the step's `result` or `error`.
-pub async fn check_core_step(identity: &Identity, step: &Value, at: &str) {
+pub async fn check_core_step(identity: &Identity, ids: &mut VectorIds, step: &Value, at: &str) {
     let wire = &step["webhook"];
-    let id = |v: &Value| WebhookId::new(v.as_i64().unwrap());
+    let id = |v: &Value| WebhookId::new(ids.webhook(v.as_i64().unwrap()));
     let outcome: identity::Result<(Value, bool)> = async {
         if let Some(create) = wire.get("create") {
             let types = match create.get("types").and_then(Value::as_array) {
@@ -105,7 +108,10 @@ pub async fn check_core_step(identity: &Identity, step: &Value, at: &str) {
     .await;
     match (outcome, step.get("error")) {
         (Ok((answer, created)), None) => {
-            assert_eq!(comparable(answer, created, at), step["result"], "{at}");
+            if created {
+                ids.created_webhook(answer["id"].as_i64().unwrap(), at);
+            }
+            ids.assert_same(&comparable(answer, created, at), &step["result"], at);
         }
         (Err(e), Some(expected)) => {
             let (code, field) = code_and_field(&e);

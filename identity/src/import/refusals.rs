@@ -42,6 +42,17 @@ pub(crate) fn refuse_taken_ids(lowest: u64, given: i64) -> Error {
     }
 }
 
+/// The refusal, on Citus, of a table import that keeps its ids when its highest, `highest`, is
+/// in the range the cluster's workers draw new ids from (2^48 and up).
+pub(crate) fn refuse_worker_ids(highest: u64, workers_from: u64) -> Error {
+    Error::Conflict {
+        reason: format!(
+            "the table's ids go up to {highest}, but on Citus the workers draw new ids from \
+             {workers_from} up: renumber its rows (the report then maps every id to its new one)"
+        ),
+    }
+}
+
 /// What the origins of an import's refusals are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origins {

@@ -852,6 +852,10 @@ impl ContactStore for PgStore {
             let mut lane = self.lanes.acquire().await?;
             let mut tx = lane.begin().await?;
             graph::lock(&mut tx, tenant).await?;
+            if self.citus {
+                let kept_highest = plan.kept_ids().map(|(_, _, highest)| highest);
+                import::hold_ids_on_citus(&mut tx, kept_highest).await?;
+            }
             let begun = operations::begin_import(
                 &mut PgSteps(&mut tx),
                 tenant,
@@ -864,7 +868,7 @@ impl ContactStore for PgStore {
                 operations::Begun::Dry(report) => Ok(report),
                 operations::Begun::Load { rows, report, kept } => {
                     // a table's ids are reserved even when none of its rows is written
-                    import::load(&mut tx, tenant, &rows, kept).await?;
+                    import::load(&mut tx, tenant, &rows, kept, self.citus).await?;
                     tx.commit().await?;
                     lane.release();
                     Ok(report)

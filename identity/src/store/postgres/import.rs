@@ -11,6 +11,14 @@
 //! the sequence above the table's highest (transactional: a rolled-back import leaves the
 //! sequence as it was). Other tenants' new rows wait only for that commit.
 //!
+//! On Citus the sequence is distributed and cannot be altered. Each worker draws from a range
+//! of its own (2^48 ids per node group, the first from 2^48 + 1), the coordinator, where an
+//! import draws its rows' ids, from 1. There an import holds the coordinator's id lock for its
+//! transaction (exclusive when it keeps a table's ids, shared when it draws), checks the same
+//! way, refuses a table whose ids reach the workers' ranges, and moves the coordinator's
+//! sequence above the table's highest with `setval` (not transactional: a rolled-back import
+//! leaves a gap in the ids, never a reused one).
+//!
 //! An imported record's version is minus its primary's id. Versions name one state of one
 //! record and are never reused: records written online take theirs from
 //! `identity_version_seq` (positive), and each primary is imported once (contact ids are never
@@ -26,7 +34,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::contact::{Contact, ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::Error;
-use crate::import::{ImportedCustomers, refuse_taken_ids};
+use crate::import::{ImportedCustomers, refuse_taken_ids, refuse_worker_ids};
 use crate::tenant::TenantId;
 
 use crate::store::Outcome;
@@ -39,6 +47,16 @@ FROM (SELECT pg_get_serial_sequence('contact', 'id')::regclass AS seq OFFSET 0) 
      generate_series(1, $1::bigint)";
 
 const SEQUENCE: &str = "SELECT pg_get_serial_sequence('contact', 'id')";
+
+/// On Citus, the lock on the ids the coordinator draws: exclusive for an import that keeps a
+/// table's ids, shared for one that draws (see the module docs).
+const HOLD_IDS: &str = "SELECT pg_advisory_xact_lock(hashtextextended('identity:import-ids', 0))";
+const SHARE_IDS: &str =
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended('identity:import-ids', 0))";
+
+/// On Citus, the first id a worker draws: each node group has 2^48 ids, the coordinator's
+/// group (0) the first.
+const WORKER_IDS_FROM: u64 = 1 << 48;
 
 // COPY writes the ids it is given, as INSERT ... OVERRIDING SYSTEM VALUE would
 const COPY_ROWS: &str = "\
@@ -66,22 +84,62 @@ COPY identity_identifier (tenant_id, kind, value, customer_id) FROM STDIN (FORMA
 /// Bytes of CSV sent per COPY message.
 const CHUNK: usize = 1 << 20;
 
+/// On Citus, takes the coordinator's id lock for the caller's transaction, before the import
+/// reads which ids were given out: alone when it keeps a table's own ids (the highest
+/// `kept_highest`, refused when a worker could draw it), shared when it draws them (see the
+/// module docs).
+pub(super) async fn hold_ids_on_citus(
+    tx: &mut PgConnection,
+    kept_highest: Option<u64>,
+) -> Outcome<()> {
+    let lock = match kept_highest {
+        Some(highest) if highest >= WORKER_IDS_FROM => {
+            return Err(refuse_worker_ids(highest, WORKER_IDS_FROM).into());
+        }
+        Some(_) => HOLD_IDS,
+        None => SHARE_IDS,
+    };
+    sqlx::query(lock).execute(&mut *tx).await?;
+    Ok(())
+}
+
 /// Loads a begun import's `rows` in the caller's transaction, which holds the tenant's graph
 /// lock alone, and for a table's own ids (`kept`: lowest, highest) moves the contact sequence
-/// above them, last (see the module docs).
+/// above them, last (see the module docs; `citus`: the way a Citus cluster needs).
 pub(super) async fn load(
     tx: &mut PgConnection,
     tenant: &TenantId,
     rows: &[Contact],
     kept: Option<(u64, u64)>,
+    citus: bool,
 ) -> Outcome<()> {
     if !rows.is_empty() {
         write(tx, tenant, rows).await?;
     }
     if let Some((lowest, highest)) = kept {
-        // last: the lock every nextval waits for is held from here to the commit
         let sequence: String = sqlx::query_scalar(SEQUENCE).fetch_one(&mut *tx).await?;
-        reserve(tx, &sequence, lowest, highest).await?;
+        if citus {
+            // the coordinator's id lock, held since the import began, keeps other imports off
+            move_above(tx, &sequence, highest).await?;
+        } else {
+            // last: the lock every nextval waits for is held from here to the commit
+            reserve(tx, &sequence, lowest, highest).await?;
+        }
+    }
+    Ok(())
+}
+
+/// On Citus: moves the coordinator's contact sequence `sequence` above `highest` (when it is
+/// not there already).
+async fn move_above(tx: &mut PgConnection, sequence: &str, highest: u64) -> Outcome<()> {
+    let given = given_out(tx, sequence).await?;
+    let highest = i64::try_from(highest).unwrap_or(i64::MAX - 1);
+    if highest > given {
+        sqlx::query("SELECT setval($1::regclass, $2)")
+            .bind(sequence)
+            .bind(highest)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
