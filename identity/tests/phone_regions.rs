@@ -303,10 +303,13 @@ async fn postgres_write_functions_refuse_a_plan_read_in_another_region() {
     let db = common::TestDb::create().await;
     let identity = identity::connect(db.url()).await.unwrap();
     let pool = db.pool().await;
-    identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // customer 1, no region
+    // a customer of the tenant, which has no region
+    let one = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+    let one = one.primary_contact_id.get();
     let version: i64 = sqlx::query_scalar(
-        "SELECT version FROM identity_customer WHERE tenant_id = 'default' AND primary_id = 1",
+        "SELECT version FROM identity_customer WHERE tenant_id = 'default' AND primary_id = $1",
     )
+    .bind(one)
     .fetch_one(&pool)
     .await
     .unwrap();
@@ -327,20 +330,22 @@ async fn postgres_write_functions_refuse_a_plan_read_in_another_region() {
     assert_eq!(new, -3);
     for function in ["identity_add_row", "identity_add_row_exact"] {
         let sql = format!(
-            "SELECT status FROM {function}('default', 'IN', 0, 1, $1, -1, 'a@x.io', '+913', false, true)"
+            "SELECT status FROM {function}('default', 'IN', 0, $2, $1, -1, 'a@x.io', '+913', false, true)"
         );
         let add: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(version)
+            .bind(one)
             .fetch_one(&pool)
             .await
             .unwrap();
         assert_eq!(add, -3, "{function}");
     }
     let merge: i64 = sqlx::query_scalar(
-        "SELECT identity_merge('default', 'IN', 0, 1, $1, 1, $1, '{}', '{}', '{}', '{}', '{}', '{}',
+        "SELECT identity_merge('default', 'IN', 0, $2, $1, $2, $1, '{}', '{}', '{}', '{}', '{}', '{}',
                 now(), 'a@x.io', '+913')",
     )
     .bind(version)
+    .bind(one)
     .fetch_one(&pool)
     .await
     .unwrap();

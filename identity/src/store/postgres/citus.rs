@@ -29,10 +29,21 @@ pub(crate) async fn installed_on(conn: &mut PgConnection) -> sqlx::Result<bool> 
 /// Citus refuses by default (for queries that could reach other nodes). The setting is the
 /// database's, read by each session as it starts: set before the migrations open the
 /// coordinator's connections to the workers.
+///
+/// Processes that connect at once each run it: one at a time (the lock of `citus.sql`), and
+/// only when the database does not have the setting yet (two `ALTER DATABASE ... SET` at once
+/// race on the catalog's unique index).
 const NESTED: &str = "\
 DO $nested$ BEGIN
-    EXECUTE format('ALTER DATABASE %I SET citus.allow_nested_distributed_execution = on',
-                   current_database());
+    PERFORM pg_advisory_xact_lock(hashtextextended('identity:citus:distribute', 0));
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_db_role_setting AS s JOIN pg_database AS d ON d.oid = s.setdatabase
+        WHERE d.datname = current_database() AND s.setrole = 0
+          AND 'citus.allow_nested_distributed_execution=on' = ANY (s.setconfig)
+    ) THEN
+        EXECUTE format('ALTER DATABASE %I SET citus.allow_nested_distributed_execution = on',
+                       current_database());
+    END IF;
 END $nested$";
 
 /// Prepares the database's sessions for distributed functions (before the migrations), on a

@@ -6,6 +6,8 @@ DECLARE
     t text;
     f regprocedure;
 BEGIN
+    -- processes that migrate at once distribute one at a time; the later ones find it done
+    PERFORM pg_advisory_xact_lock(hashtextextended('identity:citus:distribute', 0));
     -- The event numbering trigger reads only its own tenant's rows, from its shard (see
     -- migrations/postgres/*_tenant_keys.sql): Citus calls such a trigger unsafe only in general.
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
