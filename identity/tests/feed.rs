@@ -430,9 +430,10 @@ async fn pruning_while_writers_write_leaves_a_gapless_feed() {
     // what is left is one run of positions right after the floor, up to the head
     let pool = db.pool().await;
     let (floor, low, high, count): (i64, Option<i64>, Option<i64>, i64) = sqlx::query_as(
-        "SELECT coalesce((SELECT position FROM identity_feed_floor), 0),
-                min(position), max(position), count(*) FROM identity_event",
+        "SELECT coalesce((SELECT position FROM identity_feed_floor WHERE tenant_id = $1), 0),
+                min(position), max(position), count(*) FROM identity_event WHERE tenant_id = $1",
     )
+    .bind(id.tenant_id().as_str())
     .fetch_one(&pool)
     .await
     .unwrap();

@@ -511,6 +511,7 @@ pub async fn wait_until(
 
 /// Holds a tenant's identity graph lock (the one its repair and rebuild take alone) on its own
 /// connection, so every write of that tenant waits in `identity_begin_write` until dropped.
+/// On Citus the lock is taken on the worker that holds the tenant, where its writes take it.
 pub struct GraphLock {
     conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
 }
@@ -521,8 +522,12 @@ impl GraphLock {
         Self::take_for(pool, "default").await
     }
 
-    /// Takes `tenant`'s lock on `pool`'s database.
+    /// Takes `tenant`'s lock on `pool`'s database (on Citus, on its worker's).
     pub async fn take_for(pool: &PgPool, tenant: &str) -> GraphLock {
+        let pool = match citus_workers() {
+            Some(_) => tenants_worker(pool, tenant).await,
+            None => pool.clone(),
+        };
         let mut conn = pool.acquire().await.expect("a connection for the lock");
         sqlx::query("SELECT pg_advisory_lock(hashtextextended('identity:graph:' || $1, 0))")
             .bind(tenant)
@@ -541,9 +546,55 @@ impl GraphLock {
     }
 }
 
-/// How many of the store's backends (application `identity`) wait on an advisory lock.
+/// How many of the store's backends (application `identity`) wait on an advisory lock; on
+/// Citus, how many of the workers' backends for the database do (the calls the coordinator
+/// sent there, which take the tenants' locks).
 pub async fn writers_waiting(pool: &PgPool) -> i64 {
-    store_backends(pool, "wait_event = 'advisory'").await
+    let Some(workers) = citus_workers() else {
+        return store_backends(pool, "wait_event = 'advisory'").await;
+    };
+    let mut waiting = 0;
+    for worker in workers {
+        let there = on_worker(pool, &worker).await;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event = 'advisory'",
+        )
+        .fetch_one(&there)
+        .await
+        .unwrap();
+        there.close().await;
+        waiting += n;
+    }
+    waiting
+}
+
+/// A pool on the same database as `pool` (a coordinator's) on the Citus worker `worker`
+/// (`host:port`).
+pub async fn on_worker(pool: &PgPool, worker: &str) -> PgPool {
+    let options = pool.connect_options();
+    let (host, port) = worker.rsplit_once(':').expect("a worker as host:port");
+    let options = (*options)
+        .clone()
+        .host(host)
+        .port(port.parse().expect("a worker's port"));
+    PgPool::connect_with(options)
+        .await
+        .expect("connect to a Citus worker")
+}
+
+/// A pool on the Citus worker that holds `tenant`'s rows, for `pool`'s database on the
+/// coordinator.
+pub async fn tenants_worker(pool: &PgPool, tenant: &str) -> PgPool {
+    let (host, port): (String, i32) = sqlx::query_as(
+        "SELECT s.nodename::text, s.nodeport FROM citus_shards AS s
+         WHERE s.shardid = get_shard_id_for_distribution_column('contact', $1)",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await
+    .expect("the tenant's worker");
+    on_worker(pool, &format!("{host}:{port}")).await
 }
 
 /// How many of the store's backends run a statement (waiting on a lock counts).

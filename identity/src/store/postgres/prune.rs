@@ -30,15 +30,19 @@ SELECT position, kind, at FROM identity_event WHERE tenant_id = $1 AND position 
 ORDER BY position LIMIT $3";
 
 /// Deletes tenant `$1`'s events after `$2` through `$3` and moves its floor to `$3` (pruned
-/// before `$4`), in one statement; answers how many went.
+/// before `$4`), in one statement; answers how many went. (Both changes are CTEs of a `SELECT`:
+/// Citus routes that to the tenant's worker, but refuses an `INSERT` holding a subquery.)
 const PRUNE: &str = "\
 WITH gone AS (
     DELETE FROM identity_event WHERE tenant_id = $1 AND position > $2 AND position <= $3
+    RETURNING 1),
+floor AS (
+    INSERT INTO identity_feed_floor AS f (tenant_id, position, pruned_before)
+    VALUES ($1, $3, $4)
+    ON CONFLICT (tenant_id) DO UPDATE SET position = excluded.position,
+                                          pruned_before = excluded.pruned_before
     RETURNING 1)
-INSERT INTO identity_feed_floor AS f (tenant_id, position, pruned_before) VALUES ($1, $3, $4)
-ON CONFLICT (tenant_id) DO UPDATE SET position = excluded.position,
-                                      pruned_before = excluded.pruned_before
-RETURNING (SELECT count(*) FROM gone)";
+SELECT count(*) FROM gone";
 
 /// Prunes every tenant's events older than `before` (`citus`: the database is distributed by
 /// Citus).
