@@ -9,6 +9,7 @@ pub mod imports;
 pub mod legacy;
 pub mod pooler;
 pub mod replay;
+pub mod shards;
 pub mod sqlite;
 pub mod vector_ids;
 pub mod webhook_steps;
@@ -465,8 +466,11 @@ pub async fn assert_sound_after_storm(store: &FreshStore) -> Vec<Contact> {
 }
 
 /// Every `value in schema.table` where a row of a table of the database (any schema but the
-/// system's) holds one of `values` in any column, read as the row's text.
+/// system's) holds one of `values` in any column, read as the row's text (on Citus, every shard: [`shards`]).
 pub async fn tables_holding(pool: &PgPool, values: &[String]) -> Vec<String> {
+    if citus_workers().is_some() {
+        return shards::tables_holding(pool, values).await;
+    }
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class AS c
          JOIN pg_namespace AS n ON n.oid = c.relnamespace
