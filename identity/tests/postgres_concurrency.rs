@@ -286,11 +286,13 @@ async fn snapshot(pool: &sqlx::PgPool) -> Vec<String> {
 }
 
 async fn version(pool: &sqlx::PgPool, customer: i64) -> i64 {
-    sqlx::query_scalar("SELECT version FROM identity_customer WHERE primary_id = $1")
-        .bind(customer)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT version FROM identity_customer WHERE tenant_id = 'default' AND primary_id = $1",
+    )
+    .bind(customer)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 /// The guards of the write protocol, made deterministic: each write function is handed the plan
@@ -305,17 +307,30 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     let db = TestDb::create().await;
     let identity = connect(db.url(), 4).await;
     let pool = db.pool().await;
-    identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // customer 1
-    identity.identify(Some("b@x.io"), Some("2")).await.unwrap(); // customer 2
-    identity.identify(Some("c@x.io"), Some("3")).await.unwrap(); // customer 3
-    let (v1, v2) = (version(&pool, 1).await, version(&pool, 2).await);
+    // customers 1, 2 and 3 (their ids as the store drew them: from 1 on one server)
+    let first = async |email: &str, phone: &str| {
+        let answer = identity.identify(Some(email), Some(phone)).await.unwrap();
+        answer.primary_contact_id.get()
+    };
+    let c1 = first("a@x.io", "1").await;
+    let c2 = first("b@x.io", "2").await;
+    let c3 = first("c@x.io", "3").await;
+    let (v1, v2) = (version(&pool, c1).await, version(&pool, c2).await);
     identity.identify(Some("a@x.io"), Some("2")).await.unwrap(); // 2 joins 1
     let before = snapshot(&pool).await;
+    // the write functions' calls, with the customers' ids in place of 1, 2 and 3
+    let call = |sql: &str| {
+        let sql = sql
+            .replace("{c1}", &c1.to_string())
+            .replace("{c2}", &c2.to_string())
+            .replace("{c3}", &c3.to_string());
+        sqlx::AssertSqlSafe(sql)
+    };
 
     // read before the merge: "b@x.io" belonged to customer 2, so a new phone went to 2
-    let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('default', NULL, 0, 2, $1, -1, 'b@x.io', '9', false, true)",
-    )
+    let status: i64 = sqlx::query_scalar(call(
+        "SELECT status FROM identity_add_row('default', NULL, 0, {c2}, $1, -1, 'b@x.io', '9', false, true)",
+    ))
     .bind(v2)
     .fetch_one(&pool)
     .await
@@ -323,13 +338,13 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     assert_eq!(status, -1, "a row for a customer that was merged away");
 
     // read before the merge: customers 1 and 3 at their old versions
-    let status: i64 = sqlx::query_scalar(
-        "SELECT identity_merge('default', NULL, 0, 1, $1, 3, $2, ARRAY[3]::bigint[],
-                ARRAY['a@x.io', 'c@x.io'], ARRAY[1, 3]::bigint[], ARRAY['1', '3'],
-                ARRAY[1, 3]::bigint[], ARRAY[3]::bigint[], now(), 'a@x.io', '3')",
-    )
+    let status: i64 = sqlx::query_scalar(call(
+        "SELECT identity_merge('default', NULL, 0, {c1}, $1, {c3}, $2, ARRAY[{c3}]::bigint[],
+                ARRAY['a@x.io', 'c@x.io'], ARRAY[{c1}, {c3}]::bigint[], ARRAY['1', '3'],
+                ARRAY[{c1}, {c3}]::bigint[], ARRAY[{c3}]::bigint[], now(), 'a@x.io', '3')",
+    ))
     .bind(v1)
-    .bind(version(&pool, 3).await)
+    .bind(version(&pool, c3).await)
     .fetch_one(&pool)
     .await
     .unwrap();
@@ -350,20 +365,20 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     );
 
     // another tenant's plan naming this tenant's customers finds none of them
-    let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('shop-2', NULL, 0, 1, $1, -1, 'a@x.io', '8', false, true)",
-    )
-    .bind(version(&pool, 1).await)
+    let status: i64 = sqlx::query_scalar(call(
+        "SELECT status FROM identity_add_row('shop-2', NULL, 0, {c1}, $1, -1, 'a@x.io', '8', false, true)",
+    ))
+    .bind(version(&pool, c1).await)
     .fetch_one(&pool)
     .await
     .unwrap();
     assert_eq!(status, -1, "a row for another tenant's customer");
-    let (v1, v3) = (version(&pool, 1).await, version(&pool, 3).await);
-    let status: i64 = sqlx::query_scalar(
-        "SELECT identity_merge('shop-2', NULL, 0, 1, $1, 3, $2, ARRAY[3]::bigint[], ARRAY['a@x.io'],
-                ARRAY[1]::bigint[], ARRAY['1'], ARRAY[1]::bigint[], ARRAY[3]::bigint[], now(),
-                'a@x.io', '3')",
-    )
+    let (v1, v3) = (version(&pool, c1).await, version(&pool, c3).await);
+    let status: i64 = sqlx::query_scalar(call(
+        "SELECT identity_merge('shop-2', NULL, 0, {c1}, $1, {c3}, $2, ARRAY[{c3}]::bigint[],
+                ARRAY['a@x.io'], ARRAY[{c1}]::bigint[], ARRAY['1'], ARRAY[{c1}]::bigint[],
+                ARRAY[{c3}]::bigint[], now(), 'a@x.io', '3')",
+    ))
     .bind(v1)
     .bind(v3)
     .fetch_one(&pool)
@@ -379,16 +394,16 @@ async fn write_functions_refuse_plans_made_from_a_stale_read() {
     // read before a row was soft-deleted in SQL: "d@x.io" belonged to customer 3, which still
     // exists (applying the deletion took the value away from it)
     identity.identify(Some("d@x.io"), Some("3")).await.unwrap(); // a secondary of 3
-    let v3 = version(&pool, 3).await;
+    let v3 = version(&pool, c3).await;
     sqlx::query("UPDATE contact SET deleted_at = now() WHERE email = 'd@x.io'")
         .execute(&pool)
         .await
         .unwrap();
     identity.rebuild().await.unwrap();
     let before = snapshot(&pool).await;
-    let status: i64 = sqlx::query_scalar(
-        "SELECT status FROM identity_add_row('default', NULL, 0, 3, $1, -1, 'd@x.io', '99', false, true)",
-    )
+    let status: i64 = sqlx::query_scalar(call(
+        "SELECT status FROM identity_add_row('default', NULL, 0, {c3}, $1, -1, 'd@x.io', '99', false, true)",
+    ))
     .bind(v3)
     .fetch_one(&pool)
     .await
