@@ -178,8 +178,6 @@ pub struct PgStore {
     lanes: Arc<Lanes>,
     /// The tenants' write queues (group commit, see `postgres/coalesce.rs`).
     writes: Arc<Coalescer>,
-    /// The URL names a pooler in transaction mode (`pgbouncer=true`, see `postgres/url.rs`).
-    pooler: bool,
     /// The database has the citus extension (see `postgres/citus.rs`).
     citus: bool,
 }
@@ -256,7 +254,6 @@ impl PgStore {
             .await
             .map_err(|e| Error::store_at("connecting to postgres", e, Some(&place)))?;
         Ok(PgStore {
-            pooler: pgbouncer,
             citus,
             ..PgStore::from_pool(pool)
         })
@@ -275,7 +272,6 @@ impl PgStore {
             cache,
             hints: Arc::default(),
             lanes,
-            pooler: false,
             citus: false,
         }
     }
@@ -547,20 +543,28 @@ impl ContactStore for PgStore {
         if citus {
             citus::prepare(&self.pool).await?;
         }
-        if self.pooler {
-            // its lock is a session's, which a transaction-mode pooler does not keep: each
-            // migration is one transaction (and records itself under a unique version), so two
-            // processes migrating at once never both apply one; the one that loses a race
-            // fails, and runs again over what the other applied
-            migrator.set_locking(false);
-        }
-        let mut attempt = 0;
-        while let Err(e) = migrator.run(&self.pool).await {
-            attempt += 1;
-            if !self.pooler || attempt == 5 {
-                return Err(migrate_error(e));
+        // one transaction applies every pending migration (each under a savepoint), after
+        // taking a transaction-level lock: processes starting at once wait for each other
+        // before they read what is applied, so none fails half-way on another's objects (the
+        // migrator's own lock is a session's, which a transaction-mode pooler does not keep;
+        // a backend whose migration failed on another's commit could keep a stale view of the
+        // catalog, and through a pooler that backend serves later calls)
+        migrator.set_locking(false);
+        let applied: std::result::Result<(), sqlx::Error> = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('identity:migrate', 0))")
+                .execute(&mut *tx)
+                .await?;
+            if let Err(e) = migrator.run_direct(None, &mut *tx, false).await {
+                return Err(sqlx::Error::Migrate(Box::new(e)));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            tx.commit().await
+        }
+        .await;
+        match applied {
+            Ok(()) => {}
+            Err(sqlx::Error::Migrate(e)) => return Err(migrate_error(*e)),
+            Err(e) => return Err(Error::store("migrating the schema", e)),
         }
         if citus {
             citus::distribute(&self.pool).await?;

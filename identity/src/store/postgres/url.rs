@@ -7,8 +7,8 @@
 //! names a pooler in transaction mode (PgBouncer, Supabase's and Neon's poolers), where a
 //! server connection is the client's for one transaction only. The driver then prepares no
 //! named statements (each statement is parsed, bound and run unnamed in one exchange), sends no
-//! startup setting a pooler refuses (`extra_float_digits`, `options`), and the migrations take
-//! no session lock.
+//! startup setting a pooler refuses (`extra_float_digits`, `options`). (No session lock is taken
+//! either way: the migrations serialize on a transaction-level one.)
 
 use std::str::FromStr;
 
