@@ -66,22 +66,33 @@ fn every_kind_has_its_stable_code() {
 }
 
 /// `setting` on the database for new sessions, and every open session of it ended, so the
-/// handle's next call runs on a fresh connection that has it.
+/// handle's next call runs on a fresh connection that has it. On Citus on every node: the
+/// coordinator sends each call to its tenant's worker, over connections of its own.
 async fn set_for_new_sessions(db: &common::TestDb, setting: &str) {
-    let admin = sqlx::PgPool::connect(&common::admin_url()).await.unwrap();
+    let admin_url = common::admin_url();
+    let mut nodes = vec![admin_url.clone()];
+    for worker in common::citus_workers().unwrap_or_default() {
+        nodes.push(common::at_host(&admin_url, &worker));
+    }
     let name = db.name().to_owned();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {name} SET {setting}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+    for node in nodes {
+        let admin = sqlx::PgPool::connect(&node).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET {setting}"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
         .bind(&name)
         .execute(&admin)
         .await
         .unwrap();
-    admin.close().await;
+        admin.close().await;
+    }
 }
 
 #[tokio::test]

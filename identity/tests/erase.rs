@@ -363,7 +363,7 @@ async fn storm(store: common::FreshStore) {
                         Ok(answer) => answer,
                         // every value of the request was blocked or suppressed
                         Err(Error::BlockedValue { .. }) => continue,
-                        Err(e) => panic!("identify: {e}"),
+                        Err(e) => panic!("identify: {}", e.chain()),
                     };
                     if worker < 3 && n % 7 == 6 && !answer.secondary_contact_ids.is_empty() {
                         let moved: Vec<ContactId> = answer

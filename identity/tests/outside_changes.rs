@@ -23,14 +23,20 @@ impl Sql {
         .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// Inserts rows behind the library's back: `values` are SQL tuples of (email, phone_number,
-    /// linked_id, link_precedence, created_at, updated_at).
-    async fn insert(&self, values: &str) {
-        self.run(&format!(
+    /// Inserts a row behind the library's back and returns its id (drawn by the database, as
+    /// the library's are: consecutive on one server, per node on Citus): `values` is an SQL
+    /// tuple of (email, phone_number, linked_id, link_precedence, created_at, updated_at).
+    async fn insert(&self, values: &str) -> ContactId {
+        let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, \
-             updated_at) VALUES {values}"
-        ))
-        .await;
+             updated_at) VALUES {values} RETURNING id"
+        ));
+        match self {
+            Sql::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Sql::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .map(ContactId::new)
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -46,19 +52,26 @@ async fn stores() -> Vec<(Identity, Sql, Box<dyn std::any::Any>)> {
     vec![(sqlite, side, Box::new(dir)), (pg, pg_side, Box::new(db))]
 }
 
-fn ids(v: &[i64]) -> Vec<ContactId> {
-    v.iter().copied().map(ContactId::new).collect()
+/// The id of the row an identify just added to a customer: its newest secondary.
+fn new_row(answer: identity::Result<identity::ConsolidatedContact>) -> ContactId {
+    let answer = answer.unwrap();
+    *answer
+        .secondary_contact_ids
+        .last()
+        .expect("the identify added a row to a customer")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_soft_delete_in_sql_shows_in_the_next_answer_and_is_applied_by_the_next_identify() {
     for (identity, sql, _keep) in stores().await {
         let backend = identity.store().backend();
-        identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
-        identity.identify(Some("b@x.io"), Some("1")).await.unwrap(); // 2 -> 1
-        identity.identify(Some("c@x.io"), Some("1")).await.unwrap(); // 3 -> 1
-        sql.run("UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = 2")
-            .await;
+        identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+        let b = new_row(identity.identify(Some("b@x.io"), Some("1")).await);
+        let c = new_row(identity.identify(Some("c@x.io"), Some("1")).await);
+        sql.run(&format!(
+            "UPDATE contact SET deleted_at = '2026-01-01T00:00:00Z' WHERE id = {b}"
+        ))
+        .await;
         let report = identity.verify().await.unwrap();
         assert!(
             report
@@ -72,15 +85,19 @@ async fn a_soft_delete_in_sql_shows_in_the_next_answer_and_is_applied_by_the_nex
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(seen.secondary_contact_ids, ids(&[3]), "{backend}");
+        assert_eq!(seen.secondary_contact_ids, vec![c], "{backend}");
         assert_eq!(seen.emails.len(), 2, "{backend}: b@x.io is gone");
         assert!(!identity.verify().await.unwrap().is_clean(), "{backend}");
         // the deleted row's email is unknown now: a new customer
-        let b = identity.identify(Some("b@x.io"), None).await.unwrap();
-        assert_eq!(b.primary_contact_id, ContactId::new(4), "{backend}");
+        let new_b = identity.identify(Some("b@x.io"), None).await.unwrap();
+        assert!(new_b.secondary_contact_ids.is_empty(), "{backend}");
+        assert!(
+            ![seen.primary_contact_id, b, c].contains(&new_b.primary_contact_id),
+            "{backend}: a row of its own"
+        );
         common::assert_verified(&identity).await;
         let a = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
-        assert_eq!(a.secondary_contact_ids, ids(&[3]), "{backend}");
+        assert_eq!(a.secondary_contact_ids, vec![c], "{backend}");
     }
 }
 
@@ -88,15 +105,14 @@ async fn a_soft_delete_in_sql_shows_in_the_next_answer_and_is_applied_by_the_nex
 async fn a_typo_fixed_in_sql_moves_the_value() {
     for (identity, sql, _keep) in stores().await {
         let backend = identity.store().backend();
-        identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
-        identity
-            .identify(Some("jonh@x.io"), Some("1"))
-            .await
-            .unwrap(); // 2 -> 1
-        sql.run("UPDATE contact SET email = 'john@x.io' WHERE id = 2")
-            .await;
+        let a = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+        let jonh = new_row(identity.identify(Some("jonh@x.io"), Some("1")).await);
+        sql.run(&format!(
+            "UPDATE contact SET email = 'john@x.io' WHERE id = {jonh}"
+        ))
+        .await;
         let john = identity.identify(Some("john@x.io"), None).await.unwrap();
-        assert_eq!(john.primary_contact_id, ContactId::new(1), "{backend}");
+        assert_eq!(john.primary_contact_id, a.primary_contact_id, "{backend}");
         let emails: Vec<&str> = john.emails.iter().map(|e| e.as_str()).collect();
         assert_eq!(emails, ["a@x.io", "john@x.io"], "{backend}");
         assert_eq!(
@@ -112,37 +128,41 @@ async fn a_typo_fixed_in_sql_moves_the_value() {
 async fn a_chained_secondary_written_in_sql_is_repaired_into_its_customer() {
     for (identity, sql, _keep) in stores().await {
         let backend = identity.store().backend();
-        identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
-        identity.identify(Some("b@x.io"), Some("1")).await.unwrap(); // 2 -> 1
-        // 3 -> 2: a secondary linked to another secondary
-        sql.insert(
-            "('c@x.io', '3', 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
-        )
-        .await;
+        let a = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+        let primary = a.primary_contact_id;
+        let b = new_row(identity.identify(Some("b@x.io"), Some("1")).await);
+        // a secondary linked to another secondary
+        let c = sql
+            .insert(&format!(
+                "('c@x.io', '3', {b}, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')"
+            ))
+            .await;
         let report = identity.verify().await.unwrap();
         assert!(
-            report.problems.contains(&Problem::BrokenLink {
-                row: ContactId::new(3),
-                to: ContactId::new(2)
-            }),
+            report
+                .problems
+                .contains(&Problem::BrokenLink { row: c, to: b }),
             "{backend}: {report}"
         );
-        // never a customer of its own: row 3 belongs to customer 1
-        let c = identity
+        // never a customer of its own: row c belongs to a's customer
+        let found = identity
             .lookup(Some("c@x.io"), None)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(c.primary_contact_id, ContactId::new(1), "{backend}");
-        let c = identity.identify(Some("c@x.io"), Some("3")).await.unwrap();
-        assert_eq!(c.primary_contact_id, ContactId::new(1), "{backend}");
-        assert_eq!(c.secondary_contact_ids, ids(&[2, 3]), "{backend}");
+        assert_eq!(found.primary_contact_id, primary, "{backend}");
+        let answer = identity.identify(Some("c@x.io"), Some("3")).await.unwrap();
+        assert_eq!(answer.primary_contact_id, primary, "{backend}");
+        // in id order (on Citus the row written in SQL drew its id on the coordinator)
+        let mut secondaries = vec![b, c];
+        secondaries.sort();
+        assert_eq!(answer.secondary_contact_ids, secondaries, "{backend}");
         let rows = identity.all_contacts().await.unwrap();
-        assert_eq!(
-            rows[2].linked_id(),
-            Some(ContactId::new(1)),
-            "{backend}: relinked"
-        );
+        let row = rows
+            .iter()
+            .find(|r| r.id == c)
+            .expect("the row written in SQL");
+        assert_eq!(row.linked_id(), Some(primary), "{backend}: relinked");
         common::assert_invariants(&rows);
         common::assert_verified(&identity).await;
     }
@@ -152,18 +172,22 @@ async fn a_chained_secondary_written_in_sql_is_repaired_into_its_customer() {
 async fn two_primaries_sharing_an_email_written_in_sql_become_one_customer() {
     for (identity, sql, _keep) in stores().await {
         let backend = identity.store().backend();
-        identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
-        sql.insert(
-            "('a@x.io', '2', NULL, 'primary', '2001-01-01T00:00:00Z', '2001-01-01T00:00:00Z')",
-        )
-        .await; // 2, older than 1
+        let first = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+        let older = sql
+            .insert(
+                "('a@x.io', '2', NULL, 'primary', '2001-01-01T00:00:00Z', '2001-01-01T00:00:00Z')",
+            )
+            .await;
         let answer = identity.identify(Some("a@x.io"), None).await.unwrap();
         assert_eq!(
-            answer.primary_contact_id,
-            ContactId::new(2),
+            answer.primary_contact_id, older,
             "{backend}: the older row leads"
         );
-        assert_eq!(answer.secondary_contact_ids, ids(&[1]), "{backend}");
+        assert_eq!(
+            answer.secondary_contact_ids,
+            vec![first.primary_contact_id],
+            "{backend}"
+        );
         assert_eq!(answer.phone_numbers.len(), 2, "{backend}");
         common::assert_verified(&identity).await;
     }
@@ -173,15 +197,16 @@ async fn two_primaries_sharing_an_email_written_in_sql_become_one_customer() {
 async fn rebuild_repairs_everything_and_reports_it() {
     for (identity, sql, _keep) in stores().await {
         let backend = identity.store().backend();
-        identity.identify(Some("a@x.io"), Some("1")).await.unwrap(); // 1
-        identity.identify(Some("b@x.io"), Some("1")).await.unwrap(); // 2 -> 1
-        sql.insert(
-            "('c@x.io', NULL, 2, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
-        )
-        .await;
+        identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+        let b = new_row(identity.identify(Some("b@x.io"), Some("1")).await);
+        let c = sql
+            .insert(&format!(
+                "('c@x.io', NULL, {b}, 'secondary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')"
+            ))
+            .await;
         let report = identity.rebuild().await.unwrap();
         assert_eq!((report.rows, report.customers), (3, 1), "{backend}");
-        assert_eq!(report.relinked, ids(&[3]), "{backend}");
+        assert_eq!(report.relinked, vec![c], "{backend}");
         common::assert_verified(&identity).await;
         // hand edits of the derived records themselves are found and undone by rebuild
         sql.run("DELETE FROM identity_identifier WHERE value = 'b@x.io'")

@@ -454,16 +454,18 @@ async fn concurrent_new_values_for_one_hot_customer_all_succeed() {
     common::assert_verified(&identity).await;
 }
 
-/// Blocks every write statement on contact until advisory lock 4242 (held by the test) is free.
-const INSTALL_BLOCKING_TRIGGER: &str = "
-CREATE FUNCTION test_block_writes() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_lock(4242);
-    PERFORM pg_advisory_unlock(4242);
-    RETURN NULL;
-END $$;
-CREATE TRIGGER test_block_writes AFTER INSERT OR UPDATE ON contact
-    FOR EACH STATEMENT EXECUTE FUNCTION test_block_writes();";
+/// Blocks every write statement on contact until advisory lock 4242 (held by the test) is free
+/// (two statements: Citus sends each to the workers as one command).
+const INSTALL_BLOCKING_TRIGGER: [&str; 2] = [
+    "CREATE FUNCTION test_block_writes() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+         PERFORM pg_advisory_lock(4242);
+         PERFORM pg_advisory_unlock(4242);
+         RETURN NULL;
+     END $$",
+    "CREATE TRIGGER test_block_writes AFTER INSERT OR UPDATE ON contact
+         FOR EACH STATEMENT EXECUTE FUNCTION test_block_writes()",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_killed_mid_merge_leaves_nothing_half_written() {
@@ -475,11 +477,26 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
     let before = identity.all_contacts().await.unwrap();
 
     let admin = db.pool().await;
-    sqlx::raw_sql(INSTALL_BLOCKING_TRIGGER)
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut holder = admin.acquire().await.unwrap();
+    let mut installer = admin.acquire().await.unwrap();
+    // on Citus the trigger runs on the tenant's worker, where the test holds the lock and
+    // watches the backend (the coordinator's own connection to the worker) it blocks
+    let node = match common::citus_workers() {
+        Some(_) => {
+            sqlx::raw_sql("SET citus.enable_unsafe_triggers = on")
+                .execute(&mut *installer)
+                .await
+                .unwrap();
+            common::tenants_worker(&admin, "default").await
+        }
+        None => admin.clone(),
+    };
+    for statement in INSTALL_BLOCKING_TRIGGER {
+        sqlx::raw_sql(statement)
+            .execute(&mut *installer)
+            .await
+            .unwrap();
+    }
+    let mut holder = node.acquire().await.unwrap();
     sqlx::query("SELECT pg_advisory_lock(4242)")
         .execute(&mut *holder)
         .await
@@ -490,15 +507,15 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
         let identity = identity.clone();
         async move { identity.identify(Some("a@x.io"), Some("2")).await }
     });
-    let pid = wait_for_blocked_backend(&admin, None).await;
+    let pid = wait_for_blocked_backend(&node, None).await;
     let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(pid)
-        .fetch_one(&admin)
+        .fetch_one(&node)
         .await
         .unwrap();
     assert!(killed);
     // identify is idempotent: it tries again on a fresh connection, which blocks in turn
-    wait_for_blocked_backend(&admin, Some(pid)).await;
+    wait_for_blocked_backend(&node, Some(pid)).await;
     assert_eq!(
         identity.all_contacts().await.unwrap(),
         before,
@@ -515,9 +532,10 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
         .expect("the retry completes the merge");
     assert_eq!(merged.secondary_contact_ids.len(), 2);
     sqlx::raw_sql("DROP TRIGGER test_block_writes ON contact")
-        .execute(&admin)
+        .execute(&mut *installer)
         .await
         .unwrap();
+    drop(installer);
     let rows = identity.all_contacts().await.unwrap();
     assert_eq!(rows.len(), before.len(), "merged once, nothing inserted");
     common::assert_sql_invariants(&admin).await;
@@ -525,16 +543,22 @@ async fn connection_killed_mid_merge_leaves_nothing_half_written() {
 }
 
 /// Waits until a backend of the store (other than `not`) is blocked on the test's advisory
-/// lock; returns its pid.
-async fn wait_for_blocked_backend(admin: &sqlx::PgPool, not: Option<i32>) -> i32 {
+/// lock; returns its pid. `node` is the server that runs the store's writes: on Citus the
+/// tenant's worker, where they run on the coordinator's connections.
+async fn wait_for_blocked_backend(node: &sqlx::PgPool, not: Option<i32>) -> i32 {
+    let store = match common::citus_workers() {
+        Some(_) => "citus_internal%",
+        None => "identity",
+    };
     for _ in 0..500 {
         let pid: Option<i32> = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity
              WHERE datname = current_database() AND wait_event = 'advisory'
-               AND application_name = 'identity' AND pid IS DISTINCT FROM $1 LIMIT 1",
+               AND application_name LIKE $2 AND pid IS DISTINCT FROM $1 LIMIT 1",
         )
         .bind(not)
-        .fetch_optional(admin)
+        .bind(store)
+        .fetch_optional(node)
         .await
         .unwrap();
         if let Some(pid) = pid {

@@ -235,12 +235,22 @@ async fn hand_edits_in_one_tenant_are_repaired_there_alone() {
             "{backend}: B never saw A's row: {in_b:?}"
         );
 
-        // a row moved to another tenant by hand leaves one and joins the other
-        run(
-            "UPDATE contact SET tenant_id = 'shop-b', linked_id = NULL, link_precedence = 'primary'
-             WHERE email = 'y@x.io'",
-        )
-        .await;
+        // a row moved to another tenant by hand leaves one and joins the other; Citus refuses
+        // to change a row's distribution column, so there it moves as a delete and an insert
+        if backend == "postgres" && common::citus_workers().is_some() {
+            run("BEGIN;
+                 DELETE FROM contact WHERE tenant_id = 'shop-a' AND email = 'y@x.io';
+                 INSERT INTO contact (tenant_id, email, phone_number, link_precedence, created_at, updated_at)
+                 VALUES ('shop-b', 'y@x.io', '1', 'primary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z');
+                 COMMIT;")
+            .await;
+        } else {
+            run(
+                "UPDATE contact SET tenant_id = 'shop-b', linked_id = NULL, link_precedence = 'primary'
+                 WHERE email = 'y@x.io'",
+            )
+            .await;
+        }
         let in_a = a.identify(None, Some("1")).await.unwrap();
         assert_eq!(in_a.emails.len(), 1, "{backend}: {in_a:?}");
         let in_b = b.identify(None, Some("1")).await.unwrap();

@@ -540,9 +540,6 @@ impl ContactStore for PgStore {
         self.lanes.drain();
         refuse_earlier_builds(&applied_migrations(&self.pool).await?, &migrator)?;
         let citus = citus::installed(&self.pool).await?;
-        if citus {
-            citus::prepare(&self.pool).await?;
-        }
         // one transaction applies every pending migration (each under a savepoint), after
         // taking a transaction-level lock: processes starting at once wait for each other
         // before they read what is applied, so none fails half-way on another's objects (the
@@ -567,7 +564,12 @@ impl ContactStore for PgStore {
             Err(e) => return Err(Error::store("migrating the schema", e)),
         }
         if citus {
-            citus::distribute(&self.pool).await?;
+            // the coordinator's cached connections to the workers may have been ended while
+            // idle (idle_session_timeout): Citus opens new ones for the next attempt
+            let mut broken = BrokenConnections::new(&self.pool);
+            while let Err(e) = citus::distribute(&self.pool).await {
+                broken.retry_or_fail("distributing the schema on Citus", Failure::Sql(e))?;
+            }
         }
         // every backup taken from now on holds the secret of every digest the store will take
         let mut broken = BrokenConnections::new(&self.pool);
@@ -830,7 +832,7 @@ impl ContactStore for PgStore {
     ) -> Result<ReapplyReport> {
         // applying again is safe: a record whose erase committed is left alone
         let report = writing!(self, "applying erasures again", |tx| {
-            reapply::reapply(tx, tenant, records).await?
+            reapply::reapply(tx, tenant, records, self.citus).await?
         });
         for id in &report.erased_ids {
             self.cache.forget(tenant, *id);

@@ -5,18 +5,30 @@ DO $distribute$
 DECLARE
     t text;
     f regprocedure;
+    notes text[];
+    note text;
 BEGIN
     -- processes that migrate at once distribute one at a time; the later ones find it done
     PERFORM pg_advisory_xact_lock(hashtextextended('identity:citus:distribute', 0));
     -- The event numbering trigger reads only its own tenant's rows, from its shard (see
     -- migrations/postgres/*_tenant_keys.sql): Citus calls such a trigger unsafe only in general.
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-    -- Changes made to contact by hand in SQL are not noted on Citus (the notes' trigger would
-    -- write other tables from a shard): run `identity rebuild` for the tenant after one.
-    DROP TRIGGER IF EXISTS identity_note_insert ON contact;
-    DROP TRIGGER IF EXISTS identity_note_update ON contact;
-    DROP TRIGGER IF EXISTS identity_note_delete ON contact;
-    DROP TRIGGER IF EXISTS identity_note_truncate ON contact;
+    -- The triggers that note hand edits of contact write identity_pending and identity_tenant:
+    -- copying contact's rows into its shards would fire them before those tables are
+    -- distributed. They are set aside (as defined) while contact is distributed, and created
+    -- again on the distributed table, where Citus puts them on every shard: each writes its own
+    -- tenant's co-located shards, on the same worker.
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'contact'::regclass) THEN
+        SELECT array_agg(pg_get_triggerdef(g.oid) ORDER BY g.tgname) INTO notes
+        FROM pg_trigger AS g
+        WHERE g.tgrelid = 'contact'::regclass AND g.tgname LIKE 'identity\_note\_%';
+        FOR note IN
+            SELECT g.tgname::text FROM pg_trigger AS g
+            WHERE g.tgrelid = 'contact'::regclass AND g.tgname LIKE 'identity\_note\_%'
+        LOOP
+            EXECUTE format('DROP TRIGGER %I ON contact', note);
+        END LOOP;
+    END IF;
     -- distributing functions in the transaction that distributed tables needs one connection
     -- per node throughout
     PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
@@ -63,6 +75,24 @@ BEGIN
     LOOP
         PERFORM create_distributed_function(f, 'p_tenant', colocate_with := 'contact',
                                             force_delegation := true);
+    END LOOP;
+
+    -- A function running on a worker (each call above, the functions it calls, the triggers)
+    -- reads and writes its own tenant's shards there, in its transaction: a nesting Citus
+    -- refuses by default, for queries that could reach other nodes. Set on each function (and
+    -- so on every node), it holds in every session, however old: a pooler's server connections
+    -- and the coordinator's cached connections to the workers predate any database setting.
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc AS p
+        WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'identity\_%'
+          AND NOT coalesce('citus.allow_nested_distributed_execution=on' = ANY (p.proconfig),
+                           false)
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET citus.allow_nested_distributed_execution = on', f);
+    END LOOP;
+
+    FOREACH note IN ARRAY coalesce(notes, '{}') LOOP
+        EXECUTE note;
     END LOOP;
 END
 $distribute$;

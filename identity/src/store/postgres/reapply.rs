@@ -45,21 +45,17 @@ SELECT $1, id, $3, $4, $5 FROM unnest($2::bigint[]) AS id";
 const BEHIND: &str = "\
 SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('contact', 'id')::regclass), 0) < $1";
 
-/// Moves the sequence to `$1` unless it is there already; under the table lock, so that no
-/// insert draws from it meanwhile (a concurrent draw could otherwise be moved back past).
-const BUMP: &str = "\
-SELECT setval(pg_get_serial_sequence('contact', 'id'), $1)
-WHERE coalesce(pg_sequence_last_value(pg_get_serial_sequence('contact', 'id')::regclass), 0) < $1";
-
 fn ids(list: &[ContactId]) -> Vec<i64> {
     list.iter().map(|id| id.get()).collect()
 }
 
-/// Applies `records` (every one the tenant's) again, in the caller's transaction.
+/// Applies `records` (every one the tenant's) again, in the caller's transaction (`citus`:
+/// the database is distributed, and each worker draws ids of its own).
 pub(crate) async fn reapply(
     tx: &mut PgConnection,
     tenant: &TenantId,
     records: &[ErasureRecord],
+    citus: bool,
 ) -> Outcome<ReapplyReport> {
     graph::repair(&mut *tx, tenant).await?;
     if records.iter().any(|r| !r.digests.is_empty()) {
@@ -132,15 +128,27 @@ pub(crate) async fn reapply(
         report.add(&plan, &erased, digests.len());
     }
     let highest = ReapplyPlan::highest_id(records);
-    let behind: bool = sqlx::query_scalar(BEHIND)
-        .bind(highest)
-        .fetch_one(&mut *tx)
-        .await?;
-    if behind {
+    // on one server under a lock of the table, taken only when the sequence is behind, so that
+    // no insert draws from it meanwhile; on Citus the tenant's worker draws its ids and the
+    // function runs there (this tenant's graph lock is held alone; another tenant of the
+    // worker drawing at that moment takes an id below the move, as a draw before the reapply
+    // would)
+    if !citus {
+        let behind: bool = sqlx::query_scalar(BEHIND)
+            .bind(highest)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !behind {
+            return Ok(report.finish());
+        }
         sqlx::query("LOCK TABLE contact IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(BUMP).bind(highest).execute(&mut *tx).await?;
     }
+    sqlx::query("SELECT identity_move_ids_above($1, $2)")
+        .bind(tenant.as_str())
+        .bind(highest)
+        .execute(&mut *tx)
+        .await?;
     Ok(report.finish())
 }
