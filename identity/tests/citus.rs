@@ -1,7 +1,8 @@
 //! On a Citus cluster (a coordinator and two workers: `scripts/test-citus` starts one and runs
 //! this binary; the test command leaves it out): the schema distributed by tenant, each
 //! identify run on its tenant's worker alone, and a storm of concurrent identifies over tenants
-//! that share every value leaving every invariant whole, checked in SQL through the coordinator.
+//! that share every value leaving every invariant whole, checked in SQL through the coordinator;
+//! imports keeping and drawing ids at once, and a tenant moved to the other worker mid-storm.
 
 use std::collections::BTreeMap;
 
@@ -373,6 +374,124 @@ async fn imports_keep_ids_unique_while_workers_draw_their_own() {
     ] {
         common::assert_verified(&identity.tenant(tenant).unwrap()).await;
     }
+    common::assert_sql_invariants(&pool).await;
+    identity.close().await;
+}
+
+/// Citus's own move of a tenant's shard group to the other worker (`block_writes`: writes to
+/// the moving shards wait for the switch) while four clients identify over one small pool of
+/// values: no request fails, the tenant stays whole, its hand-edit triggers moved along, and
+/// its new ids come from the new worker's range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_moved_to_the_other_worker_while_identifies_run_stays_whole() {
+    let workers = workers();
+    let db = common::TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    let pool = db.pool().await;
+    let tenant = "shop-0";
+    let shop = identity.for_tenant(TenantId::parse(tenant).unwrap());
+    shop.identify(Some("first@x.io"), Some("5550000"))
+        .await
+        .unwrap();
+    let from = worker_of(&pool, tenant).await;
+    let to = workers
+        .iter()
+        .map(|w| w.rsplit(':').next().unwrap().parse::<i32>().unwrap())
+        .find(|port| *port != from)
+        .expect("another worker");
+    let shard: i64 =
+        sqlx::query_scalar("SELECT get_shard_id_for_distribution_column('contact', $1)")
+            .bind(tenant)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..4u64 {
+        let (shop, done) = (shop.clone(), done.clone());
+        tasks.spawn(async move {
+            let mut failures = Vec::new();
+            for i in 0..200u64 {
+                let n = (client * 31 + i * 17) % 24;
+                let email = format!("p{}@example.com", n % 12);
+                let phone = format!("555{:04}", (n * 7) % 10);
+                // every fourth request a new email on a known phone: writes throughout
+                let email = match i % 4 {
+                    0 => format!("c{client}.{i}@example.com"),
+                    _ => email,
+                };
+                let request = IdentifyRequest::parse(Some(&email), Some(&phone)).unwrap();
+                match shop.identify_request(&request).await {
+                    Ok(answer) => common::assert_answer_covers(&request, &answer),
+                    Err(e) => failures.push(format!("{request:?}: {}", e.chain())),
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            failures
+        });
+    }
+    let done_by = || done.load(std::sync::atomic::Ordering::Relaxed);
+    while done_by() < 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        done_by() < 700,
+        "the clients still run when the move starts"
+    );
+    sqlx::query(
+        "SELECT citus_move_shard_placement($1, '127.0.0.1', $2, '127.0.0.1', $3,
+                                           shard_transfer_mode := 'block_writes')",
+    )
+    .bind(shard)
+    .bind(from)
+    .bind(to)
+    .execute(&pool)
+    .await
+    .expect("citus moves the shard group");
+    assert!(
+        done_by() < 800,
+        "the move ended while the clients still ran"
+    );
+    let mut failures = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        failures.extend(done.unwrap());
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(worker_of(&pool, tenant).await, to, "moved");
+
+    let rows = shop.all_contacts().await.unwrap();
+    common::assert_invariants(&rows);
+    common::assert_verified(&shop).await;
+    // new rows draw on the new worker, from its range: above every id the tenant had
+    let group: i64 = sqlx::query_scalar(
+        "SELECT groupid::bigint FROM pg_dist_node WHERE nodeport = $1 AND noderole = 'primary'",
+    )
+    .bind(to)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let new = shop
+        .identify(Some("after-the-move@x.io"), None)
+        .await
+        .unwrap()
+        .primary_contact_id;
+    assert_eq!(new.get() >> 48, group, "{new:?} drawn on the new worker");
+    assert!(rows.iter().all(|r| r.id != new));
+    // the triggers that note hand edits moved with the shard
+    sqlx::query("UPDATE contact SET email = 'edited@x.io' WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(new.get())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        !shop.verify().await.unwrap().is_clean(),
+        "the hand edit waits to be applied"
+    );
+    let edited = shop.identify(Some("edited@x.io"), None).await.unwrap();
+    assert_eq!(edited.primary_contact_id, new);
+    common::assert_verified(&shop).await;
     common::assert_sql_invariants(&pool).await;
     identity.close().await;
 }
