@@ -1,9 +1,10 @@
 -- Run by `migrate` on Citus after citus.sql has committed (it reaches the workers over
 -- connections of their own, which see only committed objects). Each worker draws ids (contact,
--- event, webhook) and record versions from a range of its own, starting at the bottom of the range. A database
--- restored from a dump of a cluster already holds ids and versions drawn in those ranges: a
--- worker's sequence that has never been used moves above the highest value of its range in
--- use (and is then marked used, so later starts find nothing to do and scan nothing).
+-- event, webhook) and record versions from a range of its own, starting at the bottom of the
+-- range. A database restored from a dump of a cluster already holds ids and versions drawn in
+-- those ranges: a worker's sequence that has never been used moves above the highest value of
+-- its range in use (and is then marked used, so later starts find nothing to do and scan
+-- nothing; the bottom value of an empty range is skipped).
 DO $ranges$
 DECLARE
     s record;
@@ -13,7 +14,8 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('identity:citus:distribute', 0));
     FOR s IN
         -- every identity or serial column of a distributed table
-        SELECT q.relname::text AS seq, format('SELECT %I AS v FROM %I', a.attname, c.relname) AS used
+        SELECT q.relname::text AS seq,
+               format('SELECT %I AS v FROM %I', a.attname, c.relname) AS used
         FROM pg_dist_partition AS p
         JOIN pg_class AS c ON c.oid = p.logicalrelid
         JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
