@@ -163,15 +163,29 @@ async fn an_identify_runs_on_its_tenants_worker_alone() {
         // known now: a read alone
         shop.identify_request(&request).await.unwrap();
     }
+    // known checkouts at once: reads shared in batches (`identity_read_batch`), on that worker too
+    let burst: Vec<_> = (0..32)
+        .map(|i| {
+            let shop = shop.clone();
+            tokio::spawn(async move {
+                let email = format!("c{}@example.com", i % 5);
+                shop.identify(Some(&email), Some("5550001")).await.unwrap()
+            })
+        })
+        .collect();
+    for call in burst {
+        call.await.unwrap();
+    }
     // a worker's backend reports its counts when it ends, and it ends with the coordinator's
     // backend that opened it: close the store's connections, then wait for the counts
     identity.close().await;
     let mut waited = 0;
-    let (reads, writes) = loop {
+    let (reads, writes, shared) = loop {
         let reads = calls_on_workers(&db, "identity_read_known").await;
         let writes = calls_on_workers(&db, "identity_write_batch").await;
-        if reads[&a_port] >= 10 || waited == 100 {
-            break (reads, writes);
+        let shared = calls_on_workers(&db, "identity_read_batch").await;
+        if (reads[&a_port] >= 10 && shared[&a_port] >= 1) || waited == 100 {
+            break (reads, writes, shared);
         }
         waited += 1;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -183,6 +197,10 @@ async fn an_identify_runs_on_its_tenants_worker_alone() {
     assert_eq!(
         reads[&b_port], 0,
         "the other worker read for the tenant: {reads:?}"
+    );
+    assert!(
+        shared[&a_port] >= 1 && shared[&b_port] == 0,
+        "shared reads on the tenant's worker only: {shared:?}"
     );
     assert!(writes[&a_port] >= 1, "{writes:?}");
     assert_eq!(

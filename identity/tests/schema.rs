@@ -9,7 +9,7 @@ use identity::{ContactStore, Error, PgStore, SqliteStore};
 /// Every `identity_` function of a migrated PostgreSQL database: what the store calls, and what
 /// those call. A new function is added here on purpose; an old signature is dropped, not left
 /// callable beside the new one.
-const FUNCTIONS: [&str; 24] = [
+const FUNCTIONS: [&str; 25] = [
     "identity_add_row",
     "identity_add_row_exact",
     "identity_append_row",
@@ -28,6 +28,7 @@ const FUNCTIONS: [&str; 24] = [
     "identity_move_ids_above",
     "identity_new_customer",
     "identity_note_change",
+    "identity_read_batch",
     "identity_read_known",
     "identity_settings_are",
     "identity_status_row",

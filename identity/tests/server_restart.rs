@@ -8,7 +8,7 @@ use identity_testkit as common;
 use std::time::Duration;
 
 use common::cluster::PrivateCluster;
-use identity::{ConnectOptions, Identity};
+use identity::{ConnectOptions, Identity, TenantId};
 use sqlx::postgres::PgPool;
 
 const POOL: u32 = 10;
@@ -31,11 +31,14 @@ async fn pooled(admin: &PgPool) -> i64 {
     .unwrap()
 }
 
-/// Opens every connection the pool may hold: concurrent calls until all `POOL` exist.
+/// Opens every connection the pool may hold: concurrent calls until all `POOL` exist. The calls
+/// are spread over as many tenants as the pool has connections: one tenant's concurrent calls
+/// share a few connections (its reads and writes go in batches).
 async fn warm(identity: &Identity, admin: &PgPool, round: &str) {
     for wave in 0..50 {
         let calls = (0..3 * POOL).map(|i| {
-            let identity = identity.clone();
+            let tenant = TenantId::parse(&format!("warm{}", i % POOL)).unwrap();
+            let identity = identity.for_tenant(tenant);
             let email = format!("warm{wave}.{i}.{round}@x.io");
             async move { identity.identify(Some(&email), None).await.unwrap() }
         });

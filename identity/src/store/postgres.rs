@@ -4,10 +4,11 @@
 //!
 //! `identify` in the fewest round trips:
 //! 1. **Read** the request's customers (`identity_read_known`: at most two probes of the unique
-//!    identifier index and one record each) in one statement, outside any transaction. If the
-//!    request is already fully known, answer: one round trip, no lock, whatever the customer's
-//!    size, and nothing after it (the connection stays with the store, see `postgres/lanes.rs`:
-//!    sqlx's pool would ping it on its way back).
+//!    identifier index and one record each) in one statement, outside any transaction; the
+//!    concurrent reads of a tenant share one call of `identity_read_batch` (see
+//!    `postgres/reads.rs`). If the request is already fully known, answer: one round trip, no
+//!    lock, whatever the customer's size, and nothing after it (the connection stays with the
+//!    store, see `postgres/lanes.rs`: sqlx's pool would ping it on its way back).
 //! 2. **Plan** in Rust with the pure [`plan`] step.
 //! 3. **Write** with one call of a SQL function, its own transaction. A new customer or a new
 //!    row for a customer joins its tenant's other writes of the moment in one
@@ -33,6 +34,7 @@
 //! of the same tenant, while other tenants go on. Under any isolation level the checks hold: a stricter one turns some of them into
 //! serialization failures, which are retried.
 
+mod batches;
 mod citus;
 mod coalesce;
 mod erase;
@@ -42,6 +44,7 @@ mod graph;
 mod import;
 mod lanes;
 mod prune;
+mod reads;
 mod reapply;
 mod records;
 mod settings;
@@ -88,6 +91,7 @@ use crate::verify::{VerifyReport, verify};
 use self::coalesce::{Coalescer, coalesces};
 use self::graph::{Stamp, Written};
 use self::lanes::Lanes;
+use self::reads::Reads;
 use self::steps::PgSteps;
 use crate::store::{Failure, Outcome, operations};
 
@@ -178,6 +182,8 @@ pub struct PgStore {
     lanes: Arc<Lanes>,
     /// The tenants' write queues (group commit, see `postgres/coalesce.rs`).
     writes: Arc<Coalescer>,
+    /// The tenants' read queues (shared reads, see `postgres/reads.rs`).
+    reads: Arc<Reads>,
     /// The database has the citus extension (see `postgres/citus.rs`).
     citus: bool,
 }
@@ -266,8 +272,14 @@ impl PgStore {
     pub fn from_pool(pool: PgPool) -> Self {
         let cache: Arc<RecordCache> = Arc::default();
         let lanes = Arc::new(Lanes::new(pool.clone()));
+        let connections = pool.options().get_max_connections();
         PgStore {
             writes: Arc::new(Coalescer::new(Arc::clone(&lanes), Arc::clone(&cache))),
+            reads: Arc::new(Reads::new(
+                Arc::clone(&lanes),
+                Arc::clone(&cache),
+                connections,
+            )),
             pool,
             cache,
             hints: Arc::default(),
@@ -296,30 +308,30 @@ impl PgStore {
         local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         for _ in 0..MAX_REPAIRS {
-            let mut lane = self.lanes.acquire().await?;
-            let read = graph::read(&mut *lane, tenant, &local.request, false, &self.cache).await?;
+            let read = self.reads.read(tenant, &local.request).await?;
             if !local.agrees(read.region.as_deref(), read.blocked_version) {
+                let mut lane = self.lanes.acquire().await?;
                 let state = settings::state(&mut *lane, tenant).await?;
                 lane.release();
                 self.hints.follow(tenant, request, local, state)?;
                 continue;
             }
             if read.pending {
+                let mut lane = self.lanes.acquire().await?;
                 Self::repair(&mut lane, tenant).await?;
                 lane.release();
                 continue;
             }
             let plan = local.plan(read.matched);
             let written = if let Plan::Unchanged(answer) = plan {
-                lane.release();
                 Written::Done(answer)
             } else if coalesces(&plan) {
-                lane.release();
                 self.writes
                     .write(tenant, stamp(local), &local.request, plan)
                     .await?
             } else {
                 let stamp = stamp(local);
+                let mut lane = self.lanes.acquire().await?;
                 let written =
                     graph::write(&mut *lane, tenant, stamp, &local.request, plan, &self.cache)
                         .await?;
@@ -641,14 +653,7 @@ impl ContactStore for PgStore {
         let mut broken = BrokenConnections::new(&self.pool);
         let mut follows = 0;
         let read = loop {
-            let outcome: Outcome<graph::Read> = async {
-                let mut lane = self.lanes.acquire().await?;
-                let read =
-                    graph::read(&mut *lane, tenant, &local.request, false, &self.cache).await?;
-                lane.release();
-                Ok(read)
-            }
-            .await;
+            let outcome = self.reads.read(tenant, &local.request).await;
             match outcome {
                 // read again under the settings the read reports (twice at most: the answer is
                 // then as of one of the reads)

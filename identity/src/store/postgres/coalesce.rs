@@ -1,22 +1,21 @@
 //! Group commit: concurrent writes of one tenant share one round trip and one commit.
 //!
 //! A write that `identify` planned outside any transaction (a new customer, or a new row for a
-//! known customer) joins its tenant's queue. When no batch of the tenant is being written, a
-//! task starts that takes everything queued (up to [`MAX_BATCH`]) and sends it as one call of
-//! `identity_write_batch`: one statement, so one transaction and one WAL flush for the burst.
-//! Whatever arrives meanwhile waits for the next batch, which the same task sends as soon as
-//! the first is answered: a lone write goes at once (no timer), and under load batches grow by
-//! themselves. The function writes the items in order, each as it would alone (the same checks
+//! known customer) joins its tenant's queue (`batches.rs`). When no batch of the tenant is being
+//! written, a task starts that takes everything queued (up to [`MAX_BATCH`]) and sends it as one
+//! call of `identity_write_batch`: one statement, so one transaction and one WAL flush for the
+//! burst. Whatever arrives meanwhile waits for the next batch, which the same task sends as soon
+//! as the first is answered: a lone write goes at once (no timer), and under load batches grow
+//! by themselves. The function writes the items in order, each as it would alone (the same checks
 //! and answers as `identity_new_customer` and `identity_add_row`, each seeing the items before
 //! it), so a stale item answers -1 and writes nothing while the others commit.
 //!
 //! When the batch as a whole fails (a deadlock, a serialization failure, an error of one of its
 //! writes), its items are written one by one, each its own call, so one request's trouble is no
-//! other's. A write whose caller stopped waiting before the batch was sent is left out of it. When the connection breaks, each caller is told so and
-//! tries again from its read, as after any broken connection (identify is idempotent).
+//! other's. A write whose caller stopped waiting before the batch was sent is left out of it.
+//! When the connection breaks, each caller is told so and tries again from its read, as after any broken connection (identify is idempotent).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use sqlx::postgres::PgRow;
 use tokio::sync::oneshot;
@@ -30,6 +29,7 @@ use crate::store::Failure;
 use crate::store::record_cache::RecordCache;
 use crate::tenant::TenantId;
 
+use super::batches::Batches;
 use super::graph::{self, Stamp, Written};
 use super::lanes::Lanes;
 use crate::store::Outcome;
@@ -63,14 +63,7 @@ struct Job {
 pub(crate) struct Coalescer {
     lanes: Arc<Lanes>,
     cache: Arc<RecordCache>,
-    queues: Mutex<HashMap<TenantId, Queue>>,
-}
-
-/// One tenant's writes waiting, and how many tasks are writing its batches.
-#[derive(Debug, Default)]
-struct Queue {
-    waiting: Vec<Job>,
-    sending: usize,
+    queues: Batches<Job>,
 }
 
 impl std::fmt::Debug for Job {
@@ -90,7 +83,7 @@ impl Coalescer {
         Coalescer {
             lanes,
             cache,
-            queues: Mutex::new(HashMap::new()),
+            queues: Batches::new(MAX_IN_FLIGHT, MAX_BATCH),
         }
     }
 
@@ -117,18 +110,9 @@ impl Coalescer {
             held_base,
             answer,
         };
-        let start = {
-            let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-            let queue = queues.entry(tenant.clone()).or_default();
-            queue.waiting.push(job);
-            // a task per batch in flight: while they are all busy, this write waits for the
-            // first of them to come back, with whatever else arrives meanwhile
-            let start = queue.sending < MAX_IN_FLIGHT;
-            if start {
-                queue.sending += 1;
-            }
-            start
-        };
+        // a task per batch in flight: while they are all busy, this write waits for the first
+        // of them to come back, with whatever else arrives meanwhile
+        let start = self.queues.push(tenant, job);
         if start {
             tokio::spawn(Arc::clone(self).drain(tenant.clone()));
         }
@@ -142,31 +126,10 @@ impl Coalescer {
 
     /// Sends the tenant's queued writes, batch after batch, until none wait.
     async fn drain(self: Arc<Self>, tenant: TenantId) {
-        // should this task end early, it counts out, and the tenant's queue goes with the last
-        // task (its writes are answered as lost; the next write starts a new task)
-        let guard = Forget {
-            queues: &self.queues,
-            tenant: &tenant,
-        };
-        loop {
-            let batch: Vec<Job> = {
-                let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(queue) = queues.get_mut(&tenant) else {
-                    break;
-                };
-                if queue.waiting.is_empty() {
-                    queue.sending -= 1;
-                    if queue.sending == 0 {
-                        queues.remove(&tenant);
-                    }
-                    break;
-                }
-                let take = queue.waiting.len().min(MAX_BATCH);
-                queue.waiting.drain(..take).collect()
-            };
+        let mut sender = self.queues.sender(&tenant);
+        while let Some(batch) = sender.next() {
             self.send(&tenant, batch).await;
         }
-        std::mem::forget(guard);
     }
 
     /// Writes one batch and answers each of its writes.
@@ -321,7 +284,7 @@ fn batch_query<'q>(
 }
 
 /// Whether the connection broke (the batch may or may not have committed).
-fn is_broken(e: &sqlx::Error) -> bool {
+pub(super) fn is_broken(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => matches!(
@@ -332,30 +295,11 @@ fn is_broken(e: &sqlx::Error) -> bool {
     }
 }
 
-/// What a write whose batch lost its connection answers: a broken connection, which identify
-/// tries again from its read.
-fn lost_connection() -> Failure {
+/// What a call whose batch lost its connection (or whose task ended without answering) answers:
+/// a broken connection, which identify tries again from its read.
+pub(super) fn lost_connection() -> Failure {
     Failure::Sql(sqlx::Error::Io(std::io::Error::new(
         std::io::ErrorKind::ConnectionAborted,
-        "the connection of a batched write broke",
+        "the connection of a batch broke",
     )))
-}
-
-/// Counts out a task writing the tenant's batches that ends early (a panic); the last one
-/// removes the queue, so its waiting writes are answered and the next one starts a new task.
-struct Forget<'a> {
-    queues: &'a Mutex<HashMap<TenantId, Queue>>,
-    tenant: &'a TenantId,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(queue) = queues.get_mut(self.tenant) {
-            queue.sending = queue.sending.saturating_sub(1);
-            if queue.sending == 0 {
-                queues.remove(self.tenant);
-            }
-        }
-    }
 }

@@ -155,6 +155,18 @@ where
         query.bind(versions).bind(bases)
     };
     let row: PgRow = query.fetch_one(executor).await?;
+    decode_read(&row, tenant, &held, cache)
+}
+
+/// What one row of `identity_read_row` says (from `identity_read_known`, `identity_lock` or a
+/// row of `identity_read_batch`), its lists taken from `held` where the row left them out.
+/// Records that came in full are kept in `cache`.
+pub(crate) fn decode_read(
+    row: &PgRow,
+    tenant: &TenantId,
+    held: &[Held],
+    cache: &RecordCache,
+) -> Outcome<Read> {
     let owner = |i: usize| -> sqlx::Result<Option<ContactId>> {
         Ok(row.try_get::<Option<i64>, _>(i)?.map(ContactId::new))
     };
@@ -164,7 +176,7 @@ where
     for (owner, at) in [(email_owner, 3), (phone_owner, 3 + records::BLOCK)] {
         let Some(owner) = owner else { continue };
         // no record: Matched::new reports it
-        let Some((record, sent)) = records::decode(&row, at, owner, &held)? else {
+        let Some((record, sent)) = records::decode(row, at, owner, held)? else {
             continue;
         };
         if sent {
