@@ -75,6 +75,7 @@ pub fn routers(identity: identity::Identity, config: &Config) -> Result<Routers,
         tenant_tokens: credentials.tenants,
         events_max_wait: config.events_max_wait(),
         metrics: metrics.clone(),
+        rendered: std::sync::Arc::default(),
     };
     let scrape = get(handlers::metrics);
     let metrics_alone = config.metrics_addr.map(|_| {

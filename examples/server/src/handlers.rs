@@ -16,6 +16,7 @@ use tracing::Level;
 use crate::api_error::{ApiError, BODY_LIMIT, unreadable_body};
 use crate::auth::{Reader, Scoped};
 use crate::mask;
+use crate::rendered;
 use crate::request_log::{Note, answered};
 
 pub use crate::state::AppState;
@@ -54,18 +55,27 @@ impl AppState {
         };
         // written into a buffer of about the answer's size: a large customer's answer (tens of
         // kilobytes of emails) would otherwise grow the buffer by doubling, copying it each time
-        let mut buffer = Vec::with_capacity(answer_size(c));
-        match serde_json::to_writer(&mut buffer, &body) {
-            Ok(()) => (
+        let render = || {
+            let mut buffer = Vec::with_capacity(answer_size(c));
+            serde_json::to_writer(&mut buffer, &body).ok()?;
+            Some(buffer)
+        };
+        let rendered = if rendered::is_large(c) {
+            self.rendered.body(c, self.legacy_key, render)
+        } else {
+            render().map(Bytes::from)
+        };
+        match rendered {
+            Some(json) => (
                 [(
                     header::CONTENT_TYPE,
                     header::HeaderValue::from_static("application/json"),
                 )],
-                buffer,
+                json,
             )
                 .into_response(),
             // not reached (the answer holds strings and numbers only): axum's own rendering
-            Err(_) => Json(body).into_response(),
+            None => Json(body).into_response(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod listen;
 pub mod mask;
 pub mod metrics;
 pub mod path_id;
+pub mod rendered;
 pub mod request_log;
 pub mod retention;
 pub mod settings;
