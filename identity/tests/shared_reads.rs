@@ -143,3 +143,53 @@ async fn a_batch_mixing_held_and_changed_records_answers_each_as_it_is_now() {
     let admin = db.pool().await;
     common::assert_sql_invariants(&admin).await;
 }
+
+/// Callers that stop waiting (a request timeout drops the call) may be the ones reading a batch
+/// for others: the others then read again, and every one of them gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callers_cancelled_mid_batch_fail_no_other_read() {
+    let db = TestDb::create().await;
+    let two = ConnectOptions::default().max_connections(2);
+    let identity = Identity::connect_with(db.url(), &two).await.unwrap();
+    let mut alone = Vec::new();
+    for k in 0..CUSTOMERS {
+        alone.push(
+            identity
+                .identify(Some(&email(k)), Some(&phone(k)))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut cancelled = 0;
+    for round in 0..20u64 {
+        let calls: Vec<_> = (0..CUSTOMERS)
+            .map(|k| {
+                let identity = identity.clone();
+                tokio::spawn(async move {
+                    let (email, phone) = (email(k), phone(k));
+                    let call = identity.identify(Some(&email), Some(&phone));
+                    if k % 3 == 0 {
+                        // cut off within the first round trips, at a different point each round
+                        let after = std::time::Duration::from_micros(50 * (round + k as u64 % 7));
+                        tokio::time::timeout(after, call).await.ok()
+                    } else {
+                        Some(call.await)
+                    }
+                })
+            })
+            .collect();
+        for (k, call) in calls.into_iter().enumerate() {
+            match call.await.unwrap() {
+                Some(answer) => assert_eq!(answer.unwrap(), alone[k], "customer {k}"),
+                None => cancelled += 1,
+            }
+        }
+    }
+    assert!(
+        cancelled > 0,
+        "no call was cut off: the test proves nothing"
+    );
+    common::assert_verified(&identity).await;
+    identity.close().await;
+    common::assert_sql_invariants(&db.pool().await).await;
+}
