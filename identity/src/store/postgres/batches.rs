@@ -10,6 +10,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use sqlx::postgres::PgRow;
+
+use crate::store::{Failure, Outcome};
 use crate::tenant::TenantId;
 
 /// The tenants' queues of jobs `J`.
@@ -124,6 +127,56 @@ impl<J> Drop for Sender<'_, J> {
             }
         }
     }
+}
+
+/// Answers each job of a batch from what the batch's one call came back with: its rows, one
+/// per job in order (`from_row`), or a broken connection, which every caller hears as such and
+/// answers by trying again from its read. After a failure of the call as a whole (or another
+/// number of rows) nothing is answered: the jobs come back, for the caller to do each alone, so
+/// each meets only its own fate. `reply` hands a job its outcome.
+pub(super) fn answer_each<J, A>(
+    batch: Vec<J>,
+    outcome: Outcome<Vec<PgRow>>,
+    from_row: impl Fn(&J, &PgRow) -> Outcome<A>,
+    reply: impl Fn(J, Outcome<A>),
+) -> Vec<J> {
+    match outcome {
+        Ok(rows) if rows.len() == batch.len() => {
+            for (job, row) in batch.into_iter().zip(rows) {
+                let answer = from_row(&job, &row);
+                reply(job, answer);
+            }
+            Vec::new()
+        }
+        Err(Failure::Sql(e)) if is_broken(&e) => {
+            for job in batch {
+                reply(job, Err(lost_connection()));
+            }
+            Vec::new()
+        }
+        _ => batch,
+    }
+}
+
+/// Whether the connection broke (a batch of writes may or may not have committed).
+fn is_broken(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            Some("57P01" | "57P02" | "57P03" | "57P05")
+        ),
+        _ => false,
+    }
+}
+
+/// What a call whose batch lost its connection (or whose sender ended without answering)
+/// answers: a broken connection, which identify tries again from its read.
+pub(super) fn lost_connection() -> Failure {
+    Failure::Sql(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "the connection of a batch broke",
+    )))
 }
 
 #[cfg(test)]

@@ -25,11 +25,10 @@ use crate::customer::CustomerRecord;
 use crate::limits::Limits;
 use crate::plan::Plan;
 use crate::request::IdentifyRequest;
-use crate::store::Failure;
 use crate::store::record_cache::RecordCache;
 use crate::tenant::TenantId;
 
-use super::batches::Batches;
+use super::batches::{Batches, answer_each, lost_connection};
 use super::graph::{self, Stamp, Written};
 use super::lanes::Lanes;
 use crate::store::Outcome;
@@ -148,25 +147,17 @@ impl Coalescer {
             Ok(rows)
         }
         .await;
-        match outcome {
-            Ok(rows) if rows.len() == batch.len() => {
-                for (job, row) in batch.into_iter().zip(rows) {
-                    let written = self.answer(tenant, &job.plan, job.held_base.clone(), &row);
-                    let _ = job.answer.send(written);
-                }
-            }
-            Err(Failure::Sql(e)) if is_broken(&e) => {
-                for job in batch {
-                    let _ = job.answer.send(Err(lost_connection()));
-                }
-            }
-            // the batch failed as a whole: each write alone, so each meets only its own fate
-            _ => {
-                for job in batch {
-                    let written = self.alone(tenant, &job).await;
-                    let _ = job.answer.send(written);
-                }
-            }
+        let failed = answer_each(
+            batch,
+            outcome,
+            |job, row| self.answer(tenant, &job.plan, job.held_base.clone(), row),
+            |job, written| {
+                let _ = job.answer.send(written);
+            },
+        );
+        for job in failed {
+            let written = self.alone(tenant, &job).await;
+            let _ = job.answer.send(written);
         }
     }
 
@@ -281,25 +272,4 @@ fn batch_query<'q>(
         .bind(phones)
         .bind(new_emails)
         .bind(new_phones)
-}
-
-/// Whether the connection broke (the batch may or may not have committed).
-pub(super) fn is_broken(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => matches!(
-            db.code().as_deref(),
-            Some("57P01" | "57P02" | "57P03" | "57P05")
-        ),
-        _ => false,
-    }
-}
-
-/// What a call whose batch lost its connection (or whose task ended without answering) answers:
-/// a broken connection, which identify tries again from its read.
-pub(super) fn lost_connection() -> Failure {
-    Failure::Sql(sqlx::Error::Io(std::io::Error::new(
-        std::io::ErrorKind::ConnectionAborted,
-        "the connection of a batch broke",
-    )))
 }

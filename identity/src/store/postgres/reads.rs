@@ -23,12 +23,11 @@ use tokio::sync::oneshot;
 
 use crate::contact::{Email, Phone};
 use crate::request::IdentifyRequest;
+use crate::store::Outcome;
 use crate::store::record_cache::{Held, RecordCache};
-use crate::store::{Failure, Outcome};
 use crate::tenant::TenantId;
 
-use super::batches::Batches;
-use super::coalesce::{is_broken, lost_connection};
+use super::batches::{Batches, answer_each, lost_connection};
 use super::graph::{self, Read};
 use super::lanes::Lanes;
 
@@ -141,25 +140,17 @@ impl Reads {
             Ok(rows)
         }
         .await;
-        match outcome {
-            Ok(rows) if rows.len() == batch.len() => {
-                for (job, row) in batch.into_iter().zip(rows) {
-                    let read = graph::decode_read(&row, tenant, &held, &self.cache);
-                    let _ = job.answer.send(read);
-                }
-            }
-            Err(Failure::Sql(e)) if is_broken(&e) => {
-                for job in batch {
-                    let _ = job.answer.send(Err(lost_connection()));
-                }
-            }
-            // the batch failed as a whole: each read alone, so each meets only its own fate
-            _ => {
-                for job in batch {
-                    let read = self.alone(tenant, &job.request).await;
-                    let _ = job.answer.send(read);
-                }
-            }
+        let failed = answer_each(
+            batch,
+            outcome,
+            |_, row| graph::decode_read(row, tenant, &held, &self.cache),
+            |job, read| {
+                let _ = job.answer.send(read);
+            },
+        );
+        for job in failed {
+            let read = self.alone(tenant, &job.request).await;
+            let _ = job.answer.send(read);
         }
     }
 
