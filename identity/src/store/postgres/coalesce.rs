@@ -13,7 +13,8 @@
 //! When the batch as a whole fails (a deadlock, a serialization failure, an error of one of its
 //! writes), its items are written one by one, each its own call, so one request's trouble is no
 //! other's. A write whose caller stopped waiting before the batch was sent is left out of it.
-//! When the connection breaks, each caller is told so and tries again from its read, as after any broken connection (identify is idempotent).
+//! When the connection breaks, each caller is told so and tries again from its read, as after
+//! any broken connection (identify is idempotent).
 
 use std::sync::Arc;
 
