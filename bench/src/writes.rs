@@ -22,7 +22,7 @@ type Sized = (u64, u64);
 
 /// The workloads, by name: one kind of checkout only, or the mix (`None`), over the regulars or
 /// over customers of one size (`Some((customers, rows))`).
-const WORKLOADS: [(&str, Option<Kind>, Option<Sized>); 7] = [
+const WORKLOADS: [(&str, Option<Kind>, Option<Sized>); 8] = [
     ("known", Some(Kind::Returning), None),
     ("regulars", None, None),
     // the mix with its 1% of joins sent as known checkouts: no large customer forms
@@ -32,6 +32,9 @@ const WORKLOADS: [(&str, Option<Kind>, Option<Sized>); 7] = [
     // a returning customer of 2,000 rows against one of a single row
     ("known-1row", Some(Kind::Returning), Some((2_000, 1))),
     ("known-2000rows", Some(Kind::Returning), Some((10, 2_000))),
+    // the size the regulars' one customer reaches within a run (its joins merge them all):
+    // what the mix's known checkouts cost at that size with nothing changing
+    ("known-20000rows", Some(Kind::Returning), Some((1, 20_000))),
 ];
 
 /// One workload's figures on one backend.

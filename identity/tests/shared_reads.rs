@@ -193,3 +193,124 @@ async fn callers_cancelled_mid_batch_fail_no_other_read() {
     identity.close().await;
     common::assert_sql_invariants(&db.pool().await).await;
 }
+
+/// One row of `identity_read_batch`: each block's version and its lists (base and tail).
+type BatchRow = (
+    Option<i64>,
+    Option<Vec<String>>,
+    Option<i64>,
+    Option<Vec<String>>,
+);
+
+/// A batch whose requests meet the same customer sends that customer's lists once: the first
+/// row that meets it carries them, every later row names its version (the caller decodes the
+/// rows in order and holds it by then). Before, a large customer's regulars read together
+/// after it changed each got its lists in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_sends_each_record_once() {
+    const ROWS: usize = 40;
+    let db = TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    for row in 0..ROWS {
+        identity
+            .identify(Some(&format!("r{row}@once.io")), Some("5550100"))
+            .await
+            .unwrap();
+    }
+    identity
+        .identify(Some("other@once.io"), Some("5550199"))
+        .await
+        .unwrap();
+    // requests 0-3 meet the large customer (by its email, its phone, or both), 4 the other
+    // customer, 5 nobody, 6 the large one again and the other one (two records in one row)
+    let emails = [
+        Some("r0@once.io"),
+        Some("r7@once.io"),
+        None,
+        Some("r39@once.io"),
+        Some("other@once.io"),
+        Some("nobody@once.io"),
+        Some("r3@once.io"),
+    ];
+    let phones = [
+        Some("5550100"),
+        None,
+        Some("5550100"),
+        Some("5550100"),
+        None,
+        None,
+        Some("5550199"),
+    ];
+    let pool = db.pool().await;
+    let rows: Vec<BatchRow> = sqlx::query_as(
+        "SELECT e_version, e_emails || e_tail_emails, p_version, p_emails || p_tail_emails \
+             FROM identity_read_batch('default', $1, $2, '{}', '{}')",
+    )
+    .bind(emails.map(|e| e.map(str::to_owned)).to_vec())
+    .bind(phones.map(|p| p.map(str::to_owned)).to_vec())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), emails.len(), "one row per request");
+    let large = rows[0].0.expect("the large customer's version");
+    assert_eq!(
+        rows[0].1.as_ref().map(Vec::len),
+        Some(ROWS),
+        "the first row meeting the large customer carries its lists"
+    );
+    for (i, row) in rows.iter().enumerate().skip(1).take(3) {
+        // by its email (first block), or by its phone alone (second block)
+        let version = row.0.or(row.2);
+        assert_eq!(version, Some(large), "request {i} meets the large customer");
+        assert_eq!(
+            (&row.1, &row.3),
+            (&None, &None),
+            "request {i}: lists sent already"
+        );
+    }
+    let other = rows[4].0.expect("the other customer's version");
+    assert_eq!(
+        rows[4].1.as_ref().map(Vec::len),
+        Some(1),
+        "first meeting: sent"
+    );
+    assert_eq!(rows[5].0, None, "nobody");
+    assert_eq!((rows[6].0, rows[6].2), (Some(large), Some(other)));
+    assert_eq!(
+        (&rows[6].1, &rows[6].3),
+        (&None, &None),
+        "both sent earlier"
+    );
+    // and a batch whose caller holds nothing answers each request as alone through the store
+    let fresh = identity::connect(db.url()).await.unwrap();
+    let answers: Vec<_> = lookups_at_once(&fresh, &emails, &phones).await;
+    for (i, answer) in answers.iter().enumerate() {
+        let expected = identity.lookup(emails[i], phones[i]).await.unwrap();
+        assert_eq!(answer, &expected, "request {i}");
+    }
+    common::assert_verified(&fresh).await;
+    fresh.close().await;
+    identity.close().await;
+    common::assert_sql_invariants(&pool).await;
+}
+
+/// Lookups of every request at once, each its own task; the answers in order.
+async fn lookups_at_once(
+    identity: &Identity,
+    emails: &[Option<&str>],
+    phones: &[Option<&str>],
+) -> Vec<Option<ConsolidatedContact>> {
+    let calls: Vec<_> = emails
+        .iter()
+        .zip(phones)
+        .map(|(e, p)| {
+            let (identity, e, p) = (identity.clone(), e.map(str::to_owned), p.map(str::to_owned));
+            tokio::spawn(async move { identity.lookup(e.as_deref(), p.as_deref()).await.unwrap() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    answers
+}

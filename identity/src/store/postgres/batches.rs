@@ -137,7 +137,7 @@ impl<J> Drop for Sender<'_, J> {
 pub(super) fn answer_each<J, A>(
     batch: Vec<J>,
     outcome: Outcome<Vec<PgRow>>,
-    from_row: impl Fn(&J, &PgRow) -> Outcome<A>,
+    mut from_row: impl FnMut(&J, &PgRow) -> Outcome<A>,
     reply: impl Fn(J, Outcome<A>),
 ) -> Vec<J> {
     match outcome {

@@ -155,16 +155,18 @@ where
         query.bind(versions).bind(bases)
     };
     let row: PgRow = query.fetch_one(executor).await?;
-    decode_read(&row, tenant, &held, cache)
+    let mut held = held;
+    decode_read(&row, tenant, &mut held, cache)
 }
 
 /// What one row of `identity_read_row` says (from `identity_read_known`, `identity_lock` or a
 /// row of `identity_read_batch`), its lists taken from `held` where the row left them out.
-/// Records that came in full are kept in `cache`.
+/// Records that came in full are kept in `cache`, and every record of the row joins `held`
+/// (a later row of the same batch leaves out what this one sent).
 pub(crate) fn decode_read(
     row: &PgRow,
     tenant: &TenantId,
-    held: &[Held],
+    held: &mut Vec<Held>,
     cache: &RecordCache,
 ) -> Outcome<Read> {
     let owner = |i: usize| -> sqlx::Result<Option<ContactId>> {
@@ -181,6 +183,7 @@ pub(crate) fn decode_read(
         };
         if sent {
             cache.keep(tenant, record.clone());
+            held.push(record.clone());
         }
         found.push(Arc::unwrap_or_clone(record.record));
     }

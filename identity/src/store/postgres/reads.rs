@@ -130,7 +130,7 @@ impl Reads {
         if batch.is_empty() {
             return;
         }
-        let held = self.held_for(tenant, &batch);
+        let mut held = self.held_for(tenant, &batch);
         let outcome: Outcome<Vec<PgRow>> = async {
             let mut lane = self.lanes.acquire().await?;
             let rows = batch_query(tenant, &batch, &held)
@@ -143,7 +143,8 @@ impl Reads {
         let failed = answer_each(
             batch,
             outcome,
-            |_, row| graph::decode_read(row, tenant, &held, &self.cache),
+            // in order: a row leaves out the lists an earlier row of the batch sent
+            |_, row| graph::decode_read(row, tenant, &mut held, &self.cache),
             |job, read| {
                 let _ = job.answer.send(read);
             },
