@@ -281,7 +281,8 @@ async fn a_batch_sends_each_record_once() {
         (&None, &None),
         "both sent earlier"
     );
-    // and a batch whose caller holds nothing answers each request as alone through the store
+    // through the store, from a handle that holds nothing: the same requests at once answer as
+    // alone (whether they share a batch depends on timing; the rows above are the contract)
     let fresh = identity::connect(db.url()).await.unwrap();
     let answers: Vec<_> = lookups_at_once(&fresh, &emails, &phones).await;
     for (i, answer) in answers.iter().enumerate() {
