@@ -292,3 +292,63 @@ async fn a_burst_of_new_customers_shares_one_sqlite_transaction() {
     common::assert_invariants(&identity.all_contacts().await.unwrap());
     drop(store);
 }
+
+/// SQLite: a batch meets changes made outside the library (a hand edit noted by the triggers)
+/// and applies them before it plans any write of the tenant, so every write of the burst is
+/// answered from the graph as edited, in the batch's transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sqlite_batch_applies_changes_made_outside_before_planning() {
+    use sqlx::Connection;
+    let (dir, store, identity) = common::sqlite::file_store().await;
+    let url = format!("sqlite://{}", dir.path().join("identity.db").display());
+    let before = identity
+        .identify(Some("old@x.io"), Some("5550001"))
+        .await
+        .unwrap();
+    let mut editor = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    // the edit stays uncommitted while the burst queues: its batch waits for it
+    sqlx::raw_sql(
+        "BEGIN IMMEDIATE;
+         UPDATE contact SET email = 'moved@x.io' WHERE email = 'old@x.io';",
+    )
+    .execute(&mut editor)
+    .await
+    .unwrap();
+    let send = |email: String, phone: String| {
+        let identity = identity.clone();
+        tokio::spawn(async move { identity.identify(Some(&email), Some(&phone)).await })
+    };
+    let mut calls = vec![send("moved@x.io".into(), "5550002".into())];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    calls.push(send("old@x.io".into(), "5550003".into()));
+    calls.extend((4..BURST).map(|i| send(format!("new{i}@x.io"), format!("555{i:04}"))));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut editor).await.unwrap();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap().unwrap());
+    }
+    // the moved email is the old customer's: the new phone joins it
+    let joined = &answers[0];
+    assert_eq!(joined.primary_contact_id, before.primary_contact_id);
+    let emails: Vec<&str> = joined.emails.iter().map(|e| e.as_str()).collect();
+    assert_eq!(emails, ["moved@x.io"]);
+    assert_eq!(joined.phone_numbers.len(), 2);
+    // the old email left the customer with the edit: it starts a new one
+    let fresh = &answers[1];
+    assert_ne!(fresh.primary_contact_id, before.primary_contact_id);
+    assert!(fresh.secondary_contact_ids.is_empty());
+    for answer in &answers[2..] {
+        assert!(answer.secondary_contact_ids.is_empty());
+        assert_eq!(answer.emails.len(), 1);
+    }
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM identity_pending")
+        .fetch_one(&mut editor)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "the edit was applied and its note cleared");
+    editor.close().await.unwrap();
+    common::assert_verified(&identity).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+    drop(store);
+}

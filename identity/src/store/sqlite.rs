@@ -26,6 +26,7 @@ mod long_writes;
 mod prune;
 mod reapply;
 mod records;
+mod script;
 mod settings;
 mod steps;
 mod tails;
@@ -171,7 +172,12 @@ impl SqliteStore {
                 .max_connections(8)
                 .before_acquire(|conn, _| Box::pin(std::future::ready(Ok(reusable(conn)))))
         };
-        let pool_options = pool_options.acquire_timeout(Duration::from_secs(30));
+        // no ping as a connection is handed out: a round trip to its worker thread on every
+        // read and write, and the ping as it came back (sqlx's) already ran whatever a dropped
+        // transaction left queued
+        let pool_options = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false);
         // Switching a fresh file to WAL needs an exclusive lock and does not wait for it: when
         // several processes open the same new file at once, the losers get SQLITE_BUSY. Retry.
         let mut attempt = 0;
@@ -368,7 +374,7 @@ impl WriteTx {
 /// or an I/O error (a COMMIT too), so the ROLLBACK queued by the transaction's drop fails and
 /// the driver goes on counting the transaction as open, refusing every later `BEGIN` on the
 /// connection: closed instead, it is replaced by a fresh one. Checked as the pool hands out a
-/// connection, after its ping has run whatever was queued. (The single connection of an
+/// connection, after the ping sqlx sends as a connection comes back has run whatever was queued. (The single connection of an
 /// in-memory database holds the data: never closed.)
 fn reusable(conn: &SqliteConnection) -> bool {
     !conn.is_in_transaction()
@@ -460,7 +466,14 @@ impl ContactStore for SqliteStore {
                 .read_localized(&mut *tx, tenant, request, &mut local, false)
                 .await?;
             let plan = local.plan(read.matched);
-            records::apply(tx, tenant, &local.request, plan).await?
+            records::apply(
+                tx,
+                tenant,
+                &local.request,
+                plan,
+                &mut records::NewIds::default(),
+            )
+            .await?
         });
         Ok(answer.with_ignored(&local.ignored))
     }

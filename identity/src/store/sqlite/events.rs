@@ -10,6 +10,7 @@ use crate::history::Change;
 use crate::history::stored::StoredEvent;
 
 use super::feed::feed_head;
+use super::script::Script;
 use crate::tenant::TenantId;
 
 /// The event at the next position of the tenant's feed (SQLite's one writer at a time takes
@@ -30,21 +31,35 @@ pub(super) async fn record(
     change: &Change,
     at: OffsetDateTime,
 ) -> Result<()> {
-    let e = StoredEvent::of(customer, change, at);
-    sqlx::query(INSERT)
-        .bind(tenant.as_str())
-        .bind(e.customer)
-        .bind(&e.kind)
-        .bind(e.contact)
-        .bind(&e.contacts)
-        .bind(&e.email)
-        .bind(&e.phone)
-        .bind(&e.pattern)
-        .bind(&e.via)
-        .bind(e.at)
-        .bind(&e.kept)
-        .execute(&mut *tx)
+    let mut script = Script::default();
+    push(&mut script, tenant, customer, change, at);
+    script
+        .run(tx)
         .await
         .map(drop)
         .map_err(|e| Error::store("recording history", e))
+}
+
+/// Adds to `script` the appending of `change` of `customer` at `at` (see [`record`]).
+pub(super) fn push(
+    script: &mut Script,
+    tenant: &TenantId,
+    customer: Option<ContactId>,
+    change: &Change,
+    at: OffsetDateTime,
+) {
+    let e = StoredEvent::of(customer, change, at);
+    script.push(INSERT, |v| {
+        v.add(tenant.as_str())
+            .add(e.customer)
+            .add(e.kind)
+            .add(e.contact)
+            .add(e.contacts)
+            .add(e.email)
+            .add(e.phone)
+            .add(e.pattern)
+            .add(e.via)
+            .add(e.at)
+            .add(e.kept);
+    });
 }

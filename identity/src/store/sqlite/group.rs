@@ -8,13 +8,15 @@
 //! written, a task starts that takes everything queued (up to [`MAX_BATCH`]) and writes it in
 //! one transaction: each write read again under the write lock, planned and applied in order,
 //! each seeing the ones before it, so each answer is the one it would have had alone, written
-//! after them. Whatever arrives meanwhile waits for the next batch; a write whose caller stopped
+//! after them (each write's rows, event and record sent as one script, `script.rs`; the read of
+//! each also says whether its tenant has a long write running or changes made outside the
+//! library waiting, which are applied before anything of the tenant is planned). Whatever
+//! arrives meanwhile waits for the next batch; a write whose caller stopped
 //! waiting before the batch had the write lock is left out (nothing of it is written). When the batch cannot be
 //! written whole (the database is busy with another process, a tenant has a long write
 //! running, or one write fails), nothing of it is committed and each write goes alone, the way
 //! it went before there were batches, so one request's trouble is no other's.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
@@ -24,7 +26,7 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::screen::Localized;
 use crate::tenant::TenantId;
 
-use super::{SqliteStore, jobs, records};
+use super::{SqliteStore, records};
 
 /// The most writes one transaction carries.
 pub(super) const MAX_BATCH: usize = 64;
@@ -142,35 +144,46 @@ impl SqliteStore {
         let Some(mut write) = self.begin(None, false).await? else {
             return Ok(None); // another process writes
         };
-        let mut tenants = HashSet::new();
-        for job in batch.iter() {
-            if tenants.insert(job.tenant.clone()) {
-                if jobs::of(&mut write.tx, &job.tenant).await?.is_some() {
-                    return Ok(None); // a long write of the tenant runs: wait for it alone
-                }
-                records::repair(&mut write.tx, &job.tenant).await?;
-            }
-        }
         let mut answers = Vec::with_capacity(batch.len());
+        let mut ids = records::NewIds::default();
         for job in batch.iter_mut() {
             if job.reply.is_closed() {
                 // its caller stopped waiting before the write lock was had: nothing written
                 answers.push(None);
                 continue;
             }
-            // under the write lock the tenant's settings cannot change
-            let read = self
-                .read_localized(
-                    &mut write.tx,
-                    &job.tenant,
-                    &job.request,
-                    &mut job.local,
-                    false,
-                )
-                .await?;
+            // under the write lock the tenant's settings cannot change; the read also says
+            // whether the tenant has a long write running or changes made outside the library
+            // waiting to be applied (nothing of the batch is written for it before this read)
+            let mut repaired = false;
+            let read = loop {
+                let read = self
+                    .read_localized(
+                        &mut write.tx,
+                        &job.tenant,
+                        &job.request,
+                        &mut job.local,
+                        false,
+                    )
+                    .await?;
+                if read.job {
+                    return Ok(None); // a long write of the tenant runs: wait for it alone
+                }
+                if !read.pending || repaired {
+                    break read;
+                }
+                records::repair(&mut write.tx, &job.tenant).await?;
+                repaired = true;
+            };
             let plan = job.local.plan(read.matched);
-            let answer =
-                records::apply(&mut write.tx, &job.tenant, &job.local.request, plan).await?;
+            let answer = records::apply(
+                &mut write.tx,
+                &job.tenant,
+                &job.local.request,
+                plan,
+                &mut ids,
+            )
+            .await?;
             answers.push(Some(answer.with_ignored(&job.local.ignored)));
         }
         Ok(write.commit().await?.then_some(answers))

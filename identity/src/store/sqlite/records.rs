@@ -21,7 +21,9 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::bases::Bases;
 use super::events;
+use super::import::NEXT_ID;
 use super::json;
+use super::script::Script;
 use super::tails::{self, tail_of_c};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
@@ -61,8 +63,8 @@ const READ_BASE: &str = "\
 SELECT emails, email_rows, phones, phone_rows, secondary_ids FROM identity_customer
 WHERE tenant_id = ?1 AND primary_id = ?2 AND base_seq = ?3";
 
-/// The next base number.
-const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1 RETURNING n";
+/// Takes the next base number (the record written next reads it).
+const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1";
 
 const SELECT_RECORDS: &str = concat!(
     "SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
@@ -76,17 +78,25 @@ const UPSERT_RECORD: &str = "\
 INSERT OR REPLACE INTO identity_customer (tenant_id, primary_id, version, created_at, last_row_at,
     emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids,
     updated_at, base_seq)
-VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14)";
+VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT n FROM identity_base_seq))";
 
 const INSERT_IDENTIFIER: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
-VALUES (?4, ?1, ?2, ?3)";
+SELECT ?4, ?1, ?2, ?3 WHERE ?2 IS NOT NULL";
 
+/// A contact row with the id `?7` drawn for it ([`NewIds`]).
 const INSERT_CONTACT: &str = "\
-INSERT INTO contact (tenant_id, email, phone_number, linked_id, link_precedence, created_at,
+INSERT INTO contact (id, tenant_id, email, phone_number, linked_id, link_precedence, created_at,
     updated_at)
-VALUES (?6, ?1, ?2, ?3, ?4, ?5, ?5)
-RETURNING id";
+VALUES (?7, ?6, ?1, ?2, ?3, ?4, ?5, ?5)";
+
+/// Removes customer `?1`'s record in tenant `?2` (a merge absorbed it).
+const DELETE_RECORD: &str =
+    "DELETE FROM identity_customer WHERE tenant_id = ?2 AND primary_id = ?1";
+
+/// Moves the identifiers of customer `?1` in tenant `?3` to customer `?2`.
+const MOVE_IDENTIFIERS: &str = "\
+UPDATE identity_identifier SET customer_id = ?2 WHERE tenant_id = ?3 AND customer_id = ?1";
 
 /// Relinks the rows of tenant `?4` in the JSON array `?1` as `?2` (primary id, or NULL for a
 /// primary).
@@ -335,6 +345,28 @@ pub(super) enum NewValues {
     Some(Option<Email>, Option<Phone>),
 }
 
+/// Contact ids for the rows one write transaction inserts: the table's next id is read once,
+/// then counted up (the transaction is the database's only writer), so inserting a row needs
+/// no answer back before the rest of its write is sent. The ids are the ones AUTOINCREMENT
+/// would have given, in the same order.
+#[derive(Debug, Default)]
+pub(super) struct NewIds(Option<i64>);
+
+impl NewIds {
+    /// The id of the next row inserted.
+    async fn draw(&mut self, tx: &mut SqliteConnection) -> Result<ContactId> {
+        let next = match self.0 {
+            Some(next) => next,
+            None => sqlx::query_scalar(NEXT_ID)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| Error::store("writing contacts", e))?,
+        };
+        self.0 = Some(next + 1);
+        Ok(ContactId::new(next))
+    }
+}
+
 /// Writes a record (a new version) and the identifiers of its new values.
 pub(super) async fn store(
     tx: &mut SqliteConnection,
@@ -342,117 +374,128 @@ pub(super) async fn store(
     mut record: CustomerRecord,
     new: NewValues,
 ) -> Result<ConsolidatedContact> {
-    record.version += 1;
-    let text = RecordText::of(&record);
-    let write = async {
-        let base: i64 = sqlx::query_scalar(NEXT_BASE).fetch_one(&mut *tx).await?;
-        let created: Vec<(&str, &str)> = match &new {
-            NewValues::All => record
-                .emails
-                .iter()
-                .map(|e| ("email", e.as_str()))
-                .chain(record.phone_numbers.iter().map(|p| ("phone", p.as_str())))
-                .collect(),
-            NewValues::Some(e, p) => e
-                .iter()
-                .map(|e| ("email", e.as_str()))
-                .chain(p.iter().map(|p| ("phone", p.as_str())))
-                .collect(),
-        };
-        tails::clear(&mut *tx, tenant, record.primary).await?;
-        sqlx::query(UPSERT_RECORD)
-            .bind(record.primary.get())
-            .bind(record.version)
-            .bind(record.created_at)
-            .bind(record.last_row_at)
-            .bind(&text.emails)
-            .bind(&text.email_rows)
-            .bind(&text.phones)
-            .bind(&text.phone_rows)
-            .bind(record.primary_has_email)
-            .bind(record.primary_has_phone)
-            .bind(&text.secondary_ids)
-            .bind(OffsetDateTime::now_utc())
-            .bind(tenant.as_str())
-            .bind(base)
-            .execute(&mut *tx)
-            .await?;
-        name_values(tx, tenant, record.primary, &created).await
-    };
-    write
-        .await
-        .map_err(|e| Error::store("writing a customer record", e))?;
+    let mut script = Script::default();
+    push_store(&mut script, tenant, &mut record, &new);
+    written(script.run(tx).await)?;
     Ok(record.answer())
 }
 
-/// Stores `record`, which the row `id` joined bringing `email` and `phone` (when new to the
-/// customer), as a tail entry; every [`tails::FOLD_AT`]th one writes the record whole.
-async fn append(
-    tx: &mut SqliteConnection,
+/// Adds to `script` the statements that write `record` as its next version (raised here) with
+/// the identifiers of its `new` values, clearing its tail.
+fn push_store(
+    script: &mut Script,
     tenant: &TenantId,
-    mut record: CustomerRecord,
-    id: ContactId,
-    email: Option<Email>,
-    phone: Option<Phone>,
-) -> Result<ConsolidatedContact> {
-    let fail = |e| Error::store("writing a customer record", e);
+    record: &mut CustomerRecord,
+    new: &NewValues,
+) {
     record.version += 1;
-    let length = tails::append(tx, tenant, &record, id, email.as_ref(), phone.as_ref())
-        .await
-        .map_err(fail)?;
-    if length >= tails::FOLD_AT {
-        record.version -= 1; // store raises it
-        return store(tx, tenant, record, NewValues::Some(email, phone)).await;
+    let text = RecordText::of(record);
+    script.push(NEXT_BASE, |_| {});
+    tails::push_clear(script, tenant, record.primary);
+    script.push(UPSERT_RECORD, |v| {
+        v.add(record.primary.get())
+            .add(record.version)
+            .add(record.created_at)
+            .add(record.last_row_at)
+            .add(text.emails)
+            .add(text.email_rows)
+            .add(text.phones)
+            .add(text.phone_rows)
+            .add(record.primary_has_email)
+            .add(record.primary_has_phone)
+            .add(text.secondary_ids)
+            .add(OffsetDateTime::now_utc())
+            .add(tenant.as_str());
+    });
+    match new {
+        NewValues::All => {
+            for email in &record.emails {
+                push_identifier(
+                    script,
+                    tenant,
+                    record.primary,
+                    "email",
+                    Some(email.as_str()),
+                );
+            }
+            for phone in &record.phone_numbers {
+                push_identifier(
+                    script,
+                    tenant,
+                    record.primary,
+                    "phone",
+                    Some(phone.as_str()),
+                );
+            }
+        }
+        NewValues::Some(email, phone) => {
+            push_identifiers(
+                script,
+                tenant,
+                record.primary,
+                email.as_ref(),
+                phone.as_ref(),
+            );
+        }
     }
-    let created: Vec<(&str, &str)> = email
-        .iter()
-        .map(|e| ("email", e.as_str()))
-        .chain(phone.iter().map(|p| ("phone", p.as_str())))
-        .collect();
-    name_values(tx, tenant, record.primary, &created)
-        .await
-        .map_err(fail)?;
-    Ok(record.answer())
 }
 
-/// Records `values` (kind, value) as belonging to the customer of `primary`.
-async fn name_values(
-    tx: &mut SqliteConnection,
+/// Adds to `script` the identifiers of `email` and `phone` (those given) for customer `primary`.
+fn push_identifiers(
+    script: &mut Script,
     tenant: &TenantId,
     primary: ContactId,
-    values: &[(&str, &str)],
-) -> sqlx::Result<()> {
-    for &(kind, value) in values {
-        sqlx::query(INSERT_IDENTIFIER)
-            .bind(kind)
-            .bind(value)
-            .bind(primary.get())
-            .bind(tenant.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn insert_contact(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
     email: Option<&Email>,
     phone: Option<&Phone>,
+) {
+    if email.is_some() {
+        push_identifier(script, tenant, primary, "email", email.map(Email::as_str));
+    }
+    if phone.is_some() {
+        push_identifier(script, tenant, primary, "phone", phone.map(Phone::as_str));
+    }
+}
+
+/// Adds to `script` the identifier `value` of `kind` for customer `primary` (none for `None`).
+fn push_identifier(
+    script: &mut Script,
+    tenant: &TenantId,
+    primary: ContactId,
+    kind: &'static str,
+    value: Option<&str>,
+) {
+    script.push(INSERT_IDENTIFIER, |v| {
+        v.add(kind)
+            .add(value)
+            .add(primary.get())
+            .add(tenant.as_str());
+    });
+}
+
+/// Adds to `script` the contact row `id`.
+fn push_contact(script: &mut Script, tenant: &TenantId, id: ContactId, row: NewRow<'_>) {
+    script.push(INSERT_CONTACT, |v| {
+        v.add(row.email.map(Email::as_str))
+            .add(row.phone.map(Phone::as_str))
+            .add(row.link.linked_id().map(ContactId::get))
+            .add(row.link.precedence())
+            .add(row.at)
+            .add(tenant.as_str())
+            .add(id.get());
+    });
+}
+
+/// A contact row to insert.
+struct NewRow<'a> {
+    email: Option<&'a Email>,
+    phone: Option<&'a Phone>,
     link: Link,
     at: OffsetDateTime,
-) -> Result<ContactId> {
-    sqlx::query_scalar(INSERT_CONTACT)
-        .bind(email.map(Email::as_str))
-        .bind(phone.map(Phone::as_str))
-        .bind(link.linked_id().map(ContactId::get))
-        .bind(link.precedence())
-        .bind(at)
-        .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map(ContactId::new)
-        .map_err(|e| Error::store("writing contacts", e))
+}
+
+/// A script's outcome as the library reports a failed write.
+fn written<T>(outcome: sqlx::Result<T>) -> Result<T> {
+    outcome.map_err(|e| Error::store("writing a customer record", e))
 }
 
 pub(super) async fn relink(
@@ -462,95 +505,134 @@ pub(super) async fn relink(
     link: Link,
     at: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(RELINK)
-        .bind(json(ids))
-        .bind(link.linked_id().map(ContactId::get))
-        .bind(at)
-        .bind(tenant.as_str())
-        .execute(&mut *tx)
+    let mut script = Script::default();
+    push_relink(&mut script, tenant, ids, link, at);
+    script
+        .run(tx)
         .await
         .map(drop)
         .map_err(|e| Error::store("writing contacts", e))
 }
 
+/// Adds to `script` the relinking of rows `ids` as `link`.
+fn push_relink(
+    script: &mut Script,
+    tenant: &TenantId,
+    ids: &[ContactId],
+    link: Link,
+    at: OffsetDateTime,
+) {
+    script.push(RELINK, |v| {
+        v.add(json(ids))
+            .add(link.linked_id().map(ContactId::get))
+            .add(at)
+            .add(tenant.as_str());
+    });
+}
+
 /// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
-/// transaction; the answer once written.
+/// transaction (whose new rows take their ids from `ids`); the answer once written. Each
+/// plan's rows, event and record go to SQLite as one [`Script`].
 pub(crate) async fn apply(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
     plan: Plan,
+    ids: &mut NewIds,
 ) -> Result<ConsolidatedContact> {
     let now = OffsetDateTime::now_utc();
+    let mut script = Script::default();
     match plan {
         Plan::Unchanged(answer) => Ok(answer),
         Plan::NewCustomer(new) => {
-            let id = insert_contact(
-                tx,
-                tenant,
-                new.email.as_ref(),
-                new.phone_number.as_ref(),
-                Link::Primary,
-                now,
-            )
-            .await?;
-            events::record(tx, tenant, Some(id), &new.event(id), now).await?;
-            store(tx, tenant, new.record(id, now), NewValues::All).await
+            let id = ids.draw(tx).await?;
+            let row = NewRow {
+                email: new.email.as_ref(),
+                phone: new.phone_number.as_ref(),
+                link: Link::Primary,
+                at: now,
+            };
+            push_contact(&mut script, tenant, id, row);
+            events::push(&mut script, tenant, Some(id), &new.event(id), now);
+            let mut record = new.record(id, now);
+            push_store(&mut script, tenant, &mut record, &NewValues::All);
+            written(script.run(tx).await)?;
+            Ok(record.answer())
         }
         Plan::AddRow(add) => {
+            let id = ids.draw(tx).await?;
             let at = now.max(add.not_before());
-            let link = Link::SecondaryOf(add.customer.primary);
-            let (email, phone) = (add.email.as_ref(), add.phone_number.as_ref());
-            let id = insert_contact(tx, tenant, email, phone, link, at).await?;
-            events::record(tx, tenant, Some(add.customer.primary), &add.event(id), at).await?;
-            let (new_email, new_phone) = (add.new_email().cloned(), add.new_phone().cloned());
-            append(
-                tx,
+            let row = NewRow {
+                email: add.email.as_ref(),
+                phone: add.phone_number.as_ref(),
+                link: Link::SecondaryOf(add.customer.primary),
+                at,
+            };
+            push_contact(&mut script, tenant, id, row);
+            events::push(
+                &mut script,
                 tenant,
-                add.into_record(id, at),
+                Some(add.customer.primary),
+                &add.event(id),
+                at,
+            );
+            let (email, phone) = (add.new_email().cloned(), add.new_phone().cloned());
+            let mut record = add.into_record(id, at);
+            record.version += 1;
+            tails::push_append(
+                &mut script,
+                &record,
+                tenant,
                 id,
-                new_email,
-                new_phone,
-            )
-            .await
+                email.as_ref(),
+                phone.as_ref(),
+            );
+            push_identifiers(
+                &mut script,
+                tenant,
+                record.primary,
+                email.as_ref(),
+                phone.as_ref(),
+            );
+            let rows = written(script.run(tx).await)?;
+            let length =
+                tails::length(&rows).map_err(|e| Error::store("writing a customer record", e))?;
+            if length >= tails::FOLD_AT {
+                // every FOLD_AT-th addition writes the record whole (its values are named)
+                record.version -= 1; // store raises it
+                return store(tx, tenant, record, NewValues::Some(None, None)).await;
+            }
+            Ok(record.answer())
         }
         Plan::Merge(merge) => {
             if kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
                 return Ok(merge.withheld);
             }
-            relink(
-                tx,
+            let kept = merge.merged.primary;
+            push_relink(
+                &mut script,
                 tenant,
                 &merge.relink,
-                Link::SecondaryOf(merge.merged.primary),
+                Link::SecondaryOf(kept),
                 now,
-            )
-            .await?;
+            );
             let absorbed = merge.absorbed.get();
-            let write = async {
-                sqlx::query(
-                    "DELETE FROM identity_customer WHERE tenant_id = ?2 AND primary_id = ?1",
-                )
-                .bind(absorbed)
-                .bind(tenant.as_str())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE identity_identifier SET customer_id = ?2
-                     WHERE tenant_id = ?3 AND customer_id = ?1",
-                )
-                .bind(absorbed)
-                .bind(merge.merged.primary.get())
-                .bind(tenant.as_str())
-                .execute(&mut *tx)
-                .await
-            };
-            write
-                .await
-                .map_err(|e| Error::store("writing a customer record", e))?;
-            let kept = Some(merge.merged.primary);
-            events::record(tx, tenant, kept, &merge.event(request), now).await?;
-            store(tx, tenant, merge.merged, NewValues::Some(None, None)).await
+            script.push(DELETE_RECORD, |v| {
+                v.add(absorbed).add(tenant.as_str());
+            });
+            script.push(MOVE_IDENTIFIERS, |v| {
+                v.add(absorbed).add(kept.get()).add(tenant.as_str());
+            });
+            events::push(&mut script, tenant, Some(kept), &merge.event(request), now);
+            let mut record = merge.merged;
+            push_store(
+                &mut script,
+                tenant,
+                &mut record,
+                &NewValues::Some(None, None),
+            );
+            written(script.run(tx).await)?;
+            Ok(record.answer())
         }
     }
 }

@@ -4,13 +4,16 @@
 //! and clears the tail. So adding a row costs about the same at 1 row or 10,000, and reading a
 //! record is its base row with at most `FOLD_AT - 1` tail entries applied.
 
-use sqlx::SqliteConnection;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Result};
 use crate::tenant::TenantId;
+
+use super::script::Script;
 
 /// The tail length at which an addition writes the record whole instead.
 pub(super) const FOLD_AT: i64 = 32;
@@ -74,40 +77,45 @@ pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<u
     Ok(applied)
 }
 
-/// Appends the row `id` (which brought `email` and `phone` to the customer, when new to it) to
-/// the tail of `record`, which already has it appended and its version raised. The tail length
-/// after it: at [`FOLD_AT`] the caller writes the record whole instead.
-pub(super) async fn append(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
+/// Adds to `script` the tail entry of row `id` (which brought `email` and `phone` to the
+/// customer, when new to it) for `record`, which already has it appended and its version
+/// raised. The statement returns the tail's length after it ([`length`]): at [`FOLD_AT`] the
+/// caller writes the record whole instead.
+pub(super) fn push_append(
+    script: &mut Script,
     record: &CustomerRecord,
+    tenant: &TenantId,
     id: ContactId,
     email: Option<&Email>,
     phone: Option<&Phone>,
-) -> sqlx::Result<i64> {
+) {
     let at = i64::try_from(record.last_row_at.unix_timestamp_nanos()).unwrap_or(i64::MAX);
-    sqlx::query_scalar(APPEND)
-        .bind(tenant.as_str())
-        .bind(record.primary.get())
-        .bind(record.version)
-        .bind(at)
-        .bind(id.get())
-        .bind(email.map(Email::as_str))
-        .bind(phone.map(Phone::as_str))
-        .fetch_one(&mut *tx)
-        .await
+    script.push(APPEND, |v| {
+        v.add(tenant.as_str())
+            .add(record.primary.get())
+            .add(record.version)
+            .add(at)
+            .add(id.get())
+            .add(email.map(Email::as_str))
+            .add(phone.map(Phone::as_str));
+    });
 }
 
-/// Removes the tail of customer `primary` (its record is being written whole).
-pub(super) async fn clear(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
-    primary: ContactId,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2")
-        .bind(tenant.as_str())
-        .bind(primary.get())
-        .execute(&mut *tx)
-        .await
-        .map(drop)
+/// The tail length that the one [`push_append`] of a script's `rows` returned.
+pub(super) fn length(rows: &[SqliteRow]) -> sqlx::Result<i64> {
+    match rows {
+        [row] => row.try_get(0),
+        _ => Err(sqlx::Error::RowNotFound),
+    }
+}
+
+/// Adds to `script` the removal of customer `primary`'s tail (its record is being written
+/// whole).
+pub(super) fn push_clear(script: &mut Script, tenant: &TenantId, primary: ContactId) {
+    script.push(
+        "DELETE FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2",
+        |v| {
+            v.add(tenant.as_str()).add(primary.get());
+        },
+    );
 }
