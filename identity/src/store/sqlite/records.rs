@@ -82,7 +82,7 @@ VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT n FROM i
 
 const INSERT_IDENTIFIER: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
-SELECT ?4, ?1, ?2, ?3 WHERE ?2 IS NOT NULL";
+VALUES (?4, ?1, ?2, ?3)";
 
 /// A contact row with the id `?7` drawn for it ([`NewIds`]).
 const INSERT_CONTACT: &str = "\
@@ -410,22 +410,10 @@ fn push_store(
     match new {
         NewValues::All => {
             for email in &record.emails {
-                push_identifier(
-                    script,
-                    tenant,
-                    record.primary,
-                    "email",
-                    Some(email.as_str()),
-                );
+                push_identifier(script, tenant, record.primary, "email", email.as_str());
             }
             for phone in &record.phone_numbers {
-                push_identifier(
-                    script,
-                    tenant,
-                    record.primary,
-                    "phone",
-                    Some(phone.as_str()),
-                );
+                push_identifier(script, tenant, record.primary, "phone", phone.as_str());
             }
         }
         NewValues::Some(email, phone) => {
@@ -448,21 +436,21 @@ fn push_identifiers(
     email: Option<&Email>,
     phone: Option<&Phone>,
 ) {
-    if email.is_some() {
-        push_identifier(script, tenant, primary, "email", email.map(Email::as_str));
+    if let Some(email) = email {
+        push_identifier(script, tenant, primary, "email", email.as_str());
     }
-    if phone.is_some() {
-        push_identifier(script, tenant, primary, "phone", phone.map(Phone::as_str));
+    if let Some(phone) = phone {
+        push_identifier(script, tenant, primary, "phone", phone.as_str());
     }
 }
 
-/// Adds to `script` the identifier `value` of `kind` for customer `primary` (none for `None`).
+/// Adds to `script` the identifier `value` of `kind` for customer `primary`.
 fn push_identifier(
     script: &mut Script,
     tenant: &TenantId,
     primary: ContactId,
     kind: &'static str,
-    value: Option<&str>,
+    value: &str,
 ) {
     script.push(INSERT_IDENTIFIER, |v| {
         v.add(kind)
