@@ -11,8 +11,8 @@
 //! after them (each write's rows, event and record sent as one script, `script.rs`; the read of
 //! each also says whether its tenant has a long write running or changes made outside the
 //! library waiting, which are applied before anything of the tenant is planned). Whatever
-//! arrives meanwhile waits for the next batch; a write whose caller stopped
-//! waiting before the batch had the write lock is left out (nothing of it is written). When the batch cannot be
+//! arrives meanwhile waits for the next batch; a write whose caller stopped waiting before the
+//! batch had the write lock is left out (nothing of it is written). When the batch cannot be
 //! written whole (the database is busy with another process, a tenant has a long write
 //! running, or one write fails), nothing of it is committed and each write goes alone, the way
 //! it went before there were batches, so one request's trouble is no other's.

@@ -583,8 +583,7 @@ pub(crate) async fn apply(
                 phone.as_ref(),
             );
             let rows = written(script.run(tx).await)?;
-            let length =
-                tails::length(&rows).map_err(|e| Error::store("writing a customer record", e))?;
+            let length = written(tails::length(&rows))?;
             if length >= tails::FOLD_AT {
                 // every FOLD_AT-th addition writes the record whole (its values are named)
                 record.version -= 1; // store raises it

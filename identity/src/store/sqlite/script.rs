@@ -47,7 +47,13 @@ impl Script {
     /// Appends `statement` (parameters `?1` to `?n`), with the `n` values `values` adds.
     pub(super) fn push(&mut self, statement: &str, values: impl FnOnce(&mut Values<'_>)) {
         let offset = self.params;
-        let n = renumber(statement, offset, &mut self.sql);
+        let n = match renumber(statement, offset, &mut self.sql) {
+            Ok(n) => n,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                0
+            }
+        };
         self.sql.push_str(";\n");
         let mut added = Values {
             script: self,
@@ -76,13 +82,15 @@ impl Script {
 }
 
 /// Writes `statement` to `out` with each parameter `?n` as `$(n + offset)`; the highest `n`.
-/// Text in single quotes is copied as it is.
+/// Text in single quotes is copied as it is; the statements hold no comments. A bare `?` (a
+/// parameter numbered by position) is refused: its number would depend on the statements
+/// before it.
 ///
 /// The `$` form matters: SQLite gives `?n` the slot `n` of its statement, so a later statement
 /// of a script would have unnamed slots below its first parameter (and sqlx stops binding at
 /// an unnamed slot past the values), while `$n` is a name, placed in the next free slot, which
 /// sqlx binds to the `n`th value by that name.
-fn renumber(statement: &str, offset: usize, out: &mut String) -> usize {
+fn renumber(statement: &str, offset: usize, out: &mut String) -> Result<usize, String> {
     let mut highest = 0;
     let mut chars = statement.char_indices().peekable();
     let mut quoted = false;
@@ -103,14 +111,15 @@ fn renumber(statement: &str, offset: usize, out: &mut String) -> usize {
             digits = true;
             chars.next();
         }
-        if digits {
-            highest = highest.max(n);
-            out.pop();
-            out.push('$');
-            out.push_str(&(n + offset).to_string());
+        if !digits {
+            return Err(format!("a script statement has a bare `?`: {statement}"));
         }
+        highest = highest.max(n);
+        out.pop();
+        out.push('$');
+        out.push_str(&(n + offset).to_string());
     }
-    highest
+    Ok(highest)
 }
 
 #[cfg(test)]
@@ -130,7 +139,24 @@ mod tests {
         let mut out = String::new();
         let n = renumber("SELECT ?2, '?1', ?10 WHERE x = ?1", 3, &mut out);
         assert_eq!(out, "SELECT $5, '?1', $13 WHERE x = $4");
-        assert_eq!(n, 10);
+        assert_eq!(n, Ok(10));
+    }
+
+    #[tokio::test]
+    async fn a_bare_parameter_is_refused_before_anything_runs() {
+        let mut conn = memory().await;
+        let mut script = Script::default();
+        script.push("CREATE TABLE t (a TEXT)", |_| {});
+        script.push("INSERT INTO t (a) VALUES (?)", |v| {
+            v.add("x");
+        });
+        let e = script.run(&mut conn).await.unwrap_err();
+        assert!(e.to_string().contains("bare `?`"), "{e}");
+        let made: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 't'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(made, 0);
     }
 
     #[tokio::test]
