@@ -67,6 +67,8 @@ use crate::store::{
 use crate::tenant::TenantId;
 use crate::verify::{VerifyReport, verify};
 
+use bases::{Held, Written};
+
 /// Runs `work` in the write transaction `$begin` opens (`Ok(None)`: the database is busy) and
 /// commits it, trying again after a backoff while the database stays busy: the retry of every
 /// SQLite write. Evaluates to `work`'s value; returns a contention error from the enclosing
@@ -253,23 +255,23 @@ impl SqliteStore {
 
     /// Reads the request's customers on `conn` under the settings the read reports (once more
     /// when `local` was read under others; inside a write transaction they cannot change
-    /// between the two, outside one the answer is as of one of the reads). `keep`: hold what it
-    /// decodes (not inside a write transaction, see `records::read`).
+    /// between the two, outside one the answer is as of one of the reads), from the bases
+    /// `held` holds (see `records::read`).
     async fn read_localized(
         &self,
         conn: &mut SqliteConnection,
         tenant: &TenantId,
         request: &IdentifyRequest,
         local: &mut Localized,
-        keep: bool,
+        held: Held<'_>,
     ) -> Result<records::Read> {
-        let read = records::read(&mut *conn, tenant, &local.request, &self.bases, keep).await?;
+        let read = records::read(&mut *conn, tenant, &local.request, held).await?;
         if local.agrees(read.region.as_deref(), read.blocked_version) {
             return Ok(read);
         }
         let state = settings::state(&mut *conn, tenant).await?;
         self.hints.follow(tenant, request, local, state)?;
-        records::read(&mut *conn, tenant, &local.request, &self.bases, keep).await
+        records::read(&mut *conn, tenant, &local.request, held).await
     }
 
     /// Adds or removes a blocked entry in a write transaction of its own.
@@ -448,7 +450,8 @@ impl ContactStore for SqliteStore {
                 .acquire()
                 .await
                 .map_err(|e| Error::store("reading customers", e))?;
-            records::read(&mut conn, tenant, &local.request, &self.bases, true).await?
+            let held = Held::Committed(&self.bases);
+            records::read(&mut conn, tenant, &local.request, held).await?
         };
         if !read.pending
             && !read.job
@@ -460,21 +463,20 @@ impl ContactStore for SqliteStore {
         if let Some(answer) = self.write_grouped(tenant, request, local.clone()).await {
             return answer;
         }
-        let answer = writing!(self.begin_write(Some(tenant)), |tx| {
+        let (answer, written) = writing!(self.begin_write(Some(tenant)), |tx| {
             // under the write lock the tenant's settings cannot change
+            let mut written = Written::default();
+            let held = Held::InWrite(&self.bases, &written);
             let read = self
-                .read_localized(&mut *tx, tenant, request, &mut local, false)
+                .read_localized(&mut *tx, tenant, request, &mut local, held)
                 .await?;
             let plan = local.plan(read.matched);
-            records::apply(
-                tx,
-                tenant,
-                &local.request,
-                plan,
-                &mut records::NewIds::default(),
-            )
-            .await?
+            let mut ids = records::NewIds::default();
+            let answer =
+                records::apply(tx, tenant, &local.request, plan, &mut ids, &mut written).await?;
+            (answer, written)
         });
+        self.bases.publish(written);
         Ok(answer.with_ignored(&local.ignored))
     }
 
@@ -487,7 +489,13 @@ impl ContactStore for SqliteStore {
         let (mut conn, read) = loop {
             let mut conn = self.read_snapshot().await?;
             let read = self
-                .read_localized(&mut conn, tenant, request, &mut local, true)
+                .read_localized(
+                    &mut conn,
+                    tenant,
+                    request,
+                    &mut local,
+                    Held::Committed(&self.bases),
+                )
                 .await?;
             if !read.job {
                 break (conn, read);

@@ -4,7 +4,10 @@
 //! a record held under the stored `base_seq` is that base with some of its tail (`tails.rs`)
 //! applied, whoever wrote it (another process included): a read applies the tail entries past
 //! the held record's version. Only reads outside a write transaction hold what they read (a base
-//! number drawn in a transaction that rolls back is drawn again).
+//! number drawn in a transaction that rolls back is drawn again); a write transaction notes the
+//! bases it writes ([`Written`]) for its own later reads, and they are held for everyone once it
+//! commits, so a large customer's new base is not fetched and decoded again after each fold or
+//! merge of this process.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,11 +21,11 @@ const MAX_ENTRIES: usize = 500_000;
 /// Decoded bases by primary (ids are unique across tenants).
 #[derive(Debug, Default)]
 pub(crate) struct Bases {
-    inner: Mutex<Held>,
+    inner: Mutex<Kept>,
 }
 
 #[derive(Debug, Default)]
-struct Held {
+struct Kept {
     bases: HashMap<ContactId, (i64, Arc<CustomerRecord>)>,
     entries: usize,
 }
@@ -44,14 +47,155 @@ impl Bases {
     /// Holds `record` under base `seq` of its customer (replacing what was held).
     pub(crate) fn put(&self, seq: i64, record: Arc<CustomerRecord>) {
         let mut held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        held.put(seq, record);
+    }
+
+    /// Holds the bases a write transaction wrote, once it has committed.
+    pub(crate) fn publish(&self, written: Written) {
+        let mut held = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        for (seq, record) in written.0.into_values() {
+            held.put(seq, record);
+        }
+    }
+}
+
+impl Kept {
+    fn put(&mut self, seq: i64, record: Arc<CustomerRecord>) {
         let added = weight(&record);
-        if held.entries + added > MAX_ENTRIES {
-            held.bases.clear();
-            held.entries = 0;
+        if self.entries + added > MAX_ENTRIES {
+            self.bases.clear();
+            self.entries = 0;
         }
-        if let Some((_, old)) = held.bases.insert(record.primary, (seq, record)) {
-            held.entries -= weight(&old).min(held.entries);
+        if let Some((_, old)) = self.bases.insert(record.primary, (seq, record)) {
+            self.entries -= weight(&old).min(self.entries);
         }
-        held.entries += added;
+        self.entries += added;
+    }
+}
+
+/// The bases one write transaction wrote, by customer: held for its own later reads (a base it
+/// wrote is exactly the record it had in hand, so reading it back would only decode it again),
+/// and for every read once it commits ([`Bases::publish`]); dropped with the transaction when it
+/// rolls back, since its base numbers are then drawn again.
+#[derive(Debug, Default)]
+pub(crate) struct Written(HashMap<ContactId, (i64, Arc<CustomerRecord>)>);
+
+impl Written {
+    /// Notes `record` as written under base `seq` (the last one written of its customer wins).
+    pub(crate) fn note(&mut self, seq: i64, record: CustomerRecord) {
+        self.0.insert(record.primary, (seq, Arc::new(record)));
+    }
+
+    /// The record of `primary` this transaction wrote as base `seq`, if any.
+    pub(crate) fn get(&self, primary: ContactId, seq: i64) -> Option<Arc<CustomerRecord>> {
+        match self.0.get(&primary) {
+            Some((written_seq, base)) if *written_seq == seq => Some(Arc::clone(base)),
+            _ => None,
+        }
+    }
+}
+
+/// Where a read finds the decoded bases it may use, and whether it keeps what it decodes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Held<'a> {
+    /// Outside a write transaction: the store's bases, which keep what the read decodes.
+    Committed(&'a Bases),
+    /// Inside a write transaction: the bases it wrote, then the store's; nothing it decodes is
+    /// kept (the transaction may yet roll back).
+    InWrite(&'a Bases, &'a Written),
+}
+
+impl Held<'_> {
+    /// The record of `primary` held under base `seq`, if any.
+    pub(crate) fn get(&self, primary: ContactId, seq: i64) -> Option<Arc<CustomerRecord>> {
+        match self {
+            Held::Committed(bases) => bases.get(primary, seq),
+            Held::InWrite(bases, written) => written
+                .get(primary, seq)
+                .or_else(|| bases.get(primary, seq)),
+        }
+    }
+
+    /// The bases that keep what this read decodes: none inside a write transaction.
+    pub(crate) fn keeping(&self) -> Option<&Bases> {
+        match self {
+            Held::Committed(bases) => Some(bases),
+            Held::InWrite(..) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::customer::CustomerRecord;
+    use crate::request::IdentifyRequest;
+    use crate::store::ContactStore;
+    use crate::store::sqlite::{SqliteStore, records, tails::FOLD_AT};
+    use crate::tenant::TenantId;
+
+    /// Identifies `email` and `phone` in the default tenant.
+    async fn identify(store: &SqliteStore, email: &str, phone: &str) {
+        let request = IdentifyRequest::parse(Some(email), Some(phone)).unwrap();
+        store
+            .identify(&TenantId::default(), &request)
+            .await
+            .unwrap();
+    }
+
+    /// The record of the customer whose primary is `primary`, as decoded from the database,
+    /// and its base number.
+    async fn stored(store: &SqliteStore, primary: i64) -> (i64, CustomerRecord) {
+        let mut conn = store.pool.acquire().await.unwrap();
+        let tenant = TenantId::default();
+        let (_, records, _, _) = records::everything(&mut conn, &tenant).await.unwrap();
+        let record = records
+            .into_iter()
+            .find(|r| r.primary.get() == primary)
+            .unwrap();
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT base_seq FROM identity_customer WHERE tenant_id = ?1 AND primary_id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(primary)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        (seq, record)
+    }
+
+    /// The record held under the customer's current base right after the write that wrote it
+    /// (a new customer, a fold, a merge) is exactly the one the database gives back: no read
+    /// between them could have fetched it, so it is the writer's own, published at commit.
+    #[tokio::test]
+    async fn a_written_base_is_held_as_the_database_decodes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_path(dir.path().join("held.db"))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let check = |what: &'static str, primary: i64| {
+            let store = store.clone();
+            async move {
+                let (seq, decoded) = stored(&store, primary).await;
+                let held = store.bases.get(decoded.primary, seq);
+                assert_eq!(held.as_deref(), Some(&decoded), "{what}");
+            }
+        };
+        identify(&store, "first@held.test", "5550100").await;
+        check("a new customer", 1).await;
+        // rows 2..=FOLD_AT+1 go to the tail; the last of them folds it into a new base
+        for k in 0..FOLD_AT {
+            identify(&store, &format!("row{k}@held.test"), "5550100").await;
+        }
+        check("a fold", 1).await;
+        identify(&store, "second@held.test", "5550200").await;
+        identify(&store, "first@held.test", "5550200").await;
+        check("a merge", 1).await;
+        let (_, merged) = stored(&store, 1).await;
+        assert_eq!(merged.phone_numbers.len(), 2);
+        assert_eq!(
+            merged.secondary_ids.len(),
+            usize::try_from(FOLD_AT).unwrap() + 1
+        );
     }
 }

@@ -26,6 +26,7 @@ use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::screen::Localized;
 use crate::tenant::TenantId;
 
+use super::bases::{Held, Written};
 use super::{SqliteStore, records};
 
 /// The most writes one transaction carries.
@@ -146,6 +147,7 @@ impl SqliteStore {
         };
         let mut answers = Vec::with_capacity(batch.len());
         let mut ids = records::NewIds::default();
+        let mut written = Written::default();
         for job in batch.iter_mut() {
             if job.reply.is_closed() {
                 // its caller stopped waiting before the write lock was had: nothing written
@@ -163,7 +165,7 @@ impl SqliteStore {
                         &job.tenant,
                         &job.request,
                         &mut job.local,
-                        false,
+                        Held::InWrite(&self.bases, &written),
                     )
                     .await?;
                 if read.job {
@@ -182,11 +184,17 @@ impl SqliteStore {
                 &job.local.request,
                 plan,
                 &mut ids,
+                &mut written,
             )
             .await?;
             answers.push(Some(answer.with_ignored(&job.local.ignored)));
         }
-        Ok(write.commit().await?.then_some(answers))
+        if !write.commit().await? {
+            return Ok(None);
+        }
+        // what the batch wrote is now what every read finds
+        self.bases.publish(written);
+        Ok(Some(answers))
     }
 }
 

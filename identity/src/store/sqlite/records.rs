@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::contact::{Contact, ContactId, Email, Link, Phone};
@@ -19,7 +20,7 @@ use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-use super::bases::Bases;
+use super::bases::{Held, Written};
 use super::events;
 use super::import::NEXT_ID;
 use super::json;
@@ -78,7 +79,8 @@ const UPSERT_RECORD: &str = "\
 INSERT OR REPLACE INTO identity_customer (tenant_id, primary_id, version, created_at, last_row_at,
     emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids,
     updated_at, base_seq)
-VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT n FROM identity_base_seq))";
+VALUES (?13, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT n FROM identity_base_seq))
+RETURNING base_seq";
 
 const INSERT_IDENTIFIER: &str = "\
 INSERT OR REPLACE INTO identity_identifier (tenant_id, kind, value, customer_id)
@@ -166,20 +168,19 @@ pub(crate) struct Read {
     pub blocked_version: i64,
 }
 
-/// Reads the request's customers in `tenant` on `conn`, from the records `bases` holds when
-/// they are current. With `keep`, what it reads is held for the next reads: only outside a write
-/// transaction, whose view (base numbers drawn in it included) may yet be rolled back.
+/// Reads the request's customers in `tenant` on `conn`, from the records `held` holds when they
+/// are current. Outside a write transaction what it decodes is held for the next reads; inside
+/// one not, since its view (base numbers drawn in it included) may yet be rolled back.
 pub(crate) async fn read(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
-    bases: &Bases,
-    keep: bool,
+    held: Held<'_>,
 ) -> Result<Read> {
     // outside a write transaction a base the read named may be rewritten before its lists are
     // fetched: then read again
     for _ in 0..MAX_BASE_READS {
-        if let Some(read) = read_once(conn, tenant, request, bases, keep).await? {
+        if let Some(read) = read_once(conn, tenant, request, held).await? {
             return Ok(read);
         }
     }
@@ -196,8 +197,7 @@ async fn read_once(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
-    bases: &Bases,
-    keep: bool,
+    held: Held<'_>,
 ) -> Result<Option<Read>> {
     let rows: Vec<RecordRow> = sqlx::query_as(READ)
         .bind(request.email().map(Email::as_str))
@@ -232,7 +232,7 @@ async fn read_once(
         if kinds.contains("phone") {
             phone_owner = Some(owner);
         }
-        match with_base(conn, tenant, row, bases, keep).await? {
+        match with_base(conn, tenant, row, held).await? {
             Based::Record(record) => records.push(record),
             Based::NoRecord => {}
             Based::Moved => return Ok(None),
@@ -259,16 +259,15 @@ async fn with_base(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     row: RecordRow,
-    bases: &Bases,
-    keep: bool,
+    held: Held<'_>,
 ) -> Result<Based> {
     let (_, Some(primary), Some(version), Some(created_at), Some(last_row_at), ..) = row else {
         return Ok(Based::NoRecord);
     };
     let (primary, seq) = (ContactId::new(primary), row.13.unwrap_or(0));
     // the record as last read with this base, else the base itself
-    let (held, fetched) = match bases.get(primary, seq) {
-        Some(held) => (held, false),
+    let (base, fetched) = match held.get(primary, seq) {
+        Some(base) => (base, false),
         None => {
             let lists: Option<(String, String, String, String, String)> = sqlx::query_as(READ_BASE)
                 .bind(tenant.as_str())
@@ -291,10 +290,12 @@ async fn with_base(
             (Arc::new(base), true)
         }
     };
-    let mut record = CustomerRecord::clone(&held);
+    let mut record = CustomerRecord::clone(&base);
     // the tail entries past what is held (all of them over a bare base)
     let applied = tails::apply(&mut record, row.12.as_deref())?;
-    if keep && (fetched || applied > 0) {
+    if let Some(bases) = held.keeping()
+        && (fetched || applied > 0)
+    {
         bases.put(seq, Arc::new(record.clone()));
     }
     Ok(Based::Record(record))
@@ -367,21 +368,31 @@ impl NewIds {
     }
 }
 
-/// Writes a record (a new version) and the identifiers of its new values.
+/// Writes a record (a new version) and the identifiers of its new values; its base number and
+/// the record as written.
 pub(super) async fn store(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     mut record: CustomerRecord,
     new: NewValues,
-) -> Result<ConsolidatedContact> {
+) -> Result<(i64, CustomerRecord)> {
     let mut script = Script::default();
     push_store(&mut script, tenant, &mut record, &new);
-    written(script.run(tx).await)?;
-    Ok(record.answer())
+    let rows = written(script.run(tx).await)?;
+    Ok((written(base_number(&rows))?, record))
+}
+
+/// The base number that the one record write ([`push_store`]) of a script's `rows` returned.
+fn base_number(rows: &[SqliteRow]) -> sqlx::Result<i64> {
+    match rows {
+        [row] => row.try_get(0),
+        _ => Err(sqlx::Error::RowNotFound),
+    }
 }
 
 /// Adds to `script` the statements that write `record` as its next version (raised here) with
-/// the identifiers of its `new` values, clearing its tail.
+/// the identifiers of its `new` values, clearing its tail. Of them only the record's returns a
+/// row: its base number ([`base_number`]).
 fn push_store(
     script: &mut Script,
     tenant: &TenantId,
@@ -519,14 +530,16 @@ fn push_relink(
 }
 
 /// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
-/// transaction (whose new rows take their ids from `ids`); the answer once written. Each
-/// plan's rows, event and record go to SQLite as one [`Script`].
+/// transaction (whose new rows take their ids from `ids`, and which notes the bases it writes
+/// in `bases`); the answer once written. Each plan's rows, event and record go to SQLite as one
+/// [`Script`].
 pub(crate) async fn apply(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
     plan: Plan,
     ids: &mut NewIds,
+    bases: &mut Written,
 ) -> Result<ConsolidatedContact> {
     let now = OffsetDateTime::now_utc();
     let mut script = Script::default();
@@ -544,8 +557,8 @@ pub(crate) async fn apply(
             events::push(&mut script, tenant, Some(id), &new.event(id), now);
             let mut record = new.record(id, now);
             push_store(&mut script, tenant, &mut record, &NewValues::All);
-            written(script.run(tx).await)?;
-            Ok(record.answer())
+            let rows = written(script.run(tx).await)?;
+            Ok(noted(bases, written(base_number(&rows))?, record))
         }
         Plan::AddRow(add) => {
             let id = ids.draw(tx).await?;
@@ -587,7 +600,8 @@ pub(crate) async fn apply(
             if length >= tails::FOLD_AT {
                 // every FOLD_AT-th addition writes the record whole (its values are named)
                 record.version -= 1; // store raises it
-                return store(tx, tenant, record, NewValues::Some(None, None)).await;
+                let (seq, record) = store(tx, tenant, record, NewValues::Some(None, None)).await?;
+                return Ok(noted(bases, seq, record));
             }
             Ok(record.answer())
         }
@@ -618,10 +632,17 @@ pub(crate) async fn apply(
                 &mut record,
                 &NewValues::Some(None, None),
             );
-            written(script.run(tx).await)?;
-            Ok(record.answer())
+            let rows = written(script.run(tx).await)?;
+            Ok(noted(bases, written(base_number(&rows))?, record))
         }
     }
+}
+
+/// The answer of `record`, written as base `seq`, once noted in `bases`.
+fn noted(bases: &mut Written, seq: i64, record: CustomerRecord) -> ConsolidatedContact {
+    let answer = record.answer();
+    bases.note(seq, record);
+    answer
 }
 
 /// JSON text of a list, for `json_each`.
