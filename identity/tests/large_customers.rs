@@ -1,5 +1,6 @@
 //! One customer grown row by row past many folds of its record (SQLite and PostgreSQL append a
-//! row to a short tail and fold it into the record every 32nd), by two handles with their own
+//! row to a tail and fold it into the record every 32nd; SQLite, past 128 rows, once the tail
+//! is a quarter of the customer's rows), by two handles with their own
 //! held records (two processes, in effect) and by concurrent writers: every answer lists every
 //! value in order, and the store verifies clean.
 

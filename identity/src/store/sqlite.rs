@@ -13,6 +13,8 @@
 
 mod backup;
 mod bases;
+#[cfg(test)]
+mod bases_tests;
 mod checkpoint;
 mod erase;
 mod erase_steps;
@@ -24,6 +26,7 @@ mod import;
 mod jobs;
 mod long_writes;
 mod prune;
+mod read;
 mod reapply;
 mod records;
 mod script;
@@ -256,7 +259,7 @@ impl SqliteStore {
     /// Reads the request's customers on `conn` under the settings the read reports (once more
     /// when `local` was read under others; inside a write transaction they cannot change
     /// between the two, outside one the answer is as of one of the reads), from the bases
-    /// `held` holds (see `records::read`).
+    /// `held` holds (see `read::read`).
     async fn read_localized(
         &self,
         conn: &mut SqliteConnection,
@@ -264,14 +267,14 @@ impl SqliteStore {
         request: &IdentifyRequest,
         local: &mut Localized,
         held: Held<'_>,
-    ) -> Result<records::Read> {
-        let read = records::read(&mut *conn, tenant, &local.request, held).await?;
+    ) -> Result<read::Read> {
+        let read = read::read(&mut *conn, tenant, &local.request, held).await?;
         if local.agrees(read.region.as_deref(), read.blocked_version) {
             return Ok(read);
         }
         let state = settings::state(&mut *conn, tenant).await?;
         self.hints.follow(tenant, request, local, state)?;
-        records::read(&mut *conn, tenant, &local.request, held).await
+        read::read(&mut *conn, tenant, &local.request, held).await
     }
 
     /// Adds or removes a blocked entry in a write transaction of its own.
@@ -451,7 +454,7 @@ impl ContactStore for SqliteStore {
                 .await
                 .map_err(|e| Error::store("reading customers", e))?;
             let held = Held::Committed(&self.bases);
-            records::read(&mut conn, tenant, &local.request, held).await?
+            read::read(&mut conn, tenant, &local.request, held).await?
         };
         if !read.pending
             && !read.job

@@ -1,9 +1,7 @@
-//! The SQLite side of the identity graph: reading a request's customers from `identity_identifier`
-//! and `identity_customer`, writing plans (a merge first checks the kept-apart pairs a split
-//! left), repairs and rebuilds. Every function here runs on a connection the caller chose: the
-//! write transaction, or the pool for reads.
-
-use std::sync::Arc;
+//! The SQLite side of the identity graph: writing plans (a merge first checks the kept-apart
+//! pairs a split left), repairs and rebuilds (reading a request's customers is `read.rs`). Every
+//! function here runs on a connection the caller chose: the write transaction, or the pool for
+//! reads.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -13,56 +11,19 @@ use crate::contact::{Contact, ContactId, Email, Link, Phone};
 use crate::customer::CustomerRecord;
 use crate::derive::{Derived, derive_screened};
 use crate::error::{Error, Result};
-use crate::plan::{Matched, Plan};
+use crate::plan::Plan;
 use crate::request::{ConsolidatedContact, IdentifyRequest};
 use crate::store::closure::{Closure, Frontier, PendingRow};
 use crate::store::{ContactRow, RecordText, decode_rows};
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-use super::bases::{Held, Written};
+use super::bases::Written;
 use super::events;
 use super::import::NEXT_ID;
 use super::json;
 use super::script::Script;
 use super::tails::{self, tail_of_c};
-
-/// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
-/// kinds it holds, a row `pending` when changes made outside the library wait to be applied to
-/// the tenant's records, a row `job` while a long write of the tenant runs in steps
-/// (`jobs.rs`), and a row `settings` with the tenant's blocked-list version (second
-/// column) and phone region (last column) when it has settings.
-const READ: &str = concat!(
-    "WITH hit AS (
-    SELECT kind, customer_id FROM identity_identifier
-    WHERE tenant_id = ?3 AND kind = 'email' AND value = ?1
-    UNION ALL
-    SELECT kind, customer_id FROM identity_identifier
-    WHERE tenant_id = ?3 AND kind = 'phone' AND value = ?2
-)
-SELECT group_concat(hit.kind), hit.customer_id, c.version, c.created_at, c.last_row_at,
-       NULL, NULL, NULL, NULL, c.primary_has_email, c.primary_has_phone, NULL, ",
-    tail_of_c!(),
-    ", c.base_seq
-FROM hit LEFT JOIN identity_customer AS c
-    ON c.tenant_id = ?3 AND c.primary_id = hit.customer_id
-GROUP BY hit.customer_id
-UNION ALL
-SELECT 'pending', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-WHERE EXISTS (SELECT 1 FROM identity_pending WHERE tenant_id = ?3)
-UNION ALL
-SELECT 'job', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-WHERE EXISTS (SELECT 1 FROM identity_tenant_job WHERE tenant_id = ?3)
-UNION ALL
-SELECT 'settings', blocked_version, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       phone_region, NULL, NULL
-FROM identity_tenant_settings WHERE tenant_id = ?3"
-);
-
-/// The lists of base `?3` of customer `?2` in tenant `?1` (no row once it was rewritten).
-const READ_BASE: &str = "\
-SELECT emails, email_rows, phones, phone_rows, secondary_ids FROM identity_customer
-WHERE tenant_id = ?1 AND primary_id = ?2 AND base_seq = ?3";
 
 /// Takes the next base number (the record written next reads it).
 const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1";
@@ -137,8 +98,7 @@ SELECT EXISTS (
         OR (coalesce(a.linked_id, a.id) = ?3 AND coalesce(b.linked_id, b.id) = ?2)))";
 
 /// A record row: (kinds, primary, version, created, last row, emails, email rows, phones,
-/// phone rows, primary has email, primary has phone, secondary ids, tail, base number). The
-/// read leaves the lists out (they come from the held base or [`READ_BASE`]).
+/// phone rows, primary has email, primary has phone, secondary ids, tail, base number).
 type RecordRow = (
     Option<String>,
     Option<i64>,
@@ -156,151 +116,6 @@ type RecordRow = (
     Option<i64>,
 );
 
-/// What a read found.
-pub(crate) struct Read {
-    pub matched: Matched,
-    pub pending: bool,
-    /// A long write of the tenant runs in steps: what was read may be half of it.
-    pub job: bool,
-    /// The tenant's phone region as stored.
-    pub region: Option<String>,
-    /// The version of the tenant's blocked list as stored.
-    pub blocked_version: i64,
-}
-
-/// Reads the request's customers in `tenant` on `conn`, from the records `held` holds when they
-/// are current. Outside a write transaction what it decodes is held for the next reads; inside
-/// one not, since its view (base numbers drawn in it included) may yet be rolled back.
-pub(crate) async fn read(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-    request: &IdentifyRequest,
-    held: Held<'_>,
-) -> Result<Read> {
-    // outside a write transaction a base the read named may be rewritten before its lists are
-    // fetched: then read again
-    for _ in 0..MAX_BASE_READS {
-        if let Some(read) = read_once(conn, tenant, request, held).await? {
-            return Ok(read);
-        }
-    }
-    Err(Error::Contention {
-        attempts: MAX_BASE_READS,
-    })
-}
-
-/// Reads in a row whose bases all moved on before the read could fetch them.
-const MAX_BASE_READS: u32 = 16;
-
-/// One read: `None` when a base it named was rewritten meanwhile.
-async fn read_once(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-    request: &IdentifyRequest,
-    held: Held<'_>,
-) -> Result<Option<Read>> {
-    let rows: Vec<RecordRow> = sqlx::query_as(READ)
-        .bind(request.email().map(Email::as_str))
-        .bind(request.phone_number().map(Phone::as_str))
-        .bind(tenant.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Error::store("reading customers", e))?;
-    let (mut email_owner, mut phone_owner, mut pending, mut job) = (None, None, false, false);
-    let (mut records, mut region, mut blocked_version) = (Vec::new(), None, 0);
-    for row in rows {
-        let kinds = row.0.clone().unwrap_or_default();
-        if kinds == "pending" {
-            pending = true;
-            continue;
-        }
-        if kinds == "job" {
-            job = true;
-            continue;
-        }
-        if kinds == "settings" {
-            blocked_version = row.1.unwrap_or(0);
-            region = row.11;
-            continue;
-        }
-        let Some(owner) = row.1.map(ContactId::new) else {
-            continue;
-        };
-        if kinds.contains("email") {
-            email_owner = Some(owner);
-        }
-        if kinds.contains("phone") {
-            phone_owner = Some(owner);
-        }
-        match with_base(conn, tenant, row, held).await? {
-            Based::Record(record) => records.push(record),
-            Based::NoRecord => {}
-            Based::Moved => return Ok(None),
-        }
-    }
-    Ok(Some(Read {
-        matched: Matched::new(email_owner, phone_owner, records)?,
-        pending,
-        job,
-        region,
-        blocked_version,
-    }))
-}
-
-/// A read row's record, from its base (held, or fetched by number) and its tail.
-enum Based {
-    Record(CustomerRecord),
-    NoRecord,
-    /// The base was rewritten since the row was read.
-    Moved,
-}
-
-async fn with_base(
-    conn: &mut SqliteConnection,
-    tenant: &TenantId,
-    row: RecordRow,
-    held: Held<'_>,
-) -> Result<Based> {
-    let (_, Some(primary), Some(version), Some(created_at), Some(last_row_at), ..) = row else {
-        return Ok(Based::NoRecord);
-    };
-    let (primary, seq) = (ContactId::new(primary), row.13.unwrap_or(0));
-    // the record as last read with this base, else the base itself
-    let (base, fetched) = match held.get(primary, seq) {
-        Some(base) => (base, false),
-        None => {
-            let lists: Option<(String, String, String, String, String)> = sqlx::query_as(READ_BASE)
-                .bind(tenant.as_str())
-                .bind(primary.get())
-                .bind(seq)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(|e| Error::store("reading customers", e))?;
-            let Some((emails, email_rows, phones, phone_rows, secondary_ids)) = lists else {
-                return Ok(Based::Moved);
-            };
-            let text = RecordText {
-                emails,
-                email_rows,
-                phones,
-                phone_rows,
-                secondary_ids,
-            };
-            let base = base_of(&row, primary, version, created_at, last_row_at, text)?;
-            (Arc::new(base), true)
-        }
-    };
-    let mut record = CustomerRecord::clone(&base);
-    // the tail entries past what is held (all of them over a bare base)
-    let applied = tails::apply(&mut record, row.12.as_deref())?;
-    if let Some(bases) = held.keeping()
-        && (fetched || applied > 0)
-    {
-        bases.put(seq, Arc::new(record.clone()));
-    }
-    Ok(Based::Record(record))
-}
-
 /// A record from its columns (lists included); `None` when the identifier's customer has no
 /// record.
 fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
@@ -314,30 +129,42 @@ fn decode(row: RecordRow) -> Result<Option<CustomerRecord>> {
         phone_rows: row.8.clone().unwrap_or_default(),
         secondary_ids: row.11.clone().unwrap_or_default(),
     };
-    let primary = ContactId::new(primary);
-    let mut record = base_of(&row, primary, version, created_at, last_row_at, text)?;
+    let scalars = Scalars {
+        primary: ContactId::new(primary),
+        version,
+        created_at,
+        last_row_at,
+        primary_has_email: row.9.unwrap_or(false),
+        primary_has_phone: row.10.unwrap_or(false),
+    };
+    let mut record = scalars.base(text)?;
     tails::apply(&mut record, row.12.as_deref())?;
     Ok(Some(record))
 }
 
-/// A record's base from its row's columns and its lists.
-fn base_of(
-    row: &RecordRow,
-    primary: ContactId,
-    version: i64,
-    created_at: OffsetDateTime,
-    last_row_at: OffsetDateTime,
-    text: RecordText,
-) -> Result<CustomerRecord> {
-    let mut base = CustomerRecord {
-        last_row_at,
-        primary_has_email: row.9.unwrap_or(false),
-        primary_has_phone: row.10.unwrap_or(false),
-        version,
-        ..CustomerRecord::new(primary, None, None, created_at)
-    };
-    text.parse_into(&mut base)?;
-    Ok(base)
+/// A record's columns other than its lists (those of its base).
+pub(super) struct Scalars {
+    pub primary: ContactId,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub last_row_at: OffsetDateTime,
+    pub primary_has_email: bool,
+    pub primary_has_phone: bool,
+}
+
+impl Scalars {
+    /// The record's base: these columns and its lists.
+    pub(super) fn base(&self, text: RecordText) -> Result<CustomerRecord> {
+        let mut base = CustomerRecord {
+            last_row_at: self.last_row_at,
+            primary_has_email: self.primary_has_email,
+            primary_has_phone: self.primary_has_phone,
+            version: self.version,
+            ..CustomerRecord::new(self.primary, None, None, self.created_at)
+        };
+        text.parse_into(&mut base)?;
+        Ok(base)
+    }
 }
 
 /// The identifiers to create for a record: all of its values, or only some.
@@ -597,8 +424,9 @@ pub(crate) async fn apply(
             );
             let rows = written(script.run(tx).await)?;
             let length = written(tails::length(&rows))?;
-            if length >= tails::FOLD_AT {
-                // every FOLD_AT-th addition writes the record whole (its values are named)
+            if length >= tails::fold_at(&record) {
+                // the addition that makes the tail long enough writes the record whole (its
+                // values are named)
                 record.version -= 1; // store raises it
                 let (seq, record) = store(tx, tenant, record, NewValues::Some(None, None)).await?;
                 return Ok(noted(bases, seq, record));

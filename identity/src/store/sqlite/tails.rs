@@ -1,10 +1,18 @@
 //! Record tails (`migrations/sqlite/*_baseline.sql`): a row added to a customer appends one small
 //! row to `identity_customer_tail` instead of rewriting the customer's record, whose lists grow
-//! with the customer; every [`FOLD_AT`]th addition writes the record whole again (its new base)
-//! and clears the tail. So adding a row costs about the same at 1 row or 10,000, and reading a
-//! record is its base row with at most `FOLD_AT - 1` tail entries applied.
+//! with the customer; once the tail is [`fold_at`] entries long (32, or a quarter of the
+//! customer's rows for a customer of more than 128) an addition writes the record whole again
+//! (its new base) and clears the tail. So adding a row costs about the same at 1 row or 10,000
+//! (a large customer's rewrites come every quarter of its size: about four list entries written
+//! per row added), and reading a record is its base with its tail applied. A read fetches only
+//! the entries past the record it holds (`read.rs`, [`past`]), so a long tail costs a read
+//! nothing once it holds the record.
+//!
+//! Within a base the tail's entries are numbered from 1 (`seq`) and carry the record's versions
+//! after the base's, one by one: entry `k` is version `base + k`.
 
 use sqlx::Row;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
@@ -15,8 +23,15 @@ use crate::tenant::TenantId;
 
 use super::script::Script;
 
-/// The tail length at which an addition writes the record whole instead.
+/// The shortest tail at which an addition writes the record whole instead.
 pub(super) const FOLD_AT: i64 = 32;
+
+/// The tail length at which an addition to `record` writes it whole instead: [`FOLD_AT`], or a
+/// quarter of its rows, whichever is more.
+pub(super) fn fold_at(record: &CustomerRecord) -> i64 {
+    let rows = i64::try_from(record.secondary_ids.len() + 1).unwrap_or(i64::MAX);
+    FOLD_AT.max(rows / 4)
+}
 
 /// The select-list expression giving a record's tail as a JSON array of
 /// `[seq, version, last_row_at (Unix nanoseconds), secondary_id, email, phone]`, for a query
@@ -30,6 +45,48 @@ macro_rules! tail_of_c {
     };
 }
 pub(super) use tail_of_c;
+
+/// The select-list expression giving the version of a record's newest tail entry (NULL for
+/// none), for a query whose customer table is `c`: one probe of the tail's key.
+macro_rules! tail_top_of_c {
+    () => {
+        "(SELECT t.version FROM identity_customer_tail AS t
+          WHERE t.tenant_id = c.tenant_id AND t.primary_id = c.primary_id
+          ORDER BY t.seq DESC LIMIT 1)"
+    };
+}
+pub(super) use tail_top_of_c;
+
+/// The tail entries of base `?3` of customer `?2` in tenant `?1` past entry `?4`, up to version
+/// `?5`, as the JSON of [`tail_of_c`] (`[]` for none, and once the base was rewritten).
+const PAST: &str = "\
+SELECT json_group_array(json_array(t.seq, t.version, t.last_row_at, t.secondary_id, t.email,
+                                   t.phone))
+FROM identity_customer AS c JOIN identity_customer_tail AS t
+    ON t.tenant_id = c.tenant_id AND t.primary_id = c.primary_id
+WHERE c.tenant_id = ?1 AND c.primary_id = ?2 AND c.base_seq = ?3 AND t.seq > ?4
+  AND t.version <= ?5";
+
+/// The tail entries that `record`, held over base `seq` (of version `base_version`), lacks up
+/// to version `top`, as the JSON [`apply`] takes: none once the base was rewritten.
+pub(super) async fn past(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    seq: i64,
+    base_version: i64,
+    record: &CustomerRecord,
+    top: i64,
+) -> Result<Option<String>> {
+    sqlx::query_scalar(PAST)
+        .bind(tenant.as_str())
+        .bind(record.primary.get())
+        .bind(seq)
+        .bind(record.version - base_version)
+        .bind(top)
+        .fetch_optional(conn)
+        .await
+        .map_err(|e| Error::store("reading customers", e))
+}
 
 const APPEND: &str = "\
 INSERT INTO identity_customer_tail (tenant_id, primary_id, seq, version, last_row_at,
@@ -79,7 +136,7 @@ pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<u
 
 /// Adds to `script` the tail entry of row `id` (which brought `email` and `phone` to the
 /// customer, when new to it) for `record`, which already has it appended and its version
-/// raised. The statement returns the tail's length after it ([`length`]): at [`FOLD_AT`] the
+/// raised. The statement returns the tail's length after it ([`length`]): at [`fold_at`] the
 /// caller writes the record whole instead.
 pub(super) fn push_append(
     script: &mut Script,

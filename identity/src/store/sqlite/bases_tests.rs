@@ -1,0 +1,115 @@
+//! Tests of the decoded bases a SQLite store holds (`bases.rs`): what a write holds is what the
+//! database gives back, and a held record takes only the tail entries it lacks (`read.rs`).
+
+use super::tails::FOLD_AT;
+use super::{SqliteStore, records};
+use crate::customer::CustomerRecord;
+use crate::request::IdentifyRequest;
+use crate::store::ContactStore;
+
+use crate::tenant::TenantId;
+
+/// Identifies `email` and `phone` in the default tenant.
+async fn identify(store: &SqliteStore, email: &str, phone: &str) {
+    let request = IdentifyRequest::parse(Some(email), Some(phone)).unwrap();
+    store
+        .identify(&TenantId::default(), &request)
+        .await
+        .unwrap();
+}
+
+/// The record of the customer whose primary is `primary`, as decoded from the database,
+/// and its base number.
+async fn stored(store: &SqliteStore, primary: i64) -> (i64, CustomerRecord) {
+    let mut conn = store.pool.acquire().await.unwrap();
+    let tenant = TenantId::default();
+    let (_, records, _, _) = records::everything(&mut conn, &tenant).await.unwrap();
+    let record = records
+        .into_iter()
+        .find(|r| r.primary.get() == primary)
+        .unwrap();
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT base_seq FROM identity_customer WHERE tenant_id = ?1 AND primary_id = ?2",
+    )
+    .bind(tenant.as_str())
+    .bind(primary)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    (seq, record)
+}
+
+/// The record held under the customer's current base right after the write that wrote it
+/// (a new customer, a fold, a merge) is exactly the one the database gives back: no read
+/// between them could have fetched it, so it is the writer's own, published at commit.
+#[tokio::test]
+async fn a_written_base_is_held_as_the_database_decodes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_path(dir.path().join("held.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let check = |what: &'static str, primary: i64| {
+        let store = store.clone();
+        async move {
+            let (seq, decoded) = stored(&store, primary).await;
+            let held = store.bases.get(decoded.primary, seq);
+            assert_eq!(held.as_deref(), Some(&decoded), "{what}");
+        }
+    };
+    identify(&store, "first@held.test", "5550100").await;
+    check("a new customer", 1).await;
+    // rows 2..=FOLD_AT+1 go to the tail; the last of them folds it into a new base
+    for k in 0..FOLD_AT {
+        identify(&store, &format!("row{k}@held.test"), "5550100").await;
+    }
+    check("a fold", 1).await;
+    identify(&store, "second@held.test", "5550200").await;
+    identify(&store, "first@held.test", "5550200").await;
+    check("a merge", 1).await;
+    let (_, merged) = stored(&store, 1).await;
+    assert_eq!(merged.phone_numbers.len(), 2);
+    assert_eq!(
+        merged.secondary_ids.len(),
+        usize::try_from(FOLD_AT).unwrap() + 1
+    );
+}
+
+/// A large customer's tail grows past 32 entries (a quarter of its rows), another handle
+/// (another process, in effect) adds to it while this one holds the record, and this one's
+/// next read fetches only what it lacks: its answer and the record it then holds are the
+/// database's.
+#[tokio::test]
+async fn a_held_record_takes_the_long_tail_entries_it_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tail.db");
+    let (this, other) = (
+        SqliteStore::open_path(&path).await.unwrap(),
+        SqliteStore::open_path(&path).await.unwrap(),
+    );
+    this.migrate().await.unwrap();
+    // 230 rows: the tail was folded at the 227th, so 3 entries long
+    for k in 0..230 {
+        identify(&this, &format!("row{k}@tail.test"), "5550300").await;
+    }
+    let known = IdentifyRequest::parse(Some("row0@tail.test"), None).unwrap();
+    let tenant = TenantId::default();
+    this.lookup(&tenant, &known).await.unwrap().unwrap();
+    // 70 more by the other handle: no fold before the 302nd row
+    for k in 230..300 {
+        identify(&other, &format!("row{k}@tail.test"), "5550300").await;
+    }
+    let tail: i64 = sqlx::query_scalar("SELECT count(*) FROM identity_customer_tail")
+        .fetch_one(&this.pool)
+        .await
+        .unwrap();
+    assert_eq!(tail, 73, "the tail's entries");
+    let answer = this.lookup(&tenant, &known).await.unwrap().unwrap();
+    let (seq, decoded) = stored(&this, 1).await;
+    assert_eq!(answer, decoded.answer());
+    assert_eq!(answer.emails.len(), 300);
+    assert_eq!(
+        this.bases.get(decoded.primary, seq).as_deref(),
+        Some(&decoded)
+    );
+}
