@@ -113,3 +113,45 @@ async fn a_held_record_takes_the_long_tail_entries_it_lacks() {
         Some(&decoded)
     );
 }
+
+/// An import draws a base number for the records it writes, as every whole write does: a
+/// record imported under the number 0 twice (the tenant emptied and imported again) would let
+/// a process go on answering what it held of the first.
+#[tokio::test]
+async fn imported_records_take_a_base_number_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_path(dir.path().join("import.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    identify(&store, "before@import.test", "5550400").await;
+    let at = time::OffsetDateTime::now_utc();
+    let checkouts = (0..3)
+        .map(|k| {
+            let email = format!("imported{k}@import.test");
+            let request = IdentifyRequest::parse(Some(&email), None).unwrap();
+            crate::import::Checkout::new(request, at, k)
+        })
+        .collect();
+    let other = TenantId::parse("imported").unwrap();
+    let batch = crate::import::ImportBatch::Checkouts(checkouts);
+    store
+        .import(&other, batch, crate::import::ImportOptions::default())
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT base_seq FROM identity_customer WHERE tenant_id = 'imported'",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+    let before: i64 = sqlx::query_scalar(
+        "SELECT base_seq FROM identity_customer WHERE tenant_id = ?1 AND primary_id = 1",
+    )
+    .bind(TenantId::default().as_str())
+    .fetch_one(&store.pool)
+    .await
+    .unwrap();
+    assert_eq!(seqs.len(), 1, "one number for the batch: {seqs:?}");
+    assert!(seqs[0] > before, "{seqs:?} after {before}");
+}

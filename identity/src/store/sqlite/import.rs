@@ -20,6 +20,7 @@ use crate::store::RecordText;
 use crate::tenant::TenantId;
 
 use super::feed::feed_head;
+use super::records::NEXT_BASE;
 
 /// Rows per statement.
 const BATCH: usize = 5_000;
@@ -45,12 +46,16 @@ SELECT r.value ->> 0, ?1, r.value ->> 1, r.value ->> 2, r.value ->> 3,
        r.value ->> 4, r.value ->> 4
 FROM json_each(?2) AS r";
 
+/// The records of a batch, under the base number drawn for it ([`NEXT_BASE`]): a base number
+/// names one content of a customer's record for as long as the database lives, so that what a
+/// process holds under it stays true (`bases.rs`), even when a tenant emptied is imported again.
 const INSERT_RECORDS: &str = "\
 INSERT OR REPLACE INTO identity_customer (tenant_id, primary_id, version, created_at, last_row_at,
     emails, email_rows, phones, phone_rows, primary_has_email, primary_has_phone, secondary_ids,
-    updated_at)
+    updated_at, base_seq)
 SELECT ?1, r.value ->> 0, 1, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
-       r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, r.value ->> 9, ?3
+       r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, r.value ->> 9, ?3,
+       (SELECT n FROM identity_base_seq)
 FROM json_each(?2) AS r";
 
 const INSERT_IDENTIFIERS: &str = "\
@@ -236,6 +241,10 @@ impl Loader {
                             .iter()
                             .map(record_json)
                             .collect::<Result<Vec<Value>>>()?;
+                        sqlx::query(NEXT_BASE)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(failed)?;
                         insert(tx, INSERT_RECORDS, tenant, records, Some(&self.now)).await?;
                     }
                     _ => {

@@ -26,7 +26,7 @@ use super::script::Script;
 use super::tails::{self, tail_of_c};
 
 /// Takes the next base number (the record written next reads it).
-const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1";
+pub(super) const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1";
 
 const SELECT_RECORDS: &str = concat!(
     "SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,
