@@ -16,6 +16,7 @@ mod bases;
 #[cfg(test)]
 mod bases_tests;
 mod checkpoint;
+mod counters;
 mod erase;
 mod erase_steps;
 mod events;

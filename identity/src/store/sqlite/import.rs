@@ -19,16 +19,11 @@ use crate::screen::TenantState;
 use crate::store::RecordText;
 use crate::tenant::TenantId;
 
+use super::counters::NEXT_BASE;
 use super::feed::feed_head;
-use super::records::NEXT_BASE;
 
 /// Rows per statement.
 const BATCH: usize = 5_000;
-
-// AUTOINCREMENT's next id: past every id ever used (the sequence) and every id there
-pub(super) const NEXT_ID: &str = "\
-SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'contact'), 0),
-           coalesce((SELECT max(id) FROM contact), 0)) + 1";
 
 /// Sets AUTOINCREMENT's counter to at least `?1`, so later rows get higher ids (two
 /// statements: the counter's row exists once a row was ever inserted).

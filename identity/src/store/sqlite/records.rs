@@ -19,14 +19,11 @@ use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::bases::Written;
+use super::counters::{NEXT_BASE, NEXT_ID};
 use super::events;
-use super::import::NEXT_ID;
 use super::json;
 use super::script::Script;
 use super::tails::{self, tail_of_c};
-
-/// Takes the next base number (the record written next reads it).
-pub(super) const NEXT_BASE: &str = "UPDATE identity_base_seq SET n = n + 1";
 
 const SELECT_RECORDS: &str = concat!(
     "SELECT 'record', primary_id, version, created_at, last_row_at, emails, email_rows, phones,

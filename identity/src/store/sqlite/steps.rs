@@ -29,7 +29,7 @@ use crate::verify::{StoredIdentifier, stored_identifiers};
 
 use super::erase_steps::EraseJob;
 use super::records::{self, NewValues};
-use super::{erase, events, import, json, settings};
+use super::{counters, erase, events, import, json, settings};
 
 /// The customer (primary) of tenant `?1`'s visible row `?2`.
 const CUSTOMER_OF: &str = "\
@@ -365,7 +365,7 @@ impl Steps for SqliteSteps<'_> {
     }
 
     async fn ids_given_out(&mut self) -> Outcome<i64> {
-        let next: i64 = sqlx::query_scalar(import::NEXT_ID)
+        let next: i64 = sqlx::query_scalar(counters::NEXT_ID)
             .fetch_one(&mut *self.0)
             .await
             .map_err(failed("importing contacts"))?;
