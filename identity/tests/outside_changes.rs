@@ -168,6 +168,41 @@ async fn a_chained_secondary_written_in_sql_is_repaired_into_its_customer() {
     }
 }
 
+/// Before the next identify applies it, a row written in SQL is found by each of its values
+/// alone (the walk over the rows looks each kind of value up by its own index), and joins the
+/// customer it shares a value with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_written_in_sql_is_found_by_its_email_alone_and_by_its_phone_alone() {
+    for (identity, sql, _keep) in stores().await {
+        let backend = identity.store().backend();
+        let a = identity.identify(Some("a@x.io"), Some("1")).await.unwrap();
+        let d = sql
+            .insert(
+                "('d@x.io', '4', NULL, 'primary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
+            )
+            .await;
+        for (email, phone) in [(Some("d@x.io"), None), (None, Some("4"))] {
+            let found = identity.lookup(email, phone).await.unwrap();
+            let found = found.unwrap_or_else(|| panic!("{backend}: {email:?} {phone:?}"));
+            assert_eq!(
+                found.primary_contact_id, d,
+                "{backend}: {email:?} {phone:?}"
+            );
+        }
+        // a row of a's phone: a's customer, found by that phone before it is applied
+        let e = sql
+            .insert(
+                "('e@x.io', '1', NULL, 'primary', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
+            )
+            .await;
+        let joined = identity.lookup(None, Some("1")).await.unwrap().unwrap();
+        assert_eq!(joined.primary_contact_id, a.primary_contact_id, "{backend}");
+        assert_eq!(joined.secondary_contact_ids, vec![e], "{backend}");
+        identity.identify(Some("e@x.io"), None).await.unwrap();
+        common::assert_verified(&identity).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_primaries_sharing_an_email_written_in_sql_become_one_customer() {
     for (identity, sql, _keep) in stores().await {

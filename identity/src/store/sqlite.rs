@@ -26,6 +26,8 @@ mod group;
 mod import;
 mod jobs;
 mod long_writes;
+#[cfg(test)]
+mod plans_tests;
 mod prune;
 mod read;
 mod reapply;

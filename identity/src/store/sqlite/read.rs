@@ -80,6 +80,11 @@ SELECT emails, email_rows, phones, phone_rows, secondary_ids,
 FROM identity_customer
 WHERE tenant_id = ?1 AND primary_id = ?2 AND base_seq = ?3";
 
+/// This module's statements that reach one request's or customer's rows by their keys, whose
+/// plans `plans_tests.rs` checks (a statement added here that does so belongs in the list).
+#[cfg(test)]
+pub(super) const BY_KEY: &[(&str, &str)] = &[("READ", READ), ("READ_BASE", READ_BASE)];
+
 /// What a read found.
 pub(crate) struct Read {
     pub matched: Matched,

@@ -95,6 +95,11 @@ SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7
 FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2
 RETURNING seq";
 
+/// This module's statements that reach one request's or customer's rows by their keys, whose
+/// plans `plans_tests.rs` checks (a statement added here that does so belongs in the list).
+#[cfg(test)]
+pub(super) const BY_KEY: &[(&str, &str)] = &[("PAST", PAST), ("APPEND", APPEND)];
+
 /// One tail entry as the read sends it.
 type Entry = (i64, i64, i64, i64, Option<String>, Option<String>);
 
