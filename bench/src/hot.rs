@@ -18,6 +18,16 @@ pub fn phone(r: u64) -> String {
     format!("9{r:07}")
 }
 
+/// Bystander `i`'s email (a one-row customer of the regulars' tenant that no checkout names).
+pub fn bystander_email(i: u64) -> String {
+    format!("b{i}@bystander.test")
+}
+
+/// Bystander `i`'s phone number.
+pub fn bystander_phone(i: u64) -> String {
+    format!("8{i:07}")
+}
+
 /// The regulars and how many emails each has so far (shared by the workers).
 #[derive(Debug, Clone)]
 pub struct Regulars {
@@ -31,6 +41,9 @@ pub struct Regulars {
     /// The mix with its joins of two regulars sent as known checkouts instead (`--writes`:
     /// what the mix costs without the merges that make one large customer of the regulars).
     pub without_joins: bool,
+    /// One-row customers seeded into the same tenant before the regulars, which no checkout
+    /// names (`--writes`: what the tenant's size costs the mix).
+    pub bystanders: u64,
     emails: Arc<Vec<AtomicU64>>,
 }
 
@@ -42,6 +55,7 @@ impl Regulars {
             seeded_rows: rows,
             only: None,
             without_joins: false,
+            bystanders: 0,
             emails: Arc::new((0..count).map(|_| AtomicU64::new(rows)).collect()),
         }
     }
@@ -56,6 +70,13 @@ impl Regulars {
     #[must_use]
     pub fn without_joins(mut self) -> Self {
         self.without_joins = true;
+        self
+    }
+
+    /// The same regulars in a tenant that also holds `n` one-row customers.
+    #[must_use]
+    pub fn with_bystanders(mut self, n: u64) -> Self {
+        self.bystanders = n;
         self
     }
 

@@ -103,8 +103,9 @@ struct Args {
     /// request.
     #[arg(long)]
     writes: bool,
-    /// With --writes: only these workloads (known, regulars, regulars-nojoin, brand-new, grow,
-    /// known-1row, known-2000rows, known-20000rows; default all).
+    /// With --writes: only these workloads (known, regulars, regulars-200k-tenant,
+    /// regulars-nojoin, brand-new, grow, known-1row, known-2000rows, known-20000rows; default
+    /// all).
     #[arg(long, requires = "writes", value_delimiter = ',')]
     workloads: Vec<String>,
     /// With --writes: one webhook endpoint on each target, delivered by a sender on the

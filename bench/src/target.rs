@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use identity::import::{ImportOptions, TableRow};
 use identity::{ConnectOptions, Identity};
 use serde_json::json;
 
@@ -117,7 +118,28 @@ pub async fn bulk_load(database_url: &str, statements: &[(&str, &[i64])]) -> Res
     conn.close().await.map_err(|e| e.to_string())
 }
 
-/// Seeds PostgreSQL with the hot mix's regulars in bulk: each regular's first row is its
+/// Imports `n` one-row customers (the regulars' bystanders) into `identity`'s empty tenant.
+async fn import_bystanders(identity: &Identity, n: u64) -> Result<(), String> {
+    if n == 0 {
+        return Ok(());
+    }
+    let at = time::OffsetDateTime::now_utc();
+    let rows = (0..n)
+        .map(|i| {
+            TableRow::new(i + 1)
+                .email(crate::hot::bystander_email(i))
+                .phone_number(crate::hot::bystander_phone(i))
+                .created_at(at)
+        })
+        .collect();
+    identity
+        .import_table(rows, ImportOptions::default())
+        .await
+        .map(drop)
+        .map_err(|e| e.chain())
+}
+
+/// Seeds PostgreSQL with the hot mix's regulars in bulk (after their bystanders): each regular's first row is its
 /// primary, every other row a secondary with a new email and the regular's phone.
 pub async fn seed_regulars(
     identity: &Identity,
@@ -126,9 +148,17 @@ pub async fn seed_regulars(
 ) -> Result<(), String> {
     let count = i64::try_from(regulars.count).map_err(|e| e.to_string())?;
     let rows = i64::try_from(regulars.seeded_rows).map_err(|e| e.to_string())?;
+    let bystanders = i64::try_from(regulars.bystanders).map_err(|e| e.to_string())?;
     bulk_load(
         database_url,
         &[
+            // as `crate::hot::bystander_email` and `bystander_phone` name them
+            (
+                "INSERT INTO contact (email, phone_number, link_precedence)
+                 SELECT 'b' || i || '@bystander.test', '8' || lpad(i::text, 7, '0'), 'primary'
+                 FROM generate_series(0, $1 - 1) AS i ORDER BY i",
+                &[bystanders],
+            ),
             (
                 "INSERT INTO contact (email, phone_number, link_precedence)
                  SELECT 'r' || r || '.e0@hot.test', '9' || lpad(r::text, 7, '0'), 'primary'
@@ -231,6 +261,9 @@ impl Target {
                     )
                 };
                 let identity = connect(url).await?;
+                if let Workload::Hot(regulars) = workload {
+                    import_bystanders(&identity, regulars.bystanders).await?;
+                }
                 for (email, phone) in workload.rows() {
                     identity
                         .identify(Some(&email), Some(&phone))

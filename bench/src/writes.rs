@@ -22,9 +22,12 @@ type Sized = (u64, u64);
 
 /// The workloads, by name: one kind of checkout only, or the mix (`None`), over the regulars or
 /// over customers of one size (`Some((customers, rows))`).
-const WORKLOADS: [(&str, Option<Kind>, Option<Sized>); 8] = [
+const WORKLOADS: [(&str, Option<Kind>, Option<Sized>); 9] = [
     ("known", Some(Kind::Returning), None),
     ("regulars", None, None),
+    // the mix in a tenant that also holds 200,000 one-row customers: a write must cost what
+    // it touches, not what the tenant holds
+    ("regulars-200k-tenant", None, None),
     // the mix with its 1% of joins sent as known checkouts: no large customer forms
     ("regulars-nojoin", None, None),
     ("brand-new", Some(Kind::NewCustomer), None),
@@ -97,6 +100,9 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
             let regulars = match only {
                 Some(kind) => base.only(kind),
                 None if workload == "regulars-nojoin" => base.without_joins(),
+                None if workload == "regulars-200k-tenant" => {
+                    base.with_bystanders(if args.smoke { 2_000 } else { 200_000 })
+                }
                 None => base,
             };
             let work = Workload::Hot(regulars);
@@ -138,11 +144,11 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
             if let Some(e) = &measured.first_error {
                 println!("{backend:?} {workload}: first error: {e}");
             }
-            if workload == "regulars" {
+            if workload == "regulars" || workload == "regulars-200k-tenant" {
                 // the mix's joins make one large customer of the regulars: say how large
                 let grown = crate::regulars_grown(&target).await?;
                 println!(
-                    "{:<9} regulars {grown}",
+                    "{:<9} {workload} {grown}",
                     format!("{backend:?}").to_lowercase()
                 );
             }
@@ -231,7 +237,7 @@ fn print(
         }
     }
     println!(
-        "\n{:<9} {:<16} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "\n{:<9} {:<20} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "backend",
         "workload",
         "req/s",
@@ -264,7 +270,7 @@ fn print(
             _ => "-".to_owned(),
         };
         println!(
-            "{:<9} {:<16} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "{:<9} {:<20} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
             format!("{:?}", row.backend).to_lowercase(),
             row.workload,
             rate,
