@@ -90,15 +90,23 @@ ON CONFLICT (tenant_id, kind, value) DO UPDATE SET customer_id = excluded.custom
 const DELETE_RECORD: &str =
     "DELETE FROM identity_customer WHERE tenant_id = ?1 AND primary_id = ?2";
 
-/// Tenant `?1`'s pairs with a row in the JSON array `?2`, found by either row.
-const DELETE_PAIRS: &str = "\
-DELETE FROM identity_kept_apart
-WHERE rowid IN (
+/// The condition on `identity_kept_apart` that takes tenant `?1`'s pairs with a row in the
+/// JSON array `?2`, each found by its row (through the key or the `b_id` index; with the two
+/// terms joined by `OR`, SQLite read every pair of the tenant).
+macro_rules! pairs_with_rows {
+    () => {
+        "WHERE rowid IN (
     SELECT rowid FROM identity_kept_apart
     WHERE tenant_id = ?1 AND a_id IN (SELECT value FROM json_each(?2))
     UNION ALL
     SELECT rowid FROM identity_kept_apart
-    WHERE tenant_id = ?1 AND b_id IN (SELECT value FROM json_each(?2)))";
+    WHERE tenant_id = ?1 AND b_id IN (SELECT value FROM json_each(?2)))"
+    };
+}
+pub(super) use pairs_with_rows;
+
+/// Tenant `?1`'s pairs with a row in the JSON array `?2`.
+const DELETE_PAIRS: &str = concat!("DELETE FROM identity_kept_apart ", pairs_with_rows!());
 
 /// The erase's record (the erasure log, without personal data).
 const ADD_RECORD: &str = "\

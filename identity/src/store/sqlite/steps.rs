@@ -27,7 +27,7 @@ use crate::suppress::Secret;
 use crate::tenant::TenantId;
 use crate::verify::{StoredIdentifier, stored_identifiers};
 
-use super::erase_steps::EraseJob;
+use super::erase_steps::{EraseJob, pairs_with_rows};
 use super::records::{self, NewValues};
 use super::{counters, erase, events, import, json, settings};
 
@@ -42,15 +42,11 @@ const ROWS_OF: &str = "\
 SELECT id, email, phone_number, linked_id, link_precedence, created_at, updated_at FROM contact
 WHERE (id = ?2 OR linked_id = ?2) AND +tenant_id = ?1 AND deleted_at IS NULL";
 
-/// Tenant `?1`'s pairs with a row in the JSON array `?2`, found by either row.
-const PAIRS_OF: &str = "\
-SELECT a_id, b_id FROM identity_kept_apart
-WHERE rowid IN (
-    SELECT rowid FROM identity_kept_apart
-    WHERE tenant_id = ?1 AND a_id IN (SELECT value FROM json_each(?2))
-    UNION ALL
-    SELECT rowid FROM identity_kept_apart
-    WHERE tenant_id = ?1 AND b_id IN (SELECT value FROM json_each(?2)))";
+/// Tenant `?1`'s pairs with a row in the JSON array `?2`.
+const PAIRS_OF: &str = concat!(
+    "SELECT a_id, b_id FROM identity_kept_apart ",
+    pairs_with_rows!()
+);
 
 /// The values of tenant `?1` (equal to `?2`, when given) held by more than one customer.
 const HELD_BY_SEVERAL: &str = "\
