@@ -139,8 +139,9 @@ async fn import_bystanders(identity: &Identity, n: u64) -> Result<(), String> {
         .map_err(|e| e.chain())
 }
 
-/// Seeds PostgreSQL with the hot mix's regulars in bulk (after their bystanders): each regular's first row is its
-/// primary, every other row a secondary with a new email and the regular's phone.
+/// Seeds PostgreSQL with the hot mix's regulars in bulk, after their bystanders: each regular's
+/// first row is its primary, every other row a secondary with a new email and the regular's
+/// phone.
 pub async fn seed_regulars(
     identity: &Identity,
     database_url: &str,

@@ -59,7 +59,7 @@ fn not_by_key(sql: &str, plan: &[String]) -> Vec<String> {
             };
             names.contains(what)
                 && ((how == "SCAN" && !line.contains("VIRTUAL TABLE"))
-                    || (how == "SEARCH" && line.ends_with("(tenant_id=?)")))
+                    || (how == "SEARCH" && line.contains("(tenant_id=?)")))
         })
         .cloned()
         .collect()
