@@ -161,7 +161,7 @@ async fn write_new_customers(ident: &Identity, prefix: &str) {
 async fn sqlite_full_is_unavailable_and_the_next_write_works_once_space_returns() {
     let (_dir, store, ident) = common::sqlite::file_store().await;
     ident.identify(Some("doc@x.io"), None).await.unwrap();
-    common::sqlite::fill_up(store.pool()).await;
+    common::sqlite::fill_up(&store).await;
     let err = common::sqlite::write_until_refused(&ident).await;
     assert_eq!(err.code(), "unavailable", "{}", err.chain());
     assert!(err.is_transient());
@@ -180,7 +180,7 @@ async fn sqlite_full_is_unavailable_and_the_next_write_works_once_space_returns(
             .unwrap()
             .is_some()
     );
-    common::sqlite::free_space(store.pool()).await;
+    common::sqlite::free_space(&store).await;
     // a failed write leaves no connection inside the transaction SQLite rolled back
     write_new_customers(&ident, "after-full").await;
     common::assert_verified(&ident).await;
@@ -190,7 +190,7 @@ async fn sqlite_full_is_unavailable_and_the_next_write_works_once_space_returns(
 async fn sqlite_read_only_is_unavailable_and_writes_work_again_when_writable() {
     let (_dir, store, ident) = common::sqlite::file_store().await;
     ident.identify(Some("doc@x.io"), None).await.unwrap();
-    common::sqlite::on_every_connection(store.pool(), "query_only = 1").await;
+    common::sqlite::on_every_connection(&store, "query_only = 1").await;
     let err = ident.identify(Some("new@x.io"), None).await.unwrap_err();
     assert_eq!(err.code(), "unavailable", "{}", err.chain());
     assert_eq!(err.storage_refusal(), Some(StorageRefusal::ReadOnly));
@@ -206,7 +206,7 @@ async fn sqlite_read_only_is_unavailable_and_writes_work_again_when_writable() {
             .unwrap()
             .is_none()
     );
-    common::sqlite::on_every_connection(store.pool(), "query_only = 0").await;
+    common::sqlite::on_every_connection(&store, "query_only = 0").await;
     write_new_customers(&ident, "after-read-only").await;
     common::assert_verified(&ident).await;
 }
@@ -215,7 +215,7 @@ async fn sqlite_read_only_is_unavailable_and_writes_work_again_when_writable() {
 async fn ping_reports_sqlite_full_until_a_probe_write_commits() {
     let (_dir, store, ident) = common::sqlite::file_store().await;
     ident.ping().await.unwrap();
-    common::sqlite::fill_up(store.pool()).await;
+    common::sqlite::fill_up(&store).await;
     let refused = common::sqlite::write_until_refused(&ident).await;
     assert_eq!(refused.storage_refusal(), Some(StorageRefusal::Full));
     // the database still answers SELECT 1; writes do not: every handle on the store says so
@@ -223,12 +223,12 @@ async fn ping_reports_sqlite_full_until_a_probe_write_commits() {
         // a refused write (the last identify, the previous handle's probe) leaves its connection
         // to be replaced by a new one, which the cap does not reach: cap every connection again,
         // as a disk that is still full would
-        common::sqlite::fill_up(store.pool()).await;
+        common::sqlite::fill_up(&store).await;
         let err = handle.ping().await.unwrap_err();
         assert_eq!(err.code(), "unavailable", "{}", err.chain());
         assert_eq!(err.storage_refusal(), Some(StorageRefusal::Full));
     }
-    common::sqlite::free_space(store.pool()).await;
+    common::sqlite::free_space(&store).await;
     ident.ping().await.unwrap();
     ident.identify(Some("after@x.io"), None).await.unwrap();
     ident.ping().await.unwrap();

@@ -1,11 +1,10 @@
 //! SQLite storage that refuses writes, without a real full disk: per-connection pragmas
 //! (`max_page_count` caps the file's size, `query_only` makes it read-only) applied to every
-//! connection of a store's pool.
+//! connection of a store (its writer's and its pool's).
 
 use std::sync::Arc;
 
 use identity::{ContactStore, Identity, SqliteStore};
-use sqlx::sqlite::SqlitePool;
 
 /// `max_page_count` when nothing caps the file (SQLite's own default).
 pub const UNCAPPED: i64 = 1_073_741_823;
@@ -24,15 +23,19 @@ pub async fn file_store() -> (tempfile::TempDir, Arc<SqliteStore>, Identity) {
     (dir, store, identity)
 }
 
-/// Runs `PRAGMA <pragma>` (such as `query_only = 1`) on every connection of `pool`: as many as
-/// it may hold are taken at once (opening the missing ones), so none is left without it.
-pub async fn on_every_connection(pool: &SqlitePool, pragma: &str) {
+/// Runs `PRAGMA <pragma>` (such as `query_only = 1`) on every connection of `store`: its
+/// writer's and all its pool's (as many as the pool may hold are taken at once, opening the
+/// missing ones), so none is left without it.
+pub async fn on_every_connection(store: &SqliteStore, pragma: &str) {
+    let statement = format!("PRAGMA {pragma}");
+    store.on_writer_connection(&statement).await.unwrap();
+    let pool = store.pool();
     let mut held = Vec::new();
     for _ in 0..pool.options().get_max_connections() {
         held.push(pool.acquire().await.unwrap());
     }
     for conn in &mut held {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}")))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
             .execute(&mut **conn)
             .await
             .unwrap();
@@ -41,17 +44,17 @@ pub async fn on_every_connection(pool: &SqlitePool, pragma: &str) {
 
 /// Caps the database file at its current size (`max_page_count`) on every connection: the
 /// next write that needs a new page fails as on a full disk (`SQLITE_FULL`).
-pub async fn fill_up(pool: &SqlitePool) {
+pub async fn fill_up(store: &SqliteStore) {
     let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-        .fetch_one(pool)
+        .fetch_one(store.pool())
         .await
         .unwrap();
-    on_every_connection(pool, &format!("max_page_count = {pages}")).await;
+    on_every_connection(store, &format!("max_page_count = {pages}")).await;
 }
 
 /// Lifts the cap of [`fill_up`]: space has returned.
-pub async fn free_space(pool: &SqlitePool) {
-    on_every_connection(pool, &format!("max_page_count = {UNCAPPED}")).await;
+pub async fn free_space(store: &SqliteStore) {
+    on_every_connection(store, &format!("max_page_count = {UNCAPPED}")).await;
 }
 
 /// Identifies new customers until a write fails; the error.

@@ -215,7 +215,7 @@ async fn storage_full_answers_503_and_readyz_says_so_until_writes_work_again() {
     let server = TestServer::start_on(identity, &[]).await;
     assert_eq!(get(&server, "/readyz").await.0, 200);
 
-    identity_testkit::sqlite::fill_up(store.pool()).await;
+    identity_testkit::sqlite::fill_up(&store).await;
     let (status, retry, body) = identify_until_refused(&server).await;
     assert_eq!((status, retry.as_deref()), (503, Some("10")), "{body}");
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
@@ -233,7 +233,7 @@ async fn storage_full_answers_503_and_readyz_says_so_until_writes_work_again() {
     );
     assert_eq!(get(&server, "/healthz").await.0, 200);
 
-    identity_testkit::sqlite::free_space(store.pool()).await;
+    identity_testkit::sqlite::free_space(&store).await;
     assert_eq!(get(&server, "/readyz").await.0, 200);
     for n in 0..40 {
         let (status, _, body) = post(
@@ -252,7 +252,7 @@ async fn storage_full_answers_503_and_readyz_says_so_until_writes_work_again() {
 async fn a_read_only_database_answers_503_and_readyz_says_so_until_it_is_writable() {
     let (_dir, store, identity) = identity_testkit::sqlite::file_store().await;
     let server = TestServer::start_on(identity, &[]).await;
-    identity_testkit::sqlite::on_every_connection(store.pool(), "query_only = 1").await;
+    identity_testkit::sqlite::on_every_connection(&store, "query_only = 1").await;
     let (status, retry, body) = post(&server, "/identify", r#"{"email":"new@x.io"}"#).await;
     assert_eq!((status, retry.as_deref()), (503, Some("10")), "{body}");
     assert!(
@@ -271,7 +271,7 @@ async fn a_read_only_database_answers_503_and_readyz_says_so_until_it_is_writabl
             .ends_with(": storage read-only"),
         "{body}"
     );
-    identity_testkit::sqlite::on_every_connection(store.pool(), "query_only = 0").await;
+    identity_testkit::sqlite::on_every_connection(&store, "query_only = 0").await;
     assert_eq!(get(&server, "/readyz").await.0, 200);
     assert_eq!(
         post(&server, "/identify", r#"{"email":"new@x.io"}"#)

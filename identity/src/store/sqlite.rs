@@ -36,6 +36,10 @@ mod script;
 mod settings;
 mod steps;
 mod tails;
+mod wal;
+#[cfg(test)]
+mod wal_tests;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -119,8 +123,9 @@ mod webhooks;
 pub struct SqliteStore {
     pool: SqlitePool,
     /// Writers of this process queue here instead of in SQLite's busy handler, which polls
-    /// with sleeps of up to 100 ms; other processes still meet at `BEGIN IMMEDIATE`.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// with sleeps of up to 100 ms; other processes still meet at `BEGIN IMMEDIATE`. The queue
+    /// also holds the connection they write on (`sqlite/writer.rs`).
+    writer: std::sync::Arc<tokio::sync::Mutex<writer::Writer>>,
     /// The settings last seen per tenant, shared by the clones.
     hints: std::sync::Arc<TenantHints>,
     /// The record bases read lately, decoded, shared by the clones.
@@ -195,7 +200,9 @@ impl SqliteStore {
                 Ok(pool) => {
                     return Ok(SqliteStore {
                         pool,
-                        writer: std::sync::Arc::default(),
+                        writer: std::sync::Arc::new(tokio::sync::Mutex::new(writer::Writer::new(
+                            (!in_memory).then_some(options),
+                        ))),
                         hints: std::sync::Arc::default(),
                         bases: std::sync::Arc::default(),
                         in_memory,
@@ -352,10 +359,10 @@ impl SqliteStore {
 /// How long a statement waits for a lock another connection holds, in milliseconds.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 
-/// A write transaction of this process: the in-process queue's turn and SQLite's write lock.
+/// A write transaction of this process that marked its writes as the library's own: the
+/// in-process queue's turn and SQLite's write lock.
 struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
-    queue: tokio::sync::OwnedMutexGuard<()>,
+    tx: writer::Tx,
 }
 
 impl WriteTx {
@@ -367,10 +374,10 @@ impl WriteTx {
     /// Commits and keeps the queue's turn, so this process's writers go on waiting (for work
     /// that must follow the commit before any other write); `Ok(None)` when the database was
     /// busy (nothing was written).
-    async fn commit_holding(mut self) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
+    async fn commit_holding(mut self) -> Result<Option<writer::Turn>> {
         set_writer(&mut self.tx, false).await?;
         match self.tx.commit().await {
-            Ok(()) => Ok(Some(self.queue)),
+            Ok(turn) => Ok(Some(turn)),
             Err(e) if is_busy(&e) => Ok(None),
             Err(e) => Err(Error::store("committing a write", e)),
         }
@@ -884,6 +891,7 @@ impl ContactStore for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        self.writer.lock().await.close().await;
     }
 
     fn backend(&self) -> &'static str {

@@ -90,17 +90,13 @@ impl SqliteStore {
     ) -> Result<Option<WriteTx>> {
         let started = Instant::now();
         loop {
-            let queue = self.writer.clone().lock_owned().await;
-            let mut tx = match self.pool.begin_with("BEGIN IMMEDIATE").await {
-                Ok(tx) => tx,
-                Err(e) if super::is_busy(&e) => return Ok(None),
-                Err(e) => return Err(Error::store("starting a write", e)),
+            let Some(mut tx) = self.begin_immediate().await? else {
+                return Ok(None);
             };
             if let Some(tenant) = tenant
                 && let Some(job) = jobs::of(&mut tx, tenant).await?
             {
                 drop(tx);
-                drop(queue);
                 self.wait_out(tenant, &job, started).await?;
                 continue;
             }
@@ -108,7 +104,7 @@ impl SqliteStore {
             if let (Some(tenant), true) = (tenant, repair) {
                 records::repair(&mut tx, tenant).await?;
             }
-            return Ok(Some(WriteTx { tx, queue }));
+            return Ok(Some(WriteTx { tx }));
         }
     }
 

@@ -54,27 +54,20 @@ macro_rules! sender_writing {
     ($store:expr, $fail:expr, |$tx:ident| $work:expr) => {{
         let mut written = None;
         for attempt in 1..=MAX_ATTEMPTS {
-            let queue = $store.writer.clone().lock_owned().await;
-            let mut open = match $store.pool.begin_with("BEGIN IMMEDIATE").await {
-                Ok(open) => open,
-                Err(e) if super::is_busy(&e) => {
-                    drop(queue);
-                    backoff(attempt).await;
-                    continue;
-                }
-                Err(e) => return Err($fail(e)),
+            let Some(mut open) = $store.begin_immediate().await? else {
+                backoff(attempt).await;
+                continue;
             };
             let $tx: &mut SqliteConnection = &mut open;
             let value = $work;
             match open.commit().await {
-                Ok(()) => {
+                Ok(_turn) => {
                     written = Some(value);
                     break;
                 }
                 Err(e) if super::is_busy(&e) => {}
                 Err(e) => return Err($fail(e)),
             }
-            drop(queue);
             backoff(attempt).await;
         }
         match written {
