@@ -18,6 +18,7 @@ pub mod wire;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use futures_util::stream::{self, StreamExt};
 use identity::{Contact, ContactId, IdentifyRequest};
 use sqlx::postgres::PgPool;
 
@@ -269,11 +270,11 @@ pub fn assert_invariants_blocking(rows: &[Contact], blocked: &[identity::Blocked
             .iter()
             .map(|e| format!("e:{e}"))
             .chain(c.phone_number.iter().map(|p| format!("p:{p}")));
-        for key in keys.filter(|k| !is_blocked(k)) {
+        for key in keys {
             let prev = *owner.entry(key.clone()).or_insert(c.root());
-            assert_eq!(
-                prev,
-                c.root(),
+            // asked only of a value in two customers: `matches` compiles a pattern per call
+            assert!(
+                prev == c.root() || is_blocked(&key),
                 "I3: {key} belongs to customers {prev} and {}",
                 c.root()
             );
@@ -457,8 +458,17 @@ pub async fn assert_sound_after_storm(store: &FreshStore) -> Vec<Contact> {
         assert_sql_invariants(&db.pool().await).await;
     }
     assert_verified(&store.identity).await;
-    for (primary, members) in &customers_by_link(&rows) {
-        let history = store.identity.history(*primary).await.unwrap();
+    // every customer's history, eight reads at a time (a table import leaves a thousand)
+    let customers = customers_by_link(&rows);
+    let histories: Vec<_> = stream::iter(&customers)
+        .map(|(primary, members)| async move {
+            let history = store.identity.history(*primary).await.unwrap();
+            (primary, members, history)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for (primary, members, history) in histories {
         assert_eq!(&history.rows(), members, "{backend}: customer {primary}");
     }
     feed::assert_feed_rebuilds(&store.identity).await;
