@@ -4,6 +4,8 @@ use identity_testkit as common;
 
 use std::path::PathBuf;
 
+use futures_util::stream::{self, StreamExt};
+
 use identity::import::{ImportOptions, OnError};
 use identity::{
     BlockedValue, Contact, Error, IdentifyRequest, IdentifyResponse, Identity, TenantSettings,
@@ -590,21 +592,31 @@ async fn vectors_pass_on_sqlite_file() {
 
 #[tokio::test]
 async fn vectors_pass_on_postgres() {
-    for path in common::vector_files() {
+    // each file on a database of its own, four at a time (they wait on the server, mostly)
+    let replays = common::vector_files().into_iter().map(|path| async move {
         let db = common::TestDb::create().await;
         let identity = identity::connect(db.url()).await.unwrap();
         replay(&identity, &path).await;
         identity.close().await;
-    }
+    });
+    stream::iter(replays)
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
 }
 
 #[tokio::test]
 async fn vectors_pass_through_pgbouncer_in_transaction_mode() {
     let pooler = common::pooler::PgBouncer::start(&common::admin_url(), 4);
-    for path in common::vector_files() {
+    let pooler = &pooler;
+    let replays = common::vector_files().into_iter().map(|path| async move {
         let db = common::TestDb::create().await;
         let identity = identity::connect(&pooler.url_for(db.url())).await.unwrap();
         replay(&identity, &path).await;
         identity.close().await;
-    }
+    });
+    stream::iter(replays)
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
 }
