@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use regex::{Regex, RegexBuilder, RegexSet};
+use regex::RegexSet;
 use serde::{Deserialize, Serialize};
 
 use crate::contact::{Email, Phone};
@@ -21,6 +21,10 @@ use crate::identifier::IdentifierKind;
 use crate::region::PhoneRegion;
 use crate::request::IdentifyRequest;
 use crate::suppress::Suppressed;
+
+mod pattern;
+
+use pattern::Pattern;
 
 pub use crate::request::{Ignored, IgnoredReason};
 
@@ -57,7 +61,7 @@ pub struct BlockedValue {
 #[serde(rename_all = "lowercase")]
 enum Rule {
     Value(String),
-    Pattern(String),
+    Pattern(Pattern),
 }
 
 impl BlockedValue {
@@ -86,10 +90,9 @@ impl BlockedValue {
     /// when the pattern is empty, longer than [`MAX_PATTERN_LEN`] or not a regular expression.
     pub fn pattern(kind: &str, pattern: &str) -> Result<Self> {
         let kind = parse_kind(kind)?;
-        compile(pattern)?;
         Ok(BlockedValue {
             kind,
-            rule: Rule::Pattern(pattern.to_owned()),
+            rule: Rule::Pattern(Pattern::new(pattern)?),
         })
     }
 
@@ -118,10 +121,9 @@ impl BlockedValue {
         };
         let kind = parse_kind(kind).map_err(|_| corrupt())?;
         if pattern {
-            compile(value).map_err(|_| corrupt())?;
             return Ok(BlockedValue {
                 kind,
-                rule: Rule::Pattern(value.to_owned()),
+                rule: Rule::Pattern(Pattern::new(value).map_err(|_| corrupt())?),
             });
         }
         Ok(Self::exact(kind, value))
@@ -169,7 +171,7 @@ impl BlockedValue {
     #[must_use]
     pub fn pattern_text(&self) -> Option<&str> {
         match &self.rule {
-            Rule::Pattern(p) => Some(p),
+            Rule::Pattern(p) => Some(&p.text),
             Rule::Value(_) => None,
         }
     }
@@ -184,12 +186,12 @@ impl BlockedValue {
     #[must_use]
     pub fn text(&self) -> &str {
         match &self.rule {
-            Rule::Value(v) | Rule::Pattern(v) => v,
+            Rule::Value(v) | Rule::Pattern(Pattern { text: v, .. }) => v,
         }
     }
 
     /// Whether the entry blocks `value`, a normalized value of its kind: equal to the exact
-    /// value, or matched by the pattern.
+    /// value, or matched by the pattern (compiled once, when the entry was made or read).
     ///
     /// ```
     /// use identity::BlockedValue;
@@ -201,7 +203,7 @@ impl BlockedValue {
     pub fn matches(&self, value: &str) -> bool {
         match &self.rule {
             Rule::Value(v) => v == value,
-            Rule::Pattern(p) => Regex::new(p).is_ok_and(|re| re.is_match(value)),
+            Rule::Pattern(p) => p.regex.is_match(value),
         }
     }
 
@@ -224,7 +226,7 @@ impl fmt::Display for BlockedValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.rule {
             Rule::Value(v) => write!(f, "{} {v}", self.kind),
-            Rule::Pattern(p) => write!(f, "{} pattern {p}", self.kind),
+            Rule::Pattern(p) => write!(f, "{} pattern {}", self.kind, p.text),
         }
     }
 }
@@ -261,29 +263,6 @@ fn parse_kind(kind: &str) -> Result<IdentifierKind> {
         "phone" | "phoneNumber" => Ok(IdentifierKind::Phone),
         _ => Err(Error::invalid(Field::Kind, "must be `email` or `phone`")),
     }
-}
-
-fn compile(pattern: &str) -> Result<Regex> {
-    if pattern.is_empty() {
-        return Err(Error::invalid(Field::Pattern, "must not be empty"));
-    }
-    if pattern.len() > MAX_PATTERN_LEN {
-        return Err(Error::invalid(
-            Field::Pattern,
-            format!("must be at most {MAX_PATTERN_LEN} bytes"),
-        ));
-    }
-    RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| {
-            let first = e.to_string();
-            let last = first.lines().last().unwrap_or("").trim().to_owned();
-            Error::invalid(
-                Field::Pattern,
-                format!("not a regular expression ({})", last.to_lowercase()),
-            )
-        })
 }
 
 /// A tenant's blocked list as a matcher, at the version its store gave it (`0`: the defaults,
@@ -610,6 +589,25 @@ mod tests {
             serde_json::from_str(r#"{"kind":"email","pattern":"^x@"}"#).unwrap();
         assert_eq!(pattern.pattern_text(), Some("^x@"));
         assert_eq!(pattern.to_string(), "email pattern ^x@");
+    }
+
+    #[test]
+    fn a_pattern_read_from_the_wire_is_compiled_once_and_compares_by_its_text() {
+        let read: BlockedValue =
+            serde_json::from_str(r#"{"kind":"email","pattern":"^x@"}"#).unwrap();
+        assert!(read.matches("x@shop.com"));
+        assert!(!read.matches("ax@shop.com"));
+        assert_eq!(read, BlockedValue::pattern("email", "^x@").unwrap());
+        assert_ne!(read, BlockedValue::pattern("email", "^y@").unwrap());
+        assert!(read < BlockedValue::pattern("email", "^y@").unwrap());
+        assert_eq!(
+            serde_json::to_string(&read).unwrap(),
+            r#"{"kind":"email","pattern":"^x@"}"#
+        );
+        // a text that is no pattern is refused when read, not matched as nothing later
+        let bad = serde_json::from_str::<BlockedValue>(r#"{"kind":"email","pattern":"^("}"#);
+        let message = bad.unwrap_err().to_string();
+        assert!(message.contains("not a regular expression"), "{message}");
     }
 
     #[test]

@@ -272,7 +272,7 @@ pub fn assert_invariants_blocking(rows: &[Contact], blocked: &[identity::Blocked
             .chain(c.phone_number.iter().map(|p| format!("p:{p}")));
         for key in keys {
             let prev = *owner.entry(key.clone()).or_insert(c.root());
-            // asked only of a value in two customers: `matches` compiles a pattern per call
+            // the blocked list is asked only of a value found in two customers
             assert!(
                 prev == c.root() || is_blocked(&key),
                 "I3: {key} belongs to customers {prev} and {}",
