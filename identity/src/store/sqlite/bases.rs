@@ -7,7 +7,8 @@
 //! number drawn in a transaction that rolls back is drawn again); a write transaction notes the
 //! bases it writes ([`Written`]) for its own later reads, and they are held for everyone once it
 //! commits, so a large customer's new base is not fetched and decoded again after each fold or
-//! merge of this process.
+//! merge of this process. A row added to a tail is noted the same way (the base extended by its
+//! entry), so neither the batch's later writes nor the readers fetch the entry just written.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -73,10 +74,12 @@ impl Kept {
     }
 }
 
-/// The bases one write transaction wrote, by customer: held for its own later reads (a base it
-/// wrote is exactly the record it had in hand, so reading it back would only decode it again),
-/// and for every read once it commits ([`Bases::publish`]); dropped with the transaction when it
-/// rolls back, since its base numbers are then drawn again.
+/// The records one write transaction wrote, by customer: each a base it wrote, or a base it
+/// extended with tail entries (a row added), held for its own later reads (what it wrote is
+/// exactly the record it had in hand, so reading it back would only decode it again, or fetch
+/// the tail entries it just wrote), and for every read once it commits ([`Bases::publish`]);
+/// dropped with the transaction when it rolls back, since its base numbers are then drawn
+/// again and its tail entries were never written.
 #[derive(Debug, Default)]
 pub(crate) struct Written(HashMap<ContactId, (i64, Arc<CustomerRecord>)>);
 

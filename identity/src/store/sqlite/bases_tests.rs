@@ -40,8 +40,9 @@ async fn stored(store: &SqliteStore, primary: i64) -> (i64, CustomerRecord) {
 }
 
 /// The record held under the customer's current base right after the write that wrote it
-/// (a new customer, a fold, a merge) is exactly the one the database gives back: no read
-/// between them could have fetched it, so it is the writer's own, published at commit.
+/// (a new customer, a row added to its tail, a fold, a merge) is exactly the one the database
+/// gives back: no read between them could have fetched it, so it is the writer's own,
+/// published at commit.
 #[tokio::test]
 async fn a_written_base_is_held_as_the_database_decodes_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,6 +63,9 @@ async fn a_written_base_is_held_as_the_database_decodes_it() {
     // rows 2..=FOLD_AT+1 go to the tail; the last of them folds it into a new base
     for k in 0..FOLD_AT {
         identify(&store, &format!("row{k}@held.test"), "5550100").await;
+        if k < 2 {
+            check("a row added to the tail", 1).await;
+        }
     }
     check("a fold", 1).await;
     identify(&store, "second@held.test", "5550200").await;

@@ -455,7 +455,7 @@ pub(crate) async fn apply(
                 phone.as_ref(),
             );
             let rows = written(script.run(tx).await)?;
-            let length = written(tails::length(&rows))?;
+            let (length, base) = written(tails::appended(&rows))?;
             if length >= tails::fold_at(&record) {
                 // the addition that makes the tail long enough writes the record whole (its
                 // values are named)
@@ -463,7 +463,13 @@ pub(crate) async fn apply(
                 let (seq, record) = store(tx, tenant, record, NewValues::Some(None, None)).await?;
                 return Ok(noted(bases, seq, record));
             }
-            Ok(record.answer())
+            // the record in hand is its base with the tail applied up to this entry: held, the
+            // next read of the customer (in this batch, or anywhere once it commits) fetches
+            // no tail entry
+            match base {
+                Some(seq) => Ok(noted(bases, seq, record)),
+                None => Ok(record.answer()),
+            }
         }
         Plan::Merge(merge) => {
             if kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
@@ -498,14 +504,14 @@ pub(crate) async fn apply(
     }
 }
 
-/// The answer of `record`, written as base `seq`, once noted in `bases`.
+/// The answer of `record`, written as base `seq` (or as that base with tail entries), once
+/// noted in `bases`.
 fn noted(bases: &mut Written, seq: i64, record: CustomerRecord) -> ConsolidatedContact {
     let answer = record.answer();
     bases.note(seq, record);
     answer
 }
 
-/// JSON text of a list, for `json_each`.
 /// Whether customers `x` and `y` of `tenant` are kept apart by a split.
 pub(super) async fn kept_apart(
     conn: &mut SqliteConnection,

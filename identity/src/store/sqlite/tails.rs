@@ -93,7 +93,8 @@ INSERT INTO identity_customer_tail (tenant_id, primary_id, seq, version, last_ro
     secondary_id, email, phone)
 SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7
 FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2
-RETURNING seq";
+RETURNING seq,
+    (SELECT base_seq FROM identity_customer WHERE tenant_id = ?1 AND primary_id = ?2)";
 
 /// This module's statements that reach one request's or customer's rows by their keys, whose
 /// plans `plans_tests.rs` checks (a statement added here that does so belongs in the list).
@@ -141,8 +142,9 @@ pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<u
 
 /// Adds to `script` the tail entry of row `id` (which brought `email` and `phone` to the
 /// customer, when new to it) for `record`, which already has it appended and its version
-/// raised. The statement returns the tail's length after it ([`length`]): at [`fold_at`] the
-/// caller writes the record whole instead.
+/// raised. The statement returns the tail's length after it and the record's base number
+/// ([`appended`]): at [`fold_at`] the caller writes the record whole instead; below it, the
+/// record in hand is that base with its tail applied, which the caller holds for later reads.
 pub(super) fn push_append(
     script: &mut Script,
     record: &CustomerRecord,
@@ -163,10 +165,11 @@ pub(super) fn push_append(
     });
 }
 
-/// The tail length that the one [`push_append`] of a script's `rows` returned.
-pub(super) fn length(rows: &[SqliteRow]) -> sqlx::Result<i64> {
+/// What the one [`push_append`] of a script's `rows` returned: the tail's length after it, and
+/// the number of the base it extends (`None` when the customer has no record row).
+pub(super) fn appended(rows: &[SqliteRow]) -> sqlx::Result<(i64, Option<i64>)> {
     match rows {
-        [row] => row.try_get(0),
+        [row] => Ok((row.try_get(0)?, row.try_get(1)?)),
         _ => Err(sqlx::Error::RowNotFound),
     }
 }
