@@ -4,6 +4,7 @@
 mod common;
 
 use common::TestServer;
+use futures_util::stream::{self, StreamExt};
 use serde_json::{Value, json};
 
 /// `identity_identify_total` by outcome, as `GET /metrics` shows it.
@@ -657,29 +658,45 @@ async fn check_graph(server: &TestServer, tenant: &str, graph: &Value, file: &st
 
 const ADMIN_TOKEN: &str = "vector-admin-token";
 
+/// How many vector files replay at once, each on a server and database of its own (a replay
+/// waits on its server's commits, mostly).
+const AT_ONCE: usize = 4;
+
 #[tokio::test]
 async fn vectors_over_http_on_sqlite_with_both_key_spellings() {
-    for path in identity_testkit::vector_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let server = TestServer::start(&url, &["--admin-token", ADMIN_TOKEN]).await;
-        replay(&server, &path, true).await;
-        server.stop().await;
-    }
+    let replays = identity_testkit::vector_files()
+        .into_iter()
+        .map(|path| async move {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("v.db").display());
+            let server = TestServer::start(&url, &["--admin-token", ADMIN_TOKEN]).await;
+            replay(&server, &path, true).await;
+            server.stop().await;
+        });
+    stream::iter(replays)
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<()>>()
+        .await;
 }
 
 #[tokio::test]
 async fn vectors_over_http_on_postgres_without_the_legacy_key() {
-    for path in identity_testkit::vector_files() {
-        let db = identity_testkit::TestDb::create().await;
-        let server = TestServer::start(
-            db.url(),
-            &["--legacy-key", "false", "--admin-token", ADMIN_TOKEN],
-        )
+    let replays = identity_testkit::vector_files()
+        .into_iter()
+        .map(|path| async move {
+            let db = identity_testkit::TestDb::create().await;
+            let server = TestServer::start(
+                db.url(),
+                &["--legacy-key", "false", "--admin-token", ADMIN_TOKEN],
+            )
+            .await;
+            replay(&server, &path, false).await;
+            server.stop().await;
+        });
+    stream::iter(replays)
+        .buffer_unordered(AT_ONCE)
+        .collect::<Vec<()>>()
         .await;
-        replay(&server, &path, false).await;
-        server.stop().await;
-    }
 }
 
 #[tokio::test]
