@@ -24,12 +24,10 @@ use crate::suppress::Suppressed;
 
 mod pattern;
 
+pub use pattern::MAX_PATTERN_LEN;
 use pattern::Pattern;
 
 pub use crate::request::{Ignored, IgnoredReason};
-
-/// The longest pattern accepted, in bytes.
-pub const MAX_PATTERN_LEN: usize = 500;
 
 /// One entry of a tenant's blocked list: an exact value or a pattern, for emails or phones.
 ///

@@ -598,11 +598,13 @@ async fn vectors_pass_on_postgres() {
         let identity = identity::connect(db.url()).await.unwrap();
         replay(&identity, &path).await;
         identity.close().await;
+        db
     });
-    stream::iter(replays)
-        .buffer_unordered(4)
-        .collect::<Vec<()>>()
-        .await;
+    // each database is dropped once every replay is done: dropping one blocks this thread
+    // until PostgreSQL drops it, which waits on every backend, including one in the middle of
+    // another replay's COPY that only this thread can finish
+    let databases: Vec<common::TestDb> = stream::iter(replays).buffer_unordered(4).collect().await;
+    drop(databases);
 }
 
 #[tokio::test]
@@ -614,9 +616,9 @@ async fn vectors_pass_through_pgbouncer_in_transaction_mode() {
         let identity = identity::connect(&pooler.url_for(db.url())).await.unwrap();
         replay(&identity, &path).await;
         identity.close().await;
+        db
     });
-    stream::iter(replays)
-        .buffer_unordered(4)
-        .collect::<Vec<()>>()
-        .await;
+    // dropped once every replay is done (see vectors_pass_on_postgres)
+    let databases: Vec<common::TestDb> = stream::iter(replays).buffer_unordered(4).collect().await;
+    drop(databases);
 }

@@ -82,6 +82,10 @@ impl TestDb {
     }
 }
 
+/// Drops the database, blocking the thread until PostgreSQL has: `DROP DATABASE` waits on
+/// every backend of the server, so a test running several databases' work on one thread keeps
+/// each until all of that work is done (a backend in the middle of a `COPY` whose client is
+/// this thread would never let the drop finish).
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();

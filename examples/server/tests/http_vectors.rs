@@ -692,11 +692,16 @@ async fn vectors_over_http_on_postgres_without_the_legacy_key() {
             .await;
             replay(&server, &path, false).await;
             server.stop().await;
+            db
         });
-    stream::iter(replays)
+    // each database is dropped once every replay is done: dropping one blocks this thread
+    // until PostgreSQL drops it, which waits on every backend, including one in the middle of
+    // another replay's COPY that only this thread (its server's) can finish
+    let databases: Vec<identity_testkit::TestDb> = stream::iter(replays)
         .buffer_unordered(AT_ONCE)
-        .collect::<Vec<()>>()
+        .collect()
         .await;
+    drop(databases);
 }
 
 #[tokio::test]

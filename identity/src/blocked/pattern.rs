@@ -6,8 +6,10 @@ use std::hash::{Hash, Hasher};
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::MAX_PATTERN_LEN;
 use crate::error::{Error, Field, Result};
+
+/// The longest pattern accepted, in bytes.
+pub const MAX_PATTERN_LEN: usize = 500;
 
 /// A pattern's text with its compiled matcher, so
 /// [`BlockedValue::matches`](super::BlockedValue::matches) compiles nothing.
