@@ -352,3 +352,76 @@ async fn a_sqlite_batch_applies_changes_made_outside_before_planning() {
     common::assert_invariants(&identity.all_contacts().await.unwrap());
     drop(store);
 }
+
+/// SQLite: each write of a batch reads what the writes before it in the batch wrote (the read
+/// rides at the end of the previous write's script), across a new row, a new customer, a merge
+/// and a fold (the read carried before a fold is read again). The batch's answers are the ones
+/// the same writes get one at a time on another database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_write_of_a_sqlite_batch_sees_the_ones_before_it() {
+    use sqlx::Connection;
+    let (dir, store, identity) = common::sqlite::file_store().await;
+    let (_alone_dir, alone_store, alone) = common::sqlite::file_store().await;
+    // a customer whose tail the chain's first new row folds (32 entries: a quarter of its rows
+    // below that)
+    let mut seed = vec![("x0@chain.io".to_owned(), "7400".to_owned())];
+    seed.extend((1..32).map(|i| (format!("x{i}@chain.io"), "7400".to_owned())));
+    for (email, phone) in &seed {
+        identity.identify(Some(email), Some(phone)).await.unwrap();
+        alone.identify(Some(email), Some(phone)).await.unwrap();
+    }
+    let chain: Vec<(&str, &str)> = vec![
+        ("x32@chain.io", "7400"), // folds x's tail
+        ("x32@chain.io", "7500"), // a new phone through the email the fold's write added
+        ("a@chain.io", "7100"),   // a new customer
+        ("b@chain.io", "7100"),   // a row of it
+        ("b@chain.io", "7200"),   // through the email the write before added
+        ("c@chain.io", "7300"),   // another new customer
+        ("a@chain.io", "7300"),   // merges it into a's
+        ("x1@chain.io", "7200"),  // merges a's customer into x's
+        ("c@chain.io", "7600"),   // a row of the customer two merges made
+    ];
+    let url = format!("sqlite://{}", dir.path().join("identity.db").display());
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let send = |(email, phone): (&str, &str)| {
+        let (identity, email, phone) = (identity.clone(), email.to_owned(), phone.to_owned());
+        tokio::spawn(async move { identity.identify(Some(&email), Some(&phone)).await })
+    };
+    // the first write waits for the database; the chain queues behind it, in order
+    let first = send(("first@chain.io", "7000"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut calls = Vec::new();
+    for step in &chain {
+        calls.push(send(*step));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    first.await.unwrap().unwrap();
+    alone
+        .identify(Some("first@chain.io"), Some("7000"))
+        .await
+        .unwrap();
+    for ((email, phone), call) in chain.iter().zip(calls) {
+        let batched = call.await.unwrap().unwrap();
+        let one_at_a_time = alone.identify(Some(email), Some(phone)).await.unwrap();
+        assert_eq!(batched, one_at_a_time, "{email} {phone}");
+    }
+    let last = alone
+        .identify(Some("c@chain.io"), Some("7600"))
+        .await
+        .unwrap();
+    assert_eq!(
+        last.emails.len(),
+        33 + 3,
+        "x0..x32, a, b, c in one customer"
+    );
+    blocker.close().await.unwrap();
+    common::assert_verified(&identity).await;
+    common::assert_invariants(&identity.all_contacts().await.unwrap());
+    drop((store, alone_store));
+}

@@ -10,7 +10,11 @@
 //! each seeing the ones before it, so each answer is the one it would have had alone, written
 //! after them (each write's rows, event and record sent as one script, `script.rs`; the read of
 //! each also says whether its tenant has a long write running or changes made outside the
-//! library waiting, which are applied before anything of the tenant is planned). Whatever
+//! library waiting, which are applied before anything of the tenant is planned). The read of
+//! each write after the first rides at the end of the script of the one before it (SQLite runs
+//! a script in order, so the read sees that write), so a write costs one call to SQLite's
+//! worker thread, not two; when more was written after it (a fold) or its settings disagree,
+//! the write reads again on its own. Whatever
 //! arrives meanwhile waits for the next batch; a write whose caller stopped waiting before the
 //! batch had the write lock is left out (nothing of it is written). When the batch cannot be
 //! written whole (the database is busy with another process, a tenant has a long write
@@ -19,6 +23,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use sqlx::sqlite::SqliteRow;
 use tokio::sync::oneshot;
 
 use crate::error::Result;
@@ -27,7 +32,8 @@ use crate::screen::Localized;
 use crate::tenant::TenantId;
 
 use super::bases::{Held, Written};
-use super::{SqliteStore, records};
+use super::script::Script;
+use super::{SqliteStore, read, records};
 
 /// The most writes one transaction carries.
 pub(super) const MAX_BATCH: usize = 64;
@@ -148,7 +154,12 @@ impl SqliteStore {
         let mut answers = Vec::with_capacity(batch.len());
         let mut ids = records::NewIds::default();
         let mut written = Written::default();
-        for job in batch.iter_mut() {
+        // the rows of this write's read, carried by the previous write's script
+        let mut carried: Option<Vec<SqliteRow>> = None;
+        for k in 0..batch.len() {
+            let (done, rest) = batch.split_at_mut(k + 1);
+            let job = &mut done[k];
+            let rows = carried.take();
             if job.reply.is_closed() {
                 // its caller stopped waiting before the write lock was had: nothing written
                 answers.push(None);
@@ -158,16 +169,34 @@ impl SqliteStore {
             // whether the tenant has a long write running or changes made outside the library
             // waiting to be applied (nothing of the batch is written for it before this read)
             let mut repaired = false;
+            let mut first = match rows {
+                Some(rows) => {
+                    let held = Held::InWrite(&self.bases, &written);
+                    read::carried(&mut write.tx, &job.tenant, &rows, held).await?
+                }
+                None => None,
+            };
             let read = loop {
-                let read = self
-                    .read_localized(
-                        &mut write.tx,
-                        &job.tenant,
-                        &job.request,
-                        &mut job.local,
-                        Held::InWrite(&self.bases, &written),
-                    )
-                    .await?;
+                let held = Held::InWrite(&self.bases, &written);
+                let read = match first.take() {
+                    Some(read)
+                        if job
+                            .local
+                            .agrees(read.region.as_deref(), read.blocked_version) =>
+                    {
+                        read
+                    }
+                    _ => {
+                        self.read_localized(
+                            &mut write.tx,
+                            &job.tenant,
+                            &job.request,
+                            &mut job.local,
+                            held,
+                        )
+                        .await?
+                    }
+                };
                 if read.job {
                     return Ok(None); // a long write of the tenant runs: wait for it alone
                 }
@@ -178,15 +207,24 @@ impl SqliteStore {
                 repaired = true;
             };
             let plan = job.local.plan(read.matched);
-            let answer = records::apply(
+            // the next write's read goes at the end of this one's script
+            let next = rest
+                .first()
+                .map(|next| (next.tenant.clone(), next.local.request.clone()));
+            let push_read = next.as_ref().map(|(tenant, request)| {
+                move |script: &mut Script| read::push(script, tenant, request)
+            });
+            let (answer, rows) = records::apply_carrying(
                 &mut write.tx,
                 &job.tenant,
                 &job.local.request,
                 plan,
                 &mut ids,
                 &mut written,
+                push_read.as_ref().map(|f| f as records::NextRead<'_>),
             )
             .await?;
+            carried = rows;
             answers.push(Some(answer.with_ignored(&job.local.ignored)));
         }
         if !write.commit().await? {

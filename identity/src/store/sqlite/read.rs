@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::contact::{ContactId, Email, Phone};
@@ -20,6 +21,7 @@ use crate::tenant::TenantId;
 
 use super::bases::Held;
 use super::records::Scalars;
+use super::script::Script;
 use super::tails::{self, tail_top_of_c};
 
 /// The customers of tenant `?3` holding `?1` (email) and `?2` (phone), one row each with the
@@ -135,6 +137,43 @@ async fn read_once(
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::store("reading customers", e))?;
+    found(conn, tenant, rows, held).await
+}
+
+/// Adds to `script` the read of the request's customers in `tenant` ([`READ`]), so that a
+/// write's script carries the read of the write after it: SQLite runs a script's statements
+/// in order, so the read sees everything before it, and its rows follow the script's own.
+pub(super) fn push(script: &mut Script, tenant: &TenantId, request: &IdentifyRequest) {
+    script.push(READ, |v| {
+        v.add(request.email().map(Email::as_str))
+            .add(request.phone_number().map(Phone::as_str))
+            .add(tenant.as_str());
+    });
+}
+
+/// What the read [`push`] added to a script found, from its `rows` (the bases they name
+/// fetched on `conn` when `held` lacks them); `None` when a base it named was rewritten since.
+pub(super) async fn carried(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    rows: &[SqliteRow],
+    held: Held<'_>,
+) -> Result<Option<Read>> {
+    let rows = rows
+        .iter()
+        .map(ReadRow::from_row)
+        .collect::<sqlx::Result<Vec<ReadRow>>>()
+        .map_err(|e| Error::store("reading customers", e))?;
+    found(conn, tenant, rows, held).await
+}
+
+/// What a read's `rows` say, with each customer's record.
+async fn found(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    rows: Vec<ReadRow>,
+    held: Held<'_>,
+) -> Result<Option<Read>> {
     let (mut email_owner, mut phone_owner, mut pending, mut job) = (None, None, false, false);
     let (mut records, mut region, mut blocked_version) = (Vec::new(), None, 0);
     for row in rows {

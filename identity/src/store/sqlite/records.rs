@@ -400,10 +400,30 @@ pub(crate) async fn apply(
     ids: &mut NewIds,
     bases: &mut Written,
 ) -> Result<ConsolidatedContact> {
+    let (answer, _) = apply_carrying(tx, tenant, request, plan, ids, bases, None).await?;
+    Ok(answer)
+}
+
+/// The read of the write after this one in a batch, added to a script (`read::push`).
+pub(super) type NextRead<'a> = &'a (dyn Fn(&mut Script) + Sync);
+
+/// [`apply`], with the read of the next write (`next`) at the end of the plan's script, so the
+/// next write needs no call of its own to read: the answer, and the rows of that read when it
+/// ran after everything this write wrote (`None` when it did not run, or when more was written
+/// after it: a fold, which the caller then reads again).
+pub(super) async fn apply_carrying(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    request: &IdentifyRequest,
+    plan: Plan,
+    ids: &mut NewIds,
+    bases: &mut Written,
+    next: Option<NextRead<'_>>,
+) -> Result<(ConsolidatedContact, Option<Vec<SqliteRow>>)> {
     let now = OffsetDateTime::now_utc();
     let mut script = Script::default();
     match plan {
-        Plan::Unchanged(answer) => Ok(answer),
+        Plan::Unchanged(answer) => Ok((answer, None)),
         Plan::NewCustomer(new) => {
             let id = ids.draw(tx).await?;
             let row = NewRow {
@@ -416,8 +436,8 @@ pub(crate) async fn apply(
             events::push(&mut script, tenant, Some(id), &new.event(id), now);
             let mut record = new.record(id, now);
             push_store(&mut script, tenant, &mut record, &NewValues::All);
-            let rows = written(script.run(tx).await)?;
-            Ok(noted(bases, written(base_number(&rows))?, record))
+            let (rows, carried) = run_carrying(script, tx, next).await?;
+            Ok((noted(bases, written(base_number(&rows))?, record), carried))
         }
         Plan::AddRow(add) => {
             let id = ids.draw(tx).await?;
@@ -454,26 +474,26 @@ pub(crate) async fn apply(
                 email.as_ref(),
                 phone.as_ref(),
             );
-            let rows = written(script.run(tx).await)?;
+            let (rows, carried) = run_carrying(script, tx, next).await?;
             let (length, base) = written(tails::appended(&rows))?;
             if length >= tails::fold_at(&record) {
                 // the addition that makes the tail long enough writes the record whole (its
-                // values are named)
+                // values are named); the carried read ran before it
                 record.version -= 1; // store raises it
                 let (seq, record) = store(tx, tenant, record, NewValues::Some(None, None)).await?;
-                return Ok(noted(bases, seq, record));
+                return Ok((noted(bases, seq, record), None));
             }
             // the record in hand is its base with the tail applied up to this entry: held, the
             // next read of the customer (in this batch, or anywhere once it commits) fetches
             // no tail entry
             match base {
-                Some(seq) => Ok(noted(bases, seq, record)),
-                None => Ok(record.answer()),
+                Some(seq) => Ok((noted(bases, seq, record), carried)),
+                None => Ok((record.answer(), carried)),
             }
         }
         Plan::Merge(merge) => {
             if kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
-                return Ok(merge.withheld);
+                return Ok((merge.withheld, None));
             }
             let kept = merge.merged.primary;
             push_relink(
@@ -498,10 +518,26 @@ pub(crate) async fn apply(
                 &mut record,
                 &NewValues::Some(None, None),
             );
-            let rows = written(script.run(tx).await)?;
-            Ok(noted(bases, written(base_number(&rows))?, record))
+            let (rows, carried) = run_carrying(script, tx, next).await?;
+            Ok((noted(bases, written(base_number(&rows))?, record), carried))
         }
     }
+}
+
+/// Runs a plan's `script`, which returns one row of its own, with the read `next` after it:
+/// that row, and the read's rows (`None` without a read).
+async fn run_carrying(
+    mut script: Script,
+    tx: &mut SqliteConnection,
+    next: Option<NextRead<'_>>,
+) -> Result<(Vec<SqliteRow>, Option<Vec<SqliteRow>>)> {
+    let Some(push_read) = next else {
+        return Ok((written(script.run(tx).await)?, None));
+    };
+    push_read(&mut script);
+    let mut rows = written(script.run(tx).await)?;
+    let carried = rows.split_off(rows.len().min(1));
+    Ok((rows, Some(carried)))
 }
 
 /// The answer of `record`, written as base `seq` (or as that base with tail entries), once
