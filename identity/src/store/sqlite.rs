@@ -485,8 +485,16 @@ impl ContactStore for SqliteStore {
                 .await?;
             let plan = local.plan(read.matched);
             let mut ids = records::NewIds::default();
-            let answer =
-                records::apply(tx, tenant, &local.request, plan, &mut ids, &mut written).await?;
+            let (answer, _) = records::apply(
+                tx,
+                tenant,
+                &local.request,
+                plan,
+                &mut ids,
+                &mut written,
+                None,
+            )
+            .await?;
             (answer, written)
         });
         self.bases.publish(written);

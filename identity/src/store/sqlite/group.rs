@@ -214,7 +214,7 @@ impl SqliteStore {
             let push_read = next.as_ref().map(|(tenant, request)| {
                 move |script: &mut Script| read::push(script, tenant, request)
             });
-            let (answer, rows) = records::apply_carrying(
+            let (answer, rows) = records::apply(
                 &mut write.tx,
                 &job.tenant,
                 &job.local.request,

@@ -388,30 +388,17 @@ fn push_relink(
     });
 }
 
-/// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
-/// transaction (whose new rows take their ids from `ids`, and which notes the bases it writes
-/// in `bases`); the answer once written. Each plan's rows, event and record go to SQLite as one
-/// [`Script`].
-pub(crate) async fn apply(
-    tx: &mut SqliteConnection,
-    tenant: &TenantId,
-    request: &IdentifyRequest,
-    plan: Plan,
-    ids: &mut NewIds,
-    bases: &mut Written,
-) -> Result<ConsolidatedContact> {
-    let (answer, _) = apply_carrying(tx, tenant, request, plan, ids, bases, None).await?;
-    Ok(answer)
-}
-
 /// The read of the write after this one in a batch, added to a script (`read::push`).
 pub(super) type NextRead<'a> = &'a (dyn Fn(&mut Script) + Sync);
 
-/// [`apply`], with the read of the next write (`next`) at the end of the plan's script, so the
-/// next write needs no call of its own to read: the answer, and the rows of that read when it
-/// ran after everything this write wrote (`None` when it did not run, or when more was written
-/// after it: a fold, which the caller then reads again).
-pub(super) async fn apply_carrying(
+/// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
+/// transaction (whose new rows take their ids from `ids`, and which notes the bases it writes
+/// in `bases`). Each plan's rows, event and record go to SQLite as one [`Script`], ended by the
+/// read of the next write of a batch (`next`), so that write needs no call of its own to read.
+/// The answer once written, and the rows of that read when it ran after everything this write
+/// wrote (`None` without one, or when more was written after it: a fold, which the caller then
+/// reads again).
+pub(crate) async fn apply(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
     request: &IdentifyRequest,
