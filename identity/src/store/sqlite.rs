@@ -23,6 +23,8 @@ mod events;
 mod feed;
 mod foreign;
 mod group;
+#[cfg(test)]
+mod group_tests;
 mod import;
 mod jobs;
 mod long_writes;
@@ -376,6 +378,12 @@ impl WriteTx {
     /// busy (nothing was written).
     async fn commit_holding(mut self) -> Result<Option<writer::Turn>> {
         set_writer(&mut self.tx, false).await?;
+        self.commit_unmarked().await
+    }
+
+    /// Commits a transaction whose last script cleared the writer's mark itself
+    /// ([`push_writer_mark`]), keeping the queue's turn; `Ok(None)` when the database was busy.
+    async fn commit_unmarked(self) -> Result<Option<writer::Turn>> {
         match self.tx.commit().await {
             Ok(turn) => Ok(Some(turn)),
             Err(e) if is_busy(&e) => Ok(None),
@@ -395,10 +403,21 @@ fn reusable(conn: &SqliteConnection) -> bool {
     !conn.is_in_transaction()
 }
 
+/// Sets the writer's mark ([`set_writer`]) to `?1`.
+const MARK_WRITER: &str = "UPDATE identity_writer SET active = ?1";
+
+/// Adds [`set_writer`]'s statement to `script`, which returns no row: the mark goes on (or
+/// off) in the call that does the write's first (or last) work, not in one of its own.
+fn push_writer_mark(script: &mut script::Script, active: bool) {
+    script.push(MARK_WRITER, |v| {
+        v.add(active);
+    });
+}
+
 /// Marks this transaction's writes to `contact` as the library's own, so the triggers that note
 /// changes made by other programs leave them alone.
 async fn set_writer(tx: &mut SqliteConnection, active: bool) -> Result<()> {
-    sqlx::query("UPDATE identity_writer SET active = ?1")
+    sqlx::query(MARK_WRITER)
         .bind(active)
         .execute(&mut *tx)
         .await

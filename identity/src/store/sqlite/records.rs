@@ -213,6 +213,20 @@ pub(super) enum NewValues {
 pub(super) struct NewIds(Option<i64>);
 
 impl NewIds {
+    /// Adds to `script` the query of the table's next id, which returns one row: read it with
+    /// [`NewIds::from_row`], in the same transaction, before any row is inserted.
+    pub(super) fn push_next(script: &mut Script) {
+        script.push(NEXT_ID, |_| {});
+    }
+
+    /// The ids from the row that [`NewIds::push_next`] returned.
+    pub(super) fn from_row(row: &SqliteRow) -> Result<NewIds> {
+        let next = row
+            .try_get(0)
+            .map_err(|e| Error::store("writing contacts", e))?;
+        Ok(NewIds(Some(next)))
+    }
+
     /// The id of the next row inserted.
     async fn draw(&mut self, tx: &mut SqliteConnection) -> Result<ContactId> {
         let next = match self.0 {
@@ -388,7 +402,8 @@ fn push_relink(
     });
 }
 
-/// The read of the write after this one in a batch, added to a script (`read::push`).
+/// The read of the write after this one in a batch, added to a script (`read::push`), or the
+/// batch's last statements.
 pub(super) type NextRead<'a> = &'a (dyn Fn(&mut Script) + Sync);
 
 /// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
