@@ -4,6 +4,7 @@
 mod closure;
 mod encoding;
 pub(crate) mod feed_signal;
+pub(crate) mod lanes;
 mod operations;
 mod outcome;
 pub mod postgres;

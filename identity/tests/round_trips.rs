@@ -1,7 +1,7 @@
 //! Round trips per identify on PostgreSQL, counted at the wire by a proxy: a returning customer
 //! costs exactly one (no BEGIN/COMMIT, no second query); any write costs two (its read, and its
 //! write sent alone or in a batch with the tenant's other writes). And nothing else: the store
-//! keeps its connections between calls (`postgres/lanes.rs`), so the liveness ping sqlx's pool
+//! keeps its connections between calls (`store/lanes.rs`), so the liveness ping sqlx's pool
 //! sends when a connection goes back to it never happens.
 
 use std::time::Duration;

@@ -23,15 +23,19 @@ pub async fn file_store() -> (tempfile::TempDir, Arc<SqliteStore>, Identity) {
     (dir, store, identity)
 }
 
-/// Runs `PRAGMA <pragma>` (such as `query_only = 1`) on every connection of `store`: its
-/// writer's and all its pool's (as many as the pool may hold are taken at once, opening the
-/// missing ones), so none is left without it.
+/// Runs `PRAGMA <pragma>` (such as `query_only = 1`) on every connection of `store` that can
+/// write or run a lookup: its writer's and all its pool's (taken at once, the missing ones
+/// opened), so none is left without it. The connections the store keeps for identify's reads
+/// between calls are out of the pool: they only ever read.
 pub async fn on_every_connection(store: &SqliteStore, pragma: &str) {
     let statement = format!("PRAGMA {pragma}");
     store.on_writer_connection(&statement).await.unwrap();
     let pool = store.pool();
     let mut held = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
+    while let Some(conn) = pool.try_acquire() {
+        held.push(conn);
+    }
+    while pool.size() < pool.options().get_max_connections() {
         held.push(pool.acquire().await.unwrap());
     }
     for conn in &mut held {

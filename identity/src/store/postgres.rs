@@ -8,7 +8,7 @@
 //!    concurrent reads of a tenant share one call of `identity_read_batch` (see
 //!    `postgres/reads.rs`). If the request is already fully known, answer: one round trip, no
 //!    lock, whatever the customer's size, and nothing after it (the connection stays with the
-//!    store, see `postgres/lanes.rs`: sqlx's pool would ping it on its way back).
+//!    store, see `store/lanes.rs`: sqlx's pool would ping it on its way back).
 //! 2. **Plan** in Rust with the pure [`plan`] step.
 //! 3. **Write** with one call of a SQL function, its own transaction. A new customer or a new
 //!    row for a customer joins its tenant's other writes of the moment in one
@@ -42,7 +42,6 @@ mod events;
 mod feed;
 mod graph;
 mod import;
-mod lanes;
 mod prune;
 mod reads;
 mod reapply;
@@ -59,7 +58,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, Postgres};
 
 use crate::blocked::BlockedValue;
 use crate::contact::{Contact, ContactId};
@@ -90,9 +89,9 @@ use crate::verify::{VerifyReport, verify};
 
 use self::coalesce::{Coalescer, coalesces};
 use self::graph::{Stamp, Written};
-use self::lanes::Lanes;
 use self::reads::Reads;
 use self::steps::PgSteps;
+use crate::store::lanes::Lanes;
 use crate::store::{Failure, Outcome, operations};
 
 /// Runs `work` in one transaction and commits, trying again after broken connections and
@@ -178,8 +177,8 @@ pub struct PgStore {
     cache: Arc<RecordCache>,
     /// The settings last seen per tenant, shared by the clones.
     hints: Arc<TenantHints>,
-    /// The connections kept between calls (no ping on their way back, see `postgres/lanes.rs`).
-    lanes: Arc<Lanes>,
+    /// The connections kept between calls (no ping on their way back, see `store/lanes.rs`).
+    lanes: Arc<Lanes<Postgres>>,
     /// The tenants' write queues (group commit, see `postgres/coalesce.rs`).
     writes: Arc<Coalescer>,
     /// The tenants' read queues (shared reads, see `postgres/reads.rs`).

@@ -72,6 +72,7 @@ use crate::screen::{Localized, TenantState};
 use crate::settings::TenantSettings;
 use crate::split::Split;
 use crate::stats::{FeedStats, PoolStats};
+use crate::store::lanes::Lanes;
 use crate::store::{
     ContactStore, Frontier, MAX_ATTEMPTS, TenantHints, backoff, contention, migrate_error,
     operations, preview_from_rows, refuse_earlier_builds,
@@ -138,6 +139,10 @@ pub struct SqliteStore {
     progress: std::sync::Arc<long_writes::Progress>,
     /// The writes of identify waiting to share a transaction (see `sqlite/group.rs`).
     group: std::sync::Arc<group::Group>,
+    /// The connections identify's reads are done with, kept for the next ones (no ping on
+    /// their way back, see `store/lanes.rs`); none for an in-memory database, whose one
+    /// connection its writes take from the pool too.
+    lanes: std::sync::Arc<Lanes<sqlx::Sqlite>>,
 }
 
 impl SqliteStore {
@@ -200,6 +205,11 @@ impl SqliteStore {
             attempt += 1;
             match pool_options.clone().connect_with(options.clone()).await {
                 Ok(pool) => {
+                    let lanes = if in_memory {
+                        Lanes::passing(pool.clone())
+                    } else {
+                        Lanes::new(pool.clone())
+                    };
                     return Ok(SqliteStore {
                         pool,
                         writer: std::sync::Arc::new(tokio::sync::Mutex::new(writer::Writer::new(
@@ -210,6 +220,7 @@ impl SqliteStore {
                         in_memory,
                         progress: std::sync::Arc::default(),
                         group: std::sync::Arc::default(),
+                        lanes: std::sync::Arc::new(lanes),
                     });
                 }
                 Err(e) if is_busy(&e) && attempt < 10 => backoff(attempt + 3).await,
@@ -218,7 +229,9 @@ impl SqliteStore {
         }
     }
 
-    /// The underlying pool.
+    /// The underlying pool. The store keeps connections its reads are done with checked out of
+    /// it for its next reads (all but one of them at most), so they are not pinged on the way
+    /// back.
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -452,6 +465,8 @@ impl ContactStore for SqliteStore {
         // finds the table) and roll it back whole, so trying again (and then finding it
         // recorded) is safe.
         let migrator = sqlx::migrate!("./migrations/sqlite");
+        // the migrator takes its connection from the pool itself
+        self.lanes.drain();
         refuse_earlier_builds(&self.applied_migrations().await?, &migrator)?;
         let mut attempt = 0;
         loop {
@@ -476,14 +491,16 @@ impl ContactStore for SqliteStore {
     ) -> Result<ConsolidatedContact> {
         let mut local = self.localize(tenant, request).await?;
         let read = {
-            // the fast path's own connection, back in the pool before waiting to write
-            let mut conn = self
-                .pool
+            // the fast path's own connection, kept for the next read before waiting to write
+            let mut lane = self
+                .lanes
                 .acquire()
                 .await
                 .map_err(|e| Error::store("reading customers", e))?;
             let held = Held::Committed(&self.bases);
-            read::read(&mut conn, tenant, &local.request, held).await?
+            let read = read::read(&mut lane, tenant, &local.request, held).await?;
+            lane.release();
+            read
         };
         if !read.pending
             && !read.job
@@ -917,6 +934,7 @@ impl ContactStore for SqliteStore {
     }
 
     async fn close(&self) {
+        self.lanes.close();
         self.pool.close().await;
         self.writer.lock().await.close().await;
     }
@@ -926,13 +944,7 @@ impl ContactStore for SqliteStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        PoolStats {
-            max: self.pool.options().get_max_connections(),
-            in_use: self.pool.size().saturating_sub(idle),
-            idle,
-            waiting: None,
-        }
+        self.lanes.stats()
     }
 
     async fn feed_stats(&self) -> Result<FeedStats> {

@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use sqlx::Postgres;
 use sqlx::postgres::PgRow;
 use tokio::sync::oneshot;
 
@@ -31,8 +32,8 @@ use crate::tenant::TenantId;
 
 use super::batches::{Batches, answer_each, lost_connection};
 use super::graph::{self, Stamp, Written};
-use super::lanes::Lanes;
 use crate::store::Outcome;
+use crate::store::lanes::Lanes;
 
 /// The most writes one batch carries.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -61,7 +62,7 @@ struct Job {
 /// The store's write queues, one per tenant with writes waiting or being written.
 #[derive(Debug)]
 pub(crate) struct Coalescer {
-    lanes: Arc<Lanes>,
+    lanes: Arc<Lanes<Postgres>>,
     cache: Arc<RecordCache>,
     queues: Batches<Job>,
 }
@@ -79,7 +80,7 @@ pub(crate) fn coalesces(plan: &Plan) -> bool {
 
 impl Coalescer {
     /// Queues over `lanes`, keeping written records in `cache`.
-    pub(crate) fn new(lanes: Arc<Lanes>, cache: Arc<RecordCache>) -> Self {
+    pub(crate) fn new(lanes: Arc<Lanes<Postgres>>, cache: Arc<RecordCache>) -> Self {
         Coalescer {
             lanes,
             cache,

@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use sqlx::Postgres;
 use sqlx::postgres::PgRow;
 use tokio::sync::oneshot;
 
@@ -29,7 +30,7 @@ use crate::tenant::TenantId;
 
 use super::batches::{Batches, answer_each, lost_connection};
 use super::graph::{self, Read};
-use super::lanes::Lanes;
+use crate::store::lanes::Lanes;
 
 /// The most requests one read batch carries.
 const MAX_BATCH: usize = 64;
@@ -51,7 +52,7 @@ impl std::fmt::Debug for Job {
 /// The store's read queues, one per tenant with reads waiting or being read.
 #[derive(Debug)]
 pub(crate) struct Reads {
-    lanes: Arc<Lanes>,
+    lanes: Arc<Lanes<Postgres>>,
     cache: Arc<RecordCache>,
     queues: Batches<Job>,
 }
@@ -67,7 +68,11 @@ impl Reads {
     }
 
     /// Queues over `lanes`, keeping the records read in `cache`.
-    pub(crate) fn new(lanes: Arc<Lanes>, cache: Arc<RecordCache>, connections: u32) -> Self {
+    pub(crate) fn new(
+        lanes: Arc<Lanes<Postgres>>,
+        cache: Arc<RecordCache>,
+        connections: u32,
+    ) -> Self {
         Reads {
             lanes,
             cache,

@@ -17,42 +17,53 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Database, Pool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::stats::PoolStats;
 
 /// The connections the store keeps between calls, over its pool.
 #[derive(Debug)]
-pub(crate) struct Lanes {
-    pool: PgPool,
+pub(crate) struct Lanes<DB: Database> {
+    pool: Pool<DB>,
     /// One permit per lane that may be out at once: the pool's size.
     lanes: Semaphore,
-    idle: Mutex<Vec<PoolConnection<Postgres>>>,
-    /// The most kept at once: all but one of the pool's connections (one when the pool has one).
+    idle: Mutex<Vec<PoolConnection<DB>>>,
+    /// The most kept at once: all but one of the pool's connections (one when the pool has one),
+    /// or none ([`Lanes::passing`]).
     keep: usize,
     /// Calls waiting for a lane now.
     waiting: AtomicU32,
 }
 
-impl Lanes {
+impl<DB: Database> Lanes<DB> {
     /// Lanes over `pool`.
-    pub(crate) fn new(pool: PgPool) -> Self {
+    pub(crate) fn new(pool: Pool<DB>) -> Self {
+        let max = pool.options().get_max_connections() as usize;
+        Self::keeping(pool, max.saturating_sub(1).max(1))
+    }
+
+    /// Lanes over `pool` that keep no connection: each goes back to the pool (an in-memory
+    /// SQLite database, whose one connection its writes take from the pool too).
+    pub(crate) fn passing(pool: Pool<DB>) -> Self {
+        Self::keeping(pool, 0)
+    }
+
+    fn keeping(pool: Pool<DB>, keep: usize) -> Self {
         let max = pool.options().get_max_connections() as usize;
         Lanes {
             pool,
             lanes: Semaphore::new(max),
             idle: Mutex::new(Vec::new()),
-            keep: max.saturating_sub(1).max(1),
+            keep,
             waiting: AtomicU32::new(0),
         }
     }
 
     /// A connection: one kept here, else one from the pool. Waits for a lane up to the pool's
     /// acquire timeout ([`sqlx::Error::PoolTimedOut`]).
-    pub(crate) async fn acquire(&self) -> sqlx::Result<Lane<'_>> {
+    pub(crate) async fn acquire(&self) -> sqlx::Result<Lane<'_, DB>> {
         let waited = self.pool.options().get_acquire_timeout();
         let waiting = Waiting::enter(&self.waiting);
         let permit = tokio::time::timeout(waited, self.lanes.acquire()).await;
@@ -99,7 +110,7 @@ impl Lanes {
         self.drain();
     }
 
-    fn keep(&self, conn: PoolConnection<Postgres>) {
+    fn keep(&self, conn: PoolConnection<DB>) {
         if self.pool.is_closed() || self.lanes.is_closed() {
             return;
         }
@@ -110,7 +121,7 @@ impl Lanes {
     }
 }
 
-impl Drop for Lanes {
+impl<DB: Database> Drop for Lanes<DB> {
     /// Kept connections go back to the pool, which needs a Tokio runtime to take them (it
     /// spawns a task); a store dropped outside one (a binding's handle collected on its host's
     /// thread) detaches them instead, closing each as it drops.
@@ -144,14 +155,14 @@ impl Drop for Waiting<'_> {
 
 /// A connection lent to one call. [`Lane::release`] keeps it for the next call; dropped
 /// without release (the call failed) it goes back to the pool, which tests it.
-pub(crate) struct Lane<'a> {
-    conn: Option<PoolConnection<Postgres>>,
-    lanes: &'a Lanes,
+pub(crate) struct Lane<'a, DB: Database> {
+    conn: Option<PoolConnection<DB>>,
+    lanes: &'a Lanes<DB>,
     /// Given back after the connection (fields drop in order).
     _permit: SemaphorePermit<'a>,
 }
 
-impl Lane<'_> {
+impl<DB: Database> Lane<'_, DB> {
     /// The call is done and the connection sound: kept for the next call, no round trip.
     pub(crate) fn release(mut self) {
         if let Some(conn) = self.conn.take() {
@@ -160,20 +171,101 @@ impl Lane<'_> {
     }
 }
 
-impl Deref for Lane<'_> {
-    type Target = PgConnection;
+impl<DB: Database> Deref for Lane<'_, DB> {
+    type Target = DB::Connection;
 
-    fn deref(&self) -> &PgConnection {
+    fn deref(&self) -> &DB::Connection {
         self.conn
             .as_deref()
             .expect("a lane holds its connection until dropped")
     }
 }
 
-impl DerefMut for Lane<'_> {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+impl<DB: Database> DerefMut for Lane<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
         self.conn
             .as_deref_mut()
             .expect("a lane holds its connection until dropped")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sqlx::{Sqlite, SqlitePool};
+
+    use super::Lanes;
+
+    async fn pool(dir: &tempfile::TempDir) -> SqlitePool {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("lanes.db"))
+            .create_if_missing(true);
+        SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the pool holds `idle` idle connections (a connection dropped goes back on a
+    /// task of its own); whether it did within a second.
+    async fn settles(pool: &SqlitePool, idle: usize) -> bool {
+        for _ in 0..100 {
+            if pool.num_idle() == idle {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    /// A released connection stays out of the pool (which would ping it) and is the next
+    /// call's, as it was (a temporary table lives on its connection only); one dropped without
+    /// release (a call that failed) goes back to the pool.
+    #[tokio::test]
+    async fn a_released_connection_is_kept_for_the_next_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let lanes: Lanes<Sqlite> = Lanes::new(pool.clone());
+        let mut lane = lanes.acquire().await.unwrap();
+        sqlx::raw_sql("CREATE TEMP TABLE mark (x INTEGER)")
+            .execute(&mut *lane)
+            .await
+            .unwrap();
+        lane.release();
+        assert!(
+            settles(&pool, 0).await,
+            "the kept connection stays out of the pool"
+        );
+        assert_eq!(pool.size(), 1);
+        assert_eq!(lanes.stats().idle, 1, "counted idle all the same");
+        let mut lane = lanes.acquire().await.unwrap();
+        let marks: i64 = sqlx::query_scalar("SELECT count(*) FROM temp.mark")
+            .fetch_one(&mut *lane)
+            .await
+            .unwrap();
+        assert_eq!(marks, 0, "the same connection, its table still there");
+        drop(lane);
+        assert!(
+            settles(&pool, 1).await,
+            "a connection not released goes back"
+        );
+        lanes.close();
+        pool.close().await;
+    }
+
+    /// Lanes that keep nothing give every connection back to the pool.
+    #[tokio::test]
+    async fn passing_lanes_keep_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let lanes: Lanes<Sqlite> = Lanes::passing(pool.clone());
+        let lane = lanes.acquire().await.unwrap();
+        lane.release();
+        assert!(settles(&pool, 1).await, "back in the pool");
+        lanes.close();
+        pool.close().await;
     }
 }
