@@ -944,7 +944,12 @@ impl ContactStore for SqliteStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        self.lanes.stats()
+        // a kept connection counts as idle; no count of waiting calls, as before: SQLite's
+        // writers queue on its write lock
+        PoolStats {
+            waiting: None,
+            ..self.lanes.stats()
+        }
     }
 
     async fn feed_stats(&self) -> Result<FeedStats> {
