@@ -2,7 +2,10 @@
 //! goes back to it (`PoolConnection`'s release runs a round trip before the connection may serve
 //! again), so with the pool alone a returning customer cost its read and that ping. The store
 //! instead keeps the connections its calls are done with here, still checked out of the pool,
-//! and hands them to the next call as they are: a call's round trips are its own.
+//! and hands them to the next call as they are: a call's round trips are its own. PostgreSQL's
+//! store takes every call's connection here; SQLite's takes identify's reads (on SQLite the
+//! ping is a call to the connection's worker thread and back); their other work takes
+//! connections from the pool itself, which always has one not kept here.
 //!
 //! Calls wait for a lane here, not in the pool (whose waiters would never see a connection kept
 //! here): at most as many lanes as the pool has connections, each a kept connection or, when
