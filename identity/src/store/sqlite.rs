@@ -528,7 +528,7 @@ impl ContactStore for SqliteStore {
                 plan,
                 &mut ids,
                 &mut written,
-                None,
+                records::Then::Nothing,
             )
             .await?;
             (answer, written)

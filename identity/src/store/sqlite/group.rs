@@ -16,8 +16,9 @@
 //! worker thread, not two; when more was written after it (a fold) or its settings disagree,
 //! the write reads again on its own. The first write's read rides in the script that begins
 //! the transaction (`BEGIN IMMEDIATE`, the writer's mark, the table's next contact id), and
-//! the last write's script takes the mark off, so a batch of n writes costs n + 2 calls (its
-//! begin, its writes, its commit) where it cost n + 6. Whatever
+//! the last write's script takes the mark off and, in a batch of more than one write, commits
+//! it, so a batch of n writes costs n + 1 calls (its begin and its writes; n + 2 for one write
+//! alone, whose commit is a call of its own) where it cost n + 6. Whatever
 //! arrives meanwhile waits for the next batch; a write whose caller stopped waiting before the
 //! batch had the write lock is left out (nothing of it is written). When the batch cannot be
 //! written whole (the database is busy with another process, a tenant has a long write
@@ -221,11 +222,15 @@ impl SqliteStore {
             let push_read = next.as_ref().map(|(tenant, request)| {
                 move |script: &mut Script| read::push(script, tenant, request)
             });
-            // the last write's script takes the writer's mark off instead
+            // the last write's script takes the writer's mark off instead, and commits the
+            // batch when it has more than one write (one alone folds a tail it makes long
+            // enough; see `records::Then::End`)
             let unmark = |script: &mut Script| push_writer_mark(script, false);
-            let then: records::NextRead<'_> = match &push_read {
-                Some(read) => read,
-                None => &unmark,
+            let end = (k > 0).then(|| write.tx.end(unmark)).flatten();
+            let then = match (&push_read, &end) {
+                (Some(read), _) => records::Then::More(read),
+                (None, Some(end)) => records::Then::End(&**end),
+                (None, None) => records::Then::More(&unmark),
             };
             let (answer, rows) = records::apply(
                 &mut write.tx,
@@ -234,11 +239,14 @@ impl SqliteStore {
                 plan,
                 &mut ids,
                 &mut written,
-                Some(then),
+                then,
             )
             .await?;
             // rows: `then` ran after everything the write wrote
             unmarked = next.is_none() && rows.is_some();
+            if unmarked && end.is_some() {
+                write.tx.ended();
+            }
             carried = rows;
             answers.push(Some(answer.with_ignored(&job.local.ignored)));
         }

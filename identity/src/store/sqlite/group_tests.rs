@@ -1,6 +1,6 @@
 //! Tests of a SQLite batch's transaction (`group.rs`, `writer.rs`): begun by the script that
-//! reads its first write, which the driver does not count, so a batch that fails leaves it to
-//! the next writer to roll back.
+//! reads its first write and committed by its last write's script, neither of which the driver
+//! counts, so a batch that fails leaves it to the next writer to roll back.
 
 use std::time::Duration;
 
@@ -81,6 +81,63 @@ async fn a_failed_batch_is_rolled_back_and_the_writer_writes_on() {
         .collect();
     want.sort();
     assert_eq!(rows, want, "each write once, the culprit's none");
+    blocker.close().await.unwrap();
+    let report = store.verify(&tenant).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    store.close().await;
+}
+
+/// The last write of a batch of several commits it in its own script, so an addition there
+/// that makes its customer's tail long enough to fold leaves the fold to the customer's next
+/// addition (nothing may follow the commit); that next addition, alone, folds it. Every answer
+/// holds every row, and `verify` finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fold_due_at_the_end_of_a_batch_waits_for_the_next_addition() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("identity.db");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let tenant = TenantId::default();
+    let identify = |email: String, phone: &'static str| {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        tokio::spawn(async move {
+            let request = IdentifyRequest::parse(Some(&email), Some(phone)).unwrap();
+            store.identify(&tenant, &request).await.unwrap()
+        })
+    };
+    // 32 rows: 31 tail entries, one short of a fold (32 below 128 rows)
+    for k in 0..32 {
+        identify(format!("x{k}@fold.io"), "7400").await.unwrap();
+    }
+    let url = format!("sqlite://{}", path.display());
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let tail = async |conn: &mut sqlx::SqliteConnection| -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM identity_customer_tail")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(tail(&mut blocker).await, 31);
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    // the first write's batch waits for the blocker; a new customer, then the 33rd row, queue
+    // behind it into the next batch, in that order
+    let first = identify("first@fold.io".into(), "7000");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = identify("other@fold.io".into(), "7100");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let last = identify("x32@fold.io".into(), "7400");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    first.await.unwrap();
+    assert_eq!(other.await.unwrap().emails.len(), 1);
+    assert_eq!(last.await.unwrap().emails.len(), 33);
+    assert_eq!(tail(&mut blocker).await, 32, "the fold waits");
+    let next = identify("x33@fold.io".into(), "7400").await.unwrap();
+    assert_eq!(next.emails.len(), 34);
+    assert_eq!(tail(&mut blocker).await, 0, "the next addition folds");
     blocker.close().await.unwrap();
     let report = store.verify(&tenant).await.unwrap();
     assert!(report.is_clean(), "{:?}", report.problems);

@@ -402,17 +402,31 @@ fn push_relink(
     });
 }
 
-/// The read of the write after this one in a batch, added to a script (`read::push`), or the
-/// batch's last statements.
+/// Statements added at the end of a write's script: the read of the write after it in a
+/// batch (`read::push`), or the batch's last statements.
 pub(super) type NextRead<'a> = &'a (dyn Fn(&mut Script) + Sync);
+
+/// What follows a write's own statements in its script.
+#[derive(Clone, Copy)]
+pub(super) enum Then<'a> {
+    /// Nothing: the write is alone.
+    Nothing,
+    /// More of the transaction: the read of the write after it in a batch, or statements of
+    /// the batch's own.
+    More(NextRead<'a>),
+    /// The transaction's last statements, its `COMMIT` among them: nothing of the write may
+    /// follow the script, so an addition whose tail is long enough to be folded leaves that to
+    /// the customer's next addition (a longer tail costs a read nothing, `read.rs`).
+    End(NextRead<'a>),
+}
 
 /// Writes a plan for `request` of `tenant`, and its event, inside the caller's write
 /// transaction (whose new rows take their ids from `ids`, and which notes the bases it writes
-/// in `bases`). Each plan's rows, event and record go to SQLite as one [`Script`], ended by the
-/// read of the next write of a batch (`next`), so that write needs no call of its own to read.
-/// The answer once written, and the rows of that read when it ran after everything this write
-/// wrote (`None` without one, or when more was written after it: a fold, which the caller then
-/// reads again).
+/// in `bases`). Each plan's rows, event and record go to SQLite as one [`Script`], ended by
+/// `then`: the read of the next write of a batch, so that write needs no call of its own to
+/// read, or the batch's end. The answer once written, and the rows of what `then` added when
+/// it ran after everything this write wrote (`None` for [`Then::Nothing`], when no script ran,
+/// or when more was written after it: a fold, which the caller then reads again).
 pub(crate) async fn apply(
     tx: &mut SqliteConnection,
     tenant: &TenantId,
@@ -420,7 +434,7 @@ pub(crate) async fn apply(
     plan: Plan,
     ids: &mut NewIds,
     bases: &mut Written,
-    next: Option<NextRead<'_>>,
+    then: Then<'_>,
 ) -> Result<(ConsolidatedContact, Option<Vec<SqliteRow>>)> {
     let now = OffsetDateTime::now_utc();
     let mut script = Script::default();
@@ -438,7 +452,7 @@ pub(crate) async fn apply(
             events::push(&mut script, tenant, Some(id), &new.event(id), now);
             let mut record = new.record(id, now);
             push_store(&mut script, tenant, &mut record, &NewValues::All);
-            let (rows, carried) = run_carrying(script, tx, next).await?;
+            let (rows, carried) = run_carrying(script, tx, then).await?;
             Ok((noted(bases, written(base_number(&rows))?, record), carried))
         }
         Plan::AddRow(add) => {
@@ -476,9 +490,9 @@ pub(crate) async fn apply(
                 email.as_ref(),
                 phone.as_ref(),
             );
-            let (rows, carried) = run_carrying(script, tx, next).await?;
+            let (rows, carried) = run_carrying(script, tx, then).await?;
             let (length, base) = written(tails::appended(&rows))?;
-            if length >= tails::fold_at(&record) {
+            if length >= tails::fold_at(&record) && !matches!(then, Then::End(_)) {
                 // the addition that makes the tail long enough writes the record whole (its
                 // values are named); the carried read ran before it
                 record.version -= 1; // store raises it
@@ -520,23 +534,23 @@ pub(crate) async fn apply(
                 &mut record,
                 &NewValues::Some(None, None),
             );
-            let (rows, carried) = run_carrying(script, tx, next).await?;
+            let (rows, carried) = run_carrying(script, tx, then).await?;
             Ok((noted(bases, written(base_number(&rows))?, record), carried))
         }
     }
 }
 
-/// Runs a plan's `script`, which returns one row of its own, with the read `next` after it:
-/// that row, and the read's rows (`None` without a read).
+/// Runs a plan's `script`, which returns one row of its own, with `then` after it: that row,
+/// and the rows of what `then` added (`None` for nothing).
 async fn run_carrying(
     mut script: Script,
     tx: &mut SqliteConnection,
-    next: Option<NextRead<'_>>,
+    then: Then<'_>,
 ) -> Result<(Vec<SqliteRow>, Option<Vec<SqliteRow>>)> {
-    let Some(push_read) = next else {
+    let (Then::More(push) | Then::End(push)) = then else {
         return Ok((written(script.run(tx).await)?, None));
     };
-    push_read(&mut script);
+    push(&mut script);
     let mut rows = written(script.run(tx).await)?;
     let carried = rows.split_off(rows.len().min(1));
     Ok((rows, Some(carried)))

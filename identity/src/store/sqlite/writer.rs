@@ -22,9 +22,10 @@
 //! one opened.
 //!
 //! A batch of identify's writes (`group.rs`) begins its transaction with the first statement of
-//! a script, the one that marks the writer and reads the batch's first write ([`ScriptedTx`]):
-//! every call is a hop to the connection's worker thread and back, and `BEGIN IMMEDIATE` alone
-//! took a tenth of a batch's time under the regulars mix. The driver does not count such a
+//! a script, the one that marks the writer and reads the batch's first write, and may commit it
+//! with the last statement of its last write's script ([`ScriptedTx`]): every call is a hop to
+//! the connection's worker thread and back, and `BEGIN IMMEDIATE` and `COMMIT` on their own
+//! took a third of a batch's time. The driver does not count such a
 //! transaction, so the next writer rolls back one that ended without its commit before
 //! anything else (closing the connection, whose close rolls back, if that fails).
 
@@ -96,8 +97,9 @@ pub(super) enum Tx {
 }
 
 /// A transaction on the writer's connection begun by the first statement of a script
-/// ([`SqliteStore::begin_in_script`]) and committed by [`Tx::commit`]. The driver does not
-/// count it as open: should it end without its commit, the next writer rolls it back first.
+/// ([`SqliteStore::begin_in_script`]) and committed by the last statement of another
+/// ([`Tx::end`]) or by [`Tx::commit`]. The driver does not count it as open: should it end
+/// without its commit, the next writer rolls it back first.
 pub(super) struct ScriptedTx {
     conn: OwnedMappedMutexGuard<Writer, SqliteConnection>,
     rollback_due: Arc<AtomicBool>,
@@ -154,14 +156,44 @@ impl Tx {
                 })
             }
             Tx::Scripted(mut tx) => {
-                sqlx::raw_sql("COMMIT").execute(&mut *tx.conn).await?;
-                tx.open = false;
+                if tx.open {
+                    sqlx::raw_sql("COMMIT").execute(&mut *tx.conn).await?;
+                    tx.open = false;
+                }
                 Ok(Turn {
                     _pooled: None,
                     _own: None,
                     _scripted: Some(tx),
                 })
             }
+        }
+    }
+}
+
+/// Statements a caller adds to a script.
+pub(super) type Statements<'a> = Box<dyn Fn(&mut Script) + Send + Sync + 'a>;
+
+impl Tx {
+    /// Statements that end this transaction at the end of a script, after those `last` adds:
+    /// its `COMMIT` when a script began it (`None` otherwise: the driver commits it). Once such
+    /// a script ran whole, [`Tx::ended`] says so and [`Tx::commit`] sends nothing more.
+    pub(super) fn end<'a>(
+        &self,
+        last: impl Fn(&mut Script) + Send + Sync + 'a,
+    ) -> Option<Statements<'a>> {
+        let Tx::Scripted(_) = self else {
+            return None;
+        };
+        Some(Box::new(move |script: &mut Script| {
+            last(script);
+            script.push("COMMIT", |_| {});
+        }))
+    }
+
+    /// The script with the statements of [`Tx::end`] ran whole: committed.
+    pub(super) fn ended(&mut self) {
+        if let Tx::Scripted(tx) = self {
+            tx.open = false;
         }
     }
 }
