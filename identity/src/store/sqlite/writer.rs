@@ -25,9 +25,9 @@
 //! a script, the one that marks the writer and reads the batch's first write, and may commit it
 //! with the last statement of its last write's script ([`ScriptedTx`]): every call is a hop to
 //! the connection's worker thread and back, and `BEGIN IMMEDIATE` and `COMMIT` on their own
-//! took a third of a batch's time. The driver does not count such a
-//! transaction, so the next writer rolls back one that ended without its commit before
-//! anything else (closing the connection, whose close rolls back, if that fails).
+//! took a third of a batch's time. The driver does not count such a transaction, so the next
+//! writer rolls back one that ended without its commit before anything else (closing the
+//! connection, whose close rolls back, if that fails).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
