@@ -12,32 +12,39 @@ use crate::request::IdentifyRequest;
 use crate::store::ContactStore;
 use crate::tenant::TenantId;
 
+/// A migrated store on a new file, and a connection of another writer to that file.
+async fn store_and_other_writer(dir: &tempfile::TempDir) -> (SqliteStore, sqlx::SqliteConnection) {
+    let path = dir.path().join("identity.db");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    store.migrate().await.unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    (store, other)
+}
+
+/// Runs `sql` on `conn`.
+async fn run(conn: &mut sqlx::SqliteConnection, sql: &'static str) {
+    sqlx::raw_sql(sql).execute(conn).await.unwrap();
+}
+
 /// A batch that fails on one write (a rule of the shop's own refuses its email) is rolled back
 /// whole, its writes go alone and only the culprit fails; the writer then writes on, and
 /// nothing of the batch was written twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_batch_is_rolled_back_and_the_writer_writes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("identity.db");
-    let store = SqliteStore::open_path(&path).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, mut blocker) = store_and_other_writer(&dir).await;
     let tenant = TenantId::default();
-    let url = format!("sqlite://{}", path.display());
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(
+    run(
+        &mut blocker,
         "CREATE TRIGGER refuse_culprit BEFORE INSERT ON contact
          WHEN NEW.email = 'culprit@x.io'
          BEGIN SELECT RAISE(ABORT, 'refused by the shop'); END;",
     )
-    .execute(&mut blocker)
-    .await
-    .unwrap();
+    .await;
     // another writer holds the database: the first write's batch waits for it, the rest queue
     // behind it into the next batch, the culprit in its middle
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    run(&mut blocker, "BEGIN IMMEDIATE").await;
     let mut emails: Vec<String> = (0..6).map(|i| format!("fine{i}@x.io")).collect();
     emails.insert(3, "culprit@x.io".into());
     let send = |email: String, phone: String| {
@@ -53,7 +60,7 @@ async fn a_failed_batch_is_rolled_back_and_the_writer_writes_on() {
         .map(|(i, email)| send(email.clone(), format!("740{i}")))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    run(&mut blocker, "COMMIT").await;
     first.await.unwrap().unwrap();
     for (email, call) in emails.iter().zip(calls) {
         let answer = call.await.unwrap();
@@ -94,9 +101,7 @@ async fn a_failed_batch_is_rolled_back_and_the_writer_writes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_fold_due_at_the_end_of_a_batch_waits_for_the_next_addition() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("identity.db");
-    let store = SqliteStore::open_path(&path).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, mut blocker) = store_and_other_writer(&dir).await;
     let tenant = TenantId::default();
     let identify = |email: String, phone: &'static str| {
         let (store, tenant) = (store.clone(), tenant.clone());
@@ -109,8 +114,6 @@ async fn a_fold_due_at_the_end_of_a_batch_waits_for_the_next_addition() {
     for k in 0..32 {
         identify(format!("x{k}@fold.io"), "7400").await.unwrap();
     }
-    let url = format!("sqlite://{}", path.display());
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let tail = async |conn: &mut sqlx::SqliteConnection| -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM identity_customer_tail")
             .fetch_one(conn)
@@ -118,10 +121,7 @@ async fn a_fold_due_at_the_end_of_a_batch_waits_for_the_next_addition() {
             .unwrap()
     };
     assert_eq!(tail(&mut blocker).await, 31);
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    run(&mut blocker, "BEGIN IMMEDIATE").await;
     // the first write's batch waits for the blocker; a new customer, then the 33rd row, queue
     // behind it into the next batch, in that order
     let first = identify("first@fold.io".into(), "7000");
@@ -130,7 +130,7 @@ async fn a_fold_due_at_the_end_of_a_batch_waits_for_the_next_addition() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let last = identify("x32@fold.io".into(), "7400");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    run(&mut blocker, "COMMIT").await;
     first.await.unwrap();
     assert_eq!(other.await.unwrap().emails.len(), 1);
     assert_eq!(last.await.unwrap().emails.len(), 33);
