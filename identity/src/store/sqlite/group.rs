@@ -262,9 +262,7 @@ impl SqliteStore {
         self.bases.publish(written);
         Ok(Some(answers))
     }
-}
 
-impl SqliteStore {
     /// Starts a batch's write transaction (`BEGIN IMMEDIATE`), then in one call marks the
     /// writer, reads the table's next contact id and reads the `first` write: the transaction,
     /// the batch's ids and that read's rows; `None` when another process writes. (The batch

@@ -134,6 +134,9 @@ pub(super) struct Turn {
     _scripted: Option<ScriptedTx>,
 }
 
+/// Statements a caller adds to a script.
+pub(super) type Statements<'a> = Box<dyn Fn(&mut Script) + Send + Sync + 'a>;
+
 impl Tx {
     /// Commits and keeps the turn; a busy database is an error the caller tells apart with
     /// [`is_busy`] (nothing was written).
@@ -168,12 +171,7 @@ impl Tx {
             }
         }
     }
-}
 
-/// Statements a caller adds to a script.
-pub(super) type Statements<'a> = Box<dyn Fn(&mut Script) + Send + Sync + 'a>;
-
-impl Tx {
     /// Statements that end this transaction at the end of a script, after those `last` adds:
     /// its `COMMIT` when a script began it (`None` otherwise: the driver commits it). Once such
     /// a script ran whole, [`Tx::ended`] says so and [`Tx::commit`] sends nothing more.
