@@ -60,7 +60,7 @@ impl AppState {
             serde_json::to_writer(&mut buffer, &body).ok()?;
             Some(buffer)
         };
-        let rendered = if rendered::is_large(c) {
+        let rendered = if rendered::is_kept(c) {
             self.rendered.body(c, self.legacy_key, render)
         } else {
             render().map(Bytes::from)

@@ -1,5 +1,5 @@
-//! The JSON bodies of large customers' answers, kept by the lists they were rendered from, so a
-//! returning large customer is rendered once per change, not once per request.
+//! The JSON bodies of returning customers' answers, kept by the lists they were rendered from,
+//! so a returning customer is rendered once per change, not once per request.
 //!
 //! The core answers a returning customer with the lists of the record it holds, shared
 //! ([`identity::SharedList`]): while the customer does not change, every answer carries the very
@@ -7,43 +7,55 @@
 //! equal ones: the same, which is an O(1) check, `SharedList::shares_with`) and whose primary
 //! is the same, so it is the body that answer renders to. An entry holds clones of its lists:
 //! they cannot be freed and their place reused by other lists while it exists, and a list
-//! another clone of which is pushed to is copied first (so it becomes another list). Small
-//! answers are rendered each time: that is as cheap as looking them up.
+//! another clone of which is pushed to is copied first (so it becomes another list).
+//!
+//! Bodies are kept by customer (one per primary and key style), the least recently used going
+//! first once they pass [`BUDGET`] bytes. Answers of fewer than [`KEPT_FROM`] values and ids are
+//! rendered each time: that is as cheap as looking them up.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum::body::Bytes;
 use identity::{ConsolidatedContact, ContactId, Email, Phone, SharedList};
 
-/// Answers with at least this many values and ids are kept once rendered.
-pub const LARGE: usize = 256;
+/// Answers with at least this many values and ids are kept once rendered (a regular's answer
+/// of a few dozen emails takes microseconds to render; a lookup, a hash and a pointer compare).
+pub const KEPT_FROM: usize = 16;
 
-/// How many bodies are kept (the most recently rendered).
-const KEEP: usize = 32;
+/// How many bytes of bodies are kept at most (the lists they were rendered from are the
+/// records' own, which the core holds too while the customer is read).
+pub const BUDGET: usize = 16 << 20;
 
-/// Kept bodies of large answers, newest first.
-#[derive(Debug, Default)]
+/// Kept bodies of returning customers' answers, by primary and key style.
+#[derive(Debug)]
 pub struct RenderedAnswers {
-    kept: Mutex<VecDeque<Kept>>,
+    kept: Mutex<Bodies>,
+    budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct Bodies {
+    by_customer: HashMap<(ContactId, bool), Kept>,
+    /// The bytes of every kept body.
+    bytes: usize,
+    /// Counts uses: a kept body's `used` is the count at its last use.
+    clock: u64,
 }
 
 /// A body and the lists it was rendered from.
 #[derive(Debug)]
 struct Kept {
-    primary: ContactId,
-    legacy_key: bool,
     emails: SharedList<Email>,
     phone_numbers: SharedList<Phone>,
     secondary_contact_ids: SharedList<ContactId>,
     body: Bytes,
+    used: u64,
 }
 
 impl Kept {
-    fn renders(&self, c: &ConsolidatedContact, legacy_key: bool) -> bool {
-        self.primary == c.primary_contact_id
-            && self.legacy_key == legacy_key
-            && self.emails.shares_with(&c.emails)
+    fn renders(&self, c: &ConsolidatedContact) -> bool {
+        self.emails.shares_with(&c.emails)
             && self.phone_numbers.shares_with(&c.phone_numbers)
             && self
                 .secondary_contact_ids
@@ -51,15 +63,29 @@ impl Kept {
     }
 }
 
-/// Whether `c` is worth keeping rendered: large, and with nothing left out (an answer's
+/// Whether `c` is worth keeping rendered: not tiny, and with nothing left out (an answer's
 /// `ignored` depends on its request, not on the customer).
-pub fn is_large(c: &ConsolidatedContact) -> bool {
+pub fn is_kept(c: &ConsolidatedContact) -> bool {
     c.ignored.is_empty()
-        && c.emails.len() + c.phone_numbers.len() + c.secondary_contact_ids.len() >= LARGE
+        && c.emails.len() + c.phone_numbers.len() + c.secondary_contact_ids.len() >= KEPT_FROM
+}
+
+impl Default for RenderedAnswers {
+    fn default() -> Self {
+        RenderedAnswers::with_budget(BUDGET)
+    }
 }
 
 impl RenderedAnswers {
-    /// The body of `c` (one that [`is_large`]): the kept one, or `render`'s, then kept (`None`
+    /// Kept bodies of at most `budget` bytes in all.
+    pub fn with_budget(budget: usize) -> Self {
+        RenderedAnswers {
+            kept: Mutex::new(Bodies::default()),
+            budget,
+        }
+    }
+
+    /// The body of `c` (one that [`is_kept`]): the kept one, or `render`'s, then kept (`None`
     /// when `render` fails, and nothing is kept).
     pub fn body(
         &self,
@@ -67,30 +93,62 @@ impl RenderedAnswers {
         legacy_key: bool,
         render: impl FnOnce() -> Option<Vec<u8>>,
     ) -> Option<Bytes> {
-        if let Some(body) = self
-            .kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|k| k.renders(c, legacy_key))
-            .map(|k| k.body.clone())
+        let key = (c.primary_contact_id, legacy_key);
         {
-            return Some(body);
+            let mut bodies = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+            bodies.clock += 1;
+            let now = bodies.clock;
+            if let Some(kept) = bodies.by_customer.get_mut(&key)
+                && kept.renders(c)
+            {
+                kept.used = now;
+                return Some(kept.body.clone());
+            }
         }
         let body = Bytes::from(render()?);
-        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        // the customer's older bodies go: its lists changed
-        kept.retain(|k| k.primary != c.primary_contact_id || k.legacy_key != legacy_key);
-        kept.push_front(Kept {
-            primary: c.primary_contact_id,
-            legacy_key,
-            emails: c.emails.clone(),
-            phone_numbers: c.phone_numbers.clone(),
-            secondary_contact_ids: c.secondary_contact_ids.clone(),
-            body: body.clone(),
-        });
-        kept.truncate(KEEP);
+        let mut bodies = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        let used = bodies.clock;
+        // the customer's older body goes: its lists changed
+        if let Some(old) = bodies.by_customer.remove(&key) {
+            bodies.bytes -= old.body.len();
+        }
+        if body.len() <= self.budget / 4 {
+            bodies.bytes += body.len();
+            bodies.by_customer.insert(
+                key,
+                Kept {
+                    emails: c.emails.clone(),
+                    phone_numbers: c.phone_numbers.clone(),
+                    secondary_contact_ids: c.secondary_contact_ids.clone(),
+                    body: body.clone(),
+                    used,
+                },
+            );
+            if bodies.bytes > self.budget {
+                bodies.shrink_to(self.budget / 4 * 3);
+            }
+        }
         Some(body)
+    }
+}
+
+impl Bodies {
+    /// Drops the least recently used bodies until at most `bytes` are kept (once in a while:
+    /// a quarter of the budget is freed each time, so its sort is paid for by many additions).
+    fn shrink_to(&mut self, bytes: usize) {
+        let mut by_use: Vec<(u64, (ContactId, bool), usize)> = self
+            .by_customer
+            .iter()
+            .map(|(key, kept)| (kept.used, *key, kept.body.len()))
+            .collect();
+        by_use.sort_unstable_by_key(|(used, _, _)| *used);
+        for (_, key, len) in by_use {
+            if self.bytes <= bytes {
+                break;
+            }
+            self.by_customer.remove(&key);
+            self.bytes -= len;
+        }
     }
 }
 
@@ -123,11 +181,11 @@ mod tests {
                 })
                 .unwrap()
         };
-        let big = customer(1, 300);
+        let big = customer(1, 30);
         let first = body(&big, false);
         assert_eq!(body(&big.clone(), false), first);
         assert_eq!(renders.get(), 1, "the same lists: rendered once");
-        let equal = customer(1, 300);
+        let equal = customer(1, 30);
         assert_eq!(body(&equal, false), first);
         assert_eq!(
             renders.get(),
@@ -151,30 +209,58 @@ mod tests {
     }
 
     #[test]
-    fn small_answers_and_answers_with_values_left_out_are_not_kept() {
-        assert!(!is_large(&customer(1, LARGE - 1)));
-        assert!(is_large(&customer(1, LARGE)));
-        let left_out = customer(1, LARGE).with_ignored(&[identity::Ignored {
+    fn tiny_answers_and_answers_with_values_left_out_are_not_kept() {
+        assert!(!is_kept(&customer(1, KEPT_FROM - 1)));
+        assert!(is_kept(&customer(1, KEPT_FROM)));
+        let left_out = customer(1, KEPT_FROM).with_ignored(&[identity::Ignored {
             field: identity::Field::Email,
             reason: identity::IgnoredReason::Blocked,
         }]);
-        assert!(!is_large(&left_out));
+        assert!(!is_kept(&left_out));
     }
 
     #[test]
-    fn only_the_newest_bodies_are_kept() {
-        let rendered = RenderedAnswers::default();
-        let customers: Vec<_> = (0..=KEEP as i64).map(|p| customer(p, 300)).collect();
-        for c in &customers {
-            rendered.body(c, false, || Some(b"first".to_vec()));
+    fn the_least_recently_used_bodies_go_past_the_budget() {
+        // ten bodies of 100 bytes fit; the eleventh frees a quarter of the budget
+        let rendered = RenderedAnswers::with_budget(1_000);
+        let customers: Vec<_> = (0..11).map(|p| customer(p, 20)).collect();
+        let first = |c: &ConsolidatedContact| rendered.body(c, false, || Some(vec![b'1'; 100]));
+        for c in &customers[..10] {
+            first(c);
         }
-        let newest = rendered
-            .body(&customers[KEEP], false, || Some(b"second".to_vec()))
-            .unwrap();
-        assert_eq!(&newest[..], b"first");
-        let oldest = rendered
-            .body(&customers[0], false, || Some(b"second".to_vec()))
-            .unwrap();
-        assert_eq!(&oldest[..], b"second", "the oldest went");
+        // customer 0 is used again: now the least recently used is customer 1
+        assert_eq!(&first(&customers[0]).unwrap()[..], &[b'1'; 100][..]);
+        first(&customers[10]);
+        let again = |c: &ConsolidatedContact| {
+            rendered
+                .body(c, false, || Some(b"2".to_vec()))
+                .unwrap()
+                .len()
+        };
+        assert_eq!(again(&customers[0]), 100, "used lately: kept");
+        assert_eq!(again(&customers[10]), 100, "the newest: kept");
+        assert_eq!(again(&customers[9]), 100, "newer ones kept");
+        for c in &customers[1..4] {
+            assert_eq!(again(c), 1, "the least recently used went");
+        }
+        let kept = rendered.kept.lock().unwrap();
+        assert_eq!(
+            kept.bytes,
+            kept.by_customer
+                .values()
+                .map(|k| k.body.len())
+                .sum::<usize>()
+        );
+        assert!(kept.bytes <= 1_000);
+    }
+
+    #[test]
+    fn a_body_larger_than_a_quarter_of_the_budget_is_not_kept() {
+        let rendered = RenderedAnswers::with_budget(1_000);
+        let c = customer(1, 20);
+        rendered.body(&c, false, || Some(vec![b'1'; 251]));
+        let body = rendered.body(&c, false, || Some(b"2".to_vec())).unwrap();
+        assert_eq!(&body[..], b"2");
+        assert_eq!(rendered.kept.lock().unwrap().bytes, 1);
     }
 }

@@ -20,6 +20,6 @@ pub struct AppState {
     pub events_max_wait: std::time::Duration,
     /// What `GET /metrics` shows.
     pub metrics: crate::metrics::Metrics,
-    /// The bodies of large customers' answers, kept rendered.
+    /// The bodies of returning customers' answers, kept rendered.
     pub rendered: std::sync::Arc<crate::rendered::RenderedAnswers>,
 }
