@@ -73,6 +73,48 @@ async fn postgres_holds_one_definition_of_each_function_the_store_needs() {
     }
 }
 
+/// A known checkout's read is planned as its query, not run through a function call: the
+/// statement the store prepares has no function scan in its plan (PostgreSQL inlined
+/// `identity_read_known`, a SQL function of one SELECT), and it answers what the function does.
+#[tokio::test]
+async fn the_known_read_is_inlined_into_the_statement_that_calls_it() {
+    let db = common::TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    identity
+        .identify(Some("ada@example.com"), Some("5550101"))
+        .await
+        .unwrap();
+    let pool = db.pool().await;
+    // the stored values as the store wrote them, and their tenant
+    let (tenant, email, phone): (String, String, String) = sqlx::query_as(
+        "SELECT e.tenant_id, e.value, p.value FROM identity_identifier AS e
+         JOIN identity_identifier AS p ON p.tenant_id = e.tenant_id AND p.kind = 'phone'
+         WHERE e.kind = 'email'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let read = "SELECT email_owner, phone_owner FROM identity_read_known($1, $2, $3, '{}', '{}')";
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {read}")))
+        .bind(&tenant)
+        .bind(&email)
+        .bind(&phone)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Function Scan"), "a function call: {plan}");
+    assert!(plan.contains("identity_identifier"), "{plan}");
+    let found: (Option<i64>, Option<i64>) = sqlx::query_as(read)
+        .bind(&tenant)
+        .bind(&email)
+        .bind(&phone)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(found.0.is_some() && found.0 == found.1, "{found:?}");
+}
+
 /// The table an earlier build's sqlx recorded its migrations in, with the first migration it
 /// ran (on PostgreSQL; SQLite's differs in its types only).
 const EARLIER_BUILD_PG: &str = "
