@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use identity::import::{ImportOptions, TableRow};
 use identity::{ConnectOptions, Identity};
-use serde_json::json;
 
 use crate::hot::Regulars;
 use crate::mix::Op;
@@ -27,12 +26,32 @@ pub enum Backend {
     Pgbouncer,
 }
 
+/// The HTTP service under load: its URLs are parsed once, not per request (the load generator
+/// shares the cores with what it measures).
+#[derive(Clone)]
+pub struct Http {
+    /// `POST /identify`.
+    pub identify: reqwest::Url,
+    /// `GET /readyz`.
+    pub readyz: reqwest::Url,
+    /// The client, one pool of connections for every worker.
+    pub client: reqwest::Client,
+}
+
+/// The body of `POST /identify`, serialized as it stands (no JSON value built per request).
+#[derive(serde::Serialize)]
+struct IdentifyBody<'a> {
+    email: Option<&'a str>,
+    #[serde(rename = "phoneNumber")]
+    phone_number: Option<&'a str>,
+}
+
 /// A ready target; `cleanup` removes what setting it up created.
 pub struct Target {
     /// The core handle (for HTTP: the service's own handle).
     pub identity: Identity,
-    /// For HTTP: the service's base URL and a client.
-    pub http: Option<(String, reqwest::Client)>,
+    /// For HTTP: the service and a client.
+    pub http: Option<Http>,
     /// For PostgreSQL-backed targets: the database URL.
     pub database_url: Option<String>,
     cleanup: Cleanup,
@@ -311,7 +330,15 @@ impl Target {
                         .pool_max_idle_per_host(1024)
                         .build()
                         .map_err(|e| e.to_string())?;
-                    (Some((base, client)), Some(server))
+                    let url = |path: &str| {
+                        reqwest::Url::parse(&format!("{base}/{path}")).map_err(|e| e.to_string())
+                    };
+                    let http = Http {
+                        identify: url("identify")?,
+                        readyz: url("readyz")?,
+                        client,
+                    };
+                    (Some(http), Some(server))
                 } else {
                     (None, None)
                 };
@@ -339,10 +366,15 @@ impl Target {
                 .await
                 .map(drop)
                 .map_err(|e| e.chain()),
-            Some((base, client)) => {
-                let body = json!({"email": op.email, "phoneNumber": op.phone});
+            Some(Http {
+                identify, client, ..
+            }) => {
+                let body = IdentifyBody {
+                    email: op.email.as_deref(),
+                    phone_number: op.phone.as_deref(),
+                };
                 let response = client
-                    .post(format!("{base}/identify"))
+                    .post(identify.clone())
                     .json(&body)
                     .send()
                     .await

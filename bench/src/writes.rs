@@ -184,20 +184,24 @@ async fn load_readyz(
     workers: usize,
     duration: Duration,
 ) -> Result<(f64, f64), String> {
-    let Some((base, client)) = target.http.clone() else {
+    let Some(http) = target.http.clone() else {
         return Err("GET /readyz needs the HTTP target".to_owned());
     };
     let deadline = Instant::now() + duration;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (url, client) = (format!("{base}/readyz"), client.clone());
+        let (url, client) = (http.readyz.clone(), http.client.clone());
         tasks.spawn(async move {
             let mut latency =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
             while Instant::now() < deadline {
                 let began = Instant::now();
-                let response = client.get(&url).send().await.map_err(|e| e.to_string())?;
+                let response = client
+                    .get(url.clone())
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if !response.status().is_success() {
                     return Err(format!("GET /readyz: HTTP {}", response.status()));
                 }
