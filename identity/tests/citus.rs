@@ -136,7 +136,7 @@ async fn an_identify_runs_on_its_tenants_worker_alone() {
             .await
             .unwrap();
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE {} SET track_functions = 'all'",
+            "ALTER DATABASE {} SET track_functions = 'pl'",
             db.name()
         )))
         .execute(&admin)

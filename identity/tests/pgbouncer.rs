@@ -75,3 +75,62 @@ async fn without_the_flag_the_poolers_refusal_says_to_add_it() {
         "{err}"
     );
 }
+
+/// A known checkout is read by the query inlined into a prepared statement on a direct
+/// connection, and by the PL/pgSQL `identity_read_known` through the pooler, which prepares
+/// nothing (that function's plan is kept per server connection). PostgreSQL counts calls of
+/// PL/pgSQL functions (`track_functions = 'pl'`): only the pooler's reads are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_checkouts_are_read_inlined_directly_and_by_the_function_through_the_pooler() {
+    if common::citus_workers().is_some() {
+        // on Citus both read with the function, on the tenant's worker: citus.rs counts them
+        return;
+    }
+    let db = TestDb::create().await;
+    let admin = sqlx::PgPool::connect(&common::admin_url()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET track_functions = 'pl'",
+        db.name()
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    // directly: a new customer, then two known checkouts, one at a time (each read alone)
+    let direct = identity::connect(db.url()).await.unwrap();
+    for _ in 0..3 {
+        direct
+            .identify(Some("ada@x.io"), Some("5550101"))
+            .await
+            .unwrap();
+    }
+    direct.close().await;
+    // through the pooler: two known checkouts
+    let pooler = PgBouncer::start(&common::admin_url(), 2);
+    let pooled = identity::connect(&pooler.url_for(db.url())).await.unwrap();
+    for _ in 0..2 {
+        pooled
+            .identify(Some("ada@x.io"), Some("5550101"))
+            .await
+            .unwrap();
+    }
+    pooled.close().await;
+    drop(pooler); // its server connections end, and report their counts
+    let pool = db.pool().await;
+    let mut calls = 0;
+    for _ in 0..100 {
+        calls = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT sum(calls)::bigint FROM pg_stat_user_functions
+             WHERE funcname = 'identity_read_known'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .unwrap_or(0);
+        if calls >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(calls, 2, "the pooler's two reads, none of the direct ones");
+}

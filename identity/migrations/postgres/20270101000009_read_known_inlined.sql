@@ -1,14 +1,16 @@
--- A known checkout's read is planned with the statement that calls it. `identity_read_known` was
--- a PL/pgSQL function: each call set up the interpreter, ran its one query through SPI and
--- returned the row through a tuplestore, about a quarter of PostgreSQL's time per read (pgbench
--- of the call alone, prepared: 23,000 calls/s against 30,000 for the same query as SQL). As a
--- SQL function whose body is one SELECT, STABLE and without SET options, PostgreSQL inlines it
--- into `SELECT * FROM identity_read_known(...)`: the prepared statement's plan is the query's.
--- Same arguments, same row, same meaning. On Citus the function carries a SET option (see
--- store/postgres/citus.sql), so it is not inlined there: it is called, and delegated to the
--- tenant's node, as before.
-CREATE OR REPLACE FUNCTION identity_read_known(p_tenant text, p_email text, p_phone text,
-                                               p_versions bigint[], p_bases bigint[])
+-- A known checkout's read planned with the statement that sends it, where that pays: on one
+-- server over a direct connection, the store prepares `SELECT * FROM
+-- identity_read_known_inline(...)` once per connection, and PostgreSQL inlines this SQL
+-- function of one SELECT into it, so the statement's cached plan is the query's. A call of the
+-- PL/pgSQL `identity_read_known` costs the interpreter, SPI and a tuplestore around the same
+-- query: alone (pgbench, prepared) 23,000 calls/s against 30,000 for this one.
+-- `identity_read_known` stays, unchanged, for what needs a function call: Citus runs a PL/pgSQL
+-- function's statements on the tenant's node (not a SQL function's), and through a
+-- transaction-mode pooler, where nothing is prepared, PL/pgSQL keeps its plan per server
+-- connection while an inlined query would be planned on every call. The two bodies are one
+-- query (tests/schema.rs compares them).
+CREATE OR REPLACE FUNCTION identity_read_known_inline(p_tenant text, p_email text, p_phone text,
+                                                      p_versions bigint[], p_bases bigint[])
 RETURNS SETOF identity_read_row
 LANGUAGE sql STABLE AS $$
     -- each record's base lists unless its base is held, its tail unless its version is held

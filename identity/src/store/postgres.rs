@@ -258,17 +258,28 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(|e| Error::store_at("connecting to postgres", e, Some(&place)))?;
-        Ok(PgStore {
+        Ok(PgStore::over(
+            pool,
             citus,
-            ..PgStore::from_pool(pool)
-        })
+            graph::ReadWith::unlocked(citus, pgbouncer),
+        ))
     }
 
     /// Wraps an existing pool. On a database with the citus extension use [`PgStore::connect`]
     /// instead: it plans each call with its arguments, which Citus needs to send the call to
     /// its tenant's worker.
+    ///
+    /// Not knowing where the pool connects, the store reads known checkouts with the call that
+    /// works everywhere (`identity_read_known`, PL/pgSQL); [`PgStore::connect`] learns it and,
+    /// on one server over direct connections, reads them with the query itself, planned once
+    /// per connection (faster: see `migrations/postgres/*_read_known_inlined.sql`).
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
+        PgStore::over(pool, false, graph::ReadWith::Function)
+    }
+
+    /// The store over `pool`, on Citus (`citus`) or not, reading known checkouts `with`.
+    fn over(pool: PgPool, citus: bool, with: graph::ReadWith) -> Self {
         let cache: Arc<RecordCache> = Arc::default();
         let lanes = Arc::new(Lanes::new(pool.clone()));
         let connections = pool.options().get_max_connections();
@@ -278,12 +289,13 @@ impl PgStore {
                 Arc::clone(&lanes),
                 Arc::clone(&cache),
                 connections,
+                with,
             )),
             pool,
             cache,
             hints: Arc::default(),
             lanes,
-            citus: false,
+            citus,
         }
     }
 
@@ -375,7 +387,14 @@ impl PgStore {
         local: &mut Localized,
     ) -> Outcome<Option<ConsolidatedContact>> {
         let mut tx = conn.begin().await?;
-        let read = graph::read(&mut *tx, tenant, &local.request, true, &self.cache).await?;
+        let read = graph::read(
+            &mut *tx,
+            tenant,
+            &local.request,
+            graph::ReadWith::Lock,
+            &self.cache,
+        )
+        .await?;
         if !local.agrees(read.region.as_deref(), read.blocked_version) {
             tx.rollback().await?;
             let state = settings::state(&mut *conn, tenant).await?;

@@ -24,6 +24,7 @@ use crate::store::Outcome;
 
 // each read ends with the tenant's phone region and blocked-list version as stored
 const READ: &str = "SELECT * FROM identity_read_known($1, $2, $3, $4, $5)";
+const READ_INLINE: &str = "SELECT * FROM identity_read_known_inline($1, $2, $3, $4, $5)";
 const LOCK: &str = "SELECT * FROM identity_lock($1, $2, $3)";
 // each write names the region and the blocked-list version its request was read under ($2, $3)
 const NEW_CUSTOMER: &str = "SELECT identity_new_customer($1, $2, $3, $4, $5)";
@@ -124,29 +125,60 @@ pub(crate) struct Stamp<'a> {
     pub limits: Limits,
 }
 
-/// Reads the request's customers without locking (`locked`: locking their records until the
-/// end of the caller's transaction, see `identity_lock`). Records `cache` holds in their current
+/// The statement that reads a request's customers. The first two answer the same row (one
+/// query, see `migrations/postgres/*_read_known_inlined.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadWith {
+    /// `identity_read_known_inline`, a SQL function that PostgreSQL inlines into the prepared
+    /// statement: the query's plan is cached with it (one server, a direct connection).
+    Inlined,
+    /// `identity_read_known`, PL/pgSQL: Citus runs its statements on the tenant's node, and
+    /// through a transaction-mode pooler (nothing prepared) its plan is kept per server
+    /// connection.
+    Function,
+    /// `identity_lock`: the records locked until the end of the caller's transaction.
+    Lock,
+}
+
+impl ReadWith {
+    /// The unlocked read for a store on Citus (`citus`) or behind a transaction-mode pooler
+    /// (`pooled`), or on one server directly.
+    pub(crate) fn unlocked(citus: bool, pooled: bool) -> Self {
+        if citus || pooled {
+            ReadWith::Function
+        } else {
+            ReadWith::Inlined
+        }
+    }
+}
+
+/// Reads the request's customers with `with`. Unlocked, records `cache` holds in their current
 /// version come from it; the others come in full and are kept there.
 pub(crate) async fn read<'e, E>(
     executor: E,
     tenant: &TenantId,
     request: &IdentifyRequest,
-    locked: bool,
+    with: ReadWith,
     cache: &RecordCache,
 ) -> Outcome<Read>
 where
     E: Executor<'e, Database = Postgres>,
 {
+    let locked = with == ReadWith::Lock;
     // the locked read (rare: after a stale plan) takes no shortcut
     let held = if locked {
         Vec::new()
     } else {
         cache.held_for(tenant, request)
     };
-    let query = sqlx::query(if locked { LOCK } else { READ })
-        .bind(tenant.as_str())
-        .bind(request.email().map(Email::as_str))
-        .bind(request.phone_number().map(Phone::as_str));
+    let query = sqlx::query(match with {
+        ReadWith::Inlined => READ_INLINE,
+        ReadWith::Function => READ,
+        ReadWith::Lock => LOCK,
+    })
+    .bind(tenant.as_str())
+    .bind(request.email().map(Email::as_str))
+    .bind(request.phone_number().map(Phone::as_str));
     let query = if locked {
         query
     } else {

@@ -29,7 +29,7 @@ use crate::store::record_cache::{Held, RecordCache};
 use crate::tenant::TenantId;
 
 use super::batches::{Batches, answer_each, lost_connection};
-use super::graph::{self, Read};
+use super::graph::{self, Read, ReadWith};
 use crate::store::lanes::Lanes;
 
 /// The most requests one read batch carries.
@@ -55,6 +55,8 @@ pub(crate) struct Reads {
     lanes: Arc<Lanes<Postgres>>,
     cache: Arc<RecordCache>,
     queues: Batches<Job>,
+    /// How a read alone is sent (never `Lock`).
+    with: ReadWith,
 }
 
 impl Reads {
@@ -67,16 +69,18 @@ impl Reads {
         (connections as usize / 8).max(2)
     }
 
-    /// Queues over `lanes`, keeping the records read in `cache`.
+    /// Queues over `lanes`, keeping the records read in `cache`, each read alone sent `with`.
     pub(crate) fn new(
         lanes: Arc<Lanes<Postgres>>,
         cache: Arc<RecordCache>,
         connections: u32,
+        with: ReadWith,
     ) -> Self {
         Reads {
             lanes,
             cache,
             queues: Batches::new(Self::in_flight(connections), MAX_BATCH),
+            with,
         }
     }
 
@@ -176,7 +180,7 @@ impl Reads {
     /// Reads `request` with its own call, as an unshared read would.
     async fn alone(&self, tenant: &TenantId, request: &IdentifyRequest) -> Outcome<Read> {
         let mut lane = self.lanes.acquire().await?;
-        let read = graph::read(&mut *lane, tenant, request, false, &self.cache).await?;
+        let read = graph::read(&mut *lane, tenant, request, self.with, &self.cache).await?;
         lane.release();
         Ok(read)
     }
