@@ -132,17 +132,8 @@ async fn an_identify_runs_on_its_tenants_worker_alone() {
     let workers = workers();
     let db = common::TestDb::create().await;
     for worker in &workers {
-        let admin = PgPool::connect(&common::at_host(&common::admin_url(), worker))
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE {} SET track_functions = 'pl'",
-            db.name()
-        )))
-        .execute(&admin)
-        .await
-        .unwrap();
-        admin.close().await;
+        let server = common::at_host(&common::admin_url(), worker);
+        db.set_on(&server, "track_functions = 'pl'").await;
     }
     let identity = identity::connect(db.url()).await.unwrap();
     let pool = db.pool().await;

@@ -87,15 +87,8 @@ async fn known_checkouts_are_read_inlined_directly_and_by_the_function_through_t
         return;
     }
     let db = TestDb::create().await;
-    let admin = sqlx::PgPool::connect(&common::admin_url()).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {} SET track_functions = 'pl'",
-        db.name()
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    admin.close().await;
+    db.set_on(&common::admin_url(), "track_functions = 'pl'")
+        .await;
     // directly: a new customer, then two known checkouts, one at a time (each read alone)
     let direct = identity::connect(db.url()).await.unwrap();
     for _ in 0..3 {

@@ -216,18 +216,11 @@ async fn merges_sharing_a_customer_but_no_identifier_stay_flat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_default_of_repeatable_read_does_not_break_the_protocol() {
     let db = TestDb::create().await;
-    let admin = db.pool().await;
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-    let sql =
-        format!("ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
+    db.set_on(
+        &common::admin_url(),
+        "default_transaction_isolation = 'repeatable read'",
+    )
+    .await;
     connect(db.url(), 1).await.close().await; // migrate
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(16)

@@ -141,19 +141,9 @@ async fn terminated_idle_sessions_fail_no_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_ended_by_idle_session_timeout_fail_no_call() {
     let db = common::TestDb::create().await;
-    let admin = db.pool().await;
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {name} SET idle_session_timeout = '300ms'"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    db.set_on(&common::admin_url(), "idle_session_timeout = '300ms'")
+        .await;
     // the admin pool's own sessions time out too: a fresh one for each check
-    admin.close().await;
     let identity = open(db.url()).await;
     let admin = db.pool().await;
     warm(&identity, &admin, "idle").await;

@@ -74,6 +74,18 @@ impl TestDb {
         &self.url
     }
 
+    /// Sets `setting` (`name = value`) for the test database's later sessions on `server`, an
+    /// admin URL: [`admin_url`], or a Citus worker's ([`at_host`]).
+    pub async fn set_on(&self, server: &str, setting: &str) {
+        let admin = PgPool::connect(server).await.expect("connect as admin");
+        let sql = format!("ALTER DATABASE {} SET {setting}", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .expect("set on the test database");
+        admin.close().await;
+    }
+
     /// A pool on the test database, for assertions in SQL.
     pub async fn pool(&self) -> PgPool {
         PgPool::connect(&self.url)
