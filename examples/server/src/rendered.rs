@@ -19,8 +19,8 @@ use std::sync::{Mutex, PoisonError};
 use axum::body::Bytes;
 use identity::{ConsolidatedContact, ContactId, Email, Phone, SharedList};
 
-/// Answers with at least this many values and ids are kept once rendered (a regular's answer
-/// of a few dozen emails takes microseconds to render; a lookup, a hash and a pointer compare).
+/// Answers with at least this many values and ids are kept once rendered: a few dozen values
+/// take microseconds to render, a lookup one hash and three pointer compares.
 pub const KEPT_FROM: usize = 16;
 
 /// How many bytes of bodies are kept at most (the lists they were rendered from are the
