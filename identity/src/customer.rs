@@ -204,6 +204,41 @@ impl CustomerRecord {
         }
     }
 
+    /// The part of this (merged) customer made of `rows`, whose primary was `primary`: the
+    /// values whose first row is one of them, and the rest of them as secondaries. Of a record
+    /// that `kept.merged_with(&absorbed)` made, with `absorbed`'s rows, it is `absorbed`'s
+    /// lists, so `kept` merged with it is that record again (a SQLite merge entry carries it).
+    #[must_use]
+    pub(crate) fn part(&self, primary: ContactId, rows: &[ContactId]) -> CustomerRecord {
+        let rows: std::collections::HashSet<ContactId> = rows.iter().copied().collect();
+        let (emails, email_rows): (Vec<Email>, Vec<ContactId>) = self
+            .emails_with_rows()
+            .filter(|(_, first)| rows.contains(first))
+            .map(|(email, first)| (email.clone(), first))
+            .unzip();
+        let (phone_numbers, phone_rows): (Vec<Phone>, Vec<ContactId>) = self
+            .phones_with_rows()
+            .filter(|(_, first)| rows.contains(first))
+            .map(|(phone, first)| (phone.clone(), first))
+            .unzip();
+        let mut secondary_ids: Vec<ContactId> =
+            rows.iter().copied().filter(|id| *id != primary).collect();
+        secondary_ids.sort_unstable();
+        CustomerRecord {
+            primary,
+            created_at: self.created_at,
+            last_row_at: self.last_row_at,
+            primary_has_email: email_rows.first() == Some(&primary),
+            primary_has_phone: phone_rows.first() == Some(&primary),
+            emails: emails.into(),
+            email_rows: email_rows.into(),
+            phone_numbers: phone_numbers.into(),
+            phone_rows: phone_rows.into(),
+            secondary_ids: secondary_ids.into(),
+            version: 0,
+        }
+    }
+
     /// The answer: the record without the row ids and timestamps. O(1): the answer shares the
     /// record's lists.
     #[must_use]
@@ -270,6 +305,34 @@ mod tests {
         assert_eq!(merged.last_row_at, at(7));
         assert_eq!(merged.created_at, at(0));
         assert_eq!(merged.row_count(), 4);
+    }
+
+    #[test]
+    fn the_absorbed_part_of_a_merged_record_merges_into_the_same_record() {
+        let mut kept = CustomerRecord::new(id(2), Some(&email("z@x.io")), None, at(0));
+        kept.add_row(
+            id(5),
+            Some(&email("m@x.io")),
+            Some(&Phone::parse("55").unwrap()),
+            at(5),
+        );
+        let mut absorbed = CustomerRecord::new(id(1), Some(&email("a@x.io")), None, at(3));
+        absorbed.add_row(
+            id(7),
+            Some(&email("q@x.io")),
+            Some(&Phone::parse("77").unwrap()),
+            at(7),
+        );
+        absorbed.add_row(id(9), Some(&email("a@x.io")), None, at(8));
+        let merged = kept.merged_with(&absorbed);
+        let part = merged.part(id(1), &[id(1), id(7), id(9)]);
+        let emails: Vec<&str> = part.emails.iter().map(Email::as_str).collect();
+        assert_eq!(emails, ["a@x.io", "q@x.io"]);
+        assert_eq!(part.email_rows, vec![id(1), id(7)]);
+        assert_eq!(part.phone_rows, vec![id(7)]);
+        assert_eq!(part.secondary_ids, vec![id(7), id(9)]);
+        let again = kept.merged_with(&part);
+        assert_eq!(again, merged);
     }
 
     #[test]

@@ -159,3 +159,59 @@ async fn imported_records_take_a_base_number_of_their_own() {
     assert_eq!(seqs.len(), 1, "one number for the batch: {seqs:?}");
     assert!(seqs[0] > before, "{seqs:?} after {before}");
 }
+
+/// A join is written as a tail entry of the kept record carrying the absorbed customer's
+/// lists (`tails.rs`), not as the merged record whole: the kept base stays, and another handle
+/// (holding nothing) reads the entry back as the merge itself, rows of the two customers
+/// interleaved by id in the answer's order; what this handle holds is what the database gives.
+#[tokio::test]
+async fn a_merge_is_a_tail_entry_read_back_as_the_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("merge.db");
+    let (this, other) = (
+        SqliteStore::open_path(&path).await.unwrap(),
+        SqliteStore::open_path(&path).await.unwrap(),
+    );
+    this.migrate().await.unwrap();
+    // rows 1 and 3 are the kept customer's, 2 and 4 the absorbed one's
+    identify(&this, "a@merge.test", "5550500").await;
+    identify(&this, "b@merge.test", "5550600").await;
+    identify(&this, "a2@merge.test", "5550500").await;
+    identify(&this, "b2@merge.test", "5550600").await;
+    let (seq_before, _) = stored(&this, 1).await;
+    let join = IdentifyRequest::parse(Some("a@merge.test"), Some("5550600")).unwrap();
+    let tenant = TenantId::default();
+    let answer = this.identify(&tenant, &join).await.unwrap();
+    let emails: Vec<&str> = answer.emails.iter().map(|e| e.as_str()).collect();
+    assert_eq!(
+        emails,
+        [
+            "a@merge.test",
+            "b@merge.test",
+            "a2@merge.test",
+            "b2@merge.test"
+        ]
+    );
+    let entries: Vec<(i64, Option<String>)> =
+        sqlx::query_as("SELECT secondary_id, absorbed FROM identity_customer_tail ORDER BY seq")
+            .fetch_all(&this.pool)
+            .await
+            .unwrap();
+    let (absorbed_primary, lists) = entries.last().unwrap();
+    assert_eq!(*absorbed_primary, 2, "the entry names the absorbed primary");
+    assert!(lists.is_some(), "and carries its lists");
+    let (seq, decoded) = stored(&this, 1).await;
+    assert_eq!(seq, seq_before, "the kept base is not written again");
+    assert_eq!(decoded.answer(), answer);
+    assert_eq!(
+        this.bases.get(decoded.primary, seq).as_deref(),
+        Some(&decoded)
+    );
+    let by_phone = IdentifyRequest::parse(None, Some("5550500")).unwrap();
+    let read = other.lookup(&tenant, &by_phone).await.unwrap().unwrap();
+    assert_eq!(
+        read, answer,
+        "another handle applies the entry as the merge"
+    );
+    assert!(this.verify(&tenant).await.unwrap().is_clean());
+}

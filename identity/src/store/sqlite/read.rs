@@ -76,7 +76,7 @@ type ReadRow = (
 const READ_BASE: &str = "\
 SELECT emails, email_rows, phones, phone_rows, secondary_ids,
        (SELECT json_group_array(json_array(t.seq, t.version, t.last_row_at, t.secondary_id,
-                                           t.email, t.phone))
+                                           t.email, t.phone, t.absorbed))
         FROM identity_customer_tail AS t
         WHERE t.tenant_id = ?1 AND t.primary_id = ?2 AND t.version <= ?4)
 FROM identity_customer

@@ -491,21 +491,7 @@ pub(crate) async fn apply(
                 phone.as_ref(),
             );
             let (rows, carried) = run_carrying(script, tx, then).await?;
-            let (length, base) = written(tails::appended(&rows))?;
-            if length >= tails::fold_at(&record) && !matches!(then, Then::End(_)) {
-                // the addition that makes the tail long enough writes the record whole (its
-                // values are named); the carried read ran before it
-                record.version -= 1; // store raises it
-                let (seq, record) = store(tx, tenant, record, NewValues::Some(None, None)).await?;
-                return Ok((noted(bases, seq, record), None));
-            }
-            // the record in hand is its base with the tail applied up to this entry: held, the
-            // next read of the customer (in this batch, or anywhere once it commits) fetches
-            // no tail entry
-            match base {
-                Some(seq) => Ok((noted(bases, seq, record), carried)),
-                None => Ok((record.answer(), carried)),
-            }
+            appended(tx, tenant, record, &rows, carried, then, bases).await
         }
         Plan::Merge(merge) => {
             if kept_apart(tx, tenant, merge.merged.primary, merge.absorbed).await? {
@@ -527,16 +513,44 @@ pub(crate) async fn apply(
                 v.add(absorbed).add(kept.get()).add(tenant.as_str());
             });
             events::push(&mut script, tenant, Some(kept), &merge.event(request), now);
+            // the absorbed customer's lists go to the kept record's tail, not the merged
+            // record whole: a large customer's join writes what the small one brings
+            let part = merge.merged.part(merge.absorbed, &merge.relink);
             let mut record = merge.merged;
-            push_store(
-                &mut script,
-                tenant,
-                &mut record,
-                &NewValues::Some(None, None),
-            );
+            record.version += 1;
+            tails::push_merge(&mut script, &record, tenant, &part);
             let (rows, carried) = run_carrying(script, tx, then).await?;
-            Ok((noted(bases, written(base_number(&rows))?, record), carried))
+            appended(tx, tenant, record, &rows, carried, then, bases).await
         }
+    }
+}
+
+/// The outcome of a write whose script added `record`'s newest tail entry (a row or a merge;
+/// `rows` its statement's, `carried` what `then` added): the answer, once the record is noted
+/// in `bases`. An entry that makes the tail [`tails::fold_at`] entries long is followed by the
+/// record written whole (its new base), unless the script committed.
+async fn appended(
+    tx: &mut SqliteConnection,
+    tenant: &TenantId,
+    mut record: CustomerRecord,
+    rows: &[SqliteRow],
+    carried: Option<Vec<SqliteRow>>,
+    then: Then<'_>,
+    bases: &mut Written,
+) -> Result<(ConsolidatedContact, Option<Vec<SqliteRow>>)> {
+    let (length, base) = written(tails::appended(rows))?;
+    if length >= tails::fold_at(&record) && !matches!(then, Then::End(_)) {
+        // the entry that makes the tail long enough writes the record whole (its values are
+        // named); the carried read ran before it
+        record.version -= 1; // store raises it
+        let (seq, record) = store(tx, tenant, record, NewValues::Some(None, None)).await?;
+        return Ok((noted(bases, seq, record), None));
+    }
+    // the record in hand is its base with the tail applied up to this entry: held, the next
+    // read of the customer (in this batch, or anywhere once it commits) fetches no tail entry
+    match base {
+        Some(seq) => Ok((noted(bases, seq, record), carried)),
+        None => Ok((record.answer(), carried)),
     }
 }
 

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use crate::contact::{ContactId, Email, Phone};
 use crate::customer::CustomerRecord;
 use crate::error::{Error, Result};
+use crate::store::RecordText;
 use crate::tenant::TenantId;
 
 use super::script::Script;
@@ -34,12 +35,13 @@ pub(super) fn fold_at(record: &CustomerRecord) -> i64 {
 }
 
 /// The select-list expression giving a record's tail as a JSON array of
-/// `[seq, version, last_row_at (Unix nanoseconds), secondary_id, email, phone]`, for a query
+/// `[seq, version, last_row_at (Unix nanoseconds), secondary_id, email, phone, absorbed]`
+/// (`absorbed`: a merged customer's lists, see [`push_merge`]), for a query
 /// whose customer table is `c` (`[]` for none, and for no record). A macro, for `concat!`.
 macro_rules! tail_of_c {
     () => {
         "(SELECT json_group_array(json_array(t.seq, t.version, t.last_row_at, t.secondary_id,
-                                             t.email, t.phone))
+                                             t.email, t.phone, t.absorbed))
           FROM identity_customer_tail AS t
           WHERE t.tenant_id = c.tenant_id AND t.primary_id = c.primary_id)"
     };
@@ -61,7 +63,7 @@ pub(super) use tail_top_of_c;
 /// `?5`, as the JSON of [`tail_of_c`] (`[]` for none, and once the base was rewritten).
 const PAST: &str = "\
 SELECT json_group_array(json_array(t.seq, t.version, t.last_row_at, t.secondary_id, t.email,
-                                   t.phone))
+                                   t.phone, t.absorbed))
 FROM identity_customer AS c JOIN identity_customer_tail AS t
     ON t.tenant_id = c.tenant_id AND t.primary_id = c.primary_id
 WHERE c.tenant_id = ?1 AND c.primary_id = ?2 AND c.base_seq = ?3 AND t.seq > ?4
@@ -90,8 +92,8 @@ pub(super) async fn past(
 
 const APPEND: &str = "\
 INSERT INTO identity_customer_tail (tenant_id, primary_id, seq, version, last_row_at,
-    secondary_id, email, phone)
-SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7
+    secondary_id, email, phone, absorbed)
+SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8
 FROM identity_customer_tail WHERE tenant_id = ?1 AND primary_id = ?2
 RETURNING seq,
     (SELECT base_seq FROM identity_customer WHERE tenant_id = ?1 AND primary_id = ?2)";
@@ -102,7 +104,15 @@ RETURNING seq,
 pub(super) const BY_KEY: &[(&str, &str)] = &[("PAST", PAST), ("APPEND", APPEND)];
 
 /// One tail entry as the read sends it.
-type Entry = (i64, i64, i64, i64, Option<String>, Option<String>);
+type Entry = (
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Applies the entries of a record's tail (the JSON of [`tail_of_c`]; `None` or `[]` for none)
 /// that `record` does not have yet (those past its version: a base has none of them, a record
@@ -122,19 +132,32 @@ pub(super) fn apply(record: &mut CustomerRecord, tail: Option<&str>) -> Result<u
     let held = record.version;
     entries.retain(|entry| entry.1 > held);
     let applied = entries.len();
-    for (_, version, at, secondary, email, phone) in entries {
+    for (_, version, at, secondary, email, phone, absorbed) in entries {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at)).map_err(|_| {
             corrupt(format!(
                 "record tail of customer {} has time {at}",
                 record.primary
             ))
         })?;
-        record.append_row(
-            ContactId::new(secondary),
-            email.map(Email::from_record),
-            phone.map(Phone::from_record),
-            at,
-        );
+        let secondary = ContactId::new(secondary);
+        match absorbed {
+            Some(lists) => {
+                let absorbed = absorbed_record(secondary, at, &lists).map_err(|reason| {
+                    corrupt(format!(
+                        "record tail of customer {} has a merge of customer {secondary} \
+                         that cannot be read: {reason}",
+                        record.primary
+                    ))
+                })?;
+                *record = record.merged_with(&absorbed);
+            }
+            None => record.append_row(
+                secondary,
+                email.map(Email::from_record),
+                phone.map(Phone::from_record),
+                at,
+            ),
+        }
         record.version = version;
     }
     Ok(applied)
@@ -161,8 +184,62 @@ pub(super) fn push_append(
             .add(at)
             .add(id.get())
             .add(email.map(Email::as_str))
-            .add(phone.map(Phone::as_str));
+            .add(phone.map(Phone::as_str))
+            .add(None::<String>);
     });
+}
+
+/// Adds to `script` the tail entry of a merge: `record` is the merged record (its version
+/// raised), `absorbed` the absorbed customer's part of it ([`CustomerRecord::part`]), whose
+/// lists the entry carries, so a read applies it as [`CustomerRecord::merged_with`] does. The
+/// statement returns what [`push_append`]'s does ([`appended`]).
+pub(super) fn push_merge(
+    script: &mut Script,
+    record: &CustomerRecord,
+    tenant: &TenantId,
+    absorbed: &CustomerRecord,
+) {
+    let at = i64::try_from(record.last_row_at.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+    let text = RecordText::of(absorbed);
+    let lists = [
+        text.emails,
+        text.email_rows,
+        text.phones,
+        text.phone_rows,
+        text.secondary_ids,
+    ];
+    let lists = serde_json::Value::from(lists.to_vec()).to_string();
+    script.push(APPEND, |v| {
+        v.add(tenant.as_str())
+            .add(record.primary.get())
+            .add(record.version)
+            .add(at)
+            .add(absorbed.primary.get())
+            .add(None::<String>)
+            .add(None::<String>)
+            .add(lists);
+    });
+}
+
+/// The absorbed customer `primary` of a merge entry, from the entry's `lists` (the JSON array
+/// of its record text) and time `at` (the merged record's newest row).
+fn absorbed_record(
+    primary: ContactId,
+    at: OffsetDateTime,
+    lists: &str,
+) -> std::result::Result<CustomerRecord, String> {
+    let [emails, email_rows, phones, phone_rows, secondary_ids]: [String; 5] =
+        serde_json::from_str(lists).map_err(|e| e.to_string())?;
+    let text = RecordText {
+        emails,
+        email_rows,
+        phones,
+        phone_rows,
+        secondary_ids,
+    };
+    let mut absorbed = CustomerRecord::new(primary, None, None, at);
+    text.parse_into(&mut absorbed).map_err(|e| e.to_string())?;
+    Ok(absorbed)
 }
 
 /// What the one [`push_append`] of a script's `rows` returned: the tail's length after it, and
