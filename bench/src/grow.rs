@@ -1,7 +1,8 @@
 //! Writes to a large customer (issue 14, item 9): one customer built row by row to thousands of
 //! rows, as a shop's most loyal customer is, and then the cost of adding a row to it against
-//! adding a row to a customer of one row; on PostgreSQL and SQLite, directly and through the HTTP
-//! service (whose answer carries every email of the customer).
+//! adding a row to a customer of one row, and of joining a newer 1-row customer into it; on
+//! PostgreSQL and SQLite, directly and through the HTTP service (whose answer carries every
+//! email of the customer).
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,9 @@ pub struct GrowFigures {
     pub small: Adds,
     /// Adding a row to the large customer.
     pub large: Adds,
+    /// Joining a newer 1-row customer into the large one (a checkout with the small one's
+    /// email and the large one's phone).
+    pub joins: Adds,
     /// Rows of the large customer before and after the timed adds.
     pub rows: (u64, u64),
     /// Bytes of the last answer (HTTP: the response body; directly: its JSON).
@@ -162,6 +166,29 @@ async fn measure(
             start + samples
         ));
     }
+    // newer 1-row customers, each then joined into the large one, which keeps its primary
+    for i in 0..samples {
+        via.identify(&format!("join{i}@grow.test"), &format!("82{i:08}"))
+            .await?;
+    }
+    let mut joins = Vec::new();
+    for i in 0..samples {
+        let began = Instant::now();
+        via.identify(&format!("join{i}@grow.test"), phone).await?;
+        joins.push(began.elapsed());
+    }
+    let joined = identity
+        .lookup(None, Some(phone))
+        .await
+        .map_err(|e| e.chain())?
+        .ok_or("the large customer is missing")?;
+    if joined.secondary_contact_ids.len() as u64 + 1 != rows + samples {
+        return Err(format!(
+            "the large customer has {} rows after the joins, not {}",
+            joined.secondary_contact_ids.len() + 1,
+            rows + samples
+        ));
+    }
     let report = identity.verify().await.map_err(|e| e.chain())?;
     if !report.is_clean() {
         return Err(format!("verify found problems: {report:?}"));
@@ -175,6 +202,7 @@ async fn measure(
         build_rate,
         small: Adds::of(small),
         large: Adds::of(adds),
+        joins: Adds::of(joins),
         rows: timed,
         answer_bytes: if http {
             answer_bytes

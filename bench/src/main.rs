@@ -310,7 +310,8 @@ async fn grow(args: &Args, rows: u64) -> Result<(), String> {
         println!(
             "{}: built a customer row by row at {:.0} writes/s; adding a row to a 1-row \
              customer mean {:.3} ms (p50 {:.3}), to the customer of {}-{} rows mean {:.3} ms \
-             (p50 {:.3}): {:.2}x (p50 {:.2}x); its answer {} bytes",
+             (p50 {:.3}): {:.2}x (p50 {:.2}x); its answer {} bytes; joining a newer 1-row \
+             customer into it mean {:.3} ms (p50 {:.3})",
             f.via,
             f.build_rate,
             f.small.mean_ms,
@@ -321,7 +322,9 @@ async fn grow(args: &Args, rows: u64) -> Result<(), String> {
             f.large.p50_ms,
             f.large.mean_ms / f.small.mean_ms,
             f.large.p50_ms / f.small.p50_ms,
-            f.answer_bytes
+            f.answer_bytes,
+            f.joins.mean_ms,
+            f.joins.p50_ms
         );
     }
     Ok(())
