@@ -28,6 +28,30 @@ impl RecordText {
         }
     }
 
+    /// The five lists in order: emails, email rows, phones, phone rows, secondary ids (as a
+    /// SQLite merge entry carries them, `store/sqlite/tails.rs`).
+    pub fn into_lists(self) -> [String; 5] {
+        [
+            self.emails,
+            self.email_rows,
+            self.phones,
+            self.phone_rows,
+            self.secondary_ids,
+        ]
+    }
+
+    /// The lists of [`RecordText::into_lists`] back.
+    pub fn from_lists(lists: [String; 5]) -> Self {
+        let [emails, email_rows, phones, phone_rows, secondary_ids] = lists;
+        RecordText {
+            emails,
+            email_rows,
+            phones,
+            phone_rows,
+            secondary_ids,
+        }
+    }
+
     /// Sets `record`'s lists to these, checked to be readable.
     pub fn parse_into(&self, record: &mut CustomerRecord) -> Result<()> {
         let corrupt = |what: &str| Error::CorruptGraph {

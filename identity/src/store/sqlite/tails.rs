@@ -200,14 +200,7 @@ pub(super) fn push_merge(
     absorbed: &CustomerRecord,
 ) {
     let at = i64::try_from(record.last_row_at.unix_timestamp_nanos()).unwrap_or(i64::MAX);
-    let text = RecordText::of(absorbed);
-    let lists = [
-        text.emails,
-        text.email_rows,
-        text.phones,
-        text.phone_rows,
-        text.secondary_ids,
-    ];
+    let lists = RecordText::of(absorbed).into_lists();
     let lists = serde_json::Value::from(lists.to_vec()).to_string();
     script.push(APPEND, |v| {
         v.add(tenant.as_str())
@@ -228,15 +221,8 @@ fn absorbed_record(
     at: OffsetDateTime,
     lists: &str,
 ) -> std::result::Result<CustomerRecord, String> {
-    let [emails, email_rows, phones, phone_rows, secondary_ids]: [String; 5] =
-        serde_json::from_str(lists).map_err(|e| e.to_string())?;
-    let text = RecordText {
-        emails,
-        email_rows,
-        phones,
-        phone_rows,
-        secondary_ids,
-    };
+    let lists: [String; 5] = serde_json::from_str(lists).map_err(|e| e.to_string())?;
+    let text = RecordText::from_lists(lists);
     let mut absorbed = CustomerRecord::new(primary, None, None, at);
     text.parse_into(&mut absorbed).map_err(|e| e.to_string())?;
     Ok(absorbed)
