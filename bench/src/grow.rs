@@ -153,11 +153,7 @@ async fn measure(
         answer_bytes = via.identify(&format!("big{k}@grow.test"), phone).await?;
         adds.push(began.elapsed());
     }
-    let customer = identity
-        .lookup(None, Some(phone))
-        .await
-        .map_err(|e| e.chain())?
-        .ok_or("the large customer is missing")?;
+    let customer = customer_of(&identity, phone).await?;
     let rows = customer.secondary_contact_ids.len() as u64 + 1;
     let timed = (start, rows);
     if rows != start + samples {
@@ -177,15 +173,14 @@ async fn measure(
         via.identify(&format!("join{i}@grow.test"), phone).await?;
         joins.push(began.elapsed());
     }
-    let joined = identity
-        .lookup(None, Some(phone))
-        .await
-        .map_err(|e| e.chain())?
-        .ok_or("the large customer is missing")?;
-    if joined.secondary_contact_ids.len() as u64 + 1 != rows + samples {
+    let joined = customer_of(&identity, phone)
+        .await?
+        .secondary_contact_ids
+        .len() as u64
+        + 1;
+    if joined != rows + samples {
         return Err(format!(
-            "the large customer has {} rows after the joins, not {}",
-            joined.secondary_contact_ids.len() + 1,
+            "the large customer has {joined} rows after the joins, not {}",
             rows + samples
         ));
     }
@@ -210,4 +205,16 @@ async fn measure(
             serde_json::to_vec(&customer).map_or(0, |v| v.len())
         },
     })
+}
+
+/// The customer that holds `phone` (the large one).
+async fn customer_of(
+    identity: &Identity,
+    phone: &str,
+) -> Result<identity::ConsolidatedContact, String> {
+    identity
+        .lookup(None, Some(phone))
+        .await
+        .map_err(|e| e.chain())?
+        .ok_or_else(|| "the large customer is missing".to_owned())
 }
