@@ -91,6 +91,12 @@ BEGIN
         EXECUTE format('ALTER FUNCTION %s SET citus.allow_nested_distributed_execution = on', f);
     END LOOP;
 
+    -- The read batch is planned once per connection on one server (its migration sets that on
+    -- the function, *_read_batch_one_query.sql); here, as every statement, with its arguments,
+    -- so that it runs on its tenant's shards.
+    ALTER FUNCTION identity_read_batch(text, text[], text[], bigint[], bigint[])
+        RESET plan_cache_mode;
+
     FOREACH note IN ARRAY coalesce(notes, '{}') LOOP
         EXECUTE note;
     END LOOP;
