@@ -1,0 +1,158 @@
+//! The reads find records by key whatever the tables' statistics were when they were planned.
+//! The store keeps its plans per connection (a prepared statement, PL/pgSQL's cached plans),
+//! so a new database's first reads plan on empty tables; a read that joined the records on the
+//! identifiers it found then scanned all the tenant's records per read until the next ANALYZE
+//! (`migrations/postgres/*_read_records_by_key.sql`). Each read here is planned once on empty
+//! tables, as PL/pgSQL plans its query (generic, its parameters as `$n`), and planned again by
+//! nothing: its plan after the tables filled must still look every record up by its key.
+
+use identity_testkit as common;
+
+use identity_testkit::TestDb;
+use sqlx::Connection;
+
+/// The query of a PL/pgSQL function whose body is `BEGIN RETURN QUERY <query>; END`, its
+/// parameters (`params`, in order) as `$1`, `$2`, ...
+fn query_of(body: &str, params: &[(&str, &str)]) -> String {
+    let start = body.find("RETURN QUERY").expect("RETURN QUERY") + "RETURN QUERY".len();
+    let end = body.rfind(';').expect("the query's end");
+    let mut query: String = body[start..end]
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (i, (name, ty)) in params.iter().enumerate() {
+        let pattern = regex::Regex::new(&format!(r"\b{name}\b")).unwrap();
+        let param = format!("${}::{ty}", i + 1);
+        query = pattern
+            .replace_all(&query, regex::NoExpand(&param))
+            .into_owned();
+    }
+    query
+}
+
+/// Every scan of `identity_customer` in `plan` that is not keyed by its primary id.
+fn unkeyed_record_scans(plan: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, line) in plan.iter().enumerate() {
+        if line.contains("on identity_customer") {
+            let cond = plan[i + 1..]
+                .iter()
+                .take_while(|l| !l.contains("->"))
+                .find(|l| l.contains("Index Cond"));
+            if !cond.is_some_and(|c| c.contains("primary_id")) {
+                found.push(format!("{line} / {cond:?}"));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn reads_planned_on_empty_tables_still_find_records_by_key() {
+    if common::citus_workers().is_some() {
+        // on Citus the store plans every call with its arguments (`plan_cache_mode` is
+        // force_custom_plan there, and the read batch's own setting is reset): no plan outlives
+        // the statistics it was made from, and the coordinator's plan is Citus's, not these
+        return;
+    }
+    let db = TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    let pool = db.pool().await;
+    // no ANALYZE while the test runs (it would plan the reads again, with statistics)
+    for table in [
+        "identity_customer",
+        "identity_identifier",
+        "identity_tenant",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} SET (autovacuum_enabled = false)"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let bodies: Vec<(String, String)> = sqlx::query_as(
+        "SELECT proname::text, prosrc FROM pg_proc
+         WHERE proname IN ('identity_read_known', 'identity_read_batch')",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let body = |name: &str| &bodies.iter().find(|(n, _)| n == name).unwrap().1;
+    let alone = "SELECT * FROM identity_read_known_inline($1, $2, $3, $4, $5)".to_owned();
+    let function = query_of(
+        body("identity_read_known"),
+        &[
+            ("p_tenant", "text"),
+            ("p_email", "text"),
+            ("p_phone", "text"),
+            ("p_versions", "bigint[]"),
+            ("p_bases", "bigint[]"),
+        ],
+    );
+    let batch = query_of(
+        body("identity_read_batch"),
+        &[
+            ("p_tenant", "text"),
+            ("p_emails", "text[]"),
+            ("p_phones", "text[]"),
+            ("p_versions", "bigint[]"),
+            ("p_bases", "bigint[]"),
+        ],
+    );
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // planned now, on empty tables
+    for (name, query) in [("alone", &alone), ("function", &function)] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE {name} AS {query}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXECUTE {name}('default', 'nobody@plans.io', '5550100', '{{}}', '{{}}')"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE batch AS {batch}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let run_batch = "batch('default', ARRAY['nobody@plans.io', 'c3@plans.io'], \
+                     ARRAY['5550100', NULL], '{}', '{}')";
+    sqlx::query(sqlx::AssertSqlSafe(format!("EXECUTE {run_batch}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for k in 0..60 {
+        let (email, phone) = (format!("c{k}@plans.io"), format!("55502{k:02}"));
+        identity.identify(Some(&email), Some(&phone)).await.unwrap();
+    }
+    let runs = [
+        "alone('default', 'c3@plans.io', '5550207', '{}', '{}')",
+        "function('default', 'c3@plans.io', '5550207', '{}', '{}')",
+        run_batch,
+    ];
+    for run in runs {
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN (COSTS OFF) EXECUTE {run}"
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert!(
+            plan.iter().any(|l| l.contains("identity_customer")),
+            "{run}: {plan:#?}"
+        );
+        let unkeyed = unkeyed_record_scans(&plan);
+        assert!(unkeyed.is_empty(), "{run}: {unkeyed:#?}\n{plan:#?}");
+    }
+    conn.close().await.unwrap();
+    identity.close().await;
+    common::assert_sql_invariants(&pool).await;
+}
