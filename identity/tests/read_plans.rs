@@ -80,7 +80,7 @@ async fn reads_planned_on_empty_tables_still_find_records_by_key() {
     .await
     .unwrap();
     let body = |name: &str| &bodies.iter().find(|(n, _)| n == name).unwrap().1;
-    let alone = "SELECT * FROM identity_read_known_inline($1, $2, $3, $4, $5)".to_owned();
+    let alone = "SELECT * FROM identity_read_known_inline($1, $2, $3, $4, $5)";
     let function = query_of(
         body("identity_read_known"),
         &[
@@ -101,56 +101,49 @@ async fn reads_planned_on_empty_tables_still_find_records_by_key() {
             ("p_bases", "bigint[]"),
         ],
     );
+    // each read with arguments that meet a customer once the tables hold some
+    let one = "'default', 'c3@plans.io', '5550207', '{}', '{}'";
+    let many = "'default', ARRAY['nobody@plans.io', 'c3@plans.io'], ARRAY['5550207', NULL], \
+                '{}', '{}'";
+    let reads = [
+        ("alone", alone, one),
+        ("function", function.as_str(), one),
+        ("batch", batch.as_str(), many),
+    ];
     let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
     sqlx::query("SET plan_cache_mode = force_generic_plan")
         .execute(&mut conn)
         .await
         .unwrap();
     // planned now, on empty tables
-    for (name, query) in [("alone", &alone), ("function", &function)] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE {name} AS {query}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXECUTE {name}('default', 'nobody@plans.io', '5550100', '{{}}', '{{}}')"
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    for (name, query, args) in reads {
+        for statement in [
+            format!("PREPARE {name} AS {query}"),
+            format!("EXECUTE {name}({args})"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE batch AS {batch}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let run_batch = "batch('default', ARRAY['nobody@plans.io', 'c3@plans.io'], \
-                     ARRAY['5550100', NULL], '{}', '{}')";
-    sqlx::query(sqlx::AssertSqlSafe(format!("EXECUTE {run_batch}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
     for k in 0..60 {
         let (email, phone) = (format!("c{k}@plans.io"), format!("55502{k:02}"));
         identity.identify(Some(&email), Some(&phone)).await.unwrap();
     }
-    let runs = [
-        "alone('default', 'c3@plans.io', '5550207', '{}', '{}')",
-        "function('default', 'c3@plans.io', '5550207', '{}', '{}')",
-        run_batch,
-    ];
-    for run in runs {
+    for (name, _, args) in reads {
         let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN (COSTS OFF) EXECUTE {run}"
+            "EXPLAIN (COSTS OFF) EXECUTE {name}({args})"
         )))
         .fetch_all(&mut conn)
         .await
         .unwrap();
         assert!(
             plan.iter().any(|l| l.contains("identity_customer")),
-            "{run}: {plan:#?}"
+            "{name}: {plan:#?}"
         );
         let unkeyed = unkeyed_record_scans(&plan);
-        assert!(unkeyed.is_empty(), "{run}: {unkeyed:#?}\n{plan:#?}");
+        assert!(unkeyed.is_empty(), "{name}: {unkeyed:#?}\n{plan:#?}");
     }
     conn.close().await.unwrap();
     identity.close().await;
