@@ -4,7 +4,9 @@
 //! identifiers it found then scanned all the tenant's records per read until the next ANALYZE
 //! (`migrations/postgres/*_read_records_by_key.sql`). Each read here is planned once on empty
 //! tables, as PL/pgSQL plans its query (generic, its parameters as `$n`), and planned again by
-//! nothing: its plan after the tables filled must still look every record up by its key.
+//! nothing: its plan after the tables filled must still look every record up by its key. So
+//! must `identity_lock` (a stale plan's read, which locks the records first) its values and
+//! records: counted by the rows its call fetches.
 
 use identity_testkit as common;
 
@@ -115,7 +117,14 @@ async fn reads_planned_on_empty_tables_still_find_records_by_key() {
         .execute(&mut conn)
         .await
         .unwrap();
-    // planned now, on empty tables
+    // planned now, on empty tables (the lock's statements inside its transaction)
+    let lock = "SELECT count(*) FROM identity_lock('default', 'c3@plans.io', '5550207')";
+    for statement in ["BEGIN", lock, "COMMIT"] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     for (name, query, args) in reads {
         for statement in [
             format!("PREPARE {name} AS {query}"),
@@ -145,6 +154,29 @@ async fn reads_planned_on_empty_tables_still_find_records_by_key() {
         let unkeyed = unkeyed_record_scans(&plan);
         assert!(unkeyed.is_empty(), "{name}: {unkeyed:#?}\n{plan:#?}");
     }
+    // the lock (loops, so not explained): the rows its call fetched by index, in its transaction
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(lock))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let read: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT relname::text, idx_tup_fetch FROM pg_stat_xact_user_tables
+         WHERE relname IN ('identity_customer', 'identity_identifier')",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
+    // its owners looked up twice (two values each) and read once more, its records locked and
+    // read once each: a handful of entries, not the tenant's 60 customers and 120 values
+    for (table, entries) in &read {
+        assert!(
+            *entries <= 8,
+            "identity_lock read {entries} entries of {table}'s indexes"
+        );
+    }
+    assert_eq!(read.len(), 2, "{read:?}");
     conn.close().await.unwrap();
     identity.close().await;
     common::assert_sql_invariants(&pool).await;

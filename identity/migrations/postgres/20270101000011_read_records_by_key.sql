@@ -7,6 +7,12 @@
 -- customer found (LIMIT: planned on its own, per row, never joined), as the read batch reads
 -- them (`*_read_batch_one_query.sql`). `tests/read_plans.rs` plans both on empty tables.
 -- The two bodies stay one query (tests/schema.rs compares them).
+--
+-- `identity_lock` (a stale plan's read, which locks the request's customers first) had the same
+-- trap twice: it found the owners with `(kind, value) = email OR phone`, which a plan made on
+-- empty tables answered by reading every identifier of the tenant, and locked their records
+-- with `primary_id = ANY(owners)`, answered by reading all the tenant's records. It now looks
+-- each value up by its key and locks each record by its key, ascending, as before.
 
 CREATE OR REPLACE FUNCTION identity_read_known_inline(p_tenant text, p_email text, p_phone text,
                                                       p_versions bigint[], p_bases bigint[])
@@ -106,5 +112,38 @@ BEGIN
                        WHERE x.tenant_id = p_tenant AND x.primary_id = p.customer_id
                          AND p.customer_id IS DISTINCT FROM e.customer_id LIMIT 1) AS d
            ON true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION identity_lock(p_tenant text, p_email text, p_phone text)
+RETURNS SETOF identity_read_row
+LANGUAGE plpgsql AS $$
+DECLARE
+    owners bigint[];
+    now_owners bigint[];
+    o bigint;
+BEGIN
+    IF NOT identity_begin_write(p_tenant) THEN
+        RETURN QUERY SELECT * FROM identity_read_known(p_tenant, p_email, p_phone, '{}', '{}');
+        RETURN;
+    END IF;
+    -- the owners, their records locked ascending, until the owners hold still
+    LOOP
+        SELECT coalesce(array_agg(DISTINCT v.owner ORDER BY v.owner)
+                            FILTER (WHERE v.owner IS NOT NULL), '{}')
+        INTO now_owners
+        FROM (VALUES ((SELECT i.customer_id FROM identity_identifier AS i
+                       WHERE i.tenant_id = p_tenant AND i.kind = 'email' AND i.value = p_email)),
+                     ((SELECT i.customer_id FROM identity_identifier AS i
+                       WHERE i.tenant_id = p_tenant AND i.kind = 'phone' AND i.value = p_phone)))
+             AS v(owner);
+        EXIT WHEN now_owners = owners;
+        owners := now_owners;
+        FOREACH o IN ARRAY owners LOOP
+            PERFORM 1 FROM identity_customer AS c
+            WHERE c.tenant_id = p_tenant AND c.primary_id = o FOR UPDATE;
+        END LOOP;
+    END LOOP;
+    RETURN QUERY SELECT * FROM identity_read_known(p_tenant, p_email, p_phone, '{}', '{}') AS r;
 END
 $$;
