@@ -1,7 +1,8 @@
-//! `identity_read_batch` (a batch of reads in one query, migration
-//! `*_read_batch_one_query.sql`) answers what reading each request alone with
-//! `identity_read_known` answers, row for row and column for column, when each read holds what
-//! the caller holds plus every record and base an earlier row sent (the contract
+//! `identity_read_batch` (a batch of reads in one query, migrations
+//! `*_read_batch_one_query.sql` and `*_read_batch_first_meeting.sql`), and the same query as
+//! the store's own statement (`store/postgres/read_batch.rs`), answer what reading each request
+//! alone with `identity_read_known` answers, row for row and column for column, when each read
+//! holds what the caller holds plus every record and base an earlier row sent (the contract
 //! `store/postgres/reads.rs` decodes by).
 
 use identity_testkit as common;
@@ -61,6 +62,29 @@ async fn read_batch(
         .fetch_all(pool)
         .await
         .unwrap()
+}
+
+/// The same batch as the store sends it on one server over direct connections: its own
+/// statement, the requests bound one by one.
+async fn read_inline(
+    pool: &sqlx::PgPool,
+    requests: &[(Option<String>, Option<String>)],
+    held: &(Vec<i64>, Vec<i64>),
+) -> Vec<String> {
+    let statement = identity::store::postgres::read_batch_statement(requests.len());
+    let slots = requests.len().next_power_of_two();
+    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT q::text FROM ({statement}) AS q"
+    )))
+    .bind("default")
+    .bind(&held.0)
+    .bind(&held.1)
+    .bind(i32::try_from(requests.len()).unwrap());
+    for slot in 0..slots {
+        let (email, phone) = requests.get(slot).cloned().unwrap_or_default();
+        query = query.bind(email).bind(phone);
+    }
+    query.fetch_all(pool).await.unwrap()
 }
 
 /// A small deterministic generator (the batches are the same on every run).
@@ -151,6 +175,11 @@ async fn a_batch_answers_each_request_as_its_read_alone_would() {
         let alone = read_alone(&pool, &requests, held).await;
         let together = read_batch(&pool, &requests, held).await;
         assert_eq!(together, alone, "batch {batch}: {requests:?}");
+        let inline = read_inline(&pool, &requests, held).await;
+        assert_eq!(
+            inline, alone,
+            "batch {batch}, its own statement: {requests:?}"
+        );
         rows_compared += alone.len();
     }
     assert!(rows_compared > 1_000);

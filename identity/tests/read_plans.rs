@@ -6,7 +6,8 @@
 //! tables, as PL/pgSQL plans its query (generic, its parameters as `$n`), and planned again by
 //! nothing: its plan after the tables filled must still look every record up by its key. So
 //! must `identity_lock` (a stale plan's read, which locks the records first) its values and
-//! records: counted by the rows its call fetches.
+//! records: counted by the rows its call fetches. The batch the store sends as a statement of
+//! its own is checked likewise, and checked to keep one plan per connection.
 
 use identity_testkit as common;
 
@@ -103,14 +104,17 @@ async fn reads_planned_on_empty_tables_still_find_records_by_key() {
             ("p_bases", "bigint[]"),
         ],
     );
+    let inline_batch = identity::store::postgres::read_batch_statement(2);
     // each read with arguments that meet a customer once the tables hold some
     let one = "'default', 'c3@plans.io', '5550207', '{}', '{}'";
     let many = "'default', ARRAY['nobody@plans.io', 'c3@plans.io'], ARRAY['5550207', NULL], \
                 '{}', '{}'";
+    let slots = "'default', '{}', '{}', 2, 'nobody@plans.io', '5550207', 'c3@plans.io', NULL";
     let reads = [
         ("alone", alone, one),
         ("function", function.as_str(), one),
         ("batch", batch.as_str(), many),
+        ("inline_batch", inline_batch, slots),
     ];
     let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
     sqlx::query("SET plan_cache_mode = force_generic_plan")
@@ -180,4 +184,63 @@ async fn reads_planned_on_empty_tables_still_find_records_by_key() {
     conn.close().await.unwrap();
     identity.close().await;
     common::assert_sql_invariants(&pool).await;
+}
+
+/// The batch the store sends as its own statement keeps one plan per connection: bound one by
+/// one, its values give PostgreSQL nothing to plan each call with (with arrays, every call was
+/// planned again: `store/postgres/read_batch.rs`). Counted by the server for the statement the
+/// store's connection prepared.
+#[tokio::test]
+async fn the_batch_statement_is_planned_once_per_connection() {
+    if common::citus_workers().is_some() {
+        // on Citus the store sends the function instead, planned with its arguments
+        return;
+    }
+    let db = TestDb::create().await;
+    let identity = identity::connect(db.url()).await.unwrap();
+    for k in 0..20 {
+        let (email, phone) = (format!("p{k}@plans.io"), format!("55503{k:02}"));
+        identity.identify(Some(&email), Some(&phone)).await.unwrap();
+    }
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    for size in [3, 4] {
+        let statement = identity::store::postgres::read_batch_statement(size);
+        for call in 0..12 {
+            let mut query = sqlx::query(statement)
+                .bind("default")
+                .bind(Vec::<i64>::new())
+                .bind(Vec::<i64>::new())
+                .bind(i32::try_from(size).unwrap());
+            for slot in 0..4 {
+                let k = (call + slot) % 25;
+                let used = slot < size;
+                query = query
+                    .bind(used.then(|| format!("p{k}@plans.io")))
+                    .bind(used.then(|| format!("55503{k:02}")));
+            }
+            let rows = query.fetch_all(&mut conn).await.unwrap();
+            assert_eq!(
+                rows.len(),
+                size,
+                "one row per request, none for an unused slot"
+            );
+        }
+    }
+    // sizes 3 and 4 share one statement (4 slots): 24 calls, the first 5 planned with their
+    // arguments, the rest with the plan kept
+    let (generic, custom): (i64, i64) = sqlx::query_as(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+         WHERE statement = $1",
+    )
+    .bind(identity::store::postgres::read_batch_statement(4))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        custom, 5,
+        "only the first calls planned with their arguments"
+    );
+    assert_eq!(generic, 19, "then the plan kept");
+    conn.close().await.unwrap();
+    identity.close().await;
 }

@@ -43,6 +43,7 @@ mod feed;
 mod graph;
 mod import;
 mod prune;
+mod read_batch;
 mod reads;
 mod reapply;
 mod records;
@@ -159,6 +160,17 @@ impl Default for PgOptions {
             acquire_timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// The statement a store on one server over direct connections sends for a batch of `n`
+/// concurrent reads (at most 64): `$1` the tenant, `$2` and `$3` the record versions and bases
+/// the caller holds, `$4` how many of its request slots are used, then each slot's email and
+/// phone; one row per request, as `identity_read_batch` answers. For the tests that hold the
+/// two to the same answers; not a stable API.
+#[doc(hidden)]
+#[must_use]
+pub fn read_batch_statement(n: usize) -> &'static str {
+    read_batch::statement(n)
 }
 
 /// The PostgreSQL store. Cheap to clone (it is a pool handle).

@@ -6,7 +6,9 @@
 //! itself, its own request among it: alone with `identity_read_known` when nothing else
 //! waits (a lone read costs what it always did: one round trip, no task, no wake-up), else all
 //! at once with one call of `identity_read_batch`, which answers each request's row as
-//! `identity_read_known` would have alone, all under one snapshot. Whatever queued meanwhile
+//! `identity_read_known` would have alone, all under one snapshot (on one server over direct
+//! connections, its query as a prepared statement of its own: `read_batch.rs`; the read alone
+//! is inlined there too). Whatever queued meanwhile
 //! goes on in a task of its own. So under load PostgreSQL parses, plans, wakes and answers once
 //! per batch instead of once per request, and the store's tasks wait on fewer round trips.
 //!
@@ -30,10 +32,11 @@ use crate::tenant::TenantId;
 
 use super::batches::{Batches, answer_each, lost_connection};
 use super::graph::{self, Read, ReadWith};
+use super::read_batch;
 use crate::store::lanes::Lanes;
 
 /// The most requests one read batch carries.
-const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = read_batch::MAX_BATCH;
 
 const READ_BATCH: &str = "SELECT * FROM identity_read_batch($1, $2, $3, $4, $5)";
 
@@ -55,7 +58,7 @@ pub(crate) struct Reads {
     lanes: Arc<Lanes<Postgres>>,
     cache: Arc<RecordCache>,
     queues: Batches<Job>,
-    /// How a read alone is sent (never `Lock`).
+    /// How a read alone is sent (never `Lock`); `Inlined`: a batch too (`read_batch.rs`).
     with: ReadWith,
 }
 
@@ -142,9 +145,13 @@ impl Reads {
         let mut held = self.held_for(tenant, &batch);
         let outcome: Outcome<Vec<PgRow>> = async {
             let mut lane = self.lanes.acquire().await?;
-            let rows = batch_query(tenant, &batch, &held)
-                .fetch_all(&mut *lane)
-                .await?;
+            let query = if self.with == ReadWith::Inlined {
+                let requests: Vec<&IdentifyRequest> = batch.iter().map(|j| &j.request).collect();
+                read_batch::query(tenant, &requests, &held)
+            } else {
+                batch_query(tenant, &batch, &held)
+            };
+            let rows = query.fetch_all(&mut *lane).await?;
             lane.release();
             Ok(rows)
         }
