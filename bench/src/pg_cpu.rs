@@ -36,6 +36,21 @@ pub fn seconds() -> Option<f64> {
     found.then(|| ticks as f64 / TICKS_PER_SECOND)
 }
 
+/// Seconds of CPU this process (the benchmark: its load generator, and the library or the HTTP
+/// service it measures) has used so far; `None` when `/proc` cannot be read.
+pub fn own_seconds() -> Option<f64> {
+    let stat = Stat::read("self")?;
+    Some((stat.user + stat.system) as f64 / TICKS_PER_SECOND)
+}
+
+/// CPU milliseconds per request between two readings of `seconds` or `own_seconds`.
+pub fn per_request(before: Option<f64>, after: Option<f64>, requests: u64) -> Option<f64> {
+    match (before, after) {
+        (Some(a), Some(b)) if requests > 0 => Some((b - a) * 1000.0 / requests as f64),
+        _ => None,
+    }
+}
+
 /// The fields of `/proc/<pid>/stat` this needs.
 struct Stat {
     command: String,

@@ -2,7 +2,9 @@
 //! over the hot mix's regulars (known checkouts only, the regulars mix, brand-new customers
 //! only, a new email on a known phone only) on PostgreSQL directly, over HTTP and on SQLite,
 //! printed beside `GET /readyz` (HTTP and one round trip), `pgbench -S` and `pgbench -N`, with
-//! PostgreSQL's CPU per request read from `/proc` (`crate::pg_cpu`); with `--webhook`, with one
+//! PostgreSQL's CPU per request read from `/proc` (`crate::pg_cpu`), and this process's own (the
+//! load generator and the library or service it drives: `own ms`, and both for `/readyz`, so
+//! the gap between a line and `/readyz` shows on which side it is); with `--webhook`, with one
 //! webhook endpoint delivered to while the load runs (`crate::webhook`).
 
 use std::sync::Arc;
@@ -47,6 +49,17 @@ struct Row {
     measured: Measured,
     /// PostgreSQL CPU per request, milliseconds.
     cpu_ms: Option<f64>,
+    /// This process's CPU per request (the load generator and what it measures), milliseconds.
+    own_ms: Option<f64>,
+}
+
+/// The `GET /readyz` line: requests per second, p99 ms, and CPU per request (PostgreSQL's,
+/// this process's), milliseconds.
+struct Readyz {
+    rate: f64,
+    p99: f64,
+    cpu_ms: Option<f64>,
+    own_ms: Option<f64>,
 }
 
 /// Runs every workload on every backend of `args.backends` that is PostgreSQL, HTTP or SQLite.
@@ -116,7 +129,7 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
             } else {
                 None
             };
-            let before = pg_cpu::seconds();
+            let (before, own_before) = (pg_cpu::seconds(), pg_cpu::own_seconds());
             let measured = run(
                 target.clone(),
                 &work,
@@ -125,7 +138,8 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
                 args.seed,
             )
             .await;
-            let after = pg_cpu::seconds();
+            let (after, own_after) = (pg_cpu::seconds(), pg_cpu::own_seconds());
+            let own_ms = pg_cpu::per_request(own_before, own_after, measured.ops);
             if let Some(endpoint) = endpoint {
                 let said = endpoint.report(&target.identity).await;
                 println!(
@@ -133,11 +147,9 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
                     format!("{backend:?}").to_lowercase()
                 );
             }
-            let cpu_ms = match (before, after, backend) {
-                (Some(a), Some(b), Backend::Postgres | Backend::Http | Backend::Pgbouncer)
-                    if measured.ops > 0 =>
-                {
-                    Some((b - a) * 1000.0 / measured.ops as f64)
+            let cpu_ms = match backend {
+                Backend::Postgres | Backend::Http | Backend::Pgbouncer => {
+                    pg_cpu::per_request(before, after, measured.ops)
                 }
                 _ => None,
             };
@@ -157,6 +169,7 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
                 workload,
                 measured,
                 cpu_ms,
+                own_ms,
             });
             if let Ok(target) = Arc::try_unwrap(target) {
                 target.cleanup().await;
@@ -178,15 +191,16 @@ pub async fn run_all(args: &Args) -> Result<(), String> {
 }
 
 /// `GET /readyz` (the service's answer after one round trip to the database) from `workers`
-/// clients for `duration`: (requests per second, p99 ms).
+/// clients for `duration`.
 async fn load_readyz(
     target: &Target,
     workers: usize,
     duration: Duration,
-) -> Result<(f64, f64), String> {
+) -> Result<Readyz, String> {
     let Some(http) = target.http.clone() else {
         return Err("GET /readyz needs the HTTP target".to_owned());
     };
+    let (cpu_before, own_before) = (pg_cpu::seconds(), pg_cpu::own_seconds());
     let deadline = Instant::now() + duration;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -218,18 +232,30 @@ async fn load_readyz(
         all.add(&latency).map_err(|e| e.to_string())?;
     }
     let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-    Ok((rate, all.value_at_quantile(0.99) as f64 / 1000.0))
+    let (cpu_after, own_after) = (pg_cpu::seconds(), pg_cpu::own_seconds());
+    Ok(Readyz {
+        rate,
+        p99: all.value_at_quantile(0.99) as f64 / 1000.0,
+        cpu_ms: pg_cpu::per_request(cpu_before, cpu_after, all.len()),
+        own_ms: pg_cpu::per_request(own_before, own_after, all.len()),
+    })
 }
 
 fn print(
     rows: &[Row],
-    readyz: Option<&(f64, f64)>,
+    readyz: Option<&Readyz>,
     select: Option<&pgbench::Pgbench>,
     write: Option<&pgbench::Pgbench>,
 ) {
     let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.3}"));
-    if let Some((rate, p99)) = readyz {
-        println!("GET /readyz         {rate:>9.0} req/s  p99 {p99:.2} ms");
+    if let Some(r) = readyz {
+        println!(
+            "GET /readyz         {:>9.0} req/s  p99 {:.2} ms  CPU per request: PostgreSQL {} ms, this process {} ms",
+            r.rate,
+            r.p99,
+            cpu(r.cpu_ms),
+            cpu(r.own_ms)
+        );
     }
     for (name, run) in [("pgbench -S", select), ("pgbench -N", write)] {
         if let Some(run) = run {
@@ -241,7 +267,7 @@ fn print(
         }
     }
     println!(
-        "\n{:<9} {:<20} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "\n{:<9} {:<20} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "backend",
         "workload",
         "req/s",
@@ -252,6 +278,7 @@ fn print(
         "/known",
         "CPU ms",
         "/-N CPU",
+        "own ms",
         "errors"
     );
     let ratio = |a: f64, b: Option<f64>| b.map_or("-".to_owned(), |b| format!("{:.2}", a / b));
@@ -262,7 +289,7 @@ fn print(
             .find(|r| r.backend == row.backend && r.workload == "known")
             .map(|r| r.measured.throughput());
         let vs_readyz = match row.backend {
-            Backend::Http => readyz.map(|r| r.0),
+            Backend::Http => readyz.map(|r| r.rate),
             _ => None,
         };
         let vs_write = match row.backend {
@@ -274,7 +301,7 @@ fn print(
             _ => "-".to_owned(),
         };
         println!(
-            "{:<9} {:<20} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "{:<9} {:<20} {:>9.0} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
             format!("{:?}", row.backend).to_lowercase(),
             row.workload,
             rate,
@@ -285,6 +312,7 @@ fn print(
             ratio(rate, known),
             cpu(row.cpu_ms),
             cpu_ratio,
+            cpu(row.own_ms),
             row.measured.errors
         );
     }
