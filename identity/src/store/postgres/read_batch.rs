@@ -1,5 +1,6 @@
-//! The shared reads' batch as a statement of its own (`reads.rs`, on one server over direct
-//! connections, as `ReadWith::Inlined` reads alone): the query of `identity_read_batch`
+//! The shared reads' batch query (`reads.rs`): a call of `identity_read_batch`, or, on one
+//! server over direct connections (`ReadWith::Inlined`, as reads alone go there), the batch as a
+//! statement of its own: the query of `identity_read_batch`
 //! (migration `*_read_batch_first_meeting.sql`) with the requests bound one by one in a
 //! `VALUES` list instead of two arrays, prepared and cached with the connection.
 //!
@@ -26,6 +27,8 @@ use crate::request::IdentifyRequest;
 use crate::store::record_cache::Held;
 use crate::tenant::TenantId;
 
+use super::graph::ReadWith;
+
 /// The most requests one statement carries.
 pub(crate) const MAX_BATCH: usize = 64;
 
@@ -42,14 +45,30 @@ pub(crate) fn statement(n: usize) -> &'static str {
     &all[class as usize]
 }
 
-/// The batch's query for `requests`, holding `held`: one row per request, in order.
+/// The function's call: the requests as two arrays (Citus, transaction-mode poolers, and a
+/// store over a pool it did not open).
+const FUNCTION: &str = "SELECT * FROM identity_read_batch($1, $2, $3, $4, $5)";
+
+/// The batch's query for `requests`, holding `held`: one row per request, in order. With
+/// `ReadWith::Inlined` the statement of its size class, else the function's call.
 pub(crate) fn query<'q>(
     tenant: &'q TenantId,
     requests: &[&'q IdentifyRequest],
     held: &[Held],
+    with: ReadWith,
 ) -> Query<'q, sqlx::Postgres, PgArguments> {
     let versions: Vec<i64> = held.iter().map(|h| h.record.version).collect();
     let bases: Vec<i64> = held.iter().map(|h| h.base.version).collect();
+    let email = |r: &&'q IdentifyRequest| r.email().map(Email::as_str);
+    let phone = |r: &&'q IdentifyRequest| r.phone_number().map(Phone::as_str);
+    if with != ReadWith::Inlined {
+        return sqlx::query(FUNCTION)
+            .bind(tenant.as_str())
+            .bind(requests.iter().map(email).collect::<Vec<_>>())
+            .bind(requests.iter().map(phone).collect::<Vec<_>>())
+            .bind(versions)
+            .bind(bases);
+    }
     let n = requests.len().clamp(1, MAX_BATCH);
     let mut query = sqlx::query(statement(n))
         .bind(tenant.as_str())
@@ -59,8 +78,8 @@ pub(crate) fn query<'q>(
     for slot in 0..n.next_power_of_two() {
         let request = requests.get(slot);
         query = query
-            .bind(request.and_then(|r| r.email()).map(Email::as_str))
-            .bind(request.and_then(|r| r.phone_number()).map(Phone::as_str));
+            .bind(request.and_then(email))
+            .bind(request.and_then(phone));
     }
     query
 }

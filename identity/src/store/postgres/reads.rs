@@ -24,7 +24,6 @@ use sqlx::Postgres;
 use sqlx::postgres::PgRow;
 use tokio::sync::oneshot;
 
-use crate::contact::{Email, Phone};
 use crate::request::IdentifyRequest;
 use crate::store::Outcome;
 use crate::store::record_cache::{Held, RecordCache};
@@ -37,8 +36,6 @@ use crate::store::lanes::Lanes;
 
 /// The most requests one read batch carries.
 const MAX_BATCH: usize = read_batch::MAX_BATCH;
-
-const READ_BATCH: &str = "SELECT * FROM identity_read_batch($1, $2, $3, $4, $5)";
 
 /// A read waiting in its tenant's queue.
 struct Job {
@@ -145,13 +142,10 @@ impl Reads {
         let mut held = self.held_for(tenant, &batch);
         let outcome: Outcome<Vec<PgRow>> = async {
             let mut lane = self.lanes.acquire().await?;
-            let query = if self.with == ReadWith::Inlined {
-                let requests: Vec<&IdentifyRequest> = batch.iter().map(|j| &j.request).collect();
-                read_batch::query(tenant, &requests, &held)
-            } else {
-                batch_query(tenant, &batch, &held)
-            };
-            let rows = query.fetch_all(&mut *lane).await?;
+            let requests: Vec<&IdentifyRequest> = batch.iter().map(|j| &j.request).collect();
+            let rows = read_batch::query(tenant, &requests, &held, self.with)
+                .fetch_all(&mut *lane)
+                .await?;
             lane.release();
             Ok(rows)
         }
@@ -191,32 +185,4 @@ impl Reads {
         lane.release();
         Ok(read)
     }
-}
-
-/// The batch's one statement: the requests' values at their indexes, and what is held.
-fn batch_query<'q>(
-    tenant: &'q TenantId,
-    batch: &[Job],
-    held: &[Held],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let emails: Vec<Option<String>> = batch
-        .iter()
-        .map(|job| job.request.email().map(|e| Email::as_str(e).to_owned()))
-        .collect();
-    let phones: Vec<Option<String>> = batch
-        .iter()
-        .map(|job| {
-            job.request
-                .phone_number()
-                .map(|p| Phone::as_str(p).to_owned())
-        })
-        .collect();
-    let versions: Vec<i64> = held.iter().map(|h| h.record.version).collect();
-    let bases: Vec<i64> = held.iter().map(|h| h.base.version).collect();
-    sqlx::query(READ_BATCH)
-        .bind(tenant.as_str())
-        .bind(emails)
-        .bind(phones)
-        .bind(versions)
-        .bind(bases)
 }
